@@ -1,0 +1,200 @@
+//! The command line (clap): `interlock check`, `interlock rule CODE`, `interlock rules`.
+//! Exit codes follow Ruff: 0 no findings, 1 findings, 2 usage, configuration or internal error.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::analysis::{self, Input, Report};
+use crate::config::{Options, Resolver, Selector};
+use crate::discover;
+use crate::model::Language;
+use crate::report::{self, OutputFormat};
+use crate::rules;
+
+#[derive(Parser)]
+#[command(
+    name = "interlock",
+    version,
+    about = "Finds concurrency bugs in Python and Rust code"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check files or directories (default: the current directory).
+    Check(CheckArgs),
+    /// Show the documentation of one rule.
+    Rule {
+        /// A rule code, e.g. IL101.
+        code: String,
+    },
+    /// List every rule.
+    Rules,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Files or directories to check; `-` reads one file from standard input.
+    paths: Vec<PathBuf>,
+    /// Rules to enable (codes or prefixes, comma-separated; `ALL` for every rule).
+    #[arg(long, value_delimiter = ',', value_parser = Selector::parse)]
+    select: Option<Vec<Selector>>,
+    /// Rules to enable in addition to those selected.
+    #[arg(long, value_delimiter = ',', value_parser = Selector::parse)]
+    extend_select: Option<Vec<Selector>>,
+    /// Rules to disable.
+    #[arg(long, value_delimiter = ',', value_parser = Selector::parse)]
+    ignore: Option<Vec<Selector>>,
+    /// Glob patterns of paths to exclude (replaces the default list).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Option<Vec<String>>,
+    /// Glob patterns of paths to exclude in addition to the default list.
+    #[arg(long, value_delimiter = ',')]
+    extend_exclude: Option<Vec<String>>,
+    /// Apply exclusions even to files named explicitly on the command line.
+    #[arg(long)]
+    force_exclude: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "full")]
+    output_format: OutputFormat,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    output_file: Option<PathBuf>,
+    /// Exit with status 0 even when there are findings.
+    #[arg(long)]
+    exit_zero: bool,
+    /// Show the number of findings per rule instead of the findings.
+    #[arg(long)]
+    statistics: bool,
+    /// The name of the file read from standard input (decides its language and settings).
+    #[arg(long)]
+    stdin_filename: Option<PathBuf>,
+    /// Use this config file for every file (instead of the closest one).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Never colour the output.
+    #[arg(long)]
+    no_color: bool,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check(args),
+        Command::Rule { code } => match rules::by_code(&code) {
+            Some(rule) => {
+                print!("{}", rule.doc);
+                Ok(ExitCode::SUCCESS)
+            }
+            None => Err(format!("unknown rule `{code}` (see `interlock rules`)")),
+        },
+        Command::Rules => {
+            for rule in rules::ALL {
+                println!("{}  {:<30} {}", rule.code, rule.name, rule.summary);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(2)
+    })
+}
+
+fn check(args: CheckArgs) -> Result<ExitCode, String> {
+    let options = Options {
+        select: args.select.clone(),
+        extend_select: args.extend_select.clone(),
+        ignore: args.ignore.clone(),
+        exclude: args.exclude.clone(),
+        extend_exclude: args.extend_exclude.clone(),
+        per_file_ignores: None,
+        blocking: None,
+    };
+    let mut resolver = Resolver::new(options, args.config.as_deref())?;
+    let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
+    let (inputs, mut errors) = if reads_stdin {
+        let name = args
+            .stdin_filename
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("-.py"));
+        let mut contents = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut contents)
+            .map_err(|e| format!("could not read standard input: {e}"))?;
+        let settings = resolver.settings_for(&name)?;
+        let language = Language::from_path(&name).unwrap_or(Language::Python);
+        let excluded = args.force_exclude && settings.is_excluded(&name);
+        let inputs = if excluded {
+            Vec::new()
+        } else {
+            vec![Input {
+                path: name,
+                language,
+                settings,
+                contents: Some(contents),
+            }]
+        };
+        (inputs, Vec::new())
+    } else {
+        let paths = if args.paths.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            args.paths.clone()
+        };
+        discover::discover(&paths, resolver, args.force_exclude)?
+    };
+    let mut report = analysis::analyse(inputs);
+    errors.append(&mut report.errors);
+    for error in &errors {
+        eprintln!("error: {}: {}", error.path.display(), error.message);
+    }
+
+    let color = args.output_file.is_none()
+        && !args.no_color
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::io::stdout().is_terminal();
+    let mut buffer = Vec::new();
+    write_output(&report, &args, color, &mut buffer).map_err(|e| e.to_string())?;
+    match &args.output_file {
+        Some(path) => std::fs::write(path, &buffer)
+            .map_err(|e| format!("could not write {}: {e}", path.display()))?,
+        None => std::io::stdout()
+            .write_all(&buffer)
+            .map_err(|e| e.to_string())?,
+    }
+
+    Ok(if !errors.is_empty() {
+        ExitCode::from(2)
+    } else if report.diagnostics.is_empty() || args.exit_zero {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn write_output(
+    report: &Report,
+    args: &CheckArgs,
+    color: bool,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    if args.statistics {
+        report::write_statistics(report, out)
+    } else {
+        report::write(report, args.output_format, color, out)
+    }
+}

@@ -1,0 +1,408 @@
+//! Configuration: `interlock.toml`, `.interlock.toml` or `[tool.interlock]` in `pyproject.toml`,
+//! the closest one to a file wins (like Ruff); command-line options override it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Deserializer};
+
+use crate::knowledge::{BlockingApi, Knowledge};
+use crate::rules;
+
+/// Config file names, in the order they are looked for in each directory.
+pub const CONFIG_FILES: &[&str] = &["interlock.toml", ".interlock.toml", "pyproject.toml"];
+
+/// Directories and files skipped by default (Ruff's list, plus Cargo's `target`).
+pub const DEFAULT_EXCLUDE: &[&str] = &[
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pyenv",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    ".vscode",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "target",
+    "venv",
+];
+
+/// A rule selector: `ALL`, a code (`IL101`) or a code prefix (`IL1`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selector(String);
+
+impl Selector {
+    /// Parses a selector, refusing ones that match no rule.
+    pub fn parse(text: &str) -> Result<Selector, String> {
+        let upper = text.trim().to_ascii_uppercase();
+        if upper == "ALL"
+            || rules::ALL
+                .iter()
+                .any(|rule| rule.code.starts_with(&upper) && upper.len() >= 2)
+        {
+            Ok(Selector(upper))
+        } else {
+            Err(format!(
+                "unknown rule selector `{text}` (expected `ALL`, a code such as `IL101`, or a prefix such as `IL1`)"
+            ))
+        }
+    }
+
+    /// How specifically this selector matches `code` (`None` if it does not).
+    fn specificity(&self, code: &str) -> Option<usize> {
+        if self.0 == "ALL" {
+            Some(0)
+        } else {
+            code.starts_with(&self.0).then_some(self.0.len())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Selector {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Selector::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A user-declared blocking function in `[blocking]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockingEntry {
+    pub rule: BlockingRule,
+    pub alternative: Option<String>,
+}
+
+/// A rule code that a blocking entry may name.
+#[derive(Clone, Debug)]
+pub struct BlockingRule(pub String);
+
+impl<'de> Deserialize<'de> for BlockingRule {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const CODES: &[&str] = &["IL101", "IL102", "IL103", "IL104", "IL105", "IL107"];
+        let code = String::deserialize(deserializer)?.to_ascii_uppercase();
+        if CODES.contains(&code.as_str()) {
+            Ok(BlockingRule(code))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "`{code}` is not a blocking rule (expected one of {})",
+                CODES.join(", ")
+            )))
+        }
+    }
+}
+
+/// The options of one config file (or of the command line).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Options {
+    pub select: Option<Vec<Selector>>,
+    pub extend_select: Option<Vec<Selector>>,
+    pub ignore: Option<Vec<Selector>>,
+    pub exclude: Option<Vec<String>>,
+    pub extend_exclude: Option<Vec<String>>,
+    pub per_file_ignores: Option<BTreeMap<String, Vec<Selector>>>,
+    pub blocking: Option<BTreeMap<String, BlockingEntry>>,
+}
+
+#[derive(Deserialize)]
+struct PyProject {
+    tool: Option<PyProjectTool>,
+}
+
+#[derive(Deserialize)]
+struct PyProjectTool {
+    interlock: Option<Options>,
+}
+
+/// A configuration error: which file, and what is wrong (with line and column).
+#[derive(Debug)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid configuration in {}: {}",
+            self.path.display(),
+            self.message
+        )
+    }
+}
+
+/// Reads the options of a config file; `Ok(None)` for a `pyproject.toml` without
+/// `[tool.interlock]`.
+pub fn read_options(path: &Path) -> Result<Option<Options>, ConfigError> {
+    let error = |message: String| ConfigError {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
+    if is_pyproject {
+        let project: PyProject = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
+        Ok(project.tool.and_then(|t| t.interlock))
+    } else {
+        toml::from_str(&text)
+            .map(Some)
+            .map_err(|e| error(e.to_string()))
+    }
+}
+
+/// Effective settings for the files under one config file.
+#[derive(Debug)]
+pub struct Settings {
+    /// Directory that relative globs are matched against.
+    pub root: PathBuf,
+    select: Vec<Selector>,
+    ignore: Vec<Selector>,
+    exclude: GlobSet,
+    per_file_ignores: Vec<(GlobSet, Vec<Selector>)>,
+    pub knowledge: Arc<Knowledge>,
+}
+
+impl Settings {
+    /// Combines a config file's options (if any) with command-line overrides.
+    pub fn new(root: PathBuf, file: Options, cli: &Options) -> Result<Settings, String> {
+        let select = cli
+            .select
+            .clone()
+            .or(file.select)
+            .unwrap_or_else(|| vec![Selector("ALL".into())]);
+        let select = select
+            .into_iter()
+            .chain(file.extend_select.into_iter().flatten())
+            .chain(cli.extend_select.clone().into_iter().flatten())
+            .collect();
+        let ignore = file
+            .ignore
+            .into_iter()
+            .flatten()
+            .chain(cli.ignore.clone().into_iter().flatten())
+            .collect();
+        let exclude = cli
+            .exclude
+            .clone()
+            .or(file.exclude)
+            .unwrap_or_else(|| DEFAULT_EXCLUDE.iter().map(|s| s.to_string()).collect());
+        let exclude = exclude
+            .into_iter()
+            .chain(file.extend_exclude.into_iter().flatten())
+            .chain(cli.extend_exclude.clone().into_iter().flatten());
+        let per_file_ignores = file
+            .per_file_ignores
+            .into_iter()
+            .flatten()
+            .chain(cli.per_file_ignores.clone().into_iter().flatten())
+            .map(|(glob, selectors)| Ok((glob_set([glob])?, selectors)))
+            .collect::<Result<_, String>>()?;
+        let mut knowledge = Knowledge::builtin();
+        for (name, entry) in file
+            .blocking
+            .into_iter()
+            .flatten()
+            .chain(cli.blocking.clone().into_iter().flatten())
+        {
+            knowledge.add_blocking(
+                &name,
+                BlockingApi {
+                    rule: entry.rule.0,
+                    alternative: entry.alternative,
+                },
+            );
+        }
+        Ok(Settings {
+            root,
+            select,
+            ignore,
+            exclude: glob_set(exclude)?,
+            per_file_ignores,
+            knowledge: Arc::new(knowledge),
+        })
+    }
+
+    /// Whether a rule is enabled: the most specific matching selector wins, `ignore` on ties.
+    pub fn is_enabled(&self, code: &str) -> bool {
+        let best =
+            |selectors: &[Selector]| selectors.iter().filter_map(|s| s.specificity(code)).max();
+        match (best(&self.select), best(&self.ignore)) {
+            (Some(select), Some(ignore)) => select > ignore,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether a rule is enabled for a particular file (`per-file-ignores` applied).
+    pub fn is_enabled_for(&self, code: &str, path: &Path) -> bool {
+        self.is_enabled(code)
+            && !self.per_file_ignores.iter().any(|(globs, selectors)| {
+                self.matches(globs, path) && selectors.iter().any(|s| s.specificity(code).is_some())
+            })
+    }
+
+    /// Whether a path is excluded (matched by its name or its path relative to the root).
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        self.matches(&self.exclude, path)
+    }
+
+    fn matches(&self, globs: &GlobSet, path: &Path) -> bool {
+        if path.file_name().is_some_and(|name| globs.is_match(name)) {
+            return true;
+        }
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let relative = absolute.strip_prefix(&self.root).unwrap_or(&absolute);
+        globs.is_match(relative) || globs.is_match(&absolute)
+    }
+}
+
+fn glob_set(patterns: impl IntoIterator<Item = String>) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern.trim_end_matches('/'))
+            .map_err(|e| format!("invalid glob `{pattern}`: {e}"))?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// Finds and caches the settings that apply to each directory.
+pub struct Resolver {
+    cli: Options,
+    /// Settings used when no config file is found (rooted at the working directory).
+    default: Arc<Settings>,
+    /// Explicit `--config` file: used for every file when given.
+    forced: Option<Arc<Settings>>,
+    by_directory: HashMap<PathBuf, Arc<Settings>>,
+}
+
+impl Resolver {
+    pub fn new(cli: Options, config: Option<&Path>) -> Result<Resolver, String> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        let default = Arc::new(Settings::new(cwd, Options::default(), &cli)?);
+        let forced = match config {
+            Some(path) => {
+                let options = read_options(path)
+                    .map_err(|e| e.to_string())?
+                    .unwrap_or_default();
+                let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                Some(Arc::new(
+                    Settings::new(root, options, &cli)
+                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                ))
+            }
+            None => None,
+        };
+        Ok(Resolver {
+            cli,
+            default,
+            forced,
+            by_directory: HashMap::new(),
+        })
+    }
+
+    /// The settings for a file or directory: from the closest config file above it.
+    pub fn settings_for(&mut self, path: &Path) -> Result<Arc<Settings>, String> {
+        if let Some(forced) = &self.forced {
+            return Ok(forced.clone());
+        }
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let directory = if absolute.is_dir() {
+            absolute
+        } else {
+            absolute.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        self.settings_for_directory(&directory)
+    }
+
+    fn settings_for_directory(&mut self, directory: &Path) -> Result<Arc<Settings>, String> {
+        if let Some(settings) = self.by_directory.get(directory) {
+            return Ok(settings.clone());
+        }
+        let mut found = None;
+        for name in CONFIG_FILES {
+            let candidate = directory.join(name);
+            if candidate.is_file()
+                && let Some(options) = read_options(&candidate).map_err(|e| e.to_string())?
+            {
+                let settings = Settings::new(directory.to_path_buf(), options, &self.cli)
+                    .map_err(|e| format!("{}: {e}", candidate.display()))?;
+                found = Some(Arc::new(settings));
+                break;
+            }
+        }
+        let settings = match found {
+            Some(settings) => settings,
+            None => match directory.parent() {
+                Some(parent) => self.settings_for_directory(parent)?,
+                None => self.default.clone(),
+            },
+        };
+        self.by_directory
+            .insert(directory.to_path_buf(), settings.clone());
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(toml_text: &str) -> Settings {
+        let options: Options = toml::from_str(toml_text).unwrap();
+        Settings::new(PathBuf::from("/p"), options, &Options::default()).unwrap()
+    }
+
+    #[test]
+    fn most_specific_selector_wins() {
+        let s = settings("select = [\"IL1\"]\nignore = [\"IL10\"]\nextend-select = [\"IL105\"]");
+        assert!(!s.is_enabled("IL101"));
+        assert!(s.is_enabled("IL105"));
+        assert!(!s.is_enabled("IL001"));
+        let all = settings("");
+        assert!(all.is_enabled("IL107"));
+    }
+
+    #[test]
+    fn bad_values_name_the_line() {
+        let error = toml::from_str::<Options>("select = [\"IL1\"]\nselct = []")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 2"), "{error}");
+        let error = toml::from_str::<Options>("select = [\"XY9\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown rule selector"), "{error}");
+    }
+
+    #[test]
+    fn per_file_ignores_and_excludes_match_relative_paths() {
+        let s = settings(
+            "extend-exclude = [\"gen/*.py\"]\n[per-file-ignores]\n\"tests/*\" = [\"IL101\"]",
+        );
+        assert!(s.is_excluded(Path::new("/p/gen/x.py")));
+        assert!(s.is_excluded(Path::new("/p/.venv")));
+        assert!(!s.is_excluded(Path::new("/p/src/x.py")));
+        assert!(!s.is_enabled_for("IL101", Path::new("/p/tests/test_x.py")));
+        assert!(s.is_enabled_for("IL102", Path::new("/p/tests/test_x.py")));
+    }
+}

@@ -1,0 +1,100 @@
+//! File discovery: walks the given paths with the `ignore` crate (honouring `.gitignore`),
+//! skipping excluded paths; explicitly named files are always checked unless `--force-exclude`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::analysis::{FileError, Input};
+use crate::config::Resolver;
+use crate::model::Language;
+
+/// The files to analyse under `paths`, plus the paths that could not be used.
+pub fn discover(
+    paths: &[PathBuf],
+    resolver: Resolver,
+    force_exclude: bool,
+) -> Result<(Vec<Input>, Vec<FileError>), String> {
+    let resolver = Arc::new(Mutex::new(resolver));
+    let mut inputs = Vec::new();
+    let mut errors = Vec::new();
+    for root in paths {
+        let metadata = match std::fs::metadata(root) {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                errors.push(FileError {
+                    path: root.clone(),
+                    message: format!("could not read path: {error}"),
+                });
+                continue;
+            }
+        };
+        if metadata.is_file() {
+            let settings = resolver.lock().expect("resolver lock").settings_for(root)?;
+            if force_exclude && settings.is_excluded(root) {
+                continue;
+            }
+            match Language::from_path(root) {
+                Some(language) => inputs.push(Input {
+                    path: root.clone(),
+                    language,
+                    settings,
+                    contents: None,
+                }),
+                None => errors.push(FileError {
+                    path: root.clone(),
+                    message: "not a Python (.py, .pyi) or Rust (.rs) file".to_string(),
+                }),
+            }
+            continue;
+        }
+        let filter_resolver = resolver.clone();
+        let walker = ignore::WalkBuilder::new(root)
+            .hidden(false)
+            .filter_entry(move |entry| {
+                let mut resolver = filter_resolver.lock().expect("resolver lock");
+                !is_excluded(&mut resolver, entry.path())
+            })
+            .build();
+        for entry in walker {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    let path = match &error {
+                        ignore::Error::WithPath { path, .. } => path.clone(),
+                        _ => root.clone(),
+                    };
+                    errors.push(FileError {
+                        path,
+                        message: format!("could not read path: {error}"),
+                    });
+                    continue;
+                }
+            };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let Some(language) = Language::from_path(entry.path()) else {
+                continue;
+            };
+            let path = entry.into_path();
+            let settings = resolver
+                .lock()
+                .expect("resolver lock")
+                .settings_for(&path)?;
+            inputs.push(Input {
+                path,
+                language,
+                settings,
+                contents: None,
+            });
+        }
+    }
+    Ok((inputs, errors))
+}
+
+fn is_excluded(resolver: &mut Resolver, path: &Path) -> bool {
+    // A broken config is reported when the file's settings are looked up; do not hide it here.
+    resolver
+        .settings_for(path)
+        .is_ok_and(|settings| settings.is_excluded(path))
+}

@@ -1,0 +1,689 @@
+//! Python front end: the one adapter around `ruff_python_parser`, and the lowering of its AST
+//! into the language-neutral model.
+//!
+//! Names are resolved through imports and aliases (`from time import sleep as nap`), locally
+//! bound names shadow library ones, and simple type evidence (constructor assignments,
+//! annotations, `with … as x`, `self.x = Ctor()`) turns `q.get()` into `queue.Queue.get`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+use ruff_text_size::Ranged;
+
+use super::FrontendError;
+use crate::knowledge::{LanguageTables, Returns};
+use crate::model::{Call, Context, FileModel, Function, FunctionKind, Language, Span};
+
+/// Parses and lowers one Python file.
+pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileModel, FrontendError> {
+    let parsed = ruff_python_parser::parse_module(text).map_err(|error| FrontendError {
+        span: error.location.start().to_usize()..error.location.end().to_usize(),
+        message: format!("syntax error: {}", error.error),
+    })?;
+    let module = parsed.syntax();
+    let mut lowerer = Lowerer {
+        tables,
+        model: FileModel::new(path.to_path_buf(), Language::Python),
+        scopes: vec![Scope::new(ScopeKind::Module, "")],
+        current: 0,
+        context: Context::Sync,
+    };
+    lowerer.model.functions[0].span = 0..text.len().min(1);
+    lowerer.bind_locals(&module.body, &[]);
+    lowerer.visit_body(&module.body);
+    Ok(lowerer.model)
+}
+
+/// What a name is bound to in a scope.
+#[derive(Clone, Debug)]
+enum Binding {
+    /// An alias of a canonical name: an import, or `nap = time.sleep`.
+    Alias(String),
+    /// A local variable, function or class, with its type when known.
+    Local(Option<Returns>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScopeKind {
+    Module,
+    Class,
+    Function,
+}
+
+#[derive(Debug)]
+struct Scope {
+    kind: ScopeKind,
+    /// Qualified name prefix for definitions inside this scope.
+    prefix: String,
+    bindings: HashMap<String, Binding>,
+    /// Names declared `global`/`nonlocal` here.
+    outer_names: HashSet<String>,
+    /// In a method: the name of its first parameter (`self`) and its class's attribute types.
+    self_name: Option<String>,
+    attribute_types: HashMap<String, String>,
+}
+
+impl Scope {
+    fn new(kind: ScopeKind, prefix: &str) -> Self {
+        Scope {
+            kind,
+            prefix: prefix.to_string(),
+            bindings: HashMap::new(),
+            outer_names: HashSet::new(),
+            self_name: None,
+            attribute_types: HashMap::new(),
+        }
+    }
+}
+
+struct Lowerer<'a> {
+    tables: &'a LanguageTables,
+    model: FileModel,
+    scopes: Vec<Scope>,
+    /// Index of the function whose code is being lowered.
+    current: usize,
+    context: Context,
+}
+
+/// The byte range of a node.
+fn span(node: &impl Ranged) -> Span {
+    let range = node.range();
+    range.start().to_usize()..range.end().to_usize()
+}
+
+impl<'a> Lowerer<'a> {
+    fn visit_body(&mut self, body: &'a [Stmt]) {
+        for stmt in body {
+            self.visit_stmt(stmt);
+        }
+    }
+
+    // ----- scopes and bindings -----
+
+    /// Binds, in the innermost scope, every name the body assigns (not descending into nested
+    /// functions or classes), plus `params`. Runs before the body is lowered, so a local
+    /// definition shadows a library name wherever it is used.
+    fn bind_locals(&mut self, body: &[Stmt], params: &[&str]) {
+        let mut collector = BoundNames::default();
+        for stmt in body {
+            collector.visit_stmt(stmt);
+        }
+        let scope = self.scopes.last_mut().expect("a scope");
+        for name in params {
+            scope
+                .bindings
+                .insert(name.to_string(), Binding::Local(None));
+        }
+        for name in collector.names {
+            scope.bindings.entry(name).or_insert(Binding::Local(None));
+        }
+        scope.outer_names = collector.outer_names;
+        for name in &scope.outer_names {
+            scope.bindings.remove(name);
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Binding> {
+        let innermost = self.scopes.len() - 1;
+        self.scopes.iter().enumerate().rev().find_map(|(i, scope)| {
+            // Class bodies are not visible from the functions nested in them.
+            if scope.kind == ScopeKind::Class && i != innermost {
+                return None;
+            }
+            scope.bindings.get(name)
+        })
+    }
+
+    /// Records a binding made by an assignment, in the scope that owns the name.
+    fn bind(&mut self, name: &str, binding: Binding) {
+        let declared_outer = self
+            .scopes
+            .last()
+            .is_some_and(|s| s.outer_names.contains(name));
+        let scope = if declared_outer {
+            &mut self.scopes[0]
+        } else {
+            self.scopes.last_mut().expect("a scope")
+        };
+        scope.bindings.insert(name.to_string(), binding);
+    }
+
+    /// The canonical dotted name an expression refers to (`t.sleep` → `time.sleep`).
+    fn resolve(&self, expr: &Expr) -> Option<String> {
+        match expr {
+            Expr::Name(name) => match self.lookup(name.id.as_str()) {
+                Some(Binding::Alias(canonical)) => Some(canonical.clone()),
+                Some(Binding::Local(_)) => None,
+                // Unbound names are builtins (`open`, `input`) and resolve to themselves.
+                None => Some(name.id.to_string()),
+            },
+            Expr::Attribute(attr) => {
+                if let Some(Returns::One(ty)) = self.type_of(&attr.value) {
+                    return Some(format!("{ty}.{}", attr.attr.id));
+                }
+                let base = self.resolve(&attr.value)?;
+                Some(format!("{base}.{}", attr.attr.id))
+            }
+            _ => None,
+        }
+    }
+
+    /// The type of an expression, when the syntax gives evidence for it.
+    fn type_of(&self, expr: &Expr) -> Option<Returns> {
+        match expr {
+            Expr::Name(name) => match self.lookup(name.id.as_str()) {
+                Some(Binding::Local(ty)) => ty.clone(),
+                _ => None,
+            },
+            Expr::Call(call) => {
+                let callee = self.resolve(&call.func)?;
+                if let Some(returns) = self.tables.returns.get(&callee) {
+                    return Some(returns.clone());
+                }
+                let last = callee.rsplit('.').next().unwrap_or(&callee);
+                last.starts_with(|c: char| c.is_ascii_uppercase())
+                    .then(|| Returns::One(callee.clone()))
+            }
+            Expr::Attribute(attr) => {
+                let Expr::Name(base) = attr.value.as_ref() else {
+                    return None;
+                };
+                let scope = self.method_scope()?;
+                if scope.self_name.as_deref() != Some(base.id.as_str()) {
+                    return None;
+                }
+                scope
+                    .attribute_types
+                    .get(attr.attr.id.as_str())
+                    .cloned()
+                    .map(Returns::One)
+            }
+            Expr::BinOp(binop) if binop.op == ast::Operator::Div => {
+                let left = self.type_of(&binop.left)?;
+                (left == Returns::One("pathlib.Path".into())).then_some(left)
+            }
+            _ => None,
+        }
+    }
+
+    /// The innermost function scope, if it is a method.
+    fn method_scope(&self) -> Option<&Scope> {
+        self.scopes
+            .iter()
+            .rev()
+            .find(|s| s.kind == ScopeKind::Function)
+            .filter(|s| s.self_name.is_some())
+    }
+
+    /// The type an annotation names (`queue.Queue`, `"queue.Queue"`, `Optional[Path]`, `X | None`).
+    fn annotation_type(&self, annotation: &Expr) -> Option<String> {
+        match annotation {
+            Expr::Name(_) | Expr::Attribute(_) => self.resolve(annotation),
+            Expr::StringLiteral(literal) => {
+                let text = literal.value.to_str();
+                let parsed = ruff_python_parser::parse_expression(text).ok()?;
+                self.annotation_type(parsed.expr())
+            }
+            Expr::Subscript(sub) => {
+                let base = self.resolve(&sub.value)?;
+                if base == "typing.Optional" {
+                    self.annotation_type(&sub.slice)
+                } else {
+                    Some(base)
+                }
+            }
+            Expr::BinOp(binop) if binop.op == ast::Operator::BitOr => {
+                if binop.right.is_none_literal_expr() {
+                    self.annotation_type(&binop.left)
+                } else if binop.left.is_none_literal_expr() {
+                    self.annotation_type(&binop.right)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Binds assignment targets to the value's type or alias.
+    fn assign(&mut self, target: &Expr, value: Option<&Expr>, ty: Option<Returns>) {
+        match target {
+            Expr::Name(name) => {
+                let alias = value
+                    .filter(|v| matches!(v, Expr::Attribute(_) | Expr::Name(_)))
+                    .and_then(|v| self.resolve(v));
+                let binding = match alias {
+                    Some(canonical) => Binding::Alias(canonical),
+                    None => Binding::Local(ty),
+                };
+                self.bind(name.id.as_str(), binding);
+            }
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
+                let element_types = match ty {
+                    Some(Returns::Tuple(types)) if types.len() == elts.len() => types,
+                    _ => Vec::new(),
+                };
+                for (i, element) in elts.iter().enumerate() {
+                    let ty = element_types.get(i).cloned().map(Returns::One);
+                    self.assign(element, None, ty);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Class attribute types: class-level annotations and `self.x = Ctor()` / `self.x: T` in
+    /// its methods.
+    fn class_attribute_types(&self, class: &ast::StmtClassDef) -> HashMap<String, String> {
+        let mut types = HashMap::new();
+        for stmt in &class.body {
+            match stmt {
+                Stmt::AnnAssign(ann) => {
+                    if let (Expr::Name(name), Some(ty)) =
+                        (ann.target.as_ref(), self.annotation_type(&ann.annotation))
+                    {
+                        types.insert(name.id.to_string(), ty);
+                    }
+                }
+                Stmt::FunctionDef(method) => {
+                    let Some(self_name) = first_param(method) else {
+                        continue;
+                    };
+                    let mut finder = SelfAssignments {
+                        self_name,
+                        found: Vec::new(),
+                    };
+                    finder.visit_body(&method.body);
+                    for (attr, value, annotation) in finder.found {
+                        let ty = annotation
+                            .and_then(|a| self.annotation_type(a))
+                            .or_else(|| match value.and_then(|v| self.type_of(v)) {
+                                Some(Returns::One(ty)) => Some(ty),
+                                _ => None,
+                            });
+                        if let Some(ty) = ty {
+                            types.insert(attr, ty);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        types
+    }
+
+    // ----- functions and calls -----
+
+    fn qualified(&self, name: &str) -> String {
+        let prefix = &self.scopes.last().expect("a scope").prefix;
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    }
+
+    fn function_def(&mut self, def: &'a ast::StmtFunctionDef) {
+        for decorator in &def.decorator_list {
+            self.visit_expr(&decorator.expression);
+        }
+        for param in def.parameters.iter_non_variadic_params() {
+            if let Some(default) = &param.default {
+                self.visit_expr(default);
+            }
+        }
+        let name = self.qualified(def.name.id.as_str());
+        let in_class = self
+            .scopes
+            .last()
+            .is_some_and(|s| s.kind == ScopeKind::Class);
+        let index = self.model.functions.len();
+        self.model.functions.push(Function {
+            name: name.clone(),
+            kind: FunctionKind::Function,
+            is_async: def.is_async,
+            span: span(&def.name),
+            parent: Some(self.current),
+            calls: Vec::new(),
+            awaits: Vec::new(),
+        });
+
+        let mut scope = Scope::new(ScopeKind::Function, &name);
+        if in_class && !is_staticmethod(def) {
+            scope.self_name = first_param(def).map(str::to_string);
+            scope.attribute_types = self
+                .scopes
+                .last()
+                .map(|s| s.attribute_types.clone())
+                .unwrap_or_default();
+        }
+        self.scopes.push(scope);
+        let params: Vec<&str> = def
+            .parameters
+            .iter()
+            .map(|p| p.name().id.as_str())
+            .collect();
+        self.bind_locals(&def.body, &params);
+        for param in def.parameters.iter() {
+            let ty = param.annotation().and_then(|a| self.annotation_type(a));
+            if let Some(ty) = ty {
+                self.bind(
+                    param.name().id.as_str(),
+                    Binding::Local(Some(Returns::One(ty))),
+                );
+            }
+        }
+        let saved = (self.current, self.context);
+        self.current = index;
+        self.context = if def.is_async {
+            Context::Async
+        } else {
+            Context::Sync
+        };
+        self.visit_body(&def.body);
+        (self.current, self.context) = saved;
+        self.scopes.pop();
+    }
+
+    fn class_def(&mut self, class: &'a ast::StmtClassDef) {
+        for decorator in &class.decorator_list {
+            self.visit_expr(&decorator.expression);
+        }
+        if let Some(arguments) = &class.arguments {
+            self.visit_arguments(arguments);
+        }
+        let name = self.qualified(class.name.id.as_str());
+        let attribute_types = self.class_attribute_types(class);
+        let mut scope = Scope::new(ScopeKind::Class, &name);
+        scope.attribute_types = attribute_types;
+        self.scopes.push(scope);
+        self.bind_locals(&class.body, &[]);
+        self.visit_body(&class.body);
+        self.scopes.pop();
+    }
+
+    fn call(&mut self, call: &'a ast::ExprCall) {
+        let callee = self.resolve(&call.func);
+        let method = match call.func.as_ref() {
+            Expr::Attribute(attr) => Some(attr.attr.id.to_string()),
+            _ => None,
+        };
+        let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
+        let non_blocking = asks_not_to_block(call, method.as_deref());
+        self.model.functions[self.current].calls.push(Call {
+            callee,
+            method,
+            span: span(call),
+            context: self.context,
+            non_blocking,
+        });
+        self.visit_expr(&call.func);
+        let arguments = call
+            .arguments
+            .args
+            .iter()
+            .chain(call.arguments.keywords.iter().map(|k| &k.value));
+        for argument in arguments {
+            match argument {
+                Expr::Lambda(lambda) if offloads => {
+                    let saved = std::mem::replace(&mut self.context, Context::Offloaded);
+                    self.lambda(lambda);
+                    self.context = saved;
+                }
+                _ => self.visit_expr(argument),
+            }
+        }
+    }
+
+    fn lambda(&mut self, lambda: &'a ast::ExprLambda) {
+        let mut scope = Scope::new(
+            ScopeKind::Function,
+            &self.scopes.last().expect("a scope").prefix,
+        );
+        if let Some(parameters) = &lambda.parameters {
+            for param in parameters.iter_non_variadic_params() {
+                if let Some(default) = &param.default {
+                    self.visit_expr(default);
+                }
+            }
+            for param in parameters.iter() {
+                scope
+                    .bindings
+                    .insert(param.name().id.to_string(), Binding::Local(None));
+            }
+        }
+        self.scopes.push(scope);
+        self.visit_expr(&lambda.body);
+        self.scopes.pop();
+    }
+}
+
+impl<'a> Visitor<'a> for Lowerer<'a> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+            Stmt::FunctionDef(def) => self.function_def(def),
+            Stmt::ClassDef(class) => self.class_def(class),
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let full = alias.name.id.as_str();
+                    match &alias.asname {
+                        Some(asname) => {
+                            self.bind(asname.id.as_str(), Binding::Alias(full.to_string()))
+                        }
+                        None => {
+                            let root = full.split('.').next().unwrap_or(full);
+                            self.bind(root, Binding::Alias(root.to_string()));
+                        }
+                    }
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                let module = import.module.as_ref().map(|m| m.id.as_str()).unwrap_or("");
+                let dots = ".".repeat(import.level as usize);
+                for alias in &import.names {
+                    let name = alias.name.id.as_str();
+                    if name == "*" {
+                        continue;
+                    }
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.as_str();
+                    let canonical = if module.is_empty() {
+                        format!("{dots}{name}")
+                    } else {
+                        format!("{dots}{module}.{name}")
+                    };
+                    self.bind(bound, Binding::Alias(canonical));
+                }
+            }
+            Stmt::Assign(assign) => {
+                self.visit_expr(&assign.value);
+                let ty = self.type_of(&assign.value);
+                for target in &assign.targets {
+                    self.visit_expr(target);
+                    self.assign(target, Some(&assign.value), ty.clone());
+                }
+            }
+            Stmt::AnnAssign(ann) => {
+                if let Some(value) = &ann.value {
+                    self.visit_expr(value);
+                }
+                self.visit_expr(&ann.target);
+                let ty = self.annotation_type(&ann.annotation).map(Returns::One);
+                let ty = ty.or_else(|| ann.value.as_ref().and_then(|v| self.type_of(v)));
+                self.assign(&ann.target, None, ty);
+            }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    self.visit_expr(&item.context_expr);
+                    if let Some(vars) = &item.optional_vars {
+                        let ty = self.type_of(&item.context_expr);
+                        self.assign(vars, None, ty);
+                    }
+                }
+                self.visit_body(&with.body);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        })
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
+            Expr::Call(call) => self.call(call),
+            Expr::Lambda(lambda) => self.lambda(lambda),
+            Expr::Await(await_expr) => {
+                self.model.functions[self.current].awaits.push(span(expr));
+                self.visit_expr(&await_expr.value);
+            }
+            _ => visitor::walk_expr(self, expr),
+        })
+    }
+}
+
+/// The first positional parameter of a function (`self` of a method).
+fn first_param(def: &ast::StmtFunctionDef) -> Option<&str> {
+    let params = &def.parameters;
+    params
+        .posonlyargs
+        .iter()
+        .chain(params.args.iter())
+        .next()
+        .map(|p| p.parameter.name.id.as_str())
+}
+
+fn is_staticmethod(def: &ast::StmtFunctionDef) -> bool {
+    def.decorator_list
+        .iter()
+        .any(|d| matches!(&d.expression, Expr::Name(n) if n.id.as_str() == "staticmethod"))
+}
+
+/// `get(block=False)`, `get(False)`, `acquire(blocking=False)`, `put(x, False)`, `timeout=0`.
+fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> bool {
+    let is_false = |e: &Expr| matches!(e, Expr::BooleanLiteral(b) if !b.value);
+    let is_zero = |e: &Expr| match e {
+        Expr::NumberLiteral(n) => match &n.value {
+            ast::Number::Int(i) => i.as_u64() == Some(0),
+            ast::Number::Float(f) => *f == 0.0,
+            _ => false,
+        },
+        _ => false,
+    };
+    let keyword =
+        call.arguments
+            .keywords
+            .iter()
+            .any(|k| match k.arg.as_ref().map(|a| a.id.as_str()) {
+                Some("block" | "blocking") => is_false(&k.value),
+                Some("timeout") => is_zero(&k.value),
+                _ => false,
+            });
+    let position = match method {
+        Some("get" | "acquire" | "wait") => 0,
+        Some("put") => 1,
+        _ => return keyword,
+    };
+    keyword || call.arguments.args.get(position).is_some_and(is_false)
+}
+
+/// Collects the names a block of statements binds, without entering nested scopes.
+#[derive(Default)]
+struct BoundNames {
+    names: Vec<String>,
+    outer_names: HashSet<String>,
+}
+
+impl BoundNames {
+    fn target(&mut self, target: &Expr) {
+        match target {
+            Expr::Name(name) => self.names.push(name.id.to_string()),
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
+                elts.iter().for_each(|e| self.target(e))
+            }
+            Expr::Starred(starred) => self.target(&starred.value),
+            _ => {}
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for BoundNames {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+            Stmt::FunctionDef(def) => self.names.push(def.name.id.to_string()),
+            Stmt::ClassDef(class) => self.names.push(class.name.id.to_string()),
+            Stmt::Assign(assign) => assign.targets.iter().for_each(|t| self.target(t)),
+            Stmt::AnnAssign(ann) => self.target(&ann.target),
+            Stmt::AugAssign(aug) => self.target(&aug.target),
+            Stmt::For(for_stmt) => {
+                self.target(&for_stmt.target);
+                self.visit_body(&for_stmt.body);
+                self.visit_body(&for_stmt.orelse);
+            }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    if let Some(vars) = &item.optional_vars {
+                        self.target(vars);
+                    }
+                }
+                self.visit_body(&with.body);
+            }
+            Stmt::Global(global) => self
+                .outer_names
+                .extend(global.names.iter().map(|n| n.id.to_string())),
+            Stmt::Nonlocal(nonlocal) => self
+                .outer_names
+                .extend(nonlocal.names.iter().map(|n| n.id.to_string())),
+            // Imports are bound in source order while lowering.
+            Stmt::Import(_) | Stmt::ImportFrom(_) => {}
+            _ => visitor::walk_stmt(self, stmt),
+        })
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Named(named) = expr {
+            self.target(&named.target);
+        }
+        // Only walrus targets bind names inside expressions; no need to descend further.
+    }
+}
+
+/// Finds `self.attr = value` and `self.attr: T = value` in a method body.
+struct SelfAssignments<'a> {
+    self_name: &'a str,
+    found: Vec<(String, Option<&'a Expr>, Option<&'a Expr>)>,
+}
+
+impl<'a> SelfAssignments<'a> {
+    fn self_attribute(&self, target: &Expr) -> Option<String> {
+        let Expr::Attribute(attr) = target else {
+            return None;
+        };
+        let Expr::Name(base) = attr.value.as_ref() else {
+            return None;
+        };
+        (base.id.as_str() == self.self_name).then(|| attr.attr.id.to_string())
+    }
+}
+
+impl<'a> Visitor<'a> for SelfAssignments<'a> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+            Stmt::Assign(assign) => {
+                for target in &assign.targets {
+                    if let Some(attr) = self.self_attribute(target) {
+                        self.found.push((attr, Some(&assign.value), None));
+                    }
+                }
+            }
+            Stmt::AnnAssign(ann) => {
+                if let Some(attr) = self.self_attribute(&ann.target) {
+                    self.found
+                        .push((attr, ann.value.as_deref(), Some(&ann.annotation)));
+                }
+            }
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            _ => visitor::walk_stmt(self, stmt),
+        })
+    }
+
+    fn visit_expr(&mut self, _expr: &'a Expr) {}
+}

@@ -1,0 +1,718 @@
+//! Rust front end: parses with `syn` and lowers into the language-neutral model.
+//!
+//! Paths are resolved through `use` items (groups, renames, `self`), `Self` and simple type
+//! evidence (annotated parameters and lets, constructor calls, tuple-returning channel
+//! constructors, struct fields), so `rx.recv()` becomes `std::sync::mpsc::Receiver::recv` only
+//! when `rx` comes from std's channel.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use proc_macro2::Span as TokenSpan;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{Expr, Pat, Type, UseTree};
+
+use super::FrontendError;
+use crate::knowledge::{LanguageTables, Returns};
+use crate::model::{Call, Context, FileModel, Function, FunctionKind, Language, Span};
+
+/// Files nested deeper than this (brackets, or runs of prefix operators) are refused: `syn`
+/// recurses on nesting and would overflow the stack.
+pub const MAX_NESTING: usize = 256;
+
+/// Parses and lowers one Rust file.
+pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileModel, FrontendError> {
+    if let Some(offset) = excessive_nesting(text, MAX_NESTING) {
+        return Err(FrontendError {
+            span: offset..offset + 1,
+            message: format!("nesting deeper than {MAX_NESTING} levels; the file is not analysed"),
+        });
+    }
+    let file = syn::parse_file(text).map_err(|error| {
+        let range = error.span().byte_range();
+        FrontendError {
+            span: range,
+            message: format!("syntax error: {error}"),
+        }
+    })?;
+    let mut lowerer = Lowerer {
+        tables,
+        model: FileModel::new(path.to_path_buf(), Language::Rust),
+        uses: vec![collect_uses(file.items.iter())],
+        locals: vec![HashMap::new()],
+        fields: HashMap::new(),
+        self_type: None,
+        prefix: Vec::new(),
+        current: 0,
+        context: Context::Sync,
+    };
+    lowerer.model.functions[0].span = 0..text.len().min(1);
+    lowerer.fields = lowerer.struct_fields(&file.items);
+    lowerer.visit_file(&file);
+    let model = lowerer.model;
+    drop(file);
+    // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise.
+    proc_macro2::extra::invalidate_current_thread_spans();
+    Ok(model)
+}
+
+fn byte_span(span: TokenSpan) -> Span {
+    span.byte_range()
+}
+
+struct Lowerer<'t> {
+    tables: &'t LanguageTables,
+    model: FileModel,
+    /// `use` maps, innermost last: bound name → canonical path.
+    uses: Vec<HashMap<String, String>>,
+    /// Local variables, innermost last: name → type when known.
+    locals: Vec<HashMap<String, Option<Returns>>>,
+    /// Struct name → field name → canonical field type.
+    fields: HashMap<String, HashMap<String, String>>,
+    /// The `Self` type inside an `impl` block.
+    self_type: Option<String>,
+    /// Module and type names enclosing the current item.
+    prefix: Vec<String>,
+    current: usize,
+    context: Context,
+}
+
+/// `use` items of a list of items: bound name → canonical path.
+fn collect_uses<'a>(items: impl Iterator<Item = &'a syn::Item>) -> HashMap<String, String> {
+    let mut uses = HashMap::new();
+    for item in items {
+        if let syn::Item::Use(item_use) = item {
+            flatten_use(&item_use.tree, String::new(), &mut uses);
+        }
+    }
+    uses
+}
+
+fn flatten_use(tree: &UseTree, prefix: String, out: &mut HashMap<String, String>) {
+    let join = |name: &str| {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}::{name}")
+        }
+    };
+    match tree {
+        UseTree::Path(path) => flatten_use(&path.tree, join(&path.ident.to_string()), out),
+        UseTree::Name(name) => {
+            let ident = name.ident.to_string();
+            if ident == "self" {
+                if let Some(last) = prefix.rsplit("::").next() {
+                    out.insert(last.to_string(), prefix.clone());
+                }
+            } else {
+                out.insert(ident.clone(), join(&ident));
+            }
+        }
+        UseTree::Rename(rename) => {
+            let ident = rename.ident.to_string();
+            let target = if ident == "self" {
+                prefix.clone()
+            } else {
+                join(&ident)
+            };
+            out.insert(rename.rename.to_string(), target);
+        }
+        UseTree::Group(group) => {
+            for tree in &group.items {
+                flatten_use(tree, prefix.clone(), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Methods that keep the type of their receiver (`?`-like unwrapping and borrowing).
+const TRANSPARENT_METHODS: &[&str] = &[
+    "unwrap",
+    "expect",
+    "clone",
+    "as_ref",
+    "as_mut",
+    "borrow",
+    "borrow_mut",
+    "to_owned",
+    "by_ref",
+];
+/// Smart pointers whose constructor keeps the type of what they wrap.
+const WRAPPERS: &[&str] = &[
+    "Arc",
+    "Rc",
+    "Box",
+    "std::sync::Arc",
+    "std::rc::Rc",
+    "std::boxed::Box",
+];
+
+impl<'t> Lowerer<'t> {
+    // ----- names and types -----
+
+    fn use_of(&self, name: &str) -> Option<&String> {
+        self.uses.iter().rev().find_map(|map| map.get(name))
+    }
+
+    fn local(&self, name: &str) -> Option<&Option<Returns>> {
+        self.locals.iter().rev().find_map(|map| map.get(name))
+    }
+
+    fn bind_local(&mut self, name: String, ty: Option<Returns>) {
+        self.locals
+            .last_mut()
+            .expect("a local scope")
+            .insert(name, ty);
+    }
+
+    /// The canonical name of a path (`thread::sleep` → `std::thread::sleep`).
+    fn resolve_path(&self, path: &syn::Path) -> Option<String> {
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let (first, rest) = segments.split_first()?;
+        if path.leading_colon.is_some() {
+            return Some(segments.join("::"));
+        }
+        let head = match first.as_str() {
+            "Self" => self.self_type.clone()?,
+            "crate" | "self" | "super" => return None,
+            _ if segments.len() == 1 && self.local(first).is_some() => return None,
+            _ => match self.use_of(first) {
+                Some(full) => full.clone(),
+                None if segments.len() == 1 => return None,
+                None => first.clone(),
+            },
+        };
+        Some(
+            std::iter::once(head)
+                .chain(rest.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("::"),
+        )
+    }
+
+    /// The canonical name of a type, looking through references and smart pointers.
+    fn resolve_type(&self, ty: &Type) -> Option<String> {
+        match ty {
+            Type::Reference(reference) => self.resolve_type(&reference.elem),
+            Type::Paren(paren) => self.resolve_type(&paren.elem),
+            Type::Path(type_path) => {
+                let last = type_path.path.segments.last()?;
+                let name = last.ident.to_string();
+                if matches!(name.as_str(), "Arc" | "Rc" | "Box")
+                    && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+                    && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+                {
+                    return self.resolve_type(inner);
+                }
+                if type_path.path.segments.len() == 1 && self.use_of(&name).is_none() {
+                    // A type of this crate, or from the prelude: keep its bare name.
+                    return Some(name);
+                }
+                self.resolve_path(&type_path.path)
+            }
+            _ => None,
+        }
+    }
+
+    /// The type of an expression, when the syntax gives evidence for it.
+    fn type_of(&self, expr: &Expr) -> Option<Returns> {
+        match expr {
+            Expr::Path(path) if path.path.segments.len() == 1 => self
+                .local(&path.path.segments[0].ident.to_string())
+                .cloned()
+                .flatten(),
+            Expr::Call(call) => {
+                let Expr::Path(func) = call.func.as_ref() else {
+                    return None;
+                };
+                let callee = self.resolve_path(&func.path).or_else(|| {
+                    // `Type::new()` of a type defined in this crate.
+                    let segments = &func.path.segments;
+                    (segments.len() == 2)
+                        .then(|| format!("{}::{}", segments[0].ident, segments[1].ident))
+                })?;
+                if let Some(returns) = self.tables.returns.get(&callee) {
+                    return Some(returns.clone());
+                }
+                let (owner, _) = callee.rsplit_once("::")?;
+                if WRAPPERS.contains(&owner) {
+                    return call.args.first().and_then(|arg| self.type_of(arg));
+                }
+                let owner_name = owner.rsplit("::").next().unwrap_or(owner);
+                owner_name
+                    .starts_with(|c: char| c.is_ascii_uppercase())
+                    .then(|| Returns::One(owner.to_string()))
+            }
+            Expr::MethodCall(call) => {
+                let method = call.method.to_string();
+                let receiver = self.type_of(&call.receiver);
+                if TRANSPARENT_METHODS.contains(&method.as_str()) {
+                    return receiver;
+                }
+                let Some(Returns::One(ty)) = receiver else {
+                    return None;
+                };
+                self.tables.returns.get(&format!("{ty}::{method}")).cloned()
+            }
+            Expr::Try(try_expr) => self.type_of(&try_expr.expr),
+            Expr::Paren(paren) => self.type_of(&paren.expr),
+            Expr::Reference(reference) => self.type_of(&reference.expr),
+            Expr::Field(field) => {
+                let owner = match field.base.as_ref() {
+                    Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
+                    base => match self.type_of(base)? {
+                        Returns::One(ty) => ty,
+                        Returns::Tuple(_) => return None,
+                    },
+                };
+                let syn::Member::Named(name) = &field.member else {
+                    return None;
+                };
+                let owner = owner.rsplit("::").next().unwrap_or(&owner);
+                self.fields
+                    .get(owner)?
+                    .get(&name.to_string())
+                    .cloned()
+                    .map(Returns::One)
+            }
+            _ => None,
+        }
+    }
+
+    /// Binds the names of a pattern, with the types the value gives them.
+    fn bind_pattern(&mut self, pat: &Pat, ty: Option<Returns>) {
+        match pat {
+            Pat::Ident(ident) => self.bind_local(ident.ident.to_string(), ty),
+            Pat::Type(typed) => {
+                let ty = self.resolve_type(&typed.ty).map(Returns::One).or(ty);
+                self.bind_pattern(&typed.pat, ty);
+            }
+            Pat::Tuple(tuple) => {
+                let types = match ty {
+                    Some(Returns::Tuple(types)) if types.len() == tuple.elems.len() => types,
+                    _ => Vec::new(),
+                };
+                for (i, element) in tuple.elems.iter().enumerate() {
+                    self.bind_pattern(element, types.get(i).cloned().map(Returns::One));
+                }
+            }
+            Pat::Reference(reference) => self.bind_pattern(&reference.pat, ty),
+            Pat::Paren(paren) => self.bind_pattern(&paren.pat, ty),
+            Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| self.bind_pattern(p, None)),
+            Pat::Struct(strukt) => strukt
+                .fields
+                .iter()
+                .for_each(|f| self.bind_pattern(&f.pat, None)),
+            Pat::Slice(slice) => slice.elems.iter().for_each(|p| self.bind_pattern(p, None)),
+            Pat::Or(or) => or.cases.iter().for_each(|p| self.bind_pattern(p, None)),
+            _ => {}
+        }
+    }
+
+    /// Named fields of the structs declared at the top of the file.
+    fn struct_fields(&self, items: &[syn::Item]) -> HashMap<String, HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for item in items {
+            if let syn::Item::Struct(strukt) = item {
+                let fields = strukt
+                    .fields
+                    .iter()
+                    .filter_map(|f| {
+                        Some((f.ident.as_ref()?.to_string(), self.resolve_type(&f.ty)?))
+                    })
+                    .collect();
+                out.insert(strukt.ident.to_string(), fields);
+            }
+        }
+        out
+    }
+
+    // ----- regions -----
+
+    /// Lowers a function-like region (fn, async block, async closure) as a new model function.
+    fn region(
+        &mut self,
+        name: String,
+        kind: FunctionKind,
+        is_async: bool,
+        span: Span,
+        body: impl FnOnce(&mut Self),
+    ) {
+        let index = self.model.functions.len();
+        self.model.functions.push(Function {
+            name,
+            kind,
+            is_async,
+            span,
+            parent: Some(self.current),
+            calls: Vec::new(),
+            awaits: Vec::new(),
+        });
+        let saved = (self.current, self.context);
+        self.current = index;
+        self.context = if is_async {
+            Context::Async
+        } else {
+            Context::Sync
+        };
+        self.locals.push(HashMap::new());
+        body(self);
+        self.locals.pop();
+        (self.current, self.context) = saved;
+    }
+
+    fn qualified(&self, name: &str) -> String {
+        self.prefix
+            .iter()
+            .map(String::as_str)
+            .chain([name])
+            .collect::<Vec<_>>()
+            .join("::")
+    }
+
+    fn function(&mut self, sig: &syn::Signature, block: &syn::Block) {
+        let name = self.qualified(&sig.ident.to_string());
+        let is_async = sig.asyncness.is_some();
+        self.region(
+            name,
+            FunctionKind::Function,
+            is_async,
+            byte_span(sig.ident.span()),
+            |this| {
+                for input in &sig.inputs {
+                    if let syn::FnArg::Typed(typed) = input {
+                        this.bind_pattern(&typed.pat, None);
+                        let ty = this.resolve_type(&typed.ty).map(Returns::One);
+                        this.bind_pattern(&typed.pat, ty);
+                    }
+                }
+                this.visit_block(block);
+            },
+        );
+    }
+
+    /// Visits call arguments; closures given to an offloading call run in `Offloaded` context.
+    fn arguments(&mut self, args: &Punctuated<Expr, syn::Token![,]>, offloads: bool) {
+        for arg in args {
+            match arg {
+                Expr::Closure(closure) if offloads && closure.asyncness.is_none() => {
+                    let saved = std::mem::replace(&mut self.context, Context::Offloaded);
+                    self.visit_expr_closure(closure);
+                    self.context = saved;
+                }
+                _ => self.visit_expr(arg),
+            }
+        }
+    }
+
+    fn record_call(&mut self, callee: Option<String>, method: Option<String>, span: Span) -> bool {
+        let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
+        self.model.functions[self.current].calls.push(Call {
+            callee,
+            method,
+            span,
+            context: self.context,
+            non_blocking: false,
+        });
+        offloads
+    }
+}
+
+/// Macros whose bodies are not code that runs where the macro stands.
+const NON_CODE_MACROS: &[&str] = &[
+    "quote",
+    "quote_spanned",
+    "parse_quote",
+    "stringify",
+    "concat",
+    "include_str",
+    "include_bytes",
+    "macro_rules",
+];
+
+impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.function(&item.sig, &item.block);
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        self.function(&item.sig, &item.block);
+    }
+
+    fn visit_trait_item_fn(&mut self, item: &'ast syn::TraitItemFn) {
+        if let Some(block) = &item.default {
+            self.function(&item.sig, block);
+        }
+    }
+
+    fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
+        let self_type = self.resolve_type(&item.self_ty);
+        let name = match item.self_ty.as_ref() {
+            Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        };
+        let saved = std::mem::replace(&mut self.self_type, self_type);
+        self.prefix
+            .push(name.unwrap_or_else(|| "<impl>".to_string()));
+        visit::visit_item_impl(self, item);
+        self.prefix.pop();
+        self.self_type = saved;
+    }
+
+    fn visit_item_trait(&mut self, item: &'ast syn::ItemTrait) {
+        self.prefix.push(item.ident.to_string());
+        visit::visit_item_trait(self, item);
+        self.prefix.pop();
+    }
+
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        let Some((_, items)) = &item.content else {
+            return;
+        };
+        self.prefix.push(item.ident.to_string());
+        self.uses.push(collect_uses(items.iter()));
+        visit::visit_item_mod(self, item);
+        self.uses.pop();
+        self.prefix.pop();
+    }
+
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        let items = block.stmts.iter().filter_map(|s| match s {
+            syn::Stmt::Item(item) => Some(item),
+            _ => None,
+        });
+        self.uses.push(collect_uses(items));
+        self.locals.push(HashMap::new());
+        visit::visit_block(self, block);
+        self.locals.pop();
+        self.uses.pop();
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+            if let Some((_, diverge)) = &init.diverge {
+                self.visit_expr(diverge);
+            }
+        }
+        let ty = local
+            .init
+            .as_ref()
+            .and_then(|init| self.type_of(&init.expr));
+        self.bind_pattern(&local.pat, ty);
+    }
+
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        let callee = match call.func.as_ref() {
+            Expr::Path(path) => self.resolve_path(&path.path),
+            _ => None,
+        };
+        let offloads = self.record_call(callee, None, byte_span(call.span()));
+        self.visit_expr(&call.func);
+        self.arguments(&call.args, offloads);
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let method = call.method.to_string();
+        let callee = match self.type_of(&call.receiver) {
+            Some(Returns::One(ty)) => Some(format!("{ty}::{method}")),
+            _ => None,
+        };
+        let offloads = self.record_call(callee, Some(method), byte_span(call.span()));
+        self.visit_expr(&call.receiver);
+        self.arguments(&call.args, offloads);
+    }
+
+    fn visit_expr_await(&mut self, expr: &'ast syn::ExprAwait) {
+        self.visit_expr(&expr.base);
+        let span = byte_span(expr.span());
+        self.model.functions[self.current].awaits.push(span);
+    }
+
+    fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {
+        let name = self.qualified("<async block>");
+        self.region(
+            name,
+            FunctionKind::AsyncBlock,
+            true,
+            byte_span(block.async_token.span),
+            |this| {
+                this.visit_block(&block.block);
+            },
+        );
+    }
+
+    fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+        let bind_params = |this: &mut Self| {
+            for input in &closure.inputs {
+                this.bind_pattern(input, None);
+            }
+            this.visit_expr(&closure.body);
+        };
+        if closure.asyncness.is_some() {
+            let name = self.qualified("<async closure>");
+            let span = byte_span(closure.inputs_begin.span);
+            self.region(name, FunctionKind::Closure, true, span, bind_params);
+        } else {
+            self.locals.push(HashMap::new());
+            bind_params(self);
+            self.locals.pop();
+        }
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if NON_CODE_MACROS.contains(&name.as_str()) {
+            return;
+        }
+        // Most macros in expression position take comma-separated expressions (`println!`,
+        // `vec!`, `assert!`, `join!`); lower those, and skip bodies of any other shape.
+        let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+        if let Ok(exprs) = mac.parse_body_with(parser) {
+            for expr in &exprs {
+                self.visit_expr(expr);
+            }
+        }
+    }
+}
+
+/// The offset where bracket nesting or a run of prefix operators first exceeds `limit`,
+/// skipping comments, strings and character literals.
+pub fn excessive_nesting(text: &str, limit: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut i, mut depth, mut run) = (0, 0usize, 0usize);
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut level = 0;
+                while i < bytes.len() {
+                    if bytes[i..].starts_with(b"/*") {
+                        level += 1;
+                        i += 2;
+                    } else if bytes[i..].starts_with(b"*/") {
+                        level -= 1;
+                        i += 2;
+                        if level == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'r' if !is_ident_byte(bytes.get(i.wrapping_sub(1)).copied())
+                && matches!(bytes.get(i + 1), Some(b'#' | b'"')) =>
+            {
+                let hashes = bytes[i + 1..].iter().take_while(|&&c| c == b'#').count();
+                if bytes.get(i + 1 + hashes) == Some(&b'"') {
+                    let mut closing = vec![b'"'];
+                    closing.extend(std::iter::repeat_n(b'#', hashes));
+                    let start = i + 2 + hashes;
+                    i = find(bytes, start, &closing).map_or(bytes.len(), |end| end + closing.len());
+                    continue;
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                continue;
+            }
+            b'\'' => {
+                // A char literal ('a', '\n', '\u{..}') or a lifetime ('a).
+                if bytes.get(i + 1) == Some(&b'\\') {
+                    i = find(bytes, i + 3, b"'").map_or(bytes.len(), |end| end + 1);
+                    continue;
+                }
+                let next_char_len = text[i + 1..].chars().next().map_or(1, char::len_utf8);
+                if bytes.get(i + 1 + next_char_len) == Some(&b'\'') {
+                    i += 2 + next_char_len;
+                    continue;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if matches!(b, b'-' | b'!' | b'*' | b'&') {
+            run += 1;
+            if run > limit {
+                return Some(i);
+            }
+        } else if !b.is_ascii_whitespace() {
+            run = 0;
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_ident_byte(b: Option<u8>) -> bool {
+    b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_measured_outside_strings_and_comments() {
+        assert_eq!(excessive_nesting("fn f() { (((1))) }", 8), None);
+        assert!(
+            excessive_nesting(
+                &format!("fn f() {{ {}1{} }}", "(".repeat(20), ")".repeat(20)),
+                8
+            )
+            .is_some()
+        );
+        assert_eq!(excessive_nesting("// ((((((((((\nfn f() {}", 8), None);
+        assert_eq!(
+            excessive_nesting("const S: &str = \"((((((((((\";", 8),
+            None
+        );
+        assert_eq!(
+            excessive_nesting("const S: &str = r#\"(((((((((\"#;", 8),
+            None
+        );
+        assert_eq!(
+            excessive_nesting("fn f<'a>(x: &'a str) -> char { '(' }", 2),
+            None
+        );
+        assert!(excessive_nesting(&format!("fn f() {{ {}x }}", "-".repeat(20)), 8).is_some());
+    }
+}

@@ -1,0 +1,18 @@
+//! interlock: a static analyzer for concurrency bugs in Python and Rust.
+//!
+//! Front ends (`frontend`) lower each file into one language-neutral `model`; `rules` read the
+//! model (with the API tables of `knowledge`) and emit `diagnostic`s; `analysis` drives the
+//! files in parallel; `report` renders the results; `cli` ties it together.
+
+pub mod analysis;
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod discover;
+pub mod frontend;
+pub mod knowledge;
+pub mod model;
+pub mod report;
+pub mod rules;
+pub mod source;
+pub mod suppress;

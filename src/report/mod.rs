@@ -1,0 +1,112 @@
+//! Reporters: render a [`Report`] for people (`full`, `concise`) or machines (`json`,
+//! `json-lines`), plus `--statistics`.
+
+mod full;
+mod json;
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use clap::ValueEnum;
+
+use crate::analysis::Report;
+use crate::diagnostic::Diagnostic;
+use crate::rules;
+use crate::source::{LineIndex, Location};
+
+/// Output formats of `interlock check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Source snippets with labels and help (miette).
+    Full,
+    /// One line per finding: `path:row:col: CODE message`.
+    Concise,
+    /// A JSON array with Ruff-compatible fields.
+    Json,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+/// A diagnostic's primary and end locations, computed from its file's text.
+pub(crate) fn locations(report: &Report, diagnostic: &Diagnostic) -> (Location, Location) {
+    span_locations(report, &diagnostic.path, &diagnostic.span)
+}
+
+pub(crate) fn span_locations(
+    report: &Report,
+    path: &Path,
+    span: &std::ops::Range<usize>,
+) -> (Location, Location) {
+    match report.sources.get(path) {
+        Some(text) => {
+            let index = LineIndex::new(text);
+            (
+                index.location(text, span.start),
+                index.location(text, span.end),
+            )
+        }
+        None => (
+            Location { row: 1, column: 1 },
+            Location { row: 1, column: 1 },
+        ),
+    }
+}
+
+/// Writes the findings in `format`.
+pub fn write(
+    report: &Report,
+    format: OutputFormat,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        OutputFormat::Full => full::write(report, color, out)?,
+        OutputFormat::Concise => {
+            for diagnostic in &report.diagnostics {
+                let (start, _) = locations(report, diagnostic);
+                let path = diagnostic.path.display();
+                writeln!(
+                    out,
+                    "{path}:{}:{}: {} {}",
+                    start.row, start.column, diagnostic.code, diagnostic.message
+                )?;
+            }
+        }
+        OutputFormat::Json => json::write_array(report, out)?,
+        OutputFormat::JsonLines => json::write_lines(report, out)?,
+    }
+    if matches!(format, OutputFormat::Full | OutputFormat::Concise) {
+        write_summary(report, out)?;
+    }
+    Ok(())
+}
+
+fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    match report.diagnostics.len() {
+        0 => writeln!(out, "All checks passed!"),
+        1 => writeln!(out, "Found 1 error."),
+        n => writeln!(out, "Found {n} errors."),
+    }
+}
+
+/// `--statistics`: how many findings per rule, most frequent first.
+pub fn write_statistics(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut counts: Vec<(usize, &str)> = Vec::new();
+    for rule in rules::ALL {
+        let count = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == rule.code)
+            .count();
+        if count > 0 {
+            counts.push((count, rule.code));
+        }
+    }
+    counts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let width = counts.first().map_or(1, |(n, _)| n.to_string().len());
+    for (count, code) in counts {
+        let name = rules::by_code(code).map_or("", |r| r.name);
+        writeln!(out, "{count:>width$}\t{code}\t{name}")?;
+    }
+    write_summary(report, out)
+}

@@ -1,0 +1,24 @@
+//! IL102 blocking-file-io-in-async: synchronous file, stdin or SQLite I/O in async code
+
+use super::{Rule, blocking};
+use crate::diagnostic::Diagnostic;
+use crate::knowledge::Knowledge;
+use crate::model::FileModel;
+
+pub const RULE: Rule = Rule {
+    code: "IL102",
+    name: "blocking-file-io-in-async",
+    summary: "synchronous file, stdin or SQLite I/O in async code",
+    doc: include_str!("../../rules/IL102-blocking-file-io-in-async.md"),
+    check: Some(check),
+};
+
+fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+    blocking::check(
+        model,
+        knowledge,
+        RULE.code,
+        "does blocking file I/O on the event loop's thread: every other task waits for the disk",
+        out,
+    );
+}

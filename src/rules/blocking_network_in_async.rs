@@ -1,0 +1,24 @@
+//! IL103 blocking-network-in-async: synchronous HTTP, socket and database calls in async code
+
+use super::{Rule, blocking};
+use crate::diagnostic::Diagnostic;
+use crate::knowledge::Knowledge;
+use crate::model::FileModel;
+
+pub const RULE: Rule = Rule {
+    code: "IL103",
+    name: "blocking-network-in-async",
+    summary: "synchronous HTTP, socket and database calls in async code",
+    doc: include_str!("../../rules/IL103-blocking-network-in-async.md"),
+    check: Some(check),
+};
+
+fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+    blocking::check(
+        model,
+        knowledge,
+        RULE.code,
+        "does blocking network I/O on the event loop's thread: every other task waits for the network",
+        out,
+    );
+}

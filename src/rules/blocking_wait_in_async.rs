@@ -1,0 +1,24 @@
+//! IL105 blocking-wait-in-async: thread queues, events, joins, futures and channels that block in async code
+
+use super::{Rule, blocking};
+use crate::diagnostic::Diagnostic;
+use crate::knowledge::Knowledge;
+use crate::model::FileModel;
+
+pub const RULE: Rule = Rule {
+    code: "IL105",
+    name: "blocking-wait-in-async",
+    summary: "thread queues, events, joins, futures and channels that block in async code",
+    doc: include_str!("../../rules/IL105-blocking-wait-in-async.md"),
+    check: Some(check),
+};
+
+fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+    blocking::check(
+        model,
+        knowledge,
+        RULE.code,
+        "blocks the event loop's thread until another thread acts: every other task stalls, and it deadlocks if that thread needs this loop",
+        out,
+    );
+}

@@ -1,0 +1,24 @@
+//! IL107 nested-event-loop: `asyncio.run` / `block_on` inside code already running on an event loop
+
+use super::{Rule, blocking};
+use crate::diagnostic::Diagnostic;
+use crate::knowledge::Knowledge;
+use crate::model::FileModel;
+
+pub const RULE: Rule = Rule {
+    code: "IL107",
+    name: "nested-event-loop",
+    summary: "`asyncio.run` / `block_on` inside code already running on an event loop",
+    doc: include_str!("../../rules/IL107-nested-event-loop.md"),
+    check: Some(check),
+};
+
+fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+    blocking::check(
+        model,
+        knowledge,
+        RULE.code,
+        "starts a nested event loop inside code that already runs on one: it fails at run time (asyncio raises RuntimeError, Tokio panics) or deadlocks the executor",
+        out,
+    );
+}

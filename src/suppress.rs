@@ -1,0 +1,136 @@
+//! Suppression comments: `# noqa`, `# noqa: IL101`, `# interlock: ignore[IL101]` on a line, and
+//! `# interlock: file-ignore[IL1]` for a whole file (`//` comments in Rust). Codes may be
+//! prefixes (`IL1`); a directive without codes suppresses everything.
+
+use std::collections::HashMap;
+
+use crate::model::Language;
+
+/// Which codes a directive names: all of them, or these codes/prefixes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Codes {
+    All,
+    Some(Vec<String>),
+}
+
+impl Codes {
+    fn covers(&self, code: &str) -> bool {
+        match self {
+            Codes::All => true,
+            Codes::Some(codes) => codes.iter().any(|c| code.starts_with(c.as_str())),
+        }
+    }
+}
+
+/// The suppression directives of one file.
+#[derive(Clone, Debug, Default)]
+pub struct Suppressions {
+    /// 0-based line → directives on that line.
+    lines: HashMap<usize, Vec<Codes>>,
+    file: Vec<Codes>,
+}
+
+impl Suppressions {
+    /// Scans a file's comments for directives.
+    pub fn parse(text: &str, language: Language) -> Self {
+        let marker = match language {
+            Language::Python => "#",
+            Language::Rust => "//",
+        };
+        let mut suppressions = Suppressions::default();
+        for (line_number, line) in text.lines().enumerate() {
+            if !line.contains("noqa") && !line.contains("interlock:") {
+                continue;
+            }
+            for (position, _) in line.match_indices(marker) {
+                let comment = &line[position + marker.len()..];
+                for (is_file, codes) in directives(comment) {
+                    if is_file {
+                        suppressions.file.push(codes);
+                    } else {
+                        suppressions
+                            .lines
+                            .entry(line_number)
+                            .or_default()
+                            .push(codes);
+                    }
+                }
+            }
+        }
+        suppressions
+    }
+
+    /// Whether a diagnostic with `code` starting on the 0-based `line` is suppressed.
+    pub fn suppresses(&self, code: &str, line: usize) -> bool {
+        self.file.iter().any(|c| c.covers(code))
+            || self
+                .lines
+                .get(&line)
+                .is_some_and(|codes| codes.iter().any(|c| c.covers(code)))
+    }
+}
+
+/// The directives at the start of one comment's text: `(is_file_level, codes)`.
+fn directives(comment: &str) -> Vec<(bool, Codes)> {
+    let text = comment.trim_start();
+    let lower = text.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("noqa") {
+        let rest = &text[text.len() - rest.len()..];
+        return match rest.trim_start().strip_prefix(':') {
+            Some(list) => {
+                let codes = code_list(list);
+                if codes.is_empty() {
+                    vec![(false, Codes::All)]
+                } else {
+                    vec![(false, Codes::Some(codes))]
+                }
+            }
+            None => vec![(false, Codes::All)],
+        };
+    }
+    let Some(rest) = text.strip_prefix("interlock:") else {
+        return Vec::new();
+    };
+    let rest = rest.trim_start();
+    let (is_file, rest) = if let Some(r) = rest.strip_prefix("file-ignore") {
+        (true, r)
+    } else if let Some(r) = rest.strip_prefix("ignore") {
+        (false, r)
+    } else {
+        return Vec::new();
+    };
+    match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        Some((list, _)) => vec![(is_file, Codes::Some(code_list(list)))],
+        None => vec![(is_file, Codes::All)],
+    }
+}
+
+/// `IL101, IL102 IL2` → the codes, stopping at the first word that is not a code.
+fn code_list(list: &str) -> Vec<String> {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .take_while(|w| w.len() >= 2 && w[..2].eq_ignore_ascii_case("IL"))
+        .map(|w| w.to_ascii_uppercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_file_directives() {
+        let text = "a()  # noqa: IL101\nb()  # noqa\nc()  # interlock: ignore[IL1]\nd()  # noqa: IL102 # expect: IL101\n";
+        let s = Suppressions::parse(text, Language::Python);
+        assert!(s.suppresses("IL101", 0));
+        assert!(!s.suppresses("IL102", 0));
+        assert!(s.suppresses("IL999", 1));
+        assert!(s.suppresses("IL105", 2));
+        assert!(!s.suppresses("IL201", 2));
+        assert!(!s.suppresses("IL101", 3));
+        let file =
+            Suppressions::parse("// interlock: file-ignore[IL10]\nfn f() {}", Language::Rust);
+        assert!(file.suppresses("IL101", 1));
+        assert!(!file.suppresses("IL201", 1));
+    }
+}
