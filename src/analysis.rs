@@ -126,10 +126,10 @@ fn analyse_one(input: Input) -> Outcome {
         return fail("binary file (contains NUL bytes), not analysed".to_string());
     }
     let enabled = |code: &str| settings.is_enabled_for(code, &path);
-    let text = match std::str::from_utf8(&bytes) {
+    let text = match crate::decode::decode(&bytes, language) {
         Ok(text) => text,
         Err(error) => {
-            let offset = error.valid_up_to();
+            let offset = error.offset;
             let text: Arc<str> = String::from_utf8_lossy(&bytes).into();
             let diagnostics = enabled(rules::invalid_utf8::RULE.code)
                 .then(|| {
@@ -137,16 +137,17 @@ fn analyse_one(input: Input) -> Outcome {
                         rules::invalid_utf8::RULE.code,
                         path.clone(),
                         offset..offset,
-                        format!("file is not valid UTF-8 (invalid byte at offset {offset}); it was not analysed"),
+                        format!("{}; it was not analysed", error.message),
                     )
-                    .with_label("invalid UTF-8 here")
-                    .with_help("re-encode the file as UTF-8")
+                    .with_label("cannot decode the file here")
+                    .with_help("re-encode the file as UTF-8 (or, in Python, declare its encoding with a PEP 263 `# -*- coding: … -*-` comment)")
                 })
                 .into_iter()
                 .collect();
             return Outcome::Analysed { diagnostics, text };
         }
     };
+    let text = text.as_ref();
     let shared_text: Arc<str> = text.into();
     let model = match frontend::lower(&path, language, text, &settings.knowledge) {
         Ok(model) => model,

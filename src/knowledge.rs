@@ -11,6 +11,7 @@ use crate::model::Language;
 const BLOCKING_TOML: &str = include_str!("../rules/blocking.toml");
 const TYPES_TOML: &str = include_str!("../rules/types.toml");
 const OFFLOAD_TOML: &str = include_str!("../rules/offload.toml");
+const AWAITABLES_TOML: &str = include_str!("../rules/awaitables.toml");
 
 /// One blocking API: the rule it belongs to and the alternative to suggest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +37,8 @@ pub struct LanguageTables {
     pub returns: HashMap<String, Returns>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
     pub offload: Vec<String>,
+    /// Canonical callees (or `*.method`) whose arguments are awaitables.
+    pub awaitable_consumers: Vec<String>,
 }
 
 /// All API tables.
@@ -54,6 +57,8 @@ impl Knowledge {
             toml::from_str(TYPES_TOML).expect("rules/types.toml is valid");
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
+        let mut awaitables: HashMap<String, Vec<String>> =
+            toml::from_str(AWAITABLES_TOML).expect("rules/awaitables.toml is valid");
         let mut tables = |lang: &str| LanguageTables {
             blocking: blocking
                 .get(lang)
@@ -71,6 +76,7 @@ impl Knowledge {
                 .collect(),
             returns: types.remove(lang).unwrap_or_default(),
             offload: offload.remove(lang).unwrap_or_default(),
+            awaitable_consumers: awaitables.remove(lang).unwrap_or_default(),
         };
         Knowledge {
             python: tables("python"),
@@ -98,22 +104,38 @@ impl Knowledge {
 }
 
 impl LanguageTables {
-    /// The blocking API a call resolves to: its canonical callee, or any-receiver `*.method`.
+    /// The blocking API a call resolves to: its canonical callee or, when the receiver's type
+    /// is unknown, an any-receiver `*.method` entry.
     pub fn blocking_api(&self, callee: Option<&str>, method: Option<&str>) -> Option<&BlockingApi> {
-        callee
-            .and_then(|c| self.blocking.get(c))
-            .or_else(|| method.and_then(|m| self.blocking.get(&format!("*.{m}"))))
+        match callee {
+            Some(callee) => self.blocking.get(callee),
+            None => method.and_then(|m| self.blocking.get(&format!("*.{m}"))),
+        }
     }
 
     /// Whether a call runs its callable arguments on another thread.
     pub fn offloads(&self, callee: Option<&str>, method: Option<&str>) -> bool {
-        self.offload
-            .iter()
-            .any(|entry| match entry.strip_prefix("*.") {
-                Some(name) => method == Some(name),
-                None => callee == Some(entry.as_str()),
-            })
+        matches_any(&self.offload, callee, method)
     }
+
+    /// Whether a call's arguments are awaitables (`asyncio.create_task(coro())`).
+    pub fn consumes_awaitables(&self, callee: Option<&str>, method: Option<&str>) -> bool {
+        matches_any(&self.awaitable_consumers, callee, method)
+    }
+}
+
+/// Whether a call matches one of `entries`: a canonical name, `*.method` (a method of that name
+/// on any receiver) or `*::name` (a Rust function of that name in any module).
+fn matches_any(entries: &[String], callee: Option<&str>, method: Option<&str>) -> bool {
+    entries.iter().any(|entry| {
+        if let Some(name) = entry.strip_prefix("*.") {
+            method == Some(name)
+        } else if let Some(name) = entry.strip_prefix("*::") {
+            callee.is_some_and(|c| c.rsplit("::").next() == Some(name))
+        } else {
+            callee == Some(entry.as_str())
+        }
+    })
 }
 
 #[cfg(test)]

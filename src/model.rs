@@ -75,6 +75,9 @@ pub struct Call {
     pub context: Context,
     /// The call asks not to block (`get(block=False)`, `acquire(timeout=0)`).
     pub non_blocking: bool,
+    /// The call's result is awaited or scheduled as an awaitable (`await f()`, `f().await`,
+    /// `asyncio.create_task(f())`): it returns a coroutine or future and does not block.
+    pub awaited: bool,
 }
 
 /// A function, method, closure, async block or a module's top-level code.

@@ -36,6 +36,9 @@ pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileMod
     Ok(lowerer.model)
 }
 
+/// How many calls and attributes deep name and type resolution looks.
+const MAX_RESOLUTION_DEPTH: usize = 16;
+
 /// What a name is bound to in a scope.
 #[derive(Clone, Debug)]
 enum Binding {
@@ -152,6 +155,13 @@ impl<'a> Lowerer<'a> {
 
     /// The canonical dotted name an expression refers to (`t.sleep` → `time.sleep`).
     fn resolve(&self, expr: &Expr) -> Option<String> {
+        self.resolve_within(expr, MAX_RESOLUTION_DEPTH)
+    }
+
+    /// [`Self::resolve`], looking at most `depth` calls and attributes deep (long method chains
+    /// would otherwise make lowering quadratic).
+    fn resolve_within(&self, expr: &Expr, depth: usize) -> Option<String> {
+        let depth = depth.checked_sub(1)?;
         match expr {
             Expr::Name(name) => match self.lookup(name.id.as_str()) {
                 Some(Binding::Alias(canonical)) => Some(canonical.clone()),
@@ -160,10 +170,10 @@ impl<'a> Lowerer<'a> {
                 None => Some(name.id.to_string()),
             },
             Expr::Attribute(attr) => {
-                if let Some(Returns::One(ty)) = self.type_of(&attr.value) {
+                if let Some(Returns::One(ty)) = self.type_within(&attr.value, depth) {
                     return Some(format!("{ty}.{}", attr.attr.id));
                 }
-                let base = self.resolve(&attr.value)?;
+                let base = self.resolve_within(&attr.value, depth)?;
                 Some(format!("{base}.{}", attr.attr.id))
             }
             _ => None,
@@ -172,13 +182,18 @@ impl<'a> Lowerer<'a> {
 
     /// The type of an expression, when the syntax gives evidence for it.
     fn type_of(&self, expr: &Expr) -> Option<Returns> {
+        self.type_within(expr, MAX_RESOLUTION_DEPTH)
+    }
+
+    fn type_within(&self, expr: &Expr, depth: usize) -> Option<Returns> {
+        let depth = depth.checked_sub(1)?;
         match expr {
             Expr::Name(name) => match self.lookup(name.id.as_str()) {
                 Some(Binding::Local(ty)) => ty.clone(),
                 _ => None,
             },
             Expr::Call(call) => {
-                let callee = self.resolve(&call.func)?;
+                let callee = self.resolve_within(&call.func, depth)?;
                 if let Some(returns) = self.tables.returns.get(&callee) {
                     return Some(returns.clone());
                 }
@@ -201,7 +216,7 @@ impl<'a> Lowerer<'a> {
                     .map(Returns::One)
             }
             Expr::BinOp(binop) if binop.op == ast::Operator::Div => {
-                let left = self.type_of(&binop.left)?;
+                let left = self.type_within(&binop.left, depth)?;
                 (left == Returns::One("pathlib.Path".into())).then_some(left)
             }
             _ => None,
@@ -404,13 +419,16 @@ impl<'a> Lowerer<'a> {
         self.scopes.pop();
     }
 
-    fn call(&mut self, call: &'a ast::ExprCall) {
+    fn call(&mut self, call: &'a ast::ExprCall, awaited: bool) {
         let callee = self.resolve(&call.func);
         let method = match call.func.as_ref() {
             Expr::Attribute(attr) => Some(attr.attr.id.to_string()),
             _ => None,
         };
         let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
+        let schedules = self
+            .tables
+            .consumes_awaitables(callee.as_deref(), method.as_deref());
         let non_blocking = asks_not_to_block(call, method.as_deref());
         self.model.functions[self.current].calls.push(Call {
             callee,
@@ -418,6 +436,7 @@ impl<'a> Lowerer<'a> {
             span: span(call),
             context: self.context,
             non_blocking,
+            awaited,
         });
         self.visit_expr(&call.func);
         let arguments = call
@@ -432,6 +451,7 @@ impl<'a> Lowerer<'a> {
                     self.lambda(lambda);
                     self.context = saved;
                 }
+                Expr::Call(inner) if schedules => self.call(inner, true),
                 _ => self.visit_expr(argument),
             }
         }
@@ -529,11 +549,14 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
 
     fn visit_expr(&mut self, expr: &'a Expr) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
-            Expr::Call(call) => self.call(call),
+            Expr::Call(call) => self.call(call, false),
             Expr::Lambda(lambda) => self.lambda(lambda),
             Expr::Await(await_expr) => {
                 self.model.functions[self.current].awaits.push(span(expr));
-                self.visit_expr(&await_expr.value);
+                match await_expr.value.as_ref() {
+                    Expr::Call(call) => self.call(call, true),
+                    value => self.visit_expr(value),
+                }
             }
             _ => visitor::walk_expr(self, expr),
         })
@@ -577,12 +600,36 @@ fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> bool {
                 Some("timeout") => is_zero(&k.value),
                 _ => false,
             });
+    let resolves_numeric_only = |e: &Expr| mentions(e, "NUMERIC");
+    if call.arguments.keywords.iter().any(|k| {
+        k.arg.as_ref().is_some_and(|a| a.id.as_str() == "flags") && resolves_numeric_only(&k.value)
+    }) || call
+        .arguments
+        .args
+        .get(5)
+        .is_some_and(resolves_numeric_only)
+    {
+        // `getaddrinfo(..., flags=AI_NUMERICHOST)` never asks DNS.
+        return true;
+    }
     let position = match method {
         Some("get" | "acquire" | "wait") => 0,
         Some("put") => 1,
         _ => return keyword,
     };
     keyword || call.arguments.args.get(position).is_some_and(is_false)
+}
+
+/// Whether an expression names something containing `word` (`socket.AI_NUMERICHOST | X`).
+fn mentions(expr: &Expr, word: &str) -> bool {
+    match expr {
+        Expr::Name(name) => name.id.as_str().contains(word),
+        Expr::Attribute(attr) => {
+            attr.attr.id.as_str().contains(word) || mentions(&attr.value, word)
+        }
+        Expr::BinOp(binop) => mentions(&binop.left, word) || mentions(&binop.right, word),
+        _ => false,
+    }
 }
 
 /// Collects the names a block of statements binds, without entering nested scopes.

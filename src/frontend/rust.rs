@@ -47,6 +47,7 @@ pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileMod
         prefix: Vec::new(),
         current: 0,
         context: Context::Sync,
+        next_call_awaited: false,
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.fields = lowerer.struct_fields(&file.items);
@@ -60,6 +61,50 @@ pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileMod
 
 fn byte_span(span: TokenSpan) -> Span {
     span.byte_range()
+}
+
+/// Where an expression starts. Walks down receivers and callees instead of calling
+/// `Spanned::span`, which re-tokenizes the whole expression; the walk is bounded so that very
+/// long method chains stay linear (their calls then start at the bounded walk's end).
+fn expr_start(mut expr: &Expr) -> usize {
+    for _ in 0..64 {
+        expr = match expr {
+            Expr::MethodCall(e) => &e.receiver,
+            Expr::Call(e) => &e.func,
+            Expr::Field(e) => &e.base,
+            Expr::Try(e) => &e.expr,
+            Expr::Await(e) => &e.base,
+            Expr::Index(e) => &e.expr,
+            Expr::Cast(e) => &e.expr,
+            Expr::Binary(e) => &e.left,
+            Expr::Range(e) => match &e.start {
+                Some(start) => start,
+                None => return e.limits.span().byte_range().start,
+            },
+            Expr::Paren(e) => return e.paren_token.span.open().byte_range().start,
+            Expr::Path(e) if e.qself.is_none() && e.attrs.is_empty() => match &e.path.leading_colon
+            {
+                Some(colon) => return colon.span().byte_range().start,
+                None => {
+                    return e
+                        .path
+                        .segments
+                        .first()
+                        .map_or(0, |s| s.ident.span().byte_range().start);
+                }
+            },
+            Expr::Macro(e) if e.attrs.is_empty() => match e.mac.path.segments.first() {
+                Some(segment) => return segment.ident.span().byte_range().start,
+                None => return e.mac.bang_token.span().byte_range().start,
+            },
+            other => return other.span().byte_range().start,
+        };
+    }
+    match expr {
+        Expr::MethodCall(e) => e.method.span().byte_range().start,
+        Expr::Field(e) => e.dot_token.span().byte_range().start,
+        other => other.span().byte_range().start,
+    }
 }
 
 struct Lowerer<'t> {
@@ -77,6 +122,8 @@ struct Lowerer<'t> {
     prefix: Vec<String>,
     current: usize,
     context: Context,
+    /// The next recorded call is awaited (set while visiting the base of `.await`).
+    next_call_awaited: bool,
 }
 
 /// `use` items of a list of items: bound name → canonical path.
@@ -127,6 +174,9 @@ fn flatten_use(tree: &UseTree, prefix: String, out: &mut HashMap<String, String>
         _ => {}
     }
 }
+
+/// How many expressions deep type resolution looks.
+const MAX_RESOLUTION_DEPTH: usize = 16;
 
 /// Methods that keep the type of their receiver (`?`-like unwrapping and borrowing).
 const TRANSPARENT_METHODS: &[&str] = &[
@@ -219,6 +269,13 @@ impl<'t> Lowerer<'t> {
 
     /// The type of an expression, when the syntax gives evidence for it.
     fn type_of(&self, expr: &Expr) -> Option<Returns> {
+        self.type_within(expr, MAX_RESOLUTION_DEPTH)
+    }
+
+    /// [`Self::type_of`], looking at most `depth` expressions deep (long method chains would
+    /// otherwise make lowering quadratic).
+    fn type_within(&self, expr: &Expr, depth: usize) -> Option<Returns> {
+        let depth = depth.checked_sub(1)?;
         match expr {
             Expr::Path(path) if path.path.segments.len() == 1 => self
                 .local(&path.path.segments[0].ident.to_string())
@@ -239,7 +296,10 @@ impl<'t> Lowerer<'t> {
                 }
                 let (owner, _) = callee.rsplit_once("::")?;
                 if WRAPPERS.contains(&owner) {
-                    return call.args.first().and_then(|arg| self.type_of(arg));
+                    return call
+                        .args
+                        .first()
+                        .and_then(|arg| self.type_within(arg, depth));
                 }
                 let owner_name = owner.rsplit("::").next().unwrap_or(owner);
                 owner_name
@@ -248,7 +308,7 @@ impl<'t> Lowerer<'t> {
             }
             Expr::MethodCall(call) => {
                 let method = call.method.to_string();
-                let receiver = self.type_of(&call.receiver);
+                let receiver = self.type_within(&call.receiver, depth);
                 if TRANSPARENT_METHODS.contains(&method.as_str()) {
                     return receiver;
                 }
@@ -257,13 +317,13 @@ impl<'t> Lowerer<'t> {
                 };
                 self.tables.returns.get(&format!("{ty}::{method}")).cloned()
             }
-            Expr::Try(try_expr) => self.type_of(&try_expr.expr),
-            Expr::Paren(paren) => self.type_of(&paren.expr),
-            Expr::Reference(reference) => self.type_of(&reference.expr),
+            Expr::Try(try_expr) => self.type_within(&try_expr.expr, depth),
+            Expr::Paren(paren) => self.type_within(&paren.expr, depth),
+            Expr::Reference(reference) => self.type_within(&reference.expr, depth),
             Expr::Field(field) => {
                 let owner = match field.base.as_ref() {
                     Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
-                    base => match self.type_of(base)? {
+                    base => match self.type_within(base, depth)? {
                         Returns::One(ty) => ty,
                         Returns::Tuple(_) => return None,
                     },
@@ -394,10 +454,19 @@ impl<'t> Lowerer<'t> {
         );
     }
 
-    /// Visits call arguments; closures given to an offloading call run in `Offloaded` context.
-    fn arguments(&mut self, args: &Punctuated<Expr, syn::Token![,]>, offloads: bool) {
+    /// Visits call arguments; closures given to an offloading call run in `Offloaded` context,
+    /// and calls given to a scheduling call (`tokio::spawn(f())`) are awaitables.
+    fn arguments(
+        &mut self,
+        args: &Punctuated<Expr, syn::Token![,]>,
+        (offloads, schedules): (bool, bool),
+    ) {
         for arg in args {
             match arg {
+                Expr::Call(_) | Expr::MethodCall(_) if schedules => {
+                    self.next_call_awaited = true;
+                    self.visit_expr(arg);
+                }
                 Expr::Closure(closure) if offloads && closure.asyncness.is_none() => {
                     let saved = std::mem::replace(&mut self.context, Context::Offloaded);
                     self.visit_expr_closure(closure);
@@ -408,16 +477,31 @@ impl<'t> Lowerer<'t> {
         }
     }
 
-    fn record_call(&mut self, callee: Option<String>, method: Option<String>, span: Span) -> bool {
+    /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
+    /// another thread (an offloading API, or any call awaited at once: a future-returning
+    /// function that takes a sync closure runs it elsewhere), and whether its arguments are
+    /// awaitables.
+    fn record_call(
+        &mut self,
+        callee: Option<String>,
+        method: Option<String>,
+        span: Span,
+    ) -> (bool, bool) {
         let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
+        let schedules = self
+            .tables
+            .consumes_awaitables(callee.as_deref(), method.as_deref());
+        let awaited = std::mem::take(&mut self.next_call_awaited);
+        let offloads = offloads || awaited;
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
             span,
             context: self.context,
             non_blocking: false,
+            awaited,
         });
-        offloads
+        (offloads, schedules)
     }
 }
 
@@ -514,7 +598,8 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             Expr::Path(path) => self.resolve_path(&path.path),
             _ => None,
         };
-        let offloads = self.record_call(callee, None, byte_span(call.span()));
+        let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
+        let offloads = self.record_call(callee, None, span);
         self.visit_expr(&call.func);
         self.arguments(&call.args, offloads);
     }
@@ -525,14 +610,16 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             Some(Returns::One(ty)) => Some(format!("{ty}::{method}")),
             _ => None,
         };
-        let offloads = self.record_call(callee, Some(method), byte_span(call.span()));
+        let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        let offloads = self.record_call(callee, Some(method), span);
         self.visit_expr(&call.receiver);
         self.arguments(&call.args, offloads);
     }
 
     fn visit_expr_await(&mut self, expr: &'ast syn::ExprAwait) {
+        self.next_call_awaited = matches!(expr.base.as_ref(), Expr::Call(_) | Expr::MethodCall(_));
         self.visit_expr(&expr.base);
-        let span = byte_span(expr.span());
+        let span = byte_span(expr.await_token.span());
         self.model.functions[self.current].awaits.push(span);
     }
 

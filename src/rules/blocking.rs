@@ -16,7 +16,10 @@ pub fn check(
 ) {
     let tables = knowledge.tables(model.language);
     for (function, call) in model.calls() {
-        if call.context != Context::Async || call.non_blocking {
+        if call.context != Context::Async || call.non_blocking || call.awaited {
+            continue;
+        }
+        if is_future_result_after_await(function, call) {
             continue;
         }
         let Some(api) = tables.blocking_api(call.callee.as_deref(), call.method.as_deref()) else {
@@ -39,6 +42,17 @@ pub fn check(
         }
         out.push(diagnostic);
     }
+}
+
+/// `fut.result()` after an `await` in the same function: the future has almost always been
+/// awaited to completion (`await asyncio.wrap_future(fut)`, `await done_event.wait()`), and
+/// `result()` of a finished future returns at once.
+fn is_future_result_after_await(function: &Function, call: &Call) -> bool {
+    let is_future_result = call
+        .callee
+        .as_deref()
+        .is_some_and(|c| c.ends_with("Future.result") || c.ends_with("Future.exception"));
+    is_future_result && function.awaits.iter().any(|a| a.start < call.span.start)
 }
 
 /// `time.sleep()`, `.run_until_complete()`.
