@@ -1,6 +1,7 @@
 //! The driver: reads, parses and lowers files in parallel, runs the rules, and applies rule
 //! selection and suppression comments. One bad file never stops the others.
 
+use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,12 +11,18 @@ use rayon::prelude::*;
 use crate::config::Settings;
 use crate::diagnostic::Diagnostic;
 use crate::frontend;
-use crate::model::Language;
-use crate::rules;
+use crate::graph::Project;
+use crate::model::{FileModel, Language};
+use crate::project::Layout;
+use crate::rules::{self, ProjectContext};
+use crate::source::LineIndex;
 use crate::suppress::Suppressions;
 
-/// Stack size of the analysis threads: deep but legal nesting must never overflow.
-pub const STACK_SIZE: usize = 256 * 1024 * 1024;
+/// Stack size of the analysis threads: deep but legal nesting must never overflow. `syn`
+/// recurses once per nesting level (a few KiB each) on generics, closures, `return` chains and
+/// the like; 1 GiB of address space (touched only as deep as a file really goes) covers
+/// hundreds of thousands of levels.
+pub const STACK_SIZE: usize = 1024 * 1024 * 1024;
 
 /// One file to analyse.
 pub struct Input {
@@ -34,49 +41,87 @@ pub struct FileError {
 }
 
 /// The outcome of a run: diagnostics sorted by path, line and column; the text of every file
-/// with diagnostics (for rendering); and the files that could not be analysed.
+/// a diagnostic points into (for rendering); and the files that could not be analysed.
 #[derive(Debug, Default)]
 pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
-    pub sources: std::collections::HashMap<PathBuf, Arc<str>>,
+    pub sources: HashMap<PathBuf, Arc<str>>,
     pub errors: Vec<FileError>,
     pub files_checked: usize,
 }
 
+/// One file after the per-file phase: its model (when it parsed) and what the project phase
+/// needs to filter and render findings.
+pub struct AnalysedFile {
+    pub path: PathBuf,
+    pub text: Arc<str>,
+    pub settings: Arc<Settings>,
+    pub model: Option<FileModel>,
+    pub suppressions: Suppressions,
+    pub lines: LineIndex,
+    /// Findings of the per-file rules, already filtered.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl AnalysedFile {
+    /// Whether a finding of `code` starting at byte `offset` survives selection and suppression.
+    pub fn keeps(&self, code: &str, offset: usize) -> bool {
+        self.settings.is_enabled_for(code, &self.path)
+            && !self
+                .suppressions
+                .suppresses(code, self.lines.line_of(offset))
+    }
+}
+
 enum Outcome {
-    Analysed {
-        diagnostics: Vec<Diagnostic>,
-        text: Arc<str>,
-    },
+    Analysed(Box<AnalysedFile>),
     Failed(FileError),
 }
 
-/// Analyses every input in parallel, on threads with a large stack.
+/// Analyses every input: files in parallel, on threads with a large stack, then the
+/// project-wide phase over all of them.
 pub fn analyse(inputs: Vec<Input>) -> Report {
+    quiet_panics_on_analysis_threads();
     let pool = rayon::ThreadPoolBuilder::new()
         .stack_size(STACK_SIZE)
         .thread_name(|i| format!("interlock-{i}"))
         .build()
         .expect("the analysis thread pool starts");
-    let outcomes: Vec<(PathBuf, Outcome)> = pool.install(|| {
+    let layout = Layout::default();
+    let outcomes: Vec<Outcome> = pool.install(|| {
         inputs
             .into_par_iter()
-            .map(|input| (input.path.clone(), analyse_guarded(input)))
+            .map(|input| analyse_guarded(input, &layout))
             .collect()
     });
     let mut report = Report {
         files_checked: outcomes.len(),
         ..Report::default()
     };
-    for (path, outcome) in outcomes {
+    let mut files = Vec::new();
+    for outcome in outcomes {
         match outcome {
-            Outcome::Analysed { diagnostics, text } => {
-                if !diagnostics.is_empty() {
-                    report.sources.insert(path, text);
-                    report.diagnostics.extend(diagnostics);
-                }
-            }
+            Outcome::Analysed(file) => files.push(*file),
             Outcome::Failed(error) => report.errors.push(error),
+        }
+    }
+    let project_diagnostics = pool.install(|| check_project(&files));
+    let by_path: HashMap<&PathBuf, &AnalysedFile> = files.iter().map(|f| (&f.path, f)).collect();
+    report.diagnostics = files
+        .iter()
+        .flat_map(|f| f.diagnostics.iter().cloned())
+        .collect();
+    report.diagnostics.extend(project_diagnostics);
+    for diagnostic in &report.diagnostics {
+        let paths =
+            std::iter::once(&diagnostic.path).chain(diagnostic.related.iter().map(|r| &r.path));
+        for path in paths {
+            if let Some(file) = by_path.get(path) {
+                report
+                    .sources
+                    .entry(path.clone())
+                    .or_insert_with(|| file.text.clone());
+            }
         }
     }
     report
@@ -86,10 +131,35 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
     report
 }
 
+/// Runs the project-wide rules and keeps the findings their files' settings and suppression
+/// comments allow.
+fn check_project(files: &[AnalysedFile]) -> Vec<Diagnostic> {
+    let parsed: Vec<&AnalysedFile> = files.iter().filter(|f| f.model.is_some()).collect();
+    let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
+    let context = ProjectContext {
+        project: &project,
+        files: &parsed,
+    };
+    let by_path: HashMap<&PathBuf, &AnalysedFile> = parsed.iter().map(|f| (&f.path, *f)).collect();
+    rules::check_project(&context)
+        .into_iter()
+        .filter(|d| {
+            by_path
+                .get(&d.path)
+                .is_some_and(|file| file.keeps(d.code, d.span.start))
+        })
+        .collect()
+}
+
 /// Analyses one file, turning a panic into an error for that file only.
-fn analyse_guarded(input: Input) -> Outcome {
+fn analyse_guarded(input: Input, layout: &Layout) -> Outcome {
     let path = input.path.clone();
-    panic::catch_unwind(AssertUnwindSafe(|| analyse_one(input))).unwrap_or_else(|payload| {
+    guarded(path, || analyse_one(input, layout))
+}
+
+/// Runs one file's analysis; a panic becomes a [`FileError`] for that file.
+fn guarded(path: PathBuf, analyse: impl FnOnce() -> Outcome) -> Outcome {
+    panic::catch_unwind(AssertUnwindSafe(analyse)).unwrap_or_else(|payload| {
         let reason = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -102,7 +172,7 @@ fn analyse_guarded(input: Input) -> Outcome {
     })
 }
 
-fn analyse_one(input: Input) -> Outcome {
+fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     let Input {
         path,
         language,
@@ -125,60 +195,103 @@ fn analyse_one(input: Input) -> Outcome {
     if bytes.contains(&0) {
         return fail("binary file (contains NUL bytes), not analysed".to_string());
     }
-    let enabled = |code: &str| settings.is_enabled_for(code, &path);
-    let text = match crate::decode::decode(&bytes, language) {
-        Ok(text) => text,
+    let (text, model, diagnostics) = match crate::decode::decode(&bytes, language) {
         Err(error) => {
             let offset = error.offset;
-            let text: Arc<str> = String::from_utf8_lossy(&bytes).into();
-            let diagnostics = enabled(rules::invalid_utf8::RULE.code)
-                .then(|| {
-                    Diagnostic::new(
-                        rules::invalid_utf8::RULE.code,
-                        path.clone(),
-                        offset..offset,
-                        format!("{}; it was not analysed", error.message),
-                    )
-                    .with_label("cannot decode the file here")
-                    .with_help("re-encode the file as UTF-8 (or, in Python, declare its encoding with a PEP 263 `# -*- coding: … -*-` comment)")
-                })
-                .into_iter()
-                .collect();
-            return Outcome::Analysed { diagnostics, text };
+            let diagnostic = Diagnostic::new(
+                rules::invalid_utf8::RULE.code,
+                path.clone(),
+                offset..offset,
+                format!("{}; it was not analysed", error.message),
+            )
+            .with_label("cannot decode the file here")
+            .with_help("re-encode the file as UTF-8 (or, in Python, declare its encoding with a PEP 263 `# -*- coding: … -*-` comment)");
+            (
+                Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
+                None,
+                vec![diagnostic],
+            )
         }
-    };
-    let text = text.as_ref();
-    let shared_text: Arc<str> = text.into();
-    let model = match frontend::lower(&path, language, text, &settings.knowledge) {
-        Ok(model) => model,
-        Err(error) => {
-            let diagnostics = enabled(rules::parse_error::RULE.code)
-                .then(|| {
-                    Diagnostic::new(
+        Ok(text) => {
+            let module = layout.module_of(&path, language);
+            match frontend::lower(&path, language, &text, &settings.knowledge, &module) {
+                Ok(model) => {
+                    let diagnostics = rules::check_file(&model, &settings.knowledge);
+                    (Arc::from(text.as_ref()), Some(model), diagnostics)
+                }
+                Err(error) => {
+                    let diagnostic = Diagnostic::new(
                         rules::parse_error::RULE.code,
                         path.clone(),
                         error.span,
                         error.message,
                     )
                     .with_label("here")
-                    .with_help("fix the syntax error; interlock analyses the file once it parses")
-                })
-                .into_iter()
-                .collect();
-            return Outcome::Analysed {
-                diagnostics,
-                text: shared_text,
-            };
+                    .with_help("fix the syntax error; interlock analyses the file once it parses");
+                    (Arc::from(text.as_ref()), None, vec![diagnostic])
+                }
+            }
         }
     };
-    let suppressions = Suppressions::parse(text, language);
-    let index = crate::source::LineIndex::new(text);
-    let diagnostics = rules::check_file(&model, &settings.knowledge, enabled)
+    let mut file = AnalysedFile {
+        suppressions: Suppressions::parse(&text, language),
+        lines: LineIndex::new(&text),
+        path,
+        text,
+        settings,
+        model,
+        diagnostics: Vec::new(),
+    };
+    // Parse and encoding errors are not suppressible by comments: only selection applies.
+    file.diagnostics = diagnostics
         .into_iter()
-        .filter(|d| !suppressions.suppresses(d.code, index.line_of(d.span.start)))
+        .filter(|d| match d.code {
+            "IL001" | "IL002" => file.settings.is_enabled_for(d.code, &file.path),
+            code => file.keeps(code, d.span.start),
+        })
         .collect();
-    Outcome::Analysed {
-        diagnostics,
-        text: shared_text,
+    Outcome::Analysed(Box::new(file))
+}
+
+/// Panics on analysis threads are caught and reported per file; keep the default hook from
+/// also printing them (it still prints panics anywhere else).
+fn quiet_panics_on_analysis_threads() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let default = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let on_analysis_thread = std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with("interlock-"));
+            if !on_analysis_thread {
+                default(info);
+            }
+        }));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_reported_for_its_file_only() {
+        quiet_panics_on_analysis_threads();
+        let outcome = std::thread::Builder::new()
+            .name("interlock-test".into())
+            .spawn(|| guarded(PathBuf::from("bad.py"), || panic!("lowering bug")))
+            .unwrap()
+            .join()
+            .unwrap();
+        match outcome {
+            Outcome::Failed(error) => {
+                assert_eq!(error.path, PathBuf::from("bad.py"));
+                assert!(
+                    error.message.contains("internal error")
+                        && error.message.contains("lowering bug")
+                );
+            }
+            Outcome::Analysed(_) => panic!("the panic was not caught"),
+        }
     }
 }

@@ -123,6 +123,8 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         extend_exclude: args.extend_exclude.clone(),
         per_file_ignores: None,
         blocking: None,
+        non_blocking: None,
+        max_call_depth: None,
     };
     let mut resolver = Resolver::new(options, args.config.as_deref())?;
     let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
@@ -137,7 +139,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("could not read standard input: {e}"))?;
         let settings = resolver.settings_for(&name)?;
         let language = Language::from_path(&name).unwrap_or(Language::Python);
-        let excluded = args.force_exclude && settings.is_excluded(&name);
+        let excluded = args.force_exclude && settings.is_excluded_with_ancestors(&name);
         let inputs = if excluded {
             Vec::new()
         } else {

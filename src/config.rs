@@ -1,7 +1,7 @@
 //! Configuration: `interlock.toml`, `.interlock.toml` or `[tool.interlock]` in `pyproject.toml`,
 //! the closest one to a file wins (like Ruff); command-line options override it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -44,6 +44,11 @@ pub const DEFAULT_EXCLUDE: &[&str] = &[
     "venv",
 ];
 
+/// How many calls deep IL106 follows a chain by default: the coroutine's callee and up to three
+/// more helpers. Longer chains run through rarely taken paths (debug-mode stack capture,
+/// warning formatting) far more often than through real bugs.
+pub const DEFAULT_MAX_CALL_DEPTH: usize = 4;
+
 /// A rule selector: `ALL`, a code (`IL101`) or a code prefix (`IL1`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selector(String);
@@ -79,6 +84,33 @@ impl<'de> Deserialize<'de> for Selector {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         Selector::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One layer of rule selection (config file or command line).
+#[derive(Debug)]
+struct SelectionLayer {
+    select: Option<Vec<Selector>>,
+    extend_select: Vec<Selector>,
+    ignore: Vec<Selector>,
+}
+
+impl SelectionLayer {
+    /// Whether `code` is enabled after this layer, given whether it was before: within a layer
+    /// the most specific matching selector wins, `ignore` on ties; a layer that says nothing
+    /// about the code keeps the earlier decision, unless it has its own `select`.
+    fn decide(&self, code: &str, before: bool) -> bool {
+        let best = |selectors: &mut dyn Iterator<Item = &Selector>| {
+            selectors.filter_map(|s| s.specificity(code)).max()
+        };
+        let positive = best(&mut self.select.iter().flatten().chain(&self.extend_select));
+        let negative = best(&mut self.ignore.iter());
+        match (positive, negative) {
+            (Some(p), Some(n)) => p > n,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => self.select.is_none() && before,
+        }
     }
 }
 
@@ -120,6 +152,10 @@ pub struct Options {
     pub extend_exclude: Option<Vec<String>>,
     pub per_file_ignores: Option<BTreeMap<String, Vec<Selector>>>,
     pub blocking: Option<BTreeMap<String, BlockingEntry>>,
+    /// Project functions declared non-blocking (IL106 does not follow calls into them).
+    pub non_blocking: Option<Vec<String>>,
+    /// How many calls deep IL106 follows a chain to a blocking call.
+    pub max_call_depth: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -174,32 +210,32 @@ pub fn read_options(path: &Path) -> Result<Option<Options>, ConfigError> {
 pub struct Settings {
     /// Directory that relative globs are matched against.
     pub root: PathBuf,
-    select: Vec<Selector>,
-    ignore: Vec<Selector>,
+    /// Rule selection: the config file's layer, then the command line's.
+    selection: [SelectionLayer; 2],
     exclude: GlobSet,
     per_file_ignores: Vec<(GlobSet, Vec<Selector>)>,
     pub knowledge: Arc<Knowledge>,
+    /// Canonical names of project functions declared non-blocking.
+    pub non_blocking: HashSet<String>,
+    /// How many calls deep IL106 follows a chain to a blocking call.
+    pub max_call_depth: usize,
 }
 
 impl Settings {
     /// Combines a config file's options (if any) with command-line overrides.
     pub fn new(root: PathBuf, file: Options, cli: &Options) -> Result<Settings, String> {
-        let select = cli
-            .select
-            .clone()
-            .or(file.select)
-            .unwrap_or_else(|| vec![Selector("ALL".into())]);
-        let select = select
-            .into_iter()
-            .chain(file.extend_select.into_iter().flatten())
-            .chain(cli.extend_select.clone().into_iter().flatten())
-            .collect();
-        let ignore = file
-            .ignore
-            .into_iter()
-            .flatten()
-            .chain(cli.ignore.clone().into_iter().flatten())
-            .collect();
+        let selection = [
+            SelectionLayer {
+                select: Some(file.select.unwrap_or_else(|| vec![Selector("ALL".into())])),
+                extend_select: file.extend_select.unwrap_or_default(),
+                ignore: file.ignore.unwrap_or_default(),
+            },
+            SelectionLayer {
+                select: cli.select.clone(),
+                extend_select: cli.extend_select.clone().unwrap_or_default(),
+                ignore: cli.ignore.clone().unwrap_or_default(),
+            },
+        ];
         let exclude = cli
             .exclude
             .clone()
@@ -231,25 +267,32 @@ impl Settings {
                 },
             );
         }
+        let non_blocking = file
+            .non_blocking
+            .into_iter()
+            .flatten()
+            .chain(cli.non_blocking.clone().into_iter().flatten())
+            .collect();
         Ok(Settings {
             root,
-            select,
-            ignore,
+            selection,
             exclude: glob_set(exclude)?,
             per_file_ignores,
             knowledge: Arc::new(knowledge),
+            non_blocking,
+            max_call_depth: cli
+                .max_call_depth
+                .or(file.max_call_depth)
+                .unwrap_or(DEFAULT_MAX_CALL_DEPTH),
         })
     }
 
-    /// Whether a rule is enabled: the most specific matching selector wins, `ignore` on ties.
+    /// Whether a rule is enabled, applying the config file's selection and then the command
+    /// line's on top of it (a `--select` there starts afresh, as in Ruff).
     pub fn is_enabled(&self, code: &str) -> bool {
-        let best =
-            |selectors: &[Selector]| selectors.iter().filter_map(|s| s.specificity(code)).max();
-        match (best(&self.select), best(&self.ignore)) {
-            (Some(select), Some(ignore)) => select > ignore,
-            (Some(_), None) => true,
-            _ => false,
-        }
+        self.selection
+            .iter()
+            .fold(false, |enabled, layer| layer.decide(code, enabled))
     }
 
     /// Whether a rule is enabled for a particular file (`per-file-ignores` applied).
@@ -263,6 +306,22 @@ impl Settings {
     /// Whether a path is excluded (matched by its name or its path relative to the root).
     pub fn is_excluded(&self, path: &Path) -> bool {
         self.matches(&self.exclude, path)
+    }
+
+    /// Whether a path or any directory above it (up to the root) is excluded: for files named
+    /// explicitly with `--force-exclude`.
+    pub fn is_excluded_with_ancestors(&self, path: &Path) -> bool {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let relative = absolute.strip_prefix(&self.root).unwrap_or(&absolute);
+        let mut ancestors: Vec<&Path> = relative
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .collect();
+        ancestors.reverse();
+        self.is_excluded(path)
+            || ancestors
+                .iter()
+                .any(|a| self.matches(&self.exclude, &self.root.join(a)))
     }
 
     fn matches(&self, globs: &GlobSet, path: &Path) -> bool {

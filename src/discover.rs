@@ -15,7 +15,11 @@ pub fn discover(
     force_exclude: bool,
 ) -> Result<(Vec<Input>, Vec<FileError>), String> {
     let resolver = Arc::new(Mutex::new(resolver));
-    let mut inputs = Vec::new();
+    let mut inputs: Vec<Input> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    // A file reached twice (`interlock check app.py .`) is analysed once, under its first name.
+    let mut first_visit =
+        |path: &Path| seen.insert(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
     let mut errors = Vec::new();
     for root in paths {
         let metadata = match std::fs::metadata(root) {
@@ -30,7 +34,10 @@ pub fn discover(
         };
         if metadata.is_file() {
             let settings = resolver.lock().expect("resolver lock").settings_for(root)?;
-            if force_exclude && settings.is_excluded(root) {
+            if force_exclude && settings.is_excluded_with_ancestors(root) {
+                continue;
+            }
+            if !first_visit(root) {
                 continue;
             }
             match Language::from_path(root) {
@@ -77,6 +84,13 @@ pub fn discover(
                 continue;
             };
             let path = entry.into_path();
+            let path = path
+                .strip_prefix("./")
+                .map(Path::to_path_buf)
+                .unwrap_or(path);
+            if !first_visit(&path) {
+                continue;
+            }
             let settings = resolver
                 .lock()
                 .expect("resolver lock")

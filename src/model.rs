@@ -75,6 +75,9 @@ pub struct Call {
     pub context: Context,
     /// The call asks not to block (`get(block=False)`, `acquire(timeout=0)`).
     pub non_blocking: bool,
+    /// Other canonical names the callee may have, tried in order when `callee` is not a
+    /// project function (names a glob import such as `use super::*` may bring in).
+    pub alternatives: Vec<String>,
     /// The call's result is awaited or scheduled as an awaitable (`await f()`, `f().await`,
     /// `asyncio.create_task(f())`): it returns a coroutine or future and does not block.
     pub awaited: bool,
@@ -83,8 +86,10 @@ pub struct Call {
 /// A function, method, closure, async block or a module's top-level code.
 #[derive(Clone, Debug)]
 pub struct Function {
-    /// Qualified name inside the file (`Service.handle`, `<module>`).
+    /// Qualified name inside the file (`Service.handle`, `<module>`), for messages.
     pub name: String,
+    /// Canonical project-wide name (`shop.service.Service.handle`, `ledger::db::Store::load`).
+    pub canonical: String,
     pub kind: FunctionKind,
     pub is_async: bool,
     /// The span of the definition's name (or of the whole region for closures and blocks).
@@ -97,20 +102,35 @@ pub struct Function {
     pub awaits: Vec<Span>,
 }
 
+/// A type whose methods may come from elsewhere: a Python class and its bases, or a Rust type
+/// and the traits it implements (whose default methods it inherits).
+#[derive(Clone, Debug)]
+pub struct Class {
+    /// Canonical name (`shop.service.Service`, `ledger::db::Disk`).
+    pub name: String,
+    pub bases: Vec<String>,
+}
+
 /// Everything interlock knows about one file.
 #[derive(Clone, Debug)]
 pub struct FileModel {
     pub path: PathBuf,
     pub language: Language,
+    /// The module's canonical name (`shop.orders`, `ledger::db`).
+    pub module: String,
     /// Index 0 is the module's top-level code.
     pub functions: Vec<Function>,
+    /// Module-level names bound to other canonical names (imports, `pub use`): re-exports.
+    pub aliases: Vec<(String, String)>,
+    pub classes: Vec<Class>,
 }
 
 impl FileModel {
     /// An empty model with only the top-level region.
-    pub fn new(path: PathBuf, language: Language) -> Self {
-        let module = Function {
+    pub fn new(path: PathBuf, language: Language, module: String) -> Self {
+        let top_level = Function {
             name: "<module>".to_string(),
+            canonical: format!("{module}{}<module>", language.path_separator()),
             kind: FunctionKind::Module,
             is_async: false,
             span: 0..0,
@@ -121,7 +141,10 @@ impl FileModel {
         FileModel {
             path,
             language,
-            functions: vec![module],
+            module,
+            functions: vec![top_level],
+            aliases: Vec::new(),
+            classes: Vec::new(),
         }
     }
 
@@ -130,5 +153,19 @@ impl FileModel {
         self.functions
             .iter()
             .flat_map(|f| f.calls.iter().map(move |c| (f, c)))
+    }
+
+    /// Joins a name to this module's canonical name.
+    pub fn join(&self, name: &str) -> String {
+        join_path(&self.module, name, self.language)
+    }
+}
+
+/// `module` + separator + `name`, or `name` alone for an empty module.
+pub fn join_path(module: &str, name: &str, language: Language) -> String {
+    if module.is_empty() {
+        name.to_string()
+    } else {
+        format!("{module}{}{name}", language.path_separator())
     }
 }

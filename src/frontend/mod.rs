@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Language, Span};
+use crate::project::ModuleName;
 
 /// Why a file could not be lowered: a syntax error, or nesting too deep to parse safely.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,10 +22,11 @@ pub fn lower(
     language: Language,
     text: &str,
     knowledge: &Knowledge,
+    module: &ModuleName,
 ) -> Result<FileModel, FrontendError> {
     let tables = knowledge.tables(language);
     match language {
-        Language::Python => python::lower(path, text, tables),
-        Language::Rust => rust::lower(path, text, tables),
+        Language::Python => python::lower(path, text, tables, module),
+        Language::Rust => rust::lower(path, text, tables, module),
     }
 }

@@ -14,25 +14,39 @@ use ruff_text_size::Ranged;
 
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
-use crate::model::{Call, Context, FileModel, Function, FunctionKind, Language, Span};
+use crate::model::{Call, Class, Context, FileModel, Function, FunctionKind, Language, Span};
+use crate::project::ModuleName;
 
 /// Parses and lowers one Python file.
-pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileModel, FrontendError> {
+pub fn lower(
+    path: &Path,
+    text: &str,
+    tables: &LanguageTables,
+    module: &ModuleName,
+) -> Result<FileModel, FrontendError> {
     let parsed = ruff_python_parser::parse_module(text).map_err(|error| FrontendError {
         span: error.location.start().to_usize()..error.location.end().to_usize(),
         message: format!("syntax error: {}", error.error),
     })?;
-    let module = parsed.syntax();
+    let syntax = parsed.syntax();
     let mut lowerer = Lowerer {
         tables,
-        model: FileModel::new(path.to_path_buf(), Language::Python),
+        model: FileModel::new(path.to_path_buf(), Language::Python, module.path.clone()),
+        package: if module.is_package {
+            module.path.clone()
+        } else {
+            module
+                .path
+                .rsplit_once('.')
+                .map_or(String::new(), |(parent, _)| parent.to_string())
+        },
         scopes: vec![Scope::new(ScopeKind::Module, "")],
         current: 0,
         context: Context::Sync,
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
-    lowerer.bind_locals(&module.body, &[]);
-    lowerer.visit_body(&module.body);
+    lowerer.bind_locals(&syntax.body, &[]);
+    lowerer.visit_body(&syntax.body);
     Ok(lowerer.model)
 }
 
@@ -66,6 +80,8 @@ struct Scope {
     /// In a method: the name of its first parameter (`self`) and its class's attribute types.
     self_name: Option<String>,
     attribute_types: HashMap<String, String>,
+    /// In a class body or method: the class's canonical bases (for `super()`).
+    bases: Vec<String>,
 }
 
 impl Scope {
@@ -77,6 +93,7 @@ impl Scope {
             outer_names: HashSet::new(),
             self_name: None,
             attribute_types: HashMap::new(),
+            bases: Vec::new(),
         }
     }
 }
@@ -84,6 +101,8 @@ impl Scope {
 struct Lowerer<'a> {
     tables: &'a LanguageTables,
     model: FileModel,
+    /// The package that relative imports start from.
+    package: String,
     scopes: Vec<Scope>,
     /// Index of the function whose code is being lowered.
     current: usize,
@@ -119,9 +138,22 @@ impl<'a> Lowerer<'a> {
                 .bindings
                 .insert(name.to_string(), Binding::Local(None));
         }
-        for name in collector.names {
-            scope.bindings.entry(name).or_insert(Binding::Local(None));
+        let prefix = scope.prefix.clone();
+        for (name, is_definition) in collector.names {
+            let binding = if is_definition {
+                let qualified = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                Binding::Alias(self.model.join(&qualified))
+            } else {
+                Binding::Local(None)
+            };
+            let scope = self.scopes.last_mut().expect("a scope");
+            scope.bindings.entry(name).or_insert(binding);
         }
+        let scope = self.scopes.last_mut().expect("a scope");
         scope.outer_names = collector.outer_names;
         for name in &scope.outer_names {
             scope.bindings.remove(name);
@@ -137,6 +169,31 @@ impl<'a> Lowerer<'a> {
             }
             scope.bindings.get(name)
         })
+    }
+
+    /// The absolute module a `from` import names (`from ..a import b` → `pkg.a`).
+    fn absolute_module(&self, module: &str, level: u32) -> String {
+        if level == 0 {
+            return module.to_string();
+        }
+        let mut base: Vec<&str> = self.package.split('.').filter(|s| !s.is_empty()).collect();
+        for _ in 1..level {
+            base.pop();
+        }
+        if !module.is_empty() {
+            base.push(module);
+        }
+        base.join(".")
+    }
+
+    /// Binds an imported name; at module level it is also a re-export of the module.
+    fn bind_import(&mut self, name: &str, canonical: String) {
+        if self.scopes.len() == 1 {
+            self.model
+                .aliases
+                .push((self.model.join(name), canonical.clone()));
+        }
+        self.bind(name, Binding::Alias(canonical));
     }
 
     /// Records a binding made by an assignment, in the scope that owns the name.
@@ -192,6 +249,14 @@ impl<'a> Lowerer<'a> {
                 Some(Binding::Local(ty)) => ty.clone(),
                 _ => None,
             },
+            Expr::Call(call) if is_super_call(call) && self.lookup("super").is_none() => {
+                let scope = self
+                    .scopes
+                    .iter()
+                    .rev()
+                    .find(|s| s.kind != ScopeKind::Module)?;
+                scope.bases.first().cloned().map(Returns::One)
+            }
             Expr::Call(call) => {
                 let callee = self.resolve_within(&call.func, depth)?;
                 if let Some(returns) = self.tables.returns.get(&callee) {
@@ -357,6 +422,7 @@ impl<'a> Lowerer<'a> {
         let index = self.model.functions.len();
         self.model.functions.push(Function {
             name: name.clone(),
+            canonical: self.model.join(&name),
             kind: FunctionKind::Function,
             is_async: def.is_async,
             span: span(&def.name),
@@ -366,13 +432,13 @@ impl<'a> Lowerer<'a> {
         });
 
         let mut scope = Scope::new(ScopeKind::Function, &name);
+        let mut self_type = None;
         if in_class && !is_staticmethod(def) {
+            let class = self.scopes.last().expect("a class scope");
             scope.self_name = first_param(def).map(str::to_string);
-            scope.attribute_types = self
-                .scopes
-                .last()
-                .map(|s| s.attribute_types.clone())
-                .unwrap_or_default();
+            scope.attribute_types = class.attribute_types.clone();
+            scope.bases = class.bases.clone();
+            self_type = Some(self.model.join(&class.prefix));
         }
         self.scopes.push(scope);
         let params: Vec<&str> = def
@@ -381,6 +447,9 @@ impl<'a> Lowerer<'a> {
             .map(|p| p.name().id.as_str())
             .collect();
         self.bind_locals(&def.body, &params);
+        if let (Some(self_name), Some(self_type)) = (first_param(def), self_type) {
+            self.bind(self_name, Binding::Local(Some(Returns::One(self_type))));
+        }
         for param in def.parameters.iter() {
             let ty = param.annotation().and_then(|a| self.annotation_type(a));
             if let Some(ty) = ty {
@@ -411,8 +480,18 @@ impl<'a> Lowerer<'a> {
         }
         let name = self.qualified(class.name.id.as_str());
         let attribute_types = self.class_attribute_types(class);
+        let bases: Vec<String> = class
+            .bases()
+            .iter()
+            .filter_map(|base| self.resolve(base))
+            .collect();
+        self.model.classes.push(Class {
+            name: self.model.join(&name),
+            bases: bases.clone(),
+        });
         let mut scope = Scope::new(ScopeKind::Class, &name);
         scope.attribute_types = attribute_types;
+        scope.bases = bases;
         self.scopes.push(scope);
         self.bind_locals(&class.body, &[]);
         self.visit_body(&class.body);
@@ -436,6 +515,7 @@ impl<'a> Lowerer<'a> {
             span: span(call),
             context: self.context,
             non_blocking,
+            alternatives: Vec::new(),
             awaited,
         });
         self.visit_expr(&call.func);
@@ -489,31 +569,29 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 for alias in &import.names {
                     let full = alias.name.id.as_str();
                     match &alias.asname {
-                        Some(asname) => {
-                            self.bind(asname.id.as_str(), Binding::Alias(full.to_string()))
-                        }
+                        Some(asname) => self.bind_import(asname.id.as_str(), full.to_string()),
                         None => {
                             let root = full.split('.').next().unwrap_or(full);
-                            self.bind(root, Binding::Alias(root.to_string()));
+                            self.bind_import(root, root.to_string());
                         }
                     }
                 }
             }
             Stmt::ImportFrom(import) => {
                 let module = import.module.as_ref().map(|m| m.id.as_str()).unwrap_or("");
-                let dots = ".".repeat(import.level as usize);
+                let base = self.absolute_module(module, import.level);
                 for alias in &import.names {
                     let name = alias.name.id.as_str();
                     if name == "*" {
                         continue;
                     }
                     let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.as_str();
-                    let canonical = if module.is_empty() {
-                        format!("{dots}{name}")
+                    let canonical = if base.is_empty() {
+                        name.to_string()
                     } else {
-                        format!("{dots}{module}.{name}")
+                        format!("{base}.{name}")
                     };
-                    self.bind(bound, Binding::Alias(canonical));
+                    self.bind_import(bound, canonical);
                 }
             }
             Stmt::Assign(assign) => {
@@ -561,6 +639,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             _ => visitor::walk_expr(self, expr),
         })
     }
+}
+
+/// `super()` (or `super(Class, self)`).
+fn is_super_call(call: &ast::ExprCall) -> bool {
+    matches!(call.func.as_ref(), Expr::Name(name) if name.id.as_str() == "super")
 }
 
 /// The first positional parameter of a function (`self` of a method).
@@ -635,14 +718,15 @@ fn mentions(expr: &Expr, word: &str) -> bool {
 /// Collects the names a block of statements binds, without entering nested scopes.
 #[derive(Default)]
 struct BoundNames {
-    names: Vec<String>,
+    /// Bound names, and whether each is a `def`/`class` (a project definition).
+    names: Vec<(String, bool)>,
     outer_names: HashSet<String>,
 }
 
 impl BoundNames {
     fn target(&mut self, target: &Expr) {
         match target {
-            Expr::Name(name) => self.names.push(name.id.to_string()),
+            Expr::Name(name) => self.names.push((name.id.to_string(), false)),
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
                 elts.iter().for_each(|e| self.target(e))
             }
@@ -655,8 +739,8 @@ impl BoundNames {
 impl<'a> Visitor<'a> for BoundNames {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
-            Stmt::FunctionDef(def) => self.names.push(def.name.id.to_string()),
-            Stmt::ClassDef(class) => self.names.push(class.name.id.to_string()),
+            Stmt::FunctionDef(def) => self.names.push((def.name.id.to_string(), true)),
+            Stmt::ClassDef(class) => self.names.push((class.name.id.to_string(), true)),
             Stmt::Assign(assign) => assign.targets.iter().for_each(|t| self.target(t)),
             Stmt::AnnAssign(ann) => self.target(&ann.target),
             Stmt::AugAssign(aug) => self.target(&aug.target),

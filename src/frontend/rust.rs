@@ -16,18 +16,27 @@ use syn::{Expr, Pat, Type, UseTree};
 
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
-use crate::model::{Call, Context, FileModel, Function, FunctionKind, Language, Span};
+use crate::model::{Call, Class, Context, FileModel, Function, FunctionKind, Language, Span};
+use crate::project::ModuleName;
 
 /// Files nested deeper than this (brackets, or runs of prefix operators) are refused: `syn`
 /// recurses on nesting and would overflow the stack.
 pub const MAX_NESTING: usize = 256;
 
 /// Parses and lowers one Rust file.
-pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileModel, FrontendError> {
+pub fn lower(
+    path: &Path,
+    text: &str,
+    tables: &LanguageTables,
+    module: &ModuleName,
+) -> Result<FileModel, FrontendError> {
     if let Some(offset) = excessive_nesting(text, MAX_NESTING) {
         return Err(FrontendError {
             span: offset..offset + 1,
-            message: format!("nesting deeper than {MAX_NESTING} levels; the file is not analysed"),
+            message: format!(
+                "nesting deeper than {MAX_NESTING} levels or a statement longer than {} KiB; the file is not analysed",
+                MAX_STATEMENT_BYTES / 1024
+            ),
         });
     }
     let file = syn::parse_file(text).map_err(|error| {
@@ -39,8 +48,9 @@ pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileMod
     })?;
     let mut lowerer = Lowerer {
         tables,
-        model: FileModel::new(path.to_path_buf(), Language::Rust),
-        uses: vec![collect_uses(file.items.iter())],
+        model: FileModel::new(path.to_path_buf(), Language::Rust, module.path.clone()),
+        names: Vec::new(),
+        modules: vec![module.path.clone()],
         locals: vec![HashMap::new()],
         fields: HashMap::new(),
         self_type: None,
@@ -50,6 +60,7 @@ pub fn lower(path: &Path, text: &str, tables: &LanguageTables) -> Result<FileMod
         next_call_awaited: false,
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
+    lowerer.enter_module_scope(&file.items);
     lowerer.fields = lowerer.struct_fields(&file.items);
     lowerer.visit_file(&file);
     let model = lowerer.model;
@@ -103,6 +114,10 @@ fn expr_start(mut expr: &Expr) -> usize {
     match expr {
         Expr::MethodCall(e) => e.method.span().byte_range().start,
         Expr::Field(e) => e.dot_token.span().byte_range().start,
+        Expr::Call(e) => e.paren_token.span.open().byte_range().start,
+        Expr::Index(e) => e.bracket_token.span.open().byte_range().start,
+        Expr::Try(e) => e.question_token.span().byte_range().start,
+        Expr::Await(e) => e.dot_token.span().byte_range().start,
         other => other.span().byte_range().start,
     }
 }
@@ -110,8 +125,10 @@ fn expr_start(mut expr: &Expr) -> usize {
 struct Lowerer<'t> {
     tables: &'t LanguageTables,
     model: FileModel,
-    /// `use` maps, innermost last: bound name → canonical path.
-    uses: Vec<HashMap<String, String>>,
+    /// Names in scope (items and `use`s), innermost last.
+    names: Vec<NameScope>,
+    /// Canonical path of the module being lowered (the file's, then inline `mod`s).
+    modules: Vec<String>,
     /// Local variables, innermost last: name → type when known.
     locals: Vec<HashMap<String, Option<Returns>>>,
     /// Struct name → field name → canonical field type.
@@ -126,18 +143,22 @@ struct Lowerer<'t> {
     next_call_awaited: bool,
 }
 
-/// `use` items of a list of items: bound name → canonical path.
-fn collect_uses<'a>(items: impl Iterator<Item = &'a syn::Item>) -> HashMap<String, String> {
-    let mut uses = HashMap::new();
-    for item in items {
-        if let syn::Item::Use(item_use) = item {
-            flatten_use(&item_use.tree, String::new(), &mut uses);
-        }
-    }
-    uses
+/// The names a module or block brings into scope: its own items and its `use`s.
+#[derive(Debug, Default)]
+struct NameScope {
+    /// Bound name → canonical path.
+    names: HashMap<String, String>,
+    /// Canonical paths of glob imports (`use super::*`).
+    globs: Vec<String>,
 }
 
-fn flatten_use(tree: &UseTree, prefix: String, out: &mut HashMap<String, String>) {
+/// Flattens a `use` tree into `(bound name, path as written)` pairs and glob prefixes.
+fn flatten_use(
+    tree: &UseTree,
+    prefix: String,
+    out: &mut Vec<(String, String)>,
+    globs: &mut Vec<String>,
+) {
     let join = |name: &str| {
         if prefix.is_empty() {
             name.to_string()
@@ -146,15 +167,15 @@ fn flatten_use(tree: &UseTree, prefix: String, out: &mut HashMap<String, String>
         }
     };
     match tree {
-        UseTree::Path(path) => flatten_use(&path.tree, join(&path.ident.to_string()), out),
+        UseTree::Path(path) => flatten_use(&path.tree, join(&path.ident.to_string()), out, globs),
         UseTree::Name(name) => {
             let ident = name.ident.to_string();
             if ident == "self" {
                 if let Some(last) = prefix.rsplit("::").next() {
-                    out.insert(last.to_string(), prefix.clone());
+                    out.push((last.to_string(), prefix.clone()));
                 }
             } else {
-                out.insert(ident.clone(), join(&ident));
+                out.push((ident.clone(), join(&ident)));
             }
         }
         UseTree::Rename(rename) => {
@@ -164,15 +185,32 @@ fn flatten_use(tree: &UseTree, prefix: String, out: &mut HashMap<String, String>
             } else {
                 join(&ident)
             };
-            out.insert(rename.rename.to_string(), target);
+            out.push((rename.rename.to_string(), target));
         }
         UseTree::Group(group) => {
             for tree in &group.items {
-                flatten_use(tree, prefix.clone(), out);
+                flatten_use(tree, prefix.clone(), out, globs);
             }
         }
-        _ => {}
+        UseTree::Glob(_) => globs.push(prefix),
     }
+}
+
+/// The name an item binds in its module, if any.
+fn item_name(item: &syn::Item) -> Option<String> {
+    let ident = match item {
+        syn::Item::Fn(i) => &i.sig.ident,
+        syn::Item::Struct(i) => &i.ident,
+        syn::Item::Enum(i) => &i.ident,
+        syn::Item::Trait(i) => &i.ident,
+        syn::Item::Mod(i) => &i.ident,
+        syn::Item::Type(i) => &i.ident,
+        syn::Item::Union(i) => &i.ident,
+        syn::Item::Const(i) => &i.ident,
+        syn::Item::Static(i) => &i.ident,
+        _ => return None,
+    };
+    Some(ident.to_string())
 }
 
 /// How many expressions deep type resolution looks.
@@ -204,7 +242,104 @@ impl<'t> Lowerer<'t> {
     // ----- names and types -----
 
     fn use_of(&self, name: &str) -> Option<&String> {
-        self.uses.iter().rev().find_map(|map| map.get(name))
+        self.names
+            .iter()
+            .rev()
+            .find_map(|scope| scope.names.get(name))
+    }
+
+    fn module(&self) -> &str {
+        self.modules.last().expect("a module")
+    }
+
+    /// The crate's name: the first segment of the file's module path.
+    fn crate_name(&self) -> &str {
+        self.modules[0].split("::").next().unwrap_or("")
+    }
+
+    /// Rewrites the head of a path as written in a `use` (`crate`, `self`, `super`, an item of
+    /// this module) to a canonical path.
+    fn canonical_use_path(&self, written: &str, local: &HashMap<String, String>) -> String {
+        let mut segments: Vec<&str> = written.split("::").collect();
+        let mut base: Vec<String> = match segments.first().copied() {
+            Some("crate") => {
+                segments.remove(0);
+                vec![self.crate_name().to_string()]
+            }
+            Some("self") => {
+                segments.remove(0);
+                vec![self.module().to_string()]
+            }
+            Some("super") => {
+                let mut module: Vec<&str> = self.module().split("::").collect();
+                while segments.first() == Some(&"super") {
+                    segments.remove(0);
+                    module.pop();
+                }
+                vec![module.join("::")]
+            }
+            Some(head) => match local.get(head) {
+                Some(canonical) => {
+                    segments.remove(0);
+                    vec![canonical.clone()]
+                }
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        base.extend(segments.iter().map(|s| s.to_string()));
+        base.retain(|s| !s.is_empty());
+        base.join("::")
+    }
+
+    /// Brings a list of items into scope: their names (under `item_prefix`) and their `use`s.
+    /// At module level the `use`s are also recorded as the module's aliases (re-exports).
+    fn push_scope<'a>(
+        &mut self,
+        items: impl Iterator<Item = &'a syn::Item> + Clone,
+        item_prefix: &str,
+        is_module: bool,
+    ) {
+        let local: HashMap<String, String> = items
+            .clone()
+            .filter_map(item_name)
+            .map(|name| {
+                let canonical = if item_prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{item_prefix}::{name}")
+                };
+                (name, canonical)
+            })
+            .collect();
+        let (mut written, mut globs) = (Vec::new(), Vec::new());
+        for item in items {
+            if let syn::Item::Use(item_use) = item {
+                flatten_use(&item_use.tree, String::new(), &mut written, &mut globs);
+            }
+        }
+        let mut scope = NameScope {
+            names: local.clone(),
+            globs: Vec::new(),
+        };
+        for (bound, path) in written {
+            let canonical = self.canonical_use_path(&path, &local);
+            if is_module {
+                let alias = format!("{}::{bound}", self.module());
+                self.model.aliases.push((alias, canonical.clone()));
+            }
+            scope.names.insert(bound, canonical);
+        }
+        scope.globs = globs
+            .iter()
+            .map(|g| self.canonical_use_path(g, &local))
+            .collect();
+        self.names.push(scope);
+    }
+
+    fn enter_module_scope(&mut self, items: &[syn::Item]) {
+        let module = self.module().to_string();
+        self.push_scope(items.iter(), &module, true);
     }
 
     fn local(&self, name: &str) -> Option<&Option<Returns>> {
@@ -218,7 +353,8 @@ impl<'t> Lowerer<'t> {
             .insert(name, ty);
     }
 
-    /// The canonical name of a path (`thread::sleep` → `std::thread::sleep`).
+    /// The canonical name of a path (`thread::sleep` → `std::thread::sleep`,
+    /// `crate::db::query` → `ledger::db::query`).
     fn resolve_path(&self, path: &syn::Path) -> Option<String> {
         let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         let (first, rest) = segments.split_first()?;
@@ -227,7 +363,23 @@ impl<'t> Lowerer<'t> {
         }
         let head = match first.as_str() {
             "Self" => self.self_type.clone()?,
-            "crate" | "self" | "super" => return None,
+            "crate" => self.crate_name().to_string(),
+            "self" => self.module().to_string(),
+            "super" => {
+                let mut module: Vec<&str> = self.module().split("::").collect();
+                let mut rest = rest;
+                module.pop();
+                while rest.first().is_some_and(|s| s == "super") {
+                    module.pop();
+                    rest = &rest[1..];
+                }
+                let joined: Vec<String> = module
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(rest.iter().cloned())
+                    .collect();
+                return Some(joined.join("::"));
+            }
             _ if segments.len() == 1 && self.local(first).is_some() => return None,
             _ => match self.use_of(first) {
                 Some(full) => full.clone(),
@@ -241,6 +393,29 @@ impl<'t> Lowerer<'t> {
                 .collect::<Vec<_>>()
                 .join("::"),
         )
+    }
+
+    /// Where a path that names nothing in scope may come from: each glob import in scope.
+    fn glob_candidates(&self, path: &syn::Path) -> Vec<String> {
+        let first = path
+            .segments
+            .first()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if path.leading_colon.is_some()
+            || self.use_of(&first).is_some()
+            || self.local(&first).is_some()
+        {
+            return Vec::new();
+        }
+        let written: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let written = written.join("::");
+        self.names
+            .iter()
+            .rev()
+            .flat_map(|scope| scope.globs.iter())
+            .map(|glob| format!("{glob}::{written}"))
+            .collect()
     }
 
     /// The canonical name of a type, looking through references and smart pointers.
@@ -393,9 +568,11 @@ impl<'t> Lowerer<'t> {
     // ----- regions -----
 
     /// Lowers a function-like region (fn, async block, async closure) as a new model function.
+    #[allow(clippy::too_many_arguments)]
     fn region(
         &mut self,
         name: String,
+        canonical: String,
         kind: FunctionKind,
         is_async: bool,
         span: Span,
@@ -404,6 +581,7 @@ impl<'t> Lowerer<'t> {
         let index = self.model.functions.len();
         self.model.functions.push(Function {
             name,
+            canonical,
             kind,
             is_async,
             span,
@@ -434,15 +612,26 @@ impl<'t> Lowerer<'t> {
     }
 
     fn function(&mut self, sig: &syn::Signature, block: &syn::Block) {
-        let name = self.qualified(&sig.ident.to_string());
+        let ident = sig.ident.to_string();
+        let name = self.qualified(&ident);
+        let canonical = match (&self.self_type, self.model.functions[self.current].kind) {
+            (Some(owner), FunctionKind::Module) => format!("{owner}::{ident}"),
+            (_, FunctionKind::Module) => format!("{}::{ident}", self.module()),
+            _ => format!("{}::{ident}", self.model.functions[self.current].canonical),
+        };
         let is_async = sig.asyncness.is_some();
         self.region(
             name,
+            canonical,
             FunctionKind::Function,
             is_async,
             byte_span(sig.ident.span()),
             |this| {
                 for input in &sig.inputs {
+                    if let syn::FnArg::Receiver(_) = input {
+                        let ty = this.self_type.clone().map(Returns::One);
+                        this.bind_local("self".to_string(), ty);
+                    }
                     if let syn::FnArg::Typed(typed) = input {
                         this.bind_pattern(&typed.pat, None);
                         let ty = this.resolve_type(&typed.ty).map(Returns::One);
@@ -484,6 +673,7 @@ impl<'t> Lowerer<'t> {
     fn record_call(
         &mut self,
         callee: Option<String>,
+        alternatives: Vec<String>,
         method: Option<String>,
         span: Span,
     ) -> (bool, bool) {
@@ -499,6 +689,7 @@ impl<'t> Lowerer<'t> {
             span,
             context: self.context,
             non_blocking: false,
+            alternatives,
             awaited,
         });
         (offloads, schedules)
@@ -538,6 +729,13 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
             _ => None,
         };
+        if let (Some(owner), Some((trait_path, _))) = (&self_type, &item.trait_) {
+            let bases = self.resolve_path(trait_path).into_iter().collect();
+            self.model.classes.push(Class {
+                name: owner.clone(),
+                bases,
+            });
+        }
         let saved = std::mem::replace(&mut self.self_type, self_type);
         self.prefix
             .push(name.unwrap_or_else(|| "<impl>".to_string()));
@@ -547,19 +745,26 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     }
 
     fn visit_item_trait(&mut self, item: &'ast syn::ItemTrait) {
+        // Default methods are named after the trait: `ledger::db::Store::load`.
+        let trait_path = format!("{}::{}", self.module(), item.ident);
+        let saved = self.self_type.replace(trait_path);
         self.prefix.push(item.ident.to_string());
         visit::visit_item_trait(self, item);
         self.prefix.pop();
+        self.self_type = saved;
     }
 
     fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
         let Some((_, items)) = &item.content else {
             return;
         };
+        let module = format!("{}::{}", self.module(), item.ident);
         self.prefix.push(item.ident.to_string());
-        self.uses.push(collect_uses(items.iter()));
+        self.modules.push(module.clone());
+        self.push_scope(items.iter(), &module, true);
         visit::visit_item_mod(self, item);
-        self.uses.pop();
+        self.names.pop();
+        self.modules.pop();
         self.prefix.pop();
     }
 
@@ -568,11 +773,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             syn::Stmt::Item(item) => Some(item),
             _ => None,
         });
-        self.uses.push(collect_uses(items));
+        let item_prefix = self.model.functions[self.current].canonical.clone();
+        self.push_scope(items, &item_prefix, false);
         self.locals.push(HashMap::new());
         visit::visit_block(self, block);
         self.locals.pop();
-        self.uses.pop();
+        self.names.pop();
     }
 
     fn visit_local(&mut self, local: &'ast syn::Local) {
@@ -594,12 +800,15 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     }
 
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-        let callee = match call.func.as_ref() {
-            Expr::Path(path) => self.resolve_path(&path.path),
-            _ => None,
+        let (callee, alternatives) = match call.func.as_ref() {
+            Expr::Path(path) => (
+                self.resolve_path(&path.path),
+                self.glob_candidates(&path.path),
+            ),
+            _ => (None, Vec::new()),
         };
         let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
-        let offloads = self.record_call(callee, None, span);
+        let offloads = self.record_call(callee, alternatives, None, span);
         self.visit_expr(&call.func);
         self.arguments(&call.args, offloads);
     }
@@ -611,7 +820,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             _ => None,
         };
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
-        let offloads = self.record_call(callee, Some(method), span);
+        let offloads = self.record_call(callee, Vec::new(), Some(method), span);
         self.visit_expr(&call.receiver);
         self.arguments(&call.args, offloads);
     }
@@ -625,8 +834,13 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
 
     fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {
         let name = self.qualified("<async block>");
+        let canonical = format!(
+            "{}::<async block>",
+            self.model.functions[self.current].canonical
+        );
         self.region(
             name,
+            canonical,
             FunctionKind::AsyncBlock,
             true,
             byte_span(block.async_token.span),
@@ -645,8 +859,19 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         };
         if closure.asyncness.is_some() {
             let name = self.qualified("<async closure>");
+            let canonical = format!(
+                "{}::<async closure>",
+                self.model.functions[self.current].canonical
+            );
             let span = byte_span(closure.inputs_begin.span);
-            self.region(name, FunctionKind::Closure, true, span, bind_params);
+            self.region(
+                name,
+                canonical,
+                FunctionKind::Closure,
+                true,
+                span,
+                bind_params,
+            );
         } else {
             self.locals.push(HashMap::new());
             bind_params(self);
@@ -675,11 +900,17 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     }
 }
 
-/// The offset where bracket nesting or a run of prefix operators first exceeds `limit`,
-/// skipping comments, strings and character literals.
+/// Longest stretch of code (outside strings and comments) without a `;`, `,`, `{` or `}` that
+/// is parsed: `syn` may recurse once per token of such a stretch (`return return …`,
+/// `|| || …`, `*const *const …`, `Vec<Vec<…>>`), and no hand-written statement comes near it.
+pub const MAX_STATEMENT_BYTES: usize = 32 * 1024;
+
+/// The offset where bracket nesting or a run of prefix operators first exceeds `limit`, or a
+/// statement exceeds [`MAX_STATEMENT_BYTES`], skipping comments, strings and character
+/// literals.
 pub fn excessive_nesting(text: &str, limit: usize) -> Option<usize> {
     let bytes = text.as_bytes();
-    let (mut i, mut depth, mut run) = (0, 0usize, 0usize);
+    let (mut i, mut depth, mut run, mut statement) = (0, 0usize, 0usize, 0usize);
     while i < bytes.len() {
         let b = bytes[i];
         match b {
@@ -755,6 +986,14 @@ pub fn excessive_nesting(text: &str, limit: usize) -> Option<usize> {
             }
         } else if !b.is_ascii_whitespace() {
             run = 0;
+        }
+        if matches!(b, b';' | b',' | b'{' | b'}') {
+            statement = 0;
+        } else {
+            statement += 1;
+            if statement > MAX_STATEMENT_BYTES {
+                return Some(i);
+            }
         }
         i += 1;
     }

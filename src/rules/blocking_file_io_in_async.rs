@@ -1,6 +1,6 @@
 //! IL102 blocking-file-io-in-async: synchronous file, stdin or SQLite I/O in async code
 
-use super::{Rule, blocking};
+use super::{Check, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     name: "blocking-file-io-in-async",
     summary: "synchronous file, stdin or SQLite I/O in async code",
     doc: include_str!("../../rules/IL102-blocking-file-io-in-async.md"),
-    check: Some(check),
+    check: Check::File(check),
 };
 
 fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {

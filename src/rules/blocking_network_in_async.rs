@@ -1,6 +1,6 @@
 //! IL103 blocking-network-in-async: synchronous HTTP, socket and database calls in async code
 
-use super::{Rule, blocking};
+use super::{Check, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     name: "blocking-network-in-async",
     summary: "synchronous HTTP, socket and database calls in async code",
     doc: include_str!("../../rules/IL103-blocking-network-in-async.md"),
-    check: Some(check),
+    check: Check::File(check),
 };
 
 fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {

@@ -1,6 +1,6 @@
 //! IL101 blocking-sleep-in-async: `time.sleep` / `std::thread::sleep` in async code
 
-use super::{Rule, blocking};
+use super::{Check, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     name: "blocking-sleep-in-async",
     summary: "`time.sleep` / `std::thread::sleep` in async code",
     doc: include_str!("../../rules/IL101-blocking-sleep-in-async.md"),
-    check: Some(check),
+    check: Check::File(check),
 };
 
 fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {

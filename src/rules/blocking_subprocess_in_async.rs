@@ -1,6 +1,6 @@
 //! IL104 blocking-subprocess-in-async: running or waiting for a subprocess synchronously in async code
 
-use super::{Rule, blocking};
+use super::{Check, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     name: "blocking-subprocess-in-async",
     summary: "running or waiting for a subprocess synchronously in async code",
     doc: include_str!("../../rules/IL104-blocking-subprocess-in-async.md"),
-    check: Some(check),
+    check: Check::File(check),
 };
 
 fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {

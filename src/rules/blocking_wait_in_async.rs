@@ -1,6 +1,6 @@
 //! IL105 blocking-wait-in-async: thread queues, events, joins, futures and channels that block in async code
 
-use super::{Rule, blocking};
+use super::{Check, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     name: "blocking-wait-in-async",
     summary: "thread queues, events, joins, futures and channels that block in async code",
     doc: include_str!("../../rules/IL105-blocking-wait-in-async.md"),
-    check: Some(check),
+    check: Check::File(check),
 };
 
 fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {

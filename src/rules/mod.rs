@@ -1,7 +1,7 @@
 //! The rule registry: one module per rule, each with its code, name, documentation page and
 //! check. Codes are a public interface (config, suppression comments): never renumber them.
 
-mod blocking;
+pub(crate) mod blocking;
 pub mod blocking_file_io_in_async;
 pub mod blocking_network_in_async;
 pub mod blocking_sleep_in_async;
@@ -10,13 +10,28 @@ pub mod blocking_wait_in_async;
 pub mod invalid_utf8;
 pub mod nested_event_loop;
 pub mod parse_error;
+pub mod transitive_blocking_call_in_async;
 
+use crate::analysis::AnalysedFile;
 use crate::diagnostic::Diagnostic;
-use crate::knowledge::Knowledge;
+use crate::graph::summary::Policy;
+use crate::graph::{CallSite, FunctionId, Project};
+use crate::knowledge::{BlockingApi, Knowledge};
 use crate::model::FileModel;
 
 /// A per-file check: reads one file's model and pushes its findings.
 pub type FileCheck = fn(&FileModel, &Knowledge, &mut Vec<Diagnostic>);
+
+/// A project-wide check: reads every file's model and the call graph.
+pub type ProjectCheck = fn(&ProjectContext, &mut Vec<Diagnostic>);
+
+/// How a rule runs.
+pub enum Check {
+    /// Reported by the driver itself (parse errors, invalid UTF-8).
+    Driver,
+    File(FileCheck),
+    Project(ProjectCheck),
+}
 
 /// One rule of the catalogue.
 pub struct Rule {
@@ -26,8 +41,7 @@ pub struct Rule {
     pub summary: &'static str,
     /// The rule's page in `rules/`, embedded at build time.
     pub doc: &'static str,
-    /// `None` for rules the driver reports itself (parse errors, invalid UTF-8).
-    pub check: Option<FileCheck>,
+    pub check: Check,
 }
 
 /// Every rule, in code order.
@@ -39,6 +53,7 @@ pub const ALL: &[&Rule] = &[
     &blocking_network_in_async::RULE,
     &blocking_subprocess_in_async::RULE,
     &blocking_wait_in_async::RULE,
+    &transitive_blocking_call_in_async::RULE,
     &nested_event_loop::RULE,
 ];
 
@@ -49,16 +64,66 @@ pub fn by_code(code: &str) -> Option<&'static Rule> {
         .find(|rule| rule.code.eq_ignore_ascii_case(code))
 }
 
-/// Runs every enabled per-file rule on a model.
-pub fn check_file(
-    model: &FileModel,
-    knowledge: &Knowledge,
-    enabled: impl Fn(&str) -> bool,
-) -> Vec<Diagnostic> {
+/// Runs every per-file rule on a model (selection and suppression are applied afterwards).
+pub fn check_file(model: &FileModel, knowledge: &Knowledge) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
-    for rule in ALL.iter().filter(|rule| enabled(rule.code)) {
-        if let Some(check) = rule.check {
+    for rule in ALL {
+        if let Check::File(check) = rule.check {
             check(model, knowledge, &mut diagnostics);
+        }
+    }
+    diagnostics
+}
+
+/// What project-wide rules read: the project and, aligned with its models, the files with
+/// their settings and suppressions.
+pub struct ProjectContext<'a> {
+    pub project: &'a Project<'a>,
+    pub files: &'a [&'a AnalysedFile],
+}
+
+impl ProjectContext<'_> {
+    /// The file a function belongs to.
+    pub fn file(&self, id: FunctionId) -> &AnalysedFile {
+        self.files[id.file]
+    }
+}
+
+impl Policy for ProjectContext<'_> {
+    fn blocking_api<'p>(
+        &'p self,
+        project: &Project<'p>,
+        site: CallSite,
+    ) -> Option<&'p BlockingApi> {
+        let call = project.call(site);
+        let tables = self
+            .file(site.caller)
+            .settings
+            .knowledge
+            .tables(project.model(site.caller).language);
+        tables.blocking_api(call.callee.as_deref(), call.method.as_deref())
+    }
+
+    fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool {
+        let file = self.file(site.caller);
+        file.suppressions
+            .suppresses(code, file.lines.line_of(project.call(site).span.start))
+    }
+
+    fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool {
+        self.file(function)
+            .settings
+            .non_blocking
+            .contains(&project.function(function).canonical)
+    }
+}
+
+/// Runs every project-wide rule.
+pub fn check_project(context: &ProjectContext) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for rule in ALL {
+        if let Check::Project(check) = rule.check {
+            check(context, &mut diagnostics);
         }
     }
     diagnostics

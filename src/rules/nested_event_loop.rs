@@ -1,6 +1,6 @@
 //! IL107 nested-event-loop: `asyncio.run` / `block_on` inside code already running on an event loop
 
-use super::{Rule, blocking};
+use super::{Check, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,7 +10,7 @@ pub const RULE: Rule = Rule {
     name: "nested-event-loop",
     summary: "`asyncio.run` / `block_on` inside code already running on an event loop",
     doc: include_str!("../../rules/IL107-nested-event-loop.md"),
-    check: Some(check),
+    check: Check::File(check),
 };
 
 fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {

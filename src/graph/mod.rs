@@ -1,0 +1,254 @@
+//! Project-wide graphs built from all files' models: the symbol index that resolves canonical
+//! callee names to project functions (through re-exports, base classes and trait impls), the
+//! call graph (petgraph) with the await graph as its awaited/spawned subset, and the function
+//! summaries computed bottom-up over its strongly connected components.
+
+pub mod summary;
+
+use std::collections::HashMap;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::model::{Call, FileModel, Function, Language};
+
+/// A function of the project: its file's index and its index in that file's model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FunctionId {
+    pub file: usize,
+    pub index: usize,
+}
+
+/// A call site: the calling function and the call's index in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallSite {
+    pub caller: FunctionId,
+    pub call: usize,
+}
+
+/// Canonical names of the project's functions, types and re-exports.
+#[derive(Debug, Default)]
+pub struct SymbolIndex {
+    functions: HashMap<String, FunctionId>,
+    /// Type → bases (Python base classes, Rust implemented traits).
+    classes: HashMap<String, Vec<String>>,
+    /// Re-exported name → what it names.
+    aliases: HashMap<String, String>,
+}
+
+/// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
+const MAX_RESOLUTION_STEPS: usize = 12;
+
+impl SymbolIndex {
+    pub fn new(models: &[&FileModel]) -> SymbolIndex {
+        let mut index = SymbolIndex::default();
+        for (file, model) in models.iter().enumerate() {
+            for (i, function) in model.functions.iter().enumerate() {
+                index
+                    .functions
+                    .entry(function.canonical.clone())
+                    .or_insert(FunctionId { file, index: i });
+            }
+            for class in &model.classes {
+                index
+                    .classes
+                    .entry(class.name.clone())
+                    .or_default()
+                    .extend(class.bases.iter().cloned());
+            }
+            for (name, target) in &model.aliases {
+                if name != target {
+                    index
+                        .aliases
+                        .entry(name.clone())
+                        .or_insert_with(|| target.clone());
+                }
+            }
+        }
+        index
+    }
+
+    /// The project function a call reaches, if the call resolves to one.
+    pub fn resolve_call(&self, call: &Call, language: Language) -> Option<FunctionId> {
+        let names = call.callee.iter().chain(call.alternatives.iter());
+        names
+            .into_iter()
+            .find_map(|name| self.resolve(name, language.path_separator(), MAX_RESOLUTION_STEPS))
+    }
+
+    /// The function a canonical name designates: directly, as a class's constructor, as a
+    /// method inherited from a base, or through a re-export.
+    pub fn resolve(&self, name: &str, separator: &str, steps: usize) -> Option<FunctionId> {
+        if let Some(id) = self.functions.get(name) {
+            return Some(*id);
+        }
+        let steps = steps.checked_sub(1)?;
+        if separator == "." && self.classes.contains_key(name) {
+            return self.resolve(&format!("{name}.__init__"), separator, steps);
+        }
+        if let Some((owner, member)) = name.rsplit_once(separator)
+            && let Some(bases) = self.classes.get(owner)
+        {
+            let inherited = bases.iter().find_map(|base| {
+                self.resolve(&format!("{base}{separator}{member}"), separator, steps)
+            });
+            if inherited.is_some() {
+                return inherited;
+            }
+        }
+        // The longest re-exported prefix: `pkg.load` → `pkg.impl.load`.
+        let mut end = name.len();
+        while let Some(position) = name[..end].rfind(separator) {
+            let prefix = &name[..end];
+            if let Some(target) = self.aliases.get(prefix) {
+                return self.resolve(&format!("{target}{}", &name[end..]), separator, steps);
+            }
+            end = position;
+        }
+        self.aliases
+            .get(&name[..end])
+            .and_then(|target| self.resolve(&format!("{target}{}", &name[end..]), separator, steps))
+    }
+}
+
+/// An edge of the call graph: a call site whose callee is a project function.
+#[derive(Clone, Copy, Debug)]
+pub struct CallEdge {
+    pub site: CallSite,
+}
+
+/// The project: every file's model, the symbol index and the call graph.
+pub struct Project<'a> {
+    pub models: Vec<&'a FileModel>,
+    pub index: SymbolIndex,
+    pub graph: DiGraph<FunctionId, CallEdge>,
+    /// First node of each file's functions (node of `FunctionId { file, index }` is
+    /// `offsets[file] + index`).
+    offsets: Vec<usize>,
+    /// Per call site, the project function it resolves to.
+    targets: HashMap<CallSite, FunctionId>,
+}
+
+impl<'a> Project<'a> {
+    /// Builds the index and the call graph of a set of models.
+    pub fn new(models: Vec<&'a FileModel>) -> Project<'a> {
+        let index = SymbolIndex::new(&models);
+        let mut graph = DiGraph::new();
+        let mut offsets = Vec::with_capacity(models.len());
+        for (file, model) in models.iter().enumerate() {
+            offsets.push(graph.node_count());
+            for i in 0..model.functions.len() {
+                graph.add_node(FunctionId { file, index: i });
+            }
+        }
+        let mut targets = HashMap::new();
+        for (file, model) in models.iter().enumerate() {
+            for (i, function) in model.functions.iter().enumerate() {
+                let caller = FunctionId { file, index: i };
+                for (call_index, call) in function.calls.iter().enumerate() {
+                    let Some(callee) = index.resolve_call(call, model.language) else {
+                        continue;
+                    };
+                    let site = CallSite {
+                        caller,
+                        call: call_index,
+                    };
+                    targets.insert(site, callee);
+                    let (from, to) = (
+                        NodeIndex::new(offsets[file] + i),
+                        NodeIndex::new(offsets[callee.file] + callee.index),
+                    );
+                    graph.add_edge(from, to, CallEdge { site });
+                }
+            }
+        }
+        Project {
+            models,
+            index,
+            graph,
+            offsets,
+            targets,
+        }
+    }
+
+    pub fn function(&self, id: FunctionId) -> &'a Function {
+        &self.models[id.file].functions[id.index]
+    }
+
+    pub fn model(&self, id: FunctionId) -> &'a FileModel {
+        self.models[id.file]
+    }
+
+    pub fn call(&self, site: CallSite) -> &'a Call {
+        &self.function(site.caller).calls[site.call]
+    }
+
+    /// The project function a call site resolves to.
+    pub fn target(&self, site: CallSite) -> Option<FunctionId> {
+        self.targets.get(&site).copied()
+    }
+
+    pub fn node(&self, id: FunctionId) -> NodeIndex {
+        NodeIndex::new(self.offsets[id.file] + id.index)
+    }
+
+    /// All functions of the project.
+    pub fn functions(&self) -> impl Iterator<Item = (FunctionId, &'a Function)> + '_ {
+        self.models.iter().enumerate().flat_map(|(file, model)| {
+            model
+                .functions
+                .iter()
+                .enumerate()
+                .map(move |(index, f)| (FunctionId { file, index }, f))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Class, FunctionKind};
+
+    fn function(canonical: &str) -> Function {
+        Function {
+            name: canonical.rsplit('.').next().unwrap().to_string(),
+            canonical: canonical.to_string(),
+            kind: FunctionKind::Function,
+            is_async: false,
+            span: 0..0,
+            parent: Some(0),
+            calls: Vec::new(),
+            awaits: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn resolves_reexports_constructors_and_inherited_methods() {
+        let mut model = FileModel::new("shop/impl.py".into(), Language::Python, "shop.impl".into());
+        model.functions.push(function("shop.impl.load"));
+        model.functions.push(function("shop.impl.Base.save"));
+        model.functions.push(function("shop.impl.Base.__init__"));
+        model.classes.push(Class {
+            name: "shop.impl.Base".into(),
+            bases: vec![],
+        });
+        model.classes.push(Class {
+            name: "shop.impl.Child".into(),
+            bases: vec!["shop.impl.Base".into()],
+        });
+        let mut init = FileModel::new("shop/__init__.py".into(), Language::Python, "shop".into());
+        init.aliases
+            .push(("shop.load".into(), "shop.impl.load".into()));
+        init.aliases
+            .push(("shop.Child".into(), "shop.impl.Child".into()));
+        let index = SymbolIndex::new(&[&model, &init]);
+        let found = |name: &str| {
+            index
+                .resolve(name, ".", MAX_RESOLUTION_STEPS)
+                .map(|id| id.index)
+        };
+        assert_eq!(found("shop.load"), Some(1));
+        assert_eq!(found("shop.Child.save"), Some(2));
+        assert_eq!(found("shop.impl.Child"), Some(3));
+        assert_eq!(found("shop.missing"), None);
+    }
+}

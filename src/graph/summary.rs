@@ -1,0 +1,155 @@
+//! Function summaries, computed once bottom-up over the call graph's strongly connected
+//! components (so recursion terminates): "may block, via this call".
+
+use std::collections::HashMap;
+
+use petgraph::algo::tarjan_scc;
+
+use super::{CallSite, FunctionId, Project};
+use crate::knowledge::BlockingApi;
+use crate::model::{Context, FunctionKind};
+
+/// The rules whose calls make a function blocking for IL106 (not IL107: nesting a loop is
+/// only a bug in async code itself).
+const BLOCKING_RULES: &[&str] = &["IL101", "IL102", "IL103", "IL104", "IL105"];
+
+/// Why a sync function may block: the first call on a shortest path to a blocking call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlocksVia {
+    /// The call is itself a blocking API of this rule.
+    Leaf { site: CallSite, rule: String },
+    /// The call reaches a project function that may block, `depth` calls from the blocking one.
+    Call {
+        site: CallSite,
+        callee: FunctionId,
+        depth: usize,
+    },
+}
+
+impl BlocksVia {
+    /// How many calls, this one included, lead to the blocking call.
+    pub fn depth(&self) -> usize {
+        match self {
+            BlocksVia::Leaf { .. } => 1,
+            BlocksVia::Call { depth, .. } => *depth,
+        }
+    }
+}
+
+/// What the summaries may consult about the user's intent.
+pub trait Policy {
+    /// The blocking API a call is, per the tables of its file's settings.
+    fn blocking_api<'p>(&'p self, project: &Project<'p>, site: CallSite)
+    -> Option<&'p BlockingApi>;
+    /// A suppression comment on this call's line covers `code`.
+    fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool;
+    /// The user declared this function non-blocking (`non-blocking` in config).
+    fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool;
+}
+
+/// Per sync function, how it may block.
+pub fn blocking_summaries(
+    project: &Project,
+    policy: &dyn Policy,
+) -> HashMap<FunctionId, BlocksVia> {
+    let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::new();
+    for component in tarjan_scc(&project.graph) {
+        // Inside a cycle, a function may learn it blocks only after another member does.
+        let rounds = if component.len() > 1 {
+            component.len()
+        } else {
+            1
+        };
+        for _ in 0..rounds {
+            let mut changed = false;
+            for &node in &component {
+                let id = project.graph[node];
+                if summaries.contains_key(&id) {
+                    continue;
+                }
+                if let Some(via) = blocks_via(project, policy, &summaries, id) {
+                    summaries.insert(id, via);
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+    summaries
+}
+
+fn blocks_via(
+    project: &Project,
+    policy: &dyn Policy,
+    summaries: &HashMap<FunctionId, BlocksVia>,
+    id: FunctionId,
+) -> Option<BlocksVia> {
+    let function = project.function(id);
+    if function.is_async
+        || function.kind != FunctionKind::Function
+        || policy.declared_non_blocking(project, id)
+    {
+        return None;
+    }
+    let mut best: Option<BlocksVia> = None;
+    for (index, call) in function.calls.iter().enumerate() {
+        if call.context != Context::Sync || call.awaited {
+            continue;
+        }
+        let site = CallSite {
+            caller: id,
+            call: index,
+        };
+        if let Some(api) = policy.blocking_api(project, site) {
+            if !call.non_blocking
+                && BLOCKING_RULES.contains(&api.rule.as_str())
+                && !policy.suppressed(project, site, &api.rule)
+                && !policy.suppressed(project, site, "IL106")
+            {
+                return Some(BlocksVia::Leaf {
+                    site,
+                    rule: api.rule.clone(),
+                });
+            }
+            continue;
+        }
+        let Some(callee) = project.target(site) else {
+            continue;
+        };
+        if project.function(callee).is_async || policy.suppressed(project, site, "IL106") {
+            continue;
+        }
+        if let Some(via) = summaries.get(&callee) {
+            let depth = via.depth() + 1;
+            if best.as_ref().is_none_or(|b| depth < b.depth()) {
+                best = Some(BlocksVia::Call {
+                    site,
+                    callee,
+                    depth,
+                });
+            }
+        }
+    }
+    best
+}
+
+/// The chain of call sites from `start` to the blocking call, following the summaries.
+pub fn chain(summaries: &HashMap<FunctionId, BlocksVia>, start: FunctionId) -> Vec<BlocksVia> {
+    let mut hops = Vec::new();
+    let mut current = start;
+    while let Some(via) = summaries.get(&current) {
+        hops.push(via.clone());
+        match via {
+            BlocksVia::Leaf { .. } => break,
+            BlocksVia::Call { callee, .. } => {
+                if hops.len() > summaries.len() {
+                    break;
+                }
+                current = *callee;
+            }
+        }
+    }
+    hops
+}

@@ -1,0 +1,201 @@
+//! Where a file sits in its project: the Python module name (from package structure: a
+//! directory with `__init__.py` is a package, src-layouts included) and the Rust crate and
+//! module path (crate roots from the nearest `Cargo.toml`, then the `mod` tree by file path).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+
+use crate::model::Language;
+
+/// A file's place in its project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleName {
+    /// `pkg.sub.mod` (Python) or `my_crate::net::client` (Rust).
+    pub path: String,
+    /// Python: the file is a package's `__init__.py` (relative imports start from itself).
+    pub is_package: bool,
+    /// Rust: the crate's edition from `Cargo.toml` (2021 when unknown).
+    pub edition: u16,
+}
+
+#[derive(Deserialize)]
+struct CargoManifest {
+    package: Option<CargoPackage>,
+    lib: Option<CargoTarget>,
+}
+
+#[derive(Deserialize)]
+struct CargoPackage {
+    name: String,
+    edition: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CargoTarget {
+    name: Option<String>,
+}
+
+/// A crate found from a `Cargo.toml`.
+#[derive(Clone, Debug)]
+struct CrateInfo {
+    root: PathBuf,
+    name: String,
+    edition: u16,
+}
+
+/// Computes module names, caching the file-system lookups they need.
+#[derive(Default)]
+pub struct Layout {
+    crates: Mutex<HashMap<PathBuf, Option<CrateInfo>>>,
+}
+
+impl Layout {
+    /// The module name of a file.
+    pub fn module_of(&self, path: &Path, language: Language) -> ModuleName {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        match language {
+            Language::Python => python_module(&absolute),
+            Language::Rust => self.rust_module(&absolute),
+        }
+    }
+
+    fn rust_module(&self, path: &Path) -> ModuleName {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("main")
+            .replace('-', "_");
+        let Some(info) = path.parent().and_then(|dir| self.crate_above(dir)) else {
+            return ModuleName {
+                path: stem,
+                is_package: false,
+                edition: 2021,
+            };
+        };
+        let relative = path.strip_prefix(&info.root).unwrap_or(path);
+        let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
+        let module = match parts.as_slice() {
+            ["src", "lib.rs" | "main.rs"] => info.name.clone(),
+            ["src", "bin", ..] | ["tests" | "examples" | "benches", ..] | ["build.rs"] => stem,
+            ["src", rest @ ..] => {
+                let mut segments: Vec<String> = rest
+                    .iter()
+                    .map(|s| s.trim_end_matches(".rs").to_string())
+                    .collect();
+                if segments.last().is_some_and(|s| s == "mod") {
+                    segments.pop();
+                }
+                std::iter::once(info.name.clone())
+                    .chain(segments)
+                    .collect::<Vec<_>>()
+                    .join("::")
+            }
+            _ => stem,
+        };
+        ModuleName {
+            path: module,
+            is_package: false,
+            edition: info.edition,
+        }
+    }
+
+    /// The crate whose `Cargo.toml` is in `dir` or above it.
+    fn crate_above(&self, dir: &Path) -> Option<CrateInfo> {
+        if let Some(cached) = self.crates.lock().expect("layout lock").get(dir) {
+            return cached.clone();
+        }
+        let manifest = dir.join("Cargo.toml");
+        let found = if manifest.is_file() {
+            read_manifest(&manifest).map(|(name, edition)| CrateInfo {
+                root: dir.to_path_buf(),
+                name,
+                edition,
+            })
+        } else {
+            None
+        };
+        let found = found.or_else(|| dir.parent().and_then(|parent| self.crate_above(parent)));
+        self.crates
+            .lock()
+            .expect("layout lock")
+            .insert(dir.to_path_buf(), found.clone());
+        found
+    }
+}
+
+/// The crate name (hyphens as underscores) and edition of a manifest with a `[package]`.
+fn read_manifest(path: &Path) -> Option<(String, u16)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let manifest: CargoManifest = toml::from_str(&text).ok()?;
+    let package = manifest.package?;
+    let name = manifest
+        .lib
+        .and_then(|lib| lib.name)
+        .unwrap_or(package.name)
+        .replace('-', "_");
+    let edition = package.edition.and_then(|e| e.parse().ok()).unwrap_or(2015);
+    Some((name, edition))
+}
+
+/// `pkg/sub/mod.py` → `pkg.sub.mod` when `pkg/` and `pkg/sub/` have an `__init__.py`.
+fn python_module(path: &Path) -> ModuleName {
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("")
+        .to_string();
+    let is_package = stem == "__init__";
+    let mut segments = if is_package { Vec::new() } else { vec![stem] };
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if !d.join("__init__.py").is_file() {
+            break;
+        }
+        match d.file_name().and_then(|n| n.to_str()) {
+            Some(name) => segments.push(name.to_string()),
+            None => break,
+        }
+        dir = d.parent();
+    }
+    segments.reverse();
+    ModuleName {
+        path: segments.join("."),
+        is_package,
+        edition: 2021,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_modules_follow_packages_and_rust_modules_follow_the_crate() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src/shop/api")).unwrap();
+        std::fs::write(root.join("src/shop/__init__.py"), "").unwrap();
+        std::fs::write(root.join("src/shop/api/__init__.py"), "").unwrap();
+        let layout = Layout::default();
+        let module = layout.module_of(&root.join("src/shop/api/views.py"), Language::Python);
+        assert_eq!(module.path, "shop.api.views");
+        let package = layout.module_of(&root.join("src/shop/__init__.py"), Language::Python);
+        assert_eq!((package.path.as_str(), package.is_package), ("shop", true));
+
+        std::fs::create_dir_all(root.join("ledger/src/config")).unwrap();
+        std::fs::write(
+            root.join("ledger/Cargo.toml"),
+            "[package]\nname = \"my-ledger\"\nedition = \"2024\"\n",
+        )
+        .unwrap();
+        let lib = layout.module_of(&root.join("ledger/src/lib.rs"), Language::Rust);
+        assert_eq!((lib.path.as_str(), lib.edition), ("my_ledger", 2024));
+        let config = layout.module_of(&root.join("ledger/src/config/mod.rs"), Language::Rust);
+        assert_eq!(config.path, "my_ledger::config");
+        let db = layout.module_of(&root.join("ledger/src/config/db.rs"), Language::Rust);
+        assert_eq!(db.path, "my_ledger::config::db");
+    }
+}

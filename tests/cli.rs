@@ -1,0 +1,1407 @@
+//! Integration tests of the `interlock` binary: exit codes, output formats, rule selection,
+//! configuration, file discovery, standard input, suppression comments and hostile input.
+//!
+//! Each test writes a small project into a temporary directory and runs the binary there.
+//! Tests marked `#[ignore = "bug: ..."]` demonstrate known bugs; run them with
+//! `cargo test --test cli -- --ignored`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// No test should take this long; a hang fails instead of blocking the suite.
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `time.sleep` (IL101, at 5:5) in an async function.
+const SLEEPY_PY: &str = "import time\n\n\nasync def main():\n    time.sleep(1)\n";
+
+/// IL101 at 5:5 and IL102 (`open`) at 6:10.
+const SLEEPY_AND_OPEN_PY: &str = "\
+import time
+
+
+async def main():
+    time.sleep(1)
+    with open(\"data.txt\") as fh:
+        fh.read()
+";
+
+/// Nothing to report.
+const CLEAN_PY: &str = "import asyncio\n\n\nasync def main():\n    await asyncio.sleep(1)\n";
+
+/// `std::thread::sleep` (IL101, at 2:5) in an async fn.
+const SLEEPY_RS: &str = "\
+pub async fn run() {
+    std::thread::sleep(std::time::Duration::from_secs(1));
+}
+";
+
+/// Text that shows the process panicked or died instead of reporting.
+const CRASH_MARKERS: &[&str] = &["panicked", "overflow", "internal error", "RUST_BACKTRACE"];
+
+/// A temporary project directory.
+struct Project {
+    dir: TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        Project {
+            dir: TempDir::new().expect("a temporary directory"),
+        }
+    }
+
+    /// A project holding these `(relative path, contents)` files.
+    fn with(files: &[(&str, &str)]) -> Project {
+        let project = Project::new();
+        for (path, contents) in files {
+            project.write(path, contents);
+        }
+        project
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating its directories).
+    fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> &Project {
+        let full = self.root().join(path);
+        std::fs::create_dir_all(full.parent().expect("a parent")).expect("create directories");
+        std::fs::write(full, contents).expect("write a file");
+        self
+    }
+
+    /// `interlock ARGS...` run in the project directory, without colours.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_interlock"));
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env("NO_COLOR", "1")
+            .timeout(TIMEOUT);
+        command
+    }
+
+    /// Runs `interlock ARGS...` and captures the outcome.
+    fn run(&self, args: &[&str]) -> Run {
+        Run::of(&mut self.command(args))
+    }
+
+    /// Runs `interlock check --output-format concise ARGS...`.
+    fn check(&self, args: &[&str]) -> Run {
+        let mut all = vec!["check", "--output-format", "concise"];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    /// Runs `interlock check ARGS...` with `stdin` as standard input.
+    fn check_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut all = vec!["check"];
+        all.extend_from_slice(args);
+        Run::of(self.command(&all).write_stdin(stdin))
+    }
+}
+
+/// The outcome of one run: exit code (`None` if killed by a signal), stdout and stderr.
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn of(command: &mut Command) -> Run {
+        let output = command.output().expect("interlock runs");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// The findings of concise output as `path:row:col CODE` (without a leading `./`).
+    fn findings(&self) -> Vec<String> {
+        self.stdout
+            .lines()
+            .filter_map(|line| {
+                let (location, rest) = line.split_once(": ")?;
+                let code = rest.split_whitespace().next()?;
+                code.starts_with("IL").then(|| {
+                    let location = location.strip_prefix("./").unwrap_or(location);
+                    format!("{location} {code}")
+                })
+            })
+            .collect()
+    }
+
+    /// The codes reported, in order.
+    fn codes(&self) -> Vec<String> {
+        self.findings()
+            .iter()
+            .map(|f| f.rsplit(' ').next().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Asserts the exit code, showing the whole run when it differs.
+    fn assert_code(&self, code: i32) -> &Run {
+        assert_eq!(self.code, Some(code), "unexpected exit code: {self:#?}");
+        self
+    }
+
+    /// Asserts the process finished by itself with 0 or 1 and did not panic or overflow.
+    fn assert_no_crash(&self) -> &Run {
+        assert!(
+            matches!(self.code, Some(0 | 1)),
+            "expected exit 0 or 1: {self:#?}"
+        );
+        for marker in CRASH_MARKERS {
+            assert!(!self.stderr.contains(marker), "crash on stderr: {self:#?}");
+        }
+        self
+    }
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exit codes
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn clean_code_exits_0_with_all_checks_passed() {
+    let project = Project::with(&[("app.py", CLEAN_PY), ("lib.rs", "pub fn f() {}\n")]);
+    let run = project.run(&["check"]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("All checks passed!"), "{run:#?}");
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn findings_exit_1() {
+    let project = Project::with(&[("app.py", SLEEPY_PY)]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["app.py:5:5 IL101"]));
+    assert!(run.stdout.contains("Found 1 error."), "{run:#?}");
+}
+
+#[test]
+fn exit_zero_exits_0_but_still_reports() {
+    let project = Project::with(&[("app.py", SLEEPY_PY)]);
+    let run = project.check(&["--exit-zero"]);
+    run.assert_code(0);
+    assert_eq!(run.findings(), strings(&["app.py:5:5 IL101"]));
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let project = Project::with(&[("app.py", SLEEPY_PY)]);
+    project
+        .command(&["check", "--no-such-flag"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("--no-such-flag"));
+}
+
+#[test]
+fn unknown_selector_is_a_usage_error() {
+    let project = Project::with(&[("app.py", SLEEPY_PY)]);
+    project
+        .command(&["check", "--select", "XYZ"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("XYZ"));
+    project
+        .command(&["check", "--ignore", "IL9"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn unknown_output_format_is_a_usage_error() {
+    let project = Project::with(&[("app.py", SLEEPY_PY)]);
+    project
+        .command(&["check", "--output-format", "xml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("xml"));
+}
+
+#[test]
+fn missing_subcommand_is_a_usage_error() {
+    Project::new().command(&[]).assert().code(2);
+}
+
+#[test]
+fn nonexistent_path_exits_2_but_other_paths_are_still_checked() {
+    let project = Project::with(&[("app.py", SLEEPY_PY)]);
+    let run = project.check(&["missing.py", "app.py"]);
+    run.assert_code(2);
+    assert_eq!(run.findings(), strings(&["app.py:5:5 IL101"]));
+    assert!(run.stderr.contains("missing.py"), "{run:#?}");
+    assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output formats
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn concise_format_prints_one_line_per_finding() {
+    let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY)]);
+    let run = project.check(&["app.py"]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{run:#?}");
+    assert!(lines[0].starts_with("app.py:5:5: IL101 "), "{run:#?}");
+    assert!(lines[0].contains("time.sleep"), "{run:#?}");
+    assert!(lines[1].starts_with("app.py:6:10: IL102 "), "{run:#?}");
+    assert_eq!(lines[2], "Found 2 errors.");
+}
+
+#[test]
+fn json_format_is_an_array_of_ruff_style_objects() {
+    let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY)]);
+    let run = project.run(&["check", "--output-format", "json"]);
+    run.assert_code(1);
+    let value: Value = serde_json::from_str(&run.stdout).expect("valid JSON");
+    let items = value.as_array().expect("a JSON array");
+    assert_eq!(items.len(), 2);
+
+    let first = &items[0];
+    assert_eq!(first["code"], "IL101");
+    assert!(first["message"].as_str().unwrap().contains("time.sleep"));
+    let filename = first["filename"].as_str().expect("a filename");
+    assert!(filename.ends_with("app.py"), "{filename}");
+    assert_eq!(first["location"]["row"], 5);
+    assert_eq!(first["location"]["column"], 5);
+    assert_eq!(first["end_location"]["row"], 5);
+    // `time.sleep(1)` is 13 characters long: the end is exclusive.
+    assert_eq!(first["end_location"]["column"], 18);
+    assert_eq!(first["help"], "use await asyncio.sleep(...)");
+    assert!(first["related"].as_array().is_some(), "{first}");
+
+    let second = &items[1];
+    assert_eq!(second["code"], "IL102");
+    assert_eq!(second["location"]["row"], 6);
+    assert_eq!(second["location"]["column"], 10);
+}
+
+#[test]
+fn json_format_without_findings_is_an_empty_array() {
+    let project = Project::with(&[("app.py", CLEAN_PY)]);
+    let run = project.run(&["check", "--output-format", "json"]);
+    run.assert_code(0);
+    let value: Value = serde_json::from_str(&run.stdout).expect("valid JSON");
+    assert_eq!(value, Value::Array(Vec::new()));
+}
+
+#[test]
+fn json_lines_format_prints_one_object_per_line() {
+    let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY), ("lib.rs", SLEEPY_RS)]);
+    let run = project.run(&["check", "--output-format", "json-lines"]);
+    run.assert_code(1);
+    let objects: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+        .collect();
+    let codes: Vec<&str> = objects
+        .iter()
+        .map(|o| o["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["IL101", "IL102", "IL101"]);
+    for object in &objects {
+        assert!(object.is_object());
+        assert!(object["location"]["row"].as_u64().unwrap() >= 1);
+        assert!(object["location"]["column"].as_u64().unwrap() >= 1);
+    }
+    assert!(objects[2]["filename"].as_str().unwrap().ends_with("lib.rs"));
+}
+
+#[test]
+fn full_format_is_the_default_and_shows_code_source_and_help() {
+    let project = Project::with(&[("app.py", SLEEPY_PY)]);
+    let run = project.run(&["check"]);
+    run.assert_code(1);
+    assert!(run.stdout.contains("IL101"), "{run:#?}");
+    assert!(run.stdout.contains("app.py:5:5"), "{run:#?}");
+    assert!(run.stdout.contains("    time.sleep(1)"), "{run:#?}");
+    assert!(
+        run.stdout.contains("use await asyncio.sleep(...)"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("Found 1 error."), "{run:#?}");
+    // Not a terminal and NO_COLOR: no escape sequences.
+    assert!(!run.stdout.contains('\u{1b}'), "{run:#?}");
+}
+
+#[test]
+fn statistics_prints_counts_per_code() {
+    let project = Project::with(&[
+        ("a.py", SLEEPY_AND_OPEN_PY),
+        ("b.py", SLEEPY_PY),
+        ("c.rs", SLEEPY_RS),
+    ]);
+    let run = project.run(&["check", "--statistics"]);
+    run.assert_code(1);
+    let rows: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect())
+        .filter(|fields: &Vec<&str>| fields.len() == 3 && fields[1].starts_with("IL"))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec!["3", "IL101", "blocking-sleep-in-async"],
+            vec!["1", "IL102", "blocking-file-io-in-async"],
+        ],
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("Found 4 errors."), "{run:#?}");
+    // Counts, not the findings themselves.
+    assert!(!run.stdout.contains("time.sleep"), "{run:#?}");
+}
+
+#[test]
+fn output_file_receives_the_output_instead_of_stdout() {
+    let project = Project::with(&[("app.py", SLEEPY_PY)]);
+    let run = project.check(&["--output-file", "report.txt"]);
+    run.assert_code(1);
+    assert_eq!(run.stdout, "");
+    let written = std::fs::read_to_string(project.root().join("report.txt")).expect("written");
+    assert!(written.contains("app.py:5:5: IL101 "), "{written}");
+    assert!(written.contains("Found 1 error."), "{written}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule selection
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn select_reports_only_the_selected_rule() {
+    let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY)]);
+    let run = project.check(&["--select", "IL102"]);
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["app.py:6:10 IL102"]));
+}
+
+#[test]
+fn select_of_an_absent_rule_exits_0() {
+    let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY)]);
+    let run = project.check(&["--select", "IL107"]);
+    run.assert_code(0);
+    assert!(run.stdout.contains("All checks passed!"), "{run:#?}");
+}
+
+#[test]
+fn ignore_drops_a_rule() {
+    let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY)]);
+    let run = project.check(&["--ignore", "IL101"]);
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["app.py:6:10 IL102"]));
+}
+
+#[test]
+fn extend_select_adds_to_select() {
+    let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY)]);
+    let run = project.check(&["--select", "IL101", "--extend-select", "IL102"]);
+    assert_eq!(run.codes(), strings(&["IL101", "IL102"]));
+    let run = project.check(&["--select=IL101,IL102"]);
+    assert_eq!(run.codes(), strings(&["IL101", "IL102"]));
+}
+
+#[test]
+fn prefix_selector_selects_a_family() {
+    let project = Project::with(&[
+        ("app.py", SLEEPY_AND_OPEN_PY),
+        ("broken.py", "def broken(:\n    pass\n"),
+    ]);
+    let run = project.check(&[]);
+    assert_eq!(run.codes(), strings(&["IL101", "IL102", "IL001"]));
+    // `IL1` covers IL101 and IL102 but not the parse error IL001.
+    let run = project.check(&["--select", "IL1"]);
+    assert_eq!(run.codes(), strings(&["IL101", "IL102"]));
+    // Selectors are case-insensitive.
+    let run = project.check(&["--select", "il10"]);
+    assert_eq!(run.codes(), strings(&["IL101", "IL102"]));
+}
+
+#[test]
+fn all_selects_every_rule() {
+    let project = Project::with(&[
+        ("app.py", SLEEPY_AND_OPEN_PY),
+        ("broken.py", "def broken(:\n    pass\n"),
+    ]);
+    let run = project.check(&["--select", "ALL", "--ignore", "IL101"]);
+    assert_eq!(run.codes(), strings(&["IL102", "IL001"]));
+}
+
+#[test]
+fn most_specific_selector_wins() {
+    let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY)]);
+    let run = project.check(&["--select", "IL101", "--ignore", "IL1"]);
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["app.py:5:5 IL101"]));
+    let run = project.check(&["--select", "IL1", "--ignore", "IL101"]);
+    assert_eq!(run.findings(), strings(&["app.py:6:10 IL102"]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn interlock_toml_select() {
+    let project = Project::with(&[
+        ("interlock.toml", "select = [\"IL102\"]\n"),
+        ("app.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    assert_eq!(project.check(&[]).codes(), strings(&["IL102"]));
+}
+
+#[test]
+fn dot_interlock_toml_ignore() {
+    let project = Project::with(&[
+        (".interlock.toml", "ignore = [\"IL102\"]\n"),
+        ("app.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    assert_eq!(project.check(&[]).codes(), strings(&["IL101"]));
+}
+
+#[test]
+fn pyproject_tool_interlock_section() {
+    let project = Project::with(&[
+        (
+            "pyproject.toml",
+            "[project]\nname = \"demo\"\n\n[tool.interlock]\nignore = [\"IL101\"]\n",
+        ),
+        ("app.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    assert_eq!(project.check(&[]).codes(), strings(&["IL102"]));
+}
+
+#[test]
+fn interlock_toml_takes_precedence_over_pyproject_in_the_same_directory() {
+    let project = Project::with(&[
+        ("interlock.toml", "select = [\"IL101\"]\n"),
+        ("pyproject.toml", "[tool.interlock]\nselect = [\"IL102\"]\n"),
+        ("app.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    assert_eq!(project.check(&[]).codes(), strings(&["IL101"]));
+}
+
+#[test]
+fn config_extend_select_adds_to_config_select() {
+    let project = Project::with(&[
+        (
+            "interlock.toml",
+            "select = [\"IL101\"]\nextend-select = [\"IL102\"]\n",
+        ),
+        ("app.py", SLEEPY_AND_OPEN_PY),
+        ("broken.py", "def broken(:\n    pass\n"),
+    ]);
+    assert_eq!(project.check(&[]).codes(), strings(&["IL101", "IL102"]));
+}
+
+#[test]
+fn command_line_extends_and_overrides_the_config() {
+    let project = Project::with(&[
+        ("interlock.toml", "select = [\"IL101\"]\n"),
+        ("app.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    let run = project.check(&["--extend-select", "IL102"]);
+    assert_eq!(run.codes(), strings(&["IL101", "IL102"]));
+    let run = project.check(&["--select", "IL102"]);
+    assert_eq!(run.codes(), strings(&["IL102"]));
+}
+
+#[test]
+fn command_line_select_overrides_config_ignore() {
+    let project = Project::with(&[
+        ("interlock.toml", "ignore = [\"IL101\"]\n"),
+        ("app.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    let run = project.check(&["--select", "IL101"]);
+    assert_eq!(run.findings(), strings(&["app.py:5:5 IL101"]), "{run:#?}");
+}
+
+#[test]
+fn per_file_ignores_apply_to_matching_files_only() {
+    let project = Project::with(&[
+        (
+            "interlock.toml",
+            "[per-file-ignores]\n\"tests/*\" = [\"IL101\"]\n\"legacy.py\" = [\"IL1\"]\n",
+        ),
+        ("tests/test_app.py", SLEEPY_AND_OPEN_PY),
+        ("src/app.py", SLEEPY_PY),
+        ("legacy.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    let run = project.check(&[]);
+    assert_eq!(
+        run.findings(),
+        strings(&["src/app.py:5:5 IL101", "tests/test_app.py:6:10 IL102"])
+    );
+}
+
+#[test]
+fn config_exclude_and_extend_exclude() {
+    let project = Project::with(&[
+        ("interlock.toml", "extend-exclude = [\"generated\"]\n"),
+        ("app.py", SLEEPY_PY),
+        ("generated/gen.py", SLEEPY_PY),
+        (".venv/lib/site.py", SLEEPY_PY),
+    ]);
+    assert_eq!(
+        project.check(&[]).findings(),
+        strings(&["app.py:5:5 IL101"])
+    );
+
+    // `exclude` replaces the default list: `.venv` is checked again.
+    project.write("interlock.toml", "exclude = [\"generated\"]\n");
+    assert_eq!(
+        project.check(&[]).findings(),
+        strings(&[".venv/lib/site.py:5:5 IL101", "app.py:5:5 IL101"])
+    );
+}
+
+#[test]
+fn blocking_extension_in_config_python() {
+    let project = Project::with(&[
+        (
+            "interlock.toml",
+            "[blocking]\n\"mylib.fetch_sync\" = { rule = \"IL103\", alternative = \"await mylib.fetch()\" }\n",
+        ),
+        (
+            "app.py",
+            "import mylib\n\n\nasync def go():\n    mylib.fetch_sync()\n\n\ndef sync_go():\n    mylib.fetch_sync()\n",
+        ),
+    ]);
+    let run = project.run(&["check", "--output-format", "json"]);
+    run.assert_code(1);
+    let value: Value = serde_json::from_str(&run.stdout).expect("valid JSON");
+    let items = value.as_array().expect("an array");
+    assert_eq!(items.len(), 1, "only the call in the async def: {value:#}");
+    assert_eq!(items[0]["code"], "IL103");
+    assert_eq!(items[0]["location"]["row"], 5);
+    assert!(
+        items[0]["help"]
+            .as_str()
+            .unwrap()
+            .contains("await mylib.fetch()"),
+        "{value:#}"
+    );
+}
+
+#[test]
+fn blocking_extension_in_config_rust() {
+    let project = Project::with(&[
+        (
+            "interlock.toml",
+            "[blocking]\n\"mycrate::db::query\" = { rule = \"IL105\" }\n",
+        ),
+        (
+            "lib.rs",
+            "pub async fn go() {\n    mycrate::db::query();\n}\n\npub fn sync_go() {\n    mycrate::db::query();\n}\n",
+        ),
+    ]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["lib.rs:2:5 IL105"]));
+}
+
+#[test]
+fn closest_config_wins() {
+    let project = Project::with(&[
+        ("interlock.toml", "ignore = [\"IL101\"]\n"),
+        ("sub/interlock.toml", "select = [\"IL101\"]\n"),
+        ("top.py", SLEEPY_AND_OPEN_PY),
+        ("sub/inner.py", SLEEPY_AND_OPEN_PY),
+        ("sub/deeper/deepest.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    let run = project.check(&[]);
+    assert_eq!(
+        run.findings(),
+        strings(&[
+            "sub/deeper/deepest.py:5:5 IL101",
+            "sub/inner.py:5:5 IL101",
+            "top.py:6:10 IL102",
+        ])
+    );
+    // The same settings apply when the file is named directly.
+    let run = project.check(&["sub/inner.py"]);
+    assert_eq!(run.findings(), strings(&["sub/inner.py:5:5 IL101"]));
+}
+
+#[test]
+fn pyproject_without_tool_section_does_not_hide_the_parent_config() {
+    let project = Project::with(&[
+        ("interlock.toml", "ignore = [\"IL101\"]\n"),
+        ("sub/pyproject.toml", "[project]\nname = \"sub\"\n"),
+        ("sub/inner.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    assert_eq!(project.check(&[]).codes(), strings(&["IL102"]));
+}
+
+#[test]
+fn explicit_config_file_applies_to_every_file() {
+    let project = Project::with(&[
+        ("interlock.toml", "select = [\"IL101\"]\n"),
+        ("configs/strict.toml", "select = [\"IL102\"]\n"),
+        ("app.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    let run = project.check(&["--config", "configs/strict.toml"]);
+    assert_eq!(run.codes(), strings(&["IL102"]));
+}
+
+#[test]
+fn unknown_config_key_exits_2_naming_file_and_line() {
+    let project = Project::with(&[
+        (
+            "interlock.toml",
+            "select = [\"IL1\"]\nselct = [\"IL101\"]\n",
+        ),
+        ("app.py", SLEEPY_PY),
+    ]);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("interlock.toml"), "{run:#?}");
+    assert!(run.stderr.contains("line 2"), "{run:#?}");
+    assert!(run.stderr.contains("selct"), "{run:#?}");
+    assert!(run.findings().is_empty(), "{run:#?}");
+}
+
+#[test]
+fn bad_config_value_exits_2_naming_file_and_line() {
+    let project = Project::with(&[
+        ("interlock.toml", "select = [\"IL1\"]\nignore = [\"XY9\"]\n"),
+        ("app.py", SLEEPY_PY),
+    ]);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("interlock.toml"), "{run:#?}");
+    assert!(run.stderr.contains("line 2"), "{run:#?}");
+    assert!(run.stderr.contains("XY9"), "{run:#?}");
+}
+
+#[test]
+fn bad_pyproject_section_exits_2_naming_file_and_line() {
+    let project = Project::with(&[
+        (
+            "pyproject.toml",
+            "[tool.interlock]\nselect = [\"IL101\"]\nbogus = true\n",
+        ),
+        ("app.py", SLEEPY_PY),
+    ]);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("pyproject.toml"), "{run:#?}");
+    assert!(run.stderr.contains("line 3"), "{run:#?}");
+}
+
+#[test]
+fn malformed_toml_and_bad_blocking_rule_exit_2() {
+    let project = Project::with(&[("interlock.toml", "select = [\n"), ("app.py", SLEEPY_PY)]);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("interlock.toml"), "{run:#?}");
+
+    project.write(
+        "interlock.toml",
+        "[blocking]\n\"mylib.f\" = { rule = \"IL001\" }\n",
+    );
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("line 2"), "{run:#?}");
+    assert!(run.stderr.contains("IL001"), "{run:#?}");
+}
+
+#[test]
+fn broken_nested_config_exits_2() {
+    let project = Project::with(&[
+        ("app.py", SLEEPY_PY),
+        ("sub/interlock.toml", "ignore = \"IL101\"\n"),
+        ("sub/inner.py", SLEEPY_PY),
+    ]);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("interlock.toml"), "{run:#?}");
+    assert!(run.stderr.contains("line 1"), "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// File discovery
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn gitignored_files_are_skipped_inside_a_git_repository() {
+    let project = Project::with(&[
+        (".gitignore", "ignored/\n"),
+        ("app.py", SLEEPY_PY),
+        ("ignored/skip.py", SLEEPY_PY),
+    ]);
+    // Outside a repository `.gitignore` has no effect.
+    assert_eq!(project.check(&[]).findings().len(), 2);
+    std::fs::create_dir(project.root().join(".git")).expect("a .git directory");
+    assert_eq!(
+        project.check(&[]).findings(),
+        strings(&["app.py:5:5 IL101"])
+    );
+}
+
+#[test]
+fn dot_ignore_files_are_honoured_everywhere() {
+    let project = Project::with(&[
+        (".ignore", "skip.py\n"),
+        ("app.py", SLEEPY_PY),
+        ("skip.py", SLEEPY_PY),
+        ("sub/skip.py", SLEEPY_PY),
+    ]);
+    assert_eq!(
+        project.check(&[]).findings(),
+        strings(&["app.py:5:5 IL101"])
+    );
+}
+
+#[test]
+fn default_excludes_skip_venv_and_target() {
+    let project = Project::with(&[
+        ("app.py", SLEEPY_PY),
+        (".venv/lib/python3.12/site.py", SLEEPY_PY),
+        ("venv/lib.py", SLEEPY_PY),
+        ("target/debug/build/out.rs", SLEEPY_RS),
+        ("node_modules/pkg/x.py", SLEEPY_PY),
+        ("src/lib.rs", SLEEPY_RS),
+    ]);
+    assert_eq!(
+        project.check(&[]).findings(),
+        strings(&["app.py:5:5 IL101", "src/lib.rs:2:5 IL101"])
+    );
+}
+
+#[test]
+fn exclude_on_the_command_line_replaces_the_defaults() {
+    let project = Project::with(&[
+        ("app.py", SLEEPY_PY),
+        ("legacy/old.py", SLEEPY_PY),
+        (".venv/site.py", SLEEPY_PY),
+    ]);
+    let run = project.check(&["--exclude", "legacy"]);
+    assert_eq!(
+        run.findings(),
+        strings(&[".venv/site.py:5:5 IL101", "app.py:5:5 IL101"])
+    );
+}
+
+#[test]
+fn extend_exclude_on_the_command_line_keeps_the_defaults() {
+    let project = Project::with(&[
+        ("app.py", SLEEPY_PY),
+        ("legacy/old.py", SLEEPY_PY),
+        ("gen_models.py", SLEEPY_PY),
+        (".venv/site.py", SLEEPY_PY),
+    ]);
+    let run = project.check(&["--extend-exclude", "legacy,gen_*.py"]);
+    assert_eq!(run.findings(), strings(&["app.py:5:5 IL101"]));
+}
+
+#[test]
+fn explicitly_named_excluded_file_is_checked_unless_force_exclude() {
+    let project = Project::with(&[
+        ("interlock.toml", "extend-exclude = [\"gen_*.py\"]\n"),
+        ("gen_models.py", SLEEPY_PY),
+    ]);
+    assert!(project.check(&[]).findings().is_empty());
+    let run = project.check(&["gen_models.py"]);
+    assert_eq!(run.findings(), strings(&["gen_models.py:5:5 IL101"]));
+    let run = project.check(&["--force-exclude", "gen_models.py"]);
+    run.assert_code(0);
+    assert!(run.findings().is_empty(), "{run:#?}");
+}
+
+#[test]
+fn explicitly_named_file_in_a_default_excluded_directory_is_checked() {
+    let project = Project::with(&[(".venv/site.py", SLEEPY_PY)]);
+    let run = project.check(&[".venv/site.py"]);
+    assert_eq!(run.findings(), strings(&[".venv/site.py:5:5 IL101"]));
+}
+
+#[test]
+fn force_exclude_skips_files_inside_excluded_directories() {
+    let project = Project::with(&[
+        ("interlock.toml", "extend-exclude = [\"generated\"]\n"),
+        (".venv/site.py", SLEEPY_PY),
+        ("generated/models.py", SLEEPY_PY),
+    ]);
+    let run = project.check(&["--force-exclude", ".venv/site.py", "generated/models.py"]);
+    assert!(run.findings().is_empty(), "{run:#?}");
+    run.assert_code(0);
+}
+
+#[test]
+fn files_of_other_languages_are_not_walked() {
+    let project = Project::with(&[
+        ("app.py", SLEEPY_PY),
+        ("notes.txt", "time.sleep(1)\n"),
+        ("script.js", "await sleep(1)\n"),
+        ("stubs.pyi", SLEEPY_PY),
+    ]);
+    assert_eq!(
+        project.check(&[]).findings(),
+        strings(&["app.py:5:5 IL101", "stubs.pyi:5:5 IL101"])
+    );
+}
+
+#[test]
+fn overlapping_paths_report_each_finding_once() {
+    let project = Project::with(&[("app.py", SLEEPY_PY), ("sub/inner.py", SLEEPY_PY)]);
+    let run = project.check(&["app.py", "."]);
+    assert_eq!(run.findings().len(), 2, "{run:#?}");
+    let run = project.check(&["sub", "sub/inner.py"]);
+    assert_eq!(run.findings().len(), 1, "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Standard input
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn stdin_is_read_as_python_under_the_given_name() {
+    let project = Project::new();
+    let run = project.check_stdin(
+        &[
+            "-",
+            "--stdin-filename",
+            "app.py",
+            "--output-format",
+            "concise",
+        ],
+        SLEEPY_PY,
+    );
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["app.py:5:5 IL101"]));
+
+    let run = project.check_stdin(
+        &[
+            "-",
+            "--stdin-filename",
+            "app.py",
+            "--output-format",
+            "concise",
+        ],
+        CLEAN_PY,
+    );
+    run.assert_code(0);
+}
+
+#[test]
+fn stdin_is_read_as_rust_when_named_rs() {
+    let project = Project::new();
+    let run = project.check_stdin(
+        &[
+            "-",
+            "--stdin-filename",
+            "lib.rs",
+            "--output-format",
+            "concise",
+        ],
+        SLEEPY_RS,
+    );
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["lib.rs:2:5 IL101"]));
+
+    let run = project.check_stdin(
+        &[
+            "-",
+            "--stdin-filename",
+            "src/lib.rs",
+            "--output-format",
+            "json",
+        ],
+        SLEEPY_RS,
+    );
+    let value: Value = serde_json::from_str(&run.stdout).expect("valid JSON");
+    let filename = value[0]["filename"].as_str().expect("a filename");
+    assert!(
+        PathBuf::from(filename).ends_with("src/lib.rs"),
+        "{filename}"
+    );
+}
+
+#[test]
+fn stdin_uses_the_config_for_its_filename() {
+    let project = Project::with(&[(
+        "interlock.toml",
+        "[blocking]\n\"mylib.fetch_sync\" = { rule = \"IL103\", alternative = \"await mylib.fetch()\" }\n",
+    )]);
+    let run = project.check_stdin(
+        &["-", "--stdin-filename", "app.py"],
+        "import mylib\n\n\nasync def go():\n    mylib.fetch_sync()\n",
+    );
+    run.assert_code(1);
+    assert!(run.stdout.contains("IL103"), "{run:#?}");
+    assert!(run.stdout.contains("await mylib.fetch()"), "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suppression comments
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn python_line_suppressions() {
+    let source = "\
+import time
+
+
+async def main():
+    time.sleep(1)  # noqa: IL101
+    time.sleep(2)  # noqa
+    time.sleep(3)  # interlock: ignore[IL101]
+    time.sleep(4)  # interlock: ignore[IL1]
+    time.sleep(5)  # noqa: IL102
+    time.sleep(6)  # interlock: ignore[IL102]
+    time.sleep(7)
+    time.sleep(8)  # noqa:IL101,IL102
+";
+    let project = Project::with(&[("app.py", source)]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    // Only the wrong codes and the bare line are still reported.
+    assert_eq!(
+        run.findings(),
+        strings(&["app.py:9:5 IL101", "app.py:10:5 IL101", "app.py:11:5 IL101",])
+    );
+}
+
+#[test]
+fn noqa_is_case_insensitive() {
+    let project = Project::with(&[(
+        "app.py",
+        "import time\n\n\nasync def main():\n    time.sleep(1)  # NOQA\n    time.sleep(2)  # NoQA: IL101\n",
+    )]);
+    let run = project.check(&[]);
+    assert!(run.findings().is_empty(), "{run:#?}");
+    run.assert_code(0);
+}
+
+#[test]
+fn noqa_for_one_code_keeps_the_others_on_the_line() {
+    let project = Project::with(&[(
+        "app.py",
+        "import time\n\n\nasync def main():\n    time.sleep(1); open(\"f\")  # noqa: IL101\n",
+    )]);
+    assert_eq!(project.check(&[]).codes(), strings(&["IL102"]));
+}
+
+#[test]
+fn python_file_level_suppression() {
+    let project = Project::with(&[
+        (
+            "app.py",
+            "# interlock: file-ignore[IL1]\nimport time\n\n\nasync def main():\n    time.sleep(1)\n",
+        ),
+        (
+            "other.py",
+            "# interlock: file-ignore[IL102]\nimport time\n\n\nasync def main():\n    time.sleep(1)\n",
+        ),
+    ]);
+    let run = project.check(&[]);
+    assert_eq!(run.findings(), strings(&["other.py:6:5 IL101"]));
+}
+
+#[test]
+fn rust_suppressions() {
+    let source = "\
+pub async fn run() {
+    std::thread::sleep(std::time::Duration::from_secs(1)); // noqa: IL101
+    std::thread::sleep(std::time::Duration::from_secs(2)); // noqa: IL102
+    std::thread::sleep(std::time::Duration::from_secs(3)); // interlock: ignore[IL1]
+    std::thread::sleep(std::time::Duration::from_secs(4));
+}
+";
+    let project = Project::with(&[
+        ("lib.rs", source),
+        (
+            "quiet.rs",
+            "// interlock: file-ignore[IL101]\npub async fn run() {\n    std::thread::sleep(std::time::Duration::from_secs(1));\n}\n",
+        ),
+    ]);
+    let run = project.check(&[]);
+    assert_eq!(
+        run.findings(),
+        strings(&["lib.rs:3:5 IL101", "lib.rs:5:5 IL101"])
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad input
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn syntax_error_is_il001_and_other_files_are_still_checked() {
+    let project = Project::with(&[
+        ("broken.py", "import time\n\n\ndef broken(:\n    pass\n"),
+        ("good.py", SLEEPY_PY),
+    ]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    let findings = run.findings();
+    assert_eq!(findings.len(), 2, "{run:#?}");
+    assert!(findings[0].starts_with("broken.py:4:"), "{run:#?}");
+    assert!(findings[0].ends_with(" IL001"), "{run:#?}");
+    assert_eq!(findings[1], "good.py:5:5 IL101");
+}
+
+#[test]
+fn rust_syntax_error_is_il001() {
+    let project = Project::with(&[
+        ("broken.rs", "fn main() {\n    let x = ;\n}\n"),
+        ("good.rs", SLEEPY_RS),
+    ]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    let findings = run.findings();
+    assert_eq!(findings.len(), 2, "{run:#?}");
+    assert!(findings[0].starts_with("broken.rs:2:"), "{run:#?}");
+    assert!(findings[0].ends_with(" IL001"), "{run:#?}");
+    assert_eq!(findings[1], "good.rs:2:5 IL101");
+}
+
+#[test]
+fn invalid_utf8_is_il002() {
+    let project = Project::new();
+    project.write("latin1.py", b"x = '\xff'\n");
+    project.write("good.py", SLEEPY_PY);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    assert_eq!(
+        run.findings(),
+        strings(&["good.py:5:5 IL101", "latin1.py:1:6 IL002"])
+    );
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn binary_file_is_an_error_but_other_files_are_still_checked() {
+    let project = Project::new();
+    project.write("bin.py", b"x = 1\0\0\0\n");
+    project.write("good.py", SLEEPY_PY);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert_eq!(run.findings(), strings(&["good.py:5:5 IL101"]));
+    let stderr: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(stderr.len(), 1, "{run:#?}");
+    assert!(stderr[0].contains("bin.py"), "{run:#?}");
+}
+
+/// Deeply nested or very long Python expressions must be analysed without crashing.
+#[test]
+fn python_deep_nesting_and_long_expressions_never_crash() {
+    let cases = [
+        (
+            "parens.py",
+            format!("x = {}1{}\n", "(".repeat(10_000), ")".repeat(10_000)),
+        ),
+        (
+            "lists.py",
+            format!("x = {}1{}\n", "[".repeat(10_000), "]".repeat(10_000)),
+        ),
+        ("minus.py", format!("x = {}1\n", "-".repeat(100_000))),
+        ("flat.py", format!("x = {}1\n", "1 + ".repeat(100_000))),
+    ];
+    for (name, source) in &cases {
+        let project = Project::new();
+        project.write(name, source);
+        let run = project.check(&[]);
+        run.assert_no_crash();
+        assert!(
+            run.findings().iter().all(|f| f.ends_with(" IL001")),
+            "{name}: {run:#?}"
+        );
+    }
+}
+
+#[test]
+fn python_blocking_call_inside_deep_nesting_is_still_found() {
+    let project = Project::new();
+    project.write(
+        "app.py",
+        format!(
+            "import time\n\n\nasync def main():\n    time.sleep({}1{})\n",
+            "(".repeat(10_000),
+            ")".repeat(10_000)
+        ),
+    );
+    let run = project.check(&[]);
+    run.assert_no_crash();
+    assert_eq!(run.findings(), strings(&["app.py:5:5 IL101"]));
+}
+
+/// Rust refuses nesting it cannot parse safely with an IL001 finding instead of crashing.
+#[test]
+fn rust_deep_nesting_is_il001_not_a_crash() {
+    let cases = [
+        (
+            "parens.rs",
+            format!(
+                "fn f() {{ let x = {}1{}; }}\n",
+                "(".repeat(10_000),
+                ")".repeat(10_000)
+            ),
+        ),
+        (
+            "arrays.rs",
+            format!(
+                "fn f() {{ let x = {}1{}; }}\n",
+                "[".repeat(10_000),
+                "]".repeat(10_000)
+            ),
+        ),
+        (
+            "minus.rs",
+            format!("fn f() {{ let x = {}1; }}\n", "-".repeat(100_000)),
+        ),
+    ];
+    for (name, source) in &cases {
+        let project = Project::new();
+        project.write(name, source);
+        project.write("good.rs", SLEEPY_RS);
+        let run = project.check(&[]);
+        run.assert_no_crash();
+        run.assert_code(1);
+        assert!(
+            run.stdout.contains("IL001") && run.stdout.contains("nesting"),
+            "{name}: {run:#?}"
+        );
+        assert!(
+            run.findings().contains(&"good.rs:2:5 IL101".to_string()),
+            "{name}: {run:#?}"
+        );
+    }
+}
+
+#[test]
+fn rust_long_flat_expression_never_crashes() {
+    let project = Project::new();
+    project.write(
+        "flat.rs",
+        format!("fn f() {{ let x = {}1; }}\n", "1 + ".repeat(100_000)),
+    );
+    let run = project.check(&[]);
+    run.assert_no_crash();
+    // A 400 KB statement is refused with a clear IL001 rather than parsed.
+    run.assert_code(1);
+    assert!(
+        run.stdout.contains("IL001") && run.stdout.contains("statement longer than"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn rust_deeply_nested_types_closures_and_keywords_never_crash() {
+    let cases = [
+        (
+            "generics.rs",
+            format!(
+                "type T = {}u8{};\n",
+                "Vec<".repeat(10_000),
+                ">".repeat(10_000)
+            ),
+        ),
+        (
+            "fn_types.rs",
+            format!(
+                "type T = {}u8{};\n",
+                "Box<dyn Fn() -> ".repeat(10_000),
+                ">".repeat(10_000)
+            ),
+        ),
+        (
+            "pointers.rs",
+            format!("type T = {}u8;\n", "*const ".repeat(100_000)),
+        ),
+        (
+            "closures.rs",
+            format!("fn f() {{ let x = {}1; }}\n", "|| ".repeat(100_000)),
+        ),
+        (
+            "returns.rs",
+            format!("fn f() {{ {}1; }}\n", "return ".repeat(100_000)),
+        ),
+        (
+            "assignments.rs",
+            format!("fn f() {{ {}1; }}\n", "x = ".repeat(100_000)),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, source) in &cases {
+        let project = Project::new();
+        project.write(name, source);
+        project.write("good.rs", SLEEPY_RS);
+        let run = project.check(&[]);
+        let crashed = !matches!(run.code, Some(0 | 1))
+            || CRASH_MARKERS.iter().any(|m| run.stderr.contains(m))
+            || !run.findings().contains(&"good.rs:2:5 IL101".to_string());
+        if crashed {
+            failures.push(format!(
+                "{name}: exit {:?}, stderr {:?}",
+                run.code, run.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn long_method_chains_never_crash() {
+    let cases = [
+        ("chain.py", format!("x = y{}\n", ".a()".repeat(50_000))),
+        ("calls.py", format!("x = y{}\n", "()".repeat(50_000))),
+        (
+            "chain.rs",
+            format!("fn f() {{ let x = y{}; }}\n", ".a()".repeat(20_000)),
+        ),
+        (
+            "awaits.rs",
+            format!("async fn f() {{ let x = y{}; }}\n", ".await".repeat(20_000)),
+        ),
+    ];
+    for (name, source) in &cases {
+        let project = Project::new();
+        project.write(name, source);
+        let run = project.check(&[]);
+        run.assert_no_crash();
+        if name.ends_with(".rs") {
+            // Rust statements this long are refused up front (syn recurses per token).
+            let findings = run.findings();
+            assert!(
+                findings.len() == 1 && findings[0].ends_with("IL001"),
+                "{name}: {run:#?}"
+            );
+            assert!(
+                run.stdout.contains("statement longer than"),
+                "{name}: {run:#?}"
+            );
+        } else {
+            assert!(run.findings().is_empty(), "{name}: {run:#?}");
+        }
+    }
+}
+
+#[test]
+fn long_rust_call_chains_are_analysed_quickly() {
+    let project = Project::new();
+    project.write(
+        "calls.rs",
+        format!("fn f() {{ let x = y{}; }}\n", "()".repeat(20_000)),
+    );
+    let run = Run::of(
+        project
+            .command(&["check", "--output-format", "concise"])
+            .timeout(Duration::from_secs(30)),
+    );
+    run.assert_no_crash();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule documentation
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rules_lists_every_code() {
+    let project = Project::new();
+    let run = project.run(&["rules"]);
+    run.assert_code(0);
+    for code in [
+        "IL001", "IL002", "IL101", "IL102", "IL103", "IL104", "IL105", "IL107",
+    ] {
+        assert!(
+            run.stdout.lines().any(|line| line.starts_with(code)),
+            "{code} missing: {run:#?}"
+        );
+    }
+    assert!(run.stdout.contains("blocking-sleep-in-async"), "{run:#?}");
+}
+
+#[test]
+fn rule_prints_its_page() {
+    let project = Project::new();
+    let run = project.run(&["rule", "IL101"]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.starts_with("# IL101 blocking-sleep-in-async"),
+        "{run:#?}"
+    );
+    let lower = project.run(&["rule", "il101"]);
+    assert_eq!(lower.stdout, run.stdout);
+}
+
+#[test]
+fn unknown_rule_exits_2() {
+    let project = Project::new();
+    let run = project.run(&["rule", "IL999"]);
+    run.assert_code(2);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("IL999"), "{run:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Determinism
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn output_is_deterministic_and_sorted_by_path_line_and_column() {
+    let two_on_a_line = "\
+import time
+
+
+async def main():
+    time.sleep(1); time.sleep(2)
+    with open(\"x\") as fh:
+        time.sleep(3)
+";
+    let project = Project::with(&[
+        ("z.py", SLEEPY_AND_OPEN_PY),
+        ("b/d.rs", SLEEPY_RS),
+        ("a.py", two_on_a_line),
+        ("b/c.py", SLEEPY_PY),
+        ("m.rs", SLEEPY_RS),
+        ("b/e/f.py", SLEEPY_AND_OPEN_PY),
+    ]);
+    let first = project.check(&[]);
+    first.assert_code(1);
+    assert_eq!(
+        first.findings(),
+        strings(&[
+            "a.py:5:5 IL101",
+            "a.py:5:20 IL101",
+            "a.py:6:10 IL102",
+            "a.py:7:9 IL101",
+            "b/c.py:5:5 IL101",
+            "b/d.rs:2:5 IL101",
+            "b/e/f.py:5:5 IL101",
+            "b/e/f.py:6:10 IL102",
+            "m.rs:2:5 IL101",
+            "z.py:5:5 IL101",
+            "z.py:6:10 IL102",
+        ])
+    );
+    for _ in 0..3 {
+        assert_eq!(project.check(&[]), first);
+    }
+    let full = project.run(&["check"]);
+    assert_eq!(project.run(&["check"]), full);
+    let json = project.run(&["check", "--output-format", "json"]);
+    assert_eq!(project.run(&["check", "--output-format", "json"]), json);
+}
