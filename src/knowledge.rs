@@ -2,7 +2,7 @@
 //! which calls block (and with which rule), what calls return (simple type evidence), and which
 //! calls hand their callables to another thread.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
@@ -12,6 +12,7 @@ const BLOCKING_TOML: &str = include_str!("../rules/blocking.toml");
 const TYPES_TOML: &str = include_str!("../rules/types.toml");
 const OFFLOAD_TOML: &str = include_str!("../rules/offload.toml");
 const AWAITABLES_TOML: &str = include_str!("../rules/awaitables.toml");
+const COROUTINES_TOML: &str = include_str!("../rules/coroutines.toml");
 
 /// One blocking API: the rule it belongs to and the alternative to suggest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +47,17 @@ pub struct LanguageTables {
 pub struct Knowledge {
     pub python: LanguageTables,
     pub rust: LanguageTables,
+    /// Python library coroutine functions (IL501).
+    pub coroutine_functions: HashSet<String>,
+    /// Python calls returning a weakly held task (IL502).
+    pub task_spawners: HashSet<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct CoroutineTables {
+    coroutine_functions: HashSet<String>,
+    task_spawners: HashSet<String>,
 }
 
 impl Knowledge {
@@ -78,9 +90,13 @@ impl Knowledge {
             offload: offload.remove(lang).unwrap_or_default(),
             awaitable_consumers: awaitables.remove(lang).unwrap_or_default(),
         };
+        let coroutines: CoroutineTables =
+            toml::from_str(COROUTINES_TOML).expect("rules/coroutines.toml is valid");
         Knowledge {
             python: tables("python"),
             rust: tables("rust"),
+            coroutine_functions: coroutines.coroutine_functions,
+            task_spawners: coroutines.task_spawners,
         }
     }
 

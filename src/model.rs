@@ -5,6 +5,7 @@
 //! and the execution context they run in, and await points. Later analyses add locks, spawns and
 //! shared-state accesses here.
 
+use std::collections::HashSet;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -61,6 +62,18 @@ pub enum FunctionKind {
     AsyncBlock,
 }
 
+/// What the code does with a call's result.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ResultUse {
+    /// Used in an expression, returned, passed on, stored…
+    #[default]
+    Used,
+    /// An expression statement: the result is thrown away.
+    Discarded,
+    /// Assigned to a plain local name (`c = fetch()`).
+    Bound(String),
+}
+
 /// One call site.
 #[derive(Clone, Debug)]
 pub struct Call {
@@ -81,6 +94,8 @@ pub struct Call {
     /// The call's result is awaited or scheduled as an awaitable (`await f()`, `f().await`,
     /// `asyncio.create_task(f())`): it returns a coroutine or future and does not block.
     pub awaited: bool,
+    /// What happens to the call's result.
+    pub result: ResultUse,
 }
 
 /// A function, method, closure, async block or a module's top-level code.
@@ -100,6 +115,10 @@ pub struct Function {
     pub calls: Vec<Call>,
     /// `await` / `.await` points in source order.
     pub awaits: Vec<Span>,
+    /// Names this function's code reads (Python), to tell whether a bound result is used.
+    pub reads: HashSet<String>,
+    /// Loops that only poll a condition and sleep (the span of the loop keyword).
+    pub busy_waits: Vec<Span>,
 }
 
 /// A type whose methods may come from elsewhere: a Python class and its bases, or a Rust type
@@ -137,6 +156,8 @@ impl FileModel {
             parent: None,
             calls: Vec::new(),
             awaits: Vec::new(),
+            reads: HashSet::new(),
+            busy_waits: Vec::new(),
         };
         FileModel {
             path,

@@ -14,7 +14,9 @@ use ruff_text_size::Ranged;
 
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
-use crate::model::{Call, Class, Context, FileModel, Function, FunctionKind, Language, Span};
+use crate::model::{
+    Call, Class, Context, FileModel, Function, FunctionKind, Language, ResultUse, Span,
+};
 use crate::project::ModuleName;
 
 /// Parses and lowers one Python file.
@@ -40,6 +42,7 @@ pub fn lower(
                 .rsplit_once('.')
                 .map_or(String::new(), |(parent, _)| parent.to_string())
         },
+        next_result: ResultUse::Used,
         scopes: vec![Scope::new(ScopeKind::Module, "")],
         current: 0,
         context: Context::Sync,
@@ -103,6 +106,8 @@ struct Lowerer<'a> {
     model: FileModel,
     /// The package that relative imports start from.
     package: String,
+    /// What the statement being lowered does with the result of its outermost call.
+    next_result: ResultUse,
     scopes: Vec<Scope>,
     /// Index of the function whose code is being lowered.
     current: usize,
@@ -429,6 +434,8 @@ impl<'a> Lowerer<'a> {
             parent: Some(self.current),
             calls: Vec::new(),
             awaits: Vec::new(),
+            reads: Default::default(),
+            busy_waits: Vec::new(),
         });
 
         let mut scope = Scope::new(ScopeKind::Function, &name);
@@ -499,6 +506,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn call(&mut self, call: &'a ast::ExprCall, awaited: bool) {
+        let result = std::mem::take(&mut self.next_result);
         let callee = self.resolve(&call.func);
         let method = match call.func.as_ref() {
             Expr::Attribute(attr) => Some(attr.attr.id.to_string()),
@@ -517,6 +525,7 @@ impl<'a> Lowerer<'a> {
             non_blocking,
             alternatives: Vec::new(),
             awaited,
+            result,
         });
         self.visit_expr(&call.func);
         let arguments = call
@@ -535,6 +544,43 @@ impl<'a> Lowerer<'a> {
                 _ => self.visit_expr(argument),
             }
         }
+    }
+
+    /// A `while` loop that only polls a condition and sleeps: `while not done: await
+    /// asyncio.sleep(..)`, or `while True:` with an `if …: break` (or `return`) and the sleep.
+    fn is_busy_wait(&self, while_stmt: &ast::StmtWhile) -> bool {
+        let constant_true = matches!(while_stmt.test.as_ref(), Expr::BooleanLiteral(b) if b.value);
+        if !while_stmt.orelse.is_empty() {
+            return false;
+        }
+        let (mut sleeps, mut exits) = (0, 0);
+        for stmt in &while_stmt.body {
+            match stmt {
+                Stmt::Pass(_) | Stmt::Continue(_) => {}
+                Stmt::Expr(e) if self.is_async_sleep(&e.value) => sleeps += 1,
+                Stmt::If(branch) if constant_true && branch.elif_else_clauses.is_empty() => {
+                    match branch.body.as_slice() {
+                        [Stmt::Break(_) | Stmt::Return(_)] => exits += 1,
+                        _ => return false,
+                    }
+                }
+                _ => return false,
+            }
+        }
+        sleeps > 0 && if constant_true { exits > 0 } else { exits == 0 }
+    }
+
+    fn is_async_sleep(&self, expr: &Expr) -> bool {
+        let Expr::Await(await_expr) = expr else {
+            return false;
+        };
+        let Expr::Call(call) = await_expr.value.as_ref() else {
+            return false;
+        };
+        matches!(
+            self.resolve(&call.func).as_deref(),
+            Some("asyncio.sleep" | "trio.sleep" | "anyio.sleep")
+        )
     }
 
     fn lambda(&mut self, lambda: &'a ast::ExprLambda) {
@@ -595,6 +641,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
             }
             Stmt::Assign(assign) => {
+                if let ([Expr::Name(name)], Expr::Call(_)) =
+                    (assign.targets.as_slice(), assign.value.as_ref())
+                {
+                    self.next_result = ResultUse::Bound(name.id.to_string());
+                }
                 self.visit_expr(&assign.value);
                 let ty = self.type_of(&assign.value);
                 for target in &assign.targets {
@@ -621,12 +672,34 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 self.visit_body(&with.body);
             }
+            Stmt::Expr(statement) => {
+                if statement.value.is_call_expr() {
+                    self.next_result = ResultUse::Discarded;
+                }
+                self.visit_expr(&statement.value);
+            }
+            Stmt::While(while_stmt) => {
+                if self.is_busy_wait(while_stmt) {
+                    let start = while_stmt.range.start().to_usize();
+                    self.model.functions[self.current]
+                        .busy_waits
+                        .push(start..start + "while".len());
+                }
+                visitor::walk_stmt(self, stmt);
+            }
             _ => visitor::walk_stmt(self, stmt),
         })
     }
 
     fn visit_expr(&mut self, expr: &'a Expr) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
+            Expr::Name(name) => {
+                if name.ctx == ast::ExprContext::Load {
+                    self.model.functions[self.current]
+                        .reads
+                        .insert(name.id.to_string());
+                }
+            }
             Expr::Call(call) => self.call(call, false),
             Expr::Lambda(lambda) => self.lambda(lambda),
             Expr::Await(await_expr) => {

@@ -452,10 +452,24 @@ impl<'t> Lowerer<'t> {
     fn type_within(&self, expr: &Expr, depth: usize) -> Option<Returns> {
         let depth = depth.checked_sub(1)?;
         match expr {
-            Expr::Path(path) if path.path.segments.len() == 1 => self
-                .local(&path.path.segments[0].ident.to_string())
-                .cloned()
-                .flatten(),
+            Expr::Path(path) if path.path.segments.len() == 1 => {
+                let name = path.path.segments[0].ident.to_string();
+                match self.local(&name) {
+                    Some(ty) => ty.clone(),
+                    // A unit struct: `let sink = NullSink;`.
+                    None if name.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                        self.use_of(&name).cloned().map(Returns::One)
+                    }
+                    None => None,
+                }
+            }
+            // A struct literal: `TcpSink { target }`.
+            Expr::Struct(literal) => {
+                let last = literal.path.segments.last()?.ident.to_string();
+                self.resolve_path(&literal.path)
+                    .or(Some(last))
+                    .map(Returns::One)
+            }
             Expr::Call(call) => {
                 let Expr::Path(func) = call.func.as_ref() else {
                     return None;
@@ -588,6 +602,8 @@ impl<'t> Lowerer<'t> {
             parent: Some(self.current),
             calls: Vec::new(),
             awaits: Vec::new(),
+            reads: Default::default(),
+            busy_waits: Vec::new(),
         });
         let saved = (self.current, self.context);
         self.current = index;
@@ -666,6 +682,40 @@ impl<'t> Lowerer<'t> {
         }
     }
 
+    /// A loop body that only sleeps (`tokio::time::sleep(..).await`) and, for `loop`, checks a
+    /// condition to leave (`if ready { break; }`): a busy-wait.
+    fn only_polls(&self, body: &syn::Block, needs_exit: bool) -> bool {
+        let (mut sleeps, mut exits) = (0, 0);
+        for stmt in &body.stmts {
+            let syn::Stmt::Expr(expr, _) = stmt else {
+                return false;
+            };
+            match expr {
+                Expr::Await(await_expr) if self.is_async_sleep(&await_expr.base) => sleeps += 1,
+                Expr::If(branch) if needs_exit && branch.else_branch.is_none() => {
+                    match branch.then_branch.stmts.as_slice() {
+                        [syn::Stmt::Expr(Expr::Break(_) | Expr::Return(_), _)] => exits += 1,
+                        _ => return false,
+                    }
+                }
+                Expr::Continue(_) => {}
+                _ => return false,
+            }
+        }
+        sleeps > 0 && (exits > 0) == needs_exit
+    }
+
+    fn is_async_sleep(&self, expr: &Expr) -> bool {
+        let Expr::Call(call) = expr else { return false };
+        let Expr::Path(func) = call.func.as_ref() else {
+            return false;
+        };
+        matches!(
+            self.resolve_path(&func.path).as_deref(),
+            Some("tokio::time::sleep" | "async_std::task::sleep" | "smol::Timer::after")
+        )
+    }
+
     /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
     /// another thread (an offloading API, or any call awaited at once: a future-returning
     /// function that takes a sync closure runs it elsewhere), and whether its arguments are
@@ -691,6 +741,7 @@ impl<'t> Lowerer<'t> {
             non_blocking: false,
             alternatives,
             awaited,
+            result: Default::default(),
         });
         (offloads, schedules)
     }
@@ -830,6 +881,23 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.visit_expr(&expr.base);
         let span = byte_span(expr.await_token.span());
         self.model.functions[self.current].awaits.push(span);
+    }
+
+    fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {
+        let constant = matches!(expr.cond.as_ref(), Expr::Lit(_));
+        if !constant && self.only_polls(&expr.body, false) {
+            let span = byte_span(expr.while_token.span());
+            self.model.functions[self.current].busy_waits.push(span);
+        }
+        visit::visit_expr_while(self, expr);
+    }
+
+    fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
+        if self.only_polls(&expr.body, true) {
+            let span = byte_span(expr.loop_token.span());
+            self.model.functions[self.current].busy_waits.push(span);
+        }
+        visit::visit_expr_loop(self, expr);
     }
 
     fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {

@@ -218,6 +218,8 @@ mod tests {
             parent: Some(0),
             calls: Vec::new(),
             awaits: Vec::new(),
+            reads: Default::default(),
+            busy_waits: Vec::new(),
         }
     }
 

@@ -7,6 +7,9 @@ pub mod blocking_network_in_async;
 pub mod blocking_sleep_in_async;
 pub mod blocking_subprocess_in_async;
 pub mod blocking_wait_in_async;
+pub mod busy_wait_loop;
+pub mod coroutine_never_awaited;
+pub mod dangling_task;
 pub mod invalid_utf8;
 pub mod nested_event_loop;
 pub mod parse_error;
@@ -55,6 +58,9 @@ pub const ALL: &[&Rule] = &[
     &blocking_wait_in_async::RULE,
     &transitive_blocking_call_in_async::RULE,
     &nested_event_loop::RULE,
+    &coroutine_never_awaited::RULE,
+    &dangling_task::RULE,
+    &busy_wait_loop::RULE,
 ];
 
 /// The rule with this code.

@@ -1,0 +1,91 @@
+//! IL501 coroutine-never-awaited (Python): a coroutine function is called and its coroutine is
+//! thrown away (or bound to a name that is never used), so its body never runs.
+
+use super::{Check, ProjectContext, Rule};
+use crate::diagnostic::Diagnostic;
+use crate::graph::{CallSite, FunctionId};
+use crate::model::{FunctionKind, Language, ResultUse};
+
+pub const RULE: Rule = Rule {
+    code: "IL501",
+    name: "coroutine-never-awaited",
+    summary: "a coroutine function is called but its coroutine is never awaited, so it never runs",
+    doc: include_str!("../../rules/IL501-coroutine-never-awaited.md"),
+    check: Check::Project(check),
+};
+
+fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    for (caller, function) in project.functions() {
+        let model = project.model(caller);
+        if model.language != Language::Python {
+            continue;
+        }
+        for (index, call) in function.calls.iter().enumerate() {
+            if call.awaited {
+                continue;
+            }
+            let unused = match &call.result {
+                ResultUse::Discarded => true,
+                ResultUse::Bound(name) => !is_read(context, caller, name),
+                ResultUse::Used => false,
+            };
+            if !unused {
+                continue;
+            }
+            let site = CallSite {
+                caller,
+                call: index,
+            };
+            let project_coroutine = project
+                .target(site)
+                .map(|id| project.function(id))
+                .filter(|f| f.is_async && f.kind == FunctionKind::Function);
+            let name = match (project_coroutine, call.callee.as_deref()) {
+                (Some(target), _) => target.name.clone(),
+                (None, Some(callee))
+                    if context
+                        .file(caller)
+                        .settings
+                        .knowledge
+                        .coroutine_functions
+                        .contains(callee) =>
+                {
+                    callee.to_string()
+                }
+                _ => continue,
+            };
+            let what = match &call.result {
+                ResultUse::Bound(variable) => {
+                    format!("is stored in `{variable}`, which is never used")
+                }
+                _ => "is discarded".to_string(),
+            };
+            out.push(
+                Diagnostic::new(
+                    RULE.code,
+                    model.path.clone(),
+                    call.span.clone(),
+                    format!("the coroutine returned by `{name}()` {what}: its body never runs (Python only warns \"coroutine was never awaited\" at run time)"),
+                )
+                .with_label("coroutine created and never awaited")
+                .with_help("`await` it, or schedule it with `asyncio.create_task(...)` and keep the task"),
+            );
+        }
+    }
+}
+
+/// Whether `name` is read in the function or in any function nested in it.
+fn is_read(context: &ProjectContext, function: FunctionId, name: &str) -> bool {
+    let model = context.project.model(function);
+    model.functions.iter().enumerate().any(|(index, f)| {
+        let mut ancestor = Some(index);
+        while let Some(current) = ancestor {
+            if current == function.index {
+                return f.reads.contains(name);
+            }
+            ancestor = model.functions[current].parent;
+        }
+        false
+    })
+}

@@ -1,0 +1,42 @@
+//! IL502 dangling-task (Python): the task returned by `asyncio.create_task`/`ensure_future`/
+//! `loop.create_task` is discarded, so the event loop's weak reference is the only one left.
+
+use super::{Check, Rule};
+use crate::diagnostic::Diagnostic;
+use crate::knowledge::Knowledge;
+use crate::model::{FileModel, Language, ResultUse};
+
+pub const RULE: Rule = Rule {
+    code: "IL502",
+    name: "dangling-task",
+    summary: "the task returned by `asyncio.create_task` is discarded and may be garbage-collected mid-flight",
+    doc: include_str!("../../rules/IL502-dangling-task.md"),
+    check: Check::File(check),
+};
+
+fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+    if model.language != Language::Python {
+        return;
+    }
+    for (_, call) in model.calls() {
+        let Some(callee) = call.callee.as_deref() else {
+            continue;
+        };
+        if call.result != ResultUse::Discarded || !knowledge.task_spawners.contains(callee) {
+            continue;
+        }
+        let short = callee.rsplit('.').next().unwrap_or(callee);
+        out.push(
+            Diagnostic::new(
+                RULE.code,
+                model.path.clone(),
+                call.span.clone(),
+                format!(
+                    "the task returned by `{short}()` is discarded: the event loop keeps only a weak reference to it, so it can be garbage-collected before it finishes, and its exceptions are never seen"
+                ),
+            )
+            .with_label("task created and dropped here")
+            .with_help("keep a reference (`task = …; background.add(task); task.add_done_callback(background.discard)`), await it, or use `asyncio.TaskGroup`"),
+        );
+    }
+}
