@@ -81,30 +81,14 @@ enum Outcome {
 /// Analyses every input: files in parallel, on threads with a large stack, then the
 /// project-wide phase over all of them.
 pub fn analyse(inputs: Vec<Input>) -> Report {
-    quiet_panics_on_analysis_threads();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .stack_size(STACK_SIZE)
-        .thread_name(|i| format!("interlock-{i}"))
-        .build()
-        .expect("the analysis thread pool starts");
-    let layout = Layout::default();
-    let outcomes: Vec<Outcome> = pool.install(|| {
-        inputs
-            .into_par_iter()
-            .map(|input| analyse_guarded(input, &layout))
-            .collect()
-    });
+    let pool = analysis_pool();
+    let files_checked = inputs.len();
+    let (files, errors) = analyse_files(&pool, inputs);
     let mut report = Report {
-        files_checked: outcomes.len(),
+        files_checked,
+        errors,
         ..Report::default()
     };
-    let mut files = Vec::new();
-    for outcome in outcomes {
-        match outcome {
-            Outcome::Analysed(file) => files.push(*file),
-            Outcome::Failed(error) => report.errors.push(error),
-        }
-    }
     let project_diagnostics = pool.install(|| check_project(&files));
     let by_path: HashMap<&PathBuf, &AnalysedFile> = files.iter().map(|f| (&f.path, f)).collect();
     report.diagnostics = files
@@ -129,6 +113,38 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
         .sort_by(|a, b| (&a.path, a.span.start, a.code).cmp(&(&b.path, b.span.start, b.code)));
     report.errors.sort_by(|a, b| a.path.cmp(&b.path));
     report
+}
+
+/// The thread pool analysis runs on: large stacks, and panics reported per file.
+pub fn analysis_pool() -> rayon::ThreadPool {
+    quiet_panics_on_analysis_threads();
+    rayon::ThreadPoolBuilder::new()
+        .stack_size(STACK_SIZE)
+        .thread_name(|i| format!("interlock-{i}"))
+        .build()
+        .expect("the analysis thread pool starts")
+}
+
+/// The per-file phase: reads, decodes, parses, lowers and checks every input in parallel.
+pub fn analyse_files(
+    pool: &rayon::ThreadPool,
+    inputs: Vec<Input>,
+) -> (Vec<AnalysedFile>, Vec<FileError>) {
+    let layout = Layout::default();
+    let outcomes: Vec<Outcome> = pool.install(|| {
+        inputs
+            .into_par_iter()
+            .map(|input| analyse_guarded(input, &layout))
+            .collect()
+    });
+    let (mut files, mut errors) = (Vec::new(), Vec::new());
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Analysed(file) => files.push(*file),
+            Outcome::Failed(error) => errors.push(error),
+        }
+    }
+    (files, errors)
 }
 
 /// Runs the project-wide rules and keeps the findings their files' settings and suppression

@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::analysis::{self, Input, Report};
 use crate::config::{Options, Resolver, Selector};
 use crate::discover;
+use crate::graph::export::{self, GraphFormat, GraphKind};
+use crate::graph::{Project, summary};
 use crate::model::Language;
 use crate::report::{self, OutputFormat};
 use crate::rules;
@@ -36,6 +38,27 @@ enum Command {
     },
     /// List every rule.
     Rules,
+    /// Draw the project's call graph or await graph (Graphviz DOT or JSON).
+    Graph(GraphArgs),
+}
+
+#[derive(Args)]
+struct GraphArgs {
+    /// Files or directories (default: the current directory).
+    paths: Vec<PathBuf>,
+    /// Which graph: every call, or only awaited/spawned calls.
+    #[arg(long, value_enum, default_value = "calls")]
+    kind: GraphKind,
+    /// Output format; `dot` renders with `dot -Tsvg`.
+    #[arg(long, value_enum, default_value = "dot")]
+    format: GraphFormat,
+    /// Only what this function reaches (canonical name or its last segments: `serve`,
+    /// `Service.handle`, `db::Store::load`).
+    #[arg(long)]
+    from: Option<String>,
+    /// Use this config file for every file.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -101,6 +124,7 @@ pub fn run() -> ExitCode {
             }
             None => Err(format!("unknown rule `{code}` (see `interlock rules`)")),
         },
+        Command::Graph(args) => graph(args),
         Command::Rules => {
             for rule in rules::ALL {
                 println!("{}  {:<30} {}", rule.code, rule.name, rule.summary);
@@ -186,6 +210,39 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn graph(args: GraphArgs) -> Result<ExitCode, String> {
+    let resolver = Resolver::new(Options::default(), args.config.as_deref())?;
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths
+    };
+    let (inputs, errors) = discover::discover(&paths, resolver, false)?;
+    let pool = analysis::analysis_pool();
+    let (files, more_errors) = analysis::analyse_files(&pool, inputs);
+    for error in errors.iter().chain(&more_errors) {
+        eprintln!("error: {}: {}", error.path.display(), error.message);
+    }
+    let parsed: Vec<&analysis::AnalysedFile> = files.iter().filter(|f| f.model.is_some()).collect();
+    let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
+    let context = rules::ProjectContext {
+        project: &project,
+        files: &parsed,
+    };
+    let summaries = summary::blocking_summaries(&project, &context);
+    let lines: Vec<_> = parsed.iter().map(|f| &f.lines).collect();
+    let picture = export::render(
+        &project,
+        &lines,
+        &summaries,
+        args.kind,
+        args.format,
+        args.from.as_deref(),
+    )?;
+    println!("{picture}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_output(

@@ -3,6 +3,7 @@
 //! call graph (petgraph) with the await graph as its awaited/spawned subset, and the function
 //! summaries computed bottom-up over its strongly connected components.
 
+pub mod export;
 pub mod summary;
 
 use std::collections::HashMap;

@@ -1,0 +1,234 @@
+//! Pictures of the project graphs: the call graph or the await graph (what each async function
+//! awaits or spawns), as Graphviz DOT or JSON, optionally only the part reachable from a
+//! function. Functions that may block are highlighted, with their blocking calls as leaves.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+
+use petgraph::visit::EdgeRef;
+use serde::Serialize;
+
+use super::summary::BlocksVia;
+use super::{FunctionId, Project};
+use crate::source::LineIndex;
+
+/// Which graph to draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphKind {
+    /// Every resolved call between project functions.
+    Calls,
+    /// Only awaited or spawned calls (`await f()`, `create_task(f())`, `f().await`).
+    Awaits,
+}
+
+/// Output format of `interlock graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Json,
+}
+
+#[derive(Serialize)]
+struct Node {
+    id: String,
+    name: String,
+    file: String,
+    line: usize,
+    is_async: bool,
+    /// The rule of the blocking call this function may reach, if any.
+    blocks: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Edge {
+    from: String,
+    to: String,
+    file: String,
+    line: usize,
+}
+
+#[derive(Serialize)]
+struct Picture {
+    nodes: Vec<Node>,
+    edges: Vec<Edge>,
+}
+
+/// Draws the graph; `from` restricts it to what functions matching that name reach
+/// (a canonical name, or its last segments: `serve`, `Service.handle`).
+pub fn render(
+    project: &Project,
+    lines: &[&LineIndex],
+    summaries: &HashMap<FunctionId, BlocksVia>,
+    kind: GraphKind,
+    format: GraphFormat,
+    from: Option<&str>,
+) -> Result<String, String> {
+    let line_of = |file: usize, offset: usize| lines[file].line_of(offset) + 1;
+
+    let edges: Vec<(FunctionId, FunctionId, usize)> = project
+        .graph
+        .edge_references()
+        .filter(|e| kind == GraphKind::Calls || project.call(e.weight().site).awaited)
+        .map(|e| {
+            let site = e.weight().site;
+            (
+                project.graph[e.source()],
+                project.graph[e.target()],
+                project.call(site).span.start,
+            )
+        })
+        .collect();
+    let included: BTreeSet<FunctionId> = match from {
+        Some(name) => {
+            let starts: Vec<FunctionId> = project
+                .functions()
+                .filter(|(_, f)| matches_name(&f.canonical, name))
+                .map(|(id, _)| id)
+                .collect();
+            if starts.is_empty() {
+                return Err(format!("no function named `{name}` in the analysed files"));
+            }
+            reachable(&starts, &edges)
+        }
+        None => edges.iter().flat_map(|(a, b, _)| [*a, *b]).collect(),
+    };
+
+    let node = |id: FunctionId| {
+        let function = project.function(id);
+        Node {
+            id: function.canonical.clone(),
+            name: function.name.clone(),
+            file: project.model(id).path.display().to_string(),
+            line: line_of(id.file, function.span.start),
+            is_async: function.is_async,
+            blocks: blocking_rule(summaries, id),
+        }
+    };
+    let picture = Picture {
+        nodes: included.iter().map(|&id| node(id)).collect(),
+        edges: edges
+            .iter()
+            .filter(|(a, b, _)| included.contains(a) && included.contains(b))
+            .map(|&(a, b, offset)| Edge {
+                from: project.function(a).canonical.clone(),
+                to: project.function(b).canonical.clone(),
+                file: project.model(a).path.display().to_string(),
+                line: line_of(a.file, offset),
+            })
+            .collect(),
+    };
+    match format {
+        GraphFormat::Json => serde_json::to_string_pretty(&picture).map_err(|e| e.to_string()),
+        GraphFormat::Dot => Ok(dot(project, summaries, &picture, &included, kind)),
+    }
+}
+
+fn matches_name(canonical: &str, name: &str) -> bool {
+    canonical == name
+        || canonical
+            .strip_suffix(name)
+            .is_some_and(|rest| rest.ends_with('.') || rest.ends_with("::"))
+}
+
+/// Every function reachable from `starts` along `edges`.
+fn reachable(
+    starts: &[FunctionId],
+    edges: &[(FunctionId, FunctionId, usize)],
+) -> BTreeSet<FunctionId> {
+    let mut next: HashMap<FunctionId, Vec<FunctionId>> = HashMap::new();
+    for (a, b, _) in edges {
+        next.entry(*a).or_default().push(*b);
+    }
+    let mut seen: HashSet<FunctionId> = starts.iter().copied().collect();
+    let mut queue: VecDeque<FunctionId> = starts.iter().copied().collect();
+    while let Some(id) = queue.pop_front() {
+        for &callee in next.get(&id).into_iter().flatten() {
+            if seen.insert(callee) {
+                queue.push_back(callee);
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// The rule of the blocking call a function may reach.
+fn blocking_rule(summaries: &HashMap<FunctionId, BlocksVia>, id: FunctionId) -> Option<String> {
+    super::summary::chain(summaries, id)
+        .last()
+        .and_then(|via| match via {
+            BlocksVia::Leaf { rule, .. } => Some(rule.clone()),
+            BlocksVia::Call { .. } => None,
+        })
+}
+
+/// A DOT string literal (`\n` sequences in `text` stay line breaks).
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\\\""))
+}
+
+fn dot(
+    project: &Project,
+    summaries: &HashMap<FunctionId, BlocksVia>,
+    picture: &Picture,
+    included: &BTreeSet<FunctionId>,
+    kind: GraphKind,
+) -> String {
+    let name = match kind {
+        GraphKind::Calls => "calls",
+        GraphKind::Awaits => "awaits",
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph {name} {{");
+    let _ = writeln!(
+        out,
+        "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n  edge [fontsize=9];"
+    );
+    for node in &picture.nodes {
+        let mut attributes = vec![format!(
+            "label={}",
+            quote(&format!("{}\\n{}:{}", node.name, node.file, node.line))
+        )];
+        if node.is_async {
+            attributes.push("style=\"rounded\"".into());
+        }
+        if node.blocks.is_some() {
+            attributes.push("color=orange, penwidth=2".into());
+        }
+        let _ = writeln!(out, "  {} [{}];", quote(&node.id), attributes.join(", "));
+    }
+    for edge in &picture.edges {
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}];",
+            quote(&edge.from),
+            quote(&edge.to),
+            quote(&format!("line {}", edge.line))
+        );
+    }
+    // The blocking calls themselves, as red leaves of the functions that make them.
+    for &id in included {
+        if let Some(BlocksVia::Leaf { site, rule }) = summaries.get(&id) {
+            let call = project.call(*site);
+            let leaf = call
+                .callee
+                .clone()
+                .or_else(|| call.method.clone())
+                .unwrap_or_default();
+            let leaf_id = format!("{leaf}() [{rule}]");
+            let _ = writeln!(
+                out,
+                "  {} [label={}, color=red, fontcolor=red, shape=ellipse];",
+                quote(&leaf_id),
+                quote(&format!("{leaf}()\\n{rule}"))
+            );
+            let _ = writeln!(
+                out,
+                "  {} -> {} [color=red];",
+                quote(&project.function(id).canonical),
+                quote(&leaf_id)
+            );
+        }
+    }
+    let _ = writeln!(out, "}}");
+    out
+}
