@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -108,6 +110,9 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
             }
         }
     }
+    drop(by_path);
+    // Freeing every file's model and text is a lot of small frees: spread them over the pool.
+    pool.install(|| files.into_par_iter().for_each(drop));
     report
         .diagnostics
         .sort_by(|a, b| (&a.path, a.span.start, a.code).cmp(&(&b.path, b.span.start, b.code)));
@@ -131,12 +136,14 @@ pub fn analyse_files(
     inputs: Vec<Input>,
 ) -> (Vec<AnalysedFile>, Vec<FileError>) {
     let layout = Layout::default();
+    let started = Instant::now();
     let outcomes: Vec<Outcome> = pool.install(|| {
         inputs
             .into_par_iter()
             .map(|input| analyse_guarded(input, &layout))
             .collect()
     });
+    TIMINGS.add(&TIMINGS.files_wall, started.elapsed());
     let (mut files, mut errors) = (Vec::new(), Vec::new());
     for outcome in outcomes {
         match outcome {
@@ -151,20 +158,25 @@ pub fn analyse_files(
 /// comments allow.
 fn check_project(files: &[AnalysedFile]) -> Vec<Diagnostic> {
     let parsed: Vec<&AnalysedFile> = files.iter().filter(|f| f.model.is_some()).collect();
+    let started = Instant::now();
     let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
+    TIMINGS.add(&TIMINGS.graph, started.elapsed());
+    let started = Instant::now();
     let context = ProjectContext {
         project: &project,
         files: &parsed,
     };
     let by_path: HashMap<&PathBuf, &AnalysedFile> = parsed.iter().map(|f| (&f.path, *f)).collect();
-    rules::check_project(&context)
+    let diagnostics = rules::check_project(&context)
         .into_iter()
         .filter(|d| {
             by_path
                 .get(&d.path)
                 .is_some_and(|file| file.keeps(d.code, d.span.start))
         })
-        .collect()
+        .collect();
+    TIMINGS.add(&TIMINGS.project_rules, started.elapsed());
+    diagnostics
 }
 
 /// Analyses one file, turning a panic into an error for that file only.
@@ -188,6 +200,51 @@ fn guarded(path: PathBuf, analyse: impl FnOnce() -> Outcome) -> Outcome {
     })
 }
 
+/// Where the time goes (`--timings`): per-file phases summed over all threads (CPU time), the
+/// project-wide phases by wall clock.
+#[derive(Debug, Default)]
+pub struct Timings {
+    read: AtomicU64,
+    parse: AtomicU64,
+    lower: AtomicU64,
+    file_rules: AtomicU64,
+    graph: AtomicU64,
+    project_rules: AtomicU64,
+    files_wall: AtomicU64,
+}
+
+/// The timings of this process's analyses.
+pub static TIMINGS: Timings = Timings {
+    read: AtomicU64::new(0),
+    parse: AtomicU64::new(0),
+    lower: AtomicU64::new(0),
+    file_rules: AtomicU64::new(0),
+    graph: AtomicU64::new(0),
+    project_rules: AtomicU64::new(0),
+    files_wall: AtomicU64::new(0),
+};
+
+impl Timings {
+    fn add(&self, counter: &AtomicU64, elapsed: Duration) {
+        counter.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// One line per phase, in milliseconds.
+    pub fn summary(&self) -> String {
+        let ms = |counter: &AtomicU64| counter.load(Ordering::Relaxed) as f64 / 1e6;
+        format!(
+            "timings (ms): read {:.0}, parse {:.0}, lower {:.0}, file rules {:.0} (CPU time summed over threads; wall {:.0}); project graph {:.0}, project rules {:.0} (wall time)",
+            ms(&self.read),
+            ms(&self.parse),
+            ms(&self.lower),
+            ms(&self.file_rules),
+            ms(&self.files_wall),
+            ms(&self.graph),
+            ms(&self.project_rules)
+        )
+    }
+}
+
 fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     let Input {
         path,
@@ -201,6 +258,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
             message,
         })
     };
+    let read_started = Instant::now();
     let bytes = match contents {
         Some(bytes) => bytes,
         None => match std::fs::read(&path) {
@@ -211,7 +269,9 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     if bytes.contains(&0) {
         return fail("binary file (contains NUL bytes), not analysed".to_string());
     }
-    let (text, model, diagnostics) = match crate::decode::decode(&bytes, language) {
+    let decoded = crate::decode::decode(&bytes, language);
+    TIMINGS.add(&TIMINGS.read, read_started.elapsed());
+    let (text, model, diagnostics) = match decoded {
         Err(error) => {
             let offset = error.offset;
             let diagnostic = Diagnostic::new(
@@ -230,9 +290,17 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
         }
         Ok(text) => {
             let module = layout.module_of(&path, language);
+            let front_end = Instant::now();
             match frontend::lower(&path, language, &text, &settings.knowledge, &module) {
-                Ok(model) => {
+                Ok((model, parse_time)) => {
+                    TIMINGS.add(&TIMINGS.parse, parse_time);
+                    TIMINGS.add(
+                        &TIMINGS.lower,
+                        front_end.elapsed().saturating_sub(parse_time),
+                    );
+                    let rules_started = Instant::now();
                     let diagnostics = rules::check_file(&model, &settings.knowledge);
+                    TIMINGS.add(&TIMINGS.file_rules, rules_started.elapsed());
                     (Arc::from(text.as_ref()), Some(model), diagnostics)
                 }
                 Err(error) => {

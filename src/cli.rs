@@ -104,6 +104,9 @@ struct CheckArgs {
     /// Never colour the output.
     #[arg(long)]
     no_color: bool,
+    /// Print how long each phase took to standard error.
+    #[arg(long)]
+    timings: bool,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -150,6 +153,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         non_blocking: None,
         max_call_depth: None,
     };
+    let started = std::time::Instant::now();
     let mut resolver = Resolver::new(options, args.config.as_deref())?;
     let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
     let (inputs, mut errors) = if reads_stdin {
@@ -183,7 +187,17 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         };
         discover::discover(&paths, resolver, args.force_exclude)?
     };
+    if args.timings {
+        eprintln!(
+            "discovery: {} files in {:.0} ms",
+            inputs.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let mut report = analysis::analyse(inputs);
+    if args.timings {
+        eprintln!("{}", analysis::TIMINGS.summary());
+    }
     errors.append(&mut report.errors);
     for error in &errors {
         eprintln!("error: {}: {}", error.path.display(), error.message);

@@ -2,7 +2,9 @@
 //! which calls block (and with which rule), what calls return (simple type evidence), and which
 //! calls hand their callables to another thread.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use rustc_hash::{FxHashMap, FxHashSet as HashSet};
 
 use serde::Deserialize;
 
@@ -32,14 +34,53 @@ pub enum Returns {
 /// The tables for one language.
 #[derive(Clone, Debug, Default)]
 pub struct LanguageTables {
-    /// Canonical callee (or `*.method`) → blocking API.
-    pub blocking: HashMap<String, BlockingApi>,
+    /// Canonical callee → blocking API.
+    pub blocking: FxHashMap<String, BlockingApi>,
+    /// Method name → blocking API, for `*.method` entries (any receiver).
+    pub any_receiver_blocking: FxHashMap<String, BlockingApi>,
     /// Canonical callee → what it returns.
     pub returns: HashMap<String, Returns>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
-    pub offload: Vec<String>,
+    pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
-    pub awaitable_consumers: Vec<String>,
+    pub awaitable_consumers: CallSet,
+}
+
+/// A set of calls written as canonical names, `*.method` (a method of that name on any
+/// receiver) or `*::name` (a Rust function of that name in any module).
+#[derive(Clone, Debug, Default)]
+pub struct CallSet {
+    exact: HashSet<String>,
+    methods: HashSet<String>,
+    path_ends: HashSet<String>,
+}
+
+impl CallSet {
+    fn new(entries: Vec<String>) -> CallSet {
+        let mut set = CallSet::default();
+        for entry in entries {
+            if let Some(name) = entry.strip_prefix("*.") {
+                set.methods.insert(name.to_string());
+            } else if let Some(name) = entry.strip_prefix("*::") {
+                set.path_ends.insert(name.to_string());
+            } else {
+                set.exact.insert(entry);
+            }
+        }
+        set
+    }
+
+    /// Whether a call (its canonical callee and method name) is in the set.
+    pub fn contains(&self, callee: Option<&str>, method: Option<&str>) -> bool {
+        method.is_some_and(|m| self.methods.contains(m))
+            || callee.is_some_and(|c| {
+                self.exact.contains(c)
+                    || (!self.path_ends.is_empty()
+                        && c.rsplit("::")
+                            .next()
+                            .is_some_and(|end| self.path_ends.contains(end)))
+            })
+    }
 }
 
 /// All API tables.
@@ -71,24 +112,24 @@ impl Knowledge {
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
             toml::from_str(AWAITABLES_TOML).expect("rules/awaitables.toml is valid");
-        let mut tables = |lang: &str| LanguageTables {
-            blocking: blocking
-                .get(lang)
-                .into_iter()
-                .flatten()
-                .flat_map(|(rule, apis)| {
-                    apis.iter().map(move |(name, alternative)| {
-                        let api = BlockingApi {
-                            rule: rule.clone(),
-                            alternative: Some(alternative.clone()),
-                        };
-                        (name.clone(), api)
-                    })
-                })
-                .collect(),
-            returns: types.remove(lang).unwrap_or_default(),
-            offload: offload.remove(lang).unwrap_or_default(),
-            awaitable_consumers: awaitables.remove(lang).unwrap_or_default(),
+        let mut tables = |lang: &str| {
+            let mut tables = LanguageTables {
+                blocking: FxHashMap::default(),
+                any_receiver_blocking: FxHashMap::default(),
+                returns: types.remove(lang).unwrap_or_default(),
+                offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
+                awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
+            };
+            for (rule, apis) in blocking.get(lang).into_iter().flatten() {
+                for (name, alternative) in apis {
+                    let api = BlockingApi {
+                        rule: rule.clone(),
+                        alternative: Some(alternative.clone()),
+                    };
+                    tables.add_blocking(name, api);
+                }
+            }
+            tables
         };
         let coroutines: CoroutineTables =
             toml::from_str(COROUTINES_TOML).expect("rules/coroutines.toml is valid");
@@ -115,43 +156,37 @@ impl Knowledge {
         } else {
             &mut self.python
         };
-        tables.blocking.insert(name.to_string(), api);
+        tables.add_blocking(name, api);
     }
 }
 
 impl LanguageTables {
+    /// Adds one blocking API (`*.method` entries match any receiver).
+    pub fn add_blocking(&mut self, name: &str, api: BlockingApi) {
+        match name.strip_prefix("*.") {
+            Some(method) => self.any_receiver_blocking.insert(method.to_string(), api),
+            None => self.blocking.insert(name.to_string(), api),
+        };
+    }
+
     /// The blocking API a call resolves to: its canonical callee or, when the receiver's type
     /// is unknown, an any-receiver `*.method` entry.
     pub fn blocking_api(&self, callee: Option<&str>, method: Option<&str>) -> Option<&BlockingApi> {
         match callee {
             Some(callee) => self.blocking.get(callee),
-            None => method.and_then(|m| self.blocking.get(&format!("*.{m}"))),
+            None => method.and_then(|m| self.any_receiver_blocking.get(m)),
         }
     }
 
     /// Whether a call runs its callable arguments on another thread.
     pub fn offloads(&self, callee: Option<&str>, method: Option<&str>) -> bool {
-        matches_any(&self.offload, callee, method)
+        self.offload.contains(callee, method)
     }
 
     /// Whether a call's arguments are awaitables (`asyncio.create_task(coro())`).
     pub fn consumes_awaitables(&self, callee: Option<&str>, method: Option<&str>) -> bool {
-        matches_any(&self.awaitable_consumers, callee, method)
+        self.awaitable_consumers.contains(callee, method)
     }
-}
-
-/// Whether a call matches one of `entries`: a canonical name, `*.method` (a method of that name
-/// on any receiver) or `*::name` (a Rust function of that name in any module).
-fn matches_any(entries: &[String], callee: Option<&str>, method: Option<&str>) -> bool {
-    entries.iter().any(|entry| {
-        if let Some(name) = entry.strip_prefix("*.") {
-            method == Some(name)
-        } else if let Some(name) = entry.strip_prefix("*::") {
-            callee.is_some_and(|c| c.rsplit("::").next() == Some(name))
-        } else {
-            callee == Some(entry.as_str())
-        }
-    })
 }
 
 #[cfg(test)]

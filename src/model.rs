@@ -5,7 +5,7 @@
 //! and the execution context they run in, and await points. Later analyses add locks, spawns and
 //! shared-state accesses here.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -62,6 +62,12 @@ pub enum FunctionKind {
     AsyncBlock,
 }
 
+/// The hash a name is recorded under in [`Function::reads`].
+pub fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(name)
+}
+
 /// What the code does with a call's result.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ResultUse {
@@ -115,8 +121,9 @@ pub struct Function {
     pub calls: Vec<Call>,
     /// `await` / `.await` points in source order.
     pub awaits: Vec<Span>,
-    /// Names this function's code reads (Python), to tell whether a bound result is used.
-    pub reads: HashSet<String>,
+    /// Hashes ([`name_hash`]) of the names this function's code reads (Python), to tell
+    /// whether a bound result is used.
+    pub reads: HashSet<u64>,
     /// Loops that only poll a condition and sleep (the span of the loop keyword).
     pub busy_waits: Vec<Span>,
 }
@@ -156,7 +163,7 @@ impl FileModel {
             parent: None,
             calls: Vec::new(),
             awaits: Vec::new(),
-            reads: HashSet::new(),
+            reads: HashSet::default(),
             busy_waits: Vec::new(),
         };
         FileModel {

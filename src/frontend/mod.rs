@@ -4,6 +4,7 @@ pub mod python;
 pub mod rust;
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Language, Span};
@@ -16,14 +17,15 @@ pub struct FrontendError {
     pub message: String,
 }
 
-/// Parses and lowers one file with the front end of its language.
+/// Parses and lowers one file with the front end of its language; also returns how long the
+/// parse itself took (for `--timings`).
 pub fn lower(
     path: &Path,
     language: Language,
     text: &str,
     knowledge: &Knowledge,
     module: &ModuleName,
-) -> Result<FileModel, FrontendError> {
+) -> Result<(FileModel, Duration), FrontendError> {
     let tables = knowledge.tables(language);
     match language {
         Language::Python => python::lower(path, text, tables, module),

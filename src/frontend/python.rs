@@ -5,8 +5,9 @@
 //! bound names shadow library ones, and simple type evidence (constructor assignments,
 //! annotations, `with … as x`, `self.x = Ctor()`) turns `q.get()` into `queue.Queue.get`.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::Path;
+use std::time::Duration;
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
@@ -15,7 +16,7 @@ use ruff_text_size::Ranged;
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    Call, Class, Context, FileModel, Function, FunctionKind, Language, ResultUse, Span,
+    Call, Class, Context, FileModel, Function, FunctionKind, Language, ResultUse, Span, name_hash,
 };
 use crate::project::ModuleName;
 
@@ -25,11 +26,13 @@ pub fn lower(
     text: &str,
     tables: &LanguageTables,
     module: &ModuleName,
-) -> Result<FileModel, FrontendError> {
+) -> Result<(FileModel, Duration), FrontendError> {
+    let parse_started = std::time::Instant::now();
     let parsed = ruff_python_parser::parse_module(text).map_err(|error| FrontendError {
         span: error.location.start().to_usize()..error.location.end().to_usize(),
         message: format!("syntax error: {}", error.error),
     })?;
+    let parse_time = parse_started.elapsed();
     let syntax = parsed.syntax();
     let mut lowerer = Lowerer {
         tables,
@@ -50,7 +53,7 @@ pub fn lower(
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.bind_locals(&syntax.body, &[]);
     lowerer.visit_body(&syntax.body);
-    Ok(lowerer.model)
+    Ok((lowerer.model, parse_time))
 }
 
 /// How many calls and attributes deep name and type resolution looks.
@@ -92,10 +95,10 @@ impl Scope {
         Scope {
             kind,
             prefix: prefix.to_string(),
-            bindings: HashMap::new(),
-            outer_names: HashSet::new(),
+            bindings: HashMap::default(),
+            outer_names: HashSet::default(),
             self_name: None,
-            attribute_types: HashMap::new(),
+            attribute_types: HashMap::default(),
             bases: Vec::new(),
         }
     }
@@ -362,7 +365,7 @@ impl<'a> Lowerer<'a> {
     /// Class attribute types: class-level annotations and `self.x = Ctor()` / `self.x: T` in
     /// its methods.
     fn class_attribute_types(&self, class: &ast::StmtClassDef) -> HashMap<String, String> {
-        let mut types = HashMap::new();
+        let mut types = HashMap::default();
         for stmt in &class.body {
             match stmt {
                 Stmt::AnnAssign(ann) => {
@@ -697,7 +700,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 if name.ctx == ast::ExprContext::Load {
                     self.model.functions[self.current]
                         .reads
-                        .insert(name.id.to_string());
+                        .insert(name_hash(name.id.as_str()));
                 }
             }
             Expr::Call(call) => self.call(call, false),

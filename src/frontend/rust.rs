@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use proc_macro2::Span as TokenSpan;
 use syn::punctuated::Punctuated;
@@ -29,7 +30,7 @@ pub fn lower(
     text: &str,
     tables: &LanguageTables,
     module: &ModuleName,
-) -> Result<FileModel, FrontendError> {
+) -> Result<(FileModel, Duration), FrontendError> {
     if let Some(offset) = excessive_nesting(text, MAX_NESTING) {
         return Err(FrontendError {
             span: offset..offset + 1,
@@ -39,6 +40,7 @@ pub fn lower(
             ),
         });
     }
+    let parse_started = std::time::Instant::now();
     let file = syn::parse_file(text).map_err(|error| {
         let range = error.span().byte_range();
         FrontendError {
@@ -46,6 +48,7 @@ pub fn lower(
             message: format!("syntax error: {error}"),
         }
     })?;
+    let parse_time = parse_started.elapsed();
     let mut lowerer = Lowerer {
         tables,
         model: FileModel::new(path.to_path_buf(), Language::Rust, module.path.clone()),
@@ -67,7 +70,7 @@ pub fn lower(
     drop(file);
     // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise.
     proc_macro2::extra::invalidate_current_thread_spans();
-    Ok(model)
+    Ok((model, parse_time))
 }
 
 fn byte_span(span: TokenSpan) -> Span {

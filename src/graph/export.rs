@@ -2,7 +2,9 @@
 //! awaits or spawns), as Graphviz DOT or JSON, optionally only the part reachable from a
 //! function. Functions that may block are highlighted, with their blocking calls as leaves.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt::Write as _;
 
 use petgraph::visit::EdgeRef;
@@ -135,7 +137,7 @@ fn reachable(
     starts: &[FunctionId],
     edges: &[(FunctionId, FunctionId, usize)],
 ) -> BTreeSet<FunctionId> {
-    let mut next: HashMap<FunctionId, Vec<FunctionId>> = HashMap::new();
+    let mut next: HashMap<FunctionId, Vec<FunctionId>> = HashMap::default();
     for (a, b, _) in edges {
         next.entry(*a).or_default().push(*b);
     }

@@ -6,9 +6,9 @@
 pub mod export;
 pub mod summary;
 
-use std::collections::HashMap;
-
 use petgraph::graph::{DiGraph, NodeIndex};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{Call, FileModel, Function, Language};
 
@@ -34,6 +34,9 @@ pub struct SymbolIndex {
     classes: HashMap<String, Vec<String>>,
     /// Re-exported name → what it names.
     aliases: HashMap<String, String>,
+    /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
+    /// a library's and is not looked up further.
+    roots: rustc_hash::FxHashSet<String>,
 }
 
 /// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
@@ -65,12 +68,33 @@ impl SymbolIndex {
                 }
             }
         }
+        let root = |name: &String| {
+            name.split(['.', ':'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        index.roots = index
+            .functions
+            .keys()
+            .chain(index.classes.keys())
+            .chain(index.aliases.keys())
+            .map(root)
+            .collect();
         index
     }
 
     /// The project function a call reaches, if the call resolves to one.
     pub fn resolve_call(&self, call: &Call, language: Language) -> Option<FunctionId> {
-        let names = call.callee.iter().chain(call.alternatives.iter());
+        let in_project = |name: &&String| {
+            self.roots
+                .contains(name.split(['.', ':']).next().unwrap_or_default())
+        };
+        let names = call
+            .callee
+            .iter()
+            .chain(call.alternatives.iter())
+            .filter(in_project);
         names
             .into_iter()
             .find_map(|name| self.resolve(name, language.path_separator(), MAX_RESOLUTION_STEPS))
@@ -125,14 +149,25 @@ pub struct Project<'a> {
     /// First node of each file's functions (node of `FunctionId { file, index }` is
     /// `offsets[file] + index`).
     offsets: Vec<usize>,
-    /// Per call site, the project function it resolves to.
-    targets: HashMap<CallSite, FunctionId>,
+    /// Per file, per function, per call: the project function the call resolves to.
+    targets: Vec<Vec<Vec<Option<FunctionId>>>>,
 }
 
 impl<'a> Project<'a> {
-    /// Builds the index and the call graph of a set of models.
+    /// Builds the index and the call graph of a set of models (calls are resolved in parallel).
     pub fn new(models: Vec<&'a FileModel>) -> Project<'a> {
         let index = SymbolIndex::new(&models);
+        let targets: Vec<Vec<Vec<Option<FunctionId>>>> = models
+            .par_iter()
+            .map(|model| {
+                let resolve = |call: &Call| index.resolve_call(call, model.language);
+                model
+                    .functions
+                    .iter()
+                    .map(|f| f.calls.iter().map(resolve).collect())
+                    .collect()
+            })
+            .collect();
         let mut graph = DiGraph::new();
         let mut offsets = Vec::with_capacity(models.len());
         for (file, model) in models.iter().enumerate() {
@@ -141,19 +176,14 @@ impl<'a> Project<'a> {
                 graph.add_node(FunctionId { file, index: i });
             }
         }
-        let mut targets = HashMap::new();
-        for (file, model) in models.iter().enumerate() {
-            for (i, function) in model.functions.iter().enumerate() {
-                let caller = FunctionId { file, index: i };
-                for (call_index, call) in function.calls.iter().enumerate() {
-                    let Some(callee) = index.resolve_call(call, model.language) else {
-                        continue;
-                    };
+        for (file, functions) in targets.iter().enumerate() {
+            for (i, calls) in functions.iter().enumerate() {
+                for (call, callee) in calls.iter().enumerate() {
+                    let Some(callee) = callee else { continue };
                     let site = CallSite {
-                        caller,
-                        call: call_index,
+                        caller: FunctionId { file, index: i },
+                        call,
                     };
-                    targets.insert(site, callee);
                     let (from, to) = (
                         NodeIndex::new(offsets[file] + i),
                         NodeIndex::new(offsets[callee.file] + callee.index),
@@ -185,7 +215,7 @@ impl<'a> Project<'a> {
 
     /// The project function a call site resolves to.
     pub fn target(&self, site: CallSite) -> Option<FunctionId> {
-        self.targets.get(&site).copied()
+        self.targets[site.caller.file][site.caller.index][site.call]
     }
 
     pub fn node(&self, id: FunctionId) -> NodeIndex {

@@ -1,7 +1,7 @@
 //! Function summaries, computed once bottom-up over the call graph's strongly connected
 //! components (so recursion terminates): "may block, via this call".
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use petgraph::algo::tarjan_scc;
 
@@ -52,7 +52,7 @@ pub fn blocking_summaries(
     project: &Project,
     policy: &dyn Policy,
 ) -> HashMap<FunctionId, BlocksVia> {
-    let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::new();
+    let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
     for component in tarjan_scc(&project.graph) {
         // Inside a cycle, a function may learn it blocks only after another member does.
         let rounds = if component.len() > 1 {

@@ -4,7 +4,7 @@
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::Diagnostic;
 use crate::graph::{CallSite, FunctionId};
-use crate::model::{FunctionKind, Language, ResultUse};
+use crate::model::{FunctionKind, Language, ResultUse, name_hash};
 
 pub const RULE: Rule = Rule {
     code: "IL501",
@@ -78,11 +78,17 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
 /// Whether `name` is read in the function or in any function nested in it.
 fn is_read(context: &ProjectContext, function: FunctionId, name: &str) -> bool {
     let model = context.project.model(function);
+    if model.functions[function.index]
+        .reads
+        .contains(&name_hash(name))
+    {
+        return true;
+    }
     model.functions.iter().enumerate().any(|(index, f)| {
         let mut ancestor = Some(index);
         while let Some(current) = ancestor {
             if current == function.index {
-                return f.reads.contains(name);
+                return f.reads.contains(&name_hash(name));
             }
             ancestor = model.functions[current].parent;
         }

@@ -45,7 +45,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
 /// The finding at an async call site, with the chain down to the blocking call.
 fn diagnostic(
     project: &Project,
-    summaries: &std::collections::HashMap<FunctionId, BlocksVia>,
+    summaries: &rustc_hash::FxHashMap<FunctionId, BlocksVia>,
     site: CallSite,
     callee: FunctionId,
 ) -> Diagnostic {
