@@ -189,11 +189,20 @@ impl FileModel {
     }
 }
 
+/// The concatenation of `parts`, without the formatting machinery (hot in lowering).
+pub fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
 /// `module` + separator + `name`, or `name` alone for an empty module.
 pub fn join_path(module: &str, name: &str, language: Language) -> String {
     if module.is_empty() {
         name.to_string()
     } else {
-        format!("{module}{}{name}", language.path_separator())
+        concat(&[module, language.path_separator(), name])
     }
 }

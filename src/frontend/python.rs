@@ -16,7 +16,8 @@ use ruff_text_size::Ranged;
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    Call, Class, Context, FileModel, Function, FunctionKind, Language, ResultUse, Span, name_hash,
+    Call, Class, Context, FileModel, Function, FunctionKind, Language, ResultUse, Span, concat,
+    name_hash,
 };
 use crate::project::ModuleName;
 
@@ -152,7 +153,7 @@ impl<'a> Lowerer<'a> {
                 let qualified = if prefix.is_empty() {
                     name.clone()
                 } else {
-                    format!("{prefix}.{name}")
+                    concat(&[&prefix, ".", &name])
                 };
                 Binding::Alias(self.model.join(&qualified))
             } else {
@@ -236,10 +237,10 @@ impl<'a> Lowerer<'a> {
             },
             Expr::Attribute(attr) => {
                 if let Some(Returns::One(ty)) = self.type_within(&attr.value, depth) {
-                    return Some(format!("{ty}.{}", attr.attr.id));
+                    return Some(concat(&[&ty, ".", attr.attr.id.as_str()]));
                 }
                 let base = self.resolve_within(&attr.value, depth)?;
-                Some(format!("{base}.{}", attr.attr.id))
+                Some(concat(&[&base, ".", attr.attr.id.as_str()]))
             }
             _ => None,
         }
@@ -409,7 +410,7 @@ impl<'a> Lowerer<'a> {
         if prefix.is_empty() {
             name.to_string()
         } else {
-            format!("{prefix}.{name}")
+            concat(&[&prefix, ".", &name])
         }
     }
 
@@ -638,7 +639,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     let canonical = if base.is_empty() {
                         name.to_string()
                     } else {
-                        format!("{base}.{name}")
+                        concat(&[&base, ".", name])
                     };
                     self.bind_import(bound, canonical);
                 }

@@ -10,7 +10,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::model::{Call, FileModel, Function, Language};
+use crate::model::{Call, FileModel, Function, Language, concat};
 
 /// A function of the project: its file's index and its index in that file's model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,13 +108,13 @@ impl SymbolIndex {
         }
         let steps = steps.checked_sub(1)?;
         if separator == "." && self.classes.contains_key(name) {
-            return self.resolve(&format!("{name}.__init__"), separator, steps);
+            return self.resolve(&concat(&[name, ".__init__"]), separator, steps);
         }
         if let Some((owner, member)) = name.rsplit_once(separator)
             && let Some(bases) = self.classes.get(owner)
         {
             let inherited = bases.iter().find_map(|base| {
-                self.resolve(&format!("{base}{separator}{member}"), separator, steps)
+                self.resolve(&concat(&[base, separator, member]), separator, steps)
             });
             if inherited.is_some() {
                 return inherited;
@@ -125,13 +125,13 @@ impl SymbolIndex {
         while let Some(position) = name[..end].rfind(separator) {
             let prefix = &name[..end];
             if let Some(target) = self.aliases.get(prefix) {
-                return self.resolve(&format!("{target}{}", &name[end..]), separator, steps);
+                return self.resolve(&concat(&[target, &name[end..]]), separator, steps);
             }
             end = position;
         }
         self.aliases
             .get(&name[..end])
-            .and_then(|target| self.resolve(&format!("{target}{}", &name[end..]), separator, steps))
+            .and_then(|target| self.resolve(&concat(&[target, &name[end..]]), separator, steps))
     }
 }
 
