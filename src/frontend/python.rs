@@ -410,7 +410,7 @@ impl<'a> Lowerer<'a> {
         if prefix.is_empty() {
             name.to_string()
         } else {
-            concat(&[&prefix, ".", &name])
+            concat(&[prefix, ".", name])
         }
     }
 
