@@ -60,18 +60,24 @@ pub struct AnalysedFile {
     pub settings: Arc<Settings>,
     pub model: Option<FileModel>,
     pub suppressions: Suppressions,
-    pub lines: LineIndex,
+    lines: std::sync::OnceLock<LineIndex>,
     /// Findings of the per-file rules, already filtered.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl AnalysedFile {
+    /// The file's line index, built on first use (most files never need one).
+    pub fn lines(&self) -> &LineIndex {
+        self.lines.get_or_init(|| LineIndex::new(&self.text))
+    }
+
     /// Whether a finding of `code` starting at byte `offset` survives selection and suppression.
     pub fn keeps(&self, code: &str, offset: usize) -> bool {
-        self.settings.is_enabled_for(code, &self.path)
-            && !self
+        let suppressed = !self.suppressions.is_empty()
+            && self
                 .suppressions
-                .suppresses(code, self.lines.line_of(offset))
+                .suppresses(code, self.lines().line_of(offset));
+        !suppressed && self.settings.is_enabled_for(code, &self.path)
     }
 }
 
@@ -319,7 +325,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     };
     let mut file = AnalysedFile {
         suppressions: Suppressions::parse(&text, language),
-        lines: LineIndex::new(&text),
+        lines: std::sync::OnceLock::new(),
         path,
         text,
         settings,

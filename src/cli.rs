@@ -246,7 +246,7 @@ fn graph(args: GraphArgs) -> Result<ExitCode, String> {
         files: &parsed,
     };
     let summaries = summary::blocking_summaries(&project, &context);
-    let lines: Vec<_> = parsed.iter().map(|f| &f.lines).collect();
+    let lines: Vec<_> = parsed.iter().map(|f| f.lines()).collect();
     let picture = export::render(
         &project,
         &lines,

@@ -311,7 +311,7 @@ impl Settings {
     /// Whether a path or any directory above it (up to the root) is excluded: for files named
     /// explicitly with `--force-exclude`.
     pub fn is_excluded_with_ancestors(&self, path: &Path) -> bool {
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let absolute = crate::source::absolute(path);
         let relative = absolute.strip_prefix(&self.root).unwrap_or(&absolute);
         let mut ancestors: Vec<&Path> = relative
             .ancestors()
@@ -328,7 +328,7 @@ impl Settings {
         if path.file_name().is_some_and(|name| globs.is_match(name)) {
             return true;
         }
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let absolute = crate::source::absolute(path);
         let relative = absolute.strip_prefix(&self.root).unwrap_or(&absolute);
         globs.is_match(relative) || globs.is_match(&absolute)
     }
@@ -381,11 +381,20 @@ impl Resolver {
 
     /// The settings for a file or directory: from the closest config file above it.
     pub fn settings_for(&mut self, path: &Path) -> Result<Arc<Settings>, String> {
+        self.settings_for_entry(path, path.is_dir())
+    }
+
+    /// [`Self::settings_for`] when the caller already knows whether `path` is a directory.
+    pub fn settings_for_entry(
+        &mut self,
+        path: &Path,
+        is_dir: bool,
+    ) -> Result<Arc<Settings>, String> {
         if let Some(forced) = &self.forced {
             return Ok(forced.clone());
         }
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let directory = if absolute.is_dir() {
+        let absolute = crate::source::absolute(path);
+        let directory = if is_dir {
             absolute
         } else {
             absolute.parent().map(Path::to_path_buf).unwrap_or_default()

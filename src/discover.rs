@@ -18,8 +18,7 @@ pub fn discover(
     let mut inputs: Vec<Input> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     // A file reached twice (`interlock check app.py .`) is analysed once, under its first name.
-    let mut first_visit =
-        |path: &Path| seen.insert(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+    let mut first_visit = |path: &Path| seen.insert(crate::source::absolute(path));
     let mut errors = Vec::new();
     for root in paths {
         let metadata = match std::fs::metadata(root) {
@@ -58,8 +57,12 @@ pub fn discover(
         let walker = ignore::WalkBuilder::new(root)
             .hidden(false)
             .filter_entry(move |entry| {
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                if !is_dir && Language::from_path(entry.path()).is_none() {
+                    return true; // not a source file: skipped below, no need to match excludes
+                }
                 let mut resolver = filter_resolver.lock().expect("resolver lock");
-                !is_excluded(&mut resolver, entry.path())
+                !is_excluded(&mut resolver, entry.path(), is_dir)
             })
             .build();
         for entry in walker {
@@ -94,7 +97,7 @@ pub fn discover(
             let settings = resolver
                 .lock()
                 .expect("resolver lock")
-                .settings_for(&path)?;
+                .settings_for_entry(&path, false)?;
             inputs.push(Input {
                 path,
                 language,
@@ -106,9 +109,9 @@ pub fn discover(
     Ok((inputs, errors))
 }
 
-fn is_excluded(resolver: &mut Resolver, path: &Path) -> bool {
+fn is_excluded(resolver: &mut Resolver, path: &Path, is_dir: bool) -> bool {
     // A broken config is reported when the file's settings are looked up; do not hide it here.
     resolver
-        .settings_for(path)
+        .settings_for_entry(path, is_dir)
         .is_ok_and(|settings| settings.is_excluded(path))
 }

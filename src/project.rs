@@ -55,7 +55,7 @@ pub struct Layout {
 impl Layout {
     /// The module name of a file.
     pub fn module_of(&self, path: &Path, language: Language) -> ModuleName {
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let absolute = crate::source::absolute(path);
         match language {
             Language::Python => python_module(&absolute),
             Language::Rust => self.rust_module(&absolute),

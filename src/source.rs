@@ -1,4 +1,20 @@
-//! Source text and the conversion of byte offsets to 1-based rows and columns.
+//! Source text and the conversion of byte offsets to 1-based rows and columns, and absolute
+//! paths.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// `path` made absolute against the working directory (read once: it does not change while
+/// interlock runs), without touching the file system otherwise.
+pub fn absolute(path: &Path) -> PathBuf {
+    static CWD: OnceLock<PathBuf> = OnceLock::new();
+    if path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let cwd = CWD.get_or_init(|| std::env::current_dir().unwrap_or_default());
+    let relative = path.strip_prefix(".").unwrap_or(path);
+    cwd.join(relative)
+}
 
 /// A 1-based row and column; the column counts characters, like Ruff's JSON output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

@@ -27,53 +27,49 @@ pub struct CallSite {
 }
 
 /// Canonical names of the project's functions, types and re-exports.
+/// It borrows its names from the models.
 #[derive(Debug, Default)]
-pub struct SymbolIndex {
-    functions: HashMap<String, FunctionId>,
+pub struct SymbolIndex<'a> {
+    functions: HashMap<&'a str, FunctionId>,
     /// Type → bases (Python base classes, Rust implemented traits).
-    classes: HashMap<String, Vec<String>>,
+    classes: HashMap<&'a str, Vec<&'a str>>,
     /// Re-exported name → what it names.
-    aliases: HashMap<String, String>,
+    aliases: HashMap<&'a str, &'a str>,
     /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
     /// a library's and is not looked up further.
-    roots: rustc_hash::FxHashSet<String>,
+    roots: rustc_hash::FxHashSet<&'a str>,
 }
 
 /// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
 const MAX_RESOLUTION_STEPS: usize = 12;
 
-impl SymbolIndex {
-    pub fn new(models: &[&FileModel]) -> SymbolIndex {
+impl<'a> SymbolIndex<'a> {
+    pub fn new(models: &[&'a FileModel]) -> SymbolIndex<'a> {
         let mut index = SymbolIndex::default();
         for (file, model) in models.iter().enumerate() {
             for (i, function) in model.functions.iter().enumerate() {
                 index
                     .functions
-                    .entry(function.canonical.clone())
+                    .entry(function.canonical.as_str())
                     .or_insert(FunctionId { file, index: i });
             }
             for class in &model.classes {
                 index
                     .classes
-                    .entry(class.name.clone())
+                    .entry(class.name.as_str())
                     .or_default()
-                    .extend(class.bases.iter().cloned());
+                    .extend(class.bases.iter().map(String::as_str));
             }
             for (name, target) in &model.aliases {
                 if name != target {
                     index
                         .aliases
-                        .entry(name.clone())
-                        .or_insert_with(|| target.clone());
+                        .entry(name.as_str())
+                        .or_insert(target.as_str());
                 }
             }
         }
-        let root = |name: &String| {
-            name.split(['.', ':'])
-                .next()
-                .unwrap_or_default()
-                .to_string()
-        };
+        let root = |name: &&'a str| name.split(['.', ':']).next().unwrap_or_default();
         index.roots = index
             .functions
             .keys()
@@ -144,7 +140,7 @@ pub struct CallEdge {
 /// The project: every file's model, the symbol index and the call graph.
 pub struct Project<'a> {
     pub models: Vec<&'a FileModel>,
-    pub index: SymbolIndex,
+    pub index: SymbolIndex<'a>,
     pub graph: DiGraph<FunctionId, CallEdge>,
     /// First node of each file's functions (node of `FunctionId { file, index }` is
     /// `offsets[file] + index`).

@@ -33,10 +33,7 @@ struct JsonDiagnostic<'a> {
 }
 
 fn absolute(path: &std::path::Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
+    crate::source::absolute(path).display().to_string()
 }
 
 fn to_json<'a>(report: &Report, diagnostic: &'a Diagnostic) -> JsonDiagnostic<'a> {

@@ -113,7 +113,7 @@ impl Policy for ProjectContext<'_> {
     fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool {
         let file = self.file(site.caller);
         file.suppressions
-            .suppresses(code, file.lines.line_of(project.call(site).span.start))
+            .suppresses(code, file.lines().line_of(project.call(site).span.start))
     }
 
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool {
@@ -124,15 +124,20 @@ impl Policy for ProjectContext<'_> {
     }
 }
 
-/// Runs every project-wide rule.
+/// Runs every project-wide rule, the rules in parallel.
 pub fn check_project(context: &ProjectContext) -> Vec<Diagnostic> {
-    let mut diagnostics = Vec::new();
-    for rule in ALL {
-        if let Check::Project(check) = rule.check {
+    use rayon::prelude::*;
+    ALL.par_iter()
+        .filter_map(|rule| match rule.check {
+            Check::Project(check) => Some(check),
+            _ => None,
+        })
+        .flat_map_iter(|check| {
+            let mut diagnostics = Vec::new();
             check(context, &mut diagnostics);
-        }
-    }
-    diagnostics
+            diagnostics
+        })
+        .collect()
 }
 
 #[cfg(test)]
