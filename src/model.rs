@@ -102,6 +102,8 @@ pub struct Call {
     pub awaited: bool,
     /// What happens to the call's result.
     pub result: ResultUse,
+    /// The blocking API the call is, per the tables the file was lowered with.
+    pub blocking: Option<crate::knowledge::BlockingApi>,
 }
 
 /// A function, method, closure, async block or a module's top-level code.

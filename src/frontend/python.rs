@@ -521,6 +521,10 @@ impl<'a> Lowerer<'a> {
             .tables
             .consumes_awaitables(callee.as_deref(), method.as_deref());
         let non_blocking = asks_not_to_block(call, method.as_deref());
+        let blocking = self
+            .tables
+            .blocking_api(callee.as_deref(), method.as_deref())
+            .cloned();
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
@@ -530,6 +534,7 @@ impl<'a> Lowerer<'a> {
             alternatives: Vec::new(),
             awaited,
             result,
+            blocking,
         });
         self.visit_expr(&call.func);
         let arguments = call

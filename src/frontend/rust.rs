@@ -736,6 +736,10 @@ impl<'t> Lowerer<'t> {
             .consumes_awaitables(callee.as_deref(), method.as_deref());
         let awaited = std::mem::take(&mut self.next_call_awaited);
         let offloads = offloads || awaited;
+        let blocking = self
+            .tables
+            .blocking_api(callee.as_deref(), method.as_deref())
+            .cloned();
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
@@ -745,6 +749,7 @@ impl<'t> Lowerer<'t> {
             alternatives,
             awaited,
             result: Default::default(),
+            blocking,
         });
         (offloads, schedules)
     }

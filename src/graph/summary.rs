@@ -3,10 +3,11 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
+use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
+use petgraph::graph::NodeIndex;
 
 use super::{CallSite, FunctionId, Project};
-use crate::knowledge::BlockingApi;
 use crate::model::{Context, FunctionKind};
 
 /// The rules whose calls make a function blocking for IL106 (not IL107: nesting a loop is
@@ -38,42 +39,35 @@ impl BlocksVia {
 
 /// What the summaries may consult about the user's intent.
 pub trait Policy {
-    /// The blocking API a call is, per the tables of its file's settings.
-    fn blocking_api<'p>(&'p self, project: &Project<'p>, site: CallSite)
-    -> Option<&'p BlockingApi>;
     /// A suppression comment on this call's line covers `code`.
     fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool;
     /// The user declared this function non-blocking (`non-blocking` in config).
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool;
 }
 
-/// Per sync function, how it may block.
+/// Per sync function, how it may block. Components are visited callees first; inside a cycle a
+/// worklist re-examines the callers of each function that turns out to block.
 pub fn blocking_summaries(
     project: &Project,
     policy: &dyn Policy,
 ) -> HashMap<FunctionId, BlocksVia> {
     let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
     for component in tarjan_scc(&project.graph) {
-        // Inside a cycle, a function may learn it blocks only after another member does.
-        let rounds = if component.len() > 1 {
-            component.len()
+        let mut queue: Vec<NodeIndex> = component.clone();
+        let members: rustc_hash::FxHashSet<NodeIndex> = if component.len() > 1 {
+            component.iter().copied().collect()
         } else {
-            1
+            Default::default()
         };
-        for _ in 0..rounds {
-            let mut changed = false;
-            for &node in &component {
-                let id = project.graph[node];
-                if summaries.contains_key(&id) {
-                    continue;
-                }
-                if let Some(via) = blocks_via(project, policy, &summaries, id) {
-                    summaries.insert(id, via);
-                    changed = true;
-                }
+        while let Some(node) = queue.pop() {
+            let id = project.graph[node];
+            if summaries.contains_key(&id) {
+                continue;
             }
-            if !changed {
-                break;
+            if let Some(via) = blocks_via(project, policy, &summaries, id) {
+                summaries.insert(id, via);
+                let callers = project.graph.neighbors_directed(node, Direction::Incoming);
+                queue.extend(callers.filter(|caller| members.contains(caller)));
             }
         }
     }
@@ -102,7 +96,7 @@ fn blocks_via(
             caller: id,
             call: index,
         };
-        if let Some(api) = policy.blocking_api(project, site) {
+        if let Some(api) = &call.blocking {
             if !call.non_blocking
                 && BLOCKING_RULES.contains(&api.rule.as_str())
                 && !policy.suppressed(project, site, &api.rule)

@@ -2,19 +2,11 @@
 //! whose callee the blocking table assigns to the rule.
 
 use crate::diagnostic::Diagnostic;
-use crate::knowledge::Knowledge;
 use crate::model::{Call, Context, FileModel, Function, FunctionKind};
 
 /// Reports the calls in async code that the blocking table assigns to `code`.
 /// `why` completes the sentence "`callee` in async function `f` …".
-pub fn check(
-    model: &FileModel,
-    knowledge: &Knowledge,
-    code: &'static str,
-    why: &str,
-    out: &mut Vec<Diagnostic>,
-) {
-    let tables = knowledge.tables(model.language);
+pub fn check(model: &FileModel, code: &'static str, why: &str, out: &mut Vec<Diagnostic>) {
     for (function, call) in model.calls() {
         if call.context != Context::Async || call.non_blocking || call.awaited {
             continue;
@@ -22,7 +14,7 @@ pub fn check(
         if is_future_result_after_await(function, call) {
             continue;
         }
-        let Some(api) = tables.blocking_api(call.callee.as_deref(), call.method.as_deref()) else {
+        let Some(api) = &call.blocking else {
             continue;
         };
         if api.rule != code {

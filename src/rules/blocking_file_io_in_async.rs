@@ -13,10 +13,9 @@ pub const RULE: Rule = Rule {
     check: Check::File(check),
 };
 
-fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
     blocking::check(
         model,
-        knowledge,
         RULE.code,
         "does blocking file I/O on the event loop's thread: every other task waits for the disk",
         out,

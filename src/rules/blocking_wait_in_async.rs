@@ -13,10 +13,9 @@ pub const RULE: Rule = Rule {
     check: Check::File(check),
 };
 
-fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
     blocking::check(
         model,
-        knowledge,
         RULE.code,
         "blocks the event loop's thread until another thread acts: every other task stalls, and it deadlocks if that thread needs this loop",
         out,

@@ -19,7 +19,7 @@ use crate::analysis::AnalysedFile;
 use crate::diagnostic::Diagnostic;
 use crate::graph::summary::Policy;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::knowledge::{BlockingApi, Knowledge};
+use crate::knowledge::Knowledge;
 use crate::model::FileModel;
 
 /// A per-file check: reads one file's model and pushes its findings.
@@ -96,24 +96,10 @@ impl ProjectContext<'_> {
 }
 
 impl Policy for ProjectContext<'_> {
-    fn blocking_api<'p>(
-        &'p self,
-        project: &Project<'p>,
-        site: CallSite,
-    ) -> Option<&'p BlockingApi> {
-        let call = project.call(site);
-        let tables = self
-            .file(site.caller)
-            .settings
-            .knowledge
-            .tables(project.model(site.caller).language);
-        tables.blocking_api(call.callee.as_deref(), call.method.as_deref())
-    }
-
     fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool {
         let file = self.file(site.caller);
-        file.suppressions
-            .suppresses(code, file.lines().line_of(project.call(site).span.start))
+        !file.suppressions.is_empty()
+            && file.suppressions.suppresses(code, file.lines().line_of(project.call(site).span.start))
     }
 
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool {

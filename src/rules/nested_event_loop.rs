@@ -13,10 +13,9 @@ pub const RULE: Rule = Rule {
     check: Check::File(check),
 };
 
-fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
     blocking::check(
         model,
-        knowledge,
         RULE.code,
         "starts a nested event loop inside code that already runs on one: it fails at run time (asyncio raises RuntimeError, Tokio panics) or deadlocks the executor",
         out,
