@@ -56,7 +56,10 @@ pub struct Report {
 /// needs to filter and render findings.
 pub struct AnalysedFile {
     pub path: PathBuf,
-    pub text: Arc<str>,
+    language: Language,
+    /// The text, kept from the per-file phase when it is likely needed (findings, suppression
+    /// comments, contents that are not on disk), otherwise read again on first use.
+    text: std::sync::OnceLock<Arc<str>>,
     pub settings: Arc<Settings>,
     pub model: Option<FileModel>,
     pub suppressions: Suppressions,
@@ -68,7 +71,18 @@ pub struct AnalysedFile {
 impl AnalysedFile {
     /// The file's line index, built on first use (most files never need one).
     pub fn lines(&self) -> &LineIndex {
-        self.lines.get_or_init(|| LineIndex::new(&self.text))
+        self.lines.get_or_init(|| LineIndex::new(self.text()))
+    }
+
+    /// The file's text (read and decoded again if it was not kept).
+    pub fn text(&self) -> &Arc<str> {
+        self.text.get_or_init(|| {
+            let bytes = std::fs::read(&self.path).unwrap_or_default();
+            match crate::decode::decode(&bytes, self.language) {
+                Ok(text) => Arc::from(text.as_ref()),
+                Err(_) => Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
+            }
+        })
     }
 
     /// Whether a finding of `code` starting at byte `offset` survives selection and suppression.
@@ -112,7 +126,7 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
                 report
                     .sources
                     .entry(path.clone())
-                    .or_insert_with(|| file.text.clone());
+                    .or_insert_with(|| file.text().clone());
             }
         }
     }
@@ -265,6 +279,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
         })
     };
     let read_started = Instant::now();
+    let contents_given = contents.is_some();
     let bytes = match contents {
         Some(bytes) => bytes,
         None => match std::fs::read(&path) {
@@ -288,11 +303,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
             )
             .with_label("cannot decode the file here")
             .with_help("re-encode the file as UTF-8 (or, in Python, declare its encoding with a PEP 263 `# -*- coding: … -*-` comment)");
-            (
-                Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
-                None,
-                vec![diagnostic],
-            )
+            (String::from_utf8_lossy(&bytes), None, vec![diagnostic])
         }
         Ok(text) => {
             let module = layout.module_of(&path, language);
@@ -307,7 +318,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
                     let rules_started = Instant::now();
                     let diagnostics = rules::check_file(&model, &settings.knowledge);
                     TIMINGS.add(&TIMINGS.file_rules, rules_started.elapsed());
-                    (Arc::from(text.as_ref()), Some(model), diagnostics)
+                    (text, Some(model), diagnostics)
                 }
                 Err(error) => {
                     let diagnostic = Diagnostic::new(
@@ -318,16 +329,22 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
                     )
                     .with_label("here")
                     .with_help("fix the syntax error; interlock analyses the file once it parses");
-                    (Arc::from(text.as_ref()), None, vec![diagnostic])
+                    (text, None, vec![diagnostic])
                 }
             }
         }
     };
+    let suppressions = Suppressions::parse(&text, language);
+    let kept = std::sync::OnceLock::new();
+    if contents_given || !suppressions.is_empty() || !diagnostics.is_empty() {
+        let _ = kept.set(Arc::from(text.as_ref()));
+    }
     let mut file = AnalysedFile {
-        suppressions: Suppressions::parse(&text, language),
+        suppressions,
         lines: std::sync::OnceLock::new(),
         path,
-        text,
+        language,
+        text: kept,
         settings,
         model,
         diagnostics: Vec::new(),
