@@ -46,6 +46,10 @@ const MAX_RESOLUTION_STEPS: usize = 12;
 impl<'a> SymbolIndex<'a> {
     pub fn new(models: &[&'a FileModel]) -> SymbolIndex<'a> {
         let mut index = SymbolIndex::default();
+        let functions: usize = models.iter().map(|m| m.functions.len()).sum();
+        let aliases: usize = models.iter().map(|m| m.aliases.len()).sum();
+        index.functions.reserve(functions);
+        index.aliases.reserve(aliases);
         for (file, model) in models.iter().enumerate() {
             for (i, function) in model.functions.iter().enumerate() {
                 index
@@ -156,11 +160,19 @@ impl<'a> Project<'a> {
         let targets: Vec<Vec<Vec<Option<FunctionId>>>> = models
             .par_iter()
             .map(|model| {
-                let resolve = |call: &Call| index.resolve_call(call, model.language);
+                // Calls in a file repeat their callees (`self.assertEqual`, `os.path.join`).
+                let mut memo: HashMap<&str, Option<FunctionId>> = HashMap::default();
+                let mut resolve =
+                    |call: &'a Call| match (&call.callee, call.alternatives.is_empty()) {
+                        (Some(callee), true) => *memo
+                            .entry(callee.as_str())
+                            .or_insert_with(|| index.resolve_call(call, model.language)),
+                        _ => index.resolve_call(call, model.language),
+                    };
                 model
                     .functions
                     .iter()
-                    .map(|f| f.calls.iter().map(resolve).collect())
+                    .map(|f| f.calls.iter().map(&mut resolve).collect())
                     .collect()
             })
             .collect();

@@ -99,7 +99,9 @@ impl Policy for ProjectContext<'_> {
     fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool {
         let file = self.file(site.caller);
         !file.suppressions.is_empty()
-            && file.suppressions.suppresses(code, file.lines().line_of(project.call(site).span.start))
+            && file
+                .suppressions
+                .suppresses(code, file.lines().line_of(project.call(site).span.start))
     }
 
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool {
