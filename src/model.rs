@@ -77,7 +77,7 @@ pub enum ResultUse {
     /// An expression statement: the result is thrown away.
     Discarded,
     /// Assigned to a plain local name (`c = fetch()`).
-    Bound(String),
+    Bound(Box<str>),
 }
 
 /// One call site.
@@ -103,7 +103,7 @@ pub struct Call {
     /// What happens to the call's result.
     pub result: ResultUse,
     /// The blocking API the call is, per the tables the file was lowered with.
-    pub blocking: Option<crate::knowledge::BlockingApi>,
+    pub blocking: Option<Box<crate::knowledge::BlockingApi>>,
 }
 
 /// A function, method, closure, async block or a module's top-level code.

@@ -524,7 +524,8 @@ impl<'a> Lowerer<'a> {
         let blocking = self
             .tables
             .blocking_api(callee.as_deref(), method.as_deref())
-            .cloned();
+            .cloned()
+            .map(Box::new);
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
@@ -653,7 +654,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 if let ([Expr::Name(name)], Expr::Call(_)) =
                     (assign.targets.as_slice(), assign.value.as_ref())
                 {
-                    self.next_result = ResultUse::Bound(name.id.to_string());
+                    self.next_result = ResultUse::Bound(name.id.as_str().into());
                 }
                 self.visit_expr(&assign.value);
                 let ty = self.type_of(&assign.value);

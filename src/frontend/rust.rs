@@ -739,7 +739,8 @@ impl<'t> Lowerer<'t> {
         let blocking = self
             .tables
             .blocking_api(callee.as_deref(), method.as_deref())
-            .cloned();
+            .cloned()
+            .map(Box::new);
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
