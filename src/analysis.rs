@@ -158,8 +158,10 @@ pub fn analyse_files(
     let layout = Layout::default();
     let started = Instant::now();
     let outcomes: Vec<Outcome> = pool.install(|| {
+        // One file per task: file sizes vary by orders of magnitude, so let idle threads steal.
         inputs
             .into_par_iter()
+            .with_max_len(1)
             .map(|input| analyse_guarded(input, &layout))
             .collect()
     });
