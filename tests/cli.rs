@@ -1500,3 +1500,41 @@ fn graph_from_an_unknown_function_is_an_error() {
         "{run:#?}"
     );
 }
+
+#[test]
+fn rust_await_graph_follows_await_spawn_and_join() {
+    let project = Project::new();
+    project.write(
+        "jobs.rs",
+        "async fn fetch() -> u8 { 1 }\nasync fn store() -> u8 { 2 }\nasync fn log() {}\nfn helper() {}\n\
+         async fn run() {\n    let (a, b) = tokio::join!(fetch(), store());\n    tokio::spawn(log());\n    helper();\n    fetch().await;\n}\n",
+    );
+    let run = project.run(&[
+        "graph", "--kind", "awaits", "--format", "json", "--from", "run",
+    ]);
+    run.assert_code(0);
+    let picture: Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut edges: Vec<(String, u64)> = picture["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["to"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    edges.sort();
+    let expected = [
+        ("jobs::fetch", 6),
+        ("jobs::fetch", 9),
+        ("jobs::log", 7),
+        ("jobs::store", 6),
+    ];
+    assert_eq!(
+        edges,
+        expected.map(|(to, line)| (to.to_string(), line)),
+        "{picture:#}"
+    );
+}

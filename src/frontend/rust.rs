@@ -970,9 +970,14 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         // `vec!`, `assert!`, `join!`); lower those, and skip bodies of any other shape.
         let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
         if let Ok(exprs) = mac.parse_body_with(parser) {
+            // `join!(a(), b())` polls the futures its arguments return: they are awaited.
+            let joins = matches!(name.as_str(), "join" | "try_join");
             for expr in &exprs {
+                self.next_call_awaited =
+                    joins && matches!(expr, Expr::Call(_) | Expr::MethodCall(_));
                 self.visit_expr(expr);
             }
+            self.next_call_awaited = false;
         }
     }
 }
