@@ -49,7 +49,6 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     pub sources: HashMap<PathBuf, Arc<str>>,
     pub errors: Vec<FileError>,
-    pub files_checked: usize,
 }
 
 /// One file after the per-file phase: its model (when it parsed) and what the project phase
@@ -104,10 +103,8 @@ enum Outcome {
 /// project-wide phase over all of them.
 pub fn analyse(inputs: Vec<Input>) -> Report {
     let pool = analysis_pool();
-    let files_checked = inputs.len();
     let (files, errors) = analyse_files(&pool, inputs);
     let mut report = Report {
-        files_checked,
         errors,
         ..Report::default()
     };

@@ -146,9 +146,6 @@ pub struct Project<'a> {
     pub models: Vec<&'a FileModel>,
     pub index: SymbolIndex<'a>,
     pub graph: DiGraph<FunctionId, CallEdge>,
-    /// First node of each file's functions (node of `FunctionId { file, index }` is
-    /// `offsets[file] + index`).
-    offsets: Vec<usize>,
     /// Per file, per function, per call: the project function the call resolves to.
     targets: Vec<Vec<Vec<Option<FunctionId>>>>,
 }
@@ -204,7 +201,6 @@ impl<'a> Project<'a> {
             models,
             index,
             graph,
-            offsets,
             targets,
         }
     }
@@ -224,10 +220,6 @@ impl<'a> Project<'a> {
     /// The project function a call site resolves to.
     pub fn target(&self, site: CallSite) -> Option<FunctionId> {
         self.targets[site.caller.file][site.caller.index][site.call]
-    }
-
-    pub fn node(&self, id: FunctionId) -> NodeIndex {
-        NodeIndex::new(self.offsets[id.file] + id.index)
     }
 
     /// All functions of the project.
