@@ -15,6 +15,7 @@ const TYPES_TOML: &str = include_str!("../rules/types.toml");
 const OFFLOAD_TOML: &str = include_str!("../rules/offload.toml");
 const AWAITABLES_TOML: &str = include_str!("../rules/awaitables.toml");
 const COROUTINES_TOML: &str = include_str!("../rules/coroutines.toml");
+const LOCKS_TOML: &str = include_str!("../rules/locks.toml");
 
 /// One blocking API: the rule it belongs to and the alternative to suggest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +45,27 @@ pub struct LanguageTables {
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
     pub awaitable_consumers: CallSet,
+    /// Python: types of thread-blocking locks. Rust: methods returning such a lock's guard.
+    pub sync_locks: HashSet<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct LockTables {
+    python: PythonLocks,
+    rust: RustLocks,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct PythonLocks {
+    sync_locks: HashSet<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RustLocks {
+    sync_guards: HashSet<String>,
 }
 
 /// A set of calls written as canonical names, `*.method` (a method of that name on any
@@ -112,8 +134,19 @@ impl Knowledge {
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
             toml::from_str(AWAITABLES_TOML).expect("rules/awaitables.toml is valid");
+        let locks: LockTables = toml::from_str(LOCKS_TOML).expect("rules/locks.toml is valid");
+        let mut sync_locks = [
+            ("python", locks.python.sync_locks),
+            ("rust", locks.rust.sync_guards),
+        ];
         let mut tables = |lang: &str| {
+            let sync_locks = sync_locks
+                .iter_mut()
+                .find(|(l, _)| *l == lang)
+                .map(|(_, set)| std::mem::take(set))
+                .unwrap_or_default();
             let mut tables = LanguageTables {
+                sync_locks,
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),

@@ -128,6 +128,21 @@ pub struct Function {
     pub reads: HashSet<u64>,
     /// Loops that only poll a condition and sleep (the span of the loop keyword).
     pub busy_waits: Vec<Span>,
+    /// Thread-blocking locks held over a region of this function, with the awaits inside it.
+    pub lock_holds: Vec<LockHold>,
+}
+
+/// A thread-blocking lock (or `RefCell` borrow) held over a region of code.
+#[derive(Clone, Debug)]
+pub struct LockHold {
+    /// The acquisition (`with self.lock:`, `let guard = m.lock().unwrap();`).
+    pub span: Span,
+    /// The lock as written (`self.lock`, `state`).
+    pub lock: String,
+    /// The lock's type or guard method (`threading.Lock`, `std::sync::Mutex::lock`).
+    pub kind: String,
+    /// Await points while it is held.
+    pub awaits: Vec<Span>,
 }
 
 /// A type whose methods may come from elsewhere: a Python class and its bases, or a Rust type
@@ -167,6 +182,7 @@ impl FileModel {
             awaits: Vec::new(),
             reads: HashSet::default(),
             busy_waits: Vec::new(),
+            lock_holds: Vec::new(),
         };
         FileModel {
             path,

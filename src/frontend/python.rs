@@ -16,8 +16,8 @@ use ruff_text_size::Ranged;
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    Call, Class, Context, FileModel, Function, FunctionKind, Language, ResultUse, Span, concat,
-    name_hash,
+    Call, Class, Context, FileModel, Function, FunctionKind, Language, LockHold, ResultUse, Span,
+    concat, name_hash,
 };
 use crate::project::ModuleName;
 
@@ -125,10 +125,60 @@ fn span(node: &impl Ranged) -> Span {
 }
 
 impl<'a> Lowerer<'a> {
-    fn visit_body(&mut self, body: &'a [Stmt]) {
-        for stmt in body {
-            self.visit_stmt(stmt);
+    /// `L.acquire()` as a statement: `L` is held until a later `L.release()` in the same body
+    /// (also one in the `finally` of a following `try`), or to the end of the body.
+    fn acquire_release(&mut self, stmt: &Stmt, rest: &[Stmt]) {
+        let Stmt::Expr(statement) = stmt else { return };
+        let Expr::Call(call) = statement.value.as_ref() else {
+            return;
+        };
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return;
+        };
+        if attr.attr.id.as_str() != "acquire"
+            || !self.is_sync_lock(&attr.value)
+            || asks_not_to_block(call, Some("acquire"))
+        {
+            return;
         }
+        let lock = dotted(&attr.value);
+        let releases = |s: &Stmt| match s {
+            Stmt::Expr(e) => is_release_of(&e.value, &lock),
+            _ => false,
+        };
+        let mut region = Vec::new();
+        for stmt in rest {
+            if releases(stmt) {
+                break;
+            }
+            region.push(stmt.clone());
+            if let Stmt::Try(t) = stmt
+                && t.finalbody.iter().any(releases)
+            {
+                break;
+            }
+        }
+        let awaits = awaits_in(&region);
+        self.hold_lock(span(call), &attr.value, awaits);
+    }
+
+    /// Whether an expression is a thread-blocking lock (by its type).
+    fn is_sync_lock(&self, expr: &Expr) -> bool {
+        matches!(self.type_of(expr), Some(Returns::One(ty)) if self.tables.sync_locks.contains(&ty))
+    }
+
+    fn hold_lock(&mut self, span: Span, lock: &Expr, awaits: Vec<Span>) {
+        let kind = match self.type_of(lock) {
+            Some(Returns::One(ty)) => ty,
+            _ => String::new(),
+        };
+        let hold = LockHold {
+            span,
+            lock: dotted(lock),
+            kind,
+            awaits,
+        };
+        self.model.functions[self.current].lock_holds.push(hold);
     }
 
     // ----- scopes and bindings -----
@@ -440,6 +490,7 @@ impl<'a> Lowerer<'a> {
             awaits: Vec::new(),
             reads: Default::default(),
             busy_waits: Vec::new(),
+            lock_holds: Vec::new(),
         });
 
         let mut scope = Scope::new(ScopeKind::Function, &name);
@@ -617,6 +668,13 @@ impl<'a> Lowerer<'a> {
 }
 
 impl<'a> Visitor<'a> for Lowerer<'a> {
+    fn visit_body(&mut self, body: &'a [Stmt]) {
+        for (i, stmt) in body.iter().enumerate() {
+            self.acquire_release(stmt, &body[i + 1..]);
+            self.visit_stmt(stmt);
+        }
+    }
+
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
             Stmt::FunctionDef(def) => self.function_def(def),
@@ -674,6 +732,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             Stmt::With(with) => {
                 for item in &with.items {
+                    if !with.is_async && self.is_sync_lock(&item.context_expr) {
+                        let awaits = awaits_in(&with.body);
+                        self.hold_lock(span(&item.context_expr), &item.context_expr, awaits);
+                    }
                     self.visit_expr(&item.context_expr);
                     if let Some(vars) = &item.optional_vars {
                         let ty = self.type_of(&item.context_expr);
@@ -722,6 +784,64 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             _ => visitor::walk_expr(self, expr),
         })
     }
+}
+
+/// An expression as a dotted name for messages (`self.lock`), or `the lock`.
+fn dotted(expr: &Expr) -> String {
+    match expr {
+        Expr::Name(name) => name.id.to_string(),
+        Expr::Attribute(attr) => concat(&[&dotted(&attr.value), ".", attr.attr.id.as_str()]),
+        _ => "the lock".to_string(),
+    }
+}
+
+/// `lock.release()` for the lock written `lock`.
+fn is_release_of(expr: &Expr, lock: &str) -> bool {
+    let Expr::Call(call) = expr else { return false };
+    let Expr::Attribute(attr) = call.func.as_ref() else {
+        return false;
+    };
+    attr.attr.id.as_str() == "release" && dotted(&attr.value) == lock
+}
+
+/// The await points of a block of statements (`await`, `async with`, `async for`), not counting
+/// nested functions, classes and lambdas (they run at another time).
+fn awaits_in(body: &[Stmt]) -> Vec<Span> {
+    #[derive(Default)]
+    struct Awaits(Vec<Span>);
+    impl<'b> Visitor<'b> for Awaits {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                Stmt::With(with) if with.is_async => {
+                    let start = with.range.start().to_usize();
+                    self.0.push(start..start + "async with".len());
+                    visitor::walk_stmt(self, stmt);
+                }
+                Stmt::For(for_stmt) if for_stmt.is_async => {
+                    let start = for_stmt.range.start().to_usize();
+                    self.0.push(start..start + "async for".len());
+                    visitor::walk_stmt(self, stmt);
+                }
+                _ => visitor::walk_stmt(self, stmt),
+            })
+        }
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
+                Expr::Lambda(_) => {}
+                Expr::Await(_) => {
+                    self.0.push(span(expr));
+                    visitor::walk_expr(self, expr);
+                }
+                _ => visitor::walk_expr(self, expr),
+            })
+        }
+    }
+    let mut awaits = Awaits::default();
+    for stmt in body {
+        awaits.visit_stmt(stmt);
+    }
+    awaits.0
 }
 
 /// `super()` (or `super(Class, self)`).

@@ -17,7 +17,9 @@ use syn::{Expr, Pat, Type, UseTree};
 
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
-use crate::model::{Call, Class, Context, FileModel, Function, FunctionKind, Language, Span};
+use crate::model::{
+    Call, Class, Context, FileModel, Function, FunctionKind, Language, LockHold, Span,
+};
 use crate::project::ModuleName;
 
 /// Files nested deeper than this (brackets, or runs of prefix operators) are refused: `syn`
@@ -607,6 +609,7 @@ impl<'t> Lowerer<'t> {
             awaits: Vec::new(),
             reads: Default::default(),
             busy_waits: Vec::new(),
+            lock_holds: Vec::new(),
         });
         let saved = (self.current, self.context);
         self.current = index;
@@ -719,6 +722,83 @@ impl<'t> Lowerer<'t> {
         )
     }
 
+    /// Records the thread-blocking lock guards of a block's statements with the awaits they are
+    /// held across: a `let` guard until the end of the block or its `drop(guard)`, a temporary
+    /// guard until the end of its statement.
+    fn guards_in(&mut self, stmts: &[syn::Stmt]) {
+        for (i, stmt) in stmts.iter().enumerate() {
+            let bound = match stmt {
+                syn::Stmt::Local(local) => local.init.as_ref().and_then(|init| {
+                    let (call, kind) = self.guard_call(&init.expr)?;
+                    Some((call, kind, bound_name(&local.pat)?))
+                }),
+                _ => None,
+            };
+            if let Some((call, kind, name)) = bound {
+                let rest = &stmts[i + 1..];
+                let end = rest
+                    .iter()
+                    .position(|s| is_drop_of(s, &name))
+                    .unwrap_or(rest.len());
+                let awaits = awaits_in(&rest[..end]);
+                self.hold(call, kind, awaits);
+                continue;
+            }
+            let mut temporaries = Temporaries::default();
+            temporaries.visit_stmt(stmt);
+            for call in temporaries.calls {
+                if let Some(kind) = self.guard_kind(call) {
+                    let awaits = awaits_in(std::slice::from_ref(stmt));
+                    self.hold(call, kind, awaits);
+                }
+            }
+        }
+    }
+
+    /// The guard-returning call at the core of `m.lock().unwrap()`, `m.write()?`, `&*c.borrow()`.
+    fn guard_call<'e>(&self, expr: &'e Expr) -> Option<(&'e syn::ExprMethodCall, String)> {
+        match expr {
+            Expr::MethodCall(call)
+                if matches!(call.method.to_string().as_str(), "unwrap" | "expect") =>
+            {
+                self.guard_call(&call.receiver)
+            }
+            Expr::Try(inner) => self.guard_call(&inner.expr),
+            Expr::Paren(inner) => self.guard_call(&inner.expr),
+            Expr::Reference(inner) => self.guard_call(&inner.expr),
+            Expr::Unary(inner) => self.guard_call(&inner.expr),
+            Expr::MethodCall(call) => self.guard_kind(call).map(|kind| (call, kind)),
+            _ => None,
+        }
+    }
+
+    /// `std::sync::Mutex::lock` when `call` takes a thread-blocking lock's guard.
+    fn guard_kind(&self, call: &syn::ExprMethodCall) -> Option<String> {
+        let method = call.method.to_string();
+        if !matches!(
+            method.as_str(),
+            "lock" | "read" | "write" | "borrow" | "borrow_mut"
+        ) {
+            return None;
+        }
+        let Some(Returns::One(ty)) = self.type_of(&call.receiver) else {
+            return None;
+        };
+        let kind = format!("{ty}::{method}");
+        self.tables.sync_locks.contains(&kind).then_some(kind)
+    }
+
+    fn hold(&mut self, call: &syn::ExprMethodCall, kind: String, awaits: Vec<Span>) {
+        let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        let hold = LockHold {
+            span,
+            lock: written(&call.receiver),
+            kind,
+            awaits,
+        };
+        self.model.functions[self.current].lock_holds.push(hold);
+    }
+
     /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
     /// another thread (an offloading API, or any call awaited at once: a future-returning
     /// function that takes a sync closure runs it elsewhere), and whether its arguments are
@@ -753,6 +833,102 @@ impl<'t> Lowerer<'t> {
             blocking,
         });
         (offloads, schedules)
+    }
+}
+
+/// The name a `let` pattern binds the whole value to (`guard`, `mut guard`), not `_`.
+fn bound_name(pat: &Pat) -> Option<String> {
+    match pat {
+        Pat::Ident(ident) => Some(ident.ident.to_string()),
+        Pat::Type(typed) => bound_name(&typed.pat),
+        _ => None,
+    }
+}
+
+/// `drop(name);` or `std::mem::drop(name);`.
+fn is_drop_of(stmt: &syn::Stmt, name: &str) -> bool {
+    let syn::Stmt::Expr(Expr::Call(call), _) = stmt else {
+        return false;
+    };
+    let Expr::Path(func) = call.func.as_ref() else {
+        return false;
+    };
+    let is_drop = func.path.segments.last().is_some_and(|s| s.ident == "drop");
+    let argument = call.args.first().and_then(|a| match a {
+        Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+        _ => None,
+    });
+    is_drop && argument.as_deref() == Some(name)
+}
+
+/// An expression as written, for messages (`self.state`, `cache`), or `the lock`.
+fn written(expr: &Expr) -> String {
+    match expr {
+        Expr::Path(path) => path
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>()
+            .join("::"),
+        Expr::Field(field) => match &field.member {
+            syn::Member::Named(name) => format!("{}.{name}", written(&field.base)),
+            syn::Member::Unnamed(index) => format!("{}.{}", written(&field.base), index.index),
+        },
+        Expr::Reference(inner) => written(&inner.expr),
+        Expr::Paren(inner) => written(&inner.expr),
+        _ => "the lock".to_string(),
+    }
+}
+
+/// The `.await` points of statements, not counting closures, async blocks and items (they run
+/// at another time).
+fn awaits_in(stmts: &[syn::Stmt]) -> Vec<Span> {
+    #[derive(Default)]
+    struct Awaits(Vec<Span>);
+    impl<'ast> Visit<'ast> for Awaits {
+        fn visit_expr_await(&mut self, expr: &'ast syn::ExprAwait) {
+            self.0.push(byte_span(expr.await_token.span()));
+            visit::visit_expr_await(self, expr);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+        }
+    }
+    let mut awaits = Awaits::default();
+    for stmt in stmts {
+        awaits.visit_stmt(stmt);
+    }
+    awaits.0
+}
+
+/// Method calls of a statement's own expression whose result is a temporary: not inside nested
+/// blocks, closures or async blocks (those have their own statements and scopes).
+#[derive(Default)]
+struct Temporaries<'ast> {
+    calls: Vec<&'ast syn::ExprMethodCall>,
+}
+
+impl<'ast> Visit<'ast> for Temporaries<'ast> {
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        self.calls.push(call);
+        visit::visit_expr_method_call(self, call);
+    }
+    fn visit_block(&mut self, _: &'ast syn::Block) {}
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        // `let g = m.lock()…` is a bound guard, handled separately; look only at other lets.
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+        }
+    }
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
     }
 }
 
@@ -836,6 +1012,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let item_prefix = self.model.functions[self.current].canonical.clone();
         self.push_scope(items, &item_prefix, false);
         self.locals.push(HashMap::new());
+        self.guards_in(&block.stmts);
         visit::visit_block(self, block);
         self.locals.pop();
         self.names.pop();

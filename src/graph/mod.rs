@@ -251,6 +251,7 @@ mod tests {
             awaits: Vec::new(),
             reads: Default::default(),
             busy_waits: Vec::new(),
+            lock_holds: Vec::new(),
         }
     }
 

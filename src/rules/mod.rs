@@ -13,6 +13,7 @@ pub mod dangling_task;
 pub mod invalid_utf8;
 pub mod nested_event_loop;
 pub mod parse_error;
+pub mod sync_lock_held_across_await;
 pub mod transitive_blocking_call_in_async;
 
 use crate::analysis::AnalysedFile;
@@ -58,6 +59,7 @@ pub const ALL: &[&Rule] = &[
     &blocking_wait_in_async::RULE,
     &transitive_blocking_call_in_async::RULE,
     &nested_event_loop::RULE,
+    &sync_lock_held_across_await::RULE,
     &coroutine_never_awaited::RULE,
     &dangling_task::RULE,
     &busy_wait_loop::RULE,
