@@ -47,6 +47,8 @@ pub struct LanguageTables {
     pub awaitable_consumers: CallSet,
     /// Python: types of thread-blocking locks. Rust: methods returning such a lock's guard.
     pub sync_locks: HashSet<String>,
+    /// Python: types of locks that suspend the task (`asyncio.Lock`).
+    pub async_locks: HashSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +62,7 @@ struct LockTables {
 #[serde(rename_all = "kebab-case")]
 struct PythonLocks {
     sync_locks: HashSet<String>,
+    async_locks: HashSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +142,7 @@ impl Knowledge {
             ("python", locks.python.sync_locks),
             ("rust", locks.rust.sync_guards),
         ];
+        let mut async_locks = Some(locks.python.async_locks);
         let mut tables = |lang: &str| {
             let sync_locks = sync_locks
                 .iter_mut()
@@ -147,6 +151,11 @@ impl Knowledge {
                 .unwrap_or_default();
             let mut tables = LanguageTables {
                 sync_locks,
+                async_locks: if lang == "python" {
+                    async_locks.take().unwrap_or_default()
+                } else {
+                    HashSet::default()
+                },
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),

@@ -130,6 +130,29 @@ pub struct Function {
     pub busy_waits: Vec<Span>,
     /// Thread-blocking locks held over a region of this function, with the awaits inside it.
     pub lock_holds: Vec<LockHold>,
+    /// Locks that cannot exclude anything (IL205).
+    pub pointless_locks: Vec<PointlessLock>,
+}
+
+/// Why a lock excludes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pointless {
+    /// Created in the expression that acquires it (`with threading.Lock():`,
+    /// `Mutex::new(x).lock()`).
+    CreatedWhereAcquired,
+    /// A function-local lock that never leaves the function: each call locks its own.
+    LocalNeverEscapes,
+    /// A guard dropped at once (`let _ = m.lock();`, `m.lock().unwrap();`).
+    GuardDiscarded,
+}
+
+/// A lock acquisition that protects nothing.
+#[derive(Clone, Debug)]
+pub struct PointlessLock {
+    pub span: Span,
+    /// The lock as written.
+    pub lock: String,
+    pub why: Pointless,
 }
 
 /// A thread-blocking lock (or `RefCell` borrow) held over a region of code.
@@ -183,6 +206,7 @@ impl FileModel {
             reads: HashSet::default(),
             busy_waits: Vec::new(),
             lock_holds: Vec::new(),
+            pointless_locks: Vec::new(),
         };
         FileModel {
             path,

@@ -16,8 +16,8 @@ use ruff_text_size::Ranged;
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    Call, Class, Context, FileModel, Function, FunctionKind, Language, LockHold, ResultUse, Span,
-    concat, name_hash,
+    Call, Class, Context, FileModel, Function, FunctionKind, Language, LockHold, Pointless,
+    PointlessLock, ResultUse, Span, concat, name_hash,
 };
 use crate::project::ModuleName;
 
@@ -47,6 +47,7 @@ pub fn lower(
                 .map_or(String::new(), |(parent, _)| parent.to_string())
         },
         next_result: ResultUse::Used,
+        local_locks: Vec::new(),
         scopes: vec![Scope::new(ScopeKind::Module, "")],
         current: 0,
         context: Context::Sync,
@@ -112,6 +113,8 @@ struct Lowerer<'a> {
     package: String,
     /// What the statement being lowered does with the result of its outermost call.
     next_result: ResultUse,
+    /// Locks assigned to local names in the function being lowered (`lock = threading.Lock()`).
+    local_locks: Vec<(String, Span)>,
     scopes: Vec<Scope>,
     /// Index of the function whose code is being lowered.
     current: usize,
@@ -160,6 +163,12 @@ impl<'a> Lowerer<'a> {
         }
         let awaits = awaits_in(&region);
         self.hold_lock(span(call), &attr.value, awaits);
+    }
+
+    /// Whether an expression is a lock of any kind (by its type).
+    fn is_lock(&self, expr: &Expr) -> bool {
+        matches!(self.type_of(expr), Some(Returns::One(ty))
+            if self.tables.sync_locks.contains(&ty) || self.tables.async_locks.contains(&ty))
     }
 
     /// Whether an expression is a thread-blocking lock (by its type).
@@ -491,6 +500,7 @@ impl<'a> Lowerer<'a> {
             reads: Default::default(),
             busy_waits: Vec::new(),
             lock_holds: Vec::new(),
+            pointless_locks: Vec::new(),
         });
 
         let mut scope = Scope::new(ScopeKind::Function, &name);
@@ -521,7 +531,11 @@ impl<'a> Lowerer<'a> {
                 );
             }
         }
-        let saved = (self.current, self.context);
+        let saved = (
+            self.current,
+            self.context,
+            std::mem::take(&mut self.local_locks),
+        );
         self.current = index;
         self.context = if def.is_async {
             Context::Async
@@ -529,7 +543,24 @@ impl<'a> Lowerer<'a> {
             Context::Sync
         };
         self.visit_body(&def.body);
-        (self.current, self.context) = saved;
+        for (name, span) in std::mem::take(&mut self.local_locks) {
+            let mut uses = LockUses {
+                name: &name,
+                acquisitions: 0,
+                escapes: false,
+                nested: false,
+            };
+            uses.visit_body(&def.body);
+            if uses.acquisitions > 0 && !uses.escapes {
+                let lock = PointlessLock {
+                    span,
+                    lock: name,
+                    why: Pointless::LocalNeverEscapes,
+                };
+                self.model.functions[index].pointless_locks.push(lock);
+            }
+        }
+        (self.current, self.context, self.local_locks) = saved;
         self.scopes.pop();
     }
 
@@ -711,6 +742,15 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             Stmt::Assign(assign) => {
                 if let ([Expr::Name(name)], Expr::Call(_)) =
                     (assign.targets.as_slice(), assign.value.as_ref())
+                    && self.scopes.last().is_some_and(|s| {
+                        s.kind == ScopeKind::Function && !s.outer_names.contains(name.id.as_str())
+                    })
+                    && self.is_lock(&assign.value)
+                {
+                    self.local_locks.push((name.id.to_string(), span(assign)));
+                }
+                if let ([Expr::Name(name)], Expr::Call(_)) =
+                    (assign.targets.as_slice(), assign.value.as_ref())
                 {
                     self.next_result = ResultUse::Bound(name.id.as_str().into());
                 }
@@ -732,6 +772,16 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             Stmt::With(with) => {
                 for item in &with.items {
+                    if item.context_expr.is_call_expr() && self.is_lock(&item.context_expr) {
+                        let lock = PointlessLock {
+                            span: span(&item.context_expr),
+                            lock: "a new lock".to_string(),
+                            why: Pointless::CreatedWhereAcquired,
+                        };
+                        self.model.functions[self.current]
+                            .pointless_locks
+                            .push(lock);
+                    }
                     if !with.is_async && self.is_sync_lock(&item.context_expr) {
                         let awaits = awaits_in(&with.body);
                         self.hold_lock(span(&item.context_expr), &item.context_expr, awaits);
@@ -780,6 +830,75 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     Expr::Call(call) => self.call(call, true),
                     value => self.visit_expr(value),
                 }
+            }
+            _ => visitor::walk_expr(self, expr),
+        })
+    }
+}
+
+/// How a function-local lock is used: acquired (`with lock:`, `lock.acquire()`), or escaping
+/// the function (returned, stored, passed on, captured by a nested function).
+struct LockUses<'n> {
+    name: &'n str,
+    acquisitions: usize,
+    escapes: bool,
+    /// Inside a nested function or lambda: any use there is a capture, which escapes.
+    nested: bool,
+}
+
+impl LockUses<'_> {
+    fn is_the_lock(&self, expr: &Expr) -> bool {
+        matches!(expr, Expr::Name(n) if n.id.as_str() == self.name)
+    }
+}
+
+impl<'b> Visitor<'b> for LockUses<'_> {
+    fn visit_stmt(&mut self, stmt: &'b Stmt) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {
+                let outer = std::mem::replace(&mut self.nested, true);
+                visitor::walk_stmt(self, stmt);
+                self.nested = outer;
+            }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    if self.is_the_lock(&item.context_expr) && !self.nested {
+                        self.acquisitions += 1;
+                    } else {
+                        self.visit_expr(&item.context_expr);
+                    }
+                    if let Some(vars) = &item.optional_vars {
+                        self.visit_expr(vars);
+                    }
+                }
+                self.visit_body(&with.body);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        })
+    }
+
+    fn visit_expr(&mut self, expr: &'b Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
+            Expr::Call(call) => match call.func.as_ref() {
+                Expr::Attribute(attr)
+                    if !self.nested
+                        && self.is_the_lock(&attr.value)
+                        && matches!(attr.attr.id.as_str(), "acquire" | "release" | "locked") =>
+                {
+                    self.acquisitions += usize::from(attr.attr.id.as_str() == "acquire");
+                    self.visit_arguments(&call.arguments);
+                }
+                _ => visitor::walk_expr(self, expr),
+            },
+            Expr::Name(name)
+                if name.id.as_str() == self.name && name.ctx == ast::ExprContext::Load =>
+            {
+                self.escapes = true;
+            }
+            Expr::Lambda(_) => {
+                let outer = std::mem::replace(&mut self.nested, true);
+                visitor::walk_expr(self, expr);
+                self.nested = outer;
             }
             _ => visitor::walk_expr(self, expr),
         })

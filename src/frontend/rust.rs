@@ -18,7 +18,8 @@ use syn::{Expr, Pat, Type, UseTree};
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    Call, Class, Context, FileModel, Function, FunctionKind, Language, LockHold, Span,
+    Call, Class, Context, FileModel, Function, FunctionKind, Language, LockHold, Pointless,
+    PointlessLock, Span,
 };
 use crate::project::ModuleName;
 
@@ -610,6 +611,7 @@ impl<'t> Lowerer<'t> {
             reads: Default::default(),
             busy_waits: Vec::new(),
             lock_holds: Vec::new(),
+            pointless_locks: Vec::new(),
         });
         let saved = (self.current, self.context);
         self.current = index;
@@ -727,6 +729,19 @@ impl<'t> Lowerer<'t> {
     /// guard until the end of its statement.
     fn guards_in(&mut self, stmts: &[syn::Stmt]) {
         for (i, stmt) in stmts.iter().enumerate() {
+            // A guard dropped at once: `let _ = m.lock();`, `m.lock().unwrap();`.
+            let discarded = match stmt {
+                syn::Stmt::Local(local) if matches!(local.pat, Pat::Wild(_)) => {
+                    local.init.as_ref().map(|i| &*i.expr)
+                }
+                syn::Stmt::Expr(expr, Some(_)) => Some(expr),
+                _ => None,
+            };
+            if let Some((call, _)) = discarded.and_then(|expr| self.guard_call(expr))
+                && !matches!(&*call.receiver, Expr::Call(_))
+            {
+                self.pointless(call, Pointless::GuardDiscarded);
+            }
             let bound = match stmt {
                 syn::Stmt::Local(local) => local.init.as_ref().and_then(|init| {
                     let (call, kind) = self.guard_call(&init.expr)?;
@@ -788,7 +803,23 @@ impl<'t> Lowerer<'t> {
         self.tables.sync_locks.contains(&kind).then_some(kind)
     }
 
+    fn pointless(&mut self, call: &syn::ExprMethodCall, why: Pointless) {
+        let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        let lock = PointlessLock {
+            span,
+            lock: written(&call.receiver),
+            why,
+        };
+        self.model.functions[self.current]
+            .pointless_locks
+            .push(lock);
+    }
+
     fn hold(&mut self, call: &syn::ExprMethodCall, kind: String, awaits: Vec<Span>) {
+        if matches!(&*call.receiver, Expr::Call(_)) {
+            // `Mutex::new(x).lock()`: a lock nobody else can ever see.
+            self.pointless(call, Pointless::CreatedWhereAcquired);
+        }
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
         let hold = LockHold {
             span,

@@ -252,6 +252,7 @@ mod tests {
             reads: Default::default(),
             busy_waits: Vec::new(),
             lock_holds: Vec::new(),
+            pointless_locks: Vec::new(),
         }
     }
 

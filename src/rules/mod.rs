@@ -11,6 +11,7 @@ pub mod busy_wait_loop;
 pub mod coroutine_never_awaited;
 pub mod dangling_task;
 pub mod invalid_utf8;
+pub mod lock_protects_nothing;
 pub mod nested_event_loop;
 pub mod parse_error;
 pub mod sync_lock_held_across_await;
@@ -60,6 +61,7 @@ pub const ALL: &[&Rule] = &[
     &transitive_blocking_call_in_async::RULE,
     &nested_event_loop::RULE,
     &sync_lock_held_across_await::RULE,
+    &lock_protects_nothing::RULE,
     &coroutine_never_awaited::RULE,
     &dangling_task::RULE,
     &busy_wait_loop::RULE,
