@@ -165,15 +165,19 @@ impl<'a> Lowerer<'a> {
         self.hold_lock(span(call), &attr.value, awaits);
     }
 
-    /// Whether an expression is a lock of any kind (by its type).
-    fn is_lock(&self, expr: &Expr) -> bool {
-        matches!(self.type_of(expr), Some(Returns::One(ty))
-            if self.tables.sync_locks.contains(&ty) || self.tables.async_locks.contains(&ty))
+    /// Whether a type is a lock of any kind.
+    fn is_lock_type(&self, ty: Option<&Returns>) -> bool {
+        matches!(ty, Some(Returns::One(ty)) if self.tables.sync_locks.contains(ty) || self.tables.async_locks.contains(ty))
+    }
+
+    /// Whether a type is a thread-blocking lock.
+    fn is_sync_lock_type(&self, ty: Option<&Returns>) -> bool {
+        matches!(ty, Some(Returns::One(ty)) if self.tables.sync_locks.contains(ty))
     }
 
     /// Whether an expression is a thread-blocking lock (by its type).
     fn is_sync_lock(&self, expr: &Expr) -> bool {
-        matches!(self.type_of(expr), Some(Returns::One(ty)) if self.tables.sync_locks.contains(&ty))
+        self.is_sync_lock_type(self.type_of(expr).as_ref())
     }
 
     fn hold_lock(&mut self, span: Span, lock: &Expr, awaits: Vec<Span>) {
@@ -740,22 +744,23 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
             }
             Stmt::Assign(assign) => {
-                if let ([Expr::Name(name)], Expr::Call(_)) =
-                    (assign.targets.as_slice(), assign.value.as_ref())
-                    && self.scopes.last().is_some_and(|s| {
-                        s.kind == ScopeKind::Function && !s.outer_names.contains(name.id.as_str())
-                    })
-                    && self.is_lock(&assign.value)
-                {
-                    self.local_locks.push((name.id.to_string(), span(assign)));
-                }
-                if let ([Expr::Name(name)], Expr::Call(_)) =
-                    (assign.targets.as_slice(), assign.value.as_ref())
-                {
+                let bound_call = match (assign.targets.as_slice(), assign.value.as_ref()) {
+                    ([Expr::Name(name)], Expr::Call(_)) => Some(name),
+                    _ => None,
+                };
+                if let Some(name) = bound_call {
                     self.next_result = ResultUse::Bound(name.id.as_str().into());
                 }
                 self.visit_expr(&assign.value);
                 let ty = self.type_of(&assign.value);
+                if let Some(name) = bound_call
+                    && self.is_lock_type(ty.as_ref())
+                    && self.scopes.last().is_some_and(|s| {
+                        s.kind == ScopeKind::Function && !s.outer_names.contains(name.id.as_str())
+                    })
+                {
+                    self.local_locks.push((name.id.to_string(), span(assign)));
+                }
                 for target in &assign.targets {
                     self.visit_expr(target);
                     self.assign(target, Some(&assign.value), ty.clone());
@@ -772,7 +777,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             Stmt::With(with) => {
                 for item in &with.items {
-                    if item.context_expr.is_call_expr() && self.is_lock(&item.context_expr) {
+                    let ty = self.type_of(&item.context_expr);
+                    if item.context_expr.is_call_expr() && self.is_lock_type(ty.as_ref()) {
                         let lock = PointlessLock {
                             span: span(&item.context_expr),
                             lock: "a new lock".to_string(),
@@ -782,13 +788,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                             .pointless_locks
                             .push(lock);
                     }
-                    if !with.is_async && self.is_sync_lock(&item.context_expr) {
+                    if !with.is_async && self.is_sync_lock_type(ty.as_ref()) {
                         let awaits = awaits_in(&with.body);
                         self.hold_lock(span(&item.context_expr), &item.context_expr, awaits);
                     }
                     self.visit_expr(&item.context_expr);
                     if let Some(vars) = &item.optional_vars {
-                        let ty = self.type_of(&item.context_expr);
                         self.assign(vars, None, ty);
                     }
                 }
