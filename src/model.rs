@@ -168,6 +168,33 @@ pub struct LockHold {
     pub awaits: Vec<Span>,
 }
 
+impl Function {
+    /// A function region with no facts yet.
+    pub fn new(
+        name: String,
+        canonical: String,
+        kind: FunctionKind,
+        is_async: bool,
+        span: Span,
+        parent: Option<usize>,
+    ) -> Self {
+        Function {
+            name,
+            canonical,
+            kind,
+            is_async,
+            span,
+            parent,
+            calls: Vec::new(),
+            awaits: Vec::new(),
+            reads: HashSet::default(),
+            busy_waits: Vec::new(),
+            lock_holds: Vec::new(),
+            pointless_locks: Vec::new(),
+        }
+    }
+}
+
 /// A type whose methods may come from elsewhere: a Python class and its bases, or a Rust type
 /// and the traits it implements (whose default methods it inherits).
 #[derive(Clone, Debug)]
@@ -194,20 +221,15 @@ pub struct FileModel {
 impl FileModel {
     /// An empty model with only the top-level region.
     pub fn new(path: PathBuf, language: Language, module: String) -> Self {
-        let top_level = Function {
-            name: "<module>".to_string(),
-            canonical: format!("{module}{}<module>", language.path_separator()),
-            kind: FunctionKind::Module,
-            is_async: false,
-            span: 0..0,
-            parent: None,
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            reads: HashSet::default(),
-            busy_waits: Vec::new(),
-            lock_holds: Vec::new(),
-            pointless_locks: Vec::new(),
-        };
+        let canonical = format!("{module}{}<module>", language.path_separator());
+        let top_level = Function::new(
+            "<module>".to_string(),
+            canonical,
+            FunctionKind::Module,
+            false,
+            0..0,
+            None,
+        );
         FileModel {
             path,
             language,

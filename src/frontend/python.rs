@@ -492,20 +492,14 @@ impl<'a> Lowerer<'a> {
             .last()
             .is_some_and(|s| s.kind == ScopeKind::Class);
         let index = self.model.functions.len();
-        self.model.functions.push(Function {
-            name: name.clone(),
-            canonical: self.model.join(&name),
-            kind: FunctionKind::Function,
-            is_async: def.is_async,
-            span: span(&def.name),
-            parent: Some(self.current),
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            reads: Default::default(),
-            busy_waits: Vec::new(),
-            lock_holds: Vec::new(),
-            pointless_locks: Vec::new(),
-        });
+        self.model.functions.push(Function::new(
+            name.clone(),
+            self.model.join(&name),
+            FunctionKind::Function,
+            def.is_async,
+            span(&def.name),
+            Some(self.current),
+        ));
 
         let mut scope = Scope::new(ScopeKind::Function, &name);
         let mut self_type = None;

@@ -599,20 +599,14 @@ impl<'t> Lowerer<'t> {
         body: impl FnOnce(&mut Self),
     ) {
         let index = self.model.functions.len();
-        self.model.functions.push(Function {
+        self.model.functions.push(Function::new(
             name,
             canonical,
             kind,
             is_async,
             span,
-            parent: Some(self.current),
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            reads: Default::default(),
-            busy_waits: Vec::new(),
-            lock_holds: Vec::new(),
-            pointless_locks: Vec::new(),
-        });
+            Some(self.current),
+        ));
         let saved = (self.current, self.context);
         self.current = index;
         self.context = if is_async {

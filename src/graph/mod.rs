@@ -240,20 +240,14 @@ mod tests {
     use crate::model::{Class, FunctionKind};
 
     fn function(canonical: &str) -> Function {
-        Function {
-            name: canonical.rsplit('.').next().unwrap().to_string(),
-            canonical: canonical.to_string(),
-            kind: FunctionKind::Function,
-            is_async: false,
-            span: 0..0,
-            parent: Some(0),
-            calls: Vec::new(),
-            awaits: Vec::new(),
-            reads: Default::default(),
-            busy_waits: Vec::new(),
-            lock_holds: Vec::new(),
-            pointless_locks: Vec::new(),
-        }
+        Function::new(
+            canonical.rsplit('.').next().unwrap().to_string(),
+            canonical.to_string(),
+            FunctionKind::Function,
+            false,
+            0..0,
+            Some(0),
+        )
     }
 
     #[test]
