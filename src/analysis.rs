@@ -86,11 +86,15 @@ impl AnalysedFile {
 
     /// Whether a finding of `code` starting at byte `offset` survives selection and suppression.
     pub fn keeps(&self, code: &str, offset: usize) -> bool {
-        let suppressed = !self.suppressions.is_empty()
+        !self.suppressed(code, offset) && self.settings.is_enabled_for(code, &self.path)
+    }
+
+    /// Whether a suppression comment covers `code` on the line of byte `offset`.
+    pub fn suppressed(&self, code: &str, offset: usize) -> bool {
+        !self.suppressions.is_empty()
             && self
                 .suppressions
-                .suppresses(code, self.lines().line_of(offset));
-        !suppressed && self.settings.is_enabled_for(code, &self.path)
+                .suppresses(code, self.lines().line_of(offset))
     }
 }
 

@@ -138,24 +138,10 @@ impl Knowledge {
         let mut awaitables: HashMap<String, Vec<String>> =
             toml::from_str(AWAITABLES_TOML).expect("rules/awaitables.toml is valid");
         let locks: LockTables = toml::from_str(LOCKS_TOML).expect("rules/locks.toml is valid");
-        let mut sync_locks = [
-            ("python", locks.python.sync_locks),
-            ("rust", locks.rust.sync_guards),
-        ];
-        let mut async_locks = Some(locks.python.async_locks);
         let mut tables = |lang: &str| {
-            let sync_locks = sync_locks
-                .iter_mut()
-                .find(|(l, _)| *l == lang)
-                .map(|(_, set)| std::mem::take(set))
-                .unwrap_or_default();
             let mut tables = LanguageTables {
-                sync_locks,
-                async_locks: if lang == "python" {
-                    async_locks.take().unwrap_or_default()
-                } else {
-                    HashSet::default()
-                },
+                sync_locks: HashSet::default(),
+                async_locks: HashSet::default(),
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),
@@ -175,9 +161,14 @@ impl Knowledge {
         };
         let coroutines: CoroutineTables =
             toml::from_str(COROUTINES_TOML).expect("rules/coroutines.toml is valid");
+        let mut python = tables("python");
+        python.sync_locks = locks.python.sync_locks;
+        python.async_locks = locks.python.async_locks;
+        let mut rust = tables("rust");
+        rust.sync_locks = locks.rust.sync_guards;
         Knowledge {
-            python: tables("python"),
-            rust: tables("rust"),
+            python,
+            rust,
             coroutine_functions: coroutines.coroutine_functions,
             task_spawners: coroutines.task_spawners,
         }

@@ -149,19 +149,21 @@ impl<'a> Lowerer<'a> {
             Stmt::Expr(e) => is_release_of(&e.value, &lock),
             _ => false,
         };
-        let mut region = Vec::new();
-        for stmt in rest {
+        // The region runs up to the release, or through a `try` whose `finally` releases.
+        let mut end = rest.len();
+        for (i, stmt) in rest.iter().enumerate() {
             if releases(stmt) {
+                end = i;
                 break;
             }
-            region.push(stmt.clone());
             if let Stmt::Try(t) = stmt
                 && t.finalbody.iter().any(releases)
             {
+                end = i + 1;
                 break;
             }
         }
-        let awaits = awaits_in(&region);
+        let awaits = awaits_in(&rest[..end]);
         self.hold_lock(span(call), &attr.value, awaits);
     }
 

@@ -101,11 +101,8 @@ impl ProjectContext<'_> {
 
 impl Policy for ProjectContext<'_> {
     fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool {
-        let file = self.file(site.caller);
-        !file.suppressions.is_empty()
-            && file
-                .suppressions
-                .suppresses(code, file.lines().line_of(project.call(site).span.start))
+        self.file(site.caller)
+            .suppressed(code, project.call(site).span.start)
     }
 
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool {
