@@ -152,6 +152,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         blocking: None,
         non_blocking: None,
         max_call_depth: None,
+        locks: None,
     };
     let started = std::time::Instant::now();
     let mut resolver = Resolver::new(options, args.config.as_deref())?;

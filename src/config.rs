@@ -8,7 +8,7 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Deserializer};
 
-use crate::knowledge::{BlockingApi, Knowledge};
+use crate::knowledge::{BlockingApi, Knowledge, LockType};
 use crate::rules;
 
 /// Config file names, in the order they are looked for in each directory.
@@ -156,6 +156,8 @@ pub struct Options {
     pub non_blocking: Option<Vec<String>>,
     /// How many calls deep IL106 follows a chain to a blocking call.
     pub max_call_depth: Option<usize>,
+    /// User lock types: a Python lock class or a Rust guard method, with its properties.
+    pub locks: Option<BTreeMap<String, LockType>>,
 }
 
 #[derive(Deserialize)]
@@ -266,6 +268,14 @@ impl Settings {
                     alternative: entry.alternative,
                 },
             );
+        }
+        for (name, lock) in file
+            .locks
+            .into_iter()
+            .flatten()
+            .chain(cli.locks.clone().into_iter().flatten())
+        {
+            knowledge.add_lock(&name, lock);
         }
         let non_blocking = file
             .non_blocking

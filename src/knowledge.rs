@@ -45,30 +45,47 @@ pub struct LanguageTables {
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
     pub awaitable_consumers: CallSet,
-    /// Python: types of thread-blocking locks. Rust: methods returning such a lock's guard.
-    pub sync_locks: HashSet<String>,
-    /// Python: types of locks that suspend the task (`asyncio.Lock`).
-    pub async_locks: HashSet<String>,
+    /// Python: lock types (`threading.Lock`). Rust: methods returning a lock's guard
+    /// (`std::sync::Mutex::lock`).
+    pub locks: FxHashMap<String, LockType>,
+    /// Condition variable types (`threading.Condition`, `std::sync::Condvar`).
+    pub conditions: HashSet<String>,
+}
+
+/// What kind of lock a lock type is (`rules/locks.toml`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LockType {
+    /// The holder may take it again (`RLock`, `ReentrantMutex`).
+    #[serde(default)]
+    pub reentrant: bool,
+    /// Waiting suspends the task instead of blocking the thread (`asyncio.Lock`).
+    #[serde(default, rename = "async")]
+    pub is_async: bool,
+    /// A shared (read) guard.
+    #[serde(default)]
+    pub shared: bool,
+    /// A semaphore: several holders at once.
+    #[serde(default)]
+    pub counting: bool,
+    /// A `RefCell` borrow: it never waits.
+    #[serde(default)]
+    pub cell: bool,
+}
+
+impl LockType {
+    /// Whether holders exclude each other by waiting: what lock ordering and double locks are
+    /// about (not semaphores, not `RefCell`).
+    pub fn excludes(&self) -> bool {
+        !self.counting && !self.cell
+    }
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
 struct LockTables {
-    python: PythonLocks,
-    rust: RustLocks,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct PythonLocks {
-    sync_locks: HashSet<String>,
-    async_locks: HashSet<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct RustLocks {
-    sync_guards: HashSet<String>,
+    python: FxHashMap<String, LockType>,
+    rust: FxHashMap<String, LockType>,
+    conditions: HashMap<String, HashSet<String>>,
 }
 
 /// A set of calls written as canonical names, `*.method` (a method of that name on any
@@ -137,11 +154,11 @@ impl Knowledge {
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
             toml::from_str(AWAITABLES_TOML).expect("rules/awaitables.toml is valid");
-        let locks: LockTables = toml::from_str(LOCKS_TOML).expect("rules/locks.toml is valid");
+        let mut locks: LockTables = toml::from_str(LOCKS_TOML).expect("rules/locks.toml is valid");
         let mut tables = |lang: &str| {
             let mut tables = LanguageTables {
-                sync_locks: HashSet::default(),
-                async_locks: HashSet::default(),
+                locks: FxHashMap::default(),
+                conditions: HashSet::default(),
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),
@@ -162,10 +179,11 @@ impl Knowledge {
         let coroutines: CoroutineTables =
             toml::from_str(COROUTINES_TOML).expect("rules/coroutines.toml is valid");
         let mut python = tables("python");
-        python.sync_locks = locks.python.sync_locks;
-        python.async_locks = locks.python.async_locks;
+        python.locks = locks.python;
+        python.conditions = locks.conditions.remove("python").unwrap_or_default();
         let mut rust = tables("rust");
-        rust.sync_locks = locks.rust.sync_guards;
+        rust.locks = locks.rust;
+        rust.conditions = locks.conditions.remove("rust").unwrap_or_default();
         Knowledge {
             python,
             rust,
@@ -191,9 +209,24 @@ impl Knowledge {
         };
         tables.add_blocking(name, api);
     }
+
+    /// Adds a user-declared lock type. Its language is told by its separator (`::` is Rust).
+    pub fn add_lock(&mut self, name: &str, lock: LockType) {
+        let tables = if name.contains("::") {
+            &mut self.rust
+        } else {
+            &mut self.python
+        };
+        tables.locks.insert(name.to_string(), lock);
+    }
 }
 
 impl LanguageTables {
+    /// The lock type of a Python lock type or a Rust guard method.
+    pub fn lock(&self, name: &str) -> Option<&LockType> {
+        self.locks.get(name)
+    }
+
     /// Adds one blocking API (`*.method` entries match any receiver).
     pub fn add_blocking(&mut self, name: &str, api: BlockingApi) {
         match name.strip_prefix("*.") {

@@ -97,6 +97,9 @@ pub struct Call {
     /// Other canonical names the callee may have, tried in order when `callee` is not a
     /// project function (names a glob import such as `use super::*` may bring in).
     pub alternatives: Vec<String>,
+    /// The receiver is the method's own object (`self.helper()`): locks it takes through
+    /// `self` are the caller's.
+    pub on_self: bool,
     /// The call's result is awaited or scheduled as an awaitable (`await f()`, `f().await`,
     /// `asyncio.create_task(f())`): it returns a coroutine or future and does not block.
     pub awaited: bool,
@@ -128,10 +131,84 @@ pub struct Function {
     pub reads: HashSet<u64>,
     /// Loops that only poll a condition and sleep (the span of the loop keyword).
     pub busy_waits: Vec<Span>,
-    /// Thread-blocking locks held over a region of this function, with the awaits inside it.
+    /// Locks held over a region of this function, in source order of acquisition.
     pub lock_holds: Vec<LockHold>,
     /// Locks that cannot exclude anything (IL205).
     pub pointless_locks: Vec<PointlessLock>,
+    /// Locks that may stay held after the function is done with them (IL204).
+    pub leaked_locks: Vec<LeakedLock>,
+    /// `wait`/`notify` calls on condition variables (IL206).
+    pub condition_uses: Vec<ConditionUse>,
+}
+
+/// Where a lock lives, which decides when two acquisitions take the same lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockScope {
+    /// A module global, class attribute or `static`: one lock for the whole program.
+    Global,
+    /// A field of an object (`self.lock`, `bank.accounts`): one lock per instance.
+    Field,
+    /// A function-local variable or parameter: only the same function can tell.
+    Local,
+}
+
+/// Why a lock may stay held (IL204).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Leak {
+    /// `acquire()`, then a `return`/`raise`/`break`/`continue` before the `release()`.
+    EarlyExit(Span),
+    /// `acquire()`, then code that may raise before a `release()` outside `finally`.
+    MayRaise(Span),
+    /// `std::mem::forget(guard)`.
+    Forgotten,
+    /// `ManuallyDrop::new(guard)`.
+    ManuallyDropped,
+}
+
+/// A lock that may never be released.
+#[derive(Clone, Debug)]
+pub struct LeakedLock {
+    /// The acquisition (or the `forget` call).
+    pub span: Span,
+    pub lock: String,
+    pub why: Leak,
+}
+
+/// What a condition-variable call does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionOp {
+    /// `wait()` / `Condvar::wait` / `wait_timeout`: must re-check its predicate in a loop.
+    Wait,
+    /// `wait_for()` / `wait_while`: checks the predicate itself.
+    WaitFor,
+    /// `notify()` / `notify_all()`.
+    Notify,
+}
+
+/// A `wait`/`notify` call on a condition variable.
+#[derive(Clone, Debug)]
+pub struct ConditionUse {
+    pub span: Span,
+    /// The condition as written (`self.ready`).
+    pub condition: String,
+    /// The identity of the lock the condition uses (as in [`LockHold::identity`]).
+    pub identity: String,
+    pub op: ConditionOp,
+    /// Inside a loop of the same function.
+    pub in_loop: bool,
+    /// Has a timeout argument (a timed wait is often an interruptible sleep).
+    pub timed: bool,
+}
+
+/// A lock defined where the whole program can reach it: a module global, a class attribute, an
+/// attribute set in a method, a `static` or a struct field.
+#[derive(Clone, Debug)]
+pub struct LockDefinition {
+    /// The same identity acquisitions carry (`shop.state.registry_lock`, `ledger::Bank.accounts`).
+    pub identity: String,
+    /// Python lock type, or Rust lock type (`std::sync::Mutex`).
+    pub kind: String,
+    pub span: Span,
 }
 
 /// Why a lock excludes nothing.
@@ -155,17 +232,35 @@ pub struct PointlessLock {
     pub why: Pointless,
 }
 
-/// A thread-blocking lock (or `RefCell` borrow) held over a region of code.
+/// A lock (or `RefCell` borrow) held over a region of code.
 #[derive(Clone, Debug)]
 pub struct LockHold {
     /// The acquisition (`with self.lock:`, `let guard = m.lock().unwrap();`).
     pub span: Span,
     /// The lock as written (`self.lock`, `state`).
     pub lock: String,
-    /// The lock's type or guard method (`threading.Lock`, `std::sync::Mutex::lock`).
+    /// The lock's type or guard method (`threading.Lock`, `std::sync::Mutex::lock`); empty when
+    /// the front end cannot tell (a lock imported from another module): the project's lock
+    /// definitions decide then.
     pub kind: String,
+    /// The lock's project-wide identity (`shop.ledger.Ledger.audit_lock`, `ledger::Bank.accounts`,
+    /// `ledger::transfer::a` for a local); empty when it cannot be named (`locks[i]`).
+    pub identity: String,
+    pub scope: LockScope,
+    /// Reached through the method's own object (`self.lock`).
+    pub via_self: bool,
+    /// The bytes during which it is held: from the acquisition to the release (end of the `with`
+    /// body, `release()`, the guard's drop).
+    pub region: Span,
     /// Await points while it is held.
     pub awaits: Vec<Span>,
+}
+
+impl LockHold {
+    /// Whether a position lies in the held region, after the acquisition itself.
+    pub fn covers(&self, position: usize) -> bool {
+        position > self.span.start && position < self.region.end
+    }
 }
 
 impl Function {
@@ -191,6 +286,8 @@ impl Function {
             busy_waits: Vec::new(),
             lock_holds: Vec::new(),
             pointless_locks: Vec::new(),
+            leaked_locks: Vec::new(),
+            condition_uses: Vec::new(),
         }
     }
 }
@@ -216,6 +313,8 @@ pub struct FileModel {
     /// Module-level names bound to other canonical names (imports, `pub use`): re-exports.
     pub aliases: Vec<(String, String)>,
     pub classes: Vec<Class>,
+    /// Locks defined at module, class or struct level.
+    pub lock_definitions: Vec<LockDefinition>,
 }
 
 impl FileModel {
@@ -237,6 +336,7 @@ impl FileModel {
             functions: vec![top_level],
             aliases: Vec::new(),
             classes: Vec::new(),
+            lock_definitions: Vec::new(),
         }
     }
 

@@ -16,8 +16,9 @@ use ruff_text_size::Ranged;
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    Call, Class, Context, FileModel, Function, FunctionKind, Language, LockHold, Pointless,
-    PointlessLock, ResultUse, Span, concat, name_hash,
+    Call, Class, ConditionOp, ConditionUse, Context, FileModel, Function, FunctionKind, Language,
+    Leak, LeakedLock, LockDefinition, LockHold, LockScope, Pointless, PointlessLock, ResultUse,
+    Span, concat, name_hash,
 };
 use crate::project::ModuleName;
 
@@ -48,6 +49,8 @@ pub fn lower(
         },
         next_result: ResultUse::Used,
         local_locks: Vec::new(),
+        condition_locks: HashMap::default(),
+        loop_depth: 0,
         scopes: vec![Scope::new(ScopeKind::Module, "")],
         current: 0,
         context: Context::Sync,
@@ -115,6 +118,11 @@ struct Lowerer<'a> {
     next_result: ResultUse,
     /// Locks assigned to local names in the function being lowered (`lock = threading.Lock()`).
     local_locks: Vec<(String, Span)>,
+    /// Conditions built on a given lock (`Condition(self.lock)`): condition identity → the
+    /// lock's identity and type.
+    condition_locks: HashMap<String, (String, String)>,
+    /// How many `while` loops of the current function enclose the code being lowered.
+    loop_depth: usize,
     scopes: Vec<Scope>,
     /// Index of the function whose code is being lowered.
     current: usize,
@@ -128,20 +136,22 @@ fn span(node: &impl Ranged) -> Span {
 }
 
 impl<'a> Lowerer<'a> {
-    /// `L.acquire()` as a statement: `L` is held until a later `L.release()` in the same body
-    /// (also one in the `finally` of a following `try`), or to the end of the body.
+    /// `L.acquire()` (or `await L.acquire()`) as a statement: `L` is held until a later
+    /// `L.release()` in the same body (also one in the `finally` of a following `try`), or to
+    /// the end of the body. A `release()` that an exception or an early exit can skip is a leak.
     fn acquire_release(&mut self, stmt: &Stmt, rest: &[Stmt]) {
         let Stmt::Expr(statement) = stmt else { return };
-        let Expr::Call(call) = statement.value.as_ref() else {
+        let value = match statement.value.as_ref() {
+            Expr::Await(awaited) => awaited.value.as_ref(),
+            value => value,
+        };
+        let Expr::Call(call) = value else {
             return;
         };
         let Expr::Attribute(attr) = call.func.as_ref() else {
             return;
         };
-        if attr.attr.id.as_str() != "acquire"
-            || !self.is_sync_lock(&attr.value)
-            || asks_not_to_block(call, Some("acquire"))
-        {
+        if attr.attr.id.as_str() != "acquire" || asks_not_to_block(call, Some("acquire")) {
             return;
         }
         let lock = dotted(&attr.value);
@@ -151,6 +161,7 @@ impl<'a> Lowerer<'a> {
         };
         // The region runs up to the release, or through a `try` whose `finally` releases.
         let mut end = rest.len();
+        let mut guaranteed = false;
         for (i, stmt) in rest.iter().enumerate() {
             if releases(stmt) {
                 end = i;
@@ -160,40 +171,196 @@ impl<'a> Lowerer<'a> {
                 && t.finalbody.iter().any(releases)
             {
                 end = i + 1;
+                guaranteed = true;
                 break;
             }
         }
-        let awaits = awaits_in(&rest[..end]);
-        self.hold_lock(span(call), &attr.value, awaits);
+        let region_end = match rest.get(end) {
+            Some(release) if !guaranteed => span(release).start,
+            _ => rest[..end].last().map_or(span(stmt).end, |s| span(s).end),
+        };
+        let known = self.lock_kind(&attr.value).is_some();
+        if known && end < rest.len() && !guaranteed {
+            let why = match early_exit(&rest[..end]) {
+                Some(exit) => Some(Leak::EarlyExit(exit)),
+                None => first_call(&rest[..end]).map(Leak::MayRaise),
+            };
+            if let Some(why) = why {
+                let leak = LeakedLock {
+                    span: span(call),
+                    lock: lock.clone(),
+                    why,
+                };
+                self.model.functions[self.current].leaked_locks.push(leak);
+            }
+        }
+        let start = span(call).start;
+        self.hold_lock(span(call), &attr.value, start..region_end, &rest[..end]);
+    }
+
+    /// The lock type of an expression (`threading.Lock`), looking through conditions built on
+    /// a given lock.
+    fn lock_kind(&self, expr: &Expr) -> Option<String> {
+        if let Some((identity, _, _)) = self.lock_identity(expr)
+            && let Some((_, kind)) = self.condition_locks.get(&identity)
+        {
+            return Some(kind.clone());
+        }
+        match self.type_of(expr) {
+            Some(Returns::One(ty)) if self.tables.lock(&ty).is_some() => Some(ty),
+            _ => None,
+        }
     }
 
     /// Whether a type is a lock of any kind.
     fn is_lock_type(&self, ty: Option<&Returns>) -> bool {
-        matches!(ty, Some(Returns::One(ty)) if self.tables.sync_locks.contains(ty) || self.tables.async_locks.contains(ty))
+        matches!(ty, Some(Returns::One(ty)) if self.tables.lock(ty).is_some())
     }
 
-    /// Whether a type is a thread-blocking lock.
-    fn is_sync_lock_type(&self, ty: Option<&Returns>) -> bool {
-        matches!(ty, Some(Returns::One(ty)) if self.tables.sync_locks.contains(ty))
+    /// The project-wide identity of a lock expression, where the lock lives, and whether it is
+    /// reached through the method's own object; conditions built on a lock are that lock.
+    fn lock_identity(&self, expr: &Expr) -> Option<(String, LockScope, bool)> {
+        let (identity, scope, via_self) = match expr {
+            Expr::Name(name) => {
+                let id = name.id.as_str();
+                let (depth, binding) = self.lookup_with_depth(id)?;
+                match binding {
+                    Binding::Alias(canonical) if depth == 0 => {
+                        (canonical.clone(), LockScope::Global, false)
+                    }
+                    // `l = self.lock`: whose object is not known here.
+                    Binding::Alias(canonical) => (canonical.clone(), LockScope::Field, false),
+                    Binding::Local(_) if depth == 0 => {
+                        (self.model.join(id), LockScope::Global, false)
+                    }
+                    Binding::Local(_) => {
+                        let function = &self.model.functions[self.current].canonical;
+                        (concat(&[function, ".", id]), LockScope::Local, false)
+                    }
+                }
+            }
+            Expr::Attribute(attr) => {
+                let self_name = self.method_scope().and_then(|s| s.self_name.as_deref());
+                let via_self = matches!(attr.value.as_ref(), Expr::Name(n) if Some(n.id.as_str()) == self_name);
+                let scope = if self.type_of(&attr.value).is_some() {
+                    LockScope::Field
+                } else {
+                    LockScope::Global
+                };
+                (self.resolve(expr)?, scope, via_self)
+            }
+            _ => return None,
+        };
+        match self.condition_locks.get(&identity) {
+            Some((lock, _)) => Some((lock.clone(), scope, via_self)),
+            None => Some((identity, scope, via_self)),
+        }
     }
 
-    /// Whether an expression is a thread-blocking lock (by its type).
-    fn is_sync_lock(&self, expr: &Expr) -> bool {
-        self.is_sync_lock_type(self.type_of(expr).as_ref())
-    }
-
-    fn hold_lock(&mut self, span: Span, lock: &Expr, awaits: Vec<Span>) {
-        let kind = match self.type_of(lock) {
-            Some(Returns::One(ty)) => ty,
-            _ => String::new(),
+    /// Records a lock held over `region`; `body` is the code that runs while it is held (for
+    /// its awaits). A lock whose type is unknown is kept when it can be named: the project's
+    /// lock definitions decide later whether it is one.
+    fn hold_lock(&mut self, span: Span, lock: &Expr, region: Span, body: &[Stmt]) {
+        let kind = self.lock_kind(lock).unwrap_or_default();
+        let (identity, scope, via_self) = match self.lock_identity(lock) {
+            Some(named) => named,
+            None if !kind.is_empty() => (String::new(), LockScope::Local, false),
+            None => return,
+        };
+        let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
+        let awaits = if blocks_thread && self.context == Context::Async {
+            awaits_in(body)
+        } else {
+            Vec::new()
         };
         let hold = LockHold {
             span,
             lock: dotted(lock),
             kind,
+            identity,
+            scope,
+            via_self,
+            region,
             awaits,
         };
         self.model.functions[self.current].lock_holds.push(hold);
+    }
+
+    /// Records a module-level lock (`X = threading.Lock()`), or the lock a module-level
+    /// condition is built on (`ready = threading.Condition(X)`).
+    fn define_module_lock(&mut self, name: &str, value: &Expr, at: Span) {
+        let Some(Returns::One(kind)) = self.type_of(value) else {
+            return;
+        };
+        if self.tables.lock(&kind).is_none() {
+            return;
+        }
+        let identity = self.model.join(name);
+        if self.tables.conditions.contains(&kind)
+            && let Expr::Call(call) = value
+            && let Some(inner) = call.arguments.args.first()
+            && let Some((lock, _, _)) = self.lock_identity(inner)
+        {
+            let inner_kind = self.lock_kind(inner).unwrap_or_default();
+            self.condition_locks.insert(identity, (lock, inner_kind));
+            return;
+        }
+        self.model.lock_definitions.push(LockDefinition {
+            identity,
+            kind,
+            span: at,
+        });
+    }
+
+    /// Records the locks a class defines: class attributes and attributes its methods set
+    /// (`self.lock = threading.Lock()`); a condition built on another attribute's lock
+    /// (`Condition(self.lock)`) is that lock.
+    fn define_class_locks(
+        &mut self,
+        class: &str,
+        assignments: &[(String, &Expr)],
+        types: &HashMap<String, String>,
+    ) {
+        for (attr, value) in assignments {
+            let Some(kind) = types.get(attr) else {
+                continue;
+            };
+            if self.tables.lock(kind).is_none() {
+                continue;
+            }
+            let identity = concat(&[class, ".", attr]);
+            if self
+                .model
+                .lock_definitions
+                .iter()
+                .any(|d| d.identity == identity)
+                || self.condition_locks.contains_key(&identity)
+            {
+                continue;
+            }
+            let shared = match value {
+                Expr::Call(call) if self.tables.conditions.contains(kind) => {
+                    match call.arguments.args.first() {
+                        Some(Expr::Attribute(inner)) if inner.value.is_name_expr() => {
+                            Some(inner.attr.id.as_str())
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(inner) = shared {
+                let lock = concat(&[class, ".", inner]);
+                let inner_kind = types.get(inner).cloned().unwrap_or_default();
+                self.condition_locks.insert(identity, (lock, inner_kind));
+                continue;
+            }
+            self.model.lock_definitions.push(LockDefinition {
+                identity,
+                kind: kind.clone(),
+                span: span(*value),
+            });
+        }
     }
 
     // ----- scopes and bindings -----
@@ -235,13 +402,18 @@ impl<'a> Lowerer<'a> {
     }
 
     fn lookup(&self, name: &str) -> Option<&Binding> {
+        self.lookup_with_depth(name).map(|(_, binding)| binding)
+    }
+
+    /// The binding of a name and the index of the scope that holds it (0: the module).
+    fn lookup_with_depth(&self, name: &str) -> Option<(usize, &Binding)> {
         let innermost = self.scopes.len() - 1;
         self.scopes.iter().enumerate().rev().find_map(|(i, scope)| {
             // Class bodies are not visible from the functions nested in them.
             if scope.kind == ScopeKind::Class && i != innermost {
                 return None;
             }
-            scope.bindings.get(name)
+            scope.bindings.get(name).map(|binding| (i, binding))
         })
     }
 
@@ -430,10 +602,22 @@ impl<'a> Lowerer<'a> {
 
     /// Class attribute types: class-level annotations and `self.x = Ctor()` / `self.x: T` in
     /// its methods.
-    fn class_attribute_types(&self, class: &ast::StmtClassDef) -> HashMap<String, String> {
+    fn class_attribute_types(
+        &self,
+        class: &'a ast::StmtClassDef,
+    ) -> (HashMap<String, String>, Vec<(String, &'a Expr)>) {
         let mut types = HashMap::default();
+        let mut assignments = Vec::new();
         for stmt in &class.body {
             match stmt {
+                Stmt::Assign(assign) => {
+                    if let ([Expr::Name(name)], Some(Returns::One(ty))) =
+                        (assign.targets.as_slice(), self.type_of(&assign.value))
+                    {
+                        types.insert(name.id.to_string(), ty);
+                        assignments.push((name.id.to_string(), assign.value.as_ref()));
+                    }
+                }
                 Stmt::AnnAssign(ann) => {
                     if let (Expr::Name(name), Some(ty)) =
                         (ann.target.as_ref(), self.annotation_type(&ann.annotation))
@@ -451,6 +635,9 @@ impl<'a> Lowerer<'a> {
                     };
                     finder.visit_body(&method.body);
                     for (attr, value, annotation) in finder.found {
+                        if let Some(value) = value {
+                            assignments.push((attr.clone(), value));
+                        }
                         let ty = annotation
                             .and_then(|a| self.annotation_type(a))
                             .or_else(|| match value.and_then(|v| self.type_of(v)) {
@@ -465,7 +652,7 @@ impl<'a> Lowerer<'a> {
                 _ => {}
             }
         }
-        types
+        (types, assignments)
     }
 
     // ----- functions and calls -----
@@ -535,6 +722,7 @@ impl<'a> Lowerer<'a> {
             self.current,
             self.context,
             std::mem::take(&mut self.local_locks),
+            std::mem::take(&mut self.loop_depth),
         );
         self.current = index;
         self.context = if def.is_async {
@@ -560,7 +748,12 @@ impl<'a> Lowerer<'a> {
                 self.model.functions[index].pointless_locks.push(lock);
             }
         }
-        (self.current, self.context, self.local_locks) = saved;
+        (
+            self.current,
+            self.context,
+            self.local_locks,
+            self.loop_depth,
+        ) = saved;
         self.scopes.pop();
     }
 
@@ -572,7 +765,9 @@ impl<'a> Lowerer<'a> {
             self.visit_arguments(arguments);
         }
         let name = self.qualified(class.name.id.as_str());
-        let attribute_types = self.class_attribute_types(class);
+        let (attribute_types, assignments) = self.class_attribute_types(class);
+        let class_identity = self.model.join(&name);
+        self.define_class_locks(&class_identity, &assignments, &attribute_types);
         let bases: Vec<String> = class
             .bases()
             .iter()
@@ -608,6 +803,15 @@ impl<'a> Lowerer<'a> {
             .blocking_api(callee.as_deref(), method.as_deref())
             .cloned()
             .map(Box::new);
+        let receiver = match call.func.as_ref() {
+            Expr::Attribute(attr) => Some(attr.value.as_ref()),
+            _ => None,
+        };
+        let self_name = self.method_scope().and_then(|s| s.self_name.as_deref());
+        let on_self = matches!(receiver, Some(Expr::Name(n)) if Some(n.id.as_str()) == self_name);
+        if let (Some(receiver), Some(method)) = (receiver, method.as_deref()) {
+            self.condition_use(call, receiver, method);
+        }
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
@@ -615,6 +819,7 @@ impl<'a> Lowerer<'a> {
             context: self.context,
             non_blocking,
             alternatives: Vec::new(),
+            on_self,
             awaited,
             result,
             blocking,
@@ -636,6 +841,40 @@ impl<'a> Lowerer<'a> {
                 _ => self.visit_expr(argument),
             }
         }
+    }
+
+    /// Records `cond.wait()`, `cond.wait_for()` and `cond.notify()` on a condition variable.
+    fn condition_use(&mut self, call: &ast::ExprCall, receiver: &Expr, method: &str) {
+        let op = match method {
+            "wait" => ConditionOp::Wait,
+            "wait_for" => ConditionOp::WaitFor,
+            "notify" | "notify_all" | "notifyAll" => ConditionOp::Notify,
+            _ => return,
+        };
+        let is_condition = matches!(self.type_of(receiver), Some(Returns::One(ty)) if self.tables.conditions.contains(&ty));
+        if !is_condition {
+            return;
+        }
+        let identity = self
+            .lock_identity(receiver)
+            .map(|(identity, _, _)| identity)
+            .unwrap_or_default();
+        let timeout_position = usize::from(op == ConditionOp::WaitFor);
+        let timed = call.arguments.args.len() > timeout_position
+            || call
+                .arguments
+                .keywords
+                .iter()
+                .any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "timeout"));
+        let used = ConditionUse {
+            span: span(call),
+            condition: dotted(receiver),
+            identity,
+            op,
+            in_loop: self.loop_depth > 0,
+            timed,
+        };
+        self.model.functions[self.current].condition_uses.push(used);
     }
 
     /// A `while` loop that only polls a condition and sleeps: `while not done: await
@@ -676,6 +915,7 @@ impl<'a> Lowerer<'a> {
     }
 
     fn lambda(&mut self, lambda: &'a ast::ExprLambda) {
+        let loop_depth = std::mem::take(&mut self.loop_depth);
         let mut scope = Scope::new(
             ScopeKind::Function,
             &self.scopes.last().expect("a scope").prefix,
@@ -695,6 +935,7 @@ impl<'a> Lowerer<'a> {
         self.scopes.push(scope);
         self.visit_expr(&lambda.body);
         self.scopes.pop();
+        self.loop_depth = loop_depth;
     }
 }
 
@@ -757,6 +998,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 {
                     self.local_locks.push((name.id.to_string(), span(assign)));
                 }
+                if let ([Expr::Name(name)], true) =
+                    (assign.targets.as_slice(), self.scopes.len() == 1)
+                {
+                    self.define_module_lock(name.id.as_str(), &assign.value, span(assign));
+                }
                 for target in &assign.targets {
                     self.visit_expr(target);
                     self.assign(target, Some(&assign.value), ty.clone());
@@ -784,9 +1030,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                             .pointless_locks
                             .push(lock);
                     }
-                    if !with.is_async && self.is_sync_lock_type(ty.as_ref()) {
-                        let awaits = awaits_in(&with.body);
-                        self.hold_lock(span(&item.context_expr), &item.context_expr, awaits);
+                    let lock = &item.context_expr;
+                    if matches!(lock, Expr::Name(_) | Expr::Attribute(_))
+                        || self.is_lock_type(ty.as_ref())
+                    {
+                        let region = span(lock).start..span(with).end;
+                        self.hold_lock(span(lock), lock, region, &with.body);
                     }
                     self.visit_expr(&item.context_expr);
                     if let Some(vars) = &item.optional_vars {
@@ -808,7 +1057,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         .busy_waits
                         .push(start..start + "while".len());
                 }
-                visitor::walk_stmt(self, stmt);
+                self.visit_expr(&while_stmt.test);
+                self.loop_depth += 1;
+                self.visit_body(&while_stmt.body);
+                self.loop_depth -= 1;
+                self.visit_body(&while_stmt.orelse);
             }
             _ => visitor::walk_stmt(self, stmt),
         })
@@ -922,6 +1175,67 @@ fn is_release_of(expr: &Expr, lock: &str) -> bool {
         return false;
     };
     attr.attr.id.as_str() == "release" && dotted(&attr.value) == lock
+}
+
+/// The first statement that leaves a block early: `return`, `raise`, or a `break`/`continue`
+/// of an enclosing loop (not counting nested functions, classes and loops).
+fn early_exit(body: &[Stmt]) -> Option<Span> {
+    fn find(stmt: &Stmt, in_loop: bool) -> Option<Span> {
+        let all = |body: &[Stmt], in_loop: bool| body.iter().find_map(|s| find(s, in_loop));
+        match stmt {
+            Stmt::Return(_) | Stmt::Raise(_) => Some(span(stmt)),
+            Stmt::Break(_) | Stmt::Continue(_) if !in_loop => Some(span(stmt)),
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => None,
+            Stmt::If(branch) => all(&branch.body, in_loop).or_else(|| {
+                branch
+                    .elif_else_clauses
+                    .iter()
+                    .find_map(|c| all(&c.body, in_loop))
+            }),
+            Stmt::With(with) => all(&with.body, in_loop),
+            Stmt::For(l) => all(&l.body, true).or_else(|| all(&l.orelse, in_loop)),
+            Stmt::While(l) => all(&l.body, true).or_else(|| all(&l.orelse, in_loop)),
+            Stmt::Try(t) => all(&t.body, in_loop)
+                .or_else(|| {
+                    t.handlers.iter().find_map(|h| match h {
+                        ast::ExceptHandler::ExceptHandler(h) => all(&h.body, in_loop),
+                    })
+                })
+                .or_else(|| all(&t.orelse, in_loop))
+                .or_else(|| all(&t.finalbody, in_loop)),
+            Stmt::Match(m) => m.cases.iter().find_map(|c| all(&c.body, in_loop)),
+            _ => None,
+        }
+    }
+    body.iter().find_map(|s| find(s, false))
+}
+
+/// The first call in a block of statements (not in nested functions): code that may raise.
+fn first_call(body: &[Stmt]) -> Option<Span> {
+    #[derive(Default)]
+    struct FirstCall(Option<Span>);
+    impl<'b> Visitor<'b> for FirstCall {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            if self.0.is_none() && !matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                });
+            }
+        }
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            match expr {
+                _ if self.0.is_some() => {}
+                Expr::Call(_) => self.0 = Some(span(expr)),
+                Expr::Lambda(_) => {}
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                }),
+            }
+        }
+    }
+    let mut finder = FirstCall::default();
+    finder.visit_body(body);
+    finder.0
 }
 
 /// The await points of a block of statements (`await`, `async with`, `async for`), not counting

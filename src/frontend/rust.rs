@@ -18,8 +18,8 @@ use syn::{Expr, Pat, Type, UseTree};
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    Call, Class, Context, FileModel, Function, FunctionKind, Language, LockHold, Pointless,
-    PointlessLock, Span,
+    Call, Class, ConditionOp, ConditionUse, Context, FileModel, Function, FunctionKind, Language,
+    Leak, LeakedLock, LockDefinition, LockHold, LockScope, Pointless, PointlessLock, Span,
 };
 use crate::project::ModuleName;
 
@@ -58,7 +58,16 @@ pub fn lower(
         names: Vec::new(),
         modules: vec![module.path.clone()],
         locals: vec![HashMap::new()],
+        lock_aliases: vec![HashMap::new()],
         fields: HashMap::new(),
+        statics: HashMap::new(),
+        lock_types: tables
+            .locks
+            .keys()
+            .filter_map(|guard| guard.rsplit_once("::").map(|(ty, _)| ty.to_string()))
+            .collect(),
+        edition: module.edition,
+        loop_depth: 0,
         self_type: None,
         prefix: Vec::new(),
         current: 0,
@@ -68,6 +77,8 @@ pub fn lower(
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.enter_module_scope(&file.items);
     lowerer.fields = lowerer.struct_fields(&file.items);
+    lowerer.statics = lowerer.static_types(&file.items);
+    lowerer.define_locks(&file.items);
     lowerer.visit_file(&file);
     let model = lowerer.model;
     drop(file);
@@ -137,8 +148,18 @@ struct Lowerer<'t> {
     modules: Vec<String>,
     /// Local variables, innermost last: name → type when known.
     locals: Vec<HashMap<String, Option<Returns>>>,
+    /// Locals that name another lock (`let m2 = Arc::clone(&m)`), scoped like `locals`.
+    lock_aliases: Vec<HashMap<String, LockName>>,
     /// Struct name → field name → canonical field type.
     fields: HashMap<String, HashMap<String, String>>,
+    /// The file's top-level `static`s: name → canonical type.
+    statics: HashMap<String, String>,
+    /// Types with a guard method in the lock table (`std::sync::Mutex`).
+    lock_types: rustc_hash::FxHashSet<String>,
+    /// The crate's edition: 2024 drops `if let` scrutinee temporaries before the `else`.
+    edition: u16,
+    /// How many loops of the current function enclose the code being lowered.
+    loop_depth: usize,
     /// The `Self` type inside an `impl` block.
     self_type: Option<String>,
     /// Module and type names enclosing the current item.
@@ -148,6 +169,9 @@ struct Lowerer<'t> {
     /// The next recorded call is awaited (set while visiting the base of `.await`).
     next_call_awaited: bool,
 }
+
+/// A lock's identity, where it lives, and whether it is reached through `self`.
+type LockName = (String, LockScope, bool);
 
 /// The names a module or block brings into scope: its own items and its `use`s.
 #[derive(Debug, Default)]
@@ -432,8 +456,10 @@ impl<'t> Lowerer<'t> {
             Type::Path(type_path) => {
                 let last = type_path.path.segments.last()?;
                 let name = last.ident.to_string();
-                if matches!(name.as_str(), "Arc" | "Rc" | "Box")
-                    && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+                if matches!(
+                    name.as_str(),
+                    "Arc" | "Rc" | "Box" | "LazyLock" | "Lazy" | "LazyCell"
+                ) && let syn::PathArguments::AngleBracketed(args) = &last.arguments
                     && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
                 {
                     return self.resolve_type(inner);
@@ -462,6 +488,9 @@ impl<'t> Lowerer<'t> {
                 let name = path.path.segments[0].ident.to_string();
                 match self.local(&name) {
                     Some(ty) => ty.clone(),
+                    None if self.statics.contains_key(&name) => {
+                        self.statics.get(&name).cloned().map(Returns::One)
+                    }
                     // A unit struct: `let sink = NullSink;`.
                     None if name.starts_with(|c: char| c.is_ascii_uppercase()) => {
                         self.use_of(&name).cloned().map(Returns::One)
@@ -585,6 +614,129 @@ impl<'t> Lowerer<'t> {
         out
     }
 
+    /// The types of the file's top-level `static`s (`static M: Mutex<T>`,
+    /// `static M: LazyLock<Mutex<T>>`).
+    fn static_types(&self, items: &[syn::Item]) -> HashMap<String, String> {
+        items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Static(s) => Some((s.ident.to_string(), self.resolve_type(&s.ty)?)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Records the locks the file's top-level statics and struct fields define.
+    fn define_locks(&mut self, items: &[syn::Item]) {
+        for item in items {
+            let found: Vec<(String, &syn::Ident, &Type)> = match item {
+                syn::Item::Static(s) => {
+                    vec![(self.model.join(&s.ident.to_string()), &s.ident, &*s.ty)]
+                }
+                syn::Item::Struct(strukt) => {
+                    let owner = self.model.join(&strukt.ident.to_string());
+                    strukt
+                        .fields
+                        .iter()
+                        .filter_map(|f| {
+                            let ident = f.ident.as_ref()?;
+                            Some((format!("{owner}.{ident}"), ident, &f.ty))
+                        })
+                        .collect()
+                }
+                _ => continue,
+            };
+            for (identity, ident, ty) in found {
+                if let Some(kind) = self
+                    .resolve_type(ty)
+                    .filter(|t| self.lock_types.contains(t))
+                {
+                    self.model.lock_definitions.push(LockDefinition {
+                        identity,
+                        kind,
+                        span: byte_span(ident.span()),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Enters a block scope for locals.
+    fn push_locals(&mut self) {
+        self.locals.push(HashMap::new());
+        self.lock_aliases.push(HashMap::new());
+    }
+
+    fn pop_locals(&mut self) {
+        self.locals.pop();
+        self.lock_aliases.pop();
+    }
+
+    /// The identity of the lock an expression names: a field (`self.accounts`, `bank.accounts`),
+    /// a `static`, or a local (looking through references, clones and local aliases).
+    fn lock_identity(&self, expr: &Expr) -> Option<LockName> {
+        match expr {
+            Expr::Reference(inner) => self.lock_identity(&inner.expr),
+            Expr::Paren(inner) => self.lock_identity(&inner.expr),
+            Expr::Unary(inner) if matches!(inner.op, syn::UnOp::Deref(_)) => {
+                self.lock_identity(&inner.expr)
+            }
+            Expr::MethodCall(call)
+                if call.args.is_empty()
+                    && matches!(
+                        call.method.to_string().as_str(),
+                        "clone" | "as_ref" | "deref"
+                    ) =>
+            {
+                self.lock_identity(&call.receiver)
+            }
+            Expr::Call(call) if call.args.len() == 1 => {
+                // `Arc::clone(&m)`.
+                let Expr::Path(func) = call.func.as_ref() else {
+                    return None;
+                };
+                let is_clone = func.path.segments.len() >= 2
+                    && func
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "clone");
+                is_clone
+                    .then(|| self.lock_identity(&call.args[0]))
+                    .flatten()
+            }
+            Expr::Field(field) => {
+                let syn::Member::Named(name) = &field.member else {
+                    return None;
+                };
+                let (owner, via_self) = match field.base.as_ref() {
+                    Expr::Path(p) if p.path.is_ident("self") => (self.self_type.clone()?, true),
+                    base => match self.type_of(base)? {
+                        Returns::One(ty) => (ty, false),
+                        Returns::Tuple(_) => return None,
+                    },
+                };
+                Some((format!("{owner}.{name}"), LockScope::Field, via_self))
+            }
+            Expr::Path(path) if path.path.segments.len() == 1 && path.qself.is_none() => {
+                let name = path.path.segments[0].ident.to_string();
+                if let Some(alias) = self.lock_aliases.iter().rev().find_map(|a| a.get(&name)) {
+                    return Some(alias.clone());
+                }
+                if self.local(&name).is_some() {
+                    let function = &self.model.functions[self.current].canonical;
+                    return Some((format!("{function}::{name}"), LockScope::Local, false));
+                }
+                let canonical = self.resolve_path(&path.path)?;
+                Some((canonical, LockScope::Global, false))
+            }
+            Expr::Path(path) if path.qself.is_none() => {
+                Some((self.resolve_path(&path.path)?, LockScope::Global, false))
+            }
+            _ => None,
+        }
+    }
+
     // ----- regions -----
 
     /// Lowers a function-like region (fn, async block, async closure) as a new model function.
@@ -614,10 +766,11 @@ impl<'t> Lowerer<'t> {
         } else {
             Context::Sync
         };
-        self.locals.push(HashMap::new());
+        let loop_depth = std::mem::take(&mut self.loop_depth);
+        self.push_locals();
         body(self);
-        self.locals.pop();
-        (self.current, self.context) = saved;
+        self.pop_locals();
+        (self.current, self.context, self.loop_depth) = (saved.0, saved.1, loop_depth);
     }
 
     fn qualified(&self, name: &str) -> String {
@@ -718,11 +871,15 @@ impl<'t> Lowerer<'t> {
         )
     }
 
-    /// Records the thread-blocking lock guards of a block's statements with the awaits they are
-    /// held across: a `let` guard until the end of the block or its `drop(guard)`, a temporary
-    /// guard until the end of its statement.
-    fn guards_in(&mut self, stmts: &[syn::Stmt]) {
+    /// Records the lock guards of a block's statements with the region each is held over: a
+    /// `let` guard until the end of the block (`block_end`), its `drop(guard)` or its move into
+    /// a call; a temporary guard until the end of its statement, except in an `if` or `while`
+    /// condition (dropped before the body) and in an `if let` scrutinee under edition 2024
+    /// (dropped before the `else`).
+    fn guards_in(&mut self, stmts: &[syn::Stmt], block_end: usize) {
+        let mut bound_guards: Vec<String> = Vec::new();
         for (i, stmt) in stmts.iter().enumerate() {
+            self.leaks_in(stmt, &bound_guards);
             // A guard dropped at once: `let _ = m.lock();`, `m.lock().unwrap();`.
             let discarded = match stmt {
                 syn::Stmt::Local(local) if matches!(local.pat, Pat::Wild(_)) => {
@@ -747,32 +904,108 @@ impl<'t> Lowerer<'t> {
                 let rest = &stmts[i + 1..];
                 let end = rest
                     .iter()
-                    .position(|s| is_drop_of(s, &name))
+                    .position(|s| is_move_of(s, &name))
                     .unwrap_or(rest.len());
-                let awaits = awaits_in(&rest[..end]);
-                self.hold(call, kind, awaits);
+                let region_end = rest
+                    .get(end)
+                    .map_or(block_end, |s| stmt_start(s, block_end));
+                self.hold(call, kind, region_end, &rest[..end]);
+                bound_guards.push(name);
                 continue;
             }
-            let mut temporaries = Temporaries::default();
+            let statement_end = stmt_end(stmt, block_end);
+            let mut temporaries = Temporaries {
+                edition: self.edition,
+                ..Temporaries::default()
+            };
             temporaries.visit_stmt(stmt);
-            for call in temporaries.calls {
+            for (call, extent) in temporaries.calls {
                 if let Some(kind) = self.guard_kind(call) {
-                    let awaits = awaits_in(std::slice::from_ref(stmt));
-                    self.hold(call, kind, awaits);
+                    self.hold(
+                        call,
+                        kind,
+                        extent.unwrap_or(statement_end),
+                        std::slice::from_ref(stmt),
+                    );
                 }
             }
         }
     }
 
-    /// The guard-returning call at the core of `m.lock().unwrap()`, `m.write()?`, `&*c.borrow()`.
+    /// `std::mem::forget(guard)` and `ManuallyDrop::new(guard)`: a guard that is never dropped
+    /// keeps its lock taken forever (IL204).
+    fn leaks_in(&mut self, stmt: &syn::Stmt, bound_guards: &[String]) {
+        #[derive(Default)]
+        struct Calls<'ast>(Vec<&'ast syn::ExprCall>);
+        impl<'ast> Visit<'ast> for Calls<'ast> {
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                self.0.push(call);
+                visit::visit_expr_call(self, call);
+            }
+            fn visit_block(&mut self, _: &'ast syn::Block) {}
+            fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+            fn visit_expr(&mut self, expr: &'ast Expr) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+            }
+        }
+        let mut calls = Calls::default();
+        calls.visit_stmt(stmt);
+        for call in calls.0 {
+            let Expr::Path(func) = call.func.as_ref() else {
+                continue;
+            };
+            let segments: Vec<String> = func
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            let why = match segments
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                [.., "mem", "forget"] | ["forget"] => Leak::Forgotten,
+                [.., "ManuallyDrop", "new"] => Leak::ManuallyDropped,
+                _ => continue,
+            };
+            let Some(argument) = call.args.first() else {
+                continue;
+            };
+            let lock = match argument {
+                Expr::Path(p) => p
+                    .path
+                    .get_ident()
+                    .map(|i| i.to_string())
+                    .filter(|name| bound_guards.contains(name)),
+                other => self
+                    .guard_call(other)
+                    .map(|(guard, _)| written(&guard.receiver)),
+            };
+            if let Some(lock) = lock {
+                let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
+                let leak = LeakedLock { span, lock, why };
+                self.model.functions[self.current].leaked_locks.push(leak);
+            }
+        }
+    }
+
+    /// The guard-returning call at the core of `m.lock().unwrap()`, `m.write()?`, `&*c.borrow()`,
+    /// `m.lock().await`.
     fn guard_call<'e>(&self, expr: &'e Expr) -> Option<(&'e syn::ExprMethodCall, String)> {
         match expr {
             Expr::MethodCall(call)
-                if matches!(call.method.to_string().as_str(), "unwrap" | "expect") =>
+                if matches!(
+                    call.method.to_string().as_str(),
+                    "unwrap" | "expect" | "unwrap_or_else"
+                ) =>
             {
                 self.guard_call(&call.receiver)
             }
             Expr::Try(inner) => self.guard_call(&inner.expr),
+            Expr::Await(inner) => self.guard_call(&inner.base),
             Expr::Paren(inner) => self.guard_call(&inner.expr),
             Expr::Reference(inner) => self.guard_call(&inner.expr),
             Expr::Unary(inner) => self.guard_call(&inner.expr),
@@ -781,7 +1014,7 @@ impl<'t> Lowerer<'t> {
         }
     }
 
-    /// `std::sync::Mutex::lock` when `call` takes a thread-blocking lock's guard.
+    /// `std::sync::Mutex::lock` when `call` takes a lock's guard.
     fn guard_kind(&self, call: &syn::ExprMethodCall) -> Option<String> {
         let method = call.method.to_string();
         if !matches!(
@@ -794,7 +1027,7 @@ impl<'t> Lowerer<'t> {
             return None;
         };
         let kind = format!("{ty}::{method}");
-        self.tables.sync_locks.contains(&kind).then_some(kind)
+        self.tables.lock(&kind).is_some().then_some(kind)
     }
 
     fn pointless(&mut self, call: &syn::ExprMethodCall, why: Pointless) {
@@ -809,19 +1042,69 @@ impl<'t> Lowerer<'t> {
             .push(lock);
     }
 
-    fn hold(&mut self, call: &syn::ExprMethodCall, kind: String, awaits: Vec<Span>) {
+    /// Records a guard held from its acquisition to `region_end`; `body` is the code that
+    /// runs while it is held (for its awaits).
+    fn hold(
+        &mut self,
+        call: &syn::ExprMethodCall,
+        kind: String,
+        region_end: usize,
+        body: &[syn::Stmt],
+    ) {
         if matches!(&*call.receiver, Expr::Call(_)) {
             // `Mutex::new(x).lock()`: a lock nobody else can ever see.
             self.pointless(call, Pointless::CreatedWhereAcquired);
         }
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
+        let awaits = if blocks_thread && self.context == Context::Async {
+            awaits_in(body)
+                .into_iter()
+                .filter(|a| a.start > span.end && a.start < region_end)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (identity, scope, via_self) =
+            self.lock_identity(&call.receiver)
+                .unwrap_or((String::new(), LockScope::Local, false));
         let hold = LockHold {
+            region: span.start..region_end.max(span.end),
             span,
             lock: written(&call.receiver),
             kind,
+            identity,
+            scope,
+            via_self,
             awaits,
         };
         self.model.functions[self.current].lock_holds.push(hold);
+    }
+
+    /// Records `cvar.wait(guard)`, `wait_timeout`, `wait_while` and `notify_*` on a condition
+    /// variable.
+    fn condition_use(&mut self, call: &syn::ExprMethodCall, method: &str, span: &Span) {
+        let op = match method {
+            "wait" | "wait_timeout" | "wait_for" | "wait_until" => ConditionOp::Wait,
+            "wait_while" | "wait_timeout_while" | "wait_while_for" | "wait_while_until" => {
+                ConditionOp::WaitFor
+            }
+            "notify_one" | "notify_all" => ConditionOp::Notify,
+            _ => return,
+        };
+        let is_condition = matches!(self.type_of(&call.receiver), Some(Returns::One(ty)) if self.tables.conditions.contains(&ty));
+        if !is_condition {
+            return;
+        }
+        let used = ConditionUse {
+            span: span.clone(),
+            condition: written(&call.receiver),
+            identity: String::new(),
+            op,
+            in_loop: self.loop_depth > 0,
+            timed: method != "wait" && method != "wait_while",
+        };
+        self.model.functions[self.current].condition_uses.push(used);
     }
 
     /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
@@ -834,6 +1117,7 @@ impl<'t> Lowerer<'t> {
         alternatives: Vec<String>,
         method: Option<String>,
         span: Span,
+        on_self: bool,
     ) -> (bool, bool) {
         let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
         let schedules = self
@@ -853,6 +1137,7 @@ impl<'t> Lowerer<'t> {
             context: self.context,
             non_blocking: false,
             alternatives,
+            on_self,
             awaited,
             result: Default::default(),
             blocking,
@@ -870,20 +1155,72 @@ fn bound_name(pat: &Pat) -> Option<String> {
     }
 }
 
-/// `drop(name);` or `std::mem::drop(name);`.
-fn is_drop_of(stmt: &syn::Stmt, name: &str) -> bool {
-    let syn::Stmt::Expr(Expr::Call(call), _) = stmt else {
-        return false;
+/// A statement that ends a guard's life: `drop(name);`, or a call that takes it by value
+/// (`consume(name)`, `let x = finish(name);`).
+fn is_move_of(stmt: &syn::Stmt, name: &str) -> bool {
+    let call = match stmt {
+        syn::Stmt::Expr(Expr::Call(call), _) => call,
+        syn::Stmt::Local(local) => match local.init.as_ref().map(|i| &*i.expr) {
+            Some(Expr::Call(call)) => call,
+            _ => return false,
+        },
+        _ => return false,
     };
-    let Expr::Path(func) = call.func.as_ref() else {
-        return false;
-    };
-    let is_drop = func.path.segments.last().is_some_and(|s| s.ident == "drop");
-    let argument = call.args.first().and_then(|a| match a {
-        Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
-        _ => None,
-    });
-    is_drop && argument.as_deref() == Some(name)
+    call.args.iter().any(|a| match a {
+        Expr::Path(p) => p.path.is_ident(name),
+        _ => false,
+    })
+}
+
+/// Where a statement starts (for the end of a region that stops before it).
+fn stmt_start(stmt: &syn::Stmt, fallback: usize) -> usize {
+    match stmt {
+        syn::Stmt::Local(local) => local.let_token.span.byte_range().start,
+        syn::Stmt::Expr(expr, _) => expr_start(expr),
+        syn::Stmt::Macro(mac) => mac
+            .mac
+            .path
+            .segments
+            .first()
+            .map_or(fallback, |s| s.ident.span().byte_range().start),
+        syn::Stmt::Item(_) => fallback,
+    }
+}
+
+/// Where a statement ends; `fallback` (the end of its block) when its syntax does not tell.
+fn stmt_end(stmt: &syn::Stmt, fallback: usize) -> usize {
+    match stmt {
+        syn::Stmt::Local(local) => local.semi_token.span.byte_range().end,
+        syn::Stmt::Expr(_, Some(semi)) => semi.span.byte_range().end,
+        syn::Stmt::Expr(expr, None) => expr_end(expr).unwrap_or(fallback),
+        syn::Stmt::Macro(mac) => match &mac.semi_token {
+            Some(semi) => semi.span.byte_range().end,
+            None => fallback,
+        },
+        syn::Stmt::Item(_) => fallback,
+    }
+}
+
+/// Where an expression ends, for the shapes whose last token is at hand.
+fn expr_end(expr: &Expr) -> Option<usize> {
+    let close = |b: &syn::Block| b.brace_token.span.close().byte_range().end;
+    Some(match expr {
+        Expr::If(e) => match &e.else_branch {
+            Some((_, else_branch)) => expr_end(else_branch)?,
+            None => close(&e.then_branch),
+        },
+        Expr::Match(e) => e.brace_token.span.close().byte_range().end,
+        Expr::While(e) => close(&e.body),
+        Expr::ForLoop(e) => close(&e.body),
+        Expr::Loop(e) => close(&e.body),
+        Expr::Block(e) => close(&e.block),
+        Expr::Unsafe(e) => close(&e.block),
+        Expr::MethodCall(e) => e.paren_token.span.close().byte_range().end,
+        Expr::Call(e) => e.paren_token.span.close().byte_range().end,
+        Expr::Try(e) => e.question_token.span.byte_range().end,
+        Expr::Await(e) => e.await_token.span.byte_range().end,
+        _ => return None,
+    })
 }
 
 /// An expression as written, for messages (`self.state`, `cache`), or `the lock`.
@@ -931,16 +1268,61 @@ fn awaits_in(stmts: &[syn::Stmt]) -> Vec<Span> {
 }
 
 /// Method calls of a statement's own expression whose result is a temporary: not inside nested
-/// blocks, closures or async blocks (those have their own statements and scopes).
+/// blocks, closures or async blocks (those have their own statements and scopes). Each comes
+/// with where its temporaries are dropped when that is before the statement's end: an `if` or
+/// `while` condition drops them before the body, and under edition 2024 an `if let` scrutinee
+/// drops them before the `else`.
 #[derive(Default)]
 struct Temporaries<'ast> {
-    calls: Vec<&'ast syn::ExprMethodCall>,
+    calls: Vec<(&'ast syn::ExprMethodCall, Option<usize>)>,
+    edition: u16,
+    extent: Option<usize>,
+}
+
+impl<'ast> Temporaries<'ast> {
+    fn within(&mut self, extent: Option<usize>, expr: &'ast Expr) {
+        let saved = std::mem::replace(&mut self.extent, extent);
+        self.visit_expr(expr);
+        self.extent = saved;
+    }
+}
+
+/// Whether a condition binds with `let` (`if let`, or a 2024 let chain).
+fn has_let(cond: &Expr) -> bool {
+    match cond {
+        Expr::Let(_) => true,
+        Expr::Binary(b) => has_let(&b.left) || has_let(&b.right),
+        _ => false,
+    }
 }
 
 impl<'ast> Visit<'ast> for Temporaries<'ast> {
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-        self.calls.push(call);
+        self.calls.push((call, self.extent));
         visit::visit_expr_method_call(self, call);
+    }
+    fn visit_expr_if(&mut self, e: &'ast syn::ExprIf) {
+        let then_open = e.then_branch.brace_token.span.open().byte_range().start;
+        let then_close = e.then_branch.brace_token.span.close().byte_range().end;
+        let extent = if !has_let(&e.cond) {
+            Some(then_open)
+        } else if self.edition >= 2024 {
+            Some(then_close)
+        } else {
+            self.extent
+        };
+        self.within(extent, &e.cond);
+        if let Some((_, else_branch)) = &e.else_branch {
+            self.visit_expr(else_branch);
+        }
+    }
+    fn visit_expr_while(&mut self, e: &'ast syn::ExprWhile) {
+        if !has_let(&e.cond) {
+            let body_open = e.body.brace_token.span.open().byte_range().start;
+            self.within(Some(body_open), &e.cond);
+        } else {
+            self.visit_expr(&e.cond);
+        }
     }
     fn visit_block(&mut self, _: &'ast syn::Block) {}
     fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
@@ -1036,10 +1418,11 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         });
         let item_prefix = self.model.functions[self.current].canonical.clone();
         self.push_scope(items, &item_prefix, false);
-        self.locals.push(HashMap::new());
-        self.guards_in(&block.stmts);
+        self.push_locals();
+        let end = block.brace_token.span.close().byte_range().end;
+        self.guards_in(&block.stmts, end);
         visit::visit_block(self, block);
-        self.locals.pop();
+        self.pop_locals();
         self.names.pop();
     }
 
@@ -1054,7 +1437,20 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             .init
             .as_ref()
             .and_then(|init| self.type_of(&init.expr));
+        let is_lock = matches!(&ty, Some(Returns::One(t)) if self.lock_types.contains(t));
+        let alias = match (&local.init, bound_name(&local.pat)) {
+            (Some(init), Some(name)) if is_lock => self
+                .lock_identity(&init.expr)
+                .map(|identity| (name, identity)),
+            _ => None,
+        };
         self.bind_pattern(&local.pat, ty);
+        if let Some((name, identity)) = alias {
+            self.lock_aliases
+                .last_mut()
+                .expect("a local scope")
+                .insert(name, identity);
+        }
     }
 
     fn visit_expr(&mut self, expr: &'ast Expr) {
@@ -1070,7 +1466,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             _ => (None, Vec::new()),
         };
         let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
-        let offloads = self.record_call(callee, alternatives, None, span);
+        let offloads = self.record_call(callee, alternatives, None, span, false);
         self.visit_expr(&call.func);
         self.arguments(&call.args, offloads);
     }
@@ -1082,7 +1478,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             _ => None,
         };
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
-        let offloads = self.record_call(callee, Vec::new(), Some(method), span);
+        self.condition_use(call, &method, &span);
+        let on_self = matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self"));
+        let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
         self.visit_expr(&call.receiver);
         self.arguments(&call.args, offloads);
     }
@@ -1100,7 +1498,10 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             let span = byte_span(expr.while_token.span());
             self.model.functions[self.current].busy_waits.push(span);
         }
-        visit::visit_expr_while(self, expr);
+        self.visit_expr(&expr.cond);
+        self.loop_depth += 1;
+        self.visit_block(&expr.body);
+        self.loop_depth -= 1;
     }
 
     fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
@@ -1108,7 +1509,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             let span = byte_span(expr.loop_token.span());
             self.model.functions[self.current].busy_waits.push(span);
         }
-        visit::visit_expr_loop(self, expr);
+        self.loop_depth += 1;
+        self.visit_block(&expr.body);
+        self.loop_depth -= 1;
     }
 
     fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {
@@ -1152,9 +1555,11 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
                 bind_params,
             );
         } else {
-            self.locals.push(HashMap::new());
+            let loop_depth = std::mem::take(&mut self.loop_depth);
+            self.push_locals();
             bind_params(self);
-            self.locals.pop();
+            self.pop_locals();
+            self.loop_depth = loop_depth;
         }
     }
 
