@@ -185,10 +185,7 @@ fn check_project(files: &[AnalysedFile]) -> Vec<Diagnostic> {
     let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
     TIMINGS.add(&TIMINGS.graph, started.elapsed());
     let started = Instant::now();
-    let context = ProjectContext {
-        project: &project,
-        files: &parsed,
-    };
+    let context = ProjectContext::new(&project, &parsed);
     let by_path: HashMap<&PathBuf, &AnalysedFile> = parsed.iter().map(|f| (&f.path, *f)).collect();
     let diagnostics = rules::check_project(&context)
         .into_iter()

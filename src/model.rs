@@ -103,6 +103,9 @@ pub struct Call {
     /// The call's result is awaited or scheduled as an awaitable (`await f()`, `f().await`,
     /// `asyncio.create_task(f())`): it returns a coroutine or future and does not block.
     pub awaited: bool,
+    /// The awaitable is handed to a scheduler (`asyncio.create_task(f())`, `tokio::spawn(f())`):
+    /// it runs later, in another task, not while the caller's locks are held.
+    pub scheduled: bool,
     /// What happens to the call's result.
     pub result: ResultUse,
     /// The blocking API the call is, per the tables the file was lowered with.
@@ -198,6 +201,9 @@ pub struct ConditionUse {
     pub in_loop: bool,
     /// Has a timeout argument (a timed wait is often an interruptible sleep).
     pub timed: bool,
+    /// Inside a `with` over a context manager that is not a known lock
+    /// (`with self._locked():`), which may hold the condition's lock.
+    pub maybe_held: bool,
 }
 
 /// A lock defined where the whole program can reach it: a module global, a class attribute, an
@@ -254,6 +260,12 @@ pub struct LockHold {
     pub region: Span,
     /// Await points while it is held.
     pub awaits: Vec<Span>,
+    /// Where the acquisition runs (a closure handed to another thread runs elsewhere).
+    pub context: Context,
+    /// `acquire()` with no release in the same function: the lock may be released by another
+    /// thread (a lock used as a signal), so it is held only as far as this function can tell,
+    /// and lock ordering does not count it.
+    pub unreleased: bool,
 }
 
 impl LockHold {

@@ -51,6 +51,7 @@ pub fn lower(
         local_locks: Vec::new(),
         condition_locks: HashMap::default(),
         loop_depth: 0,
+        opaque_with_depth: 0,
         scopes: vec![Scope::new(ScopeKind::Module, "")],
         current: 0,
         context: Context::Sync,
@@ -123,6 +124,8 @@ struct Lowerer<'a> {
     condition_locks: HashMap<String, (String, String)>,
     /// How many `while` loops of the current function enclose the code being lowered.
     loop_depth: usize,
+    /// How many `with` blocks over context managers that are not known locks enclose it.
+    opaque_with_depth: usize,
     scopes: Vec<Scope>,
     /// Index of the function whose code is being lowered.
     current: usize,
@@ -179,6 +182,10 @@ impl<'a> Lowerer<'a> {
             Some(release) if !guaranteed => span(release).start,
             _ => rest[..end].last().map_or(span(stmt).end, |s| span(s).end),
         };
+        // A release on some path only (`if …: lock.release()`) ends what can be told.
+        let nested_release = first_release(&rest[..end], &lock);
+        let unreleased = end == rest.len() && nested_release.is_none();
+        let region_end = nested_release.map_or(region_end, |r| r.min(region_end));
         let known = self.lock_kind(&attr.value).is_some();
         if known && end < rest.len() && !guaranteed {
             let why = match early_exit(&rest[..end]) {
@@ -196,6 +203,9 @@ impl<'a> Lowerer<'a> {
         }
         let start = span(call).start;
         self.hold_lock(span(call), &attr.value, start..region_end, &rest[..end]);
+        if unreleased && let Some(hold) = self.model.functions[self.current].lock_holds.last_mut() {
+            hold.unreleased = true;
+        }
     }
 
     /// The lock type of an expression (`threading.Lock`), looking through conditions built on
@@ -282,6 +292,8 @@ impl<'a> Lowerer<'a> {
             via_self,
             region,
             awaits,
+            context: self.context,
+            unreleased: false,
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }
@@ -723,6 +735,7 @@ impl<'a> Lowerer<'a> {
             self.context,
             std::mem::take(&mut self.local_locks),
             std::mem::take(&mut self.loop_depth),
+            std::mem::take(&mut self.opaque_with_depth),
         );
         self.current = index;
         self.context = if def.is_async {
@@ -753,6 +766,7 @@ impl<'a> Lowerer<'a> {
             self.context,
             self.local_locks,
             self.loop_depth,
+            self.opaque_with_depth,
         ) = saved;
         self.scopes.pop();
     }
@@ -820,6 +834,7 @@ impl<'a> Lowerer<'a> {
             non_blocking,
             alternatives: Vec::new(),
             on_self,
+            scheduled: false,
             awaited,
             result,
             blocking,
@@ -837,7 +852,11 @@ impl<'a> Lowerer<'a> {
                     self.lambda(lambda);
                     self.context = saved;
                 }
-                Expr::Call(inner) if schedules => self.call(inner, true),
+                Expr::Call(inner) if schedules => {
+                    let index = self.model.functions[self.current].calls.len();
+                    self.call(inner, true);
+                    self.model.functions[self.current].calls[index].scheduled = true;
+                }
                 _ => self.visit_expr(argument),
             }
         }
@@ -873,6 +892,7 @@ impl<'a> Lowerer<'a> {
             op,
             in_loop: self.loop_depth > 0,
             timed,
+            maybe_held: self.opaque_with_depth > 0,
         };
         self.model.functions[self.current].condition_uses.push(used);
     }
@@ -1018,6 +1038,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.assign(&ann.target, None, ty);
             }
             Stmt::With(with) => {
+                let opaque = with
+                    .items
+                    .iter()
+                    .any(|item| self.lock_kind(&item.context_expr).is_none());
+                self.opaque_with_depth += usize::from(opaque);
                 for item in &with.items {
                     let ty = self.type_of(&item.context_expr);
                     if item.context_expr.is_call_expr() && self.is_lock_type(ty.as_ref()) {
@@ -1043,6 +1068,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     }
                 }
                 self.visit_body(&with.body);
+                self.opaque_with_depth -= usize::from(opaque);
             }
             Stmt::Expr(statement) => {
                 if statement.value.is_call_expr() {
@@ -1208,6 +1234,31 @@ fn early_exit(body: &[Stmt]) -> Option<Span> {
         }
     }
     body.iter().find_map(|s| find(s, false))
+}
+
+/// Where the first `lock.release()` of the lock written `lock` starts, at any depth.
+fn first_release(body: &[Stmt], lock: &str) -> Option<usize> {
+    struct Release<'l>(&'l str, Option<usize>);
+    impl<'b> Visitor<'b> for Release<'_> {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            if self.1.is_none() {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visitor::walk_stmt(self, stmt));
+            }
+        }
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            if self.1.is_some() {
+                return;
+            }
+            if is_release_of(expr, self.0) {
+                self.1 = Some(span(expr).start);
+                return;
+            }
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visitor::walk_expr(self, expr));
+        }
+    }
+    let mut finder = Release(lock, None);
+    finder.visit_body(body);
+    finder.1
 }
 
 /// The first call in a block of statements (not in nested functions): code that may raise.

@@ -825,7 +825,11 @@ impl<'t> Lowerer<'t> {
             match arg {
                 Expr::Call(_) | Expr::MethodCall(_) if schedules => {
                     self.next_call_awaited = true;
+                    let index = self.model.functions[self.current].calls.len();
                     self.visit_expr(arg);
+                    if let Some(call) = self.model.functions[self.current].calls.get_mut(index) {
+                        call.scheduled = true;
+                    }
                 }
                 Expr::Closure(closure) if offloads && closure.asyncness.is_none() => {
                     let saved = std::mem::replace(&mut self.context, Context::Offloaded);
@@ -906,9 +910,9 @@ impl<'t> Lowerer<'t> {
                     .iter()
                     .position(|s| is_move_of(s, &name))
                     .unwrap_or(rest.len());
-                let region_end = rest
-                    .get(end)
-                    .map_or(block_end, |s| stmt_start(s, block_end));
+                                let region_end = rest.get(end).map_or(block_end, |s| stmt_start(s, block_end));
+                // A move on some path only (`if … { drop(guard) }`) ends what can be told.
+                let region_end = first_move(&rest[..end], &name).map_or(region_end, |m| m.min(region_end));
                 self.hold(call, kind, region_end, &rest[..end]);
                 bound_guards.push(name);
                 continue;
@@ -1077,6 +1081,8 @@ impl<'t> Lowerer<'t> {
             scope,
             via_self,
             awaits,
+            context: self.context,
+            unreleased: false,
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }
@@ -1103,6 +1109,7 @@ impl<'t> Lowerer<'t> {
             op,
             in_loop: self.loop_depth > 0,
             timed: method != "wait" && method != "wait_while",
+            maybe_held: false,
         };
         self.model.functions[self.current].condition_uses.push(used);
     }
@@ -1138,6 +1145,7 @@ impl<'t> Lowerer<'t> {
             non_blocking: false,
             alternatives,
             on_self,
+            scheduled: false,
             awaited,
             result: Default::default(),
             blocking,
@@ -1170,6 +1178,43 @@ fn is_move_of(stmt: &syn::Stmt, name: &str) -> bool {
         Expr::Path(p) => p.path.is_ident(name),
         _ => false,
     })
+}
+
+/// Where the first call that takes `name` by value (`drop(name)`, `self.grow(name)`) starts,
+/// at any depth of the statements.
+fn first_move(stmts: &[syn::Stmt], name: &str) -> Option<usize> {
+    struct Moves<'n>(&'n str, Option<usize>);
+    impl Moves<'_> {
+        fn takes(&self, args: &Punctuated<Expr, syn::Token![,]>) -> bool {
+            args.iter()
+                .any(|a| matches!(a, Expr::Path(p) if p.path.is_ident(self.0)))
+        }
+    }
+    impl<'ast> Visit<'ast> for Moves<'_> {
+        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+            if self.1.is_none() && self.takes(&call.args) {
+                self.1 = Some(call.paren_token.span.open().byte_range().start);
+            }
+            visit::visit_expr_call(self, call);
+        }
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            if self.1.is_none() && self.takes(&call.args) {
+                self.1 = Some(call.method.span().byte_range().start);
+            }
+            visit::visit_expr_method_call(self, call);
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            if self.1.is_none() {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+            }
+        }
+    }
+    let mut moves = Moves(name, None);
+    for stmt in stmts {
+        moves.visit_stmt(stmt);
+    }
+    moves.1
 }
 
 /// Where a statement starts (for the end of a region that stops before it).
@@ -1322,6 +1367,19 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
             self.within(Some(body_open), &e.cond);
         } else {
             self.visit_expr(&e.cond);
+        }
+    }
+        fn visit_expr_match(&mut self, e: &'ast syn::ExprMatch) {
+        self.visit_expr(&e.expr);
+        // An arm's body drops its temporaries at its end (here: where the next arm's `=>` is).
+        let close = e.brace_token.span.close().byte_range().start;
+        for (i, arm) in e.arms.iter().enumerate() {
+            let end = e
+                .arms
+                .get(i + 1)
+                .map_or(close, |next| next.fat_arrow_token.spans[0].byte_range().start);
+            
+            self.within(Some(end), &arm.body);
         }
     }
     fn visit_block(&mut self, _: &'ast syn::Block) {}

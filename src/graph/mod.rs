@@ -4,6 +4,7 @@
 //! summaries computed bottom-up over its strongly connected components.
 
 pub mod export;
+pub mod locks;
 pub mod summary;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -82,6 +83,11 @@ impl<'a> SymbolIndex<'a> {
             .map(root)
             .collect();
         index
+    }
+
+    /// The bases of a type (Python base classes, Rust implemented traits).
+    pub fn bases(&self, name: &str) -> &[&'a str] {
+        self.classes.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// The project function a call reaches, if the call resolves to one.

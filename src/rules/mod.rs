@@ -1,6 +1,7 @@
 //! The rule registry: one module per rule, each with its code, name, documentation page and
 //! check. Codes are a public interface (config, suppression comments): never renumber them.
 
+pub mod acquire_without_release;
 pub(crate) mod blocking;
 pub mod blocking_file_io_in_async;
 pub mod blocking_network_in_async;
@@ -8,9 +9,13 @@ pub mod blocking_sleep_in_async;
 pub mod blocking_subprocess_in_async;
 pub mod blocking_wait_in_async;
 pub mod busy_wait_loop;
+pub mod condition_wait_misuse;
 pub mod coroutine_never_awaited;
 pub mod dangling_task;
+pub mod double_lock;
 pub mod invalid_utf8;
+pub mod lock_order_inversion;
+pub(crate) mod lock_sites;
 pub mod lock_protects_nothing;
 pub mod nested_event_loop;
 pub mod parse_error;
@@ -19,6 +24,7 @@ pub mod transitive_blocking_call_in_async;
 
 use crate::analysis::AnalysedFile;
 use crate::diagnostic::Diagnostic;
+use crate::graph::locks::{Acquisition, Evidence, Inner, LockGraph};
 use crate::graph::summary::Policy;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::knowledge::Knowledge;
@@ -60,8 +66,12 @@ pub const ALL: &[&Rule] = &[
     &blocking_wait_in_async::RULE,
     &transitive_blocking_call_in_async::RULE,
     &nested_event_loop::RULE,
+    &lock_order_inversion::RULE,
+    &double_lock::RULE,
     &sync_lock_held_across_await::RULE,
+    &acquire_without_release::RULE,
     &lock_protects_nothing::RULE,
+    &condition_wait_misuse::RULE,
     &coroutine_never_awaited::RULE,
     &dangling_task::RULE,
     &busy_wait_loop::RULE,
@@ -90,12 +100,70 @@ pub fn check_file(model: &FileModel, knowledge: &Knowledge) -> Vec<Diagnostic> {
 pub struct ProjectContext<'a> {
     pub project: &'a Project<'a>,
     pub files: &'a [&'a AnalysedFile],
+    /// The lock graph, built by the first rule that asks for it.
+    locks: std::sync::OnceLock<LockGraph>,
 }
 
-impl ProjectContext<'_> {
+impl<'a> ProjectContext<'a> {
+    pub fn new(project: &'a Project<'a>, files: &'a [&'a AnalysedFile]) -> Self {
+        ProjectContext {
+            project,
+            files,
+            locks: std::sync::OnceLock::new(),
+        }
+    }
+
     /// The file a function belongs to.
     pub fn file(&self, id: FunctionId) -> &AnalysedFile {
         self.files[id.file]
+    }
+
+    /// The project's lock-acquisition graph (shared by the lock rules).
+    pub fn lock_graph(&self) -> &LockGraph {
+        self.locks.get_or_init(|| {
+            let max_depth = self
+                .files
+                .iter()
+                .map(|f| f.settings.max_call_depth)
+                .max()
+                .unwrap_or(0);
+            LockGraph::new(
+                self.project,
+                |file_index| {
+                    let file = self.files[file_index];
+                    let language = self.project.models[file_index].language;
+                    file.settings.knowledge.tables(language)
+                },
+                max_depth,
+            )
+        })
+    }
+
+    /// Whether a suppression comment covers `code` at an acquisition.
+    pub fn suppressed_at(&self, at: Acquisition, code: &str) -> bool {
+        let hold = &self.project.function(at.function).lock_holds[at.hold];
+        self.file(at.function).suppressed(code, hold.span.start)
+    }
+
+    /// Whether a suppression comment covers `code` at any site of an edge's evidence (its
+    /// acquisitions and every call of its chain).
+    pub fn evidence_suppressed(&self, evidence: &Evidence, code: &str) -> bool {
+        if self.suppressed_at(evidence.outer, code) {
+            return true;
+        }
+        match &evidence.inner {
+            Inner::Direct(hold) => self.suppressed_at(
+                Acquisition {
+                    function: evidence.outer.function,
+                    hold: *hold,
+                },
+                code,
+            ),
+            Inner::Call { chain, leaf } => {
+                self.suppressed_at(*leaf, code)
+                    || chain.iter().any(|site| Policy::suppressed(self, self.project, *site, code))
+            }
+        }
     }
 }
 

@@ -1,0 +1,611 @@
+//! The lock-acquisition graph: a node per lock (by identity), an edge A→B when B is taken while
+//! A is held — in the same function, or through calls: while A is held, a call to a function
+//! that may take B (its "may acquire" summary, computed bottom-up over the call graph's
+//! strongly connected components). Each edge keeps its evidence: both sites, the call chain,
+//! and the other locks held at the time (a common outer lock serializes an inversion). Taking a
+//! non-reentrant lock that is already held is recorded on the way (a double lock).
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use super::{CallSite, FunctionId, Project};
+use crate::knowledge::{LanguageTables, LockType};
+use crate::model::{Context, FunctionKind, LockDefinition, LockHold, LockScope, Span};
+
+/// One acquisition: a function and the index of the lock hold in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Acquisition {
+    pub function: FunctionId,
+    pub hold: usize,
+}
+
+/// How the inner lock of an edge (or a double lock) is taken while the outer one is held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Inner {
+    /// Taken in the same function.
+    Direct(usize),
+    /// Taken through a call: the call sites from the holding function down to the
+    /// acquisition.
+    Call {
+        chain: Vec<CallSite>,
+        leaf: Acquisition,
+    },
+}
+
+/// Why an edge exists.
+#[derive(Clone, Debug)]
+pub struct Evidence {
+    /// Where the outer lock is taken.
+    pub outer: Acquisition,
+    pub inner: Inner,
+    /// Other locks held by the same function at the inner site.
+    pub gates: Vec<NodeIndex>,
+}
+
+impl Evidence {
+    /// The site in the outer function where the inner lock is taken or the call is made.
+    pub fn inner_site(&self, project: &Project) -> Span {
+        match &self.inner {
+            Inner::Direct(hold) => project.function(self.outer.function).lock_holds[*hold]
+                .span
+                .clone(),
+            Inner::Call { chain, .. } => project.call(chain[0]).span.clone(),
+        }
+    }
+}
+
+/// A lock of the project.
+#[derive(Clone, Debug)]
+pub struct LockNode {
+    pub identity: String,
+    /// The lock type (`threading.Lock`, `std::sync::Mutex`), when known.
+    pub kind: String,
+    /// Where it is defined, when it is a module, class or struct-level lock: (file, span).
+    pub definition: Option<(usize, Span)>,
+}
+
+/// A non-reentrant lock taken while it is already held.
+#[derive(Clone, Debug)]
+pub struct DoubleLock {
+    pub outer: Acquisition,
+    pub inner: Inner,
+    /// The second acquisition is a write after a read, or a read after a write.
+    pub mixed_modes: bool,
+}
+
+/// The resolved facts about one lock hold.
+#[derive(Clone, Copy, Debug)]
+struct Resolved {
+    node: NodeIndex,
+    lock: LockType,
+}
+
+/// A lock a function may take, directly or through calls.
+#[derive(Clone, Debug)]
+struct MayAcquire {
+    node: NodeIndex,
+    lock: LockType,
+    scope: LockScope,
+    via_self: bool,
+    /// The first hop: the hold itself, or the call that leads to it.
+    via: Via,
+    depth: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Via {
+    Hold(usize),
+    Call { call: usize, callee: FunctionId },
+}
+
+/// The lock graph of a project.
+pub struct LockGraph {
+    pub graph: DiGraph<LockNode, Vec<Evidence>>,
+    pub double_locks: Vec<DoubleLock>,
+}
+
+/// How many pieces of evidence an edge keeps.
+const MAX_EVIDENCE: usize = 8;
+
+impl LockGraph {
+    /// Builds the graph; `tables` gives each file's lock tables, `max_depth` bounds call chains.
+    pub fn new<'t>(
+        project: &Project,
+        tables: impl Fn(usize) -> &'t LanguageTables,
+        max_depth: usize,
+    ) -> LockGraph {
+        let mut builder = Builder {
+            project,
+            graph: DiGraph::new(),
+            nodes: HashMap::default(),
+            resolved: Vec::new(),
+            summaries: HashMap::default(),
+            double_locks: Vec::new(),
+        };
+        builder.resolve_holds(&tables);
+        builder.summarise(max_depth);
+        builder.edges();
+        LockGraph {
+            graph: builder.graph,
+            double_locks: builder.double_locks,
+        }
+    }
+
+    /// The cycles of the graph (each once, shortest first per strongly connected component),
+    /// leaving out edges without `accepted` evidence and cycles serialized by a common outer
+    /// lock. Each cycle is its list of edges with the evidence chosen for each.
+    pub fn cycles(
+        &self,
+        accepted: impl Fn(&Evidence) -> bool,
+    ) -> Vec<Vec<(NodeIndex, NodeIndex, Evidence)>> {
+        const MAX_CYCLES_PER_COMPONENT: usize = 16;
+        let mut cycles = Vec::new();
+        // Only accepted evidence counts.
+        let mut edges: HashMap<(NodeIndex, NodeIndex), Vec<&Evidence>> = HashMap::default();
+        for edge in self.graph.edge_references() {
+            let kept: Vec<&Evidence> = edge.weight().iter().filter(|e| accepted(e)).collect();
+            if !kept.is_empty() {
+                edges.insert((edge.source(), edge.target()), kept);
+            }
+        }
+        let mut filtered: DiGraph<(), ()> = DiGraph::new();
+        for _ in 0..self.graph.node_count() {
+            filtered.add_node(());
+        }
+        let mut keys: Vec<_> = edges.keys().copied().collect();
+        keys.sort();
+        for (a, b) in &keys {
+            filtered.add_edge(*a, *b, ());
+        }
+        for component in tarjan_scc(&filtered) {
+            if component.len() < 2 {
+                continue;
+            }
+            let members: HashSet<NodeIndex> = component.iter().copied().collect();
+            let mut seen: HashSet<Vec<NodeIndex>> = HashSet::default();
+            let mut found = 0;
+            for &(a, b) in keys.iter().filter(|(a, b)| members.contains(a) && members.contains(b)) {
+                if found == MAX_CYCLES_PER_COMPONENT {
+                    break;
+                }
+                let Some(back) = shortest_path(&filtered, b, a, &members) else {
+                    continue;
+                };
+                let mut nodes = vec![a];
+                nodes.extend(back.iter().copied().take(back.len() - 1));
+                let mut key = nodes.clone();
+                key.sort();
+                if !seen.insert(key) {
+                    continue;
+                }
+                let steps: Vec<(NodeIndex, NodeIndex)> = nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| (n, nodes[(i + 1) % nodes.len()]))
+                    .collect();
+                // A lock held at every way of taking every edge serializes the cycle.
+                let gates = steps
+                    .iter()
+                    .map(|step| {
+                        let evidence = &edges[step];
+                        let mut common: HashSet<NodeIndex> =
+                            evidence[0].gates.iter().copied().collect();
+                        for e in &evidence[1..] {
+                            common.retain(|g| e.gates.contains(g));
+                        }
+                        common
+                    })
+                    .reduce(|mut all, edge| {
+                        all.retain(|g| edge.contains(g));
+                        all
+                    })
+                    .unwrap_or_default();
+                if !gates.is_empty() {
+                    continue;
+                }
+                let cycle = steps
+                    .iter()
+                    .map(|&(from, to)| {
+                        let best = edges[&(from, to)]
+                            .iter()
+                            .min_by_key(|e| (e.gates.len(), matches!(e.inner, Inner::Call { .. })))
+                            .expect("an edge has evidence");
+                        (from, to, Evidence::clone(best))
+                    })
+                    .collect();
+                cycles.push(cycle);
+                found += 1;
+            }
+        }
+        cycles
+    }
+}
+
+/// The shortest path from `from` to `to` inside `members` (both ends included).
+fn shortest_path(
+    graph: &DiGraph<(), ()>,
+    from: NodeIndex,
+    to: NodeIndex,
+    members: &HashSet<NodeIndex>,
+) -> Option<Vec<NodeIndex>> {
+    let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::default();
+    let mut queue = std::collections::VecDeque::from([from]);
+    let mut seen: HashSet<NodeIndex> = HashSet::from_iter([from]);
+    while let Some(node) = queue.pop_front() {
+        if node == to {
+            let mut path = vec![to];
+            let mut current = to;
+            while let Some(&p) = previous.get(&current) {
+                path.push(p);
+                current = p;
+            }
+            path.reverse();
+            return Some(path);
+        }
+        let mut next: Vec<NodeIndex> = graph.neighbors(node).collect();
+        next.sort();
+        for n in next {
+            if members.contains(&n) && seen.insert(n) {
+                previous.insert(n, node);
+                queue.push_back(n);
+            }
+        }
+    }
+    None
+}
+
+struct Builder<'p, 'a> {
+    project: &'p Project<'a>,
+    graph: DiGraph<LockNode, Vec<Evidence>>,
+    nodes: HashMap<String, NodeIndex>,
+    /// Per file, per function, per hold.
+    resolved: Vec<Vec<Vec<Option<Resolved>>>>,
+    summaries: HashMap<FunctionId, Vec<MayAcquire>>,
+    double_locks: Vec<DoubleLock>,
+}
+
+impl Builder<'_, '_> {
+    /// Gives every hold its node and lock type: from its own type, or else from the lock
+    /// definition its identity names (directly or through a base class); holds that are not
+    /// locks, and semaphores and `RefCell` borrows, get none.
+    fn resolve_holds<'t>(&mut self, tables: &impl Fn(usize) -> &'t LanguageTables) {
+        let project = self.project;
+        let mut definitions: HashMap<&str, (usize, &LockDefinition)> = HashMap::default();
+        for (file, model) in project.models.iter().enumerate() {
+            for definition in &model.lock_definitions {
+                definitions
+                    .entry(definition.identity.as_str())
+                    .or_insert((file, definition));
+            }
+        }
+        for (file, model) in project.models.iter().enumerate() {
+            let tables = tables(file);
+            let mut per_function = Vec::with_capacity(model.functions.len());
+            for function in &model.functions {
+                let mut per_hold = Vec::with_capacity(function.lock_holds.len());
+                for hold in &function.lock_holds {
+                    per_hold.push(self.resolve(hold, tables, &definitions));
+                }
+                per_function.push(per_hold);
+            }
+            self.resolved.push(per_function);
+        }
+    }
+
+    fn resolve(
+        &mut self,
+        hold: &LockHold,
+        tables: &LanguageTables,
+        definitions: &HashMap<&str, (usize, &LockDefinition)>,
+    ) -> Option<Resolved> {
+        if hold.identity.is_empty() || hold.unreleased {
+            return None;
+        }
+        let definition = self.definition(&hold.identity, definitions, 12);
+        let lock = match tables.lock(&hold.kind) {
+            Some(lock) => *lock,
+            None => *tables.lock(&definition?.1.kind)?,
+        };
+        if !lock.excludes() {
+            return None;
+        }
+        let identity = definition.map_or(hold.identity.as_str(), |(_, d)| d.identity.as_str());
+        let node = match self.nodes.get(identity) {
+            Some(node) => *node,
+            None => {
+                let node = self.graph.add_node(LockNode {
+                    identity: identity.to_string(),
+                    kind: definition.map_or_else(
+                        || {
+                            hold.kind
+                                .rsplit_once("::")
+                                .map_or(hold.kind.clone(), |(ty, _)| ty.to_string())
+                        },
+                        |(_, d)| d.kind.clone(),
+                    ),
+                    definition: definition.map(|(file, d)| (file, d.span.clone())),
+                });
+                self.nodes.insert(identity.to_string(), node);
+                node
+            }
+        };
+        Some(Resolved { node, lock })
+    }
+
+    /// The definition of a lock identity, looking through base classes for an attribute
+    /// (`shop.Sub.lock` defined as `shop.Base.lock`).
+    fn definition<'d>(
+        &self,
+        identity: &str,
+        definitions: &HashMap<&str, (usize, &'d LockDefinition)>,
+        steps: usize,
+    ) -> Option<(usize, &'d LockDefinition)> {
+        if let Some(found) = definitions.get(identity) {
+            return Some(*found);
+        }
+        let steps = steps.checked_sub(1)?;
+        let (owner, attribute) = identity.rsplit_once('.')?;
+        self.project.index.bases(owner).iter().find_map(|base| {
+            let inherited = crate::model::concat(&[base, ".", attribute]);
+            self.definition(&inherited, definitions, steps)
+        })
+    }
+
+    fn resolved(&self, at: Acquisition) -> Option<Resolved> {
+        self.resolved[at.function.file][at.function.index][at.hold]
+    }
+
+    /// Whether a call runs its callee now, on this thread, where a lock held here is still held.
+    fn runs_now(&self, caller: FunctionId, call: usize, callee: FunctionId) -> bool {
+        let call = &self.project.function(caller).calls[call];
+        let callee = self.project.function(callee);
+        call.context != Context::Offloaded
+            && callee.kind != FunctionKind::Module
+            && !call.scheduled
+            && (!callee.is_async || call.awaited)
+    }
+
+    /// "May acquire" summaries, callees first; inside a cycle of calls, until nothing changes.
+    fn summarise(&mut self, max_depth: usize) {
+        let project = self.project;
+        for component in tarjan_scc(&project.graph) {
+            loop {
+                let mut changed = false;
+                for node in &component {
+                    let id = project.graph[*node];
+                    let summary = self.summary_of(id, max_depth);
+                    let old = self.summaries.get(&id).map_or(0, Vec::len);
+                    if summary.len() != old {
+                        changed = true;
+                        self.summaries.insert(id, summary);
+                    }
+                }
+                if !changed || component.len() == 1 {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn summary_of(&self, id: FunctionId, max_depth: usize) -> Vec<MayAcquire> {
+        let function = self.project.function(id);
+        let mut out: Vec<MayAcquire> = Vec::new();
+        let mut add = |entry: MayAcquire| {
+            let same = out
+                .iter()
+                .position(|e| e.node == entry.node && e.via_self == entry.via_self);
+            match same {
+                Some(i) if out[i].depth <= entry.depth => {}
+                Some(i) => out[i] = entry,
+                None => out.push(entry),
+            }
+        };
+        for (hold, lock_hold) in function.lock_holds.iter().enumerate() {
+            let at = Acquisition { function: id, hold };
+            if lock_hold.scope == LockScope::Local || lock_hold.context == Context::Offloaded {
+                continue;
+            }
+            if let Some(resolved) = self.resolved(at) {
+                add(MayAcquire {
+                    node: resolved.node,
+                    lock: resolved.lock,
+                    scope: lock_hold.scope,
+                    via_self: lock_hold.via_self,
+                    via: Via::Hold(hold),
+                    depth: 0,
+                });
+            }
+        }
+        for (call, c) in function.calls.iter().enumerate() {
+            let site = CallSite { caller: id, call };
+            let Some(callee) = self.project.target(site) else {
+                continue;
+            };
+            if callee == id || !self.runs_now(id, call, callee) {
+                continue;
+            }
+            for entry in self.summaries.get(&callee).into_iter().flatten() {
+                if entry.depth + 1 > max_depth {
+                    continue;
+                }
+                add(MayAcquire {
+                    via_self: entry.via_self && c.on_self,
+                    via: Via::Call { call, callee },
+                    depth: entry.depth + 1,
+                    ..entry.clone()
+                });
+            }
+        }
+        out
+    }
+
+    /// The call chain from a summary entry of `function` down to the acquisition (each step
+    /// follows the callee's shallowest entry for the same lock, so it ends).
+    fn chain(&self, function: FunctionId, entry: &MayAcquire) -> Option<(Vec<CallSite>, Acquisition)> {
+        let mut chain = Vec::new();
+        let (mut current, mut via, mut depth) = (function, entry.via, entry.depth);
+        loop {
+            match via {
+                Via::Hold(hold) => {
+                    let leaf = Acquisition {
+                        function: current,
+                        hold,
+                    };
+                    return Some((chain, leaf));
+                }
+                Via::Call { call, callee } => {
+                    chain.push(CallSite {
+                        caller: current,
+                        call,
+                    });
+                    let next = self
+                        .summaries
+                        .get(&callee)?
+                        .iter()
+                        .filter(|e| e.node == entry.node && e.depth < depth)
+                        .min_by_key(|e| e.depth)?;
+                    (current, via, depth) = (callee, next.via, next.depth);
+                }
+            }
+        }
+    }
+
+    /// The other locks function `id` holds at `position`, besides its hold `outer` and the
+    /// locks `a` and `b` of the edge.
+    fn gates(&self, id: FunctionId, outer: usize, position: usize, a: NodeIndex, b: NodeIndex) -> Vec<NodeIndex> {
+        let function = self.project.function(id);
+        function
+            .lock_holds
+            .iter()
+            .enumerate()
+            .filter(|(g, hold)| *g != outer && hold.covers(position))
+            .filter_map(|(g, _)| self.resolved(Acquisition { function: id, hold: g }))
+            .map(|r| r.node)
+            .filter(|n| *n != a && *n != b)
+            .collect()
+    }
+
+    /// Edges and double locks: for each hold, what is taken while it is held.
+    fn edges(&mut self) {
+        let project = self.project;
+        for (id, function) in project.functions() {
+            for (h, outer) in function.lock_holds.iter().enumerate() {
+                let outer_at = Acquisition {
+                    function: id,
+                    hold: h,
+                };
+                let Some(a) = self.resolved(outer_at) else {
+                    continue;
+                };
+                for (k, inner) in function.lock_holds.iter().enumerate() {
+                    if k == h || !outer.covers(inner.span.start) || inner.context != outer.context
+                    {
+                        continue;
+                    }
+                    let Some(b) = self.resolved(Acquisition {
+                        function: id,
+                        hold: k,
+                    }) else {
+                        continue;
+                    };
+                    if b.node == a.node {
+                        let same_object = match (outer.scope, inner.scope) {
+                            (LockScope::Field, LockScope::Field) => outer.lock == inner.lock,
+                            (x, y) => x == y,
+                        };
+                        if same_object && let Some(mixed) = deadlocks_on_relock(a.lock, b.lock) {
+                            self.double_locks.push(DoubleLock {
+                                outer: outer_at,
+                                inner: Inner::Direct(k),
+                                mixed_modes: mixed,
+                            });
+                        }
+                        continue;
+                    }
+                    let gates = self.gates(id, h, inner.span.start, a.node, b.node);
+                    self.add_edge(a.node, b.node, Evidence {
+                        outer: outer_at,
+                        inner: Inner::Direct(k),
+                        gates,
+                    });
+                }
+                for (index, call) in function.calls.iter().enumerate() {
+                    if !outer.covers(call.span.start) || call.context != outer.context {
+                        continue;
+                    }
+                    let site = CallSite {
+                        caller: id,
+                        call: index,
+                    };
+                    let Some(callee) = project.target(site) else {
+                        continue;
+                    };
+                    if !self.runs_now(id, index, callee) {
+                        continue;
+                    }
+                    let Some(entries) = self.summaries.get(&callee) else {
+                        continue;
+                    };
+                    for entry in entries.clone() {
+                        let Some((mut chain, leaf)) = self.chain(callee, &entry) else {
+                            continue;
+                        };
+                        chain.insert(0, site);
+                        let inner = Inner::Call { chain, leaf };
+                        if entry.node == a.node {
+                            let same_object = match (outer.scope, entry.scope) {
+                                (LockScope::Global, LockScope::Global) => true,
+                                (LockScope::Field, LockScope::Field) => {
+                                    outer.via_self && call.on_self && entry.via_self
+                                }
+                                _ => false,
+                            };
+                            if same_object
+                                && let Some(mixed) = deadlocks_on_relock(a.lock, entry.lock)
+                            {
+                                self.double_locks.push(DoubleLock {
+                                    outer: outer_at,
+                                    inner,
+                                    mixed_modes: mixed,
+                                });
+                            }
+                            continue;
+                        }
+                        let gates = self.gates(id, h, call.span.start, a.node, entry.node);
+                        self.add_edge(a.node, entry.node, Evidence {
+                            outer: outer_at,
+                            inner,
+                            gates,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn add_edge(&mut self, from: NodeIndex, to: NodeIndex, evidence: Evidence) {
+        match self.graph.find_edge(from, to) {
+            Some(edge) => {
+                let list = &mut self.graph[edge];
+                if list.len() < MAX_EVIDENCE {
+                    list.push(evidence);
+                }
+            }
+            None => {
+                self.graph.add_edge(from, to, vec![evidence]);
+            }
+        }
+    }
+}
+
+/// Whether taking a lock again while holding it deadlocks (`Some`), and if so whether the two
+/// acquisitions mix a shared and an exclusive guard. Reentrant locks and two shared guards
+/// do not.
+fn deadlocks_on_relock(held: LockType, taken: LockType) -> Option<bool> {
+    if held.reentrant || taken.reentrant || (held.shared && taken.shared) {
+        return None;
+    }
+    Some(held.shared != taken.shared)
+}

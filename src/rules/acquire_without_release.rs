@@ -1,0 +1,64 @@
+//! IL204 acquire-without-release: a Python `acquire()` whose `release()` an exception or an
+//! early exit can skip, and a Rust guard that is never dropped (`mem::forget`, `ManuallyDrop`).
+//! The lock stays taken and every later acquisition blocks forever.
+
+use super::{Check, Rule};
+use crate::diagnostic::{Diagnostic, Related};
+use crate::knowledge::Knowledge;
+use crate::model::{FileModel, Leak};
+
+pub const RULE: Rule = Rule {
+    code: "IL204",
+    name: "acquire-without-release",
+    summary: "a lock's release is not guaranteed (acquire without try/finally, forgotten guard)",
+    doc: include_str!("../../rules/IL204-acquire-without-release.md"),
+    check: Check::File(check),
+};
+
+fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
+    for function in &model.functions {
+        for leak in &function.leaked_locks {
+            let lock = &leak.lock;
+            let (message, label, help, related) = match &leak.why {
+                Leak::EarlyExit(exit) => (
+                    format!(
+                        "`{lock}.acquire()` in `{}` is not released on every path: the lock is still held when this exit leaves the block, and every later `acquire()` blocks forever",
+                        function.name
+                    ),
+                    "acquired without a guaranteed release",
+                    format!("use `with {lock}:`, which releases on every path (or release in a `finally`)"),
+                    Some((exit.clone(), "leaves with the lock held")),
+                ),
+                Leak::MayRaise(call) => (
+                    format!(
+                        "`{lock}.acquire()` in `{}` is released without `try`/`finally`: if the code in between raises, the lock stays held and every later `acquire()` blocks forever",
+                        function.name
+                    ),
+                    "acquired without a guaranteed release",
+                    format!("use `with {lock}:`, which releases even when an exception is raised (or release in a `finally`)"),
+                    Some((call.clone(), "may raise while the lock is held")),
+                ),
+                Leak::Forgotten | Leak::ManuallyDropped => (
+                    format!(
+                        "the guard of `{lock}` is never dropped (`{}`), so the lock stays taken forever and every later lock call blocks or deadlocks",
+                        if leak.why == Leak::Forgotten { "mem::forget" } else { "ManuallyDrop" }
+                    ),
+                    "the guard is leaked here",
+                    "let the guard drop at the end of its scope (or `drop(guard)`); to hold a lock across calls, keep the guard itself in a variable or struct".to_string(),
+                    None,
+                ),
+            };
+            let mut diagnostic = Diagnostic::new(RULE.code, model.path.clone(), leak.span.clone(), message)
+                .with_label(label)
+                .with_help(help);
+            if let Some((span, message)) = related {
+                diagnostic.related.push(Related {
+                    path: model.path.clone(),
+                    span,
+                    message: message.to_string(),
+                });
+            }
+            out.push(diagnostic);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! IL206 condition-wait-misuse: a condition variable's `wait` outside a loop that re-checks the
+//! predicate (spurious and stolen wakeups), and Python `wait`/`notify` without holding the
+//! condition's lock (a `RuntimeError`), where no caller holds it either.
+
+use super::{Check, ProjectContext, Rule};
+use crate::diagnostic::Diagnostic;
+use crate::graph::{CallSite, FunctionId, Project};
+use crate::model::{ConditionOp, ConditionUse, Language};
+use petgraph::Direction;
+
+pub const RULE: Rule = Rule {
+    code: "IL206",
+    name: "condition-wait-misuse",
+    summary: "a condition wait outside a predicate loop, or wait/notify without holding the lock",
+    doc: include_str!("../../rules/IL206-condition-wait-misuse.md"),
+    check: Check::Project(check),
+};
+
+fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    for (id, function) in project.functions() {
+        let model = project.model(id);
+        for used in &function.condition_uses {
+            let cond = &used.condition;
+            let unlooped = used.op == ConditionOp::Wait
+                && !used.in_loop
+                && (model.language == Language::Rust || !used.timed);
+            if unlooped {
+                let help = match model.language {
+                    Language::Python => format!(
+                        "use `{cond}.wait_for(predicate)`, or `while not predicate(): {cond}.wait()`"
+                    ),
+                    Language::Rust => format!(
+                        "use `{cond}.wait_while(guard, |state| !ready(state))`, or call `wait` in a `while` loop that re-checks the condition"
+                    ),
+                };
+                out.push(
+                    Diagnostic::new(
+                        RULE.code,
+                        model.path.clone(),
+                        used.span.clone(),
+                        format!(
+                            "`{cond}` is waited on outside a loop that re-checks the condition: wakeups can be spurious, and another thread can change the state between the notify and this thread running again, so the code after the wait can run with the condition false"
+                        ),
+                    )
+                    .with_label("wait without re-checking the condition")
+                    .with_help(help),
+                );
+            }
+            if model.language == Language::Python
+                && !used.identity.is_empty()
+                && used.condition != "self"
+                && !used.maybe_held
+                && !held_here(project, id, used)
+                && !held_by_every_caller(project, id, &used.identity, MAX_CALLER_DEPTH)
+            {
+                let what = match used.op {
+                    ConditionOp::Notify => "notify",
+                    _ => "wait",
+                };
+                out.push(
+                    Diagnostic::new(
+                        RULE.code,
+                        model.path.clone(),
+                        used.span.clone(),
+                        format!(
+                            "`{cond}` is used without holding its lock, and no caller holds it either: `{what}` on an un-acquired condition raises `RuntimeError`, and a notify outside the lock can be lost"
+                        ),
+                    )
+                    .with_label(format!("{what} without holding `{cond}`"))
+                    .with_help(format!("call it inside `with {cond}:`")),
+                );
+            }
+        }
+    }
+}
+
+/// Whether the function holds the condition's lock at the call.
+fn held_here(project: &Project, id: FunctionId, used: &ConditionUse) -> bool {
+    project
+        .function(id)
+        .lock_holds
+        .iter()
+        .any(|h| h.identity == used.identity && h.covers(used.span.start))
+}
+
+/// How many callers up a lock held by the caller's caller is looked for.
+const MAX_CALLER_DEPTH: usize = 4;
+
+/// Whether the function has callers in the project and every one of them calls it with the
+/// lock held, itself or through its own callers (a helper that expects the lock to be held).
+fn held_by_every_caller(project: &Project, id: FunctionId, identity: &str, depth: usize) -> bool {
+    let Some(depth) = depth.checked_sub(1) else {
+        return false;
+    };
+    let node = project
+        .graph
+        .node_indices()
+        .find(|n| project.graph[*n] == id);
+    let Some(node) = node else { return false };
+    let mut callers = project
+        .graph
+        .edges_directed(node, Direction::Incoming)
+        .map(|e| petgraph::visit::EdgeRef::weight(&e).site)
+        .peekable();
+    if callers.peek().is_none() {
+        return false;
+    }
+    callers.all(|site: CallSite| {
+        let call = project.call(site);
+        let held = project
+            .function(site.caller)
+            .lock_holds
+            .iter()
+            .any(|h| h.identity == identity && h.covers(call.span.start));
+        held || (site.caller != id && held_by_every_caller(project, site.caller, identity, depth))
+    })
+}

@@ -1,0 +1,81 @@
+//! IL202 double-lock: a non-reentrant lock is taken while the same thread already holds it —
+//! in the same function (including a guard kept alive by a `match`/`if let` scrutinee) or
+//! through calls — or a read-write lock is taken for writing under its own read guard (or the
+//! other way round). The thread waits for itself forever.
+
+use super::lock_sites::{acquisition, chain_names, hold, inner_sites, short_name};
+use super::{Check, ProjectContext, Rule};
+use crate::diagnostic::Diagnostic;
+use crate::graph::locks::{Evidence, Inner};
+use crate::model::Language;
+
+pub const RULE: Rule = Rule {
+    code: "IL202",
+    name: "double-lock",
+    summary: "a non-reentrant lock is taken again by the thread that already holds it",
+    doc: include_str!("../../rules/IL202-double-lock.md"),
+    check: Check::Project(check),
+};
+
+fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    let mut seen = std::collections::HashSet::new();
+    for double in &context.lock_graph().double_locks {
+        let evidence = Evidence {
+            outer: double.outer,
+            inner: double.inner.clone(),
+            gates: Vec::new(),
+        };
+        let model = project.model(double.outer.function);
+        let site = evidence.inner_site(project);
+        if !seen.insert((double.outer.function.file, site.start)) {
+            continue;
+        }
+        let outer = hold(project, double.outer);
+        let name = short_name(&outer.identity);
+        let kind = outer
+            .kind
+            .rsplit_once("::")
+            .map_or(outer.kind.as_str(), |(ty, _)| ty);
+        let why = if double.mixed_modes {
+            format!("a read-write lock cannot be locked for writing while this thread holds a read guard on it (or for reading under its own write guard), so the thread waits for itself forever")
+        } else if kind.is_empty() {
+            "the lock is not reentrant, so the thread waits for itself forever".to_string()
+        } else {
+            format!("`{kind}` is not reentrant, so the thread waits for itself forever")
+        };
+        let what = match &double.inner {
+            Inner::Direct(_) => format!(
+                "`{}` is taken again in `{}` while this thread already holds it",
+                outer.lock,
+                project.function(double.outer.function).name
+            ),
+            Inner::Call { .. } => format!(
+                "`{}` is held while calling into code that takes it again ({})",
+                outer.lock,
+                chain_names(project, &evidence)
+            ),
+        };
+        let help = match model.language {
+            Language::Python => "release the lock before the second acquisition, or split the helper into a variant that expects the lock to be held (e.g. `_update_locked`); use `threading.RLock` only if re-entry is intended",
+            Language::Rust => "drop the first guard before locking again (end its block or `drop(guard)`), or pass the locked data to the helper; a guard in a `match` or `if let` scrutinee lives until the end of the whole statement (before edition 2024 also through the `else`): bind what you need with `let` first",
+        };
+        let mut diagnostic = Diagnostic::new(
+            RULE.code,
+            model.path.clone(),
+            site,
+            format!("double lock: {what}; {why}"),
+        )
+        .with_label(format!("`{name}` is already held here"))
+        .with_help(help);
+        diagnostic.related.push(acquisition(
+            project,
+            double.outer,
+            format!("`{}` first taken here", outer.lock),
+        ));
+        diagnostic
+            .related
+            .extend(inner_sites(project, &evidence, &outer.lock, &outer.lock, true));
+        out.push(diagnostic);
+    }
+}

@@ -1,0 +1,67 @@
+//! IL201 lock-order-inversion: two (or more) locks are taken in conflicting orders somewhere in
+//! the project — a cycle in the lock-acquisition graph, directly or through calls — so threads
+//! can each hold one lock and wait forever for the next.
+
+use super::lock_sites::{acquisition, chain_names, function_name, inner_sites, short_name};
+use super::{Check, ProjectContext, Rule};
+use crate::diagnostic::Diagnostic;
+
+pub const RULE: Rule = Rule {
+    code: "IL201",
+    name: "lock-order-inversion",
+    summary: "locks are taken in conflicting orders (a cycle in the lock graph): a deadlock",
+    doc: include_str!("../../rules/IL201-lock-order-inversion.md"),
+    check: Check::Project(check),
+};
+
+fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    let locks = context.lock_graph();
+    let cycles = locks.cycles(|evidence| !context.evidence_suppressed(evidence, RULE.code));
+    for cycle in cycles {
+        let names: Vec<String> = cycle
+            .iter()
+            .map(|(from, _, _)| short_name(&locks.graph[*from].identity))
+            .collect();
+        let name_of = |i: usize| &names[i % names.len()];
+        let mut orders = Vec::new();
+        let mut related = Vec::new();
+        for (i, (_, _, evidence)) in cycle.iter().enumerate() {
+            let (outer, inner) = (name_of(i), name_of(i + 1));
+            let chain = chain_names(project, evidence);
+            let place = if chain.is_empty() {
+                format!("in {}", function_name(project, evidence.outer))
+            } else {
+                format!("through {chain}")
+            };
+            orders.push(format!("`{outer}` before `{inner}` {place}"));
+            related.push(acquisition(
+                project,
+                evidence.outer,
+                format!("`{outer}` taken here"),
+            ));
+            related.extend(inner_sites(project, evidence, outer, inner, i == 0));
+        }
+        let (_, _, first) = &cycle[0];
+        let order = match orders.as_slice() {
+            [a, b] => format!("{a}, but {b}"),
+            _ => orders.join(", then "),
+        };
+        let global: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let mut diagnostic = Diagnostic::new(
+            RULE.code,
+            project.model(first.outer.function).path.clone(),
+            first.inner_site(project),
+            format!(
+                "lock-order inversion: {order}; threads running these at the same time can each hold one lock and wait forever for the other (deadlock)"
+            ),
+        )
+        .with_label(format!("`{}` taken while `{}` is held", name_of(1), name_of(0)))
+        .with_help(format!(
+            "take these locks in one global order everywhere (for example {}), or hold only one at a time; `interlock graph --kind locks` draws the lock graph with this cycle in red",
+            global.join(" before ")
+        ));
+        diagnostic.related = related;
+        out.push(diagnostic);
+    }
+}
