@@ -243,8 +243,13 @@ fn graph(args: GraphArgs) -> Result<ExitCode, String> {
     let parsed: Vec<&analysis::AnalysedFile> = files.iter().filter(|f| f.model.is_some()).collect();
     let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
     let context = rules::ProjectContext::new(&project, &parsed);
-    let summaries = summary::blocking_summaries(&project, &context);
     let lines: Vec<_> = parsed.iter().map(|f| f.lines()).collect();
+    if args.kind == GraphKind::Locks {
+        let picture = export::render_locks(&project, &lines, context.lock_graph(), args.format)?;
+        println!("{picture}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let summaries = summary::blocking_summaries(&project, &context);
     let picture = export::render(
         &project,
         &lines,

@@ -245,9 +245,9 @@ pub struct LockHold {
     pub span: Span,
     /// The lock as written (`self.lock`, `state`).
     pub lock: String,
-    /// The lock's type or guard method (`threading.Lock`, `std::sync::Mutex::lock`); empty when
-    /// the front end cannot tell (a lock imported from another module): the project's lock
-    /// definitions decide then.
+    /// The lock's type or guard method (`threading.Lock`, `std::sync::Mutex::lock`). When the
+    /// front end cannot tell (a lock defined in another file) it is empty (Python) or only the
+    /// guard method (`::lock`, Rust), and the project's lock definitions decide.
     pub kind: String,
     /// The lock's project-wide identity (`shop.ledger.Ledger.audit_lock`, `ledger::Bank.accounts`,
     /// `ledger::transfer::a` for a local); empty when it cannot be named (`locks[i]`).

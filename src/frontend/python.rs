@@ -1242,7 +1242,9 @@ fn first_release(body: &[Stmt], lock: &str) -> Option<usize> {
     impl<'b> Visitor<'b> for Release<'_> {
         fn visit_stmt(&mut self, stmt: &'b Stmt) {
             if self.1.is_none() {
-                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visitor::walk_stmt(self, stmt));
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                });
             }
         }
         fn visit_expr(&mut self, expr: &'b Expr) {
@@ -1253,7 +1255,9 @@ fn first_release(body: &[Stmt], lock: &str) -> Option<usize> {
                 self.1 = Some(span(expr).start);
                 return;
             }
-            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visitor::walk_expr(self, expr));
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                visitor::walk_expr(self, expr)
+            });
         }
     }
     let mut finder = Release(lock, None);

@@ -875,15 +875,24 @@ impl<'t> Lowerer<'t> {
         )
     }
 
-    /// Records the lock guards of a block's statements with the region each is held over: a
+    /// Records the lock guards of a block's statement with the region each is held over: a
     /// `let` guard until the end of the block (`block_end`), its `drop(guard)` or its move into
     /// a call; a temporary guard until the end of its statement, except in an `if` or `while`
     /// condition (dropped before the body) and in an `if let` scrutinee under edition 2024
     /// (dropped before the `else`).
-    fn guards_in(&mut self, stmts: &[syn::Stmt], block_end: usize) {
-        let mut bound_guards: Vec<String> = Vec::new();
-        for (i, stmt) in stmts.iter().enumerate() {
-            self.leaks_in(stmt, &bound_guards);
+    ///
+    /// Called for statement `i` just before it is lowered, so the locals of the statements
+    /// before it are bound; `bound_guards` collects the block's `let` guards (name, lock).
+    fn guards_at(
+        &mut self,
+        stmts: &[syn::Stmt],
+        i: usize,
+        block_end: usize,
+        bound_guards: &mut Vec<(String, String)>,
+    ) {
+        let stmt = &stmts[i];
+        {
+            self.leaks_in(stmt, bound_guards);
             // A guard dropped at once: `let _ = m.lock();`, `m.lock().unwrap();`.
             let discarded = match stmt {
                 syn::Stmt::Local(local) if matches!(local.pat, Pat::Wild(_)) => {
@@ -899,7 +908,7 @@ impl<'t> Lowerer<'t> {
             }
             let bound = match stmt {
                 syn::Stmt::Local(local) => local.init.as_ref().and_then(|init| {
-                    let (call, kind) = self.guard_call(&init.expr)?;
+                    let (call, kind) = self.guard_call_with(&init.expr, true)?;
                     Some((call, kind, bound_name(&local.pat)?))
                 }),
                 _ => None,
@@ -910,12 +919,15 @@ impl<'t> Lowerer<'t> {
                     .iter()
                     .position(|s| is_move_of(s, &name))
                     .unwrap_or(rest.len());
-                                let region_end = rest.get(end).map_or(block_end, |s| stmt_start(s, block_end));
+                let region_end = rest
+                    .get(end)
+                    .map_or(block_end, |s| stmt_start(s, block_end));
                 // A move on some path only (`if … { drop(guard) }`) ends what can be told.
-                let region_end = first_move(&rest[..end], &name).map_or(region_end, |m| m.min(region_end));
+                let region_end =
+                    first_move(&rest[..end], &name).map_or(region_end, |m| m.min(region_end));
+                bound_guards.push((name, written(&call.receiver)));
                 self.hold(call, kind, region_end, &rest[..end]);
-                bound_guards.push(name);
-                continue;
+                return;
             }
             let statement_end = stmt_end(stmt, block_end);
             let mut temporaries = Temporaries {
@@ -924,7 +936,8 @@ impl<'t> Lowerer<'t> {
             };
             temporaries.visit_stmt(stmt);
             for (call, extent) in temporaries.calls {
-                if let Some(kind) = self.guard_kind(call) {
+                let kind = self.guard_kind(call).or_else(|| self.candidate_kind(call));
+                if let Some(kind) = kind {
                     self.hold(
                         call,
                         kind,
@@ -938,7 +951,7 @@ impl<'t> Lowerer<'t> {
 
     /// `std::mem::forget(guard)` and `ManuallyDrop::new(guard)`: a guard that is never dropped
     /// keeps its lock taken forever (IL204).
-    fn leaks_in(&mut self, stmt: &syn::Stmt, bound_guards: &[String]) {
+    fn leaks_in(&mut self, stmt: &syn::Stmt, bound_guards: &[(String, String)]) {
         #[derive(Default)]
         struct Calls<'ast>(Vec<&'ast syn::ExprCall>);
         impl<'ast> Visit<'ast> for Calls<'ast> {
@@ -979,11 +992,12 @@ impl<'t> Lowerer<'t> {
                 continue;
             };
             let lock = match argument {
-                Expr::Path(p) => p
-                    .path
-                    .get_ident()
-                    .map(|i| i.to_string())
-                    .filter(|name| bound_guards.contains(name)),
+                Expr::Path(p) => p.path.get_ident().and_then(|ident| {
+                    bound_guards
+                        .iter()
+                        .find(|(name, _)| ident == name)
+                        .map(|(_, lock)| lock.clone())
+                }),
                 other => self
                     .guard_call(other)
                     .map(|(guard, _)| written(&guard.receiver)),
@@ -999,6 +1013,16 @@ impl<'t> Lowerer<'t> {
     /// The guard-returning call at the core of `m.lock().unwrap()`, `m.write()?`, `&*c.borrow()`,
     /// `m.lock().await`.
     fn guard_call<'e>(&self, expr: &'e Expr) -> Option<(&'e syn::ExprMethodCall, String)> {
+        self.guard_call_with(expr, false)
+    }
+
+    /// [`Self::guard_call`]; with `candidates`, also a `lock()`/`read()`/`write()` on a named
+    /// lock of unknown type (a `static` or field defined in another file), kind `::method`.
+    fn guard_call_with<'e>(
+        &self,
+        expr: &'e Expr,
+        candidates: bool,
+    ) -> Option<(&'e syn::ExprMethodCall, String)> {
         match expr {
             Expr::MethodCall(call)
                 if matches!(
@@ -1006,14 +1030,20 @@ impl<'t> Lowerer<'t> {
                     "unwrap" | "expect" | "unwrap_or_else"
                 ) =>
             {
-                self.guard_call(&call.receiver)
+                self.guard_call_with(&call.receiver, candidates)
             }
-            Expr::Try(inner) => self.guard_call(&inner.expr),
-            Expr::Await(inner) => self.guard_call(&inner.base),
-            Expr::Paren(inner) => self.guard_call(&inner.expr),
-            Expr::Reference(inner) => self.guard_call(&inner.expr),
-            Expr::Unary(inner) => self.guard_call(&inner.expr),
-            Expr::MethodCall(call) => self.guard_kind(call).map(|kind| (call, kind)),
+            Expr::Try(inner) => self.guard_call_with(&inner.expr, candidates),
+            Expr::Await(inner) => self.guard_call_with(&inner.base, candidates),
+            Expr::Paren(inner) => self.guard_call_with(&inner.expr, candidates),
+            Expr::Reference(inner) => self.guard_call_with(&inner.expr, candidates),
+            Expr::Unary(inner) => self.guard_call_with(&inner.expr, candidates),
+            Expr::MethodCall(call) => {
+                let kind = match self.guard_kind(call) {
+                    None if candidates => self.candidate_kind(call),
+                    kind => kind,
+                };
+                kind.map(|kind| (call, kind))
+            }
             _ => None,
         }
     }
@@ -1032,6 +1062,17 @@ impl<'t> Lowerer<'t> {
         };
         let kind = format!("{ty}::{method}");
         self.tables.lock(&kind).is_some().then_some(kind)
+    }
+
+    /// `::lock` for a `lock()`/`read()`/`write()` whose receiver's type is unknown here but
+    /// that names a lock elsewhere (a `static` or a field); the project's lock definitions tell.
+    fn candidate_kind(&self, call: &syn::ExprMethodCall) -> Option<String> {
+        let method = call.method.to_string();
+        if !matches!(method.as_str(), "lock" | "read" | "write") {
+            return None;
+        }
+        let (_, scope, _) = self.lock_identity(&call.receiver)?;
+        (scope != LockScope::Local).then(|| format!("::{method}"))
     }
 
     fn pointless(&mut self, call: &syn::ExprMethodCall, why: Pointless) {
@@ -1369,16 +1410,15 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
             self.visit_expr(&e.cond);
         }
     }
-        fn visit_expr_match(&mut self, e: &'ast syn::ExprMatch) {
+    fn visit_expr_match(&mut self, e: &'ast syn::ExprMatch) {
         self.visit_expr(&e.expr);
         // An arm's body drops its temporaries at its end (here: where the next arm's `=>` is).
         let close = e.brace_token.span.close().byte_range().start;
         for (i, arm) in e.arms.iter().enumerate() {
-            let end = e
-                .arms
-                .get(i + 1)
-                .map_or(close, |next| next.fat_arrow_token.spans[0].byte_range().start);
-            
+            let end = e.arms.get(i + 1).map_or(close, |next| {
+                next.fat_arrow_token.spans[0].byte_range().start
+            });
+
             self.within(Some(end), &arm.body);
         }
     }
@@ -1478,8 +1518,11 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.push_scope(items, &item_prefix, false);
         self.push_locals();
         let end = block.brace_token.span.close().byte_range().end;
-        self.guards_in(&block.stmts, end);
-        visit::visit_block(self, block);
+        let mut bound_guards = Vec::new();
+        for i in 0..block.stmts.len() {
+            self.guards_at(&block.stmts, i, end, &mut bound_guards);
+            self.visit_stmt(&block.stmts[i]);
+        }
         self.pop_locals();
         self.names.pop();
     }

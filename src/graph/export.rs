@@ -10,9 +10,11 @@ use std::fmt::Write as _;
 use petgraph::visit::EdgeRef;
 use serde::Serialize;
 
+use super::locks::LockGraph;
 use super::summary::BlocksVia;
 use super::{FunctionId, Project};
 use crate::source::LineIndex;
+use petgraph::graph::NodeIndex;
 
 /// Which graph to draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -21,6 +23,8 @@ pub enum GraphKind {
     Calls,
     /// Only awaited or spawned calls (`await f()`, `create_task(f())`, `f().await`).
     Awaits,
+    /// The lock-acquisition graph: locks, and an edge when one is taken while another is held.
+    Locks,
 }
 
 /// Output format of `interlock graph`.
@@ -163,6 +167,149 @@ fn blocking_rule(summaries: &HashMap<FunctionId, BlocksVia>, id: FunctionId) -> 
         })
 }
 
+#[derive(Serialize)]
+struct LockNodeOut {
+    id: String,
+    kind: String,
+    /// Where the lock is defined, when it is a module, class or struct-level lock.
+    file: Option<String>,
+    line: Option<usize>,
+    in_cycle: bool,
+}
+
+#[derive(Serialize)]
+struct LockEdgeOut {
+    from: String,
+    to: String,
+    /// Where the second lock is taken (or the call that takes it) while the first is held.
+    sites: Vec<LockSite>,
+    in_cycle: bool,
+}
+
+#[derive(Serialize)]
+struct LockSite {
+    function: String,
+    file: String,
+    line: usize,
+}
+
+#[derive(Serialize)]
+struct LockPicture {
+    nodes: Vec<LockNodeOut>,
+    edges: Vec<LockEdgeOut>,
+}
+
+/// Draws the lock-acquisition graph: locks with their definition sites, edges labelled with the
+/// function and line where the second lock is taken while the first is held, cycles in red.
+pub fn render_locks(
+    project: &Project,
+    lines: &[&LineIndex],
+    locks: &LockGraph,
+    format: GraphFormat,
+) -> Result<String, String> {
+    let line_of = |file: usize, offset: usize| lines[file].line_of(offset) + 1;
+    let mut cycle_edges: HashSet<(NodeIndex, NodeIndex)> = HashSet::new();
+    for cycle in locks.cycles(|_| true) {
+        cycle_edges.extend(cycle.iter().map(|(a, b, _)| (*a, *b)));
+    }
+    let in_cycle = |n: NodeIndex| cycle_edges.iter().any(|(a, b)| *a == n || *b == n);
+    let picture = LockPicture {
+        nodes: locks
+            .graph
+            .node_indices()
+            .map(|n| {
+                let node = &locks.graph[n];
+                LockNodeOut {
+                    id: node.identity.clone(),
+                    kind: node.kind.clone(),
+                    file: node
+                        .definition
+                        .as_ref()
+                        .map(|(file, _)| project.models[*file].path.display().to_string()),
+                    line: node
+                        .definition
+                        .as_ref()
+                        .map(|(file, span)| line_of(*file, span.start)),
+                    in_cycle: in_cycle(n),
+                }
+            })
+            .collect(),
+        edges: locks
+            .graph
+            .edge_references()
+            .map(|e| LockEdgeOut {
+                from: locks.graph[e.source()].identity.clone(),
+                to: locks.graph[e.target()].identity.clone(),
+                sites: e
+                    .weight()
+                    .iter()
+                    .map(|evidence| {
+                        let id = evidence.outer.function;
+                        LockSite {
+                            function: project.function(id).name.clone(),
+                            file: project.model(id).path.display().to_string(),
+                            line: line_of(id.file, evidence.inner_site(project).start),
+                        }
+                    })
+                    .collect(),
+                in_cycle: cycle_edges.contains(&(e.source(), e.target())),
+            })
+            .collect(),
+    };
+    match format {
+        GraphFormat::Json => serde_json::to_string_pretty(&picture).map_err(|e| e.to_string()),
+        GraphFormat::Dot => Ok(lock_dot(&picture)),
+    }
+}
+
+fn lock_dot(picture: &LockPicture) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph locks {{");
+    let _ = writeln!(
+        out,
+        "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n  edge [fontsize=9];"
+    );
+    for node in &picture.nodes {
+        let place = match (&node.file, node.line) {
+            (Some(file), Some(line)) => format!("\\n{file}:{line}"),
+            _ => String::new(),
+        };
+        let colour = if node.in_cycle {
+            ", color=red, fontcolor=red, penwidth=2"
+        } else {
+            ""
+        };
+        let label = format!("{}\\n{}{place}", node.id, node.kind);
+        let _ = writeln!(
+            out,
+            "  {} [label={}{colour}];",
+            quote(&node.id),
+            quote(&label)
+        );
+    }
+    for edge in &picture.edges {
+        let label: Vec<String> = edge
+            .sites
+            .iter()
+            .map(|s| format!("{} (line {})", s.function, s.line))
+            .collect();
+        let colour = if edge.in_cycle {
+            ", color=red, fontcolor=red, penwidth=2"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}{colour}];",
+            quote(&edge.from),
+            quote(&edge.to),
+            quote(&label.join("\\n"))
+        );
+    }
+    let _ = writeln!(out, "}}");
+    out
+}
+
 /// A DOT string literal (`\n` sequences in `text` stay line breaks).
 fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\\\""))
@@ -177,7 +324,7 @@ fn dot(
 ) -> String {
     let name = match kind {
         GraphKind::Calls => "calls",
-        GraphKind::Awaits => "awaits",
+        GraphKind::Awaits | GraphKind::Locks => "awaits",
     };
     let mut out = String::new();
     let _ = writeln!(out, "digraph {name} {{");

@@ -166,7 +166,10 @@ impl LockGraph {
             let members: HashSet<NodeIndex> = component.iter().copied().collect();
             let mut seen: HashSet<Vec<NodeIndex>> = HashSet::default();
             let mut found = 0;
-            for &(a, b) in keys.iter().filter(|(a, b)| members.contains(a) && members.contains(b)) {
+            for &(a, b) in keys
+                .iter()
+                .filter(|(a, b)| members.contains(a) && members.contains(b))
+            {
                 if found == MAX_CYCLES_PER_COMPONENT {
                     break;
                 }
@@ -306,6 +309,10 @@ impl Builder<'_, '_> {
         let definition = self.definition(&hold.identity, definitions, 12);
         let lock = match tables.lock(&hold.kind) {
             Some(lock) => *lock,
+            // A Rust guard method of a lock whose type only the definition tells (`::lock`).
+            None if hold.kind.starts_with("::") => {
+                *tables.lock(&crate::model::concat(&[&definition?.1.kind, &hold.kind]))?
+            }
             None => *tables.lock(&definition?.1.kind)?,
         };
         if !lock.excludes() {
@@ -443,7 +450,11 @@ impl Builder<'_, '_> {
 
     /// The call chain from a summary entry of `function` down to the acquisition (each step
     /// follows the callee's shallowest entry for the same lock, so it ends).
-    fn chain(&self, function: FunctionId, entry: &MayAcquire) -> Option<(Vec<CallSite>, Acquisition)> {
+    fn chain(
+        &self,
+        function: FunctionId,
+        entry: &MayAcquire,
+    ) -> Option<(Vec<CallSite>, Acquisition)> {
         let mut chain = Vec::new();
         let (mut current, mut via, mut depth) = (function, entry.via, entry.depth);
         loop {
@@ -474,14 +485,26 @@ impl Builder<'_, '_> {
 
     /// The other locks function `id` holds at `position`, besides its hold `outer` and the
     /// locks `a` and `b` of the edge.
-    fn gates(&self, id: FunctionId, outer: usize, position: usize, a: NodeIndex, b: NodeIndex) -> Vec<NodeIndex> {
+    fn gates(
+        &self,
+        id: FunctionId,
+        outer: usize,
+        position: usize,
+        a: NodeIndex,
+        b: NodeIndex,
+    ) -> Vec<NodeIndex> {
         let function = self.project.function(id);
         function
             .lock_holds
             .iter()
             .enumerate()
             .filter(|(g, hold)| *g != outer && hold.covers(position))
-            .filter_map(|(g, _)| self.resolved(Acquisition { function: id, hold: g }))
+            .filter_map(|(g, _)| {
+                self.resolved(Acquisition {
+                    function: id,
+                    hold: g,
+                })
+            })
             .map(|r| r.node)
             .filter(|n| *n != a && *n != b)
             .collect()
@@ -500,8 +523,7 @@ impl Builder<'_, '_> {
                     continue;
                 };
                 for (k, inner) in function.lock_holds.iter().enumerate() {
-                    if k == h || !outer.covers(inner.span.start) || inner.context != outer.context
-                    {
+                    if k == h || !outer.covers(inner.span.start) || inner.context != outer.context {
                         continue;
                     }
                     let Some(b) = self.resolved(Acquisition {
@@ -525,11 +547,15 @@ impl Builder<'_, '_> {
                         continue;
                     }
                     let gates = self.gates(id, h, inner.span.start, a.node, b.node);
-                    self.add_edge(a.node, b.node, Evidence {
-                        outer: outer_at,
-                        inner: Inner::Direct(k),
-                        gates,
-                    });
+                    self.add_edge(
+                        a.node,
+                        b.node,
+                        Evidence {
+                            outer: outer_at,
+                            inner: Inner::Direct(k),
+                            gates,
+                        },
+                    );
                 }
                 for (index, call) in function.calls.iter().enumerate() {
                     if !outer.covers(call.span.start) || call.context != outer.context {
@@ -574,11 +600,15 @@ impl Builder<'_, '_> {
                             continue;
                         }
                         let gates = self.gates(id, h, call.span.start, a.node, entry.node);
-                        self.add_edge(a.node, entry.node, Evidence {
-                            outer: outer_at,
-                            inner,
-                            gates,
-                        });
+                        self.add_edge(
+                            a.node,
+                            entry.node,
+                            Evidence {
+                                outer: outer_at,
+                                inner,
+                                gates,
+                            },
+                        );
                     }
                 }
             }

@@ -48,9 +48,10 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
                     None,
                 ),
             };
-            let mut diagnostic = Diagnostic::new(RULE.code, model.path.clone(), leak.span.clone(), message)
-                .with_label(label)
-                .with_help(help);
+            let mut diagnostic =
+                Diagnostic::new(RULE.code, model.path.clone(), leak.span.clone(), message)
+                    .with_label(label)
+                    .with_help(help);
             if let Some((span, message)) = related {
                 diagnostic.related.push(Related {
                     path: model.path.clone(),

@@ -38,7 +38,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             .rsplit_once("::")
             .map_or(outer.kind.as_str(), |(ty, _)| ty);
         let why = if double.mixed_modes {
-            format!("a read-write lock cannot be locked for writing while this thread holds a read guard on it (or for reading under its own write guard), so the thread waits for itself forever")
+            "a read-write lock cannot be locked for writing while this thread holds a read guard on it (or for reading under its own write guard), so the thread waits for itself forever".to_string()
         } else if kind.is_empty() {
             "the lock is not reentrant, so the thread waits for itself forever".to_string()
         } else {
@@ -57,8 +57,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             ),
         };
         let help = match model.language {
-            Language::Python => "release the lock before the second acquisition, or split the helper into a variant that expects the lock to be held (e.g. `_update_locked`); use `threading.RLock` only if re-entry is intended",
-            Language::Rust => "drop the first guard before locking again (end its block or `drop(guard)`), or pass the locked data to the helper; a guard in a `match` or `if let` scrutinee lives until the end of the whole statement (before edition 2024 also through the `else`): bind what you need with `let` first",
+            Language::Python => {
+                "release the lock before the second acquisition, or split the helper into a variant that expects the lock to be held (e.g. `_update_locked`); use `threading.RLock` only if re-entry is intended"
+            }
+            Language::Rust => {
+                "drop the first guard before locking again (end its block or `drop(guard)`), or pass the locked data to the helper; a guard in a `match` or `if let` scrutinee lives until the end of the whole statement (before edition 2024 also through the `else`): bind what you need with `let` first"
+            }
         };
         let mut diagnostic = Diagnostic::new(
             RULE.code,
@@ -73,9 +77,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             double.outer,
             format!("`{}` first taken here", outer.lock),
         ));
-        diagnostic
-            .related
-            .extend(inner_sites(project, &evidence, &outer.lock, &outer.lock, true));
+        diagnostic.related.extend(inner_sites(
+            project,
+            &evidence,
+            &outer.lock,
+            &outer.lock,
+            true,
+        ));
         out.push(diagnostic);
     }
 }

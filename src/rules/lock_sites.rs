@@ -2,8 +2,8 @@
 //! locations of a lock taken directly or through a call chain.
 
 use crate::diagnostic::Related;
-use crate::graph::locks::{Acquisition, Evidence, Inner};
 use crate::graph::Project;
+use crate::graph::locks::{Acquisition, Evidence, Inner};
 use crate::model::LockHold;
 
 /// A lock's identity without its module path: `Ledger.audit_lock`, `Bank.accounts`,
@@ -101,7 +101,10 @@ pub fn inner_sites(
             related.push(acquisition(
                 project,
                 *leaf,
-                format!("`{inner_lock}` taken here, in `{}`", project.function(leaf.function).name),
+                format!(
+                    "`{inner_lock}` taken here, in `{}`",
+                    project.function(leaf.function).name
+                ),
             ));
         }
     }

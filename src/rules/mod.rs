@@ -15,8 +15,8 @@ pub mod dangling_task;
 pub mod double_lock;
 pub mod invalid_utf8;
 pub mod lock_order_inversion;
-pub(crate) mod lock_sites;
 pub mod lock_protects_nothing;
+pub(crate) mod lock_sites;
 pub mod nested_event_loop;
 pub mod parse_error;
 pub mod sync_lock_held_across_await;
@@ -161,7 +161,9 @@ impl<'a> ProjectContext<'a> {
             ),
             Inner::Call { chain, leaf } => {
                 self.suppressed_at(*leaf, code)
-                    || chain.iter().any(|site| Policy::suppressed(self, self.project, *site, code))
+                    || chain
+                        .iter()
+                        .any(|site| Policy::suppressed(self, self.project, *site, code))
             }
         }
     }
