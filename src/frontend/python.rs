@@ -294,6 +294,7 @@ impl<'a> Lowerer<'a> {
             awaits,
             context: self.context,
             unreleased: false,
+            closure: 0,
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }
@@ -835,6 +836,7 @@ impl<'a> Lowerer<'a> {
             alternatives: Vec::new(),
             on_self,
             scheduled: false,
+            closure: 0,
             awaited,
             result,
             blocking,

@@ -68,6 +68,8 @@ pub fn lower(
             .collect(),
         edition: module.edition,
         loop_depth: 0,
+        closure: 0,
+        closures: 0,
         self_type: None,
         prefix: Vec::new(),
         current: 0,
@@ -160,6 +162,10 @@ struct Lowerer<'t> {
     edition: u16,
     /// How many loops of the current function enclose the code being lowered.
     loop_depth: usize,
+    /// The closure whose body is being lowered (0: none), numbered in the file.
+    closure: u32,
+    /// How many closures have been numbered.
+    closures: u32,
     /// The `Self` type inside an `impl` block.
     self_type: Option<String>,
     /// Module and type names enclosing the current item.
@@ -936,7 +942,11 @@ impl<'t> Lowerer<'t> {
             };
             temporaries.visit_stmt(stmt);
             for (call, extent) in temporaries.calls {
-                let kind = self.guard_kind(call).or_else(|| self.candidate_kind(call));
+                let awaited = temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call));
+                let kind = self
+                    .guard_kind(call)
+                    .or_else(|| self.candidate_kind(call))
+                    .filter(|kind| awaited || !self.is_async_lock(kind));
                 if let Some(kind) = kind {
                     self.hold(
                         call,
@@ -1023,6 +1033,17 @@ impl<'t> Lowerer<'t> {
         expr: &'e Expr,
         candidates: bool,
     ) -> Option<(&'e syn::ExprMethodCall, String)> {
+        self.guard_call_awaited(expr, candidates, false)
+    }
+
+    /// [`Self::guard_call_with`]; `awaited` tells whether `expr` is awaited (an async lock's
+    /// `lock()` only takes the lock when its future is awaited).
+    fn guard_call_awaited<'e>(
+        &self,
+        expr: &'e Expr,
+        candidates: bool,
+        awaited: bool,
+    ) -> Option<(&'e syn::ExprMethodCall, String)> {
         match expr {
             Expr::MethodCall(call)
                 if matches!(
@@ -1030,22 +1051,28 @@ impl<'t> Lowerer<'t> {
                     "unwrap" | "expect" | "unwrap_or_else"
                 ) =>
             {
-                self.guard_call_with(&call.receiver, candidates)
+                self.guard_call_awaited(&call.receiver, candidates, false)
             }
-            Expr::Try(inner) => self.guard_call_with(&inner.expr, candidates),
-            Expr::Await(inner) => self.guard_call_with(&inner.base, candidates),
-            Expr::Paren(inner) => self.guard_call_with(&inner.expr, candidates),
-            Expr::Reference(inner) => self.guard_call_with(&inner.expr, candidates),
-            Expr::Unary(inner) => self.guard_call_with(&inner.expr, candidates),
+            Expr::Try(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
+            Expr::Await(inner) => self.guard_call_awaited(&inner.base, candidates, true),
+            Expr::Paren(inner) => self.guard_call_awaited(&inner.expr, candidates, awaited),
+            Expr::Reference(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
+            Expr::Unary(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
             Expr::MethodCall(call) => {
                 let kind = match self.guard_kind(call) {
                     None if candidates => self.candidate_kind(call),
                     kind => kind,
                 };
-                kind.map(|kind| (call, kind))
+                kind.filter(|kind| awaited || !self.is_async_lock(kind))
+                    .map(|kind| (call, kind))
             }
             _ => None,
         }
+    }
+
+    /// Whether a guard method is an async lock's (its future must be awaited to lock).
+    fn is_async_lock(&self, kind: &str) -> bool {
+        self.tables.lock(kind).is_some_and(|l| l.is_async)
     }
 
     /// `std::sync::Mutex::lock` when `call` takes a lock's guard.
@@ -1124,6 +1151,7 @@ impl<'t> Lowerer<'t> {
             awaits,
             context: self.context,
             unreleased: false,
+            closure: self.closure,
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }
@@ -1187,6 +1215,7 @@ impl<'t> Lowerer<'t> {
             alternatives,
             on_self,
             scheduled: false,
+            closure: self.closure,
             awaited,
             result: Default::default(),
             blocking,
@@ -1361,6 +1390,8 @@ fn awaits_in(stmts: &[syn::Stmt]) -> Vec<Span> {
 #[derive(Default)]
 struct Temporaries<'ast> {
     calls: Vec<(&'ast syn::ExprMethodCall, Option<usize>)>,
+    /// The method calls whose result is awaited (`m.lock().await`).
+    awaited: Vec<&'ast syn::ExprMethodCall>,
     edition: u16,
     extent: Option<usize>,
 }
@@ -1409,6 +1440,12 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
         } else {
             self.visit_expr(&e.cond);
         }
+    }
+    fn visit_expr_await(&mut self, e: &'ast syn::ExprAwait) {
+        if let Expr::MethodCall(call) = e.base.as_ref() {
+            self.awaited.push(call);
+        }
+        visit::visit_expr_await(self, e);
     }
     fn visit_expr_match(&mut self, e: &'ast syn::ExprMatch) {
         self.visit_expr(&e.expr);
@@ -1657,10 +1694,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             );
         } else {
             let loop_depth = std::mem::take(&mut self.loop_depth);
+            self.closures += 1;
+            let closure = std::mem::replace(&mut self.closure, self.closures);
             self.push_locals();
             bind_params(self);
             self.pop_locals();
-            self.loop_depth = loop_depth;
+            (self.loop_depth, self.closure) = (loop_depth, closure);
         }
     }
 

@@ -411,7 +411,10 @@ impl Builder<'_, '_> {
         };
         for (hold, lock_hold) in function.lock_holds.iter().enumerate() {
             let at = Acquisition { function: id, hold };
-            if lock_hold.scope == LockScope::Local || lock_hold.context == Context::Offloaded {
+            if lock_hold.scope == LockScope::Local
+                || lock_hold.context == Context::Offloaded
+                || lock_hold.closure != 0
+            {
                 continue;
             }
             if let Some(resolved) = self.resolved(at) {
@@ -430,7 +433,7 @@ impl Builder<'_, '_> {
             let Some(callee) = self.project.target(site) else {
                 continue;
             };
-            if callee == id || !self.runs_now(id, call, callee) {
+            if callee == id || c.closure != 0 || !self.runs_now(id, call, callee) {
                 continue;
             }
             for entry in self.summaries.get(&callee).into_iter().flatten() {
@@ -523,7 +526,11 @@ impl Builder<'_, '_> {
                     continue;
                 };
                 for (k, inner) in function.lock_holds.iter().enumerate() {
-                    if k == h || !outer.covers(inner.span.start) || inner.context != outer.context {
+                    if k == h
+                        || !outer.covers(inner.span.start)
+                        || inner.context != outer.context
+                        || inner.closure != outer.closure
+                    {
                         continue;
                     }
                     let Some(b) = self.resolved(Acquisition {
@@ -558,7 +565,10 @@ impl Builder<'_, '_> {
                     );
                 }
                 for (index, call) in function.calls.iter().enumerate() {
-                    if !outer.covers(call.span.start) || call.context != outer.context {
+                    if !outer.covers(call.span.start)
+                        || call.context != outer.context
+                        || call.closure != outer.closure
+                    {
                         continue;
                     }
                     let site = CallSite {
