@@ -1538,3 +1538,162 @@ fn rust_await_graph_follows_await_spawn_and_join() {
         "{picture:#}"
     );
 }
+
+/// Two locks taken in both orders, in two files, one of them through a helper.
+const INVERTED_LOCKS: &[(&str, &str)] = &[
+    ("bank/__init__.py", ""),
+    (
+        "bank/accounts.py",
+        "import threading\n\nfrom .audit import record\n\naccounts_lock = threading.Lock()\n\n\ndef credit() -> None:\n    with accounts_lock:\n        record()\n",
+    ),
+    (
+        "bank/audit.py",
+        "import threading\n\nfrom . import accounts\n\naudit_lock = threading.Lock()\n\n\ndef record() -> None:\n    with audit_lock:\n        pass\n\n\ndef reconcile() -> None:\n    with audit_lock:\n        with accounts.accounts_lock:\n            pass\n",
+    ),
+];
+
+#[test]
+fn lock_order_inversion_points_at_every_acquisition_and_call() {
+    let project = Project::with(INVERTED_LOCKS);
+    let run = project.run(&["check", "--select", "IL201", "--output-format", "json"]);
+    run.assert_code(1);
+    let findings: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let findings = findings.as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let finding = &findings[0];
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.contains("`accounts_lock` before `audit_lock`"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`audit_lock` before `accounts_lock`"),
+        "{message}"
+    );
+    assert!(
+        finding["help"]
+            .as_str()
+            .unwrap()
+            .contains("interlock graph --kind locks")
+    );
+    // Both acquisitions of each edge and the call to `record` are related locations.
+    let related: Vec<(String, u64)> = finding["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let file = r["filename"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            (file, r["location"]["row"].as_u64().unwrap())
+        })
+        .collect();
+    let primary = (
+        finding["filename"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string(),
+        finding["location"]["row"].as_u64().unwrap(),
+    );
+    let mut sites = related.clone();
+    sites.push(primary);
+    for site in [
+        ("accounts.py", 9),
+        ("accounts.py", 10),
+        ("audit.py", 9),
+        ("audit.py", 14),
+        ("audit.py", 15),
+    ] {
+        assert!(
+            sites.contains(&(site.0.to_string(), site.1)),
+            "{site:?} missing from {sites:?}"
+        );
+    }
+}
+
+#[test]
+fn suppressing_one_acquisition_breaks_the_cycle() {
+    let project = Project::with(INVERTED_LOCKS);
+    let audit = INVERTED_LOCKS[2].1.replace(
+        "with accounts.accounts_lock:",
+        "with accounts.accounts_lock:  # interlock: ignore[IL201]",
+    );
+    project.write("bank/audit.py", audit);
+    project.check(&["--select", "IL201"]).assert_code(0);
+}
+
+#[test]
+fn graph_locks_draws_the_cycle_in_red() {
+    let project = Project::with(INVERTED_LOCKS);
+    let run = project.run(&["graph", "--kind", "locks", "--format", "json"]);
+    run.assert_code(0);
+    let picture: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let nodes = picture["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{picture:#}");
+    let accounts = nodes
+        .iter()
+        .find(|n| n["id"] == "bank.accounts.accounts_lock")
+        .unwrap();
+    assert_eq!(accounts["kind"], "threading.Lock");
+    assert_eq!(accounts["line"], 5);
+    assert_eq!(accounts["in_cycle"], true);
+    let edges = picture["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 2, "{picture:#}");
+    assert!(edges.iter().all(|e| e["in_cycle"] == true));
+    let credit = edges
+        .iter()
+        .find(|e| e["from"] == "bank.accounts.accounts_lock")
+        .unwrap();
+    assert_eq!(credit["sites"][0]["function"], "credit");
+    assert_eq!(credit["sites"][0]["line"], 10);
+
+    let dot = project.run(&["graph", "--kind", "locks"]);
+    dot.assert_code(0);
+    assert!(dot.stdout.starts_with("digraph locks {"), "{}", dot.stdout);
+    assert!(
+        dot.stdout
+            .contains("\"bank.accounts.accounts_lock\" -> \"bank.audit.audit_lock\" [label=\"credit (line 10)\", color=red"),
+        "{}",
+        dot.stdout
+    );
+    if Command::new("dot").arg("-V").output().is_ok() {
+        let mut render = Command::new("dot");
+        render
+            .arg("-Tsvg")
+            .write_stdin(dot.stdout.as_bytes().to_vec());
+        assert!(render.output().unwrap().status.success());
+    }
+}
+
+#[test]
+fn user_lock_types_from_config_take_part_in_the_lock_rules() {
+    let source = "from mylib import FairLock\n\nlock = FairLock()\n\n\ndef update() -> None:\n    with lock:\n        helper()\n\n\ndef helper() -> None:\n    with lock:\n        pass\n";
+    let project = Project::with(&[("app.py", source)]);
+    // Unknown lock type: nothing to report.
+    project.check(&["--select", "IL202"]).assert_code(0);
+    project.write("interlock.toml", "[locks]\n\"mylib.FairLock\" = {}\n");
+    let run = project.check(&["--select", "IL202"]);
+    run.assert_code(1);
+    assert!(run.stdout.contains("app.py:8:9: IL202"), "{}", run.stdout);
+    // Declared reentrant: fine again.
+    project.write(
+        "interlock.toml",
+        "[locks]\n\"mylib.FairLock\" = { reentrant = true }\n",
+    );
+    project.check(&["--select", "IL202"]).assert_code(0);
+    // A misspelt property is a configuration error.
+    project.write(
+        "interlock.toml",
+        "[locks]\n\"mylib.FairLock\" = { reentrnt = true }\n",
+    );
+    let run = project.check(&["--select", "IL202"]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("reentrnt"), "{}", run.stderr);
+}
