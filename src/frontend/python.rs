@@ -22,6 +22,9 @@ use crate::model::{
 };
 use crate::project::ModuleName;
 
+/// A lock's identity, where it lives, and whether it is reached through `self`.
+type LockName = (String, LockScope, bool);
+
 /// Parses and lowers one Python file.
 pub fn lower(
     path: &Path,
@@ -211,11 +214,28 @@ impl<'a> Lowerer<'a> {
     /// The lock type of an expression (`threading.Lock`), looking through conditions built on
     /// a given lock.
     fn lock_kind(&self, expr: &Expr) -> Option<String> {
-        if let Some((identity, _, _)) = self.lock_identity(expr)
-            && let Some((_, kind)) = self.condition_locks.get(&identity)
+        self.lock_facts(expr).0
+    }
+
+    /// The lock type and identity of an expression, each resolved once: a condition built on
+    /// a lock (`Condition(self.lock)`) is that lock, with its type.
+    fn lock_facts(&self, expr: &Expr) -> (Option<String>, Option<LockName>) {
+        let named = self.written_lock_identity(expr);
+        if let Some((identity, scope, via_self)) = &named
+            && let Some((lock, kind)) = self.condition_locks.get(identity)
         {
-            return Some(kind.clone());
+            let kind = if kind.is_empty() {
+                self.lock_type_of(expr)
+            } else {
+                Some(kind.clone())
+            };
+            return (kind, Some((lock.clone(), *scope, *via_self)));
         }
+        (self.lock_type_of(expr), named)
+    }
+
+    /// The lock type an expression's type evidence gives.
+    fn lock_type_of(&self, expr: &Expr) -> Option<String> {
         match self.type_of(expr) {
             Some(Returns::One(ty)) if self.tables.lock(&ty).is_some() => Some(ty),
             _ => None,
@@ -229,8 +249,13 @@ impl<'a> Lowerer<'a> {
 
     /// The project-wide identity of a lock expression, where the lock lives, and whether it is
     /// reached through the method's own object; conditions built on a lock are that lock.
-    fn lock_identity(&self, expr: &Expr) -> Option<(String, LockScope, bool)> {
-        let (identity, scope, via_self) = match expr {
+    fn lock_identity(&self, expr: &Expr) -> Option<LockName> {
+        self.lock_facts(expr).1
+    }
+
+    /// [`Self::lock_identity`] of the lock as written, before conditions are looked through.
+    fn written_lock_identity(&self, expr: &Expr) -> Option<LockName> {
+        Some(match expr {
             Expr::Name(name) => {
                 let id = name.id.as_str();
                 let (depth, binding) = self.lookup_with_depth(id)?;
@@ -260,19 +285,28 @@ impl<'a> Lowerer<'a> {
                 (self.resolve(expr)?, scope, via_self)
             }
             _ => return None,
-        };
-        match self.condition_locks.get(&identity) {
-            Some((lock, _)) => Some((lock.clone(), scope, via_self)),
-            None => Some((identity, scope, via_self)),
-        }
+        })
     }
 
     /// Records a lock held over `region`; `body` is the code that runs while it is held (for
     /// its awaits). A lock whose type is unknown is kept when it can be named: the project's
     /// lock definitions decide later whether it is one.
     fn hold_lock(&mut self, span: Span, lock: &Expr, region: Span, body: &[Stmt]) {
-        let kind = self.lock_kind(lock).unwrap_or_default();
-        let (identity, scope, via_self) = match self.lock_identity(lock) {
+        let facts = self.lock_facts(lock);
+        self.hold_lock_with(span, lock, facts, region, body);
+    }
+
+    /// [`Self::hold_lock`] with the lock's facts already resolved.
+    fn hold_lock_with(
+        &mut self,
+        span: Span,
+        lock: &Expr,
+        (kind, named): (Option<String>, Option<LockName>),
+        region: Span,
+        body: &[Stmt],
+    ) {
+        let kind = kind.unwrap_or_default();
+        let (identity, scope, via_self) = match named {
             Some(named) => named,
             None if !kind.is_empty() => (String::new(), LockScope::Local, false),
             None => return,
@@ -1040,14 +1074,15 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.assign(&ann.target, None, ty);
             }
             Stmt::With(with) => {
-                let opaque = with
+                let facts: Vec<_> = with
                     .items
                     .iter()
-                    .any(|item| self.lock_kind(&item.context_expr).is_none());
+                    .map(|item| self.lock_facts(&item.context_expr))
+                    .collect();
+                let opaque = facts.iter().any(|(kind, _)| kind.is_none());
                 self.opaque_with_depth += usize::from(opaque);
-                for item in &with.items {
-                    let ty = self.type_of(&item.context_expr);
-                    if item.context_expr.is_call_expr() && self.is_lock_type(ty.as_ref()) {
+                for (item, facts) in with.items.iter().zip(facts) {
+                    if item.context_expr.is_call_expr() && facts.0.is_some() {
                         let lock = PointlessLock {
                             span: span(&item.context_expr),
                             lock: "a new lock".to_string(),
@@ -1058,14 +1093,13 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                             .push(lock);
                     }
                     let lock = &item.context_expr;
-                    if matches!(lock, Expr::Name(_) | Expr::Attribute(_))
-                        || self.is_lock_type(ty.as_ref())
-                    {
+                    if matches!(lock, Expr::Name(_) | Expr::Attribute(_)) || facts.0.is_some() {
                         let region = span(lock).start..span(with).end;
-                        self.hold_lock(span(lock), lock, region, &with.body);
+                        self.hold_lock_with(span(lock), lock, facts, region, &with.body);
                     }
                     self.visit_expr(&item.context_expr);
                     if let Some(vars) = &item.optional_vars {
+                        let ty = self.type_of(&item.context_expr);
                         self.assign(vars, None, ty);
                     }
                 }

@@ -541,7 +541,9 @@ impl Builder<'_, '_> {
                     };
                     if b.node == a.node {
                         let same_object = match (outer.scope, inner.scope) {
-                            (LockScope::Field, LockScope::Field) => outer.lock == inner.lock,
+                            (LockScope::Field, LockScope::Field) => {
+                                outer.lock == inner.lock || (outer.via_self && inner.via_self)
+                            }
                             (x, y) => x == y,
                         };
                         if same_object && let Some(mixed) = deadlocks_on_relock(a.lock, b.lock) {
