@@ -106,7 +106,7 @@ pub struct Call {
     /// The awaitable is handed to a scheduler (`asyncio.create_task(f())`, `tokio::spawn(f())`):
     /// it runs later, in another task, not while the caller's locks are held.
     pub scheduled: bool,
-    /// The Rust closure the call is in (0: none), as in [`LockHold::closure`].
+    /// The closure or lambda the call is in (0: none), as in [`LockHold::closure`].
     pub closure: u32,
     /// What happens to the call's result.
     pub result: ResultUse,
@@ -268,8 +268,8 @@ pub struct LockHold {
     /// thread (a lock used as a signal), so it is held only as far as this function can tell,
     /// and lock ordering does not count it.
     pub unreleased: bool,
-    /// The Rust closure the acquisition is in (0: none): a closure may run later, so a lock
-    /// held outside it is not held inside it.
+    /// The closure (Rust) or lambda (Python) the acquisition is in (0: none): it may run later,
+    /// so a lock held outside it is not held inside it.
     pub closure: u32,
 }
 

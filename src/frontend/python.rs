@@ -55,6 +55,8 @@ pub fn lower(
         condition_locks: HashMap::default(),
         loop_depth: 0,
         opaque_with_depth: 0,
+        closure: 0,
+        closures: 0,
         scopes: vec![Scope::new(ScopeKind::Module, "")],
         current: 0,
         context: Context::Sync,
@@ -129,6 +131,10 @@ struct Lowerer<'a> {
     loop_depth: usize,
     /// How many `with` blocks over context managers that are not known locks enclose it.
     opaque_with_depth: usize,
+    /// The lambda whose body is being lowered (0: none), numbered in the file.
+    closure: u32,
+    /// How many lambdas have been numbered.
+    closures: u32,
     scopes: Vec<Scope>,
     /// Index of the function whose code is being lowered.
     current: usize,
@@ -328,7 +334,7 @@ impl<'a> Lowerer<'a> {
             awaits,
             context: self.context,
             unreleased: false,
-            closure: 0,
+            closure: self.closure,
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }
@@ -857,7 +863,12 @@ impl<'a> Lowerer<'a> {
             _ => None,
         };
         let self_name = self.method_scope().and_then(|s| s.self_name.as_deref());
-        let on_self = matches!(receiver, Some(Expr::Name(n)) if Some(n.id.as_str()) == self_name);
+        let on_self = match receiver {
+            Some(Expr::Name(n)) => Some(n.id.as_str()) == self_name,
+            // `super().helper()` runs on the same object.
+            Some(Expr::Call(inner)) => is_super_call(inner),
+            _ => false,
+        };
         if let (Some(receiver), Some(method)) = (receiver, method.as_deref()) {
             self.condition_use(call, receiver, method);
         }
@@ -870,7 +881,7 @@ impl<'a> Lowerer<'a> {
             alternatives: Vec::new(),
             on_self,
             scheduled: false,
-            closure: 0,
+            closure: self.closure,
             awaited,
             result,
             blocking,
@@ -972,6 +983,9 @@ impl<'a> Lowerer<'a> {
 
     fn lambda(&mut self, lambda: &'a ast::ExprLambda) {
         let loop_depth = std::mem::take(&mut self.loop_depth);
+        // A lambda may run later, without the locks held where it is written.
+        self.closures += 1;
+        let closure = std::mem::replace(&mut self.closure, self.closures);
         let mut scope = Scope::new(
             ScopeKind::Function,
             &self.scopes.last().expect("a scope").prefix,
@@ -991,7 +1005,7 @@ impl<'a> Lowerer<'a> {
         self.scopes.push(scope);
         self.visit_expr(&lambda.body);
         self.scopes.pop();
-        self.loop_depth = loop_depth;
+        (self.loop_depth, self.closure) = (loop_depth, closure);
     }
 }
 

@@ -3,7 +3,7 @@
 //! through calls — or a read-write lock is taken for writing under its own read guard (or the
 //! other way round). The thread waits for itself forever.
 
-use super::lock_sites::{acquisition, chain_names, hold, inner_sites, short_name};
+use super::lock_sites::{acquisition, chain_names, hold, inner_sites};
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::Diagnostic;
 use crate::graph::locks::{Evidence, Inner};
@@ -32,7 +32,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let outer = hold(project, double.outer);
-        let name = short_name(&outer.identity);
+
         let kind = outer
             .kind
             .rsplit_once("::")
@@ -70,7 +70,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             site,
             format!("double lock: {what}; {why}"),
         )
-        .with_label(format!("`{name}` is already held here"))
+        .with_label(match &double.inner {
+            Inner::Direct(_) => format!("`{}` taken again while already held", outer.lock),
+            Inner::Call { .. } => format!("this call takes `{}` again", outer.lock),
+        })
         .with_help(help);
         diagnostic.related.push(acquisition(
             project,
