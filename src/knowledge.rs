@@ -16,6 +16,7 @@ const OFFLOAD_TOML: &str = include_str!("../rules/offload.toml");
 const AWAITABLES_TOML: &str = include_str!("../rules/awaitables.toml");
 const COROUTINES_TOML: &str = include_str!("../rules/coroutines.toml");
 const LOCKS_TOML: &str = include_str!("../rules/locks.toml");
+const PROCESSES_TOML: &str = include_str!("../rules/processes.toml");
 
 /// One blocking API: the rule it belongs to and the alternative to suggest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +51,44 @@ pub struct LanguageTables {
     pub locks: FxHashMap<String, LockType>,
     /// Condition variable types (`threading.Condition`, `std::sync::Condvar`).
     pub conditions: HashSet<String>,
+    /// Calls that start worker processes (IL301).
+    pub process_spawns: HashSet<String>,
+    /// Calls that hand a callable and its arguments to another process (IL302, IL303).
+    pub process_targets: FxHashMap<String, ProcessTarget>,
+    /// Types that only work between threads of one process (IL303).
+    pub thread_primitives: HashSet<String>,
+}
+
+/// Where a call that runs a callable in another process takes the callable and its arguments.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProcessTarget {
+    /// The callable's keyword (`target`).
+    pub callable: String,
+    /// The callable's positional index.
+    pub position: usize,
+    /// The keyword of the tuple of positional arguments (`args`).
+    pub args: Option<String>,
+    pub args_position: Option<usize>,
+    /// The keyword of the dict of keyword arguments (`kwargs`).
+    pub kwargs: Option<String>,
+    /// Every positional argument after the callable is passed to it.
+    #[serde(default)]
+    pub rest: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ProcessTables {
+    python: PythonProcesses,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct PythonProcesses {
+    spawns: HashSet<String>,
+    targets: FxHashMap<String, ProcessTarget>,
+    thread_primitives: HashSet<String>,
 }
 
 /// What kind of lock a lock type is (`rules/locks.toml`).
@@ -159,6 +198,9 @@ impl Knowledge {
             let mut tables = LanguageTables {
                 locks: FxHashMap::default(),
                 conditions: HashSet::default(),
+                process_spawns: HashSet::default(),
+                process_targets: FxHashMap::default(),
+                thread_primitives: HashSet::default(),
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),
@@ -181,6 +223,11 @@ impl Knowledge {
         let mut python = tables("python");
         python.locks = locks.python;
         python.conditions = locks.conditions.remove("python").unwrap_or_default();
+        let processes: ProcessTables =
+            toml::from_str(PROCESSES_TOML).expect("rules/processes.toml is valid");
+        python.process_spawns = processes.python.spawns;
+        python.process_targets = processes.python.targets;
+        python.thread_primitives = processes.python.thread_primitives;
         let mut rust = tables("rust");
         rust.locks = locks.rust;
         rust.conditions = locks.conditions.remove("rust").unwrap_or_default();

@@ -144,6 +144,32 @@ pub struct Function {
     pub leaked_locks: Vec<LeakedLock>,
     /// `wait`/`notify` calls on condition variables (IL206).
     pub condition_uses: Vec<ConditionUse>,
+    /// What is handed to another process that cannot go there (IL302, IL303).
+    pub process_handoffs: Vec<ProcessHandoff>,
+}
+
+/// Something passed to another process that cannot be pickled or shared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// A lambda as the process's callable.
+    Lambda,
+    /// A function defined inside another function (a closure), by its name.
+    NestedFunction(String),
+    /// A method of a class defined inside a function (`obj.method`).
+    LocalClassMethod(String),
+    /// A threading or asyncio primitive among the callable's arguments: the argument as
+    /// written and its type (`lock`, `threading.Lock`).
+    ThreadPrimitive { value: String, kind: String },
+}
+
+/// A callable or argument handed to another process.
+#[derive(Clone, Debug)]
+pub struct ProcessHandoff {
+    /// The callable or argument.
+    pub span: Span,
+    /// The API it is handed to (`multiprocessing.Process`, `concurrent.futures.ProcessPoolExecutor.submit`).
+    pub api: String,
+    pub what: Handoff,
 }
 
 /// Where a lock lives, which decides when two acquisitions take the same lock.
@@ -305,6 +331,7 @@ impl Function {
             pointless_locks: Vec::new(),
             leaked_locks: Vec::new(),
             condition_uses: Vec::new(),
+            process_handoffs: Vec::new(),
         }
     }
 }
@@ -332,6 +359,8 @@ pub struct FileModel {
     pub classes: Vec<Class>,
     /// Locks defined at module, class or struct level.
     pub lock_definitions: Vec<LockDefinition>,
+    /// Python: the bodies of the module's `if __name__ == "__main__":` blocks.
+    pub main_guards: Vec<Span>,
 }
 
 impl FileModel {
@@ -354,6 +383,7 @@ impl FileModel {
             aliases: Vec::new(),
             classes: Vec::new(),
             lock_definitions: Vec::new(),
+            main_guards: Vec::new(),
         }
     }
 

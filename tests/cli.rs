@@ -1697,3 +1697,40 @@ fn user_lock_types_from_config_take_part_in_the_lock_rules() {
     run.assert_code(2);
     assert!(run.stderr.contains("reentrnt"), "{}", run.stderr);
 }
+
+#[test]
+fn main_guard_rule_follows_calls_into_other_modules() {
+    let project = Project::with(&[
+        ("jobs/__init__.py", ""),
+        (
+            "jobs/pool.py",
+            "from concurrent.futures import ProcessPoolExecutor\n\n\ndef square(n):\n    return n * n\n\n\ndef run():\n    with ProcessPoolExecutor() as pool:\n        return list(pool.map(square, range(4)))\n",
+        ),
+        ("script.py", "from jobs.pool import run\n\nrun()\n"),
+        (
+            "guarded.py",
+            "from jobs.pool import run\n\nif __name__ == '__main__':\n    run()\n",
+        ),
+    ]);
+    let run = project.run(&["check", "--select", "IL301", "--output-format", "json"]);
+    run.assert_code(1);
+    let findings: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let findings = findings.as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(
+        findings[0]["filename"]
+            .as_str()
+            .unwrap()
+            .ends_with("script.py")
+    );
+    assert_eq!(findings[0]["location"]["row"], 3);
+    let related = findings[0]["related"].as_array().unwrap();
+    assert!(related.iter().any(|r| {
+        r["filename"].as_str().unwrap().ends_with("pool.py")
+            && r["location"]["row"] == 9
+            && r["message"]
+                .as_str()
+                .unwrap()
+                .contains("ProcessPoolExecutor")
+    }));
+}

@@ -14,11 +14,11 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_text_size::Ranged;
 
 use super::FrontendError;
-use crate::knowledge::{LanguageTables, Returns};
+use crate::knowledge::{LanguageTables, ProcessTarget, Returns};
 use crate::model::{
-    Call, Class, ConditionOp, ConditionUse, Context, FileModel, Function, FunctionKind, Language,
-    Leak, LeakedLock, LockDefinition, LockHold, LockScope, Pointless, PointlessLock, ResultUse,
-    Span, concat, name_hash,
+    Call, Class, ConditionOp, ConditionUse, Context, FileModel, Function, FunctionKind, Handoff,
+    Language, Leak, LeakedLock, LockDefinition, LockHold, LockScope, Pointless, PointlessLock,
+    ProcessHandoff, ResultUse, Span, concat, name_hash,
 };
 use crate::project::ModuleName;
 
@@ -862,6 +862,12 @@ impl<'a> Lowerer<'a> {
             Expr::Attribute(attr) => Some(attr.value.as_ref()),
             _ => None,
         };
+        let tables = self.tables;
+        if let Some(api) = callee.as_deref()
+            && let Some(target) = tables.process_targets.get(api)
+        {
+            self.process_handoffs(call, api, target);
+        }
         let self_name = self.method_scope().and_then(|s| s.self_name.as_deref());
         let on_self = match receiver {
             Some(Expr::Name(n)) => Some(n.id.as_str()) == self_name,
@@ -906,6 +912,111 @@ impl<'a> Lowerer<'a> {
                 }
                 _ => self.visit_expr(argument),
             }
+        }
+    }
+
+    /// Records what a call hands to another process that cannot go there: a lambda, a nested
+    /// function or a local class's method as the callable (not picklable), and threading or
+    /// asyncio primitives among its arguments (IL302, IL303).
+    fn process_handoffs(&mut self, call: &ast::ExprCall, api: &str, target: &ProcessTarget) {
+        let arguments = &call.arguments;
+        let keyword = |name: &str| {
+            arguments
+                .keywords
+                .iter()
+                .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == name))
+                .map(|k| &k.value)
+        };
+        let mut found = Vec::new();
+        let callable = keyword(&target.callable).or_else(|| arguments.args.get(target.position));
+        let mut passed: Vec<&Expr> = Vec::new();
+        if let Some(callable) = callable {
+            // `functools.partial(f, lock)`: `f` is the callable, `lock` an argument.
+            let callable = match callable {
+                Expr::Call(partial)
+                    if self.resolve(&partial.func).as_deref() == Some("functools.partial") =>
+                {
+                    passed.extend(partial.arguments.args.iter().skip(1));
+                    passed.extend(partial.arguments.keywords.iter().map(|k| &k.value));
+                    partial.arguments.args.first()
+                }
+                other => Some(other),
+            };
+            if let Some(callable) = callable
+                && let Some(what) = self.unpicklable(callable)
+            {
+                found.push((span(callable), what));
+            }
+        }
+        let tuple = target
+            .args
+            .as_deref()
+            .and_then(keyword)
+            .or_else(|| target.args_position.and_then(|p| arguments.args.get(p)));
+        if let Some(
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }),
+        ) = tuple
+        {
+            passed.extend(elts.iter());
+        }
+        if let Some(Expr::Dict(dict)) = target.kwargs.as_deref().and_then(keyword) {
+            passed.extend(dict.items.iter().map(|item| &item.value));
+        }
+        if target.rest {
+            passed.extend(arguments.args.iter().skip(target.position + 1));
+        }
+        for value in passed {
+            if let Some(Returns::One(kind)) = self.type_of(value)
+                && self.tables.thread_primitives.contains(&kind)
+            {
+                let what = Handoff::ThreadPrimitive {
+                    value: written(value),
+                    kind,
+                };
+                found.push((span(value), what));
+            }
+        }
+        for (span, what) in found {
+            let handoff = ProcessHandoff {
+                span,
+                api: api.to_string(),
+                what,
+            };
+            self.model.functions[self.current]
+                .process_handoffs
+                .push(handoff);
+        }
+    }
+
+    /// Why a callable cannot be pickled for another process, if it cannot.
+    fn unpicklable(&self, callable: &Expr) -> Option<Handoff> {
+        match callable {
+            Expr::Lambda(_) => Some(Handoff::Lambda),
+            Expr::Name(name) => {
+                let (depth, binding) = self.lookup_with_depth(name.id.as_str())?;
+                let scope = &self.scopes[depth];
+                let Binding::Alias(canonical) = binding else {
+                    return None;
+                };
+                // A `def` in a function's body is bound to its qualified name there.
+                let qualified = concat(&[&scope.prefix, ".", name.id.as_str()]);
+                let nested =
+                    scope.kind == ScopeKind::Function && *canonical == self.model.join(&qualified);
+                nested.then(|| Handoff::NestedFunction(name.id.to_string()))
+            }
+            Expr::Attribute(attr) => {
+                let Some(Returns::One(class)) = self.type_of(&attr.value) else {
+                    return None;
+                };
+                let (owner, _) = class.rsplit_once('.')?;
+                let local = self
+                    .model
+                    .functions
+                    .iter()
+                    .any(|f| f.kind == FunctionKind::Function && f.canonical == owner);
+                local.then(|| Handoff::LocalClassMethod(written(callable)))
+            }
+            _ => None,
         }
     }
 
@@ -1126,6 +1237,16 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 self.visit_expr(&statement.value);
             }
+            Stmt::If(branch)
+                if self.current == 0 && self.scopes.len() == 1 && is_main_guard(&branch.test) =>
+            {
+                if let (Some(first), Some(last)) = (branch.body.first(), branch.body.last()) {
+                    self.model
+                        .main_guards
+                        .push(span(first).start..span(last).end);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
             Stmt::While(while_stmt) => {
                 if self.is_busy_wait(while_stmt) {
                     let start = while_stmt.range.start().to_usize();
@@ -1241,6 +1362,17 @@ fn dotted(expr: &Expr) -> String {
         Expr::Name(name) => name.id.to_string(),
         Expr::Attribute(attr) => concat(&[&dotted(&attr.value), ".", attr.attr.id.as_str()]),
         _ => "the lock".to_string(),
+    }
+}
+
+/// An expression for messages: names, attributes and calls as written (`Local().run`), or
+/// `this value`.
+fn written(expr: &Expr) -> String {
+    match expr {
+        Expr::Name(name) => name.id.to_string(),
+        Expr::Attribute(attr) => concat(&[&written(&attr.value), ".", attr.attr.id.as_str()]),
+        Expr::Call(call) => concat(&[&written(&call.func), "()"]),
+        _ => "this value".to_string(),
     }
 }
 
@@ -1381,6 +1513,21 @@ fn awaits_in(body: &[Stmt]) -> Vec<Span> {
         awaits.visit_stmt(stmt);
     }
     awaits.0
+}
+
+/// `__name__ == "__main__"`, in either order.
+fn is_main_guard(test: &Expr) -> bool {
+    let Expr::Compare(compare) = test else {
+        return false;
+    };
+    let ([op], [right]) = (&*compare.ops, &*compare.comparators) else {
+        return false;
+    };
+    let is_name = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__");
+    let is_main = |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "__main__");
+    *op == ast::CmpOp::Eq
+        && ((is_name(&compare.left) && is_main(right))
+            || (is_main(&compare.left) && is_name(right)))
 }
 
 /// `super()` (or `super(Class, self)`).

@@ -51,6 +51,57 @@ pub fn blocking_summaries(
     project: &Project,
     policy: &dyn Policy,
 ) -> HashMap<FunctionId, BlocksVia> {
+    reach_summaries(project, |project, summaries, id| {
+        blocks_via(project, policy, summaries, id)
+    })
+}
+
+/// Per function, how it reaches a call of interest (a process spawn): the leaf call itself, or
+/// the first call on a shortest chain to one. Any call that runs now is followed: sync calls,
+/// and calls of async functions that are awaited.
+pub fn spawn_summaries(
+    project: &Project,
+    is_leaf: impl Fn(&Project, CallSite) -> Option<String>,
+) -> HashMap<FunctionId, BlocksVia> {
+    reach_summaries(project, |project, summaries, id| {
+        let function = project.function(id);
+        let mut best: Option<BlocksVia> = None;
+        for index in 0..function.calls.len() {
+            let site = CallSite {
+                caller: id,
+                call: index,
+            };
+            if let Some(rule) = is_leaf(project, site) {
+                return Some(BlocksVia::Leaf { site, rule });
+            }
+            let call = &function.calls[index];
+            let Some(callee) = project.target(site) else {
+                continue;
+            };
+            let runs_now = call.context != Context::Offloaded
+                && !call.scheduled
+                && (!project.function(callee).is_async || call.awaited);
+            if let (true, Some(via)) = (runs_now, summaries.get(&callee)) {
+                let depth = via.depth() + 1;
+                if best.as_ref().is_none_or(|b| depth < b.depth()) {
+                    best = Some(BlocksVia::Call {
+                        site,
+                        callee,
+                        depth,
+                    });
+                }
+            }
+        }
+        best
+    })
+}
+
+/// Summaries computed bottom-up over the call graph's strongly connected components with
+/// `summarise` (a function's summary from its callees' summaries).
+fn reach_summaries(
+    project: &Project,
+    summarise: impl Fn(&Project, &HashMap<FunctionId, BlocksVia>, FunctionId) -> Option<BlocksVia>,
+) -> HashMap<FunctionId, BlocksVia> {
     let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
     for component in tarjan_scc(&project.graph) {
         let mut queue: Vec<NodeIndex> = component.clone();
@@ -64,7 +115,7 @@ pub fn blocking_summaries(
             if summaries.contains_key(&id) {
                 continue;
             }
-            if let Some(via) = blocks_via(project, policy, &summaries, id) {
+            if let Some(via) = summarise(project, &summaries, id) {
                 summaries.insert(id, via);
                 let callers = project.graph.neighbors_directed(node, Direction::Incoming);
                 queue.extend(callers.filter(|caller| members.contains(caller)));

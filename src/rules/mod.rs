@@ -19,8 +19,11 @@ pub mod lock_protects_nothing;
 pub(crate) mod lock_sites;
 pub mod nested_event_loop;
 pub mod parse_error;
+pub mod process_spawn_without_main_guard;
 pub mod sync_lock_held_across_await;
+pub mod thread_primitive_passed_to_process;
 pub mod transitive_blocking_call_in_async;
+pub mod unpicklable_process_target;
 
 use crate::analysis::AnalysedFile;
 use crate::diagnostic::Diagnostic;
@@ -72,6 +75,9 @@ pub const ALL: &[&Rule] = &[
     &acquire_without_release::RULE,
     &lock_protects_nothing::RULE,
     &condition_wait_misuse::RULE,
+    &process_spawn_without_main_guard::RULE,
+    &unpicklable_process_target::RULE,
+    &thread_primitive_passed_to_process::RULE,
     &coroutine_never_awaited::RULE,
     &dangling_task::RULE,
     &busy_wait_loop::RULE,

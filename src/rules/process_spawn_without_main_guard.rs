@@ -1,0 +1,148 @@
+//! IL301 process-spawn-without-main-guard: code that runs when the module is imported (not
+//! under `if __name__ == "__main__":`) starts worker processes, directly or through calls.
+//! Under the spawn and forkserver start methods every child re-imports the main module, so the
+//! import starts processes again.
+
+use super::{Check, ProjectContext, Rule};
+use crate::diagnostic::{Diagnostic, Related};
+use crate::graph::summary::{self, BlocksVia};
+use crate::graph::{CallSite, Project};
+use crate::model::Language;
+
+pub const RULE: Rule = Rule {
+    code: "IL301",
+    name: "process-spawn-without-main-guard",
+    summary: "processes started at import time, outside `if __name__ == \"__main__\":`",
+    doc: include_str!("../../rules/IL301-process-spawn-without-main-guard.md"),
+    check: Check::Project(check),
+};
+
+/// The base every project `Process` subclass derives from.
+const PROCESS_CLASSES: &[&str] = &["multiprocessing.Process", "multiprocessing.context.Process"];
+
+fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    let is_spawn = |project: &Project, site: CallSite| spawn_api(context, project, site);
+    let summaries = summary::spawn_summaries(project, is_spawn);
+    for (file, model) in project.models.iter().enumerate() {
+        if model.language != Language::Python {
+            continue;
+        }
+        let module = crate::graph::FunctionId { file, index: 0 };
+        for (index, call) in model.functions[0].calls.iter().enumerate() {
+            let guarded = model
+                .main_guards
+                .iter()
+                .any(|g| g.contains(&call.span.start));
+            if guarded {
+                continue;
+            }
+            let site = CallSite {
+                caller: module,
+                call: index,
+            };
+            let (related, api) = if let Some(api) = spawn_api(context, project, site) {
+                (Vec::new(), api)
+            } else {
+                let Some(callee) = project.target(site) else {
+                    continue;
+                };
+                if !summaries.contains_key(&callee) {
+                    continue;
+                }
+                chain(project, &summaries, callee)
+            };
+            let written = call
+                .callee
+                .as_deref()
+                .map(|c| c.rsplit('.').next().unwrap_or(c))
+                .unwrap_or("this call");
+            let api = api
+                .strip_prefix(&model.module)
+                .and_then(|rest| rest.strip_prefix('.'))
+                .unwrap_or(&api);
+            let how = if related.is_empty() {
+                format!("`{api}` starts worker processes")
+            } else {
+                format!("`{written}()` starts worker processes (through `{api}`)")
+            };
+            let mut diagnostic = Diagnostic::new(
+                RULE.code,
+                model.path.clone(),
+                call.span.clone(),
+                format!(
+                    "{how} when this module is imported, outside `if __name__ == \"__main__\":`: the spawn and forkserver start methods (the default on macOS and Windows, and everywhere from Python 3.14) re-import the main module in every child, which starts processes again — endless re-spawning or `RuntimeError: An attempt has been made to start a new process before the current process has finished its bootstrapping phase`"
+                ),
+            )
+            .with_label("starts processes at import time")
+            .with_help(
+                "move this under `if __name__ == \"__main__\":` (or into a `main()` function called from there)",
+            );
+            diagnostic.related = related;
+            out.push(diagnostic);
+        }
+    }
+}
+
+/// The process-starting API a call is, if it is one.
+fn spawn_api(context: &ProjectContext, project: &Project, site: CallSite) -> Option<String> {
+    if project.model(site.caller).language != Language::Python {
+        return None;
+    }
+    let call = project.call(site);
+    let callee = call.callee.as_deref()?;
+    let tables = context
+        .file(site.caller)
+        .settings
+        .knowledge
+        .tables(Language::Python);
+    if tables.process_spawns.contains(callee) {
+        return Some(callee.to_string());
+    }
+    // `Worker(...).start()` of a project class deriving from `multiprocessing.Process`.
+    let class = callee.strip_suffix(".start")?;
+    derives_from_process(project, class, 8).then(|| callee.to_string())
+}
+
+fn derives_from_process(project: &Project, class: &str, steps: usize) -> bool {
+    let Some(steps) = steps.checked_sub(1) else {
+        return false;
+    };
+    project
+        .index
+        .bases(class)
+        .iter()
+        .any(|base| PROCESS_CLASSES.contains(base) || derives_from_process(project, base, steps))
+}
+
+/// The related sites from a function down to the process spawn, and the spawning API.
+fn chain(
+    project: &Project,
+    summaries: &rustc_hash::FxHashMap<crate::graph::FunctionId, BlocksVia>,
+    start: crate::graph::FunctionId,
+) -> (Vec<Related>, String) {
+    let mut related = Vec::new();
+    let mut api = String::new();
+    for hop in summary::chain(summaries, start) {
+        match hop {
+            BlocksVia::Call { site, callee, .. } => related.push(Related {
+                path: project.model(site.caller).path.clone(),
+                span: project.call(site).span.clone(),
+                message: format!(
+                    "`{}` calls `{}` here",
+                    project.function(site.caller).name,
+                    project.function(callee).name
+                ),
+            }),
+            BlocksVia::Leaf { site, rule } => {
+                related.push(Related {
+                    path: project.model(site.caller).path.clone(),
+                    span: project.call(site).span.clone(),
+                    message: format!("`{rule}` starts processes here"),
+                });
+                api = rule;
+            }
+        }
+    }
+    (related, api)
+}
