@@ -17,6 +17,7 @@ const AWAITABLES_TOML: &str = include_str!("../rules/awaitables.toml");
 const COROUTINES_TOML: &str = include_str!("../rules/coroutines.toml");
 const LOCKS_TOML: &str = include_str!("../rules/locks.toml");
 const PROCESSES_TOML: &str = include_str!("../rules/processes.toml");
+const THREADS_TOML: &str = include_str!("../rules/threads.toml");
 
 /// One blocking API: the rule it belongs to and the alternative to suggest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +58,9 @@ pub struct LanguageTables {
     pub process_targets: FxHashMap<String, ProcessTarget>,
     /// Types that only work between threads of one process (IL303).
     pub thread_primitives: HashSet<String>,
+    /// Python: calls that run a callable on another thread (`*.method` for any receiver), and
+    /// where they take it. Rust: their canonical names, with the callable anywhere.
+    pub thread_entries: FxHashMap<String, ProcessTarget>,
 }
 
 /// Where a call that runs a callable in another process takes the callable and its arguments.
@@ -75,6 +79,20 @@ pub struct ProcessTarget {
     /// Every positional argument after the callable is passed to it.
     #[serde(default)]
     pub rest: bool,
+    /// A pool: what it is given may run on several threads at once.
+    #[serde(default)]
+    pub pool: bool,
+}
+
+#[derive(Deserialize)]
+struct ThreadTables {
+    python: FxHashMap<String, ProcessTarget>,
+    rust: ThreadEntries,
+}
+
+#[derive(Deserialize)]
+struct ThreadEntries {
+    entries: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +219,7 @@ impl Knowledge {
                 process_spawns: HashSet::default(),
                 process_targets: FxHashMap::default(),
                 thread_primitives: HashSet::default(),
+                thread_entries: FxHashMap::default(),
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),
@@ -228,9 +247,18 @@ impl Knowledge {
         python.process_spawns = processes.python.spawns;
         python.process_targets = processes.python.targets;
         python.thread_primitives = processes.python.thread_primitives;
+        let threads: ThreadTables =
+            toml::from_str(THREADS_TOML).expect("rules/threads.toml is valid");
+        python.thread_entries = threads.python;
         let mut rust = tables("rust");
         rust.locks = locks.rust;
         rust.conditions = locks.conditions.remove("rust").unwrap_or_default();
+        rust.thread_entries = threads
+            .rust
+            .entries
+            .into_iter()
+            .map(|name| (name, ProcessTarget::default()))
+            .collect();
         Knowledge {
             python,
             rust,
@@ -289,6 +317,20 @@ impl LanguageTables {
             Some(callee) => self.blocking.get(callee),
             None => method.and_then(|m| self.any_receiver_blocking.get(m)),
         }
+    }
+
+    /// Where a call that runs a callable on another thread takes it, if it is one.
+    pub fn thread_entry(
+        &self,
+        callee: Option<&str>,
+        method: Option<&str>,
+    ) -> Option<&ProcessTarget> {
+        let exact = callee.and_then(|c| self.thread_entries.get(c));
+        exact.or_else(|| {
+            let method = method?;
+            self.thread_entries
+                .get(&crate::model::concat(&["*.", method]))
+        })
     }
 
     /// Whether a call runs its callable arguments on another thread.

@@ -146,6 +146,66 @@ pub struct Function {
     pub condition_uses: Vec<ConditionUse>,
     /// What is handed to another process that cannot go there (IL302, IL303).
     pub process_handoffs: Vec<ProcessHandoff>,
+    /// Callables this function starts on other threads (thread entry points).
+    pub thread_entries: Vec<ThreadEntry>,
+    /// Writes of shared state: module globals, attributes through `self`, `static mut`s.
+    pub state_writes: Vec<StateWrite>,
+    /// A check of shared state followed by an act that depends on it (IL403).
+    pub check_then_acts: Vec<CheckThenAct>,
+}
+
+/// A callable started on another thread (`Thread(target=self.work)`, `thread::spawn(worker)`).
+#[derive(Clone, Debug)]
+pub struct ThreadEntry {
+    pub span: Span,
+    /// The callable's canonical name, when it names a function or method.
+    pub target: Option<String>,
+    /// A closure numbered as in [`LockHold::closure`] whose body runs on the other thread.
+    pub closure: u32,
+    /// A function of the same file started on the thread (a Rust async block or closure).
+    pub function: Option<usize>,
+    /// Started in a loop or comprehension, or by a pool: several instances may run at once.
+    pub repeated: bool,
+}
+
+/// How shared state is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Write,
+    /// `x += 1`, `x = x + 1`, or a read into a local then a write from it.
+    ReadModifyWrite,
+}
+
+/// A write of shared state.
+#[derive(Clone, Debug)]
+pub struct StateWrite {
+    pub span: Span,
+    /// The state's identity (`shop.stats.counter`, `shop.stats.Stats.hits`, `ledger::COUNT`).
+    pub state: String,
+    /// As written (`counter`, `self.hits`).
+    pub written: String,
+    pub via_self: bool,
+    pub access: Access,
+    /// For a read into a local and a later write from it: the read.
+    pub read: Option<Span>,
+    /// Await points between that read and the write (IL404).
+    pub awaits_between: Vec<Span>,
+    /// The closure or lambda it is in, as in [`LockHold::closure`].
+    pub closure: u32,
+    pub context: Context,
+}
+
+/// `if key not in cache: cache[key] = …`, `if inst is None: inst = …`,
+/// `if !flag.load(..) { flag.store(..) }`.
+#[derive(Clone, Debug)]
+pub struct CheckThenAct {
+    pub check: Span,
+    pub act: Span,
+    pub state: String,
+    pub written: String,
+    /// The state is a Rust atomic (the fix is `compare_exchange`/`fetch_update`).
+    pub atomic: bool,
+    pub closure: u32,
 }
 
 /// Something passed to another process that cannot be pickled or shared.
@@ -332,6 +392,9 @@ impl Function {
             leaked_locks: Vec::new(),
             condition_uses: Vec::new(),
             process_handoffs: Vec::new(),
+            thread_entries: Vec::new(),
+            state_writes: Vec::new(),
+            check_then_acts: Vec::new(),
         }
     }
 }
@@ -361,6 +424,8 @@ pub struct FileModel {
     pub lock_definitions: Vec<LockDefinition>,
     /// Python: the bodies of the module's `if __name__ == "__main__":` blocks.
     pub main_guards: Vec<Span>,
+    /// Rust: the canonical names of the file's `static mut`s.
+    pub mutable_statics: Vec<String>,
 }
 
 impl FileModel {
@@ -384,6 +449,7 @@ impl FileModel {
             classes: Vec::new(),
             lock_definitions: Vec::new(),
             main_guards: Vec::new(),
+            mutable_statics: Vec::new(),
         }
     }
 

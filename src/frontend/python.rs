@@ -16,9 +16,10 @@ use ruff_text_size::Ranged;
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, ProcessTarget, Returns};
 use crate::model::{
-    Call, Class, ConditionOp, ConditionUse, Context, FileModel, Function, FunctionKind, Handoff,
-    Language, Leak, LeakedLock, LockDefinition, LockHold, LockScope, Pointless, PointlessLock,
-    ProcessHandoff, ResultUse, Span, concat, name_hash,
+    Access, Call, CheckThenAct, Class, ConditionOp, ConditionUse, Context, FileModel, Function,
+    FunctionKind, Handoff, Language, Leak, LeakedLock, LockDefinition, LockHold, LockScope,
+    Pointless, PointlessLock, ProcessHandoff, ResultUse, Span, StateWrite, ThreadEntry, concat,
+    name_hash,
 };
 use crate::project::ModuleName;
 
@@ -57,6 +58,8 @@ pub fn lower(
         opaque_with_depth: 0,
         closure: 0,
         closures: 0,
+        repeat_depth: 0,
+        state_locals: Vec::new(),
         scopes: vec![Scope::new(ScopeKind::Module, "")],
         current: 0,
         context: Context::Sync,
@@ -94,6 +97,8 @@ struct Scope {
     bindings: HashMap<String, Binding>,
     /// Names declared `global`/`nonlocal` here.
     outer_names: HashSet<String>,
+    /// Names declared `global` here.
+    global_names: HashSet<String>,
     /// In a method: the name of its first parameter (`self`) and its class's attribute types.
     self_name: Option<String>,
     attribute_types: HashMap<String, String>,
@@ -108,6 +113,7 @@ impl Scope {
             prefix: prefix.to_string(),
             bindings: HashMap::default(),
             outer_names: HashSet::default(),
+            global_names: HashSet::default(),
             self_name: None,
             attribute_types: HashMap::default(),
             bases: Vec::new(),
@@ -135,6 +141,11 @@ struct Lowerer<'a> {
     closure: u32,
     /// How many lambdas have been numbered.
     closures: u32,
+    /// How many loops or comprehensions of the current function enclose the code.
+    repeat_depth: usize,
+    /// Locals of the function being lowered that hold a value read from shared state
+    /// (`v = self.stock`): (local, state identity, where it was read).
+    state_locals: Vec<(String, String, Span)>,
     scopes: Vec<Scope>,
     /// Index of the function whose code is being lowered.
     current: usize,
@@ -449,6 +460,7 @@ impl<'a> Lowerer<'a> {
         }
         let scope = self.scopes.last_mut().expect("a scope");
         scope.outer_names = collector.outer_names;
+        scope.global_names = collector.global_names;
         for name in &scope.outer_names {
             scope.bindings.remove(name);
         }
@@ -777,6 +789,8 @@ impl<'a> Lowerer<'a> {
             std::mem::take(&mut self.local_locks),
             std::mem::take(&mut self.loop_depth),
             std::mem::take(&mut self.opaque_with_depth),
+            std::mem::take(&mut self.state_locals),
+            std::mem::take(&mut self.repeat_depth),
         );
         self.current = index;
         self.context = if def.is_async {
@@ -808,6 +822,8 @@ impl<'a> Lowerer<'a> {
             self.local_locks,
             self.loop_depth,
             self.opaque_with_depth,
+            self.state_locals,
+            self.repeat_depth,
         ) = saved;
         self.scopes.pop();
     }
@@ -867,6 +883,31 @@ impl<'a> Lowerer<'a> {
             && let Some(target) = tables.process_targets.get(api)
         {
             self.process_handoffs(call, api, target);
+        }
+        if let Some(entry) = tables.thread_entry(callee.as_deref(), method.as_deref()) {
+            let arguments = &call.arguments;
+            let callable = arguments
+                .keywords
+                .iter()
+                .find(|k| {
+                    k.arg
+                        .as_ref()
+                        .is_some_and(|a| a.id.as_str() == entry.callable)
+                })
+                .map(|k| &k.value)
+                .or_else(|| arguments.args.get(entry.position));
+            if let Some(callable @ (Expr::Name(_) | Expr::Attribute(_))) = callable {
+                let started = ThreadEntry {
+                    span: span(callable),
+                    target: self.resolve(callable),
+                    closure: 0,
+                    function: None,
+                    repeated: entry.pool || self.repeat_depth > 0,
+                };
+                self.model.functions[self.current]
+                    .thread_entries
+                    .push(started);
+            }
         }
         let self_name = self.method_scope().and_then(|s| s.self_name.as_deref());
         let on_self = match receiver {
@@ -1020,6 +1061,163 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Shared state an expression names: a module global (read anywhere, or assigned in a
+    /// function that declares it `global`) or an attribute through `self`: its identity, the
+    /// text as written, and whether it goes through `self`.
+    fn shared_state(&self, expr: &Expr) -> Option<(String, String, bool)> {
+        match expr {
+            Expr::Name(name) => {
+                let id = name.id.as_str();
+                let declared_global = self
+                    .scopes
+                    .last()
+                    .is_some_and(|s| s.global_names.contains(id));
+                let module_level =
+                    matches!(self.lookup_with_depth(id), Some((0, Binding::Local(_))));
+                (declared_global || module_level)
+                    .then(|| (self.model.join(id), id.to_string(), false))
+            }
+            Expr::Attribute(attr) => {
+                let self_name = self.method_scope()?.self_name.as_deref()?;
+                let Expr::Name(base) = attr.value.as_ref() else {
+                    return None;
+                };
+                (base.id.as_str() == self_name).then_some(())?;
+                Some((self.resolve(expr)?, dotted(expr), true))
+            }
+            _ => None,
+        }
+    }
+
+    /// Records a write of shared state (`counter += 1`, `self.hits = self.hits + 1`,
+    /// `self.stock = v - n` after `v = self.stock`), in a function (not module-level code).
+    fn state_write(&mut self, target: &Expr, value: Option<&Expr>, at: Span) {
+        if self.current == 0 {
+            return;
+        }
+        // A bare name is module state only where the function declares it `global`.
+        if let Expr::Name(name) = target
+            && !self
+                .scopes
+                .last()
+                .is_some_and(|s| s.global_names.contains(name.id.as_str()))
+        {
+            return;
+        }
+        let Some((state, written, via_self)) = self.shared_state(target) else {
+            return;
+        };
+        let (access, read) = match value {
+            None => (Access::ReadModifyWrite, None),
+            Some(value) if reads(value, &written) => (Access::ReadModifyWrite, None),
+            Some(value) => match self
+                .state_locals
+                .iter()
+                .rev()
+                .find(|(local, read_state, _)| *read_state == state && reads(value, local))
+            {
+                Some((_, _, read)) => (Access::ReadModifyWrite, Some(read.clone())),
+                None => (Access::Write, None),
+            },
+        };
+        let awaits_between = match &read {
+            Some(read) => self.model.functions[self.current]
+                .awaits
+                .iter()
+                .filter(|a| a.start > read.end && a.start < at.start)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let write = StateWrite {
+            span: at,
+            state,
+            written,
+            via_self,
+            access,
+            read,
+            awaits_between,
+            closure: self.closure,
+            context: self.context,
+        };
+        self.model.functions[self.current].state_writes.push(write);
+    }
+
+    /// `v = self.stock`: remembers that the local holds a value read from shared state.
+    fn state_read_into_local(&mut self, target: &Expr, value: &Expr) {
+        let Expr::Name(local) = target else { return };
+        self.state_locals
+            .retain(|(name, _, _)| name != local.id.as_str());
+        if self.current == 0 || !matches!(value, Expr::Name(_) | Expr::Attribute(_)) {
+            return;
+        }
+        if let Some((state, _, _)) = self.shared_state(value) {
+            self.state_locals
+                .push((local.id.to_string(), state, span(value)));
+        }
+    }
+
+    /// `if key not in self.cache: self.cache[key] = …`, `if inst is None: inst = …` (IL403).
+    fn check_then_act(&mut self, branch: &ast::StmtIf) {
+        if self.current == 0 {
+            return;
+        }
+        let checked = match branch.test.as_ref() {
+            Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
+                ([ast::CmpOp::NotIn], [container]) => Some((container, true)),
+                ([ast::CmpOp::Is], [none]) if none.is_none_literal_expr() => {
+                    Some((compare.left.as_ref(), false))
+                }
+                _ => None,
+            },
+            Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => {
+                Some((not.operand.as_ref(), false))
+            }
+            _ => None,
+        };
+        let Some((checked, subscript)) = checked else {
+            return;
+        };
+        let Some((state, written, _)) = self.shared_state(checked) else {
+            return;
+        };
+        let declared_global = |name: &str| {
+            self.scopes
+                .last()
+                .is_some_and(|s| s.global_names.contains(name))
+        };
+        let act = branch.body.iter().find_map(|stmt| {
+            let Stmt::Assign(assign) = stmt else {
+                return None;
+            };
+            let [target] = assign.targets.as_slice() else {
+                return None;
+            };
+            let acts = match target {
+                Expr::Subscript(sub) if subscript => dotted(&sub.value) == written,
+                Expr::Name(name) if !subscript => {
+                    name.id.as_str() == written && declared_global(&written)
+                }
+                Expr::Attribute(_) if !subscript => dotted(target) == written,
+                _ => false,
+            };
+            acts.then(|| span(stmt))
+        });
+        if let Some(act) = act {
+            let found = CheckThenAct {
+                check: span(branch.test.as_ref()),
+                act,
+                state,
+                written,
+                atomic: false,
+                closure: self.closure,
+            };
+            self.model.functions[self.current]
+                .check_then_acts
+                .push(found);
+        }
+    }
+
     /// Records `cond.wait()`, `cond.wait_for()` and `cond.notify()` on a condition variable.
     fn condition_use(&mut self, call: &ast::ExprCall, receiver: &Expr, method: &str) {
         let op = match method {
@@ -1162,6 +1360,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
             }
             Stmt::Assign(assign) => {
+                if let [target] = assign.targets.as_slice() {
+                    self.state_write(target, Some(&assign.value), span(stmt));
+                    self.state_read_into_local(target, &assign.value);
+                }
                 let bound_call = match (assign.targets.as_slice(), assign.value.as_ref()) {
                     ([Expr::Name(name)], Expr::Call(_)) => Some(name),
                     _ => None,
@@ -1247,6 +1449,22 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 visitor::walk_stmt(self, stmt);
             }
+            Stmt::If(branch) => {
+                self.check_then_act(branch);
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::For(for_stmt) => {
+                self.visit_expr(&for_stmt.iter);
+                self.visit_expr(&for_stmt.target);
+                self.repeat_depth += 1;
+                self.visit_body(&for_stmt.body);
+                self.repeat_depth -= 1;
+                self.visit_body(&for_stmt.orelse);
+            }
+            Stmt::AugAssign(aug) => {
+                self.state_write(&aug.target, None, span(stmt));
+                visitor::walk_stmt(self, stmt);
+            }
             Stmt::While(while_stmt) => {
                 if self.is_busy_wait(while_stmt) {
                     let start = while_stmt.range.start().to_usize();
@@ -1256,7 +1474,9 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 self.visit_expr(&while_stmt.test);
                 self.loop_depth += 1;
+                self.repeat_depth += 1;
                 self.visit_body(&while_stmt.body);
+                self.repeat_depth -= 1;
                 self.loop_depth -= 1;
                 self.visit_body(&while_stmt.orelse);
             }
@@ -1275,6 +1495,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             Expr::Call(call) => self.call(call, false),
             Expr::Lambda(lambda) => self.lambda(lambda),
+            Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) | Expr::Generator(_) => {
+                self.repeat_depth += 1;
+                visitor::walk_expr(self, expr);
+                self.repeat_depth -= 1;
+            }
             Expr::Await(await_expr) => {
                 self.model.functions[self.current].awaits.push(span(expr));
                 match await_expr.value.as_ref() {
@@ -1363,6 +1588,28 @@ fn dotted(expr: &Expr) -> String {
         Expr::Attribute(attr) => concat(&[&dotted(&attr.value), ".", attr.attr.id.as_str()]),
         _ => "the lock".to_string(),
     }
+}
+
+/// Whether an expression reads the name or attribute written `written` (`self.hits`, `v`).
+fn reads(expr: &Expr, written: &str) -> bool {
+    struct Finder<'w>(&'w str, bool);
+    impl<'b> Visitor<'b> for Finder<'_> {
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            if self.1 {
+                return;
+            }
+            match expr {
+                Expr::Name(_) | Expr::Attribute(_) if dotted(expr) == self.0 => self.1 = true,
+                Expr::Lambda(_) => {}
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                }),
+            }
+        }
+    }
+    let mut finder = Finder(written, false);
+    finder.visit_expr(expr);
+    finder.1
 }
 
 /// An expression for messages: names, attributes and calls as written (`Local().run`), or
@@ -1610,6 +1857,8 @@ struct BoundNames {
     /// Bound names, and whether each is a `def`/`class` (a project definition).
     names: Vec<(String, bool)>,
     outer_names: HashSet<String>,
+    /// The names declared `global` (not `nonlocal`).
+    global_names: HashSet<String>,
 }
 
 impl BoundNames {
@@ -1646,9 +1895,11 @@ impl<'a> Visitor<'a> for BoundNames {
                 }
                 self.visit_body(&with.body);
             }
-            Stmt::Global(global) => self
-                .outer_names
-                .extend(global.names.iter().map(|n| n.id.to_string())),
+            Stmt::Global(global) => {
+                let names = global.names.iter().map(|n| n.id.to_string());
+                self.outer_names.extend(names.clone());
+                self.global_names.extend(names);
+            }
             Stmt::Nonlocal(nonlocal) => self
                 .outer_names
                 .extend(nonlocal.names.iter().map(|n| n.id.to_string())),

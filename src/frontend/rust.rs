@@ -18,8 +18,9 @@ use syn::{Expr, Pat, Type, UseTree};
 use super::FrontendError;
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    Call, Class, ConditionOp, ConditionUse, Context, FileModel, Function, FunctionKind, Language,
-    Leak, LeakedLock, LockDefinition, LockHold, LockScope, Pointless, PointlessLock, Span,
+    Access, Call, CheckThenAct, Class, ConditionOp, ConditionUse, Context, FileModel, Function,
+    FunctionKind, Language, Leak, LeakedLock, LockDefinition, LockHold, LockScope, Pointless,
+    PointlessLock, Span, StateWrite, ThreadEntry,
 };
 use crate::project::ModuleName;
 
@@ -68,6 +69,7 @@ pub fn lower(
             .collect(),
         edition: module.edition,
         loop_depth: 0,
+        for_depth: 0,
         closure: 0,
         closures: 0,
         self_type: None,
@@ -162,6 +164,8 @@ struct Lowerer<'t> {
     edition: u16,
     /// How many loops of the current function enclose the code being lowered.
     loop_depth: usize,
+    /// How many `for` loops enclose it.
+    for_depth: usize,
     /// The closure whose body is being lowered (0: none), numbered in the file.
     closure: u32,
     /// How many closures have been numbered.
@@ -773,9 +777,11 @@ impl<'t> Lowerer<'t> {
             Context::Sync
         };
         let loop_depth = std::mem::take(&mut self.loop_depth);
+        let for_depth = std::mem::take(&mut self.for_depth);
         self.push_locals();
         body(self);
         self.pop_locals();
+        self.for_depth = for_depth;
         (self.current, self.context, self.loop_depth) = (saved.0, saved.1, loop_depth);
     }
 
@@ -822,12 +828,56 @@ impl<'t> Lowerer<'t> {
 
     /// Visits call arguments; closures given to an offloading call run in `Offloaded` context,
     /// and calls given to a scheduling call (`tokio::spawn(f())`) are awaitables.
-    fn arguments(
+    /// [`Self::arguments`] of a call that may start its closures, functions and futures on
+    /// other threads (`thread::spawn`, `tokio::spawn`): records them as thread entry points.
+    fn arguments_of(
         &mut self,
         args: &Punctuated<Expr, syn::Token![,]>,
-        (offloads, schedules): (bool, bool),
+        offloads: (bool, bool),
+        entry: bool,
     ) {
+        if !entry {
+            self.arguments(args, offloads);
+            return;
+        }
+        let repeated = self.loop_depth > 0 || self.for_depth > 0 || self.closure != 0;
         for arg in args {
+            let (next_closure, next_function) = (self.closures + 1, self.model.functions.len());
+            self.argument(arg, offloads);
+            let mut started = ThreadEntry {
+                span: expr_start(arg)..expr_start(arg) + 1,
+                target: None,
+                closure: 0,
+                function: None,
+                repeated,
+            };
+            match arg {
+                Expr::Closure(closure) if closure.asyncness.is_none() => {
+                    started.closure = next_closure
+                }
+                Expr::Closure(_) | Expr::Async(_) => started.function = Some(next_function),
+                Expr::Path(path) => started.target = self.resolve_path(&path.path),
+                Expr::Call(call) => match call.func.as_ref() {
+                    Expr::Path(path) => started.target = self.resolve_path(&path.path),
+                    _ => continue,
+                },
+                _ => continue,
+            }
+            self.model.functions[self.current]
+                .thread_entries
+                .push(started);
+        }
+    }
+
+    fn arguments(&mut self, args: &Punctuated<Expr, syn::Token![,]>, offloads: (bool, bool)) {
+        for arg in args {
+            self.argument(arg, offloads);
+        }
+    }
+
+    /// One argument of [`Self::arguments`].
+    fn argument(&mut self, arg: &Expr, (offloads, schedules): (bool, bool)) {
+        {
             match arg {
                 Expr::Call(_) | Expr::MethodCall(_) if schedules => {
                     self.next_call_awaited = true;
@@ -1156,6 +1206,98 @@ impl<'t> Lowerer<'t> {
         self.model.functions[self.current].lock_holds.push(hold);
     }
 
+    /// Records a write of a `static mut` (`COUNT += 1`, `COUNT = COUNT + 1`, `COUNT = 0`).
+    fn static_write(&mut self, target: &Expr, value: Option<&Expr>, start: usize) {
+        let Expr::Path(path) = target else { return };
+        if path.qself.is_some() {
+            return;
+        }
+        let written = written(target);
+        let is_static = path.path.segments.last().is_some_and(|s| {
+            let name = s.ident.to_string();
+            name.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        });
+        if !is_static || (path.path.segments.len() == 1 && self.local(&written).is_some()) {
+            return;
+        }
+        let Some(state) = self.resolve_path(&path.path) else {
+            return;
+        };
+        let access = match value {
+            Some(value) if !names_path(value, &written) => Access::Write,
+            _ => Access::ReadModifyWrite,
+        };
+        let write = StateWrite {
+            span: start..start + written.len(),
+            state,
+            written,
+            via_self: false,
+            access,
+            read: None,
+            awaits_between: Vec::new(),
+            closure: self.closure,
+            context: self.context,
+        };
+        self.model.functions[self.current].state_writes.push(write);
+    }
+
+    /// `if !FLAG.load(..) { FLAG.store(..) }`: an atomic loaded, then written in the branch
+    /// taken on what was loaded (IL403).
+    fn atomic_check_then_act(&mut self, expr: &syn::ExprIf) {
+        #[derive(Default)]
+        struct Methods<'ast>(Vec<&'ast syn::ExprMethodCall>);
+        impl<'ast> Visit<'ast> for Methods<'ast> {
+            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+                self.0.push(call);
+                visit::visit_expr_method_call(self, call);
+            }
+            fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+            fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+            fn visit_expr(&mut self, expr: &'ast Expr) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+            }
+        }
+        let mut checks = Methods::default();
+        checks.visit_expr(&expr.cond);
+        let Some(load) = checks
+            .0
+            .into_iter()
+            .find(|c| c.method == "load" && self.is_atomic(&c.receiver))
+        else {
+            return;
+        };
+        let atomic = written(&load.receiver);
+        let mut acts = Methods::default();
+        acts.visit_block(&expr.then_branch);
+        let act = acts.0.into_iter().find(|c| {
+            let method = c.method.to_string();
+            (method == "store" || method == "swap" || method.starts_with("fetch_"))
+                && written(&c.receiver) == atomic
+        });
+        if let Some(act) = act {
+            let check = expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
+            let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
+            let found = CheckThenAct {
+                check,
+                act,
+                state: atomic.clone(),
+                written: atomic,
+                atomic: true,
+                closure: self.closure,
+            };
+            self.model.functions[self.current]
+                .check_then_acts
+                .push(found);
+        }
+    }
+
+    /// Whether an expression is an atomic (`AtomicBool`, `AtomicUsize`…), by its type.
+    fn is_atomic(&self, expr: &Expr) -> bool {
+        matches!(self.type_of(expr), Some(Returns::One(ty)) if ty.rsplit("::").next().is_some_and(|t| t.starts_with("Atomic")))
+    }
+
     /// Records `cvar.wait(guard)`, `wait_timeout`, `wait_while` and `notify_*` on a condition
     /// variable.
     fn condition_use(&mut self, call: &syn::ExprMethodCall, method: &str, span: &Span) {
@@ -1231,6 +1373,26 @@ fn bound_name(pat: &Pat) -> Option<String> {
         Pat::Type(typed) => bound_name(&typed.pat),
         _ => None,
     }
+}
+
+/// Whether an expression mentions the path written `written` (`COUNT` in `COUNT + 1`).
+fn names_path(expr: &Expr, written_path: &str) -> bool {
+    struct Finder<'w>(&'w str, bool);
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if written(&Expr::Path(path.clone())) == self.0 {
+                self.1 = true;
+            }
+        }
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            if !self.1 {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+            }
+        }
+    }
+    let mut finder = Finder(written_path, false);
+    finder.visit_expr(expr);
+    finder.1
 }
 
 /// A statement that ends a guard's life: `drop(name);`, or a call that takes it by value
@@ -1604,9 +1766,10 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             _ => (None, Vec::new()),
         };
         let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
+        let entry = self.tables.thread_entry(callee.as_deref(), None).is_some();
         let offloads = self.record_call(callee, alternatives, None, span, false);
         self.visit_expr(&call.func);
-        self.arguments(&call.args, offloads);
+        self.arguments_of(&call.args, offloads, entry);
     }
 
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
@@ -1618,9 +1781,13 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
         self.condition_use(call, &method, &span);
         let on_self = matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self"));
+        let entry = self
+            .tables
+            .thread_entry(callee.as_deref(), Some(&method))
+            .is_some();
         let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
         self.visit_expr(&call.receiver);
-        self.arguments(&call.args, offloads);
+        self.arguments_of(&call.args, offloads, entry);
     }
 
     fn visit_expr_await(&mut self, expr: &'ast syn::ExprAwait) {
@@ -1628,6 +1795,42 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.visit_expr(&expr.base);
         let span = byte_span(expr.await_token.span());
         self.model.functions[self.current].awaits.push(span);
+    }
+
+    fn visit_expr_for_loop(&mut self, expr: &'ast syn::ExprForLoop) {
+        self.for_depth += 1;
+        visit::visit_expr_for_loop(self, expr);
+        self.for_depth -= 1;
+    }
+
+    fn visit_expr_assign(&mut self, expr: &'ast syn::ExprAssign) {
+        self.static_write(&expr.left, Some(&expr.right), expr_start(&expr.left));
+        visit::visit_expr_assign(self, expr);
+    }
+
+    fn visit_expr_binary(&mut self, expr: &'ast syn::ExprBinary) {
+        let compound = matches!(
+            expr.op,
+            syn::BinOp::AddAssign(_)
+                | syn::BinOp::SubAssign(_)
+                | syn::BinOp::MulAssign(_)
+                | syn::BinOp::DivAssign(_)
+                | syn::BinOp::RemAssign(_)
+                | syn::BinOp::BitOrAssign(_)
+                | syn::BinOp::BitAndAssign(_)
+                | syn::BinOp::BitXorAssign(_)
+                | syn::BinOp::ShlAssign(_)
+                | syn::BinOp::ShrAssign(_)
+        );
+        if compound {
+            self.static_write(&expr.left, None, expr_start(&expr.left));
+        }
+        visit::visit_expr_binary(self, expr);
+    }
+
+    fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
+        self.atomic_check_then_act(expr);
+        visit::visit_expr_if(self, expr);
     }
 
     fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {

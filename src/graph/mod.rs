@@ -6,6 +6,7 @@
 pub mod export;
 pub mod locks;
 pub mod summary;
+pub mod threads;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use rayon::prelude::*;
@@ -83,6 +84,11 @@ impl<'a> SymbolIndex<'a> {
             .map(root)
             .collect();
         index
+    }
+
+    /// Whether a name is a class (or a Rust type with trait impls) of the project.
+    pub fn is_class(&self, name: &str) -> bool {
+        self.classes.contains_key(name)
     }
 
     /// The bases of a type (Python base classes, Rust implemented traits).

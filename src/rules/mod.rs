@@ -9,10 +9,12 @@ pub mod blocking_sleep_in_async;
 pub mod blocking_subprocess_in_async;
 pub mod blocking_wait_in_async;
 pub mod busy_wait_loop;
+pub mod check_then_act;
 pub mod condition_wait_misuse;
 pub mod coroutine_never_awaited;
 pub mod dangling_task;
 pub mod double_lock;
+pub mod inconsistently_guarded_state;
 pub mod invalid_utf8;
 pub mod lock_order_inversion;
 pub mod lock_protects_nothing;
@@ -20,15 +22,19 @@ pub(crate) mod lock_sites;
 pub mod nested_event_loop;
 pub mod parse_error;
 pub mod process_spawn_without_main_guard;
+pub(crate) mod shared_state;
+pub mod split_read_modify_write;
 pub mod sync_lock_held_across_await;
 pub mod thread_primitive_passed_to_process;
 pub mod transitive_blocking_call_in_async;
 pub mod unpicklable_process_target;
+pub mod unprotected_shared_write;
 
 use crate::analysis::AnalysedFile;
 use crate::diagnostic::Diagnostic;
 use crate::graph::locks::{Acquisition, Evidence, Inner, LockGraph};
 use crate::graph::summary::Policy;
+use crate::graph::threads::Concurrency;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -78,6 +84,10 @@ pub const ALL: &[&Rule] = &[
     &process_spawn_without_main_guard::RULE,
     &unpicklable_process_target::RULE,
     &thread_primitive_passed_to_process::RULE,
+    &unprotected_shared_write::RULE,
+    &inconsistently_guarded_state::RULE,
+    &check_then_act::RULE,
+    &split_read_modify_write::RULE,
     &coroutine_never_awaited::RULE,
     &dangling_task::RULE,
     &busy_wait_loop::RULE,
@@ -108,6 +118,8 @@ pub struct ProjectContext<'a> {
     pub files: &'a [&'a AnalysedFile],
     /// The lock graph, built by the first rule that asks for it.
     locks: std::sync::OnceLock<LockGraph>,
+    /// What may run concurrently, likewise.
+    concurrency: std::sync::OnceLock<Concurrency>,
 }
 
 impl<'a> ProjectContext<'a> {
@@ -116,6 +128,7 @@ impl<'a> ProjectContext<'a> {
             project,
             files,
             locks: std::sync::OnceLock::new(),
+            concurrency: std::sync::OnceLock::new(),
         }
     }
 
@@ -143,6 +156,12 @@ impl<'a> ProjectContext<'a> {
                 max_depth,
             )
         })
+    }
+
+    /// What may run concurrently (shared by the shared-state rules).
+    pub fn concurrency(&self) -> &Concurrency {
+        self.concurrency
+            .get_or_init(|| Concurrency::new(self.project))
     }
 
     /// Whether a suppression comment covers `code` at an acquisition.

@@ -1,0 +1,101 @@
+//! What may run concurrently with itself: the functions reachable (through the call graph) from
+//! thread entry points — functions or methods started on another thread (`Thread(target=f)`,
+//! `executor.submit(self.work)`, `thread::spawn(worker)`), or called from a closure that is —
+//! when several instances may run at once: a pool, an entry started in a loop or comprehension,
+//! or two or more entry points. Also the classes whose bound methods are started on threads
+//! (their objects are shared).
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use super::{CallSite, FunctionId, Project};
+use crate::model::Language;
+
+/// The concurrency facts of a project.
+#[derive(Debug, Default)]
+pub struct Concurrency {
+    /// Functions that may run on several threads at once.
+    pub functions: HashSet<FunctionId>,
+    /// Canonical names of classes whose bound methods are thread entry points.
+    pub shared_classes: HashSet<String>,
+    /// Per function and closure started on a thread, whether several instances may run.
+    pub closures: HashSet<(FunctionId, u32)>,
+}
+
+impl Concurrency {
+    pub fn new(project: &Project) -> Concurrency {
+        let mut concurrency = Concurrency::default();
+        // How many instances may run at once, per function (2 means "several").
+        let mut instances: HashMap<FunctionId, u8> = HashMap::default();
+        for (id, function) in project.functions() {
+            let model = project.model(id);
+            for entry in &function.thread_entries {
+                let weight = if entry.repeated { 2 } else { 1 };
+                let mut starts = Vec::new();
+                if let Some(target) = &entry.target
+                    && let Some(started) =
+                        project
+                            .index
+                            .resolve(target, model.language.path_separator(), 12)
+                {
+                    starts.push(started);
+                    let started = project.function(started);
+                    if model.language == Language::Python
+                        && let Some((class, _)) = started.canonical.rsplit_once('.')
+                        && project.index.is_class(class)
+                    {
+                        concurrency.shared_classes.insert(class.to_string());
+                    }
+                }
+                if let Some(index) = entry.function {
+                    starts.push(FunctionId {
+                        file: id.file,
+                        index,
+                    });
+                }
+                if entry.closure != 0 {
+                    if entry.repeated {
+                        concurrency.closures.insert((id, entry.closure));
+                    }
+                    // Calls made inside a closure that runs on another thread.
+                    for (index, call) in function.calls.iter().enumerate() {
+                        if call.closure == entry.closure {
+                            let site = CallSite {
+                                caller: id,
+                                call: index,
+                            };
+                            starts.extend(project.target(site));
+                        }
+                    }
+                }
+                for reached in reachable(project, starts) {
+                    let count = instances.entry(reached).or_default();
+                    *count = count.saturating_add(weight).min(2);
+                }
+            }
+        }
+        concurrency.functions = instances
+            .into_iter()
+            .filter(|(_, count)| *count >= 2)
+            .map(|(id, _)| id)
+            .collect();
+        concurrency
+    }
+}
+
+/// Every function reachable from `starts` through the call graph (the starts included).
+fn reachable(project: &Project, starts: Vec<FunctionId>) -> HashSet<FunctionId> {
+    let mut seen = HashSet::default();
+    let mut queue = starts;
+    while let Some(id) = queue.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        for index in 0..project.function(id).calls.len() {
+            queue.extend(project.target(CallSite {
+                caller: id,
+                call: index,
+            }));
+        }
+    }
+    seen
+}

@@ -1,0 +1,72 @@
+//! IL403 check-then-act: a check of shared state and an act that depends on it, without a lock
+//! across both, in code that runs on several threads (`if key not in cache: cache[key] = …`,
+//! lazy singletons), or on an atomic (`if !flag.load(..) { flag.store(..) }`).
+
+use super::shared_state::{held_at, held_by_every_caller, is_shared};
+
+use super::{Check, ProjectContext, Rule};
+use crate::diagnostic::{Diagnostic, Related};
+
+pub const RULE: Rule = Rule {
+    code: "IL403",
+    name: "check-then-act",
+    summary: "shared state is checked, then acted on, without a lock across both",
+    doc: include_str!("../../rules/IL403-check-then-act.md"),
+    check: Check::Project(check),
+};
+
+fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    let concurrency = context.concurrency();
+    for (id, function) in project.functions() {
+        let model = project.model(id);
+        for found in &function.check_then_acts {
+            let concurrent = concurrency.functions.contains(&id)
+                || concurrency.closures.contains(&(id, found.closure));
+            let via_self = found.written.starts_with("self.");
+            let held =
+                held_at(function, found.check.start).is_some_and(|h| h.covers(found.act.start));
+            // Double-checked locking: a lock taken after the check guards the act (and the
+            // code re-checks under it).
+            let locked_after_check = function
+                .lock_holds
+                .iter()
+                .any(|h| h.span.start > found.check.start && h.covers(found.act.start));
+            if held
+                || locked_after_check
+                || held_by_every_caller(project, id, 4)
+                || !(found.atomic
+                    || (concurrent && is_shared(via_self, function, &concurrency.shared_classes)))
+            {
+                continue;
+            }
+            let (why, help) = if found.atomic {
+                (
+                    format!(
+                        "`{}` is loaded, then stored based on what was loaded: another thread can change it in between, so both threads act on the same old value",
+                        found.written
+                    ),
+                    "use one atomic read-modify-write: `compare_exchange`, `fetch_update`, or `swap`".to_string(),
+                )
+            } else {
+                (
+                    format!(
+                        "`{}` is checked, then changed based on the check, in `{}`, which runs on several threads: another thread can act between the check and the change (both create the entry, or both build the singleton)",
+                        found.written, function.name
+                    ),
+                    "hold one lock across the check and the act (`with self._lock:`), or use an atomic operation (`dict.setdefault`)".to_string(),
+                )
+            };
+            let mut diagnostic =
+                Diagnostic::new(RULE.code, model.path.clone(), found.check.clone(), why)
+                    .with_label("checked here, acted on below")
+                    .with_help(help);
+            diagnostic.related.push(Related {
+                path: model.path.clone(),
+                span: found.act.clone(),
+                message: "acts on the check here".into(),
+            });
+            out.push(diagnostic);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! What the shared-state rules (IL401–IL404) share: whether a lock is held at a position, and
+//! which state is written under a lock somewhere in the project.
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::ProjectContext;
+use crate::graph::{CallSite, FunctionId, Project};
+use crate::model::{Function, LockHold, StateWrite};
+use petgraph::Direction;
+
+/// The lock held at a position of a function, if any (any `with`/guard region counts).
+pub fn held_at(function: &Function, position: usize) -> Option<&LockHold> {
+    function.lock_holds.iter().find(|h| h.covers(position))
+}
+
+/// A write of state made with a lock held: where, and the lock as written.
+pub struct GuardedWrite<'p> {
+    pub function: FunctionId,
+    pub write: &'p StateWrite,
+    pub lock: &'p LockHold,
+}
+
+/// Per state identity, one write of it made under a thread lock (an async lock only orders
+/// tasks around awaits, which IL404 covers).
+pub fn guarded_writes<'p>(context: &ProjectContext<'p>) -> HashMap<&'p str, GuardedWrite<'p>> {
+    let project = context.project;
+    let mut guarded = HashMap::default();
+    for (id, function) in project.functions() {
+        let tables = context
+            .file(id)
+            .settings
+            .knowledge
+            .tables(project.model(id).language);
+        for write in &function.state_writes {
+            // Only a lock of known type is evidence (`with self._cm:` may be anything).
+            let held = function.lock_holds.iter().find(|lock| {
+                lock.covers(write.span.start)
+                    && tables.lock(&lock.kind).is_some_and(|l| !l.is_async)
+            });
+            if let Some(lock) = held {
+                guarded.entry(write.state.as_str()).or_insert(GuardedWrite {
+                    function: id,
+                    write,
+                    lock,
+                });
+            }
+        }
+    }
+    guarded
+}
+
+/// Constructors (and test set-up methods): state set up before the object is shared.
+pub fn is_constructor(function: &Function) -> bool {
+    let name = function.name.rsplit(['.', ':']).next().unwrap_or("");
+    matches!(
+        name,
+        "__init__" | "__new__" | "__post_init__" | "setUp" | "setup_method" | "new" | "default"
+    )
+}
+
+/// Whether `self` state of this function's class is shared between threads (the class's
+/// bound methods are thread entry points); module state always is.
+pub fn is_shared(
+    write_via_self: bool,
+    function: &Function,
+    shared_classes: &rustc_hash::FxHashSet<String>,
+) -> bool {
+    if !write_via_self {
+        return true;
+    }
+    function
+        .canonical
+        .rsplit_once('.')
+        .is_some_and(|(class, _)| shared_classes.contains(class))
+}
+
+/// Whether every caller of the function (it has some) calls it with a lock held, itself or
+/// through its own callers: a helper that expects its caller to hold the lock. Constructors
+/// calling it do not count (nothing is shared yet).
+pub fn held_by_every_caller(project: &Project, id: FunctionId, depth: usize) -> bool {
+    let Some(depth) = depth.checked_sub(1) else {
+        return false;
+    };
+    let Some(node) = project
+        .graph
+        .node_indices()
+        .find(|n| project.graph[*n] == id)
+    else {
+        return false;
+    };
+    let mut callers = project
+        .graph
+        .edges_directed(node, Direction::Incoming)
+        .map(|e| petgraph::visit::EdgeRef::weight(&e).site)
+        .peekable();
+    if callers.peek().is_none() {
+        return false;
+    }
+    callers.all(|site: CallSite| {
+        let call = project.call(site);
+        let caller = project.function(site.caller);
+        is_constructor(caller)
+            || caller.lock_holds.iter().any(|h| h.covers(call.span.start))
+            || (site.caller != id && held_by_every_caller(project, site.caller, depth))
+    })
+}

@@ -1,0 +1,65 @@
+//! IL404 split-read-modify-write: a value read from shared state, then an `await` (or the end
+//! of a critical section), then the state written from that value. Whatever other tasks or
+//! threads wrote in between is lost.
+
+use super::{Check, ProjectContext, Rule};
+use crate::diagnostic::{Diagnostic, Related};
+use crate::model::Context;
+
+pub const RULE: Rule = Rule {
+    code: "IL404",
+    name: "split-read-modify-write",
+    summary: "state read, then an await or a released lock, then written from the old value",
+    doc: include_str!("../../rules/IL404-split-read-modify-write.md"),
+    check: Check::Project(check),
+};
+
+fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    for (id, function) in project.functions() {
+        let model = project.model(id);
+        for write in &function.state_writes {
+            let Some(read) = &write.read else { continue };
+            let split_by_await =
+                write.context == Context::Async && !write.awaits_between.is_empty();
+            if !split_by_await {
+                continue;
+            }
+            // A lock held across the whole sequence makes it atomic.
+            let held_across = function
+                .lock_holds
+                .iter()
+                .any(|h| h.covers(read.start) && h.covers(write.span.start));
+            if held_across {
+                continue;
+            }
+            let mut diagnostic = Diagnostic::new(
+                RULE.code,
+                model.path.clone(),
+                write.span.clone(),
+                format!(
+                    "`{}` is written from a value read before an `await` in `{}`: while this task is suspended other tasks can change it, and their changes are overwritten",
+                    write.written, function.name
+                ),
+            )
+            .with_label("written from a stale value")
+            .with_help(format!(
+                "update `{}` in one step after the await (read it again), or hold an `asyncio.Lock` across the read, the await and the write",
+                write.written
+            ));
+            diagnostic.related.push(Related {
+                path: model.path.clone(),
+                span: read.clone(),
+                message: "read here".into(),
+            });
+            for span in &write.awaits_between {
+                diagnostic.related.push(Related {
+                    path: model.path.clone(),
+                    span: span.clone(),
+                    message: "other tasks run during this await".into(),
+                });
+            }
+            out.push(diagnostic);
+        }
+    }
+}

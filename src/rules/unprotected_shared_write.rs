@@ -1,0 +1,62 @@
+//! IL401 unprotected-shared-write: code that may run on several threads at once does a
+//! read-modify-write of shared state (`counter += 1`, `self.hits = self.hits + 1`) with no lock
+//! held, and no lock guards that state anywhere. Updates get lost.
+
+use super::shared_state::{guarded_writes, held_at, is_constructor, is_shared};
+use super::{Check, ProjectContext, Rule};
+use crate::diagnostic::Diagnostic;
+use crate::model::{Access, Language};
+
+pub const RULE: Rule = Rule {
+    code: "IL401",
+    name: "unprotected-shared-write",
+    summary: "a read-modify-write of shared state in code that runs on threads, with no lock",
+    doc: include_str!("../../rules/IL401-unprotected-shared-write.md"),
+    check: Check::Project(check),
+};
+
+fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    let concurrency = context.concurrency();
+    let guarded = guarded_writes(context);
+    for (id, function) in project.functions() {
+        let concurrent = concurrency.functions.contains(&id);
+        let model = project.model(id);
+        for write in &function.state_writes {
+            let in_thread_closure =
+                write.closure != 0 && concurrency.closures.contains(&(id, write.closure));
+            if write.access != Access::ReadModifyWrite
+                || !(concurrent || in_thread_closure)
+                || is_constructor(function)
+                || !is_shared(write.via_self, function, &concurrency.shared_classes)
+                || held_at(function, write.span.start).is_some()
+                || guarded.contains_key(write.state.as_str())
+            {
+                continue;
+            }
+            let fix = match model.language {
+                Language::Python => format!(
+                    "hold one lock around every update of `{}` (`with self._lock:` / a module-level `threading.Lock()`), or keep the state per thread",
+                    write.written
+                ),
+                Language::Rust => format!(
+                    "use an atomic (`AtomicU64::fetch_add`) or a `Mutex` instead of `static mut {}`",
+                    write.written
+                ),
+            };
+            out.push(
+                Diagnostic::new(
+                    RULE.code,
+                    model.path.clone(),
+                    write.span.clone(),
+                    format!(
+                        "`{}` is read, changed and written back without a lock in `{}`, which runs on several threads: two threads can read the same value and one update is lost",
+                        write.written, function.name
+                    ),
+                )
+                .with_label("unsynchronised read-modify-write")
+                .with_help(fix),
+            );
+        }
+    }
+}
