@@ -166,6 +166,9 @@ pub struct ThreadEntry {
     pub function: Option<usize>,
     /// Started in a loop or comprehension, or by a pool: several instances may run at once.
     pub repeated: bool,
+    /// `obj.start()` of a Python class: an entry only if the class derives from
+    /// `threading.Thread` (then `target` is its `run`).
+    pub if_thread_subclass: bool,
 }
 
 /// How shared state is written.

@@ -903,11 +903,30 @@ impl<'a> Lowerer<'a> {
                     closure: 0,
                     function: None,
                     repeated: entry.pool || self.repeat_depth > 0,
+                    if_thread_subclass: false,
                 };
                 self.model.functions[self.current]
                     .thread_entries
                     .push(started);
             }
+        }
+        // `Worker(...).start()`: runs `Worker.run` on a thread if `Worker` is a `Thread`.
+        if method.as_deref() == Some("start")
+            && let Some(receiver) = receiver
+            && let Some(Returns::One(class)) = self.type_of(receiver)
+            && tables.lock(&class).is_none()
+        {
+            let started = ThreadEntry {
+                span: span(call),
+                target: Some(concat(&[&class, ".run"])),
+                closure: 0,
+                function: None,
+                repeated: self.repeat_depth > 0,
+                if_thread_subclass: true,
+            };
+            self.model.functions[self.current]
+                .thread_entries
+                .push(started);
         }
         let self_name = self.method_scope().and_then(|s| s.self_name.as_deref());
         let on_self = match receiver {

@@ -850,6 +850,7 @@ impl<'t> Lowerer<'t> {
                 closure: 0,
                 function: None,
                 repeated,
+                if_thread_subclass: false,
             };
             match arg {
                 Expr::Closure(closure) if closure.asyncness.is_none() => {
@@ -964,7 +965,7 @@ impl<'t> Lowerer<'t> {
             }
             let bound = match stmt {
                 syn::Stmt::Local(local) => local.init.as_ref().and_then(|init| {
-                    let (call, kind) = self.guard_call_with(&init.expr, true)?;
+                    let (call, kind) = self.bound_guard_call(&init.expr)?;
                     Some((call, kind, bound_name(&local.pat)?))
                 }),
                 _ => None,
@@ -1074,6 +1075,15 @@ impl<'t> Lowerer<'t> {
     /// `m.lock().await`.
     fn guard_call<'e>(&self, expr: &'e Expr) -> Option<(&'e syn::ExprMethodCall, String)> {
         self.guard_call_with(expr, false)
+    }
+
+    /// The guard a `let` keeps alive: `let g = m.lock().unwrap();`, `let r = &*c.borrow();`,
+    /// but not `let v = *m.lock().unwrap();`, which copies the value out and drops the guard.
+    fn bound_guard_call<'e>(&self, init: &'e Expr) -> Option<(&'e syn::ExprMethodCall, String)> {
+        match init {
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => None,
+            _ => self.guard_call_with(init, true),
+        }
     }
 
     /// [`Self::guard_call`]; with `candidates`, also a `lock()`/`read()`/`write()` on a named
@@ -1204,6 +1214,74 @@ impl<'t> Lowerer<'t> {
             closure: self.closure,
         };
         self.model.functions[self.current].lock_holds.push(hold);
+    }
+
+    /// The identities of the locks a temporary guard in this expression takes
+    /// (`*m.lock().unwrap()`), with the lock as written.
+    fn temporary_locks(&self, expr: &Expr) -> Vec<(String, String)> {
+        let mut temporaries = Temporaries::default();
+        temporaries.visit_expr(expr);
+        temporaries
+            .calls
+            .iter()
+            // A `RefCell` never has two threads: taking its value out and back is no race.
+            .filter(|(call, _)| {
+                self.guard_kind(call)
+                    .is_some_and(|kind| self.tables.lock(&kind).is_some_and(|l| l.excludes()))
+            })
+            .filter_map(|(call, _)| {
+                let (identity, _, _) = self.lock_identity(&call.receiver)?;
+                Some((identity, written(&call.receiver)))
+            })
+            .collect()
+    }
+
+    /// `let v = *m.lock().unwrap();` … `*m.lock().unwrap() = v + 1;`: a value read in one
+    /// critical section and written back from another (IL404).
+    fn split_update(&mut self, stmt: &syn::Stmt, reads: &mut Vec<(String, String, Span)>) {
+        match stmt {
+            syn::Stmt::Local(local) => {
+                let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat)) else {
+                    return;
+                };
+                reads.retain(|(local, _, _)| *local != name);
+                if self.bound_guard_call(&init.expr).is_some() {
+                    return; // A bound guard, not a value read under a lock.
+                }
+                if let Some((identity, _)) = self.temporary_locks(&init.expr).into_iter().next() {
+                    let start = local.let_token.span.byte_range().start;
+                    reads.push((
+                        name,
+                        identity,
+                        start..local.semi_token.span.byte_range().end,
+                    ));
+                }
+            }
+            syn::Stmt::Expr(Expr::Assign(assign), _) => {
+                for (identity, lock) in self.temporary_locks(&assign.left) {
+                    let read = reads.iter().find(|(local, read_lock, _)| {
+                        *read_lock == identity && names_path(&assign.right, local)
+                    });
+                    if let Some((_, _, read)) = read {
+                        // At the `=`, inside the second critical section.
+                        let write = StateWrite {
+                            span: assign.eq_token.span.byte_range(),
+                            state: identity,
+                            written: lock,
+                            via_self: false,
+                            access: Access::ReadModifyWrite,
+                            read: Some(read.clone()),
+                            awaits_between: Vec::new(),
+                            closure: self.closure,
+                            context: self.context,
+                        };
+                        self.model.functions[self.current].state_writes.push(write);
+                        return;
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Records a write of a `static mut` (`COUNT += 1`, `COUNT = COUNT + 1`, `COUNT = 0`).
@@ -1373,6 +1451,29 @@ fn bound_name(pat: &Pat) -> Option<String> {
         Pat::Type(typed) => bound_name(&typed.pat),
         _ => None,
     }
+}
+
+/// Whether a method chain starts from a rayon parallel iterator (`v.par_iter().map(…)`).
+fn is_parallel_iterator(mut receiver: &Expr) -> bool {
+    for _ in 0..MAX_RESOLUTION_DEPTH {
+        let Expr::MethodCall(call) = receiver else {
+            return false;
+        };
+        let method = call.method.to_string();
+        if matches!(
+            method.as_str(),
+            "par_iter"
+                | "par_iter_mut"
+                | "into_par_iter"
+                | "par_bridge"
+                | "par_chunks"
+                | "par_chunks_mut"
+        ) {
+            return true;
+        }
+        receiver = &call.receiver;
+    }
+    false
 }
 
 /// Whether an expression mentions the path written `written` (`COUNT` in `COUNT + 1`).
@@ -1718,8 +1819,10 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.push_locals();
         let end = block.brace_token.span.close().byte_range().end;
         let mut bound_guards = Vec::new();
+        let mut reads_under_lock = Vec::new();
         for i in 0..block.stmts.len() {
             self.guards_at(&block.stmts, i, end, &mut bound_guards);
+            self.split_update(&block.stmts[i], &mut reads_under_lock);
             self.visit_stmt(&block.stmts[i]);
         }
         self.pop_locals();
@@ -1781,13 +1884,22 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
         self.condition_use(call, &method, &span);
         let on_self = matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self"));
-        let entry = self
-            .tables
-            .thread_entry(callee.as_deref(), Some(&method))
-            .is_some();
+        // Closures given to a rayon parallel iterator run on the pool's threads, many at once.
+        let parallel = is_parallel_iterator(&call.receiver);
+        let entry = parallel
+            || self
+                .tables
+                .thread_entry(callee.as_deref(), Some(&method))
+                .is_some();
         let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
         self.visit_expr(&call.receiver);
+        let entries = self.model.functions[self.current].thread_entries.len();
         self.arguments_of(&call.args, offloads, entry);
+        if parallel {
+            for started in &mut self.model.functions[self.current].thread_entries[entries..] {
+                started.repeated = true;
+            }
+        }
     }
 
     fn visit_expr_await(&mut self, expr: &'ast syn::ExprAwait) {

@@ -31,7 +31,13 @@ impl Concurrency {
             for entry in &function.thread_entries {
                 let weight = if entry.repeated { 2 } else { 1 };
                 let mut starts = Vec::new();
+                let is_thread = |run: &str| {
+                    run.rsplit_once('.').is_some_and(|(class, _)| {
+                        derives_from(project, class, "threading.Thread", 8)
+                    })
+                };
                 if let Some(target) = &entry.target
+                    && (!entry.if_thread_subclass || is_thread(target))
                     && let Some(started) =
                         project
                             .index
@@ -39,7 +45,9 @@ impl Concurrency {
                 {
                     starts.push(started);
                     let started = project.function(started);
+                    // Each `Thread` subclass object runs its own `run`: not shared.
                     if model.language == Language::Python
+                        && !entry.if_thread_subclass
                         && let Some((class, _)) = started.canonical.rsplit_once('.')
                         && project.index.is_class(class)
                     {
@@ -80,6 +88,18 @@ impl Concurrency {
             .collect();
         concurrency
     }
+}
+
+/// Whether a class derives (directly or not) from `base`.
+pub fn derives_from(project: &Project, class: &str, base: &str, steps: usize) -> bool {
+    let Some(steps) = steps.checked_sub(1) else {
+        return false;
+    };
+    project
+        .index
+        .bases(class)
+        .iter()
+        .any(|b| *b == base || derives_from(project, b, base, steps))
 }
 
 /// Every function reachable from `starts` through the call graph (the starts included).

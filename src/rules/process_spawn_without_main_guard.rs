@@ -6,6 +6,7 @@
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia};
+use crate::graph::threads::derives_from;
 use crate::graph::{CallSite, Project};
 use crate::model::Language;
 
@@ -101,18 +102,10 @@ fn spawn_api(context: &ProjectContext, project: &Project, site: CallSite) -> Opt
     }
     // `Worker(...).start()` of a project class deriving from `multiprocessing.Process`.
     let class = callee.strip_suffix(".start")?;
-    derives_from_process(project, class, 8).then(|| callee.to_string())
-}
-
-fn derives_from_process(project: &Project, class: &str, steps: usize) -> bool {
-    let Some(steps) = steps.checked_sub(1) else {
-        return false;
-    };
-    project
-        .index
-        .bases(class)
+    PROCESS_CLASSES
         .iter()
-        .any(|base| PROCESS_CLASSES.contains(base) || derives_from_process(project, base, steps))
+        .any(|base| derives_from(project, class, base, 8))
+        .then(|| callee.to_string())
 }
 
 /// The related sites from a function down to the process spawn, and the spawning API.

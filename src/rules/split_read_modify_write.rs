@@ -4,7 +4,7 @@
 
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
-use crate::model::Context;
+use crate::model::{Context, Language};
 
 pub const RULE: Rule = Rule {
     code: "IL404",
@@ -20,9 +20,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         let model = project.model(id);
         for write in &function.state_writes {
             let Some(read) = &write.read else { continue };
+            // Rust: read under one guard, written under another (the front end only records
+            // that shape). Python: read, then an await, then written.
+            let split_by_lock = model.language == Language::Rust;
             let split_by_await =
                 write.context == Context::Async && !write.awaits_between.is_empty();
-            if !split_by_await {
+            if !(split_by_lock || split_by_await) {
                 continue;
             }
             // A lock held across the whole sequence makes it atomic.
@@ -33,20 +36,33 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if held_across {
                 continue;
             }
-            let mut diagnostic = Diagnostic::new(
-                RULE.code,
-                model.path.clone(),
-                write.span.clone(),
-                format!(
-                    "`{}` is written from a value read before an `await` in `{}`: while this task is suspended other tasks can change it, and their changes are overwritten",
-                    write.written, function.name
-                ),
-            )
-            .with_label("written from a stale value")
-            .with_help(format!(
-                "update `{}` in one step after the await (read it again), or hold an `asyncio.Lock` across the read, the await and the write",
-                write.written
-            ));
+            let (message, help) = if split_by_lock {
+                (
+                    format!(
+                        "`{}` is locked to read a value, unlocked, then locked again to write back a value computed from it, in `{}`: another thread can update it between the two critical sections, and that update is lost",
+                        write.written, function.name
+                    ),
+                    format!(
+                        "do the read and the write under one guard: `let mut guard = {}.lock().unwrap(); *guard = f(*guard);`",
+                        write.written
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "`{}` is written from a value read before an `await` in `{}`: while this task is suspended other tasks can change it, and their changes are overwritten",
+                        write.written, function.name
+                    ),
+                    format!(
+                        "update `{}` in one step after the await (read it again), or hold an `asyncio.Lock` across the read, the await and the write",
+                        write.written
+                    ),
+                )
+            };
+            let mut diagnostic =
+                Diagnostic::new(RULE.code, model.path.clone(), write.span.clone(), message)
+                    .with_label("written from a stale value")
+                    .with_help(help);
             diagnostic.related.push(Related {
                 path: model.path.clone(),
                 span: read.clone(),
