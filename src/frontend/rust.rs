@@ -70,6 +70,8 @@ pub fn lower(
         edition: module.edition,
         loop_depth: 0,
         for_depth: 0,
+        exclusive_self: false,
+        atomic_locals: Vec::new(),
         closure: 0,
         closures: 0,
         self_type: None,
@@ -166,6 +168,10 @@ struct Lowerer<'t> {
     loop_depth: usize,
     /// How many `for` loops enclose it.
     for_depth: usize,
+    /// The current method takes `self` by value or `&mut`: its fields are not shared.
+    exclusive_self: bool,
+    /// Locals holding an atomic's loaded value (`let n = COUNT.load(..)`): (local, atomic, load).
+    atomic_locals: Vec<(String, String, Span)>,
     /// The closure whose body is being lowered (0: none), numbered in the file.
     closure: u32,
     /// How many closures have been numbered.
@@ -778,10 +784,11 @@ impl<'t> Lowerer<'t> {
         };
         let loop_depth = std::mem::take(&mut self.loop_depth);
         let for_depth = std::mem::take(&mut self.for_depth);
+        let atomic_locals = std::mem::take(&mut self.atomic_locals);
         self.push_locals();
         body(self);
         self.pop_locals();
-        self.for_depth = for_depth;
+        (self.for_depth, self.atomic_locals) = (for_depth, atomic_locals);
         (self.current, self.context, self.loop_depth) = (saved.0, saved.1, loop_depth);
     }
 
@@ -810,8 +817,13 @@ impl<'t> Lowerer<'t> {
             is_async,
             byte_span(sig.ident.span()),
             |this| {
+                this.exclusive_self = false;
                 for input in &sig.inputs {
-                    if let syn::FnArg::Receiver(_) = input {
+                    if let syn::FnArg::Receiver(receiver) = input {
+                        this.exclusive_self = matches!(
+                            receiver.kind,
+                            syn::ReceiverKind::Value | syn::ReceiverKind::Reference(_, _, Some(_))
+                        );
                         let ty = this.self_type.clone().map(Returns::One);
                         this.bind_local("self".to_string(), ty);
                     }
@@ -1339,23 +1351,46 @@ impl<'t> Lowerer<'t> {
         }
         let mut checks = Methods::default();
         checks.visit_expr(&expr.cond);
-        let Some(load) = checks
+        let loaded = checks
             .0
             .into_iter()
             .find(|c| c.method == "load" && self.is_atomic(&c.receiver))
-        else {
+            .map(|load| {
+                let span =
+                    expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
+                (written(&load.receiver), span)
+            })
+            // `let n = COUNT.load(..); if n < MAX { COUNT.fetch_add(1, ..); }`
+            .or_else(|| {
+                self.atomic_locals
+                    .iter()
+                    .rev()
+                    .find(|(local, _, _)| names_path(&expr.cond, local))
+                    .map(|(_, atomic, span)| (atomic.clone(), span.clone()))
+            });
+        let Some((atomic, check)) = loaded else {
             return;
         };
-        let atomic = written(&load.receiver);
+        // Through `self` taken by value or `&mut`: nobody else can see it.
+        if self.exclusive_self && atomic.starts_with("self.") {
+            return;
+        }
         let mut acts = Methods::default();
         acts.visit_block(&expr.then_branch);
-        let act = acts.0.into_iter().find(|c| {
-            let method = c.method.to_string();
-            (method == "store" || method == "swap" || method.starts_with("fetch_"))
-                && written(&c.receiver) == atomic
+        let same = |c: &&&syn::ExprMethodCall| written(&c.receiver) == atomic;
+        // A compare-and-swap in the branch decides who acts: that is the right pattern.
+        let settled = acts.0.iter().filter(same).any(|c| {
+            matches!(
+                c.method.to_string().as_str(),
+                "compare_exchange" | "compare_exchange_weak" | "compare_and_swap" | "fetch_update"
+            )
         });
+        let act = acts.0.iter().filter(same).find(|c| {
+            let method = c.method.to_string();
+            method == "store" || method == "swap" || method.starts_with("fetch_")
+        });
+        let act = act.filter(|_| !settled);
         if let Some(act) = act {
-            let check = expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
             let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
             let found = CheckThenAct {
                 check,
@@ -1841,6 +1876,18 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             .as_ref()
             .and_then(|init| self.type_of(&init.expr));
         let is_lock = matches!(&ty, Some(Returns::One(t)) if self.lock_types.contains(t));
+        if let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat)) {
+            self.atomic_locals.retain(|(local, _, _)| *local != name);
+            if let Expr::MethodCall(load) = init.expr.as_ref()
+                && load.method == "load"
+                && self.is_atomic(&load.receiver)
+            {
+                let span =
+                    expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
+                self.atomic_locals
+                    .push((name, written(&load.receiver), span));
+            }
+        }
         let alias = match (&local.init, bound_name(&local.pat)) {
             (Some(init), Some(name)) if is_lock => self
                 .lock_identity(&init.expr)

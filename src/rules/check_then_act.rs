@@ -32,7 +32,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 .lock_holds
                 .iter()
                 .any(|h| h.span.start > found.check.start && h.covers(found.act.start));
+            // An atomic in a closure that is not started on a thread: when and under what it
+            // runs is not known here (a callback run under the caller's lock).
+            let unknown_closure = found.atomic
+                && found.closure != 0
+                && !concurrency.closures.contains(&(id, found.closure));
             if held
+                || unknown_closure
                 || locked_after_check
                 || held_by_every_caller(project, id, 4)
                 || !(found.atomic
