@@ -1111,16 +1111,19 @@ impl<'a> Lowerer<'a> {
     /// Records a write of shared state (`counter += 1`, `self.hits = self.hits + 1`,
     /// `self.stock = v - n` after `v = self.stock`), in a function (not module-level code).
     fn state_write(&mut self, target: &Expr, value: Option<&Expr>, at: Span) {
-        if self.current == 0 {
-            return;
-        }
-        // A bare name is module state only where the function declares it `global`.
+        // A bare name is module state at the top level, or where a function declares it
+        // `global`.
+        let at_top_level = self.current == 0 && self.scopes.len() == 1;
         if let Expr::Name(name) = target
+            && !at_top_level
             && !self
                 .scopes
                 .last()
                 .is_some_and(|s| s.global_names.contains(name.id.as_str()))
         {
+            return;
+        }
+        if self.current == 0 && !at_top_level {
             return;
         }
         let Some((state, written, via_self)) = self.shared_state(target) else {

@@ -17,9 +17,27 @@ pub struct Concurrency {
     pub functions: HashSet<FunctionId>,
     /// Canonical names of classes whose bound methods are thread entry points.
     pub shared_classes: HashSet<String>,
-    /// Per function and closure started on a thread, whether several instances may run.
+    /// Closures started on threads where several instances may run at once.
     pub closures: HashSet<(FunctionId, u32)>,
+    /// Threads started once, with what runs alongside them on the starting thread.
+    pub alongside: Vec<Alongside>,
 }
+
+/// A thread started once and the code of the thread that started it which runs at the same
+/// time: the rest of the starting function, and what it calls from there.
+#[derive(Debug)]
+pub struct Alongside {
+    /// What runs on the new thread.
+    pub thread: HashSet<FunctionId>,
+    /// The function that starts it, from this position on.
+    pub spawner: FunctionId,
+    pub after: usize,
+    /// What the starting function calls after starting it.
+    pub spawner_side: HashSet<FunctionId>,
+}
+
+/// Reachable sets larger than this are not kept for [`Alongside`] (memory on huge projects).
+const MAX_ALONGSIDE: usize = 4096;
 
 impl Concurrency {
     pub fn new(project: &Project) -> Concurrency {
@@ -75,9 +93,34 @@ impl Concurrency {
                         }
                     }
                 }
-                for reached in reachable(project, starts) {
-                    let count = instances.entry(reached).or_default();
+                let reached = reachable(project, starts);
+                for id in &reached {
+                    let count = instances.entry(*id).or_default();
                     *count = count.saturating_add(weight).min(2);
+                }
+                if !entry.repeated && reached.len() <= MAX_ALONGSIDE {
+                    let after = entry.span.end;
+                    let later_calls = function
+                        .calls
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| c.span.start > after && c.closure != entry.closure)
+                        .filter_map(|(index, _)| {
+                            project.target(CallSite {
+                                caller: id,
+                                call: index,
+                            })
+                        })
+                        .collect();
+                    let spawner_side = reachable(project, later_calls);
+                    if spawner_side.len() <= MAX_ALONGSIDE {
+                        concurrency.alongside.push(Alongside {
+                            thread: reached,
+                            spawner: id,
+                            after,
+                            spawner_side,
+                        });
+                    }
                 }
             }
         }

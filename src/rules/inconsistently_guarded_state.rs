@@ -18,7 +18,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let guarded = guarded_writes(context);
     for (id, function) in project.functions() {
-        if is_constructor(function) {
+        // Constructors and top-level code run before the state is shared.
+        if is_constructor(function) || function.kind == crate::model::FunctionKind::Module {
             continue;
         }
         let model = project.model(id);

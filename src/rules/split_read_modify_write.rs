@@ -20,9 +20,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         let model = project.model(id);
         for write in &function.state_writes {
             let Some(read) = &write.read else { continue };
-            // Rust: read under one guard, written under another (the front end only records
-            // that shape). Python: read, then an await, then written.
-            let split_by_lock = model.language == Language::Rust;
+            // Read under one guard, written under another of the same lock (Rust records only
+            // that shape). Python: also read, then an await, then written.
+            let split_by_lock = model.language == Language::Rust
+                || function.lock_holds.iter().any(|first| {
+                    first.covers(read.start)
+                        && !first.covers(write.span.start)
+                        && function.lock_holds.iter().any(|second| {
+                            second.identity == first.identity
+                                && !second.identity.is_empty()
+                                && second.covers(write.span.start)
+                                && !second.covers(read.start)
+                        })
+                });
             let split_by_await =
                 write.context == Context::Async && !write.awaits_between.is_empty();
             if !(split_by_lock || split_by_await) {
@@ -39,13 +49,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let (message, help) = if split_by_lock {
                 (
                     format!(
-                        "`{}` is locked to read a value, unlocked, then locked again to write back a value computed from it, in `{}`: another thread can update it between the two critical sections, and that update is lost",
+                        "`{}` is read in one critical section and written back in another from the value read before, in `{}`: another thread can update it between the two, and that update is lost",
                         write.written, function.name
                     ),
-                    format!(
-                        "do the read and the write under one guard: `let mut guard = {}.lock().unwrap(); *guard = f(*guard);`",
-                        write.written
-                    ),
+                    match model.language {
+                        Language::Rust => format!(
+                            "do the read and the write under one guard: `let mut guard = {}.lock().unwrap(); *guard = f(*guard);`",
+                            write.written
+                        ),
+                        Language::Python => {
+                            "do the read and the write under one `with` block of the lock"
+                                .to_string()
+                        }
+                    },
                 )
             } else {
                 (
