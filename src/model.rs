@@ -152,6 +152,17 @@ pub struct Function {
     pub state_writes: Vec<StateWrite>,
     /// A check of shared state followed by an act that depends on it (IL403).
     pub check_then_acts: Vec<CheckThenAct>,
+    /// Reads of shared state that decide a branch (`if self.closed:`), for IL402.
+    pub state_checks: Vec<StateCheck>,
+}
+
+/// Shared state read in an `if`/`while` condition.
+#[derive(Clone, Debug)]
+pub struct StateCheck {
+    pub span: Span,
+    pub state: String,
+    pub written: String,
+    pub via_self: bool,
 }
 
 /// A callable started on another thread (`Thread(target=self.work)`, `thread::spawn(worker)`).
@@ -398,6 +409,7 @@ impl Function {
             thread_entries: Vec::new(),
             state_writes: Vec::new(),
             check_then_acts: Vec::new(),
+            state_checks: Vec::new(),
         }
     }
 }

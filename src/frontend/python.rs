@@ -18,8 +18,8 @@ use crate::knowledge::{LanguageTables, ProcessTarget, Returns};
 use crate::model::{
     Access, Call, CheckThenAct, Class, ConditionOp, ConditionUse, Context, FileModel, Function,
     FunctionKind, Handoff, Language, Leak, LeakedLock, LockDefinition, LockHold, LockScope,
-    Pointless, PointlessLock, ProcessHandoff, ResultUse, Span, StateWrite, ThreadEntry, concat,
-    name_hash,
+    Pointless, PointlessLock, ProcessHandoff, ResultUse, Span, StateCheck, StateWrite, ThreadEntry,
+    concat, name_hash,
 };
 use crate::project::ModuleName;
 
@@ -1165,6 +1165,38 @@ impl<'a> Lowerer<'a> {
         self.model.functions[self.current].state_writes.push(write);
     }
 
+    /// Records the shared state an `if` condition reads (in functions, not top-level code).
+    fn state_checks(&mut self, test: &Expr) {
+        if self.current == 0 {
+            return;
+        }
+        struct Reads<'e>(Vec<&'e Expr>);
+        impl<'e> Visitor<'e> for Reads<'e> {
+            fn visit_expr(&mut self, expr: &'e Expr) {
+                match expr {
+                    Expr::Name(_) | Expr::Attribute(_) => self.0.push(expr),
+                    Expr::Call(_) | Expr::Lambda(_) => {}
+                    _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                        visitor::walk_expr(self, expr)
+                    }),
+                }
+            }
+        }
+        let mut reads = Reads(Vec::new());
+        reads.visit_expr(test);
+        for read in reads.0 {
+            if let Some((state, written, via_self)) = self.shared_state(read) {
+                let check = StateCheck {
+                    span: span(read),
+                    state,
+                    written,
+                    via_self,
+                };
+                self.model.functions[self.current].state_checks.push(check);
+            }
+        }
+    }
+
     /// `v = self.stock`: remembers that the local holds a value read from shared state.
     fn state_read_into_local(&mut self, target: &Expr, value: &Expr) {
         let Expr::Name(local) = target else { return };
@@ -1473,6 +1505,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             Stmt::If(branch) => {
                 self.check_then_act(branch);
+                self.state_checks(&branch.test);
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::For(for_stmt) => {

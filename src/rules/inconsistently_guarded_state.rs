@@ -2,7 +2,9 @@
 //! it in another (outside constructors). The lock shows the state is shared; the unguarded
 //! write races with the guarded ones.
 
-use super::shared_state::{guarded_writes, held_at, held_by_every_caller, is_constructor};
+use super::shared_state::{
+    GuardedWrite, guarded_writes, held_at, held_by_every_caller, is_constructor,
+};
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
 
@@ -16,6 +18,7 @@ pub const RULE: Rule = Rule {
 
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
+    let concurrency = context.concurrency();
     let guarded = guarded_writes(context);
     for (id, function) in project.functions() {
         // Constructors and top-level code run before the state is shared.
@@ -33,7 +36,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             {
                 continue;
             }
-            let guard_model = project.model(guard.function);
+
             let mut diagnostic = Diagnostic::new(
                 RULE.code,
                 model.path.clone(),
@@ -50,19 +53,59 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 "hold `{}` here too (or, if this code only runs before any thread starts, move it into the constructor)",
                 guard.lock.lock
             ));
-            diagnostic.related = vec![
-                Related {
-                    path: guard_model.path.clone(),
-                    span: guard.write.span.clone(),
-                    message: format!("`{}` written with the lock held", guard.write.written),
-                },
-                Related {
-                    path: guard_model.path.clone(),
-                    span: guard.lock.span.clone(),
-                    message: format!("`{}` taken here", guard.lock.lock),
-                },
-            ];
+            diagnostic.related = guard_sites(project, guard);
+            out.push(diagnostic);
+        }
+        // Reads that decide a branch, in code that runs on threads.
+        let threaded = concurrency.functions.contains(&id);
+        for check in &function.state_checks {
+            let Some(guard) = guarded.get(check.state.as_str()) else {
+                continue;
+            };
+            let shared_object = check.via_self
+                && function
+                    .canonical
+                    .rsplit_once('.')
+                    .is_some_and(|(class, _)| concurrency.shared_classes.contains(class));
+            if !(threaded || shared_object)
+                || check.via_self != guard.write.via_self
+                || held_at(function, check.span.start).is_some()
+                || held_by_every_caller(project, id, 4)
+            {
+                continue;
+            }
+            let mut diagnostic = Diagnostic::new(
+                RULE.code,
+                model.path.clone(),
+                check.span.clone(),
+                format!(
+                    "`{}` decides a branch here without a lock, but `{}` holds `{}` when it writes it: another thread can change it between this check and what the branch does",
+                    check.written,
+                    project.function(guard.function).name,
+                    guard.lock.lock
+                ),
+            )
+            .with_label("read without the lock")
+            .with_help(format!("hold `{}` across the check and what depends on it", guard.lock.lock));
+            diagnostic.related = guard_sites(project, guard);
             out.push(diagnostic);
         }
     }
+}
+
+/// The guarded write and its lock, as related sites.
+fn guard_sites(project: &crate::graph::Project, guard: &GuardedWrite) -> Vec<Related> {
+    let path = project.model(guard.function).path.clone();
+    vec![
+        Related {
+            path: path.clone(),
+            span: guard.write.span.clone(),
+            message: format!("`{}` written with the lock held", guard.write.written),
+        },
+        Related {
+            path,
+            span: guard.lock.span.clone(),
+            message: format!("`{}` taken here", guard.lock.lock),
+        },
+    ]
 }
