@@ -160,6 +160,8 @@ pub struct Project<'a> {
     pub graph: DiGraph<FunctionId, CallEdge>,
     /// Per file, per function, per call: the project function the call resolves to.
     targets: Vec<Vec<Vec<Option<FunctionId>>>>,
+    /// Per file, the index of its first function's node in `graph`.
+    offsets: Vec<usize>,
 }
 
 impl<'a> Project<'a> {
@@ -214,7 +216,13 @@ impl<'a> Project<'a> {
             index,
             graph,
             targets,
+            offsets,
         }
+    }
+
+    /// The call-graph node of a function.
+    pub fn node(&self, id: FunctionId) -> NodeIndex {
+        NodeIndex::new(self.offsets[id.file] + id.index)
     }
 
     pub fn function(&self, id: FunctionId) -> &'a Function {

@@ -56,46 +56,6 @@ pub fn blocking_summaries(
     })
 }
 
-/// Per function, how it reaches a call of interest (a process spawn): the leaf call itself, or
-/// the first call on a shortest chain to one. Any call that runs now is followed: sync calls,
-/// and calls of async functions that are awaited.
-pub fn spawn_summaries(
-    project: &Project,
-    is_leaf: impl Fn(&Project, CallSite) -> Option<String>,
-) -> HashMap<FunctionId, BlocksVia> {
-    reach_summaries(project, |project, summaries, id| {
-        let function = project.function(id);
-        let mut best: Option<BlocksVia> = None;
-        for index in 0..function.calls.len() {
-            let site = CallSite {
-                caller: id,
-                call: index,
-            };
-            if let Some(rule) = is_leaf(project, site) {
-                return Some(BlocksVia::Leaf { site, rule });
-            }
-            let call = &function.calls[index];
-            let Some(callee) = project.target(site) else {
-                continue;
-            };
-            let runs_now = call.context != Context::Offloaded
-                && !call.scheduled
-                && (!project.function(callee).is_async || call.awaited);
-            if let (true, Some(via)) = (runs_now, summaries.get(&callee)) {
-                let depth = via.depth() + 1;
-                if best.as_ref().is_none_or(|b| depth < b.depth()) {
-                    best = Some(BlocksVia::Call {
-                        site,
-                        callee,
-                        depth,
-                    });
-                }
-            }
-        }
-        best
-    })
-}
-
 /// Summaries computed bottom-up over the call graph's strongly connected components with
 /// `summarise` (a function's summary from its callees' summaries).
 fn reach_summaries(

@@ -93,11 +93,7 @@ fn held_by_every_caller(project: &Project, id: FunctionId, identity: &str, depth
     let Some(depth) = depth.checked_sub(1) else {
         return false;
     };
-    let node = project
-        .graph
-        .node_indices()
-        .find(|n| project.graph[*n] == id);
-    let Some(node) = node else { return false };
+    let node = project.node(id);
     let mut callers = project
         .graph
         .edges_directed(node, Direction::Incoming)

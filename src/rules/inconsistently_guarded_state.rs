@@ -26,10 +26,15 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let model = project.model(id);
+        // Code before the function starts its first thread runs before anything is shared.
+        let first_start = function.thread_entries.iter().map(|e| e.span.start).min();
         for write in &function.state_writes {
             let Some(guard) = guarded.get(write.state.as_str()) else {
                 continue;
             };
+            if first_start.is_some_and(|start| write.span.start < start) {
+                continue;
+            }
             if held_at(function, write.span.start).is_some()
                 || (write.via_self != guard.write.via_self)
                 || held_by_every_caller(project, id, 4)

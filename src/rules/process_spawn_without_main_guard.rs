@@ -7,8 +7,10 @@ use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia};
 use crate::graph::threads::derives_from;
-use crate::graph::{CallSite, Project};
+use crate::graph::{CallSite, FunctionId, Project};
+use crate::model::Context;
 use crate::model::Language;
+use rustc_hash::FxHashMap as HashMap;
 
 pub const RULE: Rule = Rule {
     code: "IL301",
@@ -23,13 +25,13 @@ const PROCESS_CLASSES: &[&str] = &["multiprocessing.Process", "multiprocessing.c
 
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
-    let is_spawn = |project: &Project, site: CallSite| spawn_api(context, project, site);
-    let summaries = summary::spawn_summaries(project, is_spawn);
+    // Only what top-level code reaches matters: searched from there, memoised.
+    let mut summaries: HashMap<FunctionId, Option<BlocksVia>> = HashMap::default();
     for (file, model) in project.models.iter().enumerate() {
         if model.language != Language::Python {
             continue;
         }
-        let module = crate::graph::FunctionId { file, index: 0 };
+        let module = FunctionId { file, index: 0 };
         for (index, call) in model.functions[0].calls.iter().enumerate() {
             let guarded = model
                 .main_guards
@@ -48,10 +50,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 let Some(callee) = project.target(site) else {
                     continue;
                 };
-                if !summaries.contains_key(&callee) {
+                if spawns_via(context, &mut summaries, callee, MAX_DEPTH).is_none() {
                     continue;
                 }
-                chain(project, &summaries, callee)
+                let known: rustc_hash::FxHashMap<FunctionId, BlocksVia> = summaries
+                    .iter()
+                    .filter_map(|(id, via)| Some((*id, via.clone()?)))
+                    .collect();
+                chain(project, &known, callee)
             };
             let written = call
                 .callee
@@ -85,6 +91,58 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// How many calls deep a spawn is looked for below top-level code.
+const MAX_DEPTH: usize = 8;
+
+/// How a function reaches a process spawn (its first call on the way), searched depth-first
+/// and memoised; a function on the current path counts as not spawning (recursion).
+fn spawns_via(
+    context: &ProjectContext,
+    summaries: &mut HashMap<FunctionId, Option<BlocksVia>>,
+    id: FunctionId,
+    depth: usize,
+) -> Option<BlocksVia> {
+    if let Some(known) = summaries.get(&id) {
+        return known.clone();
+    }
+    let project = context.project;
+    summaries.insert(id, None);
+    let function = project.function(id);
+    let mut found = None;
+    for index in 0..function.calls.len() {
+        let site = CallSite {
+            caller: id,
+            call: index,
+        };
+        if let Some(api) = spawn_api(context, project, site) {
+            found = Some(BlocksVia::Leaf { site, rule: api });
+            break;
+        }
+        let call = &function.calls[index];
+        let Some(callee) = project.target(site) else {
+            continue;
+        };
+        let runs_now = call.context != Context::Offloaded
+            && !call.scheduled
+            && (!project.function(callee).is_async || call.awaited);
+        if !runs_now || depth == 0 {
+            continue;
+        }
+        if let Some(via) = spawns_via(context, summaries, callee, depth - 1) {
+            let depth = via.depth() + 1;
+            if found.as_ref().is_none_or(|f: &BlocksVia| depth < f.depth()) {
+                found = Some(BlocksVia::Call {
+                    site,
+                    callee,
+                    depth,
+                });
+            }
+        }
+    }
+    summaries.insert(id, found.clone());
+    found
+}
+
 /// The process-starting API a call is, if it is one.
 fn spawn_api(context: &ProjectContext, project: &Project, site: CallSite) -> Option<String> {
     if project.model(site.caller).language != Language::Python {
@@ -111,8 +169,8 @@ fn spawn_api(context: &ProjectContext, project: &Project, site: CallSite) -> Opt
 /// The related sites from a function down to the process spawn, and the spawning API.
 fn chain(
     project: &Project,
-    summaries: &rustc_hash::FxHashMap<crate::graph::FunctionId, BlocksVia>,
-    start: crate::graph::FunctionId,
+    summaries: &HashMap<FunctionId, BlocksVia>,
+    start: FunctionId,
 ) -> (Vec<Related>, String) {
     let mut related = Vec::new();
     let mut api = String::new();
