@@ -327,9 +327,12 @@ impl LanguageTables {
     ) -> Option<&ProcessTarget> {
         let exact = callee.and_then(|c| self.thread_entries.get(c));
         exact.or_else(|| {
+            // `*.method` entries, looked up without building the key (this runs per call).
             let method = method?;
             self.thread_entries
-                .get(&crate::model::concat(&["*.", method]))
+                .iter()
+                .find(|(name, _)| name.strip_prefix("*.") == Some(method))
+                .map(|(_, entry)| entry)
         })
     }
 

@@ -8,6 +8,7 @@
 use rustc_hash::FxHashSet as HashSet;
 use std::ops::Range;
 use std::path::PathBuf;
+use thin_vec::ThinVec;
 
 /// Source language of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -96,7 +97,7 @@ pub struct Call {
     pub non_blocking: bool,
     /// Other canonical names the callee may have, tried in order when `callee` is not a
     /// project function (names a glob import such as `use super::*` may bring in).
-    pub alternatives: Vec<String>,
+    pub alternatives: ThinVec<String>,
     /// The receiver is the method's own object (`self.helper()`): locks it takes through
     /// `self` are the caller's.
     pub on_self: bool,
@@ -114,7 +115,9 @@ pub struct Call {
     pub blocking: Option<Box<crate::knowledge::BlockingApi>>,
 }
 
-/// A function, method, closure, async block or a module's top-level code.
+/// A function, method, closure, async block or a module's top-level code. The facts most
+/// functions do not have are `ThinVec`s (one pointer when empty): a project has one `Function`
+/// per function, so their size is memory and time.
 #[derive(Clone, Debug)]
 pub struct Function {
     /// Qualified name inside the file (`Service.handle`, `<module>`), for messages.
@@ -130,30 +133,30 @@ pub struct Function {
     /// Calls in source order.
     pub calls: Vec<Call>,
     /// `await` / `.await` points in source order.
-    pub awaits: Vec<Span>,
+    pub awaits: ThinVec<Span>,
     /// Hashes ([`name_hash`]) of the names this function's code reads (Python), to tell
     /// whether a bound result is used.
     pub reads: HashSet<u64>,
     /// Loops that only poll a condition and sleep (the span of the loop keyword).
-    pub busy_waits: Vec<Span>,
+    pub busy_waits: ThinVec<Span>,
     /// Locks held over a region of this function, in source order of acquisition.
-    pub lock_holds: Vec<LockHold>,
+    pub lock_holds: ThinVec<LockHold>,
     /// Locks that cannot exclude anything (IL205).
-    pub pointless_locks: Vec<PointlessLock>,
+    pub pointless_locks: ThinVec<PointlessLock>,
     /// Locks that may stay held after the function is done with them (IL204).
-    pub leaked_locks: Vec<LeakedLock>,
+    pub leaked_locks: ThinVec<LeakedLock>,
     /// `wait`/`notify` calls on condition variables (IL206).
-    pub condition_uses: Vec<ConditionUse>,
+    pub condition_uses: ThinVec<ConditionUse>,
     /// What is handed to another process that cannot go there (IL302, IL303).
-    pub process_handoffs: Vec<ProcessHandoff>,
+    pub process_handoffs: ThinVec<ProcessHandoff>,
     /// Callables this function starts on other threads (thread entry points).
-    pub thread_entries: Vec<ThreadEntry>,
+    pub thread_entries: ThinVec<ThreadEntry>,
     /// Writes of shared state: module globals, attributes through `self`, `static mut`s.
-    pub state_writes: Vec<StateWrite>,
+    pub state_writes: ThinVec<StateWrite>,
     /// A check of shared state followed by an act that depends on it (IL403).
-    pub check_then_acts: Vec<CheckThenAct>,
+    pub check_then_acts: ThinVec<CheckThenAct>,
     /// Reads of shared state that decide a branch (`if self.closed:`), for IL402.
-    pub state_checks: Vec<StateCheck>,
+    pub state_checks: ThinVec<StateCheck>,
 }
 
 /// Shared state read in an `if`/`while` condition.
@@ -398,18 +401,18 @@ impl Function {
             span,
             parent,
             calls: Vec::new(),
-            awaits: Vec::new(),
+            awaits: ThinVec::new(),
             reads: HashSet::default(),
-            busy_waits: Vec::new(),
-            lock_holds: Vec::new(),
-            pointless_locks: Vec::new(),
-            leaked_locks: Vec::new(),
-            condition_uses: Vec::new(),
-            process_handoffs: Vec::new(),
-            thread_entries: Vec::new(),
-            state_writes: Vec::new(),
-            check_then_acts: Vec::new(),
-            state_checks: Vec::new(),
+            busy_waits: ThinVec::new(),
+            lock_holds: ThinVec::new(),
+            pointless_locks: ThinVec::new(),
+            leaked_locks: ThinVec::new(),
+            condition_uses: ThinVec::new(),
+            process_handoffs: ThinVec::new(),
+            thread_entries: ThinVec::new(),
+            state_writes: ThinVec::new(),
+            check_then_acts: ThinVec::new(),
+            state_checks: ThinVec::new(),
         }
     }
 }

@@ -944,7 +944,7 @@ impl<'a> Lowerer<'a> {
             span: span(call),
             context: self.context,
             non_blocking,
-            alternatives: Vec::new(),
+            alternatives: thin_vec::ThinVec::new(),
             on_self,
             scheduled: false,
             closure: self.closure,
@@ -1653,8 +1653,17 @@ fn reads(expr: &Expr, written: &str) -> bool {
             if self.1 {
                 return;
             }
+            // The last name first: most nodes differ there, and `dotted` allocates.
+            let last = self.0.rsplit('.').next().unwrap_or(self.0);
+            let candidate = match expr {
+                Expr::Name(name) => name.id.as_str() == self.0,
+                Expr::Attribute(attr) => attr.attr.id.as_str() == last,
+                _ => false,
+            };
             match expr {
-                Expr::Name(_) | Expr::Attribute(_) if dotted(expr) == self.0 => self.1 = true,
+                Expr::Name(_) | Expr::Attribute(_) if candidate && dotted(expr) == self.0 => {
+                    self.1 = true
+                }
                 Expr::Lambda(_) => {}
                 _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
                     visitor::walk_expr(self, expr)

@@ -1467,7 +1467,7 @@ impl<'t> Lowerer<'t> {
             span,
             context: self.context,
             non_blocking: false,
-            alternatives,
+            alternatives: alternatives.into(),
             on_self,
             scheduled: false,
             closure: self.closure,

@@ -377,10 +377,33 @@ impl Builder<'_, '_> {
     /// "May acquire" summaries, callees first; inside a cycle of calls, until nothing changes.
     fn summarise(&mut self, max_depth: usize) {
         let project = self.project;
-        for component in tarjan_scc(&project.graph) {
+        // Only functions that can reach an acquisition (callers of callers of a function that
+        // takes a lock) can have a summary: find them backwards first.
+        let mut relevant: HashSet<NodeIndex> = HashSet::default();
+        let mut queue: Vec<NodeIndex> = Vec::new();
+        for (file, functions) in self.resolved.iter().enumerate() {
+            for (index, holds) in functions.iter().enumerate() {
+                if holds.iter().any(Option::is_some) {
+                    queue.push(project.node(FunctionId { file, index }));
+                }
+            }
+        }
+        while let Some(node) = queue.pop() {
+            if relevant.insert(node) {
+                queue.extend(
+                    project
+                        .graph
+                        .neighbors_directed(node, petgraph::Direction::Incoming),
+                );
+            }
+        }
+        for component in project.components() {
+            if !component.iter().any(|node| relevant.contains(node)) {
+                continue;
+            }
             loop {
                 let mut changed = false;
-                for node in &component {
+                for node in component {
                     let id = project.graph[*node];
                     let summary = self.summary_of(id, max_depth);
                     let old = self.summaries.get(&id).map_or(0, Vec::len);

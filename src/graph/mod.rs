@@ -162,6 +162,8 @@ pub struct Project<'a> {
     targets: Vec<Vec<Vec<Option<FunctionId>>>>,
     /// Per file, the index of its first function's node in `graph`.
     offsets: Vec<usize>,
+    /// The call graph's strongly connected components, callees first (computed once).
+    components: std::sync::OnceLock<Vec<Vec<NodeIndex>>>,
 }
 
 impl<'a> Project<'a> {
@@ -217,7 +219,15 @@ impl<'a> Project<'a> {
             graph,
             targets,
             offsets,
+            components: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The call graph's strongly connected components (Tarjan), callees before callers: the
+    /// order every bottom-up summary is computed in.
+    pub fn components(&self) -> &[Vec<NodeIndex>] {
+        self.components
+            .get_or_init(|| petgraph::algo::tarjan_scc(&self.graph))
     }
 
     /// The call-graph node of a function.

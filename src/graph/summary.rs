@@ -4,7 +4,6 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use petgraph::Direction;
-use petgraph::algo::tarjan_scc;
 use petgraph::graph::NodeIndex;
 
 use super::{CallSite, FunctionId, Project};
@@ -63,7 +62,7 @@ fn reach_summaries(
     summarise: impl Fn(&Project, &HashMap<FunctionId, BlocksVia>, FunctionId) -> Option<BlocksVia>,
 ) -> HashMap<FunctionId, BlocksVia> {
     let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
-    for component in tarjan_scc(&project.graph) {
+    for component in project.components() {
         let mut queue: Vec<NodeIndex> = component.clone();
         let members: rustc_hash::FxHashSet<NodeIndex> = if component.len() > 1 {
             component.iter().copied().collect()

@@ -19,6 +19,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let concurrency = context.concurrency();
     for (id, function) in project.functions() {
+        if function.check_then_acts.is_empty() {
+            continue;
+        }
         let model = project.model(id);
         for found in &function.check_then_acts {
             let concurrent = concurrency.functions.contains(&id)

@@ -21,6 +21,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let concurrency = context.concurrency();
     let guarded = guarded_writes(context);
     for (id, function) in project.functions() {
+        if function.state_writes.is_empty() && function.state_checks.is_empty() {
+            continue;
+        }
         // Constructors and top-level code run before the state is shared.
         if is_constructor(function) || function.kind == crate::model::FunctionKind::Module {
             continue;

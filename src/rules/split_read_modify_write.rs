@@ -17,6 +17,9 @@ pub const RULE: Rule = Rule {
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     for (id, function) in project.functions() {
+        if function.state_writes.is_empty() {
+            continue;
+        }
         let model = project.model(id);
         for write in &function.state_writes {
             let Some(read) = &write.read else { continue };

@@ -22,6 +22,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let concurrency = context.concurrency();
     let guarded = guarded_writes(context);
     for (id, function) in project.functions() {
+        if function.state_writes.is_empty() {
+            continue;
+        }
         let concurrent = concurrency.functions.contains(&id);
         let model = project.model(id);
         for write in &function.state_writes {
