@@ -364,14 +364,10 @@ impl Builder<'_, '_> {
         self.resolved[at.function.file][at.function.index][at.hold]
     }
 
-    /// Whether a call runs its callee now, on this thread, where a lock held here is still held.
+    /// Whether a call runs its callee now, where a lock held here is still held.
     fn runs_now(&self, caller: FunctionId, call: usize, callee: FunctionId) -> bool {
-        let call = &self.project.function(caller).calls[call];
-        let callee = self.project.function(callee);
-        call.context != Context::Offloaded
-            && callee.kind != FunctionKind::Module
-            && !call.scheduled
-            && (!callee.is_async || call.awaited)
+        self.project.function(callee).kind != FunctionKind::Module
+            && self.project.runs_now(CallSite { caller, call }, callee)
     }
 
     /// "May acquire" summaries, callees first; inside a cycle of calls, until nothing changes.

@@ -230,6 +230,42 @@ impl<'a> Project<'a> {
             .get_or_init(|| petgraph::algo::tarjan_scc(&self.graph))
     }
 
+    /// Whether the function has callers in the project and every call to it satisfies
+    /// `covered` — or comes from a function whose own callers all do, up to `depth` callers up
+    /// (a helper that expects its caller to hold a lock).
+    pub fn every_caller(
+        &self,
+        id: FunctionId,
+        depth: usize,
+        covered: &dyn Fn(CallSite) -> bool,
+    ) -> bool {
+        let Some(depth) = depth.checked_sub(1) else {
+            return false;
+        };
+        let mut callers = self
+            .graph
+            .edges_directed(self.node(id), petgraph::Direction::Incoming)
+            .map(|e| petgraph::visit::EdgeRef::weight(&e).site)
+            .peekable();
+        if callers.peek().is_none() {
+            return false;
+        }
+        callers.all(|site| {
+            covered(site) || (site.caller != id && self.every_caller(site.caller, depth, covered))
+        })
+    }
+
+    /// Whether a resolved call runs its callee now, on the calling thread: not in code handed
+    /// to another thread, not a task handed to a scheduler, and an async callee only when
+    /// awaited.
+    pub fn runs_now(&self, site: CallSite, callee: FunctionId) -> bool {
+        let call = self.call(site);
+        let callee = self.function(callee);
+        call.context != crate::model::Context::Offloaded
+            && !call.scheduled
+            && (!callee.is_async || call.awaited)
+    }
+
     /// The call-graph node of a function.
     pub fn node(&self, id: FunctionId) -> NodeIndex {
         NodeIndex::new(self.offsets[id.file] + id.index)

@@ -6,7 +6,6 @@ use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::Diagnostic;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{ConditionOp, ConditionUse, Language};
-use petgraph::Direction;
 
 pub const RULE: Rule = Rule {
     code: "IL206",
@@ -87,28 +86,15 @@ fn held_here(project: &Project, id: FunctionId, used: &ConditionUse) -> bool {
 /// How many callers up a lock held by the caller's caller is looked for.
 const MAX_CALLER_DEPTH: usize = 4;
 
-/// Whether the function has callers in the project and every one of them calls it with the
-/// lock held, itself or through its own callers (a helper that expects the lock to be held).
+/// Whether every caller holds the condition's lock at the call, itself or through its own
+/// callers (a helper that expects the lock to be held).
 fn held_by_every_caller(project: &Project, id: FunctionId, identity: &str, depth: usize) -> bool {
-    let Some(depth) = depth.checked_sub(1) else {
-        return false;
-    };
-    let node = project.node(id);
-    let mut callers = project
-        .graph
-        .edges_directed(node, Direction::Incoming)
-        .map(|e| petgraph::visit::EdgeRef::weight(&e).site)
-        .peekable();
-    if callers.peek().is_none() {
-        return false;
-    }
-    callers.all(|site: CallSite| {
-        let call = project.call(site);
-        let held = project
+    project.every_caller(id, depth, &|site: CallSite| {
+        let position = project.call(site).span.start;
+        project
             .function(site.caller)
             .lock_holds
             .iter()
-            .any(|h| h.identity == identity && h.covers(call.span.start));
-        held || (site.caller != id && held_by_every_caller(project, site.caller, identity, depth))
+            .any(|h| h.identity == identity && h.covers(position))
     })
 }

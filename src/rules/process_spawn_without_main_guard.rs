@@ -8,7 +8,6 @@ use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia};
 use crate::graph::threads::derives_from;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::Context;
 use crate::model::Language;
 use rustc_hash::FxHashMap as HashMap;
 
@@ -118,14 +117,10 @@ fn spawns_via(
             found = Some(BlocksVia::Leaf { site, rule: api });
             break;
         }
-        let call = &function.calls[index];
         let Some(callee) = project.target(site) else {
             continue;
         };
-        let runs_now = call.context != Context::Offloaded
-            && !call.scheduled
-            && (!project.function(callee).is_async || call.awaited);
-        if !runs_now || depth == 0 {
+        if !project.runs_now(site, callee) || depth == 0 {
             continue;
         }
         if let Some(via) = spawns_via(context, summaries, callee, depth - 1) {

@@ -6,7 +6,6 @@ use rustc_hash::FxHashMap as HashMap;
 use super::ProjectContext;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{Function, LockHold, StateWrite};
-use petgraph::Direction;
 
 /// The lock held at a position of a function, if any (any `with`/guard region counts).
 pub fn held_at(function: &Function, position: usize) -> Option<&LockHold> {
@@ -78,29 +77,9 @@ pub fn is_shared(
 /// through its own callers: a helper that expects its caller to hold the lock. Constructors
 /// calling it do not count (nothing is shared yet).
 pub fn held_by_every_caller(project: &Project, id: FunctionId, depth: usize) -> bool {
-    let Some(depth) = depth.checked_sub(1) else {
-        return false;
-    };
-    let Some(node) = project
-        .graph
-        .node_indices()
-        .find(|n| project.graph[*n] == id)
-    else {
-        return false;
-    };
-    let mut callers = project
-        .graph
-        .edges_directed(node, Direction::Incoming)
-        .map(|e| petgraph::visit::EdgeRef::weight(&e).site)
-        .peekable();
-    if callers.peek().is_none() {
-        return false;
-    }
-    callers.all(|site: CallSite| {
-        let call = project.call(site);
+    project.every_caller(id, depth, &|site: CallSite| {
         let caller = project.function(site.caller);
-        is_constructor(caller)
-            || caller.lock_holds.iter().any(|h| h.covers(call.span.start))
-            || (site.caller != id && held_by_every_caller(project, site.caller, depth))
+        let position = project.call(site).span.start;
+        is_constructor(caller) || caller.lock_holds.iter().any(|h| h.covers(position))
     })
 }
