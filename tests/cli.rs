@@ -1734,3 +1734,93 @@ fn main_guard_rule_follows_calls_into_other_modules() {
                 .contains("ProcessPoolExecutor")
     }));
 }
+
+#[test]
+fn ci_output_formats_carry_every_finding() {
+    let project = Project::with(INVERTED_LOCKS);
+    // GitHub annotations.
+    let run = project.run(&["check", "--select", "IL201", "--output-format", "github"]);
+    run.assert_code(1);
+    let line = run.stdout.lines().next().unwrap();
+    assert!(
+        line.starts_with("::error title=interlock (IL201 lock-order-inversion),file=bank/"),
+        "{line}"
+    );
+    assert!(
+        line.contains(",line=") && line.contains(",col=") && line.contains("::bank/"),
+        "{line}"
+    );
+
+    // GitLab Code Quality: stable fingerprints, relative paths.
+    let first = project.run(&["check", "--select", "IL201", "--output-format", "gitlab"]);
+    first.assert_code(1);
+    let report: serde_json::Value = serde_json::from_str(&first.stdout).unwrap();
+    let issue = &report.as_array().unwrap()[0];
+    assert_eq!(issue["check_name"], "IL201");
+    assert_eq!(issue["severity"], "major");
+    assert!(
+        issue["location"]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("bank/")
+    );
+    assert!(
+        issue["location"]["positions"]["begin"]["line"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // Moving the code down does not change the fingerprint.
+    let accounts = format!("\n\n{}", INVERTED_LOCKS[1].1);
+    project.write("bank/accounts.py", accounts);
+    let moved = project.run(&["check", "--select", "IL201", "--output-format", "gitlab"]);
+    let moved: serde_json::Value = serde_json::from_str(&moved.stdout).unwrap();
+    assert_eq!(moved[0]["fingerprint"], issue["fingerprint"]);
+    assert_ne!(
+        moved[0]["location"]["positions"]["begin"],
+        issue["location"]["positions"]["begin"]
+    );
+
+    // JUnit: one failure per finding.
+    let junit = project.run(&["check", "--select", "IL201", "--output-format", "junit"]);
+    junit.assert_code(1);
+    assert!(junit.stdout.starts_with("<?xml"), "{}", junit.stdout);
+    assert_eq!(
+        junit.stdout.matches("<failure ").count(),
+        1,
+        "{}",
+        junit.stdout
+    );
+    assert!(junit.stdout.contains(r#"type="IL201""#), "{}", junit.stdout);
+
+    // SARIF 2.1.0: the rules with their help, results with related locations.
+    let sarif = project.run(&["check", "--select", "IL201", "--output-format", "sarif"]);
+    sarif.assert_code(1);
+    let sarif: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let il201 = rules.iter().find(|r| r["id"] == "IL201").unwrap();
+    assert!(
+        il201["help"]["markdown"]
+            .as_str()
+            .unwrap()
+            .starts_with("# IL201 lock-order-inversion")
+    );
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "IL201");
+    assert_eq!(
+        rules[result["ruleIndex"].as_u64().unwrap() as usize]["id"],
+        "IL201"
+    );
+    let uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(uri.starts_with("bank/"), "{uri}");
+    assert!(result["relatedLocations"].as_array().unwrap().len() >= 4);
+
+    // No findings: still well-formed.
+    let clean = project.run(&["check", "--select", "IL101", "--output-format", "junit"]);
+    clean.assert_code(0);
+    assert!(clean.stdout.contains("No findings"), "{}", clean.stdout);
+}

@@ -1,6 +1,7 @@
 //! Reporters: render a [`Report`] for people (`full`, `concise`) or machines (`json`,
-//! `json-lines`), plus `--statistics`.
+//! `json-lines`, and the CI formats `github`, `gitlab`, `junit`, `sarif`), plus `--statistics`.
 
+mod ci;
 mod full;
 mod json;
 
@@ -25,6 +26,14 @@ pub enum OutputFormat {
     Json,
     /// One JSON object per line.
     JsonLines,
+    /// GitHub Actions annotations (`::error file=…,line=…::…`).
+    Github,
+    /// GitLab Code Quality JSON, with fingerprints that survive moved lines.
+    Gitlab,
+    /// JUnit XML: a test suite per file, a failure per finding.
+    Junit,
+    /// SARIF 2.1.0 (GitHub code scanning), with rule help and related locations.
+    Sarif,
 }
 
 /// A diagnostic's primary and end locations, computed from its file's text.
@@ -74,6 +83,10 @@ pub fn write(
         }
         OutputFormat::Json => json::write_array(report, out)?,
         OutputFormat::JsonLines => json::write_lines(report, out)?,
+        OutputFormat::Github => ci::write_github(report, out)?,
+        OutputFormat::Gitlab => ci::write_gitlab(report, out)?,
+        OutputFormat::Junit => ci::write_junit(report, out)?,
+        OutputFormat::Sarif => ci::write_sarif(report, out)?,
     }
     if matches!(format, OutputFormat::Full | OutputFormat::Concise) {
         write_summary(report, out)?;

@@ -37,16 +37,32 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             .kind
             .rsplit_once("::")
             .map_or(outer.kind.as_str(), |(ty, _)| ty);
+        let waiter = match model.language {
+            Language::Python
+                if outer.kind.starts_with("asyncio")
+                    || outer.kind.starts_with("anyio")
+                    || outer.kind.starts_with("trio") =>
+            {
+                "task"
+            }
+            _ if outer.kind.starts_with("tokio")
+                || outer.kind.starts_with("futures")
+                || outer.kind.starts_with("async_") =>
+            {
+                "task"
+            }
+            _ => "thread",
+        };
         let why = if double.mixed_modes {
             "a read-write lock cannot be locked for writing while this thread holds a read guard on it (or for reading under its own write guard), so the thread waits for itself forever".to_string()
         } else if kind.is_empty() {
-            "the lock is not reentrant, so the thread waits for itself forever".to_string()
+            format!("the lock is not reentrant, so the {waiter} waits for itself forever")
         } else {
-            format!("`{kind}` is not reentrant, so the thread waits for itself forever")
+            format!("`{kind}` is not reentrant, so the {waiter} waits for itself forever")
         };
         let what = match &double.inner {
             Inner::Direct(_) => format!(
-                "`{}` is taken again in `{}` while this thread already holds it",
+                "`{}` is taken again in `{}` while this {waiter} already holds it",
                 outer.lock,
                 project.function(double.outer.function).name
             ),

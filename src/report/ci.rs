@@ -1,0 +1,252 @@
+//! Output for CI systems: GitHub Actions workflow commands (`github`), GitLab Code Quality
+//! (`gitlab`), JUnit XML (`junit`) and SARIF 2.1.0 (`sarif`, for code scanning).
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde_json::json;
+
+use super::{locations, span_locations};
+use crate::analysis::Report;
+use crate::rules;
+
+/// A path as CI tools want it: relative to the working directory when it is under it, with `/`.
+fn relative(path: &Path) -> String {
+    let absolute = crate::source::absolute(path);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let shown = absolute.strip_prefix(&cwd).unwrap_or(&absolute);
+    shown.to_string_lossy().replace('\\', "/")
+}
+
+fn rule_name(code: &str) -> &'static str {
+    rules::by_code(code).map_or("", |r| r.name)
+}
+
+/// GitHub Actions workflow commands: one `::error` annotation per finding.
+pub fn write_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    // Workflow command escaping: data escapes `%`, CR and LF; properties also `:` and `,`.
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    for diagnostic in &report.diagnostics {
+        let (start, end) = locations(report, diagnostic);
+        let path = relative(&diagnostic.path);
+        writeln!(
+            out,
+            "::error title={},file={},line={},col={},endLine={},endColumn={}::{}",
+            property(&format!(
+                "interlock ({} {})",
+                diagnostic.code,
+                rule_name(diagnostic.code)
+            )),
+            property(&path),
+            start.row,
+            start.column,
+            end.row,
+            end.column,
+            data(&format!(
+                "{path}:{}:{}: {} {}",
+                start.row, start.column, diagnostic.code, diagnostic.message
+            ))
+        )?;
+    }
+    Ok(())
+}
+
+/// A fingerprint that stays the same when lines move: the rule, the file, the message, and how
+/// many identical findings came before in the file.
+fn fingerprint(code: &str, path: &str, message: &str, occurrence: usize) -> String {
+    let mut hasher = rustc_hash::FxHasher::default();
+    (code, path, message, occurrence).hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+/// GitLab Code Quality report (a JSON array).
+pub fn write_gitlab(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut seen: HashMap<(String, &str, &str), usize> = HashMap::new();
+    let items: Vec<_> = report
+        .diagnostics
+        .iter()
+        .map(|diagnostic| {
+            let (start, end) = locations(report, diagnostic);
+            let path = relative(&diagnostic.path);
+            let occurrence = seen
+                .entry((path.clone(), diagnostic.code, diagnostic.message.as_str()))
+                .or_default();
+            *occurrence += 1;
+            json!({
+                "description": format!("{} {}", diagnostic.code, diagnostic.message),
+                "check_name": diagnostic.code,
+                "fingerprint": fingerprint(diagnostic.code, &path, &diagnostic.message, *occurrence),
+                "severity": "major",
+                "location": {
+                    "path": path,
+                    "positions": {
+                        "begin": {"line": start.row, "column": start.column},
+                        "end": {"line": end.row, "column": end.column},
+                    },
+                },
+            })
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &items)?;
+    writeln!(out)
+}
+
+fn xml(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// JUnit XML: a test suite per file with findings, a failed test case per finding.
+pub fn write_junit(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let mut files: Vec<(String, Vec<&crate::diagnostic::Diagnostic>)> = Vec::new();
+    for diagnostic in &report.diagnostics {
+        let path = relative(&diagnostic.path);
+        match files.last_mut() {
+            Some((last, list)) if *last == path => list.push(diagnostic),
+            _ => files.push((path, vec![diagnostic])),
+        }
+    }
+    let total = report.diagnostics.len();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="interlock" tests="{}" failures="{total}" errors="0">"#,
+        total.max(1)
+    )?;
+    if files.is_empty() {
+        writeln!(
+            out,
+            r#"  <testsuite name="interlock" tests="1" failures="0" errors="0">"#
+        )?;
+        writeln!(
+            out,
+            r#"    <testcase name="No findings" classname="interlock"/>"#
+        )?;
+        writeln!(out, "  </testsuite>")?;
+    }
+    for (path, diagnostics) in files {
+        writeln!(
+            out,
+            r#"  <testsuite name="{}" tests="{n}" failures="{n}" errors="0">"#,
+            xml(&path),
+            n = diagnostics.len()
+        )?;
+        for diagnostic in diagnostics {
+            let (start, _) = locations(report, diagnostic);
+            writeln!(
+                out,
+                r#"    <testcase name="{}" classname="{}" file="{}" line="{}">"#,
+                xml(&format!(
+                    "{} {} at line {}, column {}",
+                    diagnostic.code,
+                    rule_name(diagnostic.code),
+                    start.row,
+                    start.column
+                )),
+                xml(&path),
+                xml(&path),
+                start.row
+            )?;
+            writeln!(
+                out,
+                r#"      <failure message="{}" type="{}">{}</failure>"#,
+                xml(&diagnostic.message),
+                diagnostic.code,
+                xml(&format!(
+                    "{path}:{}:{}: {} {}",
+                    start.row, start.column, diagnostic.code, diagnostic.message
+                ))
+            )?;
+            writeln!(out, "    </testcase>")?;
+        }
+        writeln!(out, "  </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")
+}
+
+/// SARIF 2.1.0: the rules (with their pages as help), and every finding with its related sites.
+pub fn write_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    let physical = |path: &Path, span: &std::ops::Range<usize>| {
+        let (start, end) = span_locations(report, path, span);
+        json!({
+            "artifactLocation": {"uri": relative(path)},
+            "region": {
+                "startLine": start.row,
+                "startColumn": start.column,
+                "endLine": end.row,
+                "endColumn": end.column,
+            },
+        })
+    };
+    let rules: Vec<_> = rules::ALL
+        .iter()
+        .map(|rule| {
+            json!({
+                "id": rule.code,
+                "name": rule.name,
+                "shortDescription": {"text": rule.summary},
+                "fullDescription": {"text": rule.summary},
+                "help": {"text": rule.doc, "markdown": rule.doc},
+                "defaultConfiguration": {"level": "error"},
+                "properties": {"tags": ["concurrency"]},
+            })
+        })
+        .collect();
+    let results: Vec<_> = report
+        .diagnostics
+        .iter()
+        .map(|diagnostic| {
+            let related: Vec<_> = diagnostic
+                .related
+                .iter()
+                .enumerate()
+                .map(|(id, related)| {
+                    json!({
+                        "id": id,
+                        "physicalLocation": physical(&related.path, &related.span),
+                        "message": {"text": related.message},
+                    })
+                })
+                .collect();
+            let rule_index = rules::ALL.iter().position(|r| r.code == diagnostic.code);
+            let mut message = diagnostic.message.clone();
+            if let Some(help) = &diagnostic.help {
+                message = format!("{message}. Fix: {help}");
+            }
+            json!({
+                "ruleId": diagnostic.code,
+                "ruleIndex": rule_index,
+                "level": "error",
+                "message": {"text": message},
+                "locations": [{"physicalLocation": physical(&diagnostic.path, &diagnostic.span)}],
+                "relatedLocations": related,
+            })
+        })
+        .collect();
+    let sarif = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "interlock",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://crates.io/crates/interlock",
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    });
+    serde_json::to_writer_pretty(&mut *out, &sarif)?;
+    writeln!(out)
+}
