@@ -83,6 +83,11 @@ struct CheckArgs {
     /// Apply exclusions even to files named explicitly on the command line.
     #[arg(long)]
     force_exclude: bool,
+    /// With only files given: analyse just those files. By default the project around them is
+    /// analysed too (so cross-file rules see their callers and callees), and only findings that
+    /// involve the given files are reported.
+    #[arg(long)]
+    files_only: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "full")]
     output_format: OutputFormat,
@@ -157,6 +162,17 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
     let started = std::time::Instant::now();
     let mut resolver = Resolver::new(options, args.config.as_deref())?;
     let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-");
+    // Only files given (as pre-commit does): report on them, in the context of their project.
+    let focus: Option<std::collections::HashSet<PathBuf>> = (!reads_stdin
+        && !args.files_only
+        && !args.paths.is_empty()
+        && args.paths.iter().all(|p| p.is_file()))
+    .then(|| {
+        args.paths
+            .iter()
+            .map(|p| crate::source::absolute(p))
+            .collect()
+    });
     let (inputs, mut errors) = if reads_stdin {
         let name = args
             .stdin_filename
@@ -186,6 +202,11 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         } else {
             args.paths.clone()
         };
+        let mut paths = paths;
+        if let Some(files) = &focus {
+            // The files first (their names as given), then the projects around them.
+            paths.extend(discover::project_roots(files));
+        }
         discover::discover(&paths, resolver, args.force_exclude)?
     };
     if args.timings {
@@ -200,6 +221,14 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         eprintln!("{}", analysis::TIMINGS.summary());
     }
     errors.append(&mut report.errors);
+    if let Some(files) = &focus {
+        let given = |path: &std::path::Path| files.contains(&crate::source::absolute(path));
+        // A cross-file finding counts when any of its sites is in a given file.
+        report
+            .diagnostics
+            .retain(|d| given(&d.path) || d.related.iter().any(|r| given(&r.path)));
+        errors.retain(|e| given(&e.path));
+    }
     for error in &errors {
         eprintln!("error: {}: {}", error.path.display(), error.message);
     }

@@ -9,6 +9,48 @@ use crate::config::Resolver;
 use crate::model::Language;
 
 /// The files to analyse under `paths`, plus the paths that could not be used.
+/// The project each file belongs to: its nearest ancestor holding `.git`, or else the nearest
+/// holding a config file or manifest (`interlock.toml`, `pyproject.toml`, `Cargo.toml`…), or else
+/// its own directory. Each root once.
+pub fn project_roots(files: &std::collections::HashSet<PathBuf>) -> Vec<PathBuf> {
+    const MARKERS: &[&str] = &[
+        "interlock.toml",
+        ".interlock.toml",
+        "pyproject.toml",
+        "setup.py",
+        "Cargo.toml",
+    ];
+    let mut roots: Vec<PathBuf> = Vec::new();
+    for file in files {
+        let Some(directory) = file.parent() else {
+            continue;
+        };
+        let ancestors: Vec<&Path> = directory.ancestors().collect();
+        let root = ancestors
+            .iter()
+            .find(|a| a.join(".git").exists())
+            .or_else(|| {
+                ancestors
+                    .iter()
+                    .find(|a| MARKERS.iter().any(|m| a.join(m).is_file()))
+            })
+            .copied()
+            .unwrap_or(directory);
+        // Shown relative to the working directory when under it, like the paths users give.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let root = match root.strip_prefix(&cwd) {
+            Ok(relative) if relative.as_os_str().is_empty() => PathBuf::from("."),
+            Ok(relative) => relative.to_path_buf(),
+            Err(_) => root.to_path_buf(),
+        };
+        if !roots.contains(&root) {
+            roots.push(root);
+        }
+    }
+    roots.sort();
+    roots
+}
+
 pub fn discover(
     paths: &[PathBuf],
     resolver: Resolver,

@@ -1824,3 +1824,115 @@ fn ci_output_formats_carry_every_finding() {
     clean.assert_code(0);
     assert!(clean.stdout.contains("No findings"), "{}", clean.stdout);
 }
+
+#[test]
+fn files_given_alone_are_checked_in_the_context_of_their_project() {
+    let project = Project::with(INVERTED_LOCKS);
+    project.write("pyproject.toml", "[project]\nname = \"bank\"\n");
+    project.write(
+        "bank/other.py",
+        "import time\n\n\nasync def nap():\n    time.sleep(1)\n",
+    );
+    // Only `audit.py` is given (as pre-commit does): the cycle through `accounts.py` is still
+    // found, and `other.py`'s finding is not reported.
+    let run = project.check(&["bank/audit.py"]);
+    run.assert_code(1);
+    assert!(run.stdout.contains("IL201"), "{}", run.stdout);
+    assert!(!run.stdout.contains("other.py"), "{}", run.stdout);
+    // `--files-only` analyses just the file: no cycle without its other half.
+    project
+        .check(&["bank/audit.py", "--files-only"])
+        .assert_code(0);
+    // A bad file elsewhere in the project does not fail the run.
+    project.write("bank/broken.py", [0xff_u8, 0xfe, 0x00, 0x00]);
+    project.check(&["bank/audit.py"]).assert_code(1);
+}
+
+/// The `pre-commit` executable: `INTERLOCK_PRE_COMMIT`, or `pre-commit` on the `PATH`.
+fn pre_commit() -> Option<PathBuf> {
+    let candidate = std::env::var_os("INTERLOCK_PRE_COMMIT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("pre-commit"));
+    Command::new(&candidate)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| candidate)
+}
+
+#[test]
+fn pre_commit_hook_fails_on_a_bad_file_and_passes_once_it_is_fixed() {
+    let Some(pre_commit) = pre_commit() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pre-commit is missing on CI (.ci/run installs it)"
+        );
+        return;
+    };
+    let project = Project::with(&[
+        ("app/__init__.py", ""),
+        (
+            "app/good.py",
+            "import asyncio\n\n\nasync def nap():\n    await asyncio.sleep(1)\n",
+        ),
+        (
+            "app/helpers.py",
+            "import time\n\n\ndef settle():\n    time.sleep(1)\n",
+        ),
+        (
+            "app/bad.py",
+            "from app.helpers import settle\n\n\nasync def handler():\n    settle()\n",
+        ),
+    ]);
+    // The repository's own hook definition, used as a local `language: system` hook.
+    let hooks = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml"),
+    )
+    .unwrap();
+    assert!(hooks.contains("entry: interlock check --force-exclude"));
+    let config = format!(
+        "repos:\n  - repo: local\n    hooks:\n      - id: interlock\n        name: interlock\n        entry: {} check --force-exclude\n        language: system\n        types_or: [python, rust]\n        require_serial: true\n",
+        env!("CARGO_BIN_EXE_interlock")
+    );
+    project.write(".pre-commit-config.yaml", config);
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(project.root())
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "git {args:?}: {status:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    let run = |args: &[&str]| {
+        let output = Command::new(&pre_commit)
+            .args(args)
+            .current_dir(project.root())
+            .env("PRE_COMMIT_HOME", project.root().join(".pre-commit-home"))
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        (output.status.code(), text)
+    };
+    let (code, text) = run(&["run", "--all-files"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("IL106"), "{text}");
+    // Only `helpers.py` changed: the async caller in `bad.py` is still found through it.
+    let (code, text) = run(&["run", "--files", "app/helpers.py"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("bad.py") && text.contains("IL106"), "{text}");
+    // Only the good file: passes.
+    let (code, text) = run(&["run", "--files", "app/good.py"]);
+    assert_eq!(code, Some(0), "{text}");
+    // Fixed: passes.
+    project.write(
+        "app/bad.py",
+        "import asyncio\n\nfrom app.helpers import settle\n\n\nasync def handler():\n    await asyncio.to_thread(settle)\n",
+    );
+    git(&["add", "-A"]);
+    let (code, text) = run(&["run", "--all-files"]);
+    assert_eq!(code, Some(0), "{text}");
+}
