@@ -61,6 +61,8 @@ pub struct LanguageTables {
     /// Python: calls that run a callable on another thread (`*.method` for any receiver), and
     /// where they take it. Rust: their canonical names, with the callable anywhere.
     pub thread_entries: FxHashMap<String, ProcessTarget>,
+    /// The `*.method` entries of `thread_entries`, by method name (looked up per call).
+    pub thread_entry_methods: FxHashMap<String, ProcessTarget>,
 }
 
 /// Where a call that runs a callable in another process takes the callable and its arguments.
@@ -220,6 +222,7 @@ impl Knowledge {
                 process_targets: FxHashMap::default(),
                 thread_primitives: HashSet::default(),
                 thread_entries: FxHashMap::default(),
+                thread_entry_methods: FxHashMap::default(),
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),
@@ -249,16 +252,18 @@ impl Knowledge {
         python.thread_primitives = processes.python.thread_primitives;
         let threads: ThreadTables =
             toml::from_str(THREADS_TOML).expect("rules/threads.toml is valid");
-        python.thread_entries = threads.python;
+        python.set_thread_entries(threads.python);
         let mut rust = tables("rust");
         rust.locks = locks.rust;
         rust.conditions = locks.conditions.remove("rust").unwrap_or_default();
-        rust.thread_entries = threads
-            .rust
-            .entries
-            .into_iter()
-            .map(|name| (name, ProcessTarget::default()))
-            .collect();
+        rust.set_thread_entries(
+            threads
+                .rust
+                .entries
+                .into_iter()
+                .map(|name| (name, ProcessTarget::default()))
+                .collect(),
+        );
         Knowledge {
             python,
             rust,
@@ -297,6 +302,15 @@ impl Knowledge {
 }
 
 impl LanguageTables {
+    /// Sets the thread entry points, indexing the `*.method` ones by method.
+    fn set_thread_entries(&mut self, entries: FxHashMap<String, ProcessTarget>) {
+        self.thread_entry_methods = entries
+            .iter()
+            .filter_map(|(name, entry)| Some((name.strip_prefix("*.")?.to_string(), entry.clone())))
+            .collect();
+        self.thread_entries = entries;
+    }
+
     /// The lock type of a Python lock type or a Rust guard method.
     pub fn lock(&self, name: &str) -> Option<&LockType> {
         self.locks.get(name)
@@ -326,14 +340,7 @@ impl LanguageTables {
         method: Option<&str>,
     ) -> Option<&ProcessTarget> {
         let exact = callee.and_then(|c| self.thread_entries.get(c));
-        exact.or_else(|| {
-            // `*.method` entries, looked up without building the key (this runs per call).
-            let method = method?;
-            self.thread_entries
-                .iter()
-                .find(|(name, _)| name.strip_prefix("*.") == Some(method))
-                .map(|(_, entry)| entry)
-        })
+        exact.or_else(|| self.thread_entry_methods.get(method?))
     }
 
     /// Whether a call runs its callable arguments on another thread.

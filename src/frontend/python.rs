@@ -1126,6 +1126,14 @@ impl<'a> Lowerer<'a> {
         if self.current == 0 && !at_top_level {
             return;
         }
+        // At the top level only read-modify-writes matter (IL401's "written alongside a
+        // thread"): skip plain assignments before building anything.
+        if at_top_level
+            && let (Expr::Name(name), Some(value)) = (target, value)
+            && !reads(value, name.id.as_str())
+        {
+            return;
+        }
         let Some((state, written, via_self)) = self.shared_state(target) else {
             return;
         };
