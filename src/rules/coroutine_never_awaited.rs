@@ -25,12 +25,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if call.awaited {
                 continue;
             }
-            let unused = match &call.result {
-                ResultUse::Discarded => true,
-                ResultUse::Bound(name) => !is_read(context, caller, name),
-                ResultUse::Used => false,
-            };
-            if !unused {
+            if matches!(call.result, ResultUse::Used) {
                 continue;
             }
             let site = CallSite {
@@ -55,6 +50,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 _ => continue,
             };
+            // Only for coroutine calls: whether a bound result is read (a scan of the file).
+            if let ResultUse::Bound(variable) = &call.result
+                && is_read(context, caller, variable)
+            {
+                continue;
+            }
             let what = match &call.result {
                 ResultUse::Bound(variable) => {
                     format!("is stored in `{variable}`, which is never used")
