@@ -63,12 +63,16 @@ fn reach_summaries(
 ) -> HashMap<FunctionId, BlocksVia> {
     let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
     for component in project.components() {
+        if let [node] = component.as_slice() {
+            // Most components are one function: no worklist needed.
+            let id = project.graph[*node];
+            if let Some(via) = summarise(project, &summaries, id) {
+                summaries.insert(id, via);
+            }
+            continue;
+        }
         let mut queue: Vec<NodeIndex> = component.clone();
-        let members: rustc_hash::FxHashSet<NodeIndex> = if component.len() > 1 {
-            component.iter().copied().collect()
-        } else {
-            Default::default()
-        };
+        let members: rustc_hash::FxHashSet<NodeIndex> = component.iter().copied().collect();
         while let Some(node) = queue.pop() {
             let id = project.graph[node];
             if summaries.contains_key(&id) {
@@ -122,18 +126,20 @@ fn blocks_via(
         let Some(callee) = project.target(site) else {
             continue;
         };
+        // Most callees do not block: look that up before anything else.
+        let Some(via) = summaries.get(&callee) else {
+            continue;
+        };
         if project.function(callee).is_async || policy.suppressed(project, site, "IL106") {
             continue;
         }
-        if let Some(via) = summaries.get(&callee) {
-            let depth = via.depth() + 1;
-            if best.as_ref().is_none_or(|b| depth < b.depth()) {
-                best = Some(BlocksVia::Call {
-                    site,
-                    callee,
-                    depth,
-                });
-            }
+        let depth = via.depth() + 1;
+        if best.as_ref().is_none_or(|b| depth < b.depth()) {
+            best = Some(BlocksVia::Call {
+                site,
+                callee,
+                depth,
+            });
         }
     }
     best

@@ -201,10 +201,8 @@ impl Policy for ProjectContext<'_> {
     }
 
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool {
-        self.file(function)
-            .settings
-            .non_blocking
-            .contains(&project.function(function).canonical)
+        let declared = &self.file(function).settings.non_blocking;
+        !declared.is_empty() && declared.contains(&project.function(function).canonical)
     }
 }
 
