@@ -1205,12 +1205,29 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Whether the function being lowered is a constructor (`__init__`, `__new__`).
+    fn in_constructor(&self) -> bool {
+        let name = &self.model.functions[self.current].name;
+        name.ends_with("__init__") || name.ends_with("__new__")
+    }
+
     /// `v = self.stock`: remembers that the local holds a value read from shared state.
     fn state_read_into_local(&mut self, target: &Expr, value: &Expr) {
         let Expr::Name(local) = target else { return };
-        self.state_locals
-            .retain(|(name, _, _)| name != local.id.as_str());
-        if self.current == 0 || !matches!(value, Expr::Name(_) | Expr::Attribute(_)) {
+        if !self.state_locals.is_empty() {
+            self.state_locals
+                .retain(|(name, _, _)| name != local.id.as_str());
+        }
+        // Only `self.x` and declared globals can be written back (see `state_write`).
+        let writable = match value {
+            Expr::Attribute(attr) => attr.value.is_name_expr(),
+            Expr::Name(name) => self
+                .scopes
+                .last()
+                .is_some_and(|s| s.global_names.contains(name.id.as_str())),
+            _ => false,
+        };
+        if self.current == 0 || !writable {
             return;
         }
         if let Some((state, _, _)) = self.shared_state(value) {
@@ -1422,7 +1439,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
             }
             Stmt::Assign(assign) => {
-                if let [target] = assign.targets.as_slice() {
+                // Constructors set state up before it is shared: no rule reads their writes.
+                if let [target] = assign.targets.as_slice()
+                    && !self.in_constructor()
+                {
                     self.state_write(target, Some(&assign.value), span(stmt));
                     self.state_read_into_local(target, &assign.value);
                 }
@@ -1512,8 +1532,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::If(branch) => {
-                self.check_then_act(branch);
-                self.state_checks(&branch.test);
+                if !self.in_constructor() {
+                    self.check_then_act(branch);
+                    self.state_checks(&branch.test);
+                }
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::For(for_stmt) => {
