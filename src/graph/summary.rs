@@ -13,10 +13,12 @@ use crate::model::{Context, FunctionKind};
 /// only a bug in async code itself).
 const BLOCKING_RULES: &[&str] = &["IL101", "IL102", "IL103", "IL104", "IL105"];
 
-/// Why a sync function may block: the first call on a shortest path to a blocking call.
+/// How a function reaches a call of interest — a blocking call (IL106) or a process spawn
+/// (IL301): the first call on a shortest path to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BlocksVia {
-    /// The call is itself a blocking API of this rule.
+    /// The call is itself the call of interest: a blocking API of rule `rule`, or the
+    /// process-starting API named `rule`.
     Leaf { site: CallSite, rule: String },
     /// The call reaches a project function that may block, `depth` calls from the blocking one.
     Call {
@@ -50,17 +52,9 @@ pub fn blocking_summaries(
     project: &Project,
     policy: &dyn Policy,
 ) -> HashMap<FunctionId, BlocksVia> {
-    reach_summaries(project, |project, summaries, id| {
+    let summarise = |project: &Project, summaries: &HashMap<FunctionId, BlocksVia>, id| {
         blocks_via(project, policy, summaries, id)
-    })
-}
-
-/// Summaries computed bottom-up over the call graph's strongly connected components with
-/// `summarise` (a function's summary from its callees' summaries).
-fn reach_summaries(
-    project: &Project,
-    summarise: impl Fn(&Project, &HashMap<FunctionId, BlocksVia>, FunctionId) -> Option<BlocksVia>,
-) -> HashMap<FunctionId, BlocksVia> {
+    };
     let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
     for component in project.components() {
         if let [node] = component.as_slice() {
