@@ -558,32 +558,14 @@ impl Builder<'_, '_> {
                     }) else {
                         continue;
                     };
-                    if b.node == a.node {
-                        let same_object = match (outer.scope, inner.scope) {
-                            (LockScope::Field, LockScope::Field) => {
-                                outer.lock == inner.lock || (outer.via_self && inner.via_self)
-                            }
-                            (x, y) => x == y,
-                        };
-                        if same_object && let Some(mixed) = deadlocks_on_relock(a.lock, b.lock) {
-                            self.double_locks.push(DoubleLock {
-                                outer: outer_at,
-                                inner: Inner::Direct(k),
-                                mixed_modes: mixed,
-                            });
+                    let same_object = match (outer.scope, inner.scope) {
+                        (LockScope::Field, LockScope::Field) => {
+                            outer.lock == inner.lock || (outer.via_self && inner.via_self)
                         }
-                        continue;
-                    }
-                    let gates = self.gates(id, h, inner.span.start, a.node, b.node);
-                    self.add_edge(
-                        a.node,
-                        b.node,
-                        Evidence {
-                            outer: outer_at,
-                            inner: Inner::Direct(k),
-                            gates,
-                        },
-                    );
+                        (x, y) => x == y,
+                    };
+                    let position = inner.span.start;
+                    self.taken_while_held(outer_at, a, b, same_object, position, Inner::Direct(k));
                 }
                 for (index, call) in function.calls.iter().enumerate() {
                     if !outer.covers(call.span.start)
@@ -611,39 +593,56 @@ impl Builder<'_, '_> {
                         };
                         chain.insert(0, site);
                         let inner = Inner::Call { chain, leaf };
-                        if entry.node == a.node {
-                            let same_object = match (outer.scope, entry.scope) {
-                                (LockScope::Global, LockScope::Global) => true,
-                                (LockScope::Field, LockScope::Field) => {
-                                    outer.via_self && call.on_self && entry.via_self
-                                }
-                                _ => false,
-                            };
-                            if same_object
-                                && let Some(mixed) = deadlocks_on_relock(a.lock, entry.lock)
-                            {
-                                self.double_locks.push(DoubleLock {
-                                    outer: outer_at,
-                                    inner,
-                                    mixed_modes: mixed,
-                                });
+                        let same_object = match (outer.scope, entry.scope) {
+                            (LockScope::Global, LockScope::Global) => true,
+                            (LockScope::Field, LockScope::Field) => {
+                                outer.via_self && call.on_self && entry.via_self
                             }
-                            continue;
-                        }
-                        let gates = self.gates(id, h, call.span.start, a.node, entry.node);
-                        self.add_edge(
-                            a.node,
-                            entry.node,
-                            Evidence {
-                                outer: outer_at,
-                                inner,
-                                gates,
-                            },
-                        );
+                            _ => false,
+                        };
+                        let b = Resolved {
+                            node: entry.node,
+                            lock: entry.lock,
+                        };
+                        self.taken_while_held(outer_at, a, b, same_object, call.span.start, inner);
                     }
                 }
             }
         }
+    }
+
+    /// Records that lock `b` is taken (at `position` of the holding function, or through the
+    /// call there) while `outer` holds lock `a`: a double lock when it is the same lock of the
+    /// same object, an edge of the graph otherwise.
+    fn taken_while_held(
+        &mut self,
+        outer: Acquisition,
+        a: Resolved,
+        b: Resolved,
+        same_object: bool,
+        position: usize,
+        inner: Inner,
+    ) {
+        if b.node == a.node {
+            if same_object && let Some(mixed_modes) = deadlocks_on_relock(a.lock, b.lock) {
+                self.double_locks.push(DoubleLock {
+                    outer,
+                    inner,
+                    mixed_modes,
+                });
+            }
+            return;
+        }
+        let gates = self.gates(outer.function, outer.hold, position, a.node, b.node);
+        self.add_edge(
+            a.node,
+            b.node,
+            Evidence {
+                outer,
+                inner,
+                gates,
+            },
+        );
     }
 
     fn add_edge(&mut self, from: NodeIndex, to: NodeIndex, evidence: Evidence) {
