@@ -1,6 +1,7 @@
 //! What the lock rules (IL201, IL202) say about sites: short lock names, and the related
 //! locations of a lock taken directly or through a call chain.
 
+use super::call_hop;
 use crate::diagnostic::Related;
 use crate::graph::Project;
 use crate::graph::locks::{Acquisition, Evidence, Inner};
@@ -88,15 +89,8 @@ pub fn inner_sites(
                 let Some(callee) = project.target(*site) else {
                     continue;
                 };
-                related.push(Related {
-                    path: project.model(site.caller).path.clone(),
-                    span: project.call(*site).span.clone(),
-                    message: format!(
-                        "`{}` calls `{}` here while `{outer_lock}` is held",
-                        project.function(site.caller).name,
-                        project.function(callee).name
-                    ),
-                });
+                let rest = format!(" while `{outer_lock}` is held");
+                related.push(call_hop(project, *site, callee, &rest));
             }
             related.push(acquisition(
                 project,

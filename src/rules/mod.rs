@@ -31,7 +31,7 @@ pub mod unpicklable_process_target;
 pub mod unprotected_shared_write;
 
 use crate::analysis::AnalysedFile;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::locks::{Acquisition, Evidence, Inner, LockGraph};
 use crate::graph::summary::Policy;
 use crate::graph::threads::Concurrency;
@@ -204,6 +204,30 @@ impl Policy for ProjectContext<'_> {
         let declared = &self.file(function).settings.non_blocking;
         !declared.is_empty() && declared.contains(&project.function(function).canonical)
     }
+}
+
+/// A call site as a related location.
+pub(crate) fn call_site(project: &Project, site: CallSite, message: String) -> Related {
+    Related {
+        path: project.model(site.caller).path.clone(),
+        span: project.call(site).span.clone(),
+        message,
+    }
+}
+
+/// A hop of a call chain as a related location: "`caller` calls `callee` here", then `rest`.
+pub(crate) fn call_hop(
+    project: &Project,
+    site: CallSite,
+    callee: FunctionId,
+    rest: &str,
+) -> Related {
+    let message = format!(
+        "`{}` calls `{}` here{rest}",
+        project.function(site.caller).name,
+        project.function(callee).name
+    );
+    call_site(project, site, message)
 }
 
 /// Runs every project-wide rule, the rules in parallel.

@@ -3,7 +3,7 @@
 //! Under the spawn and forkserver start methods every child re-imports the main module, so the
 //! import starts processes again.
 
-use super::{Check, ProjectContext, Rule};
+use super::{Check, ProjectContext, Rule, call_hop, call_site};
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia};
 use crate::graph::threads::derives_from;
@@ -171,21 +171,15 @@ fn chain(
     let mut api = String::new();
     for hop in summary::chain(summaries, start) {
         match hop {
-            BlocksVia::Call { site, callee, .. } => related.push(Related {
-                path: project.model(site.caller).path.clone(),
-                span: project.call(site).span.clone(),
-                message: format!(
-                    "`{}` calls `{}` here",
-                    project.function(site.caller).name,
-                    project.function(callee).name
-                ),
-            }),
+            BlocksVia::Call { site, callee, .. } => {
+                related.push(call_hop(project, site, callee, ""));
+            }
             BlocksVia::Leaf { site, rule } => {
-                related.push(Related {
-                    path: project.model(site.caller).path.clone(),
-                    span: project.call(site).span.clone(),
-                    message: format!("`{rule}` starts processes here"),
-                });
+                related.push(call_site(
+                    project,
+                    site,
+                    format!("`{rule}` starts processes here"),
+                ));
                 api = rule;
             }
         }

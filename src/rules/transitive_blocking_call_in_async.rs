@@ -1,7 +1,7 @@
 //! IL106 transitive-blocking-call-in-async: an async function calls a sync project function that
 //! reaches a blocking call (IL101–IL105) through any number of calls and files.
 
-use super::{Check, ProjectContext, Rule};
+use super::{Check, ProjectContext, Rule, call_hop};
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia};
 use crate::graph::{CallSite, FunctionId, Project};
@@ -61,15 +61,7 @@ fn diagnostic(
         match hop {
             BlocksVia::Call { site, callee, .. } => {
                 names.push(project.function(*callee).name.clone());
-                related.push(Related {
-                    path: project.model(site.caller).path.clone(),
-                    span: project.call(*site).span.clone(),
-                    message: format!(
-                        "`{}` calls `{}` here",
-                        project.function(site.caller).name,
-                        project.function(*callee).name
-                    ),
-                });
+                related.push(call_hop(project, *site, *callee, ""));
             }
             BlocksVia::Leaf { site, rule } => {
                 let call = project.call(*site);
