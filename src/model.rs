@@ -218,7 +218,7 @@ pub struct StateWrite {
 pub struct CheckThenAct {
     pub check: Span,
     pub act: Span,
-    pub state: String,
+    /// The state as written (`self.cache`, `READY`).
     pub written: String,
     /// The state is a Rust atomic (the fix is `compare_exchange`/`fetch_update`).
     pub atomic: bool,

@@ -1257,7 +1257,7 @@ impl<'a> Lowerer<'a> {
         let Some((checked, subscript)) = checked else {
             return;
         };
-        let Some((state, written, _)) = self.shared_state(checked) else {
+        let Some((_, written, _)) = self.shared_state(checked) else {
             return;
         };
         let declared_global = |name: &str| {
@@ -1286,7 +1286,6 @@ impl<'a> Lowerer<'a> {
             let found = CheckThenAct {
                 check: span(branch.test.as_ref()),
                 act,
-                state,
                 written,
                 atomic: false,
                 closure: self.closure,

@@ -1395,7 +1395,6 @@ impl<'t> Lowerer<'t> {
             let found = CheckThenAct {
                 check,
                 act,
-                state: atomic.clone(),
                 written: atomic,
                 atomic: true,
                 closure: self.closure,
