@@ -384,6 +384,15 @@ impl LockHold {
 }
 
 impl Function {
+    /// A constructor (or test set-up method): state it writes is not shared yet.
+    pub fn is_constructor(&self) -> bool {
+        let name = self.name.rsplit(['.', ':']).next().unwrap_or("");
+        matches!(
+            name,
+            "__init__" | "__new__" | "__post_init__" | "setUp" | "setup_method" | "new" | "default"
+        )
+    }
+
     /// A function region with no facts yet.
     pub fn new(
         name: String,

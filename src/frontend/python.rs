@@ -1205,10 +1205,9 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// Whether the function being lowered is a constructor (`__init__`, `__new__`).
+    /// Whether the function being lowered is a constructor: no rule reads its state facts.
     fn in_constructor(&self) -> bool {
-        let name = &self.model.functions[self.current].name;
-        name.ends_with("__init__") || name.ends_with("__new__")
+        self.model.functions[self.current].is_constructor()
     }
 
     /// `v = self.stock`: remembers that the local holds a value read from shared state.

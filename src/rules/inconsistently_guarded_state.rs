@@ -2,9 +2,7 @@
 //! it in another (outside constructors). The lock shows the state is shared; the unguarded
 //! write races with the guarded ones.
 
-use super::shared_state::{
-    GuardedWrite, guarded_writes, held_at, held_by_every_caller, is_constructor,
-};
+use super::shared_state::{GuardedWrite, guarded_writes, held_at, held_by_every_caller};
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
 
@@ -25,7 +23,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         // Constructors and top-level code run before the state is shared.
-        if is_constructor(function) || function.kind == crate::model::FunctionKind::Module {
+        if function.is_constructor() || function.kind == crate::model::FunctionKind::Module {
             continue;
         }
         let model = project.model(id);

@@ -48,15 +48,6 @@ pub fn guarded_writes<'p>(context: &ProjectContext<'p>) -> HashMap<&'p str, Guar
     guarded
 }
 
-/// Constructors (and test set-up methods): state set up before the object is shared.
-pub fn is_constructor(function: &Function) -> bool {
-    let name = function.name.rsplit(['.', ':']).next().unwrap_or("");
-    matches!(
-        name,
-        "__init__" | "__new__" | "__post_init__" | "setUp" | "setup_method" | "new" | "default"
-    )
-}
-
 /// Whether `self` state of this function's class is shared between threads (the class's
 /// bound methods are thread entry points); module state always is.
 pub fn is_shared(
@@ -80,6 +71,6 @@ pub fn held_by_every_caller(project: &Project, id: FunctionId, depth: usize) -> 
     project.every_caller(id, depth, &|site: CallSite| {
         let caller = project.function(site.caller);
         let position = project.call(site).span.start;
-        is_constructor(caller) || caller.lock_holds.iter().any(|h| h.covers(position))
+        caller.is_constructor() || caller.lock_holds.iter().any(|h| h.covers(position))
     })
 }

@@ -2,7 +2,7 @@
 //! read-modify-write of shared state (`counter += 1`, `self.hits = self.hits + 1`) with no lock
 //! held, and no lock guards that state anywhere. Updates get lost.
 
-use super::shared_state::{guarded_writes, held_at, is_constructor, is_shared};
+use super::shared_state::{guarded_writes, held_at, is_shared};
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::threads::Concurrency;
@@ -31,7 +31,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let in_thread_closure =
                 write.closure != 0 && concurrency.closures.contains(&(id, write.closure));
             if write.access != Access::ReadModifyWrite
-                || is_constructor(function)
+                || function.is_constructor()
                 || !is_shared(write.via_self, function, &concurrency.shared_classes)
                 || held_at(function, write.span.start).is_some()
                 || guarded.contains_key(write.state.as_str())
