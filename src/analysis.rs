@@ -112,7 +112,7 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
         errors,
         ..Report::default()
     };
-    let project_diagnostics = pool.install(|| check_project(&files));
+    let project_diagnostics = pool.install(|| check_project(&files.iter().collect::<Vec<_>>()));
     let by_path: HashMap<&PathBuf, &AnalysedFile> = files.iter().map(|f| (&f.path, f)).collect();
     report.diagnostics = files
         .iter()
@@ -179,8 +179,12 @@ pub fn analyse_files(
 
 /// Runs the project-wide rules and keeps the findings their files' settings and suppression
 /// comments allow.
-fn check_project(files: &[AnalysedFile]) -> Vec<Diagnostic> {
-    let parsed: Vec<&AnalysedFile> = files.iter().filter(|f| f.model.is_some()).collect();
+pub fn check_project(files: &[&AnalysedFile]) -> Vec<Diagnostic> {
+    let parsed: Vec<&AnalysedFile> = files
+        .iter()
+        .copied()
+        .filter(|f| f.model.is_some())
+        .collect();
     let started = Instant::now();
     let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
     TIMINGS.add(&TIMINGS.graph, started.elapsed());

@@ -1,4 +1,5 @@
-//! The command line (clap): `interlock check`, `interlock rule CODE`, `interlock rules`.
+//! The command line (clap): `interlock check`, `interlock rule CODE`, `interlock rules`,
+//! `interlock graph`, `interlock server`.
 //! Exit codes follow Ruff: 0 no findings, 1 findings, 2 usage, configuration or internal error.
 
 use std::io::{IsTerminal, Read, Write};
@@ -40,6 +41,8 @@ enum Command {
     Rules,
     /// Draw the project's call graph or await graph (Graphviz DOT or JSON).
     Graph(GraphArgs),
+    /// Run the language server (LSP over stdin/stdout) for editors.
+    Server,
 }
 
 #[derive(Args)]
@@ -133,6 +136,7 @@ pub fn run() -> ExitCode {
             None => Err(format!("unknown rule `{code}` (see `interlock rules`)")),
         },
         Command::Graph(args) => graph(args),
+        Command::Server => return crate::server::run_stdio(),
         Command::Rules => {
             for rule in rules::ALL {
                 println!("{}  {:<30} {}", rule.code, rule.name, rule.summary);

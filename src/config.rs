@@ -367,7 +367,12 @@ pub struct Resolver {
 impl Resolver {
     pub fn new(cli: Options, config: Option<&Path>) -> Result<Resolver, String> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-        let default = Arc::new(Settings::new(cwd, Options::default(), &cli)?);
+        Resolver::rooted(cli, config, cwd)
+    }
+
+    /// A resolver whose settings for files under no config file are rooted at `root`.
+    pub fn rooted(cli: Options, config: Option<&Path>, root: PathBuf) -> Result<Resolver, String> {
+        let default = Arc::new(Settings::new(root, Options::default(), &cli)?);
         let forced = match config {
             Some(path) => {
                 let options = read_options(path)

@@ -2,7 +2,8 @@
 //!
 //! Front ends (`frontend`) lower each file into one language-neutral `model`; `rules` read the
 //! model (with the API tables of `knowledge`) and emit `diagnostic`s; `analysis` drives the
-//! files in parallel; `report` renders the results; `cli` ties it together.
+//! files in parallel; `report` renders the results; `cli` ties it together; `server` is the
+//! language server.
 
 pub mod analysis;
 pub mod cli;
@@ -17,5 +18,6 @@ pub mod model;
 pub mod project;
 pub mod report;
 pub mod rules;
+pub mod server;
 pub mod source;
 pub mod suppress;

@@ -97,14 +97,9 @@ fn directives(comment: &str) -> Vec<(bool, Codes)> {
     if let Some(rest) = lower.strip_prefix("noqa") {
         let rest = &text[text.len() - rest.len()..];
         return match rest.trim_start().strip_prefix(':') {
-            Some(list) => {
-                let codes = code_list(list);
-                if codes.is_empty() {
-                    vec![(false, Codes::All)]
-                } else {
-                    vec![(false, Codes::Some(codes))]
-                }
-            }
+            // `# noqa: E501` names only another tool's codes: it suppresses nothing here.
+            Some(list) if list.trim().is_empty() => vec![(false, Codes::All)],
+            Some(list) => vec![(false, Codes::Some(code_list(list)))],
             None => vec![(false, Codes::All)],
         };
     }
@@ -125,11 +120,16 @@ fn directives(comment: &str) -> Vec<(bool, Codes)> {
     }
 }
 
-/// `IL101, IL102 IL2` → the codes, stopping at the first word that is not a code.
+/// `IL101, E501 IL2` → interlock's codes (`IL101`, `IL2`), stopping at the first word that is
+/// not a rule code of any tool (the rest of the comment).
 fn code_list(list: &str) -> Vec<String> {
     list.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|w| !w.is_empty())
-        .take_while(|w| w.len() >= 2 && w[..2].eq_ignore_ascii_case("IL"))
+        .take_while(|w| {
+            let letters = w.trim_end_matches(|c: char| c.is_ascii_digit());
+            !letters.is_empty() && letters.chars().all(|c| c.is_ascii_alphabetic())
+        })
+        .filter(|w| w.len() >= 2 && w[..2].eq_ignore_ascii_case("IL"))
         .map(|w| w.to_ascii_uppercase())
         .collect()
 }
@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn line_and_file_directives() {
-        let text = "a()  # noqa: IL101\nb()  # noqa\nc()  # interlock: ignore[IL1]\nd()  # noqa: IL102 # expect: IL101\n";
+        let text = "a()  # noqa: IL101\nb()  # noqa\nc()  # interlock: ignore[IL1]\nd()  # noqa: IL102 # expect: IL101\ne()  # noqa: E501\nf()  # noqa: E501, IL105 because\n";
         let s = Suppressions::parse(text, Language::Python);
         assert!(s.suppresses("IL101", 0));
         assert!(!s.suppresses("IL102", 0));
@@ -148,6 +148,9 @@ mod tests {
         assert!(s.suppresses("IL105", 2));
         assert!(!s.suppresses("IL501", 2));
         assert!(!s.suppresses("IL101", 3));
+        // Another tool's codes only: nothing of interlock's is suppressed.
+        assert!(!s.suppresses("IL101", 4));
+        assert!(s.suppresses("IL105", 5) && !s.suppresses("IL101", 5));
         let file =
             Suppressions::parse("// interlock: file-ignore[IL10]\nfn f() {}", Language::Rust);
         assert!(file.suppresses("IL101", 1));

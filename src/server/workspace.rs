@@ -1,0 +1,314 @@
+//! The server's in-memory project. Every file of the workspace folders is analysed once; open
+//! buffers stand in for their files on disk. After a change only the changed files are parsed
+//! and lowered again; the project-wide phase (graphs and cross-file rules) then reruns over
+//! the kept models, so editing one file updates the findings of the files that depend on it.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::analysis::{self, AnalysedFile, Input};
+use crate::config::{CONFIG_FILES, Options, Resolver, Settings};
+use crate::diagnostic::Diagnostic;
+use crate::discover;
+use crate::model::Language;
+
+use super::document::{Document, Text};
+
+/// Files whose change means re-reading the configuration (Rust module names and editions come
+/// from `Cargo.toml`).
+const RELOAD_FILES: &[&str] = &[
+    "interlock.toml",
+    ".interlock.toml",
+    "pyproject.toml",
+    "Cargo.toml",
+];
+
+/// Whether a changed file is one whose change re-reads the configuration.
+pub fn is_config_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| RELOAD_FILES.contains(&n))
+}
+
+/// An open buffer and its language.
+pub struct OpenDocument {
+    pub document: Document,
+    pub language: Language,
+}
+
+/// The workspace: folders, open buffers, every analysed file and the latest findings.
+pub struct Workspace {
+    folders: Vec<PathBuf>,
+    pool: rayon::ThreadPool,
+    resolver: Resolver,
+    /// Source files found in the folders (absolute paths).
+    on_disk: BTreeSet<PathBuf>,
+    pub documents: HashMap<PathBuf, OpenDocument>,
+    /// Every analysed file, by path (sorted, so results do not depend on the order of edits).
+    files: BTreeMap<PathBuf, AnalysedFile>,
+    /// Files to analyse again at the next refresh.
+    stale: BTreeSet<PathBuf>,
+    rediscover: bool,
+    /// Config files seen and when they last changed (for clients that do not watch files).
+    config_stamps: Vec<(PathBuf, Option<SystemTime>)>,
+    /// Latest findings, by path.
+    diagnostics: HashMap<PathBuf, Vec<Diagnostic>>,
+    /// Files that could not be analysed at all, with the reason.
+    errors: HashMap<PathBuf, String>,
+}
+
+impl Workspace {
+    pub fn new(folders: Vec<PathBuf>) -> Self {
+        Workspace {
+            resolver: resolver_for(&folders),
+            folders,
+            pool: analysis::analysis_pool(),
+            on_disk: BTreeSet::new(),
+            documents: HashMap::new(),
+            files: BTreeMap::new(),
+            stale: BTreeSet::new(),
+            rediscover: true,
+            config_stamps: Vec::new(),
+            diagnostics: HashMap::new(),
+            errors: HashMap::new(),
+        }
+    }
+
+    pub fn set_folders(&mut self, folders: Vec<PathBuf>) {
+        self.folders = folders;
+        self.rediscover = true;
+    }
+
+    pub fn folders(&self) -> &[PathBuf] {
+        &self.folders
+    }
+
+    /// Re-read the configuration and the folders' files at the next refresh.
+    pub fn reload(&mut self) {
+        self.rediscover = true;
+    }
+
+    pub fn open(&mut self, path: PathBuf, document: OpenDocument) {
+        self.documents.insert(path.clone(), document);
+        self.stale.insert(path);
+    }
+
+    /// The buffer changed: analyse it again.
+    pub fn touch(&mut self, path: &Path) {
+        self.stale.insert(path.to_path_buf());
+    }
+
+    /// The buffer was closed: its file on disk (if any) counts again.
+    pub fn close(&mut self, path: &Path) {
+        self.documents.remove(path);
+        self.stale.insert(path.to_path_buf());
+    }
+
+    /// A file changed on disk (created, changed or deleted).
+    pub fn changed_on_disk(&mut self, path: &Path, deleted: bool) {
+        if is_config_file(path) {
+            self.rediscover = true;
+            return;
+        }
+        if Language::from_path(path).is_none() {
+            return;
+        }
+        if deleted {
+            self.on_disk.remove(path);
+        } else if self.folders.iter().any(|f| path.starts_with(f)) && !self.excluded(path) {
+            self.on_disk.insert(path.to_path_buf());
+        }
+        if !self.documents.contains_key(path) {
+            self.stale.insert(path.to_path_buf());
+        }
+    }
+
+    /// Whether a config file that applies to an open buffer changed since the last refresh
+    /// (checked on save, for clients that do not report changed files).
+    pub fn config_changed(&self) -> bool {
+        self.config_candidates() != self.config_stamps
+    }
+
+    pub fn needs_refresh(&self) -> bool {
+        self.rediscover || !self.stale.is_empty()
+    }
+
+    /// Brings the findings up to date: re-reads the configuration if asked, analyses the
+    /// stale files again, then reruns the project-wide rules. Returns the configuration
+    /// errors met (to show to the user).
+    pub fn refresh(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if std::mem::take(&mut self.rediscover) {
+            problems.extend(self.rediscover_files());
+        }
+        let stale = std::mem::take(&mut self.stale);
+        let mut inputs = Vec::new();
+        for path in stale {
+            self.errors.remove(&path);
+            let contents = self.documents.get(&path).map(|d| d.document.text.as_str());
+            let language = match self.documents.get(&path) {
+                Some(open) => open.language,
+                None if self.on_disk.contains(&path) => match Language::from_path(&path) {
+                    Some(language) => language,
+                    None => continue,
+                },
+                None => {
+                    self.files.remove(&path);
+                    continue;
+                }
+            };
+            let settings = match self.resolver.settings_for_entry(&path, false) {
+                Ok(settings) => settings,
+                Err(message) => {
+                    problems.push(message);
+                    default_settings(&path)
+                }
+            };
+            if contents.is_some() && settings.is_excluded_with_ancestors(&path) {
+                self.files.remove(&path);
+                continue;
+            }
+            inputs.push(Input {
+                contents: contents.map(|text| text.as_bytes().to_vec()),
+                path,
+                language,
+                settings,
+            });
+        }
+        let (analysed, errors) = analysis::analyse_files(&self.pool, inputs);
+        for error in errors {
+            self.files.remove(&error.path);
+            self.errors.insert(error.path, error.message);
+        }
+        for file in analysed {
+            self.files.insert(file.path.clone(), file);
+        }
+        self.config_stamps = self.config_candidates();
+        self.check_project(&mut problems);
+        problems
+    }
+
+    /// Reruns the project-wide rules over every kept model and regroups the findings by path.
+    fn check_project(&mut self, problems: &mut Vec<String>) {
+        let files: Vec<&AnalysedFile> = self.files.values().collect();
+        let project = self
+            .pool
+            .install(|| panic::catch_unwind(AssertUnwindSafe(|| analysis::check_project(&files))));
+        let mut diagnostics: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
+        for file in &files {
+            if !file.diagnostics.is_empty() {
+                diagnostics.insert(file.path.clone(), file.diagnostics.clone());
+            }
+        }
+        match project {
+            Ok(found) => {
+                for diagnostic in found {
+                    diagnostics
+                        .entry(diagnostic.path.clone())
+                        .or_default()
+                        .push(diagnostic);
+                }
+            }
+            Err(_) => problems.push(
+                "internal error in the project-wide rules; only per-file findings are shown"
+                    .to_string(),
+            ),
+        }
+        for list in diagnostics.values_mut() {
+            list.sort_by_key(|d| (d.span.start, d.code));
+        }
+        self.diagnostics = diagnostics;
+    }
+
+    /// Finds the folders' files again with fresh settings and marks everything stale.
+    fn rediscover_files(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        self.resolver = resolver_for(&self.folders);
+        match discover::discover(&self.folders, resolver_for(&self.folders), false) {
+            Ok((inputs, _unreadable)) => {
+                self.on_disk = inputs
+                    .into_iter()
+                    .map(|input| crate::source::absolute(&input.path))
+                    .collect();
+            }
+            // A broken config file: keep the files found before, analysed with defaults.
+            Err(message) => problems.push(message),
+        }
+        self.stale.extend(self.on_disk.iter().cloned());
+        self.stale.extend(self.documents.keys().cloned());
+        self.stale.extend(self.files.keys().cloned());
+        problems
+    }
+
+    fn excluded(&mut self, path: &Path) -> bool {
+        self.resolver
+            .settings_for_entry(path, false)
+            .is_ok_and(|settings| settings.is_excluded_with_ancestors(path))
+    }
+
+    /// Config files that apply to the open buffers, with their modification times.
+    fn config_candidates(&self) -> Vec<(PathBuf, Option<SystemTime>)> {
+        let mut directories: BTreeSet<&Path> = BTreeSet::new();
+        for path in self.documents.keys() {
+            directories.extend(path.ancestors().skip(1));
+        }
+        directories
+            .into_iter()
+            .flat_map(|dir| CONFIG_FILES.iter().map(move |name| dir.join(name)))
+            .map(|path| {
+                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                (path, modified)
+            })
+            .collect()
+    }
+
+    /// The latest findings in a file.
+    pub fn diagnostics(&self, path: &Path) -> &[Diagnostic] {
+        self.diagnostics.get(path).map_or(&[], Vec::as_slice)
+    }
+
+    /// Why a file could not be analysed at all, if it could not.
+    pub fn error(&self, path: &Path) -> Option<&str> {
+        self.errors.get(path).map(String::as_str)
+    }
+
+    /// The text of a file as analysed: the open buffer, or the file's contents.
+    pub fn text(&self, path: &Path) -> Option<Cow<'_, Text>> {
+        if let Some(open) = self.documents.get(path) {
+            return Some(Cow::Borrowed(&open.document.text));
+        }
+        let file = self.files.get(path)?;
+        Some(Cow::Owned(Text::new(file.text().to_string())))
+    }
+
+    /// How many files the project model holds.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// The settings resolver for a set of folders (defaults rooted at the first folder).
+fn resolver_for(folders: &[PathBuf]) -> Resolver {
+    let root = folders
+        .first()
+        .cloned()
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    Resolver::rooted(Options::default(), None, root).expect("default settings are valid")
+}
+
+/// The settings used for a file whose config file is broken.
+fn default_settings(path: &Path) -> Arc<Settings> {
+    let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Arc::new(
+        Settings::new(root, Options::default(), &Options::default())
+            .expect("default settings are valid"),
+    )
+}
