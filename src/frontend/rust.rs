@@ -44,6 +44,15 @@ pub fn lower(
             ),
         });
     }
+    // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise:
+    // forget it however this function returns, or a long-lived server grows with every edit.
+    struct ForgetSpans;
+    impl Drop for ForgetSpans {
+        fn drop(&mut self) {
+            proc_macro2::extra::invalidate_current_thread_spans();
+        }
+    }
+    let _forget_spans = ForgetSpans;
     let parse_started = std::time::Instant::now();
     let file = syn::parse_file(text).map_err(|error| {
         let range = error.span().byte_range();
@@ -88,8 +97,6 @@ pub fn lower(
     lowerer.visit_file(&file);
     let model = lowerer.model;
     drop(file);
-    // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise.
-    proc_macro2::extra::invalidate_current_thread_spans();
     Ok((model, parse_time))
 }
 
