@@ -193,9 +193,10 @@ impl Server {
             _ => Ok(()), // `$/cancelRequest`, `$/setTrace` and the like: nothing to do
         };
         if let Err((_, message)) = handled {
-            self.send(transport::log_message(&format!(
-                "interlock: ignored `{method}`: {message}"
-            )));
+            self.send(transport::log_message(
+                2,
+                &format!("interlock: ignored `{method}`: {message}"),
+            ));
         }
     }
 
@@ -409,7 +410,8 @@ impl Server {
         if !workspace.needs_refresh() {
             return;
         }
-        let problems = workspace.refresh();
+        let (problems, timing) = workspace.refresh();
+        self.send(transport::log_message(4, &format!("interlock: {timing}")));
         if !problems.is_empty() {
             let mut problems = problems;
             problems.dedup();

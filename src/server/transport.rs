@@ -47,9 +47,10 @@ pub fn read_messages(
                 }
             }
             Err(error) if error.kind() == io::ErrorKind::InvalidData => {
-                let _ = to_client.send(log_message(&format!(
-                    "interlock: ignored a malformed message: {error}"
-                )));
+                let _ = to_client.send(log_message(
+                    2,
+                    &format!("interlock: ignored a malformed message: {error}"),
+                ));
             }
             Err(_) => return,
         }
@@ -69,11 +70,11 @@ fn write_messages(from_server: &Receiver<Message>) {
     }
 }
 
-/// A `window/logMessage` notification at warning level.
-pub fn log_message(text: &str) -> Message {
+/// A `window/logMessage` notification (`level`: 1 error, 2 warning, 3 info, 4 log).
+pub fn log_message(level: u8, text: &str) -> Message {
     Notification::new(
         "window/logMessage".into(),
-        serde_json::json!({"type": 2, "message": text}),
+        serde_json::json!({"type": level, "message": text}),
     )
     .into()
 }

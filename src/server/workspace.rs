@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::analysis::{self, AnalysedFile, Input};
 use crate::config::{CONFIG_FILES, Options, Resolver, Settings};
@@ -139,8 +139,9 @@ impl Workspace {
 
     /// Brings the findings up to date: re-reads the configuration if asked, analyses the
     /// stale files again, then reruns the project-wide rules. Returns the configuration
-    /// errors met (to show to the user).
-    pub fn refresh(&mut self) -> Vec<String> {
+    /// errors met (to show to the user) and where the time went (for the log).
+    pub fn refresh(&mut self) -> (Vec<String>, String) {
+        let started = Instant::now();
         let mut problems = Vec::new();
         if std::mem::take(&mut self.rediscover) {
             problems.extend(self.rediscover_files());
@@ -179,6 +180,7 @@ impl Workspace {
                 settings,
             });
         }
+        let analysed_files = inputs.len();
         let (analysed, errors) = analysis::analyse_files(&self.pool, inputs);
         for error in errors {
             self.files.remove(&error.path);
@@ -188,8 +190,15 @@ impl Workspace {
             self.files.insert(file.path.clone(), file);
         }
         self.config_stamps = self.config_candidates();
+        let per_file = started.elapsed();
         self.check_project(&mut problems);
-        problems
+        let timing = format!(
+            "analysed {analysed_files} changed file(s) in {:.1} ms, then the project ({} files) in {:.1} ms",
+            per_file.as_secs_f64() * 1e3,
+            self.files.len(),
+            (started.elapsed() - per_file).as_secs_f64() * 1e3
+        );
+        (problems, timing)
     }
 
     /// Reruns the project-wide rules over every kept model and regroups the findings by path.
