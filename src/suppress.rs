@@ -120,8 +120,22 @@ fn directives(comment: &str) -> Vec<(bool, Codes)> {
     }
 }
 
-/// `IL101, E501 IL2` → interlock's codes (`IL101`, `IL2`), stopping at the first word that is
-/// not a rule code of any tool (the rest of the comment).
+/// Ruff's flake8-async rules that find the same bug as one of interlock's: a line reviewed and
+/// suppressed for one is not reported by the other.
+const EQUIVALENT_CODES: &[(&str, &str)] = &[
+    ("ASYNC110", "IL503"),
+    ("ASYNC210", "IL103"),
+    ("ASYNC212", "IL103"),
+    ("ASYNC220", "IL104"),
+    ("ASYNC221", "IL104"),
+    ("ASYNC222", "IL104"),
+    ("ASYNC230", "IL102"),
+    ("ASYNC240", "IL102"),
+    ("ASYNC251", "IL101"),
+];
+
+/// `IL101, E501 IL2` → interlock's codes (`IL101`, `IL2`) and those of Ruff's equivalent rules,
+/// stopping at the first word that is not a rule code of any tool (the rest of the comment).
 fn code_list(list: &str) -> Vec<String> {
     list.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|w| !w.is_empty())
@@ -129,8 +143,16 @@ fn code_list(list: &str) -> Vec<String> {
             let letters = w.trim_end_matches(|c: char| c.is_ascii_digit());
             !letters.is_empty() && letters.chars().all(|c| c.is_ascii_alphabetic())
         })
-        .filter(|w| w.len() >= 2 && w[..2].eq_ignore_ascii_case("IL"))
         .map(|w| w.to_ascii_uppercase())
+        .filter_map(|w| {
+            if w.starts_with("IL") {
+                return Some(w);
+            }
+            EQUIVALENT_CODES
+                .iter()
+                .find(|(other, _)| *other == w)
+                .map(|(_, ours)| ours.to_string())
+        })
         .collect()
 }
 
@@ -140,7 +162,7 @@ mod tests {
 
     #[test]
     fn line_and_file_directives() {
-        let text = "a()  # noqa: IL101\nb()  # noqa\nc()  # interlock: ignore[IL1]\nd()  # noqa: IL102 # expect: IL101\ne()  # noqa: E501\nf()  # noqa: E501, IL105 because\n";
+        let text = "a()  # noqa: IL101\nb()  # noqa\nc()  # interlock: ignore[IL1]\nd()  # noqa: IL102 # expect: IL101\ne()  # noqa: E501\nf()  # noqa: E501, IL105 because\ng()  # noqa: ASYNC251\n";
         let s = Suppressions::parse(text, Language::Python);
         assert!(s.suppresses("IL101", 0));
         assert!(!s.suppresses("IL102", 0));
@@ -151,6 +173,8 @@ mod tests {
         // Another tool's codes only: nothing of interlock's is suppressed.
         assert!(!s.suppresses("IL101", 4));
         assert!(s.suppresses("IL105", 5) && !s.suppresses("IL101", 5));
+        // Ruff's rule for the same bug counts as ours.
+        assert!(s.suppresses("IL101", 6) && !s.suppresses("IL102", 6));
         let file =
             Suppressions::parse("// interlock: file-ignore[IL10]\nfn f() {}", Language::Rust);
         assert!(file.suppresses("IL101", 1));
