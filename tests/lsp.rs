@@ -376,7 +376,7 @@ fn a_pulling_client_pulls_and_is_asked_to_pull_again_after_a_change() {
     let (_dir, root) = package();
     let capabilities = json!({
         "textDocument": {"diagnostic": {"dynamicRegistration": false}},
-        "workspace": {"diagnostic": {"refreshSupport": true}},
+        "workspace": {"diagnostics": {"refreshSupport": true}},
     });
     let (mut client, result) = Client::initialized(&[&root], capabilities);
     assert_eq!(
@@ -413,6 +413,14 @@ fn a_pulling_client_pulls_and_is_asked_to_pull_again_after_a_change() {
     };
     assert!(asked);
     assert_eq!(codes(&pull(&mut client, &app)), Vec::<&str>::new());
+    assert!(client.shut_down());
+
+    // A client that pulls but cannot be asked to pull again (Neovim 0.12) is pushed to.
+    let pulls_only = json!({"textDocument": {"diagnostic": {"dynamicRegistration": false}}});
+    let (mut client, result) = Client::initialized(&[&root], pulls_only);
+    assert!(result["capabilities"]["diagnosticProvider"].is_null());
+    client.open(&app, 1);
+    assert_eq!(codes(&client.diagnostics(&app)), ["IL106"]);
     assert!(client.shut_down());
 }
 

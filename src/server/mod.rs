@@ -65,10 +65,9 @@ pub fn serve(connection: Connection) -> bool {
 /// What the client can do, as far as the server cares.
 #[derive(Default)]
 struct ClientSupport {
-    /// The client pulls diagnostics (`textDocument/diagnostic`) rather than waiting for them.
+    /// The client pulls diagnostics (`textDocument/diagnostic`) rather than waiting for them,
+    /// and pulls again when asked (`workspace/diagnostic/refresh`).
     pull: bool,
-    /// The client re-pulls when asked (`workspace/diagnostic/refresh`).
-    refresh: bool,
     /// The client watches files for the server (`workspace/didChangeWatchedFiles`).
     watch: bool,
 }
@@ -201,6 +200,11 @@ impl Server {
     }
 
     fn initialize(&mut self, request: Request) -> Result<serde_json::Value, (ErrorCode, String)> {
+        // `workspace.diagnostics.refreshSupport` (as the protocol spells it) is read from the
+        // raw parameters: lsp-types 0.95 expects it under `workspace.diagnostic`.
+        let refresh = ["diagnostics", "diagnostic"]
+            .iter()
+            .any(|key| request.params["capabilities"]["workspace"][key]["refreshSupport"] == true);
         let params: InitializeParams = params(request)?;
         let capabilities = &params.capabilities;
         let offers_utf8 = capabilities
@@ -213,17 +217,14 @@ impl Server {
         } else {
             Encoding::Utf16
         };
+        let pulls = capabilities
+            .text_document
+            .as_ref()
+            .is_some_and(|t| t.diagnostic.is_some());
         self.client = ClientSupport {
-            pull: capabilities
-                .text_document
-                .as_ref()
-                .is_some_and(|t| t.diagnostic.is_some()),
-            refresh: capabilities
-                .workspace
-                .as_ref()
-                .and_then(|w| w.diagnostic.as_ref())
-                .and_then(|d| d.refresh_support)
-                .unwrap_or(false),
+            // A client that pulls but cannot be asked to pull again would keep stale findings
+            // in the files that depend on an edited one: it gets pushed diagnostics instead.
+            pull: pulls && refresh,
             watch: capabilities
                 .workspace
                 .as_ref()
@@ -426,7 +427,7 @@ impl Server {
             }
         }
         if self.client.pull {
-            if !changed.is_empty() && self.client.refresh {
+            if !changed.is_empty() {
                 self.request(req::WorkspaceDiagnosticRefresh::METHOD, ());
             }
             return;

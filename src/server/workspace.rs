@@ -259,7 +259,8 @@ impl Workspace {
             .is_ok_and(|settings| settings.is_excluded_with_ancestors(path))
     }
 
-    /// Config files that apply to the open buffers, with their modification times.
+    /// The config files that exist where they would apply to the open buffers, with their
+    /// modification times.
     fn config_candidates(&self) -> Vec<(PathBuf, Option<SystemTime>)> {
         let mut directories: BTreeSet<&Path> = BTreeSet::new();
         for path in self.documents.keys() {
@@ -268,9 +269,9 @@ impl Workspace {
         directories
             .into_iter()
             .flat_map(|dir| CONFIG_FILES.iter().map(move |name| dir.join(name)))
-            .map(|path| {
-                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-                (path, modified)
+            .filter_map(|path| {
+                let metadata = std::fs::metadata(&path).ok()?;
+                Some((path, metadata.modified().ok()))
             })
             .collect()
     }
