@@ -1796,7 +1796,16 @@ fn ci_output_formats_carry_every_finding() {
     // SARIF 2.1.0: the rules with their help, results with related locations.
     let sarif = project.run(&["check", "--select", "IL201", "--output-format", "sarif"]);
     sarif.assert_code(1);
+    // Checked against serde-sarif's types, generated from the official 2.1.0 schema: it must
+    // parse, and nothing may be lost on the way back (a misspelt property would be).
+    let typed: serde_sarif::sarif::Sarif = serde_json::from_str(&sarif.stdout).unwrap();
     let sarif: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let mut round_trip = serde_json::to_value(&typed).unwrap();
+    round_trip["$schema"] = sarif["$schema"].clone();
+    assert_eq!(
+        round_trip, sarif,
+        "properties outside the SARIF 2.1.0 schema"
+    );
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
