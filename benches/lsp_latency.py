@@ -16,7 +16,9 @@ time from sending `textDocument/didChange` to receiving the `publishDiagnostics`
 - own file: an edit adds or removes a blocking call in an async function of the open file;
 - cross-file: an edit in a helper module adds or removes a `time.sleep` that an async
   function of another open file reaches (IL106), so the other file's diagnostics change;
-- rust: an edit adds or removes a second lock of a mutex in an open Rust file (IL202).
+- rust: an edit adds or removes a second lock of a mutex in an open Rust file (IL202);
+- large file: an edit adds or removes a one-line async function that sleeps at the end of
+  asyncio's 2000-line base_events.py (the changed file's parse and lowering show).
 
 It also reports the server's resident memory after the warm-up and after every scenario
 (flat memory over hundreds of edits is the point of reusing per-file results and of
@@ -188,20 +190,25 @@ def main() -> None:
         app = root / "py" / "bench" / "app.py"
         helpers = root / "py" / "bench" / "helpers.py"
         probe = root / "rs" / "probe" / "src" / "lib.rs"
-        for path, language in [(app, "python"), (helpers, "python"), (probe, "rust")]:
+        large = root / "py" / "asyncio" / "base_events.py"  # ~2000 lines, imports time
+        for path, language in [(app, "python"), (helpers, "python"), (probe, "rust"),
+                               (large, "python")]:
             server.notify("textDocument/didOpen", {"textDocument": {
                 "uri": uri(path), "languageId": language, "version": 1,
                 "text": path.read_text()}})
         server.diagnostics(uri(app))
         print(f"initial analysis of the workspace: {(time.perf_counter() - started) * 1e3:.0f} ms,"
               f" server RSS {server.rss_mib():.0f} MiB")
-        versions = {p: [1] for p in (app, helpers, probe)}
+        versions = {p: [1] for p in (app, helpers, probe, large)}
         measure(server, "own file", app, app, 4, "    pause(); time.sleep(1)",
                 "    pause()", args.edits, versions[app])
         measure(server, "cross-file", helpers, app, 3, "    time.sleep(1)",
                 "    print('pausing')", args.edits, versions[helpers])
         measure(server, "rust", probe, probe, 4, "    let _b = m.lock().unwrap();",
                 "    *a += 1;", args.edits, versions[probe])
+        last_line = len(large.read_text().splitlines())  # the empty line after the last one
+        measure(server, "large file", large, large, last_line,
+                "async def _probe(): time.sleep(1)", "", args.edits, versions[large])
         server.request("shutdown", None)
         server.notify("exit", None)
         server.process.wait(timeout=10)
