@@ -260,6 +260,24 @@ fn editing_one_file_updates_the_files_that_depend_on_it() {
         p["uri"] == uri(&app) && !p["diagnostics"].as_array().unwrap().is_empty()
     });
     assert_eq!(params["version"], 1, "app.py's own version");
+    // Half-typed code in helpers.py: a syntax error there, but app.py keeps its finding (the
+    // last version of helpers.py that parsed still counts) instead of flickering.
+    client.change(
+        &helpers,
+        4,
+        json!([{"range": range(3, 16, 17), "text": ""}]),
+    );
+    assert_eq!(codes(&client.diagnostics(&helpers)), ["IL001"]);
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri(&app)}, "position": {"line": 3, "character": 5}}),
+    );
+    assert!(
+        hover.unwrap()["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("IL106")
+    );
     assert!(client.shut_down());
 }
 

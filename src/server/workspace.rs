@@ -50,6 +50,10 @@ pub struct Workspace {
     pub documents: HashMap<PathBuf, OpenDocument>,
     /// Every analysed file, by path (sorted, so results do not depend on the order of edits).
     files: BTreeMap<PathBuf, AnalysedFile>,
+    /// The last version that parsed of each file that does not parse now (mid-edit): the
+    /// project-wide rules keep using it, so other files' cross-file findings do not flicker
+    /// away while a line is half typed.
+    last_parsed: HashMap<PathBuf, AnalysedFile>,
     /// Files to analyse again at the next refresh.
     stale: BTreeSet<PathBuf>,
     rediscover: bool,
@@ -70,6 +74,7 @@ impl Workspace {
             on_disk: BTreeSet::new(),
             documents: HashMap::new(),
             files: BTreeMap::new(),
+            last_parsed: HashMap::new(),
             stale: BTreeSet::new(),
             rediscover: true,
             config_stamps: Vec::new(),
@@ -187,8 +192,20 @@ impl Workspace {
             self.errors.insert(error.path, error.message);
         }
         for file in analysed {
-            self.files.insert(file.path.clone(), file);
+            let path = file.path.clone();
+            let broken = file.model.is_none();
+            match self.files.insert(path.clone(), file) {
+                Some(previous) if broken && previous.model.is_some() => {
+                    self.last_parsed.insert(path, previous);
+                }
+                _ if !broken => {
+                    self.last_parsed.remove(&path);
+                }
+                _ => {}
+            }
         }
+        self.last_parsed
+            .retain(|path, _| self.files.contains_key(path));
         self.config_stamps = self.config_candidates();
         let per_file = started.elapsed();
         self.check_project(&mut problems);
@@ -201,21 +218,30 @@ impl Workspace {
         (problems, timing)
     }
 
-    /// Reruns the project-wide rules over every kept model and regroups the findings by path.
+    /// Reruns the project-wide rules over every kept model (the last one that parsed for a file
+    /// that does not parse now) and regroups the findings by path.
     fn check_project(&mut self, problems: &mut Vec<String>) {
-        let files: Vec<&AnalysedFile> = self.files.values().collect();
+        let models: Vec<&AnalysedFile> = self
+            .files
+            .iter()
+            .map(|(path, file)| self.last_parsed.get(path).unwrap_or(file))
+            .collect();
         let project = self
             .pool
-            .install(|| panic::catch_unwind(AssertUnwindSafe(|| analysis::check_project(&files))));
+            .install(|| panic::catch_unwind(AssertUnwindSafe(|| analysis::check_project(&models))));
         let mut diagnostics: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
-        for file in &files {
+        for file in self.files.values() {
             if !file.diagnostics.is_empty() {
                 diagnostics.insert(file.path.clone(), file.diagnostics.clone());
             }
         }
         match project {
             Ok(found) => {
-                for diagnostic in found {
+                // Findings inside a file that does not parse now point into its old text.
+                let current = found
+                    .into_iter()
+                    .filter(|d| !self.last_parsed.contains_key(&d.path));
+                for diagnostic in current {
                     diagnostics
                         .entry(diagnostic.path.clone())
                         .or_default()
