@@ -344,6 +344,16 @@ fn full_format_is_the_default_and_shows_code_source_and_help() {
     assert!(run.stdout.contains("Found 1 error."), "{run:#?}");
     // Not a terminal and NO_COLOR: no escape sequences.
     assert!(!run.stdout.contains('\u{1b}'), "{run:#?}");
+
+    // Columns count characters, as in the other formats (`é` is 2 bytes, `𝄞` 4).
+    project.write(
+        "app.py",
+        "import time\n\nasync def f():\n    s = \"é𝄞\"; time.sleep(1)\n",
+    );
+    let run = project.run(&["check"]);
+    assert!(run.stdout.contains("app.py:4:15]"), "{run:#?}");
+    let concise = project.run(&["check", "--output-format", "concise"]);
+    assert!(concise.stdout.contains("app.py:4:15:"), "{concise:#?}");
 }
 
 #[test]

@@ -4,7 +4,10 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    NamedSource, SourceCode, SourceSpan, SpanContents,
+};
 
 use crate::analysis::Report;
 use crate::diagnostic::Diagnostic;
@@ -14,7 +17,7 @@ struct Site {
     code: Option<String>,
     message: String,
     help: Option<String>,
-    source: NamedSource<String>,
+    source: CharColumns,
     labels: Vec<LabeledSpan>,
     related: Vec<Site>,
 }
@@ -64,6 +67,46 @@ impl miette::Diagnostic for Site {
     }
 }
 
+/// A file's text for miette, whose `[path:line:column]` header would count the column in
+/// bytes: the column of a span read alone is given in characters, as in every other format.
+struct CharColumns(NamedSource<String>);
+
+impl CharColumns {
+    fn new(name: String, text: String) -> Self {
+        CharColumns(NamedSource::new(name, text))
+    }
+}
+
+impl SourceCode for CharColumns {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let contents = self
+            .0
+            .read_span(span, context_lines_before, context_lines_after)?;
+        if context_lines_before != 0 || context_lines_after != 0 {
+            return Ok(contents);
+        }
+        let text = self.0.inner();
+        let start = span.offset().min(text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let column = text
+            .get(line_start..start)
+            .map_or(contents.column(), |s| s.chars().count());
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.0.name().to_string(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column,
+            contents.line_count(),
+        )))
+    }
+}
+
 fn source_span(span: &std::ops::Range<usize>) -> SourceSpan {
     (span.start, span.end.saturating_sub(span.start)).into()
 }
@@ -96,7 +139,7 @@ fn site(report: &Report, diagnostic: &Diagnostic) -> Site {
                 code: None,
                 message: other.message.clone(),
                 help: None,
-                source: NamedSource::new(other.path.display().to_string(), other_text),
+                source: CharColumns::new(other.path.display().to_string(), other_text),
                 labels: vec![LabeledSpan::new_primary_with_span(
                     None,
                     source_span(&other.span),
@@ -109,7 +152,7 @@ fn site(report: &Report, diagnostic: &Diagnostic) -> Site {
         code: Some(diagnostic.code.to_string()),
         message: diagnostic.message.clone(),
         help: diagnostic.help.clone(),
-        source: NamedSource::new(name, text),
+        source: CharColumns::new(name, text),
         labels,
         related,
     }
