@@ -411,10 +411,11 @@ impl Server {
         if !workspace.needs_refresh() {
             return;
         }
-        let (problems, timing) = workspace.refresh();
+        let (mut problems, timing) = workspace.refresh();
         self.send(transport::log_message(4, &format!("interlock: {timing}")));
         if !problems.is_empty() {
-            let mut problems = problems;
+            // One broken config file is met once per file under it: say it once.
+            problems.sort();
             problems.dedup();
             self.show_error(&problems.join("\n"));
         }

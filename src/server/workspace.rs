@@ -320,15 +320,6 @@ impl Workspace {
         let file = self.files.get(path)?;
         Some(Cow::Owned(Text::new(file.text().to_string())))
     }
-
-    /// How many files the project model holds.
-    pub fn len(&self) -> usize {
-        self.files.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
 }
 
 /// The settings resolver for a set of folders (defaults rooted at the first folder).
