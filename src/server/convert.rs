@@ -163,29 +163,22 @@ pub fn suppression_edit(
         Language::Python => "#",
         Language::Rust => "//",
     };
-    // An existing `interlock: ignore[...]` or `noqa: ...` on the line: add the code in front.
+    // An existing `interlock: ignore[...]` or `noqa: ...` on the line: add the code in front
+    // of its codes (a suffix of the line, so its start is the line's end minus its length).
     for (at, _) in line_text.match_indices(marker) {
-        let comment = &line_text[at + marker.len()..];
-        let offset = content.start + at + marker.len();
-        let trimmed = comment.trim_start();
-        let lead = comment.len() - trimmed.len();
-        let insert_at = if let Some(rest) = trimmed.strip_prefix("interlock:") {
-            let rest_trimmed = rest.trim_start();
-            rest_trimmed.strip_prefix("ignore[").map(|_| {
-                offset
-                    + lead
-                    + "interlock:".len()
-                    + (rest.len() - rest_trimmed.len())
-                    + "ignore[".len()
-            })
-        } else if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("noqa:") {
-            let after = &trimmed[5..];
-            Some(offset + lead + 5 + (after.len() - after.trim_start().len()))
+        let comment = line_text[at + marker.len()..].trim_start();
+        let codes = if let Some(rest) = comment.strip_prefix("interlock:") {
+            rest.trim_start().strip_prefix("ignore[")
+        } else if comment
+            .get(..5)
+            .is_some_and(|word| word.eq_ignore_ascii_case("noqa:"))
+        {
+            Some(comment[5..].trim_start())
         } else {
             None
         };
-        if let Some(insert_at) = insert_at {
-            let position = text.position(insert_at, encoding);
+        if let Some(codes) = codes {
+            let position = text.position(content.end - codes.len(), encoding);
             return Some(TextEdit::new(
                 Range::new(position, position),
                 format!("{code}, "),
