@@ -32,7 +32,15 @@ pub struct Input {
     pub language: Language,
     pub settings: Arc<Settings>,
     /// The file's contents when they do not come from disk (stdin, an editor buffer).
-    pub contents: Option<Vec<u8>>,
+    pub contents: Option<Contents>,
+}
+
+/// Contents that do not come from disk.
+pub enum Contents {
+    /// Raw bytes (stdin): decoded as a file would be (PEP 263 declarations honoured).
+    Bytes(Vec<u8>),
+    /// Text already decoded (an editor buffer): analysed as it is.
+    Text(String),
 }
 
 /// A file that could not be analysed at all (unreadable, binary, internal error).
@@ -284,17 +292,21 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     };
     let read_started = Instant::now();
     let contents_given = contents.is_some();
-    let bytes = match contents {
-        Some(bytes) => bytes,
+    let (bytes, text) = match contents {
+        Some(Contents::Text(text)) => (Vec::new(), Some(text)),
+        Some(Contents::Bytes(bytes)) => (bytes, None),
         None => match std::fs::read(&path) {
-            Ok(bytes) => bytes,
+            Ok(bytes) => (bytes, None),
             Err(error) => return fail(format!("could not read file: {error}")),
         },
     };
-    if bytes.contains(&0) {
+    if bytes.contains(&0) || text.as_ref().is_some_and(|t| t.contains('\0')) {
         return fail("binary file (contains NUL bytes), not analysed".to_string());
     }
-    let decoded = crate::decode::decode(&bytes, language);
+    let decoded = match text {
+        Some(text) => Ok(std::borrow::Cow::Owned(text)),
+        None => crate::decode::decode(&bytes, language),
+    };
     TIMINGS.add(&TIMINGS.read, read_started.elapsed());
     let (text, model, diagnostics) = match decoded {
         Err(error) => {

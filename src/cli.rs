@@ -196,7 +196,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
                 path: name,
                 language,
                 settings,
-                contents: Some(contents),
+                contents: Some(analysis::Contents::Bytes(contents)),
             }]
         };
         (inputs, Vec::new())

@@ -347,6 +347,29 @@ fn positions_count_utf16_units_or_utf8_bytes_as_negotiated() {
 }
 
 #[test]
+fn an_open_buffer_is_analysed_as_the_text_the_editor_has() {
+    // The editor decoded the latin-1 file already: its buffer is not decoded a second time.
+    let text =
+        "# -*- coding: latin-1 -*-\nimport time\n\nasync def f():\n    s = 'é'; time.sleep(1)\n";
+    let (_dir, root) = workspace(&[]);
+    let app = root.join("app.py");
+    std::fs::write(&app, encoding_latin1(text)).unwrap();
+    let (mut client, _) = Client::initialized(&[&root], json!({}));
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri(&app), "languageId": "python", "version": 1, "text": text}}),
+    );
+    let diagnostics = client.diagnostics(&app);
+    assert_eq!(codes(&diagnostics), ["IL101"]);
+    assert_eq!(diagnostics[0]["range"], range(4, 13, 26));
+    assert!(client.shut_down());
+}
+
+fn encoding_latin1(text: &str) -> Vec<u8> {
+    text.chars().map(|c| c as u32 as u8).collect()
+}
+
+#[test]
 fn hover_shows_the_rule_page_and_the_code_action_suppresses_the_finding() {
     let text = "import time\n\nasync def f():\n    time.sleep(1)  # noqa: E501\n";
     let (_dir, root) = workspace(&[("app.py", text)]);
@@ -378,6 +401,11 @@ fn hover_shows_the_rule_page_and_the_code_action_suppresses_the_finding() {
     let actions = actions.unwrap();
     assert_eq!(actions[0]["title"], "Suppress IL101 on this line");
     assert_eq!(actions[0]["kind"], "quickfix");
+    let source_only = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri(&app)}, "range": range(3, 0, 0), "context": {"diagnostics": [], "only": ["source.organizeImports"]}}),
+    );
+    assert_eq!(source_only.unwrap(), json!([]));
     let edit = &actions[0]["edit"]["changes"][uri(&app)][0];
     assert_eq!(edit["newText"], "IL101, ");
     client.change(

@@ -503,6 +503,21 @@ impl Server {
         let Some(open) = workspace.documents.get(&path) else {
             return Ok(json!([]));
         };
+        // Only quick fixes are offered: none when the client asks for other kinds only.
+        let quickfix = "quickfix";
+        let wanted = params.context.only.as_ref().is_none_or(|kinds| {
+            kinds.iter().any(|kind| {
+                let kind = kind.as_str();
+                kind.is_empty()
+                    || quickfix == kind
+                    || quickfix
+                        .strip_prefix(kind)
+                        .is_some_and(|r| r.starts_with('.'))
+            })
+        });
+        if !wanted {
+            return Ok(json!([]));
+        }
         let text = &open.document.text;
         let range = params.range;
         let mut actions: Vec<CodeActionOrCommand> = Vec::new();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::analysis::{self, AnalysedFile, Input};
+use crate::analysis::{self, AnalysedFile, Contents, Input};
 use crate::config::{CONFIG_FILES, Options, Resolver, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::discover;
@@ -179,7 +179,7 @@ impl Workspace {
                 continue;
             }
             inputs.push(Input {
-                contents: contents.map(|text| text.as_bytes().to_vec()),
+                contents: contents.map(|text| Contents::Text(text.to_string())),
                 path,
                 language,
                 settings,
