@@ -6,6 +6,7 @@ Usage (from anywhere; paths are relative to the repository root):
     benches/lsp_latency.py                # build (release), then measure
     benches/lsp_latency.py --edits 100    # timed edits per scenario (default 40)
     benches/lsp_latency.py --no-build     # reuse target/release/interlock
+    benches/lsp_latency.py --python-files 1700   # a bigger workspace (default 400 + 100 Rust)
 
 The workspace is built in a temporary directory: 400 Python files copied from the standard
 library's packages (asyncio, email, concurrent, multiprocessing, ...) and 100 Rust files of
@@ -176,12 +177,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--edits", type=int, default=40)
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--python-files", type=int, default=400,
+                        help="standard-library files in the workspace (default 400)")
     args = parser.parse_args()
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--locked"], cwd=ROOT, check=True)
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
-        build_workspace(root, 400, 100)
+        build_workspace(root, args.python_files, 100)
         server = Server(INTERLOCK, root)
         started = time.perf_counter()
         server.request("initialize", {"processId": os.getpid(), "capabilities": {},
