@@ -292,20 +292,22 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     };
     let read_started = Instant::now();
     let contents_given = contents.is_some();
-    let (bytes, text) = match contents {
-        Some(Contents::Text(text)) => (Vec::new(), Some(text)),
-        Some(Contents::Bytes(bytes)) => (bytes, None),
+    let (bytes, already_decoded) = match contents {
+        Some(Contents::Text(text)) => (text.into_bytes(), true),
+        Some(Contents::Bytes(bytes)) => (bytes, false),
         None => match std::fs::read(&path) {
-            Ok(bytes) => (bytes, None),
+            Ok(bytes) => (bytes, false),
             Err(error) => return fail(format!("could not read file: {error}")),
         },
     };
-    if bytes.contains(&0) || text.as_ref().is_some_and(|t| t.contains('\0')) {
+    if bytes.contains(&0) {
         return fail("binary file (contains NUL bytes), not analysed".to_string());
     }
-    let decoded = match text {
-        Some(text) => Ok(std::borrow::Cow::Owned(text)),
-        None => crate::decode::decode(&bytes, language),
+    let decoded = if already_decoded {
+        // Valid UTF-8 already (borrowed as is); only its coding declaration is checked.
+        crate::decode::check_declaration(&bytes, language).map(|()| String::from_utf8_lossy(&bytes))
+    } else {
+        crate::decode::decode(&bytes, language)
     };
     TIMINGS.add(&TIMINGS.read, read_started.elapsed());
     let (text, model, diagnostics) = match decoded {

@@ -14,19 +14,7 @@ pub struct DecodeError {
 
 /// Decodes a source file.
 pub fn decode(bytes: &[u8], language: Language) -> Result<Cow<'_, str>, DecodeError> {
-    if language == Language::Python
-        && let Some(label) = declared_encoding(bytes)
-        && !label.eq_ignore_ascii_case("utf-8")
-        && !label.eq_ignore_ascii_case("utf8")
-    {
-        let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
-            .or_else(|| {
-                python_alias(&label).and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes()))
-            })
-            .ok_or_else(|| DecodeError {
-                offset: 0,
-                message: format!("unknown source encoding `{label}` declared"),
-            })?;
+    if let Some((encoding, label)) = declared_encoding_of(bytes, language)? {
         return encoding
             .decode_without_bom_handling_and_without_replacement(bytes)
             .ok_or_else(|| DecodeError {
@@ -43,6 +31,35 @@ pub fn decode(bytes: &[u8], language: Language) -> Result<Cow<'_, str>, DecodeEr
                 message: format!("file is not valid UTF-8 (invalid byte at offset {offset})"),
             }
         })
+}
+
+/// Checks the PEP 263 declaration of text that is already decoded (an editor buffer): a
+/// declaration naming an unknown encoding is an error, as Python refuses such a file.
+pub fn check_declaration(text: &[u8], language: Language) -> Result<(), DecodeError> {
+    declared_encoding_of(text, language).map(|_| ())
+}
+
+/// The encoding a Python file declares (other than UTF-8), with the label as written.
+fn declared_encoding_of(
+    bytes: &[u8],
+    language: Language,
+) -> Result<Option<(&'static encoding_rs::Encoding, String)>, DecodeError> {
+    let Some(label) = (language == Language::Python)
+        .then(|| declared_encoding(bytes))
+        .flatten()
+        .filter(|l| !l.eq_ignore_ascii_case("utf-8") && !l.eq_ignore_ascii_case("utf8"))
+    else {
+        return Ok(None);
+    };
+    let encoding = encoding_rs::Encoding::for_label(label.as_bytes())
+        .or_else(|| {
+            python_alias(&label).and_then(|l| encoding_rs::Encoding::for_label(l.as_bytes()))
+        })
+        .ok_or_else(|| DecodeError {
+            offset: 0,
+            message: format!("unknown source encoding `{label}` declared"),
+        })?;
+    Ok(Some((encoding, label)))
 }
 
 /// Python codec names that the WHATWG labels `encoding_rs` knows do not cover.

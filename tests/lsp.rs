@@ -362,6 +362,13 @@ fn an_open_buffer_is_analysed_as_the_text_the_editor_has() {
     let diagnostics = client.diagnostics(&app);
     assert_eq!(codes(&diagnostics), ["IL101"]);
     assert_eq!(diagnostics[0]["range"], range(4, 13, 26));
+    // A declaration of an encoding Python does not know is still an error.
+    client.change(
+        &app,
+        2,
+        json!([{"range": range(0, 14, 21), "text": "uft-8"}]),
+    );
+    assert_eq!(codes(&client.diagnostics(&app)), ["IL002"]);
     assert!(client.shut_down());
 }
 
