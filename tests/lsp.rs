@@ -317,6 +317,36 @@ fn a_lock_cycle_across_files_relates_every_acquisition() {
 }
 
 #[test]
+fn a_spawn_added_in_a_helper_flags_the_script_that_imports_it() {
+    let pool = "from concurrent.futures import ThreadPoolExecutor\n\n\ndef square(n):\n    return n * n\n\n\ndef run():\n    with ThreadPoolExecutor() as pool:\n        return list(pool.map(square, range(4)))\n";
+    let (_dir, root) = workspace(&[
+        ("jobs/__init__.py", ""),
+        ("jobs/pool.py", pool),
+        ("script.py", "from jobs.pool import run\n\nrun()\n"),
+    ]);
+    let (mut client, _) = Client::initialized(&[&root], json!({}));
+    let (script, pool) = (root.join("script.py"), root.join("jobs/pool.py"));
+    client.open(&script, 1);
+    client.open(&pool, 1);
+    assert_eq!(codes(&client.diagnostics(&script)), Vec::<&str>::new());
+    // Threads become processes in the helper (unsaved): the script now starts processes on import.
+    client.change(
+        &pool,
+        2,
+        json!([{"range": range(0, 31, 49), "text": "ProcessPoolExecutor"}]),
+    );
+    client.change(
+        &pool,
+        3,
+        json!([{"range": range(8, 9, 27), "text": "ProcessPoolExecutor"}]),
+    );
+    let diagnostics = client.diagnostics(&script);
+    assert_eq!(codes(&diagnostics), ["IL301"]);
+    assert_eq!(diagnostics[0]["range"]["start"]["line"], 2);
+    assert!(client.shut_down());
+}
+
+#[test]
 fn positions_count_utf16_units_or_utf8_bytes_as_negotiated() {
     let text = "import time\n\nasync def f():\n    s = \"é𝄞\"; time.sleep(1)\n";
     let (_dir, root) = workspace(&[("app.py", text)]);
