@@ -107,7 +107,11 @@ fn to_lsp(
 /// A link to a rule's page. The pages are embedded in the binary; they are written once per
 /// version to the user's cache directory so that the link opens offline in any editor.
 pub fn rule_page(code: &str) -> Option<Url> {
-    let rule = rules::by_code(code)?;
+    static PAGES: std::sync::OnceLock<HashMap<&'static str, Url>> = std::sync::OnceLock::new();
+    PAGES.get_or_init(write_rule_pages).get(code).cloned()
+}
+
+fn write_rule_pages() -> HashMap<&'static str, Url> {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
@@ -116,12 +120,20 @@ pub fn rule_page(code: &str) -> Option<Url> {
         .join("interlock")
         .join(env!("CARGO_PKG_VERSION"))
         .join("rules");
-    let page = directory.join(format!("{}-{}.md", rule.code, rule.name));
-    if !page.is_file() {
-        std::fs::create_dir_all(&directory).ok()?;
-        std::fs::write(&page, rule.doc).ok()?;
+    if std::fs::create_dir_all(&directory).is_err() {
+        return HashMap::new();
     }
-    Url::from_file_path(page).ok()
+    rules::ALL
+        .iter()
+        .filter_map(|rule| {
+            let page = directory.join(format!("{}-{}.md", rule.code, rule.name));
+            let written = page.is_file() || std::fs::write(&page, rule.doc).is_ok();
+            Some((
+                rule.code,
+                Url::from_file_path(page).ok().filter(|_| written)?,
+            ))
+        })
+        .collect()
 }
 
 /// Hover text for the findings under a position: each one's message and its rule's page.
