@@ -82,6 +82,8 @@ struct Server {
     shutdown: bool,
     /// The diagnostics the client was last given, per open file.
     sent: HashMap<PathBuf, Vec<lsp_types::Diagnostic>>,
+    /// Files opened or edited since the last refresh (a pulling client pulls those itself).
+    edited: std::collections::HashSet<PathBuf>,
     next_request: u64,
 }
 
@@ -94,6 +96,7 @@ impl Server {
             workspace: None,
             shutdown: false,
             sent: HashMap::new(),
+            edited: std::collections::HashSet::new(),
             next_request: 0,
         }
     }
@@ -336,6 +339,7 @@ impl Server {
         };
         // A fresh open always gets its diagnostics, even if they did not change.
         self.sent.remove(&path);
+        self.edited.insert(path.clone());
         let workspace = self.workspace_mut();
         workspace.open(path, open);
         if workspace.config_changed() {
@@ -356,6 +360,7 @@ impl Server {
                 encoding,
             );
             workspace.touch(&path);
+            self.edited.insert(path);
         }
     }
 
@@ -403,7 +408,8 @@ impl Server {
     }
 
     /// Brings the findings up to date after changes, then tells the client: pushes the open
-    /// files' diagnostics that changed, or asks a pulling client to pull again.
+    /// files' diagnostics that changed, or asks a pulling client to pull again when files it
+    /// did not edit changed.
     fn refresh_if_needed(&mut self) {
         let Some(workspace) = self.workspace.as_mut() else {
             return;
@@ -427,8 +433,10 @@ impl Server {
                 changed.push((path.clone(), diagnostics, open.document.version));
             }
         }
+        let edited = std::mem::take(&mut self.edited);
         if self.client.pull {
-            if !changed.is_empty() {
+            // The client pulls the files it edited by itself; ask again only for the others.
+            if changed.iter().any(|(path, ..)| !edited.contains(path)) {
                 self.request(req::WorkspaceDiagnosticRefresh::METHOD, ());
             }
             return;
