@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::config::Settings;
 use crate::diagnostic::Diagnostic;
 use crate::frontend;
-use crate::graph::Project;
+use crate::graph::{Project, Resolution};
 use crate::model::{FileModel, Language};
 use crate::project::Layout;
 use crate::rules::{self, ProjectContext};
@@ -193,11 +193,22 @@ pub fn check_project(files: &[&AnalysedFile]) -> Vec<Diagnostic> {
         .copied()
         .filter(|f| f.model.is_some())
         .collect();
+    let known = vec![None; parsed.len()];
+    check_parsed_project(&parsed, known).0
+}
+
+/// [`check_project`] over files that all parsed, reusing the call resolution of those where
+/// `known` has one (see [`Project::reusing`]); also returns every file's resolution.
+pub fn check_parsed_project(
+    parsed: &[&AnalysedFile],
+    known: Vec<Option<Resolution>>,
+) -> (Vec<Diagnostic>, Vec<Resolution>) {
     let started = Instant::now();
-    let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
+    let models = parsed.iter().filter_map(|f| f.model.as_ref()).collect();
+    let project = Project::reusing(models, known);
     TIMINGS.add(&TIMINGS.graph, started.elapsed());
     let started = Instant::now();
-    let context = ProjectContext::new(&project, &parsed);
+    let context = ProjectContext::new(&project, parsed);
     let by_path: HashMap<&PathBuf, &AnalysedFile> = parsed.iter().map(|f| (&f.path, *f)).collect();
     let diagnostics = rules::check_project(&context)
         .into_iter()
@@ -208,7 +219,8 @@ pub fn check_project(files: &[&AnalysedFile]) -> Vec<Diagnostic> {
         })
         .collect();
     TIMINGS.add(&TIMINGS.project_rules, started.elapsed());
-    diagnostics
+    drop(context);
+    (diagnostics, project.into_resolution())
 }
 
 /// Analyses one file, turning a panic into an error for that file only.

@@ -282,6 +282,42 @@ fn editing_one_file_updates_the_files_that_depend_on_it() {
 }
 
 #[test]
+fn a_function_added_in_one_file_resolves_the_calls_waiting_for_it_in_another() {
+    // app.py calls `later`, which helpers.py does not define yet.
+    let app = "from pkg import helpers\n\nasync def handler():\n    helpers.later()\n";
+    let (_dir, root) = workspace(&[
+        ("pkg/__init__.py", ""),
+        ("pkg/helpers.py", HELPERS),
+        ("pkg/app.py", app),
+    ]);
+    let (mut client, _) = Client::initialized(&[&root], json!({}));
+    let (app, helpers) = (root.join("pkg/app.py"), root.join("pkg/helpers.py"));
+    client.open(&app, 1);
+    client.open(&helpers, 1);
+    assert_eq!(codes(&client.diagnostics(&app)), Vec::<&str>::new());
+    // A body edit first (calls of unchanged files are reused), then the new function.
+    client.change(
+        &helpers,
+        2,
+        json!([{"range": range(3, 15, 16), "text": "2"}]),
+    );
+    client.change(
+        &helpers,
+        3,
+        json!([{"range": range(4, 0, 0), "text": "\ndef later():\n    pause()\n"}]),
+    );
+    assert_eq!(codes(&client.diagnostics(&app)), ["IL106"]);
+    // And renamed away again.
+    client.change(
+        &helpers,
+        4,
+        json!([{"range": range(5, 4, 9), "text": "sooner"}]),
+    );
+    assert_eq!(codes(&client.diagnostics(&app)), Vec::<&str>::new());
+    assert!(client.shut_down());
+}
+
+#[test]
 fn a_lock_cycle_across_files_relates_every_acquisition() {
     let (_dir, root) = workspace(&[
         ("bank/__init__.py", ""),

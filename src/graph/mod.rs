@@ -153,13 +153,33 @@ pub struct CallEdge {
     pub site: CallSite,
 }
 
+/// What one file's calls resolve to: per function, per call, the project function reached.
+pub type Resolution = Vec<Vec<Option<FunctionId>>>;
+
+/// A hash of what a file gives the symbol index (its functions in order, classes with their
+/// bases, re-exports). Two projects whose files have equal interfaces, in the same order, have
+/// the same index: a file that did not change resolves its calls the same way in both.
+pub fn interface_hash(model: &FileModel) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = rustc_hash::FxHasher::default();
+    model.path.hash(&mut hasher);
+    for function in &model.functions {
+        function.canonical.hash(&mut hasher);
+    }
+    for class in &model.classes {
+        (&class.name, &class.bases).hash(&mut hasher);
+    }
+    model.aliases.hash(&mut hasher);
+    hasher.finish()
+}
+
 /// The project: every file's model, the symbol index and the call graph.
 pub struct Project<'a> {
     pub models: Vec<&'a FileModel>,
     pub index: SymbolIndex<'a>,
     pub graph: DiGraph<FunctionId, CallEdge>,
     /// Per file, per function, per call: the project function the call resolves to.
-    targets: Vec<Vec<Vec<Option<FunctionId>>>>,
+    targets: Vec<Resolution>,
     /// Per file, the index of its first function's node in `graph`.
     offsets: Vec<usize>,
     /// The call graph's strongly connected components, callees first (computed once).
@@ -169,10 +189,21 @@ pub struct Project<'a> {
 impl<'a> Project<'a> {
     /// Builds the index and the call graph of a set of models (calls are resolved in parallel).
     pub fn new(models: Vec<&'a FileModel>) -> Project<'a> {
+        let known = vec![None; models.len()];
+        Project::reusing(models, known)
+    }
+
+    /// [`Project::new`], taking the resolution of the files where `known` has one (from a
+    /// project with the same interfaces: see [`interface_hash`]) instead of resolving them.
+    pub fn reusing(models: Vec<&'a FileModel>, known: Vec<Option<Resolution>>) -> Project<'a> {
         let index = SymbolIndex::new(&models);
-        let targets: Vec<Vec<Vec<Option<FunctionId>>>> = models
+        let targets: Vec<Resolution> = models
             .par_iter()
-            .map(|model| {
+            .zip(known)
+            .map(|(model, known)| {
+                if let Some(resolution) = known {
+                    return resolution;
+                }
                 // Calls in a file repeat their callees (`self.assertEqual`, `os.path.join`).
                 let mut memo: HashMap<&str, Option<FunctionId>> = HashMap::default();
                 let mut resolve =
@@ -221,6 +252,11 @@ impl<'a> Project<'a> {
             offsets,
             components: std::sync::OnceLock::new(),
         }
+    }
+
+    /// How each file's calls resolved (aligned with `models`), to reuse in the next project.
+    pub fn into_resolution(self) -> Vec<Resolution> {
+        self.targets
     }
 
     /// The call graph's strongly connected components (Tarjan), callees before callers: the

@@ -14,6 +14,7 @@ use crate::analysis::{self, AnalysedFile, Contents, Input};
 use crate::config::{CONFIG_FILES, Options, Resolver, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::discover;
+use crate::graph::{self, Resolution};
 use crate::model::Language;
 
 use super::document::{Document, Text};
@@ -32,6 +33,14 @@ pub fn is_config_file(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| RELOAD_FILES.contains(&n))
+}
+
+/// Which analysis of a file the project phase uses (a new generation each time the file is
+/// analysed again) and a hash of what it gives the symbol index.
+#[derive(Clone, Copy)]
+struct ModelStamp {
+    generation: u64,
+    interface: u64,
 }
 
 /// An open buffer and its language.
@@ -54,6 +63,13 @@ pub struct Workspace {
     /// project-wide rules keep using it, so other files' cross-file findings do not flicker
     /// away while a line is half typed.
     last_parsed: HashMap<PathBuf, AnalysedFile>,
+    /// Which version of each file's model the project phase uses, and its interface.
+    models: HashMap<PathBuf, ModelStamp>,
+    next_generation: u64,
+    /// The interfaces of the last project phase's files, and how each file's calls resolved
+    /// then: while no file's interface changes, an unchanged file's calls resolve the same way.
+    last_interfaces: u64,
+    resolutions: HashMap<PathBuf, (u64, Resolution)>,
     /// Files to analyse again at the next refresh.
     stale: BTreeSet<PathBuf>,
     rediscover: bool,
@@ -75,6 +91,10 @@ impl Workspace {
             documents: HashMap::new(),
             files: BTreeMap::new(),
             last_parsed: HashMap::new(),
+            models: HashMap::new(),
+            next_generation: 0,
+            last_interfaces: 0,
+            resolutions: HashMap::new(),
             stale: BTreeSet::new(),
             rediscover: true,
             config_stamps: Vec::new(),
@@ -194,6 +214,14 @@ impl Workspace {
         for file in analysed {
             let path = file.path.clone();
             let broken = file.model.is_none();
+            if let Some(model) = &file.model {
+                self.next_generation += 1;
+                let stamp = ModelStamp {
+                    generation: self.next_generation,
+                    interface: graph::interface_hash(model),
+                };
+                self.models.insert(path.clone(), stamp);
+            }
             match self.files.insert(path.clone(), file) {
                 Some(previous) if broken && previous.model.is_some() => {
                     self.last_parsed.insert(path, previous);
@@ -206,6 +234,7 @@ impl Workspace {
         }
         self.last_parsed
             .retain(|path, _| self.files.contains_key(path));
+        self.models.retain(|path, _| self.files.contains_key(path));
         self.config_stamps = self.config_candidates();
         let per_file = started.elapsed();
         self.check_project(&mut problems);
@@ -219,16 +248,45 @@ impl Workspace {
     }
 
     /// Reruns the project-wide rules over every kept model (the last one that parsed for a file
-    /// that does not parse now) and regroups the findings by path.
+    /// that does not parse now) and regroups the findings by path. While no file's interface
+    /// changes, the calls of the files that did not change are not resolved again.
     fn check_project(&mut self, problems: &mut Vec<String>) {
-        let models: Vec<&AnalysedFile> = self
+        let parsed: Vec<&AnalysedFile> = self
             .files
             .iter()
             .map(|(path, file)| self.last_parsed.get(path).unwrap_or(file))
+            .filter(|file| file.model.is_some())
             .collect();
-        let project = self
-            .pool
-            .install(|| panic::catch_unwind(AssertUnwindSafe(|| analysis::check_project(&models))));
+        let stamps: Vec<ModelStamp> = parsed.iter().map(|f| self.models[&f.path]).collect();
+        let interfaces = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = rustc_hash::FxHasher::default();
+            stamps.iter().for_each(|s| s.interface.hash(&mut hasher));
+            hasher.finish()
+        };
+        let mut previous = std::mem::take(&mut self.resolutions);
+        let known: Vec<Option<Resolution>> = parsed
+            .iter()
+            .zip(&stamps)
+            .map(|(file, stamp)| {
+                let (generation, resolution) = previous.remove(&file.path)?;
+                (interfaces == self.last_interfaces && generation == stamp.generation)
+                    .then_some(resolution)
+            })
+            .collect();
+        let project = self.pool.install(|| {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                analysis::check_parsed_project(&parsed, known)
+            }))
+        });
+        let project = project.map(|(found, resolution)| {
+            for ((file, stamp), resolution) in parsed.iter().zip(&stamps).zip(resolution) {
+                self.resolutions
+                    .insert(file.path.clone(), (stamp.generation, resolution));
+            }
+            found
+        });
+        self.last_interfaces = interfaces;
         let mut diagnostics: HashMap<PathBuf, Vec<Diagnostic>> = HashMap::new();
         for file in self.files.values() {
             if !file.diagnostics.is_empty() {
