@@ -182,6 +182,11 @@ pub fn analyse_files(
             Outcome::Failed(error) => errors.push(error),
         }
     }
+    // The project phase numbers functions in file order, and where a finding has several
+    // candidate sites (the edge a cycle is reported at) ties go to the first: sort by absolute
+    // path so that results do not depend on the order directories were read in (and match
+    // the language server's, which keeps its files in that order).
+    files.sort_by_cached_key(|f| crate::source::absolute(&f.path));
     (files, errors)
 }
 

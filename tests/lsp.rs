@@ -673,3 +673,45 @@ fn exit_without_shutdown_is_not_clean() {
     client.notify("exit", Value::Null);
     assert!(!client.server.take().unwrap().join().unwrap());
 }
+
+#[test]
+fn the_server_reports_what_check_reports_on_the_fixtures() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_interlock"))
+        .args(["check", "--output-format", "json", "--exit-zero"])
+        .arg(&fixtures)
+        .output()
+        .unwrap();
+    let findings: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let mut expected: std::collections::BTreeMap<PathBuf, Vec<(String, u64)>> = Default::default();
+    for finding in &findings {
+        expected
+            .entry(PathBuf::from(finding["filename"].as_str().unwrap()))
+            .or_default()
+            .push((
+                finding["code"].as_str().unwrap().to_string(),
+                finding["location"]["row"].as_u64().unwrap() - 1,
+            ));
+    }
+    assert!(
+        expected.len() > 20,
+        "{} files with findings",
+        expected.len()
+    );
+    let (mut client, _) = Client::initialized(&[&fixtures], json!({}));
+    for (path, wanted) in &mut expected {
+        client.open(path, 1);
+        let mut got: Vec<(String, u64)> = client
+            .diagnostics(path)
+            .iter()
+            .map(|d| {
+                let code = d["code"].as_str().unwrap().to_string();
+                (code, d["range"]["start"]["line"].as_u64().unwrap())
+            })
+            .collect();
+        got.sort();
+        wanted.sort();
+        assert_eq!(&got, wanted, "{}", path.display());
+    }
+    assert!(client.shut_down());
+}
