@@ -171,6 +171,34 @@ impl Workspace {
         if std::mem::take(&mut self.rediscover) {
             problems.extend(self.rediscover_files());
         }
+        let inputs = self.stale_inputs(&mut problems);
+        let analysed_files = inputs.len();
+        let (analysed, errors) = analysis::analyse_files(&self.pool, inputs);
+        for error in errors {
+            self.files.remove(&error.path);
+            self.errors.insert(error.path, error.message);
+        }
+        for file in analysed {
+            self.keep(file);
+        }
+        self.last_parsed
+            .retain(|path, _| self.files.contains_key(path));
+        self.models.retain(|path, _| self.files.contains_key(path));
+        self.config_stamps = self.config_candidates();
+        let per_file = started.elapsed();
+        self.check_project(&mut problems);
+        let timing = format!(
+            "analysed {analysed_files} changed file(s) in {:.1} ms, then the project ({} files) in {:.1} ms",
+            per_file.as_secs_f64() * 1e3,
+            self.files.len(),
+            (started.elapsed() - per_file).as_secs_f64() * 1e3
+        );
+        (problems, timing)
+    }
+
+    /// The inputs to analyse again: each stale file's buffer or file on disk, with its
+    /// settings (the defaults, and a problem to show, under a broken config file).
+    fn stale_inputs(&mut self, problems: &mut Vec<String>) -> Vec<Input> {
         let stale = std::mem::take(&mut self.stale);
         let mut inputs = Vec::new();
         for path in stale {
@@ -205,46 +233,31 @@ impl Workspace {
                 settings,
             });
         }
-        let analysed_files = inputs.len();
-        let (analysed, errors) = analysis::analyse_files(&self.pool, inputs);
-        for error in errors {
-            self.files.remove(&error.path);
-            self.errors.insert(error.path, error.message);
+        inputs
+    }
+
+    /// Keeps a file's new analysis. The model the project phase uses gets a new stamp; a file
+    /// that stops parsing keeps its last parsed version for the project phase.
+    fn keep(&mut self, file: AnalysedFile) {
+        let path = file.path.clone();
+        let broken = file.model.is_none();
+        if let Some(model) = &file.model {
+            self.next_generation += 1;
+            let stamp = ModelStamp {
+                generation: self.next_generation,
+                interface: graph::interface_hash(model),
+            };
+            self.models.insert(path.clone(), stamp);
         }
-        for file in analysed {
-            let path = file.path.clone();
-            let broken = file.model.is_none();
-            if let Some(model) = &file.model {
-                self.next_generation += 1;
-                let stamp = ModelStamp {
-                    generation: self.next_generation,
-                    interface: graph::interface_hash(model),
-                };
-                self.models.insert(path.clone(), stamp);
+        match self.files.insert(path.clone(), file) {
+            Some(previous) if broken && previous.model.is_some() => {
+                self.last_parsed.insert(path, previous);
             }
-            match self.files.insert(path.clone(), file) {
-                Some(previous) if broken && previous.model.is_some() => {
-                    self.last_parsed.insert(path, previous);
-                }
-                _ if !broken => {
-                    self.last_parsed.remove(&path);
-                }
-                _ => {}
+            _ if !broken => {
+                self.last_parsed.remove(&path);
             }
+            _ => {}
         }
-        self.last_parsed
-            .retain(|path, _| self.files.contains_key(path));
-        self.models.retain(|path, _| self.files.contains_key(path));
-        self.config_stamps = self.config_candidates();
-        let per_file = started.elapsed();
-        self.check_project(&mut problems);
-        let timing = format!(
-            "analysed {analysed_files} changed file(s) in {:.1} ms, then the project ({} files) in {:.1} ms",
-            per_file.as_secs_f64() * 1e3,
-            self.files.len(),
-            (started.elapsed() - per_file).as_secs_f64() * 1e3
-        );
-        (problems, timing)
     }
 
     /// Reruns the project-wide rules over every kept model (the last one that parsed for a file
