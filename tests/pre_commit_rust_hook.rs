@@ -11,10 +11,13 @@
 //! pre-commit (`INTERLOCK_PRE_COMMIT`, else `pre-commit` on the `PATH`).
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::run_with_timeout;
 
 use tempfile::TempDir;
 
@@ -110,39 +113,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
         "git {args:?} in {dir:?}: {output:?}"
     );
     String::from_utf8(output.stdout).expect("UTF-8 from git")
-}
-
-/// Runs `command` to completion, killing it after `timeout`: (exit code, stdout + stderr).
-fn run_with_timeout(mut command: Command, timeout: Duration) -> (Option<i32>, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the command starts");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            pipe.read_to_end(&mut bytes).expect("read the output");
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the command") {
-            break status;
-        }
-        if start.elapsed() > timeout {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("{command:?} still running after {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let text = stdout.join().expect("stdout") + &stderr.join().expect("stderr");
-    (status.code(), text)
 }
 
 /// Copies the working tree's files (tracked or untracked, not ignored; deleted ones skipped)
