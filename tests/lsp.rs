@@ -614,6 +614,29 @@ fn config_changes_and_new_folders_are_picked_up() {
 }
 
 #[test]
+fn a_config_changed_behind_the_clients_back_is_read_on_save() {
+    let (_dir, root) = workspace(&[(
+        "app.py",
+        "import time\n\nasync def f():\n    time.sleep(1)\n",
+    )]);
+    // No file watching: the server checks the config files on save.
+    let (mut client, _) = Client::initialized(&[&root], json!({}));
+    let app = root.join("app.py");
+    client.open(&app, 1);
+    assert_eq!(codes(&client.diagnostics(&app)), ["IL101"]);
+    std::fs::write(root.join("interlock.toml"), "ignore = [\"IL101\"]\n").unwrap();
+    // Typing first (a refresh) must not hide the change from the check on save.
+    client.change(&app, 2, json!([{"range": range(0, 0, 0), "text": "\n"}]));
+    assert_eq!(codes(&client.diagnostics(&app)), ["IL101"]);
+    client.notify(
+        "textDocument/didSave",
+        json!({"textDocument": {"uri": uri(&app)}}),
+    );
+    assert_eq!(codes(&client.diagnostics(&app)), Vec::<&str>::new());
+    assert!(client.shut_down());
+}
+
+#[test]
 fn bad_input_gets_errors_and_diagnostics_and_never_stops_the_server() {
     let (_dir, root) = workspace(&[("app.py", "def f(:\n    pass\n")]);
     let mut client = Client::start();

@@ -74,7 +74,7 @@ pub struct Workspace {
     stale: BTreeSet<PathBuf>,
     rediscover: bool,
     /// Config files seen and when they last changed (for clients that do not watch files).
-    config_stamps: Vec<(PathBuf, Option<SystemTime>)>,
+    config_stamps: HashMap<PathBuf, Option<SystemTime>>,
     /// Latest findings, by path.
     diagnostics: HashMap<PathBuf, Vec<Diagnostic>>,
     /// Files that could not be analysed at all, with the reason.
@@ -97,7 +97,7 @@ impl Workspace {
             resolutions: HashMap::new(),
             stale: BTreeSet::new(),
             rediscover: true,
-            config_stamps: Vec::new(),
+            config_stamps: HashMap::new(),
             diagnostics: HashMap::new(),
             errors: HashMap::new(),
         }
@@ -152,10 +152,21 @@ impl Workspace {
         }
     }
 
-    /// Whether a config file that applies to an open buffer changed since the last refresh
-    /// (checked on save, for clients that do not report changed files).
-    pub fn config_changed(&self) -> bool {
-        self.config_candidates() != self.config_stamps
+    /// Whether a config file that applies to an open buffer appeared, changed or went away
+    /// since the configuration was last read (checked on open and save, for clients that do
+    /// not report changed files). Places not looked at before are recorded as they are: the
+    /// settings read them then.
+    pub fn config_changed(&mut self) -> bool {
+        let mut changed = false;
+        for (path, modified) in self.config_candidates() {
+            match self.config_stamps.get(&path) {
+                Some(seen) => changed |= *seen != modified,
+                None => {
+                    self.config_stamps.insert(path, modified);
+                }
+            }
+        }
+        changed
     }
 
     pub fn needs_refresh(&self) -> bool {
@@ -184,7 +195,6 @@ impl Workspace {
         self.last_parsed
             .retain(|path, _| self.files.contains_key(path));
         self.models.retain(|path, _| self.files.contains_key(path));
-        self.config_stamps = self.config_candidates();
         let per_file = started.elapsed();
         self.check_project(&mut problems);
         let timing = format!(
@@ -334,6 +344,7 @@ impl Workspace {
     fn rediscover_files(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
         self.resolver = resolver_for(&self.folders);
+        self.config_stamps = self.config_candidates().into_iter().collect();
         match discover::discover(&self.folders, resolver_for(&self.folders), false) {
             Ok((inputs, _unreadable)) => {
                 self.on_disk = inputs
@@ -356,8 +367,8 @@ impl Workspace {
             .is_ok_and(|settings| settings.is_excluded_with_ancestors(path))
     }
 
-    /// The config files that exist where they would apply to the open buffers, with their
-    /// modification times.
+    /// Where config files would apply to the open buffers, with their modification times
+    /// (`None`: no such file).
     fn config_candidates(&self) -> Vec<(PathBuf, Option<SystemTime>)> {
         let mut directories: BTreeSet<&Path> = BTreeSet::new();
         for path in self.documents.keys() {
@@ -366,9 +377,9 @@ impl Workspace {
         directories
             .into_iter()
             .flat_map(|dir| CONFIG_FILES.iter().map(move |name| dir.join(name)))
-            .filter_map(|path| {
-                let metadata = std::fs::metadata(&path).ok()?;
-                Some((path, metadata.modified().ok()))
+            .map(|path| {
+                let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                (path, modified)
             })
             .collect()
     }
