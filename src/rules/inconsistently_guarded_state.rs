@@ -2,7 +2,7 @@
 //! it in another (outside constructors). The lock shows the state is shared; the unguarded
 //! write races with the guarded ones.
 
-use super::shared_state::{GuardedWrite, guarded_writes, held_at, held_by_every_caller};
+use super::shared_state::{GuardedWrite, guarded_writes, held_at, held_by_every_caller, is_shared};
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
 
@@ -68,11 +68,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let Some(guard) = guarded.get(check.state.as_str()) else {
                 continue;
             };
-            let shared_object = check.via_self
-                && function
-                    .canonical
-                    .rsplit_once('.')
-                    .is_some_and(|(class, _)| concurrency.shared_classes.contains(class));
+            let shared_object =
+                check.via_self && is_shared(true, function, &concurrency.shared_classes);
             if !(threaded || shared_object)
                 || check.via_self != guard.write.via_self
                 || held_at(function, check.span.start).is_some()

@@ -54,11 +54,9 @@ impl Text {
     /// The byte offset of an LSP position. Positions past the end of a line mean its end, and
     /// positions past the last line mean the end of the text (as the protocol asks).
     pub fn offset(&self, position: Position, encoding: Encoding) -> usize {
-        let Some(line) = self.index.line(position.line) else {
+        let Some(content) = self.line_content(position.line) else {
             return self.text.len();
         };
-        let (start, end) = (usize::from(line.start()), usize::from(line.end()));
-        let content_end = start + self.text[start..end].trim_end_matches(['\n', '\r']).len();
         let column = match encoding {
             Encoding::Utf8 => position.character,
             Encoding::Utf16 => {
@@ -71,7 +69,10 @@ impl Text {
                     .map_or(u32::MAX, |LineCol { col, .. }| col)
             }
         };
-        let offset = start.saturating_add(column as usize).min(content_end);
+        let offset = content
+            .start
+            .saturating_add(column as usize)
+            .min(content.end);
         floor_char_boundary(&self.text, offset)
     }
 
@@ -81,12 +82,6 @@ impl Text {
         let start = usize::from(range.start());
         let end = usize::from(range.end());
         Some(start..start + self.text[start..end].trim_end_matches(['\n', '\r']).len())
-    }
-
-    /// The 0-based line of a byte offset.
-    pub fn line_of(&self, offset: usize) -> u32 {
-        let offset = floor_char_boundary(&self.text, offset.min(self.text.len()));
-        self.index.line_col(TextSize::from(offset as u32)).line
     }
 }
 
