@@ -114,8 +114,14 @@ enum Outcome {
 /// Analyses every input: files in parallel, on threads with a large stack, then the
 /// project-wide phase over all of them.
 pub fn analyse(inputs: Vec<Input>) -> Report {
-    let pool = analysis_pool();
-    let (files, errors) = analyse_files(&pool, inputs);
+    analyse_on(&analysis_pool(), inputs)
+}
+
+/// [`analyse`] on a pool the caller built once (the fuzz targets analyse one file per run: a
+/// new pool each time would cost more than the file). Its threads need the stack of
+/// [`analysis_pool`]'s.
+pub fn analyse_on(pool: &rayon::ThreadPool, inputs: Vec<Input>) -> Report {
+    let (files, errors) = analyse_files(pool, inputs);
     let mut report = Report {
         errors,
         ..Report::default()
@@ -397,7 +403,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
 
 /// Panics on analysis threads are caught and reported per file; keep the default hook from
 /// also printing them (it still prints panics anywhere else).
-fn quiet_panics_on_analysis_threads() {
+pub(crate) fn quiet_panics_on_analysis_threads() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         let default = panic::take_hook();

@@ -197,13 +197,17 @@ pub fn read_options(path: &Path) -> Result<Option<Options>, ConfigError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
+    parse_options(&text, is_pyproject).map_err(error)
+}
+
+/// Parses the text of a config file: `[tool.interlock]` of a `pyproject.toml` (`Ok(None)`
+/// without one), or a whole `interlock.toml`.
+pub fn parse_options(text: &str, is_pyproject: bool) -> Result<Option<Options>, String> {
     if is_pyproject {
-        let project: PyProject = toml::from_str(&text).map_err(|e| error(e.to_string()))?;
+        let project: PyProject = toml::from_str(text).map_err(|e| e.to_string())?;
         Ok(project.tool.and_then(|t| t.interlock))
     } else {
-        toml::from_str(&text)
-            .map(Some)
-            .map_err(|e| error(e.to_string()))
+        toml::from_str(text).map(Some).map_err(|e| e.to_string())
     }
 }
 
