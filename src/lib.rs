@@ -12,6 +12,8 @@ pub mod decode;
 pub mod diagnostic;
 pub mod discover;
 pub mod frontend;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod graph;
 pub mod knowledge;
 pub mod model;
