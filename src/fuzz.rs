@@ -9,11 +9,11 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::panic;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock};
 
-use clap::ValueEnum;
 use crossbeam_channel::unbounded;
 use lsp_server::{Connection, Message, RequestId};
 use serde_json::{Value, json};
@@ -53,6 +53,8 @@ const ROOT: &str = "/interlock-fuzz";
 
 /// Panics seen while the current input ran, on any thread.
 static PANICS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Whether a known panic (see [`known`]) happened while the current input ran.
+static KNOWN_HIT: AtomicBool = AtomicBool::new(false);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
@@ -60,8 +62,27 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Panics not to report, while their fix is pending: `INTERLOCK_FUZZ_KNOWN` holds parts of
+/// their messages or locations, separated by `|` (for example `JUnit output has|full.rs:`).
+/// An input that meets one is given up quietly, so that a campaign can look past it.
+fn known(panic: &str) -> bool {
+    static KNOWN: OnceLock<Vec<String>> = OnceLock::new();
+    KNOWN
+        .get_or_init(|| {
+            std::env::var("INTERLOCK_FUZZ_KNOWN")
+                .unwrap_or_default()
+                .split('|')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .iter()
+        .any(|part| panic.contains(part.as_str()))
+}
+
 /// Records every panic (message, location, thread), then lets the hook that was there before
-/// (the analysis threads' quiet one, then the default or libFuzzer's) do its part.
+/// (the analysis threads' quiet one, then the default or libFuzzer's) do its part; known ones
+/// are only noted.
 fn watch_panics() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
@@ -81,7 +102,12 @@ fn watch_panics() {
                 .name()
                 .unwrap_or("unnamed")
                 .to_string();
-            lock(&PANICS).push(format!("`{message}`{location} (thread `{thread}`)"));
+            let panic = format!("`{message}`{location} (thread `{thread}`)");
+            if known(&panic) {
+                KNOWN_HIT.store(true, Ordering::Relaxed);
+                return;
+            }
+            lock(&PANICS).push(panic);
             previous(info);
         }));
     });
@@ -92,13 +118,20 @@ fn watch_panics() {
 fn run(body: impl FnOnce()) {
     watch_panics();
     lock(&PANICS).clear();
-    body();
+    KNOWN_HIT.store(false, Ordering::Relaxed);
+    let result = panic::catch_unwind(AssertUnwindSafe(body));
     let panics = std::mem::take(&mut *lock(&PANICS));
+    if result.is_err() && panics.is_empty() && KNOWN_HIT.load(Ordering::Relaxed) {
+        return;
+    }
     assert!(
         panics.is_empty(),
         "panicked while running this input: {}",
         panics.join("; ")
     );
+    if let Err(payload) = result {
+        panic::resume_unwind(payload);
+    }
 }
 
 /// The analysis pool, built once: one thread (a fuzzer runs one input at a time) with the
@@ -149,9 +182,35 @@ fn file(data: &[u8], language: Language) {
     run(|| {
         let report = analyse(data, language, default_settings());
         check_spans(&report);
-        render_all(&report);
+        // SARIF (all the rules' documentation, every time) would take half of each run: the
+        // render target covers it, with findings more varied than the analysis makes.
+        render_all(&report, FILE_FORMATS);
     });
 }
+
+/// The formats the file targets render: all but SARIF; `full` without colour.
+const FILE_FORMATS: &[(OutputFormat, bool)] = &[
+    (OutputFormat::Full, false),
+    (OutputFormat::Concise, false),
+    (OutputFormat::Json, false),
+    (OutputFormat::JsonLines, false),
+    (OutputFormat::Github, false),
+    (OutputFormat::Gitlab, false),
+    (OutputFormat::Junit, false),
+];
+
+/// Every format, and `full` with colour first.
+const ALL_FORMATS: &[(OutputFormat, bool)] = &[
+    (OutputFormat::Full, true),
+    (OutputFormat::Full, false),
+    (OutputFormat::Concise, false),
+    (OutputFormat::Json, false),
+    (OutputFormat::JsonLines, false),
+    (OutputFormat::Github, false),
+    (OutputFormat::Gitlab, false),
+    (OutputFormat::Junit, false),
+    (OutputFormat::Sarif, false),
+];
 
 /// The file's name depends on the input's length (so a reproduction needs nothing but the
 /// input): package and crate roots and `__main__` change what the rules see.
@@ -222,35 +281,32 @@ fn check_spans(report: &Report) {
 /// bytes: the text of file A, the text of file B, then strings used in turn for messages,
 /// labels, help texts and paths.
 pub fn render(data: &[u8]) {
-    run(|| render_all(&render_report(data)));
+    // `full` with colour only for odd lengths: miette takes most of the time of a run.
+    let formats = &ALL_FORMATS[usize::from(data.len().is_multiple_of(2))..];
+    run(|| render_all(&render_report(data), formats));
 }
 
-/// Renders `report` in every format (and `--statistics`), checking what each must give.
-fn render_all(report: &Report) {
+/// Renders `report` in `formats` (with or without colour) and `--statistics`, checking what
+/// each must give.
+fn render_all(report: &Report, formats: &[(OutputFormat, bool)]) {
     let spans_in_text = report.diagnostics.iter().all(|d| {
         std::iter::once((&d.path, &d.span))
             .chain(d.related.iter().map(|r| (&r.path, &r.span)))
             .all(|(path, span)| well_formed(span, report.sources.get(path).map(|t| &**t)))
     });
-    for &format in OutputFormat::value_variants() {
-        let colors: &[bool] = match format {
-            OutputFormat::Full => &[false, true],
-            _ => &[false],
-        };
-        for &color in colors {
-            let mut out = Vec::new();
-            if let Err(error) = report::write(report, format, color, &mut out) {
-                // miette refuses spans past the end of the text: the analysis makes none.
-                assert!(
-                    format == OutputFormat::Full && !spans_in_text,
-                    "{format:?} output failed: {error}"
-                );
-                continue;
-            }
-            let out = String::from_utf8(out)
-                .unwrap_or_else(|e| panic!("{format:?} output is not UTF-8: {e}"));
-            check_output(format, &out, report);
+    for &(format, color) in formats {
+        let mut out = Vec::new();
+        if let Err(error) = report::write(report, format, color, &mut out) {
+            // miette refuses spans past the end of the text: the analysis makes none.
+            assert!(
+                format == OutputFormat::Full && !spans_in_text,
+                "{format:?} output failed: {error}"
+            );
+            continue;
         }
+        let out = String::from_utf8(out)
+            .unwrap_or_else(|e| panic!("{format:?} output is not UTF-8: {e}"));
+        check_output(format, &out, report);
     }
     let mut statistics = Vec::new();
     report::write_statistics(report, &mut statistics).expect("statistics render");
@@ -401,7 +457,7 @@ impl Control<'_> {
 
 /// The flags of a render input's first control byte.
 mod flag {
-    /// Insert a line of 4 096–131 072 characters into text A.
+    /// Insert a line of 4 096 to 131 072 characters into text A.
     pub const LONG_LINE: u8 = 1;
     /// Text A starts with a byte order mark.
     pub const BOM_A: u8 = 2;
@@ -452,7 +508,7 @@ fn render_report(data: &[u8]) -> Report {
     let flags = control.byte();
     if flags & flag::LONG_LINE != 0 {
         let unit = ["x", "\t", "é", "🦀"][control.byte() as usize % 4];
-        let count = (control.byte() as usize % 32 + 1) * 4096;
+        let count = 4096 << (control.byte() % 6);
         let mut at = control.u32() % (text_a.len() + 1);
         while !text_a.is_char_boundary(at) {
             at -= 1;
@@ -886,4 +942,17 @@ fn lsp_seeds(fixtures: &[(String, String)]) -> Vec<Vec<u8>> {
         seeds.push(seed);
     }
     seeds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_formats_lists_every_format() {
+        use clap::ValueEnum;
+        for format in OutputFormat::value_variants() {
+            assert!(ALL_FORMATS.iter().any(|(f, _)| f == format), "{format:?}");
+        }
+    }
 }
