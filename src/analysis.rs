@@ -2,7 +2,6 @@
 //! selection and suppression comments. One bad file never stops the others.
 
 use std::collections::HashMap;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +16,7 @@ use crate::graph::{Project, Resolution};
 use crate::model::{FileModel, Language};
 use crate::project::Layout;
 use crate::rules::{self, ProjectContext};
-use crate::source::LineIndex;
+use crate::source::{LineIndex, SourceFile};
 use crate::suppress::Suppressions;
 
 /// Stack size of the analysis threads: deep but legal nesting must never overflow. `syn`
@@ -55,7 +54,7 @@ pub struct FileError {
 #[derive(Debug, Default)]
 pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
-    pub sources: HashMap<PathBuf, Arc<str>>,
+    pub sources: HashMap<PathBuf, SourceFile>,
     pub errors: Vec<FileError>,
 }
 
@@ -120,7 +119,18 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
         errors,
         ..Report::default()
     };
-    let project_diagnostics = pool.install(|| check_project(&files.iter().collect::<Vec<_>>()));
+    // A bug in the project phase loses the cross-file findings, never the per-file ones.
+    let project_diagnostics = pool
+        .install(|| crate::guard::catch(|| check_project(&files.iter().collect::<Vec<_>>())))
+        .unwrap_or_else(|reason| {
+            report.errors.push(FileError {
+                path: PathBuf::from("<project>"),
+                message: format!(
+                    "internal error in the project-wide phase (cross-file rules skipped): {reason}"
+                ),
+            });
+            Vec::new()
+        });
     let by_path: HashMap<&PathBuf, &AnalysedFile> = files.iter().map(|f| (&f.path, f)).collect();
     report.diagnostics = files
         .iter()
@@ -135,7 +145,7 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
                 report
                     .sources
                     .entry(path.clone())
-                    .or_insert_with(|| file.text().clone());
+                    .or_insert_with(|| SourceFile::new(file.text().clone()));
             }
         }
     }
@@ -151,7 +161,7 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
 
 /// The thread pool analysis runs on: large stacks, and panics reported per file.
 pub fn analysis_pool() -> rayon::ThreadPool {
-    quiet_panics_on_analysis_threads();
+    crate::guard::install_quiet_hook();
     rayon::ThreadPoolBuilder::new()
         .stack_size(STACK_SIZE)
         .thread_name(|i| format!("interlock-{i}"))
@@ -236,12 +246,7 @@ fn analyse_guarded(input: Input, layout: &Layout) -> Outcome {
 
 /// Runs one file's analysis; a panic becomes a [`FileError`] for that file.
 fn guarded(path: PathBuf, analyse: impl FnOnce() -> Outcome) -> Outcome {
-    panic::catch_unwind(AssertUnwindSafe(analyse)).unwrap_or_else(|payload| {
-        let reason = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
+    crate::guard::catch(analyse).unwrap_or_else(|reason| {
         Outcome::Failed(FileError {
             path,
             message: format!("internal error while analysing this file: {reason}"),
@@ -395,30 +400,12 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     Outcome::Analysed(Box::new(file))
 }
 
-/// Panics on analysis threads are caught and reported per file; keep the default hook from
-/// also printing them (it still prints panics anywhere else).
-fn quiet_panics_on_analysis_threads() {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        let default = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let on_analysis_thread = std::thread::current()
-                .name()
-                .is_some_and(|n| n.starts_with("interlock-"));
-            if !on_analysis_thread {
-                default(info);
-            }
-        }));
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_panic_is_reported_for_its_file_only() {
-        quiet_panics_on_analysis_threads();
         let outcome = std::thread::Builder::new()
             .name("interlock-test".into())
             .spawn(|| guarded(PathBuf::from("bad.py"), || panic!("lowering bug")))

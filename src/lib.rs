@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod discover;
 pub mod frontend;
 pub mod graph;
+pub mod guard;
 pub mod knowledge;
 pub mod model;
 pub mod project;

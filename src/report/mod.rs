@@ -13,7 +13,7 @@ use clap::ValueEnum;
 use crate::analysis::Report;
 use crate::diagnostic::Diagnostic;
 use crate::rules;
-use crate::source::{LineIndex, Location};
+use crate::source::Location;
 
 /// Output formats of `interlock check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -41,19 +41,15 @@ pub(crate) fn locations(report: &Report, diagnostic: &Diagnostic) -> (Location, 
     span_locations(report, &diagnostic.path, &diagnostic.span)
 }
 
+/// A span's start and end locations in its file (each file's line index is built once per
+/// report, so rendering stays linear in the number of findings).
 pub(crate) fn span_locations(
     report: &Report,
     path: &Path,
     span: &std::ops::Range<usize>,
 ) -> (Location, Location) {
     match report.sources.get(path) {
-        Some(text) => {
-            let index = LineIndex::new(text);
-            (
-                index.location(text, span.start),
-                index.location(text, span.end),
-            )
-        }
+        Some(source) => source.locations(span),
         None => (
             Location { row: 1, column: 1 },
             Location { row: 1, column: 1 },
