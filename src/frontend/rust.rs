@@ -28,6 +28,16 @@ use crate::project::ModuleName;
 /// recurses on nesting and would overflow the stack.
 pub const MAX_NESTING: usize = 256;
 
+/// Longest stretch of code without a `;`, `,`, `{` or `}` that is parsed: `syn` may recurse
+/// once per token of such a stretch (`return return …`, `|| || …`, `*const *const …`,
+/// `Vec<Vec<…>>`), and no hand-written statement comes near it.
+pub const MAX_STATEMENT_BYTES: usize = 32 * 1024;
+
+/// Most tokens a Rust file may have: parsing and lowering cost a few hundred bytes of memory
+/// per token, so this bounds one file at about half a GiB. Real code has a token every 5–8
+/// bytes, so only generated files of 10 MB and more come near it.
+pub const MAX_TOKENS: usize = 2_000_000;
+
 /// Parses and lowers one Rust file.
 pub fn lower(
     path: &Path,
@@ -35,15 +45,6 @@ pub fn lower(
     tables: &LanguageTables,
     module: &ModuleName,
 ) -> Result<(FileModel, Duration), FrontendError> {
-    if let Some(offset) = excessive_nesting(text, MAX_NESTING) {
-        return Err(FrontendError {
-            span: offset..offset + 1,
-            message: format!(
-                "nesting deeper than {MAX_NESTING} levels or a statement longer than {} KiB; the file is not analysed",
-                MAX_STATEMENT_BYTES / 1024
-            ),
-        });
-    }
     // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise:
     // forget it however this function returns, or a long-lived server grows with every edit.
     struct ForgetSpans;
@@ -54,13 +55,7 @@ pub fn lower(
     }
     let _forget_spans = ForgetSpans;
     let parse_started = std::time::Instant::now();
-    let file = syn::parse_file(text).map_err(|error| {
-        let range = error.span().byte_range();
-        FrontendError {
-            span: range,
-            message: format!("syntax error: {error}"),
-        }
-    })?;
+    let file = parse(text)?;
     let parse_time = parse_started.elapsed();
     let mut lowerer = Lowerer {
         tables,
@@ -2097,145 +2092,178 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     }
 }
 
-/// Longest stretch of code (outside strings and comments) without a `;`, `,`, `{` or `}` that
-/// is parsed: `syn` may recurse once per token of such a stretch (`return return …`,
-/// `|| || …`, `*const *const …`, `Vec<Vec<…>>`), and no hand-written statement comes near it.
-pub const MAX_STATEMENT_BYTES: usize = 32 * 1024;
+/// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is
+/// too deep, too long in one statement or too large for `syn`, then parses the tokens. Spans
+/// are byte offsets into `text`, also after a byte order mark or a `#!` line.
+fn parse(text: &str) -> Result<syn::File, FrontendError> {
+    let source = blank_bom_and_shebang(text);
+    let tokens: proc_macro2::TokenStream =
+        source
+            .parse()
+            .map_err(|error: proc_macro2::LexError| FrontendError {
+                span: error.span().byte_range(),
+                message: format!("syntax error: {error}"),
+            })?;
+    if let Some((offset, reason)) = too_costly(&tokens) {
+        return Err(FrontendError {
+            span: offset..offset + 1,
+            message: format!("{reason}; the file is not analysed"),
+        });
+    }
+    syn::parse2(tokens).map_err(|error| FrontendError {
+        span: error.span().byte_range(),
+        message: format!("syntax error: {error}"),
+    })
+}
 
-/// The offset where bracket nesting or a run of prefix operators first exceeds `limit`, or a
-/// statement exceeds [`MAX_STATEMENT_BYTES`], skipping comments, strings and character
-/// literals.
-pub fn excessive_nesting(text: &str, limit: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let (mut i, mut depth, mut run, mut statement) = (0, 0usize, 0usize, 0usize);
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
+/// `text` with a byte order mark and a `#!` interpreter line (not `#![attribute]`) replaced by
+/// spaces of the same length, as `syn::parse_file` would skip them, so that offsets stay put.
+fn blank_bom_and_shebang(text: &str) -> std::borrow::Cow<'_, str> {
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let rest = &text[bom..];
+    let shebang = if rest.starts_with("#!") && !rest[2..].trim_start().starts_with('[') {
+        rest.find('\n').unwrap_or(rest.len())
+    } else {
+        0
+    };
+    if bom + shebang == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut blanked = " ".repeat(bom + shebang);
+    blanked.push_str(&text[bom + shebang..]);
+    std::borrow::Cow::Owned(blanked)
+}
+
+/// Where and why a lexed file is refused: bracket nesting or a run of prefix operators deeper
+/// than [`MAX_NESTING`], a statement longer than [`MAX_STATEMENT_BYTES`], more tokens than
+/// [`MAX_TOKENS`]. Walks the token trees with an explicit stack, never recursing.
+fn too_costly(tokens: &proc_macro2::TokenStream) -> Option<(usize, String)> {
+    use proc_macro2::{Delimiter, TokenTree};
+    // Each level: its tokens, and for a brace group where it closes (a `}` ends a statement).
+    let mut stack = vec![(tokens.clone().into_iter(), None)];
+    let (mut count, mut run, mut statement_start) = (0usize, 0usize, 0usize);
+    while let Some((level, _)) = stack.last_mut() {
+        let Some(tree) = level.next() else {
+            if let Some((_, Some(close))) = stack.pop() {
+                statement_start = close;
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut level = 0;
-                while i < bytes.len() {
-                    if bytes[i..].starts_with(b"/*") {
-                        level += 1;
-                        i += 2;
-                    } else if bytes[i..].starts_with(b"*/") {
-                        level -= 1;
-                        i += 2;
-                        if level == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                continue;
-            }
-            b'r' if !is_ident_byte(bytes.get(i.wrapping_sub(1)).copied())
-                && matches!(bytes.get(i + 1), Some(b'#' | b'"')) =>
-            {
-                let hashes = bytes[i + 1..].iter().take_while(|&&c| c == b'#').count();
-                if bytes.get(i + 1 + hashes) == Some(&b'"') {
-                    let mut closing = vec![b'"'];
-                    closing.extend(std::iter::repeat_n(b'#', hashes));
-                    let start = i + 2 + hashes;
-                    i = find(bytes, start, &closing).map_or(bytes.len(), |end| end + closing.len());
-                    continue;
-                }
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-                continue;
-            }
-            b'\'' => {
-                // A char literal ('a', '\n', '\u{..}') or a lifetime ('a).
-                if bytes.get(i + 1) == Some(&b'\\') {
-                    i = find(bytes, i + 3, b"'").map_or(bytes.len(), |end| end + 1);
-                    continue;
-                }
-                let next_char_len = text[i + 1..].chars().next().map_or(1, char::len_utf8);
-                if bytes.get(i + 1 + next_char_len) == Some(&b'\'') {
-                    i += 2 + next_char_len;
-                    continue;
-                }
-            }
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Some(i);
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            continue;
+        };
+        // A group is measured at its opening bracket; what it holds is measured token by token.
+        let span = match &tree {
+            TokenTree::Group(group) => group.span_open().byte_range(),
+            other => other.span().byte_range(),
+        };
+        count += 1;
+        if count > MAX_TOKENS {
+            return Some((
+                span.start,
+                format!("more than {MAX_TOKENS} tokens (a generated file?)"),
+            ));
         }
-        if matches!(b, b'-' | b'!' | b'*' | b'&') {
-            run += 1;
-            if run > limit {
-                return Some(i);
+        let mut prefix_operator = false;
+        match &tree {
+            TokenTree::Group(group) => {
+                if stack.len() >= MAX_NESTING {
+                    return Some((
+                        span.start,
+                        format!("brackets nested deeper than {MAX_NESTING} levels"),
+                    ));
+                }
+                let brace = group.delimiter() == Delimiter::Brace;
+                if brace {
+                    statement_start = span.end;
+                }
+                let close = brace.then(|| group.span_close().byte_range().end);
+                stack.push((group.stream().into_iter(), close));
             }
-        } else if !b.is_ascii_whitespace() {
-            run = 0;
+            TokenTree::Punct(punct) => match punct.as_char() {
+                ';' | ',' => statement_start = span.end,
+                '-' | '!' | '*' | '&' => prefix_operator = true,
+                _ => {}
+            },
+            TokenTree::Ident(_) | TokenTree::Literal(_) => {}
         }
-        if matches!(b, b';' | b',' | b'{' | b'}') {
-            statement = 0;
-        } else {
-            statement += 1;
-            if statement > MAX_STATEMENT_BYTES {
-                return Some(i);
-            }
+        run = if prefix_operator { run + 1 } else { 0 };
+        if run > MAX_NESTING {
+            return Some((
+                span.start,
+                format!("a run of more than {MAX_NESTING} prefix operators"),
+            ));
         }
-        i += 1;
+        if span.end.saturating_sub(statement_start) > MAX_STATEMENT_BYTES {
+            return Some((
+                span.start,
+                format!(
+                    "a statement longer than {} KiB without `;`, `,` or braces",
+                    MAX_STATEMENT_BYTES / 1024
+                ),
+            ));
+        }
     }
     None
-}
-
-fn is_ident_byte(b: Option<u8>) -> bool {
-    b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn refusal(text: &str) -> Option<String> {
+        let tokens: proc_macro2::TokenStream = text.parse().ok()?;
+        too_costly(&tokens).map(|(_, reason)| reason)
+    }
+
     #[test]
-    fn nesting_is_measured_outside_strings_and_comments() {
-        assert_eq!(excessive_nesting("fn f() { (((1))) }", 8), None);
-        assert!(
-            excessive_nesting(
-                &format!("fn f() {{ {}1{} }}", "(".repeat(20), ")".repeat(20)),
-                8
-            )
-            .is_some()
-        );
-        assert_eq!(excessive_nesting("// ((((((((((\nfn f() {}", 8), None);
+    fn nesting_is_measured_on_tokens_outside_strings_and_comments() {
+        let deep = |n: usize| format!("fn f() {{ {}1{} }}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(refusal(&deep(200)), None);
+        assert!(refusal(&deep(300)).unwrap().contains("nested deeper"));
+        let quoted = "(".repeat(1000);
+        assert_eq!(refusal(&format!("// {quoted}\nfn f() {{}}")), None);
+        assert_eq!(refusal(&format!("const S: &str = \"{quoted}\";")), None);
+        assert_eq!(refusal(&format!("const S: &str = r#\"{quoted}\"#;")), None);
+        assert_eq!(refusal("fn f<'a>(x: &'a str) -> char { '(' }"), None);
+        assert!(refusal(&format!("fn f() {{ {}x }}", "-".repeat(300))).is_some());
+        assert!(refusal(&format!("fn f() {{ {} }}", "return ".repeat(5000))).is_some());
+        // A long function, or a long list, is fine: only one long statement is refused.
+        let long_body = format!("fn f() {{ {} }}", "let x = g(1, 2);\n".repeat(5000));
+        assert_eq!(refusal(&long_body), None);
         assert_eq!(
-            excessive_nesting("const S: &str = \"((((((((((\";", 8),
+            refusal(&format!(
+                "const A: [u8; 30000] = [{}0];",
+                "1, ".repeat(30000)
+            )),
             None
         );
-        assert_eq!(
-            excessive_nesting("const S: &str = r#\"(((((((((\"#;", 8),
-            None
+    }
+
+    #[test]
+    fn a_raw_byte_string_ending_in_a_backslash_does_not_hide_nesting() {
+        let text = format!(
+            "fn main() {{ let a = br\"\\\"; let x = {}1{}; }}",
+            "(".repeat(5000),
+            ")".repeat(5000)
         );
-        assert_eq!(
-            excessive_nesting("fn f<'a>(x: &'a str) -> char { '(' }", 2),
-            None
-        );
-        assert!(excessive_nesting(&format!("fn f() {{ {}x }}", "-".repeat(20)), 8).is_some());
+        assert!(refusal(&text).unwrap().contains("nested deeper"));
+    }
+
+    #[test]
+    fn spans_are_offsets_into_the_text_after_a_bom_or_a_shebang() {
+        for prefix in [
+            "\u{feff}",
+            "#!/usr/bin/env run-cargo-script\n",
+            "\u{feff}#!x\n",
+        ] {
+            let text = format!("{prefix}fn f() {{ let x = ; }}");
+            let Err(error) = parse(&text) else {
+                panic!("parsed")
+            };
+            assert_eq!(&text[error.span.clone()], ";", "after {prefix:?}");
+        }
+        let Err(error) = parse("\u{feff}# x\n") else {
+            panic!("parsed")
+        };
+        assert!(error.span.start >= 3, "{error:?}");
+        assert!(parse("#![allow(unused)]\nfn f() {}").is_ok());
     }
 }
