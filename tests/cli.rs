@@ -1324,6 +1324,65 @@ fn long_rust_call_chains_are_analysed_quickly() {
     run.assert_no_crash();
 }
 
+/// Makes a FIFO (opening one for reading blocks until a writer comes).
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn explicitly_named_fifos_and_devices_are_errors_and_never_read() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    std::os::unix::fs::symlink("/dev/zero", project.root().join("x.py")).unwrap();
+    mkfifo(&project.root().join("y.py"));
+    let run = Run::of(
+        project
+            .command(&[
+                "check",
+                "--output-format",
+                "concise",
+                "x.py",
+                "y.py",
+                "good.py",
+            ])
+            .timeout(Duration::from_secs(30)),
+    );
+    run.assert_code(2);
+    assert_eq!(run.findings(), strings(&["good.py:5:5 IL101"]));
+    let stderr: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        stderr,
+        [
+            "error: x.py: not a regular file (a character device), not analysed",
+            "error: y.py: not a regular file (a FIFO), not analysed",
+        ],
+        "{run:#?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_met_in_a_walk_are_skipped_quietly() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    std::os::unix::fs::symlink("/dev/zero", project.root().join("zero.py")).unwrap();
+    mkfifo(&project.root().join("pipe.py"));
+    mkfifo(&project.root().join("pyproject.toml"));
+    mkfifo(&project.root().join("Cargo.toml"));
+    let run = Run::of(
+        project
+            .command(&["check", "--output-format", "concise"])
+            .timeout(Duration::from_secs(30)),
+    );
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["good.py:5:5 IL101"]));
+    assert_eq!(run.stderr, "", "{run:#?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rule documentation
 // ---------------------------------------------------------------------------------------------
