@@ -188,14 +188,22 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+/// The largest config file read (1 MiB); a larger one is an error, read no further.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Reads the options of a config file; `Ok(None)` for a `pyproject.toml` without
-/// `[tool.interlock]`.
+/// `[tool.interlock]`. Anything but a regular file of at most [`MAX_CONFIG_BYTES`] is an error.
 pub fn read_options(path: &Path) -> Result<Option<Options>, ConfigError> {
     let error = |message: String| ConfigError {
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    let bytes =
+        crate::source::read_regular(path, MAX_CONFIG_BYTES).map_err(|e| error(e.to_string()))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(error("config file larger than 1 MiB".to_string()));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| error(format!("not UTF-8: {e}")))?;
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
     if is_pyproject {
         let project: PyProject = toml::from_str(&text).map_err(|e| error(e.to_string()))?;

@@ -1383,6 +1383,57 @@ fn fifos_and_devices_met_in_a_walk_are_skipped_quietly() {
     assert_eq!(run.stderr, "", "{run:#?}");
 }
 
+#[test]
+fn a_config_that_is_a_directory_is_an_error() {
+    let project = Project::with(&[("good.py", SLEEPY_PY), ("configs/x", "")]);
+    let run = project.check(&["--config", "configs"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("configs") && run.stderr.contains("not a regular file (a directory)"),
+        "{run:#?}"
+    );
+    assert!(run.findings().is_empty(), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_config_that_is_a_fifo_or_a_device_is_an_error_and_never_read() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    mkfifo(&project.root().join("fifo.toml"));
+    for (config, kind) in [("fifo.toml", "a FIFO"), ("/dev/zero", "a character device")] {
+        let run = Run::of(
+            project
+                .command(&["check", "--output-format", "concise", "--config", config])
+                .timeout(Duration::from_secs(30)),
+        );
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains(config) && run.stderr.contains(kind),
+            "{run:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_config_over_1_mib_is_an_error() {
+    let mut big = String::from("select = [\"IL1\"]\n");
+    while big.len() <= 1 << 20 {
+        big.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    let project = Project::with(&[("good.py", SLEEPY_PY), ("big.toml", &big)]);
+    let run = project.check(&["--config", "big.toml"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("big.toml") && run.stderr.contains("larger than 1 MiB"),
+        "{run:#?}"
+    );
+    // Found on its own, too.
+    project.write("interlock.toml", &big);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("larger than 1 MiB"), "{run:#?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rule documentation
 // ---------------------------------------------------------------------------------------------
