@@ -1434,6 +1434,39 @@ fn a_config_over_1_mib_is_an_error() {
     assert!(run.stderr.contains("larger than 1 MiB"), "{run:#?}");
 }
 
+#[cfg(unix)]
+#[test]
+fn control_characters_in_file_names_are_escaped_in_line_formats() {
+    let project = Project::with(&[("a\nb.py", SLEEPY_PY)]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    assert!(lines[0].starts_with("a\\nb.py:5:5: IL101 "), "{run:#?}");
+    let run = project.run(&["check", "--output-format", "github"]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{run:#?}");
+    // The property names the real file (workflow-command escaped); the message shows `\n`.
+    assert!(lines[0].contains(",file=a%0Ab.py,"), "{run:#?}");
+    assert!(lines[0].contains("::a\\nb.py:5:5: IL101 "), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_backslash_in_a_unix_file_name_is_kept_in_ci_formats() {
+    let project = Project::with(&[("sub/a\\b.py", SLEEPY_PY)]);
+    let run = project.run(&["check", "--output-format", "github"]);
+    run.assert_code(1);
+    assert!(
+        run.stdout.contains(",file=sub/a\\b.py,") && run.stdout.contains("::sub/a\\b.py:5:5"),
+        "{run:#?}"
+    );
+    let run = project.run(&["check", "--output-format", "gitlab"]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report[0]["location"]["path"], "sub/a\\b.py");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rule documentation
 // ---------------------------------------------------------------------------------------------
