@@ -83,7 +83,7 @@ impl AnalysedFile {
     /// The file's text (read and decoded again if it was not kept).
     pub fn text(&self) -> &Arc<str> {
         self.text.get_or_init(|| {
-            let bytes = std::fs::read(&self.path).unwrap_or_default();
+            let bytes = crate::source::read_regular(&self.path, u64::MAX).unwrap_or_default();
             match crate::decode::decode(&bytes, self.language) {
                 Ok(text) => Arc::from(text.as_ref()),
                 Err(_) => Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
@@ -317,7 +317,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     let (bytes, already_decoded) = match contents {
         Some(Contents::Text(text)) => (text.into_bytes(), true),
         Some(Contents::Bytes(bytes)) => (bytes, false),
-        None => match std::fs::read(&path) {
+        None => match crate::source::read_regular(&path, u64::MAX) {
             Ok(bytes) => (bytes, false),
             Err(error) => return fail(format!("could not read file: {error}")),
         },

@@ -1,5 +1,5 @@
-//! Source text and the conversion of byte offsets to 1-based rows and columns, and absolute
-//! paths.
+//! Source text and the conversion of byte offsets to 1-based rows and columns, absolute paths,
+//! and what kind of file a path is.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,49 @@ pub fn absolute(path: &Path) -> PathBuf {
     let cwd = CWD.get_or_init(|| std::env::current_dir().unwrap_or_default());
     let relative = path.strip_prefix(".").unwrap_or(path);
     cwd.join(relative)
+}
+
+/// What a file that is not a regular file is (`a directory`, `a FIFO`…), for error messages.
+/// Files of these kinds are never opened: opening a FIFO blocks, a device may never end.
+pub fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        } else if file_type.is_char_device() {
+            return "a character device";
+        } else if file_type.is_block_device() {
+            return "a block device";
+        } else if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
+/// Reads at most `limit + 1` bytes of a regular file (so a caller can tell a file over `limit`);
+/// anything else is refused without being opened.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::other(format!(
+            "not a regular file ({})",
+            kind_of(metadata.file_type())
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// A 1-based row and column; the column counts characters, like Ruff's JSON output.

@@ -1324,6 +1324,149 @@ fn long_rust_call_chains_are_analysed_quickly() {
     run.assert_no_crash();
 }
 
+/// Makes a FIFO (opening one for reading blocks until a writer comes).
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn explicitly_named_fifos_and_devices_are_errors_and_never_read() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    std::os::unix::fs::symlink("/dev/zero", project.root().join("x.py")).unwrap();
+    mkfifo(&project.root().join("y.py"));
+    let run = Run::of(
+        project
+            .command(&[
+                "check",
+                "--output-format",
+                "concise",
+                "x.py",
+                "y.py",
+                "good.py",
+            ])
+            .timeout(Duration::from_secs(30)),
+    );
+    run.assert_code(2);
+    assert_eq!(run.findings(), strings(&["good.py:5:5 IL101"]));
+    let stderr: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        stderr,
+        [
+            "error: x.py: not a regular file (a character device), not analysed",
+            "error: y.py: not a regular file (a FIFO), not analysed",
+        ],
+        "{run:#?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_met_in_a_walk_are_skipped_quietly() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    std::os::unix::fs::symlink("/dev/zero", project.root().join("zero.py")).unwrap();
+    mkfifo(&project.root().join("pipe.py"));
+    mkfifo(&project.root().join("pyproject.toml"));
+    mkfifo(&project.root().join("Cargo.toml"));
+    let run = Run::of(
+        project
+            .command(&["check", "--output-format", "concise"])
+            .timeout(Duration::from_secs(30)),
+    );
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["good.py:5:5 IL101"]));
+    assert_eq!(run.stderr, "", "{run:#?}");
+}
+
+#[test]
+fn a_config_that_is_a_directory_is_an_error() {
+    let project = Project::with(&[("good.py", SLEEPY_PY), ("configs/x", "")]);
+    let run = project.check(&["--config", "configs"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("configs") && run.stderr.contains("not a regular file (a directory)"),
+        "{run:#?}"
+    );
+    assert!(run.findings().is_empty(), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_config_that_is_a_fifo_or_a_device_is_an_error_and_never_read() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    mkfifo(&project.root().join("fifo.toml"));
+    for (config, kind) in [("fifo.toml", "a FIFO"), ("/dev/zero", "a character device")] {
+        let run = Run::of(
+            project
+                .command(&["check", "--output-format", "concise", "--config", config])
+                .timeout(Duration::from_secs(30)),
+        );
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains(config) && run.stderr.contains(kind),
+            "{run:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_config_over_1_mib_is_an_error() {
+    let mut big = String::from("select = [\"IL1\"]\n");
+    while big.len() <= 1 << 20 {
+        big.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    let project = Project::with(&[("good.py", SLEEPY_PY), ("big.toml", &big)]);
+    let run = project.check(&["--config", "big.toml"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("big.toml") && run.stderr.contains("larger than 1 MiB"),
+        "{run:#?}"
+    );
+    // Found on its own, too.
+    project.write("interlock.toml", &big);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("larger than 1 MiB"), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn control_characters_in_file_names_are_escaped_in_line_formats() {
+    let project = Project::with(&[("a\nb.py", SLEEPY_PY)]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    assert!(lines[0].starts_with("a\\nb.py:5:5: IL101 "), "{run:#?}");
+    let run = project.run(&["check", "--output-format", "github"]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{run:#?}");
+    // The property names the real file (workflow-command escaped); the message shows `\n`.
+    assert!(lines[0].contains(",file=a%0Ab.py,"), "{run:#?}");
+    assert!(lines[0].contains("::a\\nb.py:5:5: IL101 "), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_backslash_in_a_unix_file_name_is_kept_in_ci_formats() {
+    let project = Project::with(&[("sub/a\\b.py", SLEEPY_PY)]);
+    let run = project.run(&["check", "--output-format", "github"]);
+    run.assert_code(1);
+    assert!(
+        run.stdout.contains(",file=sub/a\\b.py,") && run.stdout.contains("::sub/a\\b.py:5:5"),
+        "{run:#?}"
+    );
+    let run = project.run(&["check", "--output-format", "gitlab"]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report[0]["location"]["path"], "sub/a\\b.py");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rule documentation
 // ---------------------------------------------------------------------------------------------

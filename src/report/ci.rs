@@ -4,20 +4,38 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Component, Path};
 
 use serde_json::json;
 
-use super::{locations, span_locations};
+use super::{escape_controls, locations, span_locations};
 use crate::analysis::Report;
 use crate::rules;
 
-/// A path as CI tools want it: relative to the working directory when it is under it, with `/`.
+/// A path as CI tools want it: relative to the working directory when it is under it, with `/`
+/// between components. Only the platform's separators become `/`: on Unix `\` is a character
+/// of a file name and is kept.
 fn relative(path: &Path) -> String {
     let absolute = crate::source::absolute(path);
     let cwd = std::env::current_dir().unwrap_or_default();
     let shown = absolute.strip_prefix(&cwd).unwrap_or(&absolute);
-    shown.to_string_lossy().replace('\\', "/")
+    let mut text = String::new();
+    for component in shown.components() {
+        match component {
+            // A Windows drive or share (`C:`, `\\server\share`).
+            Component::Prefix(prefix) => {
+                text.push_str(&prefix.as_os_str().to_string_lossy().replace('\\', "/"));
+            }
+            Component::RootDir => text.push('/'),
+            other => {
+                if !text.is_empty() && !text.ends_with('/') {
+                    text.push('/');
+                }
+                text.push_str(&other.as_os_str().to_string_lossy());
+            }
+        }
+    }
+    text
 }
 
 fn rule_name(code: &str) -> &'static str {
@@ -50,8 +68,12 @@ pub fn write_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             end.row,
             end.column,
             data(&format!(
-                "{path}:{}:{}: {} {}",
-                start.row, start.column, diagnostic.code, diagnostic.message
+                "{}:{}:{}: {} {}",
+                escape_controls(&path),
+                start.row,
+                start.column,
+                diagnostic.code,
+                diagnostic.message
             ))
         )?;
     }

@@ -36,6 +36,21 @@ pub enum OutputFormat {
     Sarif,
 }
 
+/// `text` with its control characters escaped as Rust does (`\n`, `\t`, `\u{1b}`): for paths
+/// in the formats whose unit is the line (`concise`, `github`), so that a file name cannot
+/// break a line or forge another one. Backslashes are left alone (a Windows separator).
+pub(crate) fn escape_controls(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
 /// A diagnostic's primary and end locations, computed from its file's text.
 pub(crate) fn locations(report: &Report, diagnostic: &Diagnostic) -> (Location, Location) {
     span_locations(report, &diagnostic.path, &diagnostic.span)
@@ -69,7 +84,7 @@ pub fn write(
         OutputFormat::Concise => {
             for diagnostic in &report.diagnostics {
                 let (start, _) = locations(report, diagnostic);
-                let path = diagnostic.path.display();
+                let path = escape_controls(&diagnostic.path.to_string_lossy());
                 writeln!(
                     out,
                     "{path}:{}:{}: {} {}",
