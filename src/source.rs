@@ -107,7 +107,11 @@ impl LineIndex {
     pub fn location(&self, text: &str, offset: usize) -> Location {
         let offset = text.floor_char_boundary(offset);
         let line = self.line_of(offset);
-        let start = self.line_starts[line];
+        let mut start = self.line_starts[line];
+        if start == 0 && text.starts_with('\u{feff}') {
+            // Editors do not show a byte order mark: columns count from after it.
+            start = offset.min(3);
+        }
         Location {
             row: line + 1,
             column: text[start..offset].chars().count() + 1,
@@ -185,6 +189,8 @@ mod tests {
             assert!(start <= end, "{span:?}: {start:?} after {end:?}");
         }
         assert_eq!(file.clamp(&(1..2)), 0..3);
+        // The BOM is not a column: `#` is the first character of the line.
+        assert_eq!(file.locations(&(3..4)).0, Location { row: 1, column: 1 });
         assert_eq!(file.clamp(&(100..200)), 10..10);
     }
 }

@@ -2098,3 +2098,181 @@ fn pre_commit_hook_fails_on_a_bad_file_and_passes_once_it_is_fixed() {
     let (code, text) = run(&["run", "--all-files"]);
     assert_eq!(code, Some(0), "{text}");
 }
+
+/// Runs `interlock check --output-format FORMAT ARGS...` in `project` under a 6 GiB address
+/// space limit (the analysis threads reserve 1 GiB stacks each): a run that needs more memory
+/// than that fails instead of taking the machine.
+#[cfg(unix)]
+fn check_bounded(project: &Project, format: &str, args: &[&str]) -> Run {
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -v 6291456; exec \"$0\" check --no-color --output-format \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_interlock"))
+        .arg(format)
+        .args(args)
+        .current_dir(project.root());
+    Run::of(Command::from_std(command).timeout(TIMEOUT))
+}
+
+#[test]
+fn every_format_renders_findings_at_any_position() {
+    let project = Project::new();
+    // A BOM then a syntax error (the error's span used to fall inside the BOM), a finding past
+    // column 65 535, a file with CR-only line ends, tabs, and a finding on the last byte.
+    project.write("bom.rs", b"\xef\xbb\xbf# x\n");
+    project.write(
+        "wide.py",
+        format!(
+            "import time\nasync def f():\n    {}time.sleep(1)\n",
+            "x = 1; ".repeat(10_000)
+        ),
+    );
+    project.write(
+        "old_mac.py",
+        "import time\rasync def f():\r\ttime.sleep(1)\r",
+    );
+    project.write("tabs.py", "import time\nasync def f():\n\t\ttime.sleep(1)");
+    for format in [
+        "full",
+        "concise",
+        "json",
+        "json-lines",
+        "github",
+        "gitlab",
+        "junit",
+        "sarif",
+    ] {
+        let run = project.run(&["check", "--output-format", format]);
+        run.assert_no_crash();
+        run.assert_code(1);
+        for file in ["bom.rs", "wide.py", "tabs.py"] {
+            assert!(run.stdout.contains(file), "{format}: {file} missing: {run:#?}");
+        }
+    }
+    let full = project.run(&["check"]);
+    // The wide finding cannot be drawn: it is printed in the concise form, with its help.
+    assert!(
+        full.stdout
+            .contains("wide.py:3:70005: IL101 `time.sleep()` in async function `f`"),
+        "{full:#?}"
+    );
+    assert!(full.stdout.contains("help: use await asyncio.sleep"), "{full:#?}");
+    // The others are drawn with their snippet.
+    assert!(full.stdout.contains("[tabs.py:3:3]"), "{full:#?}");
+    let json = project.run(&["check", "--output-format", "json"]);
+    let findings: Vec<Value> = serde_json::from_str(&json.stdout).expect("valid JSON");
+    for finding in &findings {
+        let at = |key: &str| {
+            (
+                finding[key]["row"].as_u64().unwrap(),
+                finding[key]["column"].as_u64().unwrap(),
+            )
+        };
+        assert!(at("location") <= at("end_location"), "{finding}");
+    }
+    let bom = findings
+        .iter()
+        .find(|f| f["filename"].as_str().unwrap().ends_with("bom.rs"))
+        .expect("a finding in bom.rs");
+    // `x`, where `[` should follow `#`; the BOM is not a column, as in editors.
+    assert_eq!(bom["location"]["column"], 3, "{bom}");
+}
+
+#[test]
+fn a_raw_byte_string_ending_in_a_backslash_does_not_hide_deep_nesting() {
+    let project = Project::new();
+    project.write(
+        "deep.rs",
+        format!(
+            "fn main() {{ let a = br\"\\\"; let x = {}1{}; }}\n",
+            "(".repeat(200_000),
+            ")".repeat(200_000)
+        ),
+    );
+    project.write("good.rs", SLEEPY_RS);
+    let run = project.check(&[]);
+    run.assert_no_crash();
+    assert!(
+        run.stdout.contains("IL001 nesting deeper than 256 levels"),
+        "{run:#?}"
+    );
+    assert!(run.findings().contains(&"good.rs:2:5 IL101".to_string()));
+}
+
+#[test]
+fn rust_files_with_more_tokens_than_the_budget_are_refused() {
+    let project = Project::new();
+    project.write(
+        "table.rs",
+        format!("static T: &[u8] = &[{}1];\n", "1,".repeat(2_100_000)),
+    );
+    project.write("good.rs", SLEEPY_RS);
+    let run = project.check(&[]);
+    run.assert_no_crash();
+    assert!(
+        run.stdout.contains("IL001 more than 2000000 tokens"),
+        "{run:#?}"
+    );
+    assert!(run.findings().contains(&"good.rs:2:5 IL101".to_string()));
+}
+
+#[cfg(unix)]
+#[test]
+fn thousands_of_acquisitions_of_one_lock_stay_bounded() {
+    let project = Project::new();
+    let items = vec!["l"; 20_000].join(", ");
+    project.write(
+        "many.py",
+        format!("import threading\nl = threading.Lock()\ndef f():\n    with {items}:\n        pass\n"),
+    );
+    let guards: String = (0..3_000)
+        .map(|i| format!("    let g{i} = m.lock().unwrap();\n"))
+        .collect();
+    project.write(
+        "many.rs",
+        format!("use std::sync::Mutex;\nfn f(m: &Mutex<i32>) {{\n{guards}}}\n"),
+    );
+    let run = check_bounded(&project, "concise", &["--statistics"]);
+    run.assert_no_crash();
+    assert!(run.stdout.contains("IL202"), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn thousands_of_locks_held_together_stay_bounded() {
+    let project = Project::new();
+    let locks: String = (0..3_000)
+        .map(|i| format!("l{i} = threading.Lock()\n"))
+        .collect();
+    let names: Vec<String> = (0..3_000).map(|i| format!("l{i}")).collect();
+    project.write(
+        "locks.py",
+        format!(
+            "import threading\n{locks}def f():\n    with {}:\n        pass\n",
+            names.join(", ")
+        ),
+    );
+    check_bounded(&project, "concise", &[]).assert_no_crash();
+}
+
+#[cfg(unix)]
+#[test]
+fn thousands_of_findings_in_one_file_render_in_every_format() {
+    let project = Project::new();
+    let methods: String = (0..5_000)
+        .map(|i| format!("    def m{i}(self):\n        self.x = {i}\n"))
+        .collect();
+    project.write(
+        "state.py",
+        format!(
+            "import threading\nclass C:\n    def __init__(self):\n        self._lock = threading.Lock()\n        self.x = 0\n    def start(self):\n        threading.Thread(target=self.m0).start()\n    def locked(self):\n        with self._lock:\n            self.x = 1\n{methods}"
+        ),
+    );
+    for format in ["full", "json", "sarif"] {
+        let run = check_bounded(&project, format, &[]);
+        run.assert_no_crash();
+        run.assert_code(1);
+        assert!(run.stdout.matches("IL402").count() >= 5_000, "{format}");
+    }
+}

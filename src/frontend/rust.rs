@@ -2167,7 +2167,7 @@ fn too_costly(tokens: &proc_macro2::TokenStream) -> Option<(usize, String)> {
                 if stack.len() >= MAX_NESTING {
                     return Some((
                         span.start,
-                        format!("brackets nested deeper than {MAX_NESTING} levels"),
+                        format!("nesting deeper than {MAX_NESTING} levels of brackets"),
                     ));
                 }
                 let brace = group.delimiter() == Delimiter::Brace;
@@ -2188,7 +2188,7 @@ fn too_costly(tokens: &proc_macro2::TokenStream) -> Option<(usize, String)> {
         if run > MAX_NESTING {
             return Some((
                 span.start,
-                format!("a run of more than {MAX_NESTING} prefix operators"),
+                format!("nesting deeper than {MAX_NESTING} levels of prefix operators"),
             ));
         }
         if span.end.saturating_sub(statement_start) > MAX_STATEMENT_BYTES {
@@ -2217,7 +2217,7 @@ mod tests {
     fn nesting_is_measured_on_tokens_outside_strings_and_comments() {
         let deep = |n: usize| format!("fn f() {{ {}1{} }}", "(".repeat(n), ")".repeat(n));
         assert_eq!(refusal(&deep(200)), None);
-        assert!(refusal(&deep(300)).unwrap().contains("nested deeper"));
+        assert!(refusal(&deep(300)).unwrap().contains("nesting deeper"));
         let quoted = "(".repeat(1000);
         assert_eq!(refusal(&format!("// {quoted}\nfn f() {{}}")), None);
         assert_eq!(refusal(&format!("const S: &str = \"{quoted}\";")), None);
@@ -2244,7 +2244,7 @@ mod tests {
             "(".repeat(5000),
             ")".repeat(5000)
         );
-        assert!(refusal(&text).unwrap().contains("nested deeper"));
+        assert!(refusal(&text).unwrap().contains("nesting deeper"));
     }
 
     #[test]
