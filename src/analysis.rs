@@ -25,6 +25,11 @@ use crate::suppress::Suppressions;
 /// hundreds of thousands of levels.
 pub const STACK_SIZE: usize = 1024 * 1024 * 1024;
 
+/// Largest file analysed (8 MiB): parsing and lowering cost up to ~100 bytes of memory per
+/// byte of hostile input, so this bounds what one file may take. Larger files get an IL001
+/// finding and are not read past the limit; real source files are far smaller.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
 /// One file to analyse.
 pub struct Input {
     pub path: PathBuf,
@@ -317,11 +322,44 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     let (bytes, already_decoded) = match contents {
         Some(Contents::Text(text)) => (text.into_bytes(), true),
         Some(Contents::Bytes(bytes)) => (bytes, false),
-        None => match crate::source::read_regular(&path, u64::MAX) {
+        None => match crate::source::read_regular(&path, MAX_FILE_BYTES) {
             Ok(bytes) => (bytes, false),
             Err(error) => return fail(format!("could not read file: {error}")),
         },
     };
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        let diagnostic = Diagnostic::new(
+            rules::parse_error::RULE.code,
+            path.clone(),
+            0..0,
+            format!(
+                "file larger than {} MiB; it was not analysed",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        )
+        .with_label("too large to analyse")
+        .with_help("exclude generated files (`extend-exclude` in the configuration)");
+        let file = AnalysedFile {
+            suppressions: Suppressions::default(),
+            lines: std::sync::OnceLock::new(),
+            path,
+            language,
+            // Nothing of it is shown: never read it again for rendering.
+            text: std::sync::OnceLock::from(Arc::from("")),
+            model: None,
+            diagnostics: Vec::new(),
+            settings,
+        };
+        let diagnostics = if file.settings.is_enabled_for(diagnostic.code, &file.path) {
+            vec![diagnostic]
+        } else {
+            Vec::new()
+        };
+        return Outcome::Analysed(Box::new(AnalysedFile {
+            diagnostics,
+            ..file
+        }));
+    }
     if bytes.contains(&0) {
         return fail("binary file (contains NUL bytes), not analysed".to_string());
     }

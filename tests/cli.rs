@@ -2147,7 +2147,10 @@ fn every_format_renders_findings_at_any_position() {
         run.assert_no_crash();
         run.assert_code(1);
         for file in ["bom.rs", "wide.py", "tabs.py"] {
-            assert!(run.stdout.contains(file), "{format}: {file} missing: {run:#?}");
+            assert!(
+                run.stdout.contains(file),
+                "{format}: {file} missing: {run:#?}"
+            );
         }
     }
     let full = project.run(&["check"]);
@@ -2157,7 +2160,10 @@ fn every_format_renders_findings_at_any_position() {
             .contains("wide.py:3:70005: IL101 `time.sleep()` in async function `f`"),
         "{full:#?}"
     );
-    assert!(full.stdout.contains("help: use await asyncio.sleep"), "{full:#?}");
+    assert!(
+        full.stdout.contains("help: use await asyncio.sleep"),
+        "{full:#?}"
+    );
     // The others are drawn with their snippet.
     assert!(full.stdout.contains("[tabs.py:3:3]"), "{full:#?}");
     let json = project.run(&["check", "--output-format", "json"]);
@@ -2224,7 +2230,9 @@ fn thousands_of_acquisitions_of_one_lock_stay_bounded() {
     let items = vec!["l"; 20_000].join(", ");
     project.write(
         "many.py",
-        format!("import threading\nl = threading.Lock()\ndef f():\n    with {items}:\n        pass\n"),
+        format!(
+            "import threading\nl = threading.Lock()\ndef f():\n    with {items}:\n        pass\n"
+        ),
     );
     let guards: String = (0..3_000)
         .map(|i| format!("    let g{i} = m.lock().unwrap();\n"))
@@ -2275,4 +2283,29 @@ fn thousands_of_findings_in_one_file_render_in_every_format() {
         run.assert_code(1);
         assert!(run.stdout.matches("IL402").count() >= 5_000, "{format}");
     }
+}
+
+#[test]
+fn files_over_the_size_limit_are_refused_without_reading_them_whole() {
+    let project = Project::new();
+    let big = format!("x = [{}1]\n", "1,".repeat(4_300_000));
+    project.write("data.py", &big);
+    project.write("app.py", SLEEPY_PY);
+    let run = project.check(&[]);
+    run.assert_no_crash();
+    assert!(
+        run.stdout
+            .contains("data.py:1:1: IL001 file larger than 8 MiB; it was not analysed"),
+        "{run:#?}"
+    );
+    assert!(run.findings().contains(&"app.py:5:5 IL101".to_string()));
+    let full = project.run(&["check", "data.py", "--files-only"]);
+    full.assert_no_crash();
+    assert!(full.stdout.contains("file larger than 8 MiB"), "{full:#?}");
+    let stdin = project.check_stdin(&["-", "--output-format", "concise"], &big);
+    stdin.assert_no_crash();
+    assert!(
+        stdin.stdout.contains("IL001 file larger than 8 MiB"),
+        "{stdin:#?}"
+    );
 }
