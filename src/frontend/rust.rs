@@ -959,6 +959,7 @@ impl<'t> Lowerer<'t> {
         stmts: &[syn::Stmt],
         i: usize,
         block_end: usize,
+        moves: &BlockMoves,
         bound_guards: &mut Vec<(String, String)>,
     ) {
         let stmt = &stmts[i];
@@ -985,17 +986,14 @@ impl<'t> Lowerer<'t> {
                 _ => None,
             };
             if let Some((call, kind, name)) = bound {
-                let rest = &stmts[i + 1..];
-                let end = rest
-                    .iter()
-                    .position(|s| is_move_of(s, &name))
-                    .unwrap_or(rest.len());
-                let region_end = rest
-                    .get(end)
+                let (moved_by, first_move) = moves.after(&name, i, stmts.len());
+                let region_end = stmts
+                    .get(moved_by)
                     .map_or(block_end, |s| stmt_start(s, block_end));
                 // A move on some path only (`if … { drop(guard) }`) ends what can be told.
-                let region_end =
-                    first_move(&rest[..end], &name).map_or(region_end, |m| m.min(region_end));
+                let region_end = first_move.map_or(region_end, |m| m.min(region_end));
+                let rest = &stmts[i + 1..];
+                let end = moved_by - (i + 1);
                 bound_guards.push((name, written(&call.receiver)));
                 self.hold(call, kind, region_end, &rest[..end]);
                 return;
@@ -1532,58 +1530,92 @@ fn names_path(expr: &Expr, written_path: &str) -> bool {
     finder.1
 }
 
-/// A statement that ends a guard's life: `drop(name);`, or a call that takes it by value
-/// (`consume(name)`, `let x = finish(name);`).
-fn is_move_of(stmt: &syn::Stmt, name: &str) -> bool {
-    let call = match stmt {
-        syn::Stmt::Expr(Expr::Call(call), _) => call,
-        syn::Stmt::Local(local) => match local.init.as_ref().map(|i| &*i.expr) {
-            Some(Expr::Call(call)) => call,
-            _ => return false,
-        },
-        _ => return false,
-    };
-    call.args.iter().any(|a| match a {
-        Expr::Path(p) => p.path.is_ident(name),
-        _ => false,
-    })
+/// The calls of a block's statements that take a plain name by value (`drop(guard)`,
+/// `self.grow(guard)`), found in one pass over the block so that each guard's region is found
+/// without scanning the rest of the block again (a block of thousands of guards stays linear).
+#[derive(Default)]
+struct BlockMoves {
+    /// Name → the statements (by index) that are themselves such a call: `drop(g);`,
+    /// `let x = f(g);`.
+    statements: HashMap<String, Vec<usize>>,
+    /// Name → (statement index, where the call starts) of such calls at any depth, in order.
+    nested: HashMap<String, Vec<(usize, usize)>>,
 }
 
-/// Where the first call that takes `name` by value (`drop(name)`, `self.grow(name)`) starts,
-/// at any depth of the statements.
-fn first_move(stmts: &[syn::Stmt], name: &str) -> Option<usize> {
-    struct Moves<'n>(&'n str, Option<usize>);
-    impl Moves<'_> {
-        fn takes(&self, args: &Punctuated<Expr, syn::Token![,]>) -> bool {
-            args.iter()
-                .any(|a| matches!(a, Expr::Path(p) if p.path.is_ident(self.0)))
-        }
-    }
-    impl<'ast> Visit<'ast> for Moves<'_> {
-        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-            if self.1.is_none() && self.takes(&call.args) {
-                self.1 = Some(call.paren_token.span.open().byte_range().start);
+impl BlockMoves {
+    fn of(stmts: &[syn::Stmt]) -> BlockMoves {
+        struct Moves<'m>(&'m mut HashMap<String, Vec<(usize, usize)>>, usize);
+        impl Moves<'_> {
+            fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize) {
+                for arg in args {
+                    if let Expr::Path(p) = arg
+                        && let Some(ident) = p.path.get_ident()
+                    {
+                        self.0
+                            .entry(ident.to_string())
+                            .or_default()
+                            .push((self.1, at));
+                    }
+                }
             }
-            visit::visit_expr_call(self, call);
         }
-        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-            if self.1.is_none() && self.takes(&call.args) {
-                self.1 = Some(call.method.span().byte_range().start);
+        impl<'ast> Visit<'ast> for Moves<'_> {
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                self.taken(&call.args, call.paren_token.span.open().byte_range().start);
+                visit::visit_expr_call(self, call);
             }
-            visit::visit_expr_method_call(self, call);
-        }
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_expr(&mut self, expr: &'ast Expr) {
-            if self.1.is_none() {
+            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+                self.taken(&call.args, call.method.span().byte_range().start);
+                visit::visit_expr_method_call(self, call);
+            }
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+            fn visit_expr(&mut self, expr: &'ast Expr) {
                 stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
             }
         }
+        let mut moves = BlockMoves::default();
+        for (index, stmt) in stmts.iter().enumerate() {
+            let call = match stmt {
+                syn::Stmt::Expr(Expr::Call(call), _) => Some(call),
+                syn::Stmt::Local(local) => match local.init.as_ref().map(|i| &*i.expr) {
+                    Some(Expr::Call(call)) => Some(call),
+                    _ => None,
+                },
+                _ => None,
+            };
+            for arg in call.iter().flat_map(|call| &call.args) {
+                if let Expr::Path(p) = arg
+                    && let Some(ident) = p.path.get_ident()
+                {
+                    moves
+                        .statements
+                        .entry(ident.to_string())
+                        .or_default()
+                        .push(index);
+                }
+            }
+            Moves(&mut moves.nested, index).visit_stmt(stmt);
+        }
+        moves
     }
-    let mut moves = Moves(name, None);
-    for stmt in stmts {
-        moves.visit_stmt(stmt);
+
+    /// For a guard `name` bound by statement `bound`: the first later statement that moves it
+    /// (the block's length if none), and where the first move at any depth before that
+    /// statement starts (a move on some path only, such as `if … { drop(guard) }`).
+    fn after(&self, name: &str, bound: usize, len: usize) -> (usize, Option<usize>) {
+        let moved_by = self
+            .statements
+            .get(name)
+            .and_then(|list| list.iter().find(|&&i| i > bound))
+            .copied()
+            .unwrap_or(len);
+        let first = self.nested.get(name).and_then(|list| {
+            list.iter()
+                .find(|&&(i, _)| i > bound && i < moved_by)
+                .map(|&(_, at)| at)
+        });
+        (moved_by, first)
     }
-    moves.1
 }
 
 /// Where a statement starts (for the end of a region that stops before it).
@@ -1856,8 +1888,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let end = block.brace_token.span.close().byte_range().end;
         let mut bound_guards = Vec::new();
         let mut reads_under_lock = Vec::new();
+        let moves = BlockMoves::of(&block.stmts);
         for i in 0..block.stmts.len() {
-            self.guards_at(&block.stmts, i, end, &mut bound_guards);
+            self.guards_at(&block.stmts, i, end, &moves, &mut bound_guards);
             self.split_update(&block.stmts[i], &mut reads_under_lock);
             self.visit_stmt(&block.stmts[i]);
         }
