@@ -2241,9 +2241,37 @@ fn thousands_of_acquisitions_of_one_lock_stay_bounded() {
         "many.rs",
         format!("use std::sync::Mutex;\nfn f(m: &Mutex<i32>) {{\n{guards}}}\n"),
     );
+    // Held across thousands of awaits: every await is counted, the first 16 are pointed at.
+    let awaited: String = (0..3_000)
+        .map(|i| format!("    let g{i} = m.lock().unwrap();\n    tick().await;\n"))
+        .collect();
+    project.write(
+        "many_async.rs",
+        format!("use std::sync::Mutex;\nasync fn f(m: &Mutex<i32>) {{\n{awaited}}}\n"),
+    );
+    let awaits = "        await asyncio.sleep(0)\n".repeat(3_000);
+    project.write(
+        "many_async.py",
+        format!("import asyncio, threading\nl = threading.Lock()\nasync def f():\n    with {}:\n{awaits}", vec!["l"; 3_000].join(", ")),
+    );
     let run = check_bounded(&project, "concise", &["--statistics"]);
     run.assert_no_crash();
     assert!(run.stdout.contains("IL202"), "{run:#?}");
+    assert!(run.stdout.contains("IL203"), "{run:#?}");
+    let json = check_bounded(&project, "json", &["--select", "IL203"]);
+    let findings: Vec<Value> = serde_json::from_str(&json.stdout).expect("valid JSON");
+    let python = findings
+        .iter()
+        .find(|f| f["filename"].as_str().unwrap().ends_with("many_async.py"))
+        .expect("IL203 in many_async.py");
+    assert!(
+        python["message"]
+            .as_str()
+            .unwrap()
+            .contains("3000 awaits (the first 16 are shown)"),
+        "{python}"
+    );
+    assert_eq!(python["related"].as_array().unwrap().len(), 16);
 }
 
 #[cfg(unix)]

@@ -310,17 +310,19 @@ impl<'a> Lowerer<'a> {
     /// lock definitions decide later whether it is one.
     fn hold_lock(&mut self, span: Span, lock: &Expr, region: Span, body: &[Stmt]) {
         let facts = self.lock_facts(lock);
-        self.hold_lock_with(span, lock, facts, region, body);
+        self.hold_lock_with(span, lock, facts, region, || awaits_in(body));
     }
 
-    /// [`Self::hold_lock`] with the lock's facts already resolved.
+    /// [`Self::hold_lock`] with the lock's facts already resolved; `body_awaits` gives the
+    /// awaits of the code that runs while it is held (asked only for a thread-blocking lock in
+    /// async code).
     fn hold_lock_with(
         &mut self,
         span: Span,
         lock: &Expr,
         (kind, named): (Option<String>, Option<LockName>),
         region: Span,
-        body: &[Stmt],
+        body_awaits: impl FnOnce() -> Vec<Span>,
     ) {
         let kind = kind.unwrap_or_default();
         let (identity, scope, via_self) = match named {
@@ -330,7 +332,7 @@ impl<'a> Lowerer<'a> {
         };
         let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
         let awaits = if blocks_thread && self.context == Context::Async {
-            awaits_in(body)
+            body_awaits()
         } else {
             Vec::new()
         };
@@ -1488,6 +1490,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     .collect();
                 let opaque = facts.iter().any(|(kind, _)| kind.is_none());
                 self.opaque_with_depth += usize::from(opaque);
+                // Every item holds its lock over the same body: find its awaits once.
+                let body_awaits = std::cell::OnceCell::new();
                 for (item, facts) in with.items.iter().zip(facts) {
                     if item.context_expr.is_call_expr() && facts.0.is_some() {
                         let lock = PointlessLock {
@@ -1502,7 +1506,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     let lock = &item.context_expr;
                     if matches!(lock, Expr::Name(_) | Expr::Attribute(_)) || facts.0.is_some() {
                         let region = span(lock).start..span(with).end;
-                        self.hold_lock_with(span(lock), lock, facts, region, &with.body);
+                        let awaits = || body_awaits.get_or_init(|| awaits_in(&with.body)).clone();
+                        self.hold_lock_with(span(lock), lock, facts, region, awaits);
                     }
                     self.visit_expr(&item.context_expr);
                     if let Some(vars) = &item.optional_vars {

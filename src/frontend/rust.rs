@@ -992,10 +992,9 @@ impl<'t> Lowerer<'t> {
                     .map_or(block_end, |s| stmt_start(s, block_end));
                 // A move on some path only (`if … { drop(guard) }`) ends what can be told.
                 let region_end = first_move.map_or(region_end, |m| m.min(region_end));
-                let rest = &stmts[i + 1..];
-                let end = moved_by - (i + 1);
                 bound_guards.push((name, written(&call.receiver)));
-                self.hold(call, kind, region_end, &rest[..end]);
+                let body_awaits = || moves.awaits(stmts, i + 1, moved_by);
+                self.hold(call, kind, region_end, body_awaits);
                 return;
             }
             let statement_end = stmt_end(stmt, block_end);
@@ -1011,12 +1010,9 @@ impl<'t> Lowerer<'t> {
                     .or_else(|| self.candidate_kind(call))
                     .filter(|kind| awaited || !self.is_async_lock(kind));
                 if let Some(kind) = kind {
-                    self.hold(
-                        call,
-                        kind,
-                        extent.unwrap_or(statement_end),
-                        std::slice::from_ref(stmt),
-                    );
+                    self.hold(call, kind, extent.unwrap_or(statement_end), || {
+                        awaits_in(std::slice::from_ref(stmt))
+                    });
                 }
             }
         }
@@ -1186,14 +1182,15 @@ impl<'t> Lowerer<'t> {
             .push(lock);
     }
 
-    /// Records a guard held from its acquisition to `region_end`; `body` is the code that
-    /// runs while it is held (for its awaits).
+    /// Records a guard held from its acquisition to `region_end`; `body_awaits` gives the
+    /// awaits of the code that runs while it is held (asked only for a thread-blocking lock in
+    /// async code).
     fn hold(
         &mut self,
         call: &syn::ExprMethodCall,
         kind: String,
         region_end: usize,
-        body: &[syn::Stmt],
+        body_awaits: impl FnOnce() -> Vec<Span>,
     ) {
         if matches!(&*call.receiver, Expr::Call(_)) {
             // `Mutex::new(x).lock()`: a lock nobody else can ever see.
@@ -1202,7 +1199,7 @@ impl<'t> Lowerer<'t> {
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
         let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
         let awaits = if blocks_thread && self.context == Context::Async {
-            awaits_in(body)
+            body_awaits()
                 .into_iter()
                 .filter(|a| a.start > span.end && a.start < region_end)
                 .collect()
@@ -1540,6 +1537,8 @@ struct BlockMoves {
     statements: HashMap<String, Vec<usize>>,
     /// Name → (statement index, where the call starts) of such calls at any depth, in order.
     nested: HashMap<String, Vec<(usize, usize)>>,
+    /// The block's await points with their statement's index, found on first use.
+    awaits: std::cell::OnceCell<Vec<(usize, Span)>>,
 }
 
 impl BlockMoves {
@@ -1597,6 +1596,24 @@ impl BlockMoves {
             Moves(&mut moves.nested, index).visit_stmt(stmt);
         }
         moves
+    }
+
+    /// The await points of statements `from..to` of the block `stmts` this was built from.
+    fn awaits(&self, stmts: &[syn::Stmt], from: usize, to: usize) -> Vec<Span> {
+        let all = self.awaits.get_or_init(|| {
+            let mut all = Vec::new();
+            for (index, stmt) in stmts.iter().enumerate() {
+                let awaits = awaits_in(std::slice::from_ref(stmt));
+                all.extend(awaits.into_iter().map(|span| (index, span)));
+            }
+            all
+        });
+        let first = all.partition_point(|(i, _)| *i < from);
+        let last = all.partition_point(|(i, _)| *i < to);
+        all[first..last]
+            .iter()
+            .map(|(_, span)| span.clone())
+            .collect()
     }
 
     /// For a guard `name` bound by statement `bound`: the first later statement that moves it
