@@ -14,7 +14,7 @@ use miette::{
     SourceCode, SourceSpan, SpanContents,
 };
 
-use super::span_locations;
+use super::{concise_line, escape_controls, site};
 use crate::analysis::Report;
 use crate::diagnostic::Diagnostic;
 use crate::source::{LineIndex, SourceFile};
@@ -170,13 +170,14 @@ fn source_span(span: &Range<usize>) -> SourceSpan {
 }
 
 /// The finding as miette diagnostics, or `None` when some label cannot be drawn.
-fn site<'a>(report: &'a Report, diagnostic: &'a Diagnostic) -> Option<Site<'a>> {
+fn drawing<'a>(report: &'a Report, diagnostic: &'a Diagnostic) -> Option<Site<'a>> {
     let file = report.sources.get(&diagnostic.path);
     let clamp = |file: Option<&SourceFile>, span: &Range<usize>| match file {
         Some(file) => file.clamp(span),
         None => 0..0,
     };
-    let source = Snippet::new(diagnostic.path.display().to_string(), file);
+    let name = |path: &std::path::Path| escape_controls(&path.to_string_lossy());
+    let source = Snippet::new(name(&diagnostic.path), file);
     let primary = clamp(file, &diagnostic.span);
     let mut labels = vec![LabeledSpan::new_primary_with_span(
         Some(diagnostic.label.clone()),
@@ -194,7 +195,7 @@ fn site<'a>(report: &'a Report, diagnostic: &'a Diagnostic) -> Option<Site<'a>> 
             ));
         } else {
             let other_file = report.sources.get(&other.path);
-            let other_source = Snippet::new(other.path.display().to_string(), other_file);
+            let other_source = Snippet::new(name(&other.path), other_file);
             let span = clamp(other_file, &other.span);
             drawable &= other_source.drawable(&span);
             related.push(Site {
@@ -220,29 +221,13 @@ fn site<'a>(report: &'a Report, diagnostic: &'a Diagnostic) -> Option<Site<'a>> 
 /// The concise form of a finding, with its help and every related site, for a finding that
 /// cannot be drawn.
 fn write_plain(report: &Report, diagnostic: &Diagnostic, out: &mut dyn Write) -> io::Result<()> {
-    let (start, _) = span_locations(report, &diagnostic.path, &diagnostic.span);
-    writeln!(
-        out,
-        "{}:{}:{}: {} {}",
-        diagnostic.path.display(),
-        start.row,
-        start.column,
-        diagnostic.code,
-        diagnostic.message
-    )?;
+    writeln!(out, "{}", concise_line(report, diagnostic))?;
     if let Some(help) = &diagnostic.help {
         writeln!(out, "  help: {help}")?;
     }
     for other in &diagnostic.related {
-        let (start, _) = span_locations(report, &other.path, &other.span);
-        writeln!(
-            out,
-            "  {}:{}:{}: {}",
-            other.path.display(),
-            start.row,
-            start.column,
-            other.message
-        )?;
+        let site = site(report, &other.path, &other.span);
+        writeln!(out, "  {site}: {}", other.message)?;
     }
     writeln!(out)
 }
@@ -256,9 +241,9 @@ pub fn write(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()
     let handler = GraphicalReportHandler::new_themed(theme).with_links(false);
     for diagnostic in &report.diagnostics {
         let drawn = crate::guard::catch(|| {
-            let site = site(report, diagnostic)?;
+            let drawing = drawing(report, diagnostic)?;
             let mut rendered = String::new();
-            handler.render_report(&mut rendered, &site).ok()?;
+            handler.render_report(&mut rendered, &drawing).ok()?;
             Some(rendered)
         });
         match drawn {

@@ -72,6 +72,19 @@ pub(crate) fn span_locations(
     }
 }
 
+/// `path:row:col` of a span, the path's control characters escaped.
+pub(crate) fn site(report: &Report, path: &Path, span: &std::ops::Range<usize>) -> String {
+    let (start, _) = span_locations(report, path, span);
+    let path = escape_controls(&path.to_string_lossy());
+    format!("{path}:{}:{}", start.row, start.column)
+}
+
+/// A finding in the concise form: `path:row:col: CODE message`.
+pub(crate) fn concise_line(report: &Report, diagnostic: &Diagnostic) -> String {
+    let site = site(report, &diagnostic.path, &diagnostic.span);
+    format!("{site}: {} {}", diagnostic.code, diagnostic.message)
+}
+
 /// Writes the findings in `format`.
 pub fn write(
     report: &Report,
@@ -83,13 +96,7 @@ pub fn write(
         OutputFormat::Full => full::write(report, color, out)?,
         OutputFormat::Concise => {
             for diagnostic in &report.diagnostics {
-                let (start, _) = locations(report, diagnostic);
-                let path = escape_controls(&diagnostic.path.to_string_lossy());
-                writeln!(
-                    out,
-                    "{path}:{}:{}: {} {}",
-                    start.row, start.column, diagnostic.code, diagnostic.message
-                )?;
+                writeln!(out, "{}", concise_line(report, diagnostic))?;
             }
         }
         OutputFormat::Json => json::write_array(report, out)?,
