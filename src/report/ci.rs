@@ -120,12 +120,26 @@ pub fn write_gitlab(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)
 }
 
+/// `text` escaped for XML attributes and content. Control characters other than tab and line
+/// ends cannot appear in XML 1.0 at all (not even as references): they are written escaped as
+/// Rust does (`\u{1b}`), as are the non-characters U+FFFE and U+FFFF.
 fn xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            '\t' | '\n' | '\r' => escaped.push(c),
+            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => {
+                escaped.extend(c.escape_default())
+            }
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// JUnit XML: a test suite per file with findings, a failed test case per finding.
@@ -271,4 +285,15 @@ pub fn write_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     });
     serde_json::to_writer_pretty(&mut *out, &sarif)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml;
+
+    #[test]
+    fn xml_text_never_holds_characters_xml_forbids() {
+        assert_eq!(xml("a<b & \"c\"\t"), "a&lt;b &amp; &quot;c&quot;\t");
+        assert_eq!(xml("x\u{1}y\u{1b}\u{ffff}"), "x\\u{1}y\\u{1b}\\u{ffff}");
+    }
 }
