@@ -88,7 +88,7 @@ impl AnalysedFile {
     /// The file's text (read and decoded again if it was not kept).
     pub fn text(&self) -> &Arc<str> {
         self.text.get_or_init(|| {
-            let bytes = crate::source::read_regular(&self.path, u64::MAX).unwrap_or_default();
+            let bytes = crate::source::read_regular(&self.path, MAX_FILE_BYTES).unwrap_or_default();
             match crate::decode::decode(&bytes, self.language) {
                 Ok(text) => Arc::from(text.as_ref()),
                 Err(_) => Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
