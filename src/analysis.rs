@@ -2,7 +2,6 @@
 //! selection and suppression comments. One bad file never stops the others.
 
 use std::collections::HashMap;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +16,7 @@ use crate::graph::{Project, Resolution};
 use crate::model::{FileModel, Language};
 use crate::project::Layout;
 use crate::rules::{self, ProjectContext};
-use crate::source::LineIndex;
+use crate::source::{LineIndex, SourceFile};
 use crate::suppress::Suppressions;
 
 /// Stack size of the analysis threads: deep but legal nesting must never overflow. `syn`
@@ -25,6 +24,11 @@ use crate::suppress::Suppressions;
 /// the like; 1 GiB of address space (touched only as deep as a file really goes) covers
 /// hundreds of thousands of levels.
 pub const STACK_SIZE: usize = 1024 * 1024 * 1024;
+
+/// Largest file analysed (8 MiB): parsing and lowering cost up to ~100 bytes of memory per
+/// byte of hostile input, so this bounds what one file may take. Larger files get an IL001
+/// finding and are not read past the limit; real source files are far smaller.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// One file to analyse.
 pub struct Input {
@@ -55,7 +59,7 @@ pub struct FileError {
 #[derive(Debug, Default)]
 pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
-    pub sources: HashMap<PathBuf, Arc<str>>,
+    pub sources: HashMap<PathBuf, SourceFile>,
     pub errors: Vec<FileError>,
 }
 
@@ -84,7 +88,7 @@ impl AnalysedFile {
     /// The file's text (read and decoded again if it was not kept).
     pub fn text(&self) -> &Arc<str> {
         self.text.get_or_init(|| {
-            let bytes = std::fs::read(&self.path).unwrap_or_default();
+            let bytes = crate::source::read_regular(&self.path, MAX_FILE_BYTES).unwrap_or_default();
             match crate::decode::decode(&bytes, self.language) {
                 Ok(text) => Arc::from(text.as_ref()),
                 Err(_) => Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
@@ -126,7 +130,18 @@ pub fn analyse_on(pool: &rayon::ThreadPool, inputs: Vec<Input>) -> Report {
         errors,
         ..Report::default()
     };
-    let project_diagnostics = pool.install(|| check_project(&files.iter().collect::<Vec<_>>()));
+    // A bug in the project phase loses the cross-file findings, never the per-file ones.
+    let project_diagnostics = pool
+        .install(|| crate::guard::catch(|| check_project(&files.iter().collect::<Vec<_>>())))
+        .unwrap_or_else(|reason| {
+            report.errors.push(FileError {
+                path: PathBuf::from("<project>"),
+                message: format!(
+                    "internal error in the project-wide phase (cross-file rules skipped): {reason}"
+                ),
+            });
+            Vec::new()
+        });
     let by_path: HashMap<&PathBuf, &AnalysedFile> = files.iter().map(|f| (&f.path, f)).collect();
     report.diagnostics = files
         .iter()
@@ -141,7 +156,7 @@ pub fn analyse_on(pool: &rayon::ThreadPool, inputs: Vec<Input>) -> Report {
                 report
                     .sources
                     .entry(path.clone())
-                    .or_insert_with(|| file.text().clone());
+                    .or_insert_with(|| SourceFile::new(file.text().clone()));
             }
         }
     }
@@ -157,7 +172,7 @@ pub fn analyse_on(pool: &rayon::ThreadPool, inputs: Vec<Input>) -> Report {
 
 /// The thread pool analysis runs on: large stacks, and panics reported per file.
 pub fn analysis_pool() -> rayon::ThreadPool {
-    quiet_panics_on_analysis_threads();
+    crate::guard::install_quiet_hook();
     rayon::ThreadPoolBuilder::new()
         .stack_size(STACK_SIZE)
         .thread_name(|i| format!("interlock-{i}"))
@@ -242,12 +257,7 @@ fn analyse_guarded(input: Input, layout: &Layout) -> Outcome {
 
 /// Runs one file's analysis; a panic becomes a [`FileError`] for that file.
 fn guarded(path: PathBuf, analyse: impl FnOnce() -> Outcome) -> Outcome {
-    panic::catch_unwind(AssertUnwindSafe(analyse)).unwrap_or_else(|payload| {
-        let reason = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string());
+    crate::guard::catch(analyse).unwrap_or_else(|reason| {
         Outcome::Failed(FileError {
             path,
             message: format!("internal error while analysing this file: {reason}"),
@@ -318,11 +328,44 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     let (bytes, already_decoded) = match contents {
         Some(Contents::Text(text)) => (text.into_bytes(), true),
         Some(Contents::Bytes(bytes)) => (bytes, false),
-        None => match std::fs::read(&path) {
+        None => match crate::source::read_regular(&path, MAX_FILE_BYTES) {
             Ok(bytes) => (bytes, false),
             Err(error) => return fail(format!("could not read file: {error}")),
         },
     };
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        let diagnostic = Diagnostic::new(
+            rules::parse_error::RULE.code,
+            path.clone(),
+            0..0,
+            format!(
+                "file larger than {} MiB; it was not analysed",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        )
+        .with_label("too large to analyse")
+        .with_help("exclude generated files (`extend-exclude` in the configuration)");
+        let file = AnalysedFile {
+            suppressions: Suppressions::default(),
+            lines: std::sync::OnceLock::new(),
+            path,
+            language,
+            // Nothing of it is shown: never read it again for rendering.
+            text: std::sync::OnceLock::from(Arc::from("")),
+            model: None,
+            diagnostics: Vec::new(),
+            settings,
+        };
+        let diagnostics = if file.settings.is_enabled_for(diagnostic.code, &file.path) {
+            vec![diagnostic]
+        } else {
+            Vec::new()
+        };
+        return Outcome::Analysed(Box::new(AnalysedFile {
+            diagnostics,
+            ..file
+        }));
+    }
     if bytes.contains(&0) {
         return fail("binary file (contains NUL bytes), not analysed".to_string());
     }
@@ -401,30 +444,12 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     Outcome::Analysed(Box::new(file))
 }
 
-/// Panics on analysis threads are caught and reported per file; keep the default hook from
-/// also printing them (it still prints panics anywhere else).
-pub(crate) fn quiet_panics_on_analysis_threads() {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        let default = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let on_analysis_thread = std::thread::current()
-                .name()
-                .is_some_and(|n| n.starts_with("interlock-"));
-            if !on_analysis_thread {
-                default(info);
-            }
-        }));
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_panic_is_reported_for_its_file_only() {
-        quiet_panics_on_analysis_threads();
         let outcome = std::thread::Builder::new()
             .name("interlock-test".into())
             .spawn(|| guarded(PathBuf::from("bad.py"), || panic!("lowering bug")))

@@ -183,7 +183,9 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             .clone()
             .unwrap_or_else(|| PathBuf::from("-.py"));
         let mut contents = Vec::new();
+        // Past the size limit the file is refused anyway: read no more than one byte over it.
         std::io::stdin()
+            .take(analysis::MAX_FILE_BYTES + 1)
             .read_to_end(&mut contents)
             .map_err(|e| format!("could not read standard input: {e}"))?;
         let settings = resolver.settings_for(&name)?;

@@ -188,14 +188,22 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+/// The largest config file read (1 MiB); a larger one is an error, read no further.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Reads the options of a config file; `Ok(None)` for a `pyproject.toml` without
-/// `[tool.interlock]`.
+/// `[tool.interlock]`. Anything but a regular file of at most [`MAX_CONFIG_BYTES`] is an error.
 pub fn read_options(path: &Path) -> Result<Option<Options>, ConfigError> {
     let error = |message: String| ConfigError {
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+    let bytes =
+        crate::source::read_regular(path, MAX_CONFIG_BYTES).map_err(|e| error(e.to_string()))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(error("config file larger than 1 MiB".to_string()));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| error(format!("not UTF-8: {e}")))?;
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
     parse_options(&text, is_pyproject).map_err(error)
 }
@@ -219,7 +227,9 @@ pub struct Settings {
     /// Rule selection: the config file's layer, then the command line's.
     selection: [SelectionLayer; 2],
     exclude: GlobSet,
-    per_file_ignores: Vec<(GlobSet, Vec<Selector>)>,
+    /// `per-file-ignores`: one set of all the patterns (matched once per lookup instead of one
+    /// set per pattern), and the selectors of each pattern, in the same order.
+    per_file_ignores: (GlobSet, Vec<Vec<Selector>>),
     pub knowledge: Arc<Knowledge>,
     /// Canonical names of project functions declared non-blocking.
     pub non_blocking: HashSet<String>,
@@ -251,13 +261,13 @@ impl Settings {
             .into_iter()
             .chain(file.extend_exclude.into_iter().flatten())
             .chain(cli.extend_exclude.clone().into_iter().flatten());
-        let per_file_ignores = file
+        let (patterns, selectors): (Vec<String>, Vec<Vec<Selector>>) = file
             .per_file_ignores
             .into_iter()
             .flatten()
             .chain(cli.per_file_ignores.clone().into_iter().flatten())
-            .map(|(glob, selectors)| Ok((glob_set([glob])?, selectors)))
-            .collect::<Result<_, String>>()?;
+            .unzip();
+        let per_file_ignores = (glob_set(patterns)?, selectors);
         let mut knowledge = Knowledge::builtin();
         for (name, entry) in file
             .blocking
@@ -311,9 +321,12 @@ impl Settings {
 
     /// Whether a rule is enabled for a particular file (`per-file-ignores` applied).
     pub fn is_enabled_for(&self, code: &str, path: &Path) -> bool {
+        let (globs, selectors) = &self.per_file_ignores;
         self.is_enabled(code)
-            && !self.per_file_ignores.iter().any(|(globs, selectors)| {
-                self.matches(globs, path) && selectors.iter().any(|s| s.specificity(code).is_some())
+            && !self.matching(globs, path).into_iter().any(|index| {
+                selectors[index]
+                    .iter()
+                    .any(|s| s.specificity(code).is_some())
             })
     }
 
@@ -336,6 +349,21 @@ impl Settings {
             || ancestors
                 .iter()
                 .any(|a| self.matches(&self.exclude, &self.root.join(a)))
+    }
+
+    /// The indices of the patterns in `globs` that match `path` as [`Self::matches`] does.
+    fn matching(&self, globs: &GlobSet, path: &Path) -> Vec<usize> {
+        if globs.is_empty() {
+            return Vec::new();
+        }
+        let absolute = crate::source::absolute(path);
+        let relative = absolute.strip_prefix(&self.root).unwrap_or(&absolute);
+        let mut found = Vec::new();
+        let names = path.file_name().map(Path::new).into_iter();
+        for candidate in names.chain([relative, absolute.as_path()]) {
+            found.extend(globs.matches(candidate));
+        }
+        found
     }
 
     fn matches(&self, globs: &GlobSet, path: &Path) -> bool {
@@ -491,5 +519,18 @@ mod tests {
         assert!(!s.is_excluded(Path::new("/p/src/x.py")));
         assert!(!s.is_enabled_for("IL101", Path::new("/p/tests/test_x.py")));
         assert!(s.is_enabled_for("IL102", Path::new("/p/tests/test_x.py")));
+    }
+
+    #[test]
+    fn each_per_file_ignore_pattern_keeps_its_own_selectors() {
+        let s = settings(
+            "[per-file-ignores]\n\"tests/*\" = [\"IL101\"]\n\"*_async.py\" = [\"IL102\"]\n\"gen/**\" = []",
+        );
+        let both = Path::new("/p/tests/db_async.py");
+        assert!(!s.is_enabled_for("IL101", both) && !s.is_enabled_for("IL102", both));
+        assert!(s.is_enabled_for("IL103", both));
+        let one = Path::new("/p/src/db_async.py");
+        assert!(s.is_enabled_for("IL101", one) && !s.is_enabled_for("IL102", one));
+        assert!(s.is_enabled_for("IL101", Path::new("/p/gen/x.py")));
     }
 }

@@ -1,5 +1,7 @@
 //! File discovery: walks the given paths with the `ignore` crate (honouring `.gitignore`),
 //! skipping excluded paths; explicitly named files are always checked unless `--force-exclude`.
+//! Only regular files are read: a FIFO, device or socket met in a walk is skipped quietly (as
+//! Ruff does), one named explicitly is an error.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -73,9 +75,20 @@ pub fn discover(
                 continue;
             }
         };
-        if metadata.is_file() {
+        if !metadata.is_dir() {
             let settings = resolver.lock().expect("resolver lock").settings_for(root)?;
             if force_exclude && settings.is_excluded_with_ancestors(root) {
+                continue;
+            }
+            if !metadata.is_file() {
+                // Named explicitly, so an error; never opened (a FIFO would block).
+                errors.push(FileError {
+                    path: root.clone(),
+                    message: format!(
+                        "not a regular file ({}), not analysed",
+                        crate::source::kind_of(metadata.file_type())
+                    ),
+                });
                 continue;
             }
             if !first_visit(root) {

@@ -15,6 +15,7 @@ pub mod frontend;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod graph;
+pub mod guard;
 pub mod knowledge;
 pub mod model;
 pub mod project;

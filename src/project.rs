@@ -128,7 +128,11 @@ impl Layout {
 
 /// The crate name (hyphens as underscores) and edition of a manifest with a `[package]`.
 fn read_manifest(path: &Path) -> Option<(String, u16)> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let bytes = crate::source::read_regular(path, crate::config::MAX_CONFIG_BYTES).ok()?;
+    if bytes.len() as u64 > crate::config::MAX_CONFIG_BYTES {
+        return None;
+    }
+    let text = String::from_utf8(bytes).ok()?;
     let manifest: CargoManifest = toml::from_str(&text).ok()?;
     let package = manifest.package?;
     let name = manifest

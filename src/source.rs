@@ -1,8 +1,9 @@
-//! Source text and the conversion of byte offsets to 1-based rows and columns, and absolute
-//! paths.
+//! Source text and the conversion of byte offsets to 1-based rows and columns, absolute paths,
+//! and what kind of file a path is.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// `path` made absolute against the working directory (read once: it does not change while
 /// interlock runs), without touching the file system otherwise.
@@ -14,6 +15,49 @@ pub fn absolute(path: &Path) -> PathBuf {
     let cwd = CWD.get_or_init(|| std::env::current_dir().unwrap_or_default());
     let relative = path.strip_prefix(".").unwrap_or(path);
     cwd.join(relative)
+}
+
+/// What a file that is not a regular file is (`a directory`, `a FIFO`…), for error messages.
+/// Files of these kinds are never opened: opening a FIFO blocks, a device may never end.
+pub fn kind_of(file_type: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_fifo() {
+            return "a FIFO";
+        } else if file_type.is_char_device() {
+            return "a character device";
+        } else if file_type.is_block_device() {
+            return "a block device";
+        } else if file_type.is_socket() {
+            return "a socket";
+        }
+    }
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_file() {
+        "a regular file"
+    } else {
+        "a special file"
+    }
+}
+
+/// Reads at most `limit + 1` bytes of a regular file (so a caller can tell a file over `limit`);
+/// anything else is refused without being opened.
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::other(format!(
+            "not a regular file ({})",
+            kind_of(metadata.file_type())
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// A 1-based row and column; the column counts characters, like Ruff's JSON output.
@@ -46,18 +90,74 @@ impl LineIndex {
         self.line_starts[line.min(self.line_starts.len() - 1)]
     }
 
-    /// The location of a byte offset in `text` (the text this index was built from).
+    /// Byte offset where the 0-based `line` ends (before its `\n`, or at the end of `text`).
+    pub fn line_end(&self, text: &str, line: usize) -> usize {
+        self.line_starts
+            .get(line + 1)
+            .map_or(text.len(), |next| next - 1)
+    }
+
+    /// How many lines the text has (a final line without `\n` counts, an empty one too).
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The location of a byte offset in `text` (the text this index was built from). Total: an
+    /// offset past the end or inside a character is moved back to the nearest character start.
     pub fn location(&self, text: &str, offset: usize) -> Location {
-        let offset = offset.min(text.len());
+        let offset = text.floor_char_boundary(offset);
         let line = self.line_of(offset);
-        let start = self.line_starts[line];
-        let column = text
-            .get(start..offset)
-            .map_or(offset - start, |s| s.chars().count());
+        let mut start = self.line_starts[line];
+        if start == 0 && text.starts_with('\u{feff}') {
+            // Editors do not show a byte order mark: columns count from after it.
+            start = offset.min(3);
+        }
         Location {
             row: line + 1,
-            column: column + 1,
+            column: text[start..offset].chars().count() + 1,
         }
+    }
+}
+
+/// A file's text for rendering, with its line index built on first use.
+#[derive(Debug)]
+pub struct SourceFile {
+    text: Arc<str>,
+    lines: OnceLock<LineIndex>,
+}
+
+impl SourceFile {
+    pub fn new(text: Arc<str>) -> Self {
+        SourceFile {
+            text,
+            lines: OnceLock::new(),
+        }
+    }
+
+    pub fn text(&self) -> &Arc<str> {
+        &self.text
+    }
+
+    pub fn lines(&self) -> &LineIndex {
+        self.lines.get_or_init(|| LineIndex::new(&self.text))
+    }
+
+    /// `span` made valid for this text: inside it, on character boundaries, and never ending
+    /// before it starts (findings are rendered whatever span a rule or a front end produced).
+    pub fn clamp(&self, span: &Range<usize>) -> Range<usize> {
+        let start = self.text.floor_char_boundary(span.start);
+        let end = self.text.ceil_char_boundary(span.end.min(self.text.len()));
+        start..end.max(start)
+    }
+
+    /// The start and end locations of a span (clamped as [`Self::clamp`] does).
+    pub fn locations(&self, span: &Range<usize>) -> (Location, Location) {
+        let span = self.clamp(span);
+        let lines = self.lines();
+        (
+            lines.location(&self.text, span.start),
+            lines.location(&self.text, span.end),
+        )
     }
 }
 
@@ -77,5 +177,20 @@ mod tests {
             index.location(text, text.len()),
             Location { row: 3, column: 1 }
         );
+    }
+
+    #[test]
+    fn any_span_has_locations_in_order() {
+        let file = SourceFile::new(Arc::from("\u{feff}# x\nçd"));
+        // Inside the BOM, inside `ç`, past the end, reversed.
+        let reversed = |start, end| Range { start, end };
+        for span in [2..2, 1..2, reversed(8, 7), 100..200, reversed(5, 1)] {
+            let (start, end) = file.locations(&span);
+            assert!(start <= end, "{span:?}: {start:?} after {end:?}");
+        }
+        assert_eq!(file.clamp(&(1..2)), 0..3);
+        // The BOM is not a column: `#` is the first character of the line.
+        assert_eq!(file.locations(&(3..4)).0, Location { row: 1, column: 1 });
+        assert_eq!(file.clamp(&(100..200)), 10..10);
     }
 }

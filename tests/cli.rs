@@ -1324,6 +1324,149 @@ fn long_rust_call_chains_are_analysed_quickly() {
     run.assert_no_crash();
 }
 
+/// Makes a FIFO (opening one for reading blocks until a writer comes).
+#[cfg(unix)]
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn explicitly_named_fifos_and_devices_are_errors_and_never_read() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    std::os::unix::fs::symlink("/dev/zero", project.root().join("x.py")).unwrap();
+    mkfifo(&project.root().join("y.py"));
+    let run = Run::of(
+        project
+            .command(&[
+                "check",
+                "--output-format",
+                "concise",
+                "x.py",
+                "y.py",
+                "good.py",
+            ])
+            .timeout(Duration::from_secs(30)),
+    );
+    run.assert_code(2);
+    assert_eq!(run.findings(), strings(&["good.py:5:5 IL101"]));
+    let stderr: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        stderr,
+        [
+            "error: x.py: not a regular file (a character device), not analysed",
+            "error: y.py: not a regular file (a FIFO), not analysed",
+        ],
+        "{run:#?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_met_in_a_walk_are_skipped_quietly() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    std::os::unix::fs::symlink("/dev/zero", project.root().join("zero.py")).unwrap();
+    mkfifo(&project.root().join("pipe.py"));
+    mkfifo(&project.root().join("pyproject.toml"));
+    mkfifo(&project.root().join("Cargo.toml"));
+    let run = Run::of(
+        project
+            .command(&["check", "--output-format", "concise"])
+            .timeout(Duration::from_secs(30)),
+    );
+    run.assert_code(1);
+    assert_eq!(run.findings(), strings(&["good.py:5:5 IL101"]));
+    assert_eq!(run.stderr, "", "{run:#?}");
+}
+
+#[test]
+fn a_config_that_is_a_directory_is_an_error() {
+    let project = Project::with(&[("good.py", SLEEPY_PY), ("configs/x", "")]);
+    let run = project.check(&["--config", "configs"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("configs") && run.stderr.contains("not a regular file (a directory)"),
+        "{run:#?}"
+    );
+    assert!(run.findings().is_empty(), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_config_that_is_a_fifo_or_a_device_is_an_error_and_never_read() {
+    let project = Project::with(&[("good.py", SLEEPY_PY)]);
+    mkfifo(&project.root().join("fifo.toml"));
+    for (config, kind) in [("fifo.toml", "a FIFO"), ("/dev/zero", "a character device")] {
+        let run = Run::of(
+            project
+                .command(&["check", "--output-format", "concise", "--config", config])
+                .timeout(Duration::from_secs(30)),
+        );
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains(config) && run.stderr.contains(kind),
+            "{run:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_config_over_1_mib_is_an_error() {
+    let mut big = String::from("select = [\"IL1\"]\n");
+    while big.len() <= 1 << 20 {
+        big.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    let project = Project::with(&[("good.py", SLEEPY_PY), ("big.toml", &big)]);
+    let run = project.check(&["--config", "big.toml"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("big.toml") && run.stderr.contains("larger than 1 MiB"),
+        "{run:#?}"
+    );
+    // Found on its own, too.
+    project.write("interlock.toml", &big);
+    let run = project.check(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("larger than 1 MiB"), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn control_characters_in_file_names_are_escaped_in_line_formats() {
+    let project = Project::with(&[("a\nb.py", SLEEPY_PY)]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    assert!(lines[0].starts_with("a\\nb.py:5:5: IL101 "), "{run:#?}");
+    let run = project.run(&["check", "--output-format", "github"]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{run:#?}");
+    // The property names the real file (workflow-command escaped); the message shows `\n`.
+    assert!(lines[0].contains(",file=a%0Ab.py,"), "{run:#?}");
+    assert!(lines[0].contains("::a\\nb.py:5:5: IL101 "), "{run:#?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_backslash_in_a_unix_file_name_is_kept_in_ci_formats() {
+    let project = Project::with(&[("sub/a\\b.py", SLEEPY_PY)]);
+    let run = project.run(&["check", "--output-format", "github"]);
+    run.assert_code(1);
+    assert!(
+        run.stdout.contains(",file=sub/a\\b.py,") && run.stdout.contains("::sub/a\\b.py:5:5"),
+        "{run:#?}"
+    );
+    let run = project.run(&["check", "--output-format", "gitlab"]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report[0]["location"]["path"], "sub/a\\b.py");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Rule documentation
 // ---------------------------------------------------------------------------------------------
@@ -1954,4 +2097,243 @@ fn pre_commit_hook_fails_on_a_bad_file_and_passes_once_it_is_fixed() {
     git(&["add", "-A"]);
     let (code, text) = run(&["run", "--all-files"]);
     assert_eq!(code, Some(0), "{text}");
+}
+
+/// Runs `interlock check --output-format FORMAT ARGS...` in `project` under a 6 GiB address
+/// space limit (the analysis threads reserve 1 GiB stacks each): a run that needs more memory
+/// than that fails instead of taking the machine.
+#[cfg(unix)]
+fn check_bounded(project: &Project, format: &str, args: &[&str]) -> Run {
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("ulimit -v 6291456; exec \"$0\" check --no-color --output-format \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_interlock"))
+        .arg(format)
+        .args(args)
+        .current_dir(project.root());
+    Run::of(Command::from_std(command).timeout(TIMEOUT))
+}
+
+#[test]
+fn every_format_renders_findings_at_any_position() {
+    let project = Project::new();
+    // A BOM then a syntax error (the error's span used to fall inside the BOM), a finding past
+    // column 65 535, a file with CR-only line ends, tabs, and a finding on the last byte.
+    project.write("bom.rs", b"\xef\xbb\xbf# x\n");
+    project.write(
+        "wide.py",
+        format!(
+            "import time\nasync def f():\n    {}time.sleep(1)\n",
+            "x = 1; ".repeat(10_000)
+        ),
+    );
+    project.write(
+        "old_mac.py",
+        "import time\rasync def f():\r\ttime.sleep(1)\r",
+    );
+    project.write("tabs.py", "import time\nasync def f():\n\t\ttime.sleep(1)");
+    for format in [
+        "full",
+        "concise",
+        "json",
+        "json-lines",
+        "github",
+        "gitlab",
+        "junit",
+        "sarif",
+    ] {
+        let run = project.run(&["check", "--output-format", format]);
+        run.assert_no_crash();
+        run.assert_code(1);
+        for file in ["bom.rs", "wide.py", "tabs.py"] {
+            assert!(
+                run.stdout.contains(file),
+                "{format}: {file} missing: {run:#?}"
+            );
+        }
+    }
+    let full = project.run(&["check"]);
+    // The wide finding cannot be drawn: it is printed in the concise form, with its help.
+    assert!(
+        full.stdout
+            .contains("wide.py:3:70005: IL101 `time.sleep()` in async function `f`"),
+        "{full:#?}"
+    );
+    assert!(
+        full.stdout.contains("help: use await asyncio.sleep"),
+        "{full:#?}"
+    );
+    // The others are drawn with their snippet.
+    assert!(full.stdout.contains("[tabs.py:3:3]"), "{full:#?}");
+    let json = project.run(&["check", "--output-format", "json"]);
+    let findings: Vec<Value> = serde_json::from_str(&json.stdout).expect("valid JSON");
+    for finding in &findings {
+        let at = |key: &str| {
+            (
+                finding[key]["row"].as_u64().unwrap(),
+                finding[key]["column"].as_u64().unwrap(),
+            )
+        };
+        assert!(at("location") <= at("end_location"), "{finding}");
+    }
+    let bom = findings
+        .iter()
+        .find(|f| f["filename"].as_str().unwrap().ends_with("bom.rs"))
+        .expect("a finding in bom.rs");
+    // `x`, where `[` should follow `#`; the BOM is not a column, as in editors.
+    assert_eq!(bom["location"]["column"], 3, "{bom}");
+}
+
+#[test]
+fn a_raw_byte_string_ending_in_a_backslash_does_not_hide_deep_nesting() {
+    let project = Project::new();
+    project.write(
+        "deep.rs",
+        format!(
+            "fn main() {{ let a = br\"\\\"; let x = {}1{}; }}\n",
+            "(".repeat(200_000),
+            ")".repeat(200_000)
+        ),
+    );
+    project.write("good.rs", SLEEPY_RS);
+    let run = project.check(&[]);
+    run.assert_no_crash();
+    assert!(
+        run.stdout.contains("IL001 nesting deeper than 256 levels"),
+        "{run:#?}"
+    );
+    assert!(run.findings().contains(&"good.rs:2:5 IL101".to_string()));
+}
+
+#[test]
+fn rust_files_with_more_tokens_than_the_budget_are_refused() {
+    let project = Project::new();
+    project.write(
+        "table.rs",
+        format!("static T: &[u8] = &[{}1];\n", "1,".repeat(2_100_000)),
+    );
+    project.write("good.rs", SLEEPY_RS);
+    let run = project.check(&[]);
+    run.assert_no_crash();
+    assert!(
+        run.stdout.contains("IL001 more than 2000000 tokens"),
+        "{run:#?}"
+    );
+    assert!(run.findings().contains(&"good.rs:2:5 IL101".to_string()));
+}
+
+#[cfg(unix)]
+#[test]
+fn thousands_of_acquisitions_of_one_lock_stay_bounded() {
+    let project = Project::new();
+    let items = vec!["l"; 20_000].join(", ");
+    project.write(
+        "many.py",
+        format!(
+            "import threading\nl = threading.Lock()\ndef f():\n    with {items}:\n        pass\n"
+        ),
+    );
+    let guards: String = (0..3_000)
+        .map(|i| format!("    let g{i} = m.lock().unwrap();\n"))
+        .collect();
+    project.write(
+        "many.rs",
+        format!("use std::sync::Mutex;\nfn f(m: &Mutex<i32>) {{\n{guards}}}\n"),
+    );
+    // Held across thousands of awaits: every await is counted, the first 16 are pointed at.
+    let awaited: String = (0..3_000)
+        .map(|i| format!("    let g{i} = m.lock().unwrap();\n    tick().await;\n"))
+        .collect();
+    project.write(
+        "many_async.rs",
+        format!("use std::sync::Mutex;\nasync fn f(m: &Mutex<i32>) {{\n{awaited}}}\n"),
+    );
+    let awaits = "        await asyncio.sleep(0)\n".repeat(3_000);
+    project.write(
+        "many_async.py",
+        format!("import asyncio, threading\nl = threading.Lock()\nasync def f():\n    with {}:\n{awaits}", vec!["l"; 3_000].join(", ")),
+    );
+    let run = check_bounded(&project, "concise", &["--statistics"]);
+    run.assert_no_crash();
+    assert!(run.stdout.contains("IL202"), "{run:#?}");
+    assert!(run.stdout.contains("IL203"), "{run:#?}");
+    let json = check_bounded(&project, "json", &["--select", "IL203"]);
+    let findings: Vec<Value> = serde_json::from_str(&json.stdout).expect("valid JSON");
+    let python = findings
+        .iter()
+        .find(|f| f["filename"].as_str().unwrap().ends_with("many_async.py"))
+        .expect("IL203 in many_async.py");
+    assert!(
+        python["message"]
+            .as_str()
+            .unwrap()
+            .contains("3000 awaits (the first 16 are shown)"),
+        "{python}"
+    );
+    assert_eq!(python["related"].as_array().unwrap().len(), 16);
+}
+
+#[cfg(unix)]
+#[test]
+fn thousands_of_locks_held_together_stay_bounded() {
+    let project = Project::new();
+    let locks: String = (0..3_000)
+        .map(|i| format!("l{i} = threading.Lock()\n"))
+        .collect();
+    let names: Vec<String> = (0..3_000).map(|i| format!("l{i}")).collect();
+    project.write(
+        "locks.py",
+        format!(
+            "import threading\n{locks}def f():\n    with {}:\n        pass\n",
+            names.join(", ")
+        ),
+    );
+    check_bounded(&project, "concise", &[]).assert_no_crash();
+}
+
+#[cfg(unix)]
+#[test]
+fn thousands_of_findings_in_one_file_render_in_every_format() {
+    let project = Project::new();
+    let methods: String = (0..5_000)
+        .map(|i| format!("    def m{i}(self):\n        self.x = {i}\n"))
+        .collect();
+    project.write(
+        "state.py",
+        format!(
+            "import threading\nclass C:\n    def __init__(self):\n        self._lock = threading.Lock()\n        self.x = 0\n    def start(self):\n        threading.Thread(target=self.m0).start()\n    def locked(self):\n        with self._lock:\n            self.x = 1\n{methods}"
+        ),
+    );
+    for format in ["full", "json", "sarif"] {
+        let run = check_bounded(&project, format, &[]);
+        run.assert_no_crash();
+        run.assert_code(1);
+        assert!(run.stdout.matches("IL402").count() >= 5_000, "{format}");
+    }
+}
+
+#[test]
+fn files_over_the_size_limit_are_refused_without_reading_them_whole() {
+    let project = Project::new();
+    let big = format!("x = [{}1]\n", "1,".repeat(4_300_000));
+    project.write("data.py", &big);
+    project.write("app.py", SLEEPY_PY);
+    let run = project.check(&[]);
+    run.assert_no_crash();
+    assert!(
+        run.stdout
+            .contains("data.py:1:1: IL001 file larger than 8 MiB; it was not analysed"),
+        "{run:#?}"
+    );
+    assert!(run.findings().contains(&"app.py:5:5 IL101".to_string()));
+    let full = project.run(&["check", "data.py", "--files-only"]);
+    full.assert_no_crash();
+    assert!(full.stdout.contains("file larger than 8 MiB"), "{full:#?}");
+    let stdin = project.check_stdin(&["-", "--output-format", "concise"], &big);
+    stdin.assert_no_crash();
+    assert!(
+        stdin.stdout.contains("IL001 file larger than 8 MiB"),
+        "{stdin:#?}"
+    );
 }

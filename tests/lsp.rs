@@ -738,3 +738,80 @@ fn the_server_reports_what_check_reports_on_the_fixtures() {
     }
     assert!(client.shut_down());
 }
+
+/// The built binary on real pipes: a malformed frame is logged and skipped, and the frames
+/// after it are answered.
+#[test]
+fn the_binary_answers_after_a_malformed_frame() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let frame = |message: Value| {
+        let body = message.to_string();
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    };
+    let mut server = Command::new(env!("CARGO_BIN_EXE_interlock"))
+        .arg("server")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("interlock server starts");
+    let mut stdout = std::io::BufReader::new(server.stdout.take().unwrap());
+    let (sender, received) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        while let Ok(Some(message)) = Message::read(&mut stdout) {
+            if sender.send(message).is_err() {
+                return;
+            }
+        }
+    });
+    let mut stdin = server.stdin.take().unwrap();
+    let initialize = frame(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"processId": null, "capabilities": {}}}));
+    // A bad length, one too short, one too long (it swallows the start of `initialize`).
+    let stream = format!(
+        "Content-Length: abc\r\n\r\n{{}}Content-Length: 5\r\n\r\n\
+         Content-Length: 30\r\n\r\n{{}}{initialize}"
+    );
+    stdin.write_all(stream.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let mut logs = 0;
+    loop {
+        match received.recv_timeout(TIMEOUT).expect("the server answers") {
+            Message::Response(response) => {
+                assert_eq!(response.id, RequestId::from(1));
+                assert!(response.response_result.is_ok(), "{response:?}");
+                break;
+            }
+            Message::Notification(n)
+                if n.method == "window/logMessage"
+                    && n.params["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("malformed")) =>
+            {
+                logs += 1
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(logs, 3, "one log per malformed frame");
+    let shutdown = frame(json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}));
+    let exit = frame(json!({"jsonrpc": "2.0", "method": "exit"}));
+    stdin
+        .write_all(format!("{shutdown}{exit}").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > TIMEOUT {
+            server.kill().ok();
+            panic!("the server did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}

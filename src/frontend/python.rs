@@ -162,7 +162,13 @@ impl<'a> Lowerer<'a> {
     /// `L.acquire()` (or `await L.acquire()`) as a statement: `L` is held until a later
     /// `L.release()` in the same body (also one in the `finally` of a following `try`), or to
     /// the end of the body. A `release()` that an exception or an early exit can skip is a leak.
-    fn acquire_release(&mut self, stmt: &Stmt, rest: &[Stmt]) {
+    fn acquire_release(
+        &mut self,
+        body: &[Stmt],
+        index: usize,
+        releases: &std::cell::OnceCell<BodyReleases>,
+    ) {
+        let (stmt, rest) = (&body[index], &body[index + 1..]);
         let Stmt::Expr(statement) = stmt else { return };
         let value = match statement.value.as_ref() {
             Expr::Await(awaited) => awaited.value.as_ref(),
@@ -178,32 +184,14 @@ impl<'a> Lowerer<'a> {
             return;
         }
         let lock = dotted(&attr.value);
-        let releases = |s: &Stmt| match s {
-            Stmt::Expr(e) => is_release_of(&e.value, &lock),
-            _ => false,
-        };
+        let releases = releases.get_or_init(|| BodyReleases::of(body));
         // The region runs up to the release, or through a `try` whose `finally` releases.
-        let mut end = rest.len();
-        let mut guaranteed = false;
-        for (i, stmt) in rest.iter().enumerate() {
-            if releases(stmt) {
-                end = i;
-                break;
-            }
-            if let Stmt::Try(t) = stmt
-                && t.finalbody.iter().any(releases)
-            {
-                end = i + 1;
-                guaranteed = true;
-                break;
-            }
-        }
+        let (end, guaranteed, nested_release) = releases.after(&lock, index, body.len());
         let region_end = match rest.get(end) {
             Some(release) if !guaranteed => span(release).start,
             _ => rest[..end].last().map_or(span(stmt).end, |s| span(s).end),
         };
         // A release on some path only (`if …: lock.release()`) ends what can be told.
-        let nested_release = first_release(&rest[..end], &lock);
         let unreleased = end == rest.len() && nested_release.is_none();
         let region_end = nested_release.map_or(region_end, |r| r.min(region_end));
         let known = self.lock_kind(&attr.value).is_some();
@@ -310,17 +298,19 @@ impl<'a> Lowerer<'a> {
     /// lock definitions decide later whether it is one.
     fn hold_lock(&mut self, span: Span, lock: &Expr, region: Span, body: &[Stmt]) {
         let facts = self.lock_facts(lock);
-        self.hold_lock_with(span, lock, facts, region, body);
+        self.hold_lock_with(span, lock, facts, region, || awaits_in(body));
     }
 
-    /// [`Self::hold_lock`] with the lock's facts already resolved.
+    /// [`Self::hold_lock`] with the lock's facts already resolved; `body_awaits` gives the
+    /// awaits of the code that runs while it is held (asked only for a thread-blocking lock in
+    /// async code).
     fn hold_lock_with(
         &mut self,
         span: Span,
         lock: &Expr,
         (kind, named): (Option<String>, Option<LockName>),
         region: Span,
-        body: &[Stmt],
+        body_awaits: impl FnOnce() -> Vec<Span>,
     ) {
         let kind = kind.unwrap_or_default();
         let (identity, scope, via_self) = match named {
@@ -330,7 +320,7 @@ impl<'a> Lowerer<'a> {
         };
         let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
         let awaits = if blocks_thread && self.context == Context::Async {
-            awaits_in(body)
+            body_awaits()
         } else {
             Vec::new()
         };
@@ -1397,8 +1387,9 @@ impl<'a> Lowerer<'a> {
 
 impl<'a> Visitor<'a> for Lowerer<'a> {
     fn visit_body(&mut self, body: &'a [Stmt]) {
+        let releases = std::cell::OnceCell::new();
         for (i, stmt) in body.iter().enumerate() {
-            self.acquire_release(stmt, &body[i + 1..]);
+            self.acquire_release(body, i, &releases);
             self.visit_stmt(stmt);
         }
     }
@@ -1488,6 +1479,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     .collect();
                 let opaque = facts.iter().any(|(kind, _)| kind.is_none());
                 self.opaque_with_depth += usize::from(opaque);
+                // Every item holds its lock over the same body: find its awaits once.
+                let body_awaits = std::cell::OnceCell::new();
                 for (item, facts) in with.items.iter().zip(facts) {
                     if item.context_expr.is_call_expr() && facts.0.is_some() {
                         let lock = PointlessLock {
@@ -1502,7 +1495,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     let lock = &item.context_expr;
                     if matches!(lock, Expr::Name(_) | Expr::Attribute(_)) || facts.0.is_some() {
                         let region = span(lock).start..span(with).end;
-                        self.hold_lock_with(span(lock), lock, facts, region, &with.body);
+                        let awaits = || body_awaits.get_or_init(|| awaits_in(&with.body)).clone();
+                        self.hold_lock_with(span(lock), lock, facts, region, awaits);
                     }
                     self.visit_expr(&item.context_expr);
                     if let Some(vars) = &item.optional_vars {
@@ -1715,15 +1709,6 @@ fn written(expr: &Expr) -> String {
     }
 }
 
-/// `lock.release()` for the lock written `lock`.
-fn is_release_of(expr: &Expr, lock: &str) -> bool {
-    let Expr::Call(call) = expr else { return false };
-    let Expr::Attribute(attr) = call.func.as_ref() else {
-        return false;
-    };
-    attr.attr.id.as_str() == "release" && dotted(&attr.value) == lock
-}
-
 /// The first statement that leaves a block early: `return`, `raise`, or a `break`/`continue`
 /// of an enclosing loop (not counting nested functions, classes and loops).
 fn early_exit(body: &[Stmt]) -> Option<Span> {
@@ -1757,33 +1742,98 @@ fn early_exit(body: &[Stmt]) -> Option<Span> {
     body.iter().find_map(|s| find(s, false))
 }
 
-/// Where the first `lock.release()` of the lock written `lock` starts, at any depth.
-fn first_release(body: &[Stmt], lock: &str) -> Option<usize> {
-    struct Release<'l>(&'l str, Option<usize>);
-    impl<'b> Visitor<'b> for Release<'_> {
-        fn visit_stmt(&mut self, stmt: &'b Stmt) {
-            if self.1.is_none() {
+/// The `L.release()` calls of a body, found in one pass (on the body's first `acquire()`) so
+/// that each acquisition finds its release without scanning the rest of the body again.
+#[derive(Default)]
+struct BodyReleases {
+    /// Lock → the statements (by index) that release it: `L.release()` itself (`false`), or a
+    /// `try` whose `finally` does (`true`).
+    statements: HashMap<String, Vec<(usize, bool)>>,
+    /// Lock → (statement index, where) of releases at any depth, in order.
+    nested: HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl BodyReleases {
+    fn of(body: &[Stmt]) -> BodyReleases {
+        struct Releases<'r>(&'r mut HashMap<String, Vec<(usize, usize)>>, usize);
+        impl<'b> Visitor<'b> for Releases<'_> {
+            fn visit_stmt(&mut self, stmt: &'b Stmt) {
                 stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
                     visitor::walk_stmt(self, stmt)
                 });
             }
-        }
-        fn visit_expr(&mut self, expr: &'b Expr) {
-            if self.1.is_some() {
-                return;
+            fn visit_expr(&mut self, expr: &'b Expr) {
+                if let Expr::Call(call) = expr
+                    && let Expr::Attribute(attr) = call.func.as_ref()
+                    && attr.attr.id.as_str() == "release"
+                {
+                    let lock = dotted(&attr.value);
+                    self.0
+                        .entry(lock)
+                        .or_default()
+                        .push((self.1, span(expr).start));
+                }
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                });
             }
-            if is_release_of(expr, self.0) {
-                self.1 = Some(span(expr).start);
-                return;
-            }
-            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
-                visitor::walk_expr(self, expr)
-            });
         }
+        let released = |stmt: &Stmt| match stmt {
+            Stmt::Expr(e) => match e.value.as_ref() {
+                Expr::Call(call) => match call.func.as_ref() {
+                    Expr::Attribute(attr) if attr.attr.id.as_str() == "release" => {
+                        Some(dotted(&attr.value))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut releases = BodyReleases::default();
+        for (index, stmt) in body.iter().enumerate() {
+            if let Some(lock) = released(stmt) {
+                releases
+                    .statements
+                    .entry(lock)
+                    .or_default()
+                    .push((index, false));
+            } else if let Stmt::Try(t) = stmt {
+                let mut locks: Vec<String> = t.finalbody.iter().filter_map(released).collect();
+                locks.dedup();
+                for lock in locks {
+                    releases
+                        .statements
+                        .entry(lock)
+                        .or_default()
+                        .push((index, true));
+                }
+            }
+            Releases(&mut releases.nested, index).visit_stmt(stmt);
+        }
+        releases
     }
-    let mut finder = Release(lock, None);
-    finder.visit_body(body);
-    finder.1
+
+    /// For `lock` acquired by statement `acquired` of a body of `len` statements, counting in
+    /// the statements after it: where the held region ends (the release statement, or just
+    /// after a `try` whose `finally` releases; the end if neither), whether the release is
+    /// guaranteed (that `finally`), and where the first release at any depth inside the region
+    /// starts (a release on some path only).
+    fn after(&self, lock: &str, acquired: usize, len: usize) -> (usize, bool, Option<usize>) {
+        let (end, guaranteed) = self
+            .statements
+            .get(lock)
+            .and_then(|list| list.iter().find(|(i, _)| *i > acquired))
+            .map_or((len, false), |&(i, in_finally)| {
+                (if in_finally { i + 1 } else { i }, in_finally)
+            });
+        let nested = self.nested.get(lock).and_then(|list| {
+            list.iter()
+                .find(|&&(i, _)| i > acquired && i < end)
+                .map(|&(_, at)| at)
+        });
+        (end - (acquired + 1), guaranteed, nested)
+    }
 }
 
 /// The first call in a block of statements (not in nested functions): code that may raise.

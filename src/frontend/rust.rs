@@ -28,6 +28,16 @@ use crate::project::ModuleName;
 /// recurses on nesting and would overflow the stack.
 pub const MAX_NESTING: usize = 256;
 
+/// Longest stretch of code without a `;`, `,`, `{` or `}` that is parsed: `syn` may recurse
+/// once per token of such a stretch (`return return …`, `|| || …`, `*const *const …`,
+/// `Vec<Vec<…>>`), and no hand-written statement comes near it.
+pub const MAX_STATEMENT_BYTES: usize = 32 * 1024;
+
+/// Most tokens a Rust file may have: parsing and lowering cost a few hundred bytes of memory
+/// per token, so this bounds one file at about half a GiB. Real code has a token every 5–8
+/// bytes, so only generated files of 10 MB and more come near it.
+pub const MAX_TOKENS: usize = 2_000_000;
+
 /// Parses and lowers one Rust file.
 pub fn lower(
     path: &Path,
@@ -35,15 +45,6 @@ pub fn lower(
     tables: &LanguageTables,
     module: &ModuleName,
 ) -> Result<(FileModel, Duration), FrontendError> {
-    if let Some(offset) = excessive_nesting(text, MAX_NESTING) {
-        return Err(FrontendError {
-            span: offset..offset + 1,
-            message: format!(
-                "nesting deeper than {MAX_NESTING} levels or a statement longer than {} KiB; the file is not analysed",
-                MAX_STATEMENT_BYTES / 1024
-            ),
-        });
-    }
     // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise:
     // forget it however this function returns, or a long-lived server grows with every edit.
     struct ForgetSpans;
@@ -54,13 +55,7 @@ pub fn lower(
     }
     let _forget_spans = ForgetSpans;
     let parse_started = std::time::Instant::now();
-    let file = syn::parse_file(text).map_err(|error| {
-        let range = error.span().byte_range();
-        FrontendError {
-            span: range,
-            message: format!("syntax error: {error}"),
-        }
-    })?;
+    let file = parse(text)?;
     let parse_time = parse_started.elapsed();
     let mut lowerer = Lowerer {
         tables,
@@ -964,6 +959,7 @@ impl<'t> Lowerer<'t> {
         stmts: &[syn::Stmt],
         i: usize,
         block_end: usize,
+        moves: &BlockMoves,
         bound_guards: &mut Vec<(String, String)>,
     ) {
         let stmt = &stmts[i];
@@ -990,19 +986,15 @@ impl<'t> Lowerer<'t> {
                 _ => None,
             };
             if let Some((call, kind, name)) = bound {
-                let rest = &stmts[i + 1..];
-                let end = rest
-                    .iter()
-                    .position(|s| is_move_of(s, &name))
-                    .unwrap_or(rest.len());
-                let region_end = rest
-                    .get(end)
+                let (moved_by, first_move) = moves.after(&name, i, stmts.len());
+                let region_end = stmts
+                    .get(moved_by)
                     .map_or(block_end, |s| stmt_start(s, block_end));
                 // A move on some path only (`if … { drop(guard) }`) ends what can be told.
-                let region_end =
-                    first_move(&rest[..end], &name).map_or(region_end, |m| m.min(region_end));
+                let region_end = first_move.map_or(region_end, |m| m.min(region_end));
                 bound_guards.push((name, written(&call.receiver)));
-                self.hold(call, kind, region_end, &rest[..end]);
+                let body_awaits = || moves.awaits(stmts, i + 1, moved_by);
+                self.hold(call, kind, region_end, body_awaits);
                 return;
             }
             let statement_end = stmt_end(stmt, block_end);
@@ -1018,12 +1010,9 @@ impl<'t> Lowerer<'t> {
                     .or_else(|| self.candidate_kind(call))
                     .filter(|kind| awaited || !self.is_async_lock(kind));
                 if let Some(kind) = kind {
-                    self.hold(
-                        call,
-                        kind,
-                        extent.unwrap_or(statement_end),
-                        std::slice::from_ref(stmt),
-                    );
+                    self.hold(call, kind, extent.unwrap_or(statement_end), || {
+                        awaits_in(std::slice::from_ref(stmt))
+                    });
                 }
             }
         }
@@ -1193,14 +1182,15 @@ impl<'t> Lowerer<'t> {
             .push(lock);
     }
 
-    /// Records a guard held from its acquisition to `region_end`; `body` is the code that
-    /// runs while it is held (for its awaits).
+    /// Records a guard held from its acquisition to `region_end`; `body_awaits` gives the
+    /// awaits of the code that runs while it is held (asked only for a thread-blocking lock in
+    /// async code).
     fn hold(
         &mut self,
         call: &syn::ExprMethodCall,
         kind: String,
         region_end: usize,
-        body: &[syn::Stmt],
+        body_awaits: impl FnOnce() -> Vec<Span>,
     ) {
         if matches!(&*call.receiver, Expr::Call(_)) {
             // `Mutex::new(x).lock()`: a lock nobody else can ever see.
@@ -1209,7 +1199,7 @@ impl<'t> Lowerer<'t> {
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
         let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
         let awaits = if blocks_thread && self.context == Context::Async {
-            awaits_in(body)
+            body_awaits()
                 .into_iter()
                 .filter(|a| a.start > span.end && a.start < region_end)
                 .collect()
@@ -1537,58 +1527,112 @@ fn names_path(expr: &Expr, written_path: &str) -> bool {
     finder.1
 }
 
-/// A statement that ends a guard's life: `drop(name);`, or a call that takes it by value
-/// (`consume(name)`, `let x = finish(name);`).
-fn is_move_of(stmt: &syn::Stmt, name: &str) -> bool {
-    let call = match stmt {
-        syn::Stmt::Expr(Expr::Call(call), _) => call,
-        syn::Stmt::Local(local) => match local.init.as_ref().map(|i| &*i.expr) {
-            Some(Expr::Call(call)) => call,
-            _ => return false,
-        },
-        _ => return false,
-    };
-    call.args.iter().any(|a| match a {
-        Expr::Path(p) => p.path.is_ident(name),
-        _ => false,
-    })
+/// The calls of a block's statements that take a plain name by value (`drop(guard)`,
+/// `self.grow(guard)`), found in one pass over the block so that each guard's region is found
+/// without scanning the rest of the block again (a block of thousands of guards stays linear).
+#[derive(Default)]
+struct BlockMoves {
+    /// Name → the statements (by index) that are themselves such a call: `drop(g);`,
+    /// `let x = f(g);`.
+    statements: HashMap<String, Vec<usize>>,
+    /// Name → (statement index, where the call starts) of such calls at any depth, in order.
+    nested: HashMap<String, Vec<(usize, usize)>>,
+    /// The block's await points with their statement's index, found on first use.
+    awaits: std::cell::OnceCell<Vec<(usize, Span)>>,
 }
 
-/// Where the first call that takes `name` by value (`drop(name)`, `self.grow(name)`) starts,
-/// at any depth of the statements.
-fn first_move(stmts: &[syn::Stmt], name: &str) -> Option<usize> {
-    struct Moves<'n>(&'n str, Option<usize>);
-    impl Moves<'_> {
-        fn takes(&self, args: &Punctuated<Expr, syn::Token![,]>) -> bool {
-            args.iter()
-                .any(|a| matches!(a, Expr::Path(p) if p.path.is_ident(self.0)))
-        }
-    }
-    impl<'ast> Visit<'ast> for Moves<'_> {
-        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-            if self.1.is_none() && self.takes(&call.args) {
-                self.1 = Some(call.paren_token.span.open().byte_range().start);
+impl BlockMoves {
+    fn of(stmts: &[syn::Stmt]) -> BlockMoves {
+        struct Moves<'m>(&'m mut HashMap<String, Vec<(usize, usize)>>, usize);
+        impl Moves<'_> {
+            fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize) {
+                for arg in args {
+                    if let Expr::Path(p) = arg
+                        && let Some(ident) = p.path.get_ident()
+                    {
+                        self.0
+                            .entry(ident.to_string())
+                            .or_default()
+                            .push((self.1, at));
+                    }
+                }
             }
-            visit::visit_expr_call(self, call);
         }
-        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-            if self.1.is_none() && self.takes(&call.args) {
-                self.1 = Some(call.method.span().byte_range().start);
+        impl<'ast> Visit<'ast> for Moves<'_> {
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                self.taken(&call.args, call.paren_token.span.open().byte_range().start);
+                visit::visit_expr_call(self, call);
             }
-            visit::visit_expr_method_call(self, call);
-        }
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_expr(&mut self, expr: &'ast Expr) {
-            if self.1.is_none() {
+            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+                self.taken(&call.args, call.method.span().byte_range().start);
+                visit::visit_expr_method_call(self, call);
+            }
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+            fn visit_expr(&mut self, expr: &'ast Expr) {
                 stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
             }
         }
+        let mut moves = BlockMoves::default();
+        for (index, stmt) in stmts.iter().enumerate() {
+            let call = match stmt {
+                syn::Stmt::Expr(Expr::Call(call), _) => Some(call),
+                syn::Stmt::Local(local) => match local.init.as_ref().map(|i| &*i.expr) {
+                    Some(Expr::Call(call)) => Some(call),
+                    _ => None,
+                },
+                _ => None,
+            };
+            for arg in call.iter().flat_map(|call| &call.args) {
+                if let Expr::Path(p) = arg
+                    && let Some(ident) = p.path.get_ident()
+                {
+                    moves
+                        .statements
+                        .entry(ident.to_string())
+                        .or_default()
+                        .push(index);
+                }
+            }
+            Moves(&mut moves.nested, index).visit_stmt(stmt);
+        }
+        moves
     }
-    let mut moves = Moves(name, None);
-    for stmt in stmts {
-        moves.visit_stmt(stmt);
+
+    /// The await points of statements `from..to` of the block `stmts` this was built from.
+    fn awaits(&self, stmts: &[syn::Stmt], from: usize, to: usize) -> Vec<Span> {
+        let all = self.awaits.get_or_init(|| {
+            let mut all = Vec::new();
+            for (index, stmt) in stmts.iter().enumerate() {
+                let awaits = awaits_in(std::slice::from_ref(stmt));
+                all.extend(awaits.into_iter().map(|span| (index, span)));
+            }
+            all
+        });
+        let first = all.partition_point(|(i, _)| *i < from);
+        let last = all.partition_point(|(i, _)| *i < to);
+        all[first..last]
+            .iter()
+            .map(|(_, span)| span.clone())
+            .collect()
     }
-    moves.1
+
+    /// For a guard `name` bound by statement `bound`: the first later statement that moves it
+    /// (the block's length if none), and where the first move at any depth before that
+    /// statement starts (a move on some path only, such as `if … { drop(guard) }`).
+    fn after(&self, name: &str, bound: usize, len: usize) -> (usize, Option<usize>) {
+        let moved_by = self
+            .statements
+            .get(name)
+            .and_then(|list| list.iter().find(|&&i| i > bound))
+            .copied()
+            .unwrap_or(len);
+        let first = self.nested.get(name).and_then(|list| {
+            list.iter()
+                .find(|&&(i, _)| i > bound && i < moved_by)
+                .map(|&(_, at)| at)
+        });
+        (moved_by, first)
+    }
 }
 
 /// Where a statement starts (for the end of a region that stops before it).
@@ -1861,8 +1905,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let end = block.brace_token.span.close().byte_range().end;
         let mut bound_guards = Vec::new();
         let mut reads_under_lock = Vec::new();
+        let moves = BlockMoves::of(&block.stmts);
         for i in 0..block.stmts.len() {
-            self.guards_at(&block.stmts, i, end, &mut bound_guards);
+            self.guards_at(&block.stmts, i, end, &moves, &mut bound_guards);
             self.split_update(&block.stmts[i], &mut reads_under_lock);
             self.visit_stmt(&block.stmts[i]);
         }
@@ -2097,145 +2142,178 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     }
 }
 
-/// Longest stretch of code (outside strings and comments) without a `;`, `,`, `{` or `}` that
-/// is parsed: `syn` may recurse once per token of such a stretch (`return return …`,
-/// `|| || …`, `*const *const …`, `Vec<Vec<…>>`), and no hand-written statement comes near it.
-pub const MAX_STATEMENT_BYTES: usize = 32 * 1024;
+/// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is
+/// too deep, too long in one statement or too large for `syn`, then parses the tokens. Spans
+/// are byte offsets into `text`, also after a byte order mark or a `#!` line.
+fn parse(text: &str) -> Result<syn::File, FrontendError> {
+    let source = blank_bom_and_shebang(text);
+    let tokens: proc_macro2::TokenStream =
+        source
+            .parse()
+            .map_err(|error: proc_macro2::LexError| FrontendError {
+                span: error.span().byte_range(),
+                message: format!("syntax error: {error}"),
+            })?;
+    if let Some((offset, reason)) = too_costly(&tokens) {
+        return Err(FrontendError {
+            span: offset..offset + 1,
+            message: format!("{reason}; the file is not analysed"),
+        });
+    }
+    syn::parse2(tokens).map_err(|error| FrontendError {
+        span: error.span().byte_range(),
+        message: format!("syntax error: {error}"),
+    })
+}
 
-/// The offset where bracket nesting or a run of prefix operators first exceeds `limit`, or a
-/// statement exceeds [`MAX_STATEMENT_BYTES`], skipping comments, strings and character
-/// literals.
-pub fn excessive_nesting(text: &str, limit: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let (mut i, mut depth, mut run, mut statement) = (0, 0usize, 0usize, 0usize);
-    while i < bytes.len() {
-        let b = bytes[i];
-        match b {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
+/// `text` with a byte order mark and a `#!` interpreter line (not `#![attribute]`) replaced by
+/// spaces of the same length, as `syn::parse_file` would skip them, so that offsets stay put.
+fn blank_bom_and_shebang(text: &str) -> std::borrow::Cow<'_, str> {
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let rest = &text[bom..];
+    let shebang = if rest.starts_with("#!") && !rest[2..].trim_start().starts_with('[') {
+        rest.find('\n').unwrap_or(rest.len())
+    } else {
+        0
+    };
+    if bom + shebang == 0 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut blanked = " ".repeat(bom + shebang);
+    blanked.push_str(&text[bom + shebang..]);
+    std::borrow::Cow::Owned(blanked)
+}
+
+/// Where and why a lexed file is refused: bracket nesting or a run of prefix operators deeper
+/// than [`MAX_NESTING`], a statement longer than [`MAX_STATEMENT_BYTES`], more tokens than
+/// [`MAX_TOKENS`]. Walks the token trees with an explicit stack, never recursing.
+fn too_costly(tokens: &proc_macro2::TokenStream) -> Option<(usize, String)> {
+    use proc_macro2::{Delimiter, TokenTree};
+    // Each level: its tokens, and for a brace group where it closes (a `}` ends a statement).
+    let mut stack = vec![(tokens.clone().into_iter(), None)];
+    let (mut count, mut run, mut statement_start) = (0usize, 0usize, 0usize);
+    while let Some((level, _)) = stack.last_mut() {
+        let Some(tree) = level.next() else {
+            if let Some((_, Some(close))) = stack.pop() {
+                statement_start = close;
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut level = 0;
-                while i < bytes.len() {
-                    if bytes[i..].starts_with(b"/*") {
-                        level += 1;
-                        i += 2;
-                    } else if bytes[i..].starts_with(b"*/") {
-                        level -= 1;
-                        i += 2;
-                        if level == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                continue;
-            }
-            b'r' if !is_ident_byte(bytes.get(i.wrapping_sub(1)).copied())
-                && matches!(bytes.get(i + 1), Some(b'#' | b'"')) =>
-            {
-                let hashes = bytes[i + 1..].iter().take_while(|&&c| c == b'#').count();
-                if bytes.get(i + 1 + hashes) == Some(&b'"') {
-                    let mut closing = vec![b'"'];
-                    closing.extend(std::iter::repeat_n(b'#', hashes));
-                    let start = i + 2 + hashes;
-                    i = find(bytes, start, &closing).map_or(bytes.len(), |end| end + closing.len());
-                    continue;
-                }
-            }
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-                continue;
-            }
-            b'\'' => {
-                // A char literal ('a', '\n', '\u{..}') or a lifetime ('a).
-                if bytes.get(i + 1) == Some(&b'\\') {
-                    i = find(bytes, i + 3, b"'").map_or(bytes.len(), |end| end + 1);
-                    continue;
-                }
-                let next_char_len = text[i + 1..].chars().next().map_or(1, char::len_utf8);
-                if bytes.get(i + 1 + next_char_len) == Some(&b'\'') {
-                    i += 2 + next_char_len;
-                    continue;
-                }
-            }
-            b'(' | b'[' | b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Some(i);
-                }
-            }
-            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            continue;
+        };
+        // A group is measured at its opening bracket; what it holds is measured token by token.
+        let span = match &tree {
+            TokenTree::Group(group) => group.span_open().byte_range(),
+            other => other.span().byte_range(),
+        };
+        count += 1;
+        if count > MAX_TOKENS {
+            return Some((
+                span.start,
+                format!("more than {MAX_TOKENS} tokens (a generated file?)"),
+            ));
         }
-        if matches!(b, b'-' | b'!' | b'*' | b'&') {
-            run += 1;
-            if run > limit {
-                return Some(i);
+        let mut prefix_operator = false;
+        match &tree {
+            TokenTree::Group(group) => {
+                if stack.len() >= MAX_NESTING {
+                    return Some((
+                        span.start,
+                        format!("nesting deeper than {MAX_NESTING} levels of brackets"),
+                    ));
+                }
+                let brace = group.delimiter() == Delimiter::Brace;
+                if brace {
+                    statement_start = span.end;
+                }
+                let close = brace.then(|| group.span_close().byte_range().end);
+                stack.push((group.stream().into_iter(), close));
             }
-        } else if !b.is_ascii_whitespace() {
-            run = 0;
+            TokenTree::Punct(punct) => match punct.as_char() {
+                ';' | ',' => statement_start = span.end,
+                '-' | '!' | '*' | '&' => prefix_operator = true,
+                _ => {}
+            },
+            TokenTree::Ident(_) | TokenTree::Literal(_) => {}
         }
-        if matches!(b, b';' | b',' | b'{' | b'}') {
-            statement = 0;
-        } else {
-            statement += 1;
-            if statement > MAX_STATEMENT_BYTES {
-                return Some(i);
-            }
+        run = if prefix_operator { run + 1 } else { 0 };
+        if run > MAX_NESTING {
+            return Some((
+                span.start,
+                format!("nesting deeper than {MAX_NESTING} levels of prefix operators"),
+            ));
         }
-        i += 1;
+        if span.end.saturating_sub(statement_start) > MAX_STATEMENT_BYTES {
+            return Some((
+                span.start,
+                format!(
+                    "a statement longer than {} KiB without `;`, `,` or braces",
+                    MAX_STATEMENT_BYTES / 1024
+                ),
+            ));
+        }
     }
     None
-}
-
-fn is_ident_byte(b: Option<u8>) -> bool {
-    b.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-}
-
-fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn refusal(text: &str) -> Option<String> {
+        let tokens: proc_macro2::TokenStream = text.parse().ok()?;
+        too_costly(&tokens).map(|(_, reason)| reason)
+    }
+
     #[test]
-    fn nesting_is_measured_outside_strings_and_comments() {
-        assert_eq!(excessive_nesting("fn f() { (((1))) }", 8), None);
-        assert!(
-            excessive_nesting(
-                &format!("fn f() {{ {}1{} }}", "(".repeat(20), ")".repeat(20)),
-                8
-            )
-            .is_some()
-        );
-        assert_eq!(excessive_nesting("// ((((((((((\nfn f() {}", 8), None);
+    fn nesting_is_measured_on_tokens_outside_strings_and_comments() {
+        let deep = |n: usize| format!("fn f() {{ {}1{} }}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(refusal(&deep(200)), None);
+        assert!(refusal(&deep(300)).unwrap().contains("nesting deeper"));
+        let quoted = "(".repeat(1000);
+        assert_eq!(refusal(&format!("// {quoted}\nfn f() {{}}")), None);
+        assert_eq!(refusal(&format!("const S: &str = \"{quoted}\";")), None);
+        assert_eq!(refusal(&format!("const S: &str = r#\"{quoted}\"#;")), None);
+        assert_eq!(refusal("fn f<'a>(x: &'a str) -> char { '(' }"), None);
+        assert!(refusal(&format!("fn f() {{ {}x }}", "-".repeat(300))).is_some());
+        assert!(refusal(&format!("fn f() {{ {} }}", "return ".repeat(5000))).is_some());
+        // A long function, or a long list, is fine: only one long statement is refused.
+        let long_body = format!("fn f() {{ {} }}", "let x = g(1, 2);\n".repeat(5000));
+        assert_eq!(refusal(&long_body), None);
         assert_eq!(
-            excessive_nesting("const S: &str = \"((((((((((\";", 8),
+            refusal(&format!(
+                "const A: [u8; 30000] = [{}0];",
+                "1, ".repeat(30000)
+            )),
             None
         );
-        assert_eq!(
-            excessive_nesting("const S: &str = r#\"(((((((((\"#;", 8),
-            None
+    }
+
+    #[test]
+    fn a_raw_byte_string_ending_in_a_backslash_does_not_hide_nesting() {
+        let text = format!(
+            "fn main() {{ let a = br\"\\\"; let x = {}1{}; }}",
+            "(".repeat(5000),
+            ")".repeat(5000)
         );
-        assert_eq!(
-            excessive_nesting("fn f<'a>(x: &'a str) -> char { '(' }", 2),
-            None
-        );
-        assert!(excessive_nesting(&format!("fn f() {{ {}x }}", "-".repeat(20)), 8).is_some());
+        assert!(refusal(&text).unwrap().contains("nesting deeper"));
+    }
+
+    #[test]
+    fn spans_are_offsets_into_the_text_after_a_bom_or_a_shebang() {
+        for prefix in [
+            "\u{feff}",
+            "#!/usr/bin/env run-cargo-script\n",
+            "\u{feff}#!x\n",
+        ] {
+            let text = format!("{prefix}fn f() {{ let x = ; }}");
+            let Err(error) = parse(&text) else {
+                panic!("parsed")
+            };
+            assert_eq!(&text[error.span.clone()], ";", "after {prefix:?}");
+        }
+        let Err(error) = parse("\u{feff}# x\n") else {
+            panic!("parsed")
+        };
+        assert!(error.span.start >= 3, "{error:?}");
+        assert!(parse("#![allow(unused)]\nfn f() {}").is_ok());
     }
 }

@@ -109,6 +109,12 @@ pub struct LockGraph {
 /// How many pieces of evidence an edge keeps.
 const MAX_EVIDENCE: usize = 8;
 
+/// How many lock holds of one function are paired with each other (as outer and inner
+/// acquisition, and as gates). Every pair of holds is compared, so a function with thousands
+/// of acquisitions (`with l, l, …`, generated code) would cost time and memory quadratic in
+/// them; no hand-written function comes near this many.
+pub const MAX_PAIRED_HOLDS: usize = 64;
+
 impl LockGraph {
     /// Builds the graph; `tables` gives each file's lock tables, `max_depth` bounds call chains.
     pub fn new<'t>(
@@ -123,6 +129,7 @@ impl LockGraph {
             resolved: Vec::new(),
             summaries: HashMap::default(),
             double_locks: Vec::new(),
+            double_locked_at: HashSet::default(),
         };
         builder.resolve_holds(&tables);
         builder.summarise(max_depth);
@@ -267,6 +274,9 @@ struct Builder<'p, 'a> {
     resolved: Vec<Vec<Vec<Option<Resolved>>>>,
     summaries: HashMap<FunctionId, Vec<MayAcquire>>,
     double_locks: Vec<DoubleLock>,
+    /// Where a double lock is already recorded (holding function, inner site): the same
+    /// re-acquisition under several outer holds is one bug.
+    double_locked_at: HashSet<(FunctionId, usize)>,
 }
 
 impl Builder<'_, '_> {
@@ -519,6 +529,7 @@ impl Builder<'_, '_> {
         function
             .lock_holds
             .iter()
+            .take(MAX_PAIRED_HOLDS)
             .enumerate()
             .filter(|(g, hold)| *g != outer && hold.covers(position))
             .filter_map(|(g, _)| {
@@ -536,7 +547,8 @@ impl Builder<'_, '_> {
     fn edges(&mut self) {
         let project = self.project;
         for (id, function) in project.functions() {
-            for (h, outer) in function.lock_holds.iter().enumerate() {
+            let holds = &function.lock_holds[..function.lock_holds.len().min(MAX_PAIRED_HOLDS)];
+            for (h, outer) in holds.iter().enumerate() {
                 let outer_at = Acquisition {
                     function: id,
                     hold: h,
@@ -544,7 +556,7 @@ impl Builder<'_, '_> {
                 let Some(a) = self.resolved(outer_at) else {
                     continue;
                 };
-                for (k, inner) in function.lock_holds.iter().enumerate() {
+                for (k, inner) in holds.iter().enumerate() {
                     if k == h
                         || !outer.covers(inner.span.start)
                         || inner.context != outer.context
@@ -624,7 +636,10 @@ impl Builder<'_, '_> {
         inner: Inner,
     ) {
         if b.node == a.node {
-            if same_object && let Some(mixed_modes) = deadlocks_on_relock(a.lock, b.lock) {
+            if same_object
+                && let Some(mixed_modes) = deadlocks_on_relock(a.lock, b.lock)
+                && self.double_locked_at.insert((outer.function, position))
+            {
                 self.double_locks.push(DoubleLock {
                     outer,
                     inner,

@@ -4,20 +4,38 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Component, Path};
 
 use serde_json::json;
 
-use super::{locations, span_locations};
+use super::{escape_controls, locations, span_locations};
 use crate::analysis::Report;
 use crate::rules;
 
-/// A path as CI tools want it: relative to the working directory when it is under it, with `/`.
+/// A path as CI tools want it: relative to the working directory when it is under it, with `/`
+/// between components. Only the platform's separators become `/`: on Unix `\` is a character
+/// of a file name and is kept.
 fn relative(path: &Path) -> String {
     let absolute = crate::source::absolute(path);
     let cwd = std::env::current_dir().unwrap_or_default();
     let shown = absolute.strip_prefix(&cwd).unwrap_or(&absolute);
-    shown.to_string_lossy().replace('\\', "/")
+    let mut text = String::new();
+    for component in shown.components() {
+        match component {
+            // A Windows drive or share (`C:`, `\\server\share`).
+            Component::Prefix(prefix) => {
+                text.push_str(&prefix.as_os_str().to_string_lossy().replace('\\', "/"));
+            }
+            Component::RootDir => text.push('/'),
+            other => {
+                if !text.is_empty() && !text.ends_with('/') {
+                    text.push('/');
+                }
+                text.push_str(&other.as_os_str().to_string_lossy());
+            }
+        }
+    }
+    text
 }
 
 fn rule_name(code: &str) -> &'static str {
@@ -50,8 +68,12 @@ pub fn write_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             end.row,
             end.column,
             data(&format!(
-                "{path}:{}:{}: {} {}",
-                start.row, start.column, diagnostic.code, diagnostic.message
+                "{}:{}:{}: {} {}",
+                escape_controls(&path),
+                start.row,
+                start.column,
+                diagnostic.code,
+                diagnostic.message
             ))
         )?;
     }
@@ -98,12 +120,26 @@ pub fn write_gitlab(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)
 }
 
+/// `text` escaped for XML attributes and content. Control characters other than tab and line
+/// ends cannot appear in XML 1.0 at all (not even as references): they are written escaped as
+/// Rust does (`\u{1b}`), as are the non-characters U+FFFE and U+FFFF.
 fn xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            '\t' | '\n' | '\r' => escaped.push(c),
+            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => {
+                escaped.extend(c.escape_default())
+            }
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// JUnit XML: a test suite per file with findings, a failed test case per finding.
@@ -249,4 +285,15 @@ pub fn write_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     });
     serde_json::to_writer_pretty(&mut *out, &sarif)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::xml;
+
+    #[test]
+    fn xml_text_never_holds_characters_xml_forbids() {
+        assert_eq!(xml("a<b & \"c\"\t"), "a&lt;b &amp; &quot;c&quot;\t");
+        assert_eq!(xml("x\u{1}y\u{1b}\u{ffff}"), "x\\u{1}y\\u{1b}\\u{ffff}");
+    }
 }

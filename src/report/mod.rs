@@ -13,7 +13,7 @@ use clap::ValueEnum;
 use crate::analysis::Report;
 use crate::diagnostic::Diagnostic;
 use crate::rules;
-use crate::source::{LineIndex, Location};
+use crate::source::Location;
 
 /// Output formats of `interlock check`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -36,29 +36,53 @@ pub enum OutputFormat {
     Sarif,
 }
 
+/// `text` with its control characters escaped as Rust does (`\n`, `\t`, `\u{1b}`): for paths
+/// in the formats whose unit is the line (`concise`, `github`), so that a file name cannot
+/// break a line or forge another one. Backslashes are left alone (a Windows separator).
+pub(crate) fn escape_controls(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+}
+
 /// A diagnostic's primary and end locations, computed from its file's text.
 pub(crate) fn locations(report: &Report, diagnostic: &Diagnostic) -> (Location, Location) {
     span_locations(report, &diagnostic.path, &diagnostic.span)
 }
 
+/// A span's start and end locations in its file (each file's line index is built once per
+/// report, so rendering stays linear in the number of findings).
 pub(crate) fn span_locations(
     report: &Report,
     path: &Path,
     span: &std::ops::Range<usize>,
 ) -> (Location, Location) {
     match report.sources.get(path) {
-        Some(text) => {
-            let index = LineIndex::new(text);
-            (
-                index.location(text, span.start),
-                index.location(text, span.end),
-            )
-        }
+        Some(source) => source.locations(span),
         None => (
             Location { row: 1, column: 1 },
             Location { row: 1, column: 1 },
         ),
     }
+}
+
+/// `path:row:col` of a span, the path's control characters escaped.
+pub(crate) fn site(report: &Report, path: &Path, span: &std::ops::Range<usize>) -> String {
+    let (start, _) = span_locations(report, path, span);
+    let path = escape_controls(&path.to_string_lossy());
+    format!("{path}:{}:{}", start.row, start.column)
+}
+
+/// A finding in the concise form: `path:row:col: CODE message`.
+pub(crate) fn concise_line(report: &Report, diagnostic: &Diagnostic) -> String {
+    let site = site(report, &diagnostic.path, &diagnostic.span);
+    format!("{site}: {} {}", diagnostic.code, diagnostic.message)
 }
 
 /// Writes the findings in `format`.
@@ -72,13 +96,7 @@ pub fn write(
         OutputFormat::Full => full::write(report, color, out)?,
         OutputFormat::Concise => {
             for diagnostic in &report.diagnostics {
-                let (start, _) = locations(report, diagnostic);
-                let path = diagnostic.path.display();
-                writeln!(
-                    out,
-                    "{path}:{}:{}: {} {}",
-                    start.row, start.column, diagnostic.code, diagnostic.message
-                )?;
+                writeln!(out, "{}", concise_line(report, diagnostic))?;
             }
         }
         OutputFormat::Json => json::write_array(report, out)?,

@@ -15,6 +15,9 @@ pub const RULE: Rule = Rule {
     check: Check::File(check),
 };
 
+/// How many of the awaits a lock is held across are pointed at (the message counts them all).
+const MAX_AWAITS_SHOWN: usize = 16;
+
 fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
     let fix = match model.language {
         Language::Python => {
@@ -28,6 +31,9 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
         for hold in function.lock_holds.iter().filter(|h| !h.awaits.is_empty()) {
             let count = match hold.awaits.len() {
                 1 => "an await".to_string(),
+                n if n > MAX_AWAITS_SHOWN => {
+                    format!("{n} awaits (the first {MAX_AWAITS_SHOWN} are shown)")
+                }
                 n => format!("{n} awaits"),
             };
             let kind = hold
@@ -49,6 +55,7 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
             diagnostic.related = hold
                 .awaits
                 .iter()
+                .take(MAX_AWAITS_SHOWN)
                 .map(|span| Related {
                     path: model.path.clone(),
                     span: span.clone(),

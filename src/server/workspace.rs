@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -297,11 +296,9 @@ impl Workspace {
                     .then_some(resolution)
             })
             .collect();
-        let project = self.pool.install(|| {
-            panic::catch_unwind(AssertUnwindSafe(|| {
-                analysis::check_parsed_project(&parsed, known)
-            }))
-        });
+        let project = self
+            .pool
+            .install(|| crate::guard::catch(|| analysis::check_parsed_project(&parsed, known)));
         let project = project.map(|(found, resolution)| {
             for ((file, stamp), resolution) in parsed.iter().zip(&stamps).zip(resolution) {
                 self.resolutions
@@ -329,10 +326,9 @@ impl Workspace {
                         .push(diagnostic);
                 }
             }
-            Err(_) => problems.push(
-                "internal error in the project-wide rules; only per-file findings are shown"
-                    .to_string(),
-            ),
+            Err(reason) => problems.push(format!(
+                "internal error in the project-wide rules ({reason}); only per-file findings are shown"
+            )),
         }
         for list in diagnostics.values_mut() {
             list.sort_by_key(|d| (d.span.start, d.code));
