@@ -748,8 +748,23 @@ fn without_folders(message: Message) -> Option<Message> {
 // Seeds
 
 /// The seeds of a target, made from the repository at `repo` (its `fixtures/` and the
-/// configuration examples of its README): sorted, so runs are reproducible.
+/// configuration examples of its README), then the inputs of crashes found and fixed
+/// (`fuzz/regressions/<target>/`): sorted, so runs are reproducible.
 pub fn seeds(target: &str, repo: &Path) -> Vec<Vec<u8>> {
+    let mut seeds = made_seeds(target, repo);
+    let regressions = repo.join("fuzz/regressions").join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(regressions)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    files.sort();
+    seeds.extend(files.iter().filter_map(|path| std::fs::read(path).ok()));
+    seeds
+}
+
+fn made_seeds(target: &str, repo: &Path) -> Vec<Vec<u8>> {
     let fixtures = fixture_files(&repo.join("fixtures"));
     let of = |extension: &str| -> Vec<(String, String)> {
         fixtures
