@@ -104,6 +104,9 @@ pub struct FrameReader<R> {
     buf: Vec<u8>,
     start: usize,
     eof: bool,
+    /// The last frame was malformed: look for the next header before reading on. Done on the
+    /// next call, so that the malformed frame is reported at once, not when more input comes.
+    resync_pending: bool,
 }
 
 impl<R: BufRead> FrameReader<R> {
@@ -113,11 +116,15 @@ impl<R: BufRead> FrameReader<R> {
             buf: Vec::new(),
             start: 0,
             eof: false,
+            resync_pending: false,
         }
     }
 
     /// The next message, malformed frame, or the end of input.
     pub fn next_frame(&mut self) -> Frame {
+        if std::mem::take(&mut self.resync_pending) {
+            self.resync(1);
+        }
         self.buf.drain(..self.start);
         self.start = 0;
         // Give back the memory of a large message once it is handled.
@@ -127,7 +134,7 @@ impl<R: BufRead> FrameReader<R> {
             Err(Bad::End) => Frame::End,
             Err(Bad::Skip(reason)) => Frame::Malformed(reason),
             Err(Bad::Resync(reason)) => {
-                self.resync(1);
+                self.resync_pending = true;
                 Frame::Malformed(reason)
             }
         }
@@ -411,6 +418,22 @@ mod tests {
         expected.extend(expected_ids());
         assert_eq!(ids(&received), expected);
         assert!(logged.is_empty(), "{logged:?}");
+    }
+
+    #[test]
+    fn a_malformed_frame_is_reported_before_more_input_is_read() {
+        // What follows the bad frame is not there yet (an editor waiting for the answer):
+        // reading it would block, here it panics.
+        struct NotYet;
+        impl io::Read for NotYet {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                panic!("read past the malformed frame")
+            }
+        }
+        let bad = "Content-Length: 9\r\n\r\n{not json";
+        let mut reader =
+            FrameReader::new(io::BufReader::new(io::Read::chain(bad.as_bytes(), NotYet)));
+        assert!(matches!(reader.next_frame(), Frame::Malformed(_)));
     }
 
     #[test]
