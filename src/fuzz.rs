@@ -90,12 +90,7 @@ fn watch_panics() {
         crate::guard::install_quiet_hook();
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(no message)".to_string());
+            let message = crate::guard::message(info.payload());
             let location = info
                 .location()
                 .map_or_else(String::new, |l| format!(" at {l}"));

@@ -15,13 +15,16 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let was_catching = CATCHING.replace(true);
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     CATCHING.set(was_catching);
-    result.map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_string())
-    })
+    result.map_err(|payload| message(&*payload))
+}
+
+/// The message a panic was raised with (`panic!("…")`'s text).
+pub fn message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
 }
 
 /// Keeps the default hook from printing panics that [`catch`] handles, and panics on the
