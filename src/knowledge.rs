@@ -203,8 +203,14 @@ struct CoroutineTables {
 }
 
 impl Knowledge {
-    /// The built-in tables.
+    /// The built-in tables, parsed once per process (settings are made per configuration
+    /// file, and the language server makes them again whenever a configuration changes).
     pub fn builtin() -> Knowledge {
+        static BUILTIN: std::sync::OnceLock<Knowledge> = std::sync::OnceLock::new();
+        BUILTIN.get_or_init(Knowledge::parse_builtin).clone()
+    }
+
+    fn parse_builtin() -> Knowledge {
         let blocking: HashMap<String, HashMap<String, HashMap<String, String>>> =
             toml::from_str(BLOCKING_TOML).expect("rules/blocking.toml is valid");
         let mut types: HashMap<String, HashMap<String, Returns>> =
