@@ -260,6 +260,17 @@ pub enum LockScope {
     Local,
 }
 
+/// A lock's identity as a front end resolves it: what two acquisitions must share to take the
+/// same lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockName {
+    /// Project-wide identity (`shop.ledger.Ledger.audit_lock`, `ledger::Bank.accounts`).
+    pub identity: String,
+    pub scope: LockScope,
+    /// Reached through the method's own object (`self.lock`).
+    pub via_self: bool,
+}
+
 /// Why a lock may stay held (IL204).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Leak {
