@@ -1,0 +1,182 @@
+//! Calls: the call facts (callee, context, blocking API, result use), the threads a call starts,
+//! and arguments that ask a call not to block.
+
+use ruff_python_ast::visitor::Visitor;
+use ruff_python_ast::{self as ast, Expr};
+
+use super::Lowerer;
+use super::syntax::{is_super_call, span};
+use crate::knowledge::Returns;
+use crate::model::{Call, Context, ThreadEntry, concat};
+
+impl<'a> Lowerer<'a> {
+    pub(super) fn call(&mut self, call: &'a ast::ExprCall, awaited: bool) {
+        let result = std::mem::take(&mut self.next_result);
+        let callee = self.semantic.resolve(&call.func);
+        let method = match call.func.as_ref() {
+            Expr::Attribute(attr) => Some(attr.attr.id.to_string()),
+            _ => None,
+        };
+        let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
+        let schedules = self
+            .tables
+            .consumes_awaitables(callee.as_deref(), method.as_deref());
+        let non_blocking = asks_not_to_block(call, method.as_deref());
+        let blocking = self
+            .tables
+            .blocking_api(callee.as_deref(), method.as_deref())
+            .cloned()
+            .map(Box::new);
+        let receiver = match call.func.as_ref() {
+            Expr::Attribute(attr) => Some(attr.value.as_ref()),
+            _ => None,
+        };
+        let tables = self.tables;
+        if let Some(api) = callee.as_deref()
+            && let Some(target) = tables.process_targets.get(api)
+        {
+            self.process_handoffs(call, api, target);
+        }
+        if let Some(entry) = tables.thread_entry(callee.as_deref(), method.as_deref()) {
+            let arguments = &call.arguments;
+            let callable = arguments
+                .keywords
+                .iter()
+                .find(|k| {
+                    k.arg
+                        .as_ref()
+                        .is_some_and(|a| a.id.as_str() == entry.callable)
+                })
+                .map(|k| &k.value)
+                .or_else(|| arguments.args.get(entry.position));
+            if let Some(callable @ (Expr::Name(_) | Expr::Attribute(_))) = callable {
+                let started = ThreadEntry {
+                    span: span(callable),
+                    target: self.semantic.resolve(callable),
+                    closure: 0,
+                    function: None,
+                    repeated: entry.pool || self.repeat_depth > 0,
+                    if_thread_subclass: false,
+                };
+                self.model.functions[self.current]
+                    .thread_entries
+                    .push(started);
+            }
+        }
+        // `Worker(...).start()`: runs `Worker.run` on a thread if `Worker` is a `Thread`.
+        if method.as_deref() == Some("start")
+            && let Some(receiver) = receiver
+            && let Some(Returns::One(class)) = self.semantic.type_of(receiver)
+            && tables.lock(&class).is_none()
+        {
+            let started = ThreadEntry {
+                span: span(call),
+                target: Some(concat(&[&class, ".run"])),
+                closure: 0,
+                function: None,
+                repeated: self.repeat_depth > 0,
+                if_thread_subclass: true,
+            };
+            self.model.functions[self.current]
+                .thread_entries
+                .push(started);
+        }
+        let self_name = self.semantic.self_name();
+        let on_self = match receiver {
+            Some(Expr::Name(n)) => Some(n.id.as_str()) == self_name,
+            // `super().helper()` runs on the same object.
+            Some(Expr::Call(inner)) => is_super_call(inner),
+            _ => false,
+        };
+        if let (Some(receiver), Some(method)) = (receiver, method.as_deref()) {
+            self.condition_use(call, receiver, method);
+        }
+        self.model.functions[self.current].calls.push(Call {
+            callee,
+            method,
+            span: span(call),
+            context: self.context,
+            non_blocking,
+            alternatives: thin_vec::ThinVec::new(),
+            on_self,
+            scheduled: false,
+            closure: self.closure,
+            awaited,
+            result,
+            blocking,
+        });
+        self.visit_expr(&call.func);
+        let arguments = call
+            .arguments
+            .args
+            .iter()
+            .chain(call.arguments.keywords.iter().map(|k| &k.value));
+        for argument in arguments {
+            match argument {
+                Expr::Lambda(lambda) if offloads => {
+                    let saved = std::mem::replace(&mut self.context, Context::Offloaded);
+                    self.lambda(lambda);
+                    self.context = saved;
+                }
+                Expr::Call(inner) if schedules => {
+                    let index = self.model.functions[self.current].calls.len();
+                    self.call(inner, true);
+                    self.model.functions[self.current].calls[index].scheduled = true;
+                }
+                _ => self.visit_expr(argument),
+            }
+        }
+    }
+}
+
+/// `get(block=False)`, `get(False)`, `acquire(blocking=False)`, `put(x, False)`, `timeout=0`.
+pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> bool {
+    let is_false = |e: &Expr| matches!(e, Expr::BooleanLiteral(b) if !b.value);
+    let is_zero = |e: &Expr| match e {
+        Expr::NumberLiteral(n) => match &n.value {
+            ast::Number::Int(i) => i.as_u64() == Some(0),
+            ast::Number::Float(f) => *f == 0.0,
+            _ => false,
+        },
+        _ => false,
+    };
+    let keyword =
+        call.arguments
+            .keywords
+            .iter()
+            .any(|k| match k.arg.as_ref().map(|a| a.id.as_str()) {
+                Some("block" | "blocking") => is_false(&k.value),
+                Some("timeout") => is_zero(&k.value),
+                _ => false,
+            });
+    let resolves_numeric_only = |e: &Expr| mentions(e, "NUMERIC");
+    if call.arguments.keywords.iter().any(|k| {
+        k.arg.as_ref().is_some_and(|a| a.id.as_str() == "flags") && resolves_numeric_only(&k.value)
+    }) || call
+        .arguments
+        .args
+        .get(5)
+        .is_some_and(resolves_numeric_only)
+    {
+        // `getaddrinfo(..., flags=AI_NUMERICHOST)` never asks DNS.
+        return true;
+    }
+    let position = match method {
+        Some("get" | "acquire" | "wait") => 0,
+        Some("put") => 1,
+        _ => return keyword,
+    };
+    keyword || call.arguments.args.get(position).is_some_and(is_false)
+}
+
+/// Whether an expression names something containing `word` (`socket.AI_NUMERICHOST | X`).
+pub(super) fn mentions(expr: &Expr, word: &str) -> bool {
+    match expr {
+        Expr::Name(name) => name.id.as_str().contains(word),
+        Expr::Attribute(attr) => {
+            attr.attr.id.as_str().contains(word) || mentions(&attr.value, word)
+        }
+        Expr::BinOp(binop) => mentions(&binop.left, word) || mentions(&binop.right, word),
+        _ => false,
+    }
+}

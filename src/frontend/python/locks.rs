@@ -1,0 +1,595 @@
+//! Locks: acquisitions (`with`, `acquire()`/`release()`), the region each is held over, lock
+//! identities and definitions, conditions built on a lock, and locks that leak or protect nothing.
+
+use rustc_hash::FxHashMap as HashMap;
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use super::Lowerer;
+use super::calls::asks_not_to_block;
+use super::semantic::Binding;
+use super::syntax::{dotted, span};
+use crate::knowledge::Returns;
+use crate::model::LockName;
+use crate::model::{
+    ConditionOp, ConditionUse, Context, Leak, LeakedLock, LockDefinition, LockHold, LockScope,
+    Span, concat,
+};
+
+impl<'a> Lowerer<'a> {
+    /// `L.acquire()` (or `await L.acquire()`) as a statement: `L` is held until a later
+    /// `L.release()` in the same body (also one in the `finally` of a following `try`), or to
+    /// the end of the body. A `release()` that an exception or an early exit can skip is a leak.
+    pub(super) fn acquire_release(
+        &mut self,
+        body: &[Stmt],
+        index: usize,
+        releases: &std::cell::OnceCell<BodyReleases>,
+    ) {
+        let (stmt, rest) = (&body[index], &body[index + 1..]);
+        let Stmt::Expr(statement) = stmt else { return };
+        let value = match statement.value.as_ref() {
+            Expr::Await(awaited) => awaited.value.as_ref(),
+            value => value,
+        };
+        let Expr::Call(call) = value else {
+            return;
+        };
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return;
+        };
+        if attr.attr.id.as_str() != "acquire" || asks_not_to_block(call, Some("acquire")) {
+            return;
+        }
+        let lock = dotted(&attr.value);
+        let releases = releases.get_or_init(|| BodyReleases::of(body));
+        // The region runs up to the release, or through a `try` whose `finally` releases.
+        let (end, guaranteed, nested_release) = releases.after(&lock, index, body.len());
+        let region_end = match rest.get(end) {
+            Some(release) if !guaranteed => span(release).start,
+            _ => rest[..end].last().map_or(span(stmt).end, |s| span(s).end),
+        };
+        // A release on some path only (`if …: lock.release()`) ends what can be told.
+        let unreleased = end == rest.len() && nested_release.is_none();
+        let region_end = nested_release.map_or(region_end, |r| r.min(region_end));
+        let known = self.lock_kind(&attr.value).is_some();
+        if known && end < rest.len() && !guaranteed {
+            let why = match early_exit(&rest[..end]) {
+                Some(exit) => Some(Leak::EarlyExit(exit)),
+                None => first_call(&rest[..end]).map(Leak::MayRaise),
+            };
+            if let Some(why) = why {
+                let leak = LeakedLock {
+                    span: span(call),
+                    lock: lock.clone(),
+                    why,
+                };
+                self.model.functions[self.current].leaked_locks.push(leak);
+            }
+        }
+        let start = span(call).start;
+        self.hold_lock(span(call), &attr.value, start..region_end, &rest[..end]);
+        if unreleased && let Some(hold) = self.model.functions[self.current].lock_holds.last_mut() {
+            hold.unreleased = true;
+        }
+    }
+
+    /// The lock type of an expression (`threading.Lock`), looking through conditions built on
+    /// a given lock.
+    pub(super) fn lock_kind(&self, expr: &Expr) -> Option<String> {
+        self.lock_facts(expr).0
+    }
+
+    /// The lock type and identity of an expression, each resolved once: a condition built on
+    /// a lock (`Condition(self.lock)`) is that lock, with its type.
+    pub(super) fn lock_facts(&self, expr: &Expr) -> (Option<String>, Option<LockName>) {
+        let named = self.written_lock_identity(expr);
+        if let Some(named) = &named
+            && let Some((lock, kind)) = self.condition_locks.get(&named.identity)
+        {
+            let kind = if kind.is_empty() {
+                self.lock_type_of(expr)
+            } else {
+                Some(kind.clone())
+            };
+            let named = LockName {
+                identity: lock.clone(),
+                ..named.clone()
+            };
+            return (kind, Some(named));
+        }
+        (self.lock_type_of(expr), named)
+    }
+
+    /// The lock type an expression's type evidence gives.
+    pub(super) fn lock_type_of(&self, expr: &Expr) -> Option<String> {
+        match self.semantic.type_of(expr) {
+            Some(Returns::One(ty)) if self.tables.lock(&ty).is_some() => Some(ty),
+            _ => None,
+        }
+    }
+
+    /// Whether a type is a lock of any kind.
+    pub(super) fn is_lock_type(&self, ty: Option<&Returns>) -> bool {
+        matches!(ty, Some(Returns::One(ty)) if self.tables.lock(ty).is_some())
+    }
+
+    /// The project-wide identity of a lock expression, where the lock lives, and whether it is
+    /// reached through the method's own object; conditions built on a lock are that lock.
+    pub(super) fn lock_identity(&self, expr: &Expr) -> Option<LockName> {
+        self.lock_facts(expr).1
+    }
+
+    /// [`Self::lock_identity`] of the lock as written, before conditions are looked through.
+    pub(super) fn written_lock_identity(&self, expr: &Expr) -> Option<LockName> {
+        Some(match expr {
+            Expr::Name(name) => {
+                let id = name.id.as_str();
+                let (depth, binding) = self.semantic.lookup_with_depth(id)?;
+                match binding {
+                    Binding::Alias(canonical) if depth == 0 => {
+                        lock_name(canonical.clone(), LockScope::Global, false)
+                    }
+                    // `l = self.lock`: whose object is not known here.
+                    Binding::Alias(canonical) => {
+                        lock_name(canonical.clone(), LockScope::Field, false)
+                    }
+                    Binding::Local(_) if depth == 0 => {
+                        lock_name(self.model.join(id), LockScope::Global, false)
+                    }
+                    Binding::Local(_) => {
+                        let function = &self.model.functions[self.current].canonical;
+                        lock_name(concat(&[function, ".", id]), LockScope::Local, false)
+                    }
+                }
+            }
+            Expr::Attribute(attr) => {
+                let self_name = self.semantic.self_name();
+                let via_self = matches!(attr.value.as_ref(), Expr::Name(n) if Some(n.id.as_str()) == self_name);
+                let scope = if self.semantic.type_of(&attr.value).is_some() {
+                    LockScope::Field
+                } else {
+                    LockScope::Global
+                };
+                lock_name(self.semantic.resolve(expr)?, scope, via_self)
+            }
+            _ => return None,
+        })
+    }
+
+    /// Records a lock held over `region`; `body` is the code that runs while it is held (for
+    /// its awaits). A lock whose type is unknown is kept when it can be named: the project's
+    /// lock definitions decide later whether it is one.
+    pub(super) fn hold_lock(&mut self, span: Span, lock: &Expr, region: Span, body: &[Stmt]) {
+        let facts = self.lock_facts(lock);
+        self.hold_lock_with(span, lock, facts, region, || awaits_in(body));
+    }
+
+    /// [`Self::hold_lock`] with the lock's facts already resolved; `body_awaits` gives the
+    /// awaits of the code that runs while it is held (asked only for a thread-blocking lock in
+    /// async code).
+    pub(super) fn hold_lock_with(
+        &mut self,
+        span: Span,
+        lock: &Expr,
+        (kind, named): (Option<String>, Option<LockName>),
+        region: Span,
+        body_awaits: impl FnOnce() -> Vec<Span>,
+    ) {
+        let kind = kind.unwrap_or_default();
+        let LockName {
+            identity,
+            scope,
+            via_self,
+        } = match named {
+            Some(named) => named,
+            None if !kind.is_empty() => lock_name(String::new(), LockScope::Local, false),
+            None => return,
+        };
+        let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
+        let awaits = if blocks_thread && self.context == Context::Async {
+            body_awaits()
+        } else {
+            Vec::new()
+        };
+        let hold = LockHold {
+            span,
+            lock: dotted(lock),
+            kind,
+            identity,
+            scope,
+            via_self,
+            region,
+            awaits,
+            context: self.context,
+            unreleased: false,
+            closure: self.closure,
+        };
+        self.model.functions[self.current].lock_holds.push(hold);
+    }
+
+    /// Records a module-level lock (`X = threading.Lock()`), or the lock a module-level
+    /// condition is built on (`ready = threading.Condition(X)`).
+    pub(super) fn define_module_lock(&mut self, name: &str, value: &Expr, at: Span) {
+        let Some(Returns::One(kind)) = self.semantic.type_of(value) else {
+            return;
+        };
+        if self.tables.lock(&kind).is_none() {
+            return;
+        }
+        let identity = self.model.join(name);
+        if self.tables.conditions.contains(&kind)
+            && let Expr::Call(call) = value
+            && let Some(inner) = call.arguments.args.first()
+            && let Some(LockName { identity: lock, .. }) = self.lock_identity(inner)
+        {
+            let inner_kind = self.lock_kind(inner).unwrap_or_default();
+            self.condition_locks.insert(identity, (lock, inner_kind));
+            return;
+        }
+        self.model.lock_definitions.push(LockDefinition {
+            identity,
+            kind,
+            span: at,
+        });
+    }
+
+    /// Records the locks a class defines: class attributes and attributes its methods set
+    /// (`self.lock = threading.Lock()`); a condition built on another attribute's lock
+    /// (`Condition(self.lock)`) is that lock.
+    pub(super) fn define_class_locks(
+        &mut self,
+        class: &str,
+        assignments: &[(String, &Expr)],
+        types: &HashMap<String, String>,
+    ) {
+        for (attr, value) in assignments {
+            let Some(kind) = types.get(attr) else {
+                continue;
+            };
+            if self.tables.lock(kind).is_none() {
+                continue;
+            }
+            let identity = concat(&[class, ".", attr]);
+            if self
+                .model
+                .lock_definitions
+                .iter()
+                .any(|d| d.identity == identity)
+                || self.condition_locks.contains_key(&identity)
+            {
+                continue;
+            }
+            let shared = match value {
+                Expr::Call(call) if self.tables.conditions.contains(kind) => {
+                    match call.arguments.args.first() {
+                        Some(Expr::Attribute(inner)) if inner.value.is_name_expr() => {
+                            Some(inner.attr.id.as_str())
+                        }
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            if let Some(inner) = shared {
+                let lock = concat(&[class, ".", inner]);
+                let inner_kind = types.get(inner).cloned().unwrap_or_default();
+                self.condition_locks.insert(identity, (lock, inner_kind));
+                continue;
+            }
+            self.model.lock_definitions.push(LockDefinition {
+                identity,
+                kind: kind.clone(),
+                span: span(*value),
+            });
+        }
+    }
+
+    /// Records `cond.wait()`, `cond.wait_for()` and `cond.notify()` on a condition variable.
+    pub(super) fn condition_use(&mut self, call: &ast::ExprCall, receiver: &Expr, method: &str) {
+        let op = match method {
+            "wait" => ConditionOp::Wait,
+            "wait_for" => ConditionOp::WaitFor,
+            "notify" | "notify_all" | "notifyAll" => ConditionOp::Notify,
+            _ => return,
+        };
+        let is_condition = matches!(self.semantic.type_of(receiver), Some(Returns::One(ty)) if self.tables.conditions.contains(&ty));
+        if !is_condition {
+            return;
+        }
+        let identity = self
+            .lock_identity(receiver)
+            .map(|named| named.identity)
+            .unwrap_or_default();
+        let timeout_position = usize::from(op == ConditionOp::WaitFor);
+        let timed = call.arguments.args.len() > timeout_position
+            || call
+                .arguments
+                .keywords
+                .iter()
+                .any(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "timeout"));
+        let used = ConditionUse {
+            span: span(call),
+            condition: dotted(receiver),
+            identity,
+            op,
+            in_loop: self.loop_depth > 0,
+            timed,
+            maybe_held: self.opaque_with_depth > 0,
+        };
+        self.model.functions[self.current].condition_uses.push(used);
+    }
+}
+
+/// How a function-local lock is used: acquired (`with lock:`, `lock.acquire()`), or escaping
+/// the function (returned, stored, passed on, captured by a nested function).
+pub(super) struct LockUses<'n> {
+    pub(super) name: &'n str,
+    pub(super) acquisitions: usize,
+    pub(super) escapes: bool,
+    /// Inside a nested function or lambda: any use there is a capture, which escapes.
+    pub(super) nested: bool,
+}
+
+impl LockUses<'_> {
+    fn is_the_lock(&self, expr: &Expr) -> bool {
+        matches!(expr, Expr::Name(n) if n.id.as_str() == self.name)
+    }
+}
+
+impl<'b> Visitor<'b> for LockUses<'_> {
+    fn visit_stmt(&mut self, stmt: &'b Stmt) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {
+                let outer = std::mem::replace(&mut self.nested, true);
+                visitor::walk_stmt(self, stmt);
+                self.nested = outer;
+            }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    if self.is_the_lock(&item.context_expr) && !self.nested {
+                        self.acquisitions += 1;
+                    } else {
+                        self.visit_expr(&item.context_expr);
+                    }
+                    if let Some(vars) = &item.optional_vars {
+                        self.visit_expr(vars);
+                    }
+                }
+                self.visit_body(&with.body);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        })
+    }
+
+    fn visit_expr(&mut self, expr: &'b Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
+            Expr::Call(call) => match call.func.as_ref() {
+                Expr::Attribute(attr)
+                    if !self.nested
+                        && self.is_the_lock(&attr.value)
+                        && matches!(attr.attr.id.as_str(), "acquire" | "release" | "locked") =>
+                {
+                    self.acquisitions += usize::from(attr.attr.id.as_str() == "acquire");
+                    self.visit_arguments(&call.arguments);
+                }
+                _ => visitor::walk_expr(self, expr),
+            },
+            Expr::Name(name)
+                if name.id.as_str() == self.name && name.ctx == ast::ExprContext::Load =>
+            {
+                self.escapes = true;
+            }
+            Expr::Lambda(_) => {
+                let outer = std::mem::replace(&mut self.nested, true);
+                visitor::walk_expr(self, expr);
+                self.nested = outer;
+            }
+            _ => visitor::walk_expr(self, expr),
+        })
+    }
+}
+
+/// The `L.release()` calls of a body, found in one pass (on the body's first `acquire()`) so
+/// that each acquisition finds its release without scanning the rest of the body again.
+#[derive(Default)]
+pub(super) struct BodyReleases {
+    /// Lock → the statements (by index) that release it: `L.release()` itself (`false`), or a
+    /// `try` whose `finally` does (`true`).
+    pub(super) statements: HashMap<String, Vec<(usize, bool)>>,
+    /// Lock → (statement index, where) of releases at any depth, in order.
+    pub(super) nested: HashMap<String, Vec<(usize, usize)>>,
+}
+
+impl BodyReleases {
+    fn of(body: &[Stmt]) -> BodyReleases {
+        struct Releases<'r>(&'r mut HashMap<String, Vec<(usize, usize)>>, usize);
+        impl<'b> Visitor<'b> for Releases<'_> {
+            fn visit_stmt(&mut self, stmt: &'b Stmt) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                });
+            }
+            fn visit_expr(&mut self, expr: &'b Expr) {
+                if let Expr::Call(call) = expr
+                    && let Expr::Attribute(attr) = call.func.as_ref()
+                    && attr.attr.id.as_str() == "release"
+                {
+                    let lock = dotted(&attr.value);
+                    self.0
+                        .entry(lock)
+                        .or_default()
+                        .push((self.1, span(expr).start));
+                }
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                });
+            }
+        }
+        let released = |stmt: &Stmt| match stmt {
+            Stmt::Expr(e) => match e.value.as_ref() {
+                Expr::Call(call) => match call.func.as_ref() {
+                    Expr::Attribute(attr) if attr.attr.id.as_str() == "release" => {
+                        Some(dotted(&attr.value))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut releases = BodyReleases::default();
+        for (index, stmt) in body.iter().enumerate() {
+            if let Some(lock) = released(stmt) {
+                releases
+                    .statements
+                    .entry(lock)
+                    .or_default()
+                    .push((index, false));
+            } else if let Stmt::Try(t) = stmt {
+                let mut locks: Vec<String> = t.finalbody.iter().filter_map(released).collect();
+                locks.dedup();
+                for lock in locks {
+                    releases
+                        .statements
+                        .entry(lock)
+                        .or_default()
+                        .push((index, true));
+                }
+            }
+            Releases(&mut releases.nested, index).visit_stmt(stmt);
+        }
+        releases
+    }
+
+    /// For `lock` acquired by statement `acquired` of a body of `len` statements, counting in
+    /// the statements after it: where the held region ends (the release statement, or just
+    /// after a `try` whose `finally` releases; the end if neither), whether the release is
+    /// guaranteed (that `finally`), and where the first release at any depth inside the region
+    /// starts (a release on some path only).
+    fn after(&self, lock: &str, acquired: usize, len: usize) -> (usize, bool, Option<usize>) {
+        let (end, guaranteed) = self
+            .statements
+            .get(lock)
+            .and_then(|list| list.iter().find(|(i, _)| *i > acquired))
+            .map_or((len, false), |&(i, in_finally)| {
+                (if in_finally { i + 1 } else { i }, in_finally)
+            });
+        let nested = self.nested.get(lock).and_then(|list| {
+            list.iter()
+                .find(|&&(i, _)| i > acquired && i < end)
+                .map(|&(_, at)| at)
+        });
+        (end - (acquired + 1), guaranteed, nested)
+    }
+}
+
+/// The first statement that leaves a block early: `return`, `raise`, or a `break`/`continue`
+/// of an enclosing loop (not counting nested functions, classes and loops).
+pub(super) fn early_exit(body: &[Stmt]) -> Option<Span> {
+    fn find(stmt: &Stmt, in_loop: bool) -> Option<Span> {
+        let all = |body: &[Stmt], in_loop: bool| body.iter().find_map(|s| find(s, in_loop));
+        match stmt {
+            Stmt::Return(_) | Stmt::Raise(_) => Some(span(stmt)),
+            Stmt::Break(_) | Stmt::Continue(_) if !in_loop => Some(span(stmt)),
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => None,
+            Stmt::If(branch) => all(&branch.body, in_loop).or_else(|| {
+                branch
+                    .elif_else_clauses
+                    .iter()
+                    .find_map(|c| all(&c.body, in_loop))
+            }),
+            Stmt::With(with) => all(&with.body, in_loop),
+            Stmt::For(l) => all(&l.body, true).or_else(|| all(&l.orelse, in_loop)),
+            Stmt::While(l) => all(&l.body, true).or_else(|| all(&l.orelse, in_loop)),
+            Stmt::Try(t) => all(&t.body, in_loop)
+                .or_else(|| {
+                    t.handlers.iter().find_map(|h| match h {
+                        ast::ExceptHandler::ExceptHandler(h) => all(&h.body, in_loop),
+                    })
+                })
+                .or_else(|| all(&t.orelse, in_loop))
+                .or_else(|| all(&t.finalbody, in_loop)),
+            Stmt::Match(m) => m.cases.iter().find_map(|c| all(&c.body, in_loop)),
+            _ => None,
+        }
+    }
+    body.iter().find_map(|s| find(s, false))
+}
+
+/// The first call in a block of statements (not in nested functions): code that may raise.
+pub(super) fn first_call(body: &[Stmt]) -> Option<Span> {
+    #[derive(Default)]
+    struct FirstCall(Option<Span>);
+    impl<'b> Visitor<'b> for FirstCall {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            if self.0.is_none() && !matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                });
+            }
+        }
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            match expr {
+                _ if self.0.is_some() => {}
+                Expr::Call(_) => self.0 = Some(span(expr)),
+                Expr::Lambda(_) => {}
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                }),
+            }
+        }
+    }
+    let mut finder = FirstCall::default();
+    finder.visit_body(body);
+    finder.0
+}
+
+/// The await points of a block of statements (`await`, `async with`, `async for`), not counting
+/// nested functions, classes and lambdas (they run at another time).
+pub(super) fn awaits_in(body: &[Stmt]) -> Vec<Span> {
+    #[derive(Default)]
+    struct Awaits(Vec<Span>);
+    impl<'b> Visitor<'b> for Awaits {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                Stmt::With(with) if with.is_async => {
+                    let start = with.range.start().to_usize();
+                    self.0.push(start..start + "async with".len());
+                    visitor::walk_stmt(self, stmt);
+                }
+                Stmt::For(for_stmt) if for_stmt.is_async => {
+                    let start = for_stmt.range.start().to_usize();
+                    self.0.push(start..start + "async for".len());
+                    visitor::walk_stmt(self, stmt);
+                }
+                _ => visitor::walk_stmt(self, stmt),
+            })
+        }
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
+                Expr::Lambda(_) => {}
+                Expr::Await(_) => {
+                    self.0.push(span(expr));
+                    visitor::walk_expr(self, expr);
+                }
+                _ => visitor::walk_expr(self, expr),
+            })
+        }
+    }
+    let mut awaits = Awaits::default();
+    for stmt in body {
+        awaits.visit_stmt(stmt);
+    }
+    awaits.0
+}
+
+fn lock_name(identity: String, scope: LockScope, via_self: bool) -> LockName {
+    LockName {
+        identity,
+        scope,
+        via_self,
+    }
+}

@@ -1,0 +1,44 @@
+//! Loops: busy-wait loops that only poll a condition and sleep.
+
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use super::Lowerer;
+
+impl<'a> Lowerer<'a> {
+    /// A `while` loop that only polls a condition and sleeps: `while not done: await
+    /// asyncio.sleep(..)`, or `while True:` with an `if …: break` (or `return`) and the sleep.
+    pub(super) fn is_busy_wait(&self, while_stmt: &ast::StmtWhile) -> bool {
+        let constant_true = matches!(while_stmt.test.as_ref(), Expr::BooleanLiteral(b) if b.value);
+        if !while_stmt.orelse.is_empty() {
+            return false;
+        }
+        let (mut sleeps, mut exits) = (0, 0);
+        for stmt in &while_stmt.body {
+            match stmt {
+                Stmt::Pass(_) | Stmt::Continue(_) => {}
+                Stmt::Expr(e) if self.is_async_sleep(&e.value) => sleeps += 1,
+                Stmt::If(branch) if constant_true && branch.elif_else_clauses.is_empty() => {
+                    match branch.body.as_slice() {
+                        [Stmt::Break(_) | Stmt::Return(_)] => exits += 1,
+                        _ => return false,
+                    }
+                }
+                _ => return false,
+            }
+        }
+        sleeps > 0 && if constant_true { exits > 0 } else { exits == 0 }
+    }
+
+    pub(super) fn is_async_sleep(&self, expr: &Expr) -> bool {
+        let Expr::Await(await_expr) = expr else {
+            return false;
+        };
+        let Expr::Call(call) = await_expr.value.as_ref() else {
+            return false;
+        };
+        matches!(
+            self.semantic.resolve(&call.func).as_deref(),
+            Some("asyncio.sleep" | "trio.sleep" | "anyio.sleep")
+        )
+    }
+}

@@ -1,0 +1,109 @@
+//! Python front end: the one adapter around `ruff_python_parser`, and the lowering of its AST
+//! into the language-neutral model.
+//!
+//! The [`semantic`] model resolves names through imports and aliases (`from time import sleep
+//! as nap`), lets locally bound names shadow library ones, and takes simple type evidence
+//! (constructor assignments, annotations, `with … as x`, `self.x = Ctor()`) to turn `q.get()`
+//! into `queue.Queue.get`. The [`traversal`] walks the file and hands each node to the concern
+//! that lowers it: [`calls`], [`locks`], [`state`], [`processes`], [`loops`].
+
+mod calls;
+mod locks;
+mod loops;
+mod processes;
+mod semantic;
+mod state;
+mod syntax;
+mod traversal;
+
+use rustc_hash::FxHashMap as HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use ruff_python_ast::visitor::Visitor;
+
+use super::FrontendError;
+use crate::knowledge::LanguageTables;
+use crate::model::{Context, FileModel, Language, ResultUse, Span};
+use crate::project::ModuleName;
+use semantic::{Scope, ScopeKind, SemanticModel};
+
+/// Parses and lowers one Python file.
+pub fn lower(
+    path: &Path,
+    text: &str,
+    tables: &LanguageTables,
+    module: &ModuleName,
+) -> Result<(FileModel, Duration), FrontendError> {
+    let parse_started = std::time::Instant::now();
+    let parsed = ruff_python_parser::parse_module(text).map_err(|error| FrontendError {
+        span: error.location.start().to_usize()..error.location.end().to_usize(),
+        message: format!("syntax error: {}", error.error),
+    })?;
+    let parse_time = parse_started.elapsed();
+    let syntax = parsed.syntax();
+    let package = if module.is_package {
+        module.path.clone()
+    } else {
+        module
+            .path
+            .rsplit_once('.')
+            .map_or(String::new(), |(parent, _)| parent.to_string())
+    };
+    let mut lowerer = Lowerer {
+        tables,
+        model: FileModel::new(path.to_path_buf(), Language::Python, module.path.clone()),
+        semantic: SemanticModel {
+            tables,
+            module: module.path.clone(),
+            package,
+            scopes: vec![Scope::new(ScopeKind::Module, "")],
+        },
+        next_result: ResultUse::Used,
+        local_locks: Vec::new(),
+        condition_locks: HashMap::default(),
+        loop_depth: 0,
+        opaque_with_depth: 0,
+        closure: 0,
+        closures: 0,
+        repeat_depth: 0,
+        state_locals: Vec::new(),
+        current: 0,
+        context: Context::Sync,
+    };
+    lowerer.model.functions[0].span = 0..text.len().min(1);
+    lowerer.semantic.bind_locals(&syntax.body, &[]);
+    lowerer.visit_body(&syntax.body);
+    Ok((lowerer.model, parse_time))
+}
+
+/// The state of lowering one file: the model being built, the semantic model, and what the
+/// traversal knows about where it is.
+struct Lowerer<'a> {
+    tables: &'a LanguageTables,
+    model: FileModel,
+    semantic: SemanticModel<'a>,
+    /// What the statement being lowered does with the result of its outermost call.
+    next_result: ResultUse,
+    /// Locks assigned to local names in the function being lowered (`lock = threading.Lock()`).
+    local_locks: Vec<(String, Span)>,
+    /// Conditions built on a given lock (`Condition(self.lock)`): condition identity → the
+    /// lock's identity and type.
+    condition_locks: HashMap<String, (String, String)>,
+    /// How many `while` loops of the current function enclose the code being lowered.
+    loop_depth: usize,
+    /// How many `with` blocks over context managers that are not known locks enclose it.
+    opaque_with_depth: usize,
+    /// The lambda whose body is being lowered (0: none), numbered in the file.
+    closure: u32,
+    /// How many lambdas have been numbered.
+    closures: u32,
+    /// How many loops or comprehensions of the current function enclose the code.
+    repeat_depth: usize,
+    /// Locals of the function being lowered that hold a value read from shared state
+    /// (`v = self.stock`): (local, state identity, where it was read).
+    state_locals: Vec<(String, String, Span)>,
+    /// Index of the function whose code is being lowered.
+    current: usize,
+    context: Context,
+}

@@ -1,0 +1,122 @@
+//! Processes: what a call hands to another process that cannot go there (IL302, IL303).
+
+use ruff_python_ast::{self as ast, Expr};
+
+use super::Lowerer;
+use super::semantic::{Binding, ScopeKind};
+use super::syntax::{span, written};
+use crate::knowledge::{ProcessTarget, Returns};
+use crate::model::{FunctionKind, Handoff, ProcessHandoff, concat};
+
+impl<'a> Lowerer<'a> {
+    /// Records what a call hands to another process that cannot go there: a lambda, a nested
+    /// function or a local class's method as the callable (not picklable), and threading or
+    /// asyncio primitives among its arguments (IL302, IL303).
+    pub(super) fn process_handoffs(
+        &mut self,
+        call: &ast::ExprCall,
+        api: &str,
+        target: &ProcessTarget,
+    ) {
+        let arguments = &call.arguments;
+        let keyword = |name: &str| {
+            arguments
+                .keywords
+                .iter()
+                .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == name))
+                .map(|k| &k.value)
+        };
+        let mut found = Vec::new();
+        let callable = keyword(&target.callable).or_else(|| arguments.args.get(target.position));
+        let mut passed: Vec<&Expr> = Vec::new();
+        if let Some(callable) = callable {
+            // `functools.partial(f, lock)`: `f` is the callable, `lock` an argument.
+            let callable = match callable {
+                Expr::Call(partial)
+                    if self.semantic.resolve(&partial.func).as_deref()
+                        == Some("functools.partial") =>
+                {
+                    passed.extend(partial.arguments.args.iter().skip(1));
+                    passed.extend(partial.arguments.keywords.iter().map(|k| &k.value));
+                    partial.arguments.args.first()
+                }
+                other => Some(other),
+            };
+            if let Some(callable) = callable
+                && let Some(what) = self.unpicklable(callable)
+            {
+                found.push((span(callable), what));
+            }
+        }
+        let tuple = target
+            .args
+            .as_deref()
+            .and_then(keyword)
+            .or_else(|| target.args_position.and_then(|p| arguments.args.get(p)));
+        if let Some(
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }),
+        ) = tuple
+        {
+            passed.extend(elts.iter());
+        }
+        if let Some(Expr::Dict(dict)) = target.kwargs.as_deref().and_then(keyword) {
+            passed.extend(dict.items.iter().map(|item| &item.value));
+        }
+        if target.rest {
+            passed.extend(arguments.args.iter().skip(target.position + 1));
+        }
+        for value in passed {
+            if let Some(Returns::One(kind)) = self.semantic.type_of(value)
+                && self.tables.thread_primitives.contains(&kind)
+            {
+                let what = Handoff::ThreadPrimitive {
+                    value: written(value),
+                    kind,
+                };
+                found.push((span(value), what));
+            }
+        }
+        for (span, what) in found {
+            let handoff = ProcessHandoff {
+                span,
+                api: api.to_string(),
+                what,
+            };
+            self.model.functions[self.current]
+                .process_handoffs
+                .push(handoff);
+        }
+    }
+
+    /// Why a callable cannot be pickled for another process, if it cannot.
+    pub(super) fn unpicklable(&self, callable: &Expr) -> Option<Handoff> {
+        match callable {
+            Expr::Lambda(_) => Some(Handoff::Lambda),
+            Expr::Name(name) => {
+                let (depth, binding) = self.semantic.lookup_with_depth(name.id.as_str())?;
+                let scope = &self.semantic.scopes[depth];
+                let Binding::Alias(canonical) = binding else {
+                    return None;
+                };
+                // A `def` in a function's body is bound to its qualified name there.
+                let qualified = concat(&[&scope.prefix, ".", name.id.as_str()]);
+                let nested =
+                    scope.kind == ScopeKind::Function && *canonical == self.model.join(&qualified);
+                nested.then(|| Handoff::NestedFunction(name.id.to_string()))
+            }
+            Expr::Attribute(attr) => {
+                let Some(Returns::One(class)) = self.semantic.type_of(&attr.value) else {
+                    return None;
+                };
+                let (owner, _) = class.rsplit_once('.')?;
+                let local = self
+                    .model
+                    .functions
+                    .iter()
+                    .any(|f| f.kind == FunctionKind::Function && f.canonical == owner);
+                local.then(|| Handoff::LocalClassMethod(written(callable)))
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! The semantic model of a Python file: scopes and their bindings (imports, aliases, locals
+//! with their types), and the queries the concerns ask it: what canonical name an expression
+//! refers to (`resolve`), what type it has (`type_of`), what an annotation names, and which
+//! scope a name lives in.
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use super::syntax::{first_param, is_super_call};
+use crate::knowledge::{LanguageTables, Returns};
+use crate::model::{Language, concat, join_path};
+
+/// How many calls and attributes deep name and type resolution looks.
+pub(super) const MAX_RESOLUTION_DEPTH: usize = 16;
+
+/// What a name is bound to in a scope.
+#[derive(Clone, Debug)]
+pub(super) enum Binding {
+    /// An alias of a canonical name: an import, or `nap = time.sleep`.
+    Alias(String),
+    /// A local variable, function or class, with its type when known.
+    Local(Option<Returns>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ScopeKind {
+    Module,
+    Class,
+    Function,
+}
+
+#[derive(Debug)]
+pub(super) struct Scope {
+    pub(super) kind: ScopeKind,
+    /// Qualified name prefix for definitions inside this scope.
+    pub(super) prefix: String,
+    pub(super) bindings: HashMap<String, Binding>,
+    /// Names declared `global`/`nonlocal` here.
+    pub(super) outer_names: HashSet<String>,
+    /// Names declared `global` here.
+    pub(super) global_names: HashSet<String>,
+    /// In a method: the name of its first parameter (`self`) and its class's attribute types.
+    pub(super) self_name: Option<String>,
+    pub(super) attribute_types: HashMap<String, String>,
+    /// In a class body or method: the class's canonical bases (for `super()`).
+    pub(super) bases: Vec<String>,
+}
+
+impl Scope {
+    pub(super) fn new(kind: ScopeKind, prefix: &str) -> Self {
+        Scope {
+            kind,
+            prefix: prefix.to_string(),
+            bindings: HashMap::default(),
+            outer_names: HashSet::default(),
+            global_names: HashSet::default(),
+            self_name: None,
+            attribute_types: HashMap::default(),
+            bases: Vec::new(),
+        }
+    }
+}
+
+/// Scopes and bindings of the file being lowered, with the queries that resolve names and
+/// types through them.
+pub(super) struct SemanticModel<'a> {
+    pub(super) tables: &'a LanguageTables,
+    /// The module's canonical name (`shop.orders`).
+    pub(super) module: String,
+    /// The package that relative imports start from.
+    pub(super) package: String,
+    /// Innermost last; index 0 is the module.
+    pub(super) scopes: Vec<Scope>,
+}
+
+impl SemanticModel<'_> {
+    /// Whether the code being lowered is the module's top-level code (not in a class or
+    /// function body).
+    pub(super) fn at_module_scope(&self) -> bool {
+        self.scopes.len() == 1
+    }
+
+    /// Whether the innermost scope declares `name` `global`.
+    pub(super) fn declared_global(&self, name: &str) -> bool {
+        self.scopes
+            .last()
+            .is_some_and(|s| s.global_names.contains(name))
+    }
+
+    /// In a method: the name of its own object (`self`).
+    pub(super) fn self_name(&self) -> Option<&str> {
+        self.method_scope().and_then(|s| s.self_name.as_deref())
+    }
+
+    /// Joins a name to the module's canonical name.
+    pub(super) fn join(&self, name: &str) -> String {
+        join_path(&self.module, name, Language::Python)
+    }
+}
+
+impl SemanticModel<'_> {
+    /// Binds, in the innermost scope, every name the body assigns (not descending into nested
+    /// functions or classes), plus `params`. Runs before the body is lowered, so a local
+    /// definition shadows a library name wherever it is used.
+    pub(super) fn bind_locals(&mut self, body: &[Stmt], params: &[&str]) {
+        let mut collector = BoundNames::default();
+        for stmt in body {
+            collector.visit_stmt(stmt);
+        }
+        let scope = self.scopes.last_mut().expect("a scope");
+        for name in params {
+            scope
+                .bindings
+                .insert(name.to_string(), Binding::Local(None));
+        }
+        let prefix = scope.prefix.clone();
+        for (name, is_definition) in collector.names {
+            let binding = if is_definition {
+                let qualified = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    concat(&[&prefix, ".", &name])
+                };
+                Binding::Alias(self.join(&qualified))
+            } else {
+                Binding::Local(None)
+            };
+            let scope = self.scopes.last_mut().expect("a scope");
+            scope.bindings.entry(name).or_insert(binding);
+        }
+        let scope = self.scopes.last_mut().expect("a scope");
+        scope.outer_names = collector.outer_names;
+        scope.global_names = collector.global_names;
+        for name in &scope.outer_names {
+            scope.bindings.remove(name);
+        }
+    }
+
+    pub(super) fn lookup(&self, name: &str) -> Option<&Binding> {
+        self.lookup_with_depth(name).map(|(_, binding)| binding)
+    }
+
+    /// The binding of a name and the index of the scope that holds it (0: the module).
+    pub(super) fn lookup_with_depth(&self, name: &str) -> Option<(usize, &Binding)> {
+        let innermost = self.scopes.len() - 1;
+        self.scopes.iter().enumerate().rev().find_map(|(i, scope)| {
+            // Class bodies are not visible from the functions nested in them.
+            if scope.kind == ScopeKind::Class && i != innermost {
+                return None;
+            }
+            scope.bindings.get(name).map(|binding| (i, binding))
+        })
+    }
+
+    /// The absolute module a `from` import names (`from ..a import b` → `pkg.a`).
+    pub(super) fn absolute_module(&self, module: &str, level: u32) -> String {
+        if level == 0 {
+            return module.to_string();
+        }
+        let mut base: Vec<&str> = self.package.split('.').filter(|s| !s.is_empty()).collect();
+        for _ in 1..level {
+            base.pop();
+        }
+        if !module.is_empty() {
+            base.push(module);
+        }
+        base.join(".")
+    }
+
+    /// Records a binding made by an assignment, in the scope that owns the name.
+    pub(super) fn bind(&mut self, name: &str, binding: Binding) {
+        let declared_outer = self
+            .scopes
+            .last()
+            .is_some_and(|s| s.outer_names.contains(name));
+        let scope = if declared_outer {
+            &mut self.scopes[0]
+        } else {
+            self.scopes.last_mut().expect("a scope")
+        };
+        scope.bindings.insert(name.to_string(), binding);
+    }
+
+    /// The canonical dotted name an expression refers to (`t.sleep` → `time.sleep`).
+    pub(super) fn resolve(&self, expr: &Expr) -> Option<String> {
+        self.resolve_within(expr, MAX_RESOLUTION_DEPTH)
+    }
+
+    /// [`Self::resolve`], looking at most `depth` calls and attributes deep (long method chains
+    /// would otherwise make lowering quadratic).
+    pub(super) fn resolve_within(&self, expr: &Expr, depth: usize) -> Option<String> {
+        let depth = depth.checked_sub(1)?;
+        match expr {
+            Expr::Name(name) => match self.lookup(name.id.as_str()) {
+                Some(Binding::Alias(canonical)) => Some(canonical.clone()),
+                Some(Binding::Local(_)) => None,
+                // Unbound names are builtins (`open`, `input`) and resolve to themselves.
+                None => Some(name.id.to_string()),
+            },
+            Expr::Attribute(attr) => {
+                if let Some(Returns::One(ty)) = self.type_within(&attr.value, depth) {
+                    return Some(concat(&[&ty, ".", attr.attr.id.as_str()]));
+                }
+                let base = self.resolve_within(&attr.value, depth)?;
+                Some(concat(&[&base, ".", attr.attr.id.as_str()]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The type of an expression, when the syntax gives evidence for it.
+    pub(super) fn type_of(&self, expr: &Expr) -> Option<Returns> {
+        self.type_within(expr, MAX_RESOLUTION_DEPTH)
+    }
+
+    pub(super) fn type_within(&self, expr: &Expr, depth: usize) -> Option<Returns> {
+        let depth = depth.checked_sub(1)?;
+        match expr {
+            Expr::Name(name) => match self.lookup(name.id.as_str()) {
+                Some(Binding::Local(ty)) => ty.clone(),
+                _ => None,
+            },
+            Expr::Call(call) if is_super_call(call) && self.lookup("super").is_none() => {
+                let scope = self
+                    .scopes
+                    .iter()
+                    .rev()
+                    .find(|s| s.kind != ScopeKind::Module)?;
+                scope.bases.first().cloned().map(Returns::One)
+            }
+            Expr::Call(call) => {
+                let callee = self.resolve_within(&call.func, depth)?;
+                if let Some(returns) = self.tables.returns.get(&callee) {
+                    return Some(returns.clone());
+                }
+                let last = callee.rsplit('.').next().unwrap_or(&callee);
+                last.starts_with(|c: char| c.is_ascii_uppercase())
+                    .then(|| Returns::One(callee.clone()))
+            }
+            Expr::Attribute(attr) => {
+                let Expr::Name(base) = attr.value.as_ref() else {
+                    return None;
+                };
+                let scope = self.method_scope()?;
+                if scope.self_name.as_deref() != Some(base.id.as_str()) {
+                    return None;
+                }
+                scope
+                    .attribute_types
+                    .get(attr.attr.id.as_str())
+                    .cloned()
+                    .map(Returns::One)
+            }
+            Expr::BinOp(binop) if binop.op == ast::Operator::Div => {
+                let left = self.type_within(&binop.left, depth)?;
+                (left == Returns::One("pathlib.Path".into())).then_some(left)
+            }
+            _ => None,
+        }
+    }
+
+    /// The innermost function scope, if it is a method.
+    pub(super) fn method_scope(&self) -> Option<&Scope> {
+        self.scopes
+            .iter()
+            .rev()
+            .find(|s| s.kind == ScopeKind::Function)
+            .filter(|s| s.self_name.is_some())
+    }
+
+    /// The type an annotation names (`queue.Queue`, `"queue.Queue"`, `Optional[Path]`, `X | None`).
+    pub(super) fn annotation_type(&self, annotation: &Expr) -> Option<String> {
+        match annotation {
+            Expr::Name(_) | Expr::Attribute(_) => self.resolve(annotation),
+            Expr::StringLiteral(literal) => {
+                let text = literal.value.to_str();
+                let parsed = ruff_python_parser::parse_expression(text).ok()?;
+                self.annotation_type(parsed.expr())
+            }
+            Expr::Subscript(sub) => {
+                let base = self.resolve(&sub.value)?;
+                if base == "typing.Optional" {
+                    self.annotation_type(&sub.slice)
+                } else {
+                    Some(base)
+                }
+            }
+            Expr::BinOp(binop) if binop.op == ast::Operator::BitOr => {
+                if binop.right.is_none_literal_expr() {
+                    self.annotation_type(&binop.left)
+                } else if binop.left.is_none_literal_expr() {
+                    self.annotation_type(&binop.right)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// Binds assignment targets to the value's type or alias.
+    pub(super) fn assign(&mut self, target: &Expr, value: Option<&Expr>, ty: Option<Returns>) {
+        match target {
+            Expr::Name(name) => {
+                let alias = value
+                    .filter(|v| matches!(v, Expr::Attribute(_) | Expr::Name(_)))
+                    .and_then(|v| self.resolve(v));
+                let binding = match alias {
+                    Some(canonical) => Binding::Alias(canonical),
+                    None => Binding::Local(ty),
+                };
+                self.bind(name.id.as_str(), binding);
+            }
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
+                let element_types = match ty {
+                    Some(Returns::Tuple(types)) if types.len() == elts.len() => types,
+                    _ => Vec::new(),
+                };
+                for (i, element) in elts.iter().enumerate() {
+                    let ty = element_types.get(i).cloned().map(Returns::One);
+                    self.assign(element, None, ty);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Class attribute types: class-level annotations and `self.x = Ctor()` / `self.x: T` in
+    /// its methods.
+    pub(super) fn class_attribute_types<'c>(
+        &self,
+        class: &'c ast::StmtClassDef,
+    ) -> (HashMap<String, String>, Vec<(String, &'c Expr)>) {
+        let mut types = HashMap::default();
+        let mut assignments = Vec::new();
+        for stmt in &class.body {
+            match stmt {
+                Stmt::Assign(assign) => {
+                    if let ([Expr::Name(name)], Some(Returns::One(ty))) =
+                        (assign.targets.as_slice(), self.type_of(&assign.value))
+                    {
+                        types.insert(name.id.to_string(), ty);
+                        assignments.push((name.id.to_string(), assign.value.as_ref()));
+                    }
+                }
+                Stmt::AnnAssign(ann) => {
+                    if let (Expr::Name(name), Some(ty)) =
+                        (ann.target.as_ref(), self.annotation_type(&ann.annotation))
+                    {
+                        types.insert(name.id.to_string(), ty);
+                    }
+                }
+                Stmt::FunctionDef(method) => {
+                    let Some(self_name) = first_param(method) else {
+                        continue;
+                    };
+                    let mut finder = SelfAssignments {
+                        self_name,
+                        found: Vec::new(),
+                    };
+                    finder.visit_body(&method.body);
+                    for (attr, value, annotation) in finder.found {
+                        if let Some(value) = value {
+                            assignments.push((attr.clone(), value));
+                        }
+                        let ty = annotation
+                            .and_then(|a| self.annotation_type(a))
+                            .or_else(|| match value.and_then(|v| self.type_of(v)) {
+                                Some(Returns::One(ty)) => Some(ty),
+                                _ => None,
+                            });
+                        if let Some(ty) = ty {
+                            types.insert(attr, ty);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        (types, assignments)
+    }
+
+    pub(super) fn qualified(&self, name: &str) -> String {
+        let prefix = &self.scopes.last().expect("a scope").prefix;
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            concat(&[prefix, ".", name])
+        }
+    }
+}
+
+/// Collects the names a block of statements binds, without entering nested scopes.
+#[derive(Default)]
+pub(super) struct BoundNames {
+    /// Bound names, and whether each is a `def`/`class` (a project definition).
+    pub(super) names: Vec<(String, bool)>,
+    pub(super) outer_names: HashSet<String>,
+    /// The names declared `global` (not `nonlocal`).
+    pub(super) global_names: HashSet<String>,
+}
+
+impl BoundNames {
+    fn target(&mut self, target: &Expr) {
+        match target {
+            Expr::Name(name) => self.names.push((name.id.to_string(), false)),
+            Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
+                elts.iter().for_each(|e| self.target(e))
+            }
+            Expr::Starred(starred) => self.target(&starred.value),
+            _ => {}
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for BoundNames {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+            Stmt::FunctionDef(def) => self.names.push((def.name.id.to_string(), true)),
+            Stmt::ClassDef(class) => self.names.push((class.name.id.to_string(), true)),
+            Stmt::Assign(assign) => assign.targets.iter().for_each(|t| self.target(t)),
+            Stmt::AnnAssign(ann) => self.target(&ann.target),
+            Stmt::AugAssign(aug) => self.target(&aug.target),
+            Stmt::For(for_stmt) => {
+                self.target(&for_stmt.target);
+                self.visit_body(&for_stmt.body);
+                self.visit_body(&for_stmt.orelse);
+            }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    if let Some(vars) = &item.optional_vars {
+                        self.target(vars);
+                    }
+                }
+                self.visit_body(&with.body);
+            }
+            Stmt::Global(global) => {
+                let names = global.names.iter().map(|n| n.id.to_string());
+                self.outer_names.extend(names.clone());
+                self.global_names.extend(names);
+            }
+            Stmt::Nonlocal(nonlocal) => self
+                .outer_names
+                .extend(nonlocal.names.iter().map(|n| n.id.to_string())),
+            // Imports are bound in source order while lowering.
+            Stmt::Import(_) | Stmt::ImportFrom(_) => {}
+            _ => visitor::walk_stmt(self, stmt),
+        })
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Named(named) = expr {
+            self.target(&named.target);
+        }
+        // Only walrus targets bind names inside expressions; no need to descend further.
+    }
+}
+
+/// Finds `self.attr = value` and `self.attr: T = value` in a method body.
+pub(super) struct SelfAssignments<'a> {
+    pub(super) self_name: &'a str,
+    pub(super) found: Vec<(String, Option<&'a Expr>, Option<&'a Expr>)>,
+}
+
+impl<'a> SelfAssignments<'a> {
+    fn self_attribute(&self, target: &Expr) -> Option<String> {
+        let Expr::Attribute(attr) = target else {
+            return None;
+        };
+        let Expr::Name(base) = attr.value.as_ref() else {
+            return None;
+        };
+        (base.id.as_str() == self.self_name).then(|| attr.attr.id.to_string())
+    }
+}
+
+impl<'a> Visitor<'a> for SelfAssignments<'a> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+            Stmt::Assign(assign) => {
+                for target in &assign.targets {
+                    if let Some(attr) = self.self_attribute(target) {
+                        self.found.push((attr, Some(&assign.value), None));
+                    }
+                }
+            }
+            Stmt::AnnAssign(ann) => {
+                if let Some(attr) = self.self_attribute(&ann.target) {
+                    self.found
+                        .push((attr, ann.value.as_deref(), Some(&ann.annotation)));
+                }
+            }
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            _ => visitor::walk_stmt(self, stmt),
+        })
+    }
+
+    fn visit_expr(&mut self, _expr: &'a Expr) {}
+}

@@ -1,0 +1,216 @@
+//! Shared state: writes of module globals and `self` attributes, the reads that decide a
+//! branch, and check-then-act sequences.
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use super::Lowerer;
+use super::semantic::Binding;
+use super::syntax::{dotted, reads, span};
+use crate::model::{Access, CheckThenAct, Span, StateCheck, StateWrite};
+
+impl<'a> Lowerer<'a> {
+    /// Shared state an expression names: a module global (read anywhere, or assigned in a
+    /// function that declares it `global`) or an attribute through `self`: its identity, the
+    /// text as written, and whether it goes through `self`.
+    pub(super) fn shared_state(&self, expr: &Expr) -> Option<(String, String, bool)> {
+        match expr {
+            Expr::Name(name) => {
+                let id = name.id.as_str();
+                let declared_global = self.semantic.declared_global(id);
+                let module_level = matches!(
+                    self.semantic.lookup_with_depth(id),
+                    Some((0, Binding::Local(_)))
+                );
+                (declared_global || module_level)
+                    .then(|| (self.model.join(id), id.to_string(), false))
+            }
+            Expr::Attribute(attr) => {
+                let self_name = self.semantic.method_scope()?.self_name.as_deref()?;
+                let Expr::Name(base) = attr.value.as_ref() else {
+                    return None;
+                };
+                (base.id.as_str() == self_name).then_some(())?;
+                Some((self.semantic.resolve(expr)?, dotted(expr), true))
+            }
+            _ => None,
+        }
+    }
+
+    /// Records a write of shared state (`counter += 1`, `self.hits = self.hits + 1`,
+    /// `self.stock = v - n` after `v = self.stock`), in a function (not module-level code).
+    pub(super) fn state_write(&mut self, target: &Expr, value: Option<&Expr>, at: Span) {
+        // A bare name is module state at the top level, or where a function declares it
+        // `global`.
+        let at_top_level = self.current == 0 && self.semantic.at_module_scope();
+        if let Expr::Name(name) = target
+            && !at_top_level
+            && !self.semantic.declared_global(name.id.as_str())
+        {
+            return;
+        }
+        if self.current == 0 && !at_top_level {
+            return;
+        }
+        // At the top level only read-modify-writes matter (IL401's "written alongside a
+        // thread"): skip plain assignments before building anything.
+        if at_top_level
+            && let (Expr::Name(name), Some(value)) = (target, value)
+            && !reads(value, name.id.as_str())
+        {
+            return;
+        }
+        let Some((state, written, via_self)) = self.shared_state(target) else {
+            return;
+        };
+        let (access, read) = match value {
+            None => (Access::ReadModifyWrite, None),
+            Some(value) if reads(value, &written) => (Access::ReadModifyWrite, None),
+            Some(value) => match self
+                .state_locals
+                .iter()
+                .rev()
+                .find(|(local, read_state, _)| *read_state == state && reads(value, local))
+            {
+                Some((_, _, read)) => (Access::ReadModifyWrite, Some(read.clone())),
+                None => (Access::Write, None),
+            },
+        };
+        let awaits_between = match &read {
+            Some(read) => self.model.functions[self.current]
+                .awaits
+                .iter()
+                .filter(|a| a.start > read.end && a.start < at.start)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let write = StateWrite {
+            span: at,
+            state,
+            written,
+            via_self,
+            access,
+            read,
+            awaits_between,
+            closure: self.closure,
+            context: self.context,
+        };
+        self.model.functions[self.current].state_writes.push(write);
+    }
+
+    /// Records the shared state an `if` condition reads (in functions, not top-level code).
+    pub(super) fn state_checks(&mut self, test: &Expr) {
+        if self.current == 0 {
+            return;
+        }
+        struct Reads<'e>(Vec<&'e Expr>);
+        impl<'e> Visitor<'e> for Reads<'e> {
+            fn visit_expr(&mut self, expr: &'e Expr) {
+                match expr {
+                    Expr::Name(_) | Expr::Attribute(_) => self.0.push(expr),
+                    Expr::Call(_) | Expr::Lambda(_) => {}
+                    _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                        visitor::walk_expr(self, expr)
+                    }),
+                }
+            }
+        }
+        let mut reads = Reads(Vec::new());
+        reads.visit_expr(test);
+        for read in reads.0 {
+            if let Some((state, written, via_self)) = self.shared_state(read) {
+                let check = StateCheck {
+                    span: span(read),
+                    state,
+                    written,
+                    via_self,
+                };
+                self.model.functions[self.current].state_checks.push(check);
+            }
+        }
+    }
+
+    /// Whether the function being lowered is a constructor: no rule reads its state facts.
+    pub(super) fn in_constructor(&self) -> bool {
+        self.model.functions[self.current].is_constructor()
+    }
+
+    /// `v = self.stock`: remembers that the local holds a value read from shared state.
+    pub(super) fn state_read_into_local(&mut self, target: &Expr, value: &Expr) {
+        let Expr::Name(local) = target else { return };
+        if !self.state_locals.is_empty() {
+            self.state_locals
+                .retain(|(name, _, _)| name != local.id.as_str());
+        }
+        // Only `self.x` and declared globals can be written back (see `state_write`).
+        let writable = match value {
+            Expr::Attribute(attr) => attr.value.is_name_expr(),
+            Expr::Name(name) => self.semantic.declared_global(name.id.as_str()),
+            _ => false,
+        };
+        if self.current == 0 || !writable {
+            return;
+        }
+        if let Some((state, _, _)) = self.shared_state(value) {
+            self.state_locals
+                .push((local.id.to_string(), state, span(value)));
+        }
+    }
+
+    /// `if key not in self.cache: self.cache[key] = …`, `if inst is None: inst = …` (IL403).
+    pub(super) fn check_then_act(&mut self, branch: &ast::StmtIf) {
+        if self.current == 0 {
+            return;
+        }
+        let checked = match branch.test.as_ref() {
+            Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
+                ([ast::CmpOp::NotIn], [container]) => Some((container, true)),
+                ([ast::CmpOp::Is], [none]) if none.is_none_literal_expr() => {
+                    Some((compare.left.as_ref(), false))
+                }
+                _ => None,
+            },
+            Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => {
+                Some((not.operand.as_ref(), false))
+            }
+            _ => None,
+        };
+        let Some((checked, subscript)) = checked else {
+            return;
+        };
+        let Some((_, written, _)) = self.shared_state(checked) else {
+            return;
+        };
+        let declared_global = |name: &str| self.semantic.declared_global(name);
+        let act = branch.body.iter().find_map(|stmt| {
+            let Stmt::Assign(assign) = stmt else {
+                return None;
+            };
+            let [target] = assign.targets.as_slice() else {
+                return None;
+            };
+            let acts = match target {
+                Expr::Subscript(sub) if subscript => dotted(&sub.value) == written,
+                Expr::Name(name) if !subscript => {
+                    name.id.as_str() == written && declared_global(&written)
+                }
+                Expr::Attribute(_) if !subscript => dotted(target) == written,
+                _ => false,
+            };
+            acts.then(|| span(stmt))
+        });
+        if let Some(act) = act {
+            let found = CheckThenAct {
+                check: span(branch.test.as_ref()),
+                act,
+                written,
+                atomic: false,
+                closure: self.closure,
+            };
+            self.model.functions[self.current]
+                .check_then_acts
+                .push(found);
+        }
+    }
+}

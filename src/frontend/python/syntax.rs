@@ -1,0 +1,101 @@
+//! Pure syntax helpers: spans, names as written, and the shapes of a few statements.
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr};
+use ruff_text_size::Ranged;
+
+use crate::model::{Span, concat};
+
+/// An expression as a dotted name for messages (`self.lock`), or `the lock`.
+pub(super) fn dotted(expr: &Expr) -> String {
+    match expr {
+        Expr::Name(name) => name.id.to_string(),
+        Expr::Attribute(attr) => concat(&[&dotted(&attr.value), ".", attr.attr.id.as_str()]),
+        _ => "the lock".to_string(),
+    }
+}
+
+/// Whether an expression reads the name or attribute written `written` (`self.hits`, `v`).
+pub(super) fn reads(expr: &Expr, written: &str) -> bool {
+    struct Finder<'w>(&'w str, bool);
+    impl<'b> Visitor<'b> for Finder<'_> {
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            if self.1 {
+                return;
+            }
+            // The last name first: most nodes differ there, and `dotted` allocates.
+            let last = self.0.rsplit('.').next().unwrap_or(self.0);
+            let candidate = match expr {
+                Expr::Name(name) => name.id.as_str() == self.0,
+                Expr::Attribute(attr) => attr.attr.id.as_str() == last,
+                _ => false,
+            };
+            match expr {
+                Expr::Name(_) | Expr::Attribute(_) if candidate && dotted(expr) == self.0 => {
+                    self.1 = true
+                }
+                Expr::Lambda(_) => {}
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                }),
+            }
+        }
+    }
+    let mut finder = Finder(written, false);
+    finder.visit_expr(expr);
+    finder.1
+}
+
+/// An expression for messages: names, attributes and calls as written (`Local().run`), or
+/// `this value`.
+pub(super) fn written(expr: &Expr) -> String {
+    match expr {
+        Expr::Name(name) => name.id.to_string(),
+        Expr::Attribute(attr) => concat(&[&written(&attr.value), ".", attr.attr.id.as_str()]),
+        Expr::Call(call) => concat(&[&written(&call.func), "()"]),
+        _ => "this value".to_string(),
+    }
+}
+
+/// `__name__ == "__main__"`, in either order.
+pub(super) fn is_main_guard(test: &Expr) -> bool {
+    let Expr::Compare(compare) = test else {
+        return false;
+    };
+    let ([op], [right]) = (&*compare.ops, &*compare.comparators) else {
+        return false;
+    };
+    let is_name = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__");
+    let is_main = |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "__main__");
+    *op == ast::CmpOp::Eq
+        && ((is_name(&compare.left) && is_main(right))
+            || (is_main(&compare.left) && is_name(right)))
+}
+
+/// `super()` (or `super(Class, self)`).
+pub(super) fn is_super_call(call: &ast::ExprCall) -> bool {
+    matches!(call.func.as_ref(), Expr::Name(name) if name.id.as_str() == "super")
+}
+
+/// The first positional parameter of a function (`self` of a method).
+pub(super) fn first_param(def: &ast::StmtFunctionDef) -> Option<&str> {
+    let params = &def.parameters;
+    params
+        .posonlyargs
+        .iter()
+        .chain(params.args.iter())
+        .next()
+        .map(|p| p.parameter.name.id.as_str())
+}
+
+pub(super) fn is_staticmethod(def: &ast::StmtFunctionDef) -> bool {
+    def.decorator_list
+        .iter()
+        .any(|d| matches!(&d.expression, Expr::Name(n) if n.id.as_str() == "staticmethod"))
+}
+
+/// The byte range of a node.
+pub(super) fn span(node: &impl Ranged) -> Span {
+    let range = node.range();
+    range.start().to_usize()..range.end().to_usize()
+}

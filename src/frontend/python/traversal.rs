@@ -1,0 +1,393 @@
+//! The traversal core: walks statements and expressions in order, pushes and pops scopes at
+//! definitions, binds imports, and dispatches each node to the concern that lowers it.
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use super::Lowerer;
+use super::locks::{LockUses, awaits_in};
+use super::semantic::{Binding, Scope, ScopeKind};
+use super::syntax::{first_param, is_main_guard, is_staticmethod, span};
+use crate::knowledge::Returns;
+use crate::model::{
+    Class, Context, Function, FunctionKind, Pointless, PointlessLock, ResultUse, concat, name_hash,
+};
+
+impl<'a> Lowerer<'a> {
+    /// Binds an imported name; at module level it is also a re-export of the module.
+    pub(super) fn bind_import(&mut self, name: &str, canonical: String) {
+        if self.semantic.at_module_scope() {
+            self.model
+                .aliases
+                .push((self.model.join(name), canonical.clone()));
+        }
+        self.semantic.bind(name, Binding::Alias(canonical));
+    }
+
+    pub(super) fn function_def(&mut self, def: &'a ast::StmtFunctionDef) {
+        for decorator in &def.decorator_list {
+            self.visit_expr(&decorator.expression);
+        }
+        for param in def.parameters.iter_non_variadic_params() {
+            if let Some(default) = &param.default {
+                self.visit_expr(default);
+            }
+        }
+        let name = self.semantic.qualified(def.name.id.as_str());
+        let in_class = self
+            .semantic
+            .scopes
+            .last()
+            .is_some_and(|s| s.kind == ScopeKind::Class);
+        let index = self.model.functions.len();
+        self.model.functions.push(Function::new(
+            name.clone(),
+            self.model.join(&name),
+            FunctionKind::Function,
+            def.is_async,
+            span(&def.name),
+            Some(self.current),
+        ));
+
+        let mut scope = Scope::new(ScopeKind::Function, &name);
+        let mut self_type = None;
+        if in_class && !is_staticmethod(def) {
+            let class = self.semantic.scopes.last().expect("a class scope");
+            scope.self_name = first_param(def).map(str::to_string);
+            scope.attribute_types = class.attribute_types.clone();
+            scope.bases = class.bases.clone();
+            self_type = Some(self.model.join(&class.prefix));
+        }
+        self.semantic.scopes.push(scope);
+        let params: Vec<&str> = def
+            .parameters
+            .iter()
+            .map(|p| p.name().id.as_str())
+            .collect();
+        self.semantic.bind_locals(&def.body, &params);
+        if let (Some(self_name), Some(self_type)) = (first_param(def), self_type) {
+            self.semantic
+                .bind(self_name, Binding::Local(Some(Returns::One(self_type))));
+        }
+        for param in def.parameters.iter() {
+            let ty = param
+                .annotation()
+                .and_then(|a| self.semantic.annotation_type(a));
+            if let Some(ty) = ty {
+                self.semantic.bind(
+                    param.name().id.as_str(),
+                    Binding::Local(Some(Returns::One(ty))),
+                );
+            }
+        }
+        let saved = (
+            self.current,
+            self.context,
+            std::mem::take(&mut self.local_locks),
+            std::mem::take(&mut self.loop_depth),
+            std::mem::take(&mut self.opaque_with_depth),
+            std::mem::take(&mut self.state_locals),
+            std::mem::take(&mut self.repeat_depth),
+        );
+        self.current = index;
+        self.context = if def.is_async {
+            Context::Async
+        } else {
+            Context::Sync
+        };
+        self.visit_body(&def.body);
+        for (name, span) in std::mem::take(&mut self.local_locks) {
+            let mut uses = LockUses {
+                name: &name,
+                acquisitions: 0,
+                escapes: false,
+                nested: false,
+            };
+            uses.visit_body(&def.body);
+            if uses.acquisitions > 0 && !uses.escapes {
+                let lock = PointlessLock {
+                    span,
+                    lock: name,
+                    why: Pointless::LocalNeverEscapes,
+                };
+                self.model.functions[index].pointless_locks.push(lock);
+            }
+        }
+        (
+            self.current,
+            self.context,
+            self.local_locks,
+            self.loop_depth,
+            self.opaque_with_depth,
+            self.state_locals,
+            self.repeat_depth,
+        ) = saved;
+        self.semantic.scopes.pop();
+    }
+
+    pub(super) fn class_def(&mut self, class: &'a ast::StmtClassDef) {
+        for decorator in &class.decorator_list {
+            self.visit_expr(&decorator.expression);
+        }
+        if let Some(arguments) = &class.arguments {
+            self.visit_arguments(arguments);
+        }
+        let name = self.semantic.qualified(class.name.id.as_str());
+        let (attribute_types, assignments) = self.semantic.class_attribute_types(class);
+        let class_identity = self.model.join(&name);
+        self.define_class_locks(&class_identity, &assignments, &attribute_types);
+        let bases: Vec<String> = class
+            .bases()
+            .iter()
+            .filter_map(|base| self.semantic.resolve(base))
+            .collect();
+        self.model.classes.push(Class {
+            name: self.model.join(&name),
+            bases: bases.clone(),
+        });
+        let mut scope = Scope::new(ScopeKind::Class, &name);
+        scope.attribute_types = attribute_types;
+        scope.bases = bases;
+        self.semantic.scopes.push(scope);
+        self.semantic.bind_locals(&class.body, &[]);
+        self.visit_body(&class.body);
+        self.semantic.scopes.pop();
+    }
+
+    pub(super) fn lambda(&mut self, lambda: &'a ast::ExprLambda) {
+        let loop_depth = std::mem::take(&mut self.loop_depth);
+        // A lambda may run later, without the locks held where it is written.
+        self.closures += 1;
+        let closure = std::mem::replace(&mut self.closure, self.closures);
+        let mut scope = Scope::new(
+            ScopeKind::Function,
+            &self.semantic.scopes.last().expect("a scope").prefix,
+        );
+        if let Some(parameters) = &lambda.parameters {
+            for param in parameters.iter_non_variadic_params() {
+                if let Some(default) = &param.default {
+                    self.visit_expr(default);
+                }
+            }
+            for param in parameters.iter() {
+                scope
+                    .bindings
+                    .insert(param.name().id.to_string(), Binding::Local(None));
+            }
+        }
+        self.semantic.scopes.push(scope);
+        self.visit_expr(&lambda.body);
+        self.semantic.scopes.pop();
+        (self.loop_depth, self.closure) = (loop_depth, closure);
+    }
+}
+
+impl<'a> Visitor<'a> for Lowerer<'a> {
+    fn visit_body(&mut self, body: &'a [Stmt]) {
+        let releases = std::cell::OnceCell::new();
+        for (i, stmt) in body.iter().enumerate() {
+            self.acquire_release(body, i, &releases);
+            self.visit_stmt(stmt);
+        }
+    }
+
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
+            Stmt::FunctionDef(def) => self.function_def(def),
+            Stmt::ClassDef(class) => self.class_def(class),
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let full = alias.name.id.as_str();
+                    match &alias.asname {
+                        Some(asname) => self.bind_import(asname.id.as_str(), full.to_string()),
+                        None => {
+                            let root = full.split('.').next().unwrap_or(full);
+                            self.bind_import(root, root.to_string());
+                        }
+                    }
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                let module = import.module.as_ref().map(|m| m.id.as_str()).unwrap_or("");
+                let base = self.semantic.absolute_module(module, import.level);
+                for alias in &import.names {
+                    let name = alias.name.id.as_str();
+                    if name == "*" {
+                        continue;
+                    }
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.as_str();
+                    let canonical = if base.is_empty() {
+                        name.to_string()
+                    } else {
+                        concat(&[&base, ".", name])
+                    };
+                    self.bind_import(bound, canonical);
+                }
+            }
+            Stmt::Assign(assign) => {
+                // Constructors set state up before it is shared: no rule reads their writes.
+                if let [target] = assign.targets.as_slice()
+                    && !self.in_constructor()
+                {
+                    self.state_write(target, Some(&assign.value), span(stmt));
+                    self.state_read_into_local(target, &assign.value);
+                }
+                let bound_call = match (assign.targets.as_slice(), assign.value.as_ref()) {
+                    ([Expr::Name(name)], Expr::Call(_)) => Some(name),
+                    _ => None,
+                };
+                if let Some(name) = bound_call {
+                    self.next_result = ResultUse::Bound(name.id.as_str().into());
+                }
+                self.visit_expr(&assign.value);
+                let ty = self.semantic.type_of(&assign.value);
+                if let Some(name) = bound_call
+                    && self.is_lock_type(ty.as_ref())
+                    && self.semantic.scopes.last().is_some_and(|s| {
+                        s.kind == ScopeKind::Function && !s.outer_names.contains(name.id.as_str())
+                    })
+                {
+                    self.local_locks.push((name.id.to_string(), span(assign)));
+                }
+                if let ([Expr::Name(name)], true) =
+                    (assign.targets.as_slice(), self.semantic.at_module_scope())
+                {
+                    self.define_module_lock(name.id.as_str(), &assign.value, span(assign));
+                }
+                for target in &assign.targets {
+                    self.visit_expr(target);
+                    self.semantic
+                        .assign(target, Some(&assign.value), ty.clone());
+                }
+            }
+            Stmt::AnnAssign(ann) => {
+                if let Some(value) = &ann.value {
+                    self.visit_expr(value);
+                }
+                self.visit_expr(&ann.target);
+                let ty = self
+                    .semantic
+                    .annotation_type(&ann.annotation)
+                    .map(Returns::One);
+                let ty = ty.or_else(|| ann.value.as_ref().and_then(|v| self.semantic.type_of(v)));
+                self.semantic.assign(&ann.target, None, ty);
+            }
+            Stmt::With(with) => {
+                let facts: Vec<_> = with
+                    .items
+                    .iter()
+                    .map(|item| self.lock_facts(&item.context_expr))
+                    .collect();
+                let opaque = facts.iter().any(|(kind, _)| kind.is_none());
+                self.opaque_with_depth += usize::from(opaque);
+                // Every item holds its lock over the same body: find its awaits once.
+                let body_awaits = std::cell::OnceCell::new();
+                for (item, facts) in with.items.iter().zip(facts) {
+                    if item.context_expr.is_call_expr() && facts.0.is_some() {
+                        let lock = PointlessLock {
+                            span: span(&item.context_expr),
+                            lock: "a new lock".to_string(),
+                            why: Pointless::CreatedWhereAcquired,
+                        };
+                        self.model.functions[self.current]
+                            .pointless_locks
+                            .push(lock);
+                    }
+                    let lock = &item.context_expr;
+                    if matches!(lock, Expr::Name(_) | Expr::Attribute(_)) || facts.0.is_some() {
+                        let region = span(lock).start..span(with).end;
+                        let awaits = || body_awaits.get_or_init(|| awaits_in(&with.body)).clone();
+                        self.hold_lock_with(span(lock), lock, facts, region, awaits);
+                    }
+                    self.visit_expr(&item.context_expr);
+                    if let Some(vars) = &item.optional_vars {
+                        let ty = self.semantic.type_of(&item.context_expr);
+                        self.semantic.assign(vars, None, ty);
+                    }
+                }
+                self.visit_body(&with.body);
+                self.opaque_with_depth -= usize::from(opaque);
+            }
+            Stmt::Expr(statement) => {
+                if statement.value.is_call_expr() {
+                    self.next_result = ResultUse::Discarded;
+                }
+                self.visit_expr(&statement.value);
+            }
+            Stmt::If(branch)
+                if self.current == 0
+                    && self.semantic.at_module_scope()
+                    && is_main_guard(&branch.test) =>
+            {
+                if let (Some(first), Some(last)) = (branch.body.first(), branch.body.last()) {
+                    self.model
+                        .main_guards
+                        .push(span(first).start..span(last).end);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::If(branch) => {
+                if !self.in_constructor() {
+                    self.check_then_act(branch);
+                    self.state_checks(&branch.test);
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::For(for_stmt) => {
+                self.visit_expr(&for_stmt.iter);
+                self.visit_expr(&for_stmt.target);
+                self.repeat_depth += 1;
+                self.visit_body(&for_stmt.body);
+                self.repeat_depth -= 1;
+                self.visit_body(&for_stmt.orelse);
+            }
+            Stmt::AugAssign(aug) => {
+                self.state_write(&aug.target, None, span(stmt));
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::While(while_stmt) => {
+                if self.is_busy_wait(while_stmt) {
+                    let start = while_stmt.range.start().to_usize();
+                    self.model.functions[self.current]
+                        .busy_waits
+                        .push(start..start + "while".len());
+                }
+                self.visit_expr(&while_stmt.test);
+                self.loop_depth += 1;
+                self.repeat_depth += 1;
+                self.visit_body(&while_stmt.body);
+                self.repeat_depth -= 1;
+                self.loop_depth -= 1;
+                self.visit_body(&while_stmt.orelse);
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        })
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
+            Expr::Name(name) => {
+                if name.ctx == ast::ExprContext::Load {
+                    self.model.functions[self.current]
+                        .reads
+                        .insert(name_hash(name.id.as_str()));
+                }
+            }
+            Expr::Call(call) => self.call(call, false),
+            Expr::Lambda(lambda) => self.lambda(lambda),
+            Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) | Expr::Generator(_) => {
+                self.repeat_depth += 1;
+                visitor::walk_expr(self, expr);
+                self.repeat_depth -= 1;
+            }
+            Expr::Await(await_expr) => {
+                self.model.functions[self.current].awaits.push(span(expr));
+                match await_expr.value.as_ref() {
+                    Expr::Call(call) => self.call(call, true),
+                    value => self.visit_expr(value),
+                }
+            }
+            _ => visitor::walk_expr(self, expr),
+        })
+    }
+}
