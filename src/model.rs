@@ -278,6 +278,8 @@ pub enum Leak {
     EarlyExit(Span),
     /// `acquire()`, then code that may raise before a `release()` outside `finally`.
     MayRaise(Span),
+    /// `acquire()`, then code that may raise before the `try` whose `finally` releases.
+    RaisesBeforeTry(Span),
     /// `std::mem::forget(guard)`.
     Forgotten,
     /// `ManuallyDrop::new(guard)`.

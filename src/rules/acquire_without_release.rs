@@ -38,6 +38,15 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
                     format!("use `with {lock}:`, which releases even when an exception is raised (or release in a `finally`)"),
                     Some((call.clone(), "may raise while the lock is held")),
                 ),
+                Leak::RaisesBeforeTry(call) => (
+                    format!(
+                        "`{lock}.acquire()` in `{}` is released in a `finally`, but code before its `try` may raise: then the `finally` never runs, the lock stays held and every later `acquire()` blocks forever",
+                        function.name
+                    ),
+                    "acquired before the `try` that releases it",
+                    format!("move the `acquire()` to just before the `try` (or this code into it), or use `with {lock}:`"),
+                    Some((call.clone(), "may raise before the `try`")),
+                ),
                 Leak::Forgotten | Leak::ManuallyDropped => (
                     format!(
                         "the guard of `{lock}` is never dropped (`{}`), so the lock stays taken forever and every later lock call blocks or deadlocks",

@@ -18,6 +18,38 @@ use crate::model::{
 };
 
 impl<'a> Lowerer<'a> {
+    /// Records `def` as a lock helper if it is a `@contextmanager` that yields while it holds a
+    /// lock (`with self._lock: yield`, or `acquire()` then `try: yield`).
+    pub(super) fn note_lock_helper(&mut self, canonical: String, def: &'a ast::StmtFunctionDef) {
+        let is_context_manager = def.decorator_list.iter().any(|d| {
+            matches!(
+                self.semantic.resolve(&d.expression).as_deref(),
+                Some("contextlib.contextmanager" | "contextlib.asynccontextmanager")
+            )
+        });
+        if is_context_manager && let Some(lock) = lock_held_at_yield(&def.body) {
+            self.lock_helpers.insert(canonical, lock);
+        }
+    }
+
+    /// The lock a `with` item takes through a helper of this file: `with self._locked():` or
+    /// `with locked():` where the helper yields while it holds a lock (on the same object).
+    pub(super) fn lock_held_by_helper(&self, item: &Expr) -> Option<&'a Expr> {
+        let Expr::Call(call) = item else { return None };
+        let on_self_or_module = match call.func.as_ref() {
+            Expr::Name(_) => true,
+            Expr::Attribute(attr) => {
+                matches!(attr.value.as_ref(), Expr::Name(n) if Some(n.id.as_str()) == self.semantic.self_name())
+            }
+            _ => false,
+        };
+        if !on_self_or_module || self.lock_helpers.is_empty() {
+            return None;
+        }
+        let helper = self.semantic.resolve(&call.func)?;
+        self.lock_helpers.get(&helper).copied()
+    }
+
     /// `L.acquire()` (or `await L.acquire()`) as a statement: `L` is held until a later
     /// `L.release()` in the same body (also one in the `finally` of a following `try`), or to
     /// the end of the body. A `release()` that an exception or an early exit can skip is a leak.
@@ -54,10 +86,18 @@ impl<'a> Lowerer<'a> {
         let unreleased = end == rest.len() && nested_release.is_none();
         let region_end = nested_release.map_or(region_end, |r| r.min(region_end));
         let known = self.lock_kind(&attr.value).is_some();
-        if known && end < rest.len() && !guaranteed {
-            let why = match early_exit(&rest[..end]) {
+        // What runs before the release is sure to happen: up to the release, or up to the
+        // `try` whose `finally` releases.
+        let unguarded = match (guaranteed, end < rest.len()) {
+            (true, _) => &rest[..end - 1],
+            (false, true) => &rest[..end],
+            (false, false) => &[],
+        };
+        if known && !unguarded.is_empty() {
+            let why = match early_exit(unguarded) {
                 Some(exit) => Some(Leak::EarlyExit(exit)),
-                None => first_call(&rest[..end]).map(Leak::MayRaise),
+                None if guaranteed => first_call(unguarded).map(Leak::RaisesBeforeTry),
+                None => first_call(unguarded).map(Leak::MayRaise),
             };
             if let Some(why) = why {
                 let leak = LeakedLock {
@@ -518,7 +558,8 @@ pub(super) fn early_exit(body: &[Stmt]) -> Option<Span> {
     body.iter().find_map(|s| find(s, false))
 }
 
-/// The first call in a block of statements (not in nested functions): code that may raise.
+/// The first call or `yield` in a block of statements (not in nested functions): code that may
+/// raise (a generator's `yield` raises what its caller throws in, or `GeneratorExit`).
 pub(super) fn first_call(body: &[Stmt]) -> Option<Span> {
     #[derive(Default)]
     struct FirstCall(Option<Span>);
@@ -533,7 +574,7 @@ pub(super) fn first_call(body: &[Stmt]) -> Option<Span> {
         fn visit_expr(&mut self, expr: &'b Expr) {
             match expr {
                 _ if self.0.is_some() => {}
-                Expr::Call(_) => self.0 = Some(span(expr)),
+                Expr::Call(_) | Expr::Yield(_) | Expr::YieldFrom(_) => self.0 = Some(span(expr)),
                 Expr::Lambda(_) => {}
                 _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
                     visitor::walk_expr(self, expr)
@@ -592,4 +633,74 @@ fn lock_name(identity: String, scope: LockScope, via_self: bool) -> LockName {
         scope,
         via_self,
     }
+}
+
+/// The lock a generator body holds at a `yield`: a `with` item whose body yields, or a lock
+/// `acquire()`d by a statement before one that yields (`try: yield finally: release()`).
+fn lock_held_at_yield(body: &[Stmt]) -> Option<&Expr> {
+    let mut acquired: Option<&Expr> = None;
+    for stmt in body {
+        match stmt {
+            Stmt::With(with) => {
+                if yields(&with.body) {
+                    let lock = with
+                        .items
+                        .iter()
+                        .map(|item| &item.context_expr)
+                        .find(|e| matches!(e, Expr::Name(_) | Expr::Attribute(_)));
+                    return lock.or(acquired);
+                }
+            }
+            Stmt::Expr(statement) => {
+                let value = match statement.value.as_ref() {
+                    Expr::Await(awaited) => awaited.value.as_ref(),
+                    value => value,
+                };
+                if let Expr::Call(call) = value
+                    && let Expr::Attribute(attr) = call.func.as_ref()
+                    && matches!(attr.attr.id.as_str(), "acquire" | "release")
+                    && matches!(attr.value.as_ref(), Expr::Name(_) | Expr::Attribute(_))
+                {
+                    match attr.attr.id.as_str() {
+                        "acquire" => acquired = Some(&attr.value),
+                        _ => acquired = acquired.filter(|held| dotted(held) != dotted(&attr.value)),
+                    }
+                } else if yields(std::slice::from_ref(stmt)) {
+                    return acquired;
+                }
+            }
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            _ if yields(std::slice::from_ref(stmt)) => return acquired,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether statements `yield` (not counting nested functions, classes and lambdas).
+fn yields(body: &[Stmt]) -> bool {
+    #[derive(Default)]
+    struct Yields(bool);
+    impl<'b> Visitor<'b> for Yields {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            if !self.0 && !matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                });
+            }
+        }
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            match expr {
+                _ if self.0 => {}
+                Expr::Yield(_) | Expr::YieldFrom(_) => self.0 = true,
+                Expr::Lambda(_) => {}
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                }),
+            }
+        }
+    }
+    let mut finder = Yields::default();
+    finder.visit_body(body);
+    finder.0
 }

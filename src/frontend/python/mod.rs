@@ -58,6 +58,7 @@ pub fn lower(
             module: module.path.clone(),
             package,
             scopes: vec![Scope::new(ScopeKind::Module, "")],
+            classes: HashMap::default(),
         },
         next_result: ResultUse::Used,
         local_locks: Vec::new(),
@@ -68,6 +69,7 @@ pub fn lower(
         closures: 0,
         repeat_depth: 0,
         state_locals: Vec::new(),
+        lock_helpers: HashMap::default(),
         current: 0,
         context: Context::Sync,
     };
@@ -103,6 +105,9 @@ struct Lowerer<'a> {
     /// Locals of the function being lowered that hold a value read from shared state
     /// (`v = self.stock`): (local, state identity, where it was read).
     state_locals: Vec<(String, String, Span)>,
+    /// `@contextmanager` helpers of the file (canonical name) that yield while they hold a
+    /// lock: the lock as written in the helper.
+    lock_helpers: HashMap<String, &'a ruff_python_ast::Expr>,
     /// Index of the function whose code is being lowered.
     current: usize,
     context: Context,

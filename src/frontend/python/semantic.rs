@@ -63,6 +63,15 @@ impl Scope {
     }
 }
 
+/// What the semantic model knows of a class of the file.
+#[derive(Debug, Default)]
+pub(super) struct ClassInfo {
+    /// Attribute → type: class-level assignments and annotations, `self.x = …` in methods.
+    pub(super) attributes: HashMap<String, String>,
+    /// Canonical names of its bases.
+    pub(super) bases: Vec<String>,
+}
+
 /// Scopes and bindings of the file being lowered, with the queries that resolve names and
 /// types through them.
 pub(super) struct SemanticModel<'a> {
@@ -73,6 +82,8 @@ pub(super) struct SemanticModel<'a> {
     pub(super) package: String,
     /// Innermost last; index 0 is the module.
     pub(super) scopes: Vec<Scope>,
+    /// The file's classes by canonical name, each recorded before its body is lowered.
+    pub(super) classes: HashMap<String, ClassInfo>,
 }
 
 impl SemanticModel<'_> {
@@ -220,7 +231,13 @@ impl SemanticModel<'_> {
         match expr {
             Expr::Name(name) => match self.lookup(name.id.as_str()) {
                 Some(Binding::Local(ty)) => ty.clone(),
-                _ => None,
+                // `lock = self._lock`, `lock = Pool.lock`: the attribute's type.
+                Some(Binding::Alias(canonical)) => {
+                    let (owner, member) = canonical.rsplit_once('.')?;
+                    self.attribute_type(owner, member, depth)
+                        .map(|ty| Returns::One(ty.to_string()))
+                }
+                None => None,
             },
             Expr::Call(call) if is_super_call(call) && self.lookup("super").is_none() => {
                 let scope = self
@@ -240,18 +257,23 @@ impl SemanticModel<'_> {
                     .then(|| Returns::One(callee.clone()))
             }
             Expr::Attribute(attr) => {
-                let Expr::Name(base) = attr.value.as_ref() else {
-                    return None;
-                };
-                let scope = self.method_scope()?;
-                if scope.self_name.as_deref() != Some(base.id.as_str()) {
-                    return None;
+                let member = attr.attr.id.as_str();
+                if let Expr::Name(base) = attr.value.as_ref()
+                    && let Some(scope) = self.method_scope()
+                    && scope.self_name.as_deref() == Some(base.id.as_str())
+                    && let Some(ty) = scope.attribute_types.get(member)
+                {
+                    return Some(Returns::One(ty.clone()));
                 }
-                scope
-                    .attribute_types
-                    .get(attr.attr.id.as_str())
-                    .cloned()
-                    .map(Returns::One)
+                // An attribute of an object of a class of this file (`repo.lock` with `repo:
+                // Repo`, `self.index.counter`, one set in a base class), or of the class itself
+                // (`Pool.lock`).
+                let owner = match self.type_within(&attr.value, depth) {
+                    Some(Returns::One(ty)) => ty,
+                    _ => self.resolve_within(&attr.value, depth)?,
+                };
+                self.attribute_type(&owner, member, depth)
+                    .map(|ty| Returns::One(ty.to_string()))
             }
             Expr::BinOp(binop) if binop.op == ast::Operator::Div => {
                 let left = self.type_within(&binop.left, depth)?;
@@ -259,6 +281,19 @@ impl SemanticModel<'_> {
             }
             _ => None,
         }
+    }
+
+    /// The type of attribute `member` of the class `class` of this file, set in the class or
+    /// inherited from one of its bases (looking at most `depth` bases up).
+    pub(super) fn attribute_type(&self, class: &str, member: &str, depth: usize) -> Option<&str> {
+        let depth = depth.checked_sub(1)?;
+        let info = self.classes.get(class)?;
+        if let Some(ty) = info.attributes.get(member) {
+            return Some(ty);
+        }
+        info.bases
+            .iter()
+            .find_map(|base| self.attribute_type(base, member, depth))
     }
 
     /// The innermost function scope, if it is a method.

@@ -6,7 +6,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
 use super::locks::{LockUses, awaits_in};
-use super::semantic::{Binding, Scope, ScopeKind};
+use super::semantic::{Binding, ClassInfo, Scope, ScopeKind};
 use super::syntax::{first_param, is_main_guard, is_staticmethod, span};
 use crate::knowledge::Returns;
 use crate::model::{
@@ -34,6 +34,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         let name = self.semantic.qualified(def.name.id.as_str());
+        self.note_lock_helper(self.model.join(&name), def);
         let in_class = self
             .semantic
             .scopes
@@ -135,6 +136,13 @@ impl<'a> Lowerer<'a> {
         let name = self.semantic.qualified(class.name.id.as_str());
         let (attribute_types, assignments) = self.semantic.class_attribute_types(class);
         let class_identity = self.model.join(&name);
+        // Methods may use a helper defined further down the class.
+        for stmt in &class.body {
+            if let Stmt::FunctionDef(method) = stmt {
+                let canonical = concat(&[&class_identity, ".", method.name.id.as_str()]);
+                self.note_lock_helper(canonical, method);
+            }
+        }
         self.define_class_locks(&class_identity, &assignments, &attribute_types);
         let bases: Vec<String> = class
             .bases()
@@ -145,6 +153,11 @@ impl<'a> Lowerer<'a> {
             name: self.model.join(&name),
             bases: bases.clone(),
         });
+        let info = ClassInfo {
+            attributes: attribute_types.clone(),
+            bases: bases.clone(),
+        };
+        self.semantic.classes.insert(class_identity.clone(), info);
         let mut scope = Scope::new(ScopeKind::Class, &name);
         scope.attribute_types = attribute_types;
         scope.bases = bases;
@@ -273,17 +286,25 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.semantic.assign(&ann.target, None, ty);
             }
             Stmt::With(with) => {
-                let facts: Vec<_> = with
+                // A context-manager helper that holds a lock while it yields holds it here.
+                let locks: Vec<(&Expr, bool)> = with
                     .items
                     .iter()
-                    .map(|item| self.lock_facts(&item.context_expr))
+                    .map(|item| match self.lock_held_by_helper(&item.context_expr) {
+                        Some(lock) => (lock, true),
+                        None => (&item.context_expr, false),
+                    })
+                    .collect();
+                let facts: Vec<_> = locks
+                    .iter()
+                    .map(|(lock, _)| self.lock_facts(lock))
                     .collect();
                 let opaque = facts.iter().any(|(kind, _)| kind.is_none());
                 self.opaque_with_depth += usize::from(opaque);
                 // Every item holds its lock over the same body: find its awaits once.
                 let body_awaits = std::cell::OnceCell::new();
-                for (item, facts) in with.items.iter().zip(facts) {
-                    if item.context_expr.is_call_expr() && facts.0.is_some() {
+                for ((item, facts), (lock, by_helper)) in with.items.iter().zip(facts).zip(locks) {
+                    if !by_helper && item.context_expr.is_call_expr() && facts.0.is_some() {
                         let lock = PointlessLock {
                             span: span(&item.context_expr),
                             lock: "a new lock".to_string(),
@@ -293,11 +314,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                             .pointless_locks
                             .push(lock);
                     }
-                    let lock = &item.context_expr;
                     if matches!(lock, Expr::Name(_) | Expr::Attribute(_)) || facts.0.is_some() {
-                        let region = span(lock).start..span(with).end;
+                        let at = span(&item.context_expr);
+                        let region = at.start..span(with).end;
                         let awaits = || body_awaits.get_or_init(|| awaits_in(&with.body)).clone();
-                        self.hold_lock_with(span(lock), lock, facts, region, awaits);
+                        self.hold_lock_with(at, lock, facts, region, awaits);
                     }
                     self.visit_expr(&item.context_expr);
                     if let Some(vars) = &item.optional_vars {
