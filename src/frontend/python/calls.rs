@@ -9,7 +9,35 @@ use super::syntax::{is_super_call, span};
 use crate::knowledge::Returns;
 use crate::model::{Call, Context, ThreadEntry, concat};
 
+/// The type `open()` and its kin return (`rules/types.toml`).
+const FILE_TYPE: &str = "io.TextIOWrapper";
+
 impl<'a> Lowerer<'a> {
+    /// `f = open(p)` or `with open(p) as f`: notes that `f` is a file this function opened
+    /// with a blocking call, which is where the file work is reported (once: a `noqa` there
+    /// covers the reads and writes that follow).
+    pub(super) fn note_opened(&mut self, target: &Expr, value: &Expr) {
+        let (Expr::Name(name), Expr::Call(call)) = (target, value) else {
+            return;
+        };
+        if !matches!(self.semantic.type_of(value), Some(Returns::One(ty)) if ty == FILE_TYPE) {
+            return;
+        }
+        let callee = self.semantic.resolve(&call.func);
+        let method = match call.func.as_ref() {
+            Expr::Attribute(attr) => Some(attr.attr.id.as_str()),
+            _ => None,
+        };
+        if self
+            .tables
+            .blocking_api(callee.as_deref(), method)
+            .is_some()
+            && let Some(scope) = self.semantic.scopes.last_mut()
+        {
+            scope.opened.insert(name.id.to_string());
+        }
+    }
+
     pub(super) fn call(&mut self, call: &'a ast::ExprCall, awaited: bool) {
         let result = std::mem::take(&mut self.next_result);
         let callee = self.semantic.resolve(&call.func);
@@ -31,6 +59,10 @@ impl<'a> Lowerer<'a> {
             Expr::Attribute(attr) => Some(attr.value.as_ref()),
             _ => None,
         };
+        // `f.read()` on a file opened here: the `open()` is the blocking call reported.
+        let blocking = blocking.filter(|_| {
+            !matches!(receiver, Some(Expr::Name(n)) if self.semantic.opened_here(n.id.as_str()))
+        });
         let tables = self.tables;
         if let Some(api) = callee.as_deref()
             && let Some(target) = tables.process_targets.get(api)

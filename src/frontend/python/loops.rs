@@ -38,7 +38,15 @@ impl<'a> Lowerer<'a> {
         };
         matches!(
             self.semantic.resolve(&call.func).as_deref(),
-            Some("asyncio.sleep" | "trio.sleep" | "anyio.sleep")
+            Some(
+                "asyncio.sleep"
+                    | "trio.sleep"
+                    | "trio.sleep_until"
+                    | "trio.lowlevel.checkpoint"
+                    | "anyio.sleep"
+                    | "anyio.sleep_until"
+                    | "anyio.lowlevel.checkpoint"
+            )
         )
     }
 }

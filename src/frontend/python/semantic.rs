@@ -46,6 +46,9 @@ pub(super) struct Scope {
     pub(super) attribute_types: HashMap<String, String>,
     /// In a class body or method: the class's canonical bases (for `super()`).
     pub(super) bases: Vec<String>,
+    /// Names bound here to what a blocking call returned (`with open(p) as f`): that call is
+    /// where the blocking is reported, not at each use of the object.
+    pub(super) opened: HashSet<String>,
 }
 
 impl Scope {
@@ -59,6 +62,7 @@ impl Scope {
             self_name: None,
             attribute_types: HashMap::default(),
             bases: Vec::new(),
+            opened: HashSet::default(),
         }
     }
 }
@@ -191,7 +195,13 @@ impl SemanticModel<'_> {
         } else {
             self.scopes.last_mut().expect("a scope")
         };
+        scope.opened.remove(name);
         scope.bindings.insert(name.to_string(), binding);
+    }
+
+    /// Whether `name` is bound in the innermost scope to what a blocking call returned.
+    pub(super) fn opened_here(&self, name: &str) -> bool {
+        self.scopes.last().is_some_and(|s| s.opened.contains(name))
     }
 
     /// The canonical dotted name an expression refers to (`t.sleep` → `time.sleep`).
@@ -215,6 +225,10 @@ impl SemanticModel<'_> {
                     return Some(concat(&[&ty, ".", attr.attr.id.as_str()]));
                 }
                 let base = self.resolve_within(&attr.value, depth)?;
+                if base == "builtins" {
+                    // `builtins.open` is the builtin `open`.
+                    return Some(attr.attr.id.to_string());
+                }
                 Some(concat(&[&base, ".", attr.attr.id.as_str()]))
             }
             _ => None,

@@ -229,7 +229,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         continue;
                     }
                     let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.as_str();
-                    let canonical = if base.is_empty() {
+                    let canonical = if base.is_empty() || base == "builtins" {
                         name.to_string()
                     } else {
                         concat(&[&base, ".", name])
@@ -271,6 +271,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.visit_expr(target);
                     self.semantic
                         .assign(target, Some(&assign.value), ty.clone());
+                    self.note_opened(target, &assign.value);
                 }
             }
             Stmt::AnnAssign(ann) => {
@@ -324,6 +325,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     if let Some(vars) = &item.optional_vars {
                         let ty = self.semantic.type_of(&item.context_expr);
                         self.semantic.assign(vars, None, ty);
+                        self.note_opened(vars, &item.context_expr);
                     }
                 }
                 self.visit_body(&with.body);
