@@ -641,16 +641,15 @@ fn lock_held_at_yield(body: &[Stmt]) -> Option<&Expr> {
     let mut acquired: Option<&Expr> = None;
     for stmt in body {
         match stmt {
-            Stmt::With(with) => {
-                if yields(&with.body) {
-                    let lock = with
-                        .items
-                        .iter()
-                        .map(|item| &item.context_expr)
-                        .find(|e| matches!(e, Expr::Name(_) | Expr::Attribute(_)));
-                    return lock.or(acquired);
-                }
+            Stmt::With(with) if yields(&with.body) => {
+                let lock = with
+                    .items
+                    .iter()
+                    .map(|item| &item.context_expr)
+                    .find(|e| matches!(e, Expr::Name(_) | Expr::Attribute(_)));
+                return lock.or(acquired);
             }
+            Stmt::With(_) => {}
             Stmt::Expr(statement) => {
                 let value = match statement.value.as_ref() {
                     Expr::Await(awaited) => awaited.value.as_ref(),
