@@ -284,7 +284,7 @@ fn graph(args: GraphArgs) -> Result<ExitCode, String> {
         println!("{picture}");
         return Ok(ExitCode::SUCCESS);
     }
-    let summaries = summary::blocking_summaries(&project, &context);
+    let summaries = summary::blocking_summaries(&project, &context, summary::BLOCKING);
     let picture = export::render(
         &project,
         &lines,

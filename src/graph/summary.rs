@@ -9,9 +9,26 @@ use petgraph::graph::NodeIndex;
 use super::{CallSite, FunctionId, Project};
 use crate::model::{Context, FunctionKind};
 
-/// The rules whose calls make a function blocking for IL106 (not IL107: nesting a loop is
-/// only a bug in async code itself).
-const BLOCKING_RULES: &[&str] = &["IL101", "IL102", "IL103", "IL104", "IL105"];
+/// What a summary looks for: the rules of the calls it follows down to, and the code of the
+/// rule that reports the chain (whose suppression comments cut it).
+#[derive(Clone, Copy, Debug)]
+pub struct Reaching {
+    pub leaves: &'static [&'static str],
+    pub reported_as: &'static str,
+}
+
+/// Blocking calls, reported through calls by IL106.
+pub const BLOCKING: Reaching = Reaching {
+    leaves: &["IL101", "IL102", "IL103", "IL104", "IL105"],
+    reported_as: "IL106",
+};
+
+/// Calls that start a nested event loop (`asyncio.run`, `block_on`), reported through calls by
+/// IL107 itself: a sync helper that runs a loop is only a bug when async code calls it.
+pub const NESTED_LOOP: Reaching = Reaching {
+    leaves: &["IL107"],
+    reported_as: "IL107",
+};
 
 /// How a function reaches a call of interest — a blocking call (IL106) or a process spawn
 /// (IL301): the first call on a shortest path to it.
@@ -46,14 +63,16 @@ pub trait Policy {
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool;
 }
 
-/// Per sync function, how it may block. Components are visited callees first; inside a cycle a
-/// worklist re-examines the callers of each function that turns out to block.
+/// Per sync function, how it may reach a call of one of `reaching`'s rules (block, for
+/// [`BLOCKING`]). Components are visited callees first; inside a cycle a worklist re-examines
+/// the callers of each function that turns out to reach one.
 pub fn blocking_summaries(
     project: &Project,
     policy: &dyn Policy,
+    reaching: Reaching,
 ) -> HashMap<FunctionId, BlocksVia> {
     let summarise = |project: &Project, summaries: &HashMap<FunctionId, BlocksVia>, id| {
-        blocks_via(project, policy, summaries, id)
+        blocks_via(project, policy, summaries, id, reaching)
     };
     let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
     for component in project.components() {
@@ -87,6 +106,7 @@ fn blocks_via(
     policy: &dyn Policy,
     summaries: &HashMap<FunctionId, BlocksVia>,
     id: FunctionId,
+    reaching: Reaching,
 ) -> Option<BlocksVia> {
     let function = project.function(id);
     if function.is_async
@@ -106,9 +126,9 @@ fn blocks_via(
         };
         if let Some(api) = &call.blocking {
             if !call.non_blocking
-                && BLOCKING_RULES.contains(&api.rule.as_str())
+                && reaching.leaves.contains(&api.rule.as_str())
                 && !policy.suppressed(project, site, &api.rule)
-                && !policy.suppressed(project, site, "IL106")
+                && !policy.suppressed(project, site, reaching.reported_as)
             {
                 return Some(BlocksVia::Leaf {
                     site,
@@ -124,7 +144,9 @@ fn blocks_via(
         let Some(via) = summaries.get(&callee) else {
             continue;
         };
-        if project.function(callee).is_async || policy.suppressed(project, site, "IL106") {
+        if project.function(callee).is_async
+            || policy.suppressed(project, site, reaching.reported_as)
+        {
             continue;
         }
         let depth = via.depth() + 1;

@@ -51,6 +51,8 @@ pub enum Check {
     Driver,
     File(FileCheck),
     Project(ProjectCheck),
+    /// Both: what one file shows, and what only the call graph does.
+    FileAndProject(FileCheck, ProjectCheck),
 }
 
 /// One rule of the catalogue.
@@ -104,7 +106,7 @@ pub fn by_code(code: &str) -> Option<&'static Rule> {
 pub fn check_file(model: &FileModel, knowledge: &Knowledge) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for rule in ALL {
-        if let Check::File(check) = rule.check {
+        if let Check::File(check) | Check::FileAndProject(check, _) = rule.check {
             check(model, knowledge, &mut diagnostics);
         }
     }
@@ -235,7 +237,7 @@ pub fn check_project(context: &ProjectContext) -> Vec<Diagnostic> {
     use rayon::prelude::*;
     ALL.par_iter()
         .filter_map(|rule| match rule.check {
-            Check::Project(check) => Some(check),
+            Check::Project(check) | Check::FileAndProject(_, check) => Some(check),
             _ => None,
         })
         .flat_map_iter(|check| {

@@ -3,7 +3,7 @@
 
 use super::{Check, ProjectContext, Rule, call_hop};
 use crate::diagnostic::{Diagnostic, Related};
-use crate::graph::summary::{self, BlocksVia};
+use crate::graph::summary::{self, BlocksVia, Reaching};
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{Context, Language};
 use crate::rules::blocking::describe;
@@ -17,8 +17,82 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    for reached in reached_from_async(context, summary::BLOCKING) {
+        let model = context.project.model(reached.site.caller);
+        let callee_name = &context.project.function(reached.callee).name;
+        let offload = match model.language {
+            Language::Python => format!("`await asyncio.to_thread({callee_name}, ...)`"),
+            Language::Rust => {
+                format!("`tokio::task::spawn_blocking(move || {callee_name}(..)).await`")
+            }
+        };
+        let (chain, place, rule) = (&reached.chain, &reached.place, &reached.leaf_rule);
+        let leaf = &reached.leaf_name;
+        let diagnostic = reached.diagnostic(
+            RULE.code,
+            format!(
+                "`{callee_name}()` in {place} blocks the event loop: it reaches a blocking call ({rule}) through {chain}"
+            ),
+            format!("`{callee_name}()` blocks the event loop: {chain}"),
+            format!("`{leaf}()` blocks here ({rule})"),
+            format!(
+                "run it off the event loop with {offload}, or make the chain async; if it never blocks in practice, list it under `non-blocking` in the config"
+            ),
+        );
+        out.push(diagnostic);
+    }
+}
+
+/// An async call site whose sync callee reaches a call of interest through project functions.
+pub(crate) struct Reached {
+    pub site: CallSite,
+    pub callee: FunctionId,
+    /// `caller → callee → … → leaf()`.
+    pub chain: String,
+    /// Where the caller is, for messages (`async function \`Service.handle\``).
+    pub place: String,
+    /// The call of interest at the end, as written, and its rule.
+    pub leaf_name: String,
+    pub leaf_rule: String,
+    /// The async call site.
+    at: Related,
+    leaf: Related,
+    hops: Vec<Related>,
+}
+
+impl Reached {
+    /// The finding at the async call site, showing each hop and (with `leaf_message`) the
+    /// call at the end of the chain.
+    pub fn diagnostic(
+        &self,
+        code: &'static str,
+        message: String,
+        label: String,
+        leaf_message: String,
+        help: String,
+    ) -> Diagnostic {
+        let mut diagnostic =
+            Diagnostic::new(code, self.at.path.clone(), self.at.span.clone(), message)
+                .with_label(label)
+                .with_help(help);
+        diagnostic.related = self.hops.clone();
+        diagnostic.related.push(Related {
+            message: leaf_message,
+            ..self.leaf.clone()
+        });
+        diagnostic
+    }
+}
+
+/// Every async call site (not awaited) of a sync project function that reaches a call of
+/// `reaching`'s rules within the caller's `max-call-depth`.
+pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -> Vec<Reached> {
     let project = context.project;
-    let summaries = summary::blocking_summaries(project, context);
+    let summaries = summary::blocking_summaries(project, context, reaching);
+    let mut found = Vec::new();
+    if summaries.is_empty() {
+        return found;
+    }
     for (caller, function) in project.functions() {
         for (index, call) in function.calls.iter().enumerate() {
             if call.context != Context::Async || call.awaited {
@@ -37,68 +111,63 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if project.function(callee).is_async || !within_depth {
                 continue;
             }
-            out.push(diagnostic(project, &summaries, site, callee));
+            found.push(reached(project, &summaries, site, callee));
         }
     }
+    found
 }
 
-/// The finding at an async call site, with the chain down to the blocking call.
-fn diagnostic(
+/// The chain from an async call site down to the call of interest.
+fn reached(
     project: &Project,
     summaries: &rustc_hash::FxHashMap<FunctionId, BlocksVia>,
     site: CallSite,
     callee: FunctionId,
-) -> Diagnostic {
+) -> Reached {
     let model = project.model(site.caller);
-    let hops = summary::chain(summaries, callee);
     let mut names = vec![
         project.function(site.caller).name.clone(),
         project.function(callee).name.clone(),
     ];
-    let mut related = Vec::new();
-    let mut leaf_rule = String::new();
-    for hop in &hops {
+    let mut hops = Vec::new();
+    let (mut leaf, mut leaf_name, mut leaf_rule) = (None, String::new(), String::new());
+    for hop in summary::chain(summaries, callee) {
         match hop {
             BlocksVia::Call { site, callee, .. } => {
-                names.push(project.function(*callee).name.clone());
-                related.push(call_hop(project, *site, *callee, ""));
+                names.push(project.function(callee).name.clone());
+                hops.push(call_hop(project, site, callee, ""));
             }
             BlocksVia::Leaf { site, rule } => {
-                let call = project.call(*site);
-                let leaf = call
+                let call = project.call(site);
+                leaf_name = call
                     .callee
                     .clone()
                     .or_else(|| call.method.clone())
                     .unwrap_or_else(|| "this call".into());
-                names.push(format!("{leaf}()"));
-                leaf_rule = rule.clone();
-                related.push(Related {
+                names.push(format!("{leaf_name}()"));
+                leaf_rule = rule;
+                leaf = Some(Related {
                     path: project.model(site.caller).path.clone(),
                     span: call.span.clone(),
-                    message: format!("`{leaf}()` blocks here ({rule})"),
+                    message: String::new(),
                 });
             }
         }
     }
-    let callee_name = &project.function(callee).name;
-    let chain = names.join(" → ");
-    let place = describe(project.function(site.caller), model);
-    let offload = match model.language {
-        Language::Python => format!("`await asyncio.to_thread({callee_name}, ...)`"),
-        Language::Rust => format!("`tokio::task::spawn_blocking(move || {callee_name}(..)).await`"),
+    let at = Related {
+        path: model.path.clone(),
+        span: project.call(site).span.clone(),
+        message: String::new(),
     };
-    let mut diagnostic = Diagnostic::new(
-        RULE.code,
-        model.path.clone(),
-        project.call(site).span.clone(),
-        format!(
-            "`{callee_name}()` in {place} blocks the event loop: it reaches a blocking call ({leaf_rule}) through {chain}"
-        ),
-    )
-    .with_label(format!("`{callee_name}()` blocks the event loop: {chain}"))
-    .with_help(format!(
-        "run it off the event loop with {offload}, or make the chain async; if it never blocks in practice, list it under `non-blocking` in the config"
-    ));
-    diagnostic.related = related;
-    diagnostic
+    Reached {
+        site,
+        callee,
+        chain: names.join(" → "),
+        place: describe(project.function(site.caller), model),
+        leaf_name,
+        leaf_rule,
+        leaf: leaf.unwrap_or_else(|| at.clone()),
+        at,
+        hops,
+    }
 }
