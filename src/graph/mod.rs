@@ -147,6 +147,32 @@ impl<'a> SymbolIndex<'a> {
     }
 }
 
+impl SymbolIndex<'_> {
+    /// The name a re-exported name stands for, through every re-export on the way
+    /// (`bank.accounts` → `bank.locks.accounts` after `from .locks import accounts` in
+    /// `bank/__init__.py`); the name itself when no prefix of it is re-exported.
+    pub fn unalias(&self, name: &str, separator: &str) -> String {
+        let mut name = name.to_string();
+        for _ in 0..MAX_RESOLUTION_STEPS {
+            let mut end = name.len();
+            let found = loop {
+                if let Some(target) = self.aliases.get(&name[..end]) {
+                    break Some(concat(&[target, &name[end..]]));
+                }
+                match name[..end].rfind(separator) {
+                    Some(position) => end = position,
+                    None => break None,
+                }
+            };
+            match found {
+                Some(next) if next != name => name = next,
+                _ => break,
+            }
+        }
+        name
+    }
+}
+
 /// An edge of the call graph: a call site whose callee is a project function.
 #[derive(Clone, Copy, Debug)]
 pub struct CallEdge {

@@ -1,10 +1,12 @@
 //! IL203 sync-lock-held-across-await: a thread-blocking lock (or a `RefCell` borrow) is held
 //! while async code awaits.
 
-use super::{Check, Rule};
+use rustc_hash::FxHashMap as HashMap;
+
+use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
 use crate::knowledge::Knowledge;
-use crate::model::{FileModel, Language};
+use crate::model::{FileModel, Function, Language, LockHold};
 use crate::rules::blocking::describe;
 
 pub const RULE: Rule = Rule {
@@ -12,13 +14,61 @@ pub const RULE: Rule = Rule {
     name: "sync-lock-held-across-await",
     summary: "a thread-blocking lock or `RefCell` borrow is held across an await",
     doc: include_str!("../../rules/IL203-sync-lock-held-across-await.md"),
-    check: Check::File(check),
+    check: Check::FileAndProject(check, check_project),
 };
 
 /// How many of the awaits a lock is held across are pointed at (the message counts them all).
 const MAX_AWAITS_SHOWN: usize = 16;
 
+/// Holds whose lock type the file itself tells.
 fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
+    for function in &model.functions {
+        for hold in function.lock_holds.iter().filter(|h| !h.kind.is_empty()) {
+            report(model, function, hold, &hold.kind, out);
+        }
+    }
+}
+
+/// Holds of a lock whose type only its definition in another file tells (`from bank.locks
+/// import accounts`, then `with accounts:`), found through imports and re-exports.
+fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    let mut definitions: HashMap<&str, &str> = HashMap::default();
+    for model in &project.models {
+        for definition in &model.lock_definitions {
+            definitions
+                .entry(definition.identity.as_str())
+                .or_insert(definition.kind.as_str());
+        }
+    }
+    for (id, function) in project.functions() {
+        let model = project.model(id);
+        let holds = function.lock_holds.iter();
+        for hold in holds.filter(|h| h.kind.is_empty() && !h.awaits.is_empty()) {
+            let separator = model.language.path_separator();
+            let identity = project.index.unalias(&hold.identity, separator);
+            let Some(kind) = definitions.get(identity.as_str()) else {
+                continue;
+            };
+            let tables = context.file(id).settings.knowledge.tables(model.language);
+            if tables.lock(kind).is_some_and(|lock| !lock.is_async) {
+                report(model, function, hold, kind, out);
+            }
+        }
+    }
+}
+
+/// The finding for a hold of a lock of type `kind`, if anything awaits while it is held.
+fn report(
+    model: &FileModel,
+    function: &Function,
+    hold: &LockHold,
+    kind: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    if hold.awaits.is_empty() {
+        return;
+    }
     let fix = match model.language {
         Language::Python => {
             "release it before awaiting (end the `with` block first), or use an `asyncio.Lock` with `async with`"
@@ -27,42 +77,33 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
             "drop the guard before the `.await` (`drop(guard)` or an inner block), or use `tokio::sync::Mutex`"
         }
     };
-    for function in &model.functions {
-        for hold in function.lock_holds.iter().filter(|h| !h.awaits.is_empty()) {
-            let count = match hold.awaits.len() {
-                1 => "an await".to_string(),
-                n if n > MAX_AWAITS_SHOWN => {
-                    format!("{n} awaits (the first {MAX_AWAITS_SHOWN} are shown)")
-                }
-                n => format!("{n} awaits"),
-            };
-            let kind = hold
-                .kind
-                .rsplit_once("::")
-                .map_or(hold.kind.as_str(), |(ty, _)| ty);
-            let mut diagnostic = Diagnostic::new(
-                RULE.code,
-                model.path.clone(),
-                hold.span.clone(),
-                format!(
-                    "`{}` ({kind}) is held across {count} in {}: while the task is suspended the lock stays taken, so other threads — or this event loop's thread, if another task tries to take it — block until the task resumes, which can deadlock",
-                    hold.lock,
-                    describe(function, model)
-                ),
-            )
-            .with_label("taken here")
-            .with_help(fix);
-            diagnostic.related = hold
-                .awaits
-                .iter()
-                .take(MAX_AWAITS_SHOWN)
-                .map(|span| Related {
-                    path: model.path.clone(),
-                    span: span.clone(),
-                    message: "held across this await".into(),
-                })
-                .collect();
-            out.push(diagnostic);
-        }
-    }
+    let count = match hold.awaits.len() {
+        1 => "an await".to_string(),
+        n if n > MAX_AWAITS_SHOWN => format!("{n} awaits (the first {MAX_AWAITS_SHOWN} are shown)"),
+        n => format!("{n} awaits"),
+    };
+    let kind = kind.rsplit_once("::").map_or(kind, |(ty, _)| ty);
+    let mut diagnostic = Diagnostic::new(
+        RULE.code,
+        model.path.clone(),
+        hold.span.clone(),
+        format!(
+            "`{}` ({kind}) is held across {count} in {}: while the task is suspended the lock stays taken, so other threads — or this event loop's thread, if another task tries to take it — block until the task resumes, which can deadlock",
+            hold.lock,
+            describe(function, model)
+        ),
+    )
+    .with_label("taken here")
+    .with_help(fix);
+    diagnostic.related = hold
+        .awaits
+        .iter()
+        .take(MAX_AWAITS_SHOWN)
+        .map(|span| Related {
+            path: model.path.clone(),
+            span: span.clone(),
+            message: "held across this await".into(),
+        })
+        .collect();
+    out.push(diagnostic);
 }

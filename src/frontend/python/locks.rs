@@ -227,8 +227,10 @@ impl<'a> Lowerer<'a> {
             None if !kind.is_empty() => lock_name(String::new(), LockScope::Local, false),
             None => return,
         };
-        let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
-        let awaits = if blocks_thread && self.context == Context::Async {
+        // A lock of unknown type may be defined in another file: the project decides (IL203).
+        let may_block_thread =
+            kind.is_empty() || self.tables.lock(&kind).is_some_and(|l| !l.is_async);
+        let awaits = if may_block_thread && self.context == Context::Async {
             body_awaits()
         } else {
             Vec::new()
