@@ -50,9 +50,14 @@ impl<'a> Lowerer<'a> {
             .tables
             .consumes_awaitables(callee.as_deref(), method.as_deref());
         let non_blocking = asks_not_to_block(call, method.as_deref());
+        let inherited = || {
+            let base = self.semantic.inherited_from_library(callee.as_deref()?)?;
+            self.tables.blocking_api(Some(&base), method.as_deref())
+        };
         let blocking = self
             .tables
             .blocking_api(callee.as_deref(), method.as_deref())
+            .or_else(inherited)
             .cloned()
             .map(Box::new);
         let receiver = match call.func.as_ref() {

@@ -74,6 +74,8 @@ pub(super) struct ClassInfo {
     pub(super) attributes: HashMap<String, String>,
     /// Canonical names of its bases.
     pub(super) bases: Vec<String>,
+    /// The methods its body defines.
+    pub(super) methods: HashSet<String>,
 }
 
 /// Scopes and bindings of the file being lowered, with the queries that resolve names and
@@ -308,6 +310,26 @@ impl SemanticModel<'_> {
         info.bases
             .iter()
             .find_map(|base| self.attribute_type(base, member, depth))
+    }
+
+    /// For `Class.method` of a class of this file that does not define `method` itself: the
+    /// same method of its first base that is not a class of this file either (a library
+    /// class: `class ChannelQueue(queue.Queue)` makes `self.get()` `queue.Queue.get`).
+    pub(super) fn inherited_from_library(&self, callee: &str) -> Option<String> {
+        let (class, method) = callee.rsplit_once('.')?;
+        let mut class = class;
+        for _ in 0..MAX_RESOLUTION_DEPTH {
+            let info = self.classes.get(class)?;
+            if info.methods.contains(method) {
+                return None;
+            }
+            let base = info.bases.first()?;
+            if !self.classes.contains_key(base.as_str()) {
+                return Some(concat(&[base, ".", method]));
+            }
+            class = base;
+        }
+        None
     }
 
     /// The innermost function scope, if it is a method.

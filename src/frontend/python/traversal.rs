@@ -153,9 +153,14 @@ impl<'a> Lowerer<'a> {
             name: self.model.join(&name),
             bases: bases.clone(),
         });
+        let methods = class.body.iter().filter_map(|stmt| match stmt {
+            Stmt::FunctionDef(method) => Some(method.name.id.to_string()),
+            _ => None,
+        });
         let info = ClassInfo {
             attributes: attribute_types.clone(),
             bases: bases.clone(),
+            methods: methods.collect(),
         };
         self.semantic.classes.insert(class_identity.clone(), info);
         let mut scope = Scope::new(ScopeKind::Class, &name);
