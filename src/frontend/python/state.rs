@@ -65,7 +65,12 @@ impl<'a> Lowerer<'a> {
         };
         let (access, read) = match value {
             None => (Access::ReadModifyWrite, None),
-            Some(value) if reads(value, &written) => (Access::ReadModifyWrite, None),
+            // `self.n = self.n + await ack()`: the read and the write are split by the await.
+            Some(value) if reads(value, &written) => {
+                let read = first_read(value, &written)
+                    .filter(|read| awaits_in_expr(value).iter().any(|a| a.start > read.end));
+                (Access::ReadModifyWrite, read)
+            }
             Some(value) => match self
                 .state_locals
                 .iter()
@@ -76,13 +81,17 @@ impl<'a> Lowerer<'a> {
                 None => (Access::Write, None),
             },
         };
+        // The awaits after the read: before this statement, and inside the value written (it
+        // runs before the write: `self.n = n + await ack()`).
         let awaits_between = match &read {
-            Some(read) => self.model.functions[self.current]
-                .awaits
-                .iter()
-                .filter(|a| a.start > read.end && a.start < at.start)
-                .cloned()
-                .collect(),
+            Some(read) => {
+                let before = self.model.functions[self.current].awaits.iter().cloned();
+                let inside = value.map(awaits_in_expr).unwrap_or_default();
+                before
+                    .chain(inside)
+                    .filter(|a| a.start > read.end && (a.start < at.start || a.end <= at.end))
+                    .collect()
+            }
             None => Vec::new(),
         };
         let write = StateWrite {
@@ -139,6 +148,13 @@ impl<'a> Lowerer<'a> {
     /// `v = self.stock`: remembers that the local holds a value read from shared state.
     pub(super) fn state_read_into_local(&mut self, target: &Expr, value: &Expr) {
         let Expr::Name(local) = target else { return };
+        // `updated = current + 1` after `current = self.n`: `updated` holds that read too.
+        let derived = self
+            .state_locals
+            .iter()
+            .rev()
+            .find(|(name, _, _)| reads(value, name))
+            .map(|(_, state, read)| (state.clone(), read.clone()));
         if !self.state_locals.is_empty() {
             self.state_locals
                 .retain(|(name, _, _)| name != local.id.as_str());
@@ -149,12 +165,14 @@ impl<'a> Lowerer<'a> {
             Expr::Name(name) => self.semantic.declared_global(name.id.as_str()),
             _ => false,
         };
-        if self.current == 0 || !writable {
+        if self.current == 0 {
             return;
         }
-        if let Some((state, _, _)) = self.shared_state(value) {
+        if writable && let Some((state, _, _)) = self.shared_state(value) {
             self.state_locals
                 .push((local.id.to_string(), state, span(value)));
+        } else if let Some((state, read)) = derived {
+            self.state_locals.push((local.id.to_string(), state, read));
         }
     }
 
@@ -213,4 +231,49 @@ impl<'a> Lowerer<'a> {
                 .push(found);
         }
     }
+}
+
+/// The await points inside an expression (not in lambdas), in source order.
+fn awaits_in_expr(expr: &Expr) -> Vec<Span> {
+    #[derive(Default)]
+    struct Awaits(Vec<Span>);
+    impl<'b> Visitor<'b> for Awaits {
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            match expr {
+                Expr::Lambda(_) => {}
+                Expr::Await(_) => {
+                    self.0.push(span(expr));
+                    visitor::walk_expr(self, expr);
+                }
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                }),
+            }
+        }
+    }
+    let mut awaits = Awaits::default();
+    awaits.visit_expr(expr);
+    awaits.0
+}
+
+/// Where an expression first reads the name or attribute written `written` (`self.n`).
+fn first_read(expr: &Expr, written: &str) -> Option<Span> {
+    struct Finder<'w>(&'w str, Option<Span>);
+    impl<'b> Visitor<'b> for Finder<'_> {
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            match expr {
+                _ if self.1.is_some() => {}
+                Expr::Name(_) | Expr::Attribute(_) if dotted(expr) == self.0 => {
+                    self.1 = Some(span(expr));
+                }
+                Expr::Lambda(_) => {}
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                }),
+            }
+        }
+    }
+    let mut finder = Finder(written, None);
+    finder.visit_expr(expr);
+    finder.1
 }

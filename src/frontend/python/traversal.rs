@@ -292,6 +292,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.semantic.assign(&ann.target, None, ty);
             }
             Stmt::With(with) => {
+                if with.is_async {
+                    let start = with.range.start().to_usize();
+                    self.model.functions[self.current]
+                        .awaits
+                        .push(start..start + "async with".len());
+                }
                 // A context-manager helper that holds a lock while it yields holds it here.
                 let locks: Vec<(&Expr, bool)> = with
                     .items
@@ -362,6 +368,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::For(for_stmt) => {
+                if for_stmt.is_async {
+                    let start = for_stmt.range.start().to_usize();
+                    self.model.functions[self.current]
+                        .awaits
+                        .push(start..start + "async for".len());
+                }
                 self.visit_expr(&for_stmt.iter);
                 self.visit_expr(&for_stmt.target);
                 self.repeat_depth += 1;
