@@ -46,6 +46,10 @@ impl<'a> Lowerer<'a> {
                 && let Some(what) = self.unpicklable(callable)
             {
                 found.push((span(callable), what));
+            } else if let Some(callable) = callable
+                && let Some(what) = self.bound_to_thread_primitive(callable)
+            {
+                found.push((span(callable), what));
             }
         }
         let tuple = target
@@ -89,6 +93,34 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Why a callable cannot be pickled for another process, if it cannot.
+    /// A bound method (`self.run`) whose object holds a threading or asyncio primitive in an
+    /// attribute (`self._lock = threading.Lock()`): the object goes to the process with it.
+    fn bound_to_thread_primitive(&self, callable: &Expr) -> Option<Handoff> {
+        let Expr::Attribute(method) = callable else {
+            return None;
+        };
+        let Some(Returns::One(class)) = self.semantic.type_of(&method.value) else {
+            return None;
+        };
+        let mut class = class.as_str();
+        for _ in 0..8 {
+            let info = self.semantic.classes.get(class)?;
+            let mut attributes: Vec<(&String, &String)> = info.attributes.iter().collect();
+            attributes.sort();
+            if let Some((attribute, kind)) = attributes
+                .into_iter()
+                .find(|(_, kind)| self.tables.thread_primitives.contains(kind.as_str()))
+            {
+                return Some(Handoff::ThreadPrimitive {
+                    value: concat(&[&written(&method.value), ".", attribute]),
+                    kind: kind.clone(),
+                });
+            }
+            class = info.bases.first()?;
+        }
+        None
+    }
+
     pub(super) fn unpicklable(&self, callable: &Expr) -> Option<Handoff> {
         match callable {
             Expr::Lambda(_) => Some(Handoff::Lambda),

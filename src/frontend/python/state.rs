@@ -181,19 +181,26 @@ impl<'a> Lowerer<'a> {
         if self.current == 0 {
             return;
         }
-        let checked = match branch.test.as_ref() {
-            Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
-                ([ast::CmpOp::NotIn], [container]) => Some((container, true)),
-                ([ast::CmpOp::Is], [none]) if none.is_none_literal_expr() => {
-                    Some((compare.left.as_ref(), false))
+        fn checked(test: &Expr) -> Option<(&Expr, bool)> {
+            match test {
+                Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
+                    ([ast::CmpOp::NotIn], [container]) => Some((container, true)),
+                    ([ast::CmpOp::Is], [none]) if none.is_none_literal_expr() => {
+                        Some((compare.left.as_ref(), false))
+                    }
+                    _ => None,
+                },
+                Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => {
+                    Some((not.operand.as_ref(), false))
+                }
+                // `if self._loop is None and start:`: every operand must hold.
+                Expr::BoolOp(both) if both.op == ast::BoolOp::And => {
+                    both.values.iter().find_map(checked)
                 }
                 _ => None,
-            },
-            Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => {
-                Some((not.operand.as_ref(), false))
             }
-            _ => None,
-        };
+        }
+        let checked = checked(branch.test.as_ref());
         let Some((checked, subscript)) = checked else {
             return;
         };
