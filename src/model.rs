@@ -462,6 +462,10 @@ pub struct FileModel {
     pub classes: Vec<Class>,
     /// Locks defined at module, class or struct level.
     pub lock_definitions: Vec<LockDefinition>,
+    /// What the file tells other files about the types of its names: module-level objects and
+    /// class attributes with a known type (`shop.jobs` → `queue.Queue`,
+    /// `shop.Worker.inbox` → `queue.Queue`), sorted.
+    pub types: Vec<(String, String)>,
     /// Python: the bodies of the module's `if __name__ == "__main__":` blocks.
     pub main_guards: Vec<Span>,
     /// Rust: the canonical names of the file's `static mut`s.
@@ -488,6 +492,7 @@ impl FileModel {
             aliases: Vec::new(),
             classes: Vec::new(),
             lock_definitions: Vec::new(),
+            types: Vec::new(),
             main_guards: Vec::new(),
             mutable_statics: Vec::new(),
         }

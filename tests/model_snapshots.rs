@@ -27,10 +27,11 @@ fn fixture_files(root: &Path) -> Vec<PathBuf> {
 fn dump(model: &FileModel) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "module {:?} ({:?})", model.module, model.language);
-    let lists: [(&str, Vec<String>); 5] = [
+    let lists: [(&str, Vec<String>); 6] = [
         ("alias", debug_each(&model.aliases)),
         ("class", debug_each(&model.classes)),
         ("lock definition", debug_each(&model.lock_definitions)),
+        ("type", debug_each(&model.types)),
         ("main guard", debug_each(&model.main_guards)),
         ("mutable static", debug_each(&model.mutable_statics)),
     ];

@@ -37,6 +37,8 @@ pub struct SymbolIndex<'a> {
     classes: HashMap<&'a str, Vec<&'a str>>,
     /// Re-exported name → what it names.
     aliases: HashMap<&'a str, &'a str>,
+    /// Module-level object or class attribute → its type (see [`FileModel::types`]).
+    types: HashMap<&'a str, &'a str>,
     /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
     /// a library's and is not looked up further.
     roots: rustc_hash::FxHashSet<&'a str>,
@@ -66,6 +68,9 @@ impl<'a> SymbolIndex<'a> {
                     .or_default()
                     .extend(class.bases.iter().map(String::as_str));
             }
+            for (name, ty) in &model.types {
+                index.types.entry(name.as_str()).or_insert(ty.as_str());
+            }
             for (name, target) in &model.aliases {
                 if name != target {
                     index
@@ -84,6 +89,25 @@ impl<'a> SymbolIndex<'a> {
             .map(root)
             .collect();
         index
+    }
+
+    /// The type of a module-level object or class attribute of the project, reached by any
+    /// name that re-exports it (`bank.jobs` after `from .queues import jobs`), or through a
+    /// base class (`app.Child.inbox` set in `app.Base`).
+    pub fn type_of(&self, name: &str, separator: &str) -> Option<&'a str> {
+        if let Some(ty) = self.types.get(name) {
+            return Some(ty);
+        }
+        let name = self.unalias(name, separator);
+        if let Some(ty) = self.types.get(name.as_str()) {
+            return Some(ty);
+        }
+        let (owner, member) = name.rsplit_once(separator)?;
+        self.bases(owner).iter().find_map(|base| {
+            self.types
+                .get(concat(&[base, separator, member]).as_str())
+                .copied()
+        })
     }
 
     /// Whether a name is a class (or a Rust type with trait impls) of the project.

@@ -7,6 +7,7 @@ use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 
 use super::{CallSite, FunctionId, Project};
+use crate::knowledge::BlockingApi;
 use crate::model::{Context, FunctionKind};
 
 /// What a summary looks for: the rules of the calls it follows down to, and the code of the
@@ -61,6 +62,9 @@ pub trait Policy {
     fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool;
     /// The user declared this function non-blocking (`non-blocking` in config).
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool;
+    /// The blocking API a call is once the project's types are known, when its file alone
+    /// could not tell.
+    fn late_blocking(&self, project: &Project, site: CallSite) -> Option<&BlockingApi>;
 }
 
 /// Per sync function, how it may reach a call of one of `reaching`'s rules (block, for
@@ -124,7 +128,8 @@ fn blocks_via(
             caller: id,
             call: index,
         };
-        if let Some(api) = &call.blocking {
+        let late = || policy.late_blocking(project, site);
+        if let Some(api) = call.blocking.as_deref().or_else(late) {
             if !call.non_blocking
                 && reaching.leaves.contains(&api.rule.as_str())
                 && !policy.suppressed(project, site, &api.rule)

@@ -1,39 +1,126 @@
 //! The shared check of the blocking-call families (IL101–IL105, IL107): a call in async context
 //! whose callee the blocking table assigns to the rule.
 
+use rustc_hash::FxHashMap as HashMap;
+
+use super::ProjectContext;
 use crate::diagnostic::Diagnostic;
-use crate::model::{Call, Context, FileModel, Function, FunctionKind};
+use crate::graph::{CallSite, Project};
+use crate::knowledge::{BlockingApi, LanguageTables};
+use crate::model::{Call, Context, FileModel, Function, FunctionKind, concat};
 
 /// Reports the calls in async code that the blocking table assigns to `code`.
 /// `why` completes the sentence "`callee` in async function `f` …".
 pub fn check(model: &FileModel, code: &'static str, why: &str, out: &mut Vec<Diagnostic>) {
     for (function, call) in model.calls() {
-        if call.context != Context::Async || call.non_blocking || call.awaited {
-            continue;
+        if let Some(api) = &call.blocking
+            && api.rule == code
+            && reportable(function, call)
+        {
+            let callee = display_callee(call);
+            out.push(diagnostic(model, function, call, api, callee, code, why));
         }
-        if is_future_result_after_await(function, call) {
-            continue;
-        }
-        let Some(api) = &call.blocking else {
-            continue;
-        };
-        if api.rule != code {
-            continue;
-        }
-        let callee = display_callee(call);
-        let place = describe(function, model);
-        let mut diagnostic = Diagnostic::new(
-            code,
-            model.path.clone(),
-            call.span.clone(),
-            format!("{callee} in {place} {why}"),
-        )
-        .with_label(format!("{callee} blocks the event loop here"));
-        if let Some(alternative) = &api.alternative {
-            diagnostic = diagnostic.with_help(format!("use {alternative}"));
-        }
-        out.push(diagnostic);
     }
+}
+
+/// [`check`] for the calls that block only once the project's types are known
+/// ([`late_blocking`]): `jobs.get()` after `from app.queues import jobs`.
+pub fn check_late(
+    context: &ProjectContext,
+    code: &'static str,
+    why: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let project = context.project;
+    for (site, late) in context.late_blocking() {
+        let (function, call) = (project.function(site.caller), project.call(*site));
+        if late.api.rule == code && reportable(function, call) {
+            let model = project.model(site.caller);
+            let callee = format!("{} (`{}()`)", display_callee(call), late.typed);
+            out.push(diagnostic(
+                model, function, call, &late.api, callee, code, why,
+            ));
+        }
+    }
+}
+
+/// Whether a blocking call is reported where it is: in async code, not asked to be
+/// non-blocking, not awaited, not the result of a future already awaited.
+fn reportable(function: &Function, call: &Call) -> bool {
+    call.context == Context::Async
+        && !call.non_blocking
+        && !call.awaited
+        && !is_future_result_after_await(function, call)
+}
+
+fn diagnostic(
+    model: &FileModel,
+    function: &Function,
+    call: &Call,
+    api: &BlockingApi,
+    callee: String,
+    code: &'static str,
+    why: &str,
+) -> Diagnostic {
+    let place = describe(function, model);
+    let mut diagnostic = Diagnostic::new(
+        code,
+        model.path.clone(),
+        call.span.clone(),
+        format!("{callee} in {place} {why}"),
+    )
+    .with_label(format!("{callee} blocks the event loop here"));
+    if let Some(alternative) = &api.alternative {
+        diagnostic = diagnostic.with_help(format!("use {alternative}"));
+    }
+    diagnostic
+}
+
+/// A call that blocks once the project's types are known.
+#[derive(Clone, Debug)]
+pub struct LateBlocking {
+    /// The callee with its receiver's type (`queue.Queue.get`).
+    pub typed: String,
+    pub api: BlockingApi,
+}
+
+/// Every call of the project that the blocking tables assign to a rule only once the project's
+/// types are known: a method called on a module-level object or class attribute another file
+/// defines (`jobs.get()` after `from app.queues import jobs`, `repo.inbox.get()` with `repo:
+/// Repo` from another module).
+pub fn late_blocking<'t>(
+    project: &Project,
+    tables: impl Fn(usize) -> &'t LanguageTables,
+) -> HashMap<CallSite, LateBlocking> {
+    let mut found = HashMap::default();
+    for (caller, function) in project.functions() {
+        let model = project.model(caller);
+        let separator = model.language.path_separator();
+        for (index, call) in function.calls.iter().enumerate() {
+            let (None, Some(callee), Some(method)) = (&call.blocking, &call.callee, &call.method)
+            else {
+                continue;
+            };
+            let Some((receiver, _)) = callee.rsplit_once(separator) else {
+                continue;
+            };
+            let Some(ty) = project.index.type_of(receiver, separator) else {
+                continue;
+            };
+            let typed = concat(&[ty, separator, method]);
+            if let Some(api) = tables(caller.file).blocking_api(Some(&typed), Some(method)) {
+                let api = api.clone();
+                found.insert(
+                    CallSite {
+                        caller,
+                        call: index,
+                    },
+                    LateBlocking { typed, api },
+                );
+            }
+        }
+    }
+    found
 }
 
 /// `fut.result()` after an `await` in the same function: the future has almost always been

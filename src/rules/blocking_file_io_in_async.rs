@@ -1,6 +1,6 @@
 //! IL102 blocking-file-io-in-async: synchronous file, stdin or SQLite I/O in async code
 
-use super::{Check, Rule, blocking};
+use super::{Check, ProjectContext, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,14 +10,18 @@ pub const RULE: Rule = Rule {
     name: "blocking-file-io-in-async",
     summary: "synchronous file, stdin or SQLite I/O in async code",
     doc: include_str!("../../rules/IL102-blocking-file-io-in-async.md"),
-    check: Check::File(check),
+    check: Check::FileAndProject(check, check_late),
 };
 
+/// Completes "`callee()` in async function `f` …".
+const WHY: &str =
+    "does blocking file I/O on the event loop's thread: every other task waits for the disk";
+
 fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
-    blocking::check(
-        model,
-        RULE.code,
-        "does blocking file I/O on the event loop's thread: every other task waits for the disk",
-        out,
-    );
+    blocking::check(model, RULE.code, WHY, out);
+}
+
+/// Calls the file alone could not type: methods of objects another file defines.
+fn check_late(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    blocking::check_late(context, RULE.code, WHY, out);
 }

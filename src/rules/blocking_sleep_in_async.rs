@@ -1,6 +1,6 @@
 //! IL101 blocking-sleep-in-async: `time.sleep` / `std::thread::sleep` in async code
 
-use super::{Check, Rule, blocking};
+use super::{Check, ProjectContext, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,14 +10,17 @@ pub const RULE: Rule = Rule {
     name: "blocking-sleep-in-async",
     summary: "`time.sleep` / `std::thread::sleep` in async code",
     doc: include_str!("../../rules/IL101-blocking-sleep-in-async.md"),
-    check: Check::File(check),
+    check: Check::FileAndProject(check, check_late),
 };
 
+/// Completes "`callee()` in async function `f` …".
+const WHY: &str = "sleeps the event loop's thread: no other task runs until it returns";
+
 fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
-    blocking::check(
-        model,
-        RULE.code,
-        "sleeps the event loop's thread: no other task runs until it returns",
-        out,
-    );
+    blocking::check(model, RULE.code, WHY, out);
+}
+
+/// Calls the file alone could not type: methods of objects another file defines.
+fn check_late(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    blocking::check_late(context, RULE.code, WHY, out);
 }

@@ -1,6 +1,6 @@
 //! IL104 blocking-subprocess-in-async: running or waiting for a subprocess synchronously in async code
 
-use super::{Check, Rule, blocking};
+use super::{Check, ProjectContext, Rule, blocking};
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
@@ -10,14 +10,18 @@ pub const RULE: Rule = Rule {
     name: "blocking-subprocess-in-async",
     summary: "running or waiting for a subprocess synchronously in async code",
     doc: include_str!("../../rules/IL104-blocking-subprocess-in-async.md"),
-    check: Check::File(check),
+    check: Check::FileAndProject(check, check_late),
 };
 
+/// Completes "`callee()` in async function `f` …".
+const WHY: &str =
+    "waits for a child process on the event loop's thread: every other task waits with it";
+
 fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
-    blocking::check(
-        model,
-        RULE.code,
-        "waits for a child process on the event loop's thread: every other task waits with it",
-        out,
-    );
+    blocking::check(model, RULE.code, WHY, out);
+}
+
+/// Calls the file alone could not type: methods of objects another file defines.
+fn check_late(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    blocking::check_late(context, RULE.code, WHY, out);
 }

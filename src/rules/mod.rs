@@ -30,6 +30,8 @@ pub mod transitive_blocking_call_in_async;
 pub mod unpicklable_process_target;
 pub mod unprotected_shared_write;
 
+use rustc_hash::FxHashMap as HashMap;
+
 use crate::analysis::AnalysedFile;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::locks::{Acquisition, Evidence, Inner, LockGraph};
@@ -122,6 +124,8 @@ pub struct ProjectContext<'a> {
     locks: std::sync::OnceLock<LockGraph>,
     /// What may run concurrently, likewise.
     concurrency: std::sync::OnceLock<Concurrency>,
+    /// Calls that block once the project's types are known, likewise.
+    late_blocking: std::sync::OnceLock<HashMap<CallSite, blocking::LateBlocking>>,
 }
 
 impl<'a> ProjectContext<'a> {
@@ -131,7 +135,18 @@ impl<'a> ProjectContext<'a> {
             files,
             locks: std::sync::OnceLock::new(),
             concurrency: std::sync::OnceLock::new(),
+            late_blocking: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Calls that block once the project's types are known (see [`blocking::late_blocking`]).
+    pub fn late_blocking(&self) -> &HashMap<CallSite, blocking::LateBlocking> {
+        self.late_blocking.get_or_init(|| {
+            blocking::late_blocking(self.project, |file_index| {
+                let language = self.project.models[file_index].language;
+                self.files[file_index].settings.knowledge.tables(language)
+            })
+        })
     }
 
     /// The file a function belongs to.
@@ -197,6 +212,12 @@ impl<'a> ProjectContext<'a> {
 }
 
 impl Policy for ProjectContext<'_> {
+    fn late_blocking(&self, _: &Project, site: CallSite) -> Option<&crate::knowledge::BlockingApi> {
+        ProjectContext::late_blocking(self)
+            .get(&site)
+            .map(|late| &late.api)
+    }
+
     fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool {
         self.file(site.caller)
             .suppressed(code, project.call(site).span.start)

@@ -12,21 +12,25 @@ pub const RULE: Rule = Rule {
     name: "nested-event-loop",
     summary: "`asyncio.run` / `block_on` inside code already running on an event loop",
     doc: include_str!("../../rules/IL107-nested-event-loop.md"),
-    check: Check::FileAndProject(check, check_through_calls),
+    check: Check::FileAndProject(check, check_project),
 };
 
+/// Completes "`callee()` in async function `f` …".
+const WHY: &str = "starts a nested event loop inside code that already runs on one: it fails at run time (asyncio raises RuntimeError, Tokio panics) or deadlocks the executor";
+
 fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
-    blocking::check(
-        model,
-        RULE.code,
-        "starts a nested event loop inside code that already runs on one: it fails at run time (asyncio raises RuntimeError, Tokio panics) or deadlocks the executor",
-        out,
-    );
+    blocking::check(model, RULE.code, WHY, out);
 }
 
-/// A sync project function that starts an event loop, called from async code: the same
-/// failure, some calls away.
-fn check_through_calls(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+/// Calls the file alone could not type: methods of objects another file defines.
+fn check_late(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    blocking::check_late(context, RULE.code, WHY, out);
+}
+
+/// What only the project shows: calls the file could not type, and sync helpers that start an
+/// event loop called from async code (the same failure, some calls away).
+fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    check_late(context, out);
     for reached in reached_from_async(context, summary::NESTED_LOOP) {
         let callee_name = &context.project.function(reached.callee).name;
         let (chain, place, leaf) = (&reached.chain, &reached.place, &reached.leaf_name);

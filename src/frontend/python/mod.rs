@@ -76,6 +76,7 @@ pub fn lower(
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.bind_locals(&syntax.body, &[]);
     lowerer.visit_body(&syntax.body);
+    lowerer.model.types = lowerer.semantic.exported_types();
     Ok((lowerer.model, parse_time))
 }
 

@@ -332,6 +332,26 @@ impl SemanticModel<'_> {
         None
     }
 
+    /// The types the file gives its module-level objects and its classes' attributes, by
+    /// canonical name, sorted (for [`crate::model::FileModel::types`]).
+    pub(super) fn exported_types(&self) -> Vec<(String, String)> {
+        let module = self.scopes[0]
+            .bindings
+            .iter()
+            .filter_map(|(name, binding)| match binding {
+                Binding::Local(Some(Returns::One(ty))) => Some((self.join(name), ty.clone())),
+                _ => None,
+            });
+        let attributes = self.classes.iter().flat_map(|(class, info)| {
+            info.attributes
+                .iter()
+                .map(move |(attribute, ty)| (concat(&[class, ".", attribute]), ty.clone()))
+        });
+        let mut types: Vec<(String, String)> = module.chain(attributes).collect();
+        types.sort();
+        types
+    }
+
     /// The innermost function scope, if it is a method.
     pub(super) fn method_scope(&self) -> Option<&Scope> {
         self.scopes
