@@ -7,7 +7,8 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::Lowerer;
 use super::semantic::Binding;
 use super::syntax::{dotted, reads, span};
-use crate::model::{Access, CheckThenAct, Span, StateCheck, StateWrite};
+use crate::knowledge::Returns;
+use crate::model::{Access, CheckThenAct, Span, StateCheck, StateWrite, concat};
 
 impl<'a> Lowerer<'a> {
     /// Shared state an expression names: a module global (read anywhere, or assigned in a
@@ -37,6 +38,33 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// [`Self::shared_state`], and for writes also an attribute of an object kept in an
+    /// attribute (`self.index.counter += n`): the object is shared with `self`.
+    fn shared_state_written(&self, target: &Expr) -> Option<(String, String, bool)> {
+        if let Some(state) = self.shared_state(target) {
+            return Some(state);
+        }
+        let Expr::Attribute(attr) = target else {
+            return None;
+        };
+        let self_name = self.semantic.self_name()?;
+        let mut root = attr.value.as_ref();
+        while let Expr::Attribute(inner) = root {
+            root = inner.value.as_ref();
+        }
+        let nested = attr.value.is_attribute_expr();
+        let on_self = matches!(root, Expr::Name(base) if base.id.as_str() == self_name);
+        (nested && on_self).then_some(())?;
+        // Named after the owner, not the inner object's type: `Indexer.index.counter` and
+        // `Loader.index.counter` are different state even if both indexes are `Index`es.
+        let Some(Returns::One(owner)) = self.semantic.type_of(root) else {
+            return None;
+        };
+        let written = dotted(target);
+        let path = written.split_once('.').map_or("", |(_, path)| path);
+        Some((concat(&[&owner, ".", path]), written, true))
+    }
+
     /// Records a write of shared state (`counter += 1`, `self.hits = self.hits + 1`,
     /// `self.stock = v - n` after `v = self.stock`), in a function (not module-level code).
     pub(super) fn state_write(&mut self, target: &Expr, value: Option<&Expr>, at: Span) {
@@ -60,7 +88,7 @@ impl<'a> Lowerer<'a> {
         {
             return;
         }
-        let Some((state, written, via_self)) = self.shared_state(target) else {
+        let Some((state, written, via_self)) = self.shared_state_written(target) else {
             return;
         };
         let (access, read) = match value {
