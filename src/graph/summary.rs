@@ -16,12 +16,16 @@ use crate::model::{Context, FunctionKind};
 pub struct Reaching {
     pub leaves: &'static [&'static str],
     pub reported_as: &'static str,
+    /// A function that forks (`os.fork()`) is not followed: what it reaches may run in the
+    /// child, which has no running loop of its own.
+    pub stops_at_fork: bool,
 }
 
 /// Blocking calls, reported through calls by IL106.
 pub const BLOCKING: Reaching = Reaching {
     leaves: &["IL101", "IL102", "IL103", "IL104", "IL105"],
     reported_as: "IL106",
+    stops_at_fork: false,
 };
 
 /// Calls that start a nested event loop (`asyncio.run`, `block_on`), reported through calls by
@@ -29,6 +33,7 @@ pub const BLOCKING: Reaching = Reaching {
 pub const NESTED_LOOP: Reaching = Reaching {
     leaves: &["IL107"],
     reported_as: "IL107",
+    stops_at_fork: true,
 };
 
 /// How a function reaches a call of interest — a blocking call (IL106) or a process spawn
@@ -117,6 +122,15 @@ fn blocks_via(
         || function.kind != FunctionKind::Function
         || policy.declared_non_blocking(project, id)
     {
+        return None;
+    }
+    let forks = || {
+        function
+            .calls
+            .iter()
+            .any(|c| matches!(c.callee.as_deref(), Some("os.fork" | "os.forkpty")))
+    };
+    if reaching.stops_at_fork && forks() {
         return None;
     }
     let mut best: Option<BlocksVia> = None;

@@ -85,7 +85,9 @@ impl<'a> Lowerer<'a> {
             self.current,
             self.context,
             std::mem::take(&mut self.local_locks),
-            std::mem::take(&mut self.loop_depth),
+            // A function defined inside a `while` loop runs in it: its condition waits are
+            // re-checked by that loop (kept, not reset, for the nested body).
+            self.loop_depth,
             std::mem::take(&mut self.opaque_with_depth),
             std::mem::take(&mut self.state_locals),
             std::mem::take(&mut self.repeat_depth),
