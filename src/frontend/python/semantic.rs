@@ -76,6 +76,18 @@ pub(super) struct ClassInfo {
     pub(super) bases: Vec<String>,
     /// The methods its body defines.
     pub(super) methods: HashSet<String>,
+    /// Method → the attributes it assigns through `self`.
+    pub(super) assigned_by: HashMap<String, HashSet<String>>,
+}
+
+/// What a class's body and methods say about its attributes.
+pub(super) struct ClassAttributes<'c> {
+    /// Attribute → type.
+    pub(super) types: HashMap<String, String>,
+    /// Attribute → each value assigned to it.
+    pub(super) assignments: Vec<(String, &'c Expr)>,
+    /// Method → the attributes it assigns through `self`.
+    pub(super) assigned_by: HashMap<String, HashSet<String>>,
 }
 
 /// Scopes and bindings of the file being lowered, with the queries that resolve names and
@@ -104,6 +116,14 @@ impl SemanticModel<'_> {
         self.scopes
             .last()
             .is_some_and(|s| s.global_names.contains(name))
+    }
+
+    /// In a method: its class (the type of `self`).
+    pub(super) fn self_class(&self) -> Option<&ClassInfo> {
+        match self.lookup(self.self_name()?) {
+            Some(Binding::Local(Some(Returns::One(class)))) => self.classes.get(class),
+            _ => None,
+        }
     }
 
     /// In a method: the name of its own object (`self`).
@@ -423,9 +443,10 @@ impl SemanticModel<'_> {
     pub(super) fn class_attribute_types<'c>(
         &self,
         class: &'c ast::StmtClassDef,
-    ) -> (HashMap<String, String>, Vec<(String, &'c Expr)>) {
+    ) -> ClassAttributes<'c> {
         let mut types = HashMap::default();
         let mut assignments = Vec::new();
+        let mut assigned_by: HashMap<String, HashSet<String>> = HashMap::default();
         for stmt in &class.body {
             match stmt {
                 Stmt::Assign(assign) => {
@@ -452,6 +473,11 @@ impl SemanticModel<'_> {
                         found: Vec::new(),
                     };
                     finder.visit_body(&method.body);
+                    let assigned = finder.found.iter().map(|(attr, _, _)| attr.clone());
+                    assigned_by
+                        .entry(method.name.id.to_string())
+                        .or_default()
+                        .extend(assigned);
                     for (attr, value, annotation) in finder.found {
                         if let Some(value) = value {
                             assignments.push((attr.clone(), value));
@@ -470,7 +496,11 @@ impl SemanticModel<'_> {
                 _ => {}
             }
         }
-        (types, assignments)
+        ClassAttributes {
+            types,
+            assignments,
+            assigned_by,
+        }
     }
 
     pub(super) fn qualified(&self, name: &str) -> String {

@@ -236,7 +236,40 @@ impl<'a> Lowerer<'a> {
             return;
         };
         let declared_global = |name: &str| self.semantic.declared_global(name);
+        // `self._start()` where `_start` assigns the checked attribute is the act too.
+        let assigned_by_helper = |stmt: &Stmt| {
+            let Stmt::Expr(statement) = stmt else {
+                return false;
+            };
+            let Expr::Call(call) = statement.value.as_ref() else {
+                return false;
+            };
+            let Expr::Attribute(method) = call.func.as_ref() else {
+                return false;
+            };
+            let (Some(self_name), Some(class)) =
+                (self.semantic.self_name(), self.semantic.self_class())
+            else {
+                return false;
+            };
+            let on_self =
+                matches!(method.value.as_ref(), Expr::Name(n) if n.id.as_str() == self_name);
+            let attribute = written
+                .strip_prefix(self_name)
+                .and_then(|a| a.strip_prefix('.'));
+            on_self
+                && !subscript
+                && attribute.is_some_and(|attribute| {
+                    class
+                        .assigned_by
+                        .get(method.attr.id.as_str())
+                        .is_some_and(|assigned| assigned.contains(attribute))
+                })
+        };
         let act = branch.body.iter().find_map(|stmt| {
+            if assigned_by_helper(stmt) {
+                return Some(span(stmt));
+            }
             let Stmt::Assign(assign) = stmt else {
                 return None;
             };

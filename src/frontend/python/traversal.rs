@@ -6,7 +6,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
 use super::locks::{LockUses, awaits_in};
-use super::semantic::{Binding, ClassInfo, Scope, ScopeKind};
+use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{first_param, is_main_guard, is_staticmethod, span};
 use crate::knowledge::Returns;
 use crate::model::{
@@ -136,7 +136,11 @@ impl<'a> Lowerer<'a> {
             self.visit_arguments(arguments);
         }
         let name = self.semantic.qualified(class.name.id.as_str());
-        let (attribute_types, assignments) = self.semantic.class_attribute_types(class);
+        let ClassAttributes {
+            types: attribute_types,
+            assignments,
+            assigned_by,
+        } = self.semantic.class_attribute_types(class);
         let class_identity = self.model.join(&name);
         // Methods may use a helper defined further down the class.
         for stmt in &class.body {
@@ -163,6 +167,7 @@ impl<'a> Lowerer<'a> {
             attributes: attribute_types.clone(),
             bases: bases.clone(),
             methods: methods.collect(),
+            assigned_by,
         };
         self.semantic.classes.insert(class_identity.clone(), info);
         let mut scope = Scope::new(ScopeKind::Class, &name);
