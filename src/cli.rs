@@ -13,9 +13,9 @@ use crate::config::{Options, Resolver, Selector};
 use crate::discover;
 use crate::graph::export::{self, GraphFormat, GraphKind};
 use crate::graph::{Project, summary};
-use crate::model::Language;
 use crate::report::{self, OutputFormat};
 use crate::rules;
+use crate::source::Language;
 
 #[derive(Parser)]
 #[command(

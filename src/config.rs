@@ -8,7 +8,8 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Deserializer};
 
-use crate::knowledge::{BlockingApi, Knowledge, LockType};
+use crate::knowledge::{Knowledge, LockType};
+use crate::model::BlockingApi;
 use crate::rules;
 
 /// Config file names, in the order they are looked for in each directory.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::model::Span;
+use crate::source::Span;
 
 /// Another site involved in a finding (a hop of a call chain, another lock acquisition).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -21,10 +21,10 @@ use serde_json::{Value, json};
 use crate::analysis::{self, Contents, Input, Report};
 use crate::config::{self, Options, Settings};
 use crate::diagnostic::{Diagnostic, Related};
-use crate::model::Language;
 use crate::report::{self, OutputFormat};
 use crate::rules;
 use crate::server::{self, transport};
+use crate::source::Language;
 use crate::source::SourceFile;
 
 /// A fuzz target: runs one input, panicking if an invariant does not hold.

@@ -8,7 +8,8 @@ use rustc_hash::{FxHashMap, FxHashSet as HashSet};
 
 use serde::Deserialize;
 
-use crate::model::Language;
+use crate::model::BlockingApi;
+use crate::source::Language;
 
 const BLOCKING_TOML: &str = include_str!("../rules/blocking.toml");
 const TYPES_TOML: &str = include_str!("../rules/types.toml");
@@ -18,13 +19,6 @@ const COROUTINES_TOML: &str = include_str!("../rules/coroutines.toml");
 const LOCKS_TOML: &str = include_str!("../rules/locks.toml");
 const PROCESSES_TOML: &str = include_str!("../rules/processes.toml");
 const THREADS_TOML: &str = include_str!("../rules/threads.toml");
-
-/// One blocking API: the rule it belongs to and the alternative to suggest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockingApi {
-    pub rule: String,
-    pub alternative: Option<String>,
-}
 
 /// What a call returns: one type, or the element types of a tuple.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]

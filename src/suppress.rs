@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::Language;
+use crate::source::Language;
 
 /// Which codes a directive names: all of them, or these codes/prefixes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use lsp_types::{
 };
 
 use crate::diagnostic::Diagnostic;
-use crate::model::Language;
 use crate::rules;
+use crate::source::Language;
 
 use super::document::{Encoding, Text};
 use super::workspace::Workspace;

@@ -30,7 +30,7 @@ use lsp_types::{
 };
 use serde_json::json;
 
-use crate::model::Language;
+use crate::source::Language;
 use document::{Document, Encoding, Text};
 use workspace::{OpenDocument, Workspace};
 

@@ -14,7 +14,7 @@ use crate::config::{CONFIG_FILES, Options, Resolver, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::discover;
 use crate::graph::{self, Resolution};
-use crate::model::Language;
+use crate::source::Language;
 
 use super::document::{Document, Text};
 
