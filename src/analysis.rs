@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::codes::Code;
 use crate::config::Settings;
 use crate::diagnostic::Diagnostic;
 use crate::frontend;
@@ -97,12 +98,12 @@ impl AnalysedFile {
     }
 
     /// Whether a finding of `code` starting at byte `offset` survives selection and suppression.
-    pub fn keeps(&self, code: &str, offset: usize) -> bool {
+    pub fn keeps(&self, code: Code, offset: usize) -> bool {
         !self.suppressed(code, offset) && self.settings.is_enabled_for(code, &self.path)
     }
 
     /// Whether a suppression comment covers `code` on the line of byte `offset`.
-    pub fn suppressed(&self, code: &str, offset: usize) -> bool {
+    pub fn suppressed(&self, code: Code, offset: usize) -> bool {
         !self.suppressions.is_empty()
             && self
                 .suppressions
@@ -436,9 +437,12 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     // Parse and encoding errors are not suppressible by comments: only selection applies.
     file.diagnostics = diagnostics
         .into_iter()
-        .filter(|d| match d.code {
-            "IL001" | "IL002" => file.settings.is_enabled_for(d.code, &file.path),
-            code => file.keeps(code, d.span.start),
+        .filter(|d| {
+            if d.code.is_file_error() {
+                file.settings.is_enabled_for(d.code, &file.path)
+            } else {
+                file.keeps(d.code, d.span.start)
+            }
         })
         .collect();
     Outcome::Analysed(Box::new(file))

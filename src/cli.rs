@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::analysis::{self, Input, Report};
+use crate::codes::{self, Code};
 use crate::config::{Options, Resolver, Selector};
 use crate::discover;
 use crate::graph::export::{self, GraphFormat, GraphKind};
@@ -128,18 +129,18 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check(args),
-        Command::Rule { code } => match rules::by_code(&code) {
-            Some(rule) => {
-                print!("{}", rule.doc);
+        Command::Rule { code } => match code.parse::<Code>() {
+            Ok(code) => {
+                print!("{}", code.doc());
                 Ok(ExitCode::SUCCESS)
             }
-            None => Err(format!("unknown rule `{code}` (see `interlock rules`)")),
+            Err(_) => Err(format!("unknown rule `{code}` (see `interlock rules`)")),
         },
         Command::Graph(args) => graph(args),
         Command::Server => return crate::server::run_stdio(),
         Command::Rules => {
-            for rule in rules::ALL {
-                println!("{}  {:<30} {}", rule.code, rule.name, rule.summary);
+            for code in codes::ALL {
+                println!("{code}  {:<30} {}", code.name(), code.summary());
             }
             Ok(ExitCode::SUCCESS)
         }

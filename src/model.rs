@@ -12,6 +12,8 @@ use thin_vec::ThinVec;
 /// The source vocabulary the model is written in (defined in the leaf [`crate::source`]).
 pub use crate::source::{Language, Span};
 
+use crate::codes::Code;
+
 /// Where a piece of code runs, as far as blocking is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Context {
@@ -88,10 +90,11 @@ pub struct Call {
     pub blocking: Option<Box<BlockingApi>>,
 }
 
-/// One blocking API: the rule it belongs to and the alternative to suggest.
+/// One blocking API: the rule it belongs to (one of [`crate::codes::BLOCKING_API_CODES`]) and
+/// the alternative to suggest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockingApi {
-    pub rule: String,
+    pub rule: Code,
     pub alternative: Option<String>,
 }
 

@@ -84,7 +84,7 @@ fn fixtures_report_exactly_their_expectations() {
             let message = report
                 .diagnostics
                 .iter()
-                .find(|d| &d.path == path && d.code == code)
+                .find(|d| &d.path == path && d.code.as_str() == code)
                 .map(|d| d.message.as_str())
                 .unwrap_or("");
             failures.push(format!("{name}:{line}: unexpected {code} ({message})"));

@@ -7,19 +7,26 @@ use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 
 use super::{CallSite, FunctionId, Project};
+use crate::codes::Code;
 use crate::model::{Context, FunctionKind};
 
 /// The rules whose calls make a function blocking for IL106 (not IL107: nesting a loop is
 /// only a bug in async code itself).
-const BLOCKING_RULES: &[&str] = &["IL101", "IL102", "IL103", "IL104", "IL105"];
+const BLOCKING_RULES: &[Code] = &[
+    Code::IL101,
+    Code::IL102,
+    Code::IL103,
+    Code::IL104,
+    Code::IL105,
+];
 
 /// How a function reaches a call of interest — a blocking call (IL106) or a process spawn
 /// (IL301): the first call on a shortest path to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BlocksVia {
-    /// The call is itself the call of interest: a blocking API of rule `rule`, or the
-    /// process-starting API named `rule`.
-    Leaf { site: CallSite, rule: String },
+    /// The call is itself the call of interest: a blocking API (its rule is the call's
+    /// [`crate::model::Call::blocking`]), or a process-starting API (the call's callee).
+    Leaf { site: CallSite },
     /// The call reaches a project function that may block, `depth` calls from the blocking one.
     Call {
         site: CallSite,
@@ -41,7 +48,7 @@ impl BlocksVia {
 /// What the summaries may consult about the user's intent.
 pub trait Policy {
     /// A suppression comment on this call's line covers `code`.
-    fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool;
+    fn suppressed(&self, project: &Project, site: CallSite, code: Code) -> bool;
     /// The user declared this function non-blocking (`non-blocking` in config).
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool;
 }
@@ -106,14 +113,11 @@ fn blocks_via(
         };
         if let Some(api) = &call.blocking {
             if !call.non_blocking
-                && BLOCKING_RULES.contains(&api.rule.as_str())
-                && !policy.suppressed(project, site, &api.rule)
-                && !policy.suppressed(project, site, "IL106")
+                && BLOCKING_RULES.contains(&api.rule)
+                && !policy.suppressed(project, site, api.rule)
+                && !policy.suppressed(project, site, Code::IL106)
             {
-                return Some(BlocksVia::Leaf {
-                    site,
-                    rule: api.rule.clone(),
-                });
+                return Some(BlocksVia::Leaf { site });
             }
             continue;
         }
@@ -124,7 +128,7 @@ fn blocks_via(
         let Some(via) = summaries.get(&callee) else {
             continue;
         };
-        if project.function(callee).is_async || policy.suppressed(project, site, "IL106") {
+        if project.function(callee).is_async || policy.suppressed(project, site, Code::IL106) {
             continue;
         }
         let depth = via.depth() + 1;

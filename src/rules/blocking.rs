@@ -1,12 +1,13 @@
 //! The shared check of the blocking-call families (IL101–IL105, IL107): a call in async context
 //! whose callee the blocking table assigns to the rule.
 
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::model::{Call, Context, FileModel, Function, FunctionKind};
 
 /// Reports the calls in async code that the blocking table assigns to `code`.
 /// `why` completes the sentence "`callee` in async function `f` …".
-pub fn check(model: &FileModel, code: &'static str, why: &str, out: &mut Vec<Diagnostic>) {
+pub fn check(model: &FileModel, code: Code, why: &str, out: &mut Vec<Diagnostic>) {
     for (function, call) in model.calls() {
         if call.context != Context::Async || call.non_blocking || call.awaited {
             continue;

@@ -1,15 +1,13 @@
 //! IL107 nested-event-loop: `asyncio.run` / `block_on` inside code already running on an event loop
 
 use super::{Check, Rule, blocking};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
 
 pub const RULE: Rule = Rule {
-    code: "IL107",
-    name: "nested-event-loop",
-    summary: "`asyncio.run` / `block_on` inside code already running on an event loop",
-    doc: include_str!("../../rules/IL107-nested-event-loop.md"),
+    code: Code::IL107,
     check: Check::File(check),
 };
 

@@ -2,16 +2,14 @@
 //! while async code awaits.
 
 use super::{Check, Rule};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Language};
 use crate::rules::blocking::describe;
 
 pub const RULE: Rule = Rule {
-    code: "IL203",
-    name: "sync-lock-held-across-await",
-    summary: "a thread-blocking lock or `RefCell` borrow is held across an await",
-    doc: include_str!("../../rules/IL203-sync-lock-held-across-await.md"),
+    code: Code::IL203,
     check: Check::File(check),
 };
 

@@ -2,6 +2,7 @@
 //! reaches a blocking call (IL101–IL105) through any number of calls and files.
 
 use super::{Check, ProjectContext, Rule, call_hop};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia};
 use crate::graph::{CallSite, FunctionId, Project};
@@ -9,10 +10,7 @@ use crate::model::{Context, Language};
 use crate::rules::blocking::describe;
 
 pub const RULE: Rule = Rule {
-    code: "IL106",
-    name: "transitive-blocking-call-in-async",
-    summary: "async code calls a helper that blocks, through any number of calls and files",
-    doc: include_str!("../../rules/IL106-transitive-blocking-call-in-async.md"),
+    code: Code::IL106,
     check: Check::Project(check),
 };
 
@@ -56,22 +54,24 @@ fn diagnostic(
         project.function(callee).name.clone(),
     ];
     let mut related = Vec::new();
-    let mut leaf_rule = String::new();
+    let mut leaf_rule = "";
     for hop in &hops {
         match hop {
             BlocksVia::Call { site, callee, .. } => {
                 names.push(project.function(*callee).name.clone());
                 related.push(call_hop(project, *site, *callee, ""));
             }
-            BlocksVia::Leaf { site, rule } => {
+            BlocksVia::Leaf { site } => {
                 let call = project.call(*site);
+                // A leaf of the blocking summaries is a blocking API's call.
+                let rule = call.blocking.as_ref().map_or("", |api| api.rule.as_str());
                 let leaf = call
                     .callee
                     .clone()
                     .or_else(|| call.method.clone())
                     .unwrap_or_else(|| "this call".into());
                 names.push(format!("{leaf}()"));
-                leaf_rule = rule.clone();
+                leaf_rule = rule;
                 related.push(Related {
                     path: project.model(site.caller).path.clone(),
                     span: call.span.clone(),
