@@ -186,7 +186,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         let mut contents = Vec::new();
         // Past the size limit the file is refused anyway: read no more than one byte over it.
         std::io::stdin()
-            .take(analysis::MAX_FILE_BYTES + 1)
+            .take(crate::analysed::MAX_FILE_BYTES + 1)
             .read_to_end(&mut contents)
             .map_err(|e| format!("could not read standard input: {e}"))?;
         let settings = resolver.settings_for(&name)?;
@@ -276,7 +276,8 @@ fn graph(args: GraphArgs) -> Result<ExitCode, String> {
     for error in errors.iter().chain(&more_errors) {
         eprintln!("error: {}: {}", error.path.display(), error.message);
     }
-    let parsed: Vec<&analysis::AnalysedFile> = files.iter().filter(|f| f.model.is_some()).collect();
+    let parsed: Vec<&crate::analysed::AnalysedFile> =
+        files.iter().filter(|f| f.model.is_some()).collect();
     let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
     let context = rules::ProjectContext::new(&project, &parsed);
     let lines: Vec<_> = parsed.iter().map(|f| f.lines()).collect();

@@ -5,6 +5,7 @@
 //! files in parallel; `report` renders the results; `cli` ties it together; `server` is the
 //! language server. `codes` is the registry of rule codes that all of them share.
 
+pub mod analysed;
 pub mod analysis;
 pub mod cli;
 pub mod codes;

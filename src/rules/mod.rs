@@ -30,7 +30,7 @@ pub mod transitive_blocking_call_in_async;
 pub mod unpicklable_process_target;
 pub mod unprotected_shared_write;
 
-use crate::analysis::AnalysedFile;
+use crate::analysed::AnalysedFile;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::locks::{Acquisition, Evidence, Inner, LockGraph};

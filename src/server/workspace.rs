@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::analysis::{self, AnalysedFile, Contents, Input};
+use crate::analysed::AnalysedFile;
+use crate::analysis::{self, Contents, Input};
 use crate::config::{CONFIG_FILES, Options, Resolver, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::discover;
