@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::analysed::{AnalysedFile, MAX_FILE_BYTES};
+use crate::codes::Code;
 use crate::config::Settings;
 use crate::diagnostic::Diagnostic;
 use crate::frontend;
@@ -284,7 +285,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     };
     if bytes.len() as u64 > MAX_FILE_BYTES {
         let diagnostic = Diagnostic::new(
-            rules::parse_error::RULE.code,
+            Code::IL001,
             path.clone(),
             0..0,
             format!(
@@ -322,7 +323,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
         Err(error) => {
             let offset = error.offset;
             let diagnostic = Diagnostic::new(
-                rules::invalid_utf8::RULE.code,
+                Code::IL002,
                 path.clone(),
                 offset..offset,
                 format!("{}; it was not analysed", error.message),
@@ -347,14 +348,12 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
                     (text, Some(model), diagnostics)
                 }
                 Err(error) => {
-                    let diagnostic = Diagnostic::new(
-                        rules::parse_error::RULE.code,
-                        path.clone(),
-                        error.span,
-                        error.message,
-                    )
-                    .with_label("here")
-                    .with_help("fix the syntax error; interlock analyses the file once it parses");
+                    let diagnostic =
+                        Diagnostic::new(Code::IL001, path.clone(), error.span, error.message)
+                            .with_label("here")
+                            .with_help(
+                                "fix the syntax error; interlock analyses the file once it parses",
+                            );
                     (text, None, vec![diagnostic])
                 }
             }
