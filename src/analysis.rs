@@ -9,14 +9,16 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::analysed::{AnalysedFile, MAX_FILE_BYTES};
+use crate::codes::Code;
 use crate::config::Settings;
 use crate::diagnostic::Diagnostic;
 use crate::frontend;
 use crate::graph::{Project, Resolution};
-use crate::model::{FileModel, Language};
+use crate::model::Language;
 use crate::project::Layout;
 use crate::rules::{self, ProjectContext};
-use crate::source::{LineIndex, SourceFile};
+use crate::source::SourceFile;
 use crate::suppress::Suppressions;
 
 /// Stack size of the analysis threads: deep but legal nesting must never overflow. `syn`
@@ -24,11 +26,6 @@ use crate::suppress::Suppressions;
 /// the like; 1 GiB of address space (touched only as deep as a file really goes) covers
 /// hundreds of thousands of levels.
 pub const STACK_SIZE: usize = 1024 * 1024 * 1024;
-
-/// Largest file analysed (8 MiB): parsing and lowering cost up to ~100 bytes of memory per
-/// byte of hostile input, so this bounds what one file may take. Larger files get an IL001
-/// finding and are not read past the limit; real source files are far smaller.
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// One file to analyse.
 pub struct Input {
@@ -61,53 +58,6 @@ pub struct Report {
     pub diagnostics: Vec<Diagnostic>,
     pub sources: HashMap<PathBuf, SourceFile>,
     pub errors: Vec<FileError>,
-}
-
-/// One file after the per-file phase: its model (when it parsed) and what the project phase
-/// needs to filter and render findings.
-pub struct AnalysedFile {
-    pub path: PathBuf,
-    language: Language,
-    /// The text, kept from the per-file phase when it is likely needed (findings, suppression
-    /// comments, contents that are not on disk), otherwise read again on first use.
-    text: std::sync::OnceLock<Arc<str>>,
-    pub settings: Arc<Settings>,
-    pub model: Option<FileModel>,
-    pub suppressions: Suppressions,
-    lines: std::sync::OnceLock<LineIndex>,
-    /// Findings of the per-file rules, already filtered.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl AnalysedFile {
-    /// The file's line index, built on first use (most files never need one).
-    pub fn lines(&self) -> &LineIndex {
-        self.lines.get_or_init(|| LineIndex::new(self.text()))
-    }
-
-    /// The file's text (read and decoded again if it was not kept).
-    pub fn text(&self) -> &Arc<str> {
-        self.text.get_or_init(|| {
-            let bytes = crate::source::read_regular(&self.path, MAX_FILE_BYTES).unwrap_or_default();
-            match crate::decode::decode(&bytes, self.language) {
-                Ok(text) => Arc::from(text.as_ref()),
-                Err(_) => Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
-            }
-        })
-    }
-
-    /// Whether a finding of `code` starting at byte `offset` survives selection and suppression.
-    pub fn keeps(&self, code: &str, offset: usize) -> bool {
-        !self.suppressed(code, offset) && self.settings.is_enabled_for(code, &self.path)
-    }
-
-    /// Whether a suppression comment covers `code` on the line of byte `offset`.
-    pub fn suppressed(&self, code: &str, offset: usize) -> bool {
-        !self.suppressions.is_empty()
-            && self
-                .suppressions
-                .suppresses(code, self.lines().line_of(offset))
-    }
 }
 
 enum Outcome {
@@ -335,7 +285,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
     };
     if bytes.len() as u64 > MAX_FILE_BYTES {
         let diagnostic = Diagnostic::new(
-            rules::parse_error::RULE.code,
+            Code::IL001,
             path.clone(),
             0..0,
             format!(
@@ -345,26 +295,19 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
         )
         .with_label("too large to analyse")
         .with_help("exclude generated files (`extend-exclude` in the configuration)");
-        let file = AnalysedFile {
-            suppressions: Suppressions::default(),
-            lines: std::sync::OnceLock::new(),
+        // Nothing of its text is shown: never read it again for rendering.
+        let mut file = AnalysedFile::new(
             path,
             language,
-            // Nothing of it is shown: never read it again for rendering.
-            text: std::sync::OnceLock::from(Arc::from("")),
-            model: None,
-            diagnostics: Vec::new(),
             settings,
-        };
-        let diagnostics = if file.settings.is_enabled_for(diagnostic.code, &file.path) {
-            vec![diagnostic]
-        } else {
-            Vec::new()
-        };
-        return Outcome::Analysed(Box::new(AnalysedFile {
-            diagnostics,
-            ..file
-        }));
+            None,
+            Suppressions::default(),
+            Some(Arc::from("")),
+        );
+        if file.settings.is_enabled_for(diagnostic.code, &file.path) {
+            file.diagnostics.push(diagnostic);
+        }
+        return Outcome::Analysed(Box::new(file));
     }
     if bytes.contains(&0) {
         return fail("binary file (contains NUL bytes), not analysed".to_string());
@@ -380,7 +323,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
         Err(error) => {
             let offset = error.offset;
             let diagnostic = Diagnostic::new(
-                rules::invalid_utf8::RULE.code,
+                Code::IL002,
                 path.clone(),
                 offset..offset,
                 format!("{}; it was not analysed", error.message),
@@ -405,40 +348,30 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
                     (text, Some(model), diagnostics)
                 }
                 Err(error) => {
-                    let diagnostic = Diagnostic::new(
-                        rules::parse_error::RULE.code,
-                        path.clone(),
-                        error.span,
-                        error.message,
-                    )
-                    .with_label("here")
-                    .with_help("fix the syntax error; interlock analyses the file once it parses");
+                    let diagnostic =
+                        Diagnostic::new(Code::IL001, path.clone(), error.span, error.message)
+                            .with_label("here")
+                            .with_help(
+                                "fix the syntax error; interlock analyses the file once it parses",
+                            );
                     (text, None, vec![diagnostic])
                 }
             }
         }
     };
     let suppressions = Suppressions::parse(&text, language);
-    let kept = std::sync::OnceLock::new();
-    if contents_given || !suppressions.is_empty() || !diagnostics.is_empty() {
-        let _ = kept.set(Arc::from(text.as_ref()));
-    }
-    let mut file = AnalysedFile {
-        suppressions,
-        lines: std::sync::OnceLock::new(),
-        path,
-        language,
-        text: kept,
-        settings,
-        model,
-        diagnostics: Vec::new(),
-    };
+    let kept = (contents_given || !suppressions.is_empty() || !diagnostics.is_empty())
+        .then(|| Arc::from(text.as_ref()));
+    let mut file = AnalysedFile::new(path, language, settings, model, suppressions, kept);
     // Parse and encoding errors are not suppressible by comments: only selection applies.
     file.diagnostics = diagnostics
         .into_iter()
-        .filter(|d| match d.code {
-            "IL001" | "IL002" => file.settings.is_enabled_for(d.code, &file.path),
-            code => file.keeps(code, d.span.start),
+        .filter(|d| {
+            if d.code.is_file_error() {
+                file.settings.is_enabled_for(d.code, &file.path)
+            } else {
+                file.keeps(d.code, d.span.start)
+            }
         })
         .collect();
     Outcome::Analysed(Box::new(file))

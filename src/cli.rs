@@ -9,13 +9,14 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::analysis::{self, Input, Report};
+use crate::codes::{self, Code};
 use crate::config::{Options, Resolver, Selector};
 use crate::discover;
 use crate::graph::export::{self, GraphFormat, GraphKind};
 use crate::graph::{Project, summary};
-use crate::model::Language;
 use crate::report::{self, OutputFormat};
 use crate::rules;
+use crate::source::Language;
 
 #[derive(Parser)]
 #[command(
@@ -128,18 +129,18 @@ pub fn run() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => check(args),
-        Command::Rule { code } => match rules::by_code(&code) {
-            Some(rule) => {
-                print!("{}", rule.doc);
+        Command::Rule { code } => match code.parse::<Code>() {
+            Ok(code) => {
+                print!("{}", code.doc());
                 Ok(ExitCode::SUCCESS)
             }
-            None => Err(format!("unknown rule `{code}` (see `interlock rules`)")),
+            Err(_) => Err(format!("unknown rule `{code}` (see `interlock rules`)")),
         },
         Command::Graph(args) => graph(args),
         Command::Server => return crate::server::run_stdio(),
         Command::Rules => {
-            for rule in rules::ALL {
-                println!("{}  {:<30} {}", rule.code, rule.name, rule.summary);
+            for code in codes::ALL {
+                println!("{code}  {:<30} {}", code.name(), code.summary());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -185,7 +186,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         let mut contents = Vec::new();
         // Past the size limit the file is refused anyway: read no more than one byte over it.
         std::io::stdin()
-            .take(analysis::MAX_FILE_BYTES + 1)
+            .take(crate::analysed::MAX_FILE_BYTES + 1)
             .read_to_end(&mut contents)
             .map_err(|e| format!("could not read standard input: {e}"))?;
         let settings = resolver.settings_for(&name)?;
@@ -275,7 +276,8 @@ fn graph(args: GraphArgs) -> Result<ExitCode, String> {
     for error in errors.iter().chain(&more_errors) {
         eprintln!("error: {}: {}", error.path.display(), error.message);
     }
-    let parsed: Vec<&analysis::AnalysedFile> = files.iter().filter(|f| f.model.is_some()).collect();
+    let parsed: Vec<&crate::analysed::AnalysedFile> =
+        files.iter().filter(|f| f.model.is_some()).collect();
     let project = Project::new(parsed.iter().filter_map(|f| f.model.as_ref()).collect());
     let context = rules::ProjectContext::new(&project, &parsed);
     let lines: Vec<_> = parsed.iter().map(|f| f.lines()).collect();

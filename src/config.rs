@@ -8,8 +8,9 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Deserializer};
 
-use crate::knowledge::{BlockingApi, Knowledge, LockType};
-use crate::rules;
+use crate::codes::{self, BLOCKING_API_CODES, Code};
+use crate::knowledge::{Knowledge, LockType};
+use crate::model::BlockingApi;
 
 /// Config file names, in the order they are looked for in each directory.
 pub const CONFIG_FILES: &[&str] = &["interlock.toml", ".interlock.toml", "pyproject.toml"];
@@ -49,7 +50,7 @@ pub const DEFAULT_EXCLUDE: &[&str] = &[
 /// warning formatting) far more often than through real bugs.
 pub const DEFAULT_MAX_CALL_DEPTH: usize = 4;
 
-/// A rule selector: `ALL`, a code (`IL101`) or a code prefix (`IL1`).
+/// A rule selector: `ALL`, a code (`IL101`) or a code prefix (`IL1`), kept as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selector(String);
 
@@ -58,9 +59,9 @@ impl Selector {
     pub fn parse(text: &str) -> Result<Selector, String> {
         let upper = text.trim().to_ascii_uppercase();
         if upper == "ALL"
-            || rules::ALL
+            || codes::ALL
                 .iter()
-                .any(|rule| rule.code.starts_with(&upper) && upper.len() >= 2)
+                .any(|code| code.as_str().starts_with(&upper) && upper.len() >= 2)
         {
             Ok(Selector(upper))
         } else {
@@ -71,11 +72,11 @@ impl Selector {
     }
 
     /// How specifically this selector matches `code` (`None` if it does not).
-    fn specificity(&self, code: &str) -> Option<usize> {
+    fn specificity(&self, code: Code) -> Option<usize> {
         if self.0 == "ALL" {
             Some(0)
         } else {
-            code.starts_with(&self.0).then_some(self.0.len())
+            code.as_str().starts_with(&self.0).then_some(self.0.len())
         }
     }
 }
@@ -99,7 +100,7 @@ impl SelectionLayer {
     /// Whether `code` is enabled after this layer, given whether it was before: within a layer
     /// the most specific matching selector wins, `ignore` on ties; a layer that says nothing
     /// about the code keeps the earlier decision, unless it has its own `select`.
-    fn decide(&self, code: &str, before: bool) -> bool {
+    fn decide(&self, code: Code, before: bool) -> bool {
         let best = |selectors: &mut dyn Iterator<Item = &Selector>| {
             selectors.filter_map(|s| s.specificity(code)).max()
         };
@@ -122,21 +123,22 @@ pub struct BlockingEntry {
     pub alternative: Option<String>,
 }
 
-/// A rule code that a blocking entry may name.
+/// A rule code that a blocking entry may name (one of [`BLOCKING_API_CODES`]).
 #[derive(Clone, Debug)]
-pub struct BlockingRule(pub String);
+pub struct BlockingRule(pub Code);
 
 impl<'de> Deserialize<'de> for BlockingRule {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const CODES: &[&str] = &["IL101", "IL102", "IL103", "IL104", "IL105", "IL107"];
-        let code = String::deserialize(deserializer)?.to_ascii_uppercase();
-        if CODES.contains(&code.as_str()) {
-            Ok(BlockingRule(code))
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "`{code}` is not a blocking rule (expected one of {})",
-                CODES.join(", ")
-            )))
+        let text = String::deserialize(deserializer)?.to_ascii_uppercase();
+        match text.parse() {
+            Ok(code) if BLOCKING_API_CODES.contains(&code) => Ok(BlockingRule(code)),
+            _ => {
+                let expected: Vec<&str> = BLOCKING_API_CODES.iter().map(|c| c.as_str()).collect();
+                Err(serde::de::Error::custom(format!(
+                    "`{text}` is not a blocking rule (expected one of {})",
+                    expected.join(", ")
+                )))
+            }
         }
     }
 }
@@ -224,7 +226,8 @@ pub fn parse_options(text: &str, is_pyproject: bool) -> Result<Option<Options>, 
 pub struct Settings {
     /// Directory that relative globs are matched against.
     pub root: PathBuf,
-    /// Rule selection: the config file's layer, then the command line's.
+    /// Rule selection, over each code's default: the config file's layer, then the command
+    /// line's.
     selection: [SelectionLayer; 2],
     exclude: GlobSet,
     /// `per-file-ignores`: one set of all the patterns (matched once per lookup instead of one
@@ -242,7 +245,7 @@ impl Settings {
     pub fn new(root: PathBuf, file: Options, cli: &Options) -> Result<Settings, String> {
         let selection = [
             SelectionLayer {
-                select: Some(file.select.unwrap_or_else(|| vec![Selector("ALL".into())])),
+                select: file.select,
                 extend_select: file.extend_select.unwrap_or_default(),
                 ignore: file.ignore.unwrap_or_default(),
             },
@@ -311,16 +314,18 @@ impl Settings {
         })
     }
 
-    /// Whether a rule is enabled, applying the config file's selection and then the command
-    /// line's on top of it (a `--select` there starts afresh, as in Ruff).
-    pub fn is_enabled(&self, code: &str) -> bool {
+    /// Whether a rule is enabled: its default, then the config file's selection, then the
+    /// command line's on top of it (a `select` starts afresh, as in Ruff).
+    pub fn is_enabled(&self, code: Code) -> bool {
         self.selection
             .iter()
-            .fold(false, |enabled, layer| layer.decide(code, enabled))
+            .fold(code.default_enabled(), |enabled, layer| {
+                layer.decide(code, enabled)
+            })
     }
 
     /// Whether a rule is enabled for a particular file (`per-file-ignores` applied).
-    pub fn is_enabled_for(&self, code: &str, path: &Path) -> bool {
+    pub fn is_enabled_for(&self, code: Code, path: &Path) -> bool {
         let (globs, selectors) = &self.per_file_ignores;
         self.is_enabled(code)
             && !self.matching(globs, path).into_iter().any(|index| {
@@ -490,11 +495,11 @@ mod tests {
     #[test]
     fn most_specific_selector_wins() {
         let s = settings("select = [\"IL1\"]\nignore = [\"IL10\"]\nextend-select = [\"IL105\"]");
-        assert!(!s.is_enabled("IL101"));
-        assert!(s.is_enabled("IL105"));
-        assert!(!s.is_enabled("IL001"));
+        assert!(!s.is_enabled(Code::IL101));
+        assert!(s.is_enabled(Code::IL105));
+        assert!(!s.is_enabled(Code::IL001));
         let all = settings("");
-        assert!(all.is_enabled("IL107"));
+        assert!(all.is_enabled(Code::IL107));
     }
 
     #[test]
@@ -517,8 +522,8 @@ mod tests {
         assert!(s.is_excluded(Path::new("/p/gen/x.py")));
         assert!(s.is_excluded(Path::new("/p/.venv")));
         assert!(!s.is_excluded(Path::new("/p/src/x.py")));
-        assert!(!s.is_enabled_for("IL101", Path::new("/p/tests/test_x.py")));
-        assert!(s.is_enabled_for("IL102", Path::new("/p/tests/test_x.py")));
+        assert!(!s.is_enabled_for(Code::IL101, Path::new("/p/tests/test_x.py")));
+        assert!(s.is_enabled_for(Code::IL102, Path::new("/p/tests/test_x.py")));
     }
 
     #[test]
@@ -527,10 +532,10 @@ mod tests {
             "[per-file-ignores]\n\"tests/*\" = [\"IL101\"]\n\"*_async.py\" = [\"IL102\"]\n\"gen/**\" = []",
         );
         let both = Path::new("/p/tests/db_async.py");
-        assert!(!s.is_enabled_for("IL101", both) && !s.is_enabled_for("IL102", both));
-        assert!(s.is_enabled_for("IL103", both));
+        assert!(!s.is_enabled_for(Code::IL101, both) && !s.is_enabled_for(Code::IL102, both));
+        assert!(s.is_enabled_for(Code::IL103, both));
         let one = Path::new("/p/src/db_async.py");
-        assert!(s.is_enabled_for("IL101", one) && !s.is_enabled_for("IL102", one));
-        assert!(s.is_enabled_for("IL101", Path::new("/p/gen/x.py")));
+        assert!(s.is_enabled_for(Code::IL101, one) && !s.is_enabled_for(Code::IL102, one));
+        assert!(s.is_enabled_for(Code::IL101, Path::new("/p/gen/x.py")));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::model::Language;
+use crate::source::Language;
 
 /// Why bytes could not be decoded: the offset of the first bad byte and what is wrong.
 #[derive(Debug, PartialEq, Eq)]

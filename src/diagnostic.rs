@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::model::Span;
+use crate::codes::Code;
+use crate::source::Span;
 
 /// Another site involved in a finding (a hop of a call chain, another lock acquisition).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,8 +16,8 @@ pub struct Related {
 /// One finding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// The public rule code, e.g. `IL101`.
-    pub code: &'static str,
+    /// The rule code, e.g. `IL101`.
+    pub code: Code,
     /// What is wrong and why it is a bug.
     pub message: String,
     /// Short label shown under the primary span.
@@ -30,7 +31,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// A diagnostic without help or related sites.
-    pub fn new(code: &'static str, path: PathBuf, span: Span, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, path: PathBuf, span: Span, message: impl Into<String>) -> Self {
         let message = message.into();
         Diagnostic {
             code,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::analysis::{FileError, Input};
 use crate::config::Resolver;
-use crate::model::Language;
+use crate::source::Language;
 
 /// The files to analyse under `paths`, plus the paths that could not be used.
 /// The project each file belongs to: its nearest ancestor holding `.git`, or else the nearest

@@ -8,7 +8,9 @@ use rustc_hash::{FxHashMap, FxHashSet as HashSet};
 
 use serde::Deserialize;
 
-use crate::model::Language;
+use crate::codes::{BLOCKING_API_CODES, Code};
+use crate::model::BlockingApi;
+use crate::source::Language;
 
 const BLOCKING_TOML: &str = include_str!("../rules/blocking.toml");
 const TYPES_TOML: &str = include_str!("../rules/types.toml");
@@ -18,13 +20,6 @@ const COROUTINES_TOML: &str = include_str!("../rules/coroutines.toml");
 const LOCKS_TOML: &str = include_str!("../rules/locks.toml");
 const PROCESSES_TOML: &str = include_str!("../rules/processes.toml");
 const THREADS_TOML: &str = include_str!("../rules/threads.toml");
-
-/// One blocking API: the rule it belongs to and the alternative to suggest.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockingApi {
-    pub rule: String,
-    pub alternative: Option<String>,
-}
 
 /// What a call returns: one type, or the element types of a tuple.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -236,9 +231,14 @@ impl Knowledge {
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
             };
             for (rule, apis) in blocking.get(lang).into_iter().flatten() {
+                let rule: Code = rule.parse().expect("rules/blocking.toml names known codes");
+                assert!(
+                    BLOCKING_API_CODES.contains(&rule),
+                    "rules/blocking.toml: {rule} is not a blocking rule"
+                );
                 for (name, alternative) in apis {
                     let api = BlockingApi {
-                        rule: rule.clone(),
+                        rule,
                         alternative: Some(alternative.clone()),
                     };
                     tables.add_blocking(name, api);
@@ -367,8 +367,8 @@ mod tests {
     #[test]
     fn builtin_tables_parse_and_cover_both_languages() {
         let k = Knowledge::builtin();
-        assert_eq!(k.python.blocking["time.sleep"].rule, "IL101");
-        assert_eq!(k.rust.blocking["std::thread::sleep"].rule, "IL101");
+        assert_eq!(k.python.blocking["time.sleep"].rule, Code::IL101);
+        assert_eq!(k.rust.blocking["std::thread::sleep"].rule, Code::IL101);
         assert!(matches!(
             k.rust.returns["std::sync::mpsc::channel"],
             Returns::Tuple(_)
@@ -376,6 +376,6 @@ mod tests {
         assert!(k.python.offloads(Some("asyncio.to_thread"), None));
         assert!(k.rust.offloads(None, Some("spawn_blocking")));
         let any_receiver = k.python.blocking_api(None, Some("run_until_complete"));
-        assert_eq!(any_receiver.map(|a| a.rule.as_str()), Some("IL107"));
+        assert_eq!(any_receiver.map(|a| a.rule), Some(Code::IL107));
     }
 }

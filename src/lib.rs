@@ -3,10 +3,12 @@
 //! Front ends (`frontend`) lower each file into one language-neutral `model`; `rules` read the
 //! model (with the API tables of `knowledge`) and emit `diagnostic`s; `analysis` drives the
 //! files in parallel; `report` renders the results; `cli` ties it together; `server` is the
-//! language server.
+//! language server. `codes` is the registry of rule codes that all of them share.
 
+pub mod analysed;
 pub mod analysis;
 pub mod cli;
+pub mod codes;
 pub mod config;
 pub mod decode;
 pub mod diagnostic;

@@ -6,38 +6,13 @@
 //! shared-state accesses here.
 
 use rustc_hash::FxHashSet as HashSet;
-use std::ops::Range;
 use std::path::PathBuf;
 use thin_vec::ThinVec;
 
-/// Source language of a file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Language {
-    Python,
-    Rust,
-}
+/// The source vocabulary the model is written in (defined in the leaf [`crate::source`]).
+pub use crate::source::{Language, Span};
 
-impl Language {
-    /// The language of a path, judged by its extension.
-    pub fn from_path(path: &std::path::Path) -> Option<Language> {
-        match path.extension()?.to_str()? {
-            "py" | "pyi" => Some(Language::Python),
-            "rs" => Some(Language::Rust),
-            _ => None,
-        }
-    }
-
-    /// Separator between the segments of a canonical name (`time.sleep`, `std::fs::read`).
-    pub fn path_separator(self) -> &'static str {
-        match self {
-            Language::Python => ".",
-            Language::Rust => "::",
-        }
-    }
-}
-
-/// A byte range in a file's text.
-pub type Span = Range<usize>;
+use crate::codes::Code;
 
 /// Where a piece of code runs, as far as blocking is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,7 +87,15 @@ pub struct Call {
     /// What happens to the call's result.
     pub result: ResultUse,
     /// The blocking API the call is, per the tables the file was lowered with.
-    pub blocking: Option<Box<crate::knowledge::BlockingApi>>,
+    pub blocking: Option<Box<BlockingApi>>,
+}
+
+/// One blocking API: the rule it belongs to (one of [`crate::codes::BLOCKING_API_CODES`]) and
+/// the alternative to suggest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockingApi {
+    pub rule: Code,
+    pub alternative: Option<String>,
 }
 
 /// A function, method, closure, async block or a module's top-level code. The facts most

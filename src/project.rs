@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
-use crate::model::Language;
+use crate::source::Language;
 
 /// A file's place in its project.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,9 +1,38 @@
-//! Source text and the conversion of byte offsets to 1-based rows and columns, absolute paths,
-//! and what kind of file a path is.
+//! Source files: their language, byte spans, the conversion of byte offsets to 1-based rows and
+//! columns, absolute paths, and what kind of file a path is. A leaf: it uses no other module.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+
+/// Source language of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Language {
+    Python,
+    Rust,
+}
+
+impl Language {
+    /// The language of a path, judged by its extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Language> {
+        match path.extension()?.to_str()? {
+            "py" | "pyi" => Some(Language::Python),
+            "rs" => Some(Language::Rust),
+            _ => None,
+        }
+    }
+
+    /// Separator between the segments of a canonical name (`time.sleep`, `std::fs::read`).
+    pub fn path_separator(self) -> &'static str {
+        match self {
+            Language::Python => ".",
+            Language::Rust => "::",
+        }
+    }
+}
+
+/// A byte range in a file's text.
+pub type Span = Range<usize>;
 
 /// `path` made absolute against the working directory (read once: it does not change while
 /// interlock runs), without touching the file system otherwise.

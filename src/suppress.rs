@@ -4,9 +4,11 @@
 
 use std::collections::HashMap;
 
-use crate::model::Language;
+use crate::codes::Code;
+use crate::source::Language;
 
-/// Which codes a directive names: all of them, or these codes/prefixes.
+/// Which codes a directive names: all of them, or these codes/prefixes (as written: a prefix
+/// is not a code).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Codes {
     All,
@@ -14,10 +16,10 @@ pub enum Codes {
 }
 
 impl Codes {
-    fn covers(&self, code: &str) -> bool {
+    fn covers(&self, code: Code) -> bool {
         match self {
             Codes::All => true,
-            Codes::Some(codes) => codes.iter().any(|c| code.starts_with(c.as_str())),
+            Codes::Some(codes) => codes.iter().any(|c| code.as_str().starts_with(c.as_str())),
         }
     }
 }
@@ -81,7 +83,7 @@ impl Suppressions {
     }
 
     /// Whether a diagnostic with `code` starting on the 0-based `line` is suppressed.
-    pub fn suppresses(&self, code: &str, line: usize) -> bool {
+    pub fn suppresses(&self, code: Code, line: usize) -> bool {
         self.file.iter().any(|c| c.covers(code))
             || self
                 .lines
@@ -122,16 +124,16 @@ fn directives(comment: &str) -> Vec<(bool, Codes)> {
 
 /// Ruff's flake8-async rules that find the same bug as one of interlock's: a line reviewed and
 /// suppressed for one is not reported by the other.
-const EQUIVALENT_CODES: &[(&str, &str)] = &[
-    ("ASYNC110", "IL503"),
-    ("ASYNC210", "IL103"),
-    ("ASYNC212", "IL103"),
-    ("ASYNC220", "IL104"),
-    ("ASYNC221", "IL104"),
-    ("ASYNC222", "IL104"),
-    ("ASYNC230", "IL102"),
-    ("ASYNC240", "IL102"),
-    ("ASYNC251", "IL101"),
+const EQUIVALENT_CODES: &[(&str, Code)] = &[
+    ("ASYNC110", Code::IL503),
+    ("ASYNC210", Code::IL103),
+    ("ASYNC212", Code::IL103),
+    ("ASYNC220", Code::IL104),
+    ("ASYNC221", Code::IL104),
+    ("ASYNC222", Code::IL104),
+    ("ASYNC230", Code::IL102),
+    ("ASYNC240", Code::IL102),
+    ("ASYNC251", Code::IL101),
 ];
 
 /// `IL101, E501 IL2` → interlock's codes (`IL101`, `IL2`) and those of Ruff's equivalent rules,
@@ -151,7 +153,7 @@ fn code_list(list: &str) -> Vec<String> {
             EQUIVALENT_CODES
                 .iter()
                 .find(|(other, _)| *other == w)
-                .map(|(_, ours)| ours.to_string())
+                .map(|(_, ours)| ours.as_str().to_string())
         })
         .collect()
 }
@@ -164,20 +166,20 @@ mod tests {
     fn line_and_file_directives() {
         let text = "a()  # noqa: IL101\nb()  # noqa\nc()  # interlock: ignore[IL1]\nd()  # noqa: IL102 # expect: IL101\ne()  # noqa: E501\nf()  # noqa: E501, IL105 because\ng()  # noqa: ASYNC251\n";
         let s = Suppressions::parse(text, Language::Python);
-        assert!(s.suppresses("IL101", 0));
-        assert!(!s.suppresses("IL102", 0));
-        assert!(s.suppresses("IL503", 1));
-        assert!(s.suppresses("IL105", 2));
-        assert!(!s.suppresses("IL501", 2));
-        assert!(!s.suppresses("IL101", 3));
+        assert!(s.suppresses(Code::IL101, 0));
+        assert!(!s.suppresses(Code::IL102, 0));
+        assert!(s.suppresses(Code::IL503, 1));
+        assert!(s.suppresses(Code::IL105, 2));
+        assert!(!s.suppresses(Code::IL501, 2));
+        assert!(!s.suppresses(Code::IL101, 3));
         // Another tool's codes only: nothing of interlock's is suppressed.
-        assert!(!s.suppresses("IL101", 4));
-        assert!(s.suppresses("IL105", 5) && !s.suppresses("IL101", 5));
+        assert!(!s.suppresses(Code::IL101, 4));
+        assert!(s.suppresses(Code::IL105, 5) && !s.suppresses(Code::IL101, 5));
         // Ruff's rule for the same bug counts as ours.
-        assert!(s.suppresses("IL101", 6) && !s.suppresses("IL102", 6));
+        assert!(s.suppresses(Code::IL101, 6) && !s.suppresses(Code::IL102, 6));
         let file =
             Suppressions::parse("// interlock: file-ignore[IL10]\nfn f() {}", Language::Rust);
-        assert!(file.suppresses("IL101", 1));
-        assert!(!file.suppresses("IL501", 1));
+        assert!(file.suppresses(Code::IL101, 1));
+        assert!(!file.suppresses(Code::IL501, 1));
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::locks::LockGraph;
 use super::summary::BlocksVia;
 use super::{FunctionId, Project};
+use crate::codes::Code;
 use crate::source::LineIndex;
 use petgraph::graph::NodeIndex;
 
@@ -42,7 +43,7 @@ struct Node {
     line: usize,
     is_async: bool,
     /// The rule of the blocking call this function may reach, if any.
-    blocks: Option<String>,
+    blocks: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -107,7 +108,7 @@ pub fn render(
             file: project.model(id).path.display().to_string(),
             line: line_of(id.file, function.span.start),
             is_async: function.is_async,
-            blocks: blocking_rule(summaries, id),
+            blocks: blocking_rule(project, summaries, id).map(Code::as_str),
         }
     };
     let picture = Picture {
@@ -158,11 +159,15 @@ fn reachable(
 }
 
 /// The rule of the blocking call a function may reach.
-fn blocking_rule(summaries: &HashMap<FunctionId, BlocksVia>, id: FunctionId) -> Option<String> {
+fn blocking_rule(
+    project: &Project,
+    summaries: &HashMap<FunctionId, BlocksVia>,
+    id: FunctionId,
+) -> Option<Code> {
     super::summary::chain(summaries, id)
         .last()
         .and_then(|via| match via {
-            BlocksVia::Leaf { rule, .. } => Some(rule.clone()),
+            BlocksVia::Leaf { site } => project.call(*site).blocking.as_ref().map(|api| api.rule),
             BlocksVia::Call { .. } => None,
         })
 }
@@ -356,8 +361,9 @@ fn dot(
     }
     // The blocking calls themselves, as red leaves of the functions that make them.
     for &id in included {
-        if let Some(BlocksVia::Leaf { site, rule }) = summaries.get(&id) {
+        if let Some(BlocksVia::Leaf { site }) = summaries.get(&id) {
             let call = project.call(*site);
+            let rule = call.blocking.as_ref().map_or("", |api| api.rule.as_str());
             let leaf = call
                 .callee
                 .clone()

@@ -7,15 +7,15 @@ use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 
 use super::{CallSite, FunctionId, Project};
-use crate::knowledge::BlockingApi;
-use crate::model::{Context, FunctionKind};
+use crate::codes::Code;
+use crate::model::{BlockingApi, Context, FunctionKind};
 
 /// What a summary looks for: the rules of the calls it follows down to, and the code of the
 /// rule that reports the chain (whose suppression comments cut it).
 #[derive(Clone, Copy, Debug)]
 pub struct Reaching {
-    pub leaves: &'static [&'static str],
-    pub reported_as: &'static str,
+    pub leaves: &'static [Code],
+    pub reported_as: Code,
     /// A function that forks (`os.fork()`) is not followed: what it reaches may run in the
     /// child, which has no running loop of its own.
     pub stops_at_fork: bool,
@@ -23,16 +23,22 @@ pub struct Reaching {
 
 /// Blocking calls, reported through calls by IL106.
 pub const BLOCKING: Reaching = Reaching {
-    leaves: &["IL101", "IL102", "IL103", "IL104", "IL105"],
-    reported_as: "IL106",
+    leaves: &[
+        Code::IL101,
+        Code::IL102,
+        Code::IL103,
+        Code::IL104,
+        Code::IL105,
+    ],
+    reported_as: Code::IL106,
     stops_at_fork: false,
 };
 
 /// Calls that start a nested event loop (`asyncio.run`, `block_on`), reported through calls by
 /// IL107 itself: a sync helper that runs a loop is only a bug when async code calls it.
 pub const NESTED_LOOP: Reaching = Reaching {
-    leaves: &["IL107"],
-    reported_as: "IL107",
+    leaves: &[Code::IL107],
+    reported_as: Code::IL107,
     stops_at_fork: true,
 };
 
@@ -40,9 +46,10 @@ pub const NESTED_LOOP: Reaching = Reaching {
 /// (IL301): the first call on a shortest path to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BlocksVia {
-    /// The call is itself the call of interest: a blocking API of rule `rule`, or the
-    /// process-starting API named `rule`.
-    Leaf { site: CallSite, rule: String },
+    /// The call is itself the call of interest: a blocking API (its rule is the call's
+    /// [`crate::model::Call::blocking`], or its late blocking API), or a process-starting API
+    /// (the call's callee).
+    Leaf { site: CallSite },
     /// The call reaches a project function that may block, `depth` calls from the blocking one.
     Call {
         site: CallSite,
@@ -64,7 +71,7 @@ impl BlocksVia {
 /// What the summaries may consult about the user's intent.
 pub trait Policy {
     /// A suppression comment on this call's line covers `code`.
-    fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool;
+    fn suppressed(&self, project: &Project, site: CallSite, code: Code) -> bool;
     /// The user declared this function non-blocking (`non-blocking` in config).
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool;
     /// The blocking API a call is once the project's types are known, when its file alone
@@ -145,14 +152,11 @@ fn blocks_via(
         let late = || policy.late_blocking(project, site);
         if let Some(api) = call.blocking.as_deref().or_else(late) {
             if !call.non_blocking
-                && reaching.leaves.contains(&api.rule.as_str())
-                && !policy.suppressed(project, site, &api.rule)
+                && reaching.leaves.contains(&api.rule)
+                && !policy.suppressed(project, site, api.rule)
                 && !policy.suppressed(project, site, reaching.reported_as)
             {
-                return Some(BlocksVia::Leaf {
-                    site,
-                    rule: api.rule.clone(),
-                });
+                return Some(BlocksVia::Leaf { site });
             }
             continue;
         }

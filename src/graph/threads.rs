@@ -8,7 +8,7 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{CallSite, FunctionId, Project};
-use crate::model::Language;
+use crate::source::Language;
 
 /// The concurrency facts of a project.
 #[derive(Debug, Default)]

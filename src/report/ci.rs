@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{escape_controls, locations, span_locations};
 use crate::analysis::Report;
-use crate::rules;
+use crate::codes::{self, Code};
 
 /// A path as CI tools want it: relative to the working directory when it is under it, with `/`
 /// between components. Only the platform's separators become `/`: on Unix `\` is a character
@@ -38,10 +38,6 @@ fn relative(path: &Path) -> String {
     text
 }
 
-fn rule_name(code: &str) -> &'static str {
-    rules::by_code(code).map_or("", |r| r.name)
-}
-
 /// GitHub Actions workflow commands: one `::error` annotation per finding.
 pub fn write_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     // Workflow command escaping: data escapes `%`, CR and LF; properties also `:` and `,`.
@@ -60,7 +56,7 @@ pub fn write_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             property(&format!(
                 "interlock ({} {})",
                 diagnostic.code,
-                rule_name(diagnostic.code)
+                diagnostic.code.name()
             )),
             property(&path),
             start.row,
@@ -82,15 +78,16 @@ pub fn write_github(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 /// A fingerprint that stays the same when lines move: the rule, the file, the message, and how
 /// many identical findings came before in the file.
-fn fingerprint(code: &str, path: &str, message: &str, occurrence: usize) -> String {
+fn fingerprint(code: Code, path: &str, message: &str, occurrence: usize) -> String {
     let mut hasher = rustc_hash::FxHasher::default();
-    (code, path, message, occurrence).hash(&mut hasher);
+    // Hashed as text: fingerprints must not change with the registry's layout.
+    (code.as_str(), path, message, occurrence).hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
 /// GitLab Code Quality report (a JSON array).
 pub fn write_gitlab(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut seen: HashMap<(String, &str, &str), usize> = HashMap::new();
+    let mut seen: HashMap<(String, Code, &str), usize> = HashMap::new();
     let items: Vec<_> = report
         .diagnostics
         .iter()
@@ -103,7 +100,7 @@ pub fn write_gitlab(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             *occurrence += 1;
             json!({
                 "description": format!("{} {}", diagnostic.code, diagnostic.message),
-                "check_name": diagnostic.code,
+                "check_name": diagnostic.code.as_str(),
                 "fingerprint": fingerprint(diagnostic.code, &path, &diagnostic.message, *occurrence),
                 "severity": "major",
                 "location": {
@@ -185,7 +182,7 @@ pub fn write_junit(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                 xml(&format!(
                     "{} {} at line {}, column {}",
                     diagnostic.code,
-                    rule_name(diagnostic.code),
+                    diagnostic.code.name(),
                     start.row,
                     start.column
                 )),
@@ -224,15 +221,15 @@ pub fn write_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             },
         })
     };
-    let rules: Vec<_> = rules::ALL
+    let rules: Vec<_> = codes::ALL
         .iter()
-        .map(|rule| {
+        .map(|code| {
             json!({
-                "id": rule.code,
-                "name": rule.name,
-                "shortDescription": {"text": rule.summary},
-                "fullDescription": {"text": rule.summary},
-                "help": {"text": rule.doc, "markdown": rule.doc},
+                "id": code.as_str(),
+                "name": code.name(),
+                "shortDescription": {"text": code.summary()},
+                "fullDescription": {"text": code.summary()},
+                "help": {"text": code.doc(), "markdown": code.doc()},
                 "defaultConfiguration": {"level": "error"},
                 "properties": {"tags": ["concurrency"]},
             })
@@ -254,13 +251,13 @@ pub fn write_sarif(report: &Report, out: &mut dyn Write) -> io::Result<()> {
                     })
                 })
                 .collect();
-            let rule_index = rules::ALL.iter().position(|r| r.code == diagnostic.code);
+            let rule_index = codes::ALL.iter().position(|&c| c == diagnostic.code);
             let mut message = diagnostic.message.clone();
             if let Some(help) = &diagnostic.help {
                 message = format!("{message}. Fix: {help}");
             }
             json!({
-                "ruleId": diagnostic.code,
+                "ruleId": diagnostic.code.as_str(),
                 "ruleIndex": rule_index,
                 "level": "error",
                 "message": {"text": message},

@@ -209,7 +209,7 @@ fn drawing<'a>(report: &'a Report, diagnostic: &'a Diagnostic) -> Option<Site<'a
         }
     }
     drawable.then(|| Site {
-        code: Some(diagnostic.code),
+        code: Some(diagnostic.code.as_str()),
         message: &diagnostic.message,
         help: diagnostic.help.as_deref(),
         source,

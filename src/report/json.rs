@@ -52,7 +52,7 @@ fn to_json<'a>(report: &Report, diagnostic: &'a Diagnostic) -> JsonDiagnostic<'a
         })
         .collect();
     JsonDiagnostic {
-        code: diagnostic.code,
+        code: diagnostic.code.as_str(),
         message: &diagnostic.message,
         filename: absolute(&diagnostic.path),
         location,

@@ -11,8 +11,8 @@ use std::path::Path;
 use clap::ValueEnum;
 
 use crate::analysis::Report;
+use crate::codes::{self, Code};
 use crate::diagnostic::Diagnostic;
-use crate::rules;
 use crate::source::Location;
 
 /// Output formats of `interlock check`.
@@ -122,21 +122,17 @@ fn write_summary(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 
 /// `--statistics`: how many findings per rule, most frequent first.
 pub fn write_statistics(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let mut counts: Vec<(usize, &str)> = Vec::new();
-    for rule in rules::ALL {
-        let count = report
-            .diagnostics
-            .iter()
-            .filter(|d| d.code == rule.code)
-            .count();
+    let mut counts: Vec<(usize, Code)> = Vec::new();
+    for &code in codes::ALL {
+        let count = report.diagnostics.iter().filter(|d| d.code == code).count();
         if count > 0 {
-            counts.push((count, rule.code));
+            counts.push((count, code));
         }
     }
-    counts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    counts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let width = counts.first().map_or(1, |(n, _)| n.to_string().len());
     for (count, code) in counts {
-        let name = rules::by_code(code).map_or("", |r| r.name);
+        let name = code.name();
         writeln!(out, "{count:>width$}\t{code}\t{name}")?;
     }
     write_summary(report, out)

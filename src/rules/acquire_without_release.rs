@@ -3,15 +3,13 @@
 //! The lock stays taken and every later acquisition blocks forever.
 
 use super::{Check, Rule};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Leak};
 
 pub const RULE: Rule = Rule {
-    code: "IL204",
-    name: "acquire-without-release",
-    summary: "a lock's release is not guaranteed (acquire without try/finally, forgotten guard)",
-    doc: include_str!("../../rules/IL204-acquire-without-release.md"),
+    code: Code::IL204,
     check: Check::File(check),
 };
 

@@ -4,14 +4,15 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::ProjectContext;
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::graph::{CallSite, Project};
-use crate::knowledge::{BlockingApi, LanguageTables};
-use crate::model::{Call, Context, FileModel, Function, FunctionKind, concat};
+use crate::knowledge::LanguageTables;
+use crate::model::{BlockingApi, Call, Context, FileModel, Function, FunctionKind, concat};
 
 /// Reports the calls in async code that the blocking table assigns to `code`.
 /// `why` completes the sentence "`callee` in async function `f` …".
-pub fn check(model: &FileModel, code: &'static str, why: &str, out: &mut Vec<Diagnostic>) {
+pub fn check(model: &FileModel, code: Code, why: &str, out: &mut Vec<Diagnostic>) {
     for (function, call) in model.calls() {
         if let Some(api) = &call.blocking
             && api.rule == code
@@ -25,12 +26,7 @@ pub fn check(model: &FileModel, code: &'static str, why: &str, out: &mut Vec<Dia
 
 /// [`check`] for the calls that block only once the project's types are known
 /// ([`late_blocking`]): `jobs.get()` after `from app.queues import jobs`.
-pub fn check_late(
-    context: &ProjectContext,
-    code: &'static str,
-    why: &str,
-    out: &mut Vec<Diagnostic>,
-) {
+pub fn check_late(context: &ProjectContext, code: Code, why: &str, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     for (site, late) in context.late_blocking() {
         let (function, call) = (project.function(site.caller), project.call(*site));
@@ -59,7 +55,7 @@ fn diagnostic(
     call: &Call,
     api: &BlockingApi,
     callee: String,
-    code: &'static str,
+    code: Code,
     why: &str,
 ) -> Diagnostic {
     let place = describe(function, model);

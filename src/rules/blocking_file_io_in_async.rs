@@ -1,15 +1,13 @@
 //! IL102 blocking-file-io-in-async: synchronous file, stdin or SQLite I/O in async code
 
 use super::{Check, ProjectContext, Rule, blocking};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
 
 pub const RULE: Rule = Rule {
-    code: "IL102",
-    name: "blocking-file-io-in-async",
-    summary: "synchronous file, stdin or SQLite I/O in async code",
-    doc: include_str!("../../rules/IL102-blocking-file-io-in-async.md"),
+    code: Code::IL102,
     check: Check::FileAndProject(check, check_late),
 };
 

@@ -1,15 +1,13 @@
 //! IL103 blocking-network-in-async: synchronous HTTP, socket and database calls in async code
 
 use super::{Check, ProjectContext, Rule, blocking};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
 
 pub const RULE: Rule = Rule {
-    code: "IL103",
-    name: "blocking-network-in-async",
-    summary: "synchronous HTTP, socket and database calls in async code",
-    doc: include_str!("../../rules/IL103-blocking-network-in-async.md"),
+    code: Code::IL103,
     check: Check::FileAndProject(check, check_late),
 };
 

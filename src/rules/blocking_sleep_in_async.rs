@@ -1,15 +1,13 @@
 //! IL101 blocking-sleep-in-async: `time.sleep` / `std::thread::sleep` in async code
 
 use super::{Check, ProjectContext, Rule, blocking};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
 
 pub const RULE: Rule = Rule {
-    code: "IL101",
-    name: "blocking-sleep-in-async",
-    summary: "`time.sleep` / `std::thread::sleep` in async code",
-    doc: include_str!("../../rules/IL101-blocking-sleep-in-async.md"),
+    code: Code::IL101,
     check: Check::FileAndProject(check, check_late),
 };
 

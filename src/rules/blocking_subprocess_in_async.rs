@@ -1,15 +1,13 @@
 //! IL104 blocking-subprocess-in-async: running or waiting for a subprocess synchronously in async code
 
 use super::{Check, ProjectContext, Rule, blocking};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
 
 pub const RULE: Rule = Rule {
-    code: "IL104",
-    name: "blocking-subprocess-in-async",
-    summary: "running or waiting for a subprocess synchronously in async code",
-    doc: include_str!("../../rules/IL104-blocking-subprocess-in-async.md"),
+    code: Code::IL104,
     check: Check::FileAndProject(check, check_late),
 };
 

@@ -1,15 +1,13 @@
 //! IL105 blocking-wait-in-async: thread queues, events, joins, futures and channels that block in async code
 
 use super::{Check, ProjectContext, Rule, blocking};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
 
 pub const RULE: Rule = Rule {
-    code: "IL105",
-    name: "blocking-wait-in-async",
-    summary: "thread queues, events, joins, futures and channels that block in async code",
-    doc: include_str!("../../rules/IL105-blocking-wait-in-async.md"),
+    code: Code::IL105,
     check: Check::FileAndProject(check, check_late),
 };
 

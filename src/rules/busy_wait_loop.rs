@@ -1,15 +1,13 @@
 //! IL503 busy-wait-loop: a loop in async code that only polls a condition and sleeps.
 
 use super::{Check, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Language};
 
 pub const RULE: Rule = Rule {
-    code: "IL503",
-    name: "busy-wait-loop",
-    summary: "a loop that only polls a condition and sleeps, instead of waiting for an event",
-    doc: include_str!("../../rules/IL503-busy-wait-loop.md"),
+    code: Code::IL503,
     check: Check::File(check),
 };
 

@@ -3,15 +3,13 @@
 //! lazy singletons), or on an atomic (`if !flag.load(..) { flag.store(..) }`).
 
 use super::shared_state::{held_at, held_by_every_caller, is_shared};
+use crate::codes::Code;
 
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
 
 pub const RULE: Rule = Rule {
-    code: "IL403",
-    name: "check-then-act",
-    summary: "shared state is checked, then acted on, without a lock across both",
-    doc: include_str!("../../rules/IL403-check-then-act.md"),
+    code: Code::IL403,
     check: Check::Project(check),
 };
 

@@ -3,15 +3,13 @@
 //! condition's lock (a `RuntimeError`), where no caller holds it either.
 
 use super::{Check, ProjectContext, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{ConditionOp, ConditionUse, Language};
 
 pub const RULE: Rule = Rule {
-    code: "IL206",
-    name: "condition-wait-misuse",
-    summary: "a condition wait outside a predicate loop, or wait/notify without holding the lock",
-    doc: include_str!("../../rules/IL206-condition-wait-misuse.md"),
+    code: Code::IL206,
     check: Check::Project(check),
 };
 

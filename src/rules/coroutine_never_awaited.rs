@@ -2,15 +2,13 @@
 //! thrown away (or bound to a name that is never used), so its body never runs.
 
 use super::{Check, ProjectContext, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::graph::{CallSite, FunctionId};
 use crate::model::{FunctionKind, Language, ResultUse, name_hash};
 
 pub const RULE: Rule = Rule {
-    code: "IL501",
-    name: "coroutine-never-awaited",
-    summary: "a coroutine function is called but its coroutine is never awaited, so it never runs",
-    doc: include_str!("../../rules/IL501-coroutine-never-awaited.md"),
+    code: Code::IL501,
     check: Check::Project(check),
 };
 

@@ -2,15 +2,13 @@
 //! `loop.create_task` is discarded, so the event loop's weak reference is the only one left.
 
 use super::{Check, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Language, ResultUse};
 
 pub const RULE: Rule = Rule {
-    code: "IL502",
-    name: "dangling-task",
-    summary: "the task returned by `asyncio.create_task` is discarded and may be garbage-collected mid-flight",
-    doc: include_str!("../../rules/IL502-dangling-task.md"),
+    code: Code::IL502,
     check: Check::File(check),
 };
 

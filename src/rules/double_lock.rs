@@ -5,15 +5,13 @@
 
 use super::lock_sites::{acquisition, chain_names, hold, inner_sites};
 use super::{Check, ProjectContext, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::graph::locks::{Evidence, Inner};
 use crate::model::Language;
 
 pub const RULE: Rule = Rule {
-    code: "IL202",
-    name: "double-lock",
-    summary: "a non-reentrant lock is taken again by the thread that already holds it",
-    doc: include_str!("../../rules/IL202-double-lock.md"),
+    code: Code::IL202,
     check: Check::Project(check),
 };
 

@@ -4,13 +4,11 @@
 
 use super::shared_state::{GuardedWrite, guarded_writes, held_at, held_by_every_caller, is_shared};
 use super::{Check, ProjectContext, Rule};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 
 pub const RULE: Rule = Rule {
-    code: "IL402",
-    name: "inconsistently-guarded-state",
-    summary: "state written under a lock in one place and without it in another",
-    doc: include_str!("../../rules/IL402-inconsistently-guarded-state.md"),
+    code: Code::IL402,
     check: Check::Project(check),
 };
 

@@ -4,13 +4,11 @@
 
 use super::lock_sites::{acquisition, chain_names, function_name, inner_sites, short_name};
 use super::{Check, ProjectContext, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 
 pub const RULE: Rule = Rule {
-    code: "IL201",
-    name: "lock-order-inversion",
-    summary: "locks are taken in conflicting orders (a cycle in the lock graph): a deadlock",
-    doc: include_str!("../../rules/IL201-lock-order-inversion.md"),
+    code: Code::IL201,
     check: Check::Project(check),
 };
 

@@ -2,15 +2,13 @@
 //! acquired, local to each call, or released the moment it is taken.
 
 use super::{Check, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Language, Pointless};
 
 pub const RULE: Rule = Rule {
-    code: "IL205",
-    name: "lock-protects-nothing",
-    summary: "a lock created where it is acquired, local to each call, or released at once",
-    doc: include_str!("../../rules/IL205-lock-protects-nothing.md"),
+    code: Code::IL205,
     check: Check::File(check),
 };
 

@@ -1,5 +1,5 @@
-//! The rule registry: one module per rule, each with its code, name, documentation page and
-//! check. Codes are a public interface (config, suppression comments): never renumber them.
+//! The rules: one module per rule, each with its code (named and documented in the registry,
+//! [`crate::codes`]) and its check.
 
 pub mod acquire_without_release;
 pub(crate) mod blocking;
@@ -32,7 +32,8 @@ pub mod unprotected_shared_write;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::analysis::AnalysedFile;
+use crate::analysed::AnalysedFile;
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::locks::{Acquisition, Evidence, Inner, LockGraph};
 use crate::graph::summary::Policy;
@@ -57,18 +58,13 @@ pub enum Check {
     FileAndProject(FileCheck, ProjectCheck),
 }
 
-/// One rule of the catalogue.
+/// One rule: its code (name, summary and page in [`crate::codes`]) and how it runs.
 pub struct Rule {
-    pub code: &'static str,
-    pub name: &'static str,
-    /// One line for `interlock rules`.
-    pub summary: &'static str,
-    /// The rule's page in `rules/`, embedded at build time.
-    pub doc: &'static str,
+    pub code: Code,
     pub check: Check,
 }
 
-/// Every rule, in code order.
+/// Every rule, in code order: one per code of the registry.
 pub const ALL: &[&Rule] = &[
     &parse_error::RULE,
     &invalid_utf8::RULE,
@@ -96,13 +92,6 @@ pub const ALL: &[&Rule] = &[
     &dangling_task::RULE,
     &busy_wait_loop::RULE,
 ];
-
-/// The rule with this code.
-pub fn by_code(code: &str) -> Option<&'static Rule> {
-    ALL.iter()
-        .copied()
-        .find(|rule| rule.code.eq_ignore_ascii_case(code))
-}
 
 /// Runs every per-file rule on a model (selection and suppression are applied afterwards).
 pub fn check_file(model: &FileModel, knowledge: &Knowledge) -> Vec<Diagnostic> {
@@ -182,14 +171,14 @@ impl<'a> ProjectContext<'a> {
     }
 
     /// Whether a suppression comment covers `code` at an acquisition.
-    pub fn suppressed_at(&self, at: Acquisition, code: &str) -> bool {
+    pub fn suppressed_at(&self, at: Acquisition, code: Code) -> bool {
         let hold = &self.project.function(at.function).lock_holds[at.hold];
         self.file(at.function).suppressed(code, hold.span.start)
     }
 
     /// Whether a suppression comment covers `code` at any site of an edge's evidence (its
     /// acquisitions and every call of its chain).
-    pub fn evidence_suppressed(&self, evidence: &Evidence, code: &str) -> bool {
+    pub fn evidence_suppressed(&self, evidence: &Evidence, code: Code) -> bool {
         if self.suppressed_at(evidence.outer, code) {
             return true;
         }
@@ -212,13 +201,13 @@ impl<'a> ProjectContext<'a> {
 }
 
 impl Policy for ProjectContext<'_> {
-    fn late_blocking(&self, _: &Project, site: CallSite) -> Option<&crate::knowledge::BlockingApi> {
+    fn late_blocking(&self, _: &Project, site: CallSite) -> Option<&crate::model::BlockingApi> {
         ProjectContext::late_blocking(self)
             .get(&site)
             .map(|late| &late.api)
     }
 
-    fn suppressed(&self, project: &Project, site: CallSite, code: &str) -> bool {
+    fn suppressed(&self, project: &Project, site: CallSite, code: Code) -> bool {
         self.file(site.caller)
             .suppressed(code, project.call(site).span.start)
     }
@@ -274,14 +263,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_has_a_page_that_starts_with_its_code_and_name() {
-        for rule in ALL {
-            let title = format!("# {} {}", rule.code, rule.name);
-            assert!(
-                rule.doc.starts_with(&title),
-                "{} page must start with `{title}`",
-                rule.code
-            );
-        }
+    fn one_rule_per_code_in_code_order() {
+        let codes: Vec<Code> = ALL.iter().map(|rule| rule.code).collect();
+        assert_eq!(codes, crate::codes::ALL);
     }
 }

@@ -2,16 +2,14 @@
 
 use super::transitive_blocking_call_in_async::reached_from_async;
 use super::{Check, ProjectContext, Rule, blocking};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::graph::summary;
 use crate::knowledge::Knowledge;
 use crate::model::FileModel;
 
 pub const RULE: Rule = Rule {
-    code: "IL107",
-    name: "nested-event-loop",
-    summary: "`asyncio.run` / `block_on` inside code already running on an event loop",
-    doc: include_str!("../../rules/IL107-nested-event-loop.md"),
+    code: Code::IL107,
     check: Check::FileAndProject(check, check_project),
 };
 

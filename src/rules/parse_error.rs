@@ -2,11 +2,9 @@
 //! Reported by the driver, which knows the parse outcome.
 
 use super::{Check, Rule};
+use crate::codes::Code;
 
 pub const RULE: Rule = Rule {
-    code: "IL001",
-    name: "parse-error",
-    summary: "the file has a syntax error (or nests too deeply) and was not analysed",
-    doc: include_str!("../../rules/IL001-parse-error.md"),
+    code: Code::IL001,
     check: Check::Driver,
 };

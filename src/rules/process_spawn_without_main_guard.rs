@@ -4,6 +4,7 @@
 //! import starts processes again.
 
 use super::{Check, ProjectContext, Rule, call_hop, call_site};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia};
 use crate::graph::threads::derives_from;
@@ -12,10 +13,7 @@ use crate::model::Language;
 use rustc_hash::FxHashMap as HashMap;
 
 pub const RULE: Rule = Rule {
-    code: "IL301",
-    name: "process-spawn-without-main-guard",
-    summary: "processes started at import time, outside `if __name__ == \"__main__\":`",
-    doc: include_str!("../../rules/IL301-process-spawn-without-main-guard.md"),
+    code: Code::IL301,
     check: Check::Project(check),
 };
 
@@ -113,8 +111,8 @@ fn spawns_via(
             caller: id,
             call: index,
         };
-        if let Some(api) = spawn_api(context, project, site) {
-            found = Some(BlocksVia::Leaf { site, rule: api });
+        if spawn_api(context, project, site).is_some() {
+            found = Some(BlocksVia::Leaf { site });
             break;
         }
         let Some(callee) = project.target(site) else {
@@ -174,7 +172,9 @@ fn chain(
             BlocksVia::Call { site, callee, .. } => {
                 related.push(call_hop(project, site, callee, ""));
             }
-            BlocksVia::Leaf { site, rule } => {
+            BlocksVia::Leaf { site } => {
+                // A leaf is a call `spawn_api` found: its API is its callee.
+                let rule = project.call(site).callee.clone().unwrap_or_default();
                 related.push(call_site(
                     project,
                     site,

@@ -3,14 +3,12 @@
 //! threads wrote in between is lost.
 
 use super::{Check, ProjectContext, Rule};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::model::{Context, Language};
 
 pub const RULE: Rule = Rule {
-    code: "IL404",
-    name: "split-read-modify-write",
-    summary: "state read, then an await or a released lock, then written from the old value",
-    doc: include_str!("../../rules/IL404-split-read-modify-write.md"),
+    code: Code::IL404,
     check: Check::Project(check),
 };
 

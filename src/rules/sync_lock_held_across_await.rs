@@ -4,16 +4,14 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Check, ProjectContext, Rule};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Function, Language, LockHold};
 use crate::rules::blocking::describe;
 
 pub const RULE: Rule = Rule {
-    code: "IL203",
-    name: "sync-lock-held-across-await",
-    summary: "a thread-blocking lock or `RefCell` borrow is held across an await",
-    doc: include_str!("../../rules/IL203-sync-lock-held-across-await.md"),
+    code: Code::IL203,
     check: Check::FileAndProject(check, check_project),
 };
 

@@ -3,15 +3,13 @@
 //! cannot be pickled at all.
 
 use super::{Check, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Handoff};
 
 pub const RULE: Rule = Rule {
-    code: "IL303",
-    name: "thread-primitive-passed-to-process",
-    summary: "a threading/asyncio primitive or `queue.Queue` is passed to another process",
-    doc: include_str!("../../rules/IL303-thread-primitive-passed-to-process.md"),
+    code: Code::IL303,
     check: Check::File(check),
 };
 

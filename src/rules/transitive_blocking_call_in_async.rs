@@ -2,17 +2,15 @@
 //! reaches a blocking call (IL101–IL105) through any number of calls and files.
 
 use super::{Check, ProjectContext, Rule, call_hop};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia, Reaching};
-use crate::graph::{CallSite, FunctionId, Project};
+use crate::graph::{CallSite, FunctionId};
 use crate::model::{Context, Language};
 use crate::rules::blocking::describe;
 
 pub const RULE: Rule = Rule {
-    code: "IL106",
-    name: "transitive-blocking-call-in-async",
-    summary: "async code calls a helper that blocks, through any number of calls and files",
-    doc: include_str!("../../rules/IL106-transitive-blocking-call-in-async.md"),
+    code: Code::IL106,
     check: Check::Project(check),
 };
 
@@ -65,7 +63,7 @@ impl Reached {
     /// call at the end of the chain.
     pub fn diagnostic(
         &self,
-        code: &'static str,
+        code: Code,
         message: String,
         label: String,
         leaf_message: String,
@@ -111,7 +109,7 @@ pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -
             if project.function(callee).is_async || !within_depth {
                 continue;
             }
-            found.push(reached(project, &summaries, site, callee));
+            found.push(reached(context, &summaries, site, callee));
         }
     }
     found
@@ -119,11 +117,12 @@ pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -
 
 /// The chain from an async call site down to the call of interest.
 fn reached(
-    project: &Project,
+    context: &ProjectContext,
     summaries: &rustc_hash::FxHashMap<FunctionId, BlocksVia>,
     site: CallSite,
     callee: FunctionId,
 ) -> Reached {
+    let project = context.project;
     let model = project.model(site.caller);
     let mut names = vec![
         project.function(site.caller).name.clone(),
@@ -137,15 +136,17 @@ fn reached(
                 names.push(project.function(callee).name.clone());
                 hops.push(call_hop(project, site, callee, ""));
             }
-            BlocksVia::Leaf { site, rule } => {
+            BlocksVia::Leaf { site } => {
                 let call = project.call(site);
+                let late = || context.late_blocking().get(&site).map(|late| &late.api);
+                let rule = call.blocking.as_deref().or_else(late).map(|api| api.rule);
                 leaf_name = call
                     .callee
                     .clone()
                     .or_else(|| call.method.clone())
                     .unwrap_or_else(|| "this call".into());
                 names.push(format!("{leaf_name}()"));
-                leaf_rule = rule;
+                leaf_rule = rule.map(|rule| rule.to_string()).unwrap_or_default();
                 leaf = Some(Related {
                     path: project.model(site.caller).path.clone(),
                     span: call.span.clone(),

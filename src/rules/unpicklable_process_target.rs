@@ -2,15 +2,13 @@
 //! handed to a process pool or `Process`: it cannot be pickled to send to the child.
 
 use super::{Check, Rule};
+use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
 use crate::model::{FileModel, Handoff};
 
 pub const RULE: Rule = Rule {
-    code: "IL302",
-    name: "unpicklable-process-target",
-    summary: "a lambda, nested function or local class's method is sent to another process",
-    doc: include_str!("../../rules/IL302-unpicklable-process-target.md"),
+    code: Code::IL302,
     check: Check::File(check),
 };
 

@@ -4,16 +4,14 @@
 
 use super::shared_state::{guarded_writes, held_at, is_shared};
 use super::{Check, ProjectContext, Rule};
+use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::threads::Concurrency;
 use crate::graph::{FunctionId, Project};
 use crate::model::{Access, Language};
 
 pub const RULE: Rule = Rule {
-    code: "IL401",
-    name: "unprotected-shared-write",
-    summary: "a read-modify-write of shared state in code that runs on threads, with no lock",
-    doc: include_str!("../../rules/IL401-unprotected-shared-write.md"),
+    code: Code::IL401,
     check: Check::Project(check),
 };
 

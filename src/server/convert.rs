@@ -9,9 +9,9 @@ use lsp_types::{
     Position, Range, TextEdit, Url,
 };
 
+use crate::codes::{self, Code};
 use crate::diagnostic::Diagnostic;
-use crate::model::Language;
-use crate::rules;
+use crate::source::Language;
 
 use super::document::{Encoding, Text};
 use super::workspace::Workspace;
@@ -88,14 +88,15 @@ fn to_lsp(
     }
     // Syntax and encoding errors stop the analysis of the file; findings are warnings, as
     // Clippy's and Ruff's are in an editor.
-    let severity = match diagnostic.code {
-        "IL001" | "IL002" => DiagnosticSeverity::ERROR,
-        _ => DiagnosticSeverity::WARNING,
+    let severity = if diagnostic.code.is_file_error() {
+        DiagnosticSeverity::ERROR
+    } else {
+        DiagnosticSeverity::WARNING
     };
     lsp_types::Diagnostic {
         range,
         severity: Some(severity),
-        code: Some(NumberOrString::String(diagnostic.code.to_string())),
+        code: Some(NumberOrString::String(diagnostic.code.as_str().to_string())),
         code_description: rule_page(diagnostic.code).map(|href| CodeDescription { href }),
         source: Some("interlock".into()),
         message,
@@ -106,12 +107,12 @@ fn to_lsp(
 
 /// A link to a rule's page. The pages are embedded in the binary; they are written once per
 /// version to the user's cache directory so that the link opens offline in any editor.
-pub fn rule_page(code: &str) -> Option<Url> {
-    static PAGES: std::sync::OnceLock<HashMap<&'static str, Url>> = std::sync::OnceLock::new();
-    PAGES.get_or_init(write_rule_pages).get(code).cloned()
+pub fn rule_page(code: Code) -> Option<Url> {
+    static PAGES: std::sync::OnceLock<HashMap<Code, Url>> = std::sync::OnceLock::new();
+    PAGES.get_or_init(write_rule_pages).get(&code).cloned()
 }
 
-fn write_rule_pages() -> HashMap<&'static str, Url> {
+fn write_rule_pages() -> HashMap<Code, Url> {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
@@ -123,15 +124,12 @@ fn write_rule_pages() -> HashMap<&'static str, Url> {
     if std::fs::create_dir_all(&directory).is_err() {
         return HashMap::new();
     }
-    rules::ALL
+    codes::ALL
         .iter()
-        .filter_map(|rule| {
-            let page = directory.join(format!("{}-{}.md", rule.code, rule.name));
-            let written = page.is_file() || std::fs::write(&page, rule.doc).is_ok();
-            Some((
-                rule.code,
-                Url::from_file_path(page).ok().filter(|_| written)?,
-            ))
+        .filter_map(|&code| {
+            let page = directory.join(format!("{code}-{}.md", code.name()));
+            let written = page.is_file() || std::fs::write(&page, code.doc()).is_ok();
+            Some((code, Url::from_file_path(page).ok().filter(|_| written)?))
         })
         .collect()
 }
@@ -143,12 +141,14 @@ pub fn hover_text(found: &[&lsp_types::Diagnostic]) -> Option<String> {
         let Some(NumberOrString::String(code)) = &diagnostic.code else {
             continue;
         };
-        let Some(rule) = rules::by_code(code) else {
+        let Ok(code) = code.parse::<Code>() else {
             continue;
         };
         sections.push(format!(
-            "**{}** ({}): {}\n\n---\n\n{}",
-            rule.code, rule.name, diagnostic.message, rule.doc
+            "**{code}** ({}): {}\n\n---\n\n{}",
+            code.name(),
+            diagnostic.message,
+            code.doc()
         ));
     }
     (!sections.is_empty()).then(|| sections.join("\n\n---\n\n"))
@@ -239,9 +239,9 @@ mod tests {
         for (text, language) in cases {
             let edited = apply(text, language, "IL101").unwrap();
             let suppressions = Suppressions::parse(&edited, language);
-            assert!(suppressions.suppresses("IL101", 0), "{edited}");
+            assert!(suppressions.suppresses(Code::IL101, 0), "{edited}");
             // Whatever was suppressed before still is.
-            for code in ["IL102", "IL203"] {
+            for code in [Code::IL102, Code::IL203] {
                 if Suppressions::parse(text, language).suppresses(code, 0) {
                     assert!(suppressions.suppresses(code, 0), "{edited}");
                 }

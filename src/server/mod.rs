@@ -30,7 +30,8 @@ use lsp_types::{
 };
 use serde_json::json;
 
-use crate::model::Language;
+use crate::codes::Code;
+use crate::source::Language;
 use document::{Document, Encoding, Text};
 use workspace::{OpenDocument, Workspace};
 
@@ -538,7 +539,7 @@ impl Server {
                 continue;
             };
             // Syntax and encoding errors cannot be suppressed by a comment.
-            if !overlaps || code == "IL001" || code == "IL002" {
+            if !overlaps || code.parse().is_ok_and(Code::is_file_error) {
                 continue;
             }
             let line = diagnostic.range.start.line;

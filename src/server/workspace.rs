@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::analysis::{self, AnalysedFile, Contents, Input};
+use crate::analysed::AnalysedFile;
+use crate::analysis::{self, Contents, Input};
 use crate::config::{CONFIG_FILES, Options, Resolver, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::discover;
 use crate::graph::{self, Resolution};
-use crate::model::Language;
+use crate::source::Language;
 
 use super::document::{Document, Text};
 
