@@ -54,6 +54,8 @@ pub enum ResultUse {
     Discarded,
     /// Assigned to a plain local name (`c = fetch()`).
     Bound(Box<str>),
+    /// Returned as it is (`return fetch()`).
+    Returned,
 }
 
 /// One call site.

@@ -23,7 +23,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if call.awaited {
                 continue;
             }
-            if matches!(call.result, ResultUse::Used) {
+            // A coroutine returned from a sync function is the caller's to await (a factory);
+            // from an async one, its caller's `await` gets the coroutine, not its result.
+            let returned_unawaited = call.result == ResultUse::Returned && function.is_async;
+            if call.result == ResultUse::Used
+                || (call.result == ResultUse::Returned && !returned_unawaited)
+            {
                 continue;
             }
             let site = CallSite {
@@ -57,6 +62,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let what = match &call.result {
                 ResultUse::Bound(variable) => {
                     format!("is stored in `{variable}`, which is never used")
+                }
+                ResultUse::Returned => {
+                    out.push(
+                        Diagnostic::new(
+                            RULE.code,
+                            model.path.clone(),
+                            call.span.clone(),
+                            format!("the coroutine returned by `{name}()` is returned un-awaited from async function `{}`: whoever awaits `{}()` gets this coroutine object instead of its result, and its body never runs", function.name, function.name),
+                        )
+                        .with_label("coroutine returned without `await`")
+                        .with_help(format!("`return await {name}(...)`")),
+                    );
+                    continue;
                 }
                 _ => "is discarded".to_string(),
             };

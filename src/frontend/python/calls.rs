@@ -183,6 +183,8 @@ pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> b
             .iter()
             .any(|k| match k.arg.as_ref().map(|a| a.id.as_str()) {
                 Some("block" | "blocking") => is_false(&k.value),
+                // `executor.shutdown(wait=False)`
+                Some("wait") if method == Some("shutdown") => is_false(&k.value),
                 Some("timeout") => is_zero(&k.value),
                 _ => false,
             });
@@ -199,7 +201,7 @@ pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> b
         return true;
     }
     let position = match method {
-        Some("get" | "acquire" | "wait") => 0,
+        Some("get" | "acquire" | "wait" | "shutdown") => 0,
         Some("put") => 1,
         _ => return keyword,
     };

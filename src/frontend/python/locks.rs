@@ -671,6 +671,8 @@ fn lock_held_at_yield(body: &[Stmt]) -> Option<&Expr> {
                 }
             }
             Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            // `try: with self._lock: yield finally: …`
+            Stmt::Try(t) if yields(&t.body) => return lock_held_at_yield(&t.body).or(acquired),
             _ if yields(std::slice::from_ref(stmt)) => return acquired,
             _ => {}
         }

@@ -59,6 +59,7 @@ pub fn lower(
             package,
             scopes: vec![Scope::new(ScopeKind::Module, "")],
             classes: HashMap::default(),
+            function_returns: HashMap::default(),
         },
         next_result: ResultUse::Used,
         local_locks: Vec::new(),

@@ -102,6 +102,10 @@ pub(super) struct SemanticModel<'a> {
     pub(super) scopes: Vec<Scope>,
     /// The file's classes by canonical name, each recorded before its body is lowered.
     pub(super) classes: HashMap<String, ClassInfo>,
+    /// What the file's functions return, by canonical name: their return annotation, or the
+    /// one type all their `return` statements give (`def make_lock(): return
+    /// threading.Lock()`), recorded at their definition.
+    pub(super) function_returns: HashMap<String, String>,
 }
 
 impl SemanticModel<'_> {
@@ -288,6 +292,9 @@ impl SemanticModel<'_> {
                 if let Some(returns) = self.tables.returns.get(&callee) {
                     return Some(returns.clone());
                 }
+                if let Some(returns) = self.function_returns.get(&callee) {
+                    return Some(Returns::One(returns.clone()));
+                }
                 let last = callee.rsplit('.').next().unwrap_or(&callee);
                 last.starts_with(|c: char| c.is_ascii_uppercase())
                     .then(|| Returns::One(callee.clone()))
@@ -370,6 +377,28 @@ impl SemanticModel<'_> {
         let mut types: Vec<(String, String)> = module.chain(attributes).collect();
         types.sort();
         types
+    }
+
+    /// Records what `def` returns, if its annotation or its `return` statements tell; asked at
+    /// the definition, where the names it uses are bound.
+    pub(super) fn note_returns(&mut self, canonical: String, def: &ast::StmtFunctionDef) {
+        let annotated = def.returns.as_deref().and_then(|a| self.annotation_type(a));
+        let returned = || {
+            let mut types =
+                returned_values(&def.body)
+                    .into_iter()
+                    .map(|value| match self.type_of(value) {
+                        Some(Returns::One(ty)) => Some(ty),
+                        _ => None,
+                    });
+            let first = types.next()??;
+            types
+                .all(|ty| ty.as_deref() == Some(first.as_str()))
+                .then_some(first)
+        };
+        if let Some(ty) = annotated.or_else(returned) {
+            self.function_returns.insert(canonical, ty);
+        }
     }
 
     /// The innermost function scope, if it is a method.
@@ -473,11 +502,13 @@ impl SemanticModel<'_> {
                         found: Vec::new(),
                     };
                     finder.visit_body(&method.body);
-                    let assigned = finder.found.iter().map(|(attr, _, _)| attr.clone());
-                    assigned_by
-                        .entry(method.name.id.to_string())
-                        .or_default()
-                        .extend(assigned);
+                    // Closures in the method assign through the same `self`.
+                    let mut assigned = SelfAssignedNames {
+                        self_name,
+                        names: HashSet::default(),
+                    };
+                    assigned.visit_body(&method.body);
+                    assigned_by.insert(method.name.id.to_string(), assigned.names);
                     for (attr, value, annotation) in finder.found {
                         if let Some(value) = value {
                             assignments.push((attr.clone(), value));
@@ -619,4 +650,60 @@ impl<'a> Visitor<'a> for SelfAssignments<'a> {
     }
 
     fn visit_expr(&mut self, _expr: &'a Expr) {}
+}
+
+/// The values of a body's `return` statements (not in nested functions or classes); a bare
+/// `return` or `return None` gives nothing a type.
+fn returned_values(body: &[Stmt]) -> Vec<&Expr> {
+    #[derive(Default)]
+    struct Returned<'b>(Vec<&'b Expr>, bool);
+    impl<'b> Visitor<'b> for Returned<'b> {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            match stmt {
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                Stmt::Return(ret) => match ret.value.as_deref() {
+                    Some(value) if !value.is_none_literal_expr() => self.0.push(value),
+                    _ => self.1 = true,
+                },
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                }),
+            }
+        }
+        fn visit_expr(&mut self, _: &'b Expr) {}
+    }
+    let mut found = Returned::default();
+    found.visit_body(body);
+    // A function that may return nothing is not typed by what it returns elsewhere.
+    if found.1 { Vec::new() } else { found.0 }
+}
+
+/// The attributes `self.x = …` assigns in a method, nested functions included.
+struct SelfAssignedNames<'a> {
+    self_name: &'a str,
+    names: HashSet<String>,
+}
+
+impl<'b> Visitor<'b> for SelfAssignedNames<'_> {
+    fn visit_stmt(&mut self, stmt: &'b Stmt) {
+        let targets: &[Expr] = match stmt {
+            Stmt::Assign(assign) => &assign.targets,
+            Stmt::AnnAssign(ann) => std::slice::from_ref(ann.target.as_ref()),
+            Stmt::AugAssign(aug) => std::slice::from_ref(aug.target.as_ref()),
+            Stmt::ClassDef(_) => return,
+            _ => &[],
+        };
+        for target in targets {
+            if let Expr::Attribute(attr) = target
+                && matches!(attr.value.as_ref(), Expr::Name(n) if n.id.as_str() == self.self_name)
+            {
+                self.names.insert(attr.attr.id.to_string());
+            }
+        }
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+            visitor::walk_stmt(self, stmt)
+        });
+    }
+
+    fn visit_expr(&mut self, _: &'b Expr) {}
 }

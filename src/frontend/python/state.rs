@@ -238,10 +238,15 @@ impl<'a> Lowerer<'a> {
         let declared_global = |name: &str| self.semantic.declared_global(name);
         // `self._start()` where `_start` assigns the checked attribute is the act too.
         let assigned_by_helper = |stmt: &Stmt| {
-            let Stmt::Expr(statement) = stmt else {
-                return false;
+            let value = match stmt {
+                Stmt::Expr(statement) => statement.value.as_ref(),
+                Stmt::Return(ret) => match ret.value.as_deref() {
+                    Some(value) => value,
+                    None => return false,
+                },
+                _ => return false,
             };
-            let Expr::Call(call) = statement.value.as_ref() else {
+            let Expr::Call(call) = value else {
                 return false;
             };
             let Expr::Attribute(method) = call.func.as_ref() else {

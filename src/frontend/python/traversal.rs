@@ -35,6 +35,7 @@ impl<'a> Lowerer<'a> {
         }
         let name = self.semantic.qualified(def.name.id.as_str());
         self.note_lock_helper(self.model.join(&name), def);
+        self.semantic.note_returns(self.model.join(&name), def);
         let in_class = self
             .semantic
             .scopes
@@ -266,7 +267,18 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 self.visit_expr(&assign.value);
                 let ty = self.semantic.type_of(&assign.value);
+                // A new lock (`threading.Lock()`), not one a helper returns (it may be shared).
+                let constructed = match (assign.value.as_ref(), &ty) {
+                    (Expr::Call(call), Some(Returns::One(ty))) => {
+                        // The lock's class, or a library factory the tables type.
+                        self.semantic.resolve(&call.func).is_some_and(|callee| {
+                            callee == *ty || self.tables.returns.contains_key(&callee)
+                        })
+                    }
+                    _ => false,
+                };
                 if let Some(name) = bound_call
+                    && constructed
                     && self.is_lock_type(ty.as_ref())
                     && self.semantic.scopes.last().is_some_and(|s| {
                         s.kind == ScopeKind::Function && !s.outer_names.contains(name.id.as_str())
@@ -349,11 +361,37 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.visit_body(&with.body);
                 self.opaque_with_depth -= usize::from(opaque);
             }
-            Stmt::Expr(statement) => {
-                if statement.value.is_call_expr() {
+            Stmt::Expr(statement) => match statement.value.as_ref() {
+                // `[asyncio.create_task(f(x)) for x in xs]` as a statement: each result is
+                // thrown away with the list.
+                Expr::ListComp(ast::ExprListComp {
+                    elt, generators, ..
+                })
+                | Expr::SetComp(ast::ExprSetComp {
+                    elt, generators, ..
+                }) if elt.is_call_expr() => {
+                    self.repeat_depth += 1;
+                    for generator in generators {
+                        self.visit_comprehension(generator);
+                    }
                     self.next_result = ResultUse::Discarded;
+                    self.visit_expr(elt);
+                    self.repeat_depth -= 1;
                 }
-                self.visit_expr(&statement.value);
+                value => {
+                    if value.is_call_expr() {
+                        self.next_result = ResultUse::Discarded;
+                    }
+                    self.visit_expr(value);
+                }
+            },
+            Stmt::Return(ret) => {
+                if let Some(value) = &ret.value {
+                    if value.is_call_expr() {
+                        self.next_result = ResultUse::Returned;
+                    }
+                    self.visit_expr(value);
+                }
             }
             Stmt::If(branch)
                 if self.current == 0
