@@ -142,6 +142,9 @@ pub struct Function {
     pub check_then_acts: ThinVec<CheckThenAct>,
     /// Reads of shared state that decide a branch (`if self.closed:`), for IL402.
     pub state_checks: ThinVec<StateCheck>,
+    /// Python: the canonical names of the decorators (`functools.cache`, `textual.work`; the
+    /// called name for a decorator factory such as `@work(thread=True)`).
+    pub decorators: ThinVec<String>,
 }
 
 /// Shared state read in an `if`/`while` condition.
@@ -420,6 +423,7 @@ impl Function {
             state_writes: ThinVec::new(),
             check_then_acts: ThinVec::new(),
             state_checks: ThinVec::new(),
+            decorators: ThinVec::new(),
         }
     }
 }

@@ -35,10 +35,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 caller,
                 call: index,
             };
+            // A decorator may run the coroutine or wrap it in something else (`@work` starts a
+            // worker, `@gen_test` runs it): only undecorated ones, and those whose decorators
+            // keep a coroutine function one, surely return a coroutine.
             let project_coroutine = project
                 .target(site)
                 .map(|id| project.function(id))
-                .filter(|f| f.is_async && f.kind == FunctionKind::Function);
+                .filter(|f| f.is_async && f.kind == FunctionKind::Function)
+                .filter(|f| f.decorators.iter().all(|d| keeps_coroutine(d)));
             let name = match (project_coroutine, call.callee.as_deref()) {
                 (Some(target), _) => target.name.clone(),
                 (None, Some(callee))
@@ -111,4 +115,17 @@ fn is_read(context: &ProjectContext, function: FunctionId, name: &str) -> bool {
         }
         false
     })
+}
+
+/// Decorators after which calling an `async def` still returns a coroutine.
+fn keeps_coroutine(decorator: &str) -> bool {
+    matches!(
+        decorator,
+        "staticmethod"
+            | "classmethod"
+            | "abc.abstractmethod"
+            | "typing.override"
+            | "typing_extensions.override"
+            | "functools.wraps"
+    )
 }

@@ -51,6 +51,14 @@ impl<'a> Lowerer<'a> {
             Some(self.current),
         ));
 
+        let decorators = def
+            .decorator_list
+            .iter()
+            .filter_map(|d| match &d.expression {
+                Expr::Call(factory) => self.semantic.resolve(&factory.func),
+                expression => self.semantic.resolve(expression),
+            });
+        self.model.functions[index].decorators = decorators.collect();
         let mut scope = Scope::new(ScopeKind::Function, &name);
         let mut self_type = None;
         if in_class && !is_staticmethod(def) {
