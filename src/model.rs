@@ -455,6 +455,12 @@ pub struct FileModel {
     /// class attributes with a known type (`shop.jobs` → `queue.Queue`,
     /// `shop.Worker.inbox` → `queue.Queue`), sorted.
     pub types: Vec<(String, String)>,
+    /// Module-level objects and class attributes whose type the file cannot tell, with the
+    /// function whose result they hold (`shop.Handler._lock` → `shop.locks.make_lock`).
+    pub returned_by: Vec<(String, String)>,
+    /// What the file's functions return, when their annotation or `return`s tell
+    /// (`shop.locks.make_lock` → `threading.Lock`).
+    pub returns: Vec<(String, String)>,
     /// Python: the bodies of the module's `if __name__ == "__main__":` blocks.
     pub main_guards: Vec<Span>,
     /// Rust: the canonical names of the file's `static mut`s.
@@ -482,6 +488,8 @@ impl FileModel {
             classes: Vec::new(),
             lock_definitions: Vec::new(),
             types: Vec::new(),
+            returned_by: Vec::new(),
+            returns: Vec::new(),
             main_guards: Vec::new(),
             mutable_statics: Vec::new(),
         }

@@ -27,11 +27,13 @@ fn fixture_files(root: &Path) -> Vec<PathBuf> {
 fn dump(model: &FileModel) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "module {:?} ({:?})", model.module, model.language);
-    let lists: [(&str, Vec<String>); 6] = [
+    let lists: [(&str, Vec<String>); 8] = [
         ("alias", debug_each(&model.aliases)),
         ("class", debug_each(&model.classes)),
         ("lock definition", debug_each(&model.lock_definitions)),
         ("type", debug_each(&model.types)),
+        ("returned by", debug_each(&model.returned_by)),
+        ("returns", debug_each(&model.returns)),
         ("main guard", debug_each(&model.main_guards)),
         ("mutable static", debug_each(&model.mutable_statics)),
     ];

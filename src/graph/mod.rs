@@ -39,6 +39,10 @@ pub struct SymbolIndex<'a> {
     aliases: HashMap<&'a str, &'a str>,
     /// Module-level object or class attribute → its type (see [`FileModel::types`]).
     types: HashMap<&'a str, &'a str>,
+    /// Object or attribute of unknown type → the function whose result it holds.
+    returned_by: HashMap<&'a str, &'a str>,
+    /// Function → what it returns.
+    returns: HashMap<&'a str, &'a str>,
     /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
     /// a library's and is not looked up further.
     roots: rustc_hash::FxHashSet<&'a str>,
@@ -71,6 +75,18 @@ impl<'a> SymbolIndex<'a> {
             for (name, ty) in &model.types {
                 index.types.entry(name.as_str()).or_insert(ty.as_str());
             }
+            for (name, function) in &model.returned_by {
+                index
+                    .returned_by
+                    .entry(name.as_str())
+                    .or_insert(function.as_str());
+            }
+            for (function, ty) in &model.returns {
+                index
+                    .returns
+                    .entry(function.as_str())
+                    .or_insert(ty.as_str());
+            }
             for (name, target) in &model.aliases {
                 if name != target {
                     index
@@ -95,19 +111,32 @@ impl<'a> SymbolIndex<'a> {
     /// name that re-exports it (`bank.jobs` after `from .queues import jobs`), or through a
     /// base class (`app.Child.inbox` set in `app.Base`).
     pub fn type_of(&self, name: &str, separator: &str) -> Option<&'a str> {
-        if let Some(ty) = self.types.get(name) {
+        if let Some(ty) = self.own_type(name, separator) {
             return Some(ty);
         }
         let name = self.unalias(name, separator);
-        if let Some(ty) = self.types.get(name.as_str()) {
+        if let Some(ty) = self.own_type(&name, separator) {
             return Some(ty);
         }
         let (owner, member) = name.rsplit_once(separator)?;
-        self.bases(owner).iter().find_map(|base| {
-            self.types
-                .get(concat(&[base, separator, member]).as_str())
-                .copied()
-        })
+        self.bases(owner)
+            .iter()
+            .find_map(|base| self.own_type(&concat(&[base, separator, member]), separator))
+    }
+
+    /// The type a name's own file gives it, or the return type of the function whose result
+    /// it holds (`self._lock = make_lock()`, `make_lock` typed in another file).
+    fn own_type(&self, name: &str, separator: &str) -> Option<&'a str> {
+        if let Some(ty) = self.types.get(name) {
+            return Some(ty);
+        }
+        let function = self.returned_by.get(name)?;
+        if let Some(ty) = self.returns.get(function) {
+            return Some(ty);
+        }
+        self.returns
+            .get(self.unalias(function, separator).as_str())
+            .copied()
     }
 
     /// Whether a name is a class (or a Rust type with trait impls) of the project.

@@ -45,7 +45,9 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         for hold in holds.filter(|h| h.kind.is_empty() && !h.awaits.is_empty()) {
             let separator = model.language.path_separator();
             let identity = project.index.unalias(&hold.identity, separator);
-            let Some(kind) = definitions.get(identity.as_str()) else {
+            // Defined in another module, or made by a factory another module types.
+            let defined = definitions.get(identity.as_str()).copied();
+            let Some(kind) = defined.or_else(|| project.index.type_of(&identity, separator)) else {
                 continue;
             };
             let tables = context.file(id).settings.knowledge.tables(model.language);

@@ -60,6 +60,7 @@ pub fn lower(
             scopes: vec![Scope::new(ScopeKind::Module, "")],
             classes: HashMap::default(),
             function_returns: HashMap::default(),
+            returned_by: HashMap::default(),
         },
         next_result: ResultUse::Used,
         local_locks: Vec::new(),
@@ -78,6 +79,7 @@ pub fn lower(
     lowerer.semantic.bind_locals(&syntax.body, &[]);
     lowerer.visit_body(&syntax.body);
     lowerer.model.types = lowerer.semantic.exported_types();
+    (lowerer.model.returned_by, lowerer.model.returns) = lowerer.semantic.exported_returns();
     Ok((lowerer.model, parse_time))
 }
 

@@ -88,6 +88,9 @@ pub(super) struct ClassAttributes<'c> {
     pub(super) assignments: Vec<(String, &'c Expr)>,
     /// Method → the attributes it assigns through `self`.
     pub(super) assigned_by: HashMap<String, HashSet<String>>,
+    /// Attribute of no known type → the function whose result it holds (`self._lock =
+    /// make_lock()` with `make_lock` from another module).
+    pub(super) returned_by: HashMap<String, String>,
 }
 
 /// Scopes and bindings of the file being lowered, with the queries that resolve names and
@@ -106,6 +109,11 @@ pub(super) struct SemanticModel<'a> {
     /// one type all their `return` statements give (`def make_lock(): return
     /// threading.Lock()`), recorded at their definition.
     pub(super) function_returns: HashMap<String, String>,
+    /// Module-level objects and class attributes of no type the file tells → the function
+    /// whose result they hold, for the project to type (see [`FileModel::returned_by`]).
+    ///
+    /// [`FileModel::returned_by`]: crate::model::FileModel::returned_by
+    pub(super) returned_by: HashMap<String, String>,
 }
 
 impl SemanticModel<'_> {
@@ -379,6 +387,17 @@ impl SemanticModel<'_> {
         types
     }
 
+    /// [`Self::returned_by`] and [`Self::function_returns`], sorted, for the file's model.
+    pub(super) fn exported_returns(&self) -> (Vec<(String, String)>, Vec<(String, String)>) {
+        let sorted = |map: &HashMap<String, String>| {
+            let mut pairs: Vec<(String, String)> =
+                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            pairs.sort();
+            pairs
+        };
+        (sorted(&self.returned_by), sorted(&self.function_returns))
+    }
+
     /// Records what `def` returns, if its annotation or its `return` statements tell; asked at
     /// the definition, where the names it uses are bound.
     pub(super) fn note_returns(&mut self, canonical: String, def: &ast::StmtFunctionDef) {
@@ -476,6 +495,7 @@ impl SemanticModel<'_> {
         let mut types = HashMap::default();
         let mut assignments = Vec::new();
         let mut assigned_by: HashMap<String, HashSet<String>> = HashMap::default();
+        let mut returned_by: HashMap<String, String> = HashMap::default();
         for stmt in &class.body {
             match stmt {
                 Stmt::Assign(assign) => {
@@ -519,18 +539,28 @@ impl SemanticModel<'_> {
                                 Some(Returns::One(ty)) => Some(ty),
                                 _ => None,
                             });
-                        if let Some(ty) = ty {
-                            types.insert(attr, ty);
+                        match (ty, value) {
+                            (Some(ty), _) => {
+                                types.insert(attr, ty);
+                            }
+                            (None, Some(Expr::Call(call))) => {
+                                if let Some(callee) = self.resolve(&call.func) {
+                                    returned_by.insert(attr, callee);
+                                }
+                            }
+                            _ => {}
                         }
                     }
                 }
                 _ => {}
             }
         }
+        returned_by.retain(|attr, _| !types.contains_key(attr));
         ClassAttributes {
             types,
             assignments,
             assigned_by,
+            returned_by,
         }
     }
 

@@ -35,7 +35,6 @@ impl<'a> Lowerer<'a> {
         }
         let name = self.semantic.qualified(def.name.id.as_str());
         self.note_lock_helper(self.model.join(&name), def);
-        self.semantic.note_returns(self.model.join(&name), def);
         let in_class = self
             .semantic
             .scopes
@@ -108,6 +107,8 @@ impl<'a> Lowerer<'a> {
             Context::Sync
         };
         self.visit_body(&def.body);
+        // With the body's locals bound: `lock = threading.Lock(); …; return lock`.
+        self.semantic.note_returns(self.model.join(&name), def);
         for (name, span) in std::mem::take(&mut self.local_locks) {
             let mut uses = LockUses {
                 name: &name,
@@ -149,8 +150,13 @@ impl<'a> Lowerer<'a> {
             types: attribute_types,
             assignments,
             assigned_by,
+            returned_by,
         } = self.semantic.class_attribute_types(class);
         let class_identity = self.model.join(&name);
+        for (attribute, callee) in returned_by {
+            let attribute = concat(&[&class_identity, ".", &attribute]);
+            self.semantic.returned_by.insert(attribute, callee);
+        }
         // Methods may use a helper defined further down the class.
         for stmt in &class.body {
             if let Stmt::FunctionDef(method) = stmt {
@@ -298,6 +304,13 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     (assign.targets.as_slice(), self.semantic.at_module_scope())
                 {
                     self.define_module_lock(name.id.as_str(), &assign.value, span(assign));
+                    if ty.is_none()
+                        && let Expr::Call(call) = assign.value.as_ref()
+                        && let Some(callee) = self.semantic.resolve(&call.func)
+                    {
+                        let name = self.model.join(name.id.as_str());
+                        self.semantic.returned_by.insert(name, callee);
+                    }
                 }
                 for target in &assign.targets {
                     self.visit_expr(target);
