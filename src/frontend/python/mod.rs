@@ -79,7 +79,8 @@ pub fn lower(
     lowerer.semantic.bind_locals(&syntax.body, &[]);
     lowerer.visit_body(&syntax.body);
     lowerer.model.types = lowerer.semantic.exported_types();
-    (lowerer.model.returned_by, lowerer.model.returns) = lowerer.semantic.exported_returns();
+    lowerer.model.returned_by = SemanticModel::sorted(&lowerer.semantic.returned_by);
+    lowerer.model.returns = SemanticModel::sorted(&lowerer.semantic.function_returns);
     Ok((lowerer.model, parse_time))
 }
 

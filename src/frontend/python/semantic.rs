@@ -387,15 +387,13 @@ impl SemanticModel<'_> {
         types
     }
 
-    /// [`Self::returned_by`] and [`Self::function_returns`], sorted, for the file's model.
-    pub(super) fn exported_returns(&self) -> (Vec<(String, String)>, Vec<(String, String)>) {
-        let sorted = |map: &HashMap<String, String>| {
-            let mut pairs: Vec<(String, String)> =
-                map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            pairs.sort();
-            pairs
-        };
-        (sorted(&self.returned_by), sorted(&self.function_returns))
+    /// A name → name map as sorted pairs, for the file's model ([`Self::returned_by`],
+    /// [`Self::function_returns`]).
+    pub(super) fn sorted(map: &HashMap<String, String>) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> =
+            map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        pairs.sort();
+        pairs
     }
 
     /// Records what `def` returns, if its annotation or its `return` statements tell; asked at
