@@ -145,6 +145,9 @@ pub struct Function {
     /// Python: the canonical names of the decorators (`functools.cache`, `textual.work`; the
     /// called name for a decorator factory such as `@work(thread=True)`).
     pub decorators: ThinVec<String>,
+    /// Python: the body yields (a generator, or an async generator: calling it runs nothing and
+    /// returns no coroutine).
+    pub generator: bool,
 }
 
 /// Shared state read in an `if`/`while` condition.
@@ -424,6 +427,7 @@ impl Function {
             check_then_acts: ThinVec::new(),
             state_checks: ThinVec::new(),
             decorators: ThinVec::new(),
+            generator: false,
         }
     }
 }

@@ -41,7 +41,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let project_coroutine = project
                 .target(site)
                 .map(|id| project.function(id))
-                .filter(|f| f.is_async && f.kind == FunctionKind::Function)
+                .filter(|f| f.is_async && !f.generator && f.kind == FunctionKind::Function)
                 .filter(|f| f.decorators.iter().all(|d| keeps_coroutine(d)));
             let name = match (project_coroutine, call.callee.as_deref()) {
                 (Some(target), _) => target.name.clone(),

@@ -5,7 +5,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
-use super::locks::{LockUses, awaits_in};
+use super::locks::{LockUses, awaits_in, yields};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{first_param, is_main_guard, is_staticmethod, span};
 use crate::knowledge::Returns;
@@ -22,6 +22,20 @@ impl<'a> Lowerer<'a> {
                 .push((self.model.join(name), canonical.clone()));
         }
         self.semantic.bind(name, Binding::Alias(canonical));
+    }
+
+    /// Whether an expression makes a new object: a call of its class, or of a library
+    /// factory the tables type (not a helper of the project, which may return a shared one).
+    fn constructs(&self, value: &Expr) -> bool {
+        let Expr::Call(call) = value else {
+            return false;
+        };
+        let Some(Returns::One(ty)) = self.semantic.type_of(value) else {
+            return false;
+        };
+        self.semantic
+            .resolve(&call.func)
+            .is_some_and(|callee| callee == ty || self.tables.returns.contains_key(&callee))
     }
 
     pub(super) fn function_def(&mut self, def: &'a ast::StmtFunctionDef) {
@@ -58,6 +72,7 @@ impl<'a> Lowerer<'a> {
                 expression => self.semantic.resolve(expression),
             });
         self.model.functions[index].decorators = decorators.collect();
+        self.model.functions[index].generator = yields(&def.body);
         let mut scope = Scope::new(ScopeKind::Function, &name);
         let mut self_type = None;
         if in_class && !is_staticmethod(def) {
@@ -281,18 +296,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 self.visit_expr(&assign.value);
                 let ty = self.semantic.type_of(&assign.value);
-                // A new lock (`threading.Lock()`), not one a helper returns (it may be shared).
-                let constructed = match (assign.value.as_ref(), &ty) {
-                    (Expr::Call(call), Some(Returns::One(ty))) => {
-                        // The lock's class, or a library factory the tables type.
-                        self.semantic.resolve(&call.func).is_some_and(|callee| {
-                            callee == *ty || self.tables.returns.contains_key(&callee)
-                        })
-                    }
-                    _ => false,
-                };
                 if let Some(name) = bound_call
-                    && constructed
+                    && self.constructs(&assign.value)
                     && self.is_lock_type(ty.as_ref())
                     && self.semantic.scopes.last().is_some_and(|s| {
                         s.kind == ScopeKind::Function && !s.outer_names.contains(name.id.as_str())
@@ -356,7 +361,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 // Every item holds its lock over the same body: find its awaits once.
                 let body_awaits = std::cell::OnceCell::new();
                 for ((item, facts), (lock, by_helper)) in with.items.iter().zip(facts).zip(locks) {
-                    if !by_helper && item.context_expr.is_call_expr() && facts.0.is_some() {
+                    if !by_helper && facts.0.is_some() && self.constructs(&item.context_expr) {
                         let lock = PointlessLock {
                             span: span(&item.context_expr),
                             lock: "a new lock".to_string(),
