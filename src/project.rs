@@ -153,16 +153,28 @@ fn python_module(path: &Path) -> ModuleName {
         .to_string();
     let is_package = stem == "__init__";
     let mut segments = if is_package { Vec::new() } else { vec![stem] };
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if !d.join("__init__.py").is_file() {
-            break;
+    // The package reaches up to the highest directory with an `__init__.py`, through at most
+    // two directories without one in a row: namespace packages inside a regular package
+    // (PEP 420; `custom_components/sonoff/core/` with no `__init__.py` is `sonoff.core`).
+    let ancestors: Vec<&Path> = path.ancestors().skip(1).collect();
+    let mut top = None;
+    let mut gap = 0;
+    for (i, dir) in ancestors.iter().enumerate() {
+        if dir.join("__init__.py").is_file() {
+            top = Some(i);
+            gap = 0;
+        } else {
+            gap += 1;
+            if gap > 2 {
+                break;
+            }
         }
-        match d.file_name().and_then(|n| n.to_str()) {
+    }
+    for dir in &ancestors[..top.map_or(0, |top| top + 1)] {
+        match dir.file_name().and_then(|n| n.to_str()) {
             Some(name) => segments.push(name.to_string()),
             None => break,
         }
-        dir = d.parent();
     }
     segments.reverse();
     ModuleName {
@@ -188,6 +200,13 @@ mod tests {
         assert_eq!(module.path, "shop.api.views");
         let package = layout.module_of(&root.join("src/shop/__init__.py"), Language::Python);
         assert_eq!((package.path.as_str(), package.is_package), ("shop", true));
+        // A directory without `__init__.py` inside a package is a namespace package in it.
+        std::fs::create_dir_all(root.join("src/shop/core/util")).unwrap();
+        let helper = layout.module_of(&root.join("src/shop/core/util/x.py"), Language::Python);
+        assert_eq!(helper.path, "shop.core.util.x");
+        std::fs::create_dir_all(root.join("scripts")).unwrap();
+        let script = layout.module_of(&root.join("scripts/run.py"), Language::Python);
+        assert_eq!(script.path, "run");
 
         std::fs::create_dir_all(root.join("ledger/src/config")).unwrap();
         std::fs::write(
