@@ -149,7 +149,7 @@ impl LineIndex {
 }
 
 /// A file's text for rendering, with its line index built on first use.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SourceFile {
     text: Arc<str>,
     lines: OnceLock<LineIndex>,

@@ -5,15 +5,28 @@
 //! One test checks every rule at once; one test per code (`il203`) checks that code's findings
 //! and expectations alone, so that `cargo test il203` runs one rule's fixtures and
 //! `cargo test il2` a family's. The fixtures are analysed once per test process.
+//!
+//! Two snapshot tests (insta, `tests/snapshots/`) keep the rest honest: the lowered model of
+//! every fixture, one line per fact (a front-end refactor must leave it as it is), and the
+//! findings on every fixture as a user reads them (`--output-format full`). After a deliberate
+//! change, `INSTA_UPDATE=always cargo test --test fixtures snapshots` rewrites them: read the
+//! diff before committing it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use std::fmt::Write;
+
 use interlock::analysis::{self, Input, Report};
 use interlock::codes::{self, Code};
 use interlock::config::{Options, Settings};
+use interlock::frontend;
+use interlock::knowledge::Knowledge;
+use interlock::model::FileModel;
 use interlock::model::Language;
+use interlock::project::Layout;
+use interlock::report::{self, OutputFormat};
 use interlock::source::LineIndex;
 
 fn fixture_files() -> Vec<PathBuf> {
@@ -170,4 +183,136 @@ fn check_fixtures(only: Option<Code>) {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Snapshot settings: one file per fixture, named after its path, under `dir`.
+fn snapshot_settings(dir: &str) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_snapshot_path(dir);
+    settings
+}
+
+/// A fixture's path relative to the repository, as a snapshot name.
+fn snapshot_name(path: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative.to_string_lossy().replace(['/', '\\', '.'], "_")
+}
+
+#[test]
+fn lowered_models_of_the_fixtures_snapshots() {
+    let knowledge = Knowledge::builtin();
+    let layout = Layout::default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    snapshot_settings("snapshots").bind(|| {
+        for path in fixture_files() {
+            let relative = path.strip_prefix(root).unwrap();
+            let language = Language::from_path(&path).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let module = layout.module_of(&path, language);
+            let snapshot = match frontend::lower(relative, language, &text, &knowledge, &module) {
+                Ok((model, _)) => dump(&model),
+                Err(error) => format!("error {error:?}"),
+            };
+            insta::assert_snapshot!(snapshot_name(&path), snapshot);
+        }
+    });
+}
+
+#[test]
+fn rendered_findings_of_the_fixtures_snapshots() {
+    let (files, analysed) = analysed_fixtures();
+    let prefix = format!("{}/", env!("CARGO_MANIFEST_DIR"));
+    snapshot_settings("snapshots/messages").bind(|| {
+        for path in files {
+            let diagnostics: Vec<_> = analysed
+                .diagnostics
+                .iter()
+                .filter(|d| &d.path == path)
+                .cloned()
+                .collect();
+            if diagnostics.is_empty() {
+                continue;
+            }
+            // Every file's text: related sites may be in another file.
+            let one_file = Report {
+                diagnostics,
+                sources: analysed.sources.clone(),
+                errors: Vec::new(),
+            };
+            let mut out = Vec::new();
+            report::write(&one_file, OutputFormat::Full, false, &mut out).unwrap();
+            let text = String::from_utf8(out).unwrap().replace(&prefix, "");
+            insta::assert_snapshot!(snapshot_name(path), text);
+        }
+    });
+}
+
+/// The model as text: the file's own facts, then each function and its facts in order. Name
+/// hashes (`reads`) are sorted, as their set has no order.
+fn dump(model: &FileModel) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "module {:?} ({:?})", model.module, model.language);
+    let lists: [(&str, Vec<String>); 8] = [
+        ("alias", debug_each(&model.aliases)),
+        ("class", debug_each(&model.classes)),
+        ("lock definition", debug_each(&model.lock_definitions)),
+        ("type", debug_each(&model.types)),
+        ("returned by", debug_each(&model.returned_by)),
+        ("returns", debug_each(&model.returns)),
+        ("main guard", debug_each(&model.main_guards)),
+        ("mutable static", debug_each(&model.mutable_statics)),
+    ];
+    for (what, items) in lists {
+        for item in items {
+            let _ = writeln!(out, "{what} {item}");
+        }
+    }
+    for (index, function) in model.functions.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "\n[{index}] {:?} {} {:?} async={} span={:?} parent={:?}",
+            function.kind,
+            function.name,
+            function.canonical,
+            function.is_async,
+            function.span,
+            function.parent
+        );
+        let facts: [(&str, Vec<String>); 13] = [
+            ("call", debug_each(&function.calls)),
+            ("await", debug_each(&function.awaits)),
+            ("busy wait", debug_each(&function.busy_waits)),
+            ("hold", debug_each(&function.lock_holds)),
+            ("pointless", debug_each(&function.pointless_locks)),
+            ("leak", debug_each(&function.leaked_locks)),
+            ("condition", debug_each(&function.condition_uses)),
+            ("handoff", debug_each(&function.process_handoffs)),
+            ("thread entry", debug_each(&function.thread_entries)),
+            ("write", debug_each(&function.state_writes)),
+            ("check then act", debug_each(&function.check_then_acts)),
+            ("state check", debug_each(&function.state_checks)),
+            ("reads", {
+                let mut reads: Vec<u64> = function.reads.iter().copied().collect();
+                reads.sort_unstable();
+                if reads.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![format!("{reads:?}")]
+                }
+            }),
+        ];
+        for (what, items) in facts {
+            for item in items {
+                let _ = writeln!(out, "  {what} {item}");
+            }
+        }
+    }
+    out
+}
+
+fn debug_each<T: std::fmt::Debug>(items: &[T]) -> Vec<String> {
+    items.iter().map(|item| format!("{item:?}")).collect()
 }
