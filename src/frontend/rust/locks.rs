@@ -31,6 +31,12 @@ impl Lowerer<'_> {
                         })
                         .collect()
                 }
+                syn::Item::Macro(mac) if is_lazy_static(&mac.mac) => self
+                    .semantic
+                    .lazy_statics()
+                    .iter()
+                    .map(|(ident, ty)| (self.model.join(&ident.to_string()), ident, ty))
+                    .collect(),
                 _ => continue,
             };
             for (identity, ident, ty) in found {
@@ -58,11 +64,15 @@ impl Lowerer<'_> {
             Expr::Unary(inner) if matches!(inner.op, syn::UnOp::Deref(_)) => {
                 self.lock_identity(&inner.expr)
             }
+            // `CELL.get_or_init(|| Mutex::new(..))`: the lock the cell holds.
+            Expr::MethodCall(call) if call.method == "get_or_init" => {
+                self.lock_identity(&call.receiver)
+            }
             Expr::MethodCall(call)
                 if call.args.is_empty()
                     && matches!(
                         call.method.to_string().as_str(),
-                        "clone" | "as_ref" | "deref"
+                        "clone" | "as_ref" | "deref" | "unwrap" | "get" | "force"
                     ) =>
             {
                 self.lock_identity(&call.receiver)
@@ -205,7 +215,7 @@ impl Lowerer<'_> {
         let method = call.method.to_string();
         if !matches!(
             method.as_str(),
-            "lock" | "read" | "write" | "borrow" | "borrow_mut"
+            "lock" | "read" | "read_recursive" | "write" | "borrow" | "borrow_mut"
         ) {
             return None;
         }
@@ -287,4 +297,12 @@ impl Lowerer<'_> {
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }
+}
+
+/// Whether a macro is `lazy_static!` (or `lazy_static::lazy_static!`).
+pub(super) fn is_lazy_static(mac: &syn::Macro) -> bool {
+    mac.path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "lazy_static")
 }

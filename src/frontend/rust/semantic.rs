@@ -40,6 +40,13 @@ pub(super) struct SemanticModel<'t> {
     /// Module-level `use`s, as (alias, canonical) pairs in the order met: the file's
     /// re-exports.
     pub(super) reexports: Vec<(String, String)>,
+    /// The module-level `use`s of the whole file (inline `mod`s included), alias →
+    /// canonical, known before the traversal: `mod util { pub use parking_lot::Mutex; }`.
+    file_reexports: HashMap<String, String>,
+    /// The file's `type` aliases: canonical name → aliased type.
+    type_aliases: HashMap<String, Type>,
+    /// The file's `lazy_static!` statics: name and type.
+    lazy_statics: Vec<(syn::Ident, Type)>,
 }
 
 /// The names a module or block brings into scope: its own items and its `use`s.
@@ -128,6 +135,24 @@ const TRANSPARENT_METHODS: &[&str] = &[
     "by_ref",
 ];
 
+/// Types that stand for what they wrap as far as locking goes: smart pointers, `Option`,
+/// lazily initialised statics (`static M: LazyLock<Mutex<T>>`, `OnceLock<Mutex<T>>`).
+const WRAPPER_TYPES: &[&str] = &[
+    "Arc",
+    "Rc",
+    "Box",
+    "Option",
+    "LazyLock",
+    "Lazy",
+    "LazyCell",
+    "OnceLock",
+    "OnceCell",
+    "ManuallyDrop",
+];
+
+/// Methods that reach what a lazily initialised cell holds (`M.get_or_init(..)`).
+const CELL_METHODS: &[&str] = &["get_or_init", "get_or_try_init", "force"];
+
 /// Smart pointers whose constructor keeps the type of what they wrap.
 const WRAPPERS: &[&str] = &[
     "Arc",
@@ -156,14 +181,88 @@ impl<'t> SemanticModel<'t> {
                 .collect(),
             self_type: None,
             reexports: Vec::new(),
+            file_reexports: HashMap::new(),
+            type_aliases: HashMap::new(),
+            lazy_statics: Vec::new(),
         }
     }
 
     /// Enters the file's top-level scope and learns the types it declares.
     pub(super) fn enter_file(&mut self, items: &[syn::Item]) {
         self.enter_module_scope(items);
+        self.file_reexports = self.reexports.iter().cloned().collect();
+        let module = self.module().to_string();
+        self.declarations(items, &module, 0);
+        let module_names = self.names.last_mut().expect("the file's scope");
+        for (ident, _) in &self.lazy_statics {
+            let name = ident.to_string();
+            module_names
+                .names
+                .insert(name.clone(), format!("{module}::{name}"));
+        }
         self.fields = self.struct_fields(items);
         self.statics = self.static_types(items);
+        for (ident, ty) in &self.lazy_statics {
+            if let Some(resolved) = self.resolve_type(ty) {
+                self.statics.insert(ident.to_string(), resolved);
+            }
+        }
+    }
+
+    /// Learns what the items of `module` declare for the whole file: `type` aliases,
+    /// `lazy_static!` statics (top level only) and, in inline `mod`s, their re-exports.
+    fn declarations(&mut self, items: &[syn::Item], module: &str, depth: usize) {
+        for item in items {
+            match item {
+                syn::Item::Type(alias) if alias.generics.params.is_empty() => {
+                    let name = format!("{module}::{}", alias.ident);
+                    self.type_aliases.insert(name, (*alias.ty).clone());
+                }
+                syn::Item::Macro(mac) if depth == 0 && super::locks::is_lazy_static(&mac.mac) => {
+                    if let Ok(statics) = mac.mac.parse_body_with(parse_lazy_statics) {
+                        self.lazy_statics.extend(statics);
+                    }
+                }
+                syn::Item::Mod(inner) if depth < 8 => {
+                    let Some((_, inner_items)) = &inner.content else {
+                        continue;
+                    };
+                    let inner_module = format!("{module}::{}", inner.ident);
+                    let known = self.reexports.len();
+                    self.push_module(inner_module.clone(), inner_items);
+                    let found: Vec<_> = self.reexports.drain(known..).collect();
+                    self.file_reexports.extend(found);
+                    self.declarations(inner_items, &inner_module, depth + 1);
+                    self.pop_module();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The `lazy_static!` statics of the file (name, type as written).
+    pub(super) fn lazy_statics(&self) -> &[(syn::Ident, Type)] {
+        &self.lazy_statics
+    }
+
+    /// What a canonical type name stands for: through the file's re-exports
+    /// (`crate::util::Mutex` → `parking_lot::Mutex`) and `type` aliases
+    /// (`type Locked = Arc<RwLock<Set>>` → `std::sync::RwLock`).
+    fn canonical_type(&self, name: String, depth: usize) -> Option<String> {
+        let mut name = name;
+        for _ in 0..8 {
+            if let Some(aliased) = self.type_aliases.get(&name) {
+                return match depth.checked_sub(1) {
+                    Some(depth) => self.resolve_type_within(aliased, depth),
+                    None => None,
+                };
+            }
+            match self.file_reexports.get(&name) {
+                Some(target) if *target != name => name = target.clone(),
+                _ => break,
+            }
+        }
+        Some(name)
     }
 
     /// Enters an inline `mod`'s scope.
@@ -379,25 +478,29 @@ impl<'t> SemanticModel<'t> {
 
     /// The canonical name of a type, looking through references and smart pointers.
     pub(super) fn resolve_type(&self, ty: &Type) -> Option<String> {
+        self.resolve_type_within(ty, 4)
+    }
+
+    /// [`Self::resolve_type`], following at most `depth` `type` aliases.
+    fn resolve_type_within(&self, ty: &Type, depth: usize) -> Option<String> {
         match ty {
-            Type::Reference(reference) => self.resolve_type(&reference.elem),
-            Type::Paren(paren) => self.resolve_type(&paren.elem),
+            Type::Reference(reference) => self.resolve_type_within(&reference.elem, depth),
+            Type::Paren(paren) => self.resolve_type_within(&paren.elem, depth),
             Type::Path(type_path) => {
                 let last = type_path.path.segments.last()?;
                 let name = last.ident.to_string();
-                if matches!(
-                    name.as_str(),
-                    "Arc" | "Rc" | "Box" | "LazyLock" | "Lazy" | "LazyCell"
-                ) && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+                if WRAPPER_TYPES.contains(&name.as_str())
+                    && let syn::PathArguments::AngleBracketed(args) = &last.arguments
                     && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
                 {
-                    return self.resolve_type(inner);
+                    return self.resolve_type_within(inner, depth);
                 }
                 if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
                     // A type of this crate, or from the prelude: keep its bare name.
                     return Some(name);
                 }
-                self.resolve_qualified_name(&type_path.path)
+                let canonical = self.resolve_qualified_name(&type_path.path)?;
+                self.canonical_type(canonical, depth)
             }
             _ => None,
         }
@@ -455,19 +558,27 @@ impl<'t> SemanticModel<'t> {
                         .and_then(|arg| self.type_within(arg, depth));
                 }
                 let owner_name = owner.rsplit("::").next().unwrap_or(owner);
-                owner_name
-                    .starts_with(|c: char| c.is_ascii_uppercase())
-                    .then(|| Returns::One(owner.to_string()))
+                if !owner_name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    return None;
+                }
+                // `util::Mutex::new(..)` of a re-exported or aliased type.
+                self.canonical_type(owner.to_string(), 4).map(Returns::One)
             }
             Expr::MethodCall(call) => {
                 let method = call.method.to_string();
                 let receiver = self.type_within(&call.receiver, depth);
-                if TRANSPARENT_METHODS.contains(&method.as_str()) {
+                if TRANSPARENT_METHODS.contains(&method.as_str())
+                    || CELL_METHODS.contains(&method.as_str())
+                {
                     return receiver;
                 }
                 let Some(Returns::One(ty)) = receiver else {
                     return None;
                 };
+                // `M.get()` of a `OnceLock<Mutex<T>>` (a lock has no `get` of its own).
+                if method == "get" && self.is_lock_type(&ty) {
+                    return Some(Returns::One(ty));
+                }
                 self.tables.returns.get(&format!("{ty}::{method}")).cloned()
             }
             Expr::Try(try_expr) => self.type_within(&try_expr.expr, depth),
@@ -514,6 +625,12 @@ impl<'t> SemanticModel<'t> {
             }
             Pat::Reference(reference) => self.bind_pattern(&reference.pat, ty),
             Pat::Paren(paren) => self.bind_pattern(&paren.pat, ty),
+            // `Some(x)` of an `Option<T>`: the model already sees `Option<T>` as `T`.
+            Pat::TupleStruct(tuple)
+                if tuple.elems.len() == 1 && tuple.path.is_ident("Some") && ty.is_some() =>
+            {
+                self.bind_pattern(&tuple.elems[0], ty)
+            }
             Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| self.bind_pattern(p, None)),
             Pat::Struct(strukt) => strukt
                 .fields
@@ -568,4 +685,23 @@ impl<'t> SemanticModel<'t> {
         self.locals.pop();
         self.lock_aliases.pop();
     }
+}
+
+/// The statics of a `lazy_static!` body: `$(#[attr])* $vis static ref NAME: Type = init;`.
+fn parse_lazy_statics(input: syn::parse::ParseStream) -> syn::Result<Vec<(syn::Ident, Type)>> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        input.call(syn::Attribute::parse_outer)?;
+        input.parse::<syn::Visibility>()?;
+        input.parse::<syn::Token![static]>()?;
+        input.parse::<syn::Token![ref]>()?;
+        let ident: syn::Ident = input.parse()?;
+        input.parse::<syn::Token![:]>()?;
+        let ty: Type = input.parse()?;
+        input.parse::<syn::Token![=]>()?;
+        input.parse::<Expr>()?;
+        input.parse::<syn::Token![;]>()?;
+        out.push((ident, ty));
+    }
+    Ok(out)
 }

@@ -256,6 +256,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         visit::visit_expr_binary(self, expr);
     }
 
+    fn visit_expr_let(&mut self, expr: &'ast syn::ExprLet) {
+        self.visit_expr(&expr.expr);
+        let ty = self.semantic.type_of(&expr.expr);
+        self.semantic.bind_pattern(&expr.pat, ty);
+    }
+
     fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
         self.atomic_check_then_act(expr);
         visit::visit_expr_if(self, expr);
