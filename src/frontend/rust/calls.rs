@@ -26,6 +26,9 @@ impl Lowerer<'_> {
         };
         let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
         let entry = self.tables.thread_entry(callee.as_deref(), None).is_some();
+        if let Some(callee) = &callee {
+            self.lock_through_arguments(callee, &call.args, &span, 0);
+        }
         let offloads = self.record_call(callee, alternatives, None, span, false);
         self.visit_expr(&call.func);
         self.arguments_of(&call.args, offloads, entry);
@@ -48,6 +51,9 @@ impl Lowerer<'_> {
                 .tables
                 .thread_entry(callee.as_deref(), Some(&method))
                 .is_some();
+        if let Some(callee) = &callee {
+            self.lock_through_arguments(callee, &call.args, &span, 1);
+        }
         let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
         self.visit_expr(&call.receiver);
         let entries = self.model.functions[self.current].thread_entries.len();

@@ -86,6 +86,28 @@ impl Lowerer<'_> {
         }
     }
 
+    /// The temporary guards of a macro's arguments (`println!("{}", m.lock().unwrap())`): each
+    /// lives until the end of the macro's own statement (`end`) or, in a condition, earlier.
+    pub(super) fn macro_guards(&mut self, args: &Punctuated<Expr, syn::Token![,]>, end: usize) {
+        let mut temporaries = Temporaries {
+            edition: self.edition,
+            ..Temporaries::default()
+        };
+        for arg in args {
+            temporaries.visit_expr(arg);
+        }
+        for (call, extent) in temporaries.calls {
+            let awaited = temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call));
+            let kind = self
+                .guard_kind(call)
+                .or_else(|| self.candidate_kind(call))
+                .filter(|kind| awaited || !self.is_async_lock(kind));
+            if let Some(kind) = kind {
+                self.hold(call, kind, extent.unwrap_or(end), Vec::new);
+            }
+        }
+    }
+
     /// `std::mem::forget(guard)` and `ManuallyDrop::new(guard)`: a guard that is never dropped
     /// keeps its lock taken forever (IL204).
     pub(super) fn leaks_in(&mut self, stmt: &syn::Stmt, bound_guards: &[(String, String)]) {

@@ -3,7 +3,8 @@
 //! (`m.lock().unwrap()`, `rw.write()?`, `m.lock().await`). How long each guard is held is
 //! [`super::guards`]'s concern; this module records a hold once its region is known.
 
-use syn::{Expr, Type};
+use syn::visit::{self, Visit};
+use syn::{Expr, Pat, Type};
 
 use super::Lowerer;
 use super::syntax::{byte_span, expr_start, written};
@@ -96,20 +97,7 @@ impl Lowerer<'_> {
                 let syn::Member::Named(name) = &field.member else {
                     return None;
                 };
-                let (owner, via_self) = match field.base.as_ref() {
-                    Expr::Path(p) if p.path.is_ident("self") => {
-                        (self.semantic.self_type.clone()?, true)
-                    }
-                    base => match self.semantic.type_of(base)? {
-                        Returns::One(ty) => (ty, false),
-                        Returns::Tuple(_) => return None,
-                    },
-                };
-                Some(LockName {
-                    identity: format!("{owner}.{name}"),
-                    scope: LockScope::Field,
-                    via_self,
-                })
+                self.field_identity(&field.base, &name.to_string())
             }
             Expr::Path(path) if path.path.segments.len() == 1 && path.qself.is_none() => {
                 let name = path.path.segments[0].ident.to_string();
@@ -137,6 +125,163 @@ impl Lowerer<'_> {
                 via_self: false,
             }),
             _ => None,
+        }
+    }
+
+    /// The lock a field of an object names (`self.accounts`, `bank.accounts`): one per
+    /// instance of the owner's type.
+    pub(super) fn field_identity(&self, base: &Expr, name: &str) -> Option<LockName> {
+        let (owner, via_self) = match base {
+            Expr::Path(p) if p.path.is_ident("self") => (self.semantic.self_type.clone()?, true),
+            base => match self.semantic.type_of(base)? {
+                Returns::One(ty) => (ty, false),
+                Returns::Tuple(_) => return None,
+            },
+        };
+        Some(LockName {
+            identity: format!("{owner}.{name}"),
+            scope: LockScope::Field,
+            via_self,
+        })
+    }
+
+    /// The guard-returning helper a method call is, if it is one of the file's.
+    fn guard_helper(&self, call: &syn::ExprMethodCall) -> Option<&GuardHelper> {
+        let helpers = &self.guard_helpers;
+        if helpers.is_empty() {
+            return None;
+        }
+        let Some(Returns::One(ty)) = self.semantic.type_of(&call.receiver) else {
+            return None;
+        };
+        helpers.get(&format!("{ty}::{}", call.method))
+    }
+
+    /// Finds the file's methods that return a guard of their object or of one of its fields
+    /// (`fn rl(&self) -> RwLockReadGuard<'_, T> { self.x.read().unwrap() }`, also boxed, in
+    /// `Some`/`Ok`, or as a field of a returned struct), and the functions that lock a lock
+    /// they are given (`fn bump(m: &Mutex<u32>) { *m.lock().unwrap() += 1 }`): calling them
+    /// takes that lock.
+    pub(super) fn collect_lock_helpers(&mut self, items: &[syn::Item]) {
+        for item in items {
+            match item {
+                syn::Item::Impl(imp) => {
+                    let Some(self_type) = self.semantic.resolve_type(&imp.self_ty) else {
+                        continue;
+                    };
+                    let saved = self.semantic.self_type.replace(self_type.clone());
+                    for member in &imp.items {
+                        let syn::ImplItem::Fn(method) = member else {
+                            continue;
+                        };
+                        let name = format!("{self_type}::{}", method.sig.ident);
+                        self.learn_helper(name, &method.sig, &method.block);
+                    }
+                    self.semantic.self_type = saved;
+                }
+                syn::Item::Fn(function) => {
+                    let name = format!("{}::{}", self.semantic.module(), function.sig.ident);
+                    self.learn_helper(name, &function.sig, &function.block);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn learn_helper(&mut self, name: String, sig: &syn::Signature, block: &syn::Block) {
+        self.semantic.push_locals();
+        let mut params = Vec::new();
+        for (index, input) in sig.inputs.iter().enumerate() {
+            match input {
+                syn::FnArg::Receiver(_) => {
+                    let ty = self.semantic.self_type.clone().map(Returns::One);
+                    self.semantic.bind_local("self".to_string(), ty);
+                }
+                syn::FnArg::Typed(typed) => {
+                    let ty = self.semantic.resolve_type(&typed.ty);
+                    if let (Some(ty), Pat::Ident(ident)) = (&ty, &*typed.pat)
+                        && self.semantic.is_lock_type(ty)
+                    {
+                        params.push((index, ident.ident.to_string()));
+                    }
+                    self.semantic.bind_pattern(&typed.pat, ty.map(Returns::One));
+                }
+            }
+        }
+        if sig.asyncness.is_none()
+            && let Some(tail) = returned_value(block)
+            && let Some((call, kind)) = self.guard_call(tail)
+        {
+            let field = match &*call.receiver {
+                Expr::Path(p) if p.path.is_ident("self") => Some(None),
+                Expr::Field(field) => match (&*field.base, &field.member) {
+                    (Expr::Path(p), syn::Member::Named(member)) if p.path.is_ident("self") => {
+                        Some(Some(member.to_string()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(field) = field {
+                self.guard_helpers
+                    .insert(name.clone(), GuardHelper { kind, field });
+            }
+        }
+        if !params.is_empty() {
+            let mut taken = Vec::new();
+            for (index, param) in params {
+                if let Some(method) = locked_in(block, &param)
+                    && let Some(kind) = self.local_lock_kind(&param, &method)
+                {
+                    taken.push((index, kind));
+                }
+            }
+            if !taken.is_empty() {
+                self.param_lockers.insert(name, taken);
+            }
+        }
+        self.semantic.pop_locals();
+    }
+
+    /// `Type::method` when a local of a lock type is locked with `method`.
+    fn local_lock_kind(&self, local: &str, method: &str) -> Option<String> {
+        let Some(Some(Returns::One(ty))) = self.semantic.local(local) else {
+            return None;
+        };
+        let kind = format!("{ty}::{method}");
+        self.tables.lock(&kind).is_some().then_some(kind)
+    }
+
+    /// A call of a function of this file that locks a lock it is given (see
+    /// [`Self::collect_lock_helpers`]): the call takes that lock for its duration.
+    pub(super) fn lock_through_arguments(
+        &mut self,
+        callee: &str,
+        args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>,
+        span: &Span,
+        self_offset: usize,
+    ) {
+        let Some(taken) = self.param_lockers.get(callee).cloned() else {
+            return;
+        };
+        for (index, kind) in taken {
+            let Some(arg) = index
+                .checked_sub(self_offset)
+                .and_then(|i| args.iter().nth(i))
+            else {
+                continue;
+            };
+            let Some(named) = self.lock_identity(arg) else {
+                continue;
+            };
+            self.record_hold(
+                span.clone(),
+                span.end,
+                Some(named),
+                written(arg),
+                kind,
+                Vec::new(),
+            );
         }
     }
 
@@ -213,6 +358,9 @@ impl Lowerer<'_> {
     /// `std::sync::Mutex::lock` when `call` takes a lock's guard.
     pub(super) fn guard_kind(&self, call: &syn::ExprMethodCall) -> Option<String> {
         let method = call.method.to_string();
+        if let Some(helper) = self.guard_helper(call) {
+            return Some(helper.kind.clone());
+        }
         if !matches!(
             method.as_str(),
             "lock" | "read" | "read_recursive" | "write" | "borrow" | "borrow_mut"
@@ -273,11 +421,35 @@ impl Lowerer<'_> {
         } else {
             Vec::new()
         };
+        // A helper returning a guard of one of its object's fields (`s.lock_m()`) takes the
+        // lock of that field of the receiver.
+        let field = self.guard_helper(call).and_then(|h| h.field.clone());
+        let (named, lock) = match field {
+            Some(field) => (
+                self.field_identity(&call.receiver, &field),
+                format!("{}.{field}", written(&call.receiver)),
+            ),
+            None => (self.lock_identity(&call.receiver), written(&call.receiver)),
+        };
+        self.record_hold(span, region_end, named, lock, kind, awaits);
+    }
+
+    /// Records that `lock` (named `named`, as written `lock`) is held from `span` to
+    /// `region_end`.
+    pub(super) fn record_hold(
+        &mut self,
+        span: Span,
+        region_end: usize,
+        named: Option<LockName>,
+        lock: String,
+        kind: String,
+        awaits: Vec<Span>,
+    ) {
         let LockName {
             identity,
             scope,
             via_self,
-        } = self.lock_identity(&call.receiver).unwrap_or(LockName {
+        } = named.unwrap_or(LockName {
             identity: String::new(),
             scope: LockScope::Local,
             via_self: false,
@@ -285,7 +457,7 @@ impl Lowerer<'_> {
         let hold = LockHold {
             region: span.start..region_end.max(span.end),
             span,
-            lock: written(&call.receiver),
+            lock,
             kind,
             identity,
             scope,
@@ -305,4 +477,76 @@ pub(super) fn is_lazy_static(mac: &syn::Macro) -> bool {
         .segments
         .last()
         .is_some_and(|s| s.ident == "lazy_static")
+}
+
+/// A method of the file that returns a guard (see [`Lowerer::collect_lock_helpers`]).
+#[derive(Clone, Debug)]
+pub(super) struct GuardHelper {
+    /// The guard method it calls (`std::sync::Mutex::lock`).
+    kind: String,
+    /// The field of its object whose lock it takes (`None`: the object itself is the lock).
+    field: Option<String>,
+}
+
+/// The value a function body returns: its tail expression or a `return`, looking through
+/// `Box::new(..)`, `Some(..)`, `Ok(..)`, blocks and a struct literal with one guard field.
+fn returned_value(block: &syn::Block) -> Option<&Expr> {
+    let tail = match block.stmts.last()? {
+        syn::Stmt::Expr(expr, None) => expr,
+        syn::Stmt::Expr(Expr::Return(ret), _) => ret.expr.as_deref()?,
+        _ => return None,
+    };
+    let mut expr = tail;
+    for _ in 0..8 {
+        expr = match expr {
+            Expr::Call(call) if call.args.len() == 1 => {
+                let Expr::Path(func) = &*call.func else {
+                    return Some(expr);
+                };
+                let last = func.path.segments.last()?.ident.to_string();
+                let wraps = matches!(last.as_str(), "Some" | "Ok")
+                    || (last == "new"
+                        && func.path.segments.len() >= 2
+                        && func.path.segments[func.path.segments.len() - 2].ident == "Box");
+                if !wraps {
+                    return Some(expr);
+                }
+                &call.args[0]
+            }
+            Expr::Block(block) => match block.block.stmts.last()? {
+                syn::Stmt::Expr(inner, None) => inner,
+                _ => return None,
+            },
+            Expr::Paren(inner) => &inner.expr,
+            Expr::Struct(literal) if literal.fields.len() == 1 => &literal.fields[0].expr,
+            other => return Some(other),
+        };
+    }
+    None
+}
+
+/// The guard method (`lock`, `read`, `write`) a function body calls on the local `name`
+/// (not in closures or nested items).
+fn locked_in(block: &syn::Block, name: &str) -> Option<String> {
+    struct Finder<'n>(&'n str, Option<String>);
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            if self.1.is_none()
+                && matches!(call.method.to_string().as_str(), "lock" | "read" | "write")
+                && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(self.0))
+            {
+                self.1 = Some(call.method.to_string());
+            }
+            visit::visit_expr_method_call(self, call);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+        }
+    }
+    let mut finder = Finder(name, None);
+    finder.visit_block(block);
+    finder.1
 }

@@ -23,6 +23,7 @@ mod syntax;
 mod threads;
 mod traverse;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -70,10 +71,13 @@ pub fn lower(
         current: 0,
         context: Context::Sync,
         next_call_awaited: false,
+        guard_helpers: HashMap::new(),
+        param_lockers: HashMap::new(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.enter_file(&file.items);
     lowerer.define_locks(&file.items);
+    lowerer.collect_lock_helpers(&file.items);
     lowerer.visit_file(&file);
     let mut model = lowerer.model;
     model.aliases = lowerer.semantic.reexports;
@@ -110,6 +114,11 @@ struct Lowerer<'t> {
     context: Context,
     /// The next recorded call is awaited (set while visiting the base of `.await`).
     next_call_awaited: bool,
+    /// The file's methods that return a guard, by canonical name (`Type::method`).
+    guard_helpers: HashMap<String, locks::GuardHelper>,
+    /// The file's functions that lock a lock they are given: canonical name → (parameter
+    /// index, counting `self`, guard method).
+    param_lockers: HashMap<String, Vec<(usize, String)>>,
 }
 
 /// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is

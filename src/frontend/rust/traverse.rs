@@ -347,6 +347,8 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         // `vec!`, `assert!`, `join!`); lower those, and skip bodies of any other shape.
         let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
         if let Ok(exprs) = mac.parse_body_with(parser) {
+            let end = mac.delimiter.span().close().byte_range().end;
+            self.macro_guards(&exprs, end);
             // `join!(a(), b())` polls the futures its arguments return: they are awaited.
             let joins = matches!(name.as_str(), "join" | "try_join");
             for expr in &exprs {
