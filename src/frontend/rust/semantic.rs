@@ -481,6 +481,40 @@ impl<'t> SemanticModel<'t> {
         self.resolve_type_within(ty, 4)
     }
 
+    /// What a value of a written type is: [`Self::resolve_type`], or the element types of a
+    /// tuple (`Arc<(Mutex<bool>, Condvar)>`).
+    pub(super) fn resolve_annotation(&self, ty: &Type) -> Option<Returns> {
+        let mut inner = ty;
+        for _ in 0..4 {
+            inner = match inner {
+                Type::Reference(reference) => &reference.elem,
+                Type::Paren(paren) => &paren.elem,
+                Type::Path(path) => match path.path.segments.last() {
+                    Some(last) if WRAPPER_TYPES.contains(&last.ident.to_string().as_str()) => {
+                        match &last.arguments {
+                            syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                                Some(syn::GenericArgument::Type(wrapped)) => wrapped,
+                                _ => break,
+                            },
+                            _ => break,
+                        }
+                    }
+                    _ => break,
+                },
+                _ => break,
+            };
+        }
+        match inner {
+            Type::Tuple(tuple) if !tuple.elems.is_empty() => tuple
+                .elems
+                .iter()
+                .map(|e| self.resolve_type(e))
+                .collect::<Option<Vec<_>>>()
+                .map(Returns::Tuple),
+            _ => self.resolve_type(ty).map(Returns::One),
+        }
+    }
+
     /// [`Self::resolve_type`], following at most `depth` `type` aliases.
     fn resolve_type_within(&self, ty: &Type, depth: usize) -> Option<String> {
         match ty {
@@ -581,6 +615,22 @@ impl<'t> SemanticModel<'t> {
                 }
                 self.tables.returns.get(&format!("{ty}::{method}")).cloned()
             }
+            // `(Mutex::new(false), Condvar::new())`: a tuple of known element types.
+            Expr::Tuple(tuple) if !tuple.elems.is_empty() => {
+                let elements: Option<Vec<String>> = tuple
+                    .elems
+                    .iter()
+                    .map(|e| match self.type_within(e, depth)? {
+                        Returns::One(ty) => Some(ty),
+                        Returns::Tuple(_) => None,
+                    })
+                    .collect();
+                elements.map(Returns::Tuple)
+            }
+            // `*pair` of an `Arc<T>`: smart pointers are already seen as what they wrap.
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
+                self.type_within(&unary.expr, depth)
+            }
             Expr::Try(try_expr) => self.type_within(&try_expr.expr, depth),
             Expr::Paren(paren) => self.type_within(&paren.expr, depth),
             Expr::Reference(reference) => self.type_within(&reference.expr, depth),
@@ -611,7 +661,7 @@ impl<'t> SemanticModel<'t> {
         match pat {
             Pat::Ident(ident) => self.bind_local(ident.ident.to_string(), ty),
             Pat::Type(typed) => {
-                let ty = self.resolve_type(&typed.ty).map(Returns::One).or(ty);
+                let ty = self.resolve_annotation(&typed.ty).or(ty);
                 self.bind_pattern(&typed.pat, ty);
             }
             Pat::Tuple(tuple) => {

@@ -91,7 +91,7 @@ impl Lowerer<'_> {
                     }
                     if let syn::FnArg::Typed(typed) = input {
                         this.semantic.bind_pattern(&typed.pat, None);
-                        let ty = this.semantic.resolve_type(&typed.ty).map(Returns::One);
+                        let ty = this.semantic.resolve_annotation(&typed.ty);
                         this.semantic.bind_pattern(&typed.pat, ty);
                     }
                 }
