@@ -71,6 +71,7 @@ impl Lowerer<'_> {
                 ..Temporaries::default()
             };
             temporaries.visit_stmt(stmt);
+            let mut guards = Vec::new();
             for (call, extent) in temporaries.calls {
                 let awaited = temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call));
                 let kind = self
@@ -78,10 +79,39 @@ impl Lowerer<'_> {
                     .or_else(|| self.candidate_kind(call))
                     .filter(|kind| awaited || !self.is_async_lock(kind));
                 if let Some(kind) = kind {
-                    self.hold(call, kind, extent.unwrap_or(statement_end), || {
-                        awaits_in(std::slice::from_ref(stmt))
-                    });
+                    guards.push((call, kind, extent));
                 }
+            }
+            // `*self.b.write() = self.a.read().len();`: the right side runs first, so its
+            // guards are taken before the left side's (and held while it is taken).
+            let assignment = match stmt {
+                syn::Stmt::Expr(Expr::Assign(assign), _) => Some((
+                    expr_start(&assign.left),
+                    assign.eq_token.span.byte_range().start,
+                )),
+                syn::Stmt::Expr(Expr::Binary(binary), _) if is_compound_assignment(&binary.op) => {
+                    Some((expr_start(&binary.left), op_start(&binary.op)))
+                }
+                _ => None,
+            };
+            let left_guarded = assignment.is_some_and(|(_, eq)| {
+                guards
+                    .iter()
+                    .any(|(call, _, _)| expr_start(&call.receiver) < eq)
+            });
+            for (call, kind, extent) in guards {
+                let start = match assignment {
+                    Some((left, eq)) if left_guarded && expr_start(&call.receiver) > eq => left,
+                    _ => expr_start(&call.receiver),
+                };
+                let end = extent.unwrap_or(statement_end);
+                self.hold_from(
+                    call,
+                    kind,
+                    end,
+                    || awaits_in(std::slice::from_ref(stmt)),
+                    start,
+                );
             }
         }
     }
@@ -359,4 +389,27 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
     fn visit_expr(&mut self, expr: &'ast Expr) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
     }
+}
+
+/// `+=`, `-=` and the other compound assignments.
+pub(super) fn is_compound_assignment(op: &syn::BinOp) -> bool {
+    matches!(
+        op,
+        syn::BinOp::AddAssign(_)
+            | syn::BinOp::SubAssign(_)
+            | syn::BinOp::MulAssign(_)
+            | syn::BinOp::DivAssign(_)
+            | syn::BinOp::RemAssign(_)
+            | syn::BinOp::BitOrAssign(_)
+            | syn::BinOp::BitAndAssign(_)
+            | syn::BinOp::BitXorAssign(_)
+            | syn::BinOp::ShlAssign(_)
+            | syn::BinOp::ShrAssign(_)
+    )
+}
+
+/// Where a binary operator is written.
+fn op_start(op: &syn::BinOp) -> usize {
+    use syn::spanned::Spanned;
+    op.span().byte_range().start
 }

@@ -407,11 +407,26 @@ impl Lowerer<'_> {
         region_end: usize,
         body_awaits: impl FnOnce() -> Vec<Span>,
     ) {
+        let start = expr_start(&call.receiver);
+        self.hold_from(call, kind, region_end, body_awaits, start);
+    }
+
+    /// [`Self::hold`], with the acquisition's span starting at `start`: before where the call
+    /// is written when it runs before code written ahead of it (the right side of an
+    /// assignment runs before the left side's guard is taken).
+    pub(super) fn hold_from(
+        &mut self,
+        call: &syn::ExprMethodCall,
+        kind: String,
+        region_end: usize,
+        body_awaits: impl FnOnce() -> Vec<Span>,
+        start: usize,
+    ) {
         if matches!(&*call.receiver, Expr::Call(_)) {
             // `Mutex::new(x).lock()`: a lock nobody else can ever see.
             self.pointless(call, Pointless::CreatedWhereAcquired);
         }
-        let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        let span = start..call.paren_token.span.close().byte_range().end;
         let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
         let awaits = if blocks_thread && self.context == Context::Async {
             body_awaits()

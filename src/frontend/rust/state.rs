@@ -217,19 +217,7 @@ impl Lowerer<'_> {
 
     /// `COUNT += 1` and the other compound assignments of a `static mut`.
     pub(super) fn compound_assignment(&mut self, expr: &syn::ExprBinary) {
-        let compound = matches!(
-            expr.op,
-            syn::BinOp::AddAssign(_)
-                | syn::BinOp::SubAssign(_)
-                | syn::BinOp::MulAssign(_)
-                | syn::BinOp::DivAssign(_)
-                | syn::BinOp::RemAssign(_)
-                | syn::BinOp::BitOrAssign(_)
-                | syn::BinOp::BitAndAssign(_)
-                | syn::BinOp::BitXorAssign(_)
-                | syn::BinOp::ShlAssign(_)
-                | syn::BinOp::ShrAssign(_)
-        );
+        let compound = super::guards::is_compound_assignment(&expr.op);
         if compound {
             self.static_write(&expr.left, None, expr_start(&expr.left));
         }
