@@ -8,12 +8,63 @@ use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 
 use super::Lowerer;
-use super::syntax::expr_start;
+use super::syntax::{self, expr_start};
 use super::threads::is_parallel_iterator;
 use crate::knowledge::Returns;
 use crate::model::{Call, Context, Span};
 
+/// Methods that run the closure they are given before they return, on the caller's thread
+/// (iterator adapters consumed in the same expression, `Option`/`Result` combinators): what
+/// the closure does happens while the caller's locks are held.
+const INLINE_ADAPTERS: &[&str] = &[
+    "map",
+    "filter",
+    "filter_map",
+    "flat_map",
+    "for_each",
+    "try_for_each",
+    "any",
+    "all",
+    "find",
+    "find_map",
+    "position",
+    "fold",
+    "try_fold",
+    "inspect",
+    "take_while",
+    "skip_while",
+    "map_or",
+    "map_or_else",
+    "and_then",
+    "unwrap_or_else",
+    "or_else",
+    "is_some_and",
+    "is_ok_and",
+    "retain",
+    "sort_by",
+    "sort_by_key",
+];
+
 impl Lowerer<'_> {
+    /// A closure run inline by the call it is given to: lowered as part of the enclosing
+    /// code (same closure number, same loop depth), its expression body's guards held until
+    /// its end.
+    fn inline_closure(&mut self, closure: &syn::ExprClosure) {
+        self.semantic.push_locals();
+        self.inline_closures += 1;
+        for input in &closure.inputs {
+            self.semantic.bind_pattern(input, None);
+        }
+        if !matches!(&*closure.body, Expr::Block(_)) {
+            let end =
+                syntax::expr_end(&closure.body).unwrap_or_else(|| expr_start(&closure.body) + 1);
+            self.expression_guards(std::iter::once(&*closure.body), end);
+        }
+        self.visit_expr(&closure.body);
+        self.inline_closures -= 1;
+        self.semantic.pop_locals();
+    }
+
     /// A call of a path (`thread::sleep(d)`, `Store::load(&s)`) or of another expression:
     /// records it with its resolved callee, then visits the callee and its arguments.
     pub(super) fn call(&mut self, call: &syn::ExprCall) {
@@ -57,6 +108,17 @@ impl Lowerer<'_> {
         let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
         self.visit_expr(&call.receiver);
         let entries = self.model.functions[self.current].thread_entries.len();
+        if !entry && !offloads.0 && INLINE_ADAPTERS.contains(&call.method.to_string().as_str()) {
+            for arg in &call.args {
+                match arg {
+                    Expr::Closure(closure) if closure.asyncness.is_none() => {
+                        self.inline_closure(closure)
+                    }
+                    _ => self.argument(arg, offloads),
+                }
+            }
+            return;
+        }
         self.arguments_of(&call.args, offloads, entry);
         if parallel {
             self.mark_repeated(entries);

@@ -99,6 +99,9 @@ impl Lowerer<'_> {
                     .iter()
                     .any(|(call, _, _)| expr_start(&call.receiver) < eq)
             });
+            for (call, extent) in temporaries.local_calls {
+                self.closure_guard_call(call, extent.unwrap_or(statement_end));
+            }
             for (call, kind, extent) in guards {
                 let start = match assignment {
                     Some((left, eq)) if left_guarded && expr_start(&call.receiver) > eq => left,
@@ -116,15 +119,70 @@ impl Lowerer<'_> {
         }
     }
 
+    /// `let get_guard = || m.lock().unwrap();`: calling the closure takes `m`.
+    pub(super) fn closure_returning_guard(&mut self, local: &syn::Local) {
+        let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat)) else {
+            return;
+        };
+        let Expr::Closure(closure) = &*init.expr else {
+            return;
+        };
+        if closure.asyncness.is_some() || !closure.inputs.is_empty() {
+            return;
+        }
+        let body = match &*closure.body {
+            Expr::Block(block) => match block.block.stmts.last() {
+                Some(syn::Stmt::Expr(tail, None)) if block.block.stmts.len() == 1 => tail,
+                _ => return,
+            },
+            body => body,
+        };
+        if let Some((call, kind)) = self.guard_call(body) {
+            let lock = self.lock_identity(&call.receiver);
+            let guard = (kind, lock, written(&call.receiver));
+            self.closure_guards.insert((self.current, name), guard);
+        }
+    }
+
+    /// A call of a closure that returns a guard: the guard lives until `end`.
+    fn closure_guard_call(&mut self, call: &syn::ExprCall, end: usize) {
+        let Expr::Path(func) = &*call.func else {
+            return;
+        };
+        let Some(name) = func.path.get_ident() else {
+            return;
+        };
+        let Some((kind, lock, written)) = self
+            .closure_guards
+            .get(&(self.current, name.to_string()))
+            .cloned()
+        else {
+            return;
+        };
+        let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
+        self.record_hold(span, end, lock, written, kind, Vec::new());
+    }
+
     /// The temporary guards of a macro's arguments (`println!("{}", m.lock().unwrap())`): each
     /// lives until the end of the macro's own statement (`end`) or, in a condition, earlier.
     pub(super) fn macro_guards(&mut self, args: &Punctuated<Expr, syn::Token![,]>, end: usize) {
+        self.expression_guards(args.iter(), end);
+    }
+
+    /// The temporary guards of expressions that are not statements of a block (a macro's
+    /// arguments, the body of a closure run inline): each lives until `end`, or earlier in a
+    /// condition.
+    pub(super) fn expression_guards<'e>(
+        &mut self,
+        exprs: impl Iterator<Item = &'e Expr>,
+        end: usize,
+    ) {
         let mut temporaries = Temporaries {
             edition: self.edition,
             ..Temporaries::default()
         };
-        for arg in args {
-            temporaries.visit_expr(arg);
+        for expr in exprs {
+            temporaries.visit_expr(expr);
         }
         for (call, extent) in temporaries.calls {
             let awaited = temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call));
@@ -316,6 +374,9 @@ impl BlockMoves {
 #[derive(Default)]
 pub(super) struct Temporaries<'ast> {
     pub(super) calls: Vec<(&'ast syn::ExprMethodCall, Option<usize>)>,
+    /// Calls of a local by name without arguments (`get_guard()`): perhaps a closure that
+    /// returns a guard.
+    local_calls: Vec<(&'ast syn::ExprCall, Option<usize>)>,
     /// The method calls whose result is awaited (`m.lock().await`).
     awaited: Vec<&'ast syn::ExprMethodCall>,
     edition: u16,
@@ -334,6 +395,15 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
         self.calls.push((call, self.extent));
         visit::visit_expr_method_call(self, call);
+    }
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if call.args.is_empty()
+            && let Expr::Path(func) = &*call.func
+            && func.path.get_ident().is_some()
+        {
+            self.local_calls.push((call, self.extent));
+        }
+        visit::visit_expr_call(self, call);
     }
     fn visit_expr_if(&mut self, e: &'ast syn::ExprIf) {
         let then_open = e.then_branch.brace_token.span.open().byte_range().start;

@@ -31,7 +31,7 @@ use syn::visit::Visit;
 
 use super::FrontendError;
 use crate::knowledge::LanguageTables;
-use crate::model::{Context, FileModel, Language, Span};
+use crate::model::{Context, FileModel, Language, LockName, Span};
 use crate::project::ModuleName;
 use semantic::SemanticModel;
 
@@ -67,12 +67,14 @@ pub fn lower(
         atomic_locals: Vec::new(),
         closure: 0,
         closures: 0,
+        inline_closures: 0,
         prefix: Vec::new(),
         current: 0,
         context: Context::Sync,
         next_call_awaited: false,
         guard_helpers: HashMap::new(),
         param_lockers: HashMap::new(),
+        closure_guards: HashMap::new(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.enter_file(&file.items);
@@ -106,6 +108,9 @@ struct Lowerer<'t> {
     closure: u32,
     /// How many closures have been numbered.
     closures: u32,
+    /// How many closures run inline (by an iterator adapter) enclose the code: it may run
+    /// once per element.
+    inline_closures: usize,
     /// Module and type names enclosing the current item.
     prefix: Vec<String>,
     /// The model function being lowered (index into `model.functions`).
@@ -119,6 +124,9 @@ struct Lowerer<'t> {
     /// The file's functions that lock a lock they are given: canonical name → (parameter
     /// index, counting `self`, guard method).
     param_lockers: HashMap<String, Vec<(usize, String)>>,
+    /// Closures bound to a local that return a guard, by (function, local): the guard
+    /// method, the lock and the lock as written.
+    closure_guards: HashMap<(usize, String), (String, Option<LockName>, String)>,
 }
 
 /// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is

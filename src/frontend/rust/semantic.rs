@@ -31,6 +31,9 @@ pub(super) struct SemanticModel<'t> {
     lock_aliases: Vec<HashMap<String, LockName>>,
     /// Struct name → field name → canonical field type.
     fields: HashMap<String, HashMap<String, String>>,
+    /// Struct name → field name → the type a lock field guards (`inner: Mutex<Inner>` →
+    /// `Inner`): what its guard dereferences to.
+    guarded: HashMap<String, HashMap<String, (String, String)>>,
     /// The file's top-level `static`s: name → canonical type.
     statics: HashMap<String, String>,
     /// Types with a guard method in the lock table (`std::sync::Mutex`).
@@ -150,6 +153,14 @@ const WRAPPER_TYPES: &[&str] = &[
     "ManuallyDrop",
 ];
 
+/// Methods that take a lock's guard.
+const GUARD_METHODS: &[&str] = &["lock", "read", "write", "read_recursive"];
+
+/// Whether an expression is a guard-taking method call (`m.lock()`), by its method's name.
+fn is_guard_call(expr: &Expr) -> bool {
+    matches!(expr, Expr::MethodCall(call) if GUARD_METHODS.contains(&call.method.to_string().as_str()))
+}
+
 /// Methods that reach what a lazily initialised cell holds (`M.get_or_init(..)`).
 const CELL_METHODS: &[&str] = &["get_or_init", "get_or_try_init", "force"];
 
@@ -173,6 +184,7 @@ impl<'t> SemanticModel<'t> {
             locals: vec![HashMap::new()],
             lock_aliases: vec![HashMap::new()],
             fields: HashMap::new(),
+            guarded: HashMap::new(),
             statics: HashMap::new(),
             lock_types: tables
                 .locks
@@ -201,6 +213,7 @@ impl<'t> SemanticModel<'t> {
                 .insert(name.clone(), format!("{module}::{name}"));
         }
         self.fields = self.struct_fields(items);
+        self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
         for (ident, ty) in &self.lazy_statics {
             if let Some(resolved) = self.resolve_type(ty) {
@@ -598,6 +611,29 @@ impl<'t> SemanticModel<'t> {
                 // `util::Mutex::new(..)` of a re-exported or aliased type.
                 self.canonical_type(owner.to_string(), 4).map(Returns::One)
             }
+            // `self.inner.lock().await`: the guard derefs to what the lock guards.
+            Expr::Await(awaited) if is_guard_call(&awaited.base) => {
+                self.type_within(&awaited.base, depth)
+            }
+            // `self.inner.lock()` of a lock that returns its guard (parking_lot's), and
+            // `self.inner.lock().unwrap()` of one that returns a `LockResult` (std's).
+            Expr::MethodCall(call)
+                if GUARD_METHODS.contains(&call.method.to_string().as_str())
+                    && matches!(&*call.receiver, Expr::Field(_)) =>
+            {
+                self.guard_target(call, false, depth)
+            }
+            Expr::MethodCall(call)
+                if matches!(call.method.to_string().as_str(), "unwrap" | "expect")
+                    && matches!(&*call.receiver, Expr::MethodCall(inner)
+                        if GUARD_METHODS.contains(&inner.method.to_string().as_str())
+                            && matches!(&*inner.receiver, Expr::Field(_))) =>
+            {
+                let Expr::MethodCall(inner) = &*call.receiver else {
+                    return None;
+                };
+                self.guard_target(inner, true, depth)
+            }
             Expr::MethodCall(call) => {
                 let method = call.method.to_string();
                 let receiver = self.type_within(&call.receiver, depth);
@@ -711,6 +747,91 @@ impl<'t> SemanticModel<'t> {
             }
         }
         out
+    }
+
+    /// The types the lock fields of the file's top-level structs guard.
+    fn guarded_fields(
+        &self,
+        items: &[syn::Item],
+    ) -> HashMap<String, HashMap<String, (String, String)>> {
+        let mut out = HashMap::new();
+        for item in items {
+            if let syn::Item::Struct(strukt) = item {
+                let fields: HashMap<String, (String, String)> = strukt
+                    .fields
+                    .iter()
+                    .filter_map(|f| {
+                        Some((f.ident.as_ref()?.to_string(), self.guarded_type(&f.ty)?))
+                    })
+                    .collect();
+                if !fields.is_empty() {
+                    out.insert(strukt.ident.to_string(), fields);
+                }
+            }
+        }
+        out
+    }
+
+    /// The type a lock type guards (`Arc<tokio::sync::Mutex<Inner>>` → `Inner`), with the
+    /// lock's type, when the lock is a known one.
+    fn guarded_type(&self, ty: &Type) -> Option<(String, String)> {
+        let mut ty = ty;
+        for _ in 0..6 {
+            let Type::Path(path) = ty else {
+                return match ty {
+                    Type::Reference(r) => self.guarded_type(&r.elem),
+                    _ => None,
+                };
+            };
+            let last = path.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let Some(syn::GenericArgument::Type(inner)) = args
+                .args
+                .iter()
+                .find(|a| matches!(a, syn::GenericArgument::Type(_)))
+            else {
+                return None;
+            };
+            if WRAPPER_TYPES.contains(&last.ident.to_string().as_str()) {
+                ty = inner;
+                continue;
+            }
+            let lock = self.resolve_type(ty)?;
+            if !self.is_lock_type(&lock) {
+                return None;
+            }
+            return Some((lock, self.resolve_type(inner)?));
+        }
+        None
+    }
+
+    /// What the guard `call` (`self.inner.lock()`) dereferences to: the type its lock field
+    /// guards. `unwrapped`: the call's result was unwrapped, as std's locks return a
+    /// `LockResult`; others return their guard.
+    fn guard_target(
+        &self,
+        call: &syn::ExprMethodCall,
+        unwrapped: bool,
+        depth: usize,
+    ) -> Option<Returns> {
+        let Expr::Field(field) = &*call.receiver else {
+            return None;
+        };
+        let owner = match field.base.as_ref() {
+            Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
+            base => match self.type_within(base, depth)? {
+                Returns::One(ty) => ty,
+                Returns::Tuple(_) => return None,
+            },
+        };
+        let syn::Member::Named(name) = &field.member else {
+            return None;
+        };
+        let owner = owner.rsplit("::").next().unwrap_or(&owner);
+        let (lock, inner) = self.guarded.get(owner)?.get(&name.to_string())?;
+        (lock.starts_with("std::sync::") == unwrapped).then(|| Returns::One(inner.clone()))
     }
 
     /// The types of the file's top-level `static`s (`static M: Mutex<T>`,

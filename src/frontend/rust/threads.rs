@@ -23,7 +23,10 @@ impl Lowerer<'_> {
             self.arguments(args, offloads);
             return;
         }
-        let repeated = self.loop_depth > 0 || self.for_depth > 0 || self.closure != 0;
+        let repeated = self.loop_depth > 0
+            || self.for_depth > 0
+            || self.closure != 0
+            || self.inline_closures > 0;
         for arg in args {
             let (next_closure, next_function) = (self.closures + 1, self.model.functions.len());
             self.argument(arg, offloads);

@@ -43,11 +43,13 @@ impl Lowerer<'_> {
         };
         let loop_depth = std::mem::take(&mut self.loop_depth);
         let for_depth = std::mem::take(&mut self.for_depth);
+        let inline_closures = std::mem::take(&mut self.inline_closures);
         let atomic_locals = std::mem::take(&mut self.atomic_locals);
         self.semantic.push_locals();
         body(self);
         self.semantic.pop_locals();
         (self.for_depth, self.atomic_locals) = (for_depth, atomic_locals);
+        self.inline_closures = inline_closures;
         (self.current, self.context, self.loop_depth) = (saved.0, saved.1, loop_depth);
     }
 
@@ -219,6 +221,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         if let Some((name, identity)) = alias {
             self.semantic.bind_lock_alias(name, identity);
         }
+        self.closure_returning_guard(local);
     }
 
     fn visit_expr(&mut self, expr: &'ast Expr) {
