@@ -638,7 +638,14 @@ impl Builder<'_, '_> {
         inner: Inner,
     ) {
         if b.node == a.node {
+            // A second read waits only for a writer of another thread: a function-local lock
+            // (one created here, or a parameter, which this analysis cannot follow) is not
+            // reported for it.
+            let recursive_read = a.lock.shared && b.lock.shared;
+            let local = self.project.function(outer.function).lock_holds[outer.hold].scope
+                == LockScope::Local;
             if same_object
+                && !(recursive_read && local)
                 && let Some(mixed_modes) = deadlocks_on_relock(a.lock, b.lock)
                 && self.double_locked_at.insert((outer.function, position))
             {
@@ -646,7 +653,7 @@ impl Builder<'_, '_> {
                     outer,
                     inner,
                     mixed_modes,
-                    recursive_read: a.lock.shared && b.lock.shared,
+                    recursive_read,
                 });
             }
             return;
