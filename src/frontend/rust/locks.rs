@@ -151,10 +151,18 @@ impl Lowerer<'_> {
         if helpers.is_empty() {
             return None;
         }
+        // Most calls are no helper's: look at the name before typing the receiver.
+        let method = call.method.to_string();
+        if !helpers
+            .keys()
+            .any(|name| name.rsplit("::").next() == Some(method.as_str()))
+        {
+            return None;
+        }
         let Some(Returns::One(ty)) = self.semantic.type_of(&call.receiver) else {
             return None;
         };
-        helpers.get(&format!("{ty}::{}", call.method))
+        helpers.get(&format!("{ty}::{method}"))
     }
 
     /// Finds the file's methods that return a guard of their object or of one of its fields
