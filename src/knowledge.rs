@@ -125,6 +125,10 @@ pub struct LockType {
     /// A `RefCell` borrow: it never waits.
     #[serde(default)]
     pub cell: bool,
+    /// A shared guard that waits behind a queued writer (a write-preferring or fair lock):
+    /// taking it again while holding it deadlocks once another thread waits to write.
+    #[serde(default, rename = "reads-wait-for-writers")]
+    pub reads_wait_for_writers: bool,
 }
 
 impl LockType {

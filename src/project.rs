@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use serde::Deserialize;
-
 use crate::source::Language;
 
 /// A file's place in its project.
@@ -19,23 +17,6 @@ pub struct ModuleName {
     pub is_package: bool,
     /// Rust: the crate's edition from `Cargo.toml` (2021 when unknown).
     pub edition: u16,
-}
-
-#[derive(Deserialize)]
-struct CargoManifest {
-    package: Option<CargoPackage>,
-    lib: Option<CargoTarget>,
-}
-
-#[derive(Deserialize)]
-struct CargoPackage {
-    name: String,
-    edition: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CargoTarget {
-    name: Option<String>,
 }
 
 /// A crate found from a `Cargo.toml`.
@@ -127,21 +108,54 @@ impl Layout {
 }
 
 /// The crate name (hyphens as underscores) and edition of a manifest with a `[package]`.
+/// Read with `cargo_toml`, which knows every key Cargo accepts, including values inherited
+/// from the workspace (`edition.workspace = true`): the edition then comes from the
+/// workspace's `[workspace.package]`.
 fn read_manifest(path: &Path) -> Option<(String, u16)> {
-    let bytes = crate::source::read_regular(path, crate::config::MAX_CONFIG_BYTES).ok()?;
-    if bytes.len() as u64 > crate::config::MAX_CONFIG_BYTES {
-        return None;
-    }
-    let text = String::from_utf8(bytes).ok()?;
-    let manifest: CargoManifest = toml::from_str(&text).ok()?;
+    let manifest = parse_manifest(path)?;
     let package = manifest.package?;
     let name = manifest
         .lib
         .and_then(|lib| lib.name)
         .unwrap_or(package.name)
         .replace('-', "_");
-    let edition = package.edition.and_then(|e| e.parse().ok()).unwrap_or(2015);
+    let edition = match package.edition {
+        cargo_toml::Inheritable::Set(edition) => edition as u16,
+        cargo_toml::Inheritable::Inherited => {
+            let dir = path.parent()?;
+            let explicit = package.workspace.map(|w| dir.join(w).join("Cargo.toml"));
+            let candidates = explicit.into_iter().chain(
+                dir.ancestors()
+                    .take(MAX_WORKSPACE_DEPTH)
+                    .map(|d| d.join("Cargo.toml")),
+            );
+            candidates
+                .filter(|candidate| candidate.is_file())
+                .find_map(|candidate| workspace_edition(&candidate))
+                .unwrap_or(2021)
+        }
+    };
     Some((name, edition))
+}
+
+/// How many directories above a member a workspace root is looked for.
+const MAX_WORKSPACE_DEPTH: usize = 8;
+
+/// The edition a workspace root's `[workspace.package]` gives its members.
+fn workspace_edition(path: &Path) -> Option<u16> {
+    let manifest = parse_manifest(path)?;
+    Some(manifest.workspace?.package?.edition? as u16)
+}
+
+/// A `Cargo.toml`, read within the configuration size limit and parsed without looking at
+/// the file system around it.
+fn parse_manifest(path: &Path) -> Option<cargo_toml::Manifest> {
+    let bytes = crate::source::read_regular(path, crate::config::MAX_CONFIG_BYTES).ok()?;
+    if bytes.len() as u64 > crate::config::MAX_CONFIG_BYTES {
+        return None;
+    }
+    let text = String::from_utf8(bytes).ok()?;
+    cargo_toml::Manifest::from_str(&text).ok()
 }
 
 /// `pkg/sub/mod.py` → `pkg.sub.mod` when `pkg/` and `pkg/sub/` have an `__init__.py`.
@@ -220,5 +234,20 @@ mod tests {
         assert_eq!(config.path, "my_ledger::config");
         let db = layout.module_of(&root.join("ledger/src/config/db.rs"), Language::Rust);
         assert_eq!(db.path, "my_ledger::config::db");
+
+        // A workspace member inheriting its edition, version and more from the root.
+        std::fs::create_dir_all(root.join("ws/crates/engine/src")).unwrap();
+        std::fs::write(
+            root.join("ws/Cargo.toml"),
+            "[workspace]\nmembers = [\"crates/*\"]\nresolver = \"2\"\n\n[workspace.package]\nversion = \"0.3.0\"\nedition = \"2024\"\nlicense = \"MIT\"\n\n[workspace.dependencies]\nparking_lot = \"0.12\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("ws/crates/engine/Cargo.toml"),
+            "[package]\nname = \"ws-engine\"\nversion.workspace = true\nedition.workspace = true\nlicense.workspace = true\n\n[dependencies]\nparking_lot.workspace = true\n",
+        )
+        .unwrap();
+        let engine = layout.module_of(&root.join("ws/crates/engine/src/lib.rs"), Language::Rust);
+        assert_eq!((engine.path.as_str(), engine.edition), ("ws_engine", 2024));
     }
 }

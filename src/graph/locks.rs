@@ -73,6 +73,8 @@ pub struct DoubleLock {
     pub inner: Inner,
     /// The second acquisition is a write after a read, or a read after a write.
     pub mixed_modes: bool,
+    /// Two read guards of a lock whose reads wait behind a queued writer.
+    pub recursive_read: bool,
 }
 
 /// The resolved facts about one lock hold.
@@ -636,7 +638,14 @@ impl Builder<'_, '_> {
         inner: Inner,
     ) {
         if b.node == a.node {
+            // A second read waits only for a writer of another thread: a function-local lock
+            // (one created here, or a parameter, which this analysis cannot follow) is not
+            // reported for it.
+            let recursive_read = a.lock.shared && b.lock.shared;
+            let local = self.project.function(outer.function).lock_holds[outer.hold].scope
+                == LockScope::Local;
             if same_object
+                && !(recursive_read && local)
                 && let Some(mixed_modes) = deadlocks_on_relock(a.lock, b.lock)
                 && self.double_locked_at.insert((outer.function, position))
             {
@@ -644,6 +653,7 @@ impl Builder<'_, '_> {
                     outer,
                     inner,
                     mixed_modes,
+                    recursive_read,
                 });
             }
             return;
@@ -676,10 +686,13 @@ impl Builder<'_, '_> {
 }
 
 /// Whether taking a lock again while holding it deadlocks (`Some`), and if so whether the two
-/// acquisitions mix a shared and an exclusive guard. Reentrant locks and two shared guards
-/// do not.
+/// acquisitions mix a shared and an exclusive guard. Reentrant locks do not, nor do two shared
+/// guards unless a read waits behind a queued writer (then the second read can wait for a
+/// writer that waits for the first).
 fn deadlocks_on_relock(held: LockType, taken: LockType) -> Option<bool> {
-    if held.reentrant || taken.reentrant || (held.shared && taken.shared) {
+    let recursive_read =
+        held.shared && taken.shared && held.reads_wait_for_writers && taken.reads_wait_for_writers;
+    if held.reentrant || taken.reentrant || (held.shared && taken.shared && !recursive_read) {
         return None;
     }
     Some(held.shared != taken.shared)

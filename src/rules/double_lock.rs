@@ -51,7 +51,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             }
             _ => "thread",
         };
-        let why = if double.mixed_modes {
+        let why = if double.recursive_read {
+            format!(
+                "`{kind}` queues a read behind a waiting writer, so once another {waiter} waits to write, this second read waits for it and it waits for the first read: the {waiter} waits for itself forever (use one guard, or a lock with recursive reads such as `parking_lot::RwLock::read_recursive`)"
+            )
+        } else if double.mixed_modes {
             "a read-write lock cannot be locked for writing while this thread holds a read guard on it (or for reading under its own write guard), so the thread waits for itself forever".to_string()
         } else if kind.is_empty() {
             format!("the lock is not reentrant, so the {waiter} waits for itself forever")

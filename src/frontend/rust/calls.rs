@@ -1,0 +1,201 @@
+//! Calls: every call site with its canonical callee (resolved by the semantic model), the
+//! context it runs in, whether it is awaited or scheduled, and the blocking API it is. Its
+//! arguments are visited in the context the callee gives them (offloaded closures, scheduled
+//! futures).
+
+use syn::Expr;
+use syn::punctuated::Punctuated;
+use syn::visit::Visit;
+
+use super::Lowerer;
+use super::syntax::{self, expr_start};
+use super::threads::is_parallel_iterator;
+use crate::knowledge::Returns;
+use crate::model::{Call, Context, Span};
+
+/// Methods that run the closure they are given before they return, on the caller's thread
+/// (iterator adapters consumed in the same expression, `Option`/`Result` combinators): what
+/// the closure does happens while the caller's locks are held.
+const INLINE_ADAPTERS: &[&str] = &[
+    "map",
+    "filter",
+    "filter_map",
+    "flat_map",
+    "for_each",
+    "try_for_each",
+    "any",
+    "all",
+    "find",
+    "find_map",
+    "position",
+    "fold",
+    "try_fold",
+    "inspect",
+    "take_while",
+    "skip_while",
+    "map_or",
+    "map_or_else",
+    "and_then",
+    "unwrap_or_else",
+    "or_else",
+    "is_some_and",
+    "is_ok_and",
+    "retain",
+    "sort_by",
+    "sort_by_key",
+];
+
+impl Lowerer<'_> {
+    /// A closure run inline by the call it is given to: lowered as part of the enclosing
+    /// code (same closure number, same loop depth), its expression body's guards held until
+    /// its end.
+    fn inline_closure(&mut self, closure: &syn::ExprClosure) {
+        self.semantic.push_locals();
+        self.inline_closures += 1;
+        for input in &closure.inputs {
+            self.semantic.bind_pattern(input, None);
+        }
+        if !matches!(&*closure.body, Expr::Block(_)) {
+            let end =
+                syntax::expr_end(&closure.body).unwrap_or_else(|| expr_start(&closure.body) + 1);
+            self.expression_guards(std::iter::once(&*closure.body), end);
+        }
+        self.visit_expr(&closure.body);
+        self.inline_closures -= 1;
+        self.semantic.pop_locals();
+    }
+
+    /// A call of a path (`thread::sleep(d)`, `Store::load(&s)`) or of another expression:
+    /// records it with its resolved callee, then visits the callee and its arguments.
+    pub(super) fn call(&mut self, call: &syn::ExprCall) {
+        let (callee, alternatives) = match call.func.as_ref() {
+            Expr::Path(path) => (
+                self.semantic.resolve_qualified_name(&path.path),
+                self.semantic.glob_candidates(&path.path),
+            ),
+            _ => (None, Vec::new()),
+        };
+        let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
+        let entry = self.tables.thread_entry(callee.as_deref(), None).is_some();
+        if let Some(callee) = &callee {
+            self.lock_through_arguments(callee, &call.args, &span, 0);
+        }
+        let offloads = self.record_call(callee, alternatives, None, span, false);
+        self.visit_expr(&call.func);
+        self.arguments_of(&call.args, offloads, entry);
+    }
+
+    /// A method call: its callee is `Type::method` when the receiver's type is known.
+    pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) {
+        let method = call.method.to_string();
+        let callee = match self.semantic.type_of(&call.receiver) {
+            Some(Returns::One(ty)) => Some(format!("{ty}::{method}")),
+            _ => None,
+        };
+        let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        self.condition_use(call, &method, &span);
+        let on_self = matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self"));
+        // Closures given to a rayon parallel iterator run on the pool's threads, many at once.
+        let parallel = is_parallel_iterator(&call.receiver);
+        let entry = parallel
+            || self
+                .tables
+                .thread_entry(callee.as_deref(), Some(&method))
+                .is_some();
+        if let Some(callee) = &callee {
+            self.lock_through_arguments(callee, &call.args, &span, 1);
+        }
+        let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
+        self.visit_expr(&call.receiver);
+        let entries = self.model.functions[self.current].thread_entries.len();
+        if !entry && !offloads.0 && INLINE_ADAPTERS.contains(&call.method.to_string().as_str()) {
+            for arg in &call.args {
+                match arg {
+                    Expr::Closure(closure) if closure.asyncness.is_none() => {
+                        self.inline_closure(closure)
+                    }
+                    _ => self.argument(arg, offloads),
+                }
+            }
+            return;
+        }
+        self.arguments_of(&call.args, offloads, entry);
+        if parallel {
+            self.mark_repeated(entries);
+        }
+    }
+
+    /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
+    /// another thread (an offloading API, or any call awaited at once: a future-returning
+    /// function that takes a sync closure runs it elsewhere), and whether its arguments are
+    /// awaitables.
+    pub(super) fn record_call(
+        &mut self,
+        callee: Option<String>,
+        alternatives: Vec<String>,
+        method: Option<String>,
+        span: Span,
+        on_self: bool,
+    ) -> (bool, bool) {
+        let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
+        let schedules = self
+            .tables
+            .consumes_awaitables(callee.as_deref(), method.as_deref());
+        let awaited = std::mem::take(&mut self.next_call_awaited);
+        let offloads = offloads || awaited;
+        let blocking = self
+            .tables
+            .blocking_api(callee.as_deref(), method.as_deref())
+            .cloned()
+            .map(Box::new);
+        self.model.functions[self.current].calls.push(Call {
+            callee,
+            method,
+            span,
+            context: self.context,
+            non_blocking: false,
+            alternatives: alternatives.into(),
+            on_self,
+            scheduled: false,
+            closure: self.closure,
+            awaited,
+            result: Default::default(),
+            blocking,
+        });
+        (offloads, schedules)
+    }
+
+    /// Visits call arguments; closures given to an offloading call run in `Offloaded` context,
+    /// and calls given to a scheduling call (`tokio::spawn(f())`) are awaitables.
+    pub(super) fn arguments(
+        &mut self,
+        args: &Punctuated<Expr, syn::Token![,]>,
+        offloads: (bool, bool),
+    ) {
+        for arg in args {
+            self.argument(arg, offloads);
+        }
+    }
+
+    /// One argument of [`Self::arguments`].
+    pub(super) fn argument(&mut self, arg: &Expr, (offloads, schedules): (bool, bool)) {
+        {
+            match arg {
+                Expr::Call(_) | Expr::MethodCall(_) if schedules => {
+                    self.next_call_awaited = true;
+                    let index = self.model.functions[self.current].calls.len();
+                    self.visit_expr(arg);
+                    if let Some(call) = self.model.functions[self.current].calls.get_mut(index) {
+                        call.scheduled = true;
+                    }
+                }
+                Expr::Closure(closure) if offloads && closure.asyncness.is_none() => {
+                    let saved = std::mem::replace(&mut self.context, Context::Offloaded);
+                    self.visit_expr_closure(closure);
+                    self.context = saved;
+                }
+                _ => self.visit_expr(arg),
+            }
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! Guards: how long each lock guard lives. A `let` guard until the end of its block, its
+//! `drop` or its move into a call; a temporary guard until the end of its statement, or
+//! earlier in `if`/`while` conditions and (edition 2024) `if let` scrutinees. Also guards
+//! that are never dropped (`mem::forget`, IL204) and guards dropped at once (IL205).
+
+use std::collections::HashMap;
+
+use syn::punctuated::Punctuated;
+use syn::visit::{self, Visit};
+use syn::{Expr, Pat};
+
+use super::Lowerer;
+use super::syntax::{awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written};
+use crate::model::{Leak, LeakedLock, Pointless, Span};
+
+impl Lowerer<'_> {
+    /// Records the lock guards of a block's statement with the region each is held over: a
+    /// `let` guard until the end of the block (`block_end`), its `drop(guard)` or its move into
+    /// a call; a temporary guard until the end of its statement, except in an `if` or `while`
+    /// condition (dropped before the body) and in an `if let` scrutinee under edition 2024
+    /// (dropped before the `else`).
+    ///
+    /// Called for statement `i` just before it is lowered, so the locals of the statements
+    /// before it are bound; `bound_guards` collects the block's `let` guards (name, lock).
+    pub(super) fn guards_at(
+        &mut self,
+        stmts: &[syn::Stmt],
+        i: usize,
+        block_end: usize,
+        moves: &BlockMoves,
+        bound_guards: &mut Vec<(String, String)>,
+    ) {
+        let stmt = &stmts[i];
+        {
+            self.leaks_in(stmt, bound_guards);
+            // A guard dropped at once: `let _ = m.lock();`, `m.lock().unwrap();`.
+            let discarded = match stmt {
+                syn::Stmt::Local(local) if matches!(local.pat, Pat::Wild(_)) => {
+                    local.init.as_ref().map(|i| &*i.expr)
+                }
+                syn::Stmt::Expr(expr, Some(_)) => Some(expr),
+                _ => None,
+            };
+            if let Some((call, _)) = discarded.and_then(|expr| self.guard_call(expr))
+                && !matches!(&*call.receiver, Expr::Call(_))
+            {
+                self.pointless(call, Pointless::GuardDiscarded);
+            }
+            let bound = match stmt {
+                syn::Stmt::Local(local) => local.init.as_ref().and_then(|init| {
+                    let (call, kind) = self.bound_guard_call(&init.expr)?;
+                    Some((call, kind, bound_name(&local.pat)?))
+                }),
+                _ => None,
+            };
+            if let Some((call, kind, name)) = bound {
+                let (moved_by, first_move) = moves.after(&name, i, stmts.len());
+                let region_end = stmts
+                    .get(moved_by)
+                    .map_or(block_end, |s| stmt_start(s, block_end));
+                // A move on some path only (`if … { drop(guard) }`) ends what can be told.
+                let region_end = first_move.map_or(region_end, |m| m.min(region_end));
+                bound_guards.push((name, written(&call.receiver)));
+                let body_awaits = || moves.awaits(stmts, i + 1, moved_by);
+                self.hold(call, kind, region_end, body_awaits);
+                return;
+            }
+            let statement_end = stmt_end(stmt, block_end);
+            let mut temporaries = Temporaries {
+                edition: self.edition,
+                ..Temporaries::default()
+            };
+            temporaries.visit_stmt(stmt);
+            let mut guards = Vec::new();
+            for (call, extent) in temporaries.calls {
+                let awaited = temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call));
+                let kind = self
+                    .guard_kind(call)
+                    .or_else(|| self.candidate_kind(call))
+                    .filter(|kind| awaited || !self.is_async_lock(kind));
+                if let Some(kind) = kind {
+                    guards.push((call, kind, extent));
+                }
+            }
+            // `*self.b.write() = self.a.read().len();`: the right side runs first, so its
+            // guards are taken before the left side's (and held while it is taken).
+            let assignment = match stmt {
+                syn::Stmt::Expr(Expr::Assign(assign), _) => Some((
+                    expr_start(&assign.left),
+                    assign.eq_token.span.byte_range().start,
+                )),
+                syn::Stmt::Expr(Expr::Binary(binary), _) if is_compound_assignment(&binary.op) => {
+                    Some((expr_start(&binary.left), op_start(&binary.op)))
+                }
+                _ => None,
+            };
+            let left_guarded = assignment.is_some_and(|(_, eq)| {
+                guards
+                    .iter()
+                    .any(|(call, _, _)| expr_start(&call.receiver) < eq)
+            });
+            for (call, extent) in temporaries.local_calls {
+                self.closure_guard_call(call, extent.unwrap_or(statement_end));
+            }
+            for (call, kind, extent) in guards {
+                let start = match assignment {
+                    Some((left, eq)) if left_guarded && expr_start(&call.receiver) > eq => left,
+                    _ => expr_start(&call.receiver),
+                };
+                let end = extent.unwrap_or(statement_end);
+                self.hold_from(
+                    call,
+                    kind,
+                    end,
+                    || awaits_in(std::slice::from_ref(stmt)),
+                    start,
+                );
+            }
+        }
+    }
+
+    /// `let get_guard = || m.lock().unwrap();`: calling the closure takes `m`.
+    pub(super) fn closure_returning_guard(&mut self, local: &syn::Local) {
+        let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat)) else {
+            return;
+        };
+        let Expr::Closure(closure) = &*init.expr else {
+            return;
+        };
+        if closure.asyncness.is_some() || !closure.inputs.is_empty() {
+            return;
+        }
+        let body = match &*closure.body {
+            Expr::Block(block) => match block.block.stmts.last() {
+                Some(syn::Stmt::Expr(tail, None)) if block.block.stmts.len() == 1 => tail,
+                _ => return,
+            },
+            body => body,
+        };
+        if let Some((call, kind)) = self.guard_call(body) {
+            let lock = self.lock_identity(&call.receiver);
+            let guard = (kind, lock, written(&call.receiver));
+            self.closure_guards.insert((self.current, name), guard);
+        }
+    }
+
+    /// A call of a closure that returns a guard: the guard lives until `end`.
+    fn closure_guard_call(&mut self, call: &syn::ExprCall, end: usize) {
+        let Expr::Path(func) = &*call.func else {
+            return;
+        };
+        let Some(name) = func.path.get_ident() else {
+            return;
+        };
+        let Some((kind, lock, written)) = self
+            .closure_guards
+            .get(&(self.current, name.to_string()))
+            .cloned()
+        else {
+            return;
+        };
+        let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
+        self.record_hold(span, end, lock, written, kind, Vec::new());
+    }
+
+    /// The temporary guards of a macro's arguments (`println!("{}", m.lock().unwrap())`): each
+    /// lives until the end of the macro's own statement (`end`) or, in a condition, earlier.
+    pub(super) fn macro_guards(&mut self, args: &Punctuated<Expr, syn::Token![,]>, end: usize) {
+        self.expression_guards(args.iter(), end);
+    }
+
+    /// The temporary guards of expressions that are not statements of a block (a macro's
+    /// arguments, the body of a closure run inline): each lives until `end`, or earlier in a
+    /// condition.
+    pub(super) fn expression_guards<'e>(
+        &mut self,
+        exprs: impl Iterator<Item = &'e Expr>,
+        end: usize,
+    ) {
+        let mut temporaries = Temporaries {
+            edition: self.edition,
+            ..Temporaries::default()
+        };
+        for expr in exprs {
+            temporaries.visit_expr(expr);
+        }
+        for (call, extent) in temporaries.calls {
+            let awaited = temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call));
+            let kind = self
+                .guard_kind(call)
+                .or_else(|| self.candidate_kind(call))
+                .filter(|kind| awaited || !self.is_async_lock(kind));
+            if let Some(kind) = kind {
+                self.hold(call, kind, extent.unwrap_or(end), Vec::new);
+            }
+        }
+    }
+
+    /// `std::mem::forget(guard)` and `ManuallyDrop::new(guard)`: a guard that is never dropped
+    /// keeps its lock taken forever (IL204).
+    pub(super) fn leaks_in(&mut self, stmt: &syn::Stmt, bound_guards: &[(String, String)]) {
+        #[derive(Default)]
+        struct Calls<'ast>(Vec<&'ast syn::ExprCall>);
+        impl<'ast> Visit<'ast> for Calls<'ast> {
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                self.0.push(call);
+                visit::visit_expr_call(self, call);
+            }
+            fn visit_block(&mut self, _: &'ast syn::Block) {}
+            fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+            fn visit_expr(&mut self, expr: &'ast Expr) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+            }
+        }
+        let mut calls = Calls::default();
+        calls.visit_stmt(stmt);
+        for call in calls.0 {
+            let Expr::Path(func) = call.func.as_ref() else {
+                continue;
+            };
+            let segments: Vec<String> = func
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            let why = match segments
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                [.., "mem", "forget"] | ["forget"] => Leak::Forgotten,
+                [.., "ManuallyDrop", "new"] => Leak::ManuallyDropped,
+                _ => continue,
+            };
+            let Some(argument) = call.args.first() else {
+                continue;
+            };
+            let lock = match argument {
+                Expr::Path(p) => p.path.get_ident().and_then(|ident| {
+                    bound_guards
+                        .iter()
+                        .find(|(name, _)| ident == name)
+                        .map(|(_, lock)| lock.clone())
+                }),
+                other => self
+                    .guard_call(other)
+                    .map(|(guard, _)| written(&guard.receiver)),
+            };
+            if let Some(lock) = lock {
+                let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
+                let leak = LeakedLock { span, lock, why };
+                self.model.functions[self.current].leaked_locks.push(leak);
+            }
+        }
+    }
+}
+
+/// The calls of a block's statements that take a plain name by value (`drop(guard)`,
+/// `self.grow(guard)`), found in one pass over the block so that each guard's region is found
+/// without scanning the rest of the block again (a block of thousands of guards stays linear).
+#[derive(Default)]
+pub(super) struct BlockMoves {
+    /// Name → the statements (by index) that are themselves such a call: `drop(g);`,
+    /// `let x = f(g);`.
+    statements: HashMap<String, Vec<usize>>,
+    /// Name → (statement index, where the call starts) of such calls at any depth, in order.
+    nested: HashMap<String, Vec<(usize, usize)>>,
+    /// The block's await points with their statement's index, found on first use.
+    awaits: std::cell::OnceCell<Vec<(usize, Span)>>,
+}
+
+impl BlockMoves {
+    pub(super) fn of(stmts: &[syn::Stmt]) -> BlockMoves {
+        struct Moves<'m>(&'m mut HashMap<String, Vec<(usize, usize)>>, usize);
+        impl Moves<'_> {
+            fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize) {
+                for arg in args {
+                    if let Expr::Path(p) = arg
+                        && let Some(ident) = p.path.get_ident()
+                    {
+                        self.0
+                            .entry(ident.to_string())
+                            .or_default()
+                            .push((self.1, at));
+                    }
+                }
+            }
+        }
+        impl<'ast> Visit<'ast> for Moves<'_> {
+            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+                self.taken(&call.args, call.paren_token.span.open().byte_range().start);
+                visit::visit_expr_call(self, call);
+            }
+            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+                self.taken(&call.args, call.method.span().byte_range().start);
+                visit::visit_expr_method_call(self, call);
+            }
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+            fn visit_expr(&mut self, expr: &'ast Expr) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+            }
+        }
+        let mut moves = BlockMoves::default();
+        for (index, stmt) in stmts.iter().enumerate() {
+            let call = match stmt {
+                syn::Stmt::Expr(Expr::Call(call), _) => Some(call),
+                syn::Stmt::Local(local) => match local.init.as_ref().map(|i| &*i.expr) {
+                    Some(Expr::Call(call)) => Some(call),
+                    _ => None,
+                },
+                _ => None,
+            };
+            for arg in call.iter().flat_map(|call| &call.args) {
+                if let Expr::Path(p) = arg
+                    && let Some(ident) = p.path.get_ident()
+                {
+                    moves
+                        .statements
+                        .entry(ident.to_string())
+                        .or_default()
+                        .push(index);
+                }
+            }
+            Moves(&mut moves.nested, index).visit_stmt(stmt);
+        }
+        moves
+    }
+
+    /// The await points of statements `from..to` of the block `stmts` this was built from.
+    fn awaits(&self, stmts: &[syn::Stmt], from: usize, to: usize) -> Vec<Span> {
+        let all = self.awaits.get_or_init(|| {
+            let mut all = Vec::new();
+            for (index, stmt) in stmts.iter().enumerate() {
+                let awaits = awaits_in(std::slice::from_ref(stmt));
+                all.extend(awaits.into_iter().map(|span| (index, span)));
+            }
+            all
+        });
+        let first = all.partition_point(|(i, _)| *i < from);
+        let last = all.partition_point(|(i, _)| *i < to);
+        all[first..last]
+            .iter()
+            .map(|(_, span)| span.clone())
+            .collect()
+    }
+
+    /// For a guard `name` bound by statement `bound`: the first later statement that moves it
+    /// (the block's length if none), and where the first move at any depth before that
+    /// statement starts (a move on some path only, such as `if … { drop(guard) }`).
+    fn after(&self, name: &str, bound: usize, len: usize) -> (usize, Option<usize>) {
+        let moved_by = self
+            .statements
+            .get(name)
+            .and_then(|list| list.iter().find(|&&i| i > bound))
+            .copied()
+            .unwrap_or(len);
+        let first = self.nested.get(name).and_then(|list| {
+            list.iter()
+                .find(|&&(i, _)| i > bound && i < moved_by)
+                .map(|&(_, at)| at)
+        });
+        (moved_by, first)
+    }
+}
+
+/// Method calls of a statement's own expression whose result is a temporary: not inside nested
+/// blocks, closures or async blocks (those have their own statements and scopes). Each comes
+/// with where its temporaries are dropped when that is before the statement's end: an `if` or
+/// `while` condition drops them before the body, and under edition 2024 an `if let` scrutinee
+/// drops them before the `else`.
+#[derive(Default)]
+pub(super) struct Temporaries<'ast> {
+    pub(super) calls: Vec<(&'ast syn::ExprMethodCall, Option<usize>)>,
+    /// Calls of a local by name without arguments (`get_guard()`): perhaps a closure that
+    /// returns a guard.
+    local_calls: Vec<(&'ast syn::ExprCall, Option<usize>)>,
+    /// The method calls whose result is awaited (`m.lock().await`).
+    awaited: Vec<&'ast syn::ExprMethodCall>,
+    edition: u16,
+    extent: Option<usize>,
+}
+
+impl<'ast> Temporaries<'ast> {
+    fn within(&mut self, extent: Option<usize>, expr: &'ast Expr) {
+        let saved = std::mem::replace(&mut self.extent, extent);
+        self.visit_expr(expr);
+        self.extent = saved;
+    }
+}
+
+impl<'ast> Visit<'ast> for Temporaries<'ast> {
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        self.calls.push((call, self.extent));
+        visit::visit_expr_method_call(self, call);
+    }
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if call.args.is_empty()
+            && let Expr::Path(func) = &*call.func
+            && func.path.get_ident().is_some()
+        {
+            self.local_calls.push((call, self.extent));
+        }
+        visit::visit_expr_call(self, call);
+    }
+    fn visit_expr_if(&mut self, e: &'ast syn::ExprIf) {
+        let then_open = e.then_branch.brace_token.span.open().byte_range().start;
+        let then_close = e.then_branch.brace_token.span.close().byte_range().end;
+        let extent = if !has_let(&e.cond) {
+            Some(then_open)
+        } else if self.edition >= 2024 {
+            Some(then_close)
+        } else {
+            self.extent
+        };
+        self.within(extent, &e.cond);
+        if let Some((_, else_branch)) = &e.else_branch {
+            self.visit_expr(else_branch);
+        }
+    }
+    fn visit_expr_while(&mut self, e: &'ast syn::ExprWhile) {
+        if !has_let(&e.cond) {
+            let body_open = e.body.brace_token.span.open().byte_range().start;
+            self.within(Some(body_open), &e.cond);
+        } else {
+            self.visit_expr(&e.cond);
+        }
+    }
+    fn visit_expr_await(&mut self, e: &'ast syn::ExprAwait) {
+        if let Expr::MethodCall(call) = e.base.as_ref() {
+            self.awaited.push(call);
+        }
+        visit::visit_expr_await(self, e);
+    }
+    fn visit_expr_match(&mut self, e: &'ast syn::ExprMatch) {
+        self.visit_expr(&e.expr);
+        // An arm's body drops its temporaries at its end (here: where the next arm's `=>` is).
+        let close = e.brace_token.span.close().byte_range().start;
+        for (i, arm) in e.arms.iter().enumerate() {
+            let end = e.arms.get(i + 1).map_or(close, |next| {
+                next.fat_arrow_token.spans[0].byte_range().start
+            });
+
+            self.within(Some(end), &arm.body);
+        }
+    }
+    fn visit_block(&mut self, _: &'ast syn::Block) {}
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        // `let g = m.lock()…` is a bound guard, handled separately; look only at other lets.
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+        }
+    }
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+    }
+}
+
+/// `+=`, `-=` and the other compound assignments.
+pub(super) fn is_compound_assignment(op: &syn::BinOp) -> bool {
+    matches!(
+        op,
+        syn::BinOp::AddAssign(_)
+            | syn::BinOp::SubAssign(_)
+            | syn::BinOp::MulAssign(_)
+            | syn::BinOp::DivAssign(_)
+            | syn::BinOp::RemAssign(_)
+            | syn::BinOp::BitOrAssign(_)
+            | syn::BinOp::BitAndAssign(_)
+            | syn::BinOp::BitXorAssign(_)
+            | syn::BinOp::ShlAssign(_)
+            | syn::BinOp::ShrAssign(_)
+    )
+}
+
+/// Where a binary operator is written.
+fn op_start(op: &syn::BinOp) -> usize {
+    use syn::spanned::Spanned;
+    op.span().byte_range().start
+}

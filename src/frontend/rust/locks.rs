@@ -1,0 +1,575 @@
+//! Locks: which expressions are locks (by type, through the semantic model), their
+//! project-wide identity ([`LockName`]), the locks a file defines, and the guard-taking calls
+//! (`m.lock().unwrap()`, `rw.write()?`, `m.lock().await`). How long each guard is held is
+//! [`super::guards`]'s concern; this module records a hold once its region is known.
+
+use syn::visit::{self, Visit};
+use syn::{Expr, Pat, Type};
+
+use super::Lowerer;
+use super::syntax::{byte_span, expr_start, written};
+use crate::knowledge::Returns;
+use crate::model::{
+    Context, LockDefinition, LockHold, LockName, LockScope, Pointless, PointlessLock, Span,
+};
+
+impl Lowerer<'_> {
+    /// Records the locks the file's top-level statics and struct fields define.
+    pub(super) fn define_locks(&mut self, items: &[syn::Item]) {
+        for item in items {
+            let found: Vec<(String, &syn::Ident, &Type)> = match item {
+                syn::Item::Static(s) => {
+                    vec![(self.model.join(&s.ident.to_string()), &s.ident, &*s.ty)]
+                }
+                syn::Item::Struct(strukt) => {
+                    let owner = self.model.join(&strukt.ident.to_string());
+                    strukt
+                        .fields
+                        .iter()
+                        .filter_map(|f| {
+                            let ident = f.ident.as_ref()?;
+                            Some((format!("{owner}.{ident}"), ident, &f.ty))
+                        })
+                        .collect()
+                }
+                syn::Item::Macro(mac) if is_lazy_static(&mac.mac) => self
+                    .semantic
+                    .lazy_statics()
+                    .iter()
+                    .map(|(ident, ty)| (self.model.join(&ident.to_string()), ident, ty))
+                    .collect(),
+                _ => continue,
+            };
+            for (identity, ident, ty) in found {
+                if let Some(kind) = self
+                    .semantic
+                    .resolve_type(ty)
+                    .filter(|t| self.semantic.is_lock_type(t))
+                {
+                    self.model.lock_definitions.push(LockDefinition {
+                        identity,
+                        kind,
+                        span: byte_span(ident.span()),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The identity of the lock an expression names: a field (`self.accounts`, `bank.accounts`),
+    /// a `static`, or a local (looking through references, clones and local aliases).
+    pub(super) fn lock_identity(&self, expr: &Expr) -> Option<LockName> {
+        match expr {
+            Expr::Reference(inner) => self.lock_identity(&inner.expr),
+            Expr::Paren(inner) => self.lock_identity(&inner.expr),
+            Expr::Unary(inner) if matches!(inner.op, syn::UnOp::Deref(_)) => {
+                self.lock_identity(&inner.expr)
+            }
+            // `CELL.get_or_init(|| Mutex::new(..))`: the lock the cell holds.
+            Expr::MethodCall(call) if call.method == "get_or_init" => {
+                self.lock_identity(&call.receiver)
+            }
+            Expr::MethodCall(call)
+                if call.args.is_empty()
+                    && matches!(
+                        call.method.to_string().as_str(),
+                        "clone" | "as_ref" | "deref" | "unwrap" | "get" | "force"
+                    ) =>
+            {
+                self.lock_identity(&call.receiver)
+            }
+            Expr::Call(call) if call.args.len() == 1 => {
+                // `Arc::clone(&m)`.
+                let Expr::Path(func) = call.func.as_ref() else {
+                    return None;
+                };
+                let is_clone = func.path.segments.len() >= 2
+                    && func
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "clone");
+                is_clone
+                    .then(|| self.lock_identity(&call.args[0]))
+                    .flatten()
+            }
+            Expr::Field(field) => {
+                let syn::Member::Named(name) = &field.member else {
+                    return None;
+                };
+                self.field_identity(&field.base, &name.to_string())
+            }
+            Expr::Path(path) if path.path.segments.len() == 1 && path.qself.is_none() => {
+                let name = path.path.segments[0].ident.to_string();
+                if let Some(alias) = self.semantic.lock_alias(&name) {
+                    return Some(alias.clone());
+                }
+                if self.semantic.local(&name).is_some() {
+                    let function = &self.model.functions[self.current].canonical;
+                    return Some(LockName {
+                        identity: format!("{function}::{name}"),
+                        scope: LockScope::Local,
+                        via_self: false,
+                    });
+                }
+                let canonical = self.semantic.resolve_qualified_name(&path.path)?;
+                Some(LockName {
+                    identity: canonical,
+                    scope: LockScope::Global,
+                    via_self: false,
+                })
+            }
+            Expr::Path(path) if path.qself.is_none() => Some(LockName {
+                identity: self.semantic.resolve_qualified_name(&path.path)?,
+                scope: LockScope::Global,
+                via_self: false,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The lock a field of an object names (`self.accounts`, `bank.accounts`): one per
+    /// instance of the owner's type.
+    pub(super) fn field_identity(&self, base: &Expr, name: &str) -> Option<LockName> {
+        let (owner, via_self) = match base {
+            Expr::Path(p) if p.path.is_ident("self") => (self.semantic.self_type.clone()?, true),
+            base => match self.semantic.type_of(base)? {
+                Returns::One(ty) => (ty, false),
+                Returns::Tuple(_) => return None,
+            },
+        };
+        Some(LockName {
+            identity: format!("{owner}.{name}"),
+            scope: LockScope::Field,
+            via_self,
+        })
+    }
+
+    /// The guard-returning helper a method call is, if it is one of the file's.
+    fn guard_helper(&self, call: &syn::ExprMethodCall) -> Option<&GuardHelper> {
+        let helpers = &self.guard_helpers;
+        if helpers.is_empty() {
+            return None;
+        }
+        // Most calls are no helper's: look at the name before typing the receiver.
+        let method = call.method.to_string();
+        if !helpers
+            .keys()
+            .any(|name| name.rsplit("::").next() == Some(method.as_str()))
+        {
+            return None;
+        }
+        let Some(Returns::One(ty)) = self.semantic.type_of(&call.receiver) else {
+            return None;
+        };
+        helpers.get(&format!("{ty}::{method}"))
+    }
+
+    /// Finds the file's methods that return a guard of their object or of one of its fields
+    /// (`fn rl(&self) -> RwLockReadGuard<'_, T> { self.x.read().unwrap() }`, also boxed, in
+    /// `Some`/`Ok`, or as a field of a returned struct), and the functions that lock a lock
+    /// they are given (`fn bump(m: &Mutex<u32>) { *m.lock().unwrap() += 1 }`): calling them
+    /// takes that lock.
+    pub(super) fn collect_lock_helpers(&mut self, items: &[syn::Item]) {
+        for item in items {
+            match item {
+                syn::Item::Impl(imp) => {
+                    let Some(self_type) = self.semantic.resolve_type(&imp.self_ty) else {
+                        continue;
+                    };
+                    let saved = self.semantic.self_type.replace(self_type.clone());
+                    for member in &imp.items {
+                        let syn::ImplItem::Fn(method) = member else {
+                            continue;
+                        };
+                        let name = format!("{self_type}::{}", method.sig.ident);
+                        self.learn_helper(name, &method.sig, &method.block);
+                    }
+                    self.semantic.self_type = saved;
+                }
+                syn::Item::Fn(function) => {
+                    let name = format!("{}::{}", self.semantic.module(), function.sig.ident);
+                    self.learn_helper(name, &function.sig, &function.block);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn learn_helper(&mut self, name: String, sig: &syn::Signature, block: &syn::Block) {
+        self.semantic.push_locals();
+        let mut params = Vec::new();
+        for (index, input) in sig.inputs.iter().enumerate() {
+            match input {
+                syn::FnArg::Receiver(_) => {
+                    let ty = self.semantic.self_type.clone().map(Returns::One);
+                    self.semantic.bind_local("self".to_string(), ty);
+                }
+                syn::FnArg::Typed(typed) => {
+                    let ty = self.semantic.resolve_type(&typed.ty);
+                    if let (Some(ty), Pat::Ident(ident)) = (&ty, &*typed.pat)
+                        && self.semantic.is_lock_type(ty)
+                    {
+                        params.push((index, ident.ident.to_string()));
+                    }
+                    self.semantic.bind_pattern(&typed.pat, ty.map(Returns::One));
+                }
+            }
+        }
+        if sig.asyncness.is_none()
+            && let Some(tail) = returned_value(block)
+            && let Some((call, kind)) = self.guard_call(tail)
+        {
+            let field = match &*call.receiver {
+                Expr::Path(p) if p.path.is_ident("self") => Some(None),
+                Expr::Field(field) => match (&*field.base, &field.member) {
+                    (Expr::Path(p), syn::Member::Named(member)) if p.path.is_ident("self") => {
+                        Some(Some(member.to_string()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(field) = field {
+                self.guard_helpers
+                    .insert(name.clone(), GuardHelper { kind, field });
+            }
+        }
+        if !params.is_empty() {
+            let mut taken = Vec::new();
+            for (index, param) in params {
+                if let Some(method) = locked_in(block, &param)
+                    && let Some(kind) = self.local_lock_kind(&param, &method)
+                {
+                    taken.push((index, kind));
+                }
+            }
+            if !taken.is_empty() {
+                self.param_lockers.insert(name, taken);
+            }
+        }
+        self.semantic.pop_locals();
+    }
+
+    /// `Type::method` when a local of a lock type is locked with `method`.
+    fn local_lock_kind(&self, local: &str, method: &str) -> Option<String> {
+        let Some(Some(Returns::One(ty))) = self.semantic.local(local) else {
+            return None;
+        };
+        let kind = format!("{ty}::{method}");
+        self.tables.lock(&kind).is_some().then_some(kind)
+    }
+
+    /// A call of a function of this file that locks a lock it is given (see
+    /// [`Self::collect_lock_helpers`]): the call takes that lock for its duration.
+    pub(super) fn lock_through_arguments(
+        &mut self,
+        callee: &str,
+        args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>,
+        span: &Span,
+        self_offset: usize,
+    ) {
+        let Some(taken) = self.param_lockers.get(callee).cloned() else {
+            return;
+        };
+        for (index, kind) in taken {
+            let Some(arg) = index
+                .checked_sub(self_offset)
+                .and_then(|i| args.iter().nth(i))
+            else {
+                continue;
+            };
+            let Some(named) = self.lock_identity(arg) else {
+                continue;
+            };
+            self.record_hold(
+                span.clone(),
+                span.end,
+                Some(named),
+                written(arg),
+                kind,
+                Vec::new(),
+            );
+        }
+    }
+
+    /// The guard-returning call at the core of `m.lock().unwrap()`, `m.write()?`, `&*c.borrow()`,
+    /// `m.lock().await`.
+    pub(super) fn guard_call<'e>(
+        &self,
+        expr: &'e Expr,
+    ) -> Option<(&'e syn::ExprMethodCall, String)> {
+        self.guard_call_with(expr, false)
+    }
+
+    /// The guard a `let` keeps alive: `let g = m.lock().unwrap();`, `let r = &*c.borrow();`,
+    /// but not `let v = *m.lock().unwrap();`, which copies the value out and drops the guard.
+    pub(super) fn bound_guard_call<'e>(
+        &self,
+        init: &'e Expr,
+    ) -> Option<(&'e syn::ExprMethodCall, String)> {
+        match init {
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => None,
+            _ => self.guard_call_with(init, true),
+        }
+    }
+
+    /// [`Self::guard_call`]; with `candidates`, also a `lock()`/`read()`/`write()` on a named
+    /// lock of unknown type (a `static` or field defined in another file), kind `::method`.
+    pub(super) fn guard_call_with<'e>(
+        &self,
+        expr: &'e Expr,
+        candidates: bool,
+    ) -> Option<(&'e syn::ExprMethodCall, String)> {
+        self.guard_call_awaited(expr, candidates, false)
+    }
+
+    /// [`Self::guard_call_with`]; `awaited` tells whether `expr` is awaited (an async lock's
+    /// `lock()` only takes the lock when its future is awaited).
+    pub(super) fn guard_call_awaited<'e>(
+        &self,
+        expr: &'e Expr,
+        candidates: bool,
+        awaited: bool,
+    ) -> Option<(&'e syn::ExprMethodCall, String)> {
+        match expr {
+            Expr::MethodCall(call)
+                if matches!(
+                    call.method.to_string().as_str(),
+                    "unwrap" | "expect" | "unwrap_or_else"
+                ) =>
+            {
+                self.guard_call_awaited(&call.receiver, candidates, false)
+            }
+            Expr::Try(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
+            Expr::Await(inner) => self.guard_call_awaited(&inner.base, candidates, true),
+            Expr::Paren(inner) => self.guard_call_awaited(&inner.expr, candidates, awaited),
+            Expr::Reference(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
+            Expr::Unary(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
+            Expr::MethodCall(call) => {
+                let kind = match self.guard_kind(call) {
+                    None if candidates => self.candidate_kind(call),
+                    kind => kind,
+                };
+                kind.filter(|kind| awaited || !self.is_async_lock(kind))
+                    .map(|kind| (call, kind))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a guard method is an async lock's (its future must be awaited to lock).
+    pub(super) fn is_async_lock(&self, kind: &str) -> bool {
+        self.tables.lock(kind).is_some_and(|l| l.is_async)
+    }
+
+    /// `std::sync::Mutex::lock` when `call` takes a lock's guard.
+    pub(super) fn guard_kind(&self, call: &syn::ExprMethodCall) -> Option<String> {
+        let method = call.method.to_string();
+        if let Some(helper) = self.guard_helper(call) {
+            return Some(helper.kind.clone());
+        }
+        if !matches!(
+            method.as_str(),
+            "lock" | "read" | "read_recursive" | "write" | "borrow" | "borrow_mut"
+        ) {
+            return None;
+        }
+        let Some(Returns::One(ty)) = self.semantic.type_of(&call.receiver) else {
+            return None;
+        };
+        let kind = format!("{ty}::{method}");
+        self.tables.lock(&kind).is_some().then_some(kind)
+    }
+
+    /// `::lock` for a `lock()`/`read()`/`write()` whose receiver's type is unknown here but
+    /// that names a lock elsewhere (a `static` or a field); the project's lock definitions tell.
+    pub(super) fn candidate_kind(&self, call: &syn::ExprMethodCall) -> Option<String> {
+        let method = call.method.to_string();
+        if !matches!(method.as_str(), "lock" | "read" | "write") {
+            return None;
+        }
+        let lock = self.lock_identity(&call.receiver)?;
+        (lock.scope != LockScope::Local).then(|| format!("::{method}"))
+    }
+
+    pub(super) fn pointless(&mut self, call: &syn::ExprMethodCall, why: Pointless) {
+        let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        let lock = PointlessLock {
+            span,
+            lock: written(&call.receiver),
+            why,
+        };
+        self.model.functions[self.current]
+            .pointless_locks
+            .push(lock);
+    }
+
+    /// Records a guard held from its acquisition to `region_end`; `body_awaits` gives the
+    /// awaits of the code that runs while it is held (asked only for a thread-blocking lock in
+    /// async code).
+    pub(super) fn hold(
+        &mut self,
+        call: &syn::ExprMethodCall,
+        kind: String,
+        region_end: usize,
+        body_awaits: impl FnOnce() -> Vec<Span>,
+    ) {
+        let start = expr_start(&call.receiver);
+        self.hold_from(call, kind, region_end, body_awaits, start);
+    }
+
+    /// [`Self::hold`], with the acquisition's span starting at `start`: before where the call
+    /// is written when it runs before code written ahead of it (the right side of an
+    /// assignment runs before the left side's guard is taken).
+    pub(super) fn hold_from(
+        &mut self,
+        call: &syn::ExprMethodCall,
+        kind: String,
+        region_end: usize,
+        body_awaits: impl FnOnce() -> Vec<Span>,
+        start: usize,
+    ) {
+        if matches!(&*call.receiver, Expr::Call(_)) {
+            // `Mutex::new(x).lock()`: a lock nobody else can ever see.
+            self.pointless(call, Pointless::CreatedWhereAcquired);
+        }
+        let span = start..call.paren_token.span.close().byte_range().end;
+        let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
+        let awaits = if blocks_thread && self.context == Context::Async {
+            body_awaits()
+                .into_iter()
+                .filter(|a| a.start > span.end && a.start < region_end)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // A helper returning a guard of one of its object's fields (`s.lock_m()`) takes the
+        // lock of that field of the receiver.
+        let field = self.guard_helper(call).and_then(|h| h.field.clone());
+        let (named, lock) = match field {
+            Some(field) => (
+                self.field_identity(&call.receiver, &field),
+                format!("{}.{field}", written(&call.receiver)),
+            ),
+            None => (self.lock_identity(&call.receiver), written(&call.receiver)),
+        };
+        self.record_hold(span, region_end, named, lock, kind, awaits);
+    }
+
+    /// Records that `lock` (named `named`, as written `lock`) is held from `span` to
+    /// `region_end`.
+    pub(super) fn record_hold(
+        &mut self,
+        span: Span,
+        region_end: usize,
+        named: Option<LockName>,
+        lock: String,
+        kind: String,
+        awaits: Vec<Span>,
+    ) {
+        let LockName {
+            identity,
+            scope,
+            via_self,
+        } = named.unwrap_or(LockName {
+            identity: String::new(),
+            scope: LockScope::Local,
+            via_self: false,
+        });
+        let hold = LockHold {
+            region: span.start..region_end.max(span.end),
+            span,
+            lock,
+            kind,
+            identity,
+            scope,
+            via_self,
+            awaits,
+            context: self.context,
+            unreleased: false,
+            closure: self.closure,
+        };
+        self.model.functions[self.current].lock_holds.push(hold);
+    }
+}
+
+/// Whether a macro is `lazy_static!` (or `lazy_static::lazy_static!`).
+pub(super) fn is_lazy_static(mac: &syn::Macro) -> bool {
+    mac.path
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "lazy_static")
+}
+
+/// A method of the file that returns a guard (see [`Lowerer::collect_lock_helpers`]).
+#[derive(Clone, Debug)]
+pub(super) struct GuardHelper {
+    /// The guard method it calls (`std::sync::Mutex::lock`).
+    kind: String,
+    /// The field of its object whose lock it takes (`None`: the object itself is the lock).
+    field: Option<String>,
+}
+
+/// The value a function body returns: its tail expression or a `return`, looking through
+/// `Box::new(..)`, `Some(..)`, `Ok(..)`, blocks and a struct literal with one guard field.
+fn returned_value(block: &syn::Block) -> Option<&Expr> {
+    let tail = match block.stmts.last()? {
+        syn::Stmt::Expr(expr, None) => expr,
+        syn::Stmt::Expr(Expr::Return(ret), _) => ret.expr.as_deref()?,
+        _ => return None,
+    };
+    let mut expr = tail;
+    for _ in 0..8 {
+        expr = match expr {
+            Expr::Call(call) if call.args.len() == 1 => {
+                let Expr::Path(func) = &*call.func else {
+                    return Some(expr);
+                };
+                let last = func.path.segments.last()?.ident.to_string();
+                let wraps = matches!(last.as_str(), "Some" | "Ok")
+                    || (last == "new"
+                        && func.path.segments.len() >= 2
+                        && func.path.segments[func.path.segments.len() - 2].ident == "Box");
+                if !wraps {
+                    return Some(expr);
+                }
+                &call.args[0]
+            }
+            Expr::Block(block) => match block.block.stmts.last()? {
+                syn::Stmt::Expr(inner, None) => inner,
+                _ => return None,
+            },
+            Expr::Paren(inner) => &inner.expr,
+            Expr::Struct(literal) if literal.fields.len() == 1 => &literal.fields[0].expr,
+            other => return Some(other),
+        };
+    }
+    None
+}
+
+/// The guard method (`lock`, `read`, `write`) a function body calls on the local `name`
+/// (not in closures or nested items).
+fn locked_in(block: &syn::Block, name: &str) -> Option<String> {
+    struct Finder<'n>(&'n str, Option<String>);
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            if self.1.is_none()
+                && matches!(call.method.to_string().as_str(), "lock" | "read" | "write")
+                && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(self.0))
+            {
+                self.1 = Some(call.method.to_string());
+            }
+            visit::visit_expr_method_call(self, call);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+        }
+    }
+    let mut finder = Finder(name, None);
+    finder.visit_block(block);
+    finder.1
+}

@@ -1,0 +1,60 @@
+//! Loops: busy-wait loops that only sleep and poll a condition (IL503).
+
+use syn::Expr;
+use syn::spanned::Spanned;
+
+use super::Lowerer;
+use super::syntax::byte_span;
+
+impl Lowerer<'_> {
+    /// A `while` loop whose condition is not a constant and whose body only sleeps.
+    pub(super) fn busy_wait_while(&mut self, expr: &syn::ExprWhile) {
+        let constant = matches!(expr.cond.as_ref(), Expr::Lit(_));
+        if !constant && self.only_polls(&expr.body, false) {
+            let span = byte_span(expr.while_token.span());
+            self.model.functions[self.current].busy_waits.push(span);
+        }
+    }
+
+    /// A `loop` whose body only sleeps and checks a condition to leave.
+    pub(super) fn busy_wait_loop(&mut self, expr: &syn::ExprLoop) {
+        if self.only_polls(&expr.body, true) {
+            let span = byte_span(expr.loop_token.span());
+            self.model.functions[self.current].busy_waits.push(span);
+        }
+    }
+
+    /// A loop body that only sleeps (`tokio::time::sleep(..).await`) and, for `loop`, checks a
+    /// condition to leave (`if ready { break; }`): a busy-wait.
+    fn only_polls(&self, body: &syn::Block, needs_exit: bool) -> bool {
+        let (mut sleeps, mut exits) = (0, 0);
+        for stmt in &body.stmts {
+            let syn::Stmt::Expr(expr, _) = stmt else {
+                return false;
+            };
+            match expr {
+                Expr::Await(await_expr) if self.is_async_sleep(&await_expr.base) => sleeps += 1,
+                Expr::If(branch) if needs_exit && branch.else_branch.is_none() => {
+                    match branch.then_branch.stmts.as_slice() {
+                        [syn::Stmt::Expr(Expr::Break(_) | Expr::Return(_), _)] => exits += 1,
+                        _ => return false,
+                    }
+                }
+                Expr::Continue(_) => {}
+                _ => return false,
+            }
+        }
+        sleeps > 0 && (exits > 0) == needs_exit
+    }
+
+    fn is_async_sleep(&self, expr: &Expr) -> bool {
+        let Expr::Call(call) = expr else { return false };
+        let Expr::Path(func) = call.func.as_ref() else {
+            return false;
+        };
+        matches!(
+            self.semantic.resolve_qualified_name(&func.path).as_deref(),
+            Some("tokio::time::sleep" | "async_std::task::sleep" | "smol::Timer::after")
+        )
+    }
+}

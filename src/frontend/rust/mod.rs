@@ -1,0 +1,154 @@
+//! Rust front end: parses with `syn` and lowers into the language-neutral model.
+//!
+//! Paths are resolved through `use` items (groups, renames, `self`, re-exports), `Self` and
+//! simple type evidence (annotated parameters and lets, constructor calls, tuple-returning
+//! channel constructors, struct fields), so `rx.recv()` becomes `std::sync::mpsc::Receiver::recv`
+//! only when `rx` comes from std's channel.
+//!
+//! Layout: [`traverse`] walks the tree and dispatches; [`semantic`] answers what names and
+//! types mean; one module per concern emits the facts — [`calls`], [`locks`] (what is a lock,
+//! its identity, guard-taking calls), [`guards`] (how long guards live), [`conditions`],
+//! [`threads`], [`state`] (shared state), [`loops`] (busy waits); [`syntax`] holds pure helpers
+//! and [`limits`] what is refused before parsing.
+
+mod calls;
+mod conditions;
+mod guards;
+mod limits;
+mod locks;
+mod loops;
+mod semantic;
+mod state;
+mod syntax;
+mod threads;
+mod traverse;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use syn::visit::Visit;
+
+use super::FrontendError;
+use crate::knowledge::LanguageTables;
+use crate::model::{Context, FileModel, Language, LockName, Span};
+use crate::project::ModuleName;
+use semantic::SemanticModel;
+
+pub use limits::{MAX_NESTING, MAX_STATEMENT_BYTES, MAX_TOKENS};
+
+/// Parses and lowers one Rust file.
+pub fn lower(
+    path: &Path,
+    text: &str,
+    tables: &LanguageTables,
+    module: &ModuleName,
+) -> Result<(FileModel, Duration), FrontendError> {
+    // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise:
+    // forget it however this function returns, or a long-lived server grows with every edit.
+    struct ForgetSpans;
+    impl Drop for ForgetSpans {
+        fn drop(&mut self) {
+            proc_macro2::extra::invalidate_current_thread_spans();
+        }
+    }
+    let _forget_spans = ForgetSpans;
+    let parse_started = std::time::Instant::now();
+    let file = parse(text)?;
+    let parse_time = parse_started.elapsed();
+    let mut lowerer = Lowerer {
+        tables,
+        model: FileModel::new(path.to_path_buf(), Language::Rust, module.path.clone()),
+        semantic: SemanticModel::new(tables, module.path.clone()),
+        edition: module.edition,
+        loop_depth: 0,
+        for_depth: 0,
+        exclusive_self: false,
+        atomic_locals: Vec::new(),
+        closure: 0,
+        closures: 0,
+        inline_closures: 0,
+        prefix: Vec::new(),
+        current: 0,
+        context: Context::Sync,
+        next_call_awaited: false,
+        guard_helpers: HashMap::new(),
+        param_lockers: HashMap::new(),
+        closure_guards: HashMap::new(),
+    };
+    lowerer.model.functions[0].span = 0..text.len().min(1);
+    lowerer.semantic.enter_file(&file.items);
+    lowerer.define_locks(&file.items);
+    lowerer.collect_lock_helpers(&file.items);
+    lowerer.visit_file(&file);
+    let mut model = lowerer.model;
+    model.aliases = lowerer.semantic.reexports;
+    drop(file);
+    Ok((model, parse_time))
+}
+
+/// The lowering of one file: the model being built, the semantic model it asks, and where
+/// the traversal is. Each concern adds its methods in its own module.
+struct Lowerer<'t> {
+    tables: &'t LanguageTables,
+    model: FileModel,
+    /// What names and types mean at the point being lowered.
+    semantic: SemanticModel<'t>,
+    /// The crate's edition: 2024 drops `if let` scrutinee temporaries before the `else`.
+    edition: u16,
+    /// How many loops of the current function enclose the code being lowered.
+    loop_depth: usize,
+    /// How many `for` loops enclose it.
+    for_depth: usize,
+    /// The current method takes `self` by value or `&mut`: its fields are not shared.
+    exclusive_self: bool,
+    /// Locals holding an atomic's loaded value (`let n = COUNT.load(..)`): (local, atomic, load).
+    atomic_locals: Vec<(String, String, Span)>,
+    /// The closure whose body is being lowered (0: none), numbered in the file.
+    closure: u32,
+    /// How many closures have been numbered.
+    closures: u32,
+    /// How many closures run inline (by an iterator adapter) enclose the code: it may run
+    /// once per element.
+    inline_closures: usize,
+    /// Module and type names enclosing the current item.
+    prefix: Vec<String>,
+    /// The model function being lowered (index into `model.functions`).
+    current: usize,
+    /// Where the code being lowered runs.
+    context: Context,
+    /// The next recorded call is awaited (set while visiting the base of `.await`).
+    next_call_awaited: bool,
+    /// The file's methods that return a guard, by canonical name (`Type::method`).
+    guard_helpers: HashMap<String, locks::GuardHelper>,
+    /// The file's functions that lock a lock they are given: canonical name → (parameter
+    /// index, counting `self`, guard method).
+    param_lockers: HashMap<String, Vec<(usize, String)>>,
+    /// Closures bound to a local that return a guard, by (function, local): the guard
+    /// method, the lock and the lock as written.
+    closure_guards: HashMap<(usize, String), (String, Option<LockName>, String)>,
+}
+
+/// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is
+/// too deep, too long in one statement or too large for `syn`, then parses the tokens. Spans
+/// are byte offsets into `text`, also after a byte order mark or a `#!` line.
+pub(crate) fn parse(text: &str) -> Result<syn::File, FrontendError> {
+    let source = limits::blank_bom_and_shebang(text);
+    let tokens: proc_macro2::TokenStream =
+        source
+            .parse()
+            .map_err(|error: proc_macro2::LexError| FrontendError {
+                span: error.span().byte_range(),
+                message: format!("syntax error: {error}"),
+            })?;
+    if let Some((offset, reason)) = limits::too_costly(&tokens) {
+        return Err(FrontendError {
+            span: offset..offset + 1,
+            message: format!("{reason}; the file is not analysed"),
+        });
+    }
+    syn::parse2(tokens).map_err(|error| FrontendError {
+        span: error.span().byte_range(),
+        message: format!("syntax error: {error}"),
+    })
+}

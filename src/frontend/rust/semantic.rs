@@ -1,0 +1,878 @@
+//! The semantic model of one Rust file: what its names mean where they are used.
+//!
+//! Scopes and bindings (module and block scopes of items and `use`s, re-exports, glob imports;
+//! function scopes of locals with the type the syntax gives them), and the types the file
+//! declares (struct fields, statics). The front end's concerns do not walk scopes themselves:
+//! they ask this model questions —
+//!
+//! - [`SemanticModel::resolve_qualified_name`]: the canonical path a written path names
+//!   (`thread::sleep` → `std::thread::sleep`, `crate::db::query` → `ledger::db::query`);
+//! - [`SemanticModel::resolve_type`] and [`SemanticModel::type_of`]: the canonical type of a
+//!   written type or an expression, when the syntax gives evidence for it;
+//! - [`SemanticModel::local`], [`SemanticModel::lock_alias`]: what a local binding is.
+
+use std::collections::HashMap;
+
+use syn::{Expr, Pat, Type, UseTree};
+
+use crate::knowledge::{LanguageTables, Returns};
+use crate::model::LockName;
+
+/// Scopes, bindings and declared types of one file, as the traversal reaches each point.
+pub(super) struct SemanticModel<'t> {
+    tables: &'t LanguageTables,
+    /// Names in scope (items and `use`s), innermost last.
+    names: Vec<NameScope>,
+    /// Canonical path of the module being lowered (the file's, then inline `mod`s).
+    modules: Vec<String>,
+    /// Local variables, innermost last: name → type when known.
+    locals: Vec<HashMap<String, Option<Returns>>>,
+    /// Locals that name another lock (`let m2 = Arc::clone(&m)`), scoped like `locals`.
+    lock_aliases: Vec<HashMap<String, LockName>>,
+    /// Struct name → field name → canonical field type.
+    fields: HashMap<String, HashMap<String, String>>,
+    /// Struct name → field name → the type a lock field guards (`inner: Mutex<Inner>` →
+    /// `Inner`): what its guard dereferences to.
+    guarded: HashMap<String, HashMap<String, (String, String)>>,
+    /// The file's top-level `static`s: name → canonical type.
+    statics: HashMap<String, String>,
+    /// Types with a guard method in the lock table (`std::sync::Mutex`).
+    lock_types: rustc_hash::FxHashSet<String>,
+    /// The `Self` type inside an `impl` block (or the trait inside a `trait`).
+    pub(super) self_type: Option<String>,
+    /// Module-level `use`s, as (alias, canonical) pairs in the order met: the file's
+    /// re-exports.
+    pub(super) reexports: Vec<(String, String)>,
+    /// The module-level `use`s of the whole file (inline `mod`s included), alias →
+    /// canonical, known before the traversal: `mod util { pub use parking_lot::Mutex; }`.
+    file_reexports: HashMap<String, String>,
+    /// The file's `type` aliases: canonical name → aliased type.
+    type_aliases: HashMap<String, Type>,
+    /// The file's `lazy_static!` statics: name and type.
+    lazy_statics: Vec<(syn::Ident, Type)>,
+}
+
+/// The names a module or block brings into scope: its own items and its `use`s.
+#[derive(Debug, Default)]
+struct NameScope {
+    /// Bound name → canonical path.
+    names: HashMap<String, String>,
+    /// Canonical paths of glob imports (`use super::*`).
+    globs: Vec<String>,
+}
+
+/// Flattens a `use` tree into `(bound name, path as written)` pairs and glob prefixes.
+fn flatten_use(
+    tree: &UseTree,
+    prefix: String,
+    out: &mut Vec<(String, String)>,
+    globs: &mut Vec<String>,
+) {
+    let join = |name: &str| {
+        if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}::{name}")
+        }
+    };
+    match tree {
+        UseTree::Path(path) => flatten_use(&path.tree, join(&path.ident.to_string()), out, globs),
+        UseTree::Name(name) => {
+            let ident = name.ident.to_string();
+            if ident == "self" {
+                if let Some(last) = prefix.rsplit("::").next() {
+                    out.push((last.to_string(), prefix.clone()));
+                }
+            } else {
+                out.push((ident.clone(), join(&ident)));
+            }
+        }
+        UseTree::Rename(rename) => {
+            let ident = rename.ident.to_string();
+            let target = if ident == "self" {
+                prefix.clone()
+            } else {
+                join(&ident)
+            };
+            out.push((rename.rename.to_string(), target));
+        }
+        UseTree::Group(group) => {
+            for tree in &group.items {
+                flatten_use(tree, prefix.clone(), out, globs);
+            }
+        }
+        UseTree::Glob(_) => globs.push(prefix),
+    }
+}
+
+/// The name an item binds in its module, if any.
+fn item_name(item: &syn::Item) -> Option<String> {
+    let ident = match item {
+        syn::Item::Fn(i) => &i.sig.ident,
+        syn::Item::Struct(i) => &i.ident,
+        syn::Item::Enum(i) => &i.ident,
+        syn::Item::Trait(i) => &i.ident,
+        syn::Item::Mod(i) => &i.ident,
+        syn::Item::Type(i) => &i.ident,
+        syn::Item::Union(i) => &i.ident,
+        syn::Item::Const(i) => &i.ident,
+        syn::Item::Static(i) => &i.ident,
+        _ => return None,
+    };
+    Some(ident.to_string())
+}
+
+/// How many expressions deep type resolution looks.
+pub(super) const MAX_RESOLUTION_DEPTH: usize = 16;
+
+/// Methods that keep the type of their receiver (`?`-like unwrapping and borrowing).
+const TRANSPARENT_METHODS: &[&str] = &[
+    "unwrap",
+    "expect",
+    "clone",
+    "as_ref",
+    "as_mut",
+    "borrow",
+    "borrow_mut",
+    "to_owned",
+    "by_ref",
+];
+
+/// Types that stand for what they wrap as far as locking goes: smart pointers, `Option`,
+/// lazily initialised statics (`static M: LazyLock<Mutex<T>>`, `OnceLock<Mutex<T>>`).
+const WRAPPER_TYPES: &[&str] = &[
+    "Arc",
+    "Rc",
+    "Box",
+    "Option",
+    "LazyLock",
+    "Lazy",
+    "LazyCell",
+    "OnceLock",
+    "OnceCell",
+    "ManuallyDrop",
+];
+
+/// Methods that take a lock's guard.
+const GUARD_METHODS: &[&str] = &["lock", "read", "write", "read_recursive"];
+
+/// Whether an expression is a guard-taking method call (`m.lock()`), by its method's name.
+fn is_guard_call(expr: &Expr) -> bool {
+    matches!(expr, Expr::MethodCall(call) if GUARD_METHODS.contains(&call.method.to_string().as_str()))
+}
+
+/// Methods that reach what a lazily initialised cell holds (`M.get_or_init(..)`).
+const CELL_METHODS: &[&str] = &["get_or_init", "get_or_try_init", "force"];
+
+/// Smart pointers whose constructor keeps the type of what they wrap.
+const WRAPPERS: &[&str] = &[
+    "Arc",
+    "Rc",
+    "Box",
+    "std::sync::Arc",
+    "std::rc::Rc",
+    "std::boxed::Box",
+];
+
+impl<'t> SemanticModel<'t> {
+    /// The model of a file whose module is `module`, before any scope is entered.
+    pub(super) fn new(tables: &'t LanguageTables, module: String) -> Self {
+        SemanticModel {
+            tables,
+            names: Vec::new(),
+            modules: vec![module],
+            locals: vec![HashMap::new()],
+            lock_aliases: vec![HashMap::new()],
+            fields: HashMap::new(),
+            guarded: HashMap::new(),
+            statics: HashMap::new(),
+            lock_types: tables
+                .locks
+                .keys()
+                .filter_map(|guard| guard.rsplit_once("::").map(|(ty, _)| ty.to_string()))
+                .collect(),
+            self_type: None,
+            reexports: Vec::new(),
+            file_reexports: HashMap::new(),
+            type_aliases: HashMap::new(),
+            lazy_statics: Vec::new(),
+        }
+    }
+
+    /// Enters the file's top-level scope and learns the types it declares.
+    pub(super) fn enter_file(&mut self, items: &[syn::Item]) {
+        self.enter_module_scope(items);
+        self.file_reexports = self.reexports.iter().cloned().collect();
+        let module = self.module().to_string();
+        self.declarations(items, &module, 0);
+        let module_names = self.names.last_mut().expect("the file's scope");
+        for (ident, _) in &self.lazy_statics {
+            let name = ident.to_string();
+            module_names
+                .names
+                .insert(name.clone(), format!("{module}::{name}"));
+        }
+        self.fields = self.struct_fields(items);
+        self.guarded = self.guarded_fields(items);
+        self.statics = self.static_types(items);
+        for (ident, ty) in &self.lazy_statics {
+            if let Some(resolved) = self.resolve_type(ty) {
+                self.statics.insert(ident.to_string(), resolved);
+            }
+        }
+    }
+
+    /// Learns what the items of `module` declare for the whole file: `type` aliases,
+    /// `lazy_static!` statics (top level only) and, in inline `mod`s, their re-exports.
+    fn declarations(&mut self, items: &[syn::Item], module: &str, depth: usize) {
+        for item in items {
+            match item {
+                syn::Item::Type(alias) if alias.generics.params.is_empty() => {
+                    let name = format!("{module}::{}", alias.ident);
+                    self.type_aliases.insert(name, (*alias.ty).clone());
+                }
+                syn::Item::Macro(mac) if depth == 0 && super::locks::is_lazy_static(&mac.mac) => {
+                    if let Ok(statics) = mac.mac.parse_body_with(parse_lazy_statics) {
+                        self.lazy_statics.extend(statics);
+                    }
+                }
+                syn::Item::Mod(inner) if depth < 8 => {
+                    let Some((_, inner_items)) = &inner.content else {
+                        continue;
+                    };
+                    let inner_module = format!("{module}::{}", inner.ident);
+                    let known = self.reexports.len();
+                    self.push_module(inner_module.clone(), inner_items);
+                    let found: Vec<_> = self.reexports.drain(known..).collect();
+                    self.file_reexports.extend(found);
+                    self.declarations(inner_items, &inner_module, depth + 1);
+                    self.pop_module();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The `lazy_static!` statics of the file (name, type as written).
+    pub(super) fn lazy_statics(&self) -> &[(syn::Ident, Type)] {
+        &self.lazy_statics
+    }
+
+    /// What a canonical type name stands for: through the file's re-exports
+    /// (`crate::util::Mutex` → `parking_lot::Mutex`) and `type` aliases
+    /// (`type Locked = Arc<RwLock<Set>>` → `std::sync::RwLock`).
+    fn canonical_type(&self, name: String, depth: usize) -> Option<String> {
+        let mut name = name;
+        for _ in 0..8 {
+            if let Some(aliased) = self.type_aliases.get(&name) {
+                return match depth.checked_sub(1) {
+                    Some(depth) => self.resolve_type_within(aliased, depth),
+                    None => None,
+                };
+            }
+            match self.file_reexports.get(&name) {
+                Some(target) if *target != name => name = target.clone(),
+                _ => break,
+            }
+        }
+        Some(name)
+    }
+
+    /// Enters an inline `mod`'s scope.
+    pub(super) fn push_module(&mut self, module: String, items: &[syn::Item]) {
+        self.modules.push(module.clone());
+        self.push_scope(items.iter(), &module, true);
+    }
+
+    pub(super) fn pop_module(&mut self) {
+        self.names.pop();
+        self.modules.pop();
+    }
+
+    /// Leaves a block's item scope (entered with [`Self::push_scope`]).
+    pub(super) fn pop_scope(&mut self) {
+        self.names.pop();
+    }
+
+    /// Whether a canonical type has guard methods in the lock table.
+    pub(super) fn is_lock_type(&self, ty: &str) -> bool {
+        self.lock_types.contains(ty)
+    }
+
+    /// The lock a local names (`let m2 = Arc::clone(&m)`), innermost binding first.
+    pub(super) fn lock_alias(&self, name: &str) -> Option<&LockName> {
+        self.lock_aliases.iter().rev().find_map(|a| a.get(name))
+    }
+
+    /// Records that a local of the current block names a lock.
+    pub(super) fn bind_lock_alias(&mut self, name: String, lock: LockName) {
+        self.lock_aliases
+            .last_mut()
+            .expect("a local scope")
+            .insert(name, lock);
+    }
+
+    pub(super) fn lookup_symbol(&self, name: &str) -> Option<&String> {
+        self.names
+            .iter()
+            .rev()
+            .find_map(|scope| scope.names.get(name))
+    }
+
+    pub(super) fn module(&self) -> &str {
+        self.modules.last().expect("a module")
+    }
+
+    /// The crate's name: the first segment of the file's module path.
+    pub(super) fn crate_name(&self) -> &str {
+        self.modules[0].split("::").next().unwrap_or("")
+    }
+
+    /// Rewrites the head of a path as written in a `use` (`crate`, `self`, `super`, an item of
+    /// this module) to a canonical path.
+    fn canonical_use_path(&self, written: &str, local: &HashMap<String, String>) -> String {
+        let mut segments: Vec<&str> = written.split("::").collect();
+        let mut base: Vec<String> = match segments.first().copied() {
+            Some("crate") => {
+                segments.remove(0);
+                vec![self.crate_name().to_string()]
+            }
+            Some("self") => {
+                segments.remove(0);
+                vec![self.module().to_string()]
+            }
+            Some("super") => {
+                let mut module: Vec<&str> = self.module().split("::").collect();
+                while segments.first() == Some(&"super") {
+                    segments.remove(0);
+                    module.pop();
+                }
+                vec![module.join("::")]
+            }
+            Some(head) => match local.get(head) {
+                Some(canonical) => {
+                    segments.remove(0);
+                    vec![canonical.clone()]
+                }
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        base.extend(segments.iter().map(|s| s.to_string()));
+        base.retain(|s| !s.is_empty());
+        base.join("::")
+    }
+
+    /// Brings a list of items into scope: their names (under `item_prefix`) and their `use`s.
+    /// At module level the `use`s are also recorded as the module's aliases (re-exports).
+    pub(super) fn push_scope<'a>(
+        &mut self,
+        items: impl Iterator<Item = &'a syn::Item> + Clone,
+        item_prefix: &str,
+        is_module: bool,
+    ) {
+        let local: HashMap<String, String> = items
+            .clone()
+            .filter_map(item_name)
+            .map(|name| {
+                let canonical = if item_prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{item_prefix}::{name}")
+                };
+                (name, canonical)
+            })
+            .collect();
+        let (mut written, mut globs) = (Vec::new(), Vec::new());
+        for item in items {
+            if let syn::Item::Use(item_use) = item {
+                flatten_use(&item_use.tree, String::new(), &mut written, &mut globs);
+            }
+        }
+        let mut scope = NameScope {
+            names: local.clone(),
+            globs: Vec::new(),
+        };
+        for (bound, path) in written {
+            let canonical = self.canonical_use_path(&path, &local);
+            if is_module {
+                let alias = format!("{}::{bound}", self.module());
+                self.reexports.push((alias, canonical.clone()));
+            }
+            scope.names.insert(bound, canonical);
+        }
+        scope.globs = globs
+            .iter()
+            .map(|g| self.canonical_use_path(g, &local))
+            .collect();
+        self.names.push(scope);
+    }
+
+    pub(super) fn enter_module_scope(&mut self, items: &[syn::Item]) {
+        let module = self.module().to_string();
+        self.push_scope(items.iter(), &module, true);
+    }
+
+    pub(super) fn local(&self, name: &str) -> Option<&Option<Returns>> {
+        self.locals.iter().rev().find_map(|map| map.get(name))
+    }
+
+    pub(super) fn bind_local(&mut self, name: String, ty: Option<Returns>) {
+        self.locals
+            .last_mut()
+            .expect("a local scope")
+            .insert(name, ty);
+    }
+
+    /// The canonical name of a path (`thread::sleep` → `std::thread::sleep`,
+    /// `crate::db::query` → `ledger::db::query`).
+    pub(super) fn resolve_qualified_name(&self, path: &syn::Path) -> Option<String> {
+        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let (first, rest) = segments.split_first()?;
+        if path.leading_colon.is_some() {
+            return Some(segments.join("::"));
+        }
+        let head = match first.as_str() {
+            "Self" => self.self_type.clone()?,
+            "crate" => self.crate_name().to_string(),
+            "self" => self.module().to_string(),
+            "super" => {
+                let mut module: Vec<&str> = self.module().split("::").collect();
+                let mut rest = rest;
+                module.pop();
+                while rest.first().is_some_and(|s| s == "super") {
+                    module.pop();
+                    rest = &rest[1..];
+                }
+                let joined: Vec<String> = module
+                    .iter()
+                    .map(|s| s.to_string())
+                    .chain(rest.iter().cloned())
+                    .collect();
+                return Some(joined.join("::"));
+            }
+            _ if segments.len() == 1 && self.local(first).is_some() => return None,
+            _ => match self.lookup_symbol(first) {
+                Some(full) => full.clone(),
+                None if segments.len() == 1 => return None,
+                None => first.clone(),
+            },
+        };
+        Some(
+            std::iter::once(head)
+                .chain(rest.iter().cloned())
+                .collect::<Vec<_>>()
+                .join("::"),
+        )
+    }
+
+    /// Where a path that names nothing in scope may come from: each glob import in scope.
+    pub(super) fn glob_candidates(&self, path: &syn::Path) -> Vec<String> {
+        let first = path
+            .segments
+            .first()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if path.leading_colon.is_some()
+            || self.lookup_symbol(&first).is_some()
+            || self.local(&first).is_some()
+        {
+            return Vec::new();
+        }
+        let written: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let written = written.join("::");
+        self.names
+            .iter()
+            .rev()
+            .flat_map(|scope| scope.globs.iter())
+            .map(|glob| format!("{glob}::{written}"))
+            .collect()
+    }
+
+    /// The canonical name of a type, looking through references and smart pointers.
+    pub(super) fn resolve_type(&self, ty: &Type) -> Option<String> {
+        self.resolve_type_within(ty, 4)
+    }
+
+    /// What a value of a written type is: [`Self::resolve_type`], or the element types of a
+    /// tuple (`Arc<(Mutex<bool>, Condvar)>`).
+    pub(super) fn resolve_annotation(&self, ty: &Type) -> Option<Returns> {
+        let mut inner = ty;
+        for _ in 0..4 {
+            inner = match inner {
+                Type::Reference(reference) => &reference.elem,
+                Type::Paren(paren) => &paren.elem,
+                Type::Path(path) => match path.path.segments.last() {
+                    Some(last) if WRAPPER_TYPES.contains(&last.ident.to_string().as_str()) => {
+                        match &last.arguments {
+                            syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                                Some(syn::GenericArgument::Type(wrapped)) => wrapped,
+                                _ => break,
+                            },
+                            _ => break,
+                        }
+                    }
+                    _ => break,
+                },
+                _ => break,
+            };
+        }
+        match inner {
+            Type::Tuple(tuple) if !tuple.elems.is_empty() => tuple
+                .elems
+                .iter()
+                .map(|e| self.resolve_type(e))
+                .collect::<Option<Vec<_>>>()
+                .map(Returns::Tuple),
+            _ => self.resolve_type(ty).map(Returns::One),
+        }
+    }
+
+    /// [`Self::resolve_type`], following at most `depth` `type` aliases.
+    fn resolve_type_within(&self, ty: &Type, depth: usize) -> Option<String> {
+        match ty {
+            Type::Reference(reference) => self.resolve_type_within(&reference.elem, depth),
+            Type::Paren(paren) => self.resolve_type_within(&paren.elem, depth),
+            Type::Path(type_path) => {
+                let last = type_path.path.segments.last()?;
+                let name = last.ident.to_string();
+                if WRAPPER_TYPES.contains(&name.as_str())
+                    && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+                    && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+                {
+                    return self.resolve_type_within(inner, depth);
+                }
+                if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
+                    // A type of this crate, or from the prelude: keep its bare name.
+                    return Some(name);
+                }
+                let canonical = self.resolve_qualified_name(&type_path.path)?;
+                self.canonical_type(canonical, depth)
+            }
+            _ => None,
+        }
+    }
+
+    /// The type of an expression, when the syntax gives evidence for it.
+    pub(super) fn type_of(&self, expr: &Expr) -> Option<Returns> {
+        self.type_within(expr, MAX_RESOLUTION_DEPTH)
+    }
+
+    /// [`Self::type_of`], looking at most `depth` expressions deep (long method chains would
+    /// otherwise make lowering quadratic).
+    pub(super) fn type_within(&self, expr: &Expr, depth: usize) -> Option<Returns> {
+        let depth = depth.checked_sub(1)?;
+        match expr {
+            Expr::Path(path) if path.path.segments.len() == 1 => {
+                let name = path.path.segments[0].ident.to_string();
+                match self.local(&name) {
+                    Some(ty) => ty.clone(),
+                    None if self.statics.contains_key(&name) => {
+                        self.statics.get(&name).cloned().map(Returns::One)
+                    }
+                    // A unit struct: `let sink = NullSink;`.
+                    None if name.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                        self.lookup_symbol(&name).cloned().map(Returns::One)
+                    }
+                    None => None,
+                }
+            }
+            // A struct literal: `TcpSink { target }`.
+            Expr::Struct(literal) => {
+                let last = literal.path.segments.last()?.ident.to_string();
+                self.resolve_qualified_name(&literal.path)
+                    .or(Some(last))
+                    .map(Returns::One)
+            }
+            Expr::Call(call) => {
+                let Expr::Path(func) = call.func.as_ref() else {
+                    return None;
+                };
+                let callee = self.resolve_qualified_name(&func.path).or_else(|| {
+                    // `Type::new()` of a type defined in this crate.
+                    let segments = &func.path.segments;
+                    (segments.len() == 2)
+                        .then(|| format!("{}::{}", segments[0].ident, segments[1].ident))
+                })?;
+                if let Some(returns) = self.tables.returns.get(&callee) {
+                    return Some(returns.clone());
+                }
+                let (owner, _) = callee.rsplit_once("::")?;
+                if WRAPPERS.contains(&owner) {
+                    return call
+                        .args
+                        .first()
+                        .and_then(|arg| self.type_within(arg, depth));
+                }
+                let owner_name = owner.rsplit("::").next().unwrap_or(owner);
+                if !owner_name.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    return None;
+                }
+                // `util::Mutex::new(..)` of a re-exported or aliased type.
+                self.canonical_type(owner.to_string(), 4).map(Returns::One)
+            }
+            // `self.inner.lock().await`: the guard derefs to what the lock guards.
+            Expr::Await(awaited) if is_guard_call(&awaited.base) => {
+                self.type_within(&awaited.base, depth)
+            }
+            // `self.inner.lock()` of a lock that returns its guard (parking_lot's), and
+            // `self.inner.lock().unwrap()` of one that returns a `LockResult` (std's).
+            Expr::MethodCall(call)
+                if GUARD_METHODS.contains(&call.method.to_string().as_str())
+                    && matches!(&*call.receiver, Expr::Field(_)) =>
+            {
+                self.guard_target(call, false, depth)
+            }
+            Expr::MethodCall(call)
+                if matches!(call.method.to_string().as_str(), "unwrap" | "expect")
+                    && matches!(&*call.receiver, Expr::MethodCall(inner)
+                        if GUARD_METHODS.contains(&inner.method.to_string().as_str())
+                            && matches!(&*inner.receiver, Expr::Field(_))) =>
+            {
+                let Expr::MethodCall(inner) = &*call.receiver else {
+                    return None;
+                };
+                self.guard_target(inner, true, depth)
+            }
+            Expr::MethodCall(call) => {
+                let method = call.method.to_string();
+                let receiver = self.type_within(&call.receiver, depth);
+                if TRANSPARENT_METHODS.contains(&method.as_str())
+                    || CELL_METHODS.contains(&method.as_str())
+                {
+                    return receiver;
+                }
+                let Some(Returns::One(ty)) = receiver else {
+                    return None;
+                };
+                // `M.get()` of a `OnceLock<Mutex<T>>` (a lock has no `get` of its own).
+                if method == "get" && self.is_lock_type(&ty) {
+                    return Some(Returns::One(ty));
+                }
+                self.tables.returns.get(&format!("{ty}::{method}")).cloned()
+            }
+            // `(Mutex::new(false), Condvar::new())`: a tuple of known element types.
+            Expr::Tuple(tuple) if !tuple.elems.is_empty() => {
+                let elements: Option<Vec<String>> = tuple
+                    .elems
+                    .iter()
+                    .map(|e| match self.type_within(e, depth)? {
+                        Returns::One(ty) => Some(ty),
+                        Returns::Tuple(_) => None,
+                    })
+                    .collect();
+                elements.map(Returns::Tuple)
+            }
+            // `*pair` of an `Arc<T>`: smart pointers are already seen as what they wrap.
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
+                self.type_within(&unary.expr, depth)
+            }
+            Expr::Try(try_expr) => self.type_within(&try_expr.expr, depth),
+            Expr::Paren(paren) => self.type_within(&paren.expr, depth),
+            Expr::Reference(reference) => self.type_within(&reference.expr, depth),
+            Expr::Field(field) => {
+                let owner = match field.base.as_ref() {
+                    Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
+                    base => match self.type_within(base, depth)? {
+                        Returns::One(ty) => ty,
+                        Returns::Tuple(_) => return None,
+                    },
+                };
+                let syn::Member::Named(name) = &field.member else {
+                    return None;
+                };
+                let owner = owner.rsplit("::").next().unwrap_or(&owner);
+                self.fields
+                    .get(owner)?
+                    .get(&name.to_string())
+                    .cloned()
+                    .map(Returns::One)
+            }
+            _ => None,
+        }
+    }
+
+    /// Binds the names of a pattern, with the types the value gives them.
+    pub(super) fn bind_pattern(&mut self, pat: &Pat, ty: Option<Returns>) {
+        match pat {
+            Pat::Ident(ident) => self.bind_local(ident.ident.to_string(), ty),
+            Pat::Type(typed) => {
+                let ty = self.resolve_annotation(&typed.ty).or(ty);
+                self.bind_pattern(&typed.pat, ty);
+            }
+            Pat::Tuple(tuple) => {
+                let types = match ty {
+                    Some(Returns::Tuple(types)) if types.len() == tuple.elems.len() => types,
+                    _ => Vec::new(),
+                };
+                for (i, element) in tuple.elems.iter().enumerate() {
+                    self.bind_pattern(element, types.get(i).cloned().map(Returns::One));
+                }
+            }
+            Pat::Reference(reference) => self.bind_pattern(&reference.pat, ty),
+            Pat::Paren(paren) => self.bind_pattern(&paren.pat, ty),
+            // `Some(x)` of an `Option<T>`: the model already sees `Option<T>` as `T`.
+            Pat::TupleStruct(tuple)
+                if tuple.elems.len() == 1 && tuple.path.is_ident("Some") && ty.is_some() =>
+            {
+                self.bind_pattern(&tuple.elems[0], ty)
+            }
+            Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| self.bind_pattern(p, None)),
+            Pat::Struct(strukt) => strukt
+                .fields
+                .iter()
+                .for_each(|f| self.bind_pattern(&f.pat, None)),
+            Pat::Slice(slice) => slice.elems.iter().for_each(|p| self.bind_pattern(p, None)),
+            Pat::Or(or) => or.cases.iter().for_each(|p| self.bind_pattern(p, None)),
+            _ => {}
+        }
+    }
+
+    /// Named fields of the structs declared at the top of the file.
+    pub(super) fn struct_fields(
+        &self,
+        items: &[syn::Item],
+    ) -> HashMap<String, HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for item in items {
+            if let syn::Item::Struct(strukt) = item {
+                let fields = strukt
+                    .fields
+                    .iter()
+                    .filter_map(|f| {
+                        Some((f.ident.as_ref()?.to_string(), self.resolve_type(&f.ty)?))
+                    })
+                    .collect();
+                out.insert(strukt.ident.to_string(), fields);
+            }
+        }
+        out
+    }
+
+    /// The types the lock fields of the file's top-level structs guard.
+    fn guarded_fields(
+        &self,
+        items: &[syn::Item],
+    ) -> HashMap<String, HashMap<String, (String, String)>> {
+        let mut out = HashMap::new();
+        for item in items {
+            if let syn::Item::Struct(strukt) = item {
+                let fields: HashMap<String, (String, String)> = strukt
+                    .fields
+                    .iter()
+                    .filter_map(|f| {
+                        Some((f.ident.as_ref()?.to_string(), self.guarded_type(&f.ty)?))
+                    })
+                    .collect();
+                if !fields.is_empty() {
+                    out.insert(strukt.ident.to_string(), fields);
+                }
+            }
+        }
+        out
+    }
+
+    /// The type a lock type guards (`Arc<tokio::sync::Mutex<Inner>>` → `Inner`), with the
+    /// lock's type, when the lock is a known one.
+    fn guarded_type(&self, ty: &Type) -> Option<(String, String)> {
+        let mut ty = ty;
+        for _ in 0..6 {
+            let Type::Path(path) = ty else {
+                return match ty {
+                    Type::Reference(r) => self.guarded_type(&r.elem),
+                    _ => None,
+                };
+            };
+            let last = path.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let Some(syn::GenericArgument::Type(inner)) = args
+                .args
+                .iter()
+                .find(|a| matches!(a, syn::GenericArgument::Type(_)))
+            else {
+                return None;
+            };
+            if WRAPPER_TYPES.contains(&last.ident.to_string().as_str()) {
+                ty = inner;
+                continue;
+            }
+            let lock = self.resolve_type(ty)?;
+            if !self.is_lock_type(&lock) {
+                return None;
+            }
+            return Some((lock, self.resolve_type(inner)?));
+        }
+        None
+    }
+
+    /// What the guard `call` (`self.inner.lock()`) dereferences to: the type its lock field
+    /// guards. `unwrapped`: the call's result was unwrapped, as std's locks return a
+    /// `LockResult`; others return their guard.
+    fn guard_target(
+        &self,
+        call: &syn::ExprMethodCall,
+        unwrapped: bool,
+        depth: usize,
+    ) -> Option<Returns> {
+        let Expr::Field(field) = &*call.receiver else {
+            return None;
+        };
+        let owner = match field.base.as_ref() {
+            Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
+            base => match self.type_within(base, depth)? {
+                Returns::One(ty) => ty,
+                Returns::Tuple(_) => return None,
+            },
+        };
+        let syn::Member::Named(name) = &field.member else {
+            return None;
+        };
+        let owner = owner.rsplit("::").next().unwrap_or(&owner);
+        let (lock, inner) = self.guarded.get(owner)?.get(&name.to_string())?;
+        (lock.starts_with("std::sync::") == unwrapped).then(|| Returns::One(inner.clone()))
+    }
+
+    /// The types of the file's top-level `static`s (`static M: Mutex<T>`,
+    /// `static M: LazyLock<Mutex<T>>`).
+    pub(super) fn static_types(&self, items: &[syn::Item]) -> HashMap<String, String> {
+        items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Static(s) => Some((s.ident.to_string(), self.resolve_type(&s.ty)?)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Enters a block scope for locals.
+    pub(super) fn push_locals(&mut self) {
+        self.locals.push(HashMap::new());
+        self.lock_aliases.push(HashMap::new());
+    }
+
+    pub(super) fn pop_locals(&mut self) {
+        self.locals.pop();
+        self.lock_aliases.pop();
+    }
+}
+
+/// The statics of a `lazy_static!` body: `$(#[attr])* $vis static ref NAME: Type = init;`.
+fn parse_lazy_statics(input: syn::parse::ParseStream) -> syn::Result<Vec<(syn::Ident, Type)>> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        input.call(syn::Attribute::parse_outer)?;
+        input.parse::<syn::Visibility>()?;
+        input.parse::<syn::Token![static]>()?;
+        input.parse::<syn::Token![ref]>()?;
+        let ident: syn::Ident = input.parse()?;
+        input.parse::<syn::Token![:]>()?;
+        let ty: Type = input.parse()?;
+        input.parse::<syn::Token![=]>()?;
+        input.parse::<Expr>()?;
+        input.parse::<syn::Token![;]>()?;
+        out.push((ident, ty));
+    }
+    Ok(out)
+}

@@ -1,0 +1,225 @@
+//! Shared state: writes of `static mut`s (IL401), values read under one critical section and
+//! written back under another (IL404), atomics loaded then stored on what was loaded (IL403).
+
+use syn::Expr;
+use syn::visit::{self, Visit};
+
+use super::Lowerer;
+use super::guards::Temporaries;
+use super::syntax::{bound_name, expr_start, names_path, written};
+use crate::knowledge::Returns;
+use crate::model::{Access, CheckThenAct, Span, StateWrite};
+
+impl Lowerer<'_> {
+    /// The identities of the locks a temporary guard in this expression takes
+    /// (`*m.lock().unwrap()`), with the lock as written.
+    pub(super) fn temporary_locks(&self, expr: &Expr) -> Vec<(String, String)> {
+        let mut temporaries = Temporaries::default();
+        temporaries.visit_expr(expr);
+        temporaries
+            .calls
+            .iter()
+            // A `RefCell` never has two threads: taking its value out and back is no race.
+            .filter(|(call, _)| {
+                self.guard_kind(call)
+                    .is_some_and(|kind| self.tables.lock(&kind).is_some_and(|l| l.excludes()))
+            })
+            .filter_map(|(call, _)| {
+                let lock = self.lock_identity(&call.receiver)?;
+                Some((lock.identity, written(&call.receiver)))
+            })
+            .collect()
+    }
+
+    /// `let v = *m.lock().unwrap();` … `*m.lock().unwrap() = v + 1;`: a value read in one
+    /// critical section and written back from another (IL404).
+    pub(super) fn split_update(
+        &mut self,
+        stmt: &syn::Stmt,
+        reads: &mut Vec<(String, String, Span)>,
+    ) {
+        match stmt {
+            syn::Stmt::Local(local) => {
+                let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat)) else {
+                    return;
+                };
+                reads.retain(|(local, _, _)| *local != name);
+                if self.bound_guard_call(&init.expr).is_some() {
+                    return; // A bound guard, not a value read under a lock.
+                }
+                if let Some((identity, _)) = self.temporary_locks(&init.expr).into_iter().next() {
+                    let start = local.let_token.span.byte_range().start;
+                    reads.push((
+                        name,
+                        identity,
+                        start..local.semi_token.span.byte_range().end,
+                    ));
+                }
+            }
+            syn::Stmt::Expr(Expr::Assign(assign), _) => {
+                for (identity, lock) in self.temporary_locks(&assign.left) {
+                    let read = reads.iter().find(|(local, read_lock, _)| {
+                        *read_lock == identity && names_path(&assign.right, local)
+                    });
+                    if let Some((_, _, read)) = read {
+                        // At the `=`, inside the second critical section.
+                        let write = StateWrite {
+                            span: assign.eq_token.span.byte_range(),
+                            state: identity,
+                            written: lock,
+                            via_self: false,
+                            access: Access::ReadModifyWrite,
+                            read: Some(read.clone()),
+                            awaits_between: Vec::new(),
+                            closure: self.closure,
+                            context: self.context,
+                        };
+                        self.model.functions[self.current].state_writes.push(write);
+                        return;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Records a write of a `static mut` (`COUNT += 1`, `COUNT = COUNT + 1`, `COUNT = 0`).
+    pub(super) fn static_write(&mut self, target: &Expr, value: Option<&Expr>, start: usize) {
+        let Expr::Path(path) = target else { return };
+        if path.qself.is_some() {
+            return;
+        }
+        let written = written(target);
+        let is_static = path.path.segments.last().is_some_and(|s| {
+            let name = s.ident.to_string();
+            name.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        });
+        if !is_static || (path.path.segments.len() == 1 && self.semantic.local(&written).is_some())
+        {
+            return;
+        }
+        let Some(state) = self.semantic.resolve_qualified_name(&path.path) else {
+            return;
+        };
+        let access = match value {
+            Some(value) if !names_path(value, &written) => Access::Write,
+            _ => Access::ReadModifyWrite,
+        };
+        let write = StateWrite {
+            span: start..start + written.len(),
+            state,
+            written,
+            via_self: false,
+            access,
+            read: None,
+            awaits_between: Vec::new(),
+            closure: self.closure,
+            context: self.context,
+        };
+        self.model.functions[self.current].state_writes.push(write);
+    }
+
+    /// `if !FLAG.load(..) { FLAG.store(..) }`: an atomic loaded, then written in the branch
+    /// taken on what was loaded (IL403).
+    pub(super) fn atomic_check_then_act(&mut self, expr: &syn::ExprIf) {
+        #[derive(Default)]
+        struct Methods<'ast>(Vec<&'ast syn::ExprMethodCall>);
+        impl<'ast> Visit<'ast> for Methods<'ast> {
+            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+                self.0.push(call);
+                visit::visit_expr_method_call(self, call);
+            }
+            fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+            fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
+            fn visit_expr(&mut self, expr: &'ast Expr) {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+            }
+        }
+        let mut checks = Methods::default();
+        checks.visit_expr(&expr.cond);
+        let loaded = checks
+            .0
+            .into_iter()
+            .find(|c| c.method == "load" && self.is_atomic(&c.receiver))
+            .map(|load| {
+                let span =
+                    expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
+                (written(&load.receiver), span)
+            })
+            // `let n = COUNT.load(..); if n < MAX { COUNT.fetch_add(1, ..); }`
+            .or_else(|| {
+                self.atomic_locals
+                    .iter()
+                    .rev()
+                    .find(|(local, _, _)| names_path(&expr.cond, local))
+                    .map(|(_, atomic, span)| (atomic.clone(), span.clone()))
+            });
+        let Some((atomic, check)) = loaded else {
+            return;
+        };
+        // Through `self` taken by value or `&mut`: nobody else can see it.
+        if self.exclusive_self && atomic.starts_with("self.") {
+            return;
+        }
+        let mut acts = Methods::default();
+        acts.visit_block(&expr.then_branch);
+        let same = |c: &&&syn::ExprMethodCall| written(&c.receiver) == atomic;
+        // A compare-and-swap in the branch decides who acts: that is the right pattern.
+        let settled = acts.0.iter().filter(same).any(|c| {
+            matches!(
+                c.method.to_string().as_str(),
+                "compare_exchange" | "compare_exchange_weak" | "compare_and_swap" | "fetch_update"
+            )
+        });
+        let act = acts.0.iter().filter(same).find(|c| {
+            let method = c.method.to_string();
+            method == "store" || method == "swap" || method.starts_with("fetch_")
+        });
+        let act = act.filter(|_| !settled);
+        if let Some(act) = act {
+            let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
+            let found = CheckThenAct {
+                check,
+                act,
+                written: atomic,
+                atomic: true,
+                closure: self.closure,
+            };
+            self.model.functions[self.current]
+                .check_then_acts
+                .push(found);
+        }
+    }
+
+    /// Whether an expression is an atomic (`AtomicBool`, `AtomicUsize`…), by its type.
+    pub(super) fn is_atomic(&self, expr: &Expr) -> bool {
+        matches!(self.semantic.type_of(expr), Some(Returns::One(ty)) if ty.rsplit("::").next().is_some_and(|t| t.starts_with("Atomic")))
+    }
+
+    /// Remembers a local that holds an atomic's loaded value (`let n = COUNT.load(..)`), for
+    /// [`Self::atomic_check_then_act`]; a rebinding of the name forgets it.
+    pub(super) fn track_atomic_load(&mut self, local: &syn::Local) {
+        if let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat)) {
+            self.atomic_locals.retain(|(local, _, _)| *local != name);
+            if let Expr::MethodCall(load) = init.expr.as_ref()
+                && load.method == "load"
+                && self.is_atomic(&load.receiver)
+            {
+                let span =
+                    expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
+                self.atomic_locals
+                    .push((name, written(&load.receiver), span));
+            }
+        }
+    }
+
+    /// `COUNT += 1` and the other compound assignments of a `static mut`.
+    pub(super) fn compound_assignment(&mut self, expr: &syn::ExprBinary) {
+        let compound = super::guards::is_compound_assignment(&expr.op);
+        if compound {
+            self.static_write(&expr.left, None, expr_start(&expr.left));
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! Pure helpers over `syn` syntax: where expressions and statements start and end, how an
+//! expression is written, which names and awaits a piece of code mentions. No scope, type or
+//! model knowledge here.
+
+use proc_macro2::Span as TokenSpan;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{Expr, Pat};
+
+use crate::model::Span;
+
+pub(super) fn byte_span(span: TokenSpan) -> Span {
+    span.byte_range()
+}
+
+/// Where an expression starts. Walks down receivers and callees instead of calling
+/// `Spanned::span`, which re-tokenizes the whole expression; the walk is bounded so that very
+/// long method chains stay linear (their calls then start at the bounded walk's end).
+pub(super) fn expr_start(mut expr: &Expr) -> usize {
+    for _ in 0..64 {
+        expr = match expr {
+            Expr::MethodCall(e) => &e.receiver,
+            Expr::Call(e) => &e.func,
+            Expr::Field(e) => &e.base,
+            Expr::Try(e) => &e.expr,
+            Expr::Await(e) => &e.base,
+            Expr::Index(e) => &e.expr,
+            Expr::Cast(e) => &e.expr,
+            Expr::Binary(e) => &e.left,
+            Expr::Range(e) => match &e.start {
+                Some(start) => start,
+                None => return e.limits.span().byte_range().start,
+            },
+            Expr::Paren(e) => return e.paren_token.span.open().byte_range().start,
+            Expr::Path(e) if e.qself.is_none() && e.attrs.is_empty() => match &e.path.leading_colon
+            {
+                Some(colon) => return colon.span().byte_range().start,
+                None => {
+                    return e
+                        .path
+                        .segments
+                        .first()
+                        .map_or(0, |s| s.ident.span().byte_range().start);
+                }
+            },
+            Expr::Macro(e) if e.attrs.is_empty() => match e.mac.path.segments.first() {
+                Some(segment) => return segment.ident.span().byte_range().start,
+                None => return e.mac.bang_token.span().byte_range().start,
+            },
+            other => return other.span().byte_range().start,
+        };
+    }
+    match expr {
+        Expr::MethodCall(e) => e.method.span().byte_range().start,
+        Expr::Field(e) => e.dot_token.span().byte_range().start,
+        Expr::Call(e) => e.paren_token.span.open().byte_range().start,
+        Expr::Index(e) => e.bracket_token.span.open().byte_range().start,
+        Expr::Try(e) => e.question_token.span().byte_range().start,
+        Expr::Await(e) => e.dot_token.span().byte_range().start,
+        other => other.span().byte_range().start,
+    }
+}
+
+/// The name a `let` pattern binds the whole value to (`guard`, `mut guard`), not `_`.
+pub(super) fn bound_name(pat: &Pat) -> Option<String> {
+    match pat {
+        Pat::Ident(ident) => Some(ident.ident.to_string()),
+        Pat::Type(typed) => bound_name(&typed.pat),
+        _ => None,
+    }
+}
+
+/// Whether an expression mentions the path written `written` (`COUNT` in `COUNT + 1`).
+pub(super) fn names_path(expr: &Expr, written_path: &str) -> bool {
+    struct Finder<'w>(&'w str, bool);
+    impl<'ast> Visit<'ast> for Finder<'_> {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if written(&Expr::Path(path.clone())) == self.0 {
+                self.1 = true;
+            }
+        }
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            if !self.1 {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+            }
+        }
+    }
+    let mut finder = Finder(written_path, false);
+    finder.visit_expr(expr);
+    finder.1
+}
+
+/// Where a statement starts (for the end of a region that stops before it).
+pub(super) fn stmt_start(stmt: &syn::Stmt, fallback: usize) -> usize {
+    match stmt {
+        syn::Stmt::Local(local) => local.let_token.span.byte_range().start,
+        syn::Stmt::Expr(expr, _) => expr_start(expr),
+        syn::Stmt::Macro(mac) => mac
+            .mac
+            .path
+            .segments
+            .first()
+            .map_or(fallback, |s| s.ident.span().byte_range().start),
+        syn::Stmt::Item(_) => fallback,
+    }
+}
+
+/// Where a statement ends; `fallback` (the end of its block) when its syntax does not tell.
+pub(super) fn stmt_end(stmt: &syn::Stmt, fallback: usize) -> usize {
+    match stmt {
+        syn::Stmt::Local(local) => local.semi_token.span.byte_range().end,
+        syn::Stmt::Expr(_, Some(semi)) => semi.span.byte_range().end,
+        syn::Stmt::Expr(expr, None) => expr_end(expr).unwrap_or(fallback),
+        syn::Stmt::Macro(mac) => match &mac.semi_token {
+            Some(semi) => semi.span.byte_range().end,
+            None => fallback,
+        },
+        syn::Stmt::Item(_) => fallback,
+    }
+}
+
+/// Where an expression ends, for the shapes whose last token is at hand.
+pub(super) fn expr_end(expr: &Expr) -> Option<usize> {
+    let close = |b: &syn::Block| b.brace_token.span.close().byte_range().end;
+    Some(match expr {
+        Expr::If(e) => match &e.else_branch {
+            Some((_, else_branch)) => expr_end(else_branch)?,
+            None => close(&e.then_branch),
+        },
+        Expr::Match(e) => e.brace_token.span.close().byte_range().end,
+        Expr::While(e) => close(&e.body),
+        Expr::ForLoop(e) => close(&e.body),
+        Expr::Loop(e) => close(&e.body),
+        Expr::Block(e) => close(&e.block),
+        Expr::Unsafe(e) => close(&e.block),
+        Expr::MethodCall(e) => e.paren_token.span.close().byte_range().end,
+        Expr::Call(e) => e.paren_token.span.close().byte_range().end,
+        Expr::Try(e) => e.question_token.span.byte_range().end,
+        Expr::Await(e) => e.await_token.span.byte_range().end,
+        _ => return None,
+    })
+}
+
+/// An expression as written, for messages (`self.state`, `cache`), or `the lock`.
+pub(super) fn written(expr: &Expr) -> String {
+    match expr {
+        Expr::Path(path) => path
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>()
+            .join("::"),
+        Expr::Field(field) => match &field.member {
+            syn::Member::Named(name) => format!("{}.{name}", written(&field.base)),
+            syn::Member::Unnamed(index) => format!("{}.{}", written(&field.base), index.index),
+        },
+        Expr::Reference(inner) => written(&inner.expr),
+        Expr::Paren(inner) => written(&inner.expr),
+        _ => "the lock".to_string(),
+    }
+}
+
+/// The `.await` points of statements, not counting closures, async blocks and items (they run
+/// at another time).
+pub(super) fn awaits_in(stmts: &[syn::Stmt]) -> Vec<Span> {
+    #[derive(Default)]
+    struct Awaits(Vec<Span>);
+    impl<'ast> Visit<'ast> for Awaits {
+        fn visit_expr_await(&mut self, expr: &'ast syn::ExprAwait) {
+            self.0.push(byte_span(expr.await_token.span()));
+            visit::visit_expr_await(self, expr);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+        }
+    }
+    let mut awaits = Awaits::default();
+    for stmt in stmts {
+        awaits.visit_stmt(stmt);
+    }
+    awaits.0
+}
+
+/// Whether a condition binds with `let` (`if let`, or a 2024 let chain).
+pub(super) fn has_let(cond: &Expr) -> bool {
+    match cond {
+        Expr::Let(_) => true,
+        Expr::Binary(b) => has_let(&b.left) || has_let(&b.right),
+        _ => false,
+    }
+}

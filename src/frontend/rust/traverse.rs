@@ -1,0 +1,365 @@
+//! The traversal core: walks the syntax tree in source order, keeps track of where it is
+//! (module, `impl`, function region, closure, loop depth, execution context) and dispatches
+//! each node to the concern that lowers it. No fact is decided here.
+
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::visit::{self, Visit};
+use syn::{Expr, Type};
+
+use super::Lowerer;
+use super::guards::BlockMoves;
+use super::syntax::{bound_name, byte_span, expr_start};
+use crate::knowledge::Returns;
+use crate::model::{Class, Context, Function, FunctionKind, Span};
+
+impl Lowerer<'_> {
+    /// Lowers a function-like region (fn, async block, async closure) as a new model function.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn region(
+        &mut self,
+        name: String,
+        canonical: String,
+        kind: FunctionKind,
+        is_async: bool,
+        span: Span,
+        body: impl FnOnce(&mut Self),
+    ) {
+        let index = self.model.functions.len();
+        self.model.functions.push(Function::new(
+            name,
+            canonical,
+            kind,
+            is_async,
+            span,
+            Some(self.current),
+        ));
+        let saved = (self.current, self.context);
+        self.current = index;
+        self.context = if is_async {
+            Context::Async
+        } else {
+            Context::Sync
+        };
+        let loop_depth = std::mem::take(&mut self.loop_depth);
+        let for_depth = std::mem::take(&mut self.for_depth);
+        let inline_closures = std::mem::take(&mut self.inline_closures);
+        let atomic_locals = std::mem::take(&mut self.atomic_locals);
+        self.semantic.push_locals();
+        body(self);
+        self.semantic.pop_locals();
+        (self.for_depth, self.atomic_locals) = (for_depth, atomic_locals);
+        self.inline_closures = inline_closures;
+        (self.current, self.context, self.loop_depth) = (saved.0, saved.1, loop_depth);
+    }
+
+    pub(super) fn qualified(&self, name: &str) -> String {
+        self.prefix
+            .iter()
+            .map(String::as_str)
+            .chain([name])
+            .collect::<Vec<_>>()
+            .join("::")
+    }
+
+    pub(super) fn function(&mut self, sig: &syn::Signature, block: &syn::Block) {
+        let ident = sig.ident.to_string();
+        let name = self.qualified(&ident);
+        let canonical = match (
+            &self.semantic.self_type,
+            self.model.functions[self.current].kind,
+        ) {
+            (Some(owner), FunctionKind::Module) => format!("{owner}::{ident}"),
+            (_, FunctionKind::Module) => format!("{}::{ident}", self.semantic.module()),
+            _ => format!("{}::{ident}", self.model.functions[self.current].canonical),
+        };
+        let is_async = sig.asyncness.is_some();
+        self.region(
+            name,
+            canonical,
+            FunctionKind::Function,
+            is_async,
+            byte_span(sig.ident.span()),
+            |this| {
+                this.exclusive_self = false;
+                for input in &sig.inputs {
+                    if let syn::FnArg::Receiver(receiver) = input {
+                        this.exclusive_self = matches!(
+                            receiver.kind,
+                            syn::ReceiverKind::Value | syn::ReceiverKind::Reference(_, _, Some(_))
+                        );
+                        let ty = this.semantic.self_type.clone().map(Returns::One);
+                        this.semantic.bind_local("self".to_string(), ty);
+                    }
+                    if let syn::FnArg::Typed(typed) = input {
+                        this.semantic.bind_pattern(&typed.pat, None);
+                        let ty = this.semantic.resolve_annotation(&typed.ty);
+                        this.semantic.bind_pattern(&typed.pat, ty);
+                    }
+                }
+                this.visit_block(block);
+            },
+        );
+    }
+}
+
+/// Macros whose bodies are not code that runs where the macro stands.
+const NON_CODE_MACROS: &[&str] = &[
+    "quote",
+    "quote_spanned",
+    "parse_quote",
+    "stringify",
+    "concat",
+    "include_str",
+    "include_bytes",
+    "macro_rules",
+];
+
+impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        self.function(&item.sig, &item.block);
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        self.function(&item.sig, &item.block);
+    }
+
+    fn visit_trait_item_fn(&mut self, item: &'ast syn::TraitItemFn) {
+        if let Some(block) = &item.default {
+            self.function(&item.sig, block);
+        }
+    }
+
+    fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
+        let self_type = self.semantic.resolve_type(&item.self_ty);
+        let name = match item.self_ty.as_ref() {
+            Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        };
+        if let (Some(owner), Some((trait_path, _))) = (&self_type, &item.trait_) {
+            let bases = self
+                .semantic
+                .resolve_qualified_name(trait_path)
+                .into_iter()
+                .collect();
+            self.model.classes.push(Class {
+                name: owner.clone(),
+                bases,
+            });
+        }
+        let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
+        self.prefix
+            .push(name.unwrap_or_else(|| "<impl>".to_string()));
+        visit::visit_item_impl(self, item);
+        self.prefix.pop();
+        self.semantic.self_type = saved;
+    }
+
+    fn visit_item_trait(&mut self, item: &'ast syn::ItemTrait) {
+        // Default methods are named after the trait: `ledger::db::Store::load`.
+        let trait_path = format!("{}::{}", self.semantic.module(), item.ident);
+        let saved = self.semantic.self_type.replace(trait_path);
+        self.prefix.push(item.ident.to_string());
+        visit::visit_item_trait(self, item);
+        self.prefix.pop();
+        self.semantic.self_type = saved;
+    }
+
+    fn visit_item_mod(&mut self, item: &'ast syn::ItemMod) {
+        let Some((_, items)) = &item.content else {
+            return;
+        };
+        let module = format!("{}::{}", self.semantic.module(), item.ident);
+        self.prefix.push(item.ident.to_string());
+        self.semantic.push_module(module, items);
+        visit::visit_item_mod(self, item);
+        self.semantic.pop_module();
+        self.prefix.pop();
+    }
+
+    fn visit_block(&mut self, block: &'ast syn::Block) {
+        let items = block.stmts.iter().filter_map(|s| match s {
+            syn::Stmt::Item(item) => Some(item),
+            _ => None,
+        });
+        let item_prefix = self.model.functions[self.current].canonical.clone();
+        self.semantic.push_scope(items, &item_prefix, false);
+        self.semantic.push_locals();
+        let end = block.brace_token.span.close().byte_range().end;
+        let mut bound_guards = Vec::new();
+        let mut reads_under_lock = Vec::new();
+        let moves = BlockMoves::of(&block.stmts);
+        for i in 0..block.stmts.len() {
+            self.guards_at(&block.stmts, i, end, &moves, &mut bound_guards);
+            self.split_update(&block.stmts[i], &mut reads_under_lock);
+            self.visit_stmt(&block.stmts[i]);
+        }
+        self.semantic.pop_locals();
+        self.semantic.pop_scope();
+    }
+
+    fn visit_local(&mut self, local: &'ast syn::Local) {
+        if let Some(init) = &local.init {
+            self.visit_expr(&init.expr);
+            if let Some((_, diverge)) = &init.diverge {
+                self.visit_expr(diverge);
+            }
+        }
+        let ty = local
+            .init
+            .as_ref()
+            .and_then(|init| self.semantic.type_of(&init.expr));
+        let is_lock = matches!(&ty, Some(Returns::One(t)) if self.semantic.is_lock_type(t));
+        self.track_atomic_load(local);
+        let alias = match (&local.init, bound_name(&local.pat)) {
+            (Some(init), Some(name)) if is_lock => self
+                .lock_identity(&init.expr)
+                .map(|identity| (name, identity)),
+            _ => None,
+        };
+        self.semantic.bind_pattern(&local.pat, ty);
+        if let Some((name, identity)) = alias {
+            self.semantic.bind_lock_alias(name, identity);
+        }
+        self.closure_returning_guard(local);
+    }
+
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+    }
+
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        self.call(call);
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        self.method_call(call);
+    }
+
+    fn visit_expr_await(&mut self, expr: &'ast syn::ExprAwait) {
+        self.next_call_awaited = matches!(expr.base.as_ref(), Expr::Call(_) | Expr::MethodCall(_));
+        self.visit_expr(&expr.base);
+        let span = byte_span(expr.await_token.span());
+        self.model.functions[self.current].awaits.push(span);
+    }
+
+    fn visit_expr_for_loop(&mut self, expr: &'ast syn::ExprForLoop) {
+        self.for_depth += 1;
+        visit::visit_expr_for_loop(self, expr);
+        self.for_depth -= 1;
+    }
+
+    fn visit_expr_assign(&mut self, expr: &'ast syn::ExprAssign) {
+        self.static_write(&expr.left, Some(&expr.right), expr_start(&expr.left));
+        visit::visit_expr_assign(self, expr);
+    }
+
+    fn visit_expr_binary(&mut self, expr: &'ast syn::ExprBinary) {
+        self.compound_assignment(expr);
+        visit::visit_expr_binary(self, expr);
+    }
+
+    fn visit_expr_let(&mut self, expr: &'ast syn::ExprLet) {
+        self.visit_expr(&expr.expr);
+        let ty = self.semantic.type_of(&expr.expr);
+        self.semantic.bind_pattern(&expr.pat, ty);
+    }
+
+    fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
+        self.atomic_check_then_act(expr);
+        visit::visit_expr_if(self, expr);
+    }
+
+    fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {
+        self.busy_wait_while(expr);
+        self.visit_expr(&expr.cond);
+        self.loop_depth += 1;
+        self.visit_block(&expr.body);
+        self.loop_depth -= 1;
+    }
+
+    fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
+        self.busy_wait_loop(expr);
+        self.loop_depth += 1;
+        self.visit_block(&expr.body);
+        self.loop_depth -= 1;
+    }
+
+    fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {
+        let name = self.qualified("<async block>");
+        let canonical = format!(
+            "{}::<async block>",
+            self.model.functions[self.current].canonical
+        );
+        self.region(
+            name,
+            canonical,
+            FunctionKind::AsyncBlock,
+            true,
+            byte_span(block.async_token.span),
+            |this| {
+                this.visit_block(&block.block);
+            },
+        );
+    }
+
+    fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+        let bind_params = |this: &mut Self| {
+            for input in &closure.inputs {
+                this.semantic.bind_pattern(input, None);
+            }
+            this.visit_expr(&closure.body);
+        };
+        if closure.asyncness.is_some() {
+            let name = self.qualified("<async closure>");
+            let canonical = format!(
+                "{}::<async closure>",
+                self.model.functions[self.current].canonical
+            );
+            let span = byte_span(closure.inputs_begin.span);
+            self.region(
+                name,
+                canonical,
+                FunctionKind::Closure,
+                true,
+                span,
+                bind_params,
+            );
+        } else {
+            let loop_depth = std::mem::take(&mut self.loop_depth);
+            self.closures += 1;
+            let closure = std::mem::replace(&mut self.closure, self.closures);
+            self.semantic.push_locals();
+            bind_params(self);
+            self.semantic.pop_locals();
+            (self.loop_depth, self.closure) = (loop_depth, closure);
+        }
+    }
+
+    fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
+        if NON_CODE_MACROS.contains(&name.as_str()) {
+            return;
+        }
+        // Most macros in expression position take comma-separated expressions (`println!`,
+        // `vec!`, `assert!`, `join!`); lower those, and skip bodies of any other shape.
+        let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+        if let Ok(exprs) = mac.parse_body_with(parser) {
+            let end = mac.delimiter.span().close().byte_range().end;
+            self.macro_guards(&exprs, end);
+            // `join!(a(), b())` polls the futures its arguments return: they are awaited.
+            let joins = matches!(name.as_str(), "join" | "try_join");
+            for expr in &exprs {
+                self.next_call_awaited =
+                    joins && matches!(expr, Expr::Call(_) | Expr::MethodCall(_));
+                self.visit_expr(expr);
+            }
+            self.next_call_awaited = false;
+        }
+    }
+}
