@@ -111,6 +111,11 @@ impl<'a> SymbolIndex<'a> {
     /// name that re-exports it (`bank.jobs` after `from .queues import jobs`), or through a
     /// base class (`app.Child.inbox` set in `app.Base`).
     pub fn type_of(&self, name: &str, separator: &str) -> Option<&'a str> {
+        // A library's name (`queue.Queue`, `self`-less locals) is never the project's.
+        let root = name.split(['.', ':']).next().unwrap_or_default();
+        if !self.roots.contains(root) {
+            return None;
+        }
         if let Some(ty) = self.own_type(name, separator) {
             return Some(ty);
         }

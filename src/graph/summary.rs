@@ -91,6 +91,20 @@ pub fn blocking_summaries(
         blocks_via(project, policy, summaries, id, reaching)
     };
     let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
+    // Most projects start no event loop anywhere: nothing to summarise then.
+    let reaches_a_leaf = project.functions().any(|(caller, function)| {
+        function.calls.iter().enumerate().any(|(call, c)| {
+            let site = CallSite { caller, call };
+            let api = c
+                .blocking
+                .as_deref()
+                .or_else(|| policy.late_blocking(project, site));
+            api.is_some_and(|api| reaching.leaves.contains(&api.rule))
+        })
+    });
+    if !reaches_a_leaf {
+        return summaries;
+    }
     for component in project.components() {
         if let [node] = component.as_slice() {
             // Most components are one function: no worklist needed.

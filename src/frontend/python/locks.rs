@@ -681,7 +681,7 @@ fn lock_held_at_yield(body: &[Stmt]) -> Option<&Expr> {
 }
 
 /// Whether statements `yield` (not counting nested functions, classes and lambdas).
-pub(super) fn yields(body: &[Stmt]) -> bool {
+fn yields(body: &[Stmt]) -> bool {
     #[derive(Default)]
     struct Yields(bool);
     impl<'b> Visitor<'b> for Yields {

@@ -5,7 +5,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
-use super::locks::{LockUses, awaits_in, yields};
+use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{first_param, is_main_guard, is_staticmethod, span};
 use crate::knowledge::Returns;
@@ -72,7 +72,6 @@ impl<'a> Lowerer<'a> {
                 expression => self.semantic.resolve(expression),
             });
         self.model.functions[index].decorators = decorators.collect();
-        self.model.functions[index].generator = yields(&def.body);
         let mut scope = Scope::new(ScopeKind::Function, &name);
         let mut self_type = None;
         if in_class && !is_staticmethod(def) {
@@ -486,6 +485,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             Expr::Call(call) => self.call(call, false),
             Expr::Lambda(lambda) => self.lambda(lambda),
+            Expr::Yield(_) | Expr::YieldFrom(_) => {
+                self.model.functions[self.current].generator = true;
+                visitor::walk_expr(self, expr);
+            }
             Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) | Expr::Generator(_) => {
                 self.repeat_depth += 1;
                 visitor::walk_expr(self, expr);
