@@ -140,7 +140,7 @@ impl<'a> SymbolIndex<'a> {
             return Some(ty);
         }
         self.returns
-            .get(self.unalias(function, separator).as_str())
+            .get(self.unalias(function, separator).as_ref())
             .copied()
     }
 
@@ -209,25 +209,26 @@ impl SymbolIndex<'_> {
     /// The name a re-exported name stands for, through every re-export on the way
     /// (`bank.accounts` → `bank.locks.accounts` after `from .locks import accounts` in
     /// `bank/__init__.py`); the name itself when no prefix of it is re-exported.
-    pub fn unalias(&self, name: &str, separator: &str) -> String {
-        let mut name = name.to_string();
+    pub fn unalias<'n>(&self, name: &'n str, separator: &str) -> std::borrow::Cow<'n, str> {
+        let mut name = std::borrow::Cow::Borrowed(name);
         for _ in 0..MAX_RESOLUTION_STEPS {
-            let mut end = name.len();
-            let found = loop {
-                if let Some(target) = self.aliases.get(&name[..end]) {
-                    break Some(concat(&[target, &name[end..]]));
-                }
-                match name[..end].rfind(separator) {
-                    Some(position) => end = position,
-                    None => break None,
-                }
-            };
-            match found {
-                Some(next) if next != name => name = next,
+            match self.unalias_once(&name, separator) {
+                Some(next) if next != name => name = std::borrow::Cow::Owned(next),
                 _ => break,
             }
         }
         name
+    }
+
+    /// `name` with its longest re-exported prefix replaced by what it names, if it has one.
+    fn unalias_once(&self, name: &str, separator: &str) -> Option<String> {
+        let mut end = name.len();
+        loop {
+            if let Some(target) = self.aliases.get(&name[..end]) {
+                return Some(concat(&[target, &name[end..]]));
+            }
+            end = name[..end].rfind(separator)?;
+        }
     }
 }
 

@@ -97,6 +97,16 @@ pub fn late_blocking<'t>(
             else {
                 continue;
             };
+            // A method of the project itself is followed by the summaries instead.
+            if project
+                .target(CallSite {
+                    caller,
+                    call: index,
+                })
+                .is_some()
+            {
+                continue;
+            }
             let Some((receiver, _)) = callee.rsplit_once(separator) else {
                 continue;
             };

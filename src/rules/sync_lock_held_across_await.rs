@@ -46,7 +46,7 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let separator = model.language.path_separator();
             let identity = project.index.unalias(&hold.identity, separator);
             // Defined in another module, or made by a factory another module types.
-            let defined = definitions.get(identity.as_str()).copied();
+            let defined = definitions.get(identity.as_ref()).copied();
             let Some(kind) = defined.or_else(|| project.index.type_of(&identity, separator)) else {
                 continue;
             };

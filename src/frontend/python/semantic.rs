@@ -321,7 +321,10 @@ impl SemanticModel<'_> {
                 // (`Pool.lock`).
                 let owner = match self.type_within(&attr.value, depth) {
                     Some(Returns::One(ty)) => ty,
-                    _ => self.resolve_within(&attr.value, depth)?,
+                    // A class reached by its name only (resolving longer chains again at each
+                    // level would make long attribute chains exponential).
+                    _ if attr.value.is_name_expr() => self.resolve_within(&attr.value, depth)?,
+                    _ => return None,
                 };
                 self.attribute_type(&owner, member, depth)
                     .map(|ty| Returns::One(ty.to_string()))
