@@ -98,7 +98,7 @@ pub fn blocking_summaries(
             let api = c
                 .blocking
                 .as_deref()
-                .or_else(|| policy.late_blocking(project, site));
+                .or_else(|| late(project, policy, site, c));
             api.is_some_and(|api| reaching.leaves.contains(&api.rule))
         })
     });
@@ -129,6 +129,20 @@ pub fn blocking_summaries(
         }
     }
     summaries
+}
+
+/// The blocking API a call is once the project's types are known: only a method the project
+/// does not define may be one (a cheap test before the lookup, on every call).
+fn late<'p>(
+    project: &Project,
+    policy: &'p dyn Policy,
+    site: CallSite,
+    call: &crate::model::Call,
+) -> Option<&'p BlockingApi> {
+    let untyped = call.method.is_some() && project.target(site).is_none();
+    untyped
+        .then(|| policy.late_blocking(project, site))
+        .flatten()
 }
 
 fn blocks_via(
@@ -163,8 +177,11 @@ fn blocks_via(
             caller: id,
             call: index,
         };
-        let late = || policy.late_blocking(project, site);
-        if let Some(api) = call.blocking.as_deref().or_else(late) {
+        if let Some(api) = call
+            .blocking
+            .as_deref()
+            .or_else(|| late(project, policy, site, call))
+        {
             if !call.non_blocking
                 && reaching.leaves.contains(&api.rule)
                 && !policy.suppressed(project, site, api.rule)
