@@ -91,21 +91,32 @@ pub fn blocking_summaries(
         blocks_via(project, policy, summaries, id, reaching)
     };
     let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
-    // Most projects start no event loop anywhere: nothing to summarise then.
-    let reaches_a_leaf = project.functions().any(|(caller, function)| {
-        function.calls.iter().enumerate().any(|(call, c)| {
+    // Only functions that call a leaf, and their callers, transitively, can reach one: most
+    // of a project cannot (and nothing can where no event loop is started at all).
+    let mut relevant: rustc_hash::FxHashSet<NodeIndex> = rustc_hash::FxHashSet::default();
+    let mut stack: Vec<NodeIndex> = Vec::new();
+    for (caller, function) in project.functions() {
+        let calls_a_leaf = function.calls.iter().enumerate().any(|(call, c)| {
             let site = CallSite { caller, call };
             let api = c
                 .blocking
                 .as_deref()
                 .or_else(|| late(project, policy, site, c));
             api.is_some_and(|api| reaching.leaves.contains(&api.rule))
-        })
-    });
-    if !reaches_a_leaf {
-        return summaries;
+        });
+        if calls_a_leaf {
+            stack.push(project.node(caller));
+        }
+    }
+    while let Some(node) = stack.pop() {
+        if relevant.insert(node) {
+            stack.extend(project.graph.neighbors_directed(node, Direction::Incoming));
+        }
     }
     for component in project.components() {
+        if !component.iter().any(|node| relevant.contains(node)) {
+            continue;
+        }
         if let [node] = component.as_slice() {
             // Most components are one function: no worklist needed.
             let id = project.graph[*node];
