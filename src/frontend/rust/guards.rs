@@ -14,6 +14,19 @@ use super::syntax::{awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_s
 use crate::model::{Leak, LeakedLock, Pointless, Span};
 
 impl Lowerer<'_> {
+    /// The guard a temporary lock call makes, if it is one: an async lock's only once awaited
+    /// (its future alone holds nothing).
+    fn temporary_guard_kind(
+        &self,
+        call: &syn::ExprMethodCall,
+        awaited: &[&syn::ExprMethodCall],
+    ) -> Option<String> {
+        let awaited = awaited.iter().any(|a| std::ptr::eq(*a, call));
+        self.guard_kind(call)
+            .or_else(|| self.candidate_kind(call))
+            .filter(|kind| awaited || !self.is_async_lock(kind))
+    }
+
     /// Records the lock guards of a block's statement with the region each is held over: a
     /// `let` guard until the end of the block (`block_end`), its `drop(guard)` or its move into
     /// a call; a temporary guard until the end of its statement, except in an `if` or `while`
@@ -73,12 +86,7 @@ impl Lowerer<'_> {
             temporaries.visit_stmt(stmt);
             let mut guards = Vec::new();
             for (call, extent) in temporaries.calls {
-                let awaited = temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call));
-                let kind = self
-                    .guard_kind(call)
-                    .or_else(|| self.candidate_kind(call))
-                    .filter(|kind| awaited || !self.is_async_lock(kind));
-                if let Some(kind) = kind {
+                if let Some(kind) = self.temporary_guard_kind(call, &temporaries.awaited) {
                     guards.push((call, kind, extent));
                 }
             }
@@ -185,12 +193,7 @@ impl Lowerer<'_> {
             temporaries.visit_expr(expr);
         }
         for (call, extent) in temporaries.calls {
-            let awaited = temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call));
-            let kind = self
-                .guard_kind(call)
-                .or_else(|| self.candidate_kind(call))
-                .filter(|kind| awaited || !self.is_async_lock(kind));
-            if let Some(kind) = kind {
+            if let Some(kind) = self.temporary_guard_kind(call, &temporaries.awaited) {
                 self.hold(call, kind, extent.unwrap_or(end), Vec::new);
             }
         }

@@ -671,20 +671,10 @@ impl<'t> SemanticModel<'t> {
             Expr::Paren(paren) => self.type_within(&paren.expr, depth),
             Expr::Reference(reference) => self.type_within(&reference.expr, depth),
             Expr::Field(field) => {
-                let owner = match field.base.as_ref() {
-                    Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
-                    base => match self.type_within(base, depth)? {
-                        Returns::One(ty) => ty,
-                        Returns::Tuple(_) => return None,
-                    },
-                };
-                let syn::Member::Named(name) = &field.member else {
-                    return None;
-                };
-                let owner = owner.rsplit("::").next().unwrap_or(&owner);
+                let (owner, name) = self.field_owner(field, depth)?;
                 self.fields
-                    .get(owner)?
-                    .get(&name.to_string())
+                    .get(&owner)?
+                    .get(&name)
                     .cloned()
                     .map(Returns::One)
             }
@@ -807,6 +797,23 @@ impl<'t> SemanticModel<'t> {
         None
     }
 
+    /// The struct a named field access reads (its last path segment, as `fields` and `guarded`
+    /// are keyed) and the field's name: `self.inner` in a method of `Pool` is (`Pool`, `inner`).
+    fn field_owner(&self, field: &syn::ExprField, depth: usize) -> Option<(String, String)> {
+        let owner = match field.base.as_ref() {
+            Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
+            base => match self.type_within(base, depth)? {
+                Returns::One(ty) => ty,
+                Returns::Tuple(_) => return None,
+            },
+        };
+        let syn::Member::Named(name) = &field.member else {
+            return None;
+        };
+        let owner = owner.rsplit("::").next().unwrap_or(&owner).to_string();
+        Some((owner, name.to_string()))
+    }
+
     /// What the guard `call` (`self.inner.lock()`) dereferences to: the type its lock field
     /// guards. `unwrapped`: the call's result was unwrapped, as std's locks return a
     /// `LockResult`; others return their guard.
@@ -819,18 +826,8 @@ impl<'t> SemanticModel<'t> {
         let Expr::Field(field) = &*call.receiver else {
             return None;
         };
-        let owner = match field.base.as_ref() {
-            Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
-            base => match self.type_within(base, depth)? {
-                Returns::One(ty) => ty,
-                Returns::Tuple(_) => return None,
-            },
-        };
-        let syn::Member::Named(name) = &field.member else {
-            return None;
-        };
-        let owner = owner.rsplit("::").next().unwrap_or(&owner);
-        let (lock, inner) = self.guarded.get(owner)?.get(&name.to_string())?;
+        let (owner, name) = self.field_owner(field, depth)?;
+        let (lock, inner) = self.guarded.get(&owner)?.get(&name)?;
         (lock.starts_with("std::sync::") == unwrapped).then(|| Returns::One(inner.clone()))
     }
 
