@@ -173,8 +173,8 @@ mod tests {
             assert_eq!(code.as_str().to_lowercase().parse(), Ok(code));
         }
         assert_eq!(
-            "IL999".parse::<Code>(),
-            Err(UnknownCode("IL999".to_string()))
+            "IL9999".parse::<Code>(),
+            Err(UnknownCode("IL9999".to_string()))
         );
     }
 
