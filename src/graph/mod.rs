@@ -49,7 +49,7 @@ pub struct SymbolIndex<'a> {
 }
 
 /// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
-const MAX_RESOLUTION_STEPS: usize = 12;
+pub const MAX_RESOLUTION_STEPS: usize = 12;
 
 impl<'a> SymbolIndex<'a> {
     pub fn new(models: &[&'a FileModel]) -> SymbolIndex<'a> {

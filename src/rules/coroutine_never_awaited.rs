@@ -4,7 +4,7 @@
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::graph::{CallSite, FunctionId};
+use crate::graph::{CallSite, FunctionId, MAX_RESOLUTION_STEPS, Project};
 use crate::model::{FunctionKind, Language, ResultUse, name_hash};
 
 pub const RULE: Rule = Rule {
@@ -42,7 +42,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 .target(site)
                 .map(|id| project.function(id))
                 .filter(|f| f.is_async && !f.generator && f.kind == FunctionKind::Function)
-                .filter(|f| f.decorators.iter().all(|d| keeps_coroutine(d)));
+                .filter(|f| f.decorators.iter().all(|d| keeps_coroutine(project, d)));
             let name = match (project_coroutine, call.callee.as_deref()) {
                 (Some(target), _) => target.name.clone(),
                 (None, Some(callee))
@@ -117,9 +117,12 @@ fn is_read(context: &ProjectContext, function: FunctionId, name: &str) -> bool {
     })
 }
 
-/// Decorators after which calling an `async def` still returns a coroutine.
-fn keeps_coroutine(decorator: &str) -> bool {
-    matches!(
+/// Whether calling an `async def` decorated with `decorator` still returns a coroutine: a
+/// known library decorator, or a project decorator that wraps it in an `async def` of its own
+/// (`def retry(f): @wraps(f) async def wrapper(...): ...`), also through one factory level
+/// (`@retry(3)`).
+fn keeps_coroutine(project: &Project, decorator: &str) -> bool {
+    if matches!(
         decorator,
         "staticmethod"
             | "classmethod"
@@ -127,5 +130,19 @@ fn keeps_coroutine(decorator: &str) -> bool {
             | "typing.override"
             | "typing_extensions.override"
             | "functools.wraps"
-    )
+    ) {
+        return true;
+    }
+    let Some(id) = project.index.resolve(decorator, ".", MAX_RESOLUTION_STEPS) else {
+        return false;
+    };
+    let model = project.model(id);
+    let nested = |parent: usize| {
+        model
+            .functions
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| f.parent == Some(parent))
+    };
+    nested(id.index).any(|(inner, f)| f.is_async || nested(inner).any(|(_, g)| g.is_async))
 }
