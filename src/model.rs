@@ -58,6 +58,33 @@ pub enum ResultUse {
     Returned,
 }
 
+/// The object a method call runs on, seen from the calling method's own object (`self`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Receiver {
+    /// Some other object, or not a method call.
+    #[default]
+    Other,
+    /// The caller's own object: `self.helper()`, `super().helper()`.
+    Own,
+    /// The object that created the caller's object and handed itself over: `self.owner.m()`
+    /// after `Owner` ran `self.subs = Sub(self)` and `Sub.__init__` kept `self.owner = owner`.
+    Creator,
+    /// An object the caller's object created, handing itself over: `self.subs.m()` in `Owner`.
+    Child,
+}
+
+impl Receiver {
+    /// Whose lock a lock of `owner` (seen from the callee) is, seen from the caller.
+    pub fn compose(self, owner: Receiver) -> Receiver {
+        match (self, owner) {
+            (Receiver::Own, owner) => owner,
+            (Receiver::Creator, Receiver::Own) => Receiver::Creator,
+            (Receiver::Child, Receiver::Creator) => Receiver::Own,
+            _ => Receiver::Other,
+        }
+    }
+}
+
 /// One call site.
 #[derive(Clone, Debug)]
 pub struct Call {
@@ -75,9 +102,9 @@ pub struct Call {
     /// Other canonical names the callee may have, tried in order when `callee` is not a
     /// project function (names a glob import such as `use super::*` may bring in).
     pub alternatives: ThinVec<String>,
-    /// The receiver is the method's own object (`self.helper()`): locks it takes through
-    /// `self` are the caller's.
-    pub on_self: bool,
+    /// Which object the call runs on, relative to the calling method's own object: locks the
+    /// callee takes through its `self` are the caller's when it is [`Receiver::Own`].
+    pub receiver: Receiver,
     /// The call's result is awaited or scheduled as an awaitable (`await f()`, `f().await`,
     /// `asyncio.create_task(f())`): it returns a coroutine or future and does not block.
     pub awaited: bool,

@@ -12,7 +12,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{CallSite, FunctionId, Project};
 use crate::knowledge::{LanguageTables, LockType};
-use crate::model::{Context, FunctionKind, LockDefinition, LockHold, LockScope, Span};
+use crate::model::{Context, FunctionKind, LockDefinition, LockHold, LockScope, Receiver, Span};
 
 /// One acquisition: a function and the index of the lock hold in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,7 +90,8 @@ struct MayAcquire {
     node: NodeIndex,
     lock: LockType,
     scope: LockScope,
-    via_self: bool,
+    /// Whose lock it is, seen from the function's own object.
+    owner: Receiver,
     /// The first hop: the hold itself, or the call that leads to it.
     via: Via,
     depth: usize,
@@ -433,7 +434,7 @@ impl Builder<'_, '_> {
         let mut add = |entry: MayAcquire| {
             let same = out
                 .iter()
-                .position(|e| e.node == entry.node && e.via_self == entry.via_self);
+                .position(|e| e.node == entry.node && e.owner == entry.owner);
             match same {
                 Some(i) if out[i].depth <= entry.depth => {}
                 Some(i) => out[i] = entry,
@@ -453,7 +454,11 @@ impl Builder<'_, '_> {
                     node: resolved.node,
                     lock: resolved.lock,
                     scope: lock_hold.scope,
-                    via_self: lock_hold.via_self,
+                    owner: if lock_hold.via_self {
+                        Receiver::Own
+                    } else {
+                        Receiver::Other
+                    },
                     via: Via::Hold(hold),
                     depth: 0,
                 });
@@ -472,7 +477,7 @@ impl Builder<'_, '_> {
                     continue;
                 }
                 add(MayAcquire {
-                    via_self: entry.via_self && c.on_self,
+                    owner: c.receiver.compose(entry.owner),
                     via: Via::Call { call, callee },
                     depth: entry.depth + 1,
                     ..entry.clone()
@@ -610,7 +615,8 @@ impl Builder<'_, '_> {
                         let same_object = match (outer.scope, entry.scope) {
                             (LockScope::Global, LockScope::Global) => true,
                             (LockScope::Field, LockScope::Field) => {
-                                outer.via_self && call.on_self && entry.via_self
+                                outer.via_self
+                                    && call.receiver.compose(entry.owner) == Receiver::Own
                             }
                             _ => false,
                         };

@@ -5,9 +5,9 @@ use ruff_python_ast::visitor::Visitor;
 use ruff_python_ast::{self as ast, Expr};
 
 use super::Lowerer;
-use super::syntax::{is_super_call, span};
+use super::syntax::span;
 use crate::knowledge::Returns;
-use crate::model::{Call, Context, ThreadEntry, concat};
+use crate::model::{Call, Context, Receiver, ThreadEntry, concat};
 
 /// The type `open()` and its kin return (`rules/types.toml`).
 const FILE_TYPE: &str = "io.TextIOWrapper";
@@ -118,13 +118,7 @@ impl<'a> Lowerer<'a> {
                 .thread_entries
                 .push(started);
         }
-        let self_name = self.semantic.self_name();
-        let on_self = match receiver {
-            Some(Expr::Name(n)) => Some(n.id.as_str()) == self_name,
-            // `super().helper()` runs on the same object.
-            Some(Expr::Call(inner)) => is_super_call(inner),
-            _ => false,
-        };
+        let on = receiver.map_or(Receiver::Other, |r| self.semantic.receiver(r));
         if let (Some(receiver), Some(method)) = (receiver, method.as_deref()) {
             self.condition_use(call, receiver, method);
         }
@@ -135,7 +129,7 @@ impl<'a> Lowerer<'a> {
             context: self.context,
             non_blocking,
             alternatives: thin_vec::ThinVec::new(),
-            on_self,
+            receiver: on,
             scheduled: false,
             closure: self.closure,
             awaited,

@@ -7,6 +7,7 @@
 //! into `queue.Queue.get`. The [`traversal`] walks the file and hands each node to the concern
 //! that lowers it: [`calls`], [`locks`], [`state`], [`processes`], [`loops`].
 
+mod back_references;
 mod calls;
 mod locks;
 mod loops;
@@ -61,6 +62,7 @@ pub fn lower(
             classes: HashMap::default(),
             function_returns: HashMap::default(),
             returned_by: HashMap::default(),
+            back_references: back_references::back_references(&syntax.body, &module.path),
         },
         next_result: ResultUse::Used,
         local_locks: Vec::new(),

@@ -8,9 +8,10 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
+use super::back_references::BackReferences;
 use super::syntax::{first_param, is_super_call};
 use crate::knowledge::{LanguageTables, Returns};
-use crate::model::{Language, concat, join_path};
+use crate::model::{Language, Receiver, concat, join_path};
 
 /// How many calls and attributes deep name and type resolution looks.
 pub(super) const MAX_RESOLUTION_DEPTH: usize = 16;
@@ -114,6 +115,9 @@ pub(super) struct SemanticModel<'a> {
     ///
     /// [`FileModel::returned_by`]: crate::model::FileModel::returned_by
     pub(super) returned_by: HashMap<String, String>,
+    /// Attributes of the file's classes that hold their creator or a child created with
+    /// `self` (see [`super::back_references`]).
+    pub(super) back_references: BackReferences,
 }
 
 impl SemanticModel<'_> {
@@ -135,6 +139,30 @@ impl SemanticModel<'_> {
         match self.lookup(self.self_name()?) {
             Some(Binding::Local(Some(Returns::One(class)))) => self.classes.get(class),
             _ => None,
+        }
+    }
+
+    /// Which object a method call on `receiver` runs on, seen from the method being lowered:
+    /// its own (`self`, `super()`), its creator's or a child's (`self.owner`, `self.subs`: see
+    /// [`super::back_references`]), or another.
+    pub(super) fn receiver(&self, receiver: &Expr) -> Receiver {
+        let self_name = self.self_name();
+        let is_self = |e: &Expr| matches!(e, Expr::Name(n) if Some(n.id.as_str()) == self_name);
+        match receiver {
+            _ if is_self(receiver) => Receiver::Own,
+            Expr::Call(inner) if is_super_call(inner) => Receiver::Own,
+            Expr::Attribute(attr) if is_self(&attr.value) => {
+                let Some(Binding::Local(Some(Returns::One(class)))) =
+                    self.lookup(self_name.unwrap_or_default())
+                else {
+                    return Receiver::Other;
+                };
+                self.back_references
+                    .get(class)
+                    .and_then(|attributes| attributes.get(attr.attr.id.as_str()))
+                    .map_or(Receiver::Other, |(receiver, _)| *receiver)
+            }
+            _ => Receiver::Other,
         }
     }
 
@@ -233,6 +261,49 @@ impl SemanticModel<'_> {
         scope.bindings.insert(name.to_string(), binding);
     }
 
+    /// The names an `if` test proves to be instances of one class, in its body:
+    /// `isinstance(x, T)`, also as one operand of `and` (`isinstance(x, T) and x.ready`).
+    pub(super) fn narrowed_by(&self, test: &Expr) -> Vec<(String, String)> {
+        match test {
+            Expr::BoolOp(op) if op.op == ast::BoolOp::And => op
+                .values
+                .iter()
+                .flat_map(|value| self.narrowed_by(value))
+                .collect(),
+            Expr::Call(call)
+                if call.arguments.keywords.is_empty()
+                    && self.resolve(&call.func).as_deref() == Some("isinstance") =>
+            {
+                match &*call.arguments.args {
+                    [Expr::Name(name), class] => self
+                        .resolve(class)
+                        .map(|class| vec![(name.id.to_string(), class)])
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Binds `name` in the innermost scope as an instance of `class` (inside a branch that
+    /// proved it), returning the binding to put back when the branch ends.
+    pub(super) fn narrow(&mut self, name: &str, class: String) -> Option<Binding> {
+        let scope = self.scopes.last_mut().expect("a scope");
+        scope
+            .bindings
+            .insert(name.to_string(), Binding::Local(Some(Returns::One(class))))
+    }
+
+    /// Puts back the binding [`Self::narrow`] replaced.
+    pub(super) fn widen(&mut self, name: &str, previous: Option<Binding>) {
+        let scope = self.scopes.last_mut().expect("a scope");
+        match previous {
+            Some(binding) => scope.bindings.insert(name.to_string(), binding),
+            None => scope.bindings.remove(name),
+        };
+    }
+
     /// Whether `name` is bound in the innermost scope to what a blocking call returned.
     pub(super) fn opened_here(&self, name: &str) -> bool {
         self.scopes.last().is_some_and(|s| s.opened.contains(name))
@@ -304,7 +375,9 @@ impl SemanticModel<'_> {
                     return Some(Returns::One(returns.clone()));
                 }
                 let last = callee.rsplit('.').next().unwrap_or(&callee);
-                last.starts_with(|c: char| c.is_ascii_uppercase())
+                // A class by the naming convention (`Pool`, `_Subscription`).
+                last.trim_start_matches('_')
+                    .starts_with(|c: char| c.is_ascii_uppercase())
                     .then(|| Returns::One(callee.clone()))
             }
             Expr::Attribute(attr) => {

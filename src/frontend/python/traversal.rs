@@ -10,7 +10,8 @@ use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{first_param, is_main_guard, is_staticmethod, span};
 use crate::knowledge::Returns;
 use crate::model::{
-    Class, Context, Function, FunctionKind, Pointless, PointlessLock, ResultUse, concat, name_hash,
+    Class, Context, Function, FunctionKind, Pointless, PointlessLock, Receiver, ResultUse, concat,
+    name_hash,
 };
 
 impl<'a> Lowerer<'a> {
@@ -161,12 +162,26 @@ impl<'a> Lowerer<'a> {
         }
         let name = self.semantic.qualified(class.name.id.as_str());
         let ClassAttributes {
-            types: attribute_types,
+            types: mut attribute_types,
             assignments,
             assigned_by,
             returned_by,
         } = self.semantic.class_attribute_types(class);
         let class_identity = self.model.join(&name);
+        // `self.owner = owner`, kept from a creator that passed itself: the creator's class.
+        for (attribute, (receiver, class)) in self
+            .semantic
+            .back_references
+            .get(&class_identity)
+            .into_iter()
+            .flatten()
+        {
+            if *receiver == Receiver::Creator {
+                attribute_types
+                    .entry(attribute.clone())
+                    .or_insert_with(|| class.clone());
+            }
+        }
         for (attribute, callee) in returned_by {
             let attribute = concat(&[&class_identity, ".", &attribute]);
             self.semantic.returned_by.insert(attribute, callee);
@@ -435,7 +450,23 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.check_then_act(branch);
                     self.state_checks(&branch.test);
                 }
-                visitor::walk_stmt(self, stmt);
+                self.visit_expr(&branch.test);
+                let narrowed: Vec<_> = self
+                    .semantic
+                    .narrowed_by(&branch.test)
+                    .into_iter()
+                    .map(|(name, class)| {
+                        let previous = self.semantic.narrow(&name, class);
+                        (name, previous)
+                    })
+                    .collect();
+                self.visit_body(&branch.body);
+                for (name, previous) in narrowed.into_iter().rev() {
+                    self.semantic.widen(&name, previous);
+                }
+                for clause in &branch.elif_else_clauses {
+                    self.visit_elif_else_clause(clause);
+                }
             }
             Stmt::For(for_stmt) => {
                 if for_stmt.is_async {

@@ -11,7 +11,7 @@ use super::Lowerer;
 use super::syntax::{self, expr_start};
 use super::threads::is_parallel_iterator;
 use crate::knowledge::Returns;
-use crate::model::{Call, Context, Span};
+use crate::model::{Call, Context, Receiver, Span};
 
 /// Methods that run the closure they are given before they return, on the caller's thread
 /// (iterator adapters consumed in the same expression, `Option`/`Result` combinators): what
@@ -155,7 +155,11 @@ impl Lowerer<'_> {
             context: self.context,
             non_blocking: false,
             alternatives: alternatives.into(),
-            on_self,
+            receiver: if on_self {
+                Receiver::Own
+            } else {
+                Receiver::Other
+            },
             scheduled: false,
             closure: self.closure,
             awaited,
