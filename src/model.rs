@@ -149,6 +149,10 @@ pub struct Function {
     /// Hashes ([`name_hash`]) of the names this function's code reads (Python), to tell
     /// whether a bound result is used.
     pub reads: HashSet<u64>,
+    /// Hashes of the names this function only tests for truth (`if x:`, `while not x:`, `x and
+    /// y` as a condition) and does not otherwise read: a coroutine is always true, so a
+    /// coroutine bound to one is a missing `await`.
+    pub truth_tests: ThinVec<u64>,
     /// Loops that only poll a condition and sleep (the span of the loop keyword).
     pub busy_waits: ThinVec<Span>,
     /// Locks held over a region of this function, in source order of acquisition.
@@ -443,6 +447,7 @@ impl Function {
             calls: Vec::new(),
             awaits: ThinVec::new(),
             reads: HashSet::default(),
+            truth_tests: ThinVec::new(),
             busy_waits: ThinVec::new(),
             lock_holds: ThinVec::new(),
             pointless_locks: ThinVec::new(),

@@ -57,6 +57,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 _ => continue,
             };
+            // A call of an object: `SyncToAsync(...)()` reads better than its `__call__`.
+            let name = match name.strip_suffix(".__call__") {
+                Some(class) => format!("{class}(...)"),
+                None => name,
+            };
             // Only for coroutine calls: whether a bound result is read (a scan of the file).
             if let ResultUse::Bound(variable) = &call.result
                 && is_read(context, caller, variable)
@@ -64,6 +69,21 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             let what = match &call.result {
+                ResultUse::Bound(variable)
+                    if function.truth_tests.contains(&name_hash(variable)) =>
+                {
+                    out.push(
+                        Diagnostic::new(
+                            RULE.code,
+                            model.path.clone(),
+                            call.span.clone(),
+                            format!("the coroutine returned by `{name}()` is stored in `{variable}`, which is only tested for truth: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"),
+                        )
+                        .with_label("coroutine created and never awaited")
+                        .with_help(format!("`{variable} = await {name}(...)`")),
+                    );
+                    continue;
+                }
                 ResultUse::Bound(variable) => {
                     format!("is stored in `{variable}`, which is never used")
                 }

@@ -336,6 +336,11 @@ impl SemanticModel<'_> {
                 }
                 Some(concat(&[&base, ".", attr.attr.id.as_str()]))
             }
+            // Calling an object calls its class's `__call__` (`sync_to_async(f)()`).
+            Expr::Call(_) => match self.type_within(expr, depth) {
+                Some(Returns::One(ty)) => Some(concat(&[&ty, ".__call__"])),
+                _ => None,
+            },
             _ => None,
         }
     }

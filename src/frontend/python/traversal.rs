@@ -223,6 +223,23 @@ impl<'a> Lowerer<'a> {
         self.semantic.scopes.pop();
     }
 
+    /// Visits an `if`/`while` condition, noting the names it only tests for truth (see
+    /// [`Function::truth_tests`]) apart from the names it reads.
+    fn visit_condition(&mut self, test: &'a Expr) {
+        match test {
+            Expr::Name(name) if name.ctx == ast::ExprContext::Load => {
+                let hash = name_hash(name.id.as_str());
+                let tests = &mut self.model.functions[self.current].truth_tests;
+                if !tests.contains(&hash) {
+                    tests.push(hash);
+                }
+            }
+            Expr::UnaryOp(op) if op.op == ast::UnaryOp::Not => self.visit_condition(&op.operand),
+            Expr::BoolOp(op) => op.values.iter().for_each(|v| self.visit_condition(v)),
+            _ => self.visit_expr(test),
+        }
+    }
+
     pub(super) fn lambda(&mut self, lambda: &'a ast::ExprLambda) {
         let loop_depth = std::mem::take(&mut self.loop_depth);
         // A lambda may run later, without the locks held where it is written.
@@ -450,7 +467,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.check_then_act(branch);
                     self.state_checks(&branch.test);
                 }
-                self.visit_expr(&branch.test);
+                self.visit_condition(&branch.test);
                 let narrowed: Vec<_> = self
                     .semantic
                     .narrowed_by(&branch.test)
@@ -465,7 +482,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.semantic.widen(&name, previous);
                 }
                 for clause in &branch.elif_else_clauses {
-                    self.visit_elif_else_clause(clause);
+                    if let Some(test) = &clause.test {
+                        self.visit_condition(test);
+                    }
+                    self.visit_body(&clause.body);
                 }
             }
             Stmt::For(for_stmt) => {
@@ -493,7 +513,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         .busy_waits
                         .push(start..start + "while".len());
                 }
-                self.visit_expr(&while_stmt.test);
+                self.visit_condition(&while_stmt.test);
                 self.loop_depth += 1;
                 self.repeat_depth += 1;
                 self.visit_body(&while_stmt.body);
