@@ -172,7 +172,13 @@ pub struct Function {
     /// A check of shared state followed by an act that depends on it (IL403).
     pub check_then_acts: ThinVec<CheckThenAct>,
     /// Reads of shared state that decide a branch (`if self.closed:`), for IL402.
-    pub state_checks: ThinVec<StateCheck>,
+    pub state_checks: ThinVec<StateUse>,
+    /// Python: containers of shared state changed in place (`self.conns[k] = v`, `del
+    /// self.conns[k]`, `self.conns.pop(k)`), for IL402.
+    pub container_changes: ThinVec<StateUse>,
+    /// Python: containers of shared state iterated item by item (`for k in self.conns:`, a
+    /// comprehension over `self.conns.items()`), for IL402.
+    pub iterations: ThinVec<StateUse>,
     /// Python: the canonical names of the decorators (`functools.cache`, `textual.work`; the
     /// called name for a decorator factory such as `@work(thread=True)`).
     pub decorators: ThinVec<String>,
@@ -181,9 +187,10 @@ pub struct Function {
     pub generator: bool,
 }
 
-/// Shared state read in an `if`/`while` condition.
+/// A use of shared state at one site: a read in an `if`/`while` condition, a change in place
+/// of a container, an iteration over one.
 #[derive(Clone, Debug)]
-pub struct StateCheck {
+pub struct StateUse {
     pub span: Span,
     pub state: String,
     pub written: String,
@@ -458,6 +465,8 @@ impl Function {
             state_writes: ThinVec::new(),
             check_then_acts: ThinVec::new(),
             state_checks: ThinVec::new(),
+            container_changes: ThinVec::new(),
+            iterations: ThinVec::new(),
             decorators: ThinVec::new(),
             generator: false,
         }

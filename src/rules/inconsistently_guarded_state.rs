@@ -2,7 +2,9 @@
 //! it in another (outside constructors). The lock shows the state is shared; the unguarded
 //! write races with the guarded ones.
 
-use super::shared_state::{GuardedWrite, guarded_writes, held_at, held_by_every_caller, is_shared};
+use super::shared_state::{
+    GuardedWrite, guarded_changes, guarded_writes, held_at, held_by_every_caller, is_shared,
+};
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
@@ -16,8 +18,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let concurrency = context.concurrency();
     let guarded = guarded_writes(context);
+    let changed = guarded_changes(context);
     for (id, function) in project.functions() {
-        if function.state_writes.is_empty() && function.state_checks.is_empty() {
+        if function.state_writes.is_empty()
+            && function.state_checks.is_empty()
+            && function.iterations.is_empty()
+        {
             continue;
         }
         // Constructors and top-level code run before the state is shared.
@@ -89,6 +95,56 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             .with_label("read without the lock")
             .with_help(format!("hold `{}` across the check and what depends on it", guard.lock.lock));
             diagnostic.related = guard_sites(project, guard);
+            out.push(diagnostic);
+        }
+        // Loops over a container other code changes in place under a lock.
+        for iteration in &function.iterations {
+            let Some(guard) = changed.get(iteration.state.as_str()) else {
+                continue;
+            };
+            let shared_object =
+                iteration.via_self && is_shared(true, function, &concurrency.shared_classes);
+            // Shared: the loop or the change runs on a thread, or the container is a registry
+            // that several functions keep up to date under the lock (one initialiser filling
+            // it once, before readers may look, is not evidence).
+            let changed_on_thread = concurrency.functions.contains(&guard.function);
+            if !(threaded || shared_object || changed_on_thread || guard.functions > 1)
+                || first_start.is_some_and(|start| iteration.span.start < start)
+                || iteration.via_self != guard.change.via_self
+                || held_at(function, iteration.span.start).is_some()
+                || held_by_every_caller(project, id, 4)
+            {
+                continue;
+            }
+            let lock = &guard.lock.lock;
+            let mut diagnostic = Diagnostic::new(
+                RULE.code,
+                model.path.clone(),
+                iteration.span.clone(),
+                format!(
+                    "`{}` is iterated here without a lock, but `{}` adds or removes its items holding `{lock}`: the lock shows other threads change it, and a change during this loop raises `RuntimeError: dictionary changed size during iteration` (sets likewise; a list skips or repeats items)",
+                    iteration.written,
+                    project.function(guard.function).name,
+                ),
+            )
+            .with_label("iterated without the lock")
+            .with_help(format!(
+                "hold `{lock}` for the loop, or iterate over a copy taken with it held (`with {lock}: items = list({})`)",
+                iteration.written
+            ));
+            let path = project.model(guard.function).path.clone();
+            diagnostic.related = vec![
+                Related {
+                    path: path.clone(),
+                    span: guard.change.span.clone(),
+                    message: format!("`{}` changed with the lock held", guard.change.written),
+                },
+                Related {
+                    path,
+                    span: guard.lock.span.clone(),
+                    message: format!("`{lock}` taken here"),
+                },
+            ];
             out.push(diagnostic);
         }
     }

@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::ProjectContext;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::{Function, LockHold, StateWrite};
+use crate::model::{Function, LockHold, StateUse, StateWrite};
 
 /// The lock held at a position of a function, if any (any `with`/guard region counts).
 pub fn held_at(function: &Function, position: usize) -> Option<&LockHold> {
@@ -25,18 +25,8 @@ pub fn guarded_writes<'p>(context: &ProjectContext<'p>) -> HashMap<&'p str, Guar
     let project = context.project;
     let mut guarded = HashMap::default();
     for (id, function) in project.functions() {
-        let tables = context
-            .file(id)
-            .settings
-            .knowledge
-            .tables(project.model(id).language);
         for write in &function.state_writes {
-            // Only a lock of known type is evidence (`with self._cm:` may be anything).
-            let held = function.lock_holds.iter().find(|lock| {
-                lock.covers(write.span.start)
-                    && tables.lock(&lock.kind).is_some_and(|l| !l.is_async)
-            });
-            if let Some(lock) = held {
+            if let Some(lock) = thread_lock_at(context, id, write.span.start) {
                 guarded.entry(write.state.as_str()).or_insert(GuardedWrite {
                     function: id,
                     write,
@@ -46,6 +36,64 @@ pub fn guarded_writes<'p>(context: &ProjectContext<'p>) -> HashMap<&'p str, Guar
         }
     }
     guarded
+}
+
+/// A change in place of a container made under a thread lock.
+pub struct GuardedChange<'p> {
+    pub function: FunctionId,
+    pub change: &'p StateUse,
+    pub lock: &'p LockHold,
+    /// How many functions change the container under a thread lock: more than one (adding in
+    /// one, removing in another) is a registry kept up to date while the program runs, not
+    /// filled once by an initialiser.
+    pub functions: usize,
+}
+
+/// Per state identity, one change in place of it (`self.conns[k] = v`) made under a thread
+/// lock.
+pub fn guarded_changes<'p>(context: &ProjectContext<'p>) -> HashMap<&'p str, GuardedChange<'p>> {
+    let project = context.project;
+    let mut guarded = HashMap::default();
+    for (id, function) in project.functions() {
+        let mut counted: Vec<&str> = Vec::new();
+        for change in &function.container_changes {
+            if let Some(lock) = thread_lock_at(context, id, change.span.start) {
+                let guard = guarded
+                    .entry(change.state.as_str())
+                    .or_insert(GuardedChange {
+                        function: id,
+                        change,
+                        lock,
+                        functions: 0,
+                    });
+                if !counted.contains(&change.state.as_str()) {
+                    counted.push(change.state.as_str());
+                    guard.functions += 1;
+                }
+            }
+        }
+    }
+    guarded
+}
+
+/// The thread lock of known type function `id` holds at `position` (`with self._cm:` may be
+/// anything, so only a known lock is evidence).
+fn thread_lock_at<'p>(
+    context: &ProjectContext<'p>,
+    id: FunctionId,
+    position: usize,
+) -> Option<&'p LockHold> {
+    let project = context.project;
+    let tables = context
+        .file(id)
+        .settings
+        .knowledge
+        .tables(project.model(id).language);
+    project
+        .function(id)
+        .lock_holds
+        .iter()
+        .find(|lock| lock.covers(position) && tables.lock(&lock.kind).is_some_and(|l| !l.is_async))
 }
 
 /// Whether `self` state of this function's class is shared between threads (the class's

@@ -9,6 +9,22 @@ use super::syntax::span;
 use crate::knowledge::Returns;
 use crate::model::{Call, Context, Receiver, ThreadEntry, concat};
 
+/// Methods of `dict`, `set` and `list` that add or remove items in place in a way a loop over
+/// the container sees: a size change of a dict or set raises in the loop, a removal or an
+/// insertion shifts a list under it. (`append` and `extend` only add items a list loop reaches
+/// later: not a hazard.)
+const CHANGES_IN_PLACE: &[&str] = &[
+    "pop",
+    "popitem",
+    "clear",
+    "update",
+    "setdefault",
+    "insert",
+    "remove",
+    "add",
+    "discard",
+];
+
 /// The type `open()` and its kin return (`rules/types.toml`).
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
@@ -68,6 +84,11 @@ impl<'a> Lowerer<'a> {
         let blocking = blocking.filter(|_| {
             !matches!(receiver, Some(Expr::Name(n)) if self.semantic.opened_here(n.id.as_str()))
         });
+        if let (Some(receiver), Some(method)) = (receiver, method.as_deref())
+            && CHANGES_IN_PLACE.contains(&method)
+        {
+            self.container_change(receiver, span(call));
+        }
         let tables = self.tables;
         if let Some(api) = callee.as_deref()
             && let Some(target) = tables.process_targets.get(api)

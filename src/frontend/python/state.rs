@@ -8,7 +8,7 @@ use super::Lowerer;
 use super::semantic::Binding;
 use super::syntax::{dotted, reads, span};
 use crate::knowledge::Returns;
-use crate::model::{Access, CheckThenAct, Span, StateCheck, StateWrite, concat};
+use crate::model::{Access, CheckThenAct, Span, StateUse, StateWrite, concat};
 
 impl<'a> Lowerer<'a> {
     /// Shared state an expression names: a module global (read anywhere, or assigned in a
@@ -157,7 +157,7 @@ impl<'a> Lowerer<'a> {
         reads.visit_expr(test);
         for read in reads.0 {
             if let Some((state, written, via_self)) = self.shared_state(read) {
-                let check = StateCheck {
+                let check = StateUse {
                     span: span(read),
                     state,
                     written,
@@ -165,6 +165,52 @@ impl<'a> Lowerer<'a> {
                 };
                 self.model.functions[self.current].state_checks.push(check);
             }
+        }
+    }
+
+    /// `self.conns[k] = v`, `del self.conns[k]`, `self.conns.pop(k)`: notes that `container`,
+    /// when it is shared state, is changed in place at `site` (not in constructors or
+    /// top-level code, which run before anything is shared).
+    pub(super) fn container_change(&mut self, container: &Expr, site: Span) {
+        self.state_use(container, site, |function| &mut function.container_changes);
+    }
+
+    /// `for k in self.conns:`, `for k, v in self.conns.items():`, a comprehension over one:
+    /// notes that shared state is iterated item by item at `iter`.
+    pub(super) fn iteration(&mut self, iter: &Expr) {
+        let container = match iter {
+            Expr::Call(call)
+                if call.arguments.is_empty()
+                    && matches!(call.func.as_ref(), Expr::Attribute(attr)
+                        if matches!(attr.attr.id.as_str(), "items" | "keys" | "values")) =>
+            {
+                let Expr::Attribute(attr) = call.func.as_ref() else {
+                    return;
+                };
+                attr.value.as_ref()
+            }
+            _ => iter,
+        };
+        self.state_use(container, span(iter), |function| &mut function.iterations);
+    }
+
+    fn state_use(
+        &mut self,
+        expr: &Expr,
+        site: Span,
+        list: impl FnOnce(&mut crate::model::Function) -> &mut thin_vec::ThinVec<StateUse>,
+    ) {
+        if self.current == 0 || self.in_constructor() {
+            return;
+        }
+        if let Some((state, written, via_self)) = self.shared_state(expr) {
+            let found = StateUse {
+                span: site,
+                state,
+                written,
+                via_self,
+            };
+            list(&mut self.model.functions[self.current]).push(found);
         }
     }
 

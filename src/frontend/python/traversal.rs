@@ -495,6 +495,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         .awaits
                         .push(start..start + "async for".len());
                 }
+                self.iteration(&for_stmt.iter);
                 self.visit_expr(&for_stmt.iter);
                 self.visit_expr(&for_stmt.target);
                 self.repeat_depth += 1;
@@ -535,12 +536,27 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
             }
             Expr::Call(call) => self.call(call, false),
+            Expr::Subscript(subscript)
+                if matches!(
+                    subscript.ctx,
+                    ast::ExprContext::Store | ast::ExprContext::Del
+                ) =>
+            {
+                self.container_change(&subscript.value, span(expr));
+                visitor::walk_expr(self, expr);
+            }
             Expr::Lambda(lambda) => self.lambda(lambda),
             Expr::Yield(_) | Expr::YieldFrom(_) => {
                 self.model.functions[self.current].generator = true;
                 visitor::walk_expr(self, expr);
             }
-            Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) | Expr::Generator(_) => {
+            Expr::ListComp(ast::ExprListComp { generators, .. })
+            | Expr::SetComp(ast::ExprSetComp { generators, .. })
+            | Expr::DictComp(ast::ExprDictComp { generators, .. })
+            | Expr::Generator(ast::ExprGenerator { generators, .. }) => {
+                for generator in generators {
+                    self.iteration(&generator.iter);
+                }
                 self.repeat_depth += 1;
                 visitor::walk_expr(self, expr);
                 self.repeat_depth -= 1;
