@@ -7,8 +7,10 @@ use super::ProjectContext;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::graph::{CallSite, Project};
-use crate::knowledge::LanguageTables;
-use crate::model::{BlockingApi, Call, Context, FileModel, Function, FunctionKind, concat};
+use crate::knowledge::{LanguageTables, Returns};
+use crate::model::{
+    BlockingApi, Call, Context, FileModel, Function, FunctionKind, Receiver, concat,
+};
 
 /// Reports the calls in async code that the blocking table assigns to `code`.
 /// `why` completes the sentence "`callee` in async function `f` …".
@@ -97,14 +99,19 @@ pub fn late_blocking<'t>(
             else {
                 continue;
             };
-            // A method of the project itself is followed by the summaries instead.
-            if project
-                .target(CallSite {
-                    caller,
-                    call: index,
-                })
-                .is_some()
-            {
+            // A method of the project itself is followed by the summaries instead, unless it
+            // overrides a blocking library method: an override keeps the contract of what it
+            // overrides (`shutdown(wait=True)` of a `ThreadPoolExecutor` subclass waits).
+            let site = CallSite {
+                caller,
+                call: index,
+            };
+            if let Some(target) = project.target(site) {
+                if let Some((typed, api)) =
+                    overridden_blocking(project, target, method, tables(caller.file))
+                {
+                    found.insert(site, LateBlocking { typed, api });
+                }
                 continue;
             }
             let Some((receiver, _)) = callee.rsplit_once(separator) else {
@@ -127,6 +134,64 @@ pub fn late_blocking<'t>(
         }
     }
     found
+}
+
+/// The blocking library method a project method overrides and reimplements (without calling
+/// it), found through its class's bases (project classes first, up to the first library base
+/// that has the method).
+fn overridden_blocking(
+    project: &Project,
+    method_id: crate::graph::FunctionId,
+    method: &str,
+    tables: &LanguageTables,
+) -> Option<(String, BlockingApi)> {
+    // Python classes only: a Rust `impl Trait for Type` is not an override of a blocking body.
+    if project.model(method_id).language != crate::model::Language::Python {
+        return None;
+    }
+    let function = project.function(method_id);
+    let separator = ".";
+    let (class, name) = function.canonical.rsplit_once(separator)?;
+    if name != method || !project.index.is_class(class) {
+        return None;
+    }
+    // An override that calls what it overrides (`super().get(block=False)`) shows how it
+    // blocks: its body decides, through the summaries.
+    let delegates = function.calls.iter().any(|call| {
+        call.receiver == Receiver::Own
+            && call.method.as_deref() == Some(method)
+            && call.callee.is_some()
+    });
+    if delegates {
+        return None;
+    }
+    let mut classes = vec![class];
+    for _ in 0..8 {
+        let mut next = Vec::new();
+        for class in classes {
+            for base in project.index.bases(class) {
+                if project.index.is_class(base) {
+                    next.push(*base);
+                    continue;
+                }
+                // A library class under the name the tables know it by
+                // (`concurrent.futures.thread.ThreadPoolExecutor`).
+                let known = match tables.returns.get(*base) {
+                    Some(Returns::One(ty)) => ty.as_str(),
+                    _ => base,
+                };
+                let typed = concat(&[known, separator, method]);
+                if let Some(api) = tables.blocking_api(Some(&typed), Some(method)) {
+                    return Some((typed, api.clone()));
+                }
+            }
+        }
+        if next.is_empty() {
+            return None;
+        }
+        classes = next;
+    }
+    None
 }
 
 /// `fut.result()` after an `await` in the same function: the future has almost always been

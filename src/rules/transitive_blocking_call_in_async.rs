@@ -16,6 +16,10 @@ pub const RULE: Rule = Rule {
 
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     for reached in reached_from_async(context, summary::BLOCKING) {
+        // An override of a blocking library method is reported as that method (IL101–IL105).
+        if context.late_blocking().contains_key(&reached.site) {
+            continue;
+        }
         let model = context.project.model(reached.site.caller);
         let callee_name = &context.project.function(reached.callee).name;
         let offload = match model.language {
