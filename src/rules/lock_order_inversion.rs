@@ -27,7 +27,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         for (i, (_, _, evidence)) in cycle.iter().enumerate() {
             let (outer, inner) = (name_of(i), name_of(i + 1));
             let chain = chain_names(project, evidence);
-            let place = if chain.is_empty() {
+            let in_closure =
+                project.function(evidence.outer.function).lock_holds[evidence.outer.hold].closure
+                    != 0;
+            let place = if chain.is_empty() && in_closure {
+                format!("in a closure in {}", function_name(project, evidence.outer))
+            } else if chain.is_empty() {
                 format!("in {}", function_name(project, evidence.outer))
             } else {
                 format!("through {chain}")

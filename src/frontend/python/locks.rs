@@ -178,9 +178,15 @@ impl<'a> Lowerer<'a> {
                     Binding::Local(_) if depth == 0 => {
                         lock_name(self.model.join(id), LockScope::Global, false)
                     }
-                    Binding::Local(_) => {
+                    // A local of this function, or of an enclosing one (a closure's free
+                    // variable names the enclosing function's lock).
+                    Binding::Local(_) if depth + 1 == self.semantic.scopes.len() => {
                         let function = &self.model.functions[self.current].canonical;
                         lock_name(concat(&[function, ".", id]), LockScope::Local, false)
+                    }
+                    Binding::Local(_) => {
+                        let owner = self.model.join(&self.semantic.scopes[depth].prefix);
+                        lock_name(concat(&[&owner, ".", id]), LockScope::Local, false)
                     }
                 }
             }

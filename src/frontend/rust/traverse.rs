@@ -217,8 +217,24 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
                 .map(|identity| (name, identity)),
             _ => None,
         };
+        // `let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));`: each element by itself.
+        let mut aliases: Vec<(String, crate::model::LockName)> = alias.into_iter().collect();
+        if let (Some(init), syn::Pat::Tuple(pattern)) = (&local.init, &local.pat)
+            && let Expr::Tuple(values) = init.expr.as_ref()
+            && pattern.elems.len() == values.elems.len()
+        {
+            for (pat, value) in pattern.elems.iter().zip(&values.elems) {
+                let is_lock = matches!(self.semantic.type_of(value),
+                    Some(Returns::One(t)) if self.semantic.is_lock_type(&t));
+                if let (true, Some(name), Some(identity)) =
+                    (is_lock, bound_name(pat), self.lock_identity(value))
+                {
+                    aliases.push((name, identity));
+                }
+            }
+        }
         self.semantic.bind_pattern(&local.pat, ty);
-        if let Some((name, identity)) = alias {
+        for (name, identity) in aliases {
             self.semantic.bind_lock_alias(name, identity);
         }
         self.closure_returning_guard(local);
