@@ -14,15 +14,18 @@ use crate::model::{
 };
 
 impl Lowerer<'_> {
-    /// Records the locks the file's top-level statics and struct fields define.
+    /// Records the locks the statics and struct fields of a module's items define (the file's
+    /// top level, or an inline `mod` while it is being lowered).
     pub(super) fn define_locks(&mut self, items: &[syn::Item]) {
+        let module = self.semantic.module().to_string();
+        let join = |name: &syn::Ident| format!("{module}::{name}");
         for item in items {
             let found: Vec<(String, &syn::Ident, &Type)> = match item {
                 syn::Item::Static(s) => {
-                    vec![(self.model.join(&s.ident.to_string()), &s.ident, &*s.ty)]
+                    vec![(join(&s.ident), &s.ident, &*s.ty)]
                 }
                 syn::Item::Struct(strukt) => {
-                    let owner = self.model.join(&strukt.ident.to_string());
+                    let owner = join(&strukt.ident);
                     strukt
                         .fields
                         .iter()
@@ -35,8 +38,7 @@ impl Lowerer<'_> {
                 syn::Item::Macro(mac) if is_lazy_static(&mac.mac) => self
                     .semantic
                     .lazy_statics()
-                    .iter()
-                    .map(|(ident, ty)| (self.model.join(&ident.to_string()), ident, ty))
+                    .map(|(ident, ty)| (join(ident), ident, ty))
                     .collect(),
                 _ => continue,
             };

@@ -49,7 +49,7 @@ pub(super) struct SemanticModel<'t> {
     /// The file's `type` aliases: canonical name → aliased type.
     type_aliases: HashMap<String, Type>,
     /// The file's `lazy_static!` statics: name and type.
-    lazy_statics: Vec<(syn::Ident, Type)>,
+    lazy_statics: Vec<(String, syn::Ident, Type)>,
 }
 
 /// The names a module or block brings into scope: its own items and its `use`s.
@@ -205,25 +205,28 @@ impl<'t> SemanticModel<'t> {
         self.file_reexports = self.reexports.iter().cloned().collect();
         let module = self.module().to_string();
         self.declarations(items, &module, 0);
-        let module_names = self.names.last_mut().expect("the file's scope");
-        for (ident, _) in &self.lazy_statics {
-            let name = ident.to_string();
-            module_names
-                .names
-                .insert(name.clone(), format!("{module}::{name}"));
-        }
         self.fields = self.struct_fields(items);
         self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
-        for (ident, ty) in &self.lazy_statics {
-            if let Some(resolved) = self.resolve_type(ty) {
-                self.statics.insert(ident.to_string(), resolved);
-            }
+        self.lazy_static_types(&module);
+        self.nested_module_types(items, &module, 0);
+    }
+
+    /// Adds the types of `module`'s `lazy_static!` statics to the statics' (in its scope).
+    fn lazy_static_types(&mut self, module: &str) {
+        let found: Vec<(String, String)> = self
+            .lazy_statics
+            .iter()
+            .filter(|(owner, _, _)| owner == module)
+            .filter_map(|(_, ident, ty)| Some((ident.to_string(), self.resolve_type(ty)?)))
+            .collect();
+        for (name, ty) in found {
+            self.statics.entry(name).or_insert(ty);
         }
     }
 
     /// Learns what the items of `module` declare for the whole file: `type` aliases,
-    /// `lazy_static!` statics (top level only) and, in inline `mod`s, their re-exports.
+    /// `lazy_static!` statics and, in inline `mod`s, their re-exports.
     fn declarations(&mut self, items: &[syn::Item], module: &str, depth: usize) {
         for item in items {
             match item {
@@ -231,9 +234,14 @@ impl<'t> SemanticModel<'t> {
                     let name = format!("{module}::{}", alias.ident);
                     self.type_aliases.insert(name, (*alias.ty).clone());
                 }
-                syn::Item::Macro(mac) if depth == 0 && super::locks::is_lazy_static(&mac.mac) => {
+                syn::Item::Macro(mac) if super::locks::is_lazy_static(&mac.mac) => {
                     if let Ok(statics) = mac.mac.parse_body_with(parse_lazy_statics) {
-                        self.lazy_statics.extend(statics);
+                        let module = module.to_string();
+                        self.lazy_statics.extend(
+                            statics
+                                .into_iter()
+                                .map(|(ident, ty)| (module.clone(), ident, ty)),
+                        );
                     }
                 }
                 syn::Item::Mod(inner) if depth < 8 => {
@@ -253,9 +261,43 @@ impl<'t> SemanticModel<'t> {
         }
     }
 
-    /// The `lazy_static!` statics of the file (name, type as written).
-    pub(super) fn lazy_statics(&self) -> &[(syn::Ident, Type)] {
-        &self.lazy_statics
+    /// Adds the struct fields and statics of the file's inline `mod`s (resolved in each
+    /// module's scope) to the file's, by name; a name the file's top level declares wins.
+    fn nested_module_types(&mut self, items: &[syn::Item], module: &str, depth: usize) {
+        for item in items {
+            let syn::Item::Mod(inner) = item else {
+                continue;
+            };
+            let (Some((_, inner_items)), true) = (&inner.content, depth < 8) else {
+                continue;
+            };
+            let inner_module = format!("{module}::{}", inner.ident);
+            // The module's re-exports are already known (see `declarations`).
+            let known = self.reexports.len();
+            self.push_module(inner_module.clone(), inner_items);
+            self.reexports.truncate(known);
+            for (name, fields) in self.struct_fields(inner_items) {
+                self.fields.entry(name).or_insert(fields);
+            }
+            for (name, fields) in self.guarded_fields(inner_items) {
+                self.guarded.entry(name).or_insert(fields);
+            }
+            for (name, ty) in self.static_types(inner_items) {
+                self.statics.entry(name).or_insert(ty);
+            }
+            self.lazy_static_types(&inner_module);
+            self.nested_module_types(inner_items, &inner_module, depth + 1);
+            self.pop_module();
+        }
+    }
+
+    /// The `lazy_static!` statics of the module being lowered (name, type as written).
+    pub(super) fn lazy_statics(&self) -> impl Iterator<Item = (&syn::Ident, &Type)> {
+        let module = self.module();
+        self.lazy_statics
+            .iter()
+            .filter(move |(owner, _, _)| owner == module)
+            .map(|(_, ident, ty)| (ident, ty))
     }
 
     /// What a canonical type name stands for: through the file's re-exports
@@ -371,9 +413,21 @@ impl<'t> SemanticModel<'t> {
         item_prefix: &str,
         is_module: bool,
     ) {
+        let lazy_names: Vec<String> = items
+            .clone()
+            .filter_map(|item| match item {
+                syn::Item::Macro(mac) if super::locks::is_lazy_static(&mac.mac) => {
+                    mac.mac.parse_body_with(parse_lazy_statics).ok()
+                }
+                _ => None,
+            })
+            .flatten()
+            .map(|(ident, _)| ident.to_string())
+            .collect();
         let local: HashMap<String, String> = items
             .clone()
             .filter_map(item_name)
+            .chain(lazy_names)
             .map(|name| {
                 let canonical = if item_prefix.is_empty() {
                     name.clone()

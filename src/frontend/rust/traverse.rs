@@ -172,6 +172,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let module = format!("{}::{}", self.semantic.module(), item.ident);
         self.prefix.push(item.ident.to_string());
         self.semantic.push_module(module, items);
+        self.define_locks(items);
         visit::visit_item_mod(self, item);
         self.semantic.pop_module();
         self.prefix.pop();
