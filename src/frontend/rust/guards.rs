@@ -423,6 +423,17 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
             self.visit_expr(else_branch);
         }
     }
+    fn visit_expr_binary(&mut self, e: &'ast syn::ExprBinary) {
+        // Each operand of `&&` and `||` is a temporary scope of its own: the left operand's
+        // guards are dropped before the right one runs (`let` chains aside).
+        let lazy = matches!(e.op, syn::BinOp::And(_) | syn::BinOp::Or(_));
+        if lazy && !has_let(&e.left) && !has_let(&e.right) {
+            self.within(Some(expr_start(&e.right)), &e.left);
+            self.visit_expr(&e.right);
+        } else {
+            visit::visit_expr_binary(self, e);
+        }
+    }
     fn visit_expr_while(&mut self, e: &'ast syn::ExprWhile) {
         if !has_let(&e.cond) {
             let body_open = e.body.brace_token.span.open().byte_range().start;
