@@ -551,6 +551,25 @@ impl FileModel {
     pub fn join(&self, name: &str) -> String {
         join_path(&self.module, name, self.language)
     }
+
+    /// Whether `name` is read in function `index` or in any function nested in it (Python:
+    /// whether a result bound to a local is used).
+    pub fn reads_name(&self, index: usize, name: &str) -> bool {
+        let hash = name_hash(name);
+        self.functions.iter().enumerate().any(|(i, f)| {
+            if !f.reads.contains(&hash) {
+                return false;
+            }
+            let mut ancestor = Some(i);
+            while let Some(current) = ancestor {
+                if current == index {
+                    return true;
+                }
+                ancestor = self.functions[current].parent;
+            }
+            false
+        })
+    }
 }
 
 /// The concatenation of `parts`, without the formatting machinery (hot in lowering).

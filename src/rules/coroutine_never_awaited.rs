@@ -4,7 +4,7 @@
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::graph::{CallSite, FunctionId, MAX_RESOLUTION_STEPS, Project};
+use crate::graph::{CallSite, MAX_RESOLUTION_STEPS, Project};
 use crate::model::{FunctionKind, Language, ResultUse, name_hash};
 
 pub const RULE: Rule = Rule {
@@ -64,7 +64,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             };
             // Only for coroutine calls: whether a bound result is read (a scan of the file).
             if let ResultUse::Bound(variable) = &call.result
-                && is_read(context, caller, variable)
+                && model.reads_name(caller.index, variable)
             {
                 continue;
             }
@@ -114,27 +114,6 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-}
-
-/// Whether `name` is read in the function or in any function nested in it.
-fn is_read(context: &ProjectContext, function: FunctionId, name: &str) -> bool {
-    let model = context.project.model(function);
-    if model.functions[function.index]
-        .reads
-        .contains(&name_hash(name))
-    {
-        return true;
-    }
-    model.functions.iter().enumerate().any(|(index, f)| {
-        let mut ancestor = Some(index);
-        while let Some(current) = ancestor {
-            if current == function.index {
-                return f.reads.contains(&name_hash(name));
-            }
-            ancestor = model.functions[current].parent;
-        }
-        false
-    })
 }
 
 /// Whether calling an `async def` decorated with `decorator` still returns a coroutine: a

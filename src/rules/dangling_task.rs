@@ -5,7 +5,7 @@ use super::{Check, Rule};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::knowledge::Knowledge;
-use crate::model::{FileModel, Language, ResultUse};
+use crate::model::{Call, FileModel, Language, ResultUse};
 
 pub const RULE: Rule = Rule {
     code: Code::IL502,
@@ -16,25 +16,45 @@ fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
     if model.language != Language::Python {
         return;
     }
-    for (_, call) in model.calls() {
-        let Some(callee) = call.callee.as_deref() else {
-            continue;
-        };
-        if call.result != ResultUse::Discarded || !knowledge.task_spawners.contains(callee) {
-            continue;
+    for (index, function) in model.functions.iter().enumerate() {
+        for call in &function.calls {
+            check_call(model, knowledge, index, call, out);
         }
-        let short = callee.rsplit('.').next().unwrap_or(callee);
-        out.push(
-            Diagnostic::new(
-                RULE.code,
-                model.path.clone(),
-                call.span.clone(),
-                format!(
-                    "the task returned by `{short}()` is discarded: the event loop keeps only a weak reference to it, so it can be garbage-collected before it finishes, and its exceptions are never seen"
-                ),
-            )
-            .with_label("task created and dropped here")
-            .with_help("keep a reference (`task = …; background.add(task); task.add_done_callback(background.discard)`), await it, or use `asyncio.TaskGroup`"),
-        );
     }
+}
+
+fn check_call(
+    model: &FileModel,
+    knowledge: &Knowledge,
+    function: usize,
+    call: &Call,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(callee) = call.callee.as_deref() else {
+        return;
+    };
+    if !knowledge.task_spawners.contains(callee) {
+        return;
+    }
+    let what = match &call.result {
+        ResultUse::Discarded => "is discarded".to_string(),
+        // `task = loop.create_task(...)` and `task` never read: dropped at the function's end.
+        ResultUse::Bound(variable) if !model.reads_name(function, variable) => {
+            format!("is stored in `{variable}`, which is never used")
+        }
+        _ => return,
+    };
+    let short = callee.rsplit('.').next().unwrap_or(callee);
+    out.push(
+        Diagnostic::new(
+            RULE.code,
+            model.path.clone(),
+            call.span.clone(),
+            format!(
+                "the task returned by `{short}()` {what}: the event loop keeps only a weak reference to it, so it can be garbage-collected before it finishes, and its exceptions are never seen"
+            ),
+        )
+        .with_label("task created and dropped here")
+        .with_help("keep a reference (`task = …; background.add(task); task.add_done_callback(background.discard)`), await it, or use `asyncio.TaskGroup`"),
+    );
 }

@@ -608,12 +608,28 @@ impl SemanticModel<'_> {
                     };
                     assigned.visit_body(&method.body);
                     assigned_by.insert(method.name.id.to_string(), assigned.names);
+                    // `def __init__(self, loop: asyncio.AbstractEventLoop): self.loop = loop`.
+                    let parameter_type = |value: &Expr| {
+                        let Expr::Name(name) = value else {
+                            return None;
+                        };
+                        let parameters = &method.parameters;
+                        parameters
+                            .posonlyargs
+                            .iter()
+                            .chain(&parameters.args)
+                            .chain(&parameters.kwonlyargs)
+                            .find(|p| p.parameter.name.id == name.id)
+                            .and_then(|p| p.parameter.annotation.as_deref())
+                            .and_then(|annotation| self.annotation_type(annotation))
+                    };
                     for (attr, value, annotation) in finder.found {
                         if let Some(value) = value {
                             assignments.push((attr.clone(), value));
                         }
                         let ty = annotation
                             .and_then(|a| self.annotation_type(a))
+                            .or_else(|| value.and_then(parameter_type))
                             .or_else(|| match value.and_then(|v| self.type_of(v)) {
                                 Some(Returns::One(ty)) => Some(ty),
                                 _ => None,
