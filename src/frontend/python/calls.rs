@@ -5,7 +5,7 @@ use ruff_python_ast::visitor::Visitor;
 use ruff_python_ast::{self as ast, Expr};
 
 use super::Lowerer;
-use super::syntax::span;
+use super::syntax::{dotted, made_non_blocking, span};
 use crate::knowledge::Returns;
 use crate::model::{Call, Context, Receiver, ThreadEntry, concat};
 
@@ -54,6 +54,38 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Whether a method call's receiver was made non-blocking: earlier in this function
+    /// (`sock.setblocking(False)`), or, for an attribute of `self`, by a method of its class.
+    /// A call that makes it so is noted here for the calls after it.
+    fn on_non_blocking_socket(&mut self, call: &ast::ExprCall) -> bool {
+        if let Some(receiver) = made_non_blocking(call) {
+            let written = dotted(receiver);
+            if let Some(scope) = self.semantic.scopes.last_mut() {
+                scope.non_blocking.insert(written);
+            }
+            return false;
+        }
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return false;
+        };
+        let receiver = attr.value.as_ref();
+        if let Expr::Attribute(field) = receiver
+            && matches!(field.value.as_ref(), Expr::Name(n) if Some(n.id.as_str()) == self.semantic.self_name())
+            && self
+                .semantic
+                .self_class()
+                .is_some_and(|class| class.non_blocking.iter().any(|a| *a == field.attr.id))
+        {
+            return true;
+        }
+        matches!(receiver, Expr::Name(_) | Expr::Attribute(_))
+            && self
+                .semantic
+                .scopes
+                .last()
+                .is_some_and(|s| s.non_blocking.contains(&dotted(receiver)))
+    }
+
     pub(super) fn call(&mut self, call: &'a ast::ExprCall, awaited: bool) {
         let result = std::mem::take(&mut self.next_result);
         let callee = self.semantic.resolve(&call.func);
@@ -65,7 +97,9 @@ impl<'a> Lowerer<'a> {
         let schedules = self
             .tables
             .consumes_awaitables(callee.as_deref(), method.as_deref());
-        let non_blocking = asks_not_to_block(call, method.as_deref());
+        let non_blocking = self.non_blocking_attempts > 0
+            || asks_not_to_block(call, method.as_deref())
+            || self.on_non_blocking_socket(call);
         let inherited = || {
             let base = self.semantic.inherited_from_library(callee.as_deref()?)?;
             self.tables.blocking_api(Some(&base), method.as_deref())

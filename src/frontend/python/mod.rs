@@ -72,6 +72,7 @@ pub fn lower(
         closure: 0,
         closures: 0,
         repeat_depth: 0,
+        non_blocking_attempts: 0,
         state_locals: Vec::new(),
         lock_helpers: HashMap::default(),
         current: 0,
@@ -99,6 +100,9 @@ struct Lowerer<'a> {
     /// Conditions built on a given lock (`Condition(self.lock)`): condition identity → the
     /// lock's identity and type.
     condition_locks: HashMap<String, (String, String)>,
+    /// How many `try` bodies whose handlers catch `BlockingIOError` enclose the code being
+    /// lowered: calls there are non-blocking attempts.
+    non_blocking_attempts: usize,
     /// How many `while` loops of the current function enclose the code being lowered.
     loop_depth: usize,
     /// How many `with` blocks over context managers that are not known locks enclose it.

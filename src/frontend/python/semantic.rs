@@ -50,6 +50,9 @@ pub(super) struct Scope {
     /// Names bound here to what a blocking call returned (`with open(p) as f`): that call is
     /// where the blocking is reported, not at each use of the object.
     pub(super) opened: HashSet<String>,
+    /// Names and attributes (as written: `sock`, `self._sock`) made non-blocking here so far
+    /// (`sock.setblocking(False)`): their calls do not wait.
+    pub(super) non_blocking: HashSet<String>,
 }
 
 impl Scope {
@@ -64,6 +67,7 @@ impl Scope {
             attribute_types: HashMap::default(),
             bases: Vec::new(),
             opened: HashSet::default(),
+            non_blocking: HashSet::default(),
         }
     }
 }
@@ -79,6 +83,8 @@ pub(super) struct ClassInfo {
     pub(super) methods: HashSet<String>,
     /// Method → the attributes it assigns through `self`.
     pub(super) assigned_by: HashMap<String, HashSet<String>>,
+    /// Attributes some method makes non-blocking (`self._sock.setblocking(False)`).
+    pub(super) non_blocking: Vec<String>,
 }
 
 /// What a class's body and methods say about its attributes.

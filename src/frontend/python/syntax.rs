@@ -99,3 +99,64 @@ pub(super) fn span(node: &impl Ranged) -> Span {
     let range = node.range();
     range.start().to_usize()..range.end().to_usize()
 }
+
+/// Whether one of a `try`'s handlers catches the error a non-blocking operation raises when it
+/// would block (`except BlockingIOError:`, `except (ssl.SSLWantReadError, …):`): the `try` body
+/// is an attempt that does not wait.
+pub(super) fn catches_would_block(handlers: &[ast::ExceptHandler]) -> bool {
+    fn would_block(expr: &Expr) -> bool {
+        match expr {
+            Expr::Tuple(tuple) => tuple.elts.iter().any(would_block),
+            Expr::Name(name) => name.id.as_str() == "BlockingIOError",
+            Expr::Attribute(attr) => matches!(
+                attr.attr.id.as_str(),
+                "SSLWantReadError" | "SSLWantWriteError" | "BlockingIOError"
+            ),
+            _ => false,
+        }
+    }
+    handlers.iter().any(|handler| {
+        let ast::ExceptHandler::ExceptHandler(handler) = handler;
+        handler.type_.as_deref().is_some_and(would_block)
+    })
+}
+
+/// `sock.setblocking(False)`, `sock.settimeout(0)`: the receiver (as written) of a call that
+/// makes a socket non-blocking.
+pub(super) fn made_non_blocking(call: &ast::ExprCall) -> Option<&Expr> {
+    let Expr::Attribute(attr) = call.func.as_ref() else {
+        return None;
+    };
+    let [argument] = &*call.arguments.args else {
+        return None;
+    };
+    let off = match argument {
+        Expr::BooleanLiteral(b) => !b.value,
+        Expr::NumberLiteral(n) => match &n.value {
+            ast::Number::Int(i) => i.as_u64() == Some(0),
+            ast::Number::Float(f) => *f == 0.0,
+            _ => false,
+        },
+        _ => false,
+    };
+    (off && matches!(attr.attr.id.as_str(), "setblocking" | "settimeout")).then_some(&attr.value)
+}
+
+/// The attributes of `self` a method body makes non-blocking (`self._sock.setblocking(False)`).
+pub(super) fn non_blocking_attributes(body: &[ast::Stmt], self_name: &str, out: &mut Vec<String>) {
+    struct Finder<'n, 'o>(&'n str, &'o mut Vec<String>);
+    impl<'b> Visitor<'b> for Finder<'_, '_> {
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            if let Expr::Call(call) = expr
+                && let Some(Expr::Attribute(attr)) = made_non_blocking(call)
+                && matches!(attr.value.as_ref(), Expr::Name(n) if n.id.as_str() == self.0)
+            {
+                self.1.push(attr.attr.id.to_string());
+            }
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                visitor::walk_expr(self, expr)
+            });
+        }
+    }
+    Finder(self_name, out).visit_body(body);
+}

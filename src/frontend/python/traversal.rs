@@ -7,7 +7,9 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::Lowerer;
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
-use super::syntax::{first_param, is_main_guard, is_staticmethod, span};
+use super::syntax::{
+    catches_would_block, first_param, is_main_guard, is_staticmethod, non_blocking_attributes, span,
+};
 use crate::knowledge::Returns;
 use crate::model::{
     Class, Context, Function, FunctionKind, Pointless, PointlessLock, Receiver, ResultUse, concat,
@@ -114,6 +116,7 @@ impl<'a> Lowerer<'a> {
             std::mem::take(&mut self.opaque_with_depth),
             std::mem::take(&mut self.state_locals),
             std::mem::take(&mut self.repeat_depth),
+            std::mem::take(&mut self.non_blocking_attempts),
         );
         self.current = index;
         self.context = if def.is_async {
@@ -149,6 +152,7 @@ impl<'a> Lowerer<'a> {
             self.opaque_with_depth,
             self.state_locals,
             self.repeat_depth,
+            self.non_blocking_attempts,
         ) = saved;
         self.semantic.scopes.pop();
     }
@@ -207,11 +211,20 @@ impl<'a> Lowerer<'a> {
             Stmt::FunctionDef(method) => Some(method.name.id.to_string()),
             _ => None,
         });
+        let mut non_blocking = Vec::new();
+        for stmt in &class.body {
+            if let Stmt::FunctionDef(method) = stmt
+                && let Some(self_name) = first_param(method)
+            {
+                non_blocking_attributes(&method.body, self_name, &mut non_blocking);
+            }
+        }
         let info = ClassInfo {
             attributes: attribute_types.clone(),
             bases: bases.clone(),
             methods: methods.collect(),
             assigned_by,
+            non_blocking,
         };
         self.semantic.classes.insert(class_identity.clone(), info);
         let mut scope = Scope::new(ScopeKind::Class, &name);
@@ -502,6 +515,17 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.visit_body(&for_stmt.body);
                 self.repeat_depth -= 1;
                 self.visit_body(&for_stmt.orelse);
+            }
+            // `try: sock.accept() except BlockingIOError: …`: a non-blocking attempt.
+            Stmt::Try(try_stmt) if catches_would_block(&try_stmt.handlers) => {
+                self.non_blocking_attempts += 1;
+                self.visit_body(&try_stmt.body);
+                self.non_blocking_attempts -= 1;
+                for handler in &try_stmt.handlers {
+                    self.visit_except_handler(handler);
+                }
+                self.visit_body(&try_stmt.orelse);
+                self.visit_body(&try_stmt.finalbody);
             }
             Stmt::AugAssign(aug) => {
                 self.state_write(&aug.target, None, span(stmt));
