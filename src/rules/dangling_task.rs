@@ -36,11 +36,18 @@ fn check_call(
     if !knowledge.task_spawners.contains(callee) {
         return;
     }
+    let awaits_later = || {
+        model.functions[function]
+            .awaits
+            .iter()
+            .any(|a| a.start > call.span.end)
+    };
     let what = match &call.result {
         ResultUse::Discarded => "is discarded".to_string(),
-        // `task = loop.create_task(...)` and `task` never read: dropped at the function's end.
-        ResultUse::Bound(variable) if !model.reads_name(function, variable) => {
-            format!("is stored in `{variable}`, which is never used")
+        // `task = loop.create_task(...)` and `task` never read: dropped when the function
+        // returns. A function that awaits afterwards keeps it alive meanwhile on purpose.
+        ResultUse::Bound(variable) if !model.reads_name(function, variable) && !awaits_later() => {
+            format!("is stored in `{variable}`, which is never used before the function returns")
         }
         _ => return,
     };

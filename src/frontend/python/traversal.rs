@@ -331,8 +331,17 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.state_write(target, Some(&assign.value), span(stmt));
                     self.state_read_into_local(target, &assign.value);
                 }
+                // A local of this function (a `global`/`nonlocal` name outlives the call).
                 let bound_call = match (assign.targets.as_slice(), assign.value.as_ref()) {
-                    ([Expr::Name(name)], Expr::Call(_)) => Some(name),
+                    ([Expr::Name(name)], Expr::Call(_))
+                        if !self
+                            .semantic
+                            .scopes
+                            .last()
+                            .is_some_and(|s| s.outer_names.contains(name.id.as_str())) =>
+                    {
+                        Some(name)
+                    }
                     _ => None,
                 };
                 if let Some(name) = bound_call {
