@@ -142,15 +142,16 @@ pub fn blocking_summaries(
     summaries
 }
 
-/// The blocking API a call is once the project's types are known: only a method the project
-/// does not define may be one (a cheap test before the lookup, on every call).
+/// The blocking API a call is once the project's types and re-exports are known: only a call
+/// of something the project does not define may be one (a cheap test before the lookup, on
+/// every call).
 fn late<'p>(
     project: &Project,
     policy: &'p dyn Policy,
     site: CallSite,
     call: &crate::model::Call,
 ) -> Option<&'p BlockingApi> {
-    let untyped = call.method.is_some() && project.target(site).is_none();
+    let untyped = call.callee.is_some() && project.target(site).is_none();
     untyped
         .then(|| policy.late_blocking(project, site))
         .flatten()

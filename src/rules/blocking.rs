@@ -95,17 +95,36 @@ pub fn late_blocking<'t>(
         let model = project.model(caller);
         let separator = model.language.path_separator();
         for (index, call) in function.calls.iter().enumerate() {
-            let (None, Some(callee), Some(method)) = (&call.blocking, &call.callee, &call.method)
-            else {
+            let (None, Some(callee)) = (&call.blocking, &call.callee) else {
+                continue;
+            };
+            let site = CallSite {
+                caller,
+                call: index,
+            };
+            // A function re-exported by another file (`helix_lsp::block_on` is `pub use
+            // futures_executor::block_on`).
+            if project.target(site).is_none()
+                && let std::borrow::Cow::Owned(unaliased) = project.index.unalias(callee, separator)
+                && let Some(api) =
+                    tables(caller.file).blocking_api(Some(&unaliased), call.method.as_deref())
+            {
+                let api = api.clone();
+                found.insert(
+                    site,
+                    LateBlocking {
+                        typed: unaliased,
+                        api,
+                    },
+                );
+                continue;
+            }
+            let Some(method) = &call.method else {
                 continue;
             };
             // A method of the project itself is followed by the summaries instead, unless it
             // overrides a blocking library method: an override keeps the contract of what it
             // overrides (`shutdown(wait=True)` of a `ThreadPoolExecutor` subclass waits).
-            let site = CallSite {
-                caller,
-                call: index,
-            };
             if let Some(target) = project.target(site) {
                 if let Some((typed, api)) =
                     overridden_blocking(project, target, method, tables(caller.file))

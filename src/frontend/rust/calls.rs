@@ -70,7 +70,9 @@ impl Lowerer<'_> {
     pub(super) fn call(&mut self, call: &syn::ExprCall) {
         let (callee, alternatives) = match call.func.as_ref() {
             Expr::Path(path) => (
-                self.semantic.resolve_qualified_name(&path.path),
+                self.semantic
+                    .resolve_qualified_name(&path.path)
+                    .map(|name| self.semantic.unalias_path(name)),
                 self.semantic.glob_candidates(&path.path),
             ),
             _ => (None, Vec::new()),

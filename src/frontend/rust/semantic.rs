@@ -320,6 +320,19 @@ impl<'t> SemanticModel<'t> {
         Some(name)
     }
 
+    /// What a path stands for through the file's re-exports (`crate::lsp::block_on` after `mod
+    /// lsp { pub use futures_executor::block_on; }` is `futures_executor::block_on`).
+    pub(super) fn unalias_path(&self, name: String) -> String {
+        let mut name = name;
+        for _ in 0..8 {
+            match self.file_reexports.get(&name) {
+                Some(target) if *target != name => name = target.clone(),
+                _ => break,
+            }
+        }
+        name
+    }
+
     /// Enters an inline `mod`'s scope.
     pub(super) fn push_module(&mut self, module: String, items: &[syn::Item]) {
         self.modules.push(module.clone());
