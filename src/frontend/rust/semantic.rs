@@ -31,6 +31,9 @@ pub(super) struct SemanticModel<'t> {
     lock_aliases: Vec<HashMap<String, LockName>>,
     /// Struct name → field name → canonical field type.
     fields: HashMap<String, HashMap<String, String>>,
+    /// Enum variants (`State::Running`) → the types of their fields, by position (tuple
+    /// variants) or name (struct variants), for the bindings of a pattern.
+    variants: HashMap<String, VariantFields>,
     /// Struct name → field name → the type a lock field guards (`inner: Mutex<Inner>` →
     /// `Inner`): what its guard dereferences to.
     guarded: HashMap<String, HashMap<String, (String, String)>>,
@@ -122,6 +125,9 @@ fn item_name(item: &syn::Item) -> Option<String> {
     Some(ident.to_string())
 }
 
+/// The fields of an enum variant: each one's name (struct variants) and canonical type.
+type VariantFields = Vec<(Option<String>, Option<String>)>;
+
 /// How many expressions deep type resolution looks.
 pub(super) const MAX_RESOLUTION_DEPTH: usize = 16;
 
@@ -184,6 +190,7 @@ impl<'t> SemanticModel<'t> {
             locals: vec![HashMap::new()],
             lock_aliases: vec![HashMap::new()],
             fields: HashMap::new(),
+            variants: HashMap::new(),
             guarded: HashMap::new(),
             statics: HashMap::new(),
             lock_types: tables
@@ -208,6 +215,7 @@ impl<'t> SemanticModel<'t> {
         self.fields = self.struct_fields(items);
         self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
+        self.variants = self.variant_fields(items);
         self.lazy_static_types(&module);
         self.nested_module_types(items, &module, 0);
     }
@@ -284,6 +292,9 @@ impl<'t> SemanticModel<'t> {
             }
             for (name, ty) in self.static_types(inner_items) {
                 self.statics.entry(name).or_insert(ty);
+            }
+            for (name, fields) in self.variant_fields(inner_items) {
+                self.variants.entry(name).or_insert(fields);
             }
             self.lazy_static_types(&inner_module);
             self.nested_module_types(inner_items, &inner_module, depth + 1);
@@ -774,15 +785,73 @@ impl<'t> SemanticModel<'t> {
             {
                 self.bind_pattern(&tuple.elems[0], ty)
             }
-            Pat::TupleStruct(tuple) => tuple.elems.iter().for_each(|p| self.bind_pattern(p, None)),
-            Pat::Struct(strukt) => strukt
-                .fields
-                .iter()
-                .for_each(|f| self.bind_pattern(&f.pat, None)),
+            // `State::Running(ref data)`: the variant's field types.
+            Pat::TupleStruct(tuple) => {
+                let types: Vec<Option<String>> = self
+                    .variant_of(&tuple.path)
+                    .filter(|fields| fields.len() == tuple.elems.len())
+                    .map(|fields| fields.iter().map(|(_, ty)| ty.clone()).collect())
+                    .unwrap_or_default();
+                for (i, element) in tuple.elems.iter().enumerate() {
+                    let ty = types.get(i).cloned().flatten().map(Returns::One);
+                    self.bind_pattern(element, ty);
+                }
+            }
+            Pat::Struct(strukt) => {
+                let fields = self.variant_of(&strukt.path).cloned().unwrap_or_default();
+                for field in &strukt.fields {
+                    let syn::Member::Named(name) = &field.member else {
+                        self.bind_pattern(&field.pat, None);
+                        continue;
+                    };
+                    let ty = fields
+                        .iter()
+                        .find(|(field_name, _)| field_name.as_deref() == Some(&*name.to_string()))
+                        .and_then(|(_, ty)| ty.clone())
+                        .map(Returns::One);
+                    self.bind_pattern(&field.pat, ty);
+                }
+            }
             Pat::Slice(slice) => slice.elems.iter().for_each(|p| self.bind_pattern(p, None)),
             Pat::Or(or) => or.cases.iter().for_each(|p| self.bind_pattern(p, None)),
             _ => {}
         }
+    }
+
+    /// The field types of the variants of the enums among `items` (`State::Running` → `[(None,
+    /// Data)]`), each field named for struct variants.
+    fn variant_fields(&self, items: &[syn::Item]) -> HashMap<String, VariantFields> {
+        let mut out = HashMap::new();
+        for item in items {
+            let syn::Item::Enum(enumeration) = item else {
+                continue;
+            };
+            for variant in &enumeration.variants {
+                let fields = variant
+                    .fields
+                    .iter()
+                    .map(|f| {
+                        let name = f.ident.as_ref().map(ToString::to_string);
+                        (name, self.resolve_type(&f.ty))
+                    })
+                    .collect();
+                out.insert(format!("{}::{}", enumeration.ident, variant.ident), fields);
+            }
+        }
+        out
+    }
+
+    /// The fields of the enum variant a pattern's path names (`State::Running`, also
+    /// `Self::Running` in an `impl State`).
+    fn variant_of(&self, path: &syn::Path) -> Option<&VariantFields> {
+        let mut segments = path.segments.iter().rev();
+        let variant = segments.next()?.ident.to_string();
+        let owner = segments.next()?.ident.to_string();
+        let owner = match owner.as_str() {
+            "Self" => self.self_type.as_deref()?.rsplit("::").next()?.to_string(),
+            _ => owner,
+        };
+        self.variants.get(&format!("{owner}::{variant}"))
     }
 
     /// Named fields of the structs declared at the top of the file.

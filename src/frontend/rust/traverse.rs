@@ -282,6 +282,21 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.semantic.bind_pattern(&expr.pat, ty);
     }
 
+    fn visit_expr_match(&mut self, expr: &'ast syn::ExprMatch) {
+        for attribute in &expr.attrs {
+            self.visit_attribute(attribute);
+        }
+        self.visit_expr(&expr.expr);
+        let ty = self.semantic.type_of(&expr.expr);
+        // Each arm's bindings, typed by the scrutinee or the variant they destructure.
+        for arm in &expr.arms {
+            self.semantic.push_locals();
+            self.semantic.bind_pattern(&arm.pat, ty.clone());
+            visit::visit_arm(self, arm);
+            self.semantic.pop_locals();
+        }
+    }
+
     fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
         self.atomic_check_then_act(expr);
         visit::visit_expr_if(self, expr);
