@@ -508,6 +508,10 @@ pub struct FileModel {
     pub returns: Vec<(String, String)>,
     /// Python: the bodies of the module's `if __name__ == "__main__":` blocks.
     pub main_guards: Vec<Span>,
+    /// Python: functions registered to run in a child right after `fork()`
+    /// (`os.register_at_fork(after_in_child=f)`, `multiprocessing.util.register_after_fork`):
+    /// the child has one thread then.
+    pub fork_hooks: Vec<String>,
     /// Rust: the canonical names of the file's `static mut`s.
     pub mutable_statics: Vec<String>,
 }
@@ -536,6 +540,7 @@ impl FileModel {
             returned_by: Vec::new(),
             returns: Vec::new(),
             main_guards: Vec::new(),
+            fork_hooks: Vec::new(),
             mutable_statics: Vec::new(),
         }
     }

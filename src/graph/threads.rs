@@ -21,6 +21,9 @@ pub struct Concurrency {
     pub closures: HashSet<(FunctionId, u32)>,
     /// Threads started once, with what runs alongside them on the starting thread.
     pub alongside: Vec<Alongside>,
+    /// Functions that run in a freshly forked child, where only one thread exists (see
+    /// [`crate::model::FileModel::fork_hooks`]).
+    pub fork_hooks: HashSet<FunctionId>,
 }
 
 /// A thread started once and the code of the thread that started it which runs at the same
@@ -42,6 +45,14 @@ const MAX_ALONGSIDE: usize = 4096;
 impl Concurrency {
     pub fn new(project: &Project) -> Concurrency {
         let mut concurrency = Concurrency::default();
+        for model in &project.models {
+            for hook in &model.fork_hooks {
+                let resolved = project
+                    .index
+                    .resolve(hook, model.language.path_separator(), 12);
+                concurrency.fork_hooks.extend(resolved);
+            }
+        }
         // How many instances may run at once, per function (2 means "several").
         let mut instances: HashMap<FunctionId, u8> = HashMap::default();
         for (id, function) in project.functions() {

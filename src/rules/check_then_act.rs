@@ -17,7 +17,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let concurrency = context.concurrency();
     for (id, function) in project.functions() {
-        if function.check_then_acts.is_empty() {
+        // A fork hook runs in a child that has one thread.
+        if function.check_then_acts.is_empty() || concurrency.fork_hooks.contains(&id) {
             continue;
         }
         let model = project.model(id);

@@ -27,7 +27,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         // Constructors and top-level code run before the state is shared.
-        if function.is_constructor() || function.kind == crate::model::FunctionKind::Module {
+        if function.is_constructor()
+            || function.kind == crate::model::FunctionKind::Module
+            || concurrency.fork_hooks.contains(&id)
+        {
             continue;
         }
         let model = project.model(id);

@@ -30,6 +30,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 write.closure != 0 && concurrency.closures.contains(&(id, write.closure));
             if write.access != Access::ReadModifyWrite
                 || function.is_constructor()
+                || concurrency.fork_hooks.contains(&id)
                 || !is_shared(write.via_self, function, &concurrency.shared_classes)
                 || held_at(function, write.span.start).is_some()
                 || guarded.contains_key(write.state.as_str())

@@ -86,6 +86,28 @@ impl<'a> Lowerer<'a> {
                 .is_some_and(|s| s.non_blocking.contains(&dotted(receiver)))
     }
 
+    /// `os.register_at_fork(after_in_child=f)`, `multiprocessing.util.register_after_fork(obj,
+    /// f)`: notes `f` as a function that runs in a child with a single thread.
+    fn fork_hook(&mut self, call: &ast::ExprCall, callee: Option<&str>) {
+        let hook = match callee {
+            Some("os.register_at_fork") => call
+                .arguments
+                .keywords
+                .iter()
+                .find(|k| {
+                    k.arg
+                        .as_ref()
+                        .is_some_and(|a| a.id.as_str() == "after_in_child")
+                })
+                .map(|k| &k.value),
+            Some("multiprocessing.util.register_after_fork") => call.arguments.args.get(1),
+            _ => None,
+        };
+        if let Some(hook) = hook.and_then(|hook| self.semantic.resolve(hook)) {
+            self.model.fork_hooks.push(hook);
+        }
+    }
+
     pub(super) fn call(&mut self, call: &'a ast::ExprCall, awaited: bool) {
         let result = std::mem::take(&mut self.next_result);
         let callee = self.semantic.resolve(&call.func);
@@ -123,6 +145,7 @@ impl<'a> Lowerer<'a> {
         {
             self.container_change(receiver, span(call));
         }
+        self.fork_hook(call, callee.as_deref());
         let tables = self.tables;
         if let Some(api) = callee.as_deref()
             && let Some(target) = tables.process_targets.get(api)
