@@ -168,7 +168,9 @@ fn check_fixtures(only: Option<Code>) {
             let message = report
                 .diagnostics
                 .iter()
-                .find(|d| &d.path == path && d.code == *code)
+                .find(|d| {
+                    &d.path == path && d.code == *code && index.line_of(d.span.start) + 1 == *line
+                })
                 .map(|d| d.message.as_str())
                 .unwrap_or("");
             failures.push(format!("{name}:{line}: unexpected {code} ({message})"));
