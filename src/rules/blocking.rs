@@ -91,6 +91,8 @@ pub fn late_blocking<'t>(
     tables: impl Fn(usize) -> &'t LanguageTables,
 ) -> HashMap<CallSite, LateBlocking> {
     let mut found = HashMap::default();
+    let mut reexported: HashMap<(usize, &str, Option<&str>), Option<LateBlocking>> =
+        HashMap::default();
     for (caller, function) in project.functions() {
         let model = project.model(caller);
         let separator = model.language.path_separator();
@@ -103,21 +105,30 @@ pub fn late_blocking<'t>(
                 call: index,
             };
             // A function re-exported by another file (`helix_lsp::block_on` is `pub use
-            // futures_executor::block_on`).
-            if project.target(site).is_none()
-                && let std::borrow::Cow::Owned(unaliased) = project.index.unalias(callee, separator)
-                && let Some(api) =
-                    tables(caller.file).blocking_api(Some(&unaliased), call.method.as_deref())
-            {
-                let api = api.clone();
-                found.insert(
-                    site,
-                    LateBlocking {
-                        typed: unaliased,
-                        api,
-                    },
+            // futures_executor::block_on`). Callees repeat across files: each is looked up once
+            // per set of tables.
+            if project.target(site).is_none() {
+                let file_tables = tables(caller.file);
+                let key = (
+                    std::ptr::from_ref(file_tables) as usize,
+                    callee.as_str(),
+                    call.method.as_deref(),
                 );
-                continue;
+                let reexported = reexported.entry(key).or_insert_with(|| {
+                    let std::borrow::Cow::Owned(typed) = project.index.unalias(callee, separator)
+                    else {
+                        return None;
+                    };
+                    let api = file_tables.blocking_api(Some(&typed), call.method.as_deref())?;
+                    Some(LateBlocking {
+                        typed,
+                        api: api.clone(),
+                    })
+                });
+                if let Some(late) = reexported {
+                    found.insert(site, late.clone());
+                    continue;
+                }
             }
             let Some(method) = &call.method else {
                 continue;

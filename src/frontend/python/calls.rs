@@ -55,10 +55,19 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Whether a method call's receiver was made non-blocking: earlier in this function
-    /// (`sock.setblocking(False)`), or, for an attribute of `self`, by a method of its class.
+    /// (`sock.setblocking(False)`), or, for an attribute of `self`, by a method of its class
+    /// lowered before this one (its constructor).
     /// A call that makes it so is noted here for the calls after it.
     fn on_non_blocking_socket(&mut self, call: &ast::ExprCall) -> bool {
         if let Some(receiver) = made_non_blocking(call) {
+            // `self._sock.setblocking(False)`: for the methods of the class lowered after this
+            // one (a constructor comes first), too.
+            if let Expr::Attribute(field) = receiver
+                && matches!(field.value.as_ref(), Expr::Name(n) if Some(n.id.as_str()) == self.semantic.self_name())
+                && let Some(class) = self.semantic.self_class_mut()
+            {
+                class.non_blocking.push(field.attr.id.to_string());
+            }
             let written = dotted(receiver);
             if let Some(scope) = self.semantic.scopes.last_mut() {
                 scope.non_blocking.insert(written);

@@ -83,7 +83,8 @@ pub(super) struct ClassInfo {
     pub(super) methods: HashSet<String>,
     /// Method → the attributes it assigns through `self`.
     pub(super) assigned_by: HashMap<String, HashSet<String>>,
-    /// Attributes some method makes non-blocking (`self._sock.setblocking(False)`).
+    /// Attributes the methods lowered so far make non-blocking (`self._sock.setblocking(False)`
+    /// in the constructor).
     pub(super) non_blocking: Vec<String>,
 }
 
@@ -170,6 +171,15 @@ impl SemanticModel<'_> {
             }
             _ => Receiver::Other,
         }
+    }
+
+    /// [`Self::self_class`], to update.
+    pub(super) fn self_class_mut(&mut self) -> Option<&mut ClassInfo> {
+        let class = match self.lookup(self.self_name()?) {
+            Some(Binding::Local(Some(Returns::One(class)))) => class.clone(),
+            _ => return None,
+        };
+        self.classes.get_mut(&class)
     }
 
     /// In a method: the name of its own object (`self`).

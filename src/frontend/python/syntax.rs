@@ -141,22 +141,3 @@ pub(super) fn made_non_blocking(call: &ast::ExprCall) -> Option<&Expr> {
     };
     (off && matches!(attr.attr.id.as_str(), "setblocking" | "settimeout")).then_some(&attr.value)
 }
-
-/// The attributes of `self` a method body makes non-blocking (`self._sock.setblocking(False)`).
-pub(super) fn non_blocking_attributes(body: &[ast::Stmt], self_name: &str, out: &mut Vec<String>) {
-    struct Finder<'n, 'o>(&'n str, &'o mut Vec<String>);
-    impl<'b> Visitor<'b> for Finder<'_, '_> {
-        fn visit_expr(&mut self, expr: &'b Expr) {
-            if let Expr::Call(call) = expr
-                && let Some(Expr::Attribute(attr)) = made_non_blocking(call)
-                && matches!(attr.value.as_ref(), Expr::Name(n) if n.id.as_str() == self.0)
-            {
-                self.1.push(attr.attr.id.to_string());
-            }
-            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
-                visitor::walk_expr(self, expr)
-            });
-        }
-    }
-    Finder(self_name, out).visit_body(body);
-}

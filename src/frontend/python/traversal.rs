@@ -7,9 +7,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::Lowerer;
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
-use super::syntax::{
-    catches_would_block, first_param, is_main_guard, is_staticmethod, non_blocking_attributes, span,
-};
+use super::syntax::{catches_would_block, first_param, is_main_guard, is_staticmethod, span};
 use crate::knowledge::Returns;
 use crate::model::{
     Class, Context, Function, FunctionKind, Pointless, PointlessLock, Receiver, ResultUse, concat,
@@ -211,20 +209,12 @@ impl<'a> Lowerer<'a> {
             Stmt::FunctionDef(method) => Some(method.name.id.to_string()),
             _ => None,
         });
-        let mut non_blocking = Vec::new();
-        for stmt in &class.body {
-            if let Stmt::FunctionDef(method) = stmt
-                && let Some(self_name) = first_param(method)
-            {
-                non_blocking_attributes(&method.body, self_name, &mut non_blocking);
-            }
-        }
         let info = ClassInfo {
             attributes: attribute_types.clone(),
             bases: bases.clone(),
             methods: methods.collect(),
             assigned_by,
-            non_blocking,
+            non_blocking: Vec::new(),
         };
         self.semantic.classes.insert(class_identity.clone(), info);
         let mut scope = Scope::new(ScopeKind::Class, &name);
