@@ -93,6 +93,7 @@ pub fn late_blocking<'t>(
     let mut found = HashMap::default();
     let mut reexported: HashMap<(usize, &str, Option<&str>), Option<LateBlocking>> =
         HashMap::default();
+    let mut method_names: HashMap<usize, rustc_hash::FxHashSet<&'t str>> = HashMap::default();
     for (caller, function) in project.functions() {
         let model = project.model(caller);
         let separator = model.language.path_separator();
@@ -137,8 +138,22 @@ pub fn late_blocking<'t>(
             // overrides a blocking library method: an override keeps the contract of what it
             // overrides (`shutdown(wait=True)` of a `ThreadPoolExecutor` subclass waits).
             if let Some(target) = project.target(site) {
+                // Only a method named like a blocking library method can override one.
+                let file_tables = tables(caller.file);
+                let names = method_names
+                    .entry(std::ptr::from_ref(file_tables) as usize)
+                    .or_insert_with(|| {
+                        file_tables
+                            .blocking
+                            .keys()
+                            .filter_map(|name| name.rsplit_once('.').map(|(_, last)| last))
+                            .collect()
+                    });
+                if !names.contains(method.as_str()) {
+                    continue;
+                }
                 if let Some((typed, api)) =
-                    overridden_blocking(project, target, method, tables(caller.file))
+                    overridden_blocking(project, target, method, file_tables)
                 {
                     found.insert(site, LateBlocking { typed, api });
                 }
