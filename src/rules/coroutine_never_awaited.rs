@@ -68,49 +68,45 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             {
                 continue;
             }
-            let what = match &call.result {
+            let never_awaited = "coroutine created and never awaited";
+            let (message, label, help) = match &call.result {
                 ResultUse::Bound(variable)
                     if function.truth_tests.contains(&name_hash(variable)) =>
                 {
-                    out.push(
-                        Diagnostic::new(
-                            RULE.code,
-                            model.path.clone(),
-                            call.span.clone(),
-                            format!("the coroutine returned by `{name}()` is stored in `{variable}`, which is only tested for truth: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"),
-                        )
-                        .with_label("coroutine created and never awaited")
-                        .with_help(format!("`{variable} = await {name}(...)`")),
-                    );
-                    continue;
+                    (
+                        format!(
+                            "the coroutine returned by `{name}()` is stored in `{variable}`, which is only tested for truth: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"
+                        ),
+                        never_awaited,
+                        format!("`{variable} = await {name}(...)`"),
+                    )
                 }
-                ResultUse::Bound(variable) => {
-                    format!("is stored in `{variable}`, which is never used")
+                ResultUse::Returned => (
+                    format!(
+                        "the coroutine returned by `{name}()` is returned un-awaited from async function `{0}`: whoever awaits `{0}()` gets this coroutine object instead of its result, and its body never runs",
+                        function.name
+                    ),
+                    "coroutine returned without `await`",
+                    format!("`return await {name}(...)`"),
+                ),
+                result => {
+                    let what = match result {
+                        ResultUse::Bound(variable) => {
+                            format!("is stored in `{variable}`, which is never used")
+                        }
+                        _ => "is discarded".to_string(),
+                    };
+                    (
+                        format!("the coroutine returned by `{name}()` {what}: its body never runs (Python only warns \"coroutine was never awaited\" at run time)"),
+                        never_awaited,
+                        "`await` it, or schedule it with `asyncio.create_task(...)` and keep the task".to_string(),
+                    )
                 }
-                ResultUse::Returned => {
-                    out.push(
-                        Diagnostic::new(
-                            RULE.code,
-                            model.path.clone(),
-                            call.span.clone(),
-                            format!("the coroutine returned by `{name}()` is returned un-awaited from async function `{}`: whoever awaits `{}()` gets this coroutine object instead of its result, and its body never runs", function.name, function.name),
-                        )
-                        .with_label("coroutine returned without `await`")
-                        .with_help(format!("`return await {name}(...)`")),
-                    );
-                    continue;
-                }
-                _ => "is discarded".to_string(),
             };
             out.push(
-                Diagnostic::new(
-                    RULE.code,
-                    model.path.clone(),
-                    call.span.clone(),
-                    format!("the coroutine returned by `{name}()` {what}: its body never runs (Python only warns \"coroutine was never awaited\" at run time)"),
-                )
-                .with_label("coroutine created and never awaited")
-                .with_help("`await` it, or schedule it with `asyncio.create_task(...)` and keep the task"),
+                Diagnostic::new(RULE.code, model.path.clone(), call.span.clone(), message)
+                    .with_label(label)
+                    .with_help(help),
             );
         }
     }

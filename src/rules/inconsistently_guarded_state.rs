@@ -135,19 +135,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 "hold `{lock}` for the loop, or iterate over a copy taken with it held (`with {lock}: items = list({})`)",
                 iteration.written
             ));
-            let path = project.model(guard.function).path.clone();
-            diagnostic.related = vec![
-                Related {
-                    path: path.clone(),
-                    span: guard.change.span.clone(),
-                    message: format!("`{}` changed with the lock held", guard.change.written),
-                },
-                Related {
-                    path,
-                    span: guard.lock.span.clone(),
-                    message: format!("`{lock}` taken here"),
-                },
-            ];
+            let changed = format!("`{}` changed with the lock held", guard.change.written);
+            diagnostic.related = lock_sites(
+                project,
+                guard.function,
+                &guard.change.span,
+                changed,
+                guard.lock,
+            );
             out.push(diagnostic);
         }
     }
@@ -155,17 +150,36 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
 
 /// The guarded write and its lock, as related sites.
 fn guard_sites(project: &crate::graph::Project, guard: &GuardedWrite) -> Vec<Related> {
-    let path = project.model(guard.function).path.clone();
+    let written = format!("`{}` written with the lock held", guard.write.written);
+    lock_sites(
+        project,
+        guard.function,
+        &guard.write.span,
+        written,
+        guard.lock,
+    )
+}
+
+/// A site of `function` that uses state with `lock` held, and where the lock is taken, as
+/// related sites.
+fn lock_sites(
+    project: &crate::graph::Project,
+    function: crate::graph::FunctionId,
+    site: &crate::model::Span,
+    message: String,
+    lock: &crate::model::LockHold,
+) -> Vec<Related> {
+    let path = project.model(function).path.clone();
     vec![
         Related {
             path: path.clone(),
-            span: guard.write.span.clone(),
-            message: format!("`{}` written with the lock held", guard.write.written),
+            span: site.clone(),
+            message,
         },
         Related {
             path,
-            span: guard.lock.span.clone(),
-            message: format!("`{}` taken here", guard.lock.lock),
+            span: lock.span.clone(),
+            message: format!("`{}` taken here", lock.lock),
         },
     ]
 }
