@@ -203,7 +203,10 @@ impl<'a> Lowerer<'a> {
         if self.current == 0 || self.in_constructor() {
             return;
         }
-        if let Some((state, written, via_self)) = self.shared_state(expr) {
+        if let Some((state, written, via_self)) = self
+            .shared_state(expr)
+            .or_else(|| self.aliased_attribute(expr))
+        {
             let found = StateUse {
                 span: site,
                 state,
@@ -212,6 +215,28 @@ impl<'a> Lowerer<'a> {
             };
             list(&mut self.model.functions[self.current]).push(found);
         }
+    }
+
+    /// `conns = self.conns` then `conns[k] = v`: a local that names an attribute of the
+    /// method's own object is that container (for changes in place and iteration only: binding
+    /// the local again does not write the attribute).
+    fn aliased_attribute(&self, expr: &Expr) -> Option<(String, String, bool)> {
+        let Expr::Name(name) = expr else {
+            return None;
+        };
+        let Some(Binding::Alias(canonical)) = self.semantic.lookup(name.id.as_str()) else {
+            return None;
+        };
+        let self_name = self.semantic.self_name()?;
+        let Some(Binding::Local(Some(Returns::One(class)))) = self.semantic.lookup(self_name)
+        else {
+            return None;
+        };
+        let attribute = canonical.strip_prefix(class.as_str())?.strip_prefix('.')?;
+        (!attribute.contains('.')).then(|| {
+            let written = concat(&[self_name, ".", attribute]);
+            (canonical.clone(), written, true)
+        })
     }
 
     /// Whether the function being lowered is a constructor: no rule reads its state facts.
