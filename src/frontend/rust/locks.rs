@@ -338,7 +338,8 @@ impl Lowerer<'_> {
             Expr::MethodCall(call)
                 if matches!(
                     call.method.to_string().as_str(),
-                    "unwrap" | "expect" | "unwrap_or_else"
+                    // `m.read().map_err(|e| ..)?`: the error changes, the guard stays.
+                    "unwrap" | "expect" | "unwrap_or_else" | "map_err"
                 ) =>
             {
                 self.guard_call_awaited(&call.receiver, candidates, false)
