@@ -56,6 +56,9 @@ pub enum ResultUse {
     Bound(Box<str>),
     /// Returned as it is (`return fetch()`).
     Returned,
+    /// Only tested for truth: the condition of an `if`/`while`, or an operand of `not`,
+    /// `and`, `or` there (`if exists(key):`).
+    Tested,
 }
 
 /// The object a method call runs on, seen from the calling method's own object (`self`).

@@ -81,6 +81,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         format!("`{variable} = await {name}(...)`"),
                     )
                 }
+                ResultUse::Tested => (
+                    format!(
+                        "the coroutine returned by `{name}()` is tested for truth instead of awaited: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"
+                    ),
+                    never_awaited,
+                    format!("`if await {name}(...):`"),
+                ),
                 ResultUse::Returned => (
                     format!(
                         "the coroutine returned by `{name}()` is returned un-awaited from async function `{0}`: whoever awaits `{0}()` gets this coroutine object instead of its result, and its body never runs",

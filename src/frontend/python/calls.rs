@@ -209,6 +209,7 @@ impl<'a> Lowerer<'a> {
         if let (Some(receiver), Some(method)) = (receiver, method.as_deref()) {
             self.condition_use(call, receiver, method);
         }
+        let index = self.model.functions[self.current].calls.len();
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
@@ -224,6 +225,18 @@ impl<'a> Lowerer<'a> {
             blocking,
         });
         self.visit_expr(&call.func);
+        // `bool(x and fetch())`: the argument is only tested for truth.
+        if let ([argument], true, Some("bool")) = (
+            &*call.arguments.args,
+            call.arguments.keywords.is_empty(),
+            self.model.functions[self.current]
+                .calls
+                .get(index)
+                .and_then(|c| c.callee.as_deref()),
+        ) {
+            self.visit_condition(argument);
+            return;
+        }
         let arguments = call
             .arguments
             .args

@@ -94,7 +94,7 @@ impl<'a> Lowerer<'a> {
             (false, false) => &[],
         };
         if known && !unguarded.is_empty() {
-            let why = match early_exit(unguarded) {
+            let why = match early_exit(unguarded, &lock) {
                 Some(exit) => Some(Leak::EarlyExit(exit)),
                 None if guaranteed => first_call(unguarded).map(Leak::RaisesBeforeTry),
                 None => first_call(unguarded).map(Leak::MayRaise),
@@ -533,11 +533,22 @@ impl BodyReleases {
     }
 }
 
-/// The first statement that leaves a block early: `return`, `raise`, or a `break`/`continue`
-/// of an enclosing loop (not counting nested functions, classes and loops).
-pub(super) fn early_exit(body: &[Stmt]) -> Option<Span> {
-    fn find(stmt: &Stmt, in_loop: bool) -> Option<Span> {
-        let all = |body: &[Stmt], in_loop: bool| body.iter().find_map(|s| find(s, in_loop));
+/// The first statement that leaves a block early with `lock` still held: `return`, `raise`,
+/// or a `break`/`continue` of an enclosing loop (not counting nested functions, classes and
+/// loops, nor what follows a `lock.release()` in its block: `if x: lock.release(); return`).
+pub(super) fn early_exit(body: &[Stmt], lock: &str) -> Option<Span> {
+    fn releases(stmt: &Stmt, lock: &str) -> bool {
+        matches!(stmt, Stmt::Expr(e) if matches!(e.value.as_ref(), Expr::Call(call)
+            if matches!(call.func.as_ref(), Expr::Attribute(attr)
+                if attr.attr.id.as_str() == "release" && dotted(&attr.value) == lock)))
+    }
+    fn all(body: &[Stmt], in_loop: bool, lock: &str) -> Option<Span> {
+        body.iter()
+            .take_while(|s| !releases(s, lock))
+            .find_map(|s| find(s, in_loop, lock))
+    }
+    fn find(stmt: &Stmt, in_loop: bool, lock: &str) -> Option<Span> {
+        let all = |body: &[Stmt], in_loop: bool| all(body, in_loop, lock);
         match stmt {
             Stmt::Return(_) | Stmt::Raise(_) => Some(span(stmt)),
             Stmt::Break(_) | Stmt::Continue(_) if !in_loop => Some(span(stmt)),
@@ -563,7 +574,7 @@ pub(super) fn early_exit(body: &[Stmt]) -> Option<Span> {
             _ => None,
         }
     }
-    body.iter().find_map(|s| find(s, false))
+    all(body, false, lock)
 }
 
 /// The first call or `yield` in a block of statements (not in nested functions): code that may
@@ -582,6 +593,10 @@ pub(super) fn first_call(body: &[Stmt]) -> Option<Span> {
         fn visit_expr(&mut self, expr: &'b Expr) {
             match expr {
                 _ if self.0.is_some() => {}
+                // `lock.release()` on a branch that leaves early does not raise.
+                Expr::Call(call)
+                    if matches!(call.func.as_ref(), Expr::Attribute(attr)
+                        if attr.attr.id.as_str() == "release" && call.arguments.is_empty()) => {}
                 Expr::Call(_) | Expr::Yield(_) | Expr::YieldFrom(_) => self.0 = Some(span(expr)),
                 Expr::Lambda(_) => {}
                 _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {

@@ -228,7 +228,7 @@ impl<'a> Lowerer<'a> {
 
     /// Visits an `if`/`while` condition, noting the names it only tests for truth (see
     /// [`Function::truth_tests`]) apart from the names it reads.
-    fn visit_condition(&mut self, test: &'a Expr) {
+    pub(super) fn visit_condition(&mut self, test: &'a Expr) {
         match test {
             Expr::Name(name) if name.ctx == ast::ExprContext::Load => {
                 let hash = name_hash(name.id.as_str());
@@ -239,6 +239,10 @@ impl<'a> Lowerer<'a> {
             }
             Expr::UnaryOp(op) if op.op == ast::UnaryOp::Not => self.visit_condition(&op.operand),
             Expr::BoolOp(op) => op.values.iter().for_each(|v| self.visit_condition(v)),
+            Expr::Call(_) => {
+                self.next_result = ResultUse::Tested;
+                self.visit_expr(test);
+            }
             _ => self.visit_expr(test),
         }
     }
