@@ -280,6 +280,8 @@ impl<'a> Lowerer<'a> {
         if self.current == 0 {
             return;
         }
+        /// What a test checks: the state, whether the act is a subscript store (`if k not in
+        /// cache:`), and for a flag kept under a constant key (`if not INFO["init"]:`), the key.
         fn checked(test: &Expr) -> Option<(&Expr, bool)> {
             match test {
                 Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
@@ -303,8 +305,20 @@ impl<'a> Lowerer<'a> {
         let Some((checked, subscript)) = checked else {
             return;
         };
+        // `INFO["init"]`: the flag is the container's item under that key.
+        let (checked, key) = match checked {
+            Expr::Subscript(item) if !subscript => match item.slice.as_ref() {
+                Expr::StringLiteral(key) => (item.value.as_ref(), Some(key.value.to_str())),
+                _ => return,
+            },
+            _ => (checked, None),
+        };
+        let subscript = subscript || key.is_some();
         let Some((_, written, _)) = self.shared_state(checked) else {
             return;
+        };
+        let same_key = |slice: &Expr| {
+            key.is_none_or(|key| matches!(slice, Expr::StringLiteral(s) if s.value.to_str() == key))
         };
         let declared_global = |name: &str| self.semantic.declared_global(name);
         // `self._start()` where `_start` assigns the checked attribute is the act too.
@@ -353,7 +367,9 @@ impl<'a> Lowerer<'a> {
                 return None;
             };
             let acts = match target {
-                Expr::Subscript(sub) if subscript => dotted(&sub.value) == written,
+                Expr::Subscript(sub) if subscript => {
+                    dotted(&sub.value) == written && same_key(&sub.slice)
+                }
                 Expr::Name(name) if !subscript => {
                     name.id.as_str() == written && declared_global(&written)
                 }
