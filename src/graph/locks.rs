@@ -533,12 +533,14 @@ impl Builder<'_, '_> {
         b: NodeIndex,
     ) -> Vec<NodeIndex> {
         let function = self.project.function(id);
+        // A closure started on another thread does not hold what its function holds.
+        let closure = function.lock_holds[outer].closure;
         function
             .lock_holds
             .iter()
             .take(MAX_PAIRED_HOLDS)
             .enumerate()
-            .filter(|(g, hold)| *g != outer && hold.covers(position))
+            .filter(|(g, hold)| *g != outer && hold.closure == closure && hold.covers(position))
             .filter_map(|(g, _)| {
                 self.resolved(Acquisition {
                     function: id,
