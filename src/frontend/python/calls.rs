@@ -5,7 +5,7 @@ use ruff_python_ast::visitor::Visitor;
 use ruff_python_ast::{self as ast, Expr};
 
 use super::Lowerer;
-use super::syntax::{dotted, made_non_blocking, span};
+use super::syntax::{dotted, is_false_literal, is_zero_literal, made_non_blocking, span};
 use crate::knowledge::Returns;
 use crate::model::{Call, Context, Receiver, ThreadEntry, concat};
 
@@ -262,24 +262,15 @@ impl<'a> Lowerer<'a> {
 
 /// `get(block=False)`, `get(False)`, `acquire(blocking=False)`, `put(x, False)`, `timeout=0`.
 pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> bool {
-    let is_false = |e: &Expr| matches!(e, Expr::BooleanLiteral(b) if !b.value);
-    let is_zero = |e: &Expr| match e {
-        Expr::NumberLiteral(n) => match &n.value {
-            ast::Number::Int(i) => i.as_u64() == Some(0),
-            ast::Number::Float(f) => *f == 0.0,
-            _ => false,
-        },
-        _ => false,
-    };
     let keyword =
         call.arguments
             .keywords
             .iter()
             .any(|k| match k.arg.as_ref().map(|a| a.id.as_str()) {
-                Some("block" | "blocking") => is_false(&k.value),
+                Some("block" | "blocking") => is_false_literal(&k.value),
                 // `executor.shutdown(wait=False)`
-                Some("wait") if method == Some("shutdown") => is_false(&k.value),
-                Some("timeout") => is_zero(&k.value),
+                Some("wait") if method == Some("shutdown") => is_false_literal(&k.value),
+                Some("timeout") => is_zero_literal(&k.value),
                 _ => false,
             });
     let resolves_numeric_only = |e: &Expr| mentions(e, "NUMERIC");
@@ -299,7 +290,12 @@ pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> b
         Some("put") => 1,
         _ => return keyword,
     };
-    keyword || call.arguments.args.get(position).is_some_and(is_false)
+    keyword
+        || call
+            .arguments
+            .args
+            .get(position)
+            .is_some_and(is_false_literal)
 }
 
 /// Whether an expression names something containing `word` (`socket.AI_NUMERICHOST | X`).

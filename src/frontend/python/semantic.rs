@@ -141,12 +141,17 @@ impl SemanticModel<'_> {
             .is_some_and(|s| s.global_names.contains(name))
     }
 
-    /// In a method: its class (the type of `self`).
-    pub(super) fn self_class(&self) -> Option<&ClassInfo> {
+    /// In a method: the canonical name of its class (the type of `self`).
+    pub(super) fn self_type(&self) -> Option<&str> {
         match self.lookup(self.self_name()?) {
-            Some(Binding::Local(Some(Returns::One(class)))) => self.classes.get(class),
+            Some(Binding::Local(Some(Returns::One(class)))) => Some(class),
             _ => None,
         }
+    }
+
+    /// In a method of a class of this file: what the model knows of it.
+    pub(super) fn self_class(&self) -> Option<&ClassInfo> {
+        self.classes.get(self.self_type()?)
     }
 
     /// Which object a method call on `receiver` runs on, seen from the method being lowered:
@@ -159,9 +164,7 @@ impl SemanticModel<'_> {
             _ if is_self(receiver) => Receiver::Own,
             Expr::Call(inner) if is_super_call(inner) => Receiver::Own,
             Expr::Attribute(attr) if is_self(&attr.value) => {
-                let Some(Binding::Local(Some(Returns::One(class)))) =
-                    self.lookup(self_name.unwrap_or_default())
-                else {
+                let Some(class) = self.self_type() else {
                     return Receiver::Other;
                 };
                 self.back_references
@@ -175,10 +178,7 @@ impl SemanticModel<'_> {
 
     /// [`Self::self_class`], to update.
     pub(super) fn self_class_mut(&mut self) -> Option<&mut ClassInfo> {
-        let class = match self.lookup(self.self_name()?) {
-            Some(Binding::Local(Some(Returns::One(class)))) => class.clone(),
-            _ => return None,
-        };
+        let class = self.self_type()?.to_string();
         self.classes.get_mut(&class)
     }
 

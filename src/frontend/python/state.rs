@@ -228,11 +228,8 @@ impl<'a> Lowerer<'a> {
             return None;
         };
         let self_name = self.semantic.self_name()?;
-        let Some(Binding::Local(Some(Returns::One(class)))) = self.semantic.lookup(self_name)
-        else {
-            return None;
-        };
-        let attribute = canonical.strip_prefix(class.as_str())?.strip_prefix('.')?;
+        let class = self.semantic.self_type()?;
+        let attribute = canonical.strip_prefix(class)?.strip_prefix('.')?;
         (!attribute.contains('.')).then(|| {
             let written = concat(&[self_name, ".", attribute]);
             (canonical.clone(), written, true)

@@ -130,14 +130,23 @@ pub(super) fn made_non_blocking(call: &ast::ExprCall) -> Option<&Expr> {
     let [argument] = &*call.arguments.args else {
         return None;
     };
-    let off = match argument {
-        Expr::BooleanLiteral(b) => !b.value,
+    let off = is_false_literal(argument) || is_zero_literal(argument);
+    (off && matches!(attr.attr.id.as_str(), "setblocking" | "settimeout")).then_some(&attr.value)
+}
+
+/// `False`.
+pub(super) fn is_false_literal(expr: &Expr) -> bool {
+    matches!(expr, Expr::BooleanLiteral(b) if !b.value)
+}
+
+/// `0` or `0.0`.
+pub(super) fn is_zero_literal(expr: &Expr) -> bool {
+    match expr {
         Expr::NumberLiteral(n) => match &n.value {
             ast::Number::Int(i) => i.as_u64() == Some(0),
             ast::Number::Float(f) => *f == 0.0,
             _ => false,
         },
         _ => false,
-    };
-    (off && matches!(attr.attr.id.as_str(), "setblocking" | "settimeout")).then_some(&attr.value)
+    }
 }
