@@ -3,11 +3,11 @@
 //! (`m.lock().unwrap()`, `rw.write()?`, `m.lock().await`). How long each guard is held is
 //! [`super::guards`]'s concern; this module records a hold once its region is known.
 
-use syn::visit::{self, Visit};
+use syn::visit::Visit;
 use syn::{Expr, Pat, Type};
 
 use super::Lowerer;
-use super::syntax::{byte_span, expr_start, written};
+use super::syntax::{OwnMethodCalls, byte_span, expr_start, written};
 use crate::knowledge::Returns;
 use crate::model::{
     Context, LockDefinition, LockHold, LockName, LockScope, Pointless, PointlessLock, Span,
@@ -554,25 +554,14 @@ fn returned_value(block: &syn::Block) -> Option<&Expr> {
 /// The guard method (`lock`, `read`, `write`) a function body calls on the local `name`
 /// (not in closures or nested items).
 fn locked_in(block: &syn::Block, name: &str) -> Option<String> {
-    struct Finder<'n>(&'n str, Option<String>);
-    impl<'ast> Visit<'ast> for Finder<'_> {
-        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-            if self.1.is_none()
-                && matches!(call.method.to_string().as_str(), "lock" | "read" | "write")
-                && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(self.0))
-            {
-                self.1 = Some(call.method.to_string());
-            }
-            visit::visit_expr_method_call(self, call);
-        }
-        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-        fn visit_item(&mut self, _: &'ast syn::Item) {}
-        fn visit_expr(&mut self, expr: &'ast Expr) {
-            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
-        }
-    }
-    let mut finder = Finder(name, None);
-    finder.visit_block(block);
-    finder.1
+    let mut calls = OwnMethodCalls::default();
+    calls.visit_block(block);
+    calls
+        .0
+        .into_iter()
+        .find(|call| {
+            matches!(call.method.to_string().as_str(), "lock" | "read" | "write")
+                && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(name))
+        })
+        .map(|call| call.method.to_string())
 }

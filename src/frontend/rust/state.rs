@@ -2,11 +2,11 @@
 //! written back under another (IL404), atomics loaded then stored on what was loaded (IL403).
 
 use syn::Expr;
-use syn::visit::{self, Visit};
+use syn::visit::Visit;
 
 use super::Lowerer;
 use super::guards::Temporaries;
-use super::syntax::{bound_name, expr_start, names_path, written};
+use super::syntax::{OwnMethodCalls, bound_name, expr_start, names_path, written};
 use crate::knowledge::Returns;
 use crate::model::{Access, CheckThenAct, Span, StateWrite};
 
@@ -123,21 +123,7 @@ impl Lowerer<'_> {
     /// `if !FLAG.load(..) { FLAG.store(..) }`: an atomic loaded, then written in the branch
     /// taken on what was loaded (IL403).
     pub(super) fn atomic_check_then_act(&mut self, expr: &syn::ExprIf) {
-        #[derive(Default)]
-        struct Methods<'ast>(Vec<&'ast syn::ExprMethodCall>);
-        impl<'ast> Visit<'ast> for Methods<'ast> {
-            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-                self.0.push(call);
-                visit::visit_expr_method_call(self, call);
-            }
-            fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-            fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-            fn visit_item(&mut self, _: &'ast syn::Item) {}
-            fn visit_expr(&mut self, expr: &'ast Expr) {
-                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
-            }
-        }
-        let mut checks = Methods::default();
+        let mut checks = OwnMethodCalls::default();
         checks.visit_expr(&expr.cond);
         let loaded = checks
             .0
@@ -163,7 +149,7 @@ impl Lowerer<'_> {
         if self.exclusive_self && atomic.starts_with("self.") {
             return;
         }
-        let mut acts = Methods::default();
+        let mut acts = OwnMethodCalls::default();
         acts.visit_block(&expr.then_branch);
         let same = |c: &&&syn::ExprMethodCall| written(&c.receiver) == atomic;
         // A compare-and-swap in the branch decides who acts: that is the right pattern.

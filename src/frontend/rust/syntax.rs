@@ -185,6 +185,24 @@ pub(super) fn awaits_in(stmts: &[syn::Stmt]) -> Vec<Span> {
     awaits.0
 }
 
+/// The method calls of some code, in source order, not counting closures, async blocks and
+/// items (they run at another time): collect them with `visit_expr`/`visit_block`.
+#[derive(Default)]
+pub(super) struct OwnMethodCalls<'ast>(pub(super) Vec<&'ast syn::ExprMethodCall>);
+
+impl<'ast> Visit<'ast> for OwnMethodCalls<'ast> {
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        self.0.push(call);
+        visit::visit_expr_method_call(self, call);
+    }
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+    }
+}
+
 /// Whether a condition binds with `let` (`if let`, or a 2024 let chain).
 pub(super) fn has_let(cond: &Expr) -> bool {
     match cond {
