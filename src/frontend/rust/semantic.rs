@@ -323,12 +323,20 @@ impl<'t> SemanticModel<'t> {
                     None => None,
                 };
             }
-            match self.file_reexports.get(&name) {
-                Some(target) if *target != name => name = target.clone(),
-                _ => break,
+            match self.reexported_as(&name) {
+                Some(target) => name = target.to_string(),
+                None => break,
             }
         }
         Some(name)
+    }
+
+    /// One step through the file's re-exports: what `name` is re-exported from.
+    fn reexported_as(&self, name: &str) -> Option<&str> {
+        self.file_reexports
+            .get(name)
+            .map(String::as_str)
+            .filter(|target| *target != name)
     }
 
     /// What a path stands for through the file's re-exports (`crate::lsp::block_on` after `mod
@@ -336,9 +344,9 @@ impl<'t> SemanticModel<'t> {
     pub(super) fn unalias_path(&self, name: String) -> String {
         let mut name = name;
         for _ in 0..8 {
-            match self.file_reexports.get(&name) {
-                Some(target) if *target != name => name = target.clone(),
-                _ => break,
+            match self.reexported_as(&name) {
+                Some(target) => name = target.to_string(),
+                None => break,
             }
         }
         name
