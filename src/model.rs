@@ -517,6 +517,10 @@ pub struct FileModel {
     pub fork_hooks: Vec<String>,
     /// Rust: the canonical names of the file's `static mut`s.
     pub mutable_statics: Vec<String>,
+    /// Rust: methods the file adds to a library lock type that return its guard, with the
+    /// guard method they call (`std::sync::Mutex::lock_or_panic` → `std::sync::Mutex::lock`,
+    /// from `impl<T> MutexExt<T> for Mutex<T>`).
+    pub guard_methods: Vec<(String, String)>,
 }
 
 impl FileModel {
@@ -545,6 +549,7 @@ impl FileModel {
             main_guards: Vec::new(),
             fork_hooks: Vec::new(),
             mutable_statics: Vec::new(),
+            guard_methods: Vec::new(),
         }
     }
 

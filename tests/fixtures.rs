@@ -257,7 +257,7 @@ fn rendered_findings_of_the_fixtures_snapshots() {
 fn dump(model: &FileModel) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "module {:?} ({:?})", model.module, model.language);
-    let lists: [(&str, Vec<String>); 8] = [
+    let lists: [(&str, Vec<String>); 10] = [
         ("alias", debug_each(&model.aliases)),
         ("class", debug_each(&model.classes)),
         ("lock definition", debug_each(&model.lock_definitions)),
@@ -266,6 +266,8 @@ fn dump(model: &FileModel) -> String {
         ("returns", debug_each(&model.returns)),
         ("main guard", debug_each(&model.main_guards)),
         ("mutable static", debug_each(&model.mutable_statics)),
+        ("fork hook", debug_each(&model.fork_hooks)),
+        ("guard method", debug_each(&model.guard_methods)),
     ];
     for (what, items) in lists {
         for item in items {

@@ -326,6 +326,10 @@ impl Builder<'_, '_> {
             None if hold.kind.starts_with("::") => {
                 *tables.lock(&crate::model::concat(&[&definition?.1.kind, &hold.kind]))?
             }
+            // A guard method the project adds to a library lock type.
+            None if let Some(guard) = self.project.index.guard_method(&hold.kind) => {
+                *tables.lock(guard)?
+            }
             None => *tables.lock(&definition?.1.kind)?,
         };
         if !lock.excludes() {

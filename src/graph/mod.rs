@@ -43,6 +43,9 @@ pub struct SymbolIndex<'a> {
     returned_by: HashMap<&'a str, &'a str>,
     /// Function → what it returns.
     returns: HashMap<&'a str, &'a str>,
+    /// A guard method the project adds to a library lock type → the guard method it calls
+    /// (see [`FileModel::guard_methods`]).
+    guard_methods: HashMap<&'a str, &'a str>,
     /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
     /// a library's and is not looked up further.
     roots: rustc_hash::FxHashSet<&'a str>,
@@ -87,6 +90,12 @@ impl<'a> SymbolIndex<'a> {
                     .entry(function.as_str())
                     .or_insert(ty.as_str());
             }
+            for (method, guard) in &model.guard_methods {
+                index
+                    .guard_methods
+                    .entry(method.as_str())
+                    .or_insert(guard.as_str());
+            }
             for (name, target) in &model.aliases {
                 if name != target {
                     index
@@ -105,6 +114,12 @@ impl<'a> SymbolIndex<'a> {
             .map(root)
             .collect();
         index
+    }
+
+    /// The lock table's guard method behind a guard method the project adds to a library lock
+    /// type (`std::sync::Mutex::lock_or_panic` → `std::sync::Mutex::lock`).
+    pub fn guard_method(&self, method: &str) -> Option<&'a str> {
+        self.guard_methods.get(method).copied()
     }
 
     /// The type of a module-level object or class attribute of the project, reached by any
@@ -255,6 +270,7 @@ pub fn interface_hash(model: &FileModel) -> u64 {
         (&class.name, &class.bases).hash(&mut hasher);
     }
     model.aliases.hash(&mut hasher);
+    model.guard_methods.hash(&mut hasher);
     hasher.finish()
 }
 

@@ -19,10 +19,13 @@ pub const RULE: Rule = Rule {
 const MAX_AWAITS_SHOWN: usize = 16;
 
 /// Holds whose lock type the file itself tells.
-fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
+fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
+    let tables = knowledge.tables(model.language);
     for function in &model.functions {
-        for hold in function.lock_holds.iter().filter(|h| !h.kind.is_empty()) {
-            report(model, function, hold, &hold.kind, out);
+        for hold in function.lock_holds.iter() {
+            if tables.lock(&hold.kind).is_some() {
+                report(model, function, hold, &hold.kind, out);
+            }
         }
     }
 }
@@ -41,8 +44,29 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     }
     for (id, function) in project.functions() {
         let model = project.model(id);
-        let holds = function.lock_holds.iter();
-        for hold in holds.filter(|h| h.kind.is_empty() && !h.awaits.is_empty()) {
+        let holds = function.lock_holds.iter().filter(|h| !h.awaits.is_empty());
+        for hold in holds {
+            let tables = context.file(id).settings.knowledge.tables(model.language);
+            if !hold.kind.is_empty() {
+                if tables.lock(&hold.kind).is_some() {
+                    continue;
+                }
+                let separator = model.language.path_separator();
+                let guard = match hold.kind.starts_with("::") {
+                    // `STATE.lock()` of a static whose type its definition tells.
+                    true => definitions
+                        .get(project.index.unalias(&hold.identity, separator).as_ref())
+                        .map(|kind| crate::model::concat(&[kind, &hold.kind])),
+                    // A guard method the project adds to a library lock type.
+                    false => project.index.guard_method(&hold.kind).map(str::to_string),
+                };
+                if let Some(guard) = guard
+                    && tables.lock(&guard).is_some_and(|lock| !lock.is_async)
+                {
+                    report(model, function, hold, &guard, out);
+                }
+                continue;
+            }
             let separator = model.language.path_separator();
             let identity = project.index.unalias(&hold.identity, separator);
             // Defined in another module, or made by a factory another module types.
@@ -50,7 +74,6 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let Some(kind) = defined.or_else(|| project.index.type_of(&identity, separator)) else {
                 continue;
             };
-            let tables = context.file(id).settings.knowledge.tables(model.language);
             if tables.lock(kind).is_some_and(|lock| !lock.is_async) {
                 report(model, function, hold, kind, out);
             }

@@ -54,8 +54,10 @@ impl Lowerer<'_> {
                 syn::Stmt::Expr(expr, Some(_)) => Some(expr),
                 _ => None,
             };
-            if let Some((call, _)) = discarded.and_then(|expr| self.guard_call(expr))
+            // Not for a guard method the project may add (confirmed only in the project phase).
+            if let Some((call, kind)) = discarded.and_then(|expr| self.guard_call(expr))
                 && !matches!(&*call.receiver, Expr::Call(_))
+                && self.tables.lock(&kind).is_some()
             {
                 self.pointless(call, Pointless::GuardDiscarded);
             }

@@ -233,6 +233,14 @@ impl Lowerer<'_> {
                 _ => None,
             };
             if let Some(field) = field {
+                if field.is_none()
+                    && let Some(self_type) = &self.semantic.self_type
+                    && self.semantic.is_waiting_lock_type(self_type)
+                {
+                    // A guard method the project adds to a library lock type: other files
+                    // learn it in the project phase.
+                    self.model.guard_methods.push((name.clone(), kind.clone()));
+                }
                 self.guard_helpers
                     .insert(name.clone(), GuardHelper { kind, field });
             }
@@ -372,17 +380,22 @@ impl Lowerer<'_> {
         if let Some(helper) = self.guard_helper(call) {
             return Some(helper.kind.clone());
         }
-        if !matches!(
-            method.as_str(),
-            "lock" | "read" | "read_recursive" | "write" | "borrow" | "borrow_mut"
-        ) {
-            return None;
-        }
+        let tabled = self.semantic.is_guard_method(&method);
         let Some(Returns::One(ty)) = self.semantic.type_of(&call.receiver) else {
             return None;
         };
         let kind = format!("{ty}::{method}");
-        self.tables.lock(&kind).is_some().then_some(kind)
+        if tabled && self.tables.lock(&kind).is_some() {
+            return Some(kind);
+        }
+        // A method the project adds to a library lock type (`trait MutexExt { fn
+        // lock_or_panic(&self) -> MutexGuard<'_, T>; }`, maybe in another crate): kept as
+        // `std::sync::Mutex::lock_or_panic`; the project phase keeps it only where the project
+        // defines that method to return the lock's guard (see `FileModel::guard_methods`).
+        let candidate = !tabled
+            && !STD_METHODS.contains(&method.as_str())
+            && self.semantic.is_waiting_lock_type(&ty);
+        candidate.then_some(kind)
     }
 
     /// `::lock` for a `lock()`/`read()`/`write()` whose receiver's type is unknown here but
@@ -433,12 +446,14 @@ impl Lowerer<'_> {
         body_awaits: impl FnOnce() -> Vec<Span>,
         start: usize,
     ) {
-        if matches!(&*call.receiver, Expr::Call(_)) {
+        if matches!(&*call.receiver, Expr::Call(_)) && self.tables.lock(&kind).is_some() {
             // `Mutex::new(x).lock()`: a lock nobody else can ever see.
             self.pointless(call, Pointless::CreatedWhereAcquired);
         }
         let span = start..call.paren_token.span.close().byte_range().end;
-        let blocks_thread = self.tables.lock(&kind).is_some_and(|l| !l.is_async);
+        // A guard method the project defines (see `guard_kind`) is taken as a blocking lock's
+        // until the project phase tells.
+        let blocks_thread = self.tables.lock(&kind).is_none_or(|l| !l.is_async);
         let awaits = if blocks_thread && self.context == Context::Async {
             body_awaits()
                 .into_iter()
@@ -513,6 +528,30 @@ pub(super) struct GuardHelper {
     /// The field of its object whose lock it takes (`None`: the object itself is the lock).
     field: Option<String>,
 }
+
+/// Methods that a lock, or a wrapper a lock's type is seen through (`Arc`, `Option`,
+/// `OnceLock`, `LazyLock`), has from std, and that do not return its guard: never a guard
+/// method the project adds.
+const STD_METHODS: &[&str] = &[
+    "as_deref",
+    "as_mut",
+    "as_ref",
+    "clear_poison",
+    "clone",
+    "expect",
+    "get",
+    "get_mut",
+    "get_or_init",
+    "get_or_try_init",
+    "into_inner",
+    "is_none",
+    "is_poisoned",
+    "is_some",
+    "map",
+    "take",
+    "to_owned",
+    "unwrap",
+];
 
 /// The value a function body returns: its tail expression or a `return`, looking through
 /// `Box::new(..)`, `Some(..)`, `Ok(..)`, blocks and a struct literal with one guard field.

@@ -41,6 +41,10 @@ pub(super) struct SemanticModel<'t> {
     statics: HashMap<String, String>,
     /// Types with a guard method in the lock table (`std::sync::Mutex`).
     lock_types: rustc_hash::FxHashSet<String>,
+    /// The names of the lock table's guard methods (`lock`, `read`, `lock_arc`).
+    guard_methods: rustc_hash::FxHashSet<String>,
+    /// Types with a guard method that waits for the lock (not a `RefCell`'s borrow).
+    waiting_lock_types: rustc_hash::FxHashSet<String>,
     /// The `Self` type inside an `impl` block (or the trait inside a `trait`).
     pub(super) self_type: Option<String>,
     /// Module-level `use`s, as (alias, canonical) pairs in the order met: the file's
@@ -197,6 +201,21 @@ impl<'t> SemanticModel<'t> {
                 .locks
                 .keys()
                 .filter_map(|guard| guard.rsplit_once("::").map(|(ty, _)| ty.to_string()))
+                .collect(),
+            guard_methods: tables
+                .locks
+                .keys()
+                .filter_map(|guard| {
+                    guard
+                        .rsplit_once("::")
+                        .map(|(_, method)| method.to_string())
+                })
+                .collect(),
+            waiting_lock_types: tables
+                .locks
+                .iter()
+                .filter(|(_, lock)| !lock.cell)
+                .filter_map(|(guard, _)| guard.rsplit_once("::").map(|(ty, _)| ty.to_string()))
                 .collect(),
             self_type: None,
             reexports: Vec::new(),
@@ -371,6 +390,17 @@ impl<'t> SemanticModel<'t> {
     /// Whether a canonical type has guard methods in the lock table.
     pub(super) fn is_lock_type(&self, ty: &str) -> bool {
         self.lock_types.contains(ty)
+    }
+
+    /// Whether a canonical type has a guard method that waits for the lock (a mutex or
+    /// read-write lock, not a `RefCell`).
+    pub(super) fn is_waiting_lock_type(&self, ty: &str) -> bool {
+        self.waiting_lock_types.contains(ty)
+    }
+
+    /// Whether a method name is a guard method of some type in the lock table.
+    pub(super) fn is_guard_method(&self, method: &str) -> bool {
+        self.guard_methods.contains(method)
     }
 
     /// The lock a local names (`let m2 = Arc::clone(&m)`), innermost binding first.
