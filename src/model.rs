@@ -116,6 +116,9 @@ pub struct Call {
     pub scheduled: bool,
     /// The closure or lambda the call is in (0: none), as in [`LockHold::closure`].
     pub closure: u32,
+    /// The object the call runs on, when the caller holds a lock that is a field of that
+    /// object (see [`LockHold::object`]); 0: none.
+    pub object: u32,
     /// What happens to the call's result.
     pub result: ResultUse,
     /// The blocking API the call is, per the tables the file was lowered with.
@@ -419,6 +422,10 @@ pub struct LockHold {
     /// The closure (Rust) or lambda (Python) the acquisition is in (0: none): it may run later,
     /// so a lock held outside it is not held inside it.
     pub closure: u32,
+    /// The object whose field the lock is, when it is not the method's own (`client` in
+    /// `client.inner.lock()`), numbered in the file; 0: none or `self`. A call with the same
+    /// number (`client.reconnect()`) runs on that object, so its `self.inner` is this lock.
+    pub object: u32,
 }
 
 impl LockHold {

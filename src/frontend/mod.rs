@@ -7,8 +7,49 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::knowledge::Knowledge;
-use crate::model::{FileModel, Language, Span};
+use crate::model::{FileModel, Language, LockScope, Span};
 use crate::project::ModuleName;
+
+/// Numbers the objects whose fields are locks a function holds, other than its own object
+/// (`client` in `client.inner.lock()`, `conn` in `with conn.lock:`), so that a call on the same
+/// object (`client.reconnect()`) is known to run with `self` being that object. Numbers start
+/// at 1 and are unique in the file (see `LockHold::object`, `Call::object`).
+#[derive(Default)]
+struct HeldObjects {
+    numbers: rustc_hash::FxHashMap<(usize, String), u32>,
+}
+
+impl HeldObjects {
+    /// The number of the object a held lock (written `lock`) is a field of, in `function`.
+    fn of_lock(&mut self, function: usize, lock: &str, scope: LockScope, via_self: bool) -> u32 {
+        if scope != LockScope::Field || via_self {
+            return 0;
+        }
+        let Some((object, _)) = lock.rsplit_once('.') else {
+            return 0;
+        };
+        if object == "self" || object.is_empty() {
+            return 0;
+        }
+        let next = self.numbers.len() as u32 + 1;
+        *self
+            .numbers
+            .entry((function, object.to_string()))
+            .or_insert(next)
+    }
+
+    /// The number of the object a call in `function` runs on (written `receiver()`), if one
+    /// of its fields is a lock the function holds.
+    fn of_receiver(&self, function: usize, receiver: impl FnOnce() -> String) -> u32 {
+        if self.numbers.is_empty() {
+            return 0;
+        }
+        self.numbers
+            .get(&(function, receiver()))
+            .copied()
+            .unwrap_or(0)
+    }
+}
 
 /// Why a file could not be lowered: a syntax error, or nesting too deep to parse safely.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -621,8 +621,13 @@ impl Builder<'_, '_> {
                         let same_object = match (outer.scope, entry.scope) {
                             (LockScope::Global, LockScope::Global) => true,
                             (LockScope::Field, LockScope::Field) => {
-                                outer.via_self
-                                    && call.receiver.compose(entry.owner) == Receiver::Own
+                                (outer.via_self
+                                    && call.receiver.compose(entry.owner) == Receiver::Own)
+                                    // `client.inner` held, then `client.reconnect()` takes
+                                    // its own `self.inner`.
+                                    || (outer.object != 0
+                                        && outer.object == call.object
+                                        && entry.owner == Receiver::Own)
                             }
                             _ => false,
                         };

@@ -209,6 +209,12 @@ impl<'a> Lowerer<'a> {
         if let (Some(receiver), Some(method)) = (receiver, method.as_deref()) {
             self.condition_use(call, receiver, method);
         }
+        let object = match receiver {
+            Some(receiver) if on != Receiver::Own => self
+                .held_objects
+                .of_receiver(self.current, || super::syntax::dotted(receiver)),
+            _ => 0,
+        };
         let index = self.model.functions[self.current].calls.len();
         self.model.functions[self.current].calls.push(Call {
             callee,
@@ -220,6 +226,7 @@ impl<'a> Lowerer<'a> {
             receiver: on,
             scheduled: false,
             closure: self.closure,
+            object,
             awaited,
             result,
             blocking,

@@ -241,9 +241,13 @@ impl<'a> Lowerer<'a> {
         } else {
             Vec::new()
         };
+        let lock = dotted(lock);
+        let object = self
+            .held_objects
+            .of_lock(self.current, &lock, scope, via_self);
         let hold = LockHold {
             span,
-            lock: dotted(lock),
+            lock,
             kind,
             identity,
             scope,
@@ -253,6 +257,7 @@ impl<'a> Lowerer<'a> {
             context: self.context,
             unreleased: false,
             closure: self.closure,
+            object,
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }

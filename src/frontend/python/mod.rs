@@ -77,6 +77,7 @@ pub fn lower(
         lock_helpers: HashMap::default(),
         current: 0,
         context: Context::Sync,
+        held_objects: Default::default(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.bind_locals(&syntax.body, &[]);
@@ -122,4 +123,6 @@ struct Lowerer<'a> {
     /// Index of the function whose code is being lowered.
     current: usize,
     context: Context,
+    /// The objects whose field locks each function holds (see [`super::HeldObjects`]).
+    held_objects: super::HeldObjects,
 }

@@ -108,6 +108,13 @@ impl Lowerer<'_> {
             self.lock_through_arguments(callee, &call.args, &span, 1);
         }
         let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
+        if !on_self {
+            let receiver = || syntax::written(&call.receiver);
+            let object = self.held_objects.of_receiver(self.current, receiver);
+            if let Some(recorded) = self.model.functions[self.current].calls.last_mut() {
+                recorded.object = object;
+            }
+        }
         self.visit_expr(&call.receiver);
         let entries = self.model.functions[self.current].thread_entries.len();
         if !entry && !offloads.0 && INLINE_ADAPTERS.contains(&call.method.to_string().as_str()) {
@@ -164,6 +171,7 @@ impl Lowerer<'_> {
             },
             scheduled: false,
             closure: self.closure,
+            object: 0,
             awaited,
             result: Default::default(),
             blocking,

@@ -495,6 +495,9 @@ impl Lowerer<'_> {
             scope: LockScope::Local,
             via_self: false,
         });
+        let object = self
+            .held_objects
+            .of_lock(self.current, &lock, scope, via_self);
         let hold = LockHold {
             region: span.start..region_end.max(span.end),
             span,
@@ -507,6 +510,7 @@ impl Lowerer<'_> {
             context: self.context,
             unreleased: false,
             closure: self.closure,
+            object,
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }

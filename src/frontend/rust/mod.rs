@@ -75,6 +75,7 @@ pub fn lower(
         guard_helpers: HashMap::new(),
         param_lockers: HashMap::new(),
         closure_guards: HashMap::new(),
+        held_objects: Default::default(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.enter_file(&file.items);
@@ -127,6 +128,8 @@ struct Lowerer<'t> {
     /// Closures bound to a local that return a guard, by (function, local): the guard
     /// method, the lock and the lock as written.
     closure_guards: HashMap<(usize, String), (String, Option<LockName>, String)>,
+    /// The objects whose field locks each function holds (see [`super::HeldObjects`]).
+    held_objects: super::HeldObjects,
 }
 
 /// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is
