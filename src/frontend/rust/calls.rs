@@ -43,6 +43,11 @@ const INLINE_ADAPTERS: &[&str] = &[
     "retain",
     "sort_by",
     "sort_by_key",
+    // `thread_local!` keys (`LocalKey`) run the closure on the calling thread, at once.
+    "with",
+    "try_with",
+    "with_borrow",
+    "with_borrow_mut",
 ];
 
 impl Lowerer<'_> {
