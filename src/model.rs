@@ -201,6 +201,9 @@ pub struct StateUse {
     pub state: String,
     pub written: String,
     pub via_self: bool,
+    /// What the use decides: the whole `if` statement for a condition's read; the site
+    /// itself otherwise.
+    pub extent: Span,
 }
 
 /// A callable started on another thread (`Thread(target=self.work)`, `thread::spawn(worker)`).

@@ -77,8 +77,18 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             };
             let shared_object =
                 check.via_self && is_shared(true, function, &concurrency.shared_classes);
+            // Double-checked locking: the branch checks again under a lock it takes after this
+            // check (IL403 calls that correct; the unlocked check is only a fast path).
+            let checked_again = function.state_checks.iter().any(|again| {
+                again.state == check.state
+                    && again.span.start > check.span.end
+                    && again.span.end <= check.extent.end
+                    && held_at(function, again.span.start)
+                        .is_some_and(|lock| lock.span.start > check.span.start)
+            });
             if !(threaded || shared_object)
                 || check.via_self != guard.write.via_self
+                || checked_again
                 || held_at(function, check.span.start).is_some()
                 || held_by_every_caller(project, id, 4)
             {

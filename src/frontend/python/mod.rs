@@ -78,6 +78,7 @@ pub fn lower(
         current: 0,
         context: Context::Sync,
         held_objects: Default::default(),
+        import_fallbacks: 0,
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.bind_locals(&syntax.body, &[]);
@@ -125,4 +126,6 @@ struct Lowerer<'a> {
     context: Context,
     /// The objects whose field locks each function holds (see [`super::HeldObjects`]).
     held_objects: super::HeldObjects,
+    /// How many `except ImportError:` handlers enclose the code: imports there are fallbacks.
+    import_fallbacks: usize,
 }

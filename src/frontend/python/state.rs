@@ -137,7 +137,7 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Records the shared state an `if` condition reads (in functions, not top-level code).
-    pub(super) fn state_checks(&mut self, test: &Expr) {
+    pub(super) fn state_checks(&mut self, test: &Expr, extent: Span) {
         if self.current == 0 {
             return;
         }
@@ -162,6 +162,7 @@ impl<'a> Lowerer<'a> {
                     state,
                     written,
                     via_self,
+                    extent: extent.clone(),
                 };
                 self.model.functions[self.current].state_checks.push(check);
             }
@@ -208,6 +209,7 @@ impl<'a> Lowerer<'a> {
             .or_else(|| self.aliased_attribute(expr))
         {
             let found = StateUse {
+                extent: site.clone(),
                 span: site,
                 state,
                 written,

@@ -100,25 +100,32 @@ pub(super) fn span(node: &impl Ranged) -> Span {
     range.start().to_usize()..range.end().to_usize()
 }
 
+/// Whether an `except` clause names one of `exceptions` (`except ImportError:`, `except
+/// (ImportError, OSError):`, `except builtins.ImportError:`).
+pub(super) fn catches(handler: &ast::ExceptHandler, exceptions: &[&str]) -> bool {
+    fn names(expr: &Expr, exceptions: &[&str]) -> bool {
+        match expr {
+            Expr::Tuple(tuple) => tuple.elts.iter().any(|e| names(e, exceptions)),
+            Expr::Name(name) => exceptions.contains(&name.id.as_str()),
+            Expr::Attribute(attr) => exceptions.contains(&attr.attr.id.as_str()),
+            _ => false,
+        }
+    }
+    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+    handler
+        .type_
+        .as_deref()
+        .is_some_and(|ty| names(ty, exceptions))
+}
+
 /// Whether one of a `try`'s handlers catches the error a non-blocking operation raises when it
 /// would block (`except BlockingIOError:`, `except (ssl.SSLWantReadError, …):`): the `try` body
 /// is an attempt that does not wait.
 pub(super) fn catches_would_block(handlers: &[ast::ExceptHandler]) -> bool {
-    fn would_block(expr: &Expr) -> bool {
-        match expr {
-            Expr::Tuple(tuple) => tuple.elts.iter().any(would_block),
-            Expr::Name(name) => name.id.as_str() == "BlockingIOError",
-            Expr::Attribute(attr) => matches!(
-                attr.attr.id.as_str(),
-                "SSLWantReadError" | "SSLWantWriteError" | "BlockingIOError"
-            ),
-            _ => false,
-        }
-    }
-    handlers.iter().any(|handler| {
-        let ast::ExceptHandler::ExceptHandler(handler) = handler;
-        handler.type_.as_deref().is_some_and(would_block)
-    })
+    let would_block = ["BlockingIOError", "SSLWantReadError", "SSLWantWriteError"];
+    handlers
+        .iter()
+        .any(|handler| catches(handler, &would_block))
 }
 
 /// `sock.setblocking(False)`, `sock.settimeout(0)`: the receiver (as written) of a call that

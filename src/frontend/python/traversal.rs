@@ -7,7 +7,9 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::Lowerer;
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
-use super::syntax::{catches_would_block, first_param, is_main_guard, is_staticmethod, span};
+use super::syntax::{
+    catches, catches_would_block, first_param, is_main_guard, is_staticmethod, span,
+};
 use crate::knowledge::Returns;
 use crate::model::{
     Class, Context, Function, FunctionKind, Pointless, PointlessLock, Receiver, ResultUse, concat,
@@ -17,6 +19,13 @@ use crate::model::{
 impl<'a> Lowerer<'a> {
     /// Binds an imported name; at module level it is also a re-export of the module.
     pub(super) fn bind_import(&mut self, name: &str, canonical: String) {
+        // A fallback import does not replace the module the `try` body imported: that is the
+        // one the code is written for.
+        if self.import_fallbacks > 0
+            && matches!(self.semantic.lookup(name), Some(Binding::Alias(_)))
+        {
+            return;
+        }
         if self.semantic.at_module_scope() {
             self.model
                 .aliases
@@ -366,6 +375,16 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 for target in &assign.targets {
                     self.visit_expr(target);
+                    // `except ImportError: threading = None`: the fallback keeps the import.
+                    if self.import_fallbacks > 0
+                        && let Expr::Name(name) = target
+                        && matches!(
+                            self.semantic.lookup(name.id.as_str()),
+                            Some(Binding::Alias(_))
+                        )
+                    {
+                        continue;
+                    }
                     self.semantic
                         .assign(target, Some(&assign.value), ty.clone());
                     self.note_opened(target, &assign.value);
@@ -481,7 +500,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             Stmt::If(branch) => {
                 if !self.in_constructor() {
                     self.check_then_act(branch);
-                    self.state_checks(&branch.test);
+                    self.state_checks(&branch.test, span(stmt));
                 }
                 self.visit_condition(&branch.test);
                 let narrowed: Vec<_> = self
@@ -519,13 +538,19 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.repeat_depth -= 1;
                 self.visit_body(&for_stmt.orelse);
             }
-            // `try: sock.accept() except BlockingIOError: …`: a non-blocking attempt.
-            Stmt::Try(try_stmt) if catches_would_block(&try_stmt.handlers) => {
-                self.non_blocking_attempts += 1;
+            Stmt::Try(try_stmt) => {
+                // `try: sock.accept() except BlockingIOError: …`: a non-blocking attempt.
+                let attempt = usize::from(catches_would_block(&try_stmt.handlers));
+                self.non_blocking_attempts += attempt;
                 self.visit_body(&try_stmt.body);
-                self.non_blocking_attempts -= 1;
+                self.non_blocking_attempts -= attempt;
                 for handler in &try_stmt.handlers {
+                    // `except ImportError: import dummy_threading as threading`: a fallback.
+                    let fallback =
+                        usize::from(catches(handler, &["ImportError", "ModuleNotFoundError"]));
+                    self.import_fallbacks += fallback;
                     self.visit_except_handler(handler);
+                    self.import_fallbacks -= fallback;
                 }
                 self.visit_body(&try_stmt.orelse);
                 self.visit_body(&try_stmt.finalbody);
