@@ -153,7 +153,8 @@ pub struct Function {
     /// `await` / `.await` points in source order.
     pub awaits: ThinVec<Span>,
     /// Hashes ([`name_hash`]) of the names this function's code reads (Python), to tell
-    /// whether a bound result is used.
+    /// whether a bound result is used; `x.` when only an attribute of `x` is read (`x.size`,
+    /// not `x.close()`).
     pub reads: HashSet<u64>,
     /// Hashes of the names this function only tests for truth (`if x:`, `while not x:`, `x and
     /// y` as a condition) and does not otherwise read: a coroutine is always true, so a
@@ -576,11 +577,13 @@ impl FileModel {
     }
 
     /// Whether `name` is read in function `index` or in any function nested in it (Python:
-    /// whether a result bound to a local is used).
-    pub fn reads_name(&self, index: usize, name: &str) -> bool {
+    /// whether a result bound to a local is used); with `attributes`, reading only one of its
+    /// attributes (`x.size`) counts too.
+    pub fn reads_name(&self, index: usize, name: &str, attributes: bool) -> bool {
         let hash = name_hash(name);
+        let attribute_hash = attributes.then(|| name_hash(&concat(&[name, "."])));
         self.functions.iter().enumerate().any(|(i, f)| {
-            if !f.reads.contains(&hash) {
+            if !f.reads.contains(&hash) && attribute_hash.is_none_or(|h| !f.reads.contains(&h)) {
                 return false;
             }
             let mut ancestor = Some(i);

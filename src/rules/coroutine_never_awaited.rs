@@ -62,9 +62,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 Some(class) => format!("{class}(...)"),
                 None => name,
             };
-            // Only for coroutine calls: whether a bound result is read (a scan of the file).
+            // Only for coroutine calls: whether a bound result is read (a scan of the file); an
+            // attribute read (`grade.score`) is not a use: a coroutine has none of the result's.
             if let ResultUse::Bound(variable) = &call.result
-                && model.reads_name(caller.index, variable)
+                && model.reads_name(caller.index, variable, false)
             {
                 continue;
             }
@@ -81,6 +82,15 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         format!("`{variable} = await {name}(...)`"),
                     )
                 }
+                ResultUse::Bound(variable) if model.reads_name(caller.index, variable, true) => (
+                    format!(
+                        "the coroutine returned by `{name}()` is stored in `{variable}`, of which only attributes are read (`{variable}.…`): a coroutine object has none of its result's attributes, so that read raises `AttributeError`, and the coroutine's body never runs"
+                    ),
+                    never_awaited,
+                    format!(
+                        "`{variable} = await {name}(...)` (in sync code: `asyncio.run({name}(...))`)"
+                    ),
+                ),
                 ResultUse::Tested => (
                     format!(
                         "the coroutine returned by `{name}()` is tested for truth instead of awaited: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"

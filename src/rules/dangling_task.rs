@@ -46,7 +46,9 @@ fn check_call(
         ResultUse::Discarded => "is discarded".to_string(),
         // `task = loop.create_task(...)` and `task` never read: dropped when the function
         // returns. A function that awaits afterwards keeps it alive meanwhile on purpose.
-        ResultUse::Bound(variable) if !model.reads_name(function, variable) && !awaits_later() => {
+        ResultUse::Bound(variable)
+            if !model.reads_name(function, variable, true) && !awaits_later() =>
+        {
             format!("is stored in `{variable}`, which is never used before the function returns")
         }
         _ => return,

@@ -231,7 +231,13 @@ impl<'a> Lowerer<'a> {
             result,
             blocking,
         });
-        self.visit_expr(&call.func);
+        match call.func.as_ref() {
+            // `x.close()`: a method call uses `x` itself (see `FileModel::reads_name`).
+            Expr::Attribute(method) if method.value.is_name_expr() => {
+                self.read_name(method.value.as_name_expr().map_or("", |n| n.id.as_str()));
+            }
+            func => self.visit_expr(func),
+        }
         // `bool(x and fetch())`: the argument is only tested for truth.
         if let ([argument], true, Some("bool")) = (
             &*call.arguments.args,

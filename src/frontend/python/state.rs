@@ -290,9 +290,14 @@ impl<'a> Lowerer<'a> {
                     }
                     _ => None,
                 },
-                Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => {
-                    Some((not.operand.as_ref(), false))
-                }
+                Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => match not.operand.as_ref() {
+                    // `not key in cache` is `key not in cache`.
+                    Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
+                        ([ast::CmpOp::In], [container]) => Some((container, true)),
+                        _ => None,
+                    },
+                    operand => Some((operand, false)),
+                },
                 // `if self._loop is None and start:`: every operand must hold.
                 Expr::BoolOp(both) if both.op == ast::BoolOp::And => {
                     both.values.iter().find_map(checked)

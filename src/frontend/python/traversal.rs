@@ -34,6 +34,13 @@ impl<'a> Lowerer<'a> {
         self.semantic.bind(name, Binding::Alias(canonical));
     }
 
+    /// Records that the current function reads a name's value.
+    pub(super) fn read_name(&mut self, name: &str) {
+        self.model.functions[self.current]
+            .reads
+            .insert(name_hash(name));
+    }
+
     /// Whether an expression makes a new object: a call of its class, or of a library
     /// factory the tables type (not a helper of the project, which may return a shared one).
     fn constructs(&self, value: &Expr) -> bool {
@@ -582,10 +589,16 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
             Expr::Name(name) => {
                 if name.ctx == ast::ExprContext::Load {
-                    self.model.functions[self.current]
-                        .reads
-                        .insert(name_hash(name.id.as_str()));
+                    self.read_name(name.id.as_str());
                 }
+            }
+            // `grade.score`: only an attribute of the value is read.
+            Expr::Attribute(attribute)
+                if attribute.ctx == ast::ExprContext::Load
+                    && let Expr::Name(name) = attribute.value.as_ref() =>
+            {
+                let hash = name_hash(&concat(&[name.id.as_str(), "."]));
+                self.model.functions[self.current].reads.insert(hash);
             }
             Expr::Call(call) => self.call(call, false),
             Expr::Subscript(subscript)
