@@ -158,11 +158,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
         ignore: args.ignore.clone(),
         exclude: args.exclude.clone(),
         extend_exclude: args.extend_exclude.clone(),
-        per_file_ignores: None,
-        blocking: None,
-        non_blocking: None,
-        max_call_depth: None,
-        locks: None,
+        ..Options::default()
     };
     let started = std::time::Instant::now();
     let mut resolver = Resolver::new(options, args.config.as_deref())?;

@@ -160,6 +160,10 @@ pub struct Options {
     pub max_call_depth: Option<usize>,
     /// User lock types: a Python lock class or a Rust guard method, with its properties.
     pub locks: Option<BTreeMap<String, LockType>>,
+    /// Library coroutine functions (Python, IL501) beyond `rules/coroutines.toml`.
+    pub coroutine_functions: Option<Vec<String>>,
+    /// Library calls that return a weakly held task (Python, IL502).
+    pub task_spawners: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +298,14 @@ impl Settings {
         {
             knowledge.add_lock(&name, lock);
         }
+        knowledge.coroutine_functions.extend(
+            (file.coroutine_functions.into_iter().flatten())
+                .chain(cli.coroutine_functions.clone().into_iter().flatten()),
+        );
+        knowledge.task_spawners.extend(
+            (file.task_spawners.into_iter().flatten())
+                .chain(cli.task_spawners.clone().into_iter().flatten()),
+        );
         let non_blocking = file
             .non_blocking
             .into_iter()

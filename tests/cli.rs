@@ -1852,6 +1852,21 @@ fn user_lock_types_from_config_take_part_in_the_lock_rules() {
 }
 
 #[test]
+fn user_coroutine_functions_and_task_spawners_from_config() {
+    let source = "import mylib\n\n\nasync def main() -> None:\n    mylib.notify()\n    mylib.spawn(main())\n";
+    let project = Project::with(&[("app.py", source)]);
+    project.check(&["--select", "IL501,IL502"]).assert_code(0);
+    project.write(
+        "interlock.toml",
+        "coroutine-functions = [\"mylib.notify\"]\ntask-spawners = [\"mylib.spawn\"]\n",
+    );
+    let run = project.check(&["--select", "IL501,IL502"]);
+    run.assert_code(1);
+    assert!(run.stdout.contains("app.py:5:5: IL501"), "{}", run.stdout);
+    assert!(run.stdout.contains("app.py:6:5: IL502"), "{}", run.stdout);
+}
+
+#[test]
 fn main_guard_rule_follows_calls_into_other_modules() {
     let project = Project::with(&[
         ("jobs/__init__.py", ""),

@@ -116,6 +116,12 @@ impl<'a> SymbolIndex<'a> {
         index
     }
 
+    /// What a project function returns, when its annotation or `return`s tell
+    /// (see [`FileModel::returns`]).
+    pub fn returned_type(&self, function: &str) -> Option<&'a str> {
+        self.returns.get(function).copied()
+    }
+
     /// The lock table's guard method behind a guard method the project adds to a library lock
     /// type (`std::sync::Mutex::lock_or_panic` → `std::sync::Mutex::lock`).
     pub fn guard_method(&self, method: &str) -> Option<&'a str> {

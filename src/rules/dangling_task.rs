@@ -1,15 +1,16 @@
 //! IL502 dangling-task (Python): the task returned by `asyncio.create_task`/`ensure_future`/
 //! `loop.create_task` is discarded, so the event loop's weak reference is the only one left.
 
-use super::{Check, Rule};
+use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Related};
+use crate::graph::CallSite;
 use crate::knowledge::Knowledge;
 use crate::model::{Call, FileModel, Language, ResultUse};
 
 pub const RULE: Rule = Rule {
     code: Code::IL502,
-    check: Check::File(check),
+    check: Check::FileAndProject(check, check_project),
 };
 
 fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
@@ -18,24 +19,72 @@ fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
     }
     for (index, function) in model.functions.iter().enumerate() {
         for call in &function.calls {
-            check_call(model, knowledge, index, call, out);
+            if let Some(callee) = call.callee.as_deref()
+                && knowledge.task_spawners.contains(callee)
+            {
+                let short = callee.rsplit('.').next().unwrap_or(callee);
+                report_if_dropped(model, index, call, short, None, out);
+            }
         }
     }
 }
 
-fn check_call(
+/// Calls of a project function that creates a task and returns it without keeping a
+/// reference itself (`def spawn(coro) -> asyncio.Task: return asyncio.create_task(coro)`):
+/// dropping its result drops the task.
+fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    for (id, function) in project.functions() {
+        let model = project.model(id);
+        if model.language != Language::Python {
+            continue;
+        }
+        for (index, call) in function.calls.iter().enumerate() {
+            if !matches!(call.result, ResultUse::Discarded | ResultUse::Bound(_)) {
+                continue;
+            }
+            let Some(target) = project.target(CallSite {
+                caller: id,
+                call: index,
+            }) else {
+                continue;
+            };
+            let wrapper = project.function(target);
+            if project.index.returned_type(&wrapper.canonical) != Some("asyncio.Task")
+                // A wrapper that stores the task (`self._tasks.add(task)`) keeps it alive.
+                || !wrapper.container_changes.is_empty()
+                || !wrapper.state_writes.is_empty()
+            {
+                continue;
+            }
+            let knowledge = &context.file(target).settings.knowledge;
+            let Some(spawn) = wrapper.calls.iter().find(|c| {
+                c.callee
+                    .as_deref()
+                    .is_some_and(|callee| knowledge.task_spawners.contains(callee))
+            }) else {
+                continue;
+            };
+            let related = Related {
+                path: project.model(target).path.clone(),
+                span: spawn.span.clone(),
+                message: format!("`{}` creates the task here and returns it", wrapper.name),
+            };
+            report_if_dropped(model, id.index, call, &wrapper.name, Some(related), out);
+        }
+    }
+}
+
+/// Reports the task `call` returns (named `name` in the message) if the caller drops it;
+/// `created` points at where a project wrapper creates it.
+fn report_if_dropped(
     model: &FileModel,
-    knowledge: &Knowledge,
     function: usize,
     call: &Call,
+    name: &str,
+    created: Option<Related>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let Some(callee) = call.callee.as_deref() else {
-        return;
-    };
-    if !knowledge.task_spawners.contains(callee) {
-        return;
-    }
     let awaits_later = || {
         model.functions[function]
             .awaits
@@ -53,17 +102,16 @@ fn check_call(
         }
         _ => return,
     };
-    let short = callee.rsplit('.').next().unwrap_or(callee);
-    out.push(
-        Diagnostic::new(
-            RULE.code,
-            model.path.clone(),
-            call.span.clone(),
-            format!(
-                "the task returned by `{short}()` {what}: the event loop keeps only a weak reference to it, so it can be garbage-collected before it finishes, and its exceptions are never seen"
-            ),
-        )
-        .with_label("task created and dropped here")
-        .with_help("keep a reference (`task = …; background.add(task); task.add_done_callback(background.discard)`), await it, or use `asyncio.TaskGroup`"),
-    );
+    let mut diagnostic = Diagnostic::new(
+        RULE.code,
+        model.path.clone(),
+        call.span.clone(),
+        format!(
+            "the task returned by `{name}()` {what}: the event loop keeps only a weak reference to it, so it can be garbage-collected before it finishes, and its exceptions are never seen"
+        ),
+    )
+    .with_label("task created and dropped here")
+    .with_help("keep a reference (`task = …; background.add(task); task.add_done_callback(background.discard)`), await it, or use `asyncio.TaskGroup`");
+    diagnostic.related.extend(created);
+    out.push(diagnostic);
 }

@@ -379,6 +379,8 @@ impl SemanticModel<'_> {
                 }
                 None => None,
             },
+            // What a coroutine function's table or annotation gives is what awaiting it gives.
+            Expr::Await(awaited) => self.type_within(&awaited.value, depth),
             Expr::Call(call) if is_super_call(call) && self.lookup("super").is_none() => {
                 let scope = self
                     .scopes
