@@ -727,8 +727,11 @@ impl<'t> SemanticModel<'t> {
                 // `util::Mutex::new(..)` of a re-exported or aliased type.
                 self.canonical_type(owner.to_string(), 4).map(Returns::One)
             }
-            // `self.inner.lock().await`: the guard derefs to what the lock guards.
-            Expr::Await(awaited) if is_guard_call(&awaited.base) => {
+            // `self.inner.lock().await`: the guard derefs to what the lock guards; an async
+            // constructor (`Self::connect(addr).await?`) gives its type once awaited.
+            Expr::Await(awaited)
+                if is_guard_call(&awaited.base) || matches!(&*awaited.base, Expr::Call(_)) =>
+            {
                 self.type_within(&awaited.base, depth)
             }
             // `self.inner.lock()` of a lock that returns its guard (parking_lot's), and
