@@ -71,6 +71,8 @@ pub struct LockNode {
 pub struct DoubleLock {
     pub outer: Acquisition,
     pub inner: Inner,
+    /// The lock (its node in the graph: its identity and type).
+    pub lock: NodeIndex,
     /// The second acquisition is a write after a read, or a read after a write.
     pub mixed_modes: bool,
     /// Two read guards of a lock whose reads wait behind a queued writer.
@@ -669,6 +671,7 @@ impl Builder<'_, '_> {
                 self.double_locks.push(DoubleLock {
                     outer,
                     inner,
+                    lock: a.node,
                     mixed_modes,
                     recursive_read,
                 });

@@ -31,21 +31,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
         let outer = hold(project, double.outer);
 
-        let kind = outer
-            .kind
-            .rsplit_once("::")
-            .map_or(outer.kind.as_str(), |(ty, _)| ty);
+        // The lock's type as its definition tells (the hold may only know `::read`).
+        let kind = context.lock_graph().graph[double.lock].kind.as_str();
         let waiter = match model.language {
             Language::Python
-                if outer.kind.starts_with("asyncio")
-                    || outer.kind.starts_with("anyio")
-                    || outer.kind.starts_with("trio") =>
+                if kind.starts_with("asyncio")
+                    || kind.starts_with("anyio")
+                    || kind.starts_with("trio") =>
             {
                 "task"
             }
-            _ if outer.kind.starts_with("tokio")
-                || outer.kind.starts_with("futures")
-                || outer.kind.starts_with("async_") =>
+            _ if kind.starts_with("tokio")
+                || kind.starts_with("futures")
+                || kind.starts_with("async_") =>
             {
                 "task"
             }
