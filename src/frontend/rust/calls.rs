@@ -50,6 +50,13 @@ const INLINE_ADAPTERS: &[&str] = &[
     "with_borrow_mut",
 ];
 
+/// Whether a path names a type's constructor: `Type::new`, `module::Type::new`.
+fn is_constructor(path: &syn::Path) -> bool {
+    let segments: Vec<_> = path.segments.iter().collect();
+    matches!(segments.as_slice(), [.., ty, last]
+        if last.ident == "new" && ty.ident.to_string().starts_with(|c: char| c.is_ascii_uppercase()))
+}
+
 impl Lowerer<'_> {
     /// A closure run inline by the call it is given to: lowered as part of the enclosing
     /// code (same closure number, same loop depth), its expression body's guards held until
@@ -87,9 +94,13 @@ impl Lowerer<'_> {
         if let Some(callee) = &callee {
             self.lock_through_arguments(callee, &call.args, &span, 0);
         }
-        let offloads = self.record_call(callee, alternatives, None, span, false);
+        let (offloads, schedules) = self.record_call(callee, alternatives, None, span, false);
+        // A type's constructor (`Watcher::new(move |event| ..)`, `LazyLock::new(|| ..)`) keeps
+        // the closures it is given to call them later, maybe on another thread: not now.
+        let constructs =
+            matches!(call.func.as_ref(), Expr::Path(path) if is_constructor(&path.path));
         self.visit_expr(&call.func);
-        self.arguments_of(&call.args, offloads, entry);
+        self.arguments_of(&call.args, (offloads || constructs, schedules), entry);
     }
 
     /// A method call: its callee is `Type::method` when the receiver's type is known.
