@@ -7,7 +7,7 @@ use ruff_python_ast::{self as ast, Expr};
 use super::Lowerer;
 use super::syntax::{dotted, is_false_literal, is_zero_literal, made_non_blocking, span};
 use crate::knowledge::Returns;
-use crate::model::{Call, Context, Receiver, ThreadEntry, concat};
+use crate::model::{Call, Context, Receiver, ResultUse, ThreadEntry, concat};
 
 /// Methods of `dict`, `set` and `list` that add or remove items in place in a way a loop over
 /// the container sees: a size change of a dict or set raises in the loop, a removal or an
@@ -29,6 +29,58 @@ const CHANGES_IN_PLACE: &[&str] = &[
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
 impl<'a> Lowerer<'a> {
+    /// `self.conn` where `conn` is a `@property` of the object's class (of this file, or a
+    /// base of this file): the read calls the getter, recorded as a call of it.
+    pub(super) fn property_read(&mut self, attribute: &ast::ExprAttribute) {
+        let Some(Returns::One(class)) = self.semantic.type_of(&attribute.value) else {
+            return;
+        };
+        let name = attribute.attr.id.as_str();
+        let mut owner = Some(class);
+        for _ in 0..8 {
+            let Some(current) = owner.take() else {
+                return;
+            };
+            let Some(info) = self.semantic.classes.get(&current) else {
+                return;
+            };
+            if info.properties.contains(name) {
+                owner = Some(current);
+                break;
+            }
+            if info.methods.contains(name) {
+                return;
+            }
+            owner = info.bases.first().cloned();
+        }
+        let Some(owner) = owner else {
+            return;
+        };
+        let receiver = self.semantic.receiver(&attribute.value);
+        let object = match receiver {
+            Receiver::Own => 0,
+            _ => self
+                .held_objects
+                .of_receiver(self.current, || dotted(&attribute.value)),
+        };
+        let call = Call {
+            callee: Some(concat(&[&owner, ".", name])),
+            method: Some(name.to_string()),
+            span: span(attribute),
+            context: self.context,
+            non_blocking: false,
+            alternatives: thin_vec::ThinVec::new(),
+            receiver,
+            scheduled: false,
+            closure: self.closure,
+            object,
+            awaited: false,
+            result: ResultUse::Used,
+            blocking: None,
+        };
+        self.model.functions[self.current].calls.push(call);
+    }
+
     /// `f = open(p)` or `with open(p) as f`: notes that `f` is a file this function opened
     /// with a blocking call, which is where the file work is reported (once: a `noqa` there
     /// covers the reads and writes that follow).
@@ -78,6 +130,16 @@ impl<'a> Lowerer<'a> {
             return false;
         };
         let receiver = attr.value.as_ref();
+        if matches!(attr.attr.id.as_str(), "connect" | "send" | "sendto")
+            && let Expr::Name(name) = receiver
+            && self
+                .semantic
+                .scopes
+                .last()
+                .is_some_and(|s| s.datagram_sockets.contains(name.id.as_str()))
+        {
+            return true;
+        }
         if let Expr::Attribute(field) = receiver
             && matches!(field.value.as_ref(), Expr::Name(n) if Some(n.id.as_str()) == self.semantic.self_name())
             && self
@@ -93,6 +155,35 @@ impl<'a> Lowerer<'a> {
                 .scopes
                 .last()
                 .is_some_and(|s| s.non_blocking.contains(&dotted(receiver)))
+    }
+
+    /// Notes a local bound to a new datagram socket (`sock = socket.socket(family,
+    /// socket.SOCK_DGRAM)`, also `type=socket.SOCK_DGRAM`); any other binding forgets it.
+    pub(super) fn note_datagram_socket(&mut self, local: &str, value: &Expr) {
+        let datagram = match value {
+            Expr::Call(call)
+                if self.semantic.resolve(&call.func).as_deref() == Some("socket.socket") =>
+            {
+                let kind = call.arguments.args.get(1).or_else(|| {
+                    call.arguments
+                        .keywords
+                        .iter()
+                        .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "type"))
+                        .map(|k| &k.value)
+                });
+                kind.and_then(|kind| self.semantic.resolve(kind)).as_deref()
+                    == Some("socket.SOCK_DGRAM")
+            }
+            _ => false,
+        };
+        let Some(scope) = self.semantic.scopes.last_mut() else {
+            return;
+        };
+        if datagram {
+            scope.datagram_sockets.insert(local.to_string());
+        } else if !scope.datagram_sockets.is_empty() {
+            scope.datagram_sockets.remove(local);
+        }
     }
 
     /// `os.register_at_fork(after_in_child=f)`, `multiprocessing.util.register_after_fork(obj,

@@ -17,7 +17,7 @@ mod state;
 mod syntax;
 mod traversal;
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -79,6 +79,7 @@ pub fn lower(
         context: Context::Sync,
         held_objects: Default::default(),
         import_fallbacks: 0,
+        property_names: HashSet::default(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.bind_locals(&syntax.body, &[]);
@@ -128,4 +129,7 @@ struct Lowerer<'a> {
     held_objects: super::HeldObjects,
     /// How many `except ImportError:` handlers enclose the code: imports there are fallbacks.
     import_fallbacks: usize,
+    /// The names of the file's property getters (any class): an attribute read of one of
+    /// these names may be a call (see `Lowerer::property_read`).
+    property_names: HashSet<String>,
 }

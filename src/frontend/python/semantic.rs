@@ -53,6 +53,10 @@ pub(super) struct Scope {
     /// Names and attributes (as written: `sock`, `self._sock`) made non-blocking here so far
     /// (`sock.setblocking(False)`): their calls do not wait.
     pub(super) non_blocking: HashSet<String>,
+    /// Locals bound to a datagram socket (`socket.socket(family, socket.SOCK_DGRAM)`): their
+    /// `connect()` only sets the default peer, and `send()`/`sendto()` hand a datagram to the
+    /// kernel without waiting for anyone (only receiving waits).
+    pub(super) datagram_sockets: HashSet<String>,
 }
 
 impl Scope {
@@ -68,6 +72,7 @@ impl Scope {
             bases: Vec::new(),
             opened: HashSet::default(),
             non_blocking: HashSet::default(),
+            datagram_sockets: HashSet::default(),
         }
     }
 }
@@ -81,6 +86,9 @@ pub(super) struct ClassInfo {
     pub(super) bases: Vec<String>,
     /// The methods its body defines.
     pub(super) methods: HashSet<String>,
+    /// Its `@property` (and `@functools.cached_property`) getters: reading the attribute
+    /// calls them.
+    pub(super) properties: HashSet<String>,
     /// Method → the attributes it assigns through `self`.
     pub(super) assigned_by: HashMap<String, HashSet<String>>,
     /// Attributes the methods lowered so far make non-blocking (`self._sock.setblocking(False)`

@@ -34,6 +34,16 @@ impl<'a> Lowerer<'a> {
         self.semantic.bind(name, Binding::Alias(canonical));
     }
 
+    /// Whether a method is a property getter (`@property`, `@functools.cached_property`).
+    fn is_property(&self, method: &ast::StmtFunctionDef) -> bool {
+        method.decorator_list.iter().any(|decorator| {
+            matches!(
+                self.semantic.resolve(&decorator.expression).as_deref(),
+                Some("property" | "builtins.property" | "functools.cached_property")
+            )
+        })
+    }
+
     /// Records that the current function reads a name's value.
     pub(super) fn read_name(&mut self, name: &str) {
         self.model.functions[self.current]
@@ -225,10 +235,22 @@ impl<'a> Lowerer<'a> {
             Stmt::FunctionDef(method) => Some(method.name.id.to_string()),
             _ => None,
         });
+        let properties: rustc_hash::FxHashSet<String> = class
+            .body
+            .iter()
+            .filter_map(|stmt| match stmt {
+                Stmt::FunctionDef(method) if self.is_property(method) => {
+                    Some(method.name.id.to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        self.property_names.extend(properties.iter().cloned());
         let info = ClassInfo {
             attributes: attribute_types.clone(),
             bases: bases.clone(),
             methods: methods.collect(),
+            properties,
             assigned_by,
             non_blocking: Vec::new(),
         };
@@ -379,6 +401,9 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         let name = self.model.join(name.id.as_str());
                         self.semantic.returned_by.insert(name, callee);
                     }
+                }
+                if let [Expr::Name(name)] = assign.targets.as_slice() {
+                    self.note_datagram_socket(name.id.as_str(), &assign.value);
                 }
                 for target in &assign.targets {
                     self.visit_expr(target);
@@ -592,13 +617,18 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.read_name(name.id.as_str());
                 }
             }
-            // `grade.score`: only an attribute of the value is read.
-            Expr::Attribute(attribute)
-                if attribute.ctx == ast::ExprContext::Load
-                    && let Expr::Name(name) = attribute.value.as_ref() =>
-            {
-                let hash = name_hash(&concat(&[name.id.as_str(), "."]));
-                self.model.functions[self.current].reads.insert(hash);
+            Expr::Attribute(attribute) if attribute.ctx == ast::ExprContext::Load => {
+                if self.property_names.contains(attribute.attr.id.as_str()) {
+                    self.property_read(attribute);
+                }
+                match attribute.value.as_ref() {
+                    // `grade.score`: only an attribute of the value is read.
+                    Expr::Name(name) => {
+                        let hash = name_hash(&concat(&[name.id.as_str(), "."]));
+                        self.model.functions[self.current].reads.insert(hash);
+                    }
+                    _ => visitor::walk_expr(self, expr),
+                }
             }
             Expr::Call(call) => self.call(call, false),
             Expr::Subscript(subscript)
