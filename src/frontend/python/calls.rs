@@ -29,6 +29,40 @@ const CHANGES_IN_PLACE: &[&str] = &[
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
 impl<'a> Lowerer<'a> {
+    /// `with Exclusive(obj):` of a class the file defines: entering runs its `__enter__`
+    /// (`__aenter__`, awaited, for `async with`), leaving its `__exit__`; recorded as calls at
+    /// the context expression.
+    pub(super) fn context_manager_call(&mut self, manager: &Expr, method: &str, awaited: bool) {
+        let Some(Returns::One(class)) = self.semantic.type_of(manager) else {
+            return;
+        };
+        let defines = |class: &str| {
+            self.semantic
+                .classes
+                .get(class)
+                .is_some_and(|info| info.methods.contains(method))
+        };
+        if !defines(&class) {
+            return;
+        }
+        let call = Call {
+            callee: Some(concat(&[&class, ".", method])),
+            method: Some(method.to_string()),
+            span: span(manager),
+            context: self.context,
+            non_blocking: false,
+            alternatives: thin_vec::ThinVec::new(),
+            receiver: Receiver::Other,
+            scheduled: false,
+            closure: self.closure,
+            object: 0,
+            awaited,
+            result: ResultUse::Used,
+            blocking: None,
+        };
+        self.model.functions[self.current].calls.push(call);
+    }
+
     /// `self.conn` where `conn` is a `@property` of the object's class (of this file, or a
     /// base of this file): the read calls the getter, recorded as a call of it.
     pub(super) fn property_read(&mut self, attribute: &ast::ExprAttribute) {

@@ -459,6 +459,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 // Every item holds its lock over the same body: find its awaits once.
                 let body_awaits = std::cell::OnceCell::new();
                 for ((item, facts), (lock, by_helper)) in with.items.iter().zip(facts).zip(locks) {
+                    let not_a_lock = facts.0.is_none();
                     if !by_helper && facts.0.is_some() && self.constructs(&item.context_expr) {
                         let lock = PointlessLock {
                             span: span(&item.context_expr),
@@ -476,6 +477,14 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         self.hold_lock_with(at, lock, facts, region, awaits);
                     }
                     self.visit_expr(&item.context_expr);
+                    if not_a_lock {
+                        let enter = if with.is_async {
+                            "__aenter__"
+                        } else {
+                            "__enter__"
+                        };
+                        self.context_manager_call(&item.context_expr, enter, with.is_async);
+                    }
                     if let Some(vars) = &item.optional_vars {
                         let ty = self.semantic.type_of(&item.context_expr);
                         self.semantic.assign(vars, None, ty);
@@ -483,6 +492,16 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     }
                 }
                 self.visit_body(&with.body);
+                for item in with.items.iter().rev() {
+                    if self.lock_facts(&item.context_expr).0.is_none() {
+                        let exit = if with.is_async {
+                            "__aexit__"
+                        } else {
+                            "__exit__"
+                        };
+                        self.context_manager_call(&item.context_expr, exit, with.is_async);
+                    }
+                }
                 self.opaque_with_depth -= usize::from(opaque);
             }
             Stmt::Expr(statement) => match statement.value.as_ref() {
