@@ -17,6 +17,9 @@ pub struct ModuleName {
     pub is_package: bool,
     /// Rust: the crate's edition from `Cargo.toml` (2021 when unknown).
     pub edition: u16,
+    /// Rust 2015: the crate's dependencies as written in code (`serde_json`); a `use` path
+    /// that starts with anything else is relative to the crate root. Empty otherwise.
+    pub extern_crates: std::sync::Arc<[String]>,
 }
 
 /// A crate found from a `Cargo.toml`.
@@ -25,6 +28,8 @@ struct CrateInfo {
     root: PathBuf,
     name: String,
     edition: u16,
+    /// Edition 2015 only: see [`ModuleName::extern_crates`].
+    extern_crates: std::sync::Arc<[String]>,
 }
 
 /// Computes module names, caching the file-system lookups they need.
@@ -54,6 +59,7 @@ impl Layout {
                 path: stem,
                 is_package: false,
                 edition: 2021,
+                extern_crates: Default::default(),
             };
         };
         let relative = path.strip_prefix(&info.root).unwrap_or(path);
@@ -80,6 +86,7 @@ impl Layout {
             path: module,
             is_package: false,
             edition: info.edition,
+            extern_crates: info.extern_crates,
         }
     }
 
@@ -90,10 +97,11 @@ impl Layout {
         }
         let manifest = dir.join("Cargo.toml");
         let found = if manifest.is_file() {
-            read_manifest(&manifest).map(|(name, edition)| CrateInfo {
+            read_manifest(&manifest).map(|(name, edition, extern_crates)| CrateInfo {
                 root: dir.to_path_buf(),
                 name,
                 edition,
+                extern_crates,
             })
         } else {
             None
@@ -107,12 +115,20 @@ impl Layout {
     }
 }
 
-/// The crate name (hyphens as underscores) and edition of a manifest with a `[package]`.
-/// Read with `cargo_toml`, which knows every key Cargo accepts, including values inherited
-/// from the workspace (`edition.workspace = true`): the edition then comes from the
-/// workspace's `[workspace.package]`.
-fn read_manifest(path: &Path) -> Option<(String, u16)> {
+/// The crate name (hyphens as underscores), edition and (edition 2015 only) dependency names
+/// of a manifest with a `[package]`. Read with `cargo_toml`, which knows every key Cargo
+/// accepts, including values inherited from the workspace (`edition.workspace = true`): the
+/// edition then comes from the workspace's `[workspace.package]`.
+fn read_manifest(path: &Path) -> Option<(String, u16, std::sync::Arc<[String]>)> {
     let manifest = parse_manifest(path)?;
+    let dependencies: Vec<String> = manifest
+        .dependencies
+        .keys()
+        .chain(manifest.dev_dependencies.keys())
+        .chain(manifest.build_dependencies.keys())
+        .chain(manifest.target.values().flat_map(|t| t.dependencies.keys()))
+        .map(|name| name.replace('-', "_"))
+        .collect();
     let package = manifest.package?;
     let name = manifest
         .lib
@@ -135,7 +151,11 @@ fn read_manifest(path: &Path) -> Option<(String, u16)> {
                 .unwrap_or(2021)
         }
     };
-    Some((name, edition))
+    let extern_crates = match edition {
+        2015 => dependencies.into(),
+        _ => Default::default(),
+    };
+    Some((name, edition, extern_crates))
 }
 
 /// How many directories above a member a workspace root is looked for.
@@ -195,6 +215,7 @@ fn python_module(path: &Path) -> ModuleName {
         path: segments.join("."),
         is_package,
         edition: 2021,
+        extern_crates: Default::default(),
     }
 }
 

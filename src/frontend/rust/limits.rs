@@ -155,15 +155,28 @@ mod tests {
             "\u{feff}#!x\n",
         ] {
             let text = format!("{prefix}fn f() {{ let x = ; }}");
-            let Err(error) = parse(&text) else {
+            let Err(error) = parse(&text, 2021) else {
                 panic!("parsed")
             };
             assert_eq!(&text[error.span.clone()], ";", "after {prefix:?}");
         }
-        let Err(error) = parse("\u{feff}# x\n") else {
+        let Err(error) = parse("\u{feff}# x\n", 2021) else {
             panic!("parsed")
         };
         assert!(error.span.start >= 3, "{error:?}");
-        assert!(parse("#![allow(unused)]\nfn f() {}").is_ok());
+        assert!(parse("#![allow(unused)]\nfn f() {}", 2021).is_ok());
+    }
+
+    #[test]
+    fn edition_2015_keywords_of_later_editions_are_identifiers() {
+        let text = "fn f() -> Result<u8, ()> { let async = try!(g()); Ok(async) }";
+        assert!(parse(text, 2021).is_err());
+        let file = parse(text, 2015).expect("parses as 2015");
+        let syn::Item::Fn(function) = &file.items[0] else {
+            panic!("a function")
+        };
+        // Spans still point into the text.
+        let start = function.sig.ident.span().byte_range().start;
+        assert_eq!(&text[start..start + 1], "f");
     }
 }

@@ -54,7 +54,7 @@ pub fn lower(
     }
     let _forget_spans = ForgetSpans;
     let parse_started = std::time::Instant::now();
-    let file = parse(text)?;
+    let file = parse(text, module.edition)?;
     let parse_time = parse_started.elapsed();
     let mut lowerer = Lowerer {
         tables,
@@ -78,6 +78,9 @@ pub fn lower(
         held_objects: Default::default(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
+    if module.edition == 2015 {
+        lowerer.semantic.extern_crates = Some(module.extern_crates.clone());
+    }
     lowerer.semantic.enter_file(&file.items);
     lowerer.define_locks(&file.items);
     lowerer.collect_lock_helpers(&file.items);
@@ -134,8 +137,10 @@ struct Lowerer<'t> {
 
 /// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is
 /// too deep, too long in one statement or too large for `syn`, then parses the tokens. Spans
-/// are byte offsets into `text`, also after a byte order mark or a `#!` line.
-pub(crate) fn parse(text: &str) -> Result<syn::File, FrontendError> {
+/// are byte offsets into `text`, also after a byte order mark or a `#!` line. Under edition
+/// 2015, `async`, `await` and `try` are identifiers (`let async = ..`, `try!(..)`): they are
+/// passed to `syn` as raw identifiers.
+pub(crate) fn parse(text: &str, edition: u16) -> Result<syn::File, FrontendError> {
     let source = limits::blank_bom_and_shebang(text);
     let tokens: proc_macro2::TokenStream =
         source
@@ -150,6 +155,11 @@ pub(crate) fn parse(text: &str) -> Result<syn::File, FrontendError> {
             message: format!("{reason}; the file is not analysed"),
         });
     }
+    let tokens = if edition == 2015 {
+        syntax::raw_2015_keywords(tokens)
+    } else {
+        tokens
+    };
     syn::parse2(tokens).map_err(|error| FrontendError {
         span: error.span().byte_range(),
         message: format!("syntax error: {error}"),

@@ -47,6 +47,9 @@ pub(super) struct SemanticModel<'t> {
     waiting_lock_types: rustc_hash::FxHashSet<String>,
     /// The `Self` type inside an `impl` block (or the trait inside a `trait`).
     pub(super) self_type: Option<String>,
+    /// Rust 2015 only: the crate's dependencies (see `ModuleName::extern_crates`); `use`
+    /// paths that name none of them start at the crate root.
+    pub(super) extern_crates: Option<std::sync::Arc<[String]>>,
     /// Module-level `use`s, as (alias, canonical) pairs in the order met: the file's
     /// re-exports.
     pub(super) reexports: Vec<(String, String)>,
@@ -218,6 +221,7 @@ impl<'t> SemanticModel<'t> {
                 .filter_map(|(guard, _)| guard.rsplit_once("::").map(|(ty, _)| ty.to_string()))
                 .collect(),
             self_type: None,
+            extern_crates: None,
             reexports: Vec::new(),
             file_reexports: HashMap::new(),
             type_aliases: HashMap::new(),
@@ -457,6 +461,15 @@ impl<'t> SemanticModel<'t> {
                 Some(canonical) => {
                     segments.remove(0);
                     vec![canonical.clone()]
+                }
+                // Rust 2015: `use member::List;` starts at the crate root unless `member` is a
+                // dependency (or std's).
+                None if self.extern_crates.as_ref().is_some_and(|crates| {
+                    !matches!(head, "std" | "core" | "alloc" | "proc_macro" | "test")
+                        && !crates.iter().any(|c| c == head)
+                }) =>
+                {
+                    vec![self.crate_name().to_string()]
                 }
                 None => Vec::new(),
             },

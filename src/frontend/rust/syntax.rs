@@ -211,3 +211,27 @@ pub(super) fn has_let(cond: &Expr) -> bool {
         _ => false,
     }
 }
+
+/// Edition 2015 tokens for `syn`, which parses the 2018+ language: `async`, `await` and `try`
+/// were identifiers then (`let async = ..`, `try!(..)`), so they become raw identifiers
+/// (`r#async`) with the same spans. Called on token trees whose nesting is already bounded.
+pub(super) fn raw_2015_keywords(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    use proc_macro2::{Group, Ident, TokenTree};
+    tokens
+        .into_iter()
+        .map(|tree| match tree {
+            TokenTree::Ident(ident) if ident == "async" || ident == "await" || ident == "try" => {
+                TokenTree::Ident(Ident::new_raw(&ident.to_string(), ident.span()))
+            }
+            TokenTree::Group(group) => {
+                let stream = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    raw_2015_keywords(group.stream())
+                });
+                let mut rebuilt = Group::new(group.delimiter(), stream);
+                rebuilt.set_span(group.span());
+                TokenTree::Group(rebuilt)
+            }
+            other => other,
+        })
+        .collect()
+}
