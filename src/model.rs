@@ -259,6 +259,9 @@ pub struct CheckThenAct {
     pub act: Span,
     /// The state as written (`self.cache`, `READY`).
     pub written: String,
+    /// The state belongs to the method's own object (`self.cache`; not a container the class
+    /// body creates, which every instance shares).
+    pub via_self: bool,
     /// The state is a Rust atomic (the fix is `compare_exchange`/`fetch_update`).
     pub atomic: bool,
     pub closure: u32,

@@ -25,7 +25,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         for found in &function.check_then_acts {
             let concurrent = concurrency.functions.contains(&id)
                 || concurrency.closures.contains(&(id, found.closure));
-            let via_self = found.written.starts_with("self.");
+            let via_self = found.via_self;
             let held =
                 held_at(function, found.check.start).is_some_and(|h| h.covers(found.act.start));
             // Double-checked locking: a lock taken after the check guards the act (and the

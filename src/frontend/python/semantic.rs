@@ -89,6 +89,9 @@ pub(super) struct ClassInfo {
     /// Its `@property` (and `@functools.cached_property`) getters: reading the attribute
     /// calls them.
     pub(super) properties: HashSet<String>,
+    /// Containers its body creates (`_locks = {}`) that no method rebinds through `self`: one
+    /// object shared by every instance, like a module global.
+    pub(super) shared_containers: HashSet<String>,
     /// Method → the attributes it assigns through `self`.
     pub(super) assigned_by: HashMap<String, HashSet<String>>,
     /// Attributes the methods lowered so far make non-blocking (`self._sock.setblocking(False)`

@@ -27,11 +27,32 @@ impl<'a> Lowerer<'a> {
                     .then(|| (self.model.join(id), id.to_string(), false))
             }
             Expr::Attribute(attr) => {
-                let self_name = self.semantic.method_scope()?.self_name.as_deref()?;
                 let Expr::Name(base) = attr.value.as_ref() else {
                     return None;
                 };
-                (base.id.as_str() == self_name).then_some(())?;
+                let self_name = self
+                    .semantic
+                    .method_scope()
+                    .and_then(|scope| scope.self_name.as_deref());
+                // A container created in the class body (`_locks = {}`), reached through
+                // `self` or the class: one object for every instance, like a global.
+                let class = match self_name {
+                    Some(self_name) if base.id.as_str() == self_name => {
+                        self.semantic.self_type().map(str::to_string)
+                    }
+                    _ => self.semantic.resolve(&attr.value),
+                };
+                let member = attr.attr.id.as_str();
+                if let Some(class) = class
+                    && self
+                        .semantic
+                        .classes
+                        .get(&class)
+                        .is_some_and(|info| info.shared_containers.contains(member))
+                {
+                    return Some((concat(&[&class, ".", member]), dotted(expr), false));
+                }
+                (Some(base.id.as_str()) == self_name).then_some(())?;
                 Some((self.semantic.resolve(expr)?, dotted(expr), true))
             }
             _ => None,
@@ -318,7 +339,7 @@ impl<'a> Lowerer<'a> {
             _ => (checked, None),
         };
         let subscript = subscript || key.is_some();
-        let Some((_, written, _)) = self.shared_state(checked) else {
+        let Some((_, written, via_self)) = self.shared_state(checked) else {
             return;
         };
         let same_key = |slice: &Expr| {
@@ -387,6 +408,7 @@ impl<'a> Lowerer<'a> {
                 check: span(branch.test.as_ref()),
                 act,
                 written,
+                via_self,
                 atomic: false,
                 closure: self.closure,
             };

@@ -157,3 +157,29 @@ pub(super) fn is_zero_literal(expr: &Expr) -> bool {
         _ => false,
     }
 }
+
+/// Whether an expression creates a new mutable container: a dict, list or set display or
+/// comprehension, or `dict()`/`list()`/`set()`/`collections.defaultdict(..)` and the like.
+pub(super) fn is_new_container(value: &Expr) -> bool {
+    match value {
+        Expr::Dict(_)
+        | Expr::List(_)
+        | Expr::Set(_)
+        | Expr::DictComp(_)
+        | Expr::ListComp(_)
+        | Expr::SetComp(_) => true,
+        Expr::Call(call) => {
+            matches!(
+                call.func.as_ref(),
+                Expr::Name(name) if matches!(name.id.as_str(), "dict" | "list" | "set")
+            ) || matches!(
+                call.func.as_ref(),
+                Expr::Attribute(attr) if matches!(attr.attr.id.as_str(), "defaultdict" | "OrderedDict" | "deque")
+            ) || matches!(
+                call.func.as_ref(),
+                Expr::Name(name) if matches!(name.id.as_str(), "defaultdict" | "OrderedDict" | "deque")
+            )
+        }
+        _ => false,
+    }
+}

@@ -8,7 +8,8 @@ use super::Lowerer;
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{
-    catches, catches_would_block, first_param, is_main_guard, is_staticmethod, span,
+    catches, catches_would_block, first_param, is_main_guard, is_new_container, is_staticmethod,
+    span,
 };
 use crate::knowledge::Returns;
 use crate::model::{
@@ -246,11 +247,33 @@ impl<'a> Lowerer<'a> {
             })
             .collect();
         self.property_names.extend(properties.iter().cloned());
+        let rebound: rustc_hash::FxHashSet<&String> = assigned_by.values().flatten().collect();
+        let shared_containers = class
+            .body
+            .iter()
+            .filter_map(|stmt| match stmt {
+                Stmt::Assign(ast::StmtAssign { targets, value, .. }) => match targets.as_slice() {
+                    [Expr::Name(name)] if is_new_container(value) => Some(name.id.to_string()),
+                    _ => None,
+                },
+                Stmt::AnnAssign(ast::StmtAnnAssign {
+                    target,
+                    value: Some(value),
+                    ..
+                }) => match target.as_ref() {
+                    Expr::Name(name) if is_new_container(value) => Some(name.id.to_string()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .filter(|name| !rebound.contains(name))
+            .collect();
         let info = ClassInfo {
             attributes: attribute_types.clone(),
             bases: bases.clone(),
             methods: methods.collect(),
             properties,
+            shared_containers,
             assigned_by,
             non_blocking: Vec::new(),
         };

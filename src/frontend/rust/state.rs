@@ -169,6 +169,7 @@ impl Lowerer<'_> {
             let found = CheckThenAct {
                 check,
                 act,
+                via_self: atomic.starts_with("self."),
                 written: atomic,
                 atomic: true,
                 closure: self.closure,
