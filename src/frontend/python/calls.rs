@@ -29,22 +29,14 @@ const CHANGES_IN_PLACE: &[&str] = &[
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
 impl<'a> Lowerer<'a> {
-    /// `with Exclusive(obj):` of a class the file defines: entering runs its `__enter__`
+    /// `with Exclusive(obj):` of a class of known type: entering runs its `__enter__`
     /// (`__aenter__`, awaited, for `async with`), leaving its `__exit__`; recorded as calls at
-    /// the context expression.
+    /// the context expression (the project phase resolves them where the project defines
+    /// them, through base classes and other modules too).
     pub(super) fn context_manager_call(&mut self, manager: &Expr, method: &str, awaited: bool) {
         let Some(Returns::One(class)) = self.semantic.type_of(manager) else {
             return;
         };
-        let defines = |class: &str| {
-            self.semantic
-                .classes
-                .get(class)
-                .is_some_and(|info| info.methods.contains(method))
-        };
-        if !defines(&class) {
-            return;
-        }
         let call = Call {
             callee: Some(concat(&[&class, ".", method])),
             method: Some(method.to_string()),
