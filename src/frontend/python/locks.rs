@@ -85,7 +85,18 @@ impl<'a> Lowerer<'a> {
         // A release on some path only (`if …: lock.release()`) ends what can be told.
         let unreleased = end == rest.len() && nested_release.is_none();
         let region_end = nested_release.map_or(region_end, |r| r.min(region_end));
-        let known = self.lock_kind(&attr.value).is_some();
+        // A field of unknown type (`sl.l` of an unannotated parameter) acquired, then released
+        // by this function: the lock protocol, whatever its class. (Not a bare local: tests
+        // of lock types make them by the dozen from factories.)
+        // Only for code that may raise in between: an early exit may hand such an object to
+        // another thread on purpose (a lock used as a signal).
+        let released_here = guaranteed || end < rest.len();
+        let typed = self.lock_kind(&attr.value).is_some();
+        let known = typed
+            || (released_here
+                && call.arguments.is_empty()
+                && attr.value.is_attribute_expr()
+                && self.semantic.type_of(&attr.value).is_none());
         // What runs before the release is sure to happen: up to the release, or up to the
         // `try` whose `finally` releases.
         let unguarded = match (guaranteed, end < rest.len()) {
@@ -95,6 +106,7 @@ impl<'a> Lowerer<'a> {
         };
         if known && !unguarded.is_empty() {
             let why = match early_exit(unguarded, &lock) {
+                Some(_) if !typed => None,
                 Some(exit) => Some(Leak::EarlyExit(exit)),
                 None if guaranteed => first_call(unguarded).map(Leak::RaisesBeforeTry),
                 None => first_call(unguarded).map(Leak::MayRaise),
