@@ -377,6 +377,24 @@ impl SemanticModel<'_> {
         self.type_within(expr, MAX_RESOLUTION_DEPTH)
     }
 
+    /// The type of those `alternatives` that have one, when they all agree.
+    fn agreed_type<'e>(
+        &self,
+        alternatives: impl Iterator<Item = &'e Expr>,
+        depth: usize,
+    ) -> Option<Returns> {
+        let mut agreed: Option<Returns> = None;
+        for alternative in alternatives {
+            match (self.type_within(alternative, depth), &agreed) {
+                (None, _) => {}
+                (Some(ty), None) => agreed = Some(ty),
+                (Some(ty), Some(known)) if ty == *known => {}
+                (Some(_), Some(_)) => return None,
+            }
+        }
+        agreed
+    }
+
     pub(super) fn type_within(&self, expr: &Expr, depth: usize) -> Option<Returns> {
         let depth = depth.checked_sub(1)?;
         match expr {
@@ -392,6 +410,15 @@ impl SemanticModel<'_> {
             },
             // What a coroutine function's table or annotation gives is what awaiting it gives.
             Expr::Await(awaited) => self.type_within(&awaited.value, depth),
+            // `loop or asyncio.get_event_loop()`, `lock if lock is not None else Lock()`: the
+            // one type the alternatives that have one agree on (a parameter defaulting to
+            // `None` has none).
+            Expr::BoolOp(either) if either.op == ast::BoolOp::Or => {
+                self.agreed_type(either.values.iter(), depth)
+            }
+            Expr::If(choice) => {
+                self.agreed_type([&*choice.body, &*choice.orelse].into_iter(), depth)
+            }
             Expr::Call(call) if is_super_call(call) && self.lookup("super").is_none() => {
                 let scope = self
                     .scopes
