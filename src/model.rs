@@ -443,13 +443,16 @@ impl LockHold {
 }
 
 impl Function {
-    /// A constructor (or test set-up method): state it writes is not shared yet.
+    /// A constructor (or test set-up method): state it writes is not shared yet. Rust's
+    /// `new`/`default` only in Rust (a Python method named `default` is an ordinary one).
     pub fn is_constructor(&self) -> bool {
+        let rust = self.canonical.contains("::");
         let name = self.name.rsplit(['.', ':']).next().unwrap_or("");
-        matches!(
-            name,
-            "__init__" | "__new__" | "__post_init__" | "setUp" | "setup_method" | "new" | "default"
-        )
+        match name {
+            "__init__" | "__new__" | "__post_init__" | "setUp" | "setup_method" => !rust,
+            "new" | "default" => rust,
+            _ => false,
+        }
     }
 
     /// A function region with no facts yet.

@@ -28,12 +28,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let via_self = found.via_self;
             let held =
                 held_at(function, found.check.start).is_some_and(|h| h.covers(found.act.start));
-            // Double-checked locking: a lock taken after the check guards the act (and the
-            // code re-checks under it).
-            let locked_after_check = function
-                .lock_holds
-                .iter()
-                .any(|h| h.span.start > found.check.start && h.covers(found.act.start));
+            // Double-checked locking: a lock taken after the check guards the act, and the code
+            // checks again under it (Python: a condition that reads the same state there;
+            // Rust's atomics have no such record: the lock is taken as the guard).
+            let locked_after_check = function.lock_holds.iter().any(|h| {
+                h.span.start > found.check.start
+                    && h.covers(found.act.start)
+                    && (found.atomic
+                        || function.state_checks.iter().any(|again| {
+                            again.written == found.written
+                                && again.span.start > found.check.end
+                                && h.covers(again.span.start)
+                        }))
+            });
             // An atomic in a closure that is not started on a thread: when and under what it
             // runs is not known here (a callback run under the caller's lock).
             let unknown_closure = found.atomic
@@ -55,6 +62,21 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         found.written
                     ),
                     "use one atomic read-modify-write: `compare_exchange`, `fetch_update`, or `swap`".to_string(),
+                )
+            } else if let Some(lock) = function
+                .lock_holds
+                .iter()
+                .find(|h| h.span.start > found.check.start && h.covers(found.act.start))
+            {
+                (
+                    format!(
+                        "`{}` is checked without a lock, then changed under `{}` in `{}`, which runs on several threads: the lock is taken after the check and the check is not repeated, so another thread can act in between (both create the entry, or both build the singleton)",
+                        found.written, lock.lock, function.name
+                    ),
+                    format!(
+                        "check again once `{}` is held (double-checked locking), or take it before the first check",
+                        lock.lock
+                    ),
                 )
             } else {
                 (

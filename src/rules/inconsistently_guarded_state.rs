@@ -86,9 +86,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     && held_at(function, again.span.start)
                         .is_some_and(|lock| lock.span.start > check.span.start)
             });
+            // A check followed by an act on the same state is IL403's (one finding per bug).
+            let check_then_act = function.check_then_acts.iter().any(|found| {
+                found.check.start <= check.span.start && check.span.end <= found.check.end
+            });
             if !(threaded || shared_object)
                 || check.via_self != guard.write.via_self
                 || checked_again
+                || check_then_act
                 || held_at(function, check.span.start).is_some()
                 || held_by_every_caller(project, id, 4)
             {

@@ -381,7 +381,13 @@ impl<'a> Lowerer<'a> {
                         .is_some_and(|assigned| assigned.contains(attribute))
                 })
         };
-        let act = branch.body.iter().find_map(|stmt| {
+        // The branch's statements, and those of a `with` in it (`if k not in d: with lock:
+        // d[k] = v` acts under a lock taken after the check).
+        let statements = branch.body.iter().flat_map(|stmt| match stmt {
+            Stmt::With(with) => with.body.iter().collect::<Vec<_>>(),
+            stmt => vec![stmt],
+        });
+        let act = statements.into_iter().find_map(|stmt| {
             if assigned_by_helper(stmt) {
                 return Some(span(stmt));
             }
