@@ -7,7 +7,7 @@ use ruff_python_ast::{self as ast, Expr};
 use super::Lowerer;
 use super::syntax::{dotted, is_false_literal, is_zero_literal, made_non_blocking, span};
 use crate::knowledge::Returns;
-use crate::model::{Call, Context, Receiver, ResultUse, ThreadEntry, concat};
+use crate::model::{Call, Context, Receiver, ResultUse, Span, ThreadEntry, concat};
 
 /// Methods of `dict`, `set` and `list` that add or remove items in place in a way a loop over
 /// the container sees: a size change of a dict or set raises in the loop, a removal or an
@@ -37,47 +37,30 @@ impl<'a> Lowerer<'a> {
         let Some(Returns::One(class)) = self.semantic.type_of(manager) else {
             return;
         };
-        let call = Call {
-            callee: Some(concat(&[&class, ".", method])),
-            method: Some(method.to_string()),
-            span: span(manager),
-            context: self.context,
-            non_blocking: false,
-            alternatives: thin_vec::ThinVec::new(),
-            receiver: Receiver::Other,
-            scheduled: false,
-            closure: self.closure,
-            object: 0,
-            awaited,
-            result: ResultUse::Used,
-            blocking: None,
-        };
-        self.model.functions[self.current].calls.push(call);
+        let callee = concat(&[&class, ".", method]);
+        self.push_implicit_call(callee, method, span(manager), Receiver::Other, 0, awaited);
     }
 
     /// `self.conn` where `conn` is a `@property` of the object's class (of this file, or a
     /// base of this file): the read calls the getter, recorded as a call of it.
     pub(super) fn property_read(&mut self, attribute: &ast::ExprAttribute) {
-        let Some(Returns::One(class)) = self.semantic.type_of(&attribute.value) else {
+        let Some(Returns::One(mut class)) = self.semantic.type_of(&attribute.value) else {
             return;
         };
         let name = attribute.attr.id.as_str();
-        let mut owner = Some(class);
+        let mut owner = None;
         for _ in 0..8 {
-            let Some(current) = owner.take() else {
-                return;
-            };
-            let Some(info) = self.semantic.classes.get(&current) else {
-                return;
+            let Some(info) = self.semantic.classes.get(&class) else {
+                break;
             };
             if info.properties.contains(name) {
-                owner = Some(current);
+                owner = Some(class);
                 break;
             }
-            if info.methods.contains(name) {
-                return;
+            match info.bases.first() {
+                Some(base) if !info.methods.contains(name) => class = base.clone(),
+                _ => break,
             }
-            owner = info.bases.first().cloned();
         }
         let Some(owner) = owner else {
             return;
@@ -89,10 +72,25 @@ impl<'a> Lowerer<'a> {
                 .held_objects
                 .of_receiver(self.current, || dotted(&attribute.value)),
         };
+        let callee = concat(&[&owner, ".", name]);
+        self.push_implicit_call(callee, name, span(attribute), receiver, object, false);
+    }
+
+    /// Records a call the code makes without call syntax (a property read, a `with`
+    /// statement's `__enter__`), its result used.
+    fn push_implicit_call(
+        &mut self,
+        callee: String,
+        method: &str,
+        span: Span,
+        receiver: Receiver,
+        object: u32,
+        awaited: bool,
+    ) {
         let call = Call {
-            callee: Some(concat(&[&owner, ".", name])),
-            method: Some(name.to_string()),
-            span: span(attribute),
+            callee: Some(callee),
+            method: Some(method.to_string()),
+            span,
             context: self.context,
             non_blocking: false,
             alternatives: thin_vec::ThinVec::new(),
@@ -100,7 +98,7 @@ impl<'a> Lowerer<'a> {
             scheduled: false,
             closure: self.closure,
             object,
-            awaited: false,
+            awaited,
             result: ResultUse::Used,
             blocking: None,
         };
