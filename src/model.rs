@@ -538,6 +538,9 @@ pub struct FileModel {
     /// guard method they call (`std::sync::Mutex::lock_or_panic` → `std::sync::Mutex::lock`,
     /// from `impl<T> MutexExt<T> for Mutex<T>`).
     pub guard_methods: Vec<(String, String)>,
+    /// Rust: functions that lock a lock they are given, with the parameter's index (counting
+    /// `self`) and the guard method (`wal::WalFile::new`, 0, `parking_lot::RwLock::read`).
+    pub parameter_locks: Vec<(String, u32, String)>,
 }
 
 impl FileModel {
@@ -567,6 +570,7 @@ impl FileModel {
             fork_hooks: Vec::new(),
             mutable_statics: Vec::new(),
             guard_methods: Vec::new(),
+            parameter_locks: Vec::new(),
         }
     }
 

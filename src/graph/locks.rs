@@ -332,6 +332,16 @@ impl Builder<'_, '_> {
             None if let Some(guard) = self.project.index.guard_method(&hold.kind) => {
                 *tables.lock(guard)?
             }
+            // A lock given to a function of another file (`?callee#index`): taken if that
+            // function locks that parameter.
+            None if hold.kind.starts_with('?') => {
+                let (callee, parameter) = hold.kind[1..].rsplit_once('#')?;
+                let parameter = parameter.parse().ok()?;
+                let index = &self.project.index;
+                let callee = index.resolve(callee, "::", crate::graph::MAX_RESOLUTION_STEPS)?;
+                let callee = &self.project.function(callee).canonical;
+                *tables.lock(index.parameter_lock(callee, parameter)?)?
+            }
             None => *tables.lock(&definition?.1.kind)?,
         };
         if !lock.excludes() {

@@ -46,6 +46,9 @@ pub struct SymbolIndex<'a> {
     /// A guard method the project adds to a library lock type → the guard method it calls
     /// (see [`FileModel::guard_methods`]).
     guard_methods: HashMap<&'a str, &'a str>,
+    /// (function, parameter index) → the guard method it locks that parameter with (see
+    /// [`FileModel::parameter_locks`]).
+    parameter_locks: HashMap<(&'a str, u32), &'a str>,
     /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
     /// a library's and is not looked up further.
     roots: rustc_hash::FxHashSet<&'a str>,
@@ -90,6 +93,12 @@ impl<'a> SymbolIndex<'a> {
                     .entry(function.as_str())
                     .or_insert(ty.as_str());
             }
+            for (function, parameter, guard) in &model.parameter_locks {
+                index
+                    .parameter_locks
+                    .entry((function.as_str(), *parameter))
+                    .or_insert(guard.as_str());
+            }
             for (method, guard) in &model.guard_methods {
                 index
                     .guard_methods
@@ -120,6 +129,12 @@ impl<'a> SymbolIndex<'a> {
     /// (see [`FileModel::returns`]).
     pub fn returned_type(&self, function: &str) -> Option<&'a str> {
         self.returns.get(function).copied()
+    }
+
+    /// The guard method a project function locks its parameter `index` with (counting
+    /// `self`), if it locks it.
+    pub fn parameter_lock(&self, function: &str, index: u32) -> Option<&'a str> {
+        self.parameter_locks.get(&(function, index)).copied()
     }
 
     /// The lock table's guard method behind a guard method the project adds to a library lock
@@ -277,6 +292,7 @@ pub fn interface_hash(model: &FileModel) -> u64 {
     }
     model.aliases.hash(&mut hasher);
     model.guard_methods.hash(&mut hasher);
+    model.parameter_locks.hash(&mut hasher);
     hasher.finish()
 }
 

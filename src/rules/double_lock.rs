@@ -60,7 +60,21 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         } else {
             format!("`{kind}` is not reentrant, so the {waiter} waits for itself forever")
         };
+        let inner_kind = match &double.inner {
+            Inner::Direct(k) => project.function(double.outer.function).lock_holds[*k]
+                .kind
+                .as_str(),
+            Inner::Call { .. } => "",
+        };
         let what = match &double.inner {
+            // A lock handed to a function of another file that locks it (`?callee#index`).
+            Inner::Direct(_) if inner_kind.starts_with('?') => format!(
+                "`{}` is held while it is passed to `{}`, which takes it again",
+                outer.lock,
+                inner_kind[1..]
+                    .rsplit_once('#')
+                    .map_or(inner_kind, |(callee, _)| callee)
+            ),
             Inner::Direct(_) => format!(
                 "`{}` is taken again in `{}` while this {waiter} already holds it",
                 outer.lock,

@@ -255,6 +255,11 @@ impl Lowerer<'_> {
                 }
             }
             if !taken.is_empty() {
+                // Other files learn it in the project phase (see `lock_through_arguments`).
+                for (index, kind) in &taken {
+                    let locker = (name.clone(), *index as u32, kind.clone());
+                    self.model.parameter_locks.push(locker);
+                }
                 self.param_lockers.insert(name, taken);
             }
         }
@@ -271,7 +276,10 @@ impl Lowerer<'_> {
     }
 
     /// A call of a function of this file that locks a lock it is given (see
-    /// [`Self::collect_lock_helpers`]): the call takes that lock for its duration.
+    /// [`Self::collect_lock_helpers`]): the call takes that lock for its duration. A call of
+    /// a function of another file that is given a lock keeps it as a candidate, of kind
+    /// `?callee#index`: the project phase keeps it where that function locks that parameter
+    /// (`FileModel::parameter_locks`).
     pub(super) fn lock_through_arguments(
         &mut self,
         callee: &str,
@@ -280,6 +288,23 @@ impl Lowerer<'_> {
         self_offset: usize,
     ) {
         let Some(taken) = self.param_lockers.get(callee).cloned() else {
+            for (position, arg) in args.iter().enumerate() {
+                let lock_typed = matches!(
+                    self.semantic.type_of(arg),
+                    Some(Returns::One(ty)) if self.semantic.is_waiting_lock_type(&ty)
+                );
+                if lock_typed && let Some(named) = self.lock_identity(arg) {
+                    let kind = format!("?{callee}#{}", position + self_offset);
+                    self.record_hold(
+                        span.clone(),
+                        span.end,
+                        Some(named),
+                        written(arg),
+                        kind,
+                        Vec::new(),
+                    );
+                }
+            }
             return;
         };
         for (index, kind) in taken {
