@@ -348,8 +348,8 @@ impl<'a> Lowerer<'a> {
         });
         match call.func.as_ref() {
             // `x.close()`: a method call uses `x` itself (see `FileModel::reads_name`).
-            Expr::Attribute(method) if method.value.is_name_expr() => {
-                self.read_name(method.value.as_name_expr().map_or("", |n| n.id.as_str()));
+            Expr::Attribute(method) if let Expr::Name(name) = method.value.as_ref() => {
+                self.read_name(name.id.as_str());
             }
             func => self.visit_expr(func),
         }

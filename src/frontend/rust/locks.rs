@@ -287,44 +287,33 @@ impl Lowerer<'_> {
         span: &Span,
         self_offset: usize,
     ) {
-        let Some(taken) = self.param_lockers.get(callee).cloned() else {
-            for (position, arg) in args.iter().enumerate() {
-                let lock_typed = matches!(
-                    self.semantic.type_of(arg),
-                    Some(Returns::One(ty)) if self.semantic.is_waiting_lock_type(&ty)
-                );
-                if lock_typed && let Some(named) = self.lock_identity(arg) {
-                    let kind = format!("?{callee}#{}", position + self_offset);
-                    self.record_hold(
-                        span.clone(),
-                        span.end,
-                        Some(named),
-                        written(arg),
-                        kind,
-                        Vec::new(),
-                    );
-                }
-            }
-            return;
+        // (argument, guard method): what this file's function locks, or every lock-typed
+        // argument as a candidate for a function of another file.
+        let given: Vec<(&Expr, String)> = match self.param_lockers.get(callee) {
+            Some(taken) => taken
+                .iter()
+                .filter_map(|(index, kind)| {
+                    let arg = args.iter().nth(index.checked_sub(self_offset)?)?;
+                    Some((arg, kind.clone()))
+                })
+                .collect(),
+            None => args
+                .iter()
+                .enumerate()
+                .filter(|(_, arg)| {
+                    matches!(
+                        self.semantic.type_of(arg),
+                        Some(Returns::One(ty)) if self.semantic.is_waiting_lock_type(&ty)
+                    )
+                })
+                .map(|(position, arg)| (arg, format!("?{callee}#{}", position + self_offset)))
+                .collect(),
         };
-        for (index, kind) in taken {
-            let Some(arg) = index
-                .checked_sub(self_offset)
-                .and_then(|i| args.iter().nth(i))
-            else {
-                continue;
-            };
-            let Some(named) = self.lock_identity(arg) else {
-                continue;
-            };
-            self.record_hold(
-                span.clone(),
-                span.end,
-                Some(named),
-                written(arg),
-                kind,
-                Vec::new(),
-            );
+        for (arg, kind) in given {
+            if let Some(named) = self.lock_identity(arg) {
+                let lock = written(arg);
+                self.record_hold(span.clone(), span.end, Some(named), lock, kind, Vec::new());
+            }
         }
     }
 
