@@ -20,11 +20,7 @@ use crate::model::{
 impl<'a> Lowerer<'a> {
     /// Binds an imported name; at module level it is also a re-export of the module.
     pub(super) fn bind_import(&mut self, name: &str, canonical: String) {
-        // A fallback import does not replace the module the `try` body imported: that is the
-        // one the code is written for.
-        if self.import_fallbacks > 0
-            && matches!(self.semantic.lookup(name), Some(Binding::Alias(_)))
-        {
+        if self.keeps_import(name) {
             return;
         }
         if self.semantic.at_module_scope() {
@@ -33,6 +29,13 @@ impl<'a> Lowerer<'a> {
                 .push((self.model.join(name), canonical.clone()));
         }
         self.semantic.bind(name, Binding::Alias(canonical));
+    }
+
+    /// Whether binding `name` here is a fallback that leaves its import in place (`except
+    /// ImportError: import dummy_threading as threading`, or `threading = None`): the module
+    /// the `try` body imported is the one the code is written for.
+    fn keeps_import(&self, name: &str) -> bool {
+        self.import_fallbacks > 0 && matches!(self.semantic.lookup(name), Some(Binding::Alias(_)))
     }
 
     /// Whether a method is a property getter (`@property`, `@functools.cached_property`).
@@ -430,13 +433,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 for target in &assign.targets {
                     self.visit_expr(target);
-                    // `except ImportError: threading = None`: the fallback keeps the import.
-                    if self.import_fallbacks > 0
-                        && let Expr::Name(name) = target
-                        && matches!(
-                            self.semantic.lookup(name.id.as_str()),
-                            Some(Binding::Alias(_))
-                        )
+                    if let Expr::Name(name) = target
+                        && self.keeps_import(name.id.as_str())
                     {
                         continue;
                     }
@@ -481,8 +479,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.opaque_with_depth += usize::from(opaque);
                 // Every item holds its lock over the same body: find its awaits once.
                 let body_awaits = std::cell::OnceCell::new();
-                for ((item, facts), (lock, by_helper)) in with.items.iter().zip(facts).zip(locks) {
-                    let not_a_lock = facts.0.is_none();
+                // Items that are not locks run their `__enter__` and `__exit__`.
+                let managers: Vec<bool> = facts.iter().map(|(kind, _)| kind.is_none()).collect();
+                let items = with.items.iter().zip(facts).zip(locks).zip(&managers);
+                for (((item, facts), (lock, by_helper)), &manager) in items {
                     if !by_helper && facts.0.is_some() && self.constructs(&item.context_expr) {
                         let lock = PointlessLock {
                             span: span(&item.context_expr),
@@ -500,7 +500,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         self.hold_lock_with(at, lock, facts, region, awaits);
                     }
                     self.visit_expr(&item.context_expr);
-                    if not_a_lock {
+                    if manager {
                         let enter = if with.is_async {
                             "__aenter__"
                         } else {
@@ -515,15 +515,14 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     }
                 }
                 self.visit_body(&with.body);
-                for item in with.items.iter().rev() {
-                    if self.lock_facts(&item.context_expr).0.is_none() {
-                        let exit = if with.is_async {
-                            "__aexit__"
-                        } else {
-                            "__exit__"
-                        };
-                        self.context_manager_call(&item.context_expr, exit, with.is_async);
-                    }
+                let exit = if with.is_async {
+                    "__aexit__"
+                } else {
+                    "__exit__"
+                };
+                let managers = with.items.iter().zip(managers).filter(|(_, m)| *m);
+                for (item, _) in managers.rev() {
+                    self.context_manager_call(&item.context_expr, exit, with.is_async);
                 }
                 self.opaque_with_depth -= usize::from(opaque);
             }
