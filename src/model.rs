@@ -264,6 +264,9 @@ pub struct CheckThenAct {
     pub via_self: bool,
     /// The state is a Rust atomic (the fix is `compare_exchange`/`fetch_update`).
     pub atomic: bool,
+    /// The check finds an entry present (`if k in d:`) and the act needs it still there
+    /// (`del d[k]`, `d[k] -= 1`): another thread can remove it in between (`KeyError`).
+    pub entry_present: bool,
     pub closure: u32,
 }
 

@@ -29,7 +29,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let held =
                 held_at(function, found.check.start).is_some_and(|h| h.covers(found.act.start));
             // Double-checked locking: a lock taken after the check guards the act, and the code
-            // checks again under it (Python: a condition that reads the same state there;
+            // checks again under it before acting (Python: a condition that reads the same state there;
             // Rust's atomics have no such record: the lock is taken as the guard).
             let locked_after_check = function.lock_holds.iter().any(|h| {
                 h.span.start > found.check.start
@@ -38,6 +38,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         || function.state_checks.iter().any(|again| {
                             again.written == found.written
                                 && again.span.start > found.check.end
+                                && again.span.start < found.act.start
                                 && h.covers(again.span.start)
                         }))
             });
@@ -55,6 +56,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             {
                 continue;
             }
+            let outcome = if found.entry_present {
+                "another thread can remove the entry in between, so this one fails with `KeyError` (or changes an entry that is gone)"
+            } else {
+                "both create the entry, or both build the singleton"
+            };
             let (why, help) = if found.atomic {
                 (
                     format!(
@@ -70,7 +76,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             {
                 (
                     format!(
-                        "`{}` is checked without a lock, then changed under `{}` in `{}`, which runs on several threads: the lock is taken after the check and the check is not repeated, so another thread can act in between (both create the entry, or both build the singleton)",
+                        "`{}` is checked without a lock, then changed under `{}` in `{}`, which runs on several threads: the lock is taken after the check and the check is not repeated, so {outcome}",
                         found.written, lock.lock, function.name
                     ),
                     format!(
@@ -81,10 +87,15 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             } else {
                 (
                     format!(
-                        "`{}` is checked, then changed based on the check, in `{}`, which runs on several threads: another thread can act between the check and the change (both create the entry, or both build the singleton)",
+                        "`{}` is checked, then changed based on the check, in `{}`, which runs on several threads: another thread can act between the check and the change ({outcome})",
                         found.written, function.name
                     ),
-                    "hold one lock across the check and the act (`with self._lock:`), or use an atomic operation (`dict.setdefault`)".to_string(),
+                    if found.entry_present {
+                        "hold one lock across the check and the act (`with self._lock:`), or use one operation that tolerates a missing entry (`d.pop(k, None)`)"
+                    } else {
+                        "hold one lock across the check and the act (`with self._lock:`), or use an atomic operation (`dict.setdefault`)"
+                    }
+                    .to_string(),
                 )
             };
             let mut diagnostic =

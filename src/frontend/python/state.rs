@@ -1,6 +1,7 @@
 //! Shared state: writes of module globals and `self` attributes, the reads that decide a
 //! branch, and check-then-act sequences.
 
+use ruff_python_ast::comparable::ComparableExpr;
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
@@ -302,22 +303,26 @@ impl<'a> Lowerer<'a> {
         }
         /// What a test checks: the state, whether the act is a subscript store (`if k not in
         /// cache:`), and for a flag kept under a constant key (`if not INFO["init"]:`), the key.
-        fn checked(test: &Expr) -> Option<(&Expr, bool)> {
+        /// `if k in cache:` checks that an entry is present: its key comes along.
+        fn checked(test: &Expr) -> Option<(&Expr, bool, Option<&Expr>)> {
             match test {
                 Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
-                    ([ast::CmpOp::NotIn], [container]) => Some((container, true)),
+                    ([ast::CmpOp::NotIn], [container]) => Some((container, true, None)),
+                    ([ast::CmpOp::In], [container]) => {
+                        Some((container, true, Some(compare.left.as_ref())))
+                    }
                     ([ast::CmpOp::Is], [none]) if none.is_none_literal_expr() => {
-                        Some((compare.left.as_ref(), false))
+                        Some((compare.left.as_ref(), false, None))
                     }
                     _ => None,
                 },
                 Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => match not.operand.as_ref() {
                     // `not key in cache` is `key not in cache`.
                     Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
-                        ([ast::CmpOp::In], [container]) => Some((container, true)),
+                        ([ast::CmpOp::In], [container]) => Some((container, true, None)),
                         _ => None,
                     },
-                    operand => Some((operand, false)),
+                    operand => Some((operand, false, None)),
                 },
                 // `if self._loop is None and start:`: every operand must hold.
                 Expr::BoolOp(both) if both.op == ast::BoolOp::And => {
@@ -327,7 +332,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         let checked = checked(branch.test.as_ref());
-        let Some((checked, subscript)) = checked else {
+        let Some((checked, subscript, present_key)) = checked else {
             return;
         };
         // `INFO["init"]`: the flag is the container's item under that key.
@@ -387,7 +392,37 @@ impl<'a> Lowerer<'a> {
             Stmt::With(with) => with.body.iter().collect::<Vec<_>>(),
             stmt => vec![stmt],
         });
+        // After `if k in d:`, an act that needs the entry still there: `del d[k]`,
+        // `d[k] -= 1`, `d.pop(k)`.
+        let same_entry = |item: &Expr, key: &Expr| match item {
+            Expr::Subscript(sub) => {
+                dotted(&sub.value) == written
+                    && ComparableExpr::from(sub.slice.as_ref()) == ComparableExpr::from(key)
+            }
+            _ => false,
+        };
+        let pops_entry = |value: &Expr, key: &Expr| match value {
+            Expr::Call(call) => {
+                matches!(call.func.as_ref(), Expr::Attribute(method)
+                    if method.attr.id.as_str() == "pop" && dotted(&method.value) == written)
+                    && call.arguments.keywords.is_empty()
+                    && matches!(&*call.arguments.args, [only]
+                        if ComparableExpr::from(only) == ComparableExpr::from(key))
+            }
+            _ => false,
+        };
+        let needs_entry = |stmt: &Stmt, key: &Expr| match stmt {
+            Stmt::Delete(delete) => delete.targets.iter().any(|t| same_entry(t, key)),
+            Stmt::AugAssign(update) => same_entry(&update.target, key),
+            Stmt::Expr(statement) => pops_entry(&statement.value, key),
+            Stmt::Assign(assign) => pops_entry(&assign.value, key),
+            Stmt::Return(ret) => ret.value.as_deref().is_some_and(|v| pops_entry(v, key)),
+            _ => false,
+        };
         let act = statements.into_iter().find_map(|stmt| {
+            if let Some(key) = present_key {
+                return needs_entry(stmt, key).then(|| span(stmt));
+            }
             if assigned_by_helper(stmt) {
                 return Some(span(stmt));
             }
@@ -416,6 +451,7 @@ impl<'a> Lowerer<'a> {
                 written,
                 via_self,
                 atomic: false,
+                entry_present: present_key.is_some(),
                 closure: self.closure,
             };
             self.model.functions[self.current]

@@ -172,6 +172,7 @@ impl Lowerer<'_> {
                 via_self: atomic.starts_with("self."),
                 written: atomic,
                 atomic: true,
+                entry_present: false,
                 closure: self.closure,
             };
             self.model.functions[self.current]
