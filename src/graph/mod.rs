@@ -155,6 +155,13 @@ impl<'a> SymbolIndex<'a> {
         if let Some(ty) = self.own_type(name, separator) {
             return Some(ty);
         }
+        // A field of a Rust struct reached by a re-exported name (`relay::Service.probe`).
+        if separator == "::"
+            && let Some((owner, field)) = name.rsplit_once('.')
+        {
+            let owner = self.unalias(owner, separator);
+            return self.own_type(&concat(&[&owner, ".", field]), separator);
+        }
         let name = self.unalias(name, separator);
         if let Some(ty) = self.own_type(&name, separator) {
             return Some(ty);
@@ -235,9 +242,14 @@ impl<'a> SymbolIndex<'a> {
             }
             end = position;
         }
-        self.aliases
-            .get(&name[..end])
-            .and_then(|target| self.resolve(&concat(&[target, &name[end..]]), separator, steps))
+        if let Some(target) = self.aliases.get(&name[..end]) {
+            return self.resolve(&concat(&[target, &name[end..]]), separator, steps);
+        }
+        // A method of an object whose type another file tells: `relay::service::Service.probe
+        // ::find` (a field of a struct declared elsewhere), `shop.jobs.put`.
+        let (owner, member) = name.rsplit_once(separator)?;
+        let ty = self.type_of(owner, separator)?;
+        self.resolve(&concat(&[ty, separator, member]), separator, steps)
     }
 }
 
@@ -278,7 +290,7 @@ pub struct CallEdge {
 pub type Resolution = Vec<Vec<Option<FunctionId>>>;
 
 /// A hash of what a file gives the symbol index (its functions in order, classes with their
-/// bases, re-exports). Two projects whose files have equal interfaces, in the same order, have
+/// bases, re-exports, exported types). Two projects whose files have equal interfaces, in the same order, have
 /// the same index: a file that did not change resolves its calls the same way in both.
 pub fn interface_hash(model: &FileModel) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -293,6 +305,10 @@ pub fn interface_hash(model: &FileModel) -> u64 {
     model.aliases.hash(&mut hasher);
     model.guard_methods.hash(&mut hasher);
     model.parameter_locks.hash(&mut hasher);
+    // Calls resolve through other files' types too (`relay::service::Service.probe::find`).
+    model.types.hash(&mut hasher);
+    model.returned_by.hash(&mut hasher);
+    model.returns.hash(&mut hasher);
     hasher.finish()
 }
 

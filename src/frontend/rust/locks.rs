@@ -7,6 +7,7 @@ use syn::visit::Visit;
 use syn::{Expr, Pat, Type};
 
 use super::Lowerer;
+use super::semantic::is_deferred;
 use super::syntax::{OwnMethodCalls, byte_span, expr_start, written};
 use crate::knowledge::Returns;
 use crate::model::{
@@ -136,8 +137,8 @@ impl Lowerer<'_> {
         let (owner, via_self) = match base {
             Expr::Path(p) if p.path.is_ident("self") => (self.semantic.self_type.clone()?, true),
             base => match self.semantic.type_of(base)? {
-                Returns::One(ty) => (ty, false),
-                Returns::Tuple(_) => return None,
+                Returns::One(ty) if !is_deferred(&ty) => (ty, false),
+                _ => return None,
             },
         };
         Some(LockName {

@@ -87,6 +87,8 @@ pub fn lower(
     lowerer.visit_file(&file);
     let mut model = lowerer.model;
     model.aliases = lowerer.semantic.reexports;
+    model.types = lowerer.semantic.exported_fields;
+    model.types.sort_unstable();
     drop(file);
     Ok((model, parse_time))
 }

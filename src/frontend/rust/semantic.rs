@@ -58,6 +58,10 @@ pub(super) struct SemanticModel<'t> {
     file_reexports: HashMap<String, String>,
     /// The file's `type` aliases: canonical name → aliased type.
     type_aliases: HashMap<String, Type>,
+    /// The typed fields of the structs the file declares, for other files
+    /// (`relay::service::Service.probe` → `relay::probe::ProcessProbe`): see
+    /// [`crate::model::FileModel::types`].
+    pub(super) exported_fields: Vec<(String, String)>,
     /// The file's `lazy_static!` statics: name and type.
     lazy_statics: Vec<(String, syn::Ident, Type)>,
 }
@@ -226,6 +230,7 @@ impl<'t> SemanticModel<'t> {
             file_reexports: HashMap::new(),
             type_aliases: HashMap::new(),
             lazy_statics: Vec::new(),
+            exported_fields: Vec::new(),
         }
     }
 
@@ -236,11 +241,22 @@ impl<'t> SemanticModel<'t> {
         let module = self.module().to_string();
         self.declarations(items, &module, 0);
         self.fields = self.struct_fields(items);
+        self.export_fields(&module, &self.fields.clone());
         self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
         self.variants = self.variant_fields(items);
         self.lazy_static_types(&module);
         self.nested_module_types(items, &module, 0);
+    }
+
+    /// Records the typed fields of `module`'s structs for other files.
+    fn export_fields(&mut self, module: &str, fields: &HashMap<String, HashMap<String, String>>) {
+        for (strukt, fields) in fields {
+            for (field, ty) in fields {
+                self.exported_fields
+                    .push((format!("{module}::{strukt}.{field}"), ty.clone()));
+            }
+        }
     }
 
     /// Adds the types of `module`'s `lazy_static!` statics to the statics' (in its scope).
@@ -307,7 +323,9 @@ impl<'t> SemanticModel<'t> {
             let known = self.reexports.len();
             self.push_module(inner_module.clone(), inner_items);
             self.reexports.truncate(known);
-            for (name, fields) in self.struct_fields(inner_items) {
+            let fields = self.struct_fields(inner_items);
+            self.export_fields(&inner_module, &fields);
+            for (name, fields) in fields {
                 self.fields.entry(name).or_insert(fields);
             }
             for (name, fields) in self.guarded_fields(inner_items) {
@@ -804,11 +822,15 @@ impl<'t> SemanticModel<'t> {
             Expr::Reference(reference) => self.type_within(&reference.expr, depth),
             Expr::Field(field) => {
                 let (owner, name) = self.field_owner(field, depth)?;
-                self.fields
-                    .get(&owner)?
-                    .get(&name)
-                    .cloned()
-                    .map(Returns::One)
+                match self.fields.get(&owner) {
+                    Some(fields) => fields.get(&name).cloned().map(Returns::One),
+                    // A struct declared in another file: the field's type is that file's,
+                    // named here for the project phase (see [`is_deferred`]).
+                    None => {
+                        let full = self.field_owner_type(field, depth)?;
+                        Some(Returns::One(format!("{full}.{name}")))
+                    }
+                }
             }
             _ => None,
         }
@@ -990,18 +1012,24 @@ impl<'t> SemanticModel<'t> {
     /// The struct a named field access reads (its last path segment, as `fields` and `guarded`
     /// are keyed) and the field's name: `self.inner` in a method of `Pool` is (`Pool`, `inner`).
     fn field_owner(&self, field: &syn::ExprField, depth: usize) -> Option<(String, String)> {
-        let owner = match field.base.as_ref() {
-            Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
-            base => match self.type_within(base, depth)? {
-                Returns::One(ty) => ty,
-                Returns::Tuple(_) => return None,
-            },
-        };
+        let owner = self.field_owner_type(field, depth)?;
         let syn::Member::Named(name) = &field.member else {
             return None;
         };
         let owner = owner.rsplit("::").next().unwrap_or(&owner).to_string();
         Some((owner, name.to_string()))
+    }
+
+    /// The canonical type of the object a field access reads a field of, when known and not
+    /// itself a field of a struct of another file.
+    fn field_owner_type(&self, field: &syn::ExprField, depth: usize) -> Option<String> {
+        match field.base.as_ref() {
+            Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone(),
+            base => match self.type_within(base, depth)? {
+                Returns::One(ty) if !is_deferred(&ty) => Some(ty),
+                _ => None,
+            },
+        }
     }
 
     /// What the guard `call` (`self.inner.lock()`) dereferences to: the type its lock field
@@ -1062,4 +1090,10 @@ fn parse_lazy_statics(input: syn::parse::ParseStream) -> syn::Result<Vec<(syn::I
         out.push((ident, ty));
     }
     Ok(out)
+}
+
+/// Whether a type is a field of a struct declared in another file (`relay::service::Service.probe`),
+/// which only the project phase can type (Rust paths never contain a `.` otherwise).
+pub(super) fn is_deferred(ty: &str) -> bool {
+    ty.contains('.')
 }

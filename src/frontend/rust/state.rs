@@ -6,6 +6,7 @@ use syn::visit::Visit;
 
 use super::Lowerer;
 use super::guards::Temporaries;
+use super::semantic::is_deferred;
 use super::syntax::{OwnMethodCalls, bound_name, expr_start, names_path, written};
 use crate::knowledge::Returns;
 use crate::model::{Access, CheckThenAct, Span, StateWrite};
@@ -183,7 +184,7 @@ impl Lowerer<'_> {
 
     /// Whether an expression is an atomic (`AtomicBool`, `AtomicUsize`…), by its type.
     pub(super) fn is_atomic(&self, expr: &Expr) -> bool {
-        matches!(self.semantic.type_of(expr), Some(Returns::One(ty)) if ty.rsplit("::").next().is_some_and(|t| t.starts_with("Atomic")))
+        matches!(self.semantic.type_of(expr), Some(Returns::One(ty)) if !is_deferred(&ty) && ty.rsplit("::").next().is_some_and(|t| t.starts_with("Atomic")))
     }
 
     /// Remembers a local that holds an atomic's loaded value (`let n = COUNT.load(..)`), for
