@@ -38,6 +38,9 @@ pub struct LanguageTables {
     pub any_receiver_blocking: FxHashMap<String, BlockingApi>,
     /// Canonical callee → what it returns.
     pub returns: HashMap<String, Returns>,
+    /// Rust: types that stand for the one type they wrap (`actix_web::web::Data<AppState>` is
+    /// an `AppState` as far as its fields go), besides the smart pointers the front end knows.
+    pub wrappers: HashSet<String>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
@@ -214,6 +217,15 @@ impl Knowledge {
             toml::from_str(BLOCKING_TOML).expect("rules/blocking.toml is valid");
         let mut types: HashMap<String, HashMap<String, Returns>> =
             toml::from_str(TYPES_TOML).expect("rules/types.toml is valid");
+        let mut wrappers: HashMap<String, HashSet<String>> = types
+            .remove("wrappers")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(lang, names)| match names {
+                Returns::Tuple(names) => (lang, names.into_iter().collect()),
+                Returns::One(name) => (lang, HashSet::from_iter([name])),
+            })
+            .collect();
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
@@ -231,6 +243,7 @@ impl Knowledge {
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),
+                wrappers: wrappers.remove(lang).unwrap_or_default(),
                 offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
             };

@@ -694,6 +694,13 @@ impl<'t> SemanticModel<'t> {
                     return Some(name);
                 }
                 let canonical = self.resolve_qualified_name(&type_path.path)?;
+                // A framework's wrapper (`web::Data<AppState>`): what it wraps.
+                if self.tables.wrappers.contains(&canonical)
+                    && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+                    && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+                {
+                    return self.resolve_type_within(inner, depth);
+                }
                 self.canonical_type(canonical, depth)
             }
             _ => None,
