@@ -37,6 +37,8 @@ pub struct SymbolIndex<'a> {
     classes: HashMap<&'a str, Vec<&'a str>>,
     /// Re-exported name → what it names.
     aliases: HashMap<&'a str, &'a str>,
+    /// Module → the modules whose every name it re-exports (Rust's `pub use client::*;`).
+    globs: HashMap<&'a str, Vec<&'a str>>,
     /// Module-level object or class attribute → its type (see [`FileModel::types`]).
     types: HashMap<&'a str, &'a str>,
     /// Object or attribute of unknown type → the function whose result it holds.
@@ -106,7 +108,9 @@ impl<'a> SymbolIndex<'a> {
                     .or_insert(guard.as_str());
             }
             for (name, target) in &model.aliases {
-                if name != target {
+                if let Some(module) = name.strip_suffix("::*") {
+                    index.globs.entry(module).or_default().push(target.as_str());
+                } else if name != target {
                     index
                         .aliases
                         .entry(name.as_str())
@@ -245,9 +249,19 @@ impl<'a> SymbolIndex<'a> {
         if let Some(target) = self.aliases.get(&name[..end]) {
             return self.resolve(&concat(&[target, &name[end..]]), separator, steps);
         }
+        let (owner, member) = name.rsplit_once(separator)?;
+        // A name a module re-exports with a glob (`dagger_sdk::connect` after `pub use
+        // client::*;` in `dagger_sdk`).
+        if let Some(sources) = self.globs.get(owner) {
+            let found = sources.iter().find_map(|source| {
+                self.resolve(&concat(&[source, separator, member]), separator, steps)
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
         // A method of an object whose type another file tells: `relay::service::Service.probe
         // ::find` (a field of a struct declared elsewhere), `shop.jobs.put`.
-        let (owner, member) = name.rsplit_once(separator)?;
         let ty = self.type_of(owner, separator)?;
         self.resolve(&concat(&[ty, separator, member]), separator, steps)
     }

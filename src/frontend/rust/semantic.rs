@@ -552,6 +552,13 @@ impl<'t> SemanticModel<'t> {
             .iter()
             .map(|g| self.canonical_use_path(g, &local))
             .collect();
+        // `pub use client::*;`: every name of `client` is one of this module's too.
+        if is_module {
+            let alias = format!("{}::*", self.module());
+            for glob in &scope.globs {
+                self.reexports.push((alias.clone(), glob.clone()));
+            }
+        }
         self.names.push(scope);
     }
 
