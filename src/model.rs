@@ -153,8 +153,9 @@ pub struct Function {
     /// `await` / `.await` points in source order.
     pub awaits: ThinVec<Span>,
     /// Hashes ([`name_hash`]) of the names this function's code reads (Python), to tell
-    /// whether a bound result is used; `x.` when only an attribute of `x` is read (`x.size`,
-    /// not `x.close()`).
+    /// whether a bound result is used; `x.` when it is only used as a call's result would be:
+    /// an attribute read (`x.size`, `x.insert(..)`, not a coroutine's own `x.close()`) or
+    /// iteration (`for i in x`).
     pub reads: HashSet<u64>,
     /// Hashes of the names this function only tests for truth (`if x:`, `while not x:`, `x and
     /// y` as a condition) and does not otherwise read: a coroutine is always true, so a
@@ -192,6 +193,8 @@ pub struct Function {
     /// Python: the body yields (a generator, or an async generator: calling it runs nothing and
     /// returns no coroutine).
     pub generator: bool,
+    /// Python: how many `return` statements give a value (not counting nested functions).
+    pub value_returns: u16,
 }
 
 /// A use of shared state at one site: a read in an `if`/`while` condition, a change in place
@@ -492,6 +495,7 @@ impl Function {
             iterations: ThinVec::new(),
             decorators: ThinVec::new(),
             generator: false,
+            value_returns: 0,
         }
     }
 }

@@ -38,13 +38,18 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             // A decorator may run the coroutine or wrap it in something else (`@work` starts a
             // worker, `@gen_test` runs it): only undecorated ones, and those whose decorators
             // keep a coroutine function one, surely return a coroutine.
-            let project_coroutine = project
-                .target(site)
-                .map(|id| project.function(id))
-                .filter(|f| f.is_async && !f.generator && f.kind == FunctionKind::Function)
-                .filter(|f| f.decorators.iter().all(|d| keeps_coroutine(project, d)));
-            let name = match (project_coroutine, call.callee.as_deref()) {
-                (Some(target), _) => target.name.clone(),
+            let target = project.target(site);
+            let project_coroutine = target.filter(|id| is_coroutine_function(project, *id));
+            // A sync factory (`def load(self): return self._engine.load()`) hands back the
+            // coroutine of the coroutine function it calls.
+            let factory = target
+                .filter(|_| project_coroutine.is_none())
+                .and_then(|id| returned_coroutine(project, id));
+            let name = match (
+                project_coroutine.or(target.filter(|_| factory.is_some())),
+                call.callee.as_deref(),
+            ) {
+                (Some(target), _) => project.function(target).name.clone(),
                 (None, Some(callee))
                     if context
                         .file(caller)
@@ -84,7 +89,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 ResultUse::Bound(variable) if model.reads_name(caller.index, variable, true) => (
                     format!(
-                        "the coroutine returned by `{name}()` is stored in `{variable}`, of which only attributes are read (`{variable}.…`): a coroutine object has none of its result's attributes, so that read raises `AttributeError`, and the coroutine's body never runs"
+                        "the coroutine returned by `{name}()` is stored in `{variable}`, which is only used as its result would be (`{variable}.…`, `for … in {variable}`): a coroutine object has none of its result's attributes and cannot be iterated, so that use raises `AttributeError` or `TypeError`, and the coroutine's body never runs"
                     ),
                     never_awaited,
                     format!(
@@ -120,6 +125,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     )
                 }
             };
+            let message = match factory {
+                Some(inner) => format!(
+                    "{message} (`{name}()` returns the coroutine of `{}()` without awaiting it)",
+                    project.function(inner).name
+                ),
+                None => message,
+            };
             out.push(
                 Diagnostic::new(RULE.code, model.path.clone(), call.span.clone(), message)
                     .with_label(label)
@@ -127,6 +139,43 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// Whether calling the function returns a coroutine: an `async def` (not an async generator)
+/// whose decorators keep it one.
+fn is_coroutine_function(project: &Project, id: crate::graph::FunctionId) -> bool {
+    let f = project.function(id);
+    f.is_async
+        && !f.generator
+        && f.kind == FunctionKind::Function
+        && f.decorators.iter().all(|d| keeps_coroutine(project, d))
+}
+
+/// The coroutine function whose coroutine a sync function returns un-awaited (`return
+/// self._engine.load()`), if every `return` of it returns such a coroutine (not a factory
+/// only in one mode: `if self.async_mode: return self.acall()`).
+fn returned_coroutine(
+    project: &Project,
+    id: crate::graph::FunctionId,
+) -> Option<crate::graph::FunctionId> {
+    let function = project.function(id);
+    if function.is_async || function.generator || function.kind != FunctionKind::Function {
+        return None;
+    }
+    let coroutines: Vec<_> = function
+        .calls
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.result == ResultUse::Returned && !c.awaited)
+        .filter_map(|(call, _)| {
+            let site = CallSite { caller: id, call };
+            project
+                .target(site)
+                .filter(|target| is_coroutine_function(project, *target))
+        })
+        .collect();
+    let every_return = coroutines.len() == usize::from(function.value_returns);
+    coroutines.first().copied().filter(|_| every_return)
 }
 
 /// Whether calling an `async def` decorated with `decorator` still returns a coroutine: a

@@ -346,13 +346,9 @@ impl<'a> Lowerer<'a> {
             result,
             blocking,
         });
-        match call.func.as_ref() {
-            // `x.close()`: a method call uses `x` itself (see `FileModel::reads_name`).
-            Expr::Attribute(method) if let Expr::Name(name) = method.value.as_ref() => {
-                self.read_name(name.id.as_str());
-            }
-            func => self.visit_expr(func),
-        }
+        // `x.insert(0, y)` reads an attribute of `x` (see `FileModel::reads_name`); `x.close()`
+        // of a coroutine's own method uses it (see `visit_expr`).
+        self.visit_expr(&call.func);
         // `bool(x and fetch())`: the argument is only tested for truth.
         if let ([argument], true, Some("bool")) = (
             &*call.arguments.args,

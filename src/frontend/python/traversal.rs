@@ -17,6 +17,23 @@ use crate::model::{
     name_hash,
 };
 
+/// The attributes of a coroutine object: reading one (`coro.close()`) uses the coroutine.
+pub(super) const COROUTINE_ATTRIBUTES: &[&str] = &[
+    "send",
+    "throw",
+    "close",
+    "cr_await",
+    "cr_code",
+    "cr_frame",
+    "cr_running",
+    "cr_origin",
+    "cr_suspended",
+    "__await__",
+    "__name__",
+    "__qualname__",
+    "__class__",
+];
+
 impl<'a> Lowerer<'a> {
     /// Binds an imported name; at module level it is also a re-export of the module.
     pub(super) fn bind_import(&mut self, name: &str, canonical: String) {
@@ -339,7 +356,30 @@ impl<'a> Lowerer<'a> {
     }
 }
 
+impl<'a> Lowerer<'a> {
+    /// The iterable of a `for` or a comprehension. `for role in roles:` uses `roles` as the
+    /// result of a call would be used, as reading one of its attributes does (see
+    /// `visit_expr`): a coroutine bound to `roles` cannot be iterated.
+    fn iterated(&mut self, iter: &'a Expr, is_async: bool) {
+        match iter {
+            Expr::Name(name) if !is_async && name.ctx == ast::ExprContext::Load => {
+                let hash = name_hash(&concat(&[name.id.as_str(), "."]));
+                self.model.functions[self.current].reads.insert(hash);
+            }
+            iter => self.visit_expr(iter),
+        }
+    }
+}
+
 impl<'a> Visitor<'a> for Lowerer<'a> {
+    fn visit_comprehension(&mut self, comprehension: &'a ast::Comprehension) {
+        self.iterated(&comprehension.iter, comprehension.is_async);
+        self.visit_expr(&comprehension.target);
+        for condition in &comprehension.ifs {
+            self.visit_expr(condition);
+        }
+    }
+
     fn visit_body(&mut self, body: &'a [Stmt]) {
         let releases = std::cell::OnceCell::new();
         for (i, stmt) in body.iter().enumerate() {
@@ -552,6 +592,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             },
             Stmt::Return(ret) => {
                 if let Some(value) = &ret.value {
+                    let function = &mut self.model.functions[self.current];
+                    function.value_returns = function.value_returns.saturating_add(1);
                     if value.is_call_expr() {
                         self.next_result = ResultUse::Returned;
                     }
@@ -604,7 +646,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         .push(start..start + "async for".len());
                 }
                 self.iteration(&for_stmt.iter);
-                self.visit_expr(&for_stmt.iter);
+                self.iterated(&for_stmt.iter, for_stmt.is_async);
                 self.visit_expr(&for_stmt.target);
                 self.repeat_depth += 1;
                 self.visit_body(&for_stmt.body);
@@ -663,6 +705,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.property_read(attribute);
                 }
                 match attribute.value.as_ref() {
+                    // `coro.close()`, `coro.send(None)`: a coroutine's own attributes use it.
+                    Expr::Name(name)
+                        if COROUTINE_ATTRIBUTES.contains(&attribute.attr.id.as_str()) =>
+                    {
+                        self.read_name(name.id.as_str());
+                    }
                     // `grade.score`: only an attribute of the value is read.
                     Expr::Name(name) => {
                         let hash = name_hash(&concat(&[name.id.as_str(), "."]));
