@@ -57,6 +57,9 @@ pub(super) struct Scope {
     /// `connect()` only sets the default peer, and `send()`/`sendto()` hand a datagram to the
     /// kernel without waiting for anyone (only receiving waits).
     pub(super) datagram_sockets: HashSet<String>,
+    /// Names given a type by an annotation (a parameter's, `x: T = …`): what a type checker
+    /// holds every later assignment to, so a value this file cannot type keeps it.
+    pub(super) declared: HashMap<String, String>,
 }
 
 impl Scope {
@@ -67,6 +70,7 @@ impl Scope {
             bindings: HashMap::default(),
             outer_names: HashSet::default(),
             global_names: HashSet::default(),
+            declared: HashMap::default(),
             self_name: None,
             attribute_types: HashMap::default(),
             bases: Vec::new(),
@@ -273,6 +277,20 @@ impl SemanticModel<'_> {
         base.join(".")
     }
 
+    /// The type an annotation declared for a name of scope `scope` (see [`Scope::declared`]).
+    fn declared_type(&self, scope: usize, name: &str) -> Option<Returns> {
+        self.scopes[scope]
+            .declared
+            .get(name)
+            .map(|ty| Returns::One(ty.clone()))
+    }
+
+    /// Records the type an annotation declares for a name of the innermost scope.
+    pub(super) fn declare(&mut self, name: &str, ty: String) {
+        let scope = self.scopes.last_mut().expect("a scope");
+        scope.declared.insert(name.to_string(), ty);
+    }
+
     /// Records a binding made by an assignment, in the scope that owns the name.
     pub(super) fn bind(&mut self, name: &str, binding: Binding) {
         let declared_outer = self
@@ -398,14 +416,16 @@ impl SemanticModel<'_> {
     pub(super) fn type_within(&self, expr: &Expr, depth: usize) -> Option<Returns> {
         let depth = depth.checked_sub(1)?;
         match expr {
-            Expr::Name(name) => match self.lookup(name.id.as_str()) {
-                Some(Binding::Local(ty)) => ty.clone(),
+            Expr::Name(name) => match self.lookup_with_depth(name.id.as_str()) {
+                Some((scope, Binding::Local(ty))) => ty
+                    .clone()
+                    .or_else(|| self.declared_type(scope, name.id.as_str())),
                 // `lock = self._lock`, `lock = Pool.lock`: the attribute's type.
-                Some(Binding::Alias(canonical)) => {
-                    let (owner, member) = canonical.rsplit_once('.')?;
-                    self.attribute_type(owner, member, depth)
-                        .map(|ty| Returns::One(ty.to_string()))
-                }
+                Some((scope, Binding::Alias(canonical))) => canonical
+                    .rsplit_once('.')
+                    .and_then(|(owner, member)| self.attribute_type(owner, member, depth))
+                    .map(|ty| Returns::One(ty.to_string()))
+                    .or_else(|| self.declared_type(scope, name.id.as_str())),
                 None => None,
             },
             // What a coroutine function's table or annotation gives is what awaiting it gives.

@@ -145,6 +145,7 @@ impl<'a> Lowerer<'a> {
                 .annotation()
                 .and_then(|a| self.semantic.annotation_type(a));
             if let Some(ty) = ty {
+                self.semantic.declare(param.name().id.as_str(), ty.clone());
                 self.semantic.bind(
                     param.name().id.as_str(),
                     Binding::Local(Some(Returns::One(ty))),
@@ -488,10 +489,13 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.visit_expr(value);
                 }
                 self.visit_expr(&ann.target);
-                let ty = self
-                    .semantic
-                    .annotation_type(&ann.annotation)
-                    .map(Returns::One);
+                let declared = self.semantic.annotation_type(&ann.annotation);
+                if let (Expr::Name(name), Some(declared)) = (ann.target.as_ref(), &declared)
+                    && self.current != 0
+                {
+                    self.semantic.declare(name.id.as_str(), declared.clone());
+                }
+                let ty = declared.map(Returns::One);
                 let ty = ty.or_else(|| ann.value.as_ref().and_then(|v| self.semantic.type_of(v)));
                 self.semantic.assign(&ann.target, None, ty);
             }
