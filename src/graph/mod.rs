@@ -304,8 +304,9 @@ pub struct CallEdge {
 pub type Resolution = Vec<Vec<Option<FunctionId>>>;
 
 /// A hash of what a file gives the symbol index (its functions in order, classes with their
-/// bases, re-exports, exported types). Two projects whose files have equal interfaces, in the same order, have
-/// the same index: a file that did not change resolves its calls the same way in both.
+/// bases, re-exports, exported types). Two projects whose files have equal interfaces, in the
+/// same order, have the same index: a file that did not change resolves its calls the same way
+/// in both.
 pub fn interface_hash(model: &FileModel) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = rustc_hash::FxHasher::default();

@@ -45,10 +45,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let factory = target
                 .filter(|_| project_coroutine.is_none())
                 .and_then(|id| returned_coroutine(project, id));
-            let name = match (
-                project_coroutine.or(target.filter(|_| factory.is_some())),
-                call.callee.as_deref(),
-            ) {
+            let reported = project_coroutine.or_else(|| factory.and(target));
+            let name = match (reported, call.callee.as_deref()) {
                 (Some(target), _) => project.function(target).name.clone(),
                 (None, Some(callee))
                     if context

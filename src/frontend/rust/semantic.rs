@@ -240,8 +240,9 @@ impl<'t> SemanticModel<'t> {
         self.file_reexports = self.reexports.iter().cloned().collect();
         let module = self.module().to_string();
         self.declarations(items, &module, 0);
-        self.fields = self.struct_fields(items);
-        self.export_fields(&module, &self.fields.clone());
+        let fields = self.struct_fields(items);
+        self.export_fields(&module, &fields);
+        self.fields = fields;
         self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
         self.variants = self.variant_fields(items);
@@ -835,15 +836,16 @@ impl<'t> SemanticModel<'t> {
             Expr::Paren(paren) => self.type_within(&paren.expr, depth),
             Expr::Reference(reference) => self.type_within(&reference.expr, depth),
             Expr::Field(field) => {
-                let (owner, name) = self.field_owner(field, depth)?;
-                match self.fields.get(&owner) {
+                let owner = self.field_owner_type(field, depth)?;
+                let syn::Member::Named(name) = &field.member else {
+                    return None;
+                };
+                let name = name.to_string();
+                match self.fields.get(owner.rsplit("::").next().unwrap_or(&owner)) {
                     Some(fields) => fields.get(&name).cloned().map(Returns::One),
                     // A struct declared in another file: the field's type is that file's,
                     // named here for the project phase (see [`is_deferred`]).
-                    None => {
-                        let full = self.field_owner_type(field, depth)?;
-                        Some(Returns::One(format!("{full}.{name}")))
-                    }
+                    None => Some(Returns::One(format!("{owner}.{name}"))),
                 }
             }
             _ => None,
