@@ -29,8 +29,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let held =
                 held_at(function, found.check.start).is_some_and(|h| h.covers(found.act.start));
             // Double-checked locking: a lock taken after the check guards the act, and the code
-            // checks again under it before acting (Python: a condition that reads the same state there;
-            // Rust's atomics have no such record: the lock is taken as the guard).
+            // checks again under it before acting (Python: a condition that reads the same
+            // state there; Rust's atomics have no such record: the lock is taken as the guard).
             let locked_after_check = function.lock_holds.iter().any(|h| {
                 h.span.start > found.check.start
                     && h.covers(found.act.start)

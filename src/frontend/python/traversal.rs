@@ -18,7 +18,7 @@ use crate::model::{
 };
 
 /// The attributes of a coroutine object: reading one (`coro.close()`) uses the coroutine.
-pub(super) const COROUTINE_ATTRIBUTES: &[&str] = &[
+const COROUTINE_ATTRIBUTES: &[&str] = &[
     "send",
     "throw",
     "close",
@@ -70,6 +70,14 @@ impl<'a> Lowerer<'a> {
         self.model.functions[self.current]
             .reads
             .insert(name_hash(name));
+    }
+
+    /// Records that the current function uses a name only as a call's result would be used
+    /// (`x.size`, `for i in x`): see [`crate::model::Function::reads`].
+    fn read_as_result(&mut self, name: &str) {
+        self.model.functions[self.current]
+            .reads
+            .insert(name_hash(&concat(&[name, "."])));
     }
 
     /// Whether an expression makes a new object: a call of its class, or of a library
@@ -364,8 +372,7 @@ impl<'a> Lowerer<'a> {
     fn iterated(&mut self, iter: &'a Expr, is_async: bool) {
         match iter {
             Expr::Name(name) if !is_async && name.ctx == ast::ExprContext::Load => {
-                let hash = name_hash(&concat(&[name.id.as_str(), "."]));
-                self.model.functions[self.current].reads.insert(hash);
+                self.read_as_result(name.id.as_str());
             }
             iter => self.visit_expr(iter),
         }
@@ -716,10 +723,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         self.read_name(name.id.as_str());
                     }
                     // `grade.score`: only an attribute of the value is read.
-                    Expr::Name(name) => {
-                        let hash = name_hash(&concat(&[name.id.as_str(), "."]));
-                        self.model.functions[self.current].reads.insert(hash);
-                    }
+                    Expr::Name(name) => self.read_as_result(name.id.as_str()),
                     _ => visitor::walk_expr(self, expr),
                 }
             }
