@@ -285,7 +285,7 @@ fn dump(model: &FileModel) -> String {
             function.span,
             function.parent
         );
-        let facts: [(&str, Vec<String>); 13] = [
+        let facts: [(&str, Vec<String>); 16] = [
             ("call", debug_each(&function.calls)),
             ("await", debug_each(&function.awaits)),
             ("busy wait", debug_each(&function.busy_waits)),
@@ -298,6 +298,9 @@ fn dump(model: &FileModel) -> String {
             ("write", debug_each(&function.state_writes)),
             ("check then act", debug_each(&function.check_then_acts)),
             ("state check", debug_each(&function.state_checks)),
+            ("call condition", debug_each(&function.call_conditions)),
+            ("parameter", debug_each(&function.parameters)),
+            ("attribute value", debug_each(&function.attribute_values)),
             ("reads", {
                 let mut reads: Vec<u64> = function.reads.iter().copied().collect();
                 reads.sort_unstable();

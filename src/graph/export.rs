@@ -11,7 +11,7 @@ use petgraph::visit::EdgeRef;
 use serde::Serialize;
 
 use super::locks::LockGraph;
-use super::summary::BlocksVia;
+use super::summary::{BlocksVia, Summaries};
 use super::{FunctionId, Project};
 use crate::codes::Code;
 use crate::source::LineIndex;
@@ -65,7 +65,7 @@ struct Picture {
 pub fn render(
     project: &Project,
     lines: &[&LineIndex],
-    summaries: &HashMap<FunctionId, BlocksVia>,
+    summaries: &Summaries,
     kind: GraphKind,
     format: GraphFormat,
     from: Option<&str>,
@@ -159,12 +159,8 @@ fn reachable(
 }
 
 /// The rule of the blocking call a function may reach.
-fn blocking_rule(
-    project: &Project,
-    summaries: &HashMap<FunctionId, BlocksVia>,
-    id: FunctionId,
-) -> Option<Code> {
-    super::summary::chain(summaries, id)
+fn blocking_rule(project: &Project, summaries: &Summaries, id: FunctionId) -> Option<Code> {
+    super::summary::chain(summaries, id, 0)
         .last()
         .and_then(|via| match via {
             BlocksVia::Leaf { site } => project.call(*site).blocking.as_ref().map(|api| api.rule),
@@ -322,7 +318,7 @@ fn quote(text: &str) -> String {
 
 fn dot(
     project: &Project,
-    summaries: &HashMap<FunctionId, BlocksVia>,
+    summaries: &Summaries,
     picture: &Picture,
     included: &BTreeSet<FunctionId>,
     kind: GraphKind,
@@ -361,7 +357,8 @@ fn dot(
     }
     // The blocking calls themselves, as red leaves of the functions that make them.
     for &id in included {
-        if let Some(BlocksVia::Leaf { site }) = summaries.get(&id) {
+        let first = summaries.get(&id).and_then(|routes| routes.first());
+        if let Some(BlocksVia::Leaf { site }) = first.map(|route| &route.via) {
             let call = project.call(*site);
             let rule = call.blocking.as_ref().map_or("", |api| api.rule.as_str());
             let leaf = call

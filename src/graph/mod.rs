@@ -108,7 +108,9 @@ impl<'a> SymbolIndex<'a> {
                     .or_insert(guard.as_str());
             }
             for (name, target) in &model.aliases {
-                if let Some(module) = name.strip_suffix("::*") {
+                // A glob re-export: `pub use client::*;`, `from .client import *`.
+                let glob = name.strip_suffix("::*").or_else(|| name.strip_suffix(".*"));
+                if let Some(module) = glob {
                     index.globs.entry(module).or_default().push(target.as_str());
                 } else if name != target {
                     index

@@ -8,7 +8,12 @@ use petgraph::graph::NodeIndex;
 
 use super::{CallSite, FunctionId, Project};
 use crate::codes::Code;
-use crate::model::{BlockingApi, Context, FunctionKind};
+use crate::model::condition::{Formula, Input, Value, argument};
+use crate::model::{BlockingApi, Context, Function, FunctionKind, Receiver};
+
+/// How many routes a function's summary keeps: the shortest, and shorter conditional ones
+/// before it, so that a caller whose arguments rule one out can still find another.
+const MAX_ROUTES: usize = 4;
 
 /// What a summary looks for: the rules of the calls it follows down to, and the code of the
 /// rule that reports the chain (whose suppression comments cut it).
@@ -50,13 +55,26 @@ pub enum BlocksVia {
     /// [`crate::model::Call::blocking`], or its late blocking API), or a process-starting API
     /// (the call's callee).
     Leaf { site: CallSite },
-    /// The call reaches a project function that may block, `depth` calls from the blocking one.
+    /// The call reaches a project function that may block, `depth` calls from the blocking one,
+    /// by the callee's route number `route`.
     Call {
         site: CallSite,
         callee: FunctionId,
         depth: usize,
+        route: usize,
     },
 }
+
+/// One way a function reaches a call of interest, and the condition on the function's inputs
+/// under which it does (`trust_env` is true).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub via: BlocksVia,
+    pub when: Formula,
+}
+
+/// Per function, its routes to a call of interest, shortest first.
+pub type Summaries = HashMap<FunctionId, Vec<Route>>;
 
 impl BlocksVia {
     /// How many calls, this one included, lead to the blocking call.
@@ -82,15 +100,12 @@ pub trait Policy {
 /// Per sync function, how it may reach a call of one of `reaching`'s rules (block, for
 /// [`BLOCKING`]). Components are visited callees first; inside a cycle a worklist re-examines
 /// the callers of each function that turns out to reach one.
-pub fn blocking_summaries(
-    project: &Project,
-    policy: &dyn Policy,
-    reaching: Reaching,
-) -> HashMap<FunctionId, BlocksVia> {
-    let summarise = |project: &Project, summaries: &HashMap<FunctionId, BlocksVia>, id| {
-        blocks_via(project, policy, summaries, id, reaching)
+pub fn blocking_summaries(project: &Project, policy: &dyn Policy, reaching: Reaching) -> Summaries {
+    let summarise = |project: &Project, summaries: &Summaries, id| {
+        let routes = routes(project, policy, summaries, id, reaching);
+        (!routes.is_empty()).then_some(routes)
     };
-    let mut summaries: HashMap<FunctionId, BlocksVia> = HashMap::default();
+    let mut summaries: Summaries = HashMap::default();
     // Only functions that call a leaf, and their callers, transitively, can reach one: most
     // of a project cannot (and nothing can where no event loop is started at all).
     let mut relevant: rustc_hash::FxHashSet<NodeIndex> = rustc_hash::FxHashSet::default();
@@ -157,19 +172,19 @@ fn late<'p>(
         .flatten()
 }
 
-fn blocks_via(
+fn routes(
     project: &Project,
     policy: &dyn Policy,
-    summaries: &HashMap<FunctionId, BlocksVia>,
+    summaries: &Summaries,
     id: FunctionId,
     reaching: Reaching,
-) -> Option<BlocksVia> {
+) -> Vec<Route> {
     let function = project.function(id);
     if function.is_async
         || function.kind != FunctionKind::Function
         || policy.declared_non_blocking(project, id)
     {
-        return None;
+        return Vec::new();
     }
     let forks = || {
         function
@@ -178,9 +193,9 @@ fn blocks_via(
             .any(|c| matches!(c.callee.as_deref(), Some("os.fork" | "os.forkpty")))
     };
     if reaching.stops_at_fork && forks() {
-        return None;
+        return Vec::new();
     }
-    let mut best: Option<BlocksVia> = None;
+    let mut candidates: Vec<Route> = Vec::new();
     for (index, call) in function.calls.iter().enumerate() {
         if call.context != Context::Sync || call.awaited {
             continue;
@@ -188,6 +203,11 @@ fn blocks_via(
         let site = CallSite {
             caller: id,
             call: index,
+        };
+        let guard = || {
+            function
+                .condition(index)
+                .map_or(Formula::always(), |c| c.formula.clone())
         };
         if let Some(api) = call
             .blocking
@@ -199,7 +219,10 @@ fn blocks_via(
                 && !policy.suppressed(project, site, api.rule)
                 && !policy.suppressed(project, site, reaching.reported_as)
             {
-                return Some(BlocksVia::Leaf { site });
+                candidates.push(Route {
+                    via: BlocksVia::Leaf { site },
+                    when: guard(),
+                });
             }
             continue;
         }
@@ -207,7 +230,7 @@ fn blocks_via(
             continue;
         };
         // Most callees do not block: look that up before anything else.
-        let Some(via) = summaries.get(&callee) else {
+        let Some(routes) = summaries.get(&callee) else {
             continue;
         };
         if project.function(callee).is_async
@@ -215,31 +238,98 @@ fn blocks_via(
         {
             continue;
         }
-        let depth = via.depth() + 1;
-        if best.as_ref().is_none_or(|b| depth < b.depth()) {
-            best = Some(BlocksVia::Call {
-                site,
-                callee,
-                depth,
+        for (route, reached) in routes.iter().enumerate() {
+            let when = Formula::all([guard(), through_call(project, site, callee, &reached.when)]);
+            if when.is_false() {
+                continue;
+            }
+            let depth = reached.via.depth() + 1;
+            candidates.push(Route {
+                via: BlocksVia::Call {
+                    site,
+                    callee,
+                    depth,
+                    route,
+                },
+                when,
             });
         }
     }
-    best
+    // Shortest first (in source order among equals), up to the first that holds whatever
+    // the inputs are.
+    candidates.sort_by_key(|route| route.via.depth());
+    let mut kept: Vec<Route> = Vec::new();
+    for route in candidates {
+        if kept.iter().any(|k| k.when == route.when) {
+            continue;
+        }
+        let unconditional = route.when.is_unconditional();
+        kept.push(route);
+        if unconditional || kept.len() == MAX_ROUTES {
+            break;
+        }
+    }
+    kept.shrink_to_fit();
+    kept
 }
 
-/// The chain of call sites from `start` to the blocking call, following the summaries.
-pub fn chain(summaries: &HashMap<FunctionId, BlocksVia>, start: FunctionId) -> Vec<BlocksVia> {
+/// A condition on `callee`'s inputs, as seen at `site` in terms of the caller's inputs: the
+/// call's arguments (or the defaults) for parameters, and for attributes of the object, what
+/// the caller set them to before the call when it calls its own method.
+pub fn through_call(
+    project: &Project,
+    site: CallSite,
+    callee: FunctionId,
+    when: &Formula,
+) -> Formula {
+    if when.is_unconditional() {
+        return when.clone();
+    }
+    let caller = project.function(site.caller);
+    let callee = project.function(callee);
+    when.substitute(&mut |input| value_at(site.call, caller, callee, input))
+}
+
+fn value_at(index: usize, caller: &Function, callee: &Function, input: &Input) -> Value {
+    let call = &caller.calls[index];
+    match input {
+        Input::Parameter(name) => argument(
+            &callee.parameters,
+            usize::from(call.positional_arguments),
+            caller.arguments(index),
+            *name,
+        ),
+        Input::Attribute(name) if call.receiver == Receiver::Own => caller
+            .attribute_values
+            .iter()
+            .rfind(|(attribute, _, at)| attribute == name && (*at as usize) < call.span.start)
+            .map_or(Value::Input(*input), |(_, value, _)| *value),
+        Input::Attribute(_) => Value::Unknown,
+    }
+}
+
+/// The chain of call sites from `start`'s route number `route` to the blocking call,
+/// following the summaries.
+pub fn chain(summaries: &Summaries, start: FunctionId, route: usize) -> Vec<BlocksVia> {
     let mut hops = Vec::new();
-    let mut current = start;
-    while let Some(via) = summaries.get(&current) {
+    let (mut current, mut route) = (start, route);
+    while let Some(via) = summaries
+        .get(&current)
+        .and_then(|r| r.get(route))
+        .map(|r| &r.via)
+    {
         hops.push(via.clone());
         match via {
             BlocksVia::Leaf { .. } => break,
-            BlocksVia::Call { callee, .. } => {
+            BlocksVia::Call {
+                callee,
+                route: next,
+                ..
+            } => {
                 if hops.len() > summaries.len() {
                     break;
                 }
-                current = *callee;
+                (current, route) = (*callee, *next);
             }
         }
     }

@@ -4,7 +4,7 @@
 use super::{Check, ProjectContext, Rule, call_hop};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
-use crate::graph::summary::{self, BlocksVia, Reaching};
+use crate::graph::summary::{self, BlocksVia, Reaching, Summaries};
 use crate::graph::{CallSite, FunctionId};
 use crate::model::{Context, Language};
 use crate::rules::blocking::describe;
@@ -107,13 +107,20 @@ pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -
             let Some(callee) = project.target(site) else {
                 continue;
             };
-            let within_depth = summaries
-                .get(&callee)
-                .is_some_and(|via| via.depth() <= context.file(caller).settings.max_call_depth);
-            if project.function(callee).is_async || !within_depth {
+            if project.function(callee).is_async {
                 continue;
             }
-            found.push(reached(context, &summaries, site, callee));
+            // The shortest route the call's arguments do not rule out.
+            let max_depth = context.file(caller).settings.max_call_depth;
+            let route = summaries.get(&callee).and_then(|routes| {
+                routes.iter().position(|route| {
+                    route.via.depth() <= max_depth
+                        && !summary::through_call(project, site, callee, &route.when).is_false()
+                })
+            });
+            if let Some(route) = route {
+                found.push(reached(context, &summaries, site, callee, route));
+            }
         }
     }
     found
@@ -122,9 +129,10 @@ pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -
 /// The chain from an async call site down to the call of interest.
 fn reached(
     context: &ProjectContext,
-    summaries: &rustc_hash::FxHashMap<FunctionId, BlocksVia>,
+    summaries: &Summaries,
     site: CallSite,
     callee: FunctionId,
+    route: usize,
 ) -> Reached {
     let project = context.project;
     let model = project.model(site.caller);
@@ -134,7 +142,15 @@ fn reached(
     ];
     let mut hops = Vec::new();
     let (mut leaf, mut leaf_name, mut leaf_rule) = (None, String::new(), String::new());
-    for hop in summary::chain(summaries, callee) {
+    // The conditions the chain's calls are made under, as written (`trust_env` in
+    // `update_auth`): the finding holds only when they do.
+    let mut conditions = Vec::new();
+    for hop in summary::chain(summaries, callee, route) {
+        let (BlocksVia::Call { site, .. } | BlocksVia::Leaf { site }) = hop;
+        let caller = project.function(site.caller);
+        if let Some(condition) = caller.condition(site.call) {
+            conditions.push(format!("`{}` in `{}`", condition.written, caller.name));
+        }
         match hop {
             BlocksVia::Call { site, callee, .. } => {
                 names.push(project.function(callee).name.clone());
@@ -167,7 +183,10 @@ fn reached(
     Reached {
         site,
         callee,
-        chain: names.join(" → "),
+        chain: match conditions.as_slice() {
+            [] => names.join(" → "),
+            conditions => format!("{}, when {}", names.join(" → "), conditions.join(" and ")),
+        },
         place: describe(project.function(site.caller), model),
         leaf_name,
         leaf_rule,

@@ -87,6 +87,8 @@ impl<'a> Lowerer<'a> {
         object: u32,
         awaited: bool,
     ) {
+        let index = self.model.functions[self.current].calls.len();
+        self.note_condition(index);
         let call = Call {
             callee: Some(callee),
             method: Some(method.to_string()),
@@ -101,6 +103,7 @@ impl<'a> Lowerer<'a> {
             awaited,
             result: ResultUse::Used,
             blocking: None,
+            positional_arguments: 0,
         };
         self.model.functions[self.current].calls.push(call);
     }
@@ -331,6 +334,7 @@ impl<'a> Lowerer<'a> {
             _ => 0,
         };
         let index = self.model.functions[self.current].calls.len();
+        let positional_arguments = self.note_call_inputs(index, call, callee.as_deref());
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
@@ -345,6 +349,7 @@ impl<'a> Lowerer<'a> {
             awaited,
             result,
             blocking,
+            positional_arguments,
         });
         // `x.insert(0, y)` reads an attribute of `x` (see `FileModel::reads_name`); `x.close()`
         // of a coroutine's own method uses it (see `visit_expr`).

@@ -5,10 +5,11 @@
 //! as nap`), lets locally bound names shadow library ones, and takes simple type evidence
 //! (constructor assignments, annotations, `with … as x`, `self.x = Ctor()`) to turn `q.get()`
 //! into `queue.Queue.get`. The [`traversal`] walks the file and hands each node to the concern
-//! that lowers it: [`calls`], [`locks`], [`state`], [`processes`], [`loops`].
+//! that lowers it: [`calls`], [`conditions`], [`locks`], [`state`], [`processes`], [`loops`].
 
 mod back_references;
 mod calls;
+mod conditions;
 mod locks;
 mod loops;
 mod processes;
@@ -53,6 +54,10 @@ pub fn lower(
     };
     let mut lowerer = Lowerer {
         tables,
+        source: text,
+        inputs: conditions::Inputs::default(),
+        branches: Vec::new(),
+        condition: None,
         model: FileModel::new(path.to_path_buf(), Language::Python, module.path.clone()),
         semantic: SemanticModel {
             tables,
@@ -80,10 +85,17 @@ pub fn lower(
         held_objects: Default::default(),
         import_fallbacks: 0,
         property_names: HashSet::default(),
+        property_returns: HashMap::default(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.bind_locals(&syntax.body, &[]);
     lowerer.visit_body(&syntax.body);
+    // The facts about calls' conditions and arguments stay alive for the whole project phase.
+    for function in &mut lowerer.model.functions {
+        function.call_arguments.shrink_to_fit();
+        function.call_conditions.shrink_to_fit();
+        function.attribute_values.shrink_to_fit();
+    }
     lowerer.model.types = lowerer.semantic.exported_types();
     lowerer.model.returned_by = SemanticModel::sorted(&lowerer.semantic.returned_by);
     lowerer.model.returns = SemanticModel::sorted(&lowerer.semantic.function_returns);
@@ -94,6 +106,15 @@ pub fn lower(
 /// traversal knows about where it is.
 struct Lowerer<'a> {
     tables: &'a LanguageTables,
+    /// The file's text (for conditions as written).
+    source: &'a str,
+    /// What the current function's conditions may test.
+    inputs: conditions::Inputs,
+    /// The branches of the current function the code being lowered is in.
+    branches: Vec<conditions::Branch>,
+    /// The condition of the calls made here, once computed (`Some(None)`: none), until the
+    /// branches change.
+    condition: Option<Option<std::sync::Arc<crate::model::condition::CallCondition>>>,
     model: FileModel,
     semantic: SemanticModel<'a>,
     /// What the statement being lowered does with the result of its outermost call.
@@ -132,4 +153,7 @@ struct Lowerer<'a> {
     /// The names of the file's property getters (any class): an attribute read of one of
     /// these names may be a call (see `Lowerer::property_read`).
     property_names: HashSet<String>,
+    /// The file's simple property getters (canonical name → the getter's `self` and the one
+    /// expression it returns), which a condition may read through.
+    property_returns: HashMap<String, (String, &'a ruff_python_ast::Expr)>,
 }

@@ -5,6 +5,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
+use super::conditions::{always_leaves, single_return};
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{
@@ -119,6 +120,7 @@ impl<'a> Lowerer<'a> {
             span(&def.name),
             Some(self.current),
         ));
+        self.model.functions[index].parameters = self.parameters(def, in_class);
 
         let decorators = def
             .decorator_list
@@ -178,7 +180,9 @@ impl<'a> Lowerer<'a> {
         } else {
             Context::Sync
         };
+        let inputs = self.enter_inputs(&def.body);
         self.visit_body(&def.body);
+        self.leave_inputs(inputs);
         // With the body's locals bound: `lock = threading.Lock(); …; return lock`.
         self.semantic.note_returns(self.model.join(&name), def);
         for (name, span) in std::mem::take(&mut self.local_locks) {
@@ -276,6 +280,17 @@ impl<'a> Lowerer<'a> {
             })
             .collect();
         self.property_names.extend(properties.iter().cloned());
+        for stmt in &class.body {
+            if let Stmt::FunctionDef(getter) = stmt
+                && properties.contains(getter.name.id.as_str())
+                && let Some(self_name) = first_param(getter)
+                && let Some(returned) = single_return(&getter.body)
+            {
+                let canonical = concat(&[&class_identity, ".", getter.name.id.as_str()]);
+                self.property_returns
+                    .insert(canonical, (self_name.to_string(), returned));
+            }
+        }
         let rebound: rustc_hash::FxHashSet<&String> = assigned_by.values().flatten().collect();
         let shared_containers = class
             .body
@@ -328,12 +343,30 @@ impl<'a> Lowerer<'a> {
                 }
             }
             Expr::UnaryOp(op) if op.op == ast::UnaryOp::Not => self.visit_condition(&op.operand),
-            Expr::BoolOp(op) => op.values.iter().for_each(|v| self.visit_condition(v)),
+            Expr::BoolOp(op) => self.short_circuit(op, Self::visit_condition),
             Expr::Call(_) => {
                 self.next_result = ResultUse::Tested;
                 self.visit_expr(test);
             }
             _ => self.visit_expr(test),
+        }
+    }
+
+    /// Visits the operands of `a and b` / `a or b`: each runs only when the ones before it
+    /// were true (false for `or`).
+    fn short_circuit(&mut self, op: &'a ast::ExprBoolOp, visit: fn(&mut Self, &'a Expr)) {
+        let holds = op.op == ast::BoolOp::And;
+        let mut entered = 0;
+        for (i, value) in op.values.iter().enumerate() {
+            if let Some(before) = i.checked_sub(1).map(|b| &op.values[b]) {
+                let formula = self.formula(before);
+                self.enter_branch(formula, before, holds);
+                entered += 1;
+            }
+            visit(self, value);
+        }
+        for _ in 0..entered {
+            self.leave_branch();
         }
     }
 
@@ -390,9 +423,22 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
 
     fn visit_body(&mut self, body: &'a [Stmt]) {
         let releases = std::cell::OnceCell::new();
+        let mut exits = 0;
         for (i, stmt) in body.iter().enumerate() {
             self.acquire_release(body, i, &releases);
             self.visit_stmt(stmt);
+            // `if not trust_env: return`: the rest of the block runs only when it is false.
+            if let Stmt::If(branch) = stmt
+                && branch.elif_else_clauses.is_empty()
+                && always_leaves(&branch.body)
+            {
+                let formula = self.formula(&branch.test);
+                self.enter_branch(formula, &branch.test, false);
+                exits += 1;
+            }
+        }
+        for _ in 0..exits {
+            self.leave_branch();
         }
     }
 
@@ -418,6 +464,13 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 for alias in &import.names {
                     let name = alias.name.id.as_str();
                     if name == "*" {
+                        // `from .client import *` in a package: every public name of the
+                        // module is one of the package's too.
+                        if self.semantic.at_module_scope() && !base.is_empty() {
+                            self.model
+                                .aliases
+                                .push((self.model.join("*"), base.clone()));
+                        }
                         continue;
                     }
                     let bound = alias.asname.as_ref().unwrap_or(&alias.name).id.as_str();
@@ -629,6 +682,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.state_checks(&branch.test, span(stmt));
                 }
                 self.visit_condition(&branch.test);
+                let first = self.formula(&branch.test);
+                self.enter_branch(first.clone(), &branch.test, true);
                 let narrowed: Vec<_> = self
                     .semantic
                     .narrowed_by(&branch.test)
@@ -642,11 +697,23 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 for (name, previous) in narrowed.into_iter().rev() {
                     self.semantic.widen(&name, previous);
                 }
+                self.leave_branch();
+                // Each clause runs when the tests before it were false.
+                self.enter_branch(first, &branch.test, false);
+                let mut entered = 1;
                 for clause in &branch.elif_else_clauses {
                     if let Some(test) = &clause.test {
                         self.visit_condition(test);
+                        let formula = self.formula(test);
+                        self.in_branch(formula.clone(), test, true, |s| s.visit_body(&clause.body));
+                        self.enter_branch(formula, test, false);
+                        entered += 1;
+                    } else {
+                        self.visit_body(&clause.body);
                     }
-                    self.visit_body(&clause.body);
+                }
+                for _ in 0..entered {
+                    self.leave_branch();
                 }
             }
             Stmt::For(for_stmt) => {
@@ -738,6 +805,17 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 visitor::walk_expr(self, expr);
             }
             Expr::Lambda(lambda) => self.lambda(lambda),
+            Expr::BoolOp(op) => self.short_circuit(op, Self::visit_expr),
+            Expr::If(choice) => {
+                self.visit_expr(&choice.test);
+                let formula = self.formula(&choice.test);
+                self.in_branch(formula.clone(), &choice.test, true, |s| {
+                    s.visit_expr(&choice.body)
+                });
+                self.in_branch(formula, &choice.test, false, |s| {
+                    s.visit_expr(&choice.orelse)
+                });
+            }
             Expr::Yield(_) | Expr::YieldFrom(_) => {
                 self.model.functions[self.current].generator = true;
                 visitor::walk_expr(self, expr);

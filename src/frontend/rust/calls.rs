@@ -191,6 +191,7 @@ impl Lowerer<'_> {
             awaited,
             result: Default::default(),
             blocking,
+            positional_arguments: 0,
         });
         (offloads, schedules)
     }

@@ -7,10 +7,15 @@
 
 use rustc_hash::FxHashSet as HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use thin_vec::ThinVec;
 
 /// The source vocabulary the model is written in (defined in the leaf [`crate::source`]).
 pub use crate::source::{Language, Span};
+
+pub mod condition;
+
+use condition::{ArgumentFact, CallCondition, Parameter, Value};
 
 use crate::codes::Code;
 
@@ -123,6 +128,9 @@ pub struct Call {
     pub result: ResultUse,
     /// The blocking API the call is, per the tables the file was lowered with.
     pub blocking: Option<Box<BlockingApi>>,
+    /// Python: how many positional arguments the call gives (what they tell a callee's
+    /// conditions, if more, is in [`Function::call_arguments`]).
+    pub positional_arguments: u16,
 }
 
 /// One blocking API: the rule it belongs to (one of [`crate::codes::BLOCKING_API_CODES`]) and
@@ -195,6 +203,21 @@ pub struct Function {
     pub generator: bool,
     /// Python: how many `return` statements give a value (not counting nested functions).
     pub value_returns: u16,
+    /// Python: the parameters, with their defaults.
+    pub parameters: ThinVec<Parameter>,
+    /// Python methods: the attributes of `self` the method sets, with the value and where
+    /// (an assignment nested in a branch or loop gives [`Value::Unknown`]): what a call of
+    /// another method of the object sees of them.
+    /// Attributes by [`condition::key`].
+    pub attribute_values: ThinVec<(u32, Value, u32)>,
+    /// Python: the calls (by index in `calls`, ascending) made only under a condition on the
+    /// function's inputs (`if trust_env:`), with the condition (one object for the calls of a
+    /// branch). The other calls run whenever the code around them does.
+    pub call_conditions: ThinVec<(u32, Arc<CallCondition>)>,
+    /// Python: what the arguments of the calls tell a callee's conditions beyond their number
+    /// (a literal, an input of this function, a keyword), by call in ascending order. Only
+    /// calls of something that may be a project function are noted.
+    pub call_arguments: ThinVec<ArgumentFact>,
 }
 
 /// A use of shared state at one site: a read in an `if`/`while` condition, a change in place
@@ -496,7 +519,29 @@ impl Function {
             decorators: ThinVec::new(),
             generator: false,
             value_returns: 0,
+            parameters: ThinVec::new(),
+            attribute_values: ThinVec::new(),
+            call_conditions: ThinVec::new(),
+            call_arguments: ThinVec::new(),
         }
+    }
+
+    /// The condition call number `call` is made under, if any.
+    pub fn condition(&self, call: usize) -> Option<&CallCondition> {
+        let index = self
+            .call_conditions
+            .binary_search_by_key(&call, |(c, _)| *c as usize)
+            .ok()?;
+        Some(&self.call_conditions[index].1)
+    }
+
+    /// What call number `call`'s arguments tell beyond their number.
+    pub fn arguments(&self, call: usize) -> &[ArgumentFact] {
+        let start = self
+            .call_arguments
+            .partition_point(|fact| (fact.call as usize) < call);
+        let end = self.call_arguments[start..].partition_point(|fact| fact.call as usize == call);
+        &self.call_arguments[start..start + end]
     }
 }
 

@@ -1,0 +1,570 @@
+//! Which inputs decide whether a call runs: the branches around it as formulas over the
+//! function's parameters and its object's attributes, the values a call gives its callee's
+//! parameters, a function's parameters with their defaults, and what a method sets on its
+//! object before it calls another method (see [`crate::model::condition`]).
+
+use rustc_hash::FxHashSet as HashSet;
+use std::sync::Arc;
+use thin_vec::ThinVec;
+
+use ruff_python_ast::visitor::Visitor;
+use ruff_python_ast::{self as ast, Expr, Stmt};
+
+use super::Lowerer;
+use super::semantic::{Binding, BoundNames};
+use super::syntax::{is_staticmethod, span};
+use crate::knowledge::Returns;
+use crate::model::condition::key;
+use crate::model::condition::{
+    ArgumentFact, CallCondition, DISTINCT_BUILTINS, Formula, Input, Parameter, ParameterKind, Slot,
+    Test, Value,
+};
+use crate::model::{Span, concat};
+
+/// The longest string literal kept as a value (a longer one is only known to be a `str`).
+const MAX_LITERAL: usize = 64;
+/// The longest test kept as written for messages.
+const MAX_WRITTEN: usize = 80;
+/// How many properties deep a test is followed (`self.ready` returning `self.other`).
+const MAX_PROPERTY_DEPTH: usize = 4;
+
+/// A branch the code being lowered is in: the formula that holds there, and the test that
+/// decides it as written (negated on the `else` side).
+pub(super) struct Branch {
+    formula: Formula,
+    test: Span,
+    holds: bool,
+}
+
+/// What the current function's conditions may mention: its parameters that it never
+/// rebinds, and the attributes of its object that it does not set.
+#[derive(Default)]
+pub(super) struct Inputs {
+    /// By [`key`].
+    parameters: HashSet<u32>,
+    attributes_set: HashSet<u32>,
+}
+
+impl<'a> Lowerer<'a> {
+    /// The parameters of a function being defined, with their defaults' values (taken in the
+    /// scope around the definition, where defaults are evaluated).
+    pub(super) fn parameters(
+        &self,
+        def: &ast::StmtFunctionDef,
+        in_class: bool,
+    ) -> ThinVec<Parameter> {
+        let params = &def.parameters;
+        let mut parameters = ThinVec::new();
+        let positional = params.posonlyargs.iter().chain(&params.args);
+        for (i, param) in positional.enumerate() {
+            let kind = if i == 0 && in_class && !is_staticmethod(def) {
+                ParameterKind::Receiver
+            } else {
+                ParameterKind::Positional
+            };
+            parameters.push(Parameter {
+                name: key(param.parameter.name.id.as_str()),
+                kind,
+                default: param.default.as_deref().map(|d| self.value_in(d, false)),
+            });
+        }
+        let variadic = [&params.vararg, &params.kwarg];
+        for param in variadic.into_iter().flatten() {
+            parameters.push(Parameter {
+                name: key(param.name.id.as_str()),
+                kind: ParameterKind::Variadic,
+                default: None,
+            });
+        }
+        for param in &params.kwonlyargs {
+            parameters.push(Parameter {
+                name: key(param.parameter.name.id.as_str()),
+                kind: ParameterKind::KeywordOnly,
+                default: param.default.as_deref().map(|d| self.value_in(d, false)),
+            });
+        }
+        parameters.shrink_to_fit();
+        parameters
+    }
+
+    /// Notes the inputs of the function whose body is about to be lowered (its parameters
+    /// are in the model already) and what it sets on its object; returns the enclosing
+    /// function's inputs and branches, to restore after the body.
+    pub(super) fn enter_inputs(&mut self, body: &[Stmt]) -> (Inputs, Vec<Branch>) {
+        let mut bound = BoundNames::default();
+        for stmt in body {
+            bound.visit_stmt(stmt);
+        }
+        let rebound: HashSet<u32> = bound.names.iter().map(|(n, _)| key(n)).collect();
+        let function = &self.model.functions[self.current];
+        let parameters = function
+            .parameters
+            .iter()
+            .filter(|p| p.kind != ParameterKind::Receiver && !rebound.contains(&p.name))
+            .map(|p| p.name)
+            .collect();
+        let inputs = Inputs {
+            parameters,
+            attributes_set: HashSet::default(),
+        };
+        self.condition = None;
+        let saved = (
+            std::mem::replace(&mut self.inputs, inputs),
+            std::mem::take(&mut self.branches),
+        );
+        self.note_attribute_values(body);
+        saved
+    }
+
+    /// `self.x = value` in the method's body: at the top level of the body, the value; nested
+    /// in a branch or loop, unknown.
+    fn note_attribute_values(&mut self, body: &[Stmt]) {
+        let Some(self_name) = self.semantic.self_name().map(str::to_string) else {
+            return;
+        };
+        let mut values: ThinVec<(u32, Value, u32)> = ThinVec::new();
+        for stmt in body {
+            let top_level = match stmt {
+                Stmt::Assign(assign) => match assign.targets.as_slice() {
+                    [target] => Some((target, Some(&*assign.value))),
+                    _ => None,
+                },
+                Stmt::AnnAssign(ann) => Some((&*ann.target, ann.value.as_deref())),
+                _ => None,
+            };
+            if let Some((Expr::Attribute(target), value)) = top_level
+                && matches!(&*target.value, Expr::Name(n) if n.id.as_str() == self_name)
+            {
+                let value = value.map_or(Value::Unknown, |v| self.value_in(v, true));
+                let attribute = key(target.attr.id.as_str());
+                values.push((attribute, value, span(stmt).start as u32));
+                continue;
+            }
+            let mut nested = SetAttributes {
+                self_name: &self_name,
+                found: Vec::new(),
+            };
+            nested.visit_stmt(stmt);
+            for (attribute, at) in nested.found {
+                values.push((attribute, Value::Unknown, at as u32));
+            }
+        }
+        self.inputs.attributes_set = values.iter().map(|(a, _, _)| *a).collect();
+        self.model.functions[self.current].attribute_values = values;
+    }
+
+    /// Restores the enclosing function's inputs and branches.
+    pub(super) fn leave_inputs(&mut self, saved: (Inputs, Vec<Branch>)) {
+        self.condition = None;
+        (self.inputs, self.branches) = saved;
+    }
+
+    /// What an expression holds as far as a condition may tell: one of the current
+    /// function's inputs, or what the function set an attribute of its object to before.
+    fn subject(&self, expr: &Expr) -> Value {
+        match expr {
+            Expr::Name(name) => {
+                let hash = key(name.id.as_str());
+                // Not a name of a lambda that shadows the parameter.
+                let innermost = matches!(
+                    self.semantic
+                        .scopes
+                        .last()
+                        .and_then(|s| s.bindings.get(name.id.as_str())),
+                    Some(Binding::Local(_))
+                );
+                if innermost && self.inputs.parameters.contains(&hash) {
+                    Value::Input(Input::Parameter(hash))
+                } else {
+                    Value::Unknown
+                }
+            }
+            Expr::Attribute(attribute) => {
+                let Expr::Name(base) = &*attribute.value else {
+                    return Value::Unknown;
+                };
+                if self.semantic.self_name() != Some(base.id.as_str()) {
+                    return Value::Unknown;
+                }
+                let hash = key(attribute.attr.id.as_str());
+                if !self.inputs.attributes_set.contains(&hash) {
+                    return Value::Input(Input::Attribute(hash));
+                }
+                // `self.reload = reload` earlier in this function: what it was set to.
+                let at = span(expr).start;
+                self.model.functions[self.current]
+                    .attribute_values
+                    .iter()
+                    .rfind(|(attribute, _, set)| *attribute == hash && (*set as usize) < at)
+                    .map_or(Value::Input(Input::Attribute(hash)), |(_, value, _)| *value)
+            }
+            _ => Value::Unknown,
+        }
+    }
+
+    /// The expression a simple property of the method's class returns (`@property def
+    /// should_reload(self): return isinstance(self.app, str) and self.reload`), when `expr`
+    /// reads one through `self`.
+    fn property_body(&self, expr: &Expr) -> Option<&'a Expr> {
+        let Expr::Attribute(attribute) = expr else {
+            return None;
+        };
+        let Expr::Name(base) = &*attribute.value else {
+            return None;
+        };
+        if self.semantic.self_name() != Some(base.id.as_str()) {
+            return None;
+        }
+        let class = self.semantic.self_type()?;
+        let getter = concat(&[class, ".", attribute.attr.id.as_str()]);
+        let (self_name, body) = self.property_returns.get(&getter)?;
+        (Some(self_name.as_str()) == self.semantic.self_name()).then_some(*body)
+    }
+
+    /// The formula a test is, over the current function's inputs.
+    pub(super) fn formula(&self, test: &Expr) -> Formula {
+        self.formula_within(test, MAX_PROPERTY_DEPTH)
+    }
+
+    fn formula_within(&self, test: &Expr, depth: usize) -> Formula {
+        let on = |subject: Value, test: Test, holds: bool| match subject {
+            Value::Input(input) => Formula::Test { input, test, holds },
+            value => match test.evaluate(&value) {
+                Some(result) => Formula::Known(result == holds),
+                None => Formula::Unknown,
+            },
+        };
+        match test {
+            Expr::Attribute(_)
+                if let Some(body) = self.property_body(test)
+                    && let Some(depth) = depth.checked_sub(1) =>
+            {
+                self.formula_within(body, depth)
+            }
+            Expr::Name(_) | Expr::Attribute(_) => on(self.subject(test), Test::Truthy, true),
+            Expr::UnaryOp(op) if op.op == ast::UnaryOp::Not => {
+                self.formula_within(&op.operand, depth).negate()
+            }
+            Expr::BoolOp(op) => {
+                let parts = op.values.iter().map(|v| self.formula_within(v, depth));
+                match op.op {
+                    ast::BoolOp::And => Formula::all(parts),
+                    ast::BoolOp::Or => Formula::any(parts),
+                }
+            }
+            Expr::Compare(compare) => {
+                let ([op], [right]) = (&*compare.ops, &*compare.comparators) else {
+                    return Formula::Unknown;
+                };
+                let (subject, other) = match self.subject(&compare.left) {
+                    Value::Unknown => (self.subject(right), &*compare.left),
+                    subject => (subject, right),
+                };
+                let holds = matches!(op, ast::CmpOp::Is | ast::CmpOp::Eq);
+                match (op, other) {
+                    (
+                        ast::CmpOp::Is | ast::CmpOp::IsNot | ast::CmpOp::Eq | ast::CmpOp::NotEq,
+                        Expr::NoneLiteral(_),
+                    ) => on(subject, Test::IsNone, holds),
+                    // `verify is True`.
+                    (ast::CmpOp::Is | ast::CmpOp::IsNot, Expr::BooleanLiteral(b)) => {
+                        on(subject, Test::Equals(Value::Bool(b.value)), holds)
+                    }
+                    (ast::CmpOp::Eq | ast::CmpOp::NotEq, other) => {
+                        match self.value_in(other, false) {
+                            value @ (Value::Bool(_) | Value::Int(_) | Value::Str(_)) => {
+                                on(subject, Test::Equals(value), holds)
+                            }
+                            _ => Formula::Unknown,
+                        }
+                    }
+                    _ => Formula::Unknown,
+                }
+            }
+            Expr::Call(call)
+                if self.semantic.resolve(&call.func).as_deref() == Some("isinstance")
+                    && call.arguments.keywords.is_empty() =>
+            {
+                let [subject, types] = &*call.arguments.args else {
+                    return Formula::Unknown;
+                };
+                let listed: Vec<&Expr> = match types {
+                    Expr::Tuple(tuple) => tuple.elts.iter().collect(),
+                    single => vec![single],
+                };
+                let resolved: Option<Vec<u32>> = listed
+                    .iter()
+                    .map(|t| self.semantic.resolve(t).map(|ty| key(&ty)))
+                    .collect();
+                match resolved {
+                    Some(types) => on(
+                        self.subject(subject),
+                        Test::IsInstance(types.into_boxed_slice()),
+                        true,
+                    ),
+                    None => Formula::Unknown,
+                }
+            }
+            _ => Formula::Unknown,
+        }
+    }
+
+    /// The value an expression has, as far as its syntax tells; with `inputs`, the current
+    /// function's inputs are values too (not in a default, which is evaluated outside).
+    pub(super) fn value_in(&self, expr: &Expr, inputs: bool) -> Value {
+        let instance = Value::instance;
+        match expr {
+            Expr::NoneLiteral(_) => Value::None,
+            Expr::BooleanLiteral(b) => Value::Bool(b.value),
+            Expr::NumberLiteral(number) => match &number.value {
+                ast::Number::Int(int) => int.as_i64().map_or_else(|| instance("int"), Value::Int),
+                ast::Number::Float(_) => instance("float"),
+                ast::Number::Complex { .. } => instance("complex"),
+            },
+            Expr::StringLiteral(literal) => {
+                let text = literal.value.to_str();
+                if text.len() <= MAX_LITERAL {
+                    Value::string(text)
+                } else {
+                    instance("str")
+                }
+            }
+            Expr::FString(_) => instance("str"),
+            Expr::BytesLiteral(_) => instance("bytes"),
+            Expr::Dict(_) | Expr::DictComp(_) => instance("dict"),
+            Expr::List(_) | Expr::ListComp(_) => instance("list"),
+            Expr::Tuple(_) => instance("tuple"),
+            Expr::Set(_) | Expr::SetComp(_) => instance("set"),
+            Expr::Name(_) | Expr::Attribute(_) => {
+                if inputs {
+                    let subject = self.subject(expr);
+                    if subject != Value::Unknown {
+                        return subject;
+                    }
+                }
+                // A module constant of a known type (`LOGGING: dict[str, Any] = {…}`).
+                match (expr, self.semantic.type_of(expr)) {
+                    (Expr::Name(_), Some(Returns::One(ty))) => instance(&ty),
+                    _ => Value::Unknown,
+                }
+            }
+            Expr::Call(call) => match self.semantic.resolve(&call.func) {
+                Some(ty) if DISTINCT_BUILTINS.contains(&ty.as_str()) => instance(&ty),
+                _ => match self.semantic.type_of(expr) {
+                    Some(Returns::One(ty)) => instance(&ty),
+                    _ => Value::Unknown,
+                },
+            },
+            _ => Value::Unknown,
+        }
+    }
+
+    /// Notes the condition call number `index` of the current function is made under, and
+    /// what its arguments tell; returns how many positional arguments it gives.
+    pub(super) fn note_call_inputs(
+        &mut self,
+        index: usize,
+        call: &ast::ExprCall,
+        callee: Option<&str>,
+    ) -> u16 {
+        self.note_condition(index);
+        // A builtin (`print("…")`) or a call the file cannot name is not a project function's.
+        let builtin = callee.is_none_or(|c| !c.contains('.'))
+            && matches!(&*call.func, Expr::Name(name) if self.semantic.lookup(name.id.as_str()).is_none());
+        let given = &call.arguments;
+        let positional = given
+            .args
+            .iter()
+            .take_while(|a| !a.is_starred_expr())
+            .count();
+        if builtin || callee.is_none() {
+            return u16::try_from(positional).unwrap_or(u16::MAX);
+        }
+        let call_index = index as u32;
+        let mut facts = Vec::new();
+        let mut fact = |slot, value| facts.push(ArgumentFact::new(call_index, slot, value));
+        for (position, argument) in given.args.iter().take(positional).enumerate() {
+            let value = self.value_in(argument, true);
+            if value != Value::Unknown {
+                fact(
+                    Slot::Position(u16::try_from(position).unwrap_or(u16::MAX)),
+                    value,
+                );
+            }
+        }
+        if positional < given.args.len() {
+            fact(Slot::Unpacked, Value::Unknown);
+        }
+        for keyword in &given.keywords {
+            match &keyword.arg {
+                Some(name) => fact(
+                    Slot::Keyword(key(name.id.as_str())),
+                    self.value_in(&keyword.value, true),
+                ),
+                None => fact(Slot::Unpacked, Value::Unknown),
+            }
+        }
+        if self.through_class(call) {
+            fact(Slot::ThroughClass, Value::Unknown);
+        }
+        self.model.functions[self.current]
+            .call_arguments
+            .extend(facts);
+        u16::try_from(positional).unwrap_or(u16::MAX)
+    }
+
+    /// Notes the condition call number `index` of the current function is made under.
+    pub(super) fn note_condition(&mut self, index: usize) {
+        if let Some(condition) = self.call_condition() {
+            self.model.functions[self.current]
+                .call_conditions
+                .push((index as u32, condition));
+        }
+    }
+
+    /// `Base.__init__(self, …)`: a method reached through its class, which takes the receiver
+    /// as its first positional argument.
+    fn through_class(&self, call: &ast::ExprCall) -> bool {
+        let Expr::Attribute(method) = &*call.func else {
+            return false;
+        };
+        if !matches!(&*method.value, Expr::Name(_) | Expr::Attribute(_))
+            || self.semantic.type_of(&method.value).is_some()
+        {
+            return false;
+        }
+        self.semantic.resolve(&method.value).is_some_and(|owner| {
+            let last = owner.rsplit('.').next().unwrap_or(&owner);
+            last.trim_start_matches('_')
+                .starts_with(|c: char| c.is_ascii_uppercase())
+        })
+    }
+
+    /// Lowers `visit` inside a branch where `formula` (of `test`) is `holds`.
+    pub(super) fn in_branch(
+        &mut self,
+        formula: Formula,
+        test: &Expr,
+        holds: bool,
+        visit: impl FnOnce(&mut Self),
+    ) {
+        self.enter_branch(formula, test, holds);
+        visit(self);
+        self.leave_branch();
+    }
+
+    /// From here to the end of the enclosing block (or the branch's end), `formula` holds.
+    pub(super) fn enter_branch(&mut self, formula: Formula, test: &Expr, holds: bool) {
+        self.condition = None;
+        let formula = if holds { formula } else { formula.negate() };
+        // `if not names: return`: the rest runs when `names` holds.
+        let (test, holds) = match test {
+            Expr::UnaryOp(op) if !holds && op.op == ast::UnaryOp::Not => (&*op.operand, true),
+            test => (test, holds),
+        };
+        self.branches.push(Branch {
+            formula,
+            test: span(test),
+            holds,
+        });
+    }
+
+    /// Leaves the innermost branch.
+    pub(super) fn leave_branch(&mut self) {
+        self.condition = None;
+        self.branches.pop();
+    }
+
+    /// The condition a call made here runs under, when the branches around it decide one
+    /// (one object for the calls of a branch).
+    fn call_condition(&mut self) -> Option<Arc<CallCondition>> {
+        if let Some(known) = &self.condition {
+            return known.clone();
+        }
+        let condition = self.branch_condition().map(Arc::new);
+        self.condition = Some(condition.clone());
+        condition
+    }
+
+    fn branch_condition(&self) -> Option<CallCondition> {
+        let decisive = || {
+            self.branches
+                .iter()
+                .filter(|b| !b.formula.is_unconditional())
+        };
+        let innermost = decisive().next_back()?;
+        let formula = Formula::all(decisive().map(|b| b.formula.clone()));
+        if formula.is_unconditional() {
+            return None;
+        }
+        let test = self.source.get(innermost.test.clone()).unwrap_or("");
+        let mut written = if innermost.holds {
+            test.to_string()
+        } else {
+            format!("not ({test})")
+        };
+        if written.len() > MAX_WRITTEN {
+            let mut end = MAX_WRITTEN;
+            while !written.is_char_boundary(end) {
+                end -= 1;
+            }
+            written.truncate(end);
+            written.push('…');
+        }
+        Some(CallCondition {
+            formula,
+            written: written.into(),
+        })
+    }
+}
+
+/// Whether a block always leaves before its end (`return`, `raise`, `continue`, `break`):
+/// the code after an `if` whose body does runs only when the test was false.
+pub(super) fn always_leaves(body: &[Stmt]) -> bool {
+    matches!(
+        body.last(),
+        Some(Stmt::Return(_) | Stmt::Raise(_) | Stmt::Continue(_) | Stmt::Break(_))
+    )
+}
+
+/// The expression a body only returns (after its docstring, if any).
+pub(super) fn single_return(body: &[Stmt]) -> Option<&Expr> {
+    let body = match body {
+        [Stmt::Expr(doc), rest @ ..] if doc.value.is_string_literal_expr() => rest,
+        body => body,
+    };
+    match body {
+        [
+            Stmt::Return(ast::StmtReturn {
+                value: Some(value), ..
+            }),
+        ] => Some(value),
+        _ => None,
+    }
+}
+
+/// Finds assignments to `self.x` nested in a statement (not in nested functions).
+struct SetAttributes<'s> {
+    self_name: &'s str,
+    found: Vec<(u32, usize)>,
+}
+
+impl<'b> Visitor<'b> for SetAttributes<'_> {
+    fn visit_stmt(&mut self, stmt: &'b Stmt) {
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            _ => ruff_python_ast::visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'b Expr) {
+        if let Expr::Attribute(attribute) = expr
+            && attribute.ctx == ast::ExprContext::Store
+            && matches!(&*attribute.value, Expr::Name(n) if n.id.as_str() == self.self_name)
+        {
+            self.found
+                .push((key(attribute.attr.id.as_str()), span(expr).start));
+        }
+        ruff_python_ast::visitor::walk_expr(self, expr);
+    }
+}
