@@ -64,6 +64,9 @@ pub enum ResultUse {
     /// Only tested for truth: the condition of an `if`/`while`, or an operand of `not`,
     /// `and`, `or` there (`if exists(key):`).
     Tested,
+    /// Unpacked or iterated as the result would be (`rows, total = fetch()`, `for row in
+    /// fetch():`).
+    Unpacked,
 }
 
 /// The object a method call runs on, seen from the calling method's own object (`self`).

@@ -94,6 +94,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         "`{variable} = await {name}(...)` (in sync code: `asyncio.run({name}(...))`)"
                     ),
                 ),
+                ResultUse::Unpacked => (
+                    format!(
+                        "the coroutine returned by `{name}()` is unpacked or iterated as its result would be: a coroutine object cannot be iterated, so this raises `TypeError`, and the coroutine's body never runs"
+                    ),
+                    never_awaited,
+                    format!("`await {name}(...)` before unpacking it"),
+                ),
                 ResultUse::Tested => (
                     format!(
                         "the coroutine returned by `{name}()` is tested for truth instead of awaited: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"

@@ -86,6 +86,22 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     && held_at(function, again.span.start)
                         .is_some_and(|lock| lock.span.start > check.span.start)
             });
+            // … or calls a helper that does (`if _policy is None: _init_policy()`, where
+            // `_init_policy` checks again under the lock).
+            let checked_again = checked_again
+                || function.calls.iter().enumerate().any(|(call, made)| {
+                    let in_branch =
+                        made.span.start > check.span.end && made.span.end <= check.extent.end;
+                    let site = crate::graph::CallSite { caller: id, call };
+                    in_branch
+                        && project.target(site).is_some_and(|helper| {
+                            let helper = project.function(helper);
+                            helper.state_checks.iter().any(|again| {
+                                again.state == check.state
+                                    && held_at(helper, again.span.start).is_some()
+                            })
+                        })
+                });
             // A check followed by an act on the same state is IL403's (one finding per bug).
             let check_then_act = function.check_then_acts.iter().any(|found| {
                 found.check.start <= check.span.start && check.span.end <= found.check.end

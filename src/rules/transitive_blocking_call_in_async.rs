@@ -148,7 +148,9 @@ fn reached(
     for hop in summary::chain(summaries, callee, route) {
         let (BlocksVia::Call { site, .. } | BlocksVia::Leaf { site }) = hop;
         let caller = project.function(site.caller);
-        if let Some(condition) = caller.condition(site.call) {
+        if let Some(condition) = caller.condition(site.call)
+            && !condition.written.is_empty()
+        {
             conditions.push(format!("`{}` in `{}`", condition.written, caller.name));
         }
         match hop {

@@ -34,6 +34,8 @@ pub(super) struct Branch {
     formula: Formula,
     test: Span,
     holds: bool,
+    /// Whether messages name it: not a precondition checked by `if not ok: raise …`.
+    shown: bool,
 }
 
 /// What the current function's conditions may mention: its parameters that it never
@@ -466,7 +468,17 @@ impl<'a> Lowerer<'a> {
             formula,
             test: span(test),
             holds,
+            shown: true,
         });
+    }
+
+    /// From here on, the test of `if not ok: raise …` held: a precondition, which messages do
+    /// not name.
+    pub(super) fn enter_precondition(&mut self, formula: Formula, test: &Expr) {
+        self.enter_branch(formula, test, false);
+        if let Some(branch) = self.branches.last_mut() {
+            branch.shown = false;
+        }
     }
 
     /// Leaves the innermost branch.
@@ -492,11 +504,17 @@ impl<'a> Lowerer<'a> {
                 .iter()
                 .filter(|b| !b.formula.is_unconditional())
         };
-        let innermost = decisive().next_back()?;
+        decisive().next_back()?;
         let formula = Formula::all(decisive().map(|b| b.formula.clone()));
         if formula.is_unconditional() {
             return None;
         }
+        let Some(innermost) = decisive().rfind(|b| b.shown) else {
+            return Some(CallCondition {
+                formula,
+                written: "".into(),
+            });
+        };
         let test = self.source.get(innermost.test.clone()).unwrap_or("");
         let mut written = if innermost.holds {
             test.to_string()
@@ -516,6 +534,11 @@ impl<'a> Lowerer<'a> {
             written: written.into(),
         })
     }
+}
+
+/// Whether a block ends by raising (a precondition's failure).
+pub(super) fn raises(body: &[Stmt]) -> bool {
+    matches!(body.last(), Some(Stmt::Raise(_)))
 }
 
 /// Whether a block always leaves before its end (`return`, `raise`, `continue`, `break`):

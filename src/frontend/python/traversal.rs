@@ -5,7 +5,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
-use super::conditions::{always_leaves, single_return};
+use super::conditions::{always_leaves, raises, single_return};
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{
@@ -407,6 +407,11 @@ impl<'a> Lowerer<'a> {
             Expr::Name(name) if !is_async && name.ctx == ast::ExprContext::Load => {
                 self.read_as_result(name.id.as_str());
             }
+            // `for row in fetch():`.
+            Expr::Call(_) if !is_async => {
+                self.next_result = ResultUse::Unpacked;
+                self.visit_expr(iter);
+            }
             iter => self.visit_expr(iter),
         }
     }
@@ -433,7 +438,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 && always_leaves(&branch.body)
             {
                 let formula = self.formula(&branch.test);
-                self.enter_branch(formula, &branch.test, false);
+                if raises(&branch.body) {
+                    self.enter_precondition(formula, &branch.test);
+                } else {
+                    self.enter_branch(formula, &branch.test, false);
+                }
                 exits += 1;
             }
         }
@@ -505,6 +514,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 };
                 if let Some(name) = bound_call {
                     self.next_result = ResultUse::Bound(name.id.as_str().into());
+                }
+                // `rows, total = fetch()`.
+                if let ([Expr::Tuple(_) | Expr::List(_)], Expr::Call(_)) =
+                    (assign.targets.as_slice(), assign.value.as_ref())
+                {
+                    self.next_result = ResultUse::Unpacked;
                 }
                 self.visit_expr(&assign.value);
                 let ty = self.semantic.type_of(&assign.value);
