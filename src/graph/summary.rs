@@ -255,9 +255,9 @@ fn routes(
             });
         }
     }
-    // Shortest first (in source order among equals), up to the first that holds whatever
-    // the inputs are.
-    candidates.sort_by_key(|route| route.via.depth());
+    // Shortest first (an unconditional one first among equals, then source order), up to
+    // the first that holds whatever the inputs are.
+    candidates.sort_by_key(|route| (route.via.depth(), route.when != Formula::always()));
     let mut kept: Vec<Route> = Vec::new();
     for route in candidates {
         if kept.iter().any(|k| k.when == route.when) {
