@@ -308,16 +308,50 @@ fn value_at(index: usize, caller: &Function, callee: &Function, input: &Input) -
     }
 }
 
+/// The route of `callee` a call at `site` takes, within `max_depth` calls: one that holds
+/// whatever the inputs are, else the shortest the call's arguments do not rule out.
+pub fn route_from(
+    project: &Project,
+    summaries: &Summaries,
+    site: CallSite,
+    callee: FunctionId,
+    max_depth: usize,
+) -> Option<usize> {
+    let mut open = None;
+    for (index, route) in summaries.get(&callee)?.iter().enumerate() {
+        if route.via.depth() > max_depth {
+            continue;
+        }
+        let when = through_call(project, site, callee, &route.when);
+        if when == Formula::always() {
+            return Some(index);
+        }
+        if !when.is_false() {
+            open.get_or_insert(index);
+        }
+    }
+    open
+}
+
 /// The chain of call sites from `start`'s route number `route` to the blocking call,
 /// following the summaries.
 pub fn chain(summaries: &Summaries, start: FunctionId, route: usize) -> Vec<BlocksVia> {
+    follow(start, route, summaries.len(), |id, route| {
+        summaries.get(&id)?.get(route).map(|r| &r.via)
+    })
+}
+
+/// The chain of call sites from `start`'s route `route`, asking `step` for each function's
+/// route (at most `limit` hops: recursion ends there).
+pub fn follow<'s>(
+    start: FunctionId,
+    route: usize,
+    limit: usize,
+    step: impl Fn(FunctionId, usize) -> Option<&'s BlocksVia>,
+) -> Vec<BlocksVia> {
     let mut hops = Vec::new();
     let (mut current, mut route) = (start, route);
-    while let Some(via) = summaries
-        .get(&current)
-        .and_then(|r| r.get(route))
-        .map(|r| &r.via)
-    {
+    while let Some(via) = step(current, route) {
         hops.push(via.clone());
         match via {
             BlocksVia::Leaf { .. } => break,
@@ -326,7 +360,7 @@ pub fn chain(summaries: &Summaries, start: FunctionId, route: usize) -> Vec<Bloc
                 route: next,
                 ..
             } => {
-                if hops.len() > summaries.len() {
+                if hops.len() > limit {
                     break;
                 }
                 (current, route) = (*callee, *next);

@@ -138,49 +138,50 @@ impl Formula {
 
     /// The conjunction, simplified: a false part decides it, true parts drop out.
     pub fn all(parts: impl IntoIterator<Item = Formula>) -> Self {
-        let mut kept = Vec::new();
-        for part in parts {
-            match part {
-                Formula::Known(true) => {}
-                Formula::Known(false) => return Formula::Known(false),
-                Formula::All(inner) => kept.extend(inner),
-                part => {
-                    if !kept.contains(&part) {
-                        kept.push(part);
-                    }
-                }
-            }
+        match Formula::gather(parts, true) {
+            Err(decided) => decided,
+            Ok(mut kept) => Formula::bounded(match kept.len() {
+                0 => Formula::Known(true),
+                1 => kept.pop().expect("one part"),
+                _ if kept.iter().all(|p| *p == Formula::Unknown) => Formula::Unknown,
+                _ => Formula::All(kept),
+            }),
         }
-        Formula::bounded(match kept.len() {
-            0 => Formula::Known(true),
-            1 => kept.pop().expect("one part"),
-            _ if kept.iter().all(|p| *p == Formula::Unknown) => Formula::Unknown,
-            _ => Formula::All(kept),
-        })
     }
 
     /// The disjunction, simplified: a true part decides it, false parts drop out, and an
     /// unknown part makes it unknown (it can no longer be found false).
     pub fn any(parts: impl IntoIterator<Item = Formula>) -> Self {
+        match Formula::gather(parts, false) {
+            Err(decided) => decided,
+            Ok(mut kept) => Formula::bounded(match kept.len() {
+                0 => Formula::Known(false),
+                1 => kept.pop().expect("one part"),
+                _ => Formula::Any(kept),
+            }),
+        }
+    }
+
+    /// The parts of a conjunction (`unit` true) or a disjunction (`unit` false), flattened
+    /// and without repeats, or the value that decides it.
+    fn gather(parts: impl IntoIterator<Item = Formula>, unit: bool) -> Result<Vec<Formula>, Self> {
         let mut kept = Vec::new();
         for part in parts {
-            match part {
-                Formula::Known(false) => {}
-                Formula::Known(true) => return Formula::Known(true),
-                Formula::Unknown => return Formula::Unknown,
-                Formula::Any(inner) => kept.extend(inner),
-                part => {
-                    if !kept.contains(&part) {
-                        kept.push(part);
-                    }
+            let nested = match part {
+                Formula::Known(value) if value == unit => continue,
+                Formula::Known(value) => return Err(Formula::Known(value)),
+                Formula::Unknown if !unit => return Err(Formula::Unknown),
+                Formula::All(inner) if unit => inner,
+                Formula::Any(inner) if !unit => inner,
+                part => vec![part],
+            };
+            for part in nested {
+                if !kept.contains(&part) {
+                    kept.push(part);
                 }
             }
         }
-        Formula::bounded(match kept.len() {
-            0 => Formula::Known(false),
-            1 => kept.pop().expect("one part"),
-            _ => Formula::Any(kept),
-        })
+        Ok(kept)
     }
 
     fn bounded(self) -> Self {

@@ -8,6 +8,8 @@ use super::shared_state::{
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
+use crate::graph::{CallSite, FunctionId, Project};
+use crate::model::StateUse;
 
 pub const RULE: Rule = Rule {
     code: Code::IL402,
@@ -86,22 +88,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     && held_at(function, again.span.start)
                         .is_some_and(|lock| lock.span.start > check.span.start)
             });
-            // … or calls a helper that does (`if _policy is None: _init_policy()`, where
-            // `_init_policy` checks again under the lock).
-            let checked_again = checked_again
-                || function.calls.iter().enumerate().any(|(call, made)| {
-                    let in_branch =
-                        made.span.start > check.span.end && made.span.end <= check.extent.end;
-                    let site = crate::graph::CallSite { caller: id, call };
-                    in_branch
-                        && project.target(site).is_some_and(|helper| {
-                            let helper = project.function(helper);
-                            helper.state_checks.iter().any(|again| {
-                                again.state == check.state
-                                    && held_at(helper, again.span.start).is_some()
-                            })
-                        })
-                });
+            // … or calls a helper that does (`if _policy is None: _init_policy()`).
+            let checked_again = checked_again || checked_in_helper(project, id, check);
             // A check followed by an act on the same state is IL403's (one finding per bug).
             let check_then_act = function.check_then_acts.iter().any(|found| {
                 found.check.start <= check.span.start && check.span.end <= found.check.end
@@ -180,6 +168,23 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
 }
 
 /// The guarded write and its lock, as related sites.
+/// Whether the branch a check decides calls a helper that checks the same state again
+/// under a lock (`_init_policy` taking `_lock`, then `if _policy is None:`).
+fn checked_in_helper(project: &Project, id: FunctionId, check: &StateUse) -> bool {
+    let function = project.function(id);
+    function.calls.iter().enumerate().any(|(call, made)| {
+        let in_branch = made.span.start > check.span.end && made.span.end <= check.extent.end;
+        let site = CallSite { caller: id, call };
+        in_branch
+            && project.target(site).is_some_and(|helper| {
+                let helper = project.function(helper);
+                helper.state_checks.iter().any(|again| {
+                    again.state == check.state && held_at(helper, again.span.start).is_some()
+                })
+            })
+    })
+}
+
 fn guard_sites(project: &crate::graph::Project, guard: &GuardedWrite) -> Vec<Related> {
     let written = format!("`{}` written with the lock held", guard.write.written);
     lock_sites(

@@ -6,11 +6,10 @@
 use super::{Check, ProjectContext, Rule, call_hop, call_site};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
-use crate::graph::summary::{self, BlocksVia, Route, Summaries};
+use crate::graph::summary::{self, BlocksVia};
 use crate::graph::threads::derives_from;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::Language;
-use crate::model::condition::Formula;
 use rustc_hash::FxHashMap as HashMap;
 
 pub const RULE: Rule = Rule {
@@ -51,20 +50,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 if spawns_via(context, &mut summaries, callee, MAX_DEPTH).is_none() {
                     continue;
                 }
-                let known: Summaries = summaries
-                    .iter()
-                    .filter_map(|(id, via)| {
-                        let via = via.clone()?;
-                        Some((
-                            *id,
-                            vec![Route {
-                                via,
-                                when: Formula::always(),
-                            }],
-                        ))
-                    })
-                    .collect();
-                chain(project, &known, callee)
+                chain(project, &summaries, callee)
             };
             let written = call
                 .callee
@@ -171,10 +157,17 @@ fn spawn_api(context: &ProjectContext, project: &Project, site: CallSite) -> Opt
 }
 
 /// The related sites from a function down to the process spawn, and the spawning API.
-fn chain(project: &Project, summaries: &Summaries, start: FunctionId) -> (Vec<Related>, String) {
+fn chain(
+    project: &Project,
+    summaries: &HashMap<FunctionId, Option<BlocksVia>>,
+    start: FunctionId,
+) -> (Vec<Related>, String) {
     let mut related = Vec::new();
     let mut api = String::new();
-    for hop in summary::chain(summaries, start, 0) {
+    let hops = summary::follow(start, 0, summaries.len(), |id, _| {
+        summaries.get(&id)?.as_ref()
+    });
+    for hop in hops {
         match hop {
             BlocksVia::Call { site, callee, .. } => {
                 related.push(call_hop(project, site, callee, ""));

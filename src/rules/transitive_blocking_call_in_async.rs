@@ -6,7 +6,6 @@ use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia, Reaching, Summaries};
 use crate::graph::{CallSite, FunctionId};
-use crate::model::condition::Formula;
 use crate::model::{Context, Language};
 use crate::rules::blocking::describe;
 
@@ -111,23 +110,8 @@ pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -
             if project.function(callee).is_async {
                 continue;
             }
-            // A route that holds whatever the inputs are, else the shortest the call's
-            // arguments do not rule out.
             let max_depth = context.file(caller).settings.max_call_depth;
-            let route = summaries.get(&callee).and_then(|routes| {
-                let open: Vec<(usize, bool)> = routes
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, route)| route.via.depth() <= max_depth)
-                    .map(|(i, route)| {
-                        (i, summary::through_call(project, site, callee, &route.when))
-                    })
-                    .filter(|(_, when)| !when.is_false())
-                    .map(|(i, when)| (i, when == Formula::always()))
-                    .collect();
-                let unconditional = open.iter().find(|(_, always)| *always);
-                unconditional.or(open.first()).map(|(i, _)| *i)
-            });
+            let route = summary::route_from(project, &summaries, site, callee, max_depth);
             if let Some(route) = route {
                 found.push(reached(context, &summaries, site, callee, route));
             }

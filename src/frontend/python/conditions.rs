@@ -11,7 +11,7 @@ use ruff_python_ast::visitor::Visitor;
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
-use super::semantic::{Binding, BoundNames};
+use super::semantic::Binding;
 use super::syntax::{is_staticmethod, span};
 use crate::knowledge::Returns;
 use crate::model::condition::key;
@@ -90,14 +90,15 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Notes the inputs of the function whose body is about to be lowered (its parameters
-    /// are in the model already) and what it sets on its object; returns the enclosing
+    /// are in the model already, `rebound` those its body binds again) and what it sets on
+    /// its object; returns the enclosing
     /// function's inputs and branches, to restore after the body.
-    pub(super) fn enter_inputs(&mut self, body: &[Stmt]) -> (Inputs, Vec<Branch>) {
-        let mut bound = BoundNames::default();
-        for stmt in body {
-            bound.visit_stmt(stmt);
-        }
-        let rebound: HashSet<u32> = bound.names.iter().map(|(n, _)| key(n)).collect();
+    pub(super) fn enter_inputs(
+        &mut self,
+        body: &[Stmt],
+        rebound: &[&str],
+    ) -> (Inputs, Vec<Branch>) {
+        let rebound: HashSet<u32> = rebound.iter().map(|name| key(name)).collect();
         let function = &self.model.functions[self.current];
         let parameters = function
             .parameters
@@ -452,7 +453,7 @@ impl<'a> Lowerer<'a> {
     ) {
         self.enter_branch(formula, test, holds);
         visit(self);
-        self.leave_branch();
+        self.leave_branches(1);
     }
 
     /// From here to the end of the enclosing block (or the branch's end), `formula` holds.
@@ -481,10 +482,11 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// Leaves the innermost branch.
-    pub(super) fn leave_branch(&mut self) {
+    /// Leaves the innermost `count` branches.
+    pub(super) fn leave_branches(&mut self, count: usize) {
         self.condition = None;
-        self.branches.pop();
+        self.branches
+            .truncate(self.branches.len().saturating_sub(count));
     }
 
     /// The condition a call made here runs under, when the branches around it decide one

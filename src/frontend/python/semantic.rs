@@ -211,12 +211,18 @@ impl SemanticModel<'_> {
 impl SemanticModel<'_> {
     /// Binds, in the innermost scope, every name the body assigns (not descending into nested
     /// functions or classes), plus `params`. Runs before the body is lowered, so a local
-    /// definition shadows a library name wherever it is used.
-    pub(super) fn bind_locals(&mut self, body: &[Stmt], params: &[&str]) {
+    /// definition shadows a library name wherever it is used. Returns the `params` the body
+    /// binds again.
+    pub(super) fn bind_locals<'p>(&mut self, body: &[Stmt], params: &[&'p str]) -> Vec<&'p str> {
         let mut collector = BoundNames::default();
         for stmt in body {
             collector.visit_stmt(stmt);
         }
+        let rebound = params
+            .iter()
+            .copied()
+            .filter(|param| collector.names.iter().any(|(name, _)| name == param))
+            .collect();
         let scope = self.scopes.last_mut().expect("a scope");
         for name in params {
             scope
@@ -244,6 +250,7 @@ impl SemanticModel<'_> {
         for name in &scope.outer_names {
             scope.bindings.remove(name);
         }
+        rebound
     }
 
     pub(super) fn lookup(&self, name: &str) -> Option<&Binding> {

@@ -145,7 +145,7 @@ impl<'a> Lowerer<'a> {
             .iter()
             .map(|p| p.name().id.as_str())
             .collect();
-        self.semantic.bind_locals(&def.body, &params);
+        let rebound = self.semantic.bind_locals(&def.body, &params);
         if let (Some(self_name), Some(self_type)) = (first_param(def), self_type) {
             self.semantic
                 .bind(self_name, Binding::Local(Some(Returns::One(self_type))));
@@ -180,7 +180,7 @@ impl<'a> Lowerer<'a> {
         } else {
             Context::Sync
         };
-        let inputs = self.enter_inputs(&def.body);
+        let inputs = self.enter_inputs(&def.body, &rebound);
         self.visit_body(&def.body);
         self.leave_inputs(inputs);
         // With the body's locals bound: `lock = threading.Lock(); …; return lock`.
@@ -365,9 +365,7 @@ impl<'a> Lowerer<'a> {
             }
             visit(self, value);
         }
-        for _ in 0..entered {
-            self.leave_branch();
-        }
+        self.leave_branches(entered);
     }
 
     pub(super) fn lambda(&mut self, lambda: &'a ast::ExprLambda) {
@@ -446,9 +444,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 exits += 1;
             }
         }
-        for _ in 0..exits {
-            self.leave_branch();
-        }
+        self.leave_branches(exits);
     }
 
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
@@ -712,7 +708,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 for (name, previous) in narrowed.into_iter().rev() {
                     self.semantic.widen(&name, previous);
                 }
-                self.leave_branch();
+                self.leave_branches(1);
                 // Each clause runs when the tests before it were false.
                 self.enter_branch(first, &branch.test, false);
                 let mut entered = 1;
@@ -727,9 +723,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         self.visit_body(&clause.body);
                     }
                 }
-                for _ in 0..entered {
-                    self.leave_branch();
-                }
+                self.leave_branches(entered);
             }
             Stmt::For(for_stmt) => {
                 if for_stmt.is_async {
