@@ -9,9 +9,9 @@ use syn::visit::Visit;
 
 use super::Lowerer;
 use super::syntax::{self, expr_start};
-use super::threads::is_parallel_iterator;
+use super::threads::{closure_key, handed_over, is_parallel_iterator};
 use crate::knowledge::Returns;
-use crate::model::{Call, Context, Receiver, Span};
+use crate::model::{Call, Receiver, Span};
 
 /// Methods that run the closure they are given before they return, on the caller's thread
 /// (iterator adapters consumed in the same expression, `Option`/`Result` combinators): what
@@ -220,10 +220,14 @@ impl Lowerer<'_> {
                         call.scheduled = true;
                     }
                 }
-                Expr::Closure(closure) if offloads && closure.asyncness.is_none() => {
-                    let saved = std::mem::replace(&mut self.context, Context::Offloaded);
-                    self.visit_expr_closure(closure);
-                    self.context = saved;
+                _ if offloads
+                    && let Some(Expr::Closure(closure)) = handed_over(arg)
+                    && closure.asyncness.is_none() =>
+                {
+                    let outer =
+                        std::mem::replace(&mut self.offloaded_closure, closure_key(closure));
+                    self.visit_expr(arg);
+                    self.offloaded_closure = outer;
                 }
                 _ => self.visit_expr(arg),
             }

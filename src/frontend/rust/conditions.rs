@@ -22,6 +22,17 @@ impl Lowerer<'_> {
         if !is_condition {
             return;
         }
+        // A wrapper's own `wait` (`fn wait(&self, g) { self.1.wait(&mut g.1) }`): the callers
+        // are the ones to loop.
+        let function = &self.model.functions[self.current].canonical;
+        let wrapper = op == ConditionOp::Wait
+            && function
+                .rsplit("::")
+                .next()
+                .is_some_and(|name| name == method);
+        if wrapper {
+            return;
+        }
         let used = ConditionUse {
             span: span.clone(),
             condition: written(&call.receiver),

@@ -8,7 +8,7 @@ use syn::{Expr, Pat, Type};
 
 use super::Lowerer;
 use super::semantic::is_deferred;
-use super::syntax::{OwnMethodCalls, byte_span, expr_start, written};
+use super::syntax::{OwnMethodCalls, byte_span, expr_start, field_name, member_name, written};
 use crate::knowledge::Returns;
 use crate::model::{
     Context, LockDefinition, LockHold, LockName, LockScope, Pointless, PointlessLock, Span,
@@ -21,29 +21,31 @@ impl Lowerer<'_> {
         let module = self.semantic.module().to_string();
         let join = |name: &syn::Ident| format!("{module}::{name}");
         for item in items {
-            let found: Vec<(String, &syn::Ident, &Type)> = match item {
+            let found: Vec<(String, proc_macro2::Span, &Type)> = match item {
                 syn::Item::Static(s) => {
-                    vec![(join(&s.ident), &s.ident, &*s.ty)]
+                    vec![(join(&s.ident), s.ident.span(), &*s.ty)]
                 }
                 syn::Item::Struct(strukt) => {
                     let owner = join(&strukt.ident);
                     strukt
                         .fields
                         .iter()
-                        .filter_map(|f| {
-                            let ident = f.ident.as_ref()?;
-                            Some((format!("{owner}.{ident}"), ident, &f.ty))
+                        .enumerate()
+                        .map(|(position, f)| {
+                            let name = field_name(f, position);
+                            let span = f.ident.as_ref().map_or(strukt.ident.span(), |i| i.span());
+                            (format!("{owner}.{name}"), span, &f.ty)
                         })
                         .collect()
                 }
                 syn::Item::Macro(mac) if is_lazy_static(&mac.mac) => self
                     .semantic
                     .lazy_statics()
-                    .map(|(ident, ty)| (join(ident), ident, ty))
+                    .map(|(ident, ty)| (join(ident), ident.span(), ty))
                     .collect(),
                 _ => continue,
             };
-            for (identity, ident, ty) in found {
+            for (identity, span, ty) in found {
                 if let Some(kind) = self
                     .semantic
                     .resolve_type(ty)
@@ -52,7 +54,7 @@ impl Lowerer<'_> {
                     self.model.lock_definitions.push(LockDefinition {
                         identity,
                         kind,
-                        span: byte_span(ident.span()),
+                        span: byte_span(span),
                     });
                 }
             }
@@ -96,12 +98,7 @@ impl Lowerer<'_> {
                     .then(|| self.lock_identity(&call.args[0]))
                     .flatten()
             }
-            Expr::Field(field) => {
-                let syn::Member::Named(name) = &field.member else {
-                    return None;
-                };
-                self.field_identity(&field.base, &name.to_string())
-            }
+            Expr::Field(field) => self.field_identity(&field.base, &member_name(&field.member)),
             Expr::Path(path) if path.path.segments.len() == 1 && path.qself.is_none() => {
                 let name = path.path.segments[0].ident.to_string();
                 if let Some(alias) = self.semantic.lock_alias(&name) {
@@ -226,8 +223,8 @@ impl Lowerer<'_> {
             let field = match &*call.receiver {
                 Expr::Path(p) if p.path.is_ident("self") => Some(None),
                 Expr::Field(field) => match (&*field.base, &field.member) {
-                    (Expr::Path(p), syn::Member::Named(member)) if p.path.is_ident("self") => {
-                        Some(Some(member.to_string()))
+                    (Expr::Path(p), member) if p.path.is_ident("self") => {
+                        Some(Some(member_name(member)))
                     }
                     _ => None,
                 },

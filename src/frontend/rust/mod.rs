@@ -68,6 +68,8 @@ pub fn lower(
         closure: 0,
         closures: 0,
         inline_closures: 0,
+        handed_over: (usize::MAX, None),
+        offloaded_closure: usize::MAX,
         prefix: Vec::new(),
         current: 0,
         context: Context::Sync,
@@ -117,6 +119,12 @@ struct Lowerer<'t> {
     /// How many closures run inline (by an iterator adapter) enclose the code: it may run
     /// once per element.
     inline_closures: usize,
+    /// While a thread-starting call's argument is walked: where the closure or async block it
+    /// hands over starts, and that closure's number or that block's function once met.
+    handed_over: (usize, Option<threads::HandedOver>),
+    /// Where the closure starts that the call whose arguments are being walked runs on
+    /// another thread (`spawn_blocking(move || ..)`), as [`threads::closure_key`] gives it.
+    offloaded_closure: usize,
     /// Module and type names enclosing the current item.
     prefix: Vec<String>,
     /// The model function being lowered (index into `model.functions`).

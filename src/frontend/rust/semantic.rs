@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use syn::{Expr, Pat, Type, UseTree};
 
+use super::syntax::{field_name, member_name};
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::LockName;
 
@@ -56,8 +57,8 @@ pub(super) struct SemanticModel<'t> {
     /// The module-level `use`s of the whole file (inline `mod`s included), alias →
     /// canonical, known before the traversal: `mod util { pub use parking_lot::Mutex; }`.
     file_reexports: HashMap<String, String>,
-    /// The file's `type` aliases: canonical name → aliased type.
-    type_aliases: HashMap<String, Type>,
+    /// The file's `type` aliases: canonical name → type parameters and aliased type.
+    type_aliases: HashMap<String, (Vec<String>, Type)>,
     /// The typed fields of the structs the file declares, for other files
     /// (`relay::service::Service.probe` → `relay::probe::ProcessProbe`): see
     /// [`crate::model::FileModel::types`].
@@ -278,9 +279,15 @@ impl<'t> SemanticModel<'t> {
     fn declarations(&mut self, items: &[syn::Item], module: &str, depth: usize) {
         for item in items {
             match item {
-                syn::Item::Type(alias) if alias.generics.params.is_empty() => {
+                syn::Item::Type(alias) => {
                     let name = format!("{module}::{}", alias.ident);
-                    self.type_aliases.insert(name, (*alias.ty).clone());
+                    let params = alias
+                        .generics
+                        .type_params()
+                        .map(|param| param.ident.to_string())
+                        .collect();
+                    self.type_aliases
+                        .insert(name, (params, (*alias.ty).clone()));
                 }
                 syn::Item::Macro(mac) if super::locks::is_lazy_static(&mac.mac) => {
                     if let Ok(statics) = mac.mac.parse_body_with(parse_lazy_statics) {
@@ -355,15 +362,33 @@ impl<'t> SemanticModel<'t> {
 
     /// What a canonical type name stands for: through the file's re-exports
     /// (`crate::util::Mutex` → `parking_lot::Mutex`) and `type` aliases
-    /// (`type Locked = Arc<RwLock<Set>>` → `std::sync::RwLock`).
-    fn canonical_type(&self, name: String, depth: usize) -> Option<String> {
+    /// (`type Locked = Arc<RwLock<Set>>` → `std::sync::RwLock`). `arguments` are the
+    /// generic arguments written after the name: `type Shared<T> = Arc<T>` makes
+    /// `Shared<Mutex<u8>>` a `std::sync::Mutex`.
+    fn canonical_type(
+        &self,
+        name: String,
+        arguments: &syn::PathArguments,
+        depth: usize,
+    ) -> Option<String> {
         let mut name = name;
         for _ in 0..8 {
-            if let Some(aliased) = self.type_aliases.get(&name) {
-                return match depth.checked_sub(1) {
-                    Some(depth) => self.resolve_type_within(aliased, depth),
-                    None => None,
+            if let Some((params, aliased)) = self.type_aliases.get(&name) {
+                let depth = depth.checked_sub(1)?;
+                let written: Vec<&Type> = match arguments {
+                    syn::PathArguments::AngleBracketed(args) => args
+                        .args
+                        .iter()
+                        .filter_map(|arg| match arg {
+                            syn::GenericArgument::Type(ty) => Some(ty),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
                 };
+                let bound: Vec<(&str, &Type)> =
+                    params.iter().map(String::as_str).zip(written).collect();
+                return self.resolve_bound_type(aliased, &bound, depth);
             }
             match self.reexported_as(&name) {
                 Some(target) => name = target.to_string(),
@@ -685,17 +710,33 @@ impl<'t> SemanticModel<'t> {
 
     /// [`Self::resolve_type`], following at most `depth` `type` aliases.
     fn resolve_type_within(&self, ty: &Type, depth: usize) -> Option<String> {
+        self.resolve_bound_type(ty, &[], depth)
+    }
+
+    /// [`Self::resolve_type_within`] inside a generic `type` alias's body, whose type
+    /// parameters stand for the types `bound` to them where the alias is used.
+    fn resolve_bound_type(
+        &self,
+        ty: &Type,
+        bound: &[(&str, &Type)],
+        depth: usize,
+    ) -> Option<String> {
         match ty {
-            Type::Reference(reference) => self.resolve_type_within(&reference.elem, depth),
-            Type::Paren(paren) => self.resolve_type_within(&paren.elem, depth),
+            Type::Reference(reference) => self.resolve_bound_type(&reference.elem, bound, depth),
+            Type::Paren(paren) => self.resolve_bound_type(&paren.elem, bound, depth),
             Type::Path(type_path) => {
                 let last = type_path.path.segments.last()?;
                 let name = last.ident.to_string();
+                if type_path.path.segments.len() == 1
+                    && let Some((_, argument)) = bound.iter().find(|(param, _)| *param == name)
+                {
+                    return self.resolve_type_within(argument, depth);
+                }
                 if WRAPPER_TYPES.contains(&name.as_str())
                     && let syn::PathArguments::AngleBracketed(args) = &last.arguments
                     && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
                 {
-                    return self.resolve_type_within(inner, depth);
+                    return self.resolve_bound_type(inner, bound, depth);
                 }
                 if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
                     // A type of this crate, or from the prelude: keep its bare name.
@@ -707,9 +748,9 @@ impl<'t> SemanticModel<'t> {
                     && let syn::PathArguments::AngleBracketed(args) = &last.arguments
                     && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
                 {
-                    return self.resolve_type_within(inner, depth);
+                    return self.resolve_bound_type(inner, bound, depth);
                 }
-                self.canonical_type(canonical, depth)
+                self.canonical_type(canonical, &last.arguments, depth)
             }
             _ => None,
         }
@@ -771,7 +812,8 @@ impl<'t> SemanticModel<'t> {
                     return None;
                 }
                 // `util::Mutex::new(..)` of a re-exported or aliased type.
-                self.canonical_type(owner.to_string(), 4).map(Returns::One)
+                self.canonical_type(owner.to_string(), &syn::PathArguments::None, 4)
+                    .map(Returns::One)
             }
             // `self.inner.lock().await`: the guard derefs to what the lock guards; an async
             // constructor (`Self::connect(addr).await?`) gives its type once awaited.
@@ -837,10 +879,7 @@ impl<'t> SemanticModel<'t> {
             Expr::Reference(reference) => self.type_within(&reference.expr, depth),
             Expr::Field(field) => {
                 let owner = self.field_owner_type(field, depth)?;
-                let syn::Member::Named(name) = &field.member else {
-                    return None;
-                };
-                let name = name.to_string();
+                let name = member_name(&field.member);
                 match self.fields.get(owner.rsplit("::").next().unwrap_or(&owner)) {
                     Some(fields) => fields.get(&name).cloned().map(Returns::One),
                     // A struct declared in another file: the field's type is that file's,
@@ -954,11 +993,16 @@ impl<'t> SemanticModel<'t> {
         let mut out = HashMap::new();
         for item in items {
             if let syn::Item::Struct(strukt) = item {
+                // A field of a type parameter's type (`struct Data<T>(T)`) has no one type.
+                let is_parameter =
+                    |ty: &String| strukt.generics.type_params().any(|p| p.ident == ty);
                 let fields = strukt
                     .fields
                     .iter()
-                    .filter_map(|f| {
-                        Some((f.ident.as_ref()?.to_string(), self.resolve_type(&f.ty)?))
+                    .enumerate()
+                    .filter_map(|(position, f)| {
+                        let ty = self.resolve_type(&f.ty).filter(|ty| !is_parameter(ty))?;
+                        Some((field_name(f, position), ty))
                     })
                     .collect();
                 out.insert(strukt.ident.to_string(), fields);
@@ -978,8 +1022,9 @@ impl<'t> SemanticModel<'t> {
                 let fields: HashMap<String, (String, String)> = strukt
                     .fields
                     .iter()
-                    .filter_map(|f| {
-                        Some((f.ident.as_ref()?.to_string(), self.guarded_type(&f.ty)?))
+                    .enumerate()
+                    .filter_map(|(position, f)| {
+                        Some((field_name(f, position), self.guarded_type(&f.ty)?))
                     })
                     .collect();
                 if !fields.is_empty() {
@@ -1029,11 +1074,8 @@ impl<'t> SemanticModel<'t> {
     /// are keyed) and the field's name: `self.inner` in a method of `Pool` is (`Pool`, `inner`).
     fn field_owner(&self, field: &syn::ExprField, depth: usize) -> Option<(String, String)> {
         let owner = self.field_owner_type(field, depth)?;
-        let syn::Member::Named(name) = &field.member else {
-            return None;
-        };
         let owner = owner.rsplit("::").next().unwrap_or(&owner).to_string();
-        Some((owner, name.to_string()))
+        Some((owner, member_name(&field.member)))
     }
 
     /// The canonical type of the object a field access reads a field of, when known and not

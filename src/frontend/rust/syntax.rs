@@ -141,6 +141,22 @@ pub(super) fn expr_end(expr: &Expr) -> Option<usize> {
     })
 }
 
+/// A field's name as an access writes it: `inner`, or `0` in a tuple struct.
+pub(super) fn member_name(member: &syn::Member) -> String {
+    match member {
+        syn::Member::Named(name) => name.to_string(),
+        syn::Member::Unnamed(index) => index.index.to_string(),
+    }
+}
+
+/// The name of the `position`th field of a struct as accesses write it (`0` when unnamed).
+pub(super) fn field_name(field: &syn::Field, position: usize) -> String {
+    field
+        .ident
+        .as_ref()
+        .map_or_else(|| position.to_string(), ToString::to_string)
+}
+
 /// An expression as written, for messages (`self.state`, `cache`), or `the lock`.
 pub(super) fn written(expr: &Expr) -> String {
     match expr {
@@ -151,10 +167,7 @@ pub(super) fn written(expr: &Expr) -> String {
             .map(|s| s.ident.to_string())
             .collect::<Vec<_>>()
             .join("::"),
-        Expr::Field(field) => match &field.member {
-            syn::Member::Named(name) => format!("{}.{name}", written(&field.base)),
-            syn::Member::Unnamed(index) => format!("{}.{}", written(&field.base), index.index),
-        },
+        Expr::Field(field) => format!("{}.{}", written(&field.base), member_name(&field.member)),
         Expr::Reference(inner) => written(&inner.expr),
         Expr::Paren(inner) => written(&inner.expr),
         _ => "the lock".to_string(),

@@ -10,6 +10,7 @@ use syn::{Expr, Type};
 use super::Lowerer;
 use super::guards::BlockMoves;
 use super::syntax::{bound_name, byte_span, expr_start};
+use super::threads::{HandedOver, async_block_key, closure_key};
 use crate::knowledge::Returns;
 use crate::model::{Class, Context, Function, FunctionKind, Span};
 
@@ -318,6 +319,8 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     }
 
     fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {
+        let function = HandedOver::Function(self.model.functions.len());
+        self.met_handed_over(async_block_key(block), function);
         let name = self.qualified("<async block>");
         let canonical = format!(
             "{}::<async block>",
@@ -343,6 +346,8 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             this.visit_expr(&closure.body);
         };
         if closure.asyncness.is_some() {
+            let function = HandedOver::Function(self.model.functions.len());
+            self.met_handed_over(closure_key(closure), function);
             let name = self.qualified("<async closure>");
             let canonical = format!(
                 "{}::<async closure>",
@@ -360,11 +365,18 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         } else {
             let loop_depth = std::mem::take(&mut self.loop_depth);
             self.closures += 1;
+            self.met_handed_over(closure_key(closure), HandedOver::Closure(self.closures));
+            // A closure handed to a call that runs it on another thread (`spawn_blocking`).
+            let context = match closure_key(closure) == self.offloaded_closure {
+                true => Context::Offloaded,
+                false => self.context,
+            };
+            let context = std::mem::replace(&mut self.context, context);
             let closure = std::mem::replace(&mut self.closure, self.closures);
             self.semantic.push_locals();
             bind_params(self);
             self.semantic.pop_locals();
-            (self.loop_depth, self.closure) = (loop_depth, closure);
+            (self.loop_depth, self.closure, self.context) = (loop_depth, closure, context);
         }
     }
 
