@@ -22,10 +22,11 @@ impl Lowerer<'_> {
         if !is_condition {
             return;
         }
-        // A wrapper's own `wait` (`fn wait(&self, g) { self.1.wait(&mut g.1) }`): the callers
-        // are the ones to loop.
+        // A wrapper's own `wait`, given the guard to wait with (`fn wait(&self, mut g:
+        // MutexGuard<'_, T>) { self.1.wait(&mut g.1); .. }`): its callers are the ones to loop.
         let function = &self.model.functions[self.current].canonical;
         let wrapper = op == ConditionOp::Wait
+            && self.takes_guard
             && function
                 .rsplit("::")
                 .next()

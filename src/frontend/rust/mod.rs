@@ -64,6 +64,7 @@ pub fn lower(
         loop_depth: 0,
         for_depth: 0,
         exclusive_self: false,
+        takes_guard: false,
         atomic_locals: Vec::new(),
         closure: 0,
         closures: 0,
@@ -110,6 +111,8 @@ struct Lowerer<'t> {
     for_depth: usize,
     /// The current method takes `self` by value or `&mut`: its fields are not shared.
     exclusive_self: bool,
+    /// The current function takes a lock guard as a parameter.
+    takes_guard: bool,
     /// Locals holding an atomic's loaded value (`let n = COUNT.load(..)`): (local, atomic, load).
     atomic_locals: Vec<(String, String, Span)>,
     /// The closure whose body is being lowered (0: none), numbered in the file.

@@ -75,6 +75,11 @@ impl Lowerer<'_> {
             _ => format!("{}::{ident}", self.model.functions[self.current].canonical),
         };
         let is_async = sig.asyncness.is_some();
+        let takes_guard = sig
+            .inputs
+            .iter()
+            .any(|input| matches!(input, syn::FnArg::Typed(typed) if is_guard_type(&typed.ty)));
+        let outer_takes_guard = std::mem::replace(&mut self.takes_guard, takes_guard);
         self.region(
             name,
             canonical,
@@ -101,6 +106,20 @@ impl Lowerer<'_> {
                 this.visit_block(block);
             },
         );
+        self.takes_guard = outer_takes_guard;
+    }
+}
+
+/// Whether a parameter's type is a lock guard (`MutexGuard<'a, T>`, `&mut RwLockWriteGuard<..>`).
+fn is_guard_type(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(reference) => is_guard_type(&reference.elem),
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident.to_string().ends_with("Guard")),
+        _ => false,
     }
 }
 
