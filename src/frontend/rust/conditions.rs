@@ -6,12 +6,15 @@ use super::syntax::written;
 use crate::knowledge::Returns;
 use crate::model::{ConditionOp, ConditionUse, Span};
 
+/// The waits of a condition variable that do not check a predicate themselves.
+const WAITS: &[&str] = &["wait", "wait_timeout", "wait_for", "wait_until"];
+
 impl Lowerer<'_> {
     /// Records `cvar.wait(guard)`, `wait_timeout`, `wait_while` and `notify_*` on a condition
     /// variable.
     pub(super) fn condition_use(&mut self, call: &syn::ExprMethodCall, method: &str, span: &Span) {
         let op = match method {
-            "wait" | "wait_timeout" | "wait_for" | "wait_until" => ConditionOp::Wait,
+            _ if WAITS.contains(&method) => ConditionOp::Wait,
             "wait_while" | "wait_timeout_while" | "wait_while_for" | "wait_while_until" => {
                 ConditionOp::WaitFor
             }
@@ -30,7 +33,7 @@ impl Lowerer<'_> {
             && function
                 .rsplit("::")
                 .next()
-                .is_some_and(|name| name == method);
+                .is_some_and(|name| WAITS.contains(&name));
         if wrapper {
             return;
         }
