@@ -168,8 +168,8 @@ pub(crate) fn parse(text: &str, edition: u16) -> Result<syn::File, FrontendError
             message: format!("{reason}; the file is not analysed"),
         });
     }
-    let tokens = if edition == 2015 {
-        syntax::raw_2015_keywords(tokens)
+    let tokens = if edition < 2021 {
+        syntax::legacy_edition_tokens(tokens, edition)
     } else {
         tokens
     };

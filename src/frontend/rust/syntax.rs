@@ -225,26 +225,73 @@ pub(super) fn has_let(cond: &Expr) -> bool {
     }
 }
 
-/// Edition 2015 tokens for `syn`, which parses the 2018+ language: `async`, `await` and `try`
-/// were identifiers then (`let async = ..`, `try!(..)`), so they become raw identifiers
-/// (`r#async`) with the same spans. Called on token trees whose nesting is already bounded.
-pub(super) fn raw_2015_keywords(tokens: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    use proc_macro2::{Group, Ident, TokenTree};
-    tokens
-        .into_iter()
-        .map(|tree| match tree {
-            TokenTree::Ident(ident) if ident == "async" || ident == "await" || ident == "try" => {
-                TokenTree::Ident(Ident::new_raw(&ident.to_string(), ident.span()))
+/// Tokens of an edition before 2021 for `syn`, which parses the 2021 language. Bare trait
+/// objects of the closure traits (`Box<Fn(u32) -> u8 + Send>`, `&mut FnMut()`) get their
+/// `dyn`, which was optional then. Under edition 2015, `async`, `await` and `try` were
+/// identifiers (`let async = ..`, `try!(..)`), so they become raw identifiers (`r#async`) with
+/// the same spans. Called on token trees whose nesting is already bounded.
+pub(super) fn legacy_edition_tokens(
+    tokens: proc_macro2::TokenStream,
+    edition: u16,
+) -> proc_macro2::TokenStream {
+    use proc_macro2::{Delimiter, Group, Ident, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    for (i, tree) in trees.iter().enumerate() {
+        match tree {
+            TokenTree::Ident(ident)
+                if edition == 2015 && (ident == "async" || ident == "await" || ident == "try") =>
+            {
+                out.push(TokenTree::Ident(Ident::new_raw(
+                    &ident.to_string(),
+                    ident.span(),
+                )));
+            }
+            TokenTree::Ident(ident)
+                if (ident == "Fn" || ident == "FnMut" || ident == "FnOnce")
+                    && matches!(trees.get(i + 1), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis)
+                    && i.checked_sub(1)
+                        .is_some_and(|before| starts_trait_object(&trees, before)) =>
+            {
+                out.push(TokenTree::Ident(Ident::new("dyn", ident.span())));
+                out.push(tree.clone());
             }
             TokenTree::Group(group) => {
                 let stream = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
-                    raw_2015_keywords(group.stream())
+                    legacy_edition_tokens(group.stream(), edition)
                 });
                 let mut rebuilt = Group::new(group.delimiter(), stream);
                 rebuilt.set_span(group.span());
-                TokenTree::Group(rebuilt)
+                out.push(TokenTree::Group(rebuilt));
             }
-            other => other,
-        })
-        .collect()
+            other => out.push(other.clone()),
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Whether the identifier at `at` is a lifetime's name (`'` then its name).
+fn is_lifetime_name(trees: &[proc_macro2::TokenTree], at: usize) -> bool {
+    use proc_macro2::TokenTree;
+    matches!(&trees[at], TokenTree::Ident(_))
+        && at
+            .checked_sub(1)
+            .is_some_and(|b| matches!(&trees[b], TokenTree::Punct(p) if p.as_char() == '\''))
+}
+
+/// Whether the token at `before` ends what a type starts after: `<` (a generic argument), `&`,
+/// `&mut`, `&'a`. Not `:` or `+`, where a bare `Fn(..)` is a bound (`F: Fn()`), not a type.
+fn starts_trait_object(trees: &[proc_macro2::TokenTree], before: usize) -> bool {
+    use proc_macro2::TokenTree;
+    match &trees[before] {
+        TokenTree::Punct(punct) => matches!(punct.as_char(), '<' | '&'),
+        // `&mut`, `&'a mut`.
+        TokenTree::Ident(ident) if ident == "mut" => before.checked_sub(1).is_some_and(|b| {
+            matches!(&trees[b], TokenTree::Punct(p) if p.as_char() == '&')
+                || is_lifetime_name(trees, b)
+        }),
+        // `&'a`.
+        TokenTree::Ident(_) => is_lifetime_name(trees, before),
+        _ => false,
+    }
 }
