@@ -4,12 +4,19 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
 
+/// Whether an expression awaits something.
+fn awaits(expr: &Expr) -> bool {
+    ruff_python_ast::helpers::any_over_expr(expr, |e| matches!(e, Expr::Await(_)))
+}
+
 impl<'a> Lowerer<'a> {
     /// A `while` loop that only polls a condition and sleeps: `while not done: await
     /// asyncio.sleep(..)`, or `while True:` with an `if …: break` (or `return`) and the sleep.
     pub(super) fn is_busy_wait(&self, while_stmt: &ast::StmtWhile) -> bool {
         let constant_true = matches!(while_stmt.test.as_ref(), Expr::BooleanLiteral(b) if b.value);
-        if !while_stmt.orelse.is_empty() {
+        // A condition that awaits (`while not await self.agreed():`) asks something remote on
+        // every round: only polling can tell.
+        if !while_stmt.orelse.is_empty() || awaits(&while_stmt.test) {
             return false;
         }
         let (mut sleeps, mut exits) = (0, 0);
@@ -17,7 +24,11 @@ impl<'a> Lowerer<'a> {
             match stmt {
                 Stmt::Pass(_) | Stmt::Continue(_) => {}
                 Stmt::Expr(e) if self.is_async_sleep(&e.value) => sleeps += 1,
-                Stmt::If(branch) if constant_true && branch.elif_else_clauses.is_empty() => {
+                Stmt::If(branch)
+                    if constant_true
+                        && branch.elif_else_clauses.is_empty()
+                        && !awaits(&branch.test) =>
+                {
                     match branch.body.as_slice() {
                         [Stmt::Break(_) | Stmt::Return(_)] => exits += 1,
                         _ => return false,

@@ -6,11 +6,28 @@ use syn::spanned::Spanned;
 use super::Lowerer;
 use super::syntax::byte_span;
 
+/// Whether an expression awaits something (closures and async blocks in it aside).
+fn awaits(expr: &Expr) -> bool {
+    struct FindAwait(bool);
+    impl<'ast> syn::visit::Visit<'ast> for FindAwait {
+        fn visit_expr_await(&mut self, _: &'ast syn::ExprAwait) {
+            self.0 = true;
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    }
+    let mut finder = FindAwait(false);
+    syn::visit::visit_expr(&mut finder, expr);
+    finder.0
+}
+
 impl Lowerer<'_> {
     /// A `while` loop whose condition is not a constant and whose body only sleeps.
     pub(super) fn busy_wait_while(&mut self, expr: &syn::ExprWhile) {
         let constant = matches!(expr.cond.as_ref(), Expr::Lit(_));
-        if !constant && self.only_polls(&expr.body, false) {
+        // A condition that awaits (`while !self.agreed().await? {`) asks something remote on
+        // every round: only polling can tell.
+        if !constant && !awaits(&expr.cond) && self.only_polls(&expr.body, false) {
             let span = byte_span(expr.while_token.span());
             self.model.functions[self.current].busy_waits.push(span);
         }
@@ -34,7 +51,9 @@ impl Lowerer<'_> {
             };
             match expr {
                 Expr::Await(await_expr) if self.is_async_sleep(&await_expr.base) => sleeps += 1,
-                Expr::If(branch) if needs_exit && branch.else_branch.is_none() => {
+                Expr::If(branch)
+                    if needs_exit && branch.else_branch.is_none() && !awaits(&branch.cond) =>
+                {
                     match branch.then_branch.stmts.as_slice() {
                         [syn::Stmt::Expr(Expr::Break(_) | Expr::Return(_), _)] => exits += 1,
                         _ => return false,
