@@ -8,6 +8,7 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{CallSite, FunctionId, Project};
+use crate::model::Receiver;
 use crate::source::Language;
 
 /// The concurrency facts of a project.
@@ -95,12 +96,25 @@ impl Concurrency {
                     }
                     // Calls made inside a closure that runs on another thread.
                     for (index, call) in function.calls.iter().enumerate() {
-                        if call.closure == entry.closure {
-                            let site = CallSite {
-                                caller: id,
-                                call: index,
-                            };
-                            starts.extend(project.target(site));
+                        if call.closure != entry.closure {
+                            continue;
+                        }
+                        let site = CallSite {
+                            caller: id,
+                            call: index,
+                        };
+                        let Some(target) = project.target(site) else {
+                            continue;
+                        };
+                        starts.push(target);
+                        // `lambda m: self.evaluate(m)` on each thread: one `self` for all.
+                        if model.language == Language::Python
+                            && call.receiver == Receiver::Own
+                            && let Some((class, _)) =
+                                project.function(target).canonical.rsplit_once('.')
+                            && project.index.is_class(class)
+                        {
+                            concurrency.shared_classes.insert(class.to_string());
                         }
                     }
                 }

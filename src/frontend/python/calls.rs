@@ -291,7 +291,14 @@ impl<'a> Lowerer<'a> {
                 })
                 .map(|k| &k.value)
                 .or_else(|| arguments.args.get(entry.position));
-            if let Some(callable @ (Expr::Name(_) | Expr::Attribute(_))) = callable {
+            if let Some(callable @ (Expr::Name(_) | Expr::Attribute(_) | Expr::Lambda(_))) =
+                callable
+            {
+                let entries = &self.model.functions[self.current].thread_entries;
+                if let Expr::Lambda(lambda) = callable {
+                    // Its number is known once the arguments are walked (see `lambda`).
+                    self.started_lambda = Some((lambda.range.start(), entries.len()));
+                }
                 let started = ThreadEntry {
                     span: span(callable),
                     target: self.semantic.resolve(callable),

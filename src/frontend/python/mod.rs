@@ -76,6 +76,7 @@ pub fn lower(
         opaque_with_depth: 0,
         closure: 0,
         closures: 0,
+        started_lambda: None,
         repeat_depth: 0,
         non_blocking_attempts: 0,
         state_locals: Vec::new(),
@@ -135,6 +136,9 @@ struct Lowerer<'a> {
     closure: u32,
     /// How many lambdas have been numbered.
     closures: u32,
+    /// The lambda a thread-starting call is given (where it starts), and the thread entry
+    /// that waits for its number.
+    started_lambda: Option<(ruff_text_size::TextSize, usize)>,
     /// How many loops or comprehensions of the current function enclose the code.
     repeat_depth: usize,
     /// Locals of the function being lowered that hold a value read from shared state

@@ -30,6 +30,8 @@ pub(super) enum ScopeKind {
     Module,
     Class,
     Function,
+    /// A lambda's parameters: it sees the enclosing method's `self`.
+    Lambda,
 }
 
 #[derive(Debug)]
@@ -451,7 +453,7 @@ impl SemanticModel<'_> {
                     .scopes
                     .iter()
                     .rev()
-                    .find(|s| s.kind != ScopeKind::Module)?;
+                    .find(|s| !matches!(s.kind, ScopeKind::Module | ScopeKind::Lambda))?;
                 scope.bases.first().cloned().map(Returns::One)
             }
             Expr::Call(call) => {
@@ -584,11 +586,17 @@ impl SemanticModel<'_> {
 
     /// The innermost function scope, if it is a method.
     pub(super) fn method_scope(&self) -> Option<&Scope> {
-        self.scopes
+        let mut scopes = self.scopes.iter().rev();
+        let method = scopes.find(|s| s.kind != ScopeKind::Lambda)?;
+        let self_name = method.self_name.as_deref()?;
+        // `lambda self: …` names another object.
+        let rebound = self
+            .scopes
             .iter()
             .rev()
-            .find(|s| s.kind == ScopeKind::Function)
-            .filter(|s| s.self_name.is_some())
+            .take_while(|s| s.kind == ScopeKind::Lambda)
+            .any(|s| s.bindings.contains_key(self_name));
+        (method.kind == ScopeKind::Function && !rebound).then_some(method)
     }
 
     /// The type an annotation names (`queue.Queue`, `"queue.Queue"`, `Optional[Path]`, `X | None`).

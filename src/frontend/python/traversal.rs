@@ -372,9 +372,16 @@ impl<'a> Lowerer<'a> {
         let loop_depth = std::mem::take(&mut self.loop_depth);
         // A lambda may run later, without the locks held where it is written.
         self.closures += 1;
+        if let Some((start, entry)) = self.started_lambda
+            && start == lambda.range.start()
+        {
+            // The lambda a thread-starting call was given: its calls run on the thread.
+            self.model.functions[self.current].thread_entries[entry].closure = self.closures;
+            self.started_lambda = None;
+        }
         let closure = std::mem::replace(&mut self.closure, self.closures);
         let mut scope = Scope::new(
-            ScopeKind::Function,
+            ScopeKind::Lambda,
             &self.semantic.scopes.last().expect("a scope").prefix,
         );
         if let Some(parameters) = &lambda.parameters {
