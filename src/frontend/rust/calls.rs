@@ -8,8 +8,10 @@ use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 
 use super::Lowerer;
+use super::semantic::is_deferred;
 use super::syntax::{self, expr_start};
 use super::threads::{closure_key, handed_over, is_parallel_iterator};
+use crate::codes::Code;
 use crate::knowledge::Returns;
 use crate::model::{Call, Receiver, Span};
 
@@ -94,7 +96,20 @@ impl Lowerer<'_> {
         if let Some(callee) = &callee {
             self.lock_through_arguments(callee, &call.args, &span, 0);
         }
-        let (offloads, schedules) = self.record_call(callee, alternatives, None, span, false);
+        // The prelude's `drop` resolves to nothing (no `use` names it).
+        let drops = match callee.as_deref() {
+            None => matches!(call.func.as_ref(), Expr::Path(p) if p.path.is_ident("drop")),
+            Some(callee) => matches!(callee, "std::mem::drop" | "core::mem::drop"),
+        };
+        let (offloads, schedules) =
+            self.record_call(callee, alternatives, None, span.clone(), false);
+        // `drop(inner)` runs the type's `Drop` impl, if the project has one: a call to it.
+        if drops
+            && let Some(Returns::One(ty)) = call.args.first().and_then(|a| self.semantic.type_of(a))
+            && !is_deferred(&ty)
+        {
+            self.record_call(Some(format!("{ty}::drop")), Vec::new(), None, span, false);
+        }
         // A type's constructor (`Watcher::new(move |event| ..)`, `LazyLock::new(|| ..)`) keeps
         // the closures it is given to call them later, maybe on another thread: not now.
         let constructs =
@@ -173,12 +188,15 @@ impl Lowerer<'_> {
             .blocking_api(callee.as_deref(), method.as_deref())
             .cloned()
             .map(Box::new);
+        // A spin lock's backoff sleep waits for the lock, as a mutex's `lock()` would.
+        let non_blocking =
+            self.spin_waits > 0 && blocking.as_ref().is_some_and(|b| b.rule == Code::IL101);
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
             span,
             context: self.context,
-            non_blocking: false,
+            non_blocking,
             alternatives: alternatives.into(),
             receiver: if on_self {
                 Receiver::Own

@@ -6,6 +6,26 @@ use syn::spanned::Spanned;
 use super::Lowerer;
 use super::syntax::byte_span;
 
+/// Whether a loop body retries a lock (`if let Some(g) = lock.try_lock() { return g; }`):
+/// its sleeps are a spin lock's backoff, a wait for the lock rather than a sleep.
+pub(super) fn spins_on_lock(body: &syn::Block) -> bool {
+    struct FindTryLock(bool);
+    impl<'ast> syn::visit::Visit<'ast> for FindTryLock {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            let method = call.method.to_string();
+            if matches!(method.as_str(), "try_lock" | "try_read" | "try_write") {
+                self.0 = true;
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    }
+    let mut finder = FindTryLock(false);
+    syn::visit::visit_block(&mut finder, body);
+    finder.0
+}
+
 /// Whether an expression awaits something (closures and async blocks in it aside).
 fn awaits(expr: &Expr) -> bool {
     struct FindAwait(bool);

@@ -63,6 +63,7 @@ pub fn lower(
         edition: module.edition,
         loop_depth: 0,
         for_depth: 0,
+        spin_waits: 0,
         exclusive_self: false,
         takes_guard: false,
         atomic_locals: Vec::new(),
@@ -109,6 +110,8 @@ struct Lowerer<'t> {
     loop_depth: usize,
     /// How many `for` loops enclose it.
     for_depth: usize,
+    /// How many loops that retry a lock (`try_lock`) enclose it: their sleeps wait for the lock.
+    spin_waits: usize,
     /// The current method takes `self` by value or `&mut`: its fields are not shared.
     exclusive_self: bool,
     /// The current function takes a lock guard as a parameter.

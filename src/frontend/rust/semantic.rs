@@ -154,6 +154,10 @@ const TRANSPARENT_METHODS: &[&str] = &[
     "borrow_mut",
     "to_owned",
     "by_ref",
+    // `Option::take`, `as_deref`: the model already sees `Option<T>` as `T`.
+    "take",
+    "as_deref",
+    "as_deref_mut",
 ];
 
 /// Types that stand for what they wrap as far as locking goes: smart pointers, `Option`,

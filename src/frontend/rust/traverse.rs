@@ -9,6 +9,7 @@ use syn::{Expr, Type};
 
 use super::Lowerer;
 use super::guards::BlockMoves;
+use super::loops::spins_on_lock;
 use super::syntax::{bound_name, byte_span, expr_start};
 use super::threads::{HandedOver, async_block_key, closure_key};
 use crate::knowledge::Returns;
@@ -61,6 +62,16 @@ impl Lowerer<'_> {
             .chain([name])
             .collect::<Vec<_>>()
             .join("::")
+    }
+
+    /// The body of a `while` or `loop`.
+    fn loop_body(&mut self, body: &syn::Block) {
+        let spins = spins_on_lock(body);
+        self.loop_depth += 1;
+        self.spin_waits += usize::from(spins);
+        self.visit_block(body);
+        self.spin_waits -= usize::from(spins);
+        self.loop_depth -= 1;
     }
 
     pub(super) fn function(&mut self, sig: &syn::Signature, block: &syn::Block) {
@@ -325,16 +336,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {
         self.busy_wait_while(expr);
         self.visit_expr(&expr.cond);
-        self.loop_depth += 1;
-        self.visit_block(&expr.body);
-        self.loop_depth -= 1;
+        self.loop_body(&expr.body);
     }
 
     fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
         self.busy_wait_loop(expr);
-        self.loop_depth += 1;
-        self.visit_block(&expr.body);
-        self.loop_depth -= 1;
+        self.loop_body(&expr.body);
     }
 
     fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {
