@@ -161,6 +161,13 @@ impl<'a> SymbolIndex<'a> {
         if let Some(ty) = self.own_type(name, separator) {
             return Some(ty);
         }
+        // What a Rust function returns (`ui::db::Handle::start_with_guard.()`).
+        if let Some(function) = name.strip_suffix(".()") {
+            return self
+                .returns
+                .get(self.unalias(function, separator).as_ref())
+                .copied();
+        }
         // A field of a Rust struct reached by a re-exported name (`relay::Service.probe`).
         if separator == "::"
             && let Some((owner, field)) = name.rsplit_once('.')

@@ -253,6 +253,9 @@ fn is_future_result_after_await(function: &Function, call: &Call) -> bool {
 /// `time.sleep()`, `.run_until_complete()`.
 fn display_callee(call: &Call) -> String {
     match (&call.callee, &call.method) {
+        // A method of what another call returns (`f.into_std().await.write_all(..)`): the
+        // callee is named after that call, which means nothing to a reader.
+        (Some(callee), Some(method)) if callee.contains(".()") => format!("`.{method}()`"),
         (Some(callee), _) => format!("`{callee}()`"),
         (None, Some(method)) => format!("`.{method}()`"),
         (None, None) => "this call".to_string(),

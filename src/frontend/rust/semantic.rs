@@ -475,6 +475,13 @@ impl<'t> SemanticModel<'t> {
             .find_map(|scope| scope.names.get(name))
     }
 
+    /// The canonical name of a struct this file declares, named bare (`EndGuard`).
+    pub(super) fn own_struct(&self, name: &str) -> Option<String> {
+        self.fields
+            .contains_key(name)
+            .then(|| format!("{}::{name}", self.module()))
+    }
+
     pub(super) fn module(&self) -> &str {
         self.modules.last().expect("a module")
     }
@@ -822,7 +829,8 @@ impl<'t> SemanticModel<'t> {
             // `self.inner.lock().await`: the guard derefs to what the lock guards; an async
             // constructor (`Self::connect(addr).await?`) gives its type once awaited.
             Expr::Await(awaited)
-                if is_guard_call(&awaited.base) || matches!(&*awaited.base, Expr::Call(_)) =>
+                if is_guard_call(&awaited.base)
+                    || matches!(&*awaited.base, Expr::Call(_) | Expr::MethodCall(_)) =>
             {
                 self.type_within(&awaited.base, depth)
             }
@@ -860,7 +868,14 @@ impl<'t> SemanticModel<'t> {
                 if method == "get" && self.is_lock_type(&ty) {
                     return Some(Returns::One(ty));
                 }
-                self.tables.returns.get(&format!("{ty}::{method}")).cloned()
+                let callee = format!("{ty}::{method}");
+                if let Some(returns) = self.tables.returns.get(&callee) {
+                    return Some(returns.clone());
+                }
+                // A method of the project (maybe of another file): what it returns, once the
+                // project phase knows (see [`is_deferred`]).
+                (!is_deferred(&ty) && ty.contains("::") && !self.is_lock_type(&ty))
+                    .then(|| Returns::One(format!("{callee}{RESULT}")))
             }
             // `(Mutex::new(false), Condvar::new())`: a tuple of known element types.
             Expr::Tuple(tuple) if !tuple.elems.is_empty() => {
@@ -1154,8 +1169,13 @@ fn parse_lazy_statics(input: syn::parse::ParseStream) -> syn::Result<Vec<(syn::I
     Ok(out)
 }
 
-/// Whether a type is a field of a struct declared in another file (`relay::service::Service.probe`),
-/// which only the project phase can type (Rust paths never contain a `.` otherwise).
+/// The suffix of a deferred type that stands for what a function returns
+/// (`ui::db::Handle::start_with_guard.()`).
+pub(super) const RESULT: &str = ".()";
+
+/// Whether a type is a field of a struct declared in another file (`relay::service::Service.probe`)
+/// or the result of a method of the project ([`RESULT`]), which only the project phase can
+/// type (Rust paths never contain a `.` otherwise).
 pub(super) fn is_deferred(ty: &str) -> bool {
     ty.contains('.')
 }

@@ -86,6 +86,12 @@ impl Lowerer<'_> {
             _ => format!("{}::{ident}", self.model.functions[self.current].canonical),
         };
         let is_async = sig.asyncness.is_some();
+        // What it returns (once awaited, for an `async fn`), for calls of other files.
+        if let syn::ReturnType::Type(_, output) = &sig.output
+            && let Some(ty) = self.return_type(output)
+        {
+            self.model.returns.push((canonical.clone(), ty));
+        }
         let takes_guard = sig
             .inputs
             .iter()
@@ -118,6 +124,33 @@ impl Lowerer<'_> {
             },
         );
         self.takes_guard = outer_takes_guard;
+    }
+}
+
+impl Lowerer<'_> {
+    /// The canonical type a function's written return type names (`Self` is the `impl`'s type),
+    /// when it is one the project phase can use.
+    fn return_type(&self, output: &Type) -> Option<String> {
+        let Type::Path(path) = output else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        // `Result<T, E>` (also a crate's own `Result<T>`, `HandleResult<T>` alias): `?` and
+        // `unwrap` give `T`.
+        if last.ident.to_string().ends_with("Result")
+            && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+            && let Some(syn::GenericArgument::Type(ok)) = args.args.first()
+        {
+            return self.return_type(ok);
+        }
+        if path.path.is_ident("Self") {
+            return self.semantic.self_type.clone();
+        }
+        let ty = self.semantic.resolve_type(output)?;
+        match ty.contains("::") {
+            true => Some(ty),
+            false => self.semantic.own_struct(&ty),
+        }
     }
 }
 
