@@ -9,7 +9,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::Lowerer;
 use super::calls::asks_not_to_block;
 use super::semantic::Binding;
-use super::syntax::{dotted, span};
+use super::syntax::{dotted, released_on_exceptions, span};
 use crate::knowledge::Returns;
 use crate::model::LockName;
 use crate::model::{
@@ -108,8 +108,10 @@ impl<'a> Lowerer<'a> {
             let why = match early_exit(unguarded, &lock) {
                 Some(_) if !typed => None,
                 Some(exit) => Some(Leak::EarlyExit(exit)),
-                None if guaranteed => first_call(unguarded).map(Leak::RaisesBeforeTry),
-                None => first_call(unguarded).map(Leak::MayRaise),
+                None if guaranteed => first_call(unguarded, &lock).map(Leak::RaisesBeforeTry),
+                // Inside a `try` whose catch-all handler releases it.
+                None if self.exception_releases.contains(&lock) => None,
+                None => first_call(unguarded, &lock).map(Leak::MayRaise),
             };
             if let Some(why) = why {
                 let leak = LeakedLock {
@@ -596,16 +598,30 @@ pub(super) fn early_exit(body: &[Stmt], lock: &str) -> Option<Span> {
 
 /// The first call or `yield` in a block of statements (not in nested functions): code that may
 /// raise (a generator's `yield` raises what its caller throws in, or `GeneratorExit`).
-pub(super) fn first_call(body: &[Stmt]) -> Option<Span> {
-    #[derive(Default)]
-    struct FirstCall(Option<Span>);
-    impl<'b> Visitor<'b> for FirstCall {
+pub(super) fn first_call(body: &[Stmt], lock: &str) -> Option<Span> {
+    struct FirstCall<'l>(Option<Span>, &'l str);
+    impl<'b> Visitor<'b> for FirstCall<'_> {
         fn visit_stmt(&mut self, stmt: &'b Stmt) {
-            if self.0.is_none() && !matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
-                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
-                    visitor::walk_stmt(self, stmt)
-                });
+            if self.0.is_some() || matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+                return;
             }
+            // `try: … except BaseException: lock.release(); raise`: what raises in the body
+            // releases the lock.
+            if let Stmt::Try(t) = stmt
+                && released_on_exceptions(&t.handlers)
+                    .iter()
+                    .any(|l| l == self.1)
+            {
+                for handler in &t.handlers {
+                    self.visit_except_handler(handler);
+                }
+                self.visit_body(&t.orelse);
+                self.visit_body(&t.finalbody);
+                return;
+            }
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                visitor::walk_stmt(self, stmt)
+            });
         }
         fn visit_expr(&mut self, expr: &'b Expr) {
             match expr {
@@ -622,7 +638,7 @@ pub(super) fn first_call(body: &[Stmt]) -> Option<Span> {
             }
         }
     }
-    let mut finder = FirstCall::default();
+    let mut finder = FirstCall(None, lock);
     finder.visit_body(body);
     finder.0
 }

@@ -79,6 +79,7 @@ pub fn lower(
         started_lambda: None,
         repeat_depth: 0,
         non_blocking_attempts: 0,
+        exception_releases: Vec::new(),
         state_locals: Vec::new(),
         lock_helpers: HashMap::default(),
         current: 0,
@@ -128,6 +129,9 @@ struct Lowerer<'a> {
     /// How many `try` bodies whose handlers catch `BlockingIOError` enclose the code being
     /// lowered: calls there are non-blocking attempts.
     non_blocking_attempts: usize,
+    /// The locks (as written) that the catch-all handlers of the `try` bodies enclosing the
+    /// code release (`except: lock.release()`).
+    exception_releases: Vec<String>,
     /// How many `while` loops of the current function enclose the code being lowered.
     loop_depth: usize,
     /// How many `with` blocks over context managers that are not known locks enclose it.

@@ -118,6 +118,33 @@ pub(super) fn catches(handler: &ast::ExceptHandler, exceptions: &[&str]) -> bool
         .is_some_and(|ty| names(ty, exceptions))
 }
 
+/// The locks (as written) that a `try`'s catch-all handlers (`except:`, `except
+/// BaseException:`) release: every exception raised in its body releases them.
+pub(super) fn released_on_exceptions(handlers: &[ast::ExceptHandler]) -> Vec<String> {
+    let mut released = Vec::new();
+    for handler in handlers {
+        let catch_all = {
+            let ast::ExceptHandler::ExceptHandler(h) = handler;
+            h.type_.is_none()
+        } || catches(handler, &["BaseException"]);
+        if !catch_all {
+            continue;
+        }
+        let ast::ExceptHandler::ExceptHandler(handler) = handler;
+        for stmt in &handler.body {
+            if let ast::Stmt::Expr(statement) = stmt
+                && let Expr::Call(call) = statement.value.as_ref()
+                && let Expr::Attribute(attr) = call.func.as_ref()
+                && attr.attr.id.as_str() == "release"
+                && call.arguments.is_empty()
+            {
+                released.push(dotted(&attr.value));
+            }
+        }
+    }
+    released
+}
+
 /// Whether one of a `try`'s handlers catches the error a non-blocking operation raises when it
 /// would block (`except BlockingIOError:`, `except (ssl.SSLWantReadError, …):`): the `try` body
 /// is an attempt that does not wait.

@@ -10,7 +10,7 @@ use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{
     catches, catches_would_block, first_param, is_main_guard, is_new_container, is_staticmethod,
-    span,
+    released_on_exceptions, span,
 };
 use crate::knowledge::Returns;
 use crate::model::{
@@ -173,6 +173,7 @@ impl<'a> Lowerer<'a> {
             std::mem::take(&mut self.state_locals),
             std::mem::take(&mut self.repeat_depth),
             std::mem::take(&mut self.non_blocking_attempts),
+            std::mem::take(&mut self.exception_releases),
         );
         self.current = index;
         self.context = if def.is_async {
@@ -211,6 +212,7 @@ impl<'a> Lowerer<'a> {
             self.state_locals,
             self.repeat_depth,
             self.non_blocking_attempts,
+            self.exception_releases,
         ) = saved;
         self.semantic.scopes.pop();
     }
@@ -751,7 +753,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 // `try: sock.accept() except BlockingIOError: …`: a non-blocking attempt.
                 let attempt = usize::from(catches_would_block(&try_stmt.handlers));
                 self.non_blocking_attempts += attempt;
+                let enclosing = self.exception_releases.len();
+                let released = released_on_exceptions(&try_stmt.handlers);
+                self.exception_releases.extend(released);
                 self.visit_body(&try_stmt.body);
+                self.exception_releases.truncate(enclosing);
                 self.non_blocking_attempts -= attempt;
                 for handler in &try_stmt.handlers {
                     // `except ImportError: import dummy_threading as threading`: a fallback.
