@@ -123,15 +123,11 @@ pub(super) fn catches(handler: &ast::ExceptHandler, exceptions: &[&str]) -> bool
 pub(super) fn released_on_exceptions(handlers: &[ast::ExceptHandler]) -> Vec<String> {
     let mut released = Vec::new();
     for handler in handlers {
-        let catch_all = {
-            let ast::ExceptHandler::ExceptHandler(h) = handler;
-            h.type_.is_none()
-        } || catches(handler, &["BaseException"]);
-        if !catch_all {
+        let ast::ExceptHandler::ExceptHandler(clause) = handler;
+        if clause.type_.is_some() && !catches(handler, &["BaseException"]) {
             continue;
         }
-        let ast::ExceptHandler::ExceptHandler(handler) = handler;
-        for stmt in &handler.body {
+        for stmt in &clause.body {
             if let ast::Stmt::Expr(statement) = stmt
                 && let Expr::Call(call) = statement.value.as_ref()
                 && let Expr::Attribute(attr) = call.func.as_ref()
