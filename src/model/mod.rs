@@ -367,6 +367,9 @@ pub struct LeakedLock {
     pub span: Span,
     pub lock: String,
     pub why: Leak,
+    /// (Python) The helper calls that take and give back the lock when they are not
+    /// `L.acquire()` / `L.release()` themselves (`self._acquire_all()`, `self._release_all()`).
+    pub through: Option<(String, String)>,
 }
 
 /// What a condition-variable call does.

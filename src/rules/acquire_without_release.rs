@@ -17,32 +17,47 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
     for function in &model.functions {
         for leak in &function.leaked_locks {
             let lock = &leak.lock;
+            // How the code takes the lock, and how to make sure it is given back.
+            let (acquired, fix, or_with) = match &leak.through {
+                Some((acquire, release)) => (
+                    format!("what `{acquire}` acquires"),
+                    format!("call `{release}` in a `finally`, which runs on every path"),
+                    String::new(),
+                ),
+                None => (
+                    format!("`{lock}.acquire()`"),
+                    format!(
+                        "use `with {lock}:`, which releases on every path (or release in a `finally`)"
+                    ),
+                    format!(", or use `with {lock}:`"),
+                ),
+            };
             let (message, label, help, related) = match &leak.why {
                 Leak::EarlyExit(exit) => (
                     format!(
-                        "`{lock}.acquire()` in `{}` is not released on every path: the lock is still held when this exit leaves the block, and every later `acquire()` blocks forever",
+                        "{acquired} in `{}` is not released on every path: the lock is still held when this exit leaves the block, and every later `acquire()` blocks forever",
                         function.name
                     ),
                     "acquired without a guaranteed release",
-                    format!("use `with {lock}:`, which releases on every path (or release in a `finally`)"),
+                    fix,
                     Some((exit.clone(), "leaves with the lock held")),
                 ),
                 Leak::MayRaise(call) => (
                     format!(
-                        "`{lock}.acquire()` in `{}` is released without `try`/`finally`: if the code in between raises, the lock stays held and every later `acquire()` blocks forever",
+                        "{acquired} in `{}` is released without `try`/`finally`: if the code in between raises, the lock stays held and every later `acquire()` blocks forever",
                         function.name
                     ),
                     "acquired without a guaranteed release",
-                    format!("use `with {lock}:`, which releases even when an exception is raised (or release in a `finally`)"),
+                    fix,
                     Some((call.clone(), "may raise while the lock is held")),
                 ),
                 Leak::RaisesBeforeTry(call) => (
                     format!(
-                        "`{lock}.acquire()` in `{}` is released in a `finally`, but code before its `try` may raise: then the `finally` never runs, the lock stays held and every later `acquire()` blocks forever",
+                        "{acquired} in `{}` is released in a `finally`, but code before its `try` may raise: then the `finally` never runs, the lock stays held and every later `acquire()` blocks forever",
                         function.name
                     ),
                     "acquired before the `try` that releases it",
-                    format!("move the `acquire()` to just before the `try` (or this code into it), or use `with {lock}:`"),
+                    format!("move the acquisition to just before the `try` (or this code into it){or_with}"),
                     Some((call.clone(), "may raise before the `try`")),
                 ),
                 Leak::Forgotten | Leak::ManuallyDropped => (

@@ -9,7 +9,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::Lowerer;
 use super::calls::asks_not_to_block;
 use super::semantic::Binding;
-use super::syntax::{dotted, released_on_exceptions, span};
+use super::syntax::{dotted, released_on_exceptions, span, written};
 use crate::knowledge::Returns;
 use crate::model::LockName;
 use crate::model::{
@@ -60,22 +60,22 @@ impl<'a> Lowerer<'a> {
         releases: &std::cell::OnceCell<BodyReleases>,
     ) {
         let (stmt, rest) = (&body[index], &body[index + 1..]);
-        let Stmt::Expr(statement) = stmt else { return };
-        let value = match statement.value.as_ref() {
-            Expr::Await(awaited) => awaited.value.as_ref(),
-            value => value,
-        };
-        let Expr::Call(call) = value else {
+        let Some(call) = statement_call(stmt) else {
             return;
         };
-        let Expr::Attribute(attr) = call.func.as_ref() else {
+        let Some((Step::Acquire, lock)) = self.lock_step(call) else {
             return;
         };
-        if attr.attr.id.as_str() != "acquire" || asks_not_to_block(call, Some("acquire")) {
+        // `L.acquire()` itself, or a helper of this object that takes one of its locks.
+        let direct = match call.func.as_ref() {
+            Expr::Attribute(attr) if attr.attr.id.as_str() == "acquire" => Some(&attr.value),
+            _ => None,
+        };
+        if direct.is_some() && asks_not_to_block(call, Some("acquire")) {
             return;
         }
-        let lock = dotted(&attr.value);
-        let releases = releases.get_or_init(|| BodyReleases::of(body));
+        let steps = |call: &ast::ExprCall| self.lock_step(call);
+        let releases = releases.get_or_init(|| BodyReleases::of(body, &steps));
         // The region runs up to the release, or through a `try` whose `finally` releases.
         let (end, guaranteed, nested_release) = releases.after(&lock, index, body.len());
         let region_end = match rest.get(end) {
@@ -91,12 +91,23 @@ impl<'a> Lowerer<'a> {
         // Only for code that may raise in between: an early exit may hand such an object to
         // another thread on purpose (a lock used as a signal).
         let released_here = guaranteed || end < rest.len();
-        let typed = self.lock_kind(&attr.value).is_some();
+        // A pair of helpers, one taking and one giving back the same locks.
+        let through = match direct {
+            Some(_) => None,
+            None => self
+                .release_step(call, &lock)
+                .map(|release| (concat(&[&written(&call.func), "()"]), release)),
+        };
+        let typed = match direct {
+            Some(lock) => self.lock_kind(lock).is_some(),
+            None => through.is_some(),
+        };
         let known = typed
             || (released_here
                 && call.arguments.is_empty()
-                && attr.value.is_attribute_expr()
-                && self.semantic.type_of(&attr.value).is_none());
+                && direct.is_some_and(|lock| {
+                    lock.is_attribute_expr() && self.semantic.type_of(lock).is_none()
+                }));
         // What runs before the release is sure to happen: up to the release, or up to the
         // `try` whose `finally` releases.
         let unguarded = match (guaranteed, end < rest.len()) {
@@ -104,28 +115,100 @@ impl<'a> Lowerer<'a> {
             (false, true) => &rest[..end],
             (false, false) => &[],
         };
-        if known && !unguarded.is_empty() {
-            let why = match early_exit(unguarded, &lock) {
+        let why = if known && !unguarded.is_empty() {
+            match early_exit(unguarded, &lock, &steps) {
                 Some(_) if !typed => None,
                 Some(exit) => Some(Leak::EarlyExit(exit)),
-                None if guaranteed => first_call(unguarded, &lock).map(Leak::RaisesBeforeTry),
+                None if guaranteed => {
+                    first_call(unguarded, &lock, &steps).map(Leak::RaisesBeforeTry)
+                }
                 // Inside a `try` whose catch-all handler releases it.
                 None if self.exception_releases.contains(&lock) => None,
-                None => first_call(unguarded, &lock).map(Leak::MayRaise),
-            };
-            if let Some(why) = why {
-                let leak = LeakedLock {
-                    span: span(call),
-                    lock: lock.clone(),
-                    why,
-                };
-                self.model.functions[self.current].leaked_locks.push(leak);
+                None => first_call(unguarded, &lock, &steps).map(Leak::MayRaise),
             }
+        } else if typed && end == rest.len() && nested_release.is_some() {
+            // Released in branches only: an exit before a branch's release skips it.
+            early_exit_before_release(rest, &lock, false, &steps).map(Leak::EarlyExit)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let leak = LeakedLock {
+                span: span(call),
+                lock: lock.clone(),
+                why,
+                through,
+            };
+            self.model.functions[self.current].leaked_locks.push(leak);
         }
+        let Some(lock) = direct else { return };
         let start = span(call).start;
-        self.hold_lock(span(call), &attr.value, start..region_end, &rest[..end]);
+        self.hold_lock(span(call), lock, start..region_end, &rest[..end]);
         if unreleased && let Some(hold) = self.model.functions[self.current].lock_holds.last_mut() {
             hold.unreleased = true;
+        }
+    }
+
+    /// What a call does to a lock, and the lock as this code writes it: `L.acquire()`,
+    /// `L.release()`, or a call of a method of this object that only takes or only gives back
+    /// its locks (`self._take()` for `self._lock`; `self._acquire_all()` for every lock of a
+    /// collection, written `self._locks[*]`).
+    pub(super) fn lock_step(&self, call: &ast::ExprCall) -> Option<(Step, String)> {
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return None;
+        };
+        match attr.attr.id.as_str() {
+            "acquire" => return Some((Step::Acquire, dotted(&attr.value))),
+            "release" => return Some((Step::Release, dotted(&attr.value))),
+            _ if self.lock_steps.is_empty() => return None,
+            _ => {}
+        }
+        let self_name = self.semantic.self_name()?;
+        if !matches!(attr.value.as_ref(), Expr::Name(n) if n.id.as_str() == self_name) {
+            return None;
+        }
+        let method = self.semantic.resolve(&call.func)?;
+        let (step, lock) = self.lock_steps.get(&method)?;
+        Some((*step, concat(&[self_name, lock])))
+    }
+
+    /// The call (as this code would write it) of the method of the lock step `call`'s class
+    /// that releases `lock`, if it has one.
+    fn release_step(&self, call: &ast::ExprCall, lock: &str) -> Option<String> {
+        let method = self.semantic.resolve(&call.func)?;
+        let (class, _) = method.rsplit_once('.')?;
+        let self_name = self.semantic.self_name()?;
+        self.lock_steps
+            .iter()
+            .find(|(other, (step, written))| {
+                *step == Step::Release
+                    && other.rsplit_once('.').is_some_and(|(c, _)| c == class)
+                    && concat(&[self_name, written]) == lock
+            })
+            .and_then(|(other, _)| other.rsplit_once('.'))
+            .map(|(_, name)| concat(&[self_name, ".", name, "()"]))
+    }
+
+    /// Records a method that only acquires, or only releases, locks of its object: one lock
+    /// (`self._lock.acquire()`) or every lock of a collection it holds (`for lock in
+    /// self._locks.values(): lock.acquire()`). Callers' `self._take()` is then that step.
+    pub(super) fn note_lock_step(&mut self, canonical: String, def: &ast::StmtFunctionDef) {
+        let Some(first) = def.parameters.args.first() else {
+            return;
+        };
+        let mut finder = LockSteps {
+            self_name: first.parameter.name.id.as_str(),
+            each: HashMap::default(),
+            steps: Vec::new(),
+            other: false,
+        };
+        finder.visit_body(&def.body);
+        let Some(first_step) = finder.steps.first() else {
+            return;
+        };
+        if !finder.other && finder.steps.iter().all(|step| step == first_step) {
+            let step = finder.steps.swap_remove(0);
+            self.lock_steps.insert(canonical, step);
         }
     }
 
@@ -469,10 +552,43 @@ pub(super) struct BodyReleases {
     pub(super) nested: HashMap<String, Vec<(usize, usize)>>,
 }
 
+/// What a lock step does.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Step {
+    Acquire,
+    Release,
+}
+
+/// What calls do to locks (see `Lowerer::lock_step`).
+type Steps<'s> = dyn Fn(&ast::ExprCall) -> Option<(Step, String)> + 's;
+
+/// The call a statement makes (`L.acquire()`, `await L.acquire()`, `self._release_all()`).
+fn statement_call(stmt: &Stmt) -> Option<&ast::ExprCall> {
+    let Stmt::Expr(statement) = stmt else {
+        return None;
+    };
+    match statement.value.as_ref() {
+        Expr::Call(call) => Some(call),
+        Expr::Await(awaited) => awaited.value.as_call_expr(),
+        _ => None,
+    }
+}
+
+/// Whether a statement releases `lock`.
+fn releases(stmt: &Stmt, lock: &str, steps: &Steps) -> bool {
+    statement_call(stmt)
+        .and_then(steps)
+        .is_some_and(|(step, released)| step == Step::Release && released == lock)
+}
+
 impl BodyReleases {
-    fn of(body: &[Stmt]) -> BodyReleases {
-        struct Releases<'r>(&'r mut HashMap<String, Vec<(usize, usize)>>, usize);
-        impl<'b> Visitor<'b> for Releases<'_> {
+    fn of(body: &[Stmt], steps: &Steps) -> BodyReleases {
+        struct Releases<'r, 's>(
+            &'r mut HashMap<String, Vec<(usize, usize)>>,
+            usize,
+            &'r Steps<'s>,
+        );
+        impl<'b> Visitor<'b> for Releases<'_, '_> {
             fn visit_stmt(&mut self, stmt: &'b Stmt) {
                 stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
                     visitor::walk_stmt(self, stmt)
@@ -480,10 +596,8 @@ impl BodyReleases {
             }
             fn visit_expr(&mut self, expr: &'b Expr) {
                 if let Expr::Call(call) = expr
-                    && let Expr::Attribute(attr) = call.func.as_ref()
-                    && attr.attr.id.as_str() == "release"
+                    && let Some((Step::Release, lock)) = (self.2)(call)
                 {
-                    let lock = dotted(&attr.value);
                     self.0
                         .entry(lock)
                         .or_default()
@@ -494,16 +608,8 @@ impl BodyReleases {
                 });
             }
         }
-        let released = |stmt: &Stmt| match stmt {
-            Stmt::Expr(e) => match e.value.as_ref() {
-                Expr::Call(call) => match call.func.as_ref() {
-                    Expr::Attribute(attr) if attr.attr.id.as_str() == "release" => {
-                        Some(dotted(&attr.value))
-                    }
-                    _ => None,
-                },
-                _ => None,
-            },
+        let released = |stmt: &Stmt| match statement_call(stmt).and_then(steps) {
+            Some((Step::Release, lock)) => Some(lock),
             _ => None,
         };
         let mut releases = BodyReleases::default();
@@ -525,7 +631,7 @@ impl BodyReleases {
                         .push((index, true));
                 }
             }
-            Releases(&mut releases.nested, index).visit_stmt(stmt);
+            Releases(&mut releases.nested, index, steps).visit_stmt(stmt);
         }
         releases
     }
@@ -555,52 +661,73 @@ impl BodyReleases {
 /// The first statement that leaves a block early with `lock` still held: `return`, `raise`,
 /// or a `break`/`continue` of an enclosing loop (not counting nested functions, classes and
 /// loops, nor what follows a `lock.release()` in its block: `if x: lock.release(); return`).
-pub(super) fn early_exit(body: &[Stmt], lock: &str) -> Option<Span> {
-    fn releases(stmt: &Stmt, lock: &str) -> bool {
-        matches!(stmt, Stmt::Expr(e) if matches!(e.value.as_ref(), Expr::Call(call)
-            if matches!(call.func.as_ref(), Expr::Attribute(attr)
-                if attr.attr.id.as_str() == "release" && dotted(&attr.value) == lock)))
+pub(super) fn early_exit(body: &[Stmt], lock: &str, steps: &Steps) -> Option<Span> {
+    exit_before_release(body, false, lock, steps)
+}
+
+/// [`early_exit`] inside a loop's body (`in_loop`) or not.
+fn exit_before_release(body: &[Stmt], in_loop: bool, lock: &str, steps: &Steps) -> Option<Span> {
+    let all = |body: &[Stmt], in_loop: bool| exit_before_release(body, in_loop, lock, steps);
+    let find = |stmt: &Stmt| match stmt {
+        Stmt::Return(_) | Stmt::Raise(_) => Some(span(stmt)),
+        Stmt::Break(_) | Stmt::Continue(_) if !in_loop => Some(span(stmt)),
+        Stmt::FunctionDef(_) | Stmt::ClassDef(_) => None,
+        _ => sub_blocks(stmt, in_loop).find_map(|(block, in_loop)| all(block, in_loop)),
+    };
+    body.iter()
+        .take_while(|s| !releases(s, lock, steps))
+        .find_map(find)
+}
+
+/// For a lock released in branches only (`if ok: …; L.release() else: L.release()`): an exit
+/// that leaves, with the lock held, a block whose later code releases it (`if not ok: break`
+/// before the branch's `L.release()`). An exit on a path that releases nowhere may keep the
+/// lock on purpose (a helper that returns holding it).
+fn early_exit_before_release(
+    body: &[Stmt],
+    lock: &str,
+    in_loop: bool,
+    steps: &Steps,
+) -> Option<Span> {
+    if let Some(release) = body.iter().position(|s| releases(s, lock, steps)) {
+        return exit_before_release(&body[..release], in_loop, lock, steps);
     }
-    fn all(body: &[Stmt], in_loop: bool, lock: &str) -> Option<Span> {
-        body.iter()
-            .take_while(|s| !releases(s, lock))
-            .find_map(|s| find(s, in_loop, lock))
-    }
-    fn find(stmt: &Stmt, in_loop: bool, lock: &str) -> Option<Span> {
-        let all = |body: &[Stmt], in_loop: bool| all(body, in_loop, lock);
-        match stmt {
-            Stmt::Return(_) | Stmt::Raise(_) => Some(span(stmt)),
-            Stmt::Break(_) | Stmt::Continue(_) if !in_loop => Some(span(stmt)),
-            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => None,
-            Stmt::If(branch) => all(&branch.body, in_loop).or_else(|| {
-                branch
-                    .elif_else_clauses
-                    .iter()
-                    .find_map(|c| all(&c.body, in_loop))
-            }),
-            Stmt::With(with) => all(&with.body, in_loop),
-            Stmt::For(l) => all(&l.body, true).or_else(|| all(&l.orelse, in_loop)),
-            Stmt::While(l) => all(&l.body, true).or_else(|| all(&l.orelse, in_loop)),
-            Stmt::Try(t) => all(&t.body, in_loop)
-                .or_else(|| {
-                    t.handlers.iter().find_map(|h| match h {
-                        ast::ExceptHandler::ExceptHandler(h) => all(&h.body, in_loop),
-                    })
-                })
-                .or_else(|| all(&t.orelse, in_loop))
-                .or_else(|| all(&t.finalbody, in_loop)),
-            Stmt::Match(m) => m.cases.iter().find_map(|c| all(&c.body, in_loop)),
-            _ => None,
-        }
-    }
-    all(body, false, lock)
+    body.iter().find_map(|stmt| match stmt {
+        Stmt::FunctionDef(_) | Stmt::ClassDef(_) => None,
+        _ => sub_blocks(stmt, in_loop)
+            .find_map(|(block, in_loop)| early_exit_before_release(block, lock, in_loop, steps)),
+    })
+}
+
+/// The blocks of statements a compound statement holds, each with whether a `break` in it
+/// stays inside a loop.
+fn sub_blocks(stmt: &Stmt, in_loop: bool) -> impl Iterator<Item = (&[Stmt], bool)> {
+    let blocks: Vec<(&[Stmt], bool)> = match stmt {
+        Stmt::If(branch) => std::iter::once(&branch.body[..])
+            .chain(branch.elif_else_clauses.iter().map(|c| &c.body[..]))
+            .map(|b| (b, in_loop))
+            .collect(),
+        Stmt::With(with) => vec![(&with.body, in_loop)],
+        Stmt::For(l) => vec![(&l.body, true), (&l.orelse, in_loop)],
+        Stmt::While(l) => vec![(&l.body, true), (&l.orelse, in_loop)],
+        Stmt::Try(t) => std::iter::once(&t.body[..])
+            .chain(t.handlers.iter().map(|h| match h {
+                ast::ExceptHandler::ExceptHandler(h) => &h.body[..],
+            }))
+            .chain([&t.orelse[..], &t.finalbody[..]])
+            .map(|b| (b, in_loop))
+            .collect(),
+        Stmt::Match(m) => m.cases.iter().map(|c| (&c.body[..], in_loop)).collect(),
+        _ => Vec::new(),
+    };
+    blocks.into_iter()
 }
 
 /// The first call or `yield` in a block of statements (not in nested functions): code that may
 /// raise (a generator's `yield` raises what its caller throws in, or `GeneratorExit`).
-pub(super) fn first_call(body: &[Stmt], lock: &str) -> Option<Span> {
-    struct FirstCall<'l>(Option<Span>, &'l str);
-    impl<'b> Visitor<'b> for FirstCall<'_> {
+pub(super) fn first_call(body: &[Stmt], lock: &str, steps: &Steps) -> Option<Span> {
+    struct FirstCall<'l, 's>(Option<Span>, &'l str, &'l Steps<'s>);
+    impl<'b> Visitor<'b> for FirstCall<'_, '_> {
         fn visit_stmt(&mut self, stmt: &'b Stmt) {
             if self.0.is_some() || matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
                 return;
@@ -628,8 +755,8 @@ pub(super) fn first_call(body: &[Stmt], lock: &str) -> Option<Span> {
                 _ if self.0.is_some() => {}
                 // `lock.release()` on a branch that leaves early does not raise.
                 Expr::Call(call)
-                    if matches!(call.func.as_ref(), Expr::Attribute(attr)
-                        if attr.attr.id.as_str() == "release" && call.arguments.is_empty()) => {}
+                    if call.arguments.is_empty()
+                        && matches!((self.2)(call), Some((Step::Release, _))) => {}
                 Expr::Call(_) | Expr::Yield(_) | Expr::YieldFrom(_) => self.0 = Some(span(expr)),
                 Expr::Lambda(_) => {}
                 _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
@@ -638,9 +765,99 @@ pub(super) fn first_call(body: &[Stmt], lock: &str) -> Option<Span> {
             }
         }
     }
-    let mut finder = FirstCall(None, lock);
+    let mut finder = FirstCall(None, lock, steps);
     finder.visit_body(body);
     finder.0
+}
+
+/// Finds what a method does to its object's locks (see `Lowerer::note_lock_step`).
+struct LockSteps<'a> {
+    /// The method's `self`.
+    self_name: &'a str,
+    /// Loop variables that are each lock of a collection of the object (`lock` in `for lock
+    /// in self._locks.values()`), with that collection as written after `self` (`._locks`).
+    each: HashMap<&'a str, String>,
+    /// Each `acquire()` and `release()` on the object's locks, with the lock after `self`.
+    steps: Vec<(Step, String)>,
+    /// Whether the method also does something else to a lock (a non-blocking `acquire`, a lock
+    /// that is not the object's), which makes it more than a step.
+    other: bool,
+}
+
+impl<'a> LockSteps<'a> {
+    /// A lock expression as written after `self` (`._lock`), or the collection of a loop
+    /// variable (`._locks[*]`).
+    fn of_object(&self, expr: &Expr) -> Option<String> {
+        match expr {
+            Expr::Name(name) => self.each.get(name.id.as_str()).cloned(),
+            _ => {
+                let written = dotted(expr);
+                let rest = written.strip_prefix(self.self_name)?;
+                rest.starts_with('.').then(|| rest.to_string())
+            }
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for LockSteps<'a> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            // `for lock in self._locks.values():`, `for _, lock in self._locks.items():`
+            Stmt::For(each) => {
+                let collection = match each.iter.as_ref() {
+                    Expr::Call(call)
+                        if call.arguments.is_empty()
+                            && let Expr::Attribute(attr) = call.func.as_ref()
+                            && matches!(attr.attr.id.as_str(), "values" | "items") =>
+                    {
+                        &attr.value
+                    }
+                    iter => iter,
+                };
+                let target = match each.target.as_ref() {
+                    Expr::Tuple(pair) => pair.elts.last(),
+                    target => Some(target),
+                };
+                if let Some(Expr::Name(target)) = target
+                    && collection.is_attribute_expr()
+                    && let Some(collection) = self.of_object(collection)
+                {
+                    self.each
+                        .insert(target.id.as_str(), concat(&[&collection, "[*]"]));
+                }
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                });
+            }
+            _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                visitor::walk_stmt(self, stmt)
+            }),
+        }
+    }
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Yield(_) | Expr::YieldFrom(_) => self.other = true,
+            Expr::Lambda(_) => {}
+            Expr::Call(call)
+                if let Expr::Attribute(attr) = call.func.as_ref()
+                    && matches!(attr.attr.id.as_str(), "acquire" | "release") =>
+            {
+                let step = if attr.attr.id.as_str() == "acquire" {
+                    Step::Acquire
+                } else {
+                    Step::Release
+                };
+                match self.of_object(&attr.value) {
+                    Some(lock) if call.arguments.is_empty() => self.steps.push((step, lock)),
+                    _ => self.other = true,
+                }
+            }
+            _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                visitor::walk_expr(self, expr)
+            }),
+        }
+    }
 }
 
 /// The await points of a block of statements (`await`, `async with`, `async for`), not counting

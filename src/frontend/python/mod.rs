@@ -82,6 +82,7 @@ pub fn lower(
         exception_releases: Vec::new(),
         state_locals: Vec::new(),
         lock_helpers: HashMap::default(),
+        lock_steps: HashMap::default(),
         current: 0,
         context: Context::Sync,
         held_objects: Default::default(),
@@ -151,6 +152,9 @@ struct Lowerer<'a> {
     /// `@contextmanager` helpers of the file (canonical name) that yield while they hold a
     /// lock: the lock as written in the helper.
     lock_helpers: HashMap<String, &'a ruff_python_ast::Expr>,
+    /// Methods of the file's classes (canonical name) that only acquire or only release locks
+    /// of their object, with the lock as written after `self` (see `Lowerer::note_lock_step`).
+    lock_steps: HashMap<String, (locks::Step, String)>,
     /// Index of the function whose code is being lowered.
     current: usize,
     context: Context,

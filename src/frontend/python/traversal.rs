@@ -254,6 +254,7 @@ impl<'a> Lowerer<'a> {
         for stmt in &class.body {
             if let Stmt::FunctionDef(method) = stmt {
                 let canonical = concat(&[&class_identity, ".", method.name.id.as_str()]);
+                self.note_lock_step(canonical.clone(), method);
                 self.note_lock_helper(canonical, method);
             }
         }

@@ -256,7 +256,12 @@ impl Lowerer<'_> {
             };
             if let Some(lock) = lock {
                 let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
-                let leak = LeakedLock { span, lock, why };
+                let leak = LeakedLock {
+                    span,
+                    lock,
+                    why,
+                    through: None,
+                };
                 self.model.functions[self.current].leaked_locks.push(leak);
             }
         }
