@@ -304,7 +304,7 @@ impl Builder<'_, '_> {
             for function in &model.functions {
                 let mut per_hold = Vec::with_capacity(function.lock_holds.len());
                 for hold in &function.lock_holds {
-                    per_hold.push(self.resolve(hold, tables, &definitions));
+                    per_hold.push(self.resolve(hold, tables, model.language, &definitions));
                 }
                 per_function.push(per_hold);
             }
@@ -316,6 +316,7 @@ impl Builder<'_, '_> {
         &mut self,
         hold: &LockHold,
         tables: &LanguageTables,
+        language: crate::model::Language,
         definitions: &HashMap<&str, (usize, &LockDefinition)>,
     ) -> Option<Resolved> {
         if hold.identity.is_empty() || hold.unreleased {
@@ -338,9 +339,15 @@ impl Builder<'_, '_> {
                 let (callee, parameter) = hold.kind[1..].rsplit_once('#')?;
                 let parameter = parameter.parse().ok()?;
                 let index = &self.project.index;
-                let callee = index.resolve(callee, "::", crate::graph::MAX_RESOLUTION_STEPS)?;
+                let separator = language.path_separator();
+                let callee =
+                    index.resolve(callee, separator, crate::graph::MAX_RESOLUTION_STEPS)?;
                 let callee = &self.project.function(callee).canonical;
-                *tables.lock(index.parameter_lock(callee, parameter)?)?
+                match index.parameter_lock(callee, parameter)? {
+                    // A Python lock decorator: whatever lock it is given.
+                    "" => *tables.lock(&definition?.1.kind)?,
+                    guard => *tables.lock(guard)?,
+                }
             }
             None => *tables.lock(&definition?.1.kind)?,
         };
@@ -538,6 +545,31 @@ impl Builder<'_, '_> {
         }
     }
 
+    /// Whether the function of hold `outer` already holds lock `b` when it takes `outer` and
+    /// still at `position`, through another of its holds.
+    fn held_around(&self, outer: Acquisition, position: usize, b: NodeIndex) -> bool {
+        let function = self.project.function(outer.function);
+        let held = &function.lock_holds[outer.hold];
+        function
+            .lock_holds
+            .iter()
+            .take(MAX_PAIRED_HOLDS)
+            .enumerate()
+            .filter(|(g, hold)| {
+                *g != outer.hold
+                    && hold.closure == held.closure
+                    && hold.covers(held.span.start)
+                    && hold.covers(position)
+            })
+            .any(|(g, _)| {
+                self.resolved(Acquisition {
+                    function: outer.function,
+                    hold: g,
+                })
+                .is_some_and(|r| r.node == b)
+            })
+    }
+
     /// The other locks function `id` holds at `position`, besides its hold `outer` and the
     /// locks `a` and `b` of the edge.
     fn gates(
@@ -686,6 +718,11 @@ impl Builder<'_, '_> {
                     recursive_read,
                 });
             }
+            return;
+        }
+        // `b` already held around `a` (`@synchronized(L)` then `with self.lock:` then a call
+        // that takes `L` again): a re-entry, not an order (a double lock if not reentrant).
+        if self.held_around(outer, position, b.node) {
             return;
         }
         let gates = self.gates(outer.function, outer.hold, position, a.node, b.node);

@@ -32,6 +32,71 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Records `def` as a lock decorator if it is a decorator factory whose wrapper calls the
+    /// decorated function while it holds a lock the factory is given (`def synchronized(lock):
+    /// def wrap(func): def call(*a, **k): with lock: return func(*a, **k)`): the positions of
+    /// those arguments.
+    pub(super) fn note_lock_decorator(&mut self, canonical: String, def: &ast::StmtFunctionDef) {
+        let held = held_factory_arguments(def);
+        if held.is_empty() {
+            return;
+        }
+        // Other files' uses are decided in the project phase (see `decorator_locks`).
+        for &index in &held {
+            let exported = (canonical.clone(), index as u32, String::new());
+            self.model.parameter_locks.push(exported);
+        }
+        self.lock_decorators.insert(canonical, held);
+    }
+
+    /// The locks a function's decorators hold while it runs: `@synchronized(LOCK)` where the
+    /// factory is a lock decorator (see `note_lock_decorator`), each with the decorator, the
+    /// lock expression and its facts. A factory of another file of this package given a lock
+    /// is one if the project finds it is (its kind is `?factory#index` until then); a library's
+    /// is not (`cachetools.cached(cache, lock)` holds its lock only around the cache).
+    pub(super) fn decorator_locks<'d>(
+        &self,
+        def: &'d ast::StmtFunctionDef,
+    ) -> Vec<(Span, &'d Expr, (Option<String>, Option<LockName>))> {
+        let mut locks = Vec::new();
+        for decorator in &def.decorator_list {
+            let Expr::Call(factory) = &decorator.expression else {
+                continue;
+            };
+            let Some(name) = self.semantic.resolve(&factory.func) else {
+                continue;
+            };
+            let here = self.model.join("");
+            let package = |module: &str| module.split('.').next().unwrap_or_default().to_string();
+            let held: Vec<usize> = match self.lock_decorators.get(&name) {
+                Some(held) => held.clone(),
+                None if name.starts_with(&here) => continue,
+                None if name.contains('.') && package(&name) == package(&here) => {
+                    (0..factory.arguments.args.len()).collect()
+                }
+                None => continue,
+            };
+            let verified = self.lock_decorators.contains_key(&name);
+            for index in held {
+                let Some(lock) = factory.arguments.args.get(index) else {
+                    continue;
+                };
+                if !matches!(lock, Expr::Name(_) | Expr::Attribute(_)) {
+                    continue;
+                }
+                let (kind, named) = self.lock_facts(lock);
+                let kind = match verified {
+                    true => kind,
+                    false => Some(format!("?{name}#{index}")),
+                };
+                if named.is_some() {
+                    locks.push((span(decorator), lock, (kind, named)));
+                }
+            }
+        }
+        locks
+    }
+
     /// The lock a `with` item takes through a helper of this file: `with self._locked():` or
     /// `with locked():` where the helper yields while it holds a lock (on the same object).
     pub(super) fn lock_held_by_helper(&self, item: &Expr) -> Option<&'a Expr> {
@@ -949,6 +1014,120 @@ fn lock_held_at_yield(body: &[Stmt]) -> Option<&Expr> {
         }
     }
     None
+}
+
+/// The positions of a decorator factory's parameters that its wrapper holds as locks while it
+/// calls the decorated function (see `Lowerer::note_lock_decorator`).
+fn held_factory_arguments(factory: &ast::StmtFunctionDef) -> Vec<usize> {
+    fn nested(body: &[Stmt]) -> impl Iterator<Item = &ast::StmtFunctionDef> {
+        body.iter().filter_map(|s| s.as_function_def_stmt())
+    }
+    let params: Vec<&str> = factory
+        .parameters
+        .iter_non_variadic_params()
+        .map(|p| p.parameter.name.id.as_str())
+        .collect();
+    let mut held = Vec::new();
+    for decorate in nested(&factory.body) {
+        let Some(func) = decorate.parameters.args.first() else {
+            continue;
+        };
+        let func = func.parameter.name.id.as_str();
+        for wrapper in nested(&decorate.body) {
+            // `lock_obj = lock`: the wrapper's names for the factory's parameters.
+            let mut aliases: HashMap<&str, &str> = params.iter().map(|p| (*p, *p)).collect();
+            for stmt in &wrapper.body {
+                if let Stmt::Assign(assign) = stmt
+                    && let [Expr::Name(target)] = &assign.targets[..]
+                    && let Expr::Name(value) = assign.value.as_ref()
+                    && let Some(param) = aliases.get(value.id.as_str()).copied()
+                {
+                    aliases.insert(target.id.as_str(), param);
+                }
+            }
+            let mut locks = Vec::new();
+            held_at_call(&wrapper.body, func, &mut Vec::new(), &mut locks);
+            for lock in locks {
+                if let Some(index) = aliases
+                    .get(lock)
+                    .and_then(|param| params.iter().position(|p| p == param))
+                    && !held.contains(&index)
+                {
+                    held.push(index);
+                }
+            }
+        }
+    }
+    held
+}
+
+/// The names of the locks held (by `with` or `acquire()` before it in the block) where `body`
+/// calls `func`, added to `found`.
+fn held_at_call<'b>(
+    body: &'b [Stmt],
+    func: &str,
+    held: &mut Vec<&'b str>,
+    found: &mut Vec<&'b str>,
+) {
+    let depth = held.len();
+    for stmt in body {
+        if let Some(call) = statement_call(stmt)
+            && let Expr::Attribute(attr) = call.func.as_ref()
+            && let Expr::Name(lock) = attr.value.as_ref()
+        {
+            match attr.attr.id.as_str() {
+                "acquire" if call.arguments.is_empty() => held.push(lock.id.as_str()),
+                "release" => held.retain(|h| *h != lock.id.as_str()),
+                _ => {}
+            }
+            continue;
+        }
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            Stmt::With(with) => {
+                let before = held.len();
+                held.extend(
+                    with.items
+                        .iter()
+                        .filter_map(|item| match &item.context_expr {
+                            Expr::Name(lock) => Some(lock.id.as_str()),
+                            _ => None,
+                        }),
+                );
+                held_at_call(&with.body, func, held, found);
+                held.truncate(before);
+            }
+            Stmt::Try(t) => {
+                // The body only: the handlers and `finally` run after the call.
+                held_at_call(&t.body, func, held, found);
+            }
+            _ if calls_name(stmt, func) => found.extend(held.iter().copied()),
+            _ => {}
+        }
+    }
+    held.truncate(depth);
+}
+
+/// Whether a simple statement calls the name `func` (`return func(*args, **kw)`).
+fn calls_name(stmt: &Stmt, func: &str) -> bool {
+    struct Finder<'f>(&'f str, bool);
+    impl<'b> Visitor<'b> for Finder<'_> {
+        fn visit_expr(&mut self, expr: &'b Expr) {
+            if let Expr::Call(call) = expr
+                && matches!(call.func.as_ref(), Expr::Name(n) if n.id.as_str() == self.0)
+            {
+                self.1 = true;
+            }
+            if !self.1 && !expr.is_lambda_expr() {
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                });
+            }
+        }
+    }
+    let mut finder = Finder(func, false);
+    finder.visit_stmt(stmt);
+    finder.1
 }
 
 /// Whether statements `yield` (not counting nested functions, classes and lambdas).

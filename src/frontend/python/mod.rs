@@ -83,6 +83,7 @@ pub fn lower(
         state_locals: Vec::new(),
         lock_helpers: HashMap::default(),
         lock_steps: HashMap::default(),
+        lock_decorators: HashMap::default(),
         current: 0,
         context: Context::Sync,
         held_objects: Default::default(),
@@ -155,6 +156,9 @@ struct Lowerer<'a> {
     /// Methods of the file's classes (canonical name) that only acquire or only release locks
     /// of their object, with the lock as written after `self` (see `Lowerer::note_lock_step`).
     lock_steps: HashMap<String, (locks::Step, String)>,
+    /// Decorator factories of the file (canonical name) whose wrapper holds some of their
+    /// arguments as locks while the decorated function runs: those arguments' positions.
+    lock_decorators: HashMap<String, Vec<usize>>,
     /// Index of the function whose code is being lowered.
     current: usize,
     context: Context,

@@ -106,6 +106,9 @@ impl<'a> Lowerer<'a> {
         }
         let name = self.semantic.qualified(def.name.id.as_str());
         self.note_lock_helper(self.model.join(&name), def);
+        self.note_lock_decorator(self.model.join(&name), def);
+        // In the enclosing scope, where the decorators' arguments are evaluated.
+        let decorator_locks = self.decorator_locks(def);
         let in_class = self
             .semantic
             .scopes
@@ -181,6 +184,13 @@ impl<'a> Lowerer<'a> {
         } else {
             Context::Sync
         };
+        // `@synchronized(LOCK)`: the whole body runs with the lock held.
+        if let (Some(first), Some(last)) = (def.body.first(), def.body.last()) {
+            let region = span(first).start..span(last).end;
+            for (at, lock, facts) in decorator_locks {
+                self.hold_lock_with(at, lock, facts, region.clone(), || awaits_in(&def.body));
+            }
+        }
         let inputs = self.enter_inputs(&def.body, &rebound);
         self.visit_body(&def.body);
         self.leave_inputs(inputs);
