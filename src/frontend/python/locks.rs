@@ -57,7 +57,7 @@ impl<'a> Lowerer<'a> {
     pub(super) fn decorator_locks<'d>(
         &self,
         def: &'d ast::StmtFunctionDef,
-    ) -> Vec<(Span, &'d Expr, (Option<String>, Option<LockName>))> {
+    ) -> Vec<(Span, &'d Expr, LockFacts)> {
         let mut locks = Vec::new();
         for decorator in &def.decorator_list {
             let Expr::Call(factory) = &decorator.expression else {
@@ -285,7 +285,7 @@ impl<'a> Lowerer<'a> {
 
     /// The lock type and identity of an expression, each resolved once: a condition built on
     /// a lock (`Condition(self.lock)`) is that lock, with its type.
-    pub(super) fn lock_facts(&self, expr: &Expr) -> (Option<String>, Option<LockName>) {
+    pub(super) fn lock_facts(&self, expr: &Expr) -> LockFacts {
         let named = self.written_lock_identity(expr);
         if let Some(named) = &named
             && let Some((lock, kind)) = self.condition_locks.get(&named.identity)
@@ -381,7 +381,7 @@ impl<'a> Lowerer<'a> {
         &mut self,
         span: Span,
         lock: &Expr,
-        (kind, named): (Option<String>, Option<LockName>),
+        (kind, named): LockFacts,
         region: Span,
         body_awaits: impl FnOnce() -> Vec<Span>,
     ) {
@@ -616,6 +616,9 @@ pub(super) struct BodyReleases {
     /// Lock → (statement index, where) of releases at any depth, in order.
     pub(super) nested: HashMap<String, Vec<(usize, usize)>>,
 }
+
+/// A lock expression's type and identity (see `Lowerer::lock_facts`).
+pub(super) type LockFacts = (Option<String>, Option<LockName>);
 
 /// What a lock step does.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
