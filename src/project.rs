@@ -204,6 +204,18 @@ fn python_module(path: &Path) -> ModuleName {
             }
         }
     }
+    // A src-layout's namespace package (PEP 420: `src/diracx/db/__init__.py` with no
+    // `diracx/__init__.py`): the name starts below `src/`.
+    if let Some(found) = top
+        && let Some(src) = ancestors
+            .iter()
+            .skip(found + 1)
+            .take(3)
+            .position(|dir| dir.file_name().is_some_and(|n| n == "src"))
+        && src > 0
+    {
+        top = Some(found + src);
+    }
     for dir in &ancestors[..top.map_or(0, |top| top + 1)] {
         match dir.file_name().and_then(|n| n.to_str()) {
             Some(name) => segments.push(name.to_string()),
@@ -239,6 +251,11 @@ mod tests {
         std::fs::create_dir_all(root.join("src/shop/core/util")).unwrap();
         let helper = layout.module_of(&root.join("src/shop/core/util/x.py"), Language::Python);
         assert_eq!(helper.path, "shop.core.util.x");
+        // A src-layout namespace package: `src/org/tools/` has an `__init__.py`, `src/org/` none.
+        std::fs::create_dir_all(root.join("src/org/tools")).unwrap();
+        std::fs::write(root.join("src/org/tools/__init__.py"), "").unwrap();
+        let tool = layout.module_of(&root.join("src/org/tools/db.py"), Language::Python);
+        assert_eq!(tool.path, "org.tools.db");
         std::fs::create_dir_all(root.join("scripts")).unwrap();
         let script = layout.module_of(&root.join("scripts/run.py"), Language::Python);
         assert_eq!(script.path, "run");
