@@ -36,11 +36,17 @@ pub struct LanguageTables {
     pub blocking: FxHashMap<String, BlockingApi>,
     /// Method name → blocking API, for `*.method` entries (any receiver).
     pub any_receiver_blocking: FxHashMap<String, BlockingApi>,
+    /// Method name → the types or traits with a blocking method of that name
+    /// (`to_socket_addrs` → `std::net::ToSocketAddrs`).
+    pub blocking_owners: FxHashMap<String, Vec<String>>,
     /// Canonical callee → what it returns.
     pub returns: HashMap<String, Returns>,
     /// Rust: types that stand for the one type they wrap (`actix_web::web::Data<AppState>` is
     /// an `AppState` as far as its fields go), besides the smart pointers the front end knows.
     pub wrappers: HashSet<String>,
+    /// Rust: library traits whose methods a value of any type may have once the trait is
+    /// imported (`std::net::ToSocketAddrs`): `x.to_socket_addrs()` is that trait's method.
+    pub traits: HashSet<String>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
@@ -226,6 +232,15 @@ impl Knowledge {
                 Returns::One(name) => (lang, HashSet::from_iter([name])),
             })
             .collect();
+        let mut traits: HashMap<String, HashSet<String>> = types
+            .remove("traits")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(lang, names)| match names {
+                Returns::Tuple(names) => (lang, names.into_iter().collect()),
+                Returns::One(name) => (lang, HashSet::from_iter([name])),
+            })
+            .collect();
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
@@ -242,8 +257,10 @@ impl Knowledge {
                 thread_entry_methods: FxHashMap::default(),
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
+                blocking_owners: FxHashMap::default(),
                 returns: types.remove(lang).unwrap_or_default(),
                 wrappers: wrappers.remove(lang).unwrap_or_default(),
+                traits: traits.remove(lang).unwrap_or_default(),
                 offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
             };
@@ -343,7 +360,16 @@ impl LanguageTables {
     pub fn add_blocking(&mut self, name: &str, api: BlockingApi) {
         match name.strip_prefix("*.") {
             Some(method) => self.any_receiver_blocking.insert(method.to_string(), api),
-            None => self.blocking.insert(name.to_string(), api),
+            None => {
+                let owner = name.rsplit_once("::").or_else(|| name.rsplit_once('.'));
+                if let Some((owner, method)) = owner {
+                    let owners = self.blocking_owners.entry(method.to_string()).or_default();
+                    if !owners.iter().any(|o| o == owner) {
+                        owners.push(owner.to_string());
+                    }
+                }
+                self.blocking.insert(name.to_string(), api)
+            }
         };
     }
 

@@ -122,8 +122,22 @@ impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) {
         let method = call.method.to_string();
         let callee = match self.semantic.type_of(&call.receiver) {
-            Some(Returns::One(ty)) => Some(format!("{ty}::{method}")),
-            _ => None,
+            Some(Returns::One(ty))
+                if !is_library_type(&ty)
+                    || self
+                        .tables
+                        .blocking
+                        .contains_key(&format!("{ty}::{method}")) =>
+            {
+                Some(format!("{ty}::{method}"))
+            }
+            // A std value (`format!(..)`, a `String`) or one of unknown type: a method of a
+            // trait the code imports is that trait's (`use std::net::ToSocketAddrs;` then
+            // `addr.to_socket_addrs()`).
+            known => self.imported_trait_method(&method).or_else(|| match known {
+                Some(Returns::One(ty)) => Some(format!("{ty}::{method}")),
+                _ => None,
+            }),
         };
         let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
         self.condition_use(call, &method, &span);
@@ -163,6 +177,18 @@ impl Lowerer<'_> {
         if parallel {
             self.mark_repeated(entries);
         }
+    }
+
+    /// `Trait::method` for a blocking method of a library trait imported by name into scope.
+    fn imported_trait_method(&self, method: &str) -> Option<String> {
+        let owners = self.tables.blocking_owners.get(method)?;
+        let traits = owners
+            .iter()
+            .filter(|owner| self.tables.traits.contains(*owner));
+        traits.into_iter().find_map(|owner| {
+            let name = owner.rsplit("::").next()?;
+            (self.semantic.lookup_symbol(name) == Some(owner)).then(|| format!("{owner}::{method}"))
+        })
     }
 
     /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
@@ -251,4 +277,13 @@ impl Lowerer<'_> {
             }
         }
     }
+}
+
+/// Whether a type is the standard library's (or a primitive), whose methods may come from a
+/// trait in scope.
+fn is_library_type(ty: &str) -> bool {
+    !ty.contains("::")
+        || ["std::", "core::", "alloc::"]
+            .iter()
+            .any(|p| ty.starts_with(p))
 }
