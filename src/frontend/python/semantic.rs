@@ -46,6 +46,8 @@ pub(super) struct Scope {
     pub(super) global_names: HashSet<String>,
     /// In a method: the name of its first parameter (`self`) and its class's attribute types.
     pub(super) self_name: Option<String>,
+    /// In a `@classmethod`: `self_name` names the class, not an instance.
+    pub(super) class_method: bool,
     pub(super) attribute_types: HashMap<String, String>,
     /// In a class body or method: the class's canonical bases (for `super()`).
     pub(super) bases: Vec<String>,
@@ -74,6 +76,7 @@ impl Scope {
             global_names: HashSet::default(),
             declared: HashMap::default(),
             self_name: None,
+            class_method: false,
             attribute_types: HashMap::default(),
             bases: Vec::new(),
             opened: HashSet::default(),

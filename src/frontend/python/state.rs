@@ -54,7 +54,10 @@ impl<'a> Lowerer<'a> {
                     return Some((concat(&[&class, ".", member]), dotted(expr), false));
                 }
                 (Some(base.id.as_str()) == self_name).then_some(())?;
-                Some((self.semantic.resolve(expr)?, dotted(expr), true))
+                // `cls._instance` in a `@classmethod`: the class's own attribute, one for every
+                // instance, like a global.
+                let class_method = self.semantic.method_scope().is_some_and(|s| s.class_method);
+                Some((self.semantic.resolve(expr)?, dotted(expr), !class_method))
             }
             _ => None,
         }

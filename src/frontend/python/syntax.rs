@@ -89,9 +89,18 @@ pub(super) fn first_param(def: &ast::StmtFunctionDef) -> Option<&str> {
 }
 
 pub(super) fn is_staticmethod(def: &ast::StmtFunctionDef) -> bool {
+    decorated_by(def, "staticmethod")
+}
+
+/// Whether a method is a `@classmethod`: its first parameter is the class.
+pub(super) fn is_classmethod(def: &ast::StmtFunctionDef) -> bool {
+    decorated_by(def, "classmethod")
+}
+
+fn decorated_by(def: &ast::StmtFunctionDef, builtin: &str) -> bool {
     def.decorator_list
         .iter()
-        .any(|d| matches!(&d.expression, Expr::Name(n) if n.id.as_str() == "staticmethod"))
+        .any(|d| matches!(&d.expression, Expr::Name(n) if n.id.as_str() == builtin))
 }
 
 /// The byte range of a node.

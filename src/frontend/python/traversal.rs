@@ -9,8 +9,8 @@ use super::conditions::{always_leaves, raises, single_return};
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{
-    catches, catches_would_block, first_param, is_main_guard, is_new_container, is_staticmethod,
-    released_on_exceptions, span,
+    catches, catches_would_block, first_param, is_classmethod, is_main_guard, is_new_container,
+    is_staticmethod, released_on_exceptions, span,
 };
 use crate::knowledge::Returns;
 use crate::model::{
@@ -138,6 +138,7 @@ impl<'a> Lowerer<'a> {
         if in_class && !is_staticmethod(def) {
             let class = self.semantic.scopes.last().expect("a class scope");
             scope.self_name = first_param(def).map(str::to_string);
+            scope.class_method = is_classmethod(def);
             scope.attribute_types = class.attribute_types.clone();
             scope.bases = class.bases.clone();
             self_type = Some(self.model.join(&class.prefix));
