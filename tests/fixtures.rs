@@ -285,11 +285,12 @@ fn dump(model: &FileModel) -> String {
             function.span,
             function.parent
         );
-        let facts: [(&str, Vec<String>); 16] = [
+        let facts: [(&str, Vec<String>); 17] = [
             ("call", debug_each(&function.calls)),
             ("await", debug_each(&function.awaits)),
             ("busy wait", debug_each(&function.busy_waits)),
             ("hold", debug_each(&function.lock_holds)),
+            ("attempt", debug_each(&function.lock_attempts)),
             ("pointless", debug_each(&function.pointless_locks)),
             ("leak", debug_each(&function.leaked_locks)),
             ("condition", debug_each(&function.condition_uses)),

@@ -97,6 +97,9 @@ struct MayAcquire {
     /// The first hop: the hold itself, or the call that leads to it.
     via: Via,
     depth: usize,
+    /// A lock that must be free for the acquisition to happen (it lies after a successful
+    /// `L.acquire(False)` on the way): not while the thread holds that lock.
+    needs_free: Option<NodeIndex>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -132,6 +135,7 @@ impl LockGraph {
             graph: DiGraph::new(),
             nodes: HashMap::default(),
             resolved: Vec::new(),
+            free_regions: Vec::new(),
             summaries: HashMap::default(),
             double_locks: Vec::new(),
             double_locked_at: HashSet::default(),
@@ -277,6 +281,9 @@ struct Builder<'p, 'a> {
     nodes: HashMap<String, NodeIndex>,
     /// Per file, per function, per hold.
     resolved: Vec<Vec<Vec<Option<Resolved>>>>,
+    /// Per file, per function: code that runs only where a lock was free (after a successful
+    /// non-blocking attempt, `Function::lock_attempts`), with that lock's node.
+    free_regions: Vec<Vec<Vec<(Span, NodeIndex)>>>,
     summaries: HashMap<FunctionId, Vec<MayAcquire>>,
     double_locks: Vec<DoubleLock>,
     /// Where a double lock is already recorded (holding function, inner site): the same
@@ -301,14 +308,21 @@ impl Builder<'_, '_> {
         for (file, model) in project.models.iter().enumerate() {
             let tables = tables(file);
             let mut per_function = Vec::with_capacity(model.functions.len());
+            let mut free = Vec::with_capacity(model.functions.len());
             for function in &model.functions {
                 let mut per_hold = Vec::with_capacity(function.lock_holds.len());
                 for hold in &function.lock_holds {
                     per_hold.push(self.resolve(hold, tables, model.language, &definitions));
                 }
                 per_function.push(per_hold);
+                let regions = function.lock_attempts.iter().filter_map(|attempt| {
+                    let resolved = self.resolve(attempt, tables, model.language, &definitions)?;
+                    Some((attempt.region.clone(), resolved.node))
+                });
+                free.push(regions.collect());
             }
             self.resolved.push(per_function);
+            self.free_regions.push(free);
         }
     }
 
@@ -454,16 +468,19 @@ impl Builder<'_, '_> {
     fn summary_of(&self, id: FunctionId, max_depth: usize) -> Vec<MayAcquire> {
         let function = self.project.function(id);
         let mut out: Vec<MayAcquire> = Vec::new();
+        // An unconditional route first, then the shallowest.
+        let rank = |e: &MayAcquire| (e.needs_free.is_some(), e.depth);
         let mut add = |entry: MayAcquire| {
             let same = out
                 .iter()
                 .position(|e| e.node == entry.node && e.owner == entry.owner);
             match same {
-                Some(i) if out[i].depth <= entry.depth => {}
+                Some(i) if rank(&out[i]) <= rank(&entry) => {}
                 Some(i) => out[i] = entry,
                 None => out.push(entry),
             }
         };
+        let free_at = |position: usize| self.free_at(id, position);
         for (hold, lock_hold) in function.lock_holds.iter().enumerate() {
             let at = Acquisition { function: id, hold };
             if lock_hold.scope == LockScope::Local
@@ -484,6 +501,7 @@ impl Builder<'_, '_> {
                     },
                     via: Via::Hold(hold),
                     depth: 0,
+                    needs_free: free_at(lock_hold.span.start),
                 });
             }
         }
@@ -503,6 +521,7 @@ impl Builder<'_, '_> {
                     owner: c.receiver.compose(entry.owner),
                     via: Via::Call { call, callee },
                     depth: entry.depth + 1,
+                    needs_free: entry.needs_free.or_else(|| free_at(c.span.start)),
                     ..entry.clone()
                 });
             }
@@ -543,6 +562,15 @@ impl Builder<'_, '_> {
                 }
             }
         }
+    }
+
+    /// The lock that must be free for code at `position` of function `id` to run (it follows a
+    /// successful non-blocking attempt on it).
+    fn free_at(&self, id: FunctionId, position: usize) -> Option<NodeIndex> {
+        self.free_regions[id.file][id.index]
+            .iter()
+            .find(|(region, _)| region.contains(&position))
+            .map(|(_, node)| *node)
     }
 
     /// Whether the function of hold `outer` already holds lock `b` when it takes `outer` and
@@ -627,6 +655,9 @@ impl Builder<'_, '_> {
                     }) else {
                         continue;
                     };
+                    if self.free_at(id, inner.span.start) == Some(a.node) {
+                        continue;
+                    }
                     let same_object = match (outer.scope, inner.scope) {
                         (LockScope::Field, LockScope::Field) => {
                             outer.lock == inner.lock || (outer.via_self && inner.via_self)
@@ -657,6 +688,12 @@ impl Builder<'_, '_> {
                         continue;
                     };
                     for entry in entries.clone() {
+                        // Only where `a` was free: never while this thread holds it.
+                        if entry.needs_free == Some(a.node)
+                            || self.free_at(id, call.span.start) == Some(a.node)
+                        {
+                            continue;
+                        }
                         let Some((mut chain, leaf)) = self.chain(callee, &entry) else {
                             continue;
                         };

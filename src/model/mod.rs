@@ -176,6 +176,9 @@ pub struct Function {
     pub busy_waits: ThinVec<Span>,
     /// Locks held over a region of this function, in source order of acquisition.
     pub lock_holds: ThinVec<LockHold>,
+    /// (Python) Code that runs only where a non-blocking attempt got the lock, so only where
+    /// the lock was free (`if L.acquire(False): …`): the lock, with `region` that code.
+    pub lock_attempts: ThinVec<LockHold>,
     /// Locks that cannot exclude anything (IL205).
     pub pointless_locks: ThinVec<PointlessLock>,
     /// Locks that may stay held after the function is done with them (IL204).
@@ -512,6 +515,7 @@ impl Function {
             truth_tests: ThinVec::new(),
             busy_waits: ThinVec::new(),
             lock_holds: ThinVec::new(),
+            lock_attempts: ThinVec::new(),
             pointless_locks: ThinVec::new(),
             leaked_locks: ThinVec::new(),
             condition_uses: ThinVec::new(),

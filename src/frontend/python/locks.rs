@@ -8,6 +8,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
 use super::calls::asks_not_to_block;
+use super::conditions::always_leaves;
 use super::semantic::Binding;
 use super::syntax::{dotted, released_on_exceptions, span, written};
 use crate::knowledge::Returns;
@@ -275,6 +276,49 @@ impl<'a> Lowerer<'a> {
             let step = finder.steps.swap_remove(0);
             self.lock_steps.insert(canonical, step);
         }
+    }
+
+    /// `if L.acquire(False): …` (also `blocking=False`, `timeout=0`): the branch runs only
+    /// where the lock was free, so never in a thread that holds it (`if not
+    /// L.acquire(False): return` likewise for the rest of the block).
+    pub(super) fn lock_attempt(&mut self, branch: &ast::StmtIf, rest: &[Stmt]) {
+        let (test, negated) = match branch.test.as_ref() {
+            Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => (not.operand.as_ref(), true),
+            test => (test, false),
+        };
+        let Expr::Call(call) = test else { return };
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return;
+        };
+        if attr.attr.id.as_str() != "acquire" || !asks_not_to_block(call, Some("acquire")) {
+            return;
+        }
+        let region = match negated {
+            false => branch.body.first().zip(branch.body.last()),
+            true if always_leaves(&branch.body) => rest.first().zip(rest.last()),
+            true => None,
+        };
+        let Some((first, last)) = region else { return };
+        let region = span(first).start..span(last).end;
+        let (kind, named) = self.lock_facts(&attr.value);
+        let Some(named) = named else { return };
+        let attempt = LockHold {
+            span: span(call),
+            lock: dotted(&attr.value),
+            kind: kind.unwrap_or_default(),
+            identity: named.identity,
+            scope: named.scope,
+            via_self: named.via_self,
+            region,
+            awaits: Vec::new(),
+            context: self.context,
+            unreleased: false,
+            closure: self.closure,
+            object: 0,
+        };
+        self.model.functions[self.current]
+            .lock_attempts
+            .push(attempt);
     }
 
     /// The lock type of an expression (`threading.Lock`), looking through conditions built on

@@ -450,6 +450,9 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
         let mut exits = 0;
         for (i, stmt) in body.iter().enumerate() {
             self.acquire_release(body, i, &releases);
+            if let Stmt::If(branch) = stmt {
+                self.lock_attempt(branch, &body[i + 1..]);
+            }
             self.visit_stmt(stmt);
             // `if not trust_env: return`: the rest of the block runs only when it is false.
             if let Stmt::If(branch) = stmt
