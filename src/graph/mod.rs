@@ -35,6 +35,8 @@ pub struct SymbolIndex<'a> {
     functions: HashMap<&'a str, FunctionId>,
     /// Type → bases (Python base classes, Rust implemented traits).
     classes: HashMap<&'a str, Vec<&'a str>>,
+    /// Rust: trait → the types that implement it.
+    implementors: HashMap<&'a str, Vec<&'a str>>,
     /// Re-exported name → what it names.
     aliases: HashMap<&'a str, &'a str>,
     /// Module → the modules whose every name it re-exports (Rust's `pub use client::*;`).
@@ -79,6 +81,16 @@ impl<'a> SymbolIndex<'a> {
                     .entry(class.name.as_str())
                     .or_default()
                     .extend(class.bases.iter().map(String::as_str));
+                for base in class
+                    .bases
+                    .iter()
+                    .filter(|_| model.language == Language::Rust)
+                {
+                    let implementors = index.implementors.entry(base.as_str()).or_default();
+                    if !implementors.contains(&class.name.as_str()) {
+                        implementors.push(class.name.as_str());
+                    }
+                }
             }
             for (name, ty) in &model.types {
                 index.types.entry(name.as_str()).or_insert(ty.as_str());
@@ -244,6 +256,22 @@ impl<'a> SymbolIndex<'a> {
             });
             if inherited.is_some() {
                 return inherited;
+            }
+        }
+        // A method of a trait the project implements once (`store.save()` on a `&dyn Store`):
+        // that implementation. With several, which one runs is not known here. (Not a Python
+        // base class: a value of the base's type is one of the base, not of a subclass.)
+        if separator == "::"
+            && let Some((owner, member)) = name.rsplit_once(separator)
+            && let Some(types) = self.implementors.get(owner)
+        {
+            let mut found = types.iter().filter_map(|ty| {
+                self.functions
+                    .get(concat(&[ty, separator, member]).as_str())
+                    .copied()
+            });
+            if let (Some(one), None) = (found.next(), found.next()) {
+                return Some(one);
             }
         }
         // The longest re-exported prefix: `pkg.load` → `pkg.impl.load`.

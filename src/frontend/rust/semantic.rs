@@ -158,6 +158,15 @@ const TRANSPARENT_METHODS: &[&str] = &[
     "take",
     "as_deref",
     "as_deref_mut",
+    // `Result<T, E>` and `Option<T>` are `T` to the model: their error adapters keep it.
+    "map_err",
+    "ok",
+    "ok_or",
+    "ok_or_else",
+    "context",
+    "with_context",
+    "wrap_err",
+    "wrap_err_with",
 ];
 
 /// Types that stand for what they wrap as far as locking goes: smart pointers, `Option`,
@@ -763,8 +772,23 @@ impl<'t> SemanticModel<'t> {
                 }
                 self.canonical_type(canonical, &last.arguments, depth)
             }
+            // `dyn Store + Send`, `impl Store`: the trait (its one implementation, if the
+            // project has one, is found in the project phase).
+            Type::TraitObject(object) => self.trait_of(&object.bounds),
+            Type::ImplTrait(object) => self.trait_of(&object.bounds),
             _ => None,
         }
+    }
+
+    /// The first trait of a list of bounds, by its canonical name.
+    fn trait_of(
+        &self,
+        bounds: &syn::punctuated::Punctuated<syn::TypeParamBound, syn::Token![+]>,
+    ) -> Option<String> {
+        bounds.iter().find_map(|bound| match bound {
+            syn::TypeParamBound::Trait(bound) => self.resolve_qualified_name(&bound.path),
+            _ => None,
+        })
     }
 
     /// The type of an expression, when the syntax gives evidence for it.
