@@ -223,24 +223,20 @@ impl Knowledge {
             toml::from_str(BLOCKING_TOML).expect("rules/blocking.toml is valid");
         let mut types: HashMap<String, HashMap<String, Returns>> =
             toml::from_str(TYPES_TOML).expect("rules/types.toml is valid");
-        let mut wrappers: HashMap<String, HashSet<String>> = types
-            .remove("wrappers")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(lang, names)| match names {
-                Returns::Tuple(names) => (lang, names.into_iter().collect()),
-                Returns::One(name) => (lang, HashSet::from_iter([name])),
-            })
-            .collect();
-        let mut traits: HashMap<String, HashSet<String>> = types
-            .remove("traits")
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(lang, names)| match names {
-                Returns::Tuple(names) => (lang, names.into_iter().collect()),
-                Returns::One(name) => (lang, HashSet::from_iter([name])),
-            })
-            .collect();
+        // Sections of names per language (`[wrappers]`, `[traits]`), not callee → type.
+        let mut name_lists = |section: &str| -> HashMap<String, HashSet<String>> {
+            types
+                .remove(section)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(lang, names)| match names {
+                    Returns::Tuple(names) => (lang, names.into_iter().collect()),
+                    Returns::One(name) => (lang, HashSet::from_iter([name])),
+                })
+                .collect()
+        };
+        let mut wrappers = name_lists("wrappers");
+        let mut traits = name_lists("traits");
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
