@@ -522,12 +522,21 @@ impl<'a> Lowerer<'a> {
             }
             let shared = match value {
                 Expr::Call(call) if self.tables.conditions.contains(kind) => {
-                    match call.arguments.args.first() {
-                        Some(Expr::Attribute(inner)) if inner.value.is_name_expr() => {
-                            Some(inner.attr.id.as_str())
-                        }
-                        _ => None,
-                    }
+                    call.arguments.args.first()
+                }
+                _ => None,
+            };
+            // `Condition(LOCK)` on a module-level (or imported) lock: that lock.
+            if let Some(global @ Expr::Name(_)) = shared
+                && let Some(LockName { identity: lock, .. }) = self.lock_identity(global)
+            {
+                let inner_kind = self.lock_kind(global).unwrap_or_default();
+                self.condition_locks.insert(identity, (lock, inner_kind));
+                continue;
+            }
+            let shared = match shared {
+                Some(Expr::Attribute(inner)) if inner.value.is_name_expr() => {
+                    Some(inner.attr.id.as_str())
                 }
                 _ => None,
             };
