@@ -60,6 +60,10 @@ impl<'a> Lowerer<'a> {
         def: &'d ast::StmtFunctionDef,
     ) -> Vec<(Span, &'d Expr, LockFacts)> {
         let mut locks = Vec::new();
+        let here = self.model.join("");
+        fn package(module: &str) -> &str {
+            module.split('.').next().unwrap_or_default()
+        }
         for decorator in &def.decorator_list {
             let Expr::Call(factory) = &decorator.expression else {
                 continue;
@@ -67,17 +71,14 @@ impl<'a> Lowerer<'a> {
             let Some(name) = self.semantic.resolve(&factory.func) else {
                 continue;
             };
-            let here = self.model.join("");
-            let package = |module: &str| module.split('.').next().unwrap_or_default().to_string();
-            let held: Vec<usize> = match self.lock_decorators.get(&name) {
-                Some(held) => held.clone(),
+            let (held, verified): (Vec<usize>, bool) = match self.lock_decorators.get(&name) {
+                Some(held) => (held.clone(), true),
                 None if name.starts_with(&here) => continue,
                 None if name.contains('.') && package(&name) == package(&here) => {
-                    (0..factory.arguments.args.len()).collect()
+                    ((0..factory.arguments.args.len()).collect(), false)
                 }
                 None => continue,
             };
-            let verified = self.lock_decorators.contains_key(&name);
             for index in held {
                 let Some(lock) = factory.arguments.args.get(index) else {
                     continue;
