@@ -12,7 +12,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{CallSite, FunctionId, Project};
 use crate::knowledge::{LanguageTables, LockType};
-use crate::model::{Context, FunctionKind, LockDefinition, LockHold, LockScope, Receiver, Span};
+use crate::model::{
+    Call, Context, FunctionKind, LockDefinition, LockHold, LockScope, Receiver, Span,
+};
 
 /// One acquisition: a function and the index of the lock hold in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -392,7 +394,9 @@ impl Builder<'_, '_> {
     }
 
     /// The definition of a lock identity, looking through base classes for an attribute
-    /// (`shop.Sub.lock` defined as `shop.Base.lock`).
+    /// (`shop.Sub.lock` defined as `shop.Base.lock`), and through the type of an owner only the
+    /// project phase knows (Rust: `store::Pool::region.().buffer`, the field of what a project
+    /// method returns; `net::Client.inner.buffer`, a field of a field).
     fn definition<'d>(
         &self,
         identity: &str,
@@ -404,10 +408,19 @@ impl Builder<'_, '_> {
         }
         let steps = steps.checked_sub(1)?;
         let (owner, attribute) = identity.rsplit_once('.')?;
-        self.project.index.bases(owner).iter().find_map(|base| {
+        let inherited = self.project.index.bases(owner).iter().find_map(|base| {
             let inherited = crate::model::concat(&[base, ".", attribute]);
             self.definition(&inherited, definitions, steps)
-        })
+        });
+        if inherited.is_some() || !owner.contains("::") || !owner.contains('.') {
+            return inherited;
+        }
+        let ty = self.project.index.type_of(owner, "::")?;
+        self.definition(
+            &crate::model::concat(&[ty, ".", attribute]),
+            definitions,
+            steps,
+        )
     }
 
     fn resolved(&self, at: Acquisition) -> Option<Resolved> {
@@ -494,10 +507,10 @@ impl Builder<'_, '_> {
                     node: resolved.node,
                     lock: resolved.lock,
                     scope: lock_hold.scope,
-                    owner: if lock_hold.via_self {
-                        Receiver::Own
-                    } else {
-                        Receiver::Other
+                    owner: match (lock_hold.via_self, lock_hold.parameter) {
+                        (true, _) => Receiver::Own,
+                        (false, Some(index)) => Receiver::Parameter(index),
+                        (false, None) => Receiver::Other,
                     },
                     via: Via::Hold(hold),
                     depth: 0,
@@ -518,7 +531,7 @@ impl Builder<'_, '_> {
                     continue;
                 }
                 add(MayAcquire {
-                    owner: c.receiver.compose(entry.owner),
+                    owner: owner_in_caller(c, entry.owner),
                     via: Via::Call { call, callee },
                     depth: entry.depth + 1,
                     needs_free: entry.needs_free.or_else(|| free_at(c.span.start)),
@@ -709,6 +722,9 @@ impl Builder<'_, '_> {
                                     || (outer.object != 0
                                         && outer.object == call.object
                                         && entry.owner == Receiver::Own)
+                                    // `region.buffer` held, then `flush(&region)` takes
+                                    // `region.buffer` of its parameter.
+                                    || given_as_owner(call, entry.owner, outer)
                             }
                             _ => false,
                         };
@@ -787,6 +803,32 @@ impl Builder<'_, '_> {
             }
         }
     }
+}
+
+/// Whose lock a lock of `owner` (seen from a call's callee) is, seen from the caller: a field of
+/// the callee's parameter is a field of the object the call gives it.
+fn owner_in_caller(call: &Call, owner: Receiver) -> Receiver {
+    match owner {
+        Receiver::Parameter(index) => call
+            .object_arguments
+            .iter()
+            .find(|argument| argument.position == index)
+            .map_or(Receiver::Other, |argument| argument.receiver),
+        owner => call.receiver.compose(owner),
+    }
+}
+
+/// Whether a call gives its callee, as the parameter whose field lock the callee takes
+/// (`owner`), the object whose field lock `held` is.
+fn given_as_owner(call: &Call, owner: Receiver, held: &LockHold) -> bool {
+    let Receiver::Parameter(index) = owner else {
+        return false;
+    };
+    call.object_arguments.iter().any(|argument| {
+        argument.position == index
+            && ((held.object != 0 && argument.object == held.object)
+                || (held.via_self && argument.receiver == Receiver::Own))
+    })
 }
 
 /// Whether taking a lock again while holding it deadlocks (`Some`), and if so whether the two

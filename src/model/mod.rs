@@ -82,6 +82,10 @@ pub enum Receiver {
     Creator,
     /// An object the caller's object created, handing itself over: `self.subs.m()` in `Owner`.
     Child,
+    /// The caller's parameter with this index, counting `self` (`region.flush()` in
+    /// `fn write(region: &Region)`). As the owner of a lock a function may take: a field of
+    /// that parameter (`region.buffer`).
+    Parameter(u8),
 }
 
 impl Receiver {
@@ -91,6 +95,7 @@ impl Receiver {
             (Receiver::Own, owner) => owner,
             (Receiver::Creator, Receiver::Own) => Receiver::Creator,
             (Receiver::Child, Receiver::Creator) => Receiver::Own,
+            (Receiver::Parameter(index), Receiver::Own) => Receiver::Parameter(index),
             _ => Receiver::Other,
         }
     }
@@ -134,6 +139,21 @@ pub struct Call {
     /// Python: how many positional arguments the call gives (what they tell a callee's
     /// conditions, if more, is in [`Function::call_arguments`]).
     pub positional_arguments: u16,
+    /// Rust: the arguments that are objects whose locks the analysis follows into the callee
+    /// (the caller's own object, one of its parameters, an object whose lock it holds).
+    pub object_arguments: ThinVec<ObjectArgument>,
+}
+
+/// An argument of a call that is an object the callee may lock a field of (`&region` in
+/// `self.flush(&region)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectArgument {
+    /// The callee's parameter it is given as, counting `self`.
+    pub position: u8,
+    /// Which object it is, seen from the caller: its own, one of its parameters, another.
+    pub receiver: Receiver,
+    /// The held object it is (see [`LockHold::object`]); 0: none.
+    pub object: u32,
 }
 
 /// One blocking API: the rule it belongs to (one of [`crate::codes::BLOCKING_API_CODES`]) and
@@ -471,6 +491,10 @@ pub struct LockHold {
     /// `client.inner.lock()`), numbered in the file; 0: none or `self`. A call with the same
     /// number (`client.reconnect()`) runs on that object, so its `self.inner` is this lock.
     pub object: u32,
+    /// Rust: the function's parameter (counting `self`) whose field the lock is (`region` in
+    /// `region.buffer.read()` in `fn flush(region: &Region)`): a caller that passes an object
+    /// whose lock it holds has this lock taken again.
+    pub parameter: Option<u8>,
 }
 
 impl LockHold {

@@ -104,6 +104,7 @@ impl<'a> Lowerer<'a> {
             result: ResultUse::Used,
             blocking: None,
             positional_arguments: 0,
+            object_arguments: thin_vec::ThinVec::new(),
         };
         self.model.functions[self.current].calls.push(call);
     }
@@ -357,6 +358,7 @@ impl<'a> Lowerer<'a> {
             result,
             blocking,
             positional_arguments,
+            object_arguments: thin_vec::ThinVec::new(),
         });
         // `x.insert(0, y)` reads an attribute of `x` (see `FileModel::reads_name`); `x.close()`
         // of a coroutine's own method uses it (see `visit_expr`).

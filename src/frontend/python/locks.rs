@@ -316,6 +316,7 @@ impl<'a> Lowerer<'a> {
             unreleased: false,
             closure: self.closure,
             object: 0,
+            parameter: None,
         };
         self.model.functions[self.current]
             .lock_attempts
@@ -465,6 +466,7 @@ impl<'a> Lowerer<'a> {
             unreleased: false,
             closure: self.closure,
             object,
+            parameter: None,
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }

@@ -103,6 +103,7 @@ impl Lowerer<'_> {
         };
         let (offloads, schedules) =
             self.record_call(callee, alternatives, None, span.clone(), false);
+        self.note_object_arguments(&call.args, 0);
         // `drop(inner)` runs the type's `Drop` impl, if the project has one: a call to it.
         if drops
             && let Some(Returns::One(ty)) = call.args.first().and_then(|a| self.semantic.type_of(a))
@@ -153,11 +154,14 @@ impl Lowerer<'_> {
             self.lock_through_arguments(callee, &call.args, &span, 1);
         }
         let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
+        self.note_object_arguments(&call.args, 1);
         if !on_self {
             let receiver = || syntax::written(&call.receiver);
             let object = self.held_objects.of_receiver(self.current, receiver);
+            let on = self.object_receiver(&call.receiver);
             if let Some(recorded) = self.model.functions[self.current].calls.last_mut() {
                 recorded.object = object;
+                recorded.receiver = on;
             }
         }
         self.visit_expr(&call.receiver);
@@ -236,6 +240,7 @@ impl Lowerer<'_> {
             result: Default::default(),
             blocking,
             positional_arguments: 0,
+            object_arguments: thin_vec::ThinVec::new(),
         });
         (offloads, schedules)
     }

@@ -7,11 +7,13 @@ use syn::visit::Visit;
 use syn::{Expr, Pat, Type};
 
 use super::Lowerer;
-use super::semantic::is_deferred;
-use super::syntax::{OwnMethodCalls, byte_span, expr_start, field_name, member_name, written};
+use super::syntax::{
+    self, OwnMethodCalls, byte_span, expr_start, field_name, member_name, written,
+};
 use crate::knowledge::Returns;
 use crate::model::{
-    Context, LockDefinition, LockHold, LockName, LockScope, Pointless, PointlessLock, Span,
+    Context, LockDefinition, LockHold, LockName, LockScope, ObjectArgument, Pointless,
+    PointlessLock, Receiver, Span,
 };
 
 impl Lowerer<'_> {
@@ -133,9 +135,11 @@ impl Lowerer<'_> {
     pub(super) fn field_identity(&self, base: &Expr, name: &str) -> Option<LockName> {
         let (owner, via_self) = match base {
             Expr::Path(p) if p.path.is_ident("self") => (self.semantic.self_type.clone()?, true),
+            // A type only the project phase knows (a project method's result, a field of a
+            // struct of another file) is resolved there (see `LockGraph::definition`).
             base => match self.semantic.type_of(base)? {
-                Returns::One(ty) if !is_deferred(&ty) => (ty, false),
-                _ => return None,
+                Returns::One(ty) => (ty, false),
+                Returns::Tuple(_) => return None,
             },
         };
         Some(LockName {
@@ -510,6 +514,12 @@ impl Lowerer<'_> {
         let object = self
             .held_objects
             .of_lock(self.current, &lock, scope, via_self);
+        let parameter = match lock.rsplit_once('.') {
+            Some((owner, _)) if scope == LockScope::Field && !via_self => {
+                self.parameter_index(owner)
+            }
+            _ => None,
+        };
         let hold = LockHold {
             region: span.start..region_end.max(span.end),
             span,
@@ -523,8 +533,63 @@ impl Lowerer<'_> {
             unreleased: false,
             closure: self.closure,
             object,
+            parameter,
         };
         self.model.functions[self.current].lock_holds.push(hold);
+    }
+
+    /// The index (counting `self`) of the current function's parameter named `name`.
+    fn parameter_index(&self, name: &str) -> Option<u8> {
+        let index = self
+            .parameters
+            .iter()
+            .position(|p| p == name && p != "self")?;
+        u8::try_from(index).ok()
+    }
+
+    /// Which object an expression is, seen from the current function: its own (`self`), one
+    /// of its parameters, another.
+    pub(super) fn object_receiver(&self, expr: &Expr) -> Receiver {
+        match syntax::object_written(expr) {
+            Some(name) if name == "self" => Receiver::Own,
+            Some(name) => self
+                .parameter_index(&name)
+                .map_or(Receiver::Other, Receiver::Parameter),
+            None => Receiver::Other,
+        }
+    }
+
+    /// Notes on the call just recorded which of its arguments are objects whose fields' locks
+    /// the analysis follows into the callee (see [`crate::model::Call::object_arguments`]);
+    /// `self_offset` is 1 for a method call (its receiver is parameter 0).
+    pub(super) fn note_object_arguments(
+        &mut self,
+        args: &syn::punctuated::Punctuated<Expr, syn::Token![,]>,
+        self_offset: usize,
+    ) {
+        let mut found = thin_vec::ThinVec::new();
+        for (index, arg) in args.iter().enumerate() {
+            let Ok(position) = u8::try_from(index + self_offset) else {
+                break;
+            };
+            let Some(name) = syntax::object_written(arg) else {
+                continue;
+            };
+            let receiver = self.object_receiver(arg);
+            let object = self.held_objects.of_receiver(self.current, || name);
+            if receiver != Receiver::Other || object != 0 {
+                found.push(ObjectArgument {
+                    position,
+                    receiver,
+                    object,
+                });
+            }
+        }
+        if !found.is_empty()
+            && let Some(call) = self.model.functions[self.current].calls.last_mut()
+        {
+            call.object_arguments = found;
+        }
     }
 }
 

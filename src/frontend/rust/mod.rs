@@ -80,6 +80,7 @@ pub fn lower(
         param_lockers: HashMap::new(),
         closure_guards: HashMap::new(),
         held_objects: Default::default(),
+        parameters: Vec::new(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     if module.edition == 2015 {
@@ -149,6 +150,9 @@ struct Lowerer<'t> {
     closure_guards: HashMap<(usize, String), (String, Option<LockName>, String)>,
     /// The objects whose field locks each function holds (see [`super::HeldObjects`]).
     held_objects: super::HeldObjects,
+    /// The current function's parameters by index, counting `self` (empty for a pattern that
+    /// is not a plain name).
+    parameters: Vec<String>,
 }
 
 /// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is

@@ -174,6 +174,47 @@ pub(super) fn written(expr: &Expr) -> String {
     }
 }
 
+/// The object an argument or receiver names, as written (`region` for `region`, `&region`,
+/// `&*region`, `region.clone()`, `Arc::clone(&region)`, `region.as_ref()`; `self.inner`), when
+/// it is a name or a field path.
+pub(super) fn object_written(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Path(path) if path.qself.is_none() && path.path.segments.len() == 1 => {
+            Some(path.path.segments[0].ident.to_string())
+        }
+        Expr::Field(field) => Some(format!(
+            "{}.{}",
+            object_written(&field.base)?,
+            member_name(&field.member)
+        )),
+        Expr::Reference(inner) => object_written(&inner.expr),
+        Expr::Paren(inner) => object_written(&inner.expr),
+        Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
+            object_written(&unary.expr)
+        }
+        Expr::MethodCall(call)
+            if call.args.is_empty()
+                && matches!(call.method.to_string().as_str(), "clone" | "as_ref") =>
+        {
+            object_written(&call.receiver)
+        }
+        Expr::Call(call) if call.args.len() == 1 => match call.func.as_ref() {
+            Expr::Path(path)
+                if path.path.segments.len() == 2
+                    && matches!(
+                        path.path.segments[0].ident.to_string().as_str(),
+                        "Arc" | "Rc"
+                    )
+                    && path.path.segments[1].ident == "clone" =>
+            {
+                object_written(&call.args[0])
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The `.await` points of statements, not counting closures, async blocks and items (they run
 /// at another time).
 pub(super) fn awaits_in(stmts: &[syn::Stmt]) -> Vec<Span> {

@@ -97,6 +97,14 @@ impl Lowerer<'_> {
             .iter()
             .any(|input| matches!(input, syn::FnArg::Typed(typed) if is_guard_type(&typed.ty)));
         let outer_takes_guard = std::mem::replace(&mut self.takes_guard, takes_guard);
+        let parameters = sig.inputs.iter().map(|input| match input {
+            syn::FnArg::Receiver(_) => "self".to_string(),
+            syn::FnArg::Typed(typed) => match &*typed.pat {
+                syn::Pat::Ident(ident) => ident.ident.to_string(),
+                _ => String::new(),
+            },
+        });
+        let outer_parameters = std::mem::replace(&mut self.parameters, parameters.collect());
         self.region(
             name,
             canonical,
@@ -124,6 +132,7 @@ impl Lowerer<'_> {
             },
         );
         self.takes_guard = outer_takes_guard;
+        self.parameters = outer_parameters;
     }
 }
 
