@@ -257,7 +257,7 @@ fn rendered_findings_of_the_fixtures_snapshots() {
 fn dump(model: &FileModel) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "module {:?} ({:?})", model.module, model.language);
-    let lists: [(&str, Vec<String>); 10] = [
+    let lists: [(&str, Vec<String>); 11] = [
         ("alias", debug_each(&model.aliases)),
         ("class", debug_each(&model.classes)),
         ("lock definition", debug_each(&model.lock_definitions)),
@@ -268,6 +268,7 @@ fn dump(model: &FileModel) -> String {
         ("mutable static", debug_each(&model.mutable_statics)),
         ("fork hook", debug_each(&model.fork_hooks)),
         ("guard method", debug_each(&model.guard_methods)),
+        ("guard function", debug_each(&model.guard_functions)),
     ];
     for (what, items) in lists {
         for item in items {

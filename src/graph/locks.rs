@@ -338,21 +338,42 @@ impl Builder<'_, '_> {
         if hold.identity.is_empty() || hold.unreleased {
             return None;
         }
-        let definition = self.definition(&hold.identity, definitions, 12);
-        let lock = match tables.lock(&hold.kind) {
-            Some(lock) => *lock,
-            // A Rust guard method of a lock whose type only the definition tells (`::lock`).
-            None if hold.kind.starts_with("::") => {
-                *tables.lock(&crate::model::concat(&[&definition?.1.kind, &hold.kind]))?
+        // Rust: the guard a function of another file returns (`?guard:callee`) is of the
+        // `static` lock that function locks, if it is one that does.
+        let (identity, kind) = match hold.kind.strip_prefix("?guard:") {
+            Some(callee) => {
+                let index = &self.project.index;
+                let function = index.resolve(callee, "::", crate::graph::MAX_RESOLUTION_STEPS)?;
+                index.guard_function(&self.project.function(function).canonical)?
             }
+            None => (hold.identity.as_str(), hold.kind.as_str()),
+        };
+        let definition = self.definition(identity, definitions, 12);
+        let mut lock_kind = None;
+        let lock = match tables.lock(kind) {
+            Some(lock) => *lock,
+            // A Rust guard method of a lock whose type only the definition tells (`::lock`), or
+            // the type the project gives the name (a field typed by a `type` alias of another
+            // module: `state: SharedState` with `type SharedState = Arc<Mutex<State>>`).
+            None if kind.starts_with("::") => match definition {
+                Some((_, definition)) => {
+                    *tables.lock(&crate::model::concat(&[&definition.kind, kind]))?
+                }
+                None => {
+                    let ty = self.project.index.type_of(identity, "::")?;
+                    let ty = self.project.index.type_of(ty, "::").unwrap_or(ty);
+                    lock_kind = Some(ty);
+                    *tables.lock(&crate::model::concat(&[ty, kind]))?
+                }
+            },
             // A guard method the project adds to a library lock type.
-            None if let Some(guard) = self.project.index.guard_method(&hold.kind) => {
+            None if let Some(guard) = self.project.index.guard_method(kind) => {
                 *tables.lock(guard)?
             }
             // A lock given to a function of another file (`?callee#index`): taken if that
             // function locks that parameter.
-            None if hold.kind.starts_with('?') => {
-                let (callee, parameter) = hold.kind[1..].rsplit_once('#')?;
+            None if kind.starts_with('?') => {
+                let (callee, parameter) = kind[1..].rsplit_once('#')?;
                 let parameter = parameter.parse().ok()?;
                 let index = &self.project.index;
                 let separator = language.path_separator();
@@ -370,20 +391,19 @@ impl Builder<'_, '_> {
         if !lock.excludes() {
             return None;
         }
-        let identity = definition.map_or(hold.identity.as_str(), |(_, d)| d.identity.as_str());
+        let identity = definition.map_or(identity, |(_, d)| d.identity.as_str());
         let node = match self.nodes.get(identity) {
             Some(node) => *node,
             None => {
                 let node = self.graph.add_node(LockNode {
                     identity: identity.to_string(),
-                    kind: definition.map_or_else(
-                        || {
-                            hold.kind
-                                .rsplit_once("::")
-                                .map_or(hold.kind.clone(), |(ty, _)| ty.to_string())
-                        },
-                        |(_, d)| d.kind.clone(),
-                    ),
+                    kind: match (definition, lock_kind) {
+                        (Some((_, d)), _) => d.kind.clone(),
+                        (None, Some(ty)) => ty.to_string(),
+                        (None, None) => kind
+                            .rsplit_once("::")
+                            .map_or(kind.to_string(), |(ty, _)| ty.to_string()),
+                    },
                     definition: definition.map(|(file, d)| (file, d.span.clone())),
                 });
                 self.nodes.insert(identity.to_string(), node);
@@ -396,7 +416,8 @@ impl Builder<'_, '_> {
     /// The definition of a lock identity, looking through base classes for an attribute
     /// (`shop.Sub.lock` defined as `shop.Base.lock`), and through the type of an owner only the
     /// project phase knows (Rust: `store::Pool::region.().buffer`, the field of what a project
-    /// method returns; `net::Client.inner.buffer`, a field of a field).
+    /// method returns; `net::Client.inner.buffer`, a field of a field; `ui::SharedState.player`,
+    /// a field through a `type` alias of another module).
     fn definition<'d>(
         &self,
         identity: &str,
@@ -412,7 +433,7 @@ impl Builder<'_, '_> {
             let inherited = crate::model::concat(&[base, ".", attribute]);
             self.definition(&inherited, definitions, steps)
         });
-        if inherited.is_some() || !owner.contains("::") || !owner.contains('.') {
+        if inherited.is_some() || !owner.contains("::") {
             return inherited;
         }
         let ty = self.project.index.type_of(owner, "::")?;

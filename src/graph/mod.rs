@@ -53,6 +53,9 @@ pub struct SymbolIndex<'a> {
     /// (function, parameter index) → the guard method it locks that parameter with (see
     /// [`FileModel::parameter_locks`]).
     parameter_locks: HashMap<(&'a str, u32), &'a str>,
+    /// Function → the `static` lock whose guard it returns and the guard method (see
+    /// [`FileModel::guard_functions`]).
+    guard_functions: HashMap<&'a str, (&'a str, &'a str)>,
     /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
     /// a library's and is not looked up further.
     roots: rustc_hash::FxHashSet<&'a str>,
@@ -113,6 +116,12 @@ impl<'a> SymbolIndex<'a> {
                     .entry((function.as_str(), *parameter))
                     .or_insert(guard.as_str());
             }
+            for (function, lock, guard) in &model.guard_functions {
+                index
+                    .guard_functions
+                    .entry(function.as_str())
+                    .or_insert((lock.as_str(), guard.as_str()));
+            }
             for (method, guard) in &model.guard_methods {
                 index
                     .guard_methods
@@ -153,6 +162,11 @@ impl<'a> SymbolIndex<'a> {
     /// `self`), if it locks it.
     pub fn parameter_lock(&self, function: &str, index: u32) -> Option<&'a str> {
         self.parameter_locks.get(&(function, index)).copied()
+    }
+
+    /// The `static` lock whose guard a project function returns, and its guard method.
+    pub fn guard_function(&self, function: &str) -> Option<(&'a str, &'a str)> {
+        self.guard_functions.get(function).copied()
     }
 
     /// The lock table's guard method behind a guard method the project adds to a library lock
@@ -357,6 +371,7 @@ pub fn interface_hash(model: &FileModel) -> u64 {
     model.aliases.hash(&mut hasher);
     model.guard_methods.hash(&mut hasher);
     model.parameter_locks.hash(&mut hasher);
+    model.guard_functions.hash(&mut hasher);
     // Calls resolve through other files' types too (`relay::service::Service.probe::find`).
     model.types.hash(&mut hasher);
     model.returned_by.hash(&mut hasher);

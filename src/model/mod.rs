@@ -604,7 +604,8 @@ pub struct FileModel {
     pub lock_definitions: Vec<LockDefinition>,
     /// What the file tells other files about the types of its names: module-level objects and
     /// class attributes with a known type (`shop.jobs` → `queue.Queue`,
-    /// `shop.Worker.inbox` → `queue.Queue`), sorted.
+    /// `shop.Worker.inbox` → `queue.Queue`; Rust struct fields, and `type` aliases:
+    /// `player::state::SharedState` → `player::state::State` for `Arc<State>`), sorted.
     pub types: Vec<(String, String)>,
     /// Module-level objects and class attributes whose type the file cannot tell, with the
     /// function whose result they hold (`shop.Handler._lock` → `shop.locks.make_lock`).
@@ -627,6 +628,10 @@ pub struct FileModel {
     /// Rust: functions that lock a lock they are given, with the parameter's index (counting
     /// `self`) and the guard method (`wal::WalFile::new`, 0, `parking_lot::RwLock::read`).
     pub parameter_locks: Vec<(String, u32, String)>,
+    /// Rust: functions that return a guard of a `static` lock, with its identity and the guard
+    /// method (`truncate::dicts::main_dict`, `truncate::dicts::DICT`,
+    /// `std::sync::Mutex::lock`): a caller that keeps the result holds that lock.
+    pub guard_functions: Vec<(String, String, String)>,
 }
 
 impl FileModel {
@@ -657,6 +662,7 @@ impl FileModel {
             mutable_statics: Vec::new(),
             guard_methods: Vec::new(),
             parameter_locks: Vec::new(),
+            guard_functions: Vec::new(),
         }
     }
 

@@ -3,7 +3,7 @@
 //! through calls — or a read-write lock is taken for writing under its own read guard (or the
 //! other way round). The thread waits for itself forever.
 
-use super::lock_sites::{acquisition, chain_names, hold, inner_sites};
+use super::lock_sites::{acquisition, chain_names, hold, inner_sites, short_name};
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -30,6 +30,16 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let outer = hold(project, double.outer);
+        // A guard another file's function returns is written as that call: name the lock too.
+        let lock_graph = context.lock_graph();
+        let outer_lock = match outer.kind.starts_with("?guard:") {
+            true => format!(
+                "{}` guard from `{}",
+                short_name(&lock_graph.graph[double.lock].identity),
+                outer.lock
+            ),
+            false => outer.lock.clone(),
+        };
 
         // The lock's type as its definition tells (the hold may only know `::read`).
         let kind = context.lock_graph().graph[double.lock].kind.as_str();
@@ -70,19 +80,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             // A lock handed to a function of another file that locks it (`?callee#index`).
             Inner::Direct(_) if inner_kind.starts_with('?') => format!(
                 "`{}` is held while it is passed to `{}`, which takes it again",
-                outer.lock,
+                outer_lock,
                 inner_kind[1..]
                     .rsplit_once('#')
                     .map_or(inner_kind, |(callee, _)| callee)
             ),
             Inner::Direct(_) => format!(
                 "`{}` is taken again in `{}` while this {waiter} already holds it",
-                outer.lock,
+                outer_lock,
                 project.function(double.outer.function).name
             ),
             Inner::Call { .. } => format!(
                 "`{}` is held while calling into code that takes it again ({})",
-                outer.lock,
+                outer_lock,
                 chain_names(project, &evidence)
             ),
         };
@@ -101,20 +111,20 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             format!("double lock: {what}; {why}"),
         )
         .with_label(match &double.inner {
-            Inner::Direct(_) => format!("`{}` taken again while already held", outer.lock),
-            Inner::Call { .. } => format!("this call takes `{}` again", outer.lock),
+            Inner::Direct(_) => format!("`{}` taken again while already held", outer_lock),
+            Inner::Call { .. } => format!("this call takes `{}` again", outer_lock),
         })
         .with_help(help);
         diagnostic.related.push(acquisition(
             project,
             double.outer,
-            format!("`{}` first taken here", outer.lock),
+            format!("`{}` first taken here", outer_lock),
         ));
         diagnostic.related.extend(inner_sites(
             project,
             &evidence,
-            &outer.lock,
-            &outer.lock,
+            &outer_lock,
+            &outer_lock,
             true,
         ));
         out.push(diagnostic);

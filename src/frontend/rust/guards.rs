@@ -11,7 +11,7 @@ use syn::{Expr, Pat};
 
 use super::Lowerer;
 use super::syntax::{awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written};
-use crate::model::{Leak, LeakedLock, Pointless, Span};
+use crate::model::{Leak, LeakedLock, LockName, LockScope, Pointless, Span};
 
 impl Lowerer<'_> {
     /// The guard a temporary lock call makes, if it is one: an async lock's only once awaited
@@ -80,6 +80,24 @@ impl Lowerer<'_> {
                 self.hold(call, kind, region_end, body_awaits);
                 return;
             }
+            if let syn::Stmt::Local(local) = stmt
+                && let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat))
+                && let Some((span, kind, lock, as_written)) = self.guard_function_call(&init.expr)
+            {
+                let (moved_by, first_move) = moves.after(&name, i, stmts.len());
+                let region_end = stmts
+                    .get(moved_by)
+                    .map_or(block_end, |s| stmt_start(s, block_end));
+                let region_end = first_move.map_or(region_end, |m| m.min(region_end));
+                bound_guards.push((name, as_written.clone()));
+                let awaits = if self.tables.lock(&kind).is_some_and(|l| !l.is_async) {
+                    moves.awaits(stmts, i + 1, moved_by)
+                } else {
+                    Vec::new()
+                };
+                self.record_hold(span, region_end, Some(lock), as_written, kind, awaits);
+                return;
+            }
             let statement_end = stmt_end(stmt, block_end);
             let mut temporaries = Temporaries {
                 edition: self.edition,
@@ -127,6 +145,42 @@ impl Lowerer<'_> {
                 );
             }
         }
+    }
+
+    /// `let dict = main_dict();` of a function that returns a guard of a `static` lock: one of
+    /// this file's (that lock, as the function writes it), or a free function of another module
+    /// of the crate, kept as a candidate of kind `?guard:callee` that the project phase keeps
+    /// where that function returns a static's guard (see `FileModel::guard_functions`).
+    fn guard_function_call(&self, init: &Expr) -> Option<(Span, String, LockName, String)> {
+        let Expr::Call(call) = init else {
+            return None;
+        };
+        let Expr::Path(func) = &*call.func else {
+            return None;
+        };
+        let callee = self.semantic.resolve_qualified_name(&func.path)?;
+        let span = expr_start(init)..call.paren_token.span.close().byte_range().end;
+        if let Some((kind, lock, as_written)) = self.guard_functions.get(&callee) {
+            return Some((span, kind.clone(), lock.clone(), as_written.clone()));
+        }
+        let module = self.semantic.module();
+        let (owner, name) = callee.rsplit_once("::")?;
+        let same_crate = owner.split("::").next() == module.split("::").next();
+        let upper = |s: &str| s.starts_with(|c: char| c.is_ascii_uppercase());
+        if !same_crate || owner == module || upper(name) || upper(owner.rsplit("::").next()?) {
+            return None;
+        }
+        let lock = LockName {
+            identity: callee.clone(),
+            scope: LockScope::Global,
+            via_self: false,
+        };
+        Some((
+            span,
+            format!("?guard:{callee}"),
+            lock,
+            format!("{}()", written(&call.func)),
+        ))
     }
 
     /// `let get_guard = || m.lock().unwrap();`: calling the closure takes `m`.

@@ -224,6 +224,16 @@ impl Lowerer<'_> {
             && let Some(tail) = returned_value(block)
             && let Some((call, kind)) = self.guard_call(tail)
         {
+            // `fn main_dict() -> MutexGuard<'static, Dict> { DICT.lock().unwrap() }`.
+            if sig.receiver().is_none()
+                && let Some(lock) = self.lock_identity(&call.receiver)
+                && lock.scope == LockScope::Global
+            {
+                let export = (name.clone(), lock.identity.clone(), kind.clone());
+                self.model.guard_functions.push(export);
+                let guard = (kind.clone(), lock, written(&call.receiver));
+                self.guard_functions.insert(name.clone(), guard);
+            }
             let field = match &*call.receiver {
                 Expr::Path(p) if p.path.is_ident("self") => Some(None),
                 Expr::Field(field) => match (&*field.base, &field.member) {

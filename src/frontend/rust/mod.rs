@@ -78,6 +78,7 @@ pub fn lower(
         next_call_awaited: false,
         guard_helpers: HashMap::new(),
         param_lockers: HashMap::new(),
+        guard_functions: HashMap::new(),
         closure_guards: HashMap::new(),
         held_objects: Default::default(),
         parameters: Vec::new(),
@@ -145,6 +146,9 @@ struct Lowerer<'t> {
     /// The file's functions that lock a lock they are given: canonical name → (parameter
     /// index, counting `self`, guard method).
     param_lockers: HashMap<String, Vec<(usize, String)>>,
+    /// The file's functions that return a guard of a `static` lock: canonical name → (guard
+    /// method, the lock, the lock as written).
+    guard_functions: HashMap<String, (String, LockName, String)>,
     /// Closures bound to a local that return a guard, by (function, local): the guard
     /// method, the lock and the lock as written.
     closure_guards: HashMap<(usize, String), (String, Option<LockName>, String)>,

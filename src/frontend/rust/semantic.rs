@@ -256,6 +256,7 @@ impl<'t> SemanticModel<'t> {
         self.declarations(items, &module, 0);
         let fields = self.struct_fields(items);
         self.export_fields(&module, &fields);
+        self.export_type_aliases();
         self.fields = fields;
         self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
@@ -270,6 +271,27 @@ impl<'t> SemanticModel<'t> {
             for (field, ty) in fields {
                 self.exported_fields
                     .push((format!("{module}::{strukt}.{field}"), ty.clone()));
+            }
+        }
+    }
+
+    /// Records what the file's `type` aliases without parameters stand for, for other files:
+    /// `pub type SharedState = Arc<State>;` makes a `SharedState` of another module a `State`
+    /// (a field or lock reached through it is `State`'s).
+    fn export_type_aliases(&mut self) {
+        let aliases: Vec<String> = self
+            .type_aliases
+            .iter()
+            .filter(|(_, (params, _))| params.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in aliases {
+            let none = syn::PathArguments::None;
+            if let Some(ty) = self.canonical_type(name.clone(), &none, 4)
+                && ty != name
+                && ty.contains("::")
+            {
+                self.exported_fields.push((name, ty));
             }
         }
     }
@@ -689,6 +711,21 @@ impl<'t> SemanticModel<'t> {
             .collect()
     }
 
+    /// The glob import a type name that names nothing in scope comes from: the crate's own
+    /// glob when exactly one is in scope, else the only glob in scope.
+    fn glob_type(&self, path: &syn::Path) -> Option<String> {
+        let candidates = self.glob_candidates(path);
+        let crate_name = self.crate_name();
+        let mut own = candidates
+            .iter()
+            .filter(|c| c.split("::").next() == Some(crate_name));
+        match (own.next(), own.next(), candidates.as_slice()) {
+            (Some(own), None, _) => Some(own.clone()),
+            (None, _, [only]) => Some(only.clone()),
+            _ => None,
+        }
+    }
+
     /// The canonical name of a type, looking through references and smart pointers.
     pub(super) fn resolve_type(&self, ty: &Type) -> Option<String> {
         self.resolve_type_within(ty, 4)
@@ -759,6 +796,15 @@ impl<'t> SemanticModel<'t> {
                     return self.resolve_bound_type(inner, bound, depth);
                 }
                 if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
+                    // A type only a glob import can bring is that module's: the crate's own
+                    // glob (`use crate::state::*;`) if there is one, else the only glob.
+                    if !self.fields.contains_key(&name)
+                        && !PRELUDE_TYPES.contains(&name.as_str())
+                        && name.starts_with(|c: char| c.is_ascii_uppercase())
+                        && let Some(glob) = self.glob_type(&type_path.path)
+                    {
+                        return self.canonical_type(glob, &last.arguments, depth);
+                    }
                     // A type of this crate, or from the prelude: keep its bare name.
                     return Some(name);
                 }
@@ -1195,6 +1241,9 @@ fn parse_lazy_statics(input: syn::parse::ParseStream) -> syn::Result<Vec<(syn::I
 
 /// The suffix of a deferred type that stands for what a function returns
 /// (`ui::db::Handle::start_with_guard.()`).
+/// The prelude's types, which no glob import brings.
+const PRELUDE_TYPES: &[&str] = &["Box", "Option", "Result", "Self", "String", "Vec"];
+
 pub(super) const RESULT: &str = ".()";
 
 /// Whether a type is a field of a struct declared in another file (`relay::service::Service.probe`)
