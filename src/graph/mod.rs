@@ -302,13 +302,28 @@ impl<'a> SymbolIndex<'a> {
         }
         let (owner, member) = name.rsplit_once(separator)?;
         // A name a module re-exports with a glob (`dagger_sdk::connect` after `pub use
-        // client::*;` in `dagger_sdk`).
-        if let Some(sources) = self.globs.get(owner) {
-            let found = sources.iter().find_map(|source| {
-                self.resolve(&concat(&[source, separator, member]), separator, steps)
-            });
-            if found.is_some() {
-                return found;
+        // client::*;` in `dagger_sdk`), also a member of it (`pkg.candid.Open.fit` after
+        // `from .candid import *` in `pkg/candid/__init__.py`).
+        // A member of a member is looked up only directly: every prefix of every
+        // name tried is a branch, and packages that star-import each other (Django's) would
+        // make the search exponential.
+        if !self.globs.is_empty() {
+            let mut end = name.len();
+            while let Some(position) = name[..end].rfind(separator) {
+                if let Some(sources) = self.globs.get(&name[..position]) {
+                    let budget = match position == owner.len() {
+                        true => steps,
+                        false => steps.min(1),
+                    };
+                    let found = sources.iter().find_map(|source| {
+                        let inner = concat(&[source, &name[position..]]);
+                        self.resolve(&inner, separator, budget)
+                    });
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+                end = position;
             }
         }
         // A method of an object whose type another file tells: `relay::service::Service.probe
