@@ -303,10 +303,9 @@ impl<'a> SymbolIndex<'a> {
         let (owner, member) = name.rsplit_once(separator)?;
         // A name a module re-exports with a glob (`dagger_sdk::connect` after `pub use
         // client::*;` in `dagger_sdk`), also a member of it (`pkg.candid.Open.fit` after
-        // `from .candid import *` in `pkg/candid/__init__.py`).
-        // A member of a member is looked up only directly: every prefix of every
-        // name tried is a branch, and packages that star-import each other (Django's) would
-        // make the search exponential.
+        // `from .candid import *` in `pkg/candid/__init__.py`). A member of a member is looked
+        // up only directly: every prefix of every name tried is a branch, and packages that
+        // star-import each other (Django's) would make the search exponential.
         if !self.globs.is_empty() {
             let mut end = name.len();
             while let Some(position) = name[..end].rfind(separator) {

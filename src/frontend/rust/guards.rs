@@ -13,6 +13,27 @@ use super::Lowerer;
 use super::syntax::{awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written};
 use crate::model::{Leak, LeakedLock, LockName, LockScope, Pointless, Span};
 
+/// How long the guard bound to `name` by statement `i` lives: the statement that moves it
+/// (`drop(guard)`, a call it is given) and where its region ends, at that statement or at the
+/// end of the block (`block_end`); a move on some path only (`if … { drop(guard) }`) ends what
+/// can be told.
+fn bound_region(
+    stmts: &[syn::Stmt],
+    i: usize,
+    block_end: usize,
+    moves: &BlockMoves,
+    name: &str,
+) -> (usize, usize) {
+    let (moved_by, first_move) = moves.after(name, i, stmts.len());
+    let region_end = stmts
+        .get(moved_by)
+        .map_or(block_end, |s| stmt_start(s, block_end));
+    (
+        moved_by,
+        first_move.map_or(region_end, |m| m.min(region_end)),
+    )
+}
+
 impl Lowerer<'_> {
     /// The guard a temporary lock call makes, if it is one: an async lock's only once awaited
     /// (its future alone holds nothing).
@@ -69,12 +90,7 @@ impl Lowerer<'_> {
                 _ => None,
             };
             if let Some((call, kind, name)) = bound {
-                let (moved_by, first_move) = moves.after(&name, i, stmts.len());
-                let region_end = stmts
-                    .get(moved_by)
-                    .map_or(block_end, |s| stmt_start(s, block_end));
-                // A move on some path only (`if … { drop(guard) }`) ends what can be told.
-                let region_end = first_move.map_or(region_end, |m| m.min(region_end));
+                let (moved_by, region_end) = bound_region(stmts, i, block_end, moves, &name);
                 bound_guards.push((name, written(&call.receiver)));
                 let body_awaits = || moves.awaits(stmts, i + 1, moved_by);
                 self.hold(call, kind, region_end, body_awaits);
@@ -84,11 +100,7 @@ impl Lowerer<'_> {
                 && let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat))
                 && let Some((span, kind, lock, as_written)) = self.guard_function_call(&init.expr)
             {
-                let (moved_by, first_move) = moves.after(&name, i, stmts.len());
-                let region_end = stmts
-                    .get(moved_by)
-                    .map_or(block_end, |s| stmt_start(s, block_end));
-                let region_end = first_move.map_or(region_end, |m| m.min(region_end));
+                let (moved_by, region_end) = bound_region(stmts, i, block_end, moves, &name);
                 bound_guards.push((name, as_written.clone()));
                 let awaits = if self.tables.lock(&kind).is_some_and(|l| !l.is_async) {
                     moves.awaits(stmts, i + 1, moved_by)

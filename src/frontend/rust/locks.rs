@@ -560,12 +560,16 @@ impl Lowerer<'_> {
     /// Which object an expression is, seen from the current function: its own (`self`), one
     /// of its parameters, another.
     pub(super) fn object_receiver(&self, expr: &Expr) -> Receiver {
-        match syntax::object_written(expr) {
-            Some(name) if name == "self" => Receiver::Own,
-            Some(name) => self
-                .parameter_index(&name)
+        syntax::object_written(expr).map_or(Receiver::Other, |name| self.receiver_named(&name))
+    }
+
+    /// [`Self::object_receiver`] of an object as written.
+    fn receiver_named(&self, name: &str) -> Receiver {
+        match name {
+            "self" => Receiver::Own,
+            name => self
+                .parameter_index(name)
                 .map_or(Receiver::Other, Receiver::Parameter),
-            None => Receiver::Other,
         }
     }
 
@@ -585,7 +589,7 @@ impl Lowerer<'_> {
             let Some(name) = syntax::object_written(arg) else {
                 continue;
             };
-            let receiver = self.object_receiver(arg);
+            let receiver = self.receiver_named(&name);
             let object = self.held_objects.of_receiver(self.current, || name);
             if receiver != Receiver::Other || object != 0 {
                 found.push(ObjectArgument {

@@ -1239,11 +1239,11 @@ fn parse_lazy_statics(input: syn::parse::ParseStream) -> syn::Result<Vec<(syn::I
     Ok(out)
 }
 
-/// The suffix of a deferred type that stands for what a function returns
-/// (`ui::db::Handle::start_with_guard.()`).
 /// The prelude's types, which no glob import brings.
 const PRELUDE_TYPES: &[&str] = &["Box", "Option", "Result", "Self", "String", "Vec"];
 
+/// The suffix of a deferred type that stands for what a function returns
+/// (`ui::db::Handle::start_with_guard.()`).
 pub(super) const RESULT: &str = ".()";
 
 /// Whether a type is a field of a struct declared in another file (`relay::service::Service.probe`)
