@@ -245,6 +245,52 @@ impl LockGraph {
 }
 
 /// The shortest path from `from` to `to` inside `members` (both ends included).
+/// The lock-table guard method of a Rust guard call the front end could not type (`::lock`,
+/// `::lock.unwrap`, `::read.await`: see `frontend::rust::locks::GuardUse`), and the lock's
+/// type. The type is the lock definition's (`defined`), else the one the project gives the
+/// name (a field typed by a `type` alias of another module: `state: SharedState` with `type
+/// SharedState = Arc<Mutex<State>>`), else, for a library's type the tables do not know (an
+/// alias in a dependency), the lock its use implies: a `LockResult` that is unwrapped is a
+/// poisoning lock's, as std's; a future that is awaited, an async lock's.
+pub fn candidate_guard(
+    index: &super::SymbolIndex,
+    tables: &LanguageTables,
+    identity: &str,
+    kind: &str,
+    defined: Option<&str>,
+) -> Option<(String, String)> {
+    let candidate = kind.strip_prefix("::")?;
+    let (method, used) = candidate.split_once('.').unwrap_or((candidate, ""));
+    let ty = defined.or_else(|| {
+        let ty = index.type_of(identity, "::")?;
+        Some(index.type_of(ty, "::").unwrap_or(ty))
+    });
+    if let Some(ty) = ty {
+        let guard = crate::model::concat(&[ty, "::", method]);
+        if tables.lock(&guard).is_some() {
+            return Some((guard, ty.to_string()));
+        }
+        // The project's own type, or a standard library type that is no lock of the tables
+        // (`std::fs::File::lock` returns an `io::Result<()>`).
+        let standard = ["std::", "core::", "alloc::"]
+            .iter()
+            .any(|s| ty.starts_with(s));
+        if defined.is_some() || standard || index.is_project_name(ty) {
+            return None;
+        }
+    }
+    let lock = match used {
+        "unwrap" if method == "lock" => "std::sync::Mutex",
+        "unwrap" => "std::sync::RwLock",
+        "await" if method == "lock" => "tokio::sync::Mutex",
+        "await" => "tokio::sync::RwLock",
+        _ => return None,
+    };
+    let guard = crate::model::concat(&[lock, "::", method]);
+    tables.lock(&guard)?;
+    Some((guard, ty.unwrap_or(lock).to_string()))
+}
+
 fn shortest_path(
     graph: &DiGraph<(), ()>,
     from: NodeIndex,
@@ -355,17 +401,15 @@ impl Builder<'_, '_> {
             // A Rust guard method of a lock whose type only the definition tells (`::lock`), or
             // the type the project gives the name (a field typed by a `type` alias of another
             // module: `state: SharedState` with `type SharedState = Arc<Mutex<State>>`).
-            None if kind.starts_with("::") => match definition {
-                Some((_, definition)) => {
-                    *tables.lock(&crate::model::concat(&[&definition.kind, kind]))?
-                }
-                None => {
-                    let ty = self.project.index.type_of(identity, "::")?;
-                    let ty = self.project.index.type_of(ty, "::").unwrap_or(ty);
+            None if kind.starts_with("::") => {
+                let defined = definition.map(|(_, d)| d.kind.as_str());
+                let index = &self.project.index;
+                let (guard, ty) = candidate_guard(index, tables, identity, kind, defined)?;
+                if defined.is_none() {
                     lock_kind = Some(ty);
-                    *tables.lock(&crate::model::concat(&[ty, kind]))?
                 }
-            },
+                *tables.lock(&guard)?
+            }
             // A guard method the project adds to a library lock type.
             None if let Some(guard) = self.project.index.guard_method(kind) => {
                 *tables.lock(guard)?
@@ -399,7 +443,7 @@ impl Builder<'_, '_> {
                     identity: identity.to_string(),
                     kind: match (definition, lock_kind) {
                         (Some((_, d)), _) => d.kind.clone(),
-                        (None, Some(ty)) => ty.to_string(),
+                        (None, Some(ty)) => ty,
                         (None, None) => kind
                             .rsplit_once("::")
                             .map_or(kind.to_string(), |(ty, _)| ty.to_string()),

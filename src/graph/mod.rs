@@ -180,8 +180,7 @@ impl<'a> SymbolIndex<'a> {
     /// base class (`app.Child.inbox` set in `app.Base`).
     pub fn type_of(&self, name: &str, separator: &str) -> Option<&'a str> {
         // A library's name (`queue.Queue`, `self`-less locals) is never the project's.
-        let root = name.split(['.', ':']).next().unwrap_or_default();
-        if !self.roots.contains(root) {
+        if !self.is_project_name(name) {
             return None;
         }
         if let Some(ty) = self.own_type(name, separator) {
@@ -224,6 +223,13 @@ impl<'a> SymbolIndex<'a> {
         self.returns
             .get(self.unalias(function, separator).as_ref())
             .copied()
+    }
+
+    /// Whether a name starts where one of the project's names does (`shop`, `ledger`), and so
+    /// may be the project's; any other is a library's.
+    pub fn is_project_name(&self, name: &str) -> bool {
+        let root = name.split(['.', ':']).next().unwrap_or_default();
+        self.roots.contains(root)
     }
 
     /// Whether a name is a class (or a Rust type with trait impls) of the project.

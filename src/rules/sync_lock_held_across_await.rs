@@ -53,10 +53,17 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 let separator = model.language.path_separator();
                 let guard = match hold.kind.starts_with("::") {
-                    // `STATE.lock()` of a static whose type its definition tells.
-                    true => definitions
-                        .get(project.index.unalias(&hold.identity, separator).as_ref())
-                        .map(|kind| crate::model::concat(&[kind, &hold.kind])),
+                    // `STATE.lock()` of a static whose type its definition tells, or of a
+                    // library type whose use tells (`state.lock().unwrap()`).
+                    true => {
+                        let identity = project.index.unalias(&hold.identity, separator);
+                        let defined = definitions.get(identity.as_ref()).copied();
+                        let index = &project.index;
+                        crate::graph::locks::candidate_guard(
+                            index, tables, &identity, &hold.kind, defined,
+                        )
+                        .map(|(guard, _)| guard)
+                    }
                     // A guard method the project adds to a library lock type.
                     false => project.index.guard_method(&hold.kind).map(str::to_string),
                 };

@@ -10,6 +10,7 @@ use syn::visit::{self, Visit};
 use syn::{Expr, Pat};
 
 use super::Lowerer;
+use super::locks::GuardUse;
 use super::syntax::{awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written};
 use crate::model::{Leak, LeakedLock, LockName, LockScope, Pointless, Span};
 
@@ -40,12 +41,18 @@ impl Lowerer<'_> {
     fn temporary_guard_kind(
         &self,
         call: &syn::ExprMethodCall,
-        awaited: &[&syn::ExprMethodCall],
+        temporaries: &Temporaries,
     ) -> Option<String> {
-        let awaited = awaited.iter().any(|a| std::ptr::eq(*a, call));
+        let used = if temporaries.awaited.iter().any(|a| std::ptr::eq(*a, call)) {
+            GuardUse::Awaited
+        } else if temporaries.unwrapped.iter().any(|u| std::ptr::eq(*u, call)) {
+            GuardUse::Unwrapped
+        } else {
+            GuardUse::Other
+        };
         self.guard_kind(call)
-            .or_else(|| self.candidate_kind(call))
-            .filter(|kind| awaited || !self.is_async_lock(kind))
+            .or_else(|| self.candidate_kind(call, used))
+            .filter(|kind| used == GuardUse::Awaited || !self.is_async_lock(kind))
     }
 
     /// Records the lock guards of a block's statement with the region each is held over: a
@@ -117,8 +124,8 @@ impl Lowerer<'_> {
             };
             temporaries.visit_stmt(stmt);
             let mut guards = Vec::new();
-            for (call, extent) in temporaries.calls {
-                if let Some(kind) = self.temporary_guard_kind(call, &temporaries.awaited) {
+            for &(call, extent) in &temporaries.calls {
+                if let Some(kind) = self.temporary_guard_kind(call, &temporaries) {
                     guards.push((call, kind, extent));
                 }
             }
@@ -260,8 +267,8 @@ impl Lowerer<'_> {
         for expr in exprs {
             temporaries.visit_expr(expr);
         }
-        for (call, extent) in temporaries.calls {
-            if let Some(kind) = self.temporary_guard_kind(call, &temporaries.awaited) {
+        for &(call, extent) in &temporaries.calls {
+            if let Some(kind) = self.temporary_guard_kind(call, &temporaries) {
                 self.hold(call, kind, extent.unwrap_or(end), Vec::new);
             }
         }
@@ -455,6 +462,8 @@ pub(super) struct Temporaries<'ast> {
     local_calls: Vec<(&'ast syn::ExprCall, Option<usize>)>,
     /// The method calls whose result is awaited (`m.lock().await`).
     awaited: Vec<&'ast syn::ExprMethodCall>,
+    /// The method calls whose result is unwrapped (`m.lock().unwrap()`).
+    unwrapped: Vec<&'ast syn::ExprMethodCall>,
     edition: u16,
     extent: Option<usize>,
 }
@@ -470,6 +479,13 @@ impl<'ast> Temporaries<'ast> {
 impl<'ast> Visit<'ast> for Temporaries<'ast> {
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
         self.calls.push((call, self.extent));
+        if matches!(
+            call.method.to_string().as_str(),
+            "unwrap" | "expect" | "unwrap_or_else" | "map_err"
+        ) && let Expr::MethodCall(inner) = &*call.receiver
+        {
+            self.unwrapped.push(inner);
+        }
         visit::visit_expr_method_call(self, call);
     }
     fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {

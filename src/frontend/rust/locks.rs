@@ -357,16 +357,16 @@ impl Lowerer<'_> {
         expr: &'e Expr,
         candidates: bool,
     ) -> Option<(&'e syn::ExprMethodCall, String)> {
-        self.guard_call_awaited(expr, candidates, false)
+        self.guard_call_awaited(expr, candidates, GuardUse::Other)
     }
 
-    /// [`Self::guard_call_with`]; `awaited` tells whether `expr` is awaited (an async lock's
+    /// [`Self::guard_call_with`]; `used` tells how `expr`'s value is used (an async lock's
     /// `lock()` only takes the lock when its future is awaited).
     pub(super) fn guard_call_awaited<'e>(
         &self,
         expr: &'e Expr,
         candidates: bool,
-        awaited: bool,
+        used: GuardUse,
     ) -> Option<(&'e syn::ExprMethodCall, String)> {
         match expr {
             Expr::MethodCall(call)
@@ -376,19 +376,23 @@ impl Lowerer<'_> {
                     "unwrap" | "expect" | "unwrap_or_else" | "map_err"
                 ) =>
             {
-                self.guard_call_awaited(&call.receiver, candidates, false)
+                self.guard_call_awaited(&call.receiver, candidates, GuardUse::Unwrapped)
             }
-            Expr::Try(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
-            Expr::Await(inner) => self.guard_call_awaited(&inner.base, candidates, true),
-            Expr::Paren(inner) => self.guard_call_awaited(&inner.expr, candidates, awaited),
-            Expr::Reference(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
-            Expr::Unary(inner) => self.guard_call_awaited(&inner.expr, candidates, false),
+            Expr::Try(inner) => self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other),
+            Expr::Await(inner) => {
+                self.guard_call_awaited(&inner.base, candidates, GuardUse::Awaited)
+            }
+            Expr::Paren(inner) => self.guard_call_awaited(&inner.expr, candidates, used),
+            Expr::Reference(inner) => {
+                self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other)
+            }
+            Expr::Unary(inner) => self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other),
             Expr::MethodCall(call) => {
                 let kind = match self.guard_kind(call) {
-                    None if candidates => self.candidate_kind(call),
+                    None if candidates => self.candidate_kind(call, used),
                     kind => kind,
                 };
-                kind.filter(|kind| awaited || !self.is_async_lock(kind))
+                kind.filter(|kind| used == GuardUse::Awaited || !self.is_async_lock(kind))
                     .map(|kind| (call, kind))
             }
             _ => None,
@@ -426,13 +430,24 @@ impl Lowerer<'_> {
 
     /// `::lock` for a `lock()`/`read()`/`write()` whose receiver's type is unknown here but
     /// that names a lock elsewhere (a `static` or a field); the project's lock definitions tell.
-    pub(super) fn candidate_kind(&self, call: &syn::ExprMethodCall) -> Option<String> {
+    /// A result that is unwrapped or awaited is noted (`::lock.unwrap`, `::lock.await`): it
+    /// tells the lock's kind when the type is a library's the tables do not know.
+    pub(super) fn candidate_kind(
+        &self,
+        call: &syn::ExprMethodCall,
+        used: GuardUse,
+    ) -> Option<String> {
         let method = call.method.to_string();
-        if !matches!(method.as_str(), "lock" | "read" | "write") {
+        if !matches!(method.as_str(), "lock" | "read" | "write") || !call.args.is_empty() {
             return None;
         }
         let lock = self.lock_identity(&call.receiver)?;
-        (lock.scope != LockScope::Local).then(|| format!("::{method}"))
+        let suffix = match used {
+            GuardUse::Unwrapped => ".unwrap",
+            GuardUse::Awaited => ".await",
+            GuardUse::Other => "",
+        };
+        (lock.scope != LockScope::Local).then(|| format!("::{method}{suffix}"))
     }
 
     pub(super) fn pointless(&mut self, call: &syn::ExprMethodCall, why: Pointless) {
@@ -605,6 +620,16 @@ impl Lowerer<'_> {
             call.object_arguments = found;
         }
     }
+}
+
+/// How the value of a guard-taking call is used, as far as it tells what the lock is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum GuardUse {
+    /// `m.lock().unwrap()`, `.expect(..)`: a `LockResult`, as a poisoning lock returns.
+    Unwrapped,
+    /// `m.lock().await`: an async lock.
+    Awaited,
+    Other,
 }
 
 /// Whether a macro is `lazy_static!` (or `lazy_static::lazy_static!`).

@@ -285,9 +285,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             .and_then(|init| self.semantic.type_of(&init.expr));
         let is_lock = matches!(&ty, Some(Returns::One(t)) if self.semantic.is_lock_type(t));
         self.track_atomic_load(local);
+        // `let m = self.state.clone();` names the lock `self.state` is, also when its type is
+        // a library's the tables do not know (how it is locked tells, see `candidate_kind`).
         let alias = match (&local.init, bound_name(&local.pat)) {
-            (Some(init), Some(name)) if is_lock => self
+            (Some(init), Some(name)) => self
                 .lock_identity(&init.expr)
+                .filter(|identity| is_lock || identity.scope != crate::model::LockScope::Local)
                 .map(|identity| (name, identity)),
             _ => None,
         };
