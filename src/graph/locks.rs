@@ -384,12 +384,15 @@ impl Builder<'_, '_> {
         if hold.identity.is_empty() || hold.unreleased {
             return None;
         }
-        // Rust: the guard a function of another file returns (`?guard:callee`) is of the
-        // `static` lock that function locks, if it is one that does.
+        // A function of another file that holds a module-level lock for its caller
+        // (`?guard:callee`): in Rust, one that returns a `static`'s guard; in Python, a bare
+        // decorator whose wrapper holds a module's lock.
         let (identity, kind) = match hold.kind.strip_prefix("?guard:") {
             Some(callee) => {
                 let index = &self.project.index;
-                let function = index.resolve(callee, "::", crate::graph::MAX_RESOLUTION_STEPS)?;
+                let separator = language.path_separator();
+                let steps = crate::graph::MAX_RESOLUTION_STEPS;
+                let function = index.resolve(callee, separator, steps)?;
                 index.guard_function(&self.project.function(function).canonical)?
             }
             None => (hold.identity.as_str(), hold.kind.as_str()),

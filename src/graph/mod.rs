@@ -53,7 +53,7 @@ pub struct SymbolIndex<'a> {
     /// (function, parameter index) → the guard method it locks that parameter with (see
     /// [`FileModel::parameter_locks`]).
     parameter_locks: HashMap<(&'a str, u32), &'a str>,
-    /// Function → the `static` lock whose guard it returns and the guard method (see
+    /// Function → the module-level lock it holds for its caller and the guard method (see
     /// [`FileModel::guard_functions`]).
     guard_functions: HashMap<&'a str, (&'a str, &'a str)>,
     /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
@@ -164,7 +164,8 @@ impl<'a> SymbolIndex<'a> {
         self.parameter_locks.get(&(function, index)).copied()
     }
 
-    /// The `static` lock whose guard a project function returns, and its guard method.
+    /// The module-level lock a project function holds for its caller (a Rust function returning
+    /// a `static`'s guard, a Python decorator holding a module's lock), and its guard method.
     pub fn guard_function(&self, function: &str) -> Option<(&'a str, &'a str)> {
         self.guard_functions.get(function).copied()
     }

@@ -628,9 +628,13 @@ pub struct FileModel {
     /// Rust: functions that lock a lock they are given, with the parameter's index (counting
     /// `self`) and the guard method (`wal::WalFile::new`, 0, `parking_lot::RwLock::read`).
     pub parameter_locks: Vec<(String, u32, String)>,
-    /// Rust: functions that return a guard of a `static` lock, with its identity and the guard
-    /// method (`truncate::dicts::main_dict`, `truncate::dicts::DICT`,
-    /// `std::sync::Mutex::lock`): a caller that keeps the result holds that lock.
+    /// Functions that hold a module-level lock for their caller, with its identity and the
+    /// guard method or lock type (empty when only the lock's definition tells). Rust: a
+    /// function that returns a guard of a `static` (`truncate::dicts::main_dict`,
+    /// `truncate::dicts::DICT`, `std::sync::Mutex::lock`): a caller that keeps the result holds
+    /// that lock. Python: a bare decorator whose wrapper holds a lock of its module
+    /// (`sched.decorators.queue_locked`, `sched.decorators.QUEUE_LOCK`, `threading.Lock`): the
+    /// function it decorates runs with that lock held.
     pub guard_functions: Vec<(String, String, String)>,
 }
 

@@ -32,7 +32,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         let outer = hold(project, double.outer);
         // A guard another file's function returns is written as that call: name the lock too.
         let lock_graph = context.lock_graph();
+        // So is a lock a Python decorator of another file holds: name the decorator too.
         let outer_lock = match outer.kind.starts_with("?guard:") {
+            true if model.language == Language::Python => format!(
+                "{}` via `@{}",
+                short_name(&lock_graph.graph[double.lock].identity),
+                outer.lock
+            ),
             true => format!(
                 "{}` guard from `{}",
                 short_name(&lock_graph.graph[double.lock].identity),

@@ -36,8 +36,25 @@ impl<'a> Lowerer<'a> {
     /// Records `def` as a lock decorator if it is a decorator factory whose wrapper calls the
     /// decorated function while it holds a lock the factory is given (`def synchronized(lock):
     /// def wrap(func): def call(*a, **k): with lock: return func(*a, **k)`): the positions of
-    /// those arguments.
-    pub(super) fn note_lock_decorator(&mut self, canonical: String, def: &ast::StmtFunctionDef) {
+    /// those arguments; or if it is a bare decorator whose wrapper holds a lock of the module
+    /// or of the decorated method's object (see [`held_by_bare_decorator`]).
+    pub(super) fn note_lock_decorator(&mut self, canonical: String, def: &'a ast::StmtFunctionDef) {
+        let bare = held_by_bare_decorator(def);
+        if !bare.is_empty() {
+            // Other files learn a module lock's decorator in the project phase (as a function
+            // that holds a lock for its caller: `FileModel::guard_functions`).
+            for (held, _) in &bare {
+                if let DecoratorLock::Module(lock) = held
+                    && let (kind, Some(named)) = self.lock_facts(lock)
+                    && named.scope == LockScope::Global
+                {
+                    let kind = kind.unwrap_or_default();
+                    let exported = (canonical.clone(), named.identity, kind);
+                    self.model.guard_functions.push(exported);
+                }
+            }
+            self.bare_lock_decorators.insert(canonical.clone(), bare);
+        }
         let held = held_factory_arguments(def);
         if held.is_empty() {
             return;
@@ -50,23 +67,60 @@ impl<'a> Lowerer<'a> {
         self.lock_decorators.insert(canonical, held);
     }
 
-    /// The locks a function's decorators hold while it runs: `@synchronized(LOCK)` where the
-    /// factory is a lock decorator (see `note_lock_decorator`), each with the decorator, the
-    /// lock expression and its facts. A factory of another file of this package given a lock
-    /// is one if the project finds it is (its kind is `?factory#index` until then); a library's
-    /// is not (`cachetools.cached(cache, lock)` holds its lock only around the cache).
-    pub(super) fn decorator_locks<'d>(
-        &self,
-        def: &'d ast::StmtFunctionDef,
-    ) -> Vec<(Span, &'d Expr, LockFacts)> {
+    /// The locks a function's decorators hold while it runs, each with the decorator, the
+    /// lock expression and its facts: `@synchronized(LOCK)` where the factory is a lock
+    /// decorator (see `note_lock_decorator`), and `@locked` where the bare decorator's wrapper
+    /// holds a lock of its module. A decorator of another file of this package is one if the
+    /// project finds it is (its kind is `?factory#index` or `?guard:decorator` until then); a
+    /// library's is not (`cachetools.cached(cache, lock)` holds its lock only around the
+    /// cache). Also the attributes of the decorated method's own object that bare decorators
+    /// hold (`@synchronized` holding `self._lock`), to resolve once `self` is bound.
+    pub(super) fn decorator_locks(&self, def: &'a ast::StmtFunctionDef) -> DecoratorHolds<'a> {
         let mut locks = Vec::new();
+        let mut own = Vec::new();
         let here = self.model.join("");
         fn package(module: &str) -> &str {
             module.split('.').next().unwrap_or_default()
         }
         for decorator in &def.decorator_list {
-            let Expr::Call(factory) = &decorator.expression else {
-                continue;
+            let factory = match &decorator.expression {
+                Expr::Call(factory) => factory,
+                bare @ (Expr::Name(_) | Expr::Attribute(_)) => {
+                    let Some(name) = self.semantic.resolve(bare) else {
+                        continue;
+                    };
+                    match self.bare_lock_decorators.get(&name) {
+                        Some(held) => {
+                            // A sync wrapper returns an `async def`'s coroutine unrun: it
+                            // holds nothing while the body runs.
+                            let held = held
+                                .iter()
+                                .filter(|(_, wrapper_async)| *wrapper_async == def.is_async);
+                            for (held, _) in held {
+                                match held {
+                                    DecoratorLock::Module(lock) => {
+                                        let facts = self.lock_facts(lock);
+                                        locks.push((span(decorator), *lock, facts));
+                                    }
+                                    DecoratorLock::Own(attribute) => {
+                                        own.push((span(decorator), *attribute));
+                                    }
+                                }
+                            }
+                        }
+                        None if !name.starts_with(&here)
+                            && name.contains('.')
+                            && package(&name) == package(&here) =>
+                        {
+                            let kind = Some(format!("?guard:{name}"));
+                            let named = lock_name(name, LockScope::Global, false);
+                            locks.push((span(decorator), bare, (kind, Some(named))));
+                        }
+                        None => {}
+                    }
+                    continue;
+                }
+                _ => continue,
             };
             let Some(name) = self.semantic.resolve(&factory.func) else {
                 continue;
@@ -96,7 +150,7 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
-        locks
+        DecoratorHolds { locks, own }
     }
 
     /// The lock a `with` item takes through a helper of this file: `with self._locked():` or
@@ -1075,24 +1129,44 @@ fn lock_held_at_yield(body: &[Stmt]) -> Option<&Expr> {
     None
 }
 
+/// The locks a function's decorators hold while it runs (see `Lowerer::decorator_locks`).
+pub(super) struct DecoratorHolds<'a> {
+    /// Each lock with the decorator, the lock expression and its facts.
+    pub(super) locks: Vec<(Span, &'a Expr, LockFacts)>,
+    /// Attributes of the decorated method's own object, with the decorator.
+    pub(super) own: Vec<(Span, &'a str)>,
+}
+
+/// A lock a bare decorator's wrapper holds while it calls the function it decorates.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum DecoratorLock<'a> {
+    /// A lock of the decorator's module (`with QUEUE_LOCK: return func(*a, **k)`).
+    Module(&'a Expr),
+    /// An attribute of the wrapper's first argument, the decorated method's own object
+    /// (`def call(self, *a): with self._lock: return method(self, *a)`).
+    Own(&'a str),
+}
+
+/// The functions defined directly in a body.
+fn nested_functions(body: &[Stmt]) -> impl Iterator<Item = &ast::StmtFunctionDef> {
+    body.iter().filter_map(|s| s.as_function_def_stmt())
+}
+
 /// The positions of a decorator factory's parameters that its wrapper holds as locks while it
 /// calls the decorated function (see `Lowerer::note_lock_decorator`).
 fn held_factory_arguments(factory: &ast::StmtFunctionDef) -> Vec<usize> {
-    fn nested(body: &[Stmt]) -> impl Iterator<Item = &ast::StmtFunctionDef> {
-        body.iter().filter_map(|s| s.as_function_def_stmt())
-    }
     let params: Vec<&str> = factory
         .parameters
         .iter_non_variadic_params()
         .map(|p| p.parameter.name.id.as_str())
         .collect();
     let mut held = Vec::new();
-    for decorate in nested(&factory.body) {
+    for decorate in nested_functions(&factory.body) {
         let Some(func) = decorate.parameters.args.first() else {
             continue;
         };
         let func = func.parameter.name.id.as_str();
-        for wrapper in nested(&decorate.body) {
+        for wrapper in nested_functions(&decorate.body) {
             // `lock_obj = lock`: the wrapper's names for the factory's parameters.
             let mut aliases: HashMap<&str, &str> = params.iter().map(|p| (*p, *p)).collect();
             for stmt in &wrapper.body {
@@ -1107,9 +1181,10 @@ fn held_factory_arguments(factory: &ast::StmtFunctionDef) -> Vec<usize> {
             let mut locks = Vec::new();
             held_at_call(&wrapper.body, func, &mut Vec::new(), &mut locks);
             for lock in locks {
-                if let Some(index) = aliases
-                    .get(lock)
-                    .and_then(|param| params.iter().position(|p| p == param))
+                if let Expr::Name(lock) = lock
+                    && let Some(index) = aliases
+                        .get(lock.id.as_str())
+                        .and_then(|param| params.iter().position(|p| p == param))
                     && !held.contains(&index)
                 {
                     held.push(index);
@@ -1120,23 +1195,93 @@ fn held_factory_arguments(factory: &ast::StmtFunctionDef) -> Vec<usize> {
     held
 }
 
-/// The names of the locks held (by `with` or `acquire()` before it in the block) where `body`
-/// calls `func`, added to `found`.
+/// What a bare decorator (`def locked(func):`, one parameter) holds while its wrapper calls the
+/// decorated function: a name that is none of the wrapper's parameters or locals (a lock of the
+/// module: `def call(*a, **k): with QUEUE_LOCK: return func(*a, **k)`), or an attribute of the
+/// wrapper's first parameter (the decorated method's object: `def call(self, *a): with
+/// self._lock: return method(self, *a)`); each with whether that wrapper is `async`.
+fn held_by_bare_decorator(def: &ast::StmtFunctionDef) -> Vec<(DecoratorLock<'_>, bool)> {
+    let params = &def.parameters;
+    let [func] = &params.args[..] else {
+        return Vec::new();
+    };
+    if !params.posonlyargs.is_empty() || !params.kwonlyargs.is_empty() {
+        return Vec::new();
+    }
+    let func = func.parameter.name.id.as_str();
+    let mut held = Vec::new();
+    for wrapper in nested_functions(&def.body) {
+        let mut locks = Vec::new();
+        held_at_call(&wrapper.body, func, &mut Vec::new(), &mut locks);
+        if locks.is_empty() {
+            continue;
+        }
+        let own = wrapper
+            .parameters
+            .iter_non_variadic_params()
+            .next()
+            .map(|p| p.parameter.name.id.as_str());
+        let parameter = |name: &str| {
+            name == func
+                || wrapper
+                    .parameters
+                    .iter()
+                    .any(|p| p.name().id.as_str() == name)
+        };
+        let assigned = |name: &str| {
+            wrapper.body.iter().any(|stmt| {
+                matches!(stmt, Stmt::Assign(assign)
+                    if assign.targets.iter().any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == name)))
+            })
+        };
+        for lock in locks {
+            let found = match lock {
+                Expr::Name(name) if !parameter(&name.id) && !assigned(&name.id) => {
+                    DecoratorLock::Module(lock)
+                }
+                Expr::Attribute(attr) if matches!(attr.value.as_ref(), Expr::Name(n) if Some(n.id.as_str()) == own) => {
+                    DecoratorLock::Own(attr.attr.id.as_str())
+                }
+                _ => continue,
+            };
+            let known = held
+                .iter()
+                .any(|(h, _): &(DecoratorLock, bool)| match (h, &found) {
+                    (DecoratorLock::Module(a), DecoratorLock::Module(b)) => dotted(a) == dotted(b),
+                    (DecoratorLock::Own(a), DecoratorLock::Own(b)) => a == b,
+                    _ => false,
+                });
+            if !known {
+                held.push((found, wrapper.is_async));
+            }
+        }
+    }
+    held
+}
+
+/// The locks (names, or attributes of names) held by `with` or `acquire()` before it in the
+/// block where `body` calls `func`, added to `found`.
 fn held_at_call<'b>(
     body: &'b [Stmt],
     func: &str,
-    held: &mut Vec<&'b str>,
-    found: &mut Vec<&'b str>,
+    held: &mut Vec<&'b Expr>,
+    found: &mut Vec<&'b Expr>,
 ) {
+    let nameable = |e: &Expr| match e {
+        Expr::Name(_) => true,
+        Expr::Attribute(attr) => matches!(attr.value.as_ref(), Expr::Name(_)),
+        _ => false,
+    };
     let depth = held.len();
     for stmt in body {
         if let Some(call) = statement_call(stmt)
             && let Expr::Attribute(attr) = call.func.as_ref()
-            && let Expr::Name(lock) = attr.value.as_ref()
+            && nameable(&attr.value)
         {
+            let lock = attr.value.as_ref();
             match attr.attr.id.as_str() {
-                "acquire" if call.arguments.is_empty() => held.push(lock.id.as_str()),
-                "release" => held.retain(|h| *h != lock.id.as_str()),
+                "acquire" if call.arguments.is_empty() => held.push(lock),
+                "release" => held.retain(|h| dotted(h) != dotted(lock)),
                 _ => {}
             }
             continue;
@@ -1148,10 +1293,8 @@ fn held_at_call<'b>(
                 held.extend(
                     with.items
                         .iter()
-                        .filter_map(|item| match &item.context_expr {
-                            Expr::Name(lock) => Some(lock.id.as_str()),
-                            _ => None,
-                        }),
+                        .map(|item| &item.context_expr)
+                        .filter(|lock| nameable(lock)),
                 );
                 held_at_call(&with.body, func, held, found);
                 held.truncate(before);

@@ -84,6 +84,7 @@ pub fn lower(
         lock_helpers: HashMap::default(),
         lock_steps: HashMap::default(),
         lock_decorators: HashMap::default(),
+        bare_lock_decorators: HashMap::default(),
         current: 0,
         context: Context::Sync,
         held_objects: Default::default(),
@@ -159,6 +160,10 @@ struct Lowerer<'a> {
     /// Decorator factories of the file (canonical name) whose wrapper holds some of their
     /// arguments as locks while the decorated function runs: those arguments' positions.
     lock_decorators: HashMap<String, Vec<usize>>,
+    /// Bare decorators of the file (canonical name) whose wrapper holds a lock while it calls
+    /// the decorated function, each with whether that wrapper is `async` (see
+    /// `Lowerer::note_lock_decorator`).
+    bare_lock_decorators: HashMap<String, Vec<(locks::DecoratorLock<'a>, bool)>>,
     /// Index of the function whose code is being lowered.
     current: usize,
     context: Context,

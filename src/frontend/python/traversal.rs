@@ -188,8 +188,20 @@ impl<'a> Lowerer<'a> {
         // `@synchronized(LOCK)`: the whole body runs with the lock held.
         if let (Some(first), Some(last)) = (def.body.first(), def.body.last()) {
             let region = span(first).start..span(last).end;
-            for (at, lock, facts) in decorator_locks {
+            for (at, lock, facts) in decorator_locks.locks {
                 self.hold_lock_with(at, lock, facts, region.clone(), || awaits_in(&def.body));
+            }
+            // `@synchronized` holding `self._lock`: the lock of the method's own object.
+            if let Some(own) = self.semantic.self_name().map(str::to_string) {
+                for (at, attribute) in decorator_locks.own {
+                    let source = format!("{own}.{attribute}");
+                    let Ok(parsed) = ruff_python_parser::parse_expression(&source) else {
+                        continue;
+                    };
+                    let lock = parsed.expr();
+                    let facts = self.lock_facts(lock);
+                    self.hold_lock_with(at, lock, facts, region.clone(), || awaits_in(&def.body));
+                }
             }
         }
         let inputs = self.enter_inputs(&def.body, &rebound);
