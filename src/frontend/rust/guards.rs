@@ -108,7 +108,11 @@ impl Lowerer<'_> {
                 && let Some((span, kind, lock, as_written)) = self.guard_function_call(&init.expr)
             {
                 let (moved_by, region_end) = bound_region(stmts, i, block_end, moves, &name);
-                bound_guards.push((name, as_written.clone()));
+                // A function of another module is a guard function only if the project
+                // phase finds it is one: its result forgotten is no leak until then.
+                if !kind.starts_with("?guard:") {
+                    bound_guards.push((name, as_written.clone()));
+                }
                 let awaits = if self.tables.lock(&kind).is_some_and(|l| !l.is_async) {
                     moves.awaits(stmts, i + 1, moved_by)
                 } else {

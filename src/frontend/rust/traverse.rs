@@ -466,7 +466,18 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
         if let Ok(exprs) = mac.parse_body_with(parser) {
             let end = mac.delimiter.span().close().byte_range().end;
-            self.macro_guards(&exprs, end);
+            // `assert!(cond, "{}", args)` is `if !cond { panic!(..) }`: the condition's
+            // guards are dropped before the message is made.
+            match (exprs.first(), exprs.iter().nth(1)) {
+                (Some(condition), Some(message))
+                    if matches!(name.as_str(), "assert" | "debug_assert") =>
+                {
+                    let message_start = expr_start(message);
+                    self.expression_guards(std::iter::once(condition), message_start);
+                    self.expression_guards(exprs.iter().skip(1), end);
+                }
+                _ => self.macro_guards(&exprs, end),
+            }
             // `join!(a(), b())` polls the futures its arguments return: they are awaited.
             let joins = matches!(name.as_str(), "join" | "try_join");
             for expr in &exprs {
