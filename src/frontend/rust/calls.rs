@@ -153,6 +153,9 @@ impl Lowerer<'_> {
         if let Some(callee) = &callee {
             self.lock_through_arguments(callee, &call.args, &span, 1);
         }
+        let locker = callee
+            .clone()
+            .filter(|c| self.closure_lockers.contains_key(c));
         let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
         self.note_object_arguments(&call.args, 1);
         if !on_self {
@@ -166,6 +169,22 @@ impl Lowerer<'_> {
         }
         self.visit_expr(&call.receiver);
         let entries = self.model.functions[self.current].thread_entries.len();
+        // `self.lock(|inner| ..)` where `lock` runs the closure holding `self.0`.
+        let under_lock = match (locker, entry || offloads.0) {
+            (Some(locker), false) => self.closure_under_lock(&locker, call),
+            _ => None,
+        };
+        if let Some(locked) = under_lock {
+            for arg in &call.args {
+                match arg {
+                    Expr::Closure(closure) if std::ptr::eq(closure, locked) => {
+                        self.inline_closure(closure)
+                    }
+                    _ => self.argument(arg, offloads),
+                }
+            }
+            return;
+        }
         if !entry && !offloads.0 && INLINE_ADAPTERS.contains(&call.method.to_string().as_str()) {
             for arg in &call.args {
                 match arg {

@@ -257,6 +257,11 @@ impl Lowerer<'_> {
                     .insert(name.clone(), GuardHelper { kind, field });
             }
         }
+        if sig.receiver().is_some()
+            && let Some(locker) = self.closure_locker(sig, block)
+        {
+            self.closure_lockers.insert(name.clone(), locker);
+        }
         if !params.is_empty() {
             let mut taken = Vec::new();
             for (index, param) in params {
@@ -276,6 +281,94 @@ impl Lowerer<'_> {
             }
         }
         self.semantic.pop_locals();
+    }
+
+    /// What a method runs its closure parameter under: `fn lock<F: FnOnce(&mut Inner) -> R,
+    /// R>(&self, f: F) -> R { let mut inner = self.0.lock(); f(&mut inner) }` holds `self.0`
+    /// while `f` runs (also `f(&mut self.0.lock())`). Looks at the body's own statements: a
+    /// `let` guard of the object or one of its fields, then a statement that calls the
+    /// parameter.
+    fn closure_locker(&self, sig: &syn::Signature, block: &syn::Block) -> Option<ClosureLocker> {
+        let parameters: Vec<(usize, String)> = sig
+            .inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(index, input)| match input {
+                syn::FnArg::Typed(typed) => match &*typed.pat {
+                    Pat::Ident(ident) => Some((index, ident.ident.to_string())),
+                    _ => None,
+                },
+                syn::FnArg::Receiver(_) => None,
+            })
+            .collect();
+        let own_field = |receiver: &Expr| match receiver {
+            Expr::Path(p) if p.path.is_ident("self") => Some(None),
+            Expr::Field(field) => match &*field.base {
+                Expr::Path(p) if p.path.is_ident("self") => Some(Some(member_name(&field.member))),
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut held: Option<(String, Option<String>)> = None;
+        for stmt in &block.stmts {
+            if let syn::Stmt::Local(local) = stmt
+                && let Some(init) = &local.init
+                && let Some((call, kind)) = self.bound_guard_call(&init.expr)
+                && let Some(field) = own_field(&call.receiver)
+            {
+                held = Some((kind, field));
+                continue;
+            }
+            let calls = syntax::called_names(stmt);
+            let Some((parameter, _)) = parameters.iter().find(|(_, p)| calls.contains(p)) else {
+                continue;
+            };
+            // `f(&mut self.0.lock())`: a guard made for the call.
+            let temporary = || {
+                let mut temporaries = super::guards::Temporaries::default();
+                temporaries.visit_stmt(stmt);
+                temporaries.calls.iter().find_map(|(call, _)| {
+                    let kind = self.guard_kind(call)?;
+                    Some((kind, own_field(&call.receiver)?))
+                })
+            };
+            let (kind, field) = held.clone().or_else(temporary)?;
+            return Some(ClosureLocker {
+                parameter: *parameter,
+                kind,
+                field,
+            });
+        }
+        None
+    }
+
+    /// A call of a method of the file that runs its closure argument while it holds a lock
+    /// of its object (see [`ClosureLocker`]): the closure runs inline, and the lock is held
+    /// over it. Returns the closure.
+    pub(super) fn closure_under_lock<'c>(
+        &mut self,
+        callee: &str,
+        call: &'c syn::ExprMethodCall,
+    ) -> Option<&'c syn::ExprClosure> {
+        let locker = self.closure_lockers.get(callee)?.clone();
+        let Some(Expr::Closure(closure)) = call.args.iter().nth(locker.parameter.checked_sub(1)?)
+        else {
+            return None;
+        };
+        if closure.asyncness.is_some() {
+            return None;
+        }
+        let (named, lock) = match &locker.field {
+            Some(field) => (
+                self.field_identity(&call.receiver, field),
+                format!("{}.{field}", written(&call.receiver)),
+            ),
+            None => (self.lock_identity(&call.receiver), written(&call.receiver)),
+        };
+        let span = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        let region_end = span.end;
+        self.record_hold(span, region_end, named, lock, locker.kind, Vec::new());
+        Some(closure)
     }
 
     /// `Type::method` when a local of a lock type is locked with `method`.
@@ -620,6 +713,18 @@ impl Lowerer<'_> {
             call.object_arguments = found;
         }
     }
+}
+
+/// A method that runs a closure it is given while it holds a lock of its object (see
+/// `Lowerer::closure_locker`).
+#[derive(Clone, Debug)]
+pub(super) struct ClosureLocker {
+    /// The closure parameter's index (counting `self`).
+    parameter: usize,
+    /// The guard method (`parking_lot::Mutex::lock`).
+    kind: String,
+    /// The field of its object whose lock it holds (`None`: the object itself is the lock).
+    field: Option<String>,
 }
 
 /// How the value of a guard-taking call is used, as far as it tells what the lock is.

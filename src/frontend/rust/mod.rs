@@ -78,6 +78,7 @@ pub fn lower(
         next_call_awaited: false,
         guard_helpers: HashMap::new(),
         param_lockers: HashMap::new(),
+        closure_lockers: HashMap::new(),
         guard_functions: HashMap::new(),
         closure_guards: HashMap::new(),
         held_objects: Default::default(),
@@ -146,6 +147,9 @@ struct Lowerer<'t> {
     /// The file's functions that lock a lock they are given: canonical name → (parameter
     /// index, counting `self`, guard method).
     param_lockers: HashMap<String, Vec<(usize, String)>>,
+    /// Methods of the file that run a closure they are given while they hold a lock of their
+    /// object (see [`locks::ClosureLocker`]).
+    closure_lockers: HashMap<String, locks::ClosureLocker>,
     /// The file's functions that return a guard of a `static` lock: canonical name → (guard
     /// method, the lock, the lock as written).
     guard_functions: HashMap<String, (String, LockName, String)>,

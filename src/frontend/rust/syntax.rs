@@ -336,3 +336,28 @@ fn starts_trait_object(trees: &[proc_macro2::TokenTree], before: usize) -> bool 
         _ => false,
     }
 }
+
+/// The single names a statement calls (`f(x)`, `callback()`), not looking into closures or
+/// nested items.
+pub(super) fn called_names(stmt: &syn::Stmt) -> Vec<String> {
+    #[derive(Default)]
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+            if let Expr::Path(func) = &*call.func
+                && let Some(name) = func.path.get_ident()
+            {
+                self.0.push(name.to_string());
+            }
+            visit::visit_expr_call(self, call);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+        }
+    }
+    let mut names = Names::default();
+    names.visit_stmt(stmt);
+    names.0
+}
