@@ -518,6 +518,23 @@ impl<'a> Project<'a> {
         })
     }
 
+    /// Whether a lock hold takes a lock as far as the project knows: a call the front end could
+    /// only guess returns or holds a guard (`?guard:callee`, a function of another file)
+    /// counts once the project finds that function does (see `SymbolIndex::guard_function`).
+    pub fn takes_lock(&self, hold: &crate::model::LockHold) -> bool {
+        let Some(callee) = hold.kind.strip_prefix("?guard:") else {
+            return true;
+        };
+        let separator = if callee.contains("::") { "::" } else { "." };
+        self.index
+            .resolve(callee, separator, MAX_RESOLUTION_STEPS)
+            .is_some_and(|f| {
+                self.index
+                    .guard_function(&self.function(f).canonical)
+                    .is_some()
+            })
+    }
+
     /// Whether a resolved call runs its callee now, on the calling thread: not in code handed
     /// to another thread, not a task handed to a scheduler, and an async callee only when
     /// awaited.

@@ -26,13 +26,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let concurrent = concurrency.functions.contains(&id)
                 || concurrency.closures.contains(&(id, found.closure));
             let via_self = found.via_self;
-            let held =
-                held_at(function, found.check.start).is_some_and(|h| h.covers(found.act.start));
+            let held = held_at(project, function, found.check.start)
+                .is_some_and(|h| h.covers(found.act.start));
             // Double-checked locking: a lock taken after the check guards the act, and the code
             // checks again under it before acting (Python: a condition that reads the same
             // state there; Rust's atomics have no such record: the lock is taken as the guard).
             let locked_after_check = function.lock_holds.iter().any(|h| {
-                h.span.start > found.check.start
+                project.takes_lock(h)
+                    && h.span.start > found.check.start
                     && h.covers(found.act.start)
                     && (found.atomic
                         || function.state_checks.iter().any(|again| {
@@ -69,11 +70,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     ),
                     "use one atomic read-modify-write: `compare_exchange`, `fetch_update`, or `swap`".to_string(),
                 )
-            } else if let Some(lock) = function
-                .lock_holds
-                .iter()
-                .find(|h| h.span.start > found.check.start && h.covers(found.act.start))
-            {
+            } else if let Some(lock) = function.lock_holds.iter().find(|h| {
+                h.span.start > found.check.start
+                    && h.covers(found.act.start)
+                    && project.takes_lock(h)
+            }) {
                 (
                     format!(
                         "`{}` is checked without a lock, then changed under `{}` in `{}`, which runs on several threads: the lock is taken after the check and the check is not repeated, so {outcome}",

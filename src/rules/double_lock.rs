@@ -84,13 +84,17 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         };
         let what = match &double.inner {
             // A lock handed to a function of another file that locks it (`?callee#index`).
-            Inner::Direct(_) if inner_kind.starts_with('?') => format!(
-                "`{}` is held while it is passed to `{}`, which takes it again",
-                outer_lock,
-                inner_kind[1..]
-                    .rsplit_once('#')
-                    .map_or(inner_kind, |(callee, _)| callee)
-            ),
+            Inner::Direct(_)
+                if inner_kind.starts_with('?') && !inner_kind.starts_with("?guard:") =>
+            {
+                format!(
+                    "`{}` is held while it is passed to `{}`, which takes it again",
+                    outer_lock,
+                    inner_kind[1..]
+                        .rsplit_once('#')
+                        .map_or(inner_kind, |(callee, _)| callee)
+                )
+            }
             Inner::Direct(_) => format!(
                 "`{}` is taken again in `{}` while this {waiter} already holds it",
                 outer_lock,

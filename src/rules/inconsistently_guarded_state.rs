@@ -45,7 +45,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if first_start.is_some_and(|start| write.span.start < start) {
                 continue;
             }
-            if held_at(function, write.span.start).is_some()
+            if held_at(project, function, write.span.start).is_some()
                 || (write.via_self != guard.write.via_self)
                 || held_by_every_caller(project, id, 4)
             {
@@ -85,7 +85,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 again.state == check.state
                     && again.span.start > check.span.end
                     && again.span.end <= check.extent.end
-                    && held_at(function, again.span.start)
+                    && held_at(project, function, again.span.start)
                         .is_some_and(|lock| lock.span.start > check.span.start)
             });
             // … or calls a helper that does (`if _policy is None: _init_policy()`).
@@ -98,7 +98,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || check.via_self != guard.write.via_self
                 || checked_again
                 || check_then_act
-                || held_at(function, check.span.start).is_some()
+                || held_at(project, function, check.span.start).is_some()
                 || held_by_every_caller(project, id, 4)
             {
                 continue;
@@ -133,7 +133,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if !(threaded || shared_object || changed_on_thread || guard.functions > 1)
                 || first_start.is_some_and(|start| iteration.span.start < start)
                 || iteration.via_self != guard.change.via_self
-                || held_at(function, iteration.span.start).is_some()
+                || held_at(project, function, iteration.span.start).is_some()
                 || held_by_every_caller(project, id, 4)
             {
                 continue;
@@ -179,7 +179,8 @@ fn checked_in_helper(project: &Project, id: FunctionId, check: &StateUse) -> boo
             && project.target(site).is_some_and(|helper| {
                 let helper = project.function(helper);
                 helper.state_checks.iter().any(|again| {
-                    again.state == check.state && held_at(helper, again.span.start).is_some()
+                    again.state == check.state
+                        && held_at(project, helper, again.span.start).is_some()
                 })
             })
     })

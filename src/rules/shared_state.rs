@@ -7,9 +7,17 @@ use super::ProjectContext;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{Function, LockHold, StateUse, StateWrite};
 
-/// The lock held at a position of a function, if any (any `with`/guard region counts).
-pub fn held_at(function: &Function, position: usize) -> Option<&LockHold> {
-    function.lock_holds.iter().find(|h| h.covers(position))
+/// The lock held at a position of a function, if any (any `with`/guard region counts, once
+/// the project confirms it takes a lock: see [`Project::takes_lock`]).
+pub fn held_at<'f>(
+    project: &Project,
+    function: &'f Function,
+    position: usize,
+) -> Option<&'f LockHold> {
+    function
+        .lock_holds
+        .iter()
+        .find(|h| h.covers(position) && project.takes_lock(h))
 }
 
 /// A write of state made with a lock held: where, and the lock as written.
@@ -119,6 +127,10 @@ pub fn held_by_every_caller(project: &Project, id: FunctionId, depth: usize) -> 
     project.every_caller(id, depth, &|site: CallSite| {
         let caller = project.function(site.caller);
         let position = project.call(site).span.start;
-        caller.is_constructor() || caller.lock_holds.iter().any(|h| h.covers(position))
+        caller.is_constructor()
+            || caller
+                .lock_holds
+                .iter()
+                .any(|h| h.covers(position) && project.takes_lock(h))
     })
 }

@@ -40,10 +40,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             // A lock held across the whole sequence makes it atomic.
-            let held_across = function
-                .lock_holds
-                .iter()
-                .any(|h| h.covers(read.start) && h.covers(write.span.start));
+            let held_across = function.lock_holds.iter().any(|h| {
+                h.covers(read.start) && h.covers(write.span.start) && project.takes_lock(h)
+            });
             if held_across {
                 continue;
             }

@@ -32,7 +32,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || function.is_constructor()
                 || concurrency.fork_hooks.contains(&id)
                 || !is_shared(write.via_self, function, &concurrency.shared_classes)
-                || held_at(function, write.span.start).is_some()
+                || held_at(project, function, write.span.start).is_some()
                 || guarded.contains_key(write.state.as_str())
             {
                 continue;
@@ -107,7 +107,9 @@ fn written_alongside(
                 function
                     .state_writes
                     .iter()
-                    .filter(|w| w.state == state && held_at(function, w.span.start).is_none())
+                    .filter(|w| {
+                        w.state == state && held_at(project, function, w.span.start).is_none()
+                    })
                     .find(|w| other != a.spawner || w.span.start > a.after)
                     .map(|w| {
                         (

@@ -186,6 +186,7 @@ impl Lowerer<'_> {
                         let syn::ImplItem::Fn(method) = member else {
                             continue;
                         };
+                        self.file_methods.insert(method.sig.ident.to_string());
                         let name = format!("{self_type}::{}", method.sig.ident);
                         self.learn_helper(name, &method.sig, &method.block);
                     }
@@ -236,14 +237,25 @@ impl Lowerer<'_> {
             }
             let field = match &*call.receiver {
                 Expr::Path(p) if p.path.is_ident("self") => Some(None),
-                Expr::Field(field) => match (&*field.base, &field.member) {
-                    (Expr::Path(p), member) if p.path.is_ident("self") => {
-                        Some(Some(member_name(member)))
-                    }
-                    _ => None,
-                },
+                Expr::Field(_) => {
+                    let written = written(&call.receiver);
+                    written.strip_prefix("self.").map(|f| Some(f.to_string()))
+                }
                 _ => None,
             };
+            // A field's lock, also a nested one (`self.common.alloc`): one identity whatever
+            // the object, which other files learn in the project phase (see
+            // `other_file_guard_method`).
+            let identity = self
+                .lock_identity(&call.receiver)
+                .filter(|lock| lock.scope == LockScope::Field && field.is_some())
+                .map(|lock| lock.identity);
+            if sig.receiver().is_some()
+                && let Some(identity) = &identity
+            {
+                let export = (name.clone(), identity.clone(), kind.clone());
+                self.model.guard_functions.push(export);
+            }
             if let Some(field) = field {
                 if field.is_none()
                     && let Some(self_type) = &self.semantic.self_type
@@ -253,8 +265,12 @@ impl Lowerer<'_> {
                     // learn it in the project phase.
                     self.model.guard_methods.push((name.clone(), kind.clone()));
                 }
-                self.guard_helpers
-                    .insert(name.clone(), GuardHelper { kind, field });
+                let helper = GuardHelper {
+                    kind,
+                    field,
+                    identity,
+                };
+                self.guard_helpers.insert(name.clone(), helper);
             }
         }
         if sig.receiver().is_some()
@@ -531,8 +547,11 @@ impl Lowerer<'_> {
         used: GuardUse,
     ) -> Option<String> {
         let method = call.method.to_string();
-        if !matches!(method.as_str(), "lock" | "read" | "write") || !call.args.is_empty() {
+        if !call.args.is_empty() {
             return None;
+        }
+        if !matches!(method.as_str(), "lock" | "read" | "write") {
+            return self.other_file_guard_method(call, &method);
         }
         let lock = self.lock_identity(&call.receiver)?;
         let suffix = match used {
@@ -541,6 +560,25 @@ impl Lowerer<'_> {
             GuardUse::Other => "",
         };
         (lock.scope != LockScope::Local).then(|| format!("::{method}{suffix}"))
+    }
+
+    /// `?guard:Type::method` for a method without arguments of a project type that this file
+    /// does not define (`vm.resource_allocator()`, `impl Vm` in another module): the project
+    /// phase keeps it where that method returns a guard of one of its object's locks
+    /// (`FileModel::guard_functions`).
+    fn other_file_guard_method(&self, call: &syn::ExprMethodCall, method: &str) -> Option<String> {
+        if STD_METHODS.contains(&method) || self.file_methods.contains(method) {
+            return None;
+        }
+        let Some(Returns::One(ty)) = self.semantic.type_of(&call.receiver) else {
+            return None;
+        };
+        // Not a type only the project phase knows (`Pool::region.()`): its methods are not
+        // looked up by name.
+        let module = self.semantic.module();
+        let same_crate = ty.split("::").next() == module.split("::").next();
+        let named = ty.contains("::") && !super::semantic::is_deferred(&ty);
+        (same_crate && named).then(|| format!("?guard:{ty}::{method}"))
     }
 
     pub(super) fn pointless(&mut self, call: &syn::ExprMethodCall, why: Pointless) {
@@ -598,13 +636,32 @@ impl Lowerer<'_> {
         };
         // A helper returning a guard of one of its object's fields (`s.lock_m()`) takes the
         // lock of that field of the receiver.
-        let field = self.guard_helper(call).and_then(|h| h.field.clone());
-        let (named, lock) = match field {
-            Some(field) => (
+        let helper = self.guard_helper(call).cloned();
+        let via_self = matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self"));
+        let (named, lock) = match helper.map(|h| (h.field, h.identity)) {
+            Some((Some(field), Some(identity))) => (
+                Some(LockName {
+                    identity,
+                    scope: LockScope::Field,
+                    via_self,
+                }),
+                format!("{}.{field}", written(&call.receiver)),
+            ),
+            Some((Some(field), None)) => (
                 self.field_identity(&call.receiver, &field),
                 format!("{}.{field}", written(&call.receiver)),
             ),
-            None => (self.lock_identity(&call.receiver), written(&call.receiver)),
+            // A guard method of another file (`?guard:Type::method`): the project phase finds
+            // the lock; until then it is named by the method.
+            _ if kind.starts_with("?guard:") => (
+                Some(LockName {
+                    identity: kind["?guard:".len()..].to_string(),
+                    scope: LockScope::Field,
+                    via_self,
+                }),
+                format!("{}.{}()", written(&call.receiver), call.method),
+            ),
+            _ => (self.lock_identity(&call.receiver), written(&call.receiver)),
         };
         self.record_hold(span, region_end, named, lock, kind, awaits);
     }
@@ -750,8 +807,11 @@ pub(super) fn is_lazy_static(mac: &syn::Macro) -> bool {
 pub(super) struct GuardHelper {
     /// The guard method it calls (`std::sync::Mutex::lock`).
     kind: String,
-    /// The field of its object whose lock it takes (`None`: the object itself is the lock).
+    /// The field of its object whose lock it takes (`None`: the object itself is the lock),
+    /// as written after `self.` (`common.alloc`).
     field: Option<String>,
+    /// The identity of that field's lock (`vm::Common.alloc`), when the file knows it.
+    identity: Option<String>,
 }
 
 /// Methods that a lock, or a wrapper a lock's type is seen through (`Arc`, `Option`,

@@ -79,6 +79,7 @@ pub fn lower(
         guard_helpers: HashMap::new(),
         param_lockers: HashMap::new(),
         closure_lockers: HashMap::new(),
+        file_methods: std::collections::HashSet::new(),
         guard_functions: HashMap::new(),
         closure_guards: HashMap::new(),
         held_objects: Default::default(),
@@ -149,6 +150,8 @@ struct Lowerer<'t> {
     param_lockers: HashMap<String, Vec<(usize, String)>>,
     /// Methods of the file that run a closure they are given while they hold a lock of their
     /// object (see [`locks::ClosureLocker`]).
+    /// The names of the methods the file's `impl` blocks define.
+    file_methods: std::collections::HashSet<String>,
     closure_lockers: HashMap<String, locks::ClosureLocker>,
     /// The file's functions that return a guard of a `static` lock: canonical name → (guard
     /// method, the lock, the lock as written).
