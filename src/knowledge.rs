@@ -88,6 +88,9 @@ pub struct ProcessTarget {
     /// A pool: what it is given may run on several threads at once.
     #[serde(default)]
     pub pool: bool,
+    /// The child is forked with the callable in its memory: nothing is pickled.
+    #[serde(default)]
+    pub forked: bool,
 }
 
 #[derive(Deserialize)]

@@ -43,6 +43,7 @@ impl<'a> Lowerer<'a> {
                 other => Some(other),
             };
             if let Some(callable) = callable
+                && !target.forked
                 && let Some(what) = self.unpicklable(callable)
             {
                 found.push((span(callable), what));

@@ -461,6 +461,13 @@ impl SemanticModel<'_> {
             }
             Expr::Call(call) => {
                 let callee = self.resolve_within(&call.func, depth)?;
+                // `get_context("fork")`: a context whose children are forked, not spawned.
+                if callee == "multiprocessing.get_context"
+                    && matches!(call.arguments.args.first(),
+                        Some(Expr::StringLiteral(s)) if s.value.to_str() == "fork")
+                {
+                    return Some(Returns::One("multiprocessing.context.ForkContext".into()));
+                }
                 if let Some(returns) = self.tables.returns.get(&callee) {
                     return Some(returns.clone());
                 }
