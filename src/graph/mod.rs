@@ -233,6 +233,18 @@ impl<'a> SymbolIndex<'a> {
         self.roots.contains(root)
     }
 
+    /// The types of the attributes of a class of the project (Python: what `self.x = ..`
+    /// assigns; Rust: a struct's fields), as the file that defines the class gives them.
+    pub fn attribute_types(&self, class: &str) -> Vec<&'a str> {
+        self.types
+            .iter()
+            .filter_map(|(name, ty)| {
+                let attribute = name.strip_prefix(class)?.strip_prefix('.')?;
+                (!attribute.is_empty() && !attribute.contains('.')).then_some(*ty)
+            })
+            .collect()
+    }
+
     /// Whether a name is a class (or a Rust type with trait impls) of the project.
     pub fn is_class(&self, name: &str) -> bool {
         self.classes.contains_key(name)

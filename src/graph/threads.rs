@@ -56,6 +56,8 @@ impl Concurrency {
         }
         // How many instances may run at once, per function (2 means "several").
         let mut instances: HashMap<FunctionId, u8> = HashMap::default();
+        // Shared classes whose methods many threads run at once (a pool, a loop of starts).
+        let mut crowded = Vec::new();
         for (id, function) in project.functions() {
             let model = project.model(id);
             for entry in &function.thread_entries {
@@ -82,6 +84,9 @@ impl Concurrency {
                         && project.index.is_class(class)
                     {
                         concurrency.shared_classes.insert(class.to_string());
+                        if entry.repeated {
+                            crowded.push(class.to_string());
+                        }
                     }
                 }
                 if let Some(index) = entry.function {
@@ -115,6 +120,9 @@ impl Concurrency {
                             && project.index.is_class(class)
                         {
                             concurrency.shared_classes.insert(class.to_string());
+                            if entry.repeated {
+                                crowded.push(class.to_string());
+                            }
                         }
                     }
                 }
@@ -149,12 +157,51 @@ impl Concurrency {
                 }
             }
         }
+        concurrency.share_held_objects(project, crowded);
         concurrency.functions = instances
             .into_iter()
             .filter(|(_, count)| *count >= 2)
             .map(|(id, _)| id)
             .collect();
         concurrency
+    }
+}
+
+impl Concurrency {
+    /// An object held in an attribute of a shared object is shared too: `self.storage =
+    /// Storage()` in a class whose bound method runs on many threads at once (`crowded`: a
+    /// pool, starts in a loop) makes every thread reach the same `Storage` (also through
+    /// further attributes, a few levels deep). Not from an object that one thread of its own
+    /// works for (each uploader with its upload thread and its own `ResumableUpload`), and
+    /// only for classes of the same top-level package: a library-like class that some shared
+    /// object of another package happens to hold (a `socket.socket` in a test server) is not
+    /// made shared for every use.
+    fn share_held_objects(&mut self, project: &Project, crowded: Vec<String>) {
+        let package = |name: &str| {
+            name.split(['.', ':'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut pending = crowded;
+        for _ in 0..4 {
+            let mut found = Vec::new();
+            for class in &pending {
+                for ty in project.index.attribute_types(class) {
+                    if project.index.is_class(ty)
+                        && package(ty) == package(class)
+                        && !self.shared_classes.contains(ty)
+                    {
+                        found.push(ty.to_string());
+                    }
+                }
+            }
+            if found.is_empty() {
+                break;
+            }
+            self.shared_classes.extend(found.iter().cloned());
+            pending = found;
+        }
     }
 }
 
