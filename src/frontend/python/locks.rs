@@ -935,6 +935,17 @@ pub(super) fn first_call(body: &[Stmt], lock: &str, steps: &Steps) -> Option<Spa
                 Expr::Call(call)
                     if call.arguments.is_empty()
                         && matches!((self.2)(call), Some((Step::Release, _))) => {}
+                // `cond.notify()` / `notify_all()` on the condition held here cannot raise
+                // (only without the lock): its arguments still may.
+                Expr::Call(call)
+                    if matches!(call.func.as_ref(), Expr::Attribute(attr)
+                        if matches!(attr.attr.id.as_str(), "notify" | "notify_all")
+                            && dotted(&attr.value) == self.1) =>
+                {
+                    for argument in &*call.arguments.args {
+                        self.visit_expr(argument);
+                    }
+                }
                 Expr::Call(_) | Expr::Yield(_) | Expr::YieldFrom(_) => self.0 = Some(span(expr)),
                 Expr::Lambda(_) => {}
                 _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
