@@ -10,7 +10,7 @@ use syn::visit::{self, Visit};
 use syn::{Expr, Pat};
 
 use super::Lowerer;
-use super::locks::GuardUse;
+use super::locks::{GuardUse, unwraps_lock_result};
 use super::syntax::{awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written};
 use crate::model::{Leak, LeakedLock, LockName, LockScope, Pointless, Span};
 
@@ -483,10 +483,8 @@ impl<'ast> Temporaries<'ast> {
 impl<'ast> Visit<'ast> for Temporaries<'ast> {
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
         self.calls.push((call, self.extent));
-        if matches!(
-            call.method.to_string().as_str(),
-            "unwrap" | "expect" | "unwrap_or_else" | "map_err"
-        ) && let Expr::MethodCall(inner) = &*call.receiver
+        if unwraps_lock_result(call)
+            && let Expr::MethodCall(inner) = &*call.receiver
         {
             self.unwrapped.push(inner);
         }

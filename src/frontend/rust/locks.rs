@@ -478,13 +478,7 @@ impl Lowerer<'_> {
         used: GuardUse,
     ) -> Option<(&'e syn::ExprMethodCall, String)> {
         match expr {
-            Expr::MethodCall(call)
-                if matches!(
-                    call.method.to_string().as_str(),
-                    // `m.read().map_err(|e| ..)?`: the error changes, the guard stays.
-                    "unwrap" | "expect" | "unwrap_or_else" | "map_err"
-                ) =>
-            {
+            Expr::MethodCall(call) if unwraps_lock_result(call) => {
                 self.guard_call_awaited(&call.receiver, candidates, GuardUse::Unwrapped)
             }
             Expr::Try(inner) => self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other),
@@ -782,6 +776,16 @@ pub(super) struct ClosureLocker {
     kind: String,
     /// The field of its object whose lock it holds (`None`: the object itself is the lock).
     field: Option<String>,
+}
+
+/// Whether a method call unwraps the `LockResult` it is called on, keeping the guard:
+/// `.unwrap()`, `.expect(..)`, `.unwrap_or_else(..)`, `.map_err(..)` (`m.read().map_err(|e|
+/// ..)?`: the error changes, the guard stays).
+pub(super) fn unwraps_lock_result(call: &syn::ExprMethodCall) -> bool {
+    matches!(
+        call.method.to_string().as_str(),
+        "unwrap" | "expect" | "unwrap_or_else" | "map_err"
+    )
 }
 
 /// How the value of a guard-taking call is used, as far as it tells what the lock is.
