@@ -114,6 +114,8 @@ enum Via {
 pub struct LockGraph {
     pub graph: DiGraph<LockNode, Vec<Evidence>>,
     pub double_locks: Vec<DoubleLock>,
+    /// Per file, per function, per hold: the lock it takes, if it is one.
+    holds: Vec<Vec<Vec<Option<Resolved>>>>,
 }
 
 /// How many pieces of evidence an edge keeps.
@@ -148,7 +150,15 @@ impl LockGraph {
         LockGraph {
             graph: builder.graph,
             double_locks: builder.double_locks,
+            holds: builder.resolved,
         }
+    }
+
+    /// The type of the lock a hold takes, once the project resolved it (a lock imported
+    /// from another module, a re-exported type); `None` when it is no lock.
+    pub fn hold_type(&self, at: Acquisition) -> Option<LockType> {
+        let resolved = self.holds[at.function.file][at.function.index].get(at.hold)?;
+        resolved.map(|r| r.lock)
     }
 
     /// The cycles of the graph (each once, shortest first per strongly connected component),

@@ -12,7 +12,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::model::{Call, FileModel, Function, Language, concat};
+use crate::model::{Call, FileModel, Function, Language, ParameterAttribute, concat};
 
 /// A function of the project: its file's index and its index in that file's model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,6 +63,9 @@ pub struct SymbolIndex<'a> {
 
 /// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
 pub const MAX_RESOLUTION_STEPS: usize = 12;
+
+/// How many typed objects a type lookup goes through (`a.b.c.lock`: `b`, then `c`).
+const MAX_TYPED_OWNERS: usize = 3;
 
 impl<'a> SymbolIndex<'a> {
     pub fn new(models: &[&'a FileModel]) -> SymbolIndex<'a> {
@@ -149,6 +152,7 @@ impl<'a> SymbolIndex<'a> {
             .chain(index.aliases.keys())
             .map(root)
             .collect();
+        index.type_parameter_attributes(models);
         index
     }
 
@@ -180,6 +184,12 @@ impl<'a> SymbolIndex<'a> {
     /// name that re-exports it (`bank.jobs` after `from .queues import jobs`), or through a
     /// base class (`app.Child.inbox` set in `app.Base`).
     pub fn type_of(&self, name: &str, separator: &str) -> Option<&'a str> {
+        self.type_within(name, separator, MAX_TYPED_OWNERS)
+    }
+
+    /// [`Self::type_of`], following at most `owners` objects whose class the project tells
+    /// (`shop.Worker.storage` in `shop.Worker.storage._lock`).
+    fn type_within(&self, name: &str, separator: &str, owners: usize) -> Option<&'a str> {
         // A library's name (`queue.Queue`, `self`-less locals) is never the project's.
         if !self.is_project_name(name) {
             return None;
@@ -206,9 +216,75 @@ impl<'a> SymbolIndex<'a> {
             return Some(ty);
         }
         let (owner, member) = name.rsplit_once(separator)?;
-        self.bases(owner)
+        let inherited = self
+            .bases(owner)
             .iter()
-            .find_map(|base| self.own_type(&concat(&[base, separator, member]), separator))
+            .find_map(|base| self.own_type(&concat(&[base, separator, member]), separator));
+        if inherited.is_some() || separator != "." {
+            return inherited;
+        }
+        // An attribute of an object whose class the project tells (`shop.Worker.storage._lock`
+        // with `storage` a `shop.Storage`): that class's attribute.
+        let owners = owners.checked_sub(1)?;
+        let class = self.type_within(owner, separator, owners)?;
+        if !self.is_class(class) || class == owner {
+            return None;
+        }
+        self.type_within(&concat(&[class, separator, member]), separator, owners)
+    }
+
+    /// Types the attributes set from a parameter their file cannot type (`self.storage =
+    /// storage`) by the objects the method's callers pass there (`Worker(Storage())`), when
+    /// every one of a known type is of the same type.
+    fn type_parameter_attributes(&mut self, models: &[&'a FileModel]) {
+        let mut by_method: HashMap<&str, Vec<&'a ParameterAttribute>> = HashMap::default();
+        for model in models {
+            for given in &model.parameter_attributes {
+                if !self.types.contains_key(given.attribute.as_str()) {
+                    by_method
+                        .entry(given.method.as_str())
+                        .or_default()
+                        .push(given);
+                }
+            }
+        }
+        if by_method.is_empty() {
+            return;
+        }
+        // Attribute → the type every object passed so far has (`None`: two disagree).
+        let mut found: HashMap<&'a str, Option<&'a str>> = HashMap::default();
+        let mut callees: HashMap<&str, Option<FunctionId>> = HashMap::default();
+        for model in models {
+            for passed in &model.passed_objects {
+                let callee = *callees
+                    .entry(passed.callee.as_str())
+                    .or_insert_with(|| self.resolve(&passed.callee, ".", MAX_RESOLUTION_STEPS));
+                let Some(callee) = callee else { continue };
+                let method = models[callee.file].functions[callee.index]
+                    .canonical
+                    .as_str();
+                let Some(attributes) = by_method.get(method) else {
+                    continue;
+                };
+                let given = attributes.iter().filter(|a| {
+                    (passed.position != u32::MAX && a.position == passed.position)
+                        || (passed.keyword != u32::MAX && a.keyword == passed.keyword)
+                });
+                for attribute in given {
+                    let agreed = found
+                        .entry(attribute.attribute.as_str())
+                        .or_insert(Some(passed.ty.as_str()));
+                    if *agreed != Some(passed.ty.as_str()) {
+                        *agreed = None;
+                    }
+                }
+            }
+        }
+        for (attribute, ty) in found {
+            if let Some(ty) = ty {
+                self.types.entry(attribute).or_insert(ty);
+            }
+        }
     }
 
     /// The type a name's own file gives it, or the return type of the function whose result
@@ -409,6 +485,9 @@ pub fn interface_hash(model: &FileModel) -> u64 {
     model.types.hash(&mut hasher);
     model.returned_by.hash(&mut hasher);
     model.returns.hash(&mut hasher);
+    // What calls pass types other files' attributes (`Worker(Storage())`).
+    model.parameter_attributes.hash(&mut hasher);
+    model.passed_objects.hash(&mut hasher);
     hasher.finish()
 }
 

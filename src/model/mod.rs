@@ -588,6 +588,37 @@ pub struct Class {
     pub bases: Vec<String>,
 }
 
+/// A class attribute set from a parameter of one of its methods (`def __init__(self,
+/// storage): self.storage = storage`), with no type the file can tell.
+#[derive(Clone, Debug, Hash)]
+pub struct ParameterAttribute {
+    /// The attribute (`shop.Worker.storage`).
+    pub attribute: String,
+    /// The method (`shop.Worker.__init__`).
+    pub method: String,
+    /// The parameter's position, counting `self`; `u32::MAX` for a keyword-only one.
+    pub position: u32,
+    /// The parameter's name, by its [`condition::key`].
+    pub keyword: u32,
+}
+
+/// An object of a known type passed to a call (`Worker(Storage())`, `Worker(storage=s)`).
+#[derive(Clone, Debug, Hash)]
+pub struct PassedObject {
+    /// The callee as the call names it (`shop.Worker`).
+    pub callee: String,
+    /// The parameter's position, counting `self` (`u32::MAX`: given by keyword).
+    pub position: u32,
+    /// The keyword's name by its [`condition::key`] (`u32::MAX`: given by position).
+    pub keyword: u32,
+    /// The object's type (`shop.storage.Storage`).
+    pub ty: String,
+}
+
+/// Appended to a `?guard:callee` hold's kind when the call's future was awaited: an `async
+/// fn` returns that guard (`self.ro_tx().await`).
+pub const AWAITED_GUARD: &str = ".await";
+
 /// Everything interlock knows about one file.
 #[derive(Clone, Debug)]
 pub struct FileModel {
@@ -610,6 +641,12 @@ pub struct FileModel {
     /// Module-level objects and class attributes whose type the file cannot tell, with the
     /// function whose result they hold (`shop.Handler._lock` → `shop.locks.make_lock`).
     pub returned_by: Vec<(String, String)>,
+    /// Python: class attributes set from a parameter the file cannot type (`self.storage =
+    /// storage`); the project types them from what the method's callers pass.
+    pub parameter_attributes: Vec<ParameterAttribute>,
+    /// Python: the objects of a known type, not a builtin, that the file's calls pass
+    /// (`Worker(Storage())`), which type the attributes set from those parameters.
+    pub passed_objects: Vec<PassedObject>,
     /// What the file's functions return, when their annotation or `return`s tell
     /// (`shop.locks.make_lock` → `threading.Lock`).
     pub returns: Vec<(String, String)>,
@@ -660,6 +697,8 @@ impl FileModel {
             lock_definitions: Vec::new(),
             types: Vec::new(),
             returned_by: Vec::new(),
+            parameter_attributes: Vec::new(),
+            passed_objects: Vec::new(),
             returns: Vec::new(),
             main_guards: Vec::new(),
             fork_hooks: Vec::new(),

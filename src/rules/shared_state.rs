@@ -4,6 +4,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::ProjectContext;
+use crate::graph::locks::Acquisition;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{Function, LockHold, StateUse, StateWrite};
 
@@ -97,11 +98,19 @@ fn thread_lock_at<'p>(
         .settings
         .knowledge
         .tables(project.model(id).language);
-    project
-        .function(id)
-        .lock_holds
-        .iter()
-        .find(|lock| lock.covers(position) && tables.lock(&lock.kind).is_some_and(|l| !l.is_async))
+    let locks = context.lock_graph();
+    let thread_lock = |hold: usize, lock: &LockHold| match tables.lock(&lock.kind) {
+        Some(known) => !known.is_async,
+        // A lock whose type the project tells (`from app import cache_lock`).
+        None => locks
+            .hold_type(Acquisition { function: id, hold })
+            .is_some_and(|l| !l.is_async),
+    };
+    let holds = project.function(id).lock_holds.iter().enumerate();
+    holds
+        .filter(|(_, lock)| lock.covers(position))
+        .find(|(hold, lock)| thread_lock(*hold, lock))
+        .map(|(_, lock)| lock)
 }
 
 /// Whether `self` state of this function's class is shared between threads (the class's

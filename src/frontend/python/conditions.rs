@@ -19,7 +19,7 @@ use crate::model::condition::{
     ArgumentFact, CallCondition, DISTINCT_BUILTINS, Formula, Input, Parameter, ParameterKind, Slot,
     Test, Value,
 };
-use crate::model::{Span, concat};
+use crate::model::{PassedObject, Span, concat};
 
 /// The longest string literal kept as a value (a longer one is only known to be a `str`).
 const MAX_LITERAL: usize = 64;
@@ -386,8 +386,11 @@ impl<'a> Lowerer<'a> {
         let call_index = index as u32;
         let mut facts = Vec::new();
         let mut fact = |slot, value| facts.push(ArgumentFact::new(call_index, slot, value));
+        let mut passed = Vec::new();
         for (position, argument) in given.args.iter().take(positional).enumerate() {
             let value = self.value_in(argument, true);
+            let position = u32::try_from(position).unwrap_or(u32::MAX - 1);
+            passed.push((argument, value, position, u32::MAX));
             if value != Value::Unknown {
                 fact(
                     Slot::Position(u16::try_from(position).unwrap_or(u16::MAX)),
@@ -400,20 +403,61 @@ impl<'a> Lowerer<'a> {
         }
         for keyword in &given.keywords {
             match &keyword.arg {
-                Some(name) => fact(
-                    Slot::Keyword(key(name.id.as_str())),
-                    self.value_in(&keyword.value, true),
-                ),
+                Some(name) => {
+                    let value = self.value_in(&keyword.value, true);
+                    passed.push((&keyword.value, value, u32::MAX, key(name.id.as_str())));
+                    fact(Slot::Keyword(key(name.id.as_str())), value);
+                }
                 None => fact(Slot::Unpacked, Value::Unknown),
             }
         }
-        if self.through_class(call) {
+        let through_class = self.through_class(call);
+        if through_class {
             fact(Slot::ThroughClass, Value::Unknown);
+        }
+        for (argument, value, position, keyword) in passed {
+            // Counting `self`, which a call through the class passes first.
+            let position = match position {
+                u32::MAX => u32::MAX,
+                p if through_class => p,
+                p => p + 1,
+            };
+            self.note_passed_object(
+                callee.unwrap_or_default(),
+                argument,
+                value,
+                position,
+                keyword,
+            );
         }
         self.model.functions[self.current]
             .call_arguments
             .extend(facts);
         u16::try_from(positional).unwrap_or(u16::MAX)
+    }
+
+    /// Notes an argument that is an object of a known type, not a builtin (see
+    /// [`crate::model::FileModel::passed_objects`]).
+    fn note_passed_object(
+        &mut self,
+        callee: &str,
+        argument: &Expr,
+        value: Value,
+        position: u32,
+        keyword: u32,
+    ) {
+        if let (Value::Instance(_), Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_)) =
+            (value, argument)
+            && let Some(Returns::One(ty)) = self.semantic.type_of(argument)
+            && !DISTINCT_BUILTINS.contains(&ty.as_str())
+        {
+            self.model.passed_objects.push(PassedObject {
+                callee: callee.to_string(),
+                position,
+                keyword,
+                ty,
+            });
+        }
     }
 
     /// Notes the condition call number `index` of the current function is made under.

@@ -11,6 +11,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::back_references::BackReferences;
 use super::syntax::{first_param, is_super_call};
 use crate::knowledge::{LanguageTables, Returns};
+use crate::model::condition::key;
 use crate::model::{Language, Receiver, concat, join_path};
 
 /// How many calls and attributes deep name and type resolution looks.
@@ -119,6 +120,9 @@ pub(super) struct ClassAttributes<'c> {
     /// Attribute of no known type → the function whose result it holds (`self._lock =
     /// make_lock()` with `make_lock` from another module).
     pub(super) returned_by: HashMap<String, String>,
+    /// Attribute of no known type → the method parameters it is set from (`self.storage =
+    /// storage`): method name, position counting `self` (`u32::MAX`: keyword-only), name.
+    pub(super) given_by: Vec<(String, String, u32, u32)>,
 }
 
 /// Scopes and bindings of the file being lowered, with the queries that resolve names and
@@ -676,6 +680,7 @@ impl SemanticModel<'_> {
         let mut assignments = Vec::new();
         let mut assigned_by: HashMap<String, HashSet<String>> = HashMap::default();
         let mut returned_by: HashMap<String, String> = HashMap::default();
+        let mut given_by = Vec::new();
         for stmt in &class.body {
             match stmt {
                 Stmt::Assign(assign) => {
@@ -724,9 +729,30 @@ impl SemanticModel<'_> {
                             .and_then(|p| p.parameter.annotation.as_deref())
                             .and_then(|annotation| self.annotation_type(annotation))
                     };
+                    // `self.storage = storage` from an unannotated parameter.
+                    let untyped_parameter = |value: &Expr| {
+                        let Expr::Name(name) = value else {
+                            return None;
+                        };
+                        let parameters = &method.parameters;
+                        let positional = parameters.posonlyargs.iter().chain(&parameters.args);
+                        let (position, parameter) = positional
+                            .enumerate()
+                            .map(|(i, p)| (u32::try_from(i).unwrap_or(u32::MAX), p))
+                            .chain(parameters.kwonlyargs.iter().map(|p| (u32::MAX, p)))
+                            .find(|(_, p)| p.parameter.name.id == name.id)?;
+                        (parameter.parameter.annotation.is_none() && position != 0)
+                            .then(|| (position, key(name.id.as_str())))
+                    };
                     for (attr, value, annotation) in finder.found {
                         if let Some(value) = value {
                             assignments.push((attr.clone(), value));
+                        }
+                        if annotation.is_none()
+                            && let Some((position, keyword)) = value.and_then(untyped_parameter)
+                        {
+                            let method = method.name.id.to_string();
+                            given_by.push((attr.clone(), method, position, keyword));
                         }
                         let ty = annotation
                             .and_then(|a| self.annotation_type(a))
@@ -752,11 +778,13 @@ impl SemanticModel<'_> {
             }
         }
         returned_by.retain(|attr, _| !types.contains_key(attr));
+        given_by.retain(|(attr, ..)| !types.contains_key(attr) && !returned_by.contains_key(attr));
         ClassAttributes {
             types,
             assignments,
             assigned_by,
             returned_by,
+            given_by,
         }
     }
 

@@ -20,12 +20,20 @@ impl<'a> Lowerer<'a> {
             Expr::Name(name) => {
                 let id = name.id.as_str();
                 let declared_global = self.semantic.declared_global(id);
-                let module_level = matches!(
-                    self.semantic.lookup_with_depth(id),
-                    Some((0, Binding::Local(_)))
-                );
-                (declared_global || module_level)
-                    .then(|| (self.model.join(id), id.to_string(), false))
+                match self.semantic.lookup_with_depth(id) {
+                    // A module global of another module of the package (`from app import
+                    // job_cache`): that module's object.
+                    Some((0, Binding::Alias(canonical)))
+                        if !declared_global && self.same_package(canonical) =>
+                    {
+                        Some((canonical.clone(), id.to_string(), false))
+                    }
+                    Some((0, Binding::Local(_))) => {
+                        Some((self.model.join(id), id.to_string(), false))
+                    }
+                    _ if declared_global => Some((self.model.join(id), id.to_string(), false)),
+                    _ => None,
+                }
             }
             Expr::Attribute(attr) => {
                 let Expr::Name(base) = attr.value.as_ref() else {
@@ -44,6 +52,14 @@ impl<'a> Lowerer<'a> {
                     _ => self.semantic.resolve(&attr.value),
                 };
                 let member = attr.attr.id.as_str();
+                // An object of another module of the package reached through an import
+                // (`import app` then `app.job_cache`): that module's object.
+                if let Some((0, Binding::Alias(imported))) =
+                    self.semantic.lookup_with_depth(base.id.as_str())
+                    && self.same_package(&concat(&[imported, ".", member]))
+                {
+                    return Some((concat(&[imported, ".", member]), dotted(expr), false));
+                }
                 if let Some(class) = class
                     && self
                         .semantic
@@ -61,6 +77,12 @@ impl<'a> Lowerer<'a> {
             }
             _ => None,
         }
+    }
+
+    /// Whether a canonical name is another module's of this file's top-level package.
+    fn same_package(&self, canonical: &str) -> bool {
+        let root = |name: &str| name.split('.').next().unwrap_or_default().to_string();
+        canonical.contains('.') && root(canonical) == root(&self.model.module)
     }
 
     /// [`Self::shared_state`], and for writes also an attribute of an object kept in an

@@ -14,8 +14,8 @@ use super::syntax::{
 };
 use crate::knowledge::Returns;
 use crate::model::{
-    Class, Context, Function, FunctionKind, Pointless, PointlessLock, Receiver, ResultUse, concat,
-    name_hash,
+    Class, Context, Function, FunctionKind, ParameterAttribute, Pointless, PointlessLock, Receiver,
+    ResultUse, concat, name_hash,
 };
 
 /// The attributes of a coroutine object: reading one (`coro.close()`) uses the coroutine.
@@ -253,6 +253,7 @@ impl<'a> Lowerer<'a> {
             assignments,
             assigned_by,
             returned_by,
+            given_by,
         } = self.semantic.class_attribute_types(class);
         let class_identity = self.model.join(&name);
         // `self.owner = owner`, kept from a creator that passed itself: the creator's class.
@@ -268,6 +269,17 @@ impl<'a> Lowerer<'a> {
                     .entry(attribute.clone())
                     .or_insert_with(|| class.clone());
             }
+        }
+        for (attribute, method, position, keyword) in given_by {
+            if attribute_types.contains_key(&attribute) {
+                continue;
+            }
+            self.model.parameter_attributes.push(ParameterAttribute {
+                attribute: concat(&[&class_identity, ".", &attribute]),
+                method: concat(&[&class_identity, ".", &method]),
+                position,
+                keyword,
+            });
         }
         for (attribute, callee) in returned_by {
             let attribute = concat(&[&class_identity, ".", &attribute]);
