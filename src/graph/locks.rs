@@ -275,6 +275,10 @@ pub fn candidate_guard(
         let ty = index.type_of(identity, "::")?;
         Some(index.type_of(ty, "::").unwrap_or(ty))
     });
+    // A lock type re-exported by a module or crate of the project (`pub use
+    // parking_lot::RwLock;` in `grin_util`): the library's.
+    let ty = ty.map(|ty| index.unalias(ty, "::"));
+    let ty = ty.as_deref();
     if let Some(ty) = ty {
         let guard = crate::model::concat(&[ty, "::", method]);
         if tables.lock(&guard).is_some() {
@@ -397,15 +401,13 @@ impl Builder<'_, '_> {
         // A function of another file that holds a module-level lock for its caller
         // (`?guard:callee`): in Rust, one that returns a `static`'s guard; in Python, a bare
         // decorator whose wrapper holds a module's lock.
-        let (identity, kind) = match hold.kind.strip_prefix("?guard:") {
-            Some(callee) => {
+        let (identity, kind) = match hold.kind.starts_with("?guard:") {
+            true => {
+                let function = self.project.guard_callee(&hold.kind)?;
                 let index = &self.project.index;
-                let separator = language.path_separator();
-                let steps = crate::graph::MAX_RESOLUTION_STEPS;
-                let function = index.resolve(callee, separator, steps)?;
                 index.guard_function(&self.project.function(function).canonical)?
             }
-            None => (hold.identity.as_str(), hold.kind.as_str()),
+            false => (hold.identity.as_str(), hold.kind.as_str()),
         };
         let definition = self.definition(identity, definitions, 12);
         let mut lock_kind = None;

@@ -613,17 +613,28 @@ impl<'a> Project<'a> {
     /// only guess returns or holds a guard (`?guard:callee`, a function of another file)
     /// counts once the project finds that function does (see `SymbolIndex::guard_function`).
     pub fn takes_lock(&self, hold: &crate::model::LockHold) -> bool {
-        let Some(callee) = hold.kind.strip_prefix("?guard:") else {
-            return true;
+        !hold.kind.starts_with("?guard:") || self.guard_callee(&hold.kind).is_some()
+    }
+
+    /// The function of another file whose result a `?guard:callee` hold keeps, when it holds
+    /// a lock for its caller (see [`SymbolIndex::guard_function`]). A Rust hold whose call
+    /// was awaited (`?guard:lb::Lb::ro_tx.await`) keeps an `async fn`'s guard, and only that.
+    pub fn guard_callee(&self, kind: &str) -> Option<FunctionId> {
+        let callee = kind.strip_prefix("?guard:")?;
+        let (callee, awaited) = match callee.strip_suffix(crate::model::AWAITED_GUARD) {
+            Some(callee) => (callee, true),
+            None => (callee, false),
         };
         let separator = if callee.contains("::") { "::" } else { "." };
-        self.index
-            .resolve(callee, separator, MAX_RESOLUTION_STEPS)
-            .is_some_and(|f| {
-                self.index
-                    .guard_function(&self.function(f).canonical)
-                    .is_some()
-            })
+        let id = self
+            .index
+            .resolve(callee, separator, MAX_RESOLUTION_STEPS)?;
+        let function = self.function(id);
+        if separator == "::" && function.is_async != awaited {
+            return None;
+        }
+        self.index.guard_function(&function.canonical)?;
+        Some(id)
     }
 
     /// Whether a resolved call runs its callee now, on the calling thread: not in code handed

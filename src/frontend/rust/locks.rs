@@ -12,8 +12,8 @@ use super::syntax::{
 };
 use crate::knowledge::Returns;
 use crate::model::{
-    Context, LockDefinition, LockHold, LockName, LockScope, ObjectArgument, Pointless,
-    PointlessLock, Receiver, Span,
+    AWAITED_GUARD, Context, LockDefinition, LockHold, LockName, LockScope, ObjectArgument,
+    Pointless, PointlessLock, Receiver, Span,
 };
 
 impl Lowerer<'_> {
@@ -221,9 +221,13 @@ impl Lowerer<'_> {
                 }
             }
         }
-        if sig.asyncness.is_none()
-            && let Some(tail) = returned_value(block)
-            && let Some((call, kind)) = self.guard_call(tail)
+        // An `async fn` returns its guard once awaited (`self.db.read().await`).
+        let is_async = sig.asyncness.is_some();
+        // Also a lock of a field whose type another file gives (`impl Lb` in `io/mod.rs`, the
+        // struct in `lib.rs`): a candidate (`::read.await`) the project phase types.
+        if let Some(tail) = returned_value(block)
+            && let Some((call, kind)) = self.guard_call_with(tail, sig.receiver().is_some())
+            && !kind.starts_with('?')
         {
             // `fn main_dict() -> MutexGuard<'static, Dict> { DICT.lock().unwrap() }`.
             if sig.receiver().is_none()
@@ -269,6 +273,7 @@ impl Lowerer<'_> {
                     kind,
                     field,
                     identity,
+                    is_async,
                 };
                 self.guard_helpers.insert(name.clone(), helper);
             }
@@ -491,6 +496,11 @@ impl Lowerer<'_> {
             }
             Expr::Unary(inner) => self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other),
             Expr::MethodCall(call) => {
+                // An `async fn` helper's future is no guard until awaited.
+                if used != GuardUse::Awaited && self.guard_helper(call).is_some_and(|h| h.is_async)
+                {
+                    return None;
+                }
                 let kind = match self.guard_kind(call) {
                     None if candidates => self.candidate_kind(call, used),
                     kind => kind,
@@ -545,7 +555,7 @@ impl Lowerer<'_> {
             return None;
         }
         if !matches!(method.as_str(), "lock" | "read" | "write") {
-            return self.other_file_guard_method(call, &method);
+            return self.other_file_guard_method(call, &method, used);
         }
         let lock = self.lock_identity(&call.receiver)?;
         let suffix = match used {
@@ -560,7 +570,12 @@ impl Lowerer<'_> {
     /// does not define (`vm.resource_allocator()`, `impl Vm` in another module): the project
     /// phase keeps it where that method returns a guard of one of its object's locks
     /// (`FileModel::guard_functions`).
-    fn other_file_guard_method(&self, call: &syn::ExprMethodCall, method: &str) -> Option<String> {
+    fn other_file_guard_method(
+        &self,
+        call: &syn::ExprMethodCall,
+        method: &str,
+        used: GuardUse,
+    ) -> Option<String> {
         if STD_METHODS.contains(&method) || self.file_methods.contains(method) {
             return None;
         }
@@ -572,7 +587,12 @@ impl Lowerer<'_> {
         let module = self.semantic.module();
         let same_crate = ty.split("::").next() == module.split("::").next();
         let named = ty.contains("::") && !super::semantic::is_deferred(&ty);
-        (same_crate && named).then(|| format!("?guard:{ty}::{method}"))
+        // Awaited, it is an `async fn`'s guard (`?guard:Type::method.await`).
+        let awaited = match used {
+            GuardUse::Awaited => AWAITED_GUARD,
+            _ => "",
+        };
+        (same_crate && named).then(|| format!("?guard:{ty}::{method}{awaited}"))
     }
 
     pub(super) fn pointless(&mut self, call: &syn::ExprMethodCall, why: Pointless) {
@@ -816,6 +836,8 @@ pub(super) struct GuardHelper {
     field: Option<String>,
     /// The identity of that field's lock (`vm::Common.alloc`), when the file knows it.
     identity: Option<String>,
+    /// An `async fn`: its future holds nothing until it is awaited.
+    is_async: bool,
 }
 
 /// Methods that a lock, or a wrapper a lock's type is seen through (`Arc`, `Option`,
@@ -873,6 +895,20 @@ fn returned_value(block: &syn::Block) -> Option<&Expr> {
             },
             Expr::Paren(inner) => &inner.expr,
             Expr::Struct(literal) if literal.fields.len() == 1 => &literal.fields[0].expr,
+            // `let guard = self.db.read().await; LbRO { guard }`: what the local was bound to.
+            Expr::Path(path) if path.path.get_ident().is_some() => {
+                let name = path.path.get_ident()?;
+                let bound = block.stmts.iter().rev().find_map(|stmt| match stmt {
+                    syn::Stmt::Local(local) => match (&local.pat, &local.init) {
+                        (Pat::Ident(ident), Some(init)) if ident.ident == *name => {
+                            Some(&*init.expr)
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                bound?
+            }
             other => return Some(other),
         };
     }
