@@ -79,6 +79,8 @@ impl<'a> Lowerer<'a> {
                     kind,
                 };
                 found.push((span(value), what));
+            } else if let Some(what) = self.holds_thread_primitive(value) {
+                found.push((span(value), what));
             }
         }
         for (span, what) in found {
@@ -100,7 +102,14 @@ impl<'a> Lowerer<'a> {
         let Expr::Attribute(method) = callable else {
             return None;
         };
-        let Some(Returns::One(class)) = self.semantic.type_of(&method.value) else {
+        self.holds_thread_primitive(&method.value)
+    }
+
+    /// An object of a class of the file (or of its bases) with a thread primitive in an
+    /// attribute (`WriteLock()` with `self.th_lock = threading.RLock()`): pickling it for the
+    /// child pickles that primitive.
+    fn holds_thread_primitive(&self, object: &Expr) -> Option<Handoff> {
+        let Some(Returns::One(class)) = self.semantic.type_of(object) else {
             return None;
         };
         let mut class = class.as_str();
@@ -113,7 +122,7 @@ impl<'a> Lowerer<'a> {
                 .find(|(_, kind)| self.tables.thread_primitives.contains(kind.as_str()))
             {
                 return Some(Handoff::ThreadPrimitive {
-                    value: concat(&[&written(&method.value), ".", attribute]),
+                    value: concat(&[&written(object), ".", attribute]),
                     kind: kind.clone(),
                 });
             }
