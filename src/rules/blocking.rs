@@ -34,7 +34,7 @@ pub fn check_late(context: &ProjectContext, code: Code, why: &str, out: &mut Vec
         let (function, call) = (project.function(site.caller), project.call(*site));
         if late.api.rule == code && reportable(function, call) {
             let model = project.model(site.caller);
-            let callee = format!("{} (`{}()`)", display_callee(call), late.typed);
+            let callee = format!("{} (`{}()`)", display_late_callee(call), late.typed);
             out.push(diagnostic(
                 model, function, call, &late.api, callee, code, why,
             ));
@@ -251,6 +251,24 @@ fn is_future_result_after_await(function: &Function, call: &Call) -> bool {
 }
 
 /// `time.sleep()`, `.run_until_complete()`.
+/// A call typed in the project phase, by its receiver's last name and its method
+/// (`spool_path.unlink()` for `app.types.Message.frame_ref.spool_path.unlink`): its type is
+/// shown next to it.
+fn display_late_callee(call: &Call) -> String {
+    let (Some(callee), Some(method)) = (&call.callee, &call.method) else {
+        return display_callee(call);
+    };
+    let receiver = callee
+        .strip_suffix(method.as_str())
+        .map(|r| r.trim_end_matches(['.', ':']))
+        .and_then(|r| r.rsplit(['.', ':']).next())
+        .filter(|r| !r.is_empty() && !r.contains('('));
+    match receiver {
+        Some(receiver) => format!("`{receiver}.{method}()`"),
+        None => display_callee(call),
+    }
+}
+
 fn display_callee(call: &Call) -> String {
     match (&call.callee, &call.method) {
         // A method of what another call returns (`f.into_std().await.write_all(..)`): the

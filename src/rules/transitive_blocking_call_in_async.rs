@@ -154,13 +154,19 @@ fn reached(
             }
             BlocksVia::Leaf { site } => {
                 let call = project.call(site);
-                let late = || context.late_blocking().get(&site).map(|late| &late.api);
-                let rule = call.blocking.as_deref().or_else(late).map(|api| api.rule);
-                leaf_name = call
-                    .callee
-                    .clone()
-                    .or_else(|| call.method.clone())
-                    .unwrap_or_else(|| "this call".into());
+                let late = context.late_blocking().get(&site);
+                let rule = (call.blocking.as_deref())
+                    .or(late.map(|late| &late.api))
+                    .map(|api| api.rule);
+                // A call typed in the project phase is named by its type (`File::set_len`).
+                leaf_name = match (&call.blocking, late) {
+                    (None, Some(late)) => late.typed.clone(),
+                    _ => call
+                        .callee
+                        .clone()
+                        .or_else(|| call.method.clone())
+                        .unwrap_or_else(|| "this call".into()),
+                };
                 names.push(format!("{leaf_name}()"));
                 leaf_rule = rule.map(|rule| rule.to_string()).unwrap_or_default();
                 leaf = Some(Related {

@@ -890,7 +890,10 @@ impl<'t> SemanticModel<'t> {
                 }
                 let owner_name = owner.rsplit("::").next().unwrap_or(owner);
                 if !owner_name.starts_with(|c: char| c.is_ascii_uppercase()) {
-                    return None;
+                    // A function of this crate (maybe of another file): what it returns, once
+                    // the project phase knows (`spawn_scan(id)?.wait()` on a `Child`).
+                    let same_crate = callee.split("::").next() == self.module().split("::").next();
+                    return same_crate.then(|| Returns::One(format!("{callee}{RESULT}")));
                 }
                 // `util::Mutex::new(..)` of a re-exported or aliased type.
                 self.canonical_type(owner.to_string(), &syn::PathArguments::None, 4)
