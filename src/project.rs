@@ -20,6 +20,11 @@ pub struct ModuleName {
     /// Rust 2015: the crate's dependencies as written in code (`serde_json`); a `use` path
     /// that starts with anything else is relative to the crate root. Empty otherwise.
     pub extern_crates: std::sync::Arc<[String]>,
+    /// Python, a top-level package's `__init__.py`: the longer names it is imported by through
+    /// namespace directories above it (PEP 420: `google/cloud/spanner_v1/` with no
+    /// `google/cloud/__init__.py` is `spanner_v1`, also `cloud.spanner_v1` and
+    /// `google.cloud.spanner_v1`). Empty otherwise.
+    pub namespaces: Vec<String>,
 }
 
 /// A crate found from a `Cargo.toml`.
@@ -60,6 +65,7 @@ impl Layout {
                 is_package: false,
                 edition: 2021,
                 extern_crates: Default::default(),
+                namespaces: Vec::new(),
             };
         };
         let relative = path.strip_prefix(&info.root).unwrap_or(path);
@@ -87,6 +93,7 @@ impl Layout {
             is_package: false,
             edition: info.edition,
             extern_crates: info.extern_crates,
+            namespaces: Vec::new(),
         }
     }
 
@@ -223,13 +230,51 @@ fn python_module(path: &Path) -> ModuleName {
         }
     }
     segments.reverse();
+    let path = segments.join(".");
+    let mut namespaces = Vec::new();
+    if let (Some(top), true, [_]) = (top, is_package, segments.as_slice()) {
+        let mut name = path.clone();
+        for dir in ancestors.iter().skip(top + 1).take(MAX_NAMESPACE_DEPTH) {
+            let Some(outer) = dir.file_name().and_then(|n| n.to_str()) else {
+                break;
+            };
+            let identifier = outer.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && !outer.starts_with(|c: char| c.is_ascii_digit());
+            let project_root = PROJECT_ROOT_FILES.iter().any(|f| dir.join(f).exists());
+            if !identifier
+                || project_root
+                || NOT_NAMESPACES.contains(&outer)
+                || dir.join("__init__.py").is_file()
+            {
+                break;
+            }
+            name = format!("{outer}.{name}");
+            namespaces.push(name.clone());
+        }
+    }
     ModuleName {
-        path: segments.join("."),
+        path,
         is_package,
         edition: 2021,
         extern_crates: Default::default(),
+        namespaces,
     }
 }
+
+/// How many namespace directories above a top-level package name it (`google.cloud`).
+const MAX_NAMESPACE_DEPTH: usize = 3;
+
+/// Files that mark a project's root directory, which is no namespace.
+const PROJECT_ROOT_FILES: &[&str] = &[
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "Cargo.toml",
+    ".git",
+];
+
+/// Directories that hold packages without being a namespace of theirs.
+const NOT_NAMESPACES: &[&str] = &["src", "lib", "site-packages", "dist-packages", "tests"];
 
 #[cfg(test)]
 mod tests {
@@ -287,5 +332,49 @@ mod tests {
         .unwrap();
         let engine = layout.module_of(&root.join("ws/crates/engine/src/lib.rs"), Language::Rust);
         assert_eq!((engine.path.as_str(), engine.edition), ("ws_engine", 2024));
+    }
+
+    #[test]
+    fn a_top_level_package_under_namespace_directories_is_also_named_through_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join("google/cloud/spanner/_async")).unwrap();
+        std::fs::write(root.join("google/cloud/spanner/__init__.py"), "").unwrap();
+        let layout = Layout::default();
+        let package = layout.module_of(
+            &root.join("google/cloud/spanner/__init__.py"),
+            Language::Python,
+        );
+        assert_eq!(package.path, "spanner");
+        let names = [
+            "cloud.spanner",
+            "google.cloud.spanner",
+            "repo.google.cloud.spanner",
+        ];
+        assert_eq!(package.namespaces, names);
+        // Not through the project's root directory.
+        std::fs::write(root.join("pyproject.toml"), "").unwrap();
+        let package = layout.module_of(
+            &root.join("google/cloud/spanner/__init__.py"),
+            Language::Python,
+        );
+        assert_eq!(
+            package.namespaces,
+            ["cloud.spanner", "google.cloud.spanner"]
+        );
+        // Only the package itself carries them; its modules are reached through it.
+        let module = layout.module_of(
+            &root.join("google/cloud/spanner/_async/db.py"),
+            Language::Python,
+        );
+        assert_eq!(
+            (module.path.as_str(), module.namespaces.len()),
+            ("spanner._async.db", 0)
+        );
+        // Not through `src/` or a directory that is not an identifier.
+        std::fs::create_dir_all(root.join("src/app")).unwrap();
+        std::fs::write(root.join("src/app/__init__.py"), "").unwrap();
+        let app = layout.module_of(&root.join("src/app/__init__.py"), Language::Python);
+        assert!(app.namespaces.is_empty());
     }
 }

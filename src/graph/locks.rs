@@ -432,15 +432,10 @@ impl Builder<'_, '_> {
             // A lock given to a function of another file (`?callee#index`): taken if that
             // function locks that parameter.
             None if kind.starts_with('?') => {
-                let (callee, parameter) = kind[1..].rsplit_once('#')?;
-                let parameter = parameter.parse().ok()?;
-                let index = &self.project.index;
                 let separator = language.path_separator();
-                let callee =
-                    index.resolve(callee, separator, crate::graph::MAX_RESOLUTION_STEPS)?;
-                let callee = &self.project.function(callee).canonical;
-                match index.parameter_lock(callee, parameter)? {
-                    // A Python lock decorator: whatever lock it is given.
+                match self.project.lock_given_to(kind, separator)? {
+                    // A Python lock decorator, or a function that hands its argument back:
+                    // whatever lock it is given.
                     "" => *tables.lock(&definition?.1.kind)?,
                     guard => *tables.lock(guard)?,
                 }

@@ -613,7 +613,36 @@ impl<'a> Project<'a> {
     /// only guess returns or holds a guard (`?guard:callee`, a function of another file)
     /// counts once the project finds that function does (see `SymbolIndex::guard_function`).
     pub fn takes_lock(&self, hold: &crate::model::LockHold) -> bool {
+        if let Some(given) = hold.kind.strip_prefix("?=") {
+            let separator = if given.contains("::") { "::" } else { "." };
+            return self.lock_given_to(&hold.kind, separator).is_some();
+        }
         !hold.kind.starts_with("?guard:") || self.guard_callee(&hold.kind).is_some()
+    }
+
+    /// What a hold of a lock given to a function takes: for `?callee#index`, the guard method
+    /// the function locks that parameter with ("": whatever lock it is given, a Python lock
+    /// decorator's); for `?=callee#index`, the lock itself ("") when the function returns
+    /// that argument unchanged (`with CrossSync.rm_aio(self._lock):`).
+    pub fn lock_given_to(&self, kind: &str, separator: &str) -> Option<&'a str> {
+        let given = kind.strip_prefix('?')?;
+        let (returned, given) = match given.strip_prefix('=') {
+            Some(given) => (true, given),
+            None => (false, given),
+        };
+        let (callee, parameter) = given.rsplit_once('#')?;
+        let parameter = parameter.parse().ok()?;
+        let callee = self
+            .index
+            .resolve(callee, separator, MAX_RESOLUTION_STEPS)?;
+        let guard = self
+            .index
+            .parameter_lock(&self.function(callee).canonical, parameter)?;
+        match (returned, guard == crate::model::RETURNS_ARGUMENT) {
+            (true, true) => Some(""),
+            (false, false) => Some(guard),
+            _ => None,
+        }
     }
 
     /// The function of another file whose result a `?guard:callee` hold keeps, when it holds

@@ -615,6 +615,11 @@ pub struct PassedObject {
     pub ty: String,
 }
 
+/// The guard of a [`FileModel::parameter_locks`] entry for a Python function that returns its
+/// argument unchanged (`def rm_aio(statement): return statement`): `with rm_aio(lock):` takes
+/// `lock` (a hold of kind `?=callee#index`).
+pub const RETURNS_ARGUMENT: &str = "=";
+
 /// Appended to a `?guard:callee` hold's kind when the call's future was awaited: an `async
 /// fn` returns that guard (`self.ro_tx().await`).
 pub const AWAITED_GUARD: &str = ".await";

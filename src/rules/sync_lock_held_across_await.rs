@@ -52,6 +52,22 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     continue;
                 }
                 let separator = model.language.path_separator();
+                // A lock handed back by a function of the package (`with rm_aio(self._lock):`):
+                // the lock's own type, once the function is confirmed to return it.
+                if hold.kind.starts_with("?=") {
+                    if project.lock_given_to(&hold.kind, separator).is_none() {
+                        continue;
+                    }
+                    let identity = project.index.unalias(&hold.identity, separator);
+                    let kind = (definitions.get(identity.as_ref()).copied())
+                        .or_else(|| project.index.type_of(&identity, separator));
+                    if let Some(kind) = kind
+                        && tables.lock(kind).is_some_and(|lock| !lock.is_async)
+                    {
+                        report(model, function, hold, kind, out);
+                    }
+                    continue;
+                }
                 let guard = match hold.kind.starts_with("::") {
                     // `STATE.lock()` of a static whose type its definition tells, or of a
                     // library type whose use tells (`state.lock().unwrap()`).

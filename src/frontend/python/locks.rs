@@ -9,14 +9,14 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::Lowerer;
 use super::calls::asks_not_to_block;
 use super::conditions::always_leaves;
-use super::semantic::Binding;
+use super::semantic::{Binding, ScopeKind};
 use super::syntax::{dotted, released_on_exceptions, span, written};
 use crate::knowledge::Returns;
-use crate::model::LockName;
 use crate::model::{
     ConditionOp, ConditionUse, Context, Leak, LeakedLock, LockDefinition, LockHold, LockScope,
     Span, concat,
 };
+use crate::model::{LockName, RETURNS_ARGUMENT};
 
 impl<'a> Lowerer<'a> {
     /// Records `def` as a lock helper if it is a `@contextmanager` that yields while it holds a
@@ -151,6 +151,66 @@ impl<'a> Lowerer<'a> {
             }
         }
         DecoratorHolds { locks, own }
+    }
+
+    /// Records `def` if it hands its argument back unchanged (`def rm_aio(statement): return
+    /// statement`): `with rm_aio(self._lock):` takes `self._lock`. Exported as a parameter
+    /// lock (see [`RETURNS_ARGUMENT`]), confirmed in the project phase.
+    pub(super) fn note_argument_returned(&mut self, canonical: String, def: &ast::StmtFunctionDef) {
+        let body = match def.body.as_slice() {
+            [Stmt::Expr(doc), rest @ ..] if doc.value.is_string_literal_expr() => rest,
+            body => body,
+        };
+        let [
+            Stmt::Return(ast::StmtReturn {
+                value: Some(value), ..
+            }),
+        ] = body
+        else {
+            return;
+        };
+        let Expr::Name(returned) = value.as_ref() else {
+            return;
+        };
+        let in_class = self
+            .semantic
+            .scopes
+            .last()
+            .is_some_and(|s| s.kind == ScopeKind::Class);
+        let static_method = def
+            .decorator_list
+            .iter()
+            .any(|d| matches!(&d.expression, Expr::Name(n) if n.id.as_str() == "staticmethod"));
+        // A method's call sites do not pass its `self`.
+        let skipped = usize::from(in_class && !static_method);
+        let parameters = &def.parameters;
+        let positional = parameters.posonlyargs.iter().chain(&parameters.args);
+        if let Some(index) = positional
+            .skip(skipped)
+            .position(|p| p.parameter.name.id == returned.id)
+        {
+            let exported = (canonical, index as u32, RETURNS_ARGUMENT.to_string());
+            self.model.parameter_locks.push(exported);
+        }
+    }
+
+    /// `with hand_back(self._lock):` where `hand_back` is a function given a lock of known type: the lock, with the kind `?=hand_back#0` for the project phase to
+    /// confirm that the function returns its argument.
+    pub(super) fn lock_passed_through(&self, item: &'a Expr) -> Option<(&'a Expr, String)> {
+        let Expr::Call(call) = item else { return None };
+        let lock = call.arguments.args.first()?;
+        if call.arguments.args.len() != 1 || !matches!(lock, Expr::Name(_) | Expr::Attribute(_)) {
+            return None;
+        }
+        // Maybe a library's (`contextlib.nullcontext(lock)` takes nothing): the project phase
+        // keeps only a function of the project that returns its argument.
+        let callee = self.semantic.resolve(&call.func)?;
+        // A lock of known type: anything else given to a context manager (`open(path)`,
+        // `Registered(name)`) is that manager's business.
+        let (Some(_), Some(_)) = self.lock_facts(lock) else {
+            return None;
+        };
+        Some((lock, format!("?={callee}#0")))
     }
 
     /// The lock a `with` item takes through a helper of this file: `with self._locked():` or
@@ -495,9 +555,11 @@ impl<'a> Lowerer<'a> {
             None if !kind.is_empty() => lock_name(String::new(), LockScope::Local, false),
             None => return,
         };
-        // A lock of unknown type may be defined in another file: the project decides (IL203).
-        let may_block_thread =
-            kind.is_empty() || self.tables.lock(&kind).is_some_and(|l| !l.is_async);
+        // A lock of unknown type may be defined in another file: the project decides (IL203),
+        // as it does for a lock a function hands back (`?=callee#0`).
+        let may_block_thread = kind.is_empty()
+            || kind.starts_with("?=")
+            || self.tables.lock(&kind).is_some_and(|l| !l.is_async);
         let awaits = if may_block_thread && self.context == Context::Async {
             body_awaits()
         } else {

@@ -102,6 +102,11 @@ pub fn lower(
         function.attribute_values.shrink_to_fit();
     }
     lowerer.model.types = lowerer.semantic.exported_types();
+    // The longer names a namespace package's directories give this package.
+    for outer in &module.namespaces {
+        let alias = (outer.clone(), module.path.clone());
+        lowerer.model.aliases.push(alias);
+    }
     lowerer.model.returned_by = SemanticModel::sorted(&lowerer.semantic.returned_by);
     lowerer.model.returns = SemanticModel::sorted(&lowerer.semantic.function_returns);
     Ok((lowerer.model, parse_time))

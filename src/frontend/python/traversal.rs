@@ -107,6 +107,7 @@ impl<'a> Lowerer<'a> {
         let name = self.semantic.qualified(def.name.id.as_str());
         self.note_lock_helper(self.model.join(&name), def);
         self.note_lock_decorator(self.model.join(&name), def);
+        self.note_argument_returned(self.model.join(&name), def);
         // In the enclosing scope, where the decorators' arguments are evaluated.
         let decorator_locks = self.decorator_locks(def);
         let in_class = self
@@ -625,18 +626,33 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         .awaits
                         .push(start..start + "async with".len());
                 }
-                // A context-manager helper that holds a lock while it yields holds it here.
+                // A context-manager helper that holds a lock while it yields holds it here,
+                // and a function that hands its argument back gives the lock it is given.
+                let mut passed_through = Vec::new();
                 let locks: Vec<(&Expr, bool)> = with
                     .items
                     .iter()
                     .map(|item| match self.lock_held_by_helper(&item.context_expr) {
                         Some(lock) => (lock, true),
-                        None => (&item.context_expr, false),
+                        None => match self.lock_passed_through(&item.context_expr) {
+                            Some((lock, kind)) => {
+                                passed_through.push((span(lock).start, kind));
+                                (lock, true)
+                            }
+                            None => (&item.context_expr, false),
+                        },
                     })
                     .collect();
                 let facts: Vec<_> = locks
                     .iter()
-                    .map(|(lock, _)| self.lock_facts(lock))
+                    .map(|(lock, _)| {
+                        let (kind, named) = self.lock_facts(lock);
+                        let start = span(*lock).start;
+                        match passed_through.iter().find(|(at, _)| *at == start) {
+                            Some((_, kind)) => (Some(kind.clone()), named),
+                            None => (kind, named),
+                        }
+                    })
                     .collect();
                 let opaque = facts.iter().any(|(kind, _)| kind.is_none());
                 self.opaque_with_depth += usize::from(opaque);
