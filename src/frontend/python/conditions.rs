@@ -446,8 +446,14 @@ impl<'a> Lowerer<'a> {
         position: u32,
         keyword: u32,
     ) {
-        if let (Value::Instance(_), Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_)) =
-            (value, argument)
+        // Only to a callee of this package (also by a namespace package's longer name,
+        // `google.cloud.spanner_v1.X` from `spanner_v1`): the project's own classes.
+        let root = self.model.module.split('.').next().unwrap_or_default();
+        let own =
+            callee.split('.').next() == Some(root) || callee.contains(&concat(&[".", root, "."]));
+        if own
+            && let (Value::Instance(_), Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_)) =
+                (value, argument)
             && let Some(Returns::One(ty)) = self.semantic.type_of(argument)
             && !DISTINCT_BUILTINS.contains(&ty.as_str())
         {
