@@ -76,6 +76,42 @@ impl<'a> Lowerer<'a> {
         self.push_implicit_call(callee, name, span(attribute), receiver, object, false);
     }
 
+    /// `self[key]` (also stored or deleted) on an object of a class of this file that defines
+    /// `__getitem__` (`__setitem__`, `__delitem__`), itself or through a base of this file:
+    /// recorded as a call of that method.
+    pub(super) fn item_access(&mut self, subscript: &ast::ExprSubscript, method: &str) {
+        if self.semantic.classes.is_empty() {
+            return;
+        }
+        let Some(Returns::One(mut class)) = self.semantic.type_of(&subscript.value) else {
+            return;
+        };
+        let mut owner = None;
+        for _ in 0..8 {
+            let Some(info) = self.semantic.classes.get(&class) else {
+                break;
+            };
+            if info.methods.contains(method) {
+                owner = Some(class);
+                break;
+            }
+            match info.bases.first() {
+                Some(base) => class = base.clone(),
+                None => break,
+            }
+        }
+        let Some(owner) = owner else { return };
+        let receiver = self.semantic.receiver(&subscript.value);
+        let object = match receiver {
+            Receiver::Own => 0,
+            _ => self
+                .held_objects
+                .of_receiver(self.current, || dotted(&subscript.value)),
+        };
+        let callee = concat(&[&owner, ".", method]);
+        self.push_implicit_call(callee, method, span(subscript), receiver, object, false);
+    }
+
     /// Records a call the code makes without call syntax (a property read, a `with`
     /// statement's `__enter__`), its result used.
     fn push_implicit_call(

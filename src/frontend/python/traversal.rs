@@ -872,13 +872,16 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
             }
             Expr::Call(call) => self.call(call, false),
-            Expr::Subscript(subscript)
-                if matches!(
-                    subscript.ctx,
-                    ast::ExprContext::Store | ast::ExprContext::Del
-                ) =>
-            {
-                self.container_change(&subscript.value, span(expr));
+            Expr::Subscript(subscript) => {
+                let method = match subscript.ctx {
+                    ast::ExprContext::Store => "__setitem__",
+                    ast::ExprContext::Del => "__delitem__",
+                    _ => "__getitem__",
+                };
+                if method != "__getitem__" {
+                    self.container_change(&subscript.value, span(expr));
+                }
+                self.item_access(subscript, method);
                 visitor::walk_expr(self, expr);
             }
             Expr::Lambda(lambda) => self.lambda(lambda),
