@@ -968,6 +968,18 @@ impl<'t> SemanticModel<'t> {
             }
             Expr::Try(try_expr) => self.type_within(&try_expr.expr, depth),
             Expr::Paren(paren) => self.type_within(&paren.expr, depth),
+            // `if c { Client::new() } else { Client::new() }`, and `match` likewise: the type
+            // every branch that gives a value agrees on (one that diverges gives none).
+            Expr::Block(block) => self.type_within(block_tail(&block.block)?, depth),
+            Expr::If(branch) => {
+                let (_, otherwise) = branch.else_branch.as_ref()?;
+                let tails = [block_tail(&branch.then_branch), Some(otherwise.as_ref())];
+                self.agreed_type(tails.into_iter().flatten(), depth)
+            }
+            Expr::Match(choice) => {
+                let arms = choice.arms.iter().map(|arm| arm.body.as_ref());
+                self.agreed_type(arms, depth)
+            }
             Expr::Reference(reference) => self.type_within(&reference.expr, depth),
             Expr::Field(field) => {
                 let owner = self.field_owner_type(field, depth)?;
@@ -981,6 +993,31 @@ impl<'t> SemanticModel<'t> {
             }
             _ => None,
         }
+    }
+
+    /// The one type the expressions that give a value have (`return`, `break`, `continue` and
+    /// `panic!`-like macros give none), if there is one.
+    fn agreed_type<'e>(
+        &self,
+        values: impl Iterator<Item = &'e Expr>,
+        depth: usize,
+    ) -> Option<Returns> {
+        let mut agreed = None;
+        for value in values {
+            if matches!(
+                value,
+                Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Macro(_)
+            ) {
+                continue;
+            }
+            let ty = self.type_within(value, depth)?;
+            match &agreed {
+                None => agreed = Some(ty),
+                Some(seen) if *seen == ty => {}
+                Some(_) => return None,
+            }
+        }
+        agreed
     }
 
     /// Binds the names of a pattern, with the types the value gives them.
@@ -1254,4 +1291,12 @@ pub(super) const RESULT: &str = ".()";
 /// type (Rust paths never contain a `.` otherwise).
 pub(super) fn is_deferred(ty: &str) -> bool {
     ty.contains('.')
+}
+
+/// The expression a block ends with (its value), if it has one.
+fn block_tail(block: &syn::Block) -> Option<&Expr> {
+    match block.stmts.last()? {
+        syn::Stmt::Expr(expr, None) => Some(expr),
+        _ => None,
+    }
 }
