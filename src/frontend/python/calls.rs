@@ -44,46 +44,23 @@ impl<'a> Lowerer<'a> {
     /// `self.conn` where `conn` is a `@property` of the object's class (of this file, or a
     /// base of this file): the read calls the getter, recorded as a call of it.
     pub(super) fn property_read(&mut self, attribute: &ast::ExprAttribute) {
-        let Some(Returns::One(mut class)) = self.semantic.type_of(&attribute.value) else {
-            return;
-        };
         let name = attribute.attr.id.as_str();
-        let mut owner = None;
-        for _ in 0..8 {
-            let Some(info) = self.semantic.classes.get(&class) else {
-                break;
-            };
-            if info.properties.contains(name) {
-                owner = Some(class);
-                break;
-            }
-            match info.bases.first() {
-                Some(base) if !info.methods.contains(name) => class = base.clone(),
-                _ => break,
-            }
-        }
-        let Some(owner) = owner else {
-            return;
-        };
-        let receiver = self.semantic.receiver(&attribute.value);
-        let object = match receiver {
-            Receiver::Own => 0,
-            _ => self
-                .held_objects
-                .of_receiver(self.current, || dotted(&attribute.value)),
-        };
-        let callee = concat(&[&owner, ".", name]);
-        self.push_implicit_call(callee, name, span(attribute), receiver, object, false);
+        self.member_call(&attribute.value, name, span(attribute), Member::Property);
     }
 
     /// `self[key]` (also stored or deleted) on an object of a class of this file that defines
     /// `__getitem__` (`__setitem__`, `__delitem__`), itself or through a base of this file:
     /// recorded as a call of that method.
     pub(super) fn item_access(&mut self, subscript: &ast::ExprSubscript, method: &str) {
-        if self.semantic.classes.is_empty() {
-            return;
+        if !self.semantic.classes.is_empty() {
+            self.member_call(&subscript.value, method, span(subscript), Member::Method);
         }
-        let Some(Returns::One(mut class)) = self.semantic.type_of(&subscript.value) else {
+    }
+
+    /// Records the call of `member` of `object`'s class (of this file, or a base of this file)
+    /// that the code makes without call syntax, if that class defines it.
+    fn member_call(&mut self, object: &Expr, member: &str, at: Span, kind: Member) {
+        let Some(Returns::One(mut class)) = self.semantic.type_of(object) else {
             return;
         };
         let mut owner = None;
@@ -91,25 +68,33 @@ impl<'a> Lowerer<'a> {
             let Some(info) = self.semantic.classes.get(&class) else {
                 break;
             };
-            if info.methods.contains(method) {
+            let defined = match kind {
+                Member::Property => info.properties.contains(member),
+                Member::Method => info.methods.contains(member),
+            };
+            if defined {
                 owner = Some(class);
                 break;
             }
+            // A method of the same name hides a base's property.
+            let hidden = kind == Member::Property && info.methods.contains(member);
             match info.bases.first() {
-                Some(base) => class = base.clone(),
-                None => break,
+                Some(base) if !hidden => class = base.clone(),
+                _ => break,
             }
         }
-        let Some(owner) = owner else { return };
-        let receiver = self.semantic.receiver(&subscript.value);
-        let object = match receiver {
+        let Some(owner) = owner else {
+            return;
+        };
+        let receiver = self.semantic.receiver(object);
+        let held = match receiver {
             Receiver::Own => 0,
             _ => self
                 .held_objects
-                .of_receiver(self.current, || dotted(&subscript.value)),
+                .of_receiver(self.current, || dotted(object)),
         };
-        let callee = concat(&[&owner, ".", method]);
-        self.push_implicit_call(callee, method, span(subscript), receiver, object, false);
+        let callee = concat(&[&owner, ".", member]);
+        self.push_implicit_call(callee, member, at, receiver, held, false);
     }
 
     /// Records a call the code makes without call syntax (a property read, a `with`
@@ -482,4 +467,13 @@ pub(super) fn mentions(expr: &Expr, word: &str) -> bool {
         Expr::BinOp(binop) => mentions(&binop.left, word) || mentions(&binop.right, word),
         _ => false,
     }
+}
+
+/// What [`Lowerer::member_call`] looks for in a class.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Member {
+    /// A `@property` getter, read as an attribute.
+    Property,
+    /// A method called by syntax (`__getitem__` for `x[k]`).
+    Method,
 }
