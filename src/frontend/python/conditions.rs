@@ -449,8 +449,7 @@ impl<'a> Lowerer<'a> {
         // Only to a callee of this package (also by a namespace package's longer name,
         // `google.cloud.spanner_v1.X` from `spanner_v1`): the project's own classes.
         let root = self.model.module.split('.').next().unwrap_or_default();
-        let own =
-            callee.split('.').next() == Some(root) || callee.contains(&concat(&[".", root, "."]));
+        let own = self.same_package(callee) || callee.contains(&concat(&[".", root, "."]));
         if own
             && let (Value::Instance(_), Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_)) =
                 (value, argument)

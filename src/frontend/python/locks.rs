@@ -79,9 +79,6 @@ impl<'a> Lowerer<'a> {
         let mut locks = Vec::new();
         let mut own = Vec::new();
         let here = self.model.join("");
-        fn package(module: &str) -> &str {
-            module.split('.').next().unwrap_or_default()
-        }
         for decorator in &def.decorator_list {
             let factory = match &decorator.expression {
                 Expr::Call(factory) => factory,
@@ -108,10 +105,7 @@ impl<'a> Lowerer<'a> {
                                 }
                             }
                         }
-                        None if !name.starts_with(&here)
-                            && name.contains('.')
-                            && package(&name) == package(&here) =>
-                        {
+                        None if !name.starts_with(&here) && self.same_package(&name) => {
                             let kind = Some(format!("?guard:{name}"));
                             let named = lock_name(name, LockScope::Global, false);
                             locks.push((span(decorator), bare, (kind, Some(named))));
@@ -128,7 +122,7 @@ impl<'a> Lowerer<'a> {
             let (held, verified): (Vec<usize>, bool) = match self.lock_decorators.get(&name) {
                 Some(held) => (held.clone(), true),
                 None if name.starts_with(&here) => continue,
-                None if name.contains('.') && package(&name) == package(&here) => {
+                None if self.same_package(&name) => {
                     ((0..factory.arguments.args.len()).collect(), false)
                 }
                 None => continue,

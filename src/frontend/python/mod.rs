@@ -183,3 +183,12 @@ struct Lowerer<'a> {
     /// expression it returns), which a condition may read through.
     property_returns: HashMap<String, (String, &'a ruff_python_ast::Expr)>,
 }
+
+impl Lowerer<'_> {
+    /// Whether a canonical name is a member of a module of this file's top-level package
+    /// (`app.cache.seen` from `app.aws.s3`).
+    fn same_package(&self, canonical: &str) -> bool {
+        let root = |name: &str| name.split('.').next().unwrap_or_default().to_string();
+        canonical.contains('.') && root(canonical) == root(&self.model.module)
+    }
+}

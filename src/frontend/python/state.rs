@@ -79,12 +79,6 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// Whether a canonical name is another module's of this file's top-level package.
-    fn same_package(&self, canonical: &str) -> bool {
-        let root = |name: &str| name.split('.').next().unwrap_or_default().to_string();
-        canonical.contains('.') && root(canonical) == root(&self.model.module)
-    }
-
     /// [`Self::shared_state`], and for writes also an attribute of an object kept in an
     /// attribute (`self.index.counter += n`): the object is shared with `self`.
     fn shared_state_written(&self, target: &Expr) -> Option<(String, String, bool)> {
