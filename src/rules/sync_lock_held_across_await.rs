@@ -47,25 +47,15 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         let holds = function.lock_holds.iter().filter(|h| !h.awaits.is_empty());
         for hold in holds {
             let tables = context.file(id).settings.knowledge.tables(model.language);
-            if !hold.kind.is_empty() {
+            let separator = model.language.path_separator();
+            // A lock handed back by a function of the package (`with rm_aio(self._lock):`):
+            // once the function is confirmed to return it, the lock's own type, as below.
+            let handed_back = hold.kind.starts_with("?=");
+            if handed_back && project.lock_given_to(&hold.kind, separator).is_none() {
+                continue;
+            }
+            if !hold.kind.is_empty() && !handed_back {
                 if tables.lock(&hold.kind).is_some() {
-                    continue;
-                }
-                let separator = model.language.path_separator();
-                // A lock handed back by a function of the package (`with rm_aio(self._lock):`):
-                // the lock's own type, once the function is confirmed to return it.
-                if hold.kind.starts_with("?=") {
-                    if project.lock_given_to(&hold.kind, separator).is_none() {
-                        continue;
-                    }
-                    let identity = project.index.unalias(&hold.identity, separator);
-                    let kind = (definitions.get(identity.as_ref()).copied())
-                        .or_else(|| project.index.type_of(&identity, separator));
-                    if let Some(kind) = kind
-                        && tables.lock(kind).is_some_and(|lock| !lock.is_async)
-                    {
-                        report(model, function, hold, kind, out);
-                    }
                     continue;
                 }
                 let guard = match hold.kind.starts_with("::") {
@@ -90,7 +80,6 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 continue;
             }
-            let separator = model.language.path_separator();
             let identity = project.index.unalias(&hold.identity, separator);
             // Defined in another module, or made by a factory another module types.
             let defined = definitions.get(identity.as_ref()).copied();
