@@ -309,6 +309,8 @@ pub struct StateWrite {
 pub struct CheckThenAct {
     pub check: Span,
     pub act: Span,
+    /// The state's identity, as in [`StateWrite::state`] (a Rust atomic: as written).
+    pub state: String,
     /// The state as written (`self.cache`, `READY`).
     pub written: String,
     /// The state belongs to the method's own object (`self.cache`; not a container the class

@@ -2,7 +2,9 @@
 //! across both, in code that runs on several threads (`if key not in cache: cache[key] = …`,
 //! lazy singletons), or on an atomic (`if !flag.load(..) { flag.store(..) }`).
 
-use super::shared_state::{held_at, held_by_every_caller, is_shared};
+use super::shared_state::{
+    checked_in_helper, guarded_changes, guarded_writes, held_at, held_by_every_caller, is_shared,
+};
 use crate::codes::Code;
 
 use super::{Check, ProjectContext, Rule};
@@ -16,6 +18,8 @@ pub const RULE: Rule = Rule {
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let concurrency = context.concurrency();
+    let guarded = guarded_writes(context);
+    let changed = guarded_changes(context);
     for (id, function) in project.functions() {
         // A fork hook runs in a child that has one thread.
         if function.check_then_acts.is_empty() || concurrency.fork_hooks.contains(&id) {
@@ -26,6 +30,20 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let concurrent = concurrency.functions.contains(&id)
                 || concurrency.closures.contains(&(id, found.closure));
             let via_self = found.via_self;
+            let on_threads =
+                concurrent && is_shared(via_self, function, &concurrency.shared_classes);
+            // Without a thread start in sight, a lock is the evidence: the state is written or
+            // changed under a thread lock elsewhere (the caller's threads, a web framework's).
+            let guard = guarded
+                .get(found.state.as_str())
+                .filter(|g| g.write.via_self == via_self)
+                .map(|g| (g.function, g.write.span.clone(), g.lock))
+                .or_else(|| {
+                    changed
+                        .get(found.state.as_str())
+                        .filter(|g| g.change.via_self == via_self)
+                        .map(|g| (g.function, g.change.span.clone(), g.lock))
+                });
             let held = held_at(project, function, found.check.start)
                 .is_some_and(|h| h.covers(found.act.start));
             // Double-checked locking: a lock taken after the check guards the act, and the code
@@ -52,8 +70,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || unknown_closure
                 || locked_after_check
                 || held_by_every_caller(project, id, 4)
-                || !(found.atomic
-                    || (concurrent && is_shared(via_self, function, &concurrency.shared_classes)))
+                || checked_in_helper(project, id, &found.state, found.act.clone())
+                || !(found.atomic || on_threads || guard.is_some())
             {
                 continue;
             }
@@ -61,6 +79,15 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 "another thread can remove the entry in between, so this one fails with `KeyError` (or changes an entry that is gone)"
             } else {
                 "both create the entry, or both build the singleton"
+            };
+            // Why other threads are there: they run this code, or a lock guards the state.
+            let shared = match (&guard, on_threads) {
+                (Some((writer, _, lock)), false) => format!(
+                    "; `{}` changes it holding `{}`, so other threads use it",
+                    project.function(*writer).name,
+                    lock.lock
+                ),
+                _ => ", which runs on several threads".to_string(),
             };
             let (why, help) = if found.atomic {
                 (
@@ -77,7 +104,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             }) {
                 (
                     format!(
-                        "`{}` is checked without a lock, then changed under `{}` in `{}`, which runs on several threads: the lock is taken after the check and the check is not repeated, so {outcome}",
+                        "`{}` is checked without a lock, then changed under `{}` in `{}`{shared}: the lock is taken after the check and the check is not repeated, so {outcome}",
                         found.written, lock.lock, function.name
                     ),
                     format!(
@@ -88,15 +115,24 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             } else {
                 (
                     format!(
-                        "`{}` is checked, then changed based on the check, in `{}`, which runs on several threads: another thread can act between the check and the change ({outcome})",
+                        "`{}` is checked, then changed based on the check, in `{}`{shared}: another thread can act between the check and the change ({outcome})",
                         found.written, function.name
                     ),
-                    if found.entry_present {
-                        "hold one lock across the check and the act (`with self._lock:`), or use one operation that tolerates a missing entry (`d.pop(k, None)`)"
-                    } else {
-                        "hold one lock across the check and the act (`with self._lock:`), or use an atomic operation (`dict.setdefault`)"
-                    }
-                    .to_string(),
+                    {
+                        let lock = match &guard {
+                            Some((_, _, lock)) => format!("`{}`", lock.lock),
+                            None => "one lock (`with self._lock:`)".to_string(),
+                        };
+                        if found.entry_present {
+                            format!(
+                                "hold {lock} across the check and the act, or use one operation that tolerates a missing entry (`d.pop(k, None)`)"
+                            )
+                        } else {
+                            format!(
+                                "hold {lock} across the check and the act, or use an atomic operation (`dict.setdefault`)"
+                            )
+                        }
+                    },
                 )
             };
             let mut diagnostic =
@@ -108,6 +144,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 span: found.act.clone(),
                 message: "acts on the check here".into(),
             });
+            if let (Some((writer, span, lock)), false) = (&guard, on_threads) {
+                let path = project.model(*writer).path.clone();
+                diagnostic.related.push(Related {
+                    path: path.clone(),
+                    span: span.clone(),
+                    message: format!("`{}` written with `{}` held", found.written, lock.lock),
+                });
+            }
             out.push(diagnostic);
         }
     }

@@ -3,13 +3,12 @@
 //! write races with the guarded ones.
 
 use super::shared_state::{
-    GuardedWrite, guarded_changes, guarded_writes, held_at, held_by_every_caller, is_shared,
+    GuardedWrite, checked_in_helper, guarded_changes, guarded_writes, held_at,
+    held_by_every_caller, is_shared,
 };
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
-use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::StateUse;
 
 pub const RULE: Rule = Rule {
     code: Code::IL402,
@@ -45,7 +44,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if first_start.is_some_and(|start| write.span.start < start) {
                 continue;
             }
-            if held_at(project, function, write.span.start).is_some()
+            // The act of a check-then-act is IL403's (one finding per bug).
+            let acted_on_check = function.check_then_acts.iter().any(|found| {
+                found.state == write.state
+                    && found.act.start <= write.span.start
+                    && write.span.end <= found.act.end
+            });
+            if acted_on_check
+                || held_at(project, function, write.span.start).is_some()
                 || (write.via_self != guard.write.via_self)
                 || held_by_every_caller(project, id, 4)
             {
@@ -89,7 +95,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         .is_some_and(|lock| lock.span.start > check.span.start)
             });
             // … or calls a helper that does (`if _policy is None: _init_policy()`).
-            let checked_again = checked_again || checked_in_helper(project, id, check);
+            let checked_again = checked_again
+                || checked_in_helper(project, id, &check.state, check.span.end..check.extent.end);
             // A check followed by an act on the same state is IL403's (one finding per bug).
             let check_then_act = function.check_then_acts.iter().any(|found| {
                 found.check.start <= check.span.start && check.span.end <= found.check.end
@@ -168,24 +175,6 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
 }
 
 /// The guarded write and its lock, as related sites.
-/// Whether the branch a check decides calls a helper that checks the same state again
-/// under a lock (`_init_policy` taking `_lock`, then `if _policy is None:`).
-fn checked_in_helper(project: &Project, id: FunctionId, check: &StateUse) -> bool {
-    let function = project.function(id);
-    function.calls.iter().enumerate().any(|(call, made)| {
-        let in_branch = made.span.start > check.span.end && made.span.end <= check.extent.end;
-        let site = CallSite { caller: id, call };
-        in_branch
-            && project.target(site).is_some_and(|helper| {
-                let helper = project.function(helper);
-                helper.state_checks.iter().any(|again| {
-                    again.state == check.state
-                        && held_at(project, helper, again.span.start).is_some()
-                })
-            })
-    })
-}
-
 fn guard_sites(project: &crate::graph::Project, guard: &GuardedWrite) -> Vec<Related> {
     let written = format!("`{}` written with the lock held", guard.write.written);
     lock_sites(

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::ProjectContext;
 use crate::graph::locks::Acquisition;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::{Function, LockHold, StateUse, StateWrite};
+use crate::model::{Function, LockHold, Span, StateUse, StateWrite};
 
 /// The lock held at a position of a function, if any (any `with`/guard region counts, once
 /// the project confirms it takes a lock: see [`Project::takes_lock`]).
@@ -85,6 +85,11 @@ pub fn guarded_changes<'p>(context: &ProjectContext<'p>) -> HashMap<&'p str, Gua
     guarded
 }
 
+/// The class a method belongs to, by its canonical name (`shop.Cart.add` → `shop.Cart`).
+pub fn class_of(function: &Function) -> Option<&str> {
+    function.canonical.rsplit_once('.').map(|(class, _)| class)
+}
+
 /// The thread lock of known type function `id` holds at `position` (`with self._cm:` may be
 /// anything, so only a known lock is evidence).
 fn thread_lock_at<'p>(
@@ -92,25 +97,30 @@ fn thread_lock_at<'p>(
     id: FunctionId,
     position: usize,
 ) -> Option<&'p LockHold> {
+    let holds = context.project.function(id).lock_holds.iter().enumerate();
+    holds
+        .filter(|(_, lock)| lock.covers(position))
+        .find(|(hold, _)| is_thread_lock(context, id, *hold))
+        .map(|(_, lock)| lock)
+}
+
+/// Whether hold number `hold` of function `id` takes a thread lock of known type.
+fn is_thread_lock(context: &ProjectContext, id: FunctionId, hold: usize) -> bool {
     let project = context.project;
+    let lock = &project.function(id).lock_holds[hold];
     let tables = context
         .file(id)
         .settings
         .knowledge
         .tables(project.model(id).language);
-    let locks = context.lock_graph();
-    let thread_lock = |hold: usize, lock: &LockHold| match tables.lock(&lock.kind) {
+    match tables.lock(&lock.kind) {
         Some(known) => !known.is_async,
         // A lock whose type the project tells (`from app import cache_lock`).
-        None => locks
+        None => context
+            .lock_graph()
             .hold_type(Acquisition { function: id, hold })
             .is_some_and(|l| !l.is_async),
-    };
-    let holds = project.function(id).lock_holds.iter().enumerate();
-    holds
-        .filter(|(_, lock)| lock.covers(position))
-        .find(|(hold, lock)| thread_lock(*hold, lock))
-        .map(|(_, lock)| lock)
+    }
 }
 
 /// Whether `self` state of this function's class is shared between threads (the class's
@@ -123,10 +133,7 @@ pub fn is_shared(
     if !write_via_self {
         return true;
     }
-    function
-        .canonical
-        .rsplit_once('.')
-        .is_some_and(|(class, _)| shared_classes.contains(class))
+    class_of(function).is_some_and(|class| shared_classes.contains(class))
 }
 
 /// Whether every caller of the function (it has some) calls it with a lock held, itself or
@@ -141,5 +148,23 @@ pub fn held_by_every_caller(project: &Project, id: FunctionId, depth: usize) -> 
                 .lock_holds
                 .iter()
                 .any(|h| h.covers(position) && project.takes_lock(h))
+    })
+}
+
+/// Whether code in `within` calls a helper that checks `state` again under a lock
+/// (`_init_policy` taking `_lock`, then `if _policy is None:`): double-checked locking split
+/// across two functions.
+pub fn checked_in_helper(project: &Project, id: FunctionId, state: &str, within: Span) -> bool {
+    let function = project.function(id);
+    function.calls.iter().enumerate().any(|(call, made)| {
+        let inside = made.span.start >= within.start && made.span.end <= within.end;
+        let site = CallSite { caller: id, call };
+        inside
+            && project.target(site).is_some_and(|helper| {
+                let helper = project.function(helper);
+                helper.state_checks.iter().any(|again| {
+                    again.state == state && held_at(project, helper, again.span.start).is_some()
+                })
+            })
     })
 }

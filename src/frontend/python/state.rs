@@ -350,10 +350,87 @@ impl<'a> Lowerer<'a> {
                 _ => None,
             }
         }
-        let checked = checked(branch.test.as_ref());
-        let Some((checked, subscript, present_key)) = checked else {
+        let Some(checked) = checked(branch.test.as_ref()) else {
             return;
         };
+        // The branch's statements, and those of a `with` in it (`if k not in d: with lock:
+        // d[k] = v` acts under a lock taken after the check).
+        let statements = branch.body.iter().flat_map(|stmt| match stmt {
+            Stmt::With(with) => with.body.iter().collect::<Vec<_>>(),
+            stmt => vec![stmt],
+        });
+        self.record_check_then_act(branch.test.as_ref(), checked, statements);
+    }
+
+    /// `if self._x is not None: return self._x` … `self._x = build()`: the check returns early
+    /// when the state is set, and the code after it sets it (IL403). `if k in cache: return
+    /// cache[k]` … `cache[k] = v` alike. The act may sit in a `with`, `try` or `if` further on.
+    pub(super) fn check_then_return(&mut self, branch: &ast::StmtIf, rest: &'a [Stmt]) {
+        if self.current == 0
+            || !branch.elif_else_clauses.is_empty()
+            || !matches!(branch.body.last(), Some(Stmt::Return(_)))
+        {
+            return;
+        }
+        /// What a test that returns when the state is set checks (as in `check_then_act`).
+        fn set(test: &Expr) -> Option<(&Expr, bool, Option<&Expr>)> {
+            match test {
+                Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
+                    ([ast::CmpOp::In], [container]) => Some((container, true, None)),
+                    ([ast::CmpOp::IsNot], [none]) if none.is_none_literal_expr() => {
+                        Some((compare.left.as_ref(), false, None))
+                    }
+                    _ => None,
+                },
+                Expr::Attribute(_) | Expr::Name(_) | Expr::Subscript(_) => {
+                    Some((test, false, None))
+                }
+                // `if self._x is not None or closed: return`: the rest runs when every operand fails.
+                Expr::BoolOp(either) if either.op == ast::BoolOp::Or => {
+                    either.values.iter().find_map(set)
+                }
+                _ => None,
+            }
+        }
+        let Some(checked) = set(branch.test.as_ref()) else {
+            return;
+        };
+        /// The statements of a block and of the blocks nested in it that run in this function.
+        fn flatten<'s>(body: &'s [Stmt], depth: usize, out: &mut Vec<&'s Stmt>) {
+            for stmt in body {
+                out.push(stmt);
+                if depth == 0 {
+                    continue;
+                }
+                match stmt {
+                    Stmt::With(with) => flatten(&with.body, depth - 1, out),
+                    Stmt::If(branch) => {
+                        flatten(&branch.body, depth - 1, out);
+                        for clause in &branch.elif_else_clauses {
+                            flatten(&clause.body, depth - 1, out);
+                        }
+                    }
+                    Stmt::Try(attempt) => {
+                        flatten(&attempt.body, depth - 1, out);
+                        flatten(&attempt.orelse, depth - 1, out);
+                        flatten(&attempt.finalbody, depth - 1, out);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut statements = Vec::new();
+        flatten(rest, 3, &mut statements);
+        self.record_check_then_act(branch.test.as_ref(), checked, statements.into_iter());
+    }
+
+    /// Records a check of `checked` in `test` and the first of `statements` that acts on it.
+    fn record_check_then_act<'s>(
+        &mut self,
+        test: &Expr,
+        (checked, subscript, present_key): (&Expr, bool, Option<&Expr>),
+        statements: impl Iterator<Item = &'s Stmt>,
+    ) {
         // `INFO["init"]`: the flag is the container's item under that key.
         let (checked, key) = match checked {
             Expr::Subscript(item) if !subscript => match item.slice.as_ref() {
@@ -363,7 +440,7 @@ impl<'a> Lowerer<'a> {
             _ => (checked, None),
         };
         let subscript = subscript || key.is_some();
-        let Some((_, written, via_self)) = self.shared_state(checked) else {
+        let Some((state, written, via_self)) = self.shared_state(checked) else {
             return;
         };
         let same_key = |slice: &Expr| {
@@ -405,12 +482,6 @@ impl<'a> Lowerer<'a> {
                         .is_some_and(|assigned| assigned.contains(attribute))
                 })
         };
-        // The branch's statements, and those of a `with` in it (`if k not in d: with lock:
-        // d[k] = v` acts under a lock taken after the check).
-        let statements = branch.body.iter().flat_map(|stmt| match stmt {
-            Stmt::With(with) => with.body.iter().collect::<Vec<_>>(),
-            stmt => vec![stmt],
-        });
         // After `if k in d:`, an act that needs the entry still there: `del d[k]`,
         // `d[k] -= 1`, `d.pop(k)`.
         let same_entry = |item: &Expr, key: &Expr| match item {
@@ -465,8 +536,9 @@ impl<'a> Lowerer<'a> {
         });
         if let Some(act) = act {
             let found = CheckThenAct {
-                check: span(branch.test.as_ref()),
+                check: span(test),
                 act,
+                state,
                 written,
                 via_self,
                 atomic: false,

@@ -477,6 +477,9 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             self.acquire_release(body, i, &releases);
             if let Stmt::If(branch) = stmt {
                 self.lock_attempt(branch, &body[i + 1..]);
+                if !self.in_constructor() {
+                    self.check_then_return(branch, &body[i + 1..]);
+                }
             }
             self.visit_stmt(stmt);
             // `if not trust_env: return`: the rest of the block runs only when it is false.

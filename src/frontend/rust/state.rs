@@ -171,6 +171,7 @@ impl Lowerer<'_> {
                 check,
                 act,
                 via_self: atomic.starts_with("self."),
+                state: atomic.clone(),
                 written: atomic,
                 atomic: true,
                 entry_present: false,
