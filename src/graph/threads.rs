@@ -2,8 +2,9 @@
 //! thread entry points — functions or methods started on another thread (`Thread(target=f)`,
 //! `executor.submit(self.work)`, `thread::spawn(worker)`), or called from a closure that is —
 //! when several instances may run at once: a pool, an entry started in a loop or comprehension,
-//! or two or more entry points. Also the classes whose bound methods are started on threads
-//! (their objects are shared).
+//! or two or more entry points; and the functions documented as safe to call from several
+//! threads (their callers' threads). Also the classes whose bound methods are started on
+//! threads or documented so (their objects are shared).
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -25,6 +26,8 @@ pub struct Concurrency {
     /// Functions that run in a freshly forked child, where only one thread exists (see
     /// [`crate::model::FileModel::fork_hooks`]).
     pub fork_hooks: HashSet<FunctionId>,
+    /// The functions documented as safe to call from several threads (in `functions` too).
+    pub documented: HashSet<FunctionId>,
 }
 
 /// A thread started once and the code of the thread that started it which runs at the same
@@ -156,6 +159,26 @@ impl Concurrency {
                     }
                 }
             }
+        }
+        // Documented as safe to call from several threads: its callers' threads run it at once
+        // (only it: what it calls may run under a lock it takes, which the documentation
+        // does not tell).
+        let contracts: Vec<FunctionId> = project
+            .functions()
+            .filter(|(_, function)| function.thread_safe_contract && !function.is_async)
+            .map(|(id, _)| id)
+            .collect();
+        for &id in &contracts {
+            let class = project.function(id).canonical.rsplit_once('.');
+            if let Some((class, _)) = class
+                && project.index.is_class(class)
+            {
+                concurrency.shared_classes.insert(class.to_string());
+            }
+        }
+        for id in contracts {
+            instances.insert(id, 2);
+            concurrency.documented.insert(id);
         }
         concurrency.share_held_objects(project, crowded);
         concurrency.functions = instances

@@ -224,6 +224,10 @@ pub struct Function {
     /// Python: the canonical names of the decorators (`functools.cache`, `textual.work`; the
     /// called name for a decorator factory such as `@work(thread=True)`).
     pub decorators: ThinVec<String>,
+    /// Python: its docstring, or its class's for a public method, says it may be called from
+    /// several threads (`"Thread-safe."`, `"Safe to call from any thread."`): the callers'
+    /// threads run it at once.
+    pub thread_safe_contract: bool,
     /// Python: the body yields (a generator, or an async generator: calling it runs nothing and
     /// returns no coroutine).
     pub generator: bool,
@@ -288,7 +292,8 @@ pub enum Access {
 #[derive(Clone, Debug)]
 pub struct StateWrite {
     pub span: Span,
-    /// The state's identity (`shop.stats.counter`, `shop.stats.Stats.hits`, `ledger::COUNT`).
+    /// The state's identity (`shop.stats.counter`, `shop.stats.Stats.hits`, `ledger::COUNT`;
+    /// the items of a container: `shop.stats.Stats.by_path[]`).
     pub state: String,
     /// As written (`counter`, `self.hits`).
     pub written: String,
@@ -553,6 +558,7 @@ impl Function {
             container_changes: ThinVec::new(),
             iterations: ThinVec::new(),
             decorators: ThinVec::new(),
+            thread_safe_contract: false,
             generator: false,
             value_returns: 0,
             parameters: ThinVec::new(),

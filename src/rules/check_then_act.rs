@@ -87,6 +87,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     project.function(*writer).name,
                     lock.lock
                 ),
+                _ if concurrency.documented.contains(&id) => {
+                    ", which is documented as safe to call from several threads".to_string()
+                }
                 _ => ", which runs on several threads".to_string(),
             };
             let (why, help) = if found.atomic {

@@ -2,7 +2,7 @@
 //! read-modify-write of shared state (`counter += 1`, `self.hits = self.hits + 1`) with no lock
 //! held, and no lock guards that state anywhere. Updates get lost.
 
-use super::shared_state::{guarded_writes, held_at, is_shared};
+use super::shared_state::{guarded_writes, held_at, held_by_every_caller, is_shared};
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
@@ -33,11 +33,17 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || concurrency.fork_hooks.contains(&id)
                 || !is_shared(write.via_self, function, &concurrency.shared_classes)
                 || held_at(project, function, write.span.start).is_some()
+                || held_by_every_caller(project, id, 4)
                 || guarded.contains_key(write.state.as_str())
             {
                 continue;
             }
-            let (place, related) = if concurrent || in_thread_closure {
+            let (place, related) = if concurrency.documented.contains(&id) {
+                (
+                    "which is documented as safe to call from several threads".to_string(),
+                    None,
+                )
+            } else if concurrent || in_thread_closure {
                 ("which runs on several threads at once".to_string(), None)
             } else if let Some(other) = written_alongside(project, concurrency, id, &write.state) {
                 let (spawner, site) = other;

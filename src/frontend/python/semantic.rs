@@ -49,6 +49,9 @@ pub(super) struct Scope {
     pub(super) self_name: Option<String>,
     /// In a `@classmethod`: `self_name` names the class, not an instance.
     pub(super) class_method: bool,
+    /// In a class body: the class's docstring says its objects may be used from several
+    /// threads.
+    pub(super) thread_safe_contract: bool,
     pub(super) attribute_types: HashMap<String, String>,
     /// In a class body or method: the class's canonical bases (for `super()`).
     pub(super) bases: Vec<String>,
@@ -78,6 +81,7 @@ impl Scope {
             declared: HashMap::default(),
             self_name: None,
             class_method: false,
+            thread_safe_contract: false,
             attribute_types: HashMap::default(),
             bases: Vec::new(),
             opened: HashSet::default(),

@@ -109,6 +109,9 @@ impl<'a> Lowerer<'a> {
     /// Records a write of shared state (`counter += 1`, `self.hits = self.hits + 1`,
     /// `self.stock = v - n` after `v = self.stock`), in a function (not module-level code).
     pub(super) fn state_write(&mut self, target: &Expr, value: Option<&Expr>, at: Span) {
+        if let Expr::Subscript(item) = target {
+            return self.item_update(item, value, at);
+        }
         // A bare name is module state at the top level, or where a function declares it
         // `global`.
         let at_top_level = self.current == 0 && self.semantic.at_module_scope();
@@ -171,6 +174,37 @@ impl<'a> Lowerer<'a> {
             access,
             read,
             awaits_between,
+            closure: self.closure,
+            context: self.context,
+        };
+        self.model.functions[self.current].state_writes.push(write);
+    }
+
+    /// `self.hits[k] += 1`, `COUNTS[k] += 1`: an item of a shared container is read, changed
+    /// and written back. Its state is the container's items (`….hits[]`): a lock around other
+    /// such updates guards this one, and the container itself (`self.hits = {}`) is another
+    /// state.
+    fn item_update(&mut self, item: &ast::ExprSubscript, value: Option<&Expr>, at: Span) {
+        if value.is_some() || self.current == 0 {
+            return;
+        }
+        let Some((state, written, via_self)) = self.shared_state_written(&item.value) else {
+            return;
+        };
+        let key = &self.source[span(item.slice.as_ref())];
+        let key = if key.len() > 40 || key.contains('\n') {
+            "…"
+        } else {
+            key
+        };
+        let write = StateWrite {
+            span: at,
+            state: concat(&[&state, "[]"]),
+            written: format!("{written}[{key}]"),
+            via_self,
+            access: Access::ReadModifyWrite,
+            read: None,
+            awaits_between: Vec::new(),
             closure: self.closure,
             context: self.context,
         };

@@ -1,7 +1,7 @@
 //! Pure syntax helpers: spans, names as written, and the shapes of a few statements.
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{self as ast, Expr};
+use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_text_size::Ranged;
 
 use crate::model::{Span, concat};
@@ -214,4 +214,39 @@ pub(super) fn is_new_container(value: &Expr) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a body's docstring says, in a sentence of its own, that it may be used from several
+/// threads at once ("Thread-safe.", "Safe to call from any thread.", "This class is
+/// thread-safe."). A sentence that limits or conditions the claim ("not reentrant", "only from
+/// the loop's thread", "if the backend is thread-safe") does not count, and any "not
+/// thread-safe" in the docstring cancels it.
+pub(super) fn claims_thread_safety(body: &[Stmt]) -> bool {
+    let Some(Stmt::Expr(doc)) = body.first() else {
+        return false;
+    };
+    let Expr::StringLiteral(doc) = doc.value.as_ref() else {
+        return false;
+    };
+    let text = doc.value.to_str().to_lowercase();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    const CLAIMS: [&str; 7] = [
+        "thread-safe",
+        "thread safe",
+        "threadsafe",
+        "from any thread",
+        "from multiple threads",
+        "from several threads",
+        "from many threads",
+    ];
+    const LIMITS: [&str; 9] = [
+        "not", "non-", "non ", "unsafe", "only", "if ", "whether", "unless", "n't",
+    ];
+    let claims = |sentence: &str| {
+        CLAIMS.iter().any(|claim| sentence.contains(claim))
+            && !LIMITS.iter().any(|limit| sentence.contains(limit))
+    };
+    !text.contains("not thread")
+        && !text.contains("thread-unsafe")
+        && text.split(['.', ';', ':']).any(claims)
 }

@@ -9,8 +9,8 @@ use super::conditions::{always_leaves, raises, single_return};
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{
-    catches, catches_would_block, first_param, is_classmethod, is_main_guard, is_new_container,
-    is_staticmethod, released_on_exceptions, span,
+    catches, catches_would_block, claims_thread_safety, first_param, is_classmethod, is_main_guard,
+    is_new_container, is_staticmethod, released_on_exceptions, span,
 };
 use crate::knowledge::Returns;
 use crate::model::{
@@ -125,6 +125,16 @@ impl<'a> Lowerer<'a> {
             Some(self.current),
         ));
         self.model.functions[index].parameters = self.parameters(def, in_class);
+        let public = !def.name.id.as_str().starts_with('_');
+        let class_contract = in_class
+            && public
+            && self
+                .semantic
+                .scopes
+                .last()
+                .is_some_and(|class| class.thread_safe_contract);
+        self.model.functions[index].thread_safe_contract =
+            class_contract || claims_thread_safety(&def.body);
 
         let decorators = def
             .decorator_list
@@ -362,6 +372,7 @@ impl<'a> Lowerer<'a> {
         };
         self.semantic.classes.insert(class_identity.clone(), info);
         let mut scope = Scope::new(ScopeKind::Class, &name);
+        scope.thread_safe_contract = claims_thread_safety(&class.body);
         scope.attribute_types = attribute_types;
         scope.bases = bases;
         self.semantic.scopes.push(scope);
