@@ -502,12 +502,17 @@ pub struct LockHold {
     /// `region.buffer.read()` in `fn flush(region: &Region)`): a caller that passes an object
     /// whose lock it holds has this lock taken again.
     pub parameter: Option<u8>,
+    /// Rust: parts of the region where the guard is gone: from a `drop(guard)` in a branch
+    /// that returns to that branch's end (`if bad { drop(guard); return; }`).
+    pub holes: ThinVec<Span>,
 }
 
 impl LockHold {
     /// Whether a position lies in the held region, after the acquisition itself.
     pub fn covers(&self, position: usize) -> bool {
-        position > self.span.start && position < self.region.end
+        position > self.span.start
+            && position < self.region.end
+            && !self.holes.iter().any(|hole| hole.contains(&position))
     }
 }
 

@@ -425,6 +425,7 @@ impl<'a> Lowerer<'a> {
             closure: self.closure,
             object: 0,
             parameter: None,
+            holes: thin_vec::ThinVec::new(),
         };
         self.model.functions[self.current]
             .lock_attempts
@@ -577,6 +578,7 @@ impl<'a> Lowerer<'a> {
             closure: self.closure,
             object,
             parameter: None,
+            holes: thin_vec::ThinVec::new(),
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }

@@ -15,27 +15,42 @@ use super::syntax::{awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_s
 use crate::model::{Leak, LeakedLock, LockName, LockScope, Pointless, Span};
 
 /// How long the guard bound to `name` by statement `i` lives: the statement that moves it
-/// (`drop(guard)`, a call it is given) and where its region ends, at that statement or at the
-/// end of the block (`block_end`); a move on some path only (`if … { drop(guard) }`) ends what
-/// can be told.
+/// (`drop(guard)`, a call it is given), where its region ends (at that statement or at the end
+/// of the block, `block_end`), and the holes in it: a move in a branch that returns (`if bad
+/// { drop(guard); return; }`) ends the guard on that branch only. A move on some other path
+/// only (`if … { drop(guard) }`, then code both paths run) ends what can be told.
 fn bound_region(
     stmts: &[syn::Stmt],
     i: usize,
     block_end: usize,
     moves: &BlockMoves,
     name: &str,
-) -> (usize, usize) {
-    let (moved_by, first_move) = moves.after(name, i, stmts.len());
+) -> (usize, usize, Vec<Span>) {
+    let (moved_by, first_move, holes) = moves.after(stmts, name, i);
     let region_end = stmts
         .get(moved_by)
         .map_or(block_end, |s| stmt_start(s, block_end));
     (
         moved_by,
         first_move.map_or(region_end, |m| m.min(region_end)),
+        holes,
     )
 }
 
 impl Lowerer<'_> {
+    /// Gives the holds recorded from index `first` on their holes: the guard is gone there, and
+    /// so are the awaits there.
+    fn punch_holes(&mut self, first: usize, holes: Vec<Span>) {
+        if holes.is_empty() {
+            return;
+        }
+        for hold in &mut self.model.functions[self.current].lock_holds[first..] {
+            hold.awaits
+                .retain(|a| !holes.iter().any(|hole| hole.contains(&a.start)));
+            hold.holes = holes.iter().cloned().collect();
+        }
+    }
+
     /// The guard a temporary lock call makes, if it is one: an async lock's only once awaited
     /// (its future alone holds nothing).
     fn temporary_guard_kind(
@@ -97,17 +112,19 @@ impl Lowerer<'_> {
                 _ => None,
             };
             if let Some((call, kind, name)) = bound {
-                let (moved_by, region_end) = bound_region(stmts, i, block_end, moves, &name);
+                let (moved_by, region_end, holes) = bound_region(stmts, i, block_end, moves, &name);
                 bound_guards.push((name, written(&call.receiver)));
                 let body_awaits = || moves.awaits(stmts, i + 1, moved_by);
+                let first = self.model.functions[self.current].lock_holds.len();
                 self.hold(call, kind, region_end, body_awaits);
+                self.punch_holes(first, holes);
                 return;
             }
             if let syn::Stmt::Local(local) = stmt
                 && let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat))
                 && let Some((span, kind, lock, as_written)) = self.guard_function_call(&init.expr)
             {
-                let (moved_by, region_end) = bound_region(stmts, i, block_end, moves, &name);
+                let (moved_by, region_end, holes) = bound_region(stmts, i, block_end, moves, &name);
                 // A function of another module is a guard function only if the project
                 // phase finds it is one: its result forgotten is no leak until then.
                 if !kind.starts_with("?guard:") {
@@ -118,7 +135,9 @@ impl Lowerer<'_> {
                 } else {
                     Vec::new()
                 };
+                let first = self.model.functions[self.current].lock_holds.len();
                 self.record_hold(span, region_end, Some(lock), as_written, kind, awaits);
+                self.punch_holes(first, holes);
                 return;
             }
             let statement_end = stmt_end(stmt, block_end);
@@ -353,30 +372,63 @@ pub(super) struct BlockMoves {
     /// Name → the statements (by index) that are themselves such a call: `drop(g);`,
     /// `let x = f(g);`.
     statements: HashMap<String, Vec<usize>>,
-    /// Name → (statement index, where the call starts) of such calls at any depth, in order.
-    nested: HashMap<String, Vec<(usize, usize)>>,
+    /// Name → (statement index, where the call starts, and the end of the branch it is in when
+    /// that branch returns) of such calls at any depth, in order.
+    nested: HashMap<String, Vec<(usize, usize, Option<usize>)>>,
     /// The block's await points with their statement's index, found on first use.
     awaits: std::cell::OnceCell<Vec<(usize, Span)>>,
 }
 
 impl BlockMoves {
     pub(super) fn of(stmts: &[syn::Stmt]) -> BlockMoves {
-        struct Moves<'m>(&'m mut HashMap<String, Vec<(usize, usize)>>, usize);
+        /// The moves found, the statement they are in, and the blocks around the visit: each
+        /// block's end if it returns there, `None` if not, and a closure or async block as a
+        /// barrier (its `return` leaves only itself).
+        struct Moves<'m> {
+            found: &'m mut HashMap<String, Vec<(usize, usize, Option<usize>)>>,
+            statement: usize,
+            blocks: Vec<Option<Option<usize>>>,
+        }
         impl Moves<'_> {
             fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize) {
+                // The innermost enclosing block that returns: every block inside it flows
+                // into its end.
+                let returns_at = self
+                    .blocks
+                    .iter()
+                    .rev()
+                    .map_while(|block| *block)
+                    .find_map(|end| end);
                 for arg in args {
                     if let Expr::Path(p) = arg
                         && let Some(ident) = p.path.get_ident()
                     {
-                        self.0
-                            .entry(ident.to_string())
-                            .or_default()
-                            .push((self.1, at));
+                        self.found.entry(ident.to_string()).or_default().push((
+                            self.statement,
+                            at,
+                            returns_at,
+                        ));
                     }
                 }
             }
         }
         impl<'ast> Visit<'ast> for Moves<'_> {
+            fn visit_block(&mut self, block: &'ast syn::Block) {
+                let end = block.brace_token.span.close().byte_range().end;
+                self.blocks.push(Some(returns(block).then_some(end)));
+                visit::visit_block(self, block);
+                self.blocks.pop();
+            }
+            fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+                self.blocks.push(None);
+                visit::visit_expr_closure(self, closure);
+                self.blocks.pop();
+            }
+            fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {
+                self.blocks.push(None);
+                visit::visit_expr_async(self, block);
+                self.blocks.pop();
+            }
             fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
                 self.taken(&call.args, call.paren_token.span.open().byte_range().start);
                 visit::visit_expr_call(self, call);
@@ -411,7 +463,12 @@ impl BlockMoves {
                         .push(index);
                 }
             }
-            Moves(&mut moves.nested, index).visit_stmt(stmt);
+            Moves {
+                found: &mut moves.nested,
+                statement: index,
+                blocks: Vec::new(),
+            }
+            .visit_stmt(stmt);
         }
         moves
     }
@@ -435,21 +492,51 @@ impl BlockMoves {
     }
 
     /// For a guard `name` bound by statement `bound`: the first later statement that moves it
-    /// (the block's length if none), and where the first move at any depth before that
-    /// statement starts (a move on some path only, such as `if … { drop(guard) }`).
-    fn after(&self, name: &str, bound: usize, len: usize) -> (usize, Option<usize>) {
+    /// (the block's length if none), where the first move at any depth before that statement
+    /// starts (a move on some path only, such as `if … { drop(guard) }`), and before it the
+    /// moves in branches that return, each from the move to the branch's end.
+    fn after(
+        &self,
+        stmts: &[syn::Stmt],
+        name: &str,
+        bound: usize,
+    ) -> (usize, Option<usize>, Vec<Span>) {
         let moved_by = self
             .statements
             .get(name)
             .and_then(|list| list.iter().find(|&&i| i > bound))
             .copied()
-            .unwrap_or(len);
-        let first = self.nested.get(name).and_then(|list| {
-            list.iter()
-                .find(|&&(i, _)| i > bound && i < moved_by)
-                .map(|&(_, at)| at)
-        });
-        (moved_by, first)
+            .unwrap_or(stmts.len());
+        let nested = self.nested.get(name).map_or(&[][..], Vec::as_slice);
+        let mut holes = Vec::new();
+        let mut first = None;
+        let mut kept_past = None;
+        for &(i, at, returns_at) in nested {
+            if i <= bound || i >= moved_by || kept_past == Some(i) {
+                continue;
+            }
+            if let Some(end) = returns_at {
+                holes.push(at..end);
+                continue;
+            }
+            // `match r { A => { drop(g); … } B => { … } }`: kept on the paths through `B`.
+            let moves: Vec<usize> = nested
+                .iter()
+                .filter(|m| m.0 == i && m.2.is_none())
+                .map(|m| m.1)
+                .collect();
+            match kept_on_some_branch(&stmts[i], &moves) {
+                Some(branch_holes) => {
+                    holes.extend(branch_holes);
+                    kept_past = Some(i);
+                }
+                None => {
+                    first = Some(at);
+                    break;
+                }
+            }
+        }
+        (moved_by, first, holes)
     }
 }
 
@@ -587,4 +674,102 @@ pub(super) fn is_compound_assignment(op: &syn::BinOp) -> bool {
 fn op_start(op: &syn::BinOp) -> usize {
     use syn::spanned::Spanned;
     op.span().byte_range().start
+}
+
+/// Whether a block ends by leaving the function: `return`, or a macro that panics
+/// (`panic!`, `unreachable!`, `todo!`, `unimplemented!`).
+fn returns(block: &syn::Block) -> bool {
+    let last = match block.stmts.last() {
+        Some(syn::Stmt::Expr(expr, _)) => expr,
+        Some(syn::Stmt::Macro(mac)) => return panics(&mac.mac),
+        _ => return false,
+    };
+    match last {
+        Expr::Return(_) => true,
+        Expr::Macro(mac) => panics(&mac.mac),
+        _ => false,
+    }
+}
+
+fn panics(mac: &syn::Macro) -> bool {
+    mac.path.segments.last().is_some_and(|last| {
+        matches!(
+            last.ident.to_string().as_str(),
+            "panic" | "unreachable" | "todo" | "unimplemented"
+        )
+    })
+}
+
+/// For a statement that branches (`if`/`else`, `match`, also as a `let` initialiser) where the
+/// guard is moved at `moves` on some branches and another branch neither moves it nor returns:
+/// the guard may still be held after the statement. Gives the holes, from each move to the end
+/// of its branch; `None` when every branch moves it or returns (or the statement is no branch).
+fn kept_on_some_branch(stmt: &syn::Stmt, moves: &[usize]) -> Option<Vec<Span>> {
+    let expr = match stmt {
+        syn::Stmt::Expr(expr, _) => expr,
+        syn::Stmt::Local(local) => local.init.as_ref().map(|init| &*init.expr)?,
+        _ => return None,
+    };
+    // Each branch: its extent, and whether it leaves the function at its end.
+    let mut branches: Vec<(Span, bool)> = Vec::new();
+    let mut implicit_else = false;
+    match expr {
+        Expr::If(branch) => {
+            let mut branch = branch;
+            loop {
+                let block = &branch.then_branch;
+                branches.push((block_extent(block), returns(block)));
+                match branch.else_branch.as_ref().map(|(_, e)| &**e) {
+                    Some(Expr::If(next)) => branch = next,
+                    Some(Expr::Block(block)) => {
+                        branches.push((block_extent(&block.block), returns(&block.block)));
+                        break;
+                    }
+                    Some(_) => return None,
+                    None => {
+                        implicit_else = true;
+                        break;
+                    }
+                }
+            }
+        }
+        Expr::Match(matched) => {
+            // An arm's body reaches to the next arm's body (or the `match`'s end).
+            let close = matched.brace_token.span.close().byte_range().start;
+            let starts: Vec<usize> = matched.arms.iter().map(|a| expr_start(&a.body)).collect();
+            for (index, arm) in matched.arms.iter().enumerate() {
+                let end = starts.get(index + 1).copied().unwrap_or(close);
+                let leaves = match &*arm.body {
+                    Expr::Block(block) => returns(&block.block),
+                    Expr::Return(_) => true,
+                    Expr::Macro(mac) => panics(&mac.mac),
+                    _ => false,
+                };
+                branches.push((starts[index]..end, leaves));
+            }
+        }
+        _ => return None,
+    }
+    let moved = |extent: &Span| moves.iter().any(|at| extent.contains(at));
+    let kept = implicit_else
+        || branches
+            .iter()
+            .any(|(extent, leaves)| !leaves && !moved(extent));
+    if !kept {
+        return None;
+    }
+    let holes = moves
+        .iter()
+        .filter_map(|&at| {
+            let (extent, _) = branches.iter().find(|(extent, _)| extent.contains(&at))?;
+            Some(at..extent.end)
+        })
+        .collect::<Vec<_>>();
+    // A move outside every branch (in the condition or scrutinee): no telling.
+    (holes.len() == moves.len()).then_some(holes)
+}
+
+fn block_extent(block: &syn::Block) -> Span {
+    let braces = block.brace_token.span;
+    braces.open().byte_range().start..braces.close().byte_range().end
 }

@@ -723,6 +723,7 @@ impl Lowerer<'_> {
             closure: self.closure,
             object,
             parameter,
+            holes: thin_vec::ThinVec::new(),
         };
         self.model.functions[self.current].lock_holds.push(hold);
     }
