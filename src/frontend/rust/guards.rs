@@ -364,6 +364,10 @@ impl Lowerer<'_> {
     }
 }
 
+/// A call that takes a name by value at any depth of a block's statement: the statement's
+/// index, where the call starts, and the end of the branch it is in when that branch returns.
+type NestedMove = (usize, usize, Option<usize>);
+
 /// The calls of a block's statements that take a plain name by value (`drop(guard)`,
 /// `self.grow(guard)`), found in one pass over the block so that each guard's region is found
 /// without scanning the rest of the block again (a block of thousands of guards stays linear).
@@ -372,9 +376,8 @@ pub(super) struct BlockMoves {
     /// Name → the statements (by index) that are themselves such a call: `drop(g);`,
     /// `let x = f(g);`.
     statements: HashMap<String, Vec<usize>>,
-    /// Name → (statement index, where the call starts, and the end of the branch it is in when
-    /// that branch returns) of such calls at any depth, in order.
-    nested: HashMap<String, Vec<(usize, usize, Option<usize>)>>,
+    /// Name → such calls at any depth, in order.
+    nested: HashMap<String, Vec<NestedMove>>,
     /// The block's await points with their statement's index, found on first use.
     awaits: std::cell::OnceCell<Vec<(usize, Span)>>,
 }
@@ -385,7 +388,7 @@ impl BlockMoves {
         /// block's end if it returns there, `None` if not, and a closure or async block as a
         /// barrier (its `return` leaves only itself).
         struct Moves<'m> {
-            found: &'m mut HashMap<String, Vec<(usize, usize, Option<usize>)>>,
+            found: &'m mut HashMap<String, Vec<NestedMove>>,
             statement: usize,
             blocks: Vec<Option<Option<usize>>>,
         }
