@@ -141,6 +141,10 @@ pub struct LockType {
     /// taking it again while holding it deadlocks once another thread waits to write.
     #[serde(default, rename = "reads-wait-for-writers")]
     pub reads_wait_for_writers: bool,
+    /// An upgradable read (`parking_lot::RwLock::upgradable_read`): it shares the lock with
+    /// plain reads, but excludes writers and other upgradable reads.
+    #[serde(default)]
+    pub upgradable: bool,
 }
 
 impl LockType {

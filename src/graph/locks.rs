@@ -830,7 +830,8 @@ impl Builder<'_, '_> {
             // A second read waits only for a writer of another thread: a function-local lock
             // (one created here, or a parameter, which this analysis cannot follow) is not
             // reported for it.
-            let recursive_read = a.lock.shared && b.lock.shared;
+            let recursive_read =
+                a.lock.shared && b.lock.shared && !(a.lock.upgradable && b.lock.upgradable);
             let local = self.project.function(outer.function).lock_holds[outer.hold].scope
                 == LockScope::Local;
             if same_object
@@ -909,8 +910,19 @@ fn given_as_owner(call: &Call, owner: Receiver, held: &LockHold) -> bool {
 /// Whether taking a lock again while holding it deadlocks (`Some`), and if so whether the two
 /// acquisitions mix a shared and an exclusive guard. Reentrant locks do not, nor do two shared
 /// guards unless a read waits behind a queued writer (then the second read can wait for a
-/// writer that waits for the first).
+/// writer that waits for the first). An upgradable read excludes a write and another
+/// upgradable read, not a plain read (a queued writer waits for it without stopping readers).
 fn deadlocks_on_relock(held: LockType, taken: LockType) -> Option<bool> {
+    if held.upgradable || taken.upgradable {
+        return match (
+            held.upgradable && taken.upgradable,
+            held.shared && taken.shared,
+        ) {
+            (true, _) => Some(false),
+            (false, true) => None,
+            (false, false) => Some(true),
+        };
+    }
     let recursive_read =
         held.shared && taken.shared && held.reads_wait_for_writers && taken.reads_wait_for_writers;
     if held.reentrant || taken.reentrant || (held.shared && taken.shared && !recursive_read) {

@@ -65,7 +65,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             }
             _ => "thread",
         };
-        let why = if double.recursive_read {
+        let upgradable = |hold: &crate::model::LockHold| hold.kind.ends_with("::upgradable_read");
+        let outer_hold = &project.function(double.outer.function).lock_holds[double.outer.hold];
+        let why = if upgradable(outer_hold) && !double.mixed_modes {
+            format!(
+                "only one upgradable read guard of `{kind}` can exist at a time, so the {waiter} waits for itself forever"
+            )
+        } else if double.recursive_read {
             format!(
                 "`{kind}` queues a read behind a waiting writer, so once another {waiter} waits to write, this second read waits for it and it waits for the first read: the {waiter} waits for itself forever (use one guard, or a lock with recursive reads such as `parking_lot::RwLock::read_recursive`)"
             )

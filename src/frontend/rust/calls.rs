@@ -91,6 +91,18 @@ impl Lowerer<'_> {
             ),
             _ => (None, Vec::new()),
         };
+        // `PrivateKeyDer::from_pem_file(p)`: another crate's type calling a method of a trait
+        // the file imports (`use rustls::pki_types::pem::PemObject;`) is the trait's.
+        let callee = match callee {
+            Some(name)
+                if !self.tables.blocking.contains_key(&name)
+                    && name.split("::").next() != Some(self.semantic.crate_name()) =>
+            {
+                let method = name.rsplit("::").next().unwrap_or_default();
+                self.imported_trait_method(method).or(Some(name))
+            }
+            other => other,
+        };
         let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
         let entry = self.tables.thread_entry(callee.as_deref(), None).is_some();
         if let Some(callee) = &callee {
