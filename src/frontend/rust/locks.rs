@@ -223,9 +223,39 @@ impl Lowerer<'_> {
         }
         // An `async fn` returns its guard once awaited (`self.db.read().await`).
         let is_async = sig.asyncness.is_some();
+        // `fn id(&self) -> u64 { *self.id.lock().unwrap() }`: what it returns is no guard.
+        let returns_plain_value = match &sig.output {
+            syn::ReturnType::Type(_, ty) => match &**ty {
+                syn::Type::Path(path) => path.path.segments.last().is_some_and(|last| {
+                    matches!(
+                        last.ident.to_string().as_str(),
+                        "bool"
+                            | "char"
+                            | "u8"
+                            | "u16"
+                            | "u32"
+                            | "u64"
+                            | "u128"
+                            | "usize"
+                            | "i8"
+                            | "i16"
+                            | "i32"
+                            | "i64"
+                            | "i128"
+                            | "isize"
+                            | "f32"
+                            | "f64"
+                            | "String"
+                            | "Vec"
+                    )
+                }),
+                _ => false,
+            },
+            syn::ReturnType::Default => true,
+        };
         // Also a lock of a field whose type another file gives (`impl Lb` in `io/mod.rs`, the
         // struct in `lib.rs`): a candidate (`::read.await`) the project phase types.
-        if let Some(tail) = returned_value(block)
+        if let Some(tail) = returned_value(block).filter(|_| !returns_plain_value)
             && let Some((call, kind)) = self.guard_call_with(tail, sig.receiver().is_some())
             && !kind.starts_with('?')
         {
@@ -484,6 +514,15 @@ impl Lowerer<'_> {
     ) -> Option<(&'e syn::ExprMethodCall, String)> {
         match expr {
             Expr::MethodCall(call) if unwraps_lock_result(call) => {
+                // `m.lock().unwrap().expect(..)`: the first unwrap takes the guard out of the
+                // `LockResult`, the second works on the locked data (an `Option`), whose
+                // result is no guard.
+                if let Expr::MethodCall(inner) = &*call.receiver
+                    && takes_value_out(inner)
+                    && takes_value_out(call)
+                {
+                    return None;
+                }
                 self.guard_call_awaited(&call.receiver, candidates, GuardUse::Unwrapped)
             }
             Expr::Try(inner) => self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other),
@@ -806,6 +845,14 @@ pub(super) fn unwraps_lock_result(call: &syn::ExprMethodCall) -> bool {
     matches!(
         call.method.to_string().as_str(),
         "unwrap" | "expect" | "unwrap_or_else" | "map_err"
+    )
+}
+
+/// Whether a method call takes the value out of a `Result` or `Option` (`map_err` keeps it in).
+fn takes_value_out(call: &syn::ExprMethodCall) -> bool {
+    matches!(
+        call.method.to_string().as_str(),
+        "unwrap" | "expect" | "unwrap_or_else"
     )
 }
 
