@@ -396,11 +396,24 @@ impl<'a> Lowerer<'a> {
             self.visit_condition(argument);
             return;
         }
+        // `isinstance(r, Err)`, `type(r)`: only the object's type is looked at, as reading one
+        // of its attributes would (a coroutine is never an instance of its result's type).
+        let callee = self.model.functions[self.current].calls[index]
+            .callee
+            .as_deref();
+        let mut skip = None;
+        if matches!(callee, Some("isinstance" | "type"))
+            && let Some(Expr::Name(name)) = call.arguments.args.first()
+        {
+            self.read_as_result(name.id.as_str());
+            skip = call.arguments.args.first();
+        }
         let arguments = call
             .arguments
             .args
             .iter()
-            .chain(call.arguments.keywords.iter().map(|k| &k.value));
+            .chain(call.arguments.keywords.iter().map(|k| &k.value))
+            .filter(|argument| skip.is_none_or(|skipped| !std::ptr::eq(*argument, skipped)));
         for argument in arguments {
             match argument {
                 Expr::Lambda(lambda) if offloads => {

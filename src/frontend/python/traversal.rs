@@ -75,7 +75,7 @@ impl<'a> Lowerer<'a> {
 
     /// Records that the current function uses a name only as a call's result would be used
     /// (`x.size`, `for i in x`): see [`crate::model::Function::reads`].
-    fn read_as_result(&mut self, name: &str) {
+    pub(super) fn read_as_result(&mut self, name: &str) {
         self.model.functions[self.current]
             .reads
             .insert(name_hash(&concat(&[name, "."])));
