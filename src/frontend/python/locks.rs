@@ -594,8 +594,7 @@ impl<'a> Lowerer<'a> {
         }
         let identity = self.model.join(name);
         if self.tables.conditions.contains(&kind)
-            && let Expr::Call(call) = value
-            && let Some(inner) = call.arguments.args.first()
+            && let Some(inner) = condition_lock_argument(value)
             && let Some(LockName { identity: lock, .. }) = self.lock_identity(inner)
         {
             let inner_kind = self.lock_kind(inner).unwrap_or_default();
@@ -636,9 +635,7 @@ impl<'a> Lowerer<'a> {
                 continue;
             }
             let shared = match value {
-                Expr::Call(call) if self.tables.conditions.contains(kind) => {
-                    call.arguments.args.first()
-                }
+                _ if self.tables.conditions.contains(kind) => condition_lock_argument(value),
                 _ => None,
             };
             // `Condition(LOCK)` on a module-level (or imported) lock: that lock.
@@ -667,6 +664,25 @@ impl<'a> Lowerer<'a> {
                 span: span(*value),
             });
         }
+    }
+
+    /// `waiter = threading.Condition(lock=LOCK)` bound to a local: the condition is that lock
+    /// (waiting on it inside `with LOCK:` holds its lock). Whether it was one.
+    pub(super) fn define_local_condition(&mut self, name: &ast::ExprName, value: &Expr) -> bool {
+        let is_condition = matches!(self.semantic.type_of(value), Some(Returns::One(ty)) if self.tables.conditions.contains(&ty));
+        let Some(inner) = condition_lock_argument(value).filter(|_| is_condition) else {
+            return false;
+        };
+        let (Some(local), Some(lock)) = (
+            self.written_lock_identity(&Expr::Name(name.clone())),
+            self.lock_identity(inner),
+        ) else {
+            return false;
+        };
+        let inner_kind = self.lock_kind(inner).unwrap_or_default();
+        self.condition_locks
+            .insert(local.identity, (lock.identity, inner_kind));
+        true
     }
 
     /// Records `cond.wait()`, `cond.wait_for()` and `cond.notify()` on a condition variable.
@@ -1427,4 +1443,18 @@ fn yields(body: &[Stmt]) -> bool {
     let mut finder = Yields::default();
     finder.visit_body(body);
     finder.0
+}
+
+/// The lock a condition is built on: `Condition(lock)` or `Condition(lock=lock)`.
+fn condition_lock_argument(value: &Expr) -> Option<&Expr> {
+    let Expr::Call(call) = value else {
+        return None;
+    };
+    call.arguments.args.first().or_else(|| {
+        call.arguments
+            .keywords
+            .iter()
+            .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "lock"))
+            .map(|k| &k.value)
+    })
 }

@@ -582,7 +582,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 self.visit_expr(&assign.value);
                 let ty = self.semantic.type_of(&assign.value);
+                // `waiter = threading.Condition(lock=LOCK)` in a function: that lock.
+                let shares_lock = bound_call.is_some_and(|name| {
+                    self.current != 0 && self.define_local_condition(name, &assign.value)
+                });
                 if let Some(name) = bound_call
+                    && !shares_lock
                     && self.constructs(&assign.value)
                     && self.is_lock_type(ty.as_ref())
                     && self.semantic.scopes.last().is_some_and(|s| {
