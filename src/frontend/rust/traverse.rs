@@ -461,6 +461,24 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         if NON_CODE_MACROS.contains(&name.as_str()) {
             return;
         }
+        // `select! { v = rx.recv() => { … } else => … }`: the futures are polled (awaited), the
+        // handlers run in this function, as code written here.
+        if name == "select"
+            && let Ok(branches) = mac.parse_body_with(select_branches)
+        {
+            for branch in &branches {
+                if let Some(future) = &branch.future {
+                    self.next_call_awaited = matches!(future, Expr::Call(_) | Expr::MethodCall(_));
+                    self.visit_expr(future);
+                    self.next_call_awaited = false;
+                }
+                if let Some(condition) = &branch.condition {
+                    self.visit_expr(condition);
+                }
+                self.visit_expr(&branch.handler);
+            }
+            return;
+        }
         // Most macros in expression position take comma-separated expressions (`println!`,
         // `vec!`, `assert!`, `join!`); lower those, and skip bodies of any other shape.
         let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
@@ -488,4 +506,61 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             self.next_call_awaited = false;
         }
     }
+}
+
+/// One branch of `tokio::select!` / `futures::select!`: `pattern = future (, if condition)? =>
+/// handler`, or `else => handler` (`default`/`complete` in futures') with no future.
+struct SelectBranch {
+    future: Option<Expr>,
+    condition: Option<Expr>,
+    handler: Expr,
+}
+
+/// Parses a `select!` body: its branches, skipping `biased;`.
+fn select_branches(input: syn::parse::ParseStream) -> syn::Result<Vec<SelectBranch>> {
+    let mut branches = Vec::new();
+    while !input.is_empty() {
+        if input.peek(syn::Ident) && input.peek2(syn::Token![;]) {
+            input.parse::<syn::Ident>()?;
+            input.parse::<syn::Token![;]>()?;
+            continue;
+        }
+        let fallback = input.peek(syn::Token![else])
+            || ((input.peek(syn::Ident) && input.peek2(syn::Token![=>]))
+                && input
+                    .fork()
+                    .parse::<syn::Ident>()
+                    .is_ok_and(|ident| ident == "default" || ident == "complete"));
+        let (future, condition) = if fallback {
+            if input.peek(syn::Token![else]) {
+                input.parse::<syn::Token![else]>()?;
+            } else {
+                input.parse::<syn::Ident>()?;
+            }
+            (None, None)
+        } else {
+            syn::Pat::parse_multi_with_leading_vert(input)?;
+            input.parse::<syn::Token![=]>()?;
+            let future = input.call(Expr::parse_without_eager_brace)?;
+            let condition = if input.peek(syn::Token![,]) && input.peek2(syn::Token![if]) {
+                input.parse::<syn::Token![,]>()?;
+                input.parse::<syn::Token![if]>()?;
+                Some(input.call(Expr::parse_without_eager_brace)?)
+            } else {
+                None
+            };
+            (Some(future), condition)
+        };
+        input.parse::<syn::Token![=>]>()?;
+        let handler: Expr = input.parse()?;
+        if input.peek(syn::Token![,]) {
+            input.parse::<syn::Token![,]>()?;
+        }
+        branches.push(SelectBranch {
+            future,
+            condition,
+            handler,
+        });
+    }
+    Ok(branches)
 }
