@@ -338,6 +338,9 @@ pub enum Handoff {
     NestedFunction(String),
     /// A method of a class defined inside a function (`obj.method`).
     LocalClassMethod(String),
+    /// An object of a class defined inside a function, among the callable's arguments (as
+    /// written, and the class's name).
+    LocalClassObject { value: String, class: String },
     /// A threading or asyncio primitive among the callable's arguments: the argument as
     /// written and its type (`lock`, `threading.Lock`).
     ThreadPrimitive { value: String, kind: String },

@@ -81,6 +81,15 @@ impl<'a> Lowerer<'a> {
                 found.push((span(value), what));
             } else if let Some(what) = self.holds_thread_primitive(value) {
                 found.push((span(value), what));
+            } else if !target.forked
+                && let Some(Returns::One(class)) = self.semantic.type_of(value)
+                && self.defined_in_function(&class)
+            {
+                let what = Handoff::LocalClassObject {
+                    value: written(value),
+                    class: class.rsplit('.').next().unwrap_or_default().to_string(),
+                };
+                found.push((span(value), what));
             }
         }
         for (span, what) in found {
@@ -150,15 +159,22 @@ impl<'a> Lowerer<'a> {
                 let Some(Returns::One(class)) = self.semantic.type_of(&attr.value) else {
                     return None;
                 };
-                let (owner, _) = class.rsplit_once('.')?;
-                let local = self
-                    .model
-                    .functions
-                    .iter()
-                    .any(|f| f.kind == FunctionKind::Function && f.canonical == owner);
-                local.then(|| Handoff::LocalClassMethod(written(callable)))
+                self.defined_in_function(&class)
+                    .then(|| Handoff::LocalClassMethod(written(callable)))
             }
             _ => None,
         }
+    }
+
+    /// Whether a class of this file is defined inside a function (pickle finds a class by its
+    /// qualified name, which another process cannot import).
+    fn defined_in_function(&self, class: &str) -> bool {
+        let Some((owner, _)) = class.rsplit_once('.') else {
+            return false;
+        };
+        self.model
+            .functions
+            .iter()
+            .any(|f| f.kind == FunctionKind::Function && f.canonical == owner)
     }
 }

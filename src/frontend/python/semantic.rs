@@ -650,6 +650,9 @@ impl SemanticModel<'_> {
     /// Binds assignment targets to the value's type or alias.
     pub(super) fn assign(&mut self, target: &Expr, value: Option<&Expr>, ty: Option<Returns>) {
         match target {
+            // `Point = namedtuple(…)`: the class `bind_locals` bound it to stays.
+            Expr::Name(_) if matches!(value, Some(Expr::Call(call)) if makes_class(&call.func)) => {
+            }
             Expr::Name(name) => {
                 let alias = value
                     .filter(|v| matches!(v, Expr::Attribute(_) | Expr::Name(_)))
@@ -830,7 +833,13 @@ impl<'a> Visitor<'a> for BoundNames {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
             Stmt::FunctionDef(def) => self.names.push((def.name.id.to_string(), true)),
             Stmt::ClassDef(class) => self.names.push((class.name.id.to_string(), true)),
-            Stmt::Assign(assign) => assign.targets.iter().for_each(|t| self.target(t)),
+            // `Point = namedtuple("Point", …)` defines a class, as a `class` statement does.
+            Stmt::Assign(assign) => match (assign.targets.as_slice(), assign.value.as_ref()) {
+                ([Expr::Name(name)], Expr::Call(call)) if makes_class(&call.func) => {
+                    self.names.push((name.id.to_string(), true));
+                }
+                (targets, _) => targets.iter().for_each(|t| self.target(t)),
+            },
             Stmt::AnnAssign(ann) => self.target(&ann.target),
             Stmt::AugAssign(aug) => self.target(&aug.target),
             Stmt::For(for_stmt) => {
@@ -964,4 +973,15 @@ impl<'b> Visitor<'b> for SelfAssignedNames<'_> {
     }
 
     fn visit_expr(&mut self, _: &'b Expr) {}
+}
+
+/// Whether a callee makes a class (`collections.namedtuple`, `typing.NamedTuple`), by its name
+/// as written.
+fn makes_class(func: &Expr) -> bool {
+    let name = match func {
+        Expr::Name(name) => name.id.as_str(),
+        Expr::Attribute(attr) => attr.attr.id.as_str(),
+        _ => return false,
+    };
+    matches!(name, "namedtuple" | "NamedTuple")
 }
