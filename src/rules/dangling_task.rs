@@ -18,15 +18,32 @@ fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
         return;
     }
     for (index, function) in model.functions.iter().enumerate() {
-        for call in &function.calls {
+        for (position, call) in function.calls.iter().enumerate() {
             if let Some(callee) = call.callee.as_deref()
                 && knowledge.task_spawners.contains(callee)
+                && !wraps_future(call, function.calls.get(position + 1))
             {
                 let short = callee.rsplit('.').next().unwrap_or(callee);
                 report_if_dropped(model, index, call, short, None, out);
             }
         }
     }
+}
+
+/// `ensure_future(loop.run_in_executor(pool, f))`: given a future, not a coroutine,
+/// `ensure_future` returns it as it is and creates no task (the executor's callback keeps the
+/// future alive). `argument` is the call recorded after `call`: its argument, if it is one.
+fn wraps_future(call: &Call, argument: Option<&Call>) -> bool {
+    call.callee.as_deref() == Some("asyncio.ensure_future")
+        && argument.is_some_and(|argument| {
+            argument.scheduled
+                && argument.span.start > call.span.start
+                && argument.span.end <= call.span.end
+                && matches!(
+                    argument.method.as_deref(),
+                    Some("run_in_executor" | "create_future" | "wrap_future")
+                )
+        })
 }
 
 /// Calls of a project function that creates a task and returns it without keeping a
