@@ -140,7 +140,11 @@ impl Concurrency {
                         .calls
                         .iter()
                         .enumerate()
-                        .filter(|(_, c)| c.span.start > after && c.closure != entry.closure)
+                        // Not the calls of the closure the thread runs (when it runs one).
+                        .filter(|(_, c)| {
+                            c.span.start > after
+                                && (entry.closure == 0 || c.closure != entry.closure)
+                        })
                         .filter_map(|(index, _)| {
                             project.target(CallSite {
                                 caller: id,
