@@ -1,14 +1,20 @@
 //! IL401 unprotected-shared-write: code that may run on several threads at once does a
 //! read-modify-write of shared state (`counter += 1`, `self.hits = self.hits + 1`) with no lock
-//! held, and no lock guards that state anywhere. Updates get lost.
+//! held, and no lock guards that state anywhere. Updates get lost. Also a container that an
+//! object's own thread loops over while its public methods change it in place (or the other
+//! way round), with no lock anywhere.
 
-use super::shared_state::{guarded_writes, held_at, held_by_every_caller, is_shared};
+use rustc_hash::FxHashMap as HashMap;
+
+use super::shared_state::{
+    class_of, guarded_changes, guarded_writes, held_at, held_by_every_caller, is_shared,
+};
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::threads::Concurrency;
 use crate::graph::{FunctionId, Project};
-use crate::model::{Access, Language};
+use crate::model::{Access, Language, StateUse};
 
 pub const RULE: Rule = Rule {
     code: Code::IL401,
@@ -16,6 +22,7 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    changed_while_iterated(context, out);
     let project = context.project;
     let concurrency = context.concurrency();
     let guarded = guarded_writes(context);
@@ -125,4 +132,119 @@ fn written_alongside(
                     })
             })
         })
+}
+
+/// `for e in self.events:` on the thread an object starts for itself, while a public method of
+/// the object removes from `self.events` on its callers' threads (or the thread changes what
+/// a public method loops over), with no lock around either and none guarding the container
+/// anywhere (IL402 covers a container some code changes under a lock). The loop skips items,
+/// or fails with `RuntimeError: … changed size during iteration`.
+fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    let concurrency = context.concurrency();
+    let guarded = guarded_changes(context);
+    // Unlocked uses of `self` containers outside constructors, by state.
+    let mut changes: HashMap<&str, Vec<(FunctionId, &StateUse)>> = HashMap::default();
+    let mut loops: HashMap<&str, Vec<(FunctionId, &StateUse)>> = HashMap::default();
+    for (id, function) in project.functions() {
+        if function.is_constructor() || project.model(id).language != Language::Python {
+            continue;
+        }
+        let unlocked = |use_: &&StateUse| {
+            use_.via_self
+                && !guarded.contains_key(use_.state.as_str())
+                && held_at(project, function, use_.span.start).is_none()
+        };
+        for change in function.container_changes.iter().filter(unlocked) {
+            changes.entry(&change.state).or_default().push((id, change));
+        }
+        for iteration in function.iterations.iter().filter(unlocked) {
+            loops
+                .entry(&iteration.state)
+                .or_default()
+                .push((id, iteration));
+        }
+    }
+    let mut reported = Vec::new();
+    for started in &concurrency.alongside {
+        let on_thread = |id: &FunctionId| started.thread.contains(id);
+        // A public method of the thread's class that the thread does not run: its callers'.
+        let Some(class) = project
+            .function(started.spawner)
+            .canonical
+            .rsplit_once('.')
+            .map(|(class, _)| class)
+            .filter(|class| concurrency.shared_classes.contains(*class))
+        else {
+            continue;
+        };
+        let outside = |id: &FunctionId| {
+            let function = project.function(*id);
+            !on_thread(id)
+                && !held_by_every_caller(project, *id, 4)
+                && class_of(function) == Some(class)
+                && function
+                    .name
+                    .rsplit('.')
+                    .next()
+                    .is_some_and(|name| !name.starts_with('_'))
+        };
+        for (state, iterations) in &loops {
+            let Some(changed) = changes.get(state) else {
+                continue;
+            };
+            // The thread loops while a public method changes, or the other way round.
+            for thread_loops in [true, false] {
+                let side_of = |id: &FunctionId, thread: bool| {
+                    if thread { on_thread(id) } else { outside(id) }
+                };
+                let Some((looping, iteration)) =
+                    iterations.iter().find(|(id, _)| side_of(id, thread_loops))
+                else {
+                    continue;
+                };
+                let Some((changer, change)) =
+                    changed.iter().find(|(id, _)| side_of(id, !thread_loops))
+                else {
+                    continue;
+                };
+                if reported.contains(&(*looping, iteration.span.start)) {
+                    continue;
+                }
+                reported.push((*looping, iteration.span.start));
+                let side = |id: &FunctionId| {
+                    if on_thread(id) {
+                        "on the thread it starts"
+                    } else {
+                        "on its callers' threads"
+                    }
+                };
+                let model = project.model(*looping);
+                let mut diagnostic = Diagnostic::new(
+                    RULE.code,
+                    model.path.clone(),
+                    iteration.span.clone(),
+                    format!(
+                        "`{}` is looped over in `{}` {}, while `{}` changes it in place {}, with no lock held in either place: the loop skips items, or fails with `RuntimeError: … changed size during iteration`",
+                        iteration.written,
+                        project.function(*looping).name,
+                        side(looping),
+                        project.function(*changer).name,
+                        side(changer),
+                    ),
+                )
+                .with_label("iterated without a lock")
+                .with_help(format!(
+                    "hold one lock around the loop and every change of `{}`, or loop over a copy taken under it (`for e in list(self.events):` alone is not enough without the lock)",
+                    iteration.written
+                ));
+                diagnostic.related.push(Related {
+                    path: project.model(*changer).path.clone(),
+                    span: change.span.clone(),
+                    message: format!("`{}` is changed here", change.written),
+                });
+                out.push(diagnostic);
+            }
+        }
+    }
 }
