@@ -367,6 +367,10 @@ impl<'a> Lowerer<'a> {
                     ([ast::CmpOp::Is], [none]) if none.is_none_literal_expr() => {
                         Some((compare.left.as_ref(), false, None))
                     }
+                    // `if self.state == "idle": self.state = "running"`: a state transition.
+                    ([ast::CmpOp::Eq], [constant]) if is_constant(constant) => {
+                        Some((compare.left.as_ref(), false, None))
+                    }
                     _ => None,
                 },
                 Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => match not.operand.as_ref() {
@@ -412,6 +416,10 @@ impl<'a> Lowerer<'a> {
                 Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
                     ([ast::CmpOp::In], [container]) => Some((container, true, None)),
                     ([ast::CmpOp::IsNot], [none]) if none.is_none_literal_expr() => {
+                        Some((compare.left.as_ref(), false, None))
+                    }
+                    // `if self.state != "idle": return` … `self.state = "running"`.
+                    ([ast::CmpOp::NotEq], [constant]) if is_constant(constant) => {
                         Some((compare.left.as_ref(), false, None))
                     }
                     _ => None,
@@ -629,4 +637,18 @@ fn first_read(expr: &Expr, written: &str) -> Option<Span> {
     let mut finder = Finder(written, None);
     finder.visit_expr(expr);
     finder.1
+}
+
+/// A constant a state is compared with: a literal, or a name in capitals or an enum member
+/// (`IDLE`, `State.IDLE`).
+fn is_constant(expr: &Expr) -> bool {
+    match expr {
+        Expr::StringLiteral(_) | Expr::NumberLiteral(_) | Expr::BooleanLiteral(_) => true,
+        Expr::Name(name) => name.id.as_str().chars().all(|c| !c.is_lowercase()),
+        Expr::Attribute(attr) => {
+            attr.attr.id.as_str().chars().all(|c| !c.is_lowercase())
+                || matches!(attr.value.as_ref(), Expr::Name(owner) if owner.id.as_str().starts_with(char::is_uppercase))
+        }
+        _ => false,
+    }
 }
