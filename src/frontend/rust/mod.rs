@@ -17,6 +17,7 @@ mod guards;
 mod limits;
 mod locks;
 mod loops;
+mod macros;
 mod semantic;
 mod state;
 mod syntax;
@@ -54,7 +55,8 @@ pub fn lower(
     }
     let _forget_spans = ForgetSpans;
     let parse_started = std::time::Instant::now();
-    let file = parse(text, module.edition)?;
+    let mut file = parse(text, module.edition)?;
+    macros::expand(&mut file);
     let parse_time = parse_started.elapsed();
     let mut lowerer = Lowerer {
         tables,
