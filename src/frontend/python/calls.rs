@@ -313,6 +313,16 @@ impl<'a> Lowerer<'a> {
                 })
                 .map(|k| &k.value)
                 .or_else(|| arguments.args.get(entry.position));
+            // `functools.partial(self.update, tid)`: the function it wraps runs.
+            let callable = match callable {
+                Some(Expr::Call(partial))
+                    if self.semantic.resolve(&partial.func).as_deref()
+                        == Some("functools.partial") =>
+                {
+                    partial.arguments.args.first()
+                }
+                other => other,
+            };
             if let Some(callable @ (Expr::Name(_) | Expr::Attribute(_) | Expr::Lambda(_))) =
                 callable
             {

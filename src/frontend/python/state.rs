@@ -404,9 +404,13 @@ impl<'a> Lowerer<'a> {
     /// when the state is set, and the code after it sets it (IL403). `if k in cache: return
     /// cache[k]` … `cache[k] = v` alike. The act may sit in a `with`, `try` or `if` further on.
     pub(super) fn check_then_return(&mut self, branch: &ast::StmtIf, rest: &'a [Stmt]) {
+        // `return`, or `continue` in a loop (then `rest` is the rest of the loop's body).
         if self.current == 0
             || !branch.elif_else_clauses.is_empty()
-            || !matches!(branch.body.last(), Some(Stmt::Return(_)))
+            || !matches!(
+                branch.body.last(),
+                Some(Stmt::Return(_) | Stmt::Continue(_))
+            )
         {
             return;
         }
@@ -466,6 +470,53 @@ impl<'a> Lowerer<'a> {
         self.record_check_then_act(branch.test.as_ref(), checked, statements.into_iter());
     }
 
+    /// `if self.tasks[tid]["status"] != PENDING: continue` … `self.tasks[tid]["status"] =
+    /// RUNNING`: an item of a shared container (under any keys) checked, then assigned again
+    /// as written. Its state is the container's items (as in `item_update`).
+    fn record_item_check_then_act<'s>(
+        &mut self,
+        test: &Expr,
+        checked: &Expr,
+        mut statements: impl Iterator<Item = &'s Stmt>,
+    ) {
+        let mut container = checked;
+        while let Expr::Subscript(item) = container {
+            container = item.value.as_ref();
+        }
+        let Some((state, written, via_self)) = self.shared_state(container) else {
+            return;
+        };
+        let item = ComparableExpr::from(checked);
+        let act = statements.find_map(|stmt| match stmt {
+            Stmt::Assign(assign) => match assign.targets.as_slice() {
+                [target] if ComparableExpr::from(target) == item => Some(span(stmt)),
+                _ => None,
+            },
+            _ => None,
+        });
+        let Some(act) = act else {
+            return;
+        };
+        let text = &self.source[span(checked)];
+        let found = CheckThenAct {
+            check: span(test),
+            act,
+            state: concat(&[&state, "[]"]),
+            written: if text.len() > 60 || text.contains('\n') {
+                format!("{written}[…]")
+            } else {
+                text.to_string()
+            },
+            via_self,
+            atomic: false,
+            entry_present: false,
+            closure: self.closure,
+        };
+        self.model.functions[self.current]
+            .check_then_acts
+            .push(found);
+    }
+
     /// Records a check of `checked` in `test` and the first of `statements` that acts on it.
     fn record_check_then_act<'s>(
         &mut self,
@@ -476,8 +527,10 @@ impl<'a> Lowerer<'a> {
         // `INFO["init"]`: the flag is the container's item under that key.
         let (checked, key) = match checked {
             Expr::Subscript(item) if !subscript => match item.slice.as_ref() {
-                Expr::StringLiteral(key) => (item.value.as_ref(), Some(key.value.to_str())),
-                _ => return,
+                Expr::StringLiteral(key) if !item.value.is_subscript_expr() => {
+                    (item.value.as_ref(), Some(key.value.to_str()))
+                }
+                _ => return self.record_item_check_then_act(test, checked, statements),
             },
             _ => (checked, None),
         };
