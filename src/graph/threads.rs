@@ -79,6 +79,7 @@ impl Concurrency {
                             .resolve(target, model.language.path_separator(), 12)
                 {
                     starts.push(started);
+                    starts.extend(decorator_wrappers(project, started, model.language));
                     let started = project.function(started);
                     // Each `Thread` subclass object runs its own `run`: not shared.
                     if model.language == Language::Python
@@ -260,4 +261,35 @@ fn reachable(project: &Project, starts: Vec<FunctionId>) -> HashSet<FunctionId> 
         }
     }
     seen
+}
+
+/// The functions a started function's decorators define inside themselves (`def wrapper(*a):
+/// … return func(*a)`): with `@checked def work(x)`, `pool.map(work, …)` runs `wrapper`.
+fn decorator_wrappers(
+    project: &Project,
+    started: FunctionId,
+    language: Language,
+) -> Vec<FunctionId> {
+    let mut wrappers = Vec::new();
+    for decorator in &project.function(started).decorators {
+        let Some(decorator) = project
+            .index
+            .resolve(decorator, language.path_separator(), 12)
+        else {
+            continue;
+        };
+        let model = &project.models[decorator.file];
+        wrappers.extend(
+            model
+                .functions
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.parent == Some(decorator.index))
+                .map(|(index, _)| FunctionId {
+                    file: decorator.file,
+                    index,
+                }),
+        );
+    }
+    wrappers
 }

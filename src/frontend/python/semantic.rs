@@ -68,6 +68,9 @@ pub(super) struct Scope {
     /// Names given a type by an annotation (a parameter's, `x: T = …`): what a type checker
     /// holds every later assignment to, so a value this file cannot type keeps it.
     pub(super) declared: HashMap<String, String>,
+    /// In a function: the functions defined in its body that leave it as values (returned,
+    /// passed on, stored), not only called: each of their calls shares this call's variables.
+    pub(super) escaping: HashSet<String>,
 }
 
 impl Scope {
@@ -82,6 +85,7 @@ impl Scope {
             self_name: None,
             class_method: false,
             thread_safe_contract: false,
+            escaping: HashSet::default(),
             attribute_types: HashMap::default(),
             bases: Vec::new(),
             opened: HashSet::default(),
@@ -167,6 +171,32 @@ impl SemanticModel<'_> {
         self.scopes
             .last()
             .is_some_and(|s| s.global_names.contains(name))
+    }
+
+    /// Whether the current scope declares a name `nonlocal` (an enclosing function's).
+    pub(super) fn declared_nonlocal(&self, name: &str) -> bool {
+        self.scopes
+            .last()
+            .is_some_and(|s| s.outer_names.contains(name) && !s.global_names.contains(name))
+    }
+
+    /// Whether the current function is a closure that leaves its enclosing function as a
+    /// value (a decorator's `wrapper`, a callback handed to a pool), so its `nonlocal`
+    /// variables are shared by all its calls.
+    pub(super) fn closure_escapes(&self) -> bool {
+        let [.., enclosing, current] = self.scopes.as_slice() else {
+            return false;
+        };
+        let name = current.prefix.rsplit('.').next().unwrap_or_default();
+        enclosing.kind == ScopeKind::Function && enclosing.escaping.contains(name)
+    }
+
+    /// Whether the current scope declares a name `global` or `nonlocal`: assigning it writes
+    /// state that outlives the call.
+    pub(super) fn declared_outer(&self, name: &str) -> bool {
+        self.scopes
+            .last()
+            .is_some_and(|s| s.outer_names.contains(name))
     }
 
     /// In a method: the canonical name of its class (the type of `self`).
@@ -984,4 +1014,68 @@ fn makes_class(func: &Expr) -> bool {
         _ => return false,
     };
     matches!(name, "namedtuple" | "NamedTuple")
+}
+
+/// The functions defined directly in `body` that it uses as values (`return wrapper`,
+/// `pool.map(work, …)`, `self.cb = on_done`), not only calls.
+pub(super) fn escaping_functions(body: &[Stmt]) -> HashSet<String> {
+    struct Uses<'n> {
+        defined: &'n HashSet<String>,
+        escaping: HashSet<String>,
+    }
+    impl<'a> Visitor<'a> for Uses<'_> {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            match stmt {
+                // A nested function's own body is its own.
+                Stmt::FunctionDef(def) => {
+                    for decorator in &def.decorator_list {
+                        self.visit_expr(&decorator.expression);
+                    }
+                }
+                Stmt::ClassDef(_) => {}
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                }),
+            }
+        }
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Call(call) => {
+                    if !matches!(call.func.as_ref(), Expr::Name(_)) {
+                        self.visit_expr(&call.func);
+                    }
+                    for argument in call.arguments.args.iter() {
+                        self.visit_expr(argument);
+                    }
+                    for keyword in call.arguments.keywords.iter() {
+                        self.visit_expr(&keyword.value);
+                    }
+                }
+                Expr::Name(name) if self.defined.contains(name.id.as_str()) => {
+                    self.escaping.insert(name.id.to_string());
+                }
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_expr(self, expr)
+                }),
+            }
+        }
+    }
+    let defined: HashSet<String> = body
+        .iter()
+        .filter_map(|stmt| match stmt {
+            Stmt::FunctionDef(def) => Some(def.name.id.to_string()),
+            _ => None,
+        })
+        .collect();
+    if defined.is_empty() {
+        return HashSet::default();
+    }
+    let mut uses = Uses {
+        defined: &defined,
+        escaping: HashSet::default(),
+    };
+    for stmt in body {
+        uses.visit_stmt(stmt);
+    }
+    uses.escaping
 }

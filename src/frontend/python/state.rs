@@ -32,6 +32,15 @@ impl<'a> Lowerer<'a> {
                         Some((self.model.join(id), id.to_string(), false))
                     }
                     _ if declared_global => Some((self.model.join(id), id.to_string(), false)),
+                    // `nonlocal seen`: the enclosing function's variable, one for every call of
+                    // this closure (shared when the closure runs on several threads).
+                    Some((depth, Binding::Local(_)))
+                        if self.semantic.declared_nonlocal(id)
+                            && self.semantic.closure_escapes() =>
+                    {
+                        let owner = self.model.join(&self.semantic.scopes[depth].prefix);
+                        Some((concat(&[&owner, ".", id]), id.to_string(), false))
+                    }
                     _ => None,
                 }
             }
@@ -117,7 +126,7 @@ impl<'a> Lowerer<'a> {
         let at_top_level = self.current == 0 && self.semantic.at_module_scope();
         if let Expr::Name(name) = target
             && !at_top_level
-            && !self.semantic.declared_global(name.id.as_str())
+            && !self.semantic.declared_outer(name.id.as_str())
         {
             return;
         }
@@ -335,7 +344,7 @@ impl<'a> Lowerer<'a> {
         // Only `self.x` and declared globals can be written back (see `state_write`).
         let writable = match value {
             Expr::Attribute(attr) => attr.value.is_name_expr(),
-            Expr::Name(name) => self.semantic.declared_global(name.id.as_str()),
+            Expr::Name(name) => self.semantic.declared_outer(name.id.as_str()),
             _ => false,
         };
         if self.current == 0 {
@@ -541,7 +550,7 @@ impl<'a> Lowerer<'a> {
         let same_key = |slice: &Expr| {
             key.is_none_or(|key| matches!(slice, Expr::StringLiteral(s) if s.value.to_str() == key))
         };
-        let declared_global = |name: &str| self.semantic.declared_global(name);
+        let declared_global = |name: &str| self.semantic.declared_outer(name);
         // `self._start()` where `_start` assigns the checked attribute is the act too.
         let assigned_by_helper = |stmt: &Stmt| {
             let value = match stmt {

@@ -145,6 +145,7 @@ impl<'a> Lowerer<'a> {
             });
         self.model.functions[index].decorators = decorators.collect();
         let mut scope = Scope::new(ScopeKind::Function, &name);
+        scope.escaping = super::semantic::escaping_functions(&def.body);
         let mut self_type = None;
         if in_class && !is_staticmethod(def) {
             let class = self.semantic.scopes.last().expect("a class scope");
