@@ -343,8 +343,15 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
                         front_end.elapsed().saturating_sub(parse_time),
                     );
                     let rules_started = Instant::now();
-                    let diagnostics = rules::check_file(&model, &settings.knowledge);
+                    let mut diagnostics = rules::check_file(&model, &settings.knowledge);
                     TIMINGS.add(&TIMINGS.file_rules, rules_started.elapsed());
+                    if let Some((span, message)) = model.syntax_error.clone() {
+                        diagnostics.push(
+                            Diagnostic::new(Code::IL001, path.clone(), span, message)
+                                .with_label("here")
+                                .with_help("fix the syntax error; interlock analysed the code it could parse around it, and may miss what the error hides"),
+                        );
+                    }
                     (text, Some(model), diagnostics)
                 }
                 Err(error) => {

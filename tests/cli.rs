@@ -449,6 +449,25 @@ fn prefix_selector_selects_a_family() {
 }
 
 #[test]
+fn code_around_a_syntax_error_is_still_analysed() {
+    // Python 2 syntax: the parser recovers, IL001 reports the error, and the rest is checked.
+    let project = Project::with(&[(
+        "legacy.py",
+        "import threading\nimport time\n\nprint \"starting\"\n\nlock = threading.Lock()\n\n\nasync def tick():\n    time.sleep(1)\n\n\ndef add(n):\n    lock.acquire()\n    n = int(n)\n    lock.release()\n    return n\n",
+    )]);
+    let run = project.check(&[]);
+    assert_eq!(
+        run.findings(),
+        strings(&[
+            "legacy.py:4:7 IL001",
+            "legacy.py:10:5 IL101",
+            "legacy.py:14:5 IL204"
+        ]),
+        "{run:#?}"
+    );
+}
+
+#[test]
 fn all_selects_every_rule() {
     let project = Project::with(&[
         ("app.py", SLEEPY_AND_OPEN_PY),

@@ -645,6 +645,9 @@ pub const AWAITED_GUARD: &str = ".await";
 pub struct FileModel {
     pub path: PathBuf,
     pub language: Language,
+    /// Python: the first syntax error, when the parser recovered around it (the model holds
+    /// what it could parse: IL001 reports the error, the other rules what they find).
+    pub syntax_error: Option<(Span, String)>,
     /// The module's canonical name (`shop.orders`, `ledger::db`).
     pub module: String,
     /// Index 0 is the module's top-level code.
@@ -711,6 +714,7 @@ impl FileModel {
         FileModel {
             path,
             language,
+            syntax_error: None,
             module,
             functions: vec![top_level],
             aliases: Vec::new(),

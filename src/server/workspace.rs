@@ -247,11 +247,19 @@ impl Workspace {
     }
 
     /// Keeps a file's new analysis. The model the project phase uses gets a new stamp; a file
-    /// that stops parsing keeps its last parsed version for the project phase.
+    /// that stops parsing keeps its last parsed version for the project phase (a Python model
+    /// recovered around a syntax error gives the file's own findings, not the project's).
     fn keep(&mut self, file: AnalysedFile) {
         let path = file.path.clone();
-        let broken = file.model.is_none();
-        if let Some(model) = &file.model {
+        let parsed = |file: &AnalysedFile| {
+            file.model
+                .as_ref()
+                .is_some_and(|model| model.syntax_error.is_none())
+        };
+        let broken = !parsed(&file);
+        let kept_instead = broken
+            && (self.last_parsed.contains_key(&path) || self.files.get(&path).is_some_and(parsed));
+        if let Some(model) = file.model.as_ref().filter(|_| !kept_instead) {
             self.next_generation += 1;
             let stamp = ModelStamp {
                 generation: self.next_generation,
@@ -260,7 +268,7 @@ impl Workspace {
             self.models.insert(path.clone(), stamp);
         }
         match self.files.insert(path.clone(), file) {
-            Some(previous) if broken && previous.model.is_some() => {
+            Some(previous) if broken && parsed(&previous) => {
                 self.last_parsed.insert(path, previous);
             }
             _ if !broken => {

@@ -38,10 +38,14 @@ pub fn lower(
     module: &ModuleName,
 ) -> Result<(FileModel, Duration), FrontendError> {
     let parse_started = std::time::Instant::now();
-    let parsed = ruff_python_parser::parse_module(text).map_err(|error| FrontendError {
-        span: error.location.start().to_usize()..error.location.end().to_usize(),
-        message: format!("syntax error: {}", error.error),
-    })?;
+    // The parser recovers from syntax errors (a Python 2 `print "x"`, a stray token): what it
+    // parses around them is lowered, and the first error is kept for IL001.
+    let parsed =
+        ruff_python_parser::parse_unchecked_source(text, ruff_python_ast::PySourceType::Python);
+    let syntax_error = parsed.errors().first().map(|error| {
+        let span = error.location.start().to_usize()..error.location.end().to_usize();
+        (span, format!("syntax error: {}", error.error))
+    });
     let parse_time = parse_started.elapsed();
     let syntax = parsed.syntax();
     let package = if module.is_package {
@@ -109,6 +113,7 @@ pub fn lower(
     }
     lowerer.model.returned_by = SemanticModel::sorted(&lowerer.semantic.returned_by);
     lowerer.model.returns = SemanticModel::sorted(&lowerer.semantic.function_returns);
+    lowerer.model.syntax_error = syntax_error;
     Ok((lowerer.model, parse_time))
 }
 
