@@ -169,11 +169,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     for started in &concurrency.alongside {
         let on_thread = |id: &FunctionId| started.thread.contains(id);
         // A public method of the thread's class that the thread does not run: its callers'.
-        let Some(class) = project
-            .function(started.spawner)
-            .canonical
-            .rsplit_once('.')
-            .map(|(class, _)| class)
+        let Some(class) = class_of(project.function(started.spawner))
             .filter(|class| concurrency.shared_classes.contains(*class))
         else {
             continue;

@@ -67,21 +67,17 @@ fn arms(tokens: TokenStream) -> Vec<Arm> {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     let mut arms = Vec::new();
     let mut i = 0;
-    while i + 3 < tokens.len() + 1 {
-        let (
-            Some(TokenTree::Group(matcher)),
-            Some(TokenTree::Punct(eq)),
-            Some(TokenTree::Punct(gt)),
-            Some(TokenTree::Group(body)),
-        ) = (
-            tokens.get(i),
-            tokens.get(i + 1),
-            tokens.get(i + 2),
-            tokens.get(i + 3),
-        )
-        else {
-            break;
-        };
+    while let (
+        Some(TokenTree::Group(matcher)),
+        Some(TokenTree::Punct(eq)),
+        Some(TokenTree::Punct(gt)),
+        Some(TokenTree::Group(body)),
+    ) = (
+        tokens.get(i),
+        tokens.get(i + 1),
+        tokens.get(i + 2),
+        tokens.get(i + 3),
+    ) {
         if eq.as_char() != '=' || gt.as_char() != '>' {
             break;
         }
