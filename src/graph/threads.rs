@@ -278,18 +278,11 @@ fn decorator_wrappers(
         else {
             continue;
         };
-        let model = &project.models[decorator.file];
-        wrappers.extend(
-            model
-                .functions
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| f.parent == Some(decorator.index))
-                .map(|(index, _)| FunctionId {
-                    file: decorator.file,
-                    index,
-                }),
-        );
+        let nested = project.models[decorator.file].nested_in(decorator.index);
+        wrappers.extend(nested.map(|(index, _)| FunctionId {
+            file: decorator.file,
+            index,
+        }));
     }
     wrappers
 }

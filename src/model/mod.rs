@@ -293,7 +293,7 @@ pub enum Access {
 pub struct StateWrite {
     pub span: Span,
     /// The state's identity (`shop.stats.counter`, `shop.stats.Stats.hits`, `ledger::COUNT`;
-    /// the items of a container: `shop.stats.Stats.by_path[]`).
+    /// the items of a container: `shop.stats.Stats.by_path[]`, see [`items_of`]).
     pub state: String,
     /// As written (`counter`, `self.hits`).
     pub written: String,
@@ -307,6 +307,15 @@ pub struct StateWrite {
     pub closure: u32,
     pub context: Context,
 }
+
+/// The state identity of a container's items (`Stats.by_path` → `Stats.by_path[]`): an item
+/// updated or checked is that state, not the container itself.
+pub fn items_of(container: &str) -> String {
+    concat(&[container, ITEMS])
+}
+
+/// The suffix [`items_of`] adds.
+pub const ITEMS: &str = "[]";
 
 /// `if key not in cache: cache[key] = …`, `if inst is None: inst = …`,
 /// `if !flag.load(..) { flag.store(..) }`.
@@ -732,6 +741,14 @@ impl FileModel {
             parameter_locks: Vec::new(),
             guard_functions: Vec::new(),
         }
+    }
+
+    /// The functions (with their indices) defined directly inside function `parent`.
+    pub fn nested_in(&self, parent: usize) -> impl Iterator<Item = (usize, &Function)> {
+        self.functions
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| f.parent == Some(parent))
     }
 
     /// All calls of the file with the function they belong to.

@@ -203,12 +203,7 @@ fn keeps_coroutine(project: &Project, decorator: &str) -> bool {
         return false;
     };
     let model = project.model(id);
-    let nested = |parent: usize| {
-        model
-            .functions
-            .iter()
-            .enumerate()
-            .filter(move |(_, f)| f.parent == Some(parent))
-    };
-    nested(id.index).any(|(inner, f)| f.is_async || nested(inner).any(|(_, g)| g.is_async))
+    model
+        .nested_in(id.index)
+        .any(|(inner, f)| f.is_async || model.nested_in(inner).any(|(_, g)| g.is_async))
 }

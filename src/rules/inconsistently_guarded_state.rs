@@ -46,7 +46,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             }
             // The act of a check-then-act is IL403's (one finding per bug).
             let acted_on_check = function.check_then_acts.iter().any(|found| {
-                found.state == write.state.trim_end_matches("[]")
+                found.state == write.state.trim_end_matches(crate::model::ITEMS)
                     && found.act.start <= write.span.start
                     && write.span.end <= found.act.end
             });

@@ -9,7 +9,7 @@ use super::Lowerer;
 use super::semantic::Binding;
 use super::syntax::{dotted, reads, span};
 use crate::knowledge::Returns;
-use crate::model::{Access, CheckThenAct, Span, StateUse, StateWrite, concat};
+use crate::model::{Access, CheckThenAct, Span, StateUse, StateWrite, concat, items_of};
 
 impl<'a> Lowerer<'a> {
     /// Shared state an expression names: a module global (read anywhere, or assigned in a
@@ -189,6 +189,13 @@ impl<'a> Lowerer<'a> {
         self.model.functions[self.current].state_writes.push(write);
     }
 
+    /// An expression's source text for a message, if it is on one line and at most `limit`
+    /// bytes long.
+    fn snippet(&self, expr: &Expr, limit: usize) -> Option<&'a str> {
+        let text = &self.source[span(expr)];
+        (text.len() <= limit && !text.contains('\n')).then_some(text)
+    }
+
     /// `self.hits[k] += 1`, `COUNTS[k] += 1`: an item of a shared container is read, changed
     /// and written back. Its state is the container's items (`….hits[]`): a lock around other
     /// such updates guards this one, and the container itself (`self.hits = {}`) is another
@@ -200,15 +207,10 @@ impl<'a> Lowerer<'a> {
         let Some((state, written, via_self)) = self.shared_state_written(&item.value) else {
             return;
         };
-        let key = &self.source[span(item.slice.as_ref())];
-        let key = if key.len() > 40 || key.contains('\n') {
-            "…"
-        } else {
-            key
-        };
+        let key = self.snippet(item.slice.as_ref(), 40).unwrap_or("…");
         let write = StateWrite {
             span: at,
-            state: concat(&[&state, "[]"]),
+            state: items_of(&state),
             written: format!("{written}[{key}]"),
             via_self,
             access: Access::ReadModifyWrite,
@@ -506,16 +508,13 @@ impl<'a> Lowerer<'a> {
         let Some(act) = act else {
             return;
         };
-        let text = &self.source[span(checked)];
         let found = CheckThenAct {
             check: span(test),
             act,
-            state: concat(&[&state, "[]"]),
-            written: if text.len() > 60 || text.contains('\n') {
-                format!("{written}[…]")
-            } else {
-                text.to_string()
-            },
+            state: items_of(&state),
+            written: self
+                .snippet(checked, 60)
+                .map_or_else(|| format!("{written}[…]"), str::to_string),
             via_self,
             atomic: false,
             entry_present: false,
