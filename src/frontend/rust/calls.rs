@@ -8,7 +8,7 @@ use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 
 use super::Lowerer;
-use super::semantic::is_deferred;
+use super::semantic::{Collection, is_deferred};
 use super::syntax::{self, expr_start};
 use super::threads::{closure_key, handed_over, is_parallel_iterator};
 use crate::codes::Code;
@@ -63,11 +63,18 @@ impl Lowerer<'_> {
     /// A closure run inline by the call it is given to: lowered as part of the enclosing
     /// code (same closure number, same loop depth), its expression body's guards held until
     /// its end.
-    fn inline_closure(&mut self, closure: &syn::ExprClosure) {
+    fn inline_closure(&mut self, closure: &syn::ExprClosure, element: Option<Returns>) {
         self.semantic.push_locals();
         self.inline_closures += 1;
-        for input in &closure.inputs {
-            self.semantic.bind_pattern(input, None);
+        // `conns.iter().for_each(|c| ..)`: the one parameter is an element of what is iterated.
+        match closure.inputs.first() {
+            Some(input) if closure.inputs.len() == 1 => {
+                self.semantic.bind_element_pattern(input, element)
+            }
+            _ => closure
+                .inputs
+                .iter()
+                .for_each(|input| self.semantic.bind_pattern(input, None)),
         }
         if !matches!(&*closure.body, Expr::Block(_)) {
             let end =
@@ -135,6 +142,10 @@ impl Lowerer<'_> {
     pub(super) fn method_call(&mut self, call: &syn::ExprMethodCall) {
         let method = call.method.to_string();
         let callee = match self.semantic.type_of(&call.receiver) {
+            // A collection's own methods (`conns.iter()`) are std's: nothing to resolve.
+            Some(Returns::One(ty)) if Collection::split(&ty).is_some() => {
+                self.imported_trait_method(&method)
+            }
             Some(Returns::One(ty))
                 if !is_library_type(&ty)
                     || self
@@ -190,7 +201,7 @@ impl Lowerer<'_> {
             for arg in &call.args {
                 match arg {
                     Expr::Closure(closure) if std::ptr::eq(closure, locked) => {
-                        self.inline_closure(closure)
+                        self.inline_closure(closure, None)
                     }
                     _ => self.argument(arg, offloads),
                 }
@@ -198,10 +209,11 @@ impl Lowerer<'_> {
             return;
         }
         if !entry && !offloads.0 && INLINE_ADAPTERS.contains(&call.method.to_string().as_str()) {
+            let iterated = self.semantic.type_of(&call.receiver);
             for arg in &call.args {
                 match arg {
                     Expr::Closure(closure) if closure.asyncness.is_none() => {
-                        self.inline_closure(closure)
+                        self.inline_closure(closure, iterated.clone())
                     }
                     _ => self.argument(arg, offloads),
                 }

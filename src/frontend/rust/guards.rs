@@ -172,19 +172,27 @@ impl Lowerer<'_> {
             for (call, extent) in temporaries.local_calls {
                 self.closure_guard_call(call, extent.unwrap_or(statement_end));
             }
+            // `*m.lock().unwrap() = fetch().await;`: the value is computed (and awaited)
+            // before the place is, so the left side's guard is not held across that await.
+            let assigned_from = match stmt {
+                syn::Stmt::Expr(Expr::Assign(assign), _) => Some(expr_start(&assign.right)),
+                _ => None,
+            };
             for (call, kind, extent) in guards {
                 let start = match assignment {
                     Some((left, eq)) if left_guarded && expr_start(&call.receiver) > eq => left,
                     _ => expr_start(&call.receiver),
                 };
                 let end = extent.unwrap_or(statement_end);
-                self.hold_from(
-                    call,
-                    kind,
-                    end,
-                    || awaits_in(std::slice::from_ref(stmt)),
-                    start,
-                );
+                let value_start = assigned_from.filter(|&value| expr_start(&call.receiver) < value);
+                let awaits = || {
+                    let mut awaits = awaits_in(std::slice::from_ref(stmt));
+                    if let Some(value) = value_start {
+                        awaits.retain(|a| a.start < value);
+                    }
+                    awaits
+                };
+                self.hold_from(call, kind, end, awaits, start);
             }
         }
     }

@@ -483,13 +483,32 @@ impl Lowerer<'_> {
     }
 
     /// The guard a `let` keeps alive: `let g = m.lock().unwrap();`, `let r = &*c.borrow();`,
-    /// but not `let v = *m.lock().unwrap();`, which copies the value out and drops the guard.
+    /// also wrapped (`Some(m.lock().unwrap())`) or taken on one branch only
+    /// (`if batch { Some(m.lock().unwrap()) } else { None }`), but not
+    /// `let v = *m.lock().unwrap();`, which copies the value out and drops the guard.
     pub(super) fn bound_guard_call<'e>(
         &self,
         init: &'e Expr,
     ) -> Option<(&'e syn::ExprMethodCall, String)> {
         match init {
             Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => None,
+            Expr::Call(call) if call.args.len() == 1 && syntax::wraps_its_argument(&call.func) => {
+                self.bound_guard_call(&call.args[0])
+            }
+            Expr::If(branch) => {
+                let (_, otherwise) = branch.else_branch.as_ref()?;
+                let then = syntax::block_value(&branch.then_branch);
+                then.into_iter()
+                    .chain(std::iter::once(&**otherwise))
+                    .find_map(|value| self.bound_guard_call(value))
+            }
+            Expr::Block(block) if block.label.is_none() => {
+                self.bound_guard_call(syntax::block_value(&block.block)?)
+            }
+            Expr::Match(choice) => choice
+                .arms
+                .iter()
+                .find_map(|arm| self.bound_guard_call(&arm.body)),
             _ => self.guard_call_with(init, true),
         }
     }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use syn::{Expr, Pat, Type, UseTree};
 
-use super::syntax::{field_name, member_name};
+use super::syntax::{block_value, field_name, member_name};
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::LockName;
 
@@ -183,6 +183,114 @@ const WRAPPER_TYPES: &[&str] = &[
     "OnceCell",
     "ManuallyDrop",
 ];
+
+/// Collections whose element type the model keeps, by the name written, with the position
+/// of the element's generic argument (a map's value comes after its key).
+const COLLECTIONS: &[(&str, usize, Collection)] = &[
+    ("Vec", 0, Collection::Sequence),
+    ("VecDeque", 0, Collection::Sequence),
+    ("LinkedList", 0, Collection::Sequence),
+    ("BinaryHeap", 0, Collection::Sequence),
+    ("HashSet", 0, Collection::Sequence),
+    ("BTreeSet", 0, Collection::Sequence),
+    ("IndexSet", 0, Collection::Sequence),
+    ("HashMap", 1, Collection::Map),
+    ("BTreeMap", 1, Collection::Map),
+    ("IndexMap", 1, Collection::Map),
+    ("FxHashMap", 1, Collection::Map),
+    ("AHashMap", 1, Collection::Map),
+];
+
+/// The two shapes of collection the model types: what iterating one gives differs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Collection {
+    /// Iterating gives the elements (`Vec<T>`, `HashSet<T>`, slices, arrays).
+    Sequence,
+    /// Iterating gives `(key, value)` pairs; the model keeps the value (`HashMap<K, V>`).
+    Map,
+}
+
+impl Collection {
+    /// The prefix that marks a type string as this collection of its element type.
+    const fn marker(self) -> &'static str {
+        match self {
+            Collection::Sequence => "[]",
+            Collection::Map => "{}",
+        }
+    }
+
+    /// The type a collection of `element`s is, as the model writes it (`[]Conn`, `{}Conn`).
+    pub(super) fn of(self, element: &str) -> String {
+        format!("{}{element}", self.marker())
+    }
+
+    /// A collection type's shape and element type (`{}Conn` → (Map, `Conn`)).
+    pub(super) fn split(ty: &str) -> Option<(Collection, &str)> {
+        [Collection::Sequence, Collection::Map]
+            .into_iter()
+            .find_map(|kind| Some((kind, ty.strip_prefix(kind.marker())?)))
+    }
+}
+
+/// Methods of a collection (or an iterator over it) that give one element.
+const ELEMENT_METHODS: &[&str] = &[
+    "get",
+    "get_mut",
+    "first",
+    "first_mut",
+    "last",
+    "last_mut",
+    "front",
+    "front_mut",
+    "back",
+    "back_mut",
+    "pop",
+    "pop_front",
+    "pop_back",
+    "peek",
+    "peek_mut",
+    "remove",
+    "swap_remove",
+    "next",
+    "next_back",
+    "nth",
+    "find",
+    "min",
+    "max",
+    "min_by",
+    "max_by",
+    "min_by_key",
+    "max_by_key",
+    // `map.entry(k).or_insert(v)`: `entry` keeps the map (see `SAME_COLLECTION_METHODS`).
+    "or_insert",
+    "or_insert_with",
+    "or_insert_with_key",
+    "or_default",
+];
+
+/// Methods of a collection that give a collection (or an iterator) of the same elements.
+const SAME_COLLECTION_METHODS: &[&str] = &[
+    "iter",
+    "iter_mut",
+    "into_iter",
+    "drain",
+    "filter",
+    "skip",
+    "take",
+    "rev",
+    "skip_while",
+    "take_while",
+    "step_by",
+    "cloned",
+    "copied",
+    "peekable",
+    "inspect",
+    "entry",
+    "and_modify",
+];
+
+/// Methods of a map that give its values.
+const VALUE_METHODS: &[&str] = &["values", "values_mut", "into_values"];
 
 /// Methods that take a lock's guard.
 const GUARD_METHODS: &[&str] = &["lock", "read", "write", "read_recursive"];
@@ -795,6 +903,21 @@ impl<'t> SemanticModel<'t> {
                 {
                     return self.resolve_bound_type(inner, bound, depth);
                 }
+                if let Some(&(_, position, kind)) = COLLECTIONS.iter().find(|(n, ..)| *n == name)
+                    && !self.fields.contains_key(&name)
+                    && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+                    && let Some(element) = args
+                        .args
+                        .iter()
+                        .filter_map(|arg| match arg {
+                            syn::GenericArgument::Type(ty) => Some(ty),
+                            _ => None,
+                        })
+                        .nth(position)
+                {
+                    let element = self.resolve_bound_type(element, bound, depth)?;
+                    return Some(kind.of(&element));
+                }
                 if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
                     // A type only a glob import can bring is that module's: the crate's own
                     // glob (`use crate::state::*;`) if there is one, else the only glob.
@@ -822,7 +945,50 @@ impl<'t> SemanticModel<'t> {
             // project has one, is found in the project phase).
             Type::TraitObject(object) => self.trait_of(&object.bounds),
             Type::ImplTrait(object) => self.trait_of(&object.bounds),
+            Type::Slice(slice) => self
+                .resolve_bound_type(&slice.elem, bound, depth)
+                .map(|element| Collection::Sequence.of(&element)),
+            Type::Array(array) => self
+                .resolve_bound_type(&array.elem, bound, depth)
+                .map(|element| Collection::Sequence.of(&element)),
             _ => None,
+        }
+    }
+
+    /// What a method of a collection gives (`conns.get(&k)` of a `{}Conn` is `Conn`,
+    /// `conns.values()` a `[]Conn`), if the model knows.
+    fn collection_method(ty: &str, method: &str) -> Option<String> {
+        let (kind, element) = Collection::split(ty)?;
+        if ELEMENT_METHODS.contains(&method) {
+            return Some(element.to_string());
+        }
+        if kind == Collection::Map && VALUE_METHODS.contains(&method) {
+            return Some(Collection::Sequence.of(element));
+        }
+        // A map's own iterators give `(key, value)` pairs (see [`Self::element_pattern`]).
+        let same = SAME_COLLECTION_METHODS.contains(&method)
+            && (kind == Collection::Sequence || !method.contains("iter"));
+        same.then(|| ty.to_string())
+    }
+
+    /// Binds the pattern of a `for` loop over a value of type `ty`: a sequence's element, a
+    /// map's value (`for (name, conn) in &conns`).
+    pub(super) fn bind_element_pattern(&mut self, pat: &Pat, ty: Option<Returns>) {
+        let element = match &ty {
+            Some(Returns::One(ty)) => Collection::split(ty),
+            _ => None,
+        };
+        match (element, pat) {
+            (Some((Collection::Sequence, element)), _) => {
+                let element = Returns::One(element.to_string());
+                self.bind_pattern(pat, Some(element));
+            }
+            (Some((Collection::Map, element)), Pat::Tuple(pair)) if pair.elems.len() == 2 => {
+                let element = Returns::One(element.to_string());
+                self.bind_pattern(&pair.elems[0], None);
+                self.bind_pattern(&pair.elems[1], Some(element));
+            }
+            _ => self.bind_pattern(pat, None),
         }
     }
 
@@ -937,6 +1103,9 @@ impl<'t> SemanticModel<'t> {
                 let Some(Returns::One(ty)) = receiver else {
                     return None;
                 };
+                if Collection::split(&ty).is_some() {
+                    return Self::collection_method(&ty, &method).map(Returns::One);
+                }
                 // `M.get()` of a `OnceLock<Mutex<T>>` (a lock has no `get` of its own).
                 if method == "get" && self.is_lock_type(&ty) {
                     return Some(Returns::One(ty));
@@ -970,10 +1139,10 @@ impl<'t> SemanticModel<'t> {
             Expr::Paren(paren) => self.type_within(&paren.expr, depth),
             // `if c { Client::new() } else { Client::new() }`, and `match` likewise: the type
             // every branch that gives a value agrees on (one that diverges gives none).
-            Expr::Block(block) => self.type_within(block_tail(&block.block)?, depth),
+            Expr::Block(block) => self.type_within(block_value(&block.block)?, depth),
             Expr::If(branch) => {
                 let (_, otherwise) = branch.else_branch.as_ref()?;
-                let tails = [block_tail(&branch.then_branch), Some(otherwise.as_ref())];
+                let tails = [block_value(&branch.then_branch), Some(otherwise.as_ref())];
                 self.agreed_type(tails.into_iter().flatten(), depth)
             }
             Expr::Match(choice) => {
@@ -981,6 +1150,14 @@ impl<'t> SemanticModel<'t> {
                 self.agreed_type(arms, depth)
             }
             Expr::Reference(reference) => self.type_within(&reference.expr, depth),
+            // `conns[i]`, `by_name["db"]`: an element of a collection.
+            Expr::Index(index) => match self.type_within(&index.expr, depth)? {
+                Returns::One(ty) => {
+                    let (_, element) = Collection::split(&ty)?;
+                    Some(Returns::One(element.to_string()))
+                }
+                Returns::Tuple(_) => None,
+            },
             Expr::Field(field) => {
                 let owner = self.field_owner_type(field, depth)?;
                 let name = member_name(&field.member);
@@ -1213,7 +1390,9 @@ impl<'t> SemanticModel<'t> {
         match field.base.as_ref() {
             Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone(),
             base => match self.type_within(base, depth)? {
-                Returns::One(ty) if !is_deferred(&ty) => Some(ty),
+                Returns::One(ty) if !is_deferred(&ty) && Collection::split(&ty).is_none() => {
+                    Some(ty)
+                }
                 _ => None,
             },
         }
@@ -1291,12 +1470,4 @@ pub(super) const RESULT: &str = ".()";
 /// type (Rust paths never contain a `.` otherwise).
 pub(super) fn is_deferred(ty: &str) -> bool {
     ty.contains('.')
-}
-
-/// The expression a block ends with (its value), if it has one.
-fn block_tail(block: &syn::Block) -> Option<&Expr> {
-    match block.stmts.last()? {
-        syn::Stmt::Expr(expr, None) => Some(expr),
-        _ => None,
-    }
 }

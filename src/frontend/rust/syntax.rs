@@ -170,6 +170,11 @@ pub(super) fn written(expr: &Expr) -> String {
         Expr::Field(field) => format!("{}.{}", written(&field.base), member_name(&field.member)),
         Expr::Reference(inner) => written(&inner.expr),
         Expr::Paren(inner) => written(&inner.expr),
+        // `self.slots[i]`: the index as written, so that `slots[i]` and `slots[j]` differ.
+        Expr::Index(index) => {
+            let position = quote::ToTokens::to_token_stream(&index.index).to_string();
+            format!("{}[{position}]", written(&index.expr))
+        }
         _ => "the lock".to_string(),
     }
 }
@@ -360,4 +365,33 @@ pub(super) fn called_names(stmt: &syn::Stmt) -> Vec<String> {
     let mut names = Names::default();
     names.visit_stmt(stmt);
     names.0
+}
+
+/// The expression a block ends with (its value), if it has one.
+pub(super) fn block_value(block: &syn::Block) -> Option<&Expr> {
+    match block.stmts.last()? {
+        syn::Stmt::Expr(expr, None) => Some(expr),
+        _ => None,
+    }
+}
+
+/// Whether a call's function only wraps its one argument (`Some(x)`, `Ok(x)`, `Box::new(x)`).
+pub(super) fn wraps_its_argument(func: &Expr) -> bool {
+    let Expr::Path(path) = func else {
+        return false;
+    };
+    let names: Vec<String> = path
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    matches!(
+        names
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["Some"] | ["Ok"] | [.., "Box", "new"]
+    )
 }

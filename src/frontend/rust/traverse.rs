@@ -338,7 +338,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
 
     fn visit_expr_for_loop(&mut self, expr: &'ast syn::ExprForLoop) {
         self.for_depth += 1;
-        visit::visit_expr_for_loop(self, expr);
+        self.visit_expr(&expr.expr);
+        self.semantic.push_locals();
+        let iterated = self.semantic.type_of(&expr.expr);
+        self.semantic.bind_element_pattern(&expr.pat, iterated);
+        self.visit_block(&expr.body);
+        self.semantic.pop_locals();
         self.for_depth -= 1;
     }
 
