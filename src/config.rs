@@ -234,6 +234,8 @@ pub struct Settings {
     /// line's.
     selection: [SelectionLayer; 2],
     exclude: GlobSet,
+    /// The exclusions the user wrote (all of `exclude` when it replaces the default list).
+    user_exclude: GlobSet,
     /// `per-file-ignores`: one set of all the patterns (matched once per lookup instead of one
     /// set per pattern), and the selectors of each pattern, in the same order.
     per_file_ignores: (GlobSet, Vec<Vec<Selector>>),
@@ -259,15 +261,19 @@ impl Settings {
                 ignore: cli.ignore.clone().unwrap_or_default(),
             },
         ];
-        let exclude = cli
-            .exclude
+        let replaced = cli.exclude.clone().or(file.exclude);
+        let user_exclude: Vec<String> = replaced
             .clone()
-            .or(file.exclude)
-            .unwrap_or_else(|| DEFAULT_EXCLUDE.iter().map(|s| s.to_string()).collect());
-        let exclude = exclude
             .into_iter()
+            .flatten()
             .chain(file.extend_exclude.into_iter().flatten())
-            .chain(cli.extend_exclude.clone().into_iter().flatten());
+            .chain(cli.extend_exclude.clone().into_iter().flatten())
+            .collect();
+        let defaults = match replaced {
+            Some(_) => Vec::new(),
+            None => DEFAULT_EXCLUDE.iter().map(|s| s.to_string()).collect(),
+        };
+        let exclude = defaults.into_iter().chain(user_exclude.iter().cloned());
         let (patterns, selectors): (Vec<String>, Vec<Vec<Selector>>) = file
             .per_file_ignores
             .into_iter()
@@ -316,6 +322,7 @@ impl Settings {
             root,
             selection,
             exclude: glob_set(exclude)?,
+            user_exclude: glob_set(user_exclude)?,
             per_file_ignores,
             knowledge: Arc::new(knowledge),
             non_blocking,
@@ -350,6 +357,11 @@ impl Settings {
     /// Whether a path is excluded (matched by its name or its path relative to the root).
     pub fn is_excluded(&self, path: &Path) -> bool {
         self.matches(&self.exclude, path)
+    }
+
+    /// Whether a path is excluded by the default list alone (no pattern the user wrote).
+    pub fn is_excluded_by_default_only(&self, path: &Path) -> bool {
+        self.is_excluded(path) && !self.matches(&self.user_exclude, path)
     }
 
     /// Whether a path or any directory above it (up to the root) is excluded: for files named

@@ -168,5 +168,35 @@ fn is_excluded(resolver: &mut Resolver, path: &Path, is_dir: bool) -> bool {
     // A broken config is reported when the file's settings are looked up; do not hide it here.
     resolver
         .settings_for_entry(path, is_dir)
-        .is_ok_and(|settings| settings.is_excluded(path))
+        .is_ok_and(|settings| {
+            settings.is_excluded(path)
+                && !(is_dir
+                    && settings.is_excluded_by_default_only(path)
+                    && is_rust_module_dir(path))
+        })
+}
+
+/// Whether a directory is a Rust module's (`src/dist/` after `mod dist;` in `src/lib.rs`, or
+/// next to `src/dist.rs`): source code, although its name is one the default exclusions give
+/// to build output.
+fn is_rust_module_dir(path: &Path) -> bool {
+    let (Some(name), Some(parent)) = (path.file_name().and_then(|n| n.to_str()), path.parent())
+    else {
+        return false;
+    };
+    if parent.join(format!("{name}.rs")).is_file() {
+        return true;
+    }
+    let declares = |file: &Path| {
+        std::fs::read_to_string(file).is_ok_and(|text| {
+            text.match_indices("mod ").any(|(at, _)| {
+                let rest = text[at + 4..].trim_start();
+                rest.strip_prefix(name)
+                    .is_some_and(|after| after.trim_start().starts_with([';', '{']))
+            })
+        })
+    };
+    ["mod.rs", "lib.rs", "main.rs"]
+        .iter()
+        .any(|file| declares(&parent.join(file)))
 }

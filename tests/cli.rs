@@ -820,6 +820,25 @@ fn default_excludes_skip_venv_and_target() {
 }
 
 #[test]
+fn rust_module_directories_named_like_build_output_are_checked() {
+    let project = Project::with(&[
+        ("src/lib.rs", "pub mod dist;\nmod target;\n"),
+        ("src/dist/mod.rs", SLEEPY_RS),
+        ("src/target.rs", "mod build;\n"),
+        ("src/target/build.rs", SLEEPY_RS),
+        ("dist/app.rs", SLEEPY_RS),
+        ("target/debug/build/out.rs", SLEEPY_RS),
+    ]);
+    assert_eq!(
+        project.check(&[]).findings(),
+        strings(&["src/dist/mod.rs:2:5 IL101", "src/target/build.rs:2:5 IL101"])
+    );
+    // A pattern the user writes excludes them all the same.
+    let run = project.check(&["--extend-exclude", "dist"]);
+    assert_eq!(run.findings(), strings(&["src/target/build.rs:2:5 IL101"]));
+}
+
+#[test]
 fn exclude_on_the_command_line_replaces_the_defaults() {
     let project = Project::with(&[
         ("app.py", SLEEPY_PY),
