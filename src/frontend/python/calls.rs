@@ -442,7 +442,8 @@ impl<'a> Lowerer<'a> {
     }
 }
 
-/// `get(block=False)`, `get(False)`, `acquire(blocking=False)`, `put(x, False)`, `timeout=0`.
+/// `get(block=False)`, `get(False)`, `acquire(blocking=False)`, `put(x, False)`, `timeout=0`,
+/// and a zero timeout in first place (`thread.join(0)`, `event.wait(0)`, `future.result(0)`).
 pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> bool {
     let keyword =
         call.arguments
@@ -465,6 +466,11 @@ pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> b
         .is_some_and(resolves_numeric_only)
     {
         // `getaddrinfo(..., flags=AI_NUMERICHOST)` never asks DNS.
+        return true;
+    }
+    let zero_timeout_first = matches!(method, Some("join" | "wait" | "result" | "exception"))
+        && call.arguments.args.first().is_some_and(is_zero_literal);
+    if zero_timeout_first {
         return true;
     }
     let position = match method {
