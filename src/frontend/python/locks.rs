@@ -277,12 +277,11 @@ impl<'a> Lowerer<'a> {
             Some(lock) => self.lock_kind(lock).is_some(),
             None => through.is_some(),
         };
-        let known = typed
-            || (released_here
-                && call.arguments.is_empty()
-                && direct.is_some_and(|lock| {
-                    lock.is_attribute_expr() && self.semantic.type_of(lock).is_none()
-                }));
+        let untyped_attribute = call.arguments.is_empty()
+            && direct.is_some_and(|lock| {
+                lock.is_attribute_expr() && self.semantic.type_of(lock).is_none()
+            });
+        let known = typed || (released_here && untyped_attribute);
         // What runs before the release is sure to happen: up to the release, or up to the
         // `try` whose `finally` releases.
         let unguarded = match (guaranteed, end < rest.len()) {
@@ -301,9 +300,22 @@ impl<'a> Lowerer<'a> {
                 None if self.exception_releases.contains(&lock) => None,
                 None => first_call(unguarded, &lock, &steps).map(Leak::MayRaise),
             }
-        } else if typed && end == rest.len() && nested_release.is_some() {
-            // Released in branches only: an exit before a branch's release skips it.
-            early_exit_before_release(rest, &lock, false, &steps).map(Leak::EarlyExit)
+        } else if (typed || untyped_attribute)
+            && end == rest.len()
+            && let Some(release) = nested_release
+        {
+            // Released in branches only: an exit before a branch's release skips it, and so
+            // does an exception raised before the statement that holds the releases.
+            let branches = rest.iter().position(|s| span(s).contains(&release));
+            let early_exit = early_exit_before_release(rest, &lock, false, &steps);
+            early_exit
+                .filter(|_| typed)
+                .map(Leak::EarlyExit)
+                .or_else(|| match branches {
+                    Some(_) if self.exception_releases.contains(&lock) => None,
+                    Some(k) => first_call(&rest[..k], &lock, &steps).map(Leak::MayRaise),
+                    None => None,
+                })
         } else {
             None
         };

@@ -10,8 +10,8 @@ use crate::model::{FunctionKind, Handoff, ProcessHandoff, concat};
 
 impl<'a> Lowerer<'a> {
     /// Records what a call hands to another process that cannot go there: a lambda, a nested
-    /// function or a local class's method as the callable (not picklable), and threading or
-    /// asyncio primitives among its arguments (IL302, IL303).
+    /// function or a local class's method as the callable or among its arguments (not
+    /// picklable), and threading or asyncio primitives among its arguments (IL302, IL303).
     pub(super) fn process_handoffs(
         &mut self,
         call: &ast::ExprCall,
@@ -80,6 +80,11 @@ impl<'a> Lowerer<'a> {
                 };
                 found.push((span(value), what));
             } else if let Some(what) = self.holds_thread_primitive(value) {
+                found.push((span(value), what));
+            } else if !target.forked
+                && let Some(what) = self.unpicklable(value)
+            {
+                // `args=(cmd, _pre_exec)`: an argument is pickled like the callable.
                 found.push((span(value), what));
             } else if !target.forked
                 && let Some(Returns::One(class)) = self.semantic.type_of(value)
