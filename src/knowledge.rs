@@ -47,6 +47,9 @@ pub struct LanguageTables {
     /// Rust: library traits whose methods a value of any type may have once the trait is
     /// imported (`std::net::ToSocketAddrs`): `x.to_socket_addrs()` is that trait's method.
     pub traits: HashSet<String>,
+    /// Calls that give an equal value on every thread whenever their arguments are constants
+    /// (`re.compile(r"..")`, `os.getpid()`): storing it twice loses nothing (IL403).
+    pub idempotent: HashSet<String>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
@@ -244,6 +247,7 @@ impl Knowledge {
         };
         let mut wrappers = name_lists("wrappers");
         let mut traits = name_lists("traits");
+        let mut idempotent = name_lists("idempotent");
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
@@ -264,6 +268,7 @@ impl Knowledge {
                 returns: types.remove(lang).unwrap_or_default(),
                 wrappers: wrappers.remove(lang).unwrap_or_default(),
                 traits: traits.remove(lang).unwrap_or_default(),
+                idempotent: idempotent.remove(lang).unwrap_or_default(),
                 offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
             };

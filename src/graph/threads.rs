@@ -9,7 +9,7 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{CallSite, FunctionId, Project};
-use crate::model::Receiver;
+use crate::model::{Receiver, Span};
 use crate::source::Language;
 
 /// The concurrency facts of a project.
@@ -28,6 +28,9 @@ pub struct Concurrency {
     pub fork_hooks: HashSet<FunctionId>,
     /// The functions documented as safe to call from several threads (in `functions` too).
     pub documented: HashSet<FunctionId>,
+    /// For each function of `functions` reached from thread entry points, up to two of them:
+    /// the function that starts the thread and the start's span (for messages).
+    pub started_at: HashMap<FunctionId, Vec<(FunctionId, Span)>>,
 }
 
 /// A thread started once and the code of the thread that started it which runs at the same
@@ -64,6 +67,13 @@ impl Concurrency {
         for (id, function) in project.functions() {
             let model = project.model(id);
             for entry in &function.thread_entries {
+                if entry
+                    .executor
+                    .as_deref()
+                    .is_some_and(|executor| !runs_on_threads(project, executor))
+                {
+                    continue;
+                }
                 let weight = if entry.repeated { 2 } else { 1 };
                 let mut starts = Vec::new();
                 let is_thread = |run: &str| {
@@ -131,9 +141,13 @@ impl Concurrency {
                     }
                 }
                 let reached = reachable(project, starts);
-                for id in &reached {
-                    let count = instances.entry(*id).or_default();
+                for reached in &reached {
+                    let count = instances.entry(*reached).or_default();
                     *count = count.saturating_add(weight).min(2);
+                    let sites = concurrency.started_at.entry(*reached).or_default();
+                    if sites.len() < 2 {
+                        sites.push((id, entry.span.clone()));
+                    }
                 }
                 if !entry.repeated && reached.len() <= MAX_ALONGSIDE {
                     let after = entry.span.end;
@@ -191,6 +205,10 @@ impl Concurrency {
             .filter(|(_, count)| *count >= 2)
             .map(|(id, _)| id)
             .collect();
+        let functions = &concurrency.functions;
+        concurrency
+            .started_at
+            .retain(|id, _| functions.contains(id));
         concurrency
     }
 }
@@ -231,6 +249,30 @@ impl Concurrency {
             pending = found;
         }
     }
+}
+
+/// Thread pool types: what an executor of one of them (or of a subclass) is given runs on its
+/// threads.
+const THREAD_POOLS: &[&str] = &[
+    "concurrent.futures.ThreadPoolExecutor",
+    "concurrent.futures.thread.ThreadPoolExecutor",
+    "multiprocessing.pool.ThreadPool",
+];
+
+/// Whether an executor of type `executor` runs what it is given on threads: a thread pool, or
+/// a type the project does not define (a library's, assumed to). A process pool, or a class
+/// of the project that is no thread pool (a fork-based executor), runs it elsewhere.
+fn runs_on_threads(project: &Project, executor: &str) -> bool {
+    if THREAD_POOLS.contains(&executor) {
+        return true;
+    }
+    if executor.contains("ProcessPool") {
+        return false;
+    }
+    !project.index.is_class(executor)
+        || THREAD_POOLS
+            .iter()
+            .any(|pool| derives_from(project, executor, pool, 8))
 }
 
 /// Whether a class derives (directly or not) from `base`.

@@ -278,6 +278,9 @@ pub struct ThreadEntry {
     /// `obj.start()` of a Python class: an entry only if the class derives from
     /// `threading.Thread` (then `target` is its `run`).
     pub if_thread_subclass: bool,
+    /// The type of the executor the callable is handed to (`loop.run_in_executor(executor,
+    /// f)`), when known: an entry only if that executor runs it on a thread.
+    pub executor: Option<String>,
 }
 
 /// How shared state is written.

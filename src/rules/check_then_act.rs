@@ -4,6 +4,7 @@
 
 use super::shared_state::{
     checked_in_helper, guarded_changes, guarded_writes, held_at, held_by_every_caller, is_shared,
+    started_here,
 };
 use crate::codes::Code;
 
@@ -147,6 +148,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 span: found.act.clone(),
                 message: "acts on the check here".into(),
             });
+            if on_threads && !concurrency.documented.contains(&id) {
+                let name = &function.name;
+                diagnostic
+                    .related
+                    .extend(started_here(project, concurrency, id, name));
+            }
             if let (Some((writer, span, lock)), false) = (&guard, on_threads) {
                 let path = project.model(*writer).path.clone();
                 diagnostic.related.push(Related {

@@ -4,7 +4,9 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::ProjectContext;
+use crate::diagnostic::Related;
 use crate::graph::locks::Acquisition;
+use crate::graph::threads::Concurrency;
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{Function, LockHold, Span, StateUse, StateWrite};
 
@@ -167,4 +169,28 @@ pub fn checked_in_helper(project: &Project, id: FunctionId, state: &str, within:
                 })
             })
     })
+}
+
+/// The thread starts that make a function run on several threads at once, as related sites.
+pub(super) fn started_here(
+    project: &Project,
+    concurrency: &Concurrency,
+    id: FunctionId,
+    name: &str,
+) -> Vec<Related> {
+    let sites = concurrency
+        .started_at
+        .get(&id)
+        .map_or(&[][..], Vec::as_slice);
+    sites
+        .iter()
+        .map(|(starter, span)| Related {
+            path: project.model(*starter).path.clone(),
+            span: span.clone(),
+            message: match sites.len() {
+                1 => format!("`{name}` is reached from here, on threads that run at once"),
+                _ => format!("`{name}` is reached from threads started here"),
+            },
+        })
+        .collect()
 }

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::shared_state::{
     class_of, guarded_changes, guarded_writes, held_at, held_by_every_caller, is_shared,
+    started_here,
 };
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
@@ -95,6 +96,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     span,
                     message: format!("`{}` is also written here, at the same time", write.written),
                 });
+            } else if concurrent && !concurrency.documented.contains(&id) {
+                diagnostic
+                    .related
+                    .extend(started_here(project, concurrency, id, &function.name));
             }
             out.push(diagnostic);
         }

@@ -331,6 +331,18 @@ impl<'a> Lowerer<'a> {
                     // Its number is known once the arguments are walked (see `lambda`).
                     self.started_lambda = Some((lambda.range.start(), entries.len()));
                 }
+                // `loop.run_in_executor(executor, f)`: the executor decides where `f` runs.
+                let executor = match method.as_deref() {
+                    Some("run_in_executor") => arguments
+                        .args
+                        .first()
+                        .and_then(|executor| self.semantic.type_of(executor))
+                        .and_then(|ty| match ty {
+                            Returns::One(ty) => Some(ty),
+                            Returns::Tuple(_) => None,
+                        }),
+                    _ => None,
+                };
                 let started = ThreadEntry {
                     span: span(callable),
                     target: self.semantic.resolve(callable),
@@ -338,6 +350,7 @@ impl<'a> Lowerer<'a> {
                     function: None,
                     repeated: entry.pool || self.repeat_depth > 0,
                     if_thread_subclass: false,
+                    executor,
                 };
                 self.model.functions[self.current]
                     .thread_entries
@@ -357,6 +370,7 @@ impl<'a> Lowerer<'a> {
                 function: None,
                 repeated: self.repeat_depth > 0,
                 if_thread_subclass: true,
+                executor: None,
             };
             self.model.functions[self.current]
                 .thread_entries

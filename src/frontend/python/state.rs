@@ -612,7 +612,18 @@ impl<'a> Lowerer<'a> {
             Stmt::Return(ret) => ret.value.as_deref().is_some_and(|v| pops_entry(v, key)),
             _ => false,
         };
-        let act = statements.into_iter().find_map(|stmt| {
+        let lazy_initialisation = is_none_test(test);
+        let statements: Vec<&Stmt> = statements.into_iter().collect();
+        // A placeholder stored first and replaced later (`_v = ''` … `_v = parse(f.read())`):
+        // another thread can read the placeholder.
+        let assigned_again = |after: usize, target: &Expr| {
+            let target = ComparableExpr::from(target);
+            statements[after + 1..].iter().any(|stmt| {
+                matches!(stmt, Stmt::Assign(assign)
+                    if assign.targets.iter().any(|t| ComparableExpr::from(t) == target))
+            })
+        };
+        let act = statements.iter().enumerate().find_map(|(position, stmt)| {
             if let Some(key) = present_key {
                 return needs_entry(stmt, key).then(|| span(stmt));
             }
@@ -625,6 +636,14 @@ impl<'a> Lowerer<'a> {
             let [target] = assign.targets.as_slice() else {
                 return None;
             };
+            // `if _re is None: _re = re.compile(r"..")`: whichever thread stores last stores
+            // an equal value, and nothing else depends on who won.
+            if lazy_initialisation
+                && self.same_for_every_thread(&assign.value)
+                && !assigned_again(position, target)
+            {
+                return None;
+            }
             let acts = match target {
                 Expr::Subscript(sub) if subscript => {
                     dotted(&sub.value) == written && same_key(&sub.slice)
@@ -652,6 +671,59 @@ impl<'a> Lowerer<'a> {
                 .check_then_acts
                 .push(found);
         }
+    }
+}
+
+impl Lowerer<'_> {
+    /// Whether a value is equal on every thread that computes it: a constant, a function or
+    /// module attribute named through an import (`fcntl.lockf`), or a call of constants to an
+    /// idempotent API (`re.compile(r"..")`, `os.getpid()`; `[idempotent]` in `types.toml`).
+    fn same_for_every_thread(&self, value: &Expr) -> bool {
+        match value {
+            Expr::StringLiteral(_)
+            | Expr::BytesLiteral(_)
+            | Expr::NumberLiteral(_)
+            | Expr::BooleanLiteral(_)
+            | Expr::NoneLiteral(_) => true,
+            Expr::Tuple(tuple) => tuple.elts.iter().all(|e| self.same_for_every_thread(e)),
+            Expr::Name(_) | Expr::Attribute(_) => {
+                let mut root = value;
+                while let Expr::Attribute(attr) = root {
+                    root = attr.value.as_ref();
+                }
+                matches!(root, Expr::Name(name)
+                    if matches!(self.semantic.lookup(name.id.as_str()), Some(Binding::Alias(_))))
+            }
+            Expr::Call(call) => {
+                call.arguments
+                    .args
+                    .iter()
+                    .all(|a| self.same_for_every_thread(a))
+                    && call
+                        .arguments
+                        .keywords
+                        .iter()
+                        .all(|k| k.arg.is_some() && self.same_for_every_thread(&k.value))
+                    && self
+                        .semantic
+                        .resolve(&call.func)
+                        .is_some_and(|callee| self.tables.idempotent.contains(&callee))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether a test checks a value against `None` (`x is None`, `x is not None`, and either in
+/// an `and`/`or`): a lazy initialisation's.
+fn is_none_test(test: &Expr) -> bool {
+    match test {
+        Expr::Compare(compare) => {
+            matches!(&*compare.ops, [ast::CmpOp::Is | ast::CmpOp::IsNot])
+                && matches!(&*compare.comparators, [none] if none.is_none_literal_expr())
+        }
+        Expr::BoolOp(both) => both.values.iter().any(is_none_test),
+        _ => false,
     }
 }
 

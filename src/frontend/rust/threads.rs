@@ -40,6 +40,7 @@ impl Lowerer<'_> {
                 function: None,
                 repeated,
                 if_thread_subclass: false,
+                executor: None,
             };
             match (handed.unwrap_or(arg), found) {
                 (_, Some(HandedOver::Closure(number))) => started.closure = number,
