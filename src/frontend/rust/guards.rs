@@ -11,7 +11,10 @@ use syn::{Expr, Pat};
 
 use super::Lowerer;
 use super::locks::{GuardUse, unwraps_lock_result};
-use super::syntax::{awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written};
+use super::syntax::{
+    self, awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written,
+};
+use super::traverse::select_branches;
 use crate::model::{Leak, LeakedLock, LockName, LockScope, Pointless, Span};
 
 /// How long the guard bound to `name` by statement `i` lives: the statement that moves it
@@ -104,6 +107,9 @@ impl Lowerer<'_> {
             {
                 self.pointless(call, Pointless::GuardDiscarded);
             }
+            if self.awaited_guard(stmts, i, block_end, moves, bound_guards) {
+                return;
+            }
             let bound = match stmt {
                 syn::Stmt::Local(local) => local.init.as_ref().and_then(|init| {
                     let (call, kind) = self.bound_guard_call(&init.expr)?;
@@ -195,6 +201,128 @@ impl Lowerer<'_> {
                 self.hold_from(call, kind, end, awaits, start);
             }
         }
+    }
+
+    /// `let g = prepare.await;` of an `async` block of this block that takes a guard and gives
+    /// it (alone or in a tuple: `async { let g = m.lock().await; (g, permit) }`), and `let g =
+    /// select! { g = m.lock() => g, _ = stop.cancelled() => return }`, also with such a block
+    /// as the branch's future: the guard is held from there like a `let` guard. Whether one was
+    /// recorded.
+    fn awaited_guard(
+        &mut self,
+        stmts: &[syn::Stmt],
+        i: usize,
+        block_end: usize,
+        moves: &BlockMoves,
+        bound_guards: &mut Vec<(String, String)>,
+    ) -> bool {
+        let syn::Stmt::Local(local) = &stmts[i] else {
+            return false;
+        };
+        let Some(init) = &local.init else {
+            return false;
+        };
+        let start = expr_start(&init.expr);
+        let at = start..syntax::expr_end(&init.expr).unwrap_or(start + 1);
+        let branches;
+        // The guard's lock call, its kind, its place in the value, and where it is obtained.
+        let found = match &*init.expr {
+            Expr::Await(awaited) => {
+                let Expr::Path(block) = &*awaited.base else {
+                    return false;
+                };
+                let Some(name) = block.path.get_ident() else {
+                    return false;
+                };
+                self.async_block_guard(&stmts[..i], &name.to_string())
+                    .map(|(call, kind, slot)| (call, kind, slot, at))
+            }
+            Expr::Macro(mac)
+                if mac
+                    .mac
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "select") =>
+            {
+                let Ok(parsed) = mac.mac.parse_body_with(select_branches) else {
+                    return false;
+                };
+                branches = parsed;
+                branches.iter().find_map(|branch| {
+                    let output = bound_name(branch.pattern.as_ref()?)?;
+                    if !gives_binding(&branch.handler, &output) {
+                        return None;
+                    }
+                    match branch.future.as_ref()? {
+                        Expr::Path(block) => {
+                            let name = block.path.get_ident()?.to_string();
+                            self.async_block_guard(&stmts[..i], &name)
+                                .map(|(call, kind, slot)| (call, kind, slot, at.clone()))
+                        }
+                        future => {
+                            let (call, kind) =
+                                self.guard_call_awaited(future, true, GuardUse::Awaited)?;
+                            let site = expr_start(&call.receiver)
+                                ..call.paren_token.span.close().byte_range().end;
+                            Some((call, kind, None, site))
+                        }
+                    }
+                })
+            }
+            _ => None,
+        };
+        let Some((call, kind, slot, site)) = found else {
+            return false;
+        };
+        let pattern = match (slot, &local.pat) {
+            (None, pattern) => Some(pattern),
+            (Some(k), Pat::Tuple(tuple)) => tuple.elems.iter().nth(k),
+            _ => None,
+        };
+        let Some(name) = pattern.and_then(bound_name) else {
+            return false;
+        };
+        let (moved_by, region_end, holes) = bound_region(stmts, i, block_end, moves, &name);
+        bound_guards.push((name, written(&call.receiver)));
+        let first = self.model.functions[self.current].lock_holds.len();
+        let awaits = || moves.awaits(stmts, i + 1, moved_by);
+        self.hold_at(call, kind, region_end, awaits, site);
+        self.punch_holes(first, holes);
+        true
+    }
+
+    /// The guard an `async` block bound to `name` among `stmts` gives when awaited: its lock
+    /// call and kind, and its place in a tuple the block gives (`None`: the block's value).
+    fn async_block_guard<'s>(
+        &self,
+        stmts: &'s [syn::Stmt],
+        name: &str,
+    ) -> Option<(&'s syn::ExprMethodCall, String, Option<usize>)> {
+        let block = stmts.iter().rev().find_map(|stmt| match stmt {
+            syn::Stmt::Local(local) if bound_name(&local.pat).as_deref() == Some(name) => {
+                match local.init.as_ref().map(|init| &*init.expr) {
+                    Some(Expr::Async(block)) => Some(Some(&block.block)),
+                    _ => Some(None),
+                }
+            }
+            _ => None,
+        })??;
+        let (given, slot) = match syntax::block_value(block)? {
+            Expr::Path(path) => (path.path.get_ident()?.to_string(), None),
+            Expr::Tuple(tuple) => tuple.elems.iter().enumerate().find_map(|(k, e)| match e {
+                Expr::Path(path) => Some((path.path.get_ident()?.to_string(), Some(k))),
+                _ => None,
+            })?,
+            _ => return None,
+        };
+        let (call, kind) = block.stmts.iter().rev().find_map(|stmt| match stmt {
+            syn::Stmt::Local(local) if bound_name(&local.pat).as_deref() == Some(&given) => {
+                self.bound_guard_call(&local.init.as_ref()?.expr)
+            }
+            _ => None,
+        })?;
+        Some((call, kind, slot))
     }
 
     /// `let dict = main_dict();` of a function that returns a guard of a `static` lock: one of
@@ -783,4 +911,15 @@ fn kept_on_some_branch(stmt: &syn::Stmt, moves: &[usize]) -> Option<Vec<Span>> {
 fn block_extent(block: &syn::Block) -> Span {
     let braces = block.brace_token.span;
     braces.open().byte_range().start..braces.close().byte_range().end
+}
+
+/// Whether a `select!` handler's value is the branch's output `name` (`g => g`, `t => { t }`).
+fn gives_binding(handler: &Expr, name: &str) -> bool {
+    match handler {
+        Expr::Path(path) => path.path.is_ident(name),
+        Expr::Block(block) => {
+            syntax::block_value(&block.block).is_some_and(|v| gives_binding(v, name))
+        }
+        _ => false,
+    }
 }

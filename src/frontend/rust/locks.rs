@@ -695,6 +695,19 @@ impl Lowerer<'_> {
             self.pointless(call, Pointless::CreatedWhereAcquired);
         }
         let span = start..call.paren_token.span.close().byte_range().end;
+        self.hold_at(call, kind, region_end, body_awaits, span);
+    }
+
+    /// [`Self::hold`], with the acquisition at `span`: where the guard is obtained when that
+    /// is not where its lock call is written (an `async` block that takes it, awaited later).
+    pub(super) fn hold_at(
+        &mut self,
+        call: &syn::ExprMethodCall,
+        kind: String,
+        region_end: usize,
+        body_awaits: impl FnOnce() -> Vec<Span>,
+        span: Span,
+    ) {
         // A guard method the project defines (see `guard_kind`) is taken as a blocking lock's
         // until the project phase tells.
         let blocks_thread = self.tables.lock(&kind).is_none_or(|l| !l.is_async);

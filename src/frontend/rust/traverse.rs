@@ -515,14 +515,16 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
 
 /// One branch of `tokio::select!` / `futures::select!`: `pattern = future (, if condition)? =>
 /// handler`, or `else => handler` (`default`/`complete` in futures') with no future.
-struct SelectBranch {
-    future: Option<Expr>,
+pub(super) struct SelectBranch {
+    /// What the future's output is bound to (`guard` in `guard = m.lock() => ..`).
+    pub(super) pattern: Option<syn::Pat>,
+    pub(super) future: Option<Expr>,
     condition: Option<Expr>,
-    handler: Expr,
+    pub(super) handler: Expr,
 }
 
 /// Parses a `select!` body: its branches, skipping `biased;`.
-fn select_branches(input: syn::parse::ParseStream) -> syn::Result<Vec<SelectBranch>> {
+pub(super) fn select_branches(input: syn::parse::ParseStream) -> syn::Result<Vec<SelectBranch>> {
     let mut branches = Vec::new();
     while !input.is_empty() {
         if input.peek(syn::Ident) && input.peek2(syn::Token![;]) {
@@ -536,15 +538,15 @@ fn select_branches(input: syn::parse::ParseStream) -> syn::Result<Vec<SelectBran
                     .fork()
                     .parse::<syn::Ident>()
                     .is_ok_and(|ident| ident == "default" || ident == "complete"));
-        let (future, condition) = if fallback {
+        let (pattern, future, condition) = if fallback {
             if input.peek(syn::Token![else]) {
                 input.parse::<syn::Token![else]>()?;
             } else {
                 input.parse::<syn::Ident>()?;
             }
-            (None, None)
+            (None, None, None)
         } else {
-            syn::Pat::parse_multi_with_leading_vert(input)?;
+            let pattern = syn::Pat::parse_multi_with_leading_vert(input)?;
             input.parse::<syn::Token![=]>()?;
             let future = input.call(Expr::parse_without_eager_brace)?;
             let condition = if input.peek(syn::Token![,]) && input.peek2(syn::Token![if]) {
@@ -554,7 +556,7 @@ fn select_branches(input: syn::parse::ParseStream) -> syn::Result<Vec<SelectBran
             } else {
                 None
             };
-            (Some(future), condition)
+            (Some(pattern), Some(future), condition)
         };
         input.parse::<syn::Token![=>]>()?;
         let handler: Expr = input.parse()?;
@@ -562,6 +564,7 @@ fn select_branches(input: syn::parse::ParseStream) -> syn::Result<Vec<SelectBran
             input.parse::<syn::Token![,]>()?;
         }
         branches.push(SelectBranch {
+            pattern,
             future,
             condition,
             handler,
