@@ -156,8 +156,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let unlocked = |use_: &&StateUse| {
-            use_.via_self
-                && !guarded.contains_key(use_.state.as_str())
+            !guarded.contains_key(use_.state.as_str())
                 && held_at(project, function, use_.span.start).is_none()
         };
         for change in function.container_changes.iter().filter(unlocked) {
@@ -171,8 +170,83 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
     }
     let mut reported = Vec::new();
+    let mut report = |looping: (FunctionId, &StateUse),
+                      changer: (FunctionId, &StateUse),
+                      sides: [String; 2],
+                      out: &mut Vec<Diagnostic>| {
+        let ((looping, iteration), (changer, change)) = (looping, changer);
+        if reported.contains(&(looping, iteration.span.start)) {
+            return;
+        }
+        reported.push((looping, iteration.span.start));
+        let model = project.model(looping);
+        let mut diagnostic = Diagnostic::new(
+            RULE.code,
+            model.path.clone(),
+            iteration.span.clone(),
+            format!(
+                "`{}` is looped over in `{}` {}, while `{}` changes it in place {}, with no lock held in either place: the loop skips items, or fails with `RuntimeError: … changed size during iteration`",
+                iteration.written,
+                project.function(looping).name,
+                sides[0],
+                project.function(changer).name,
+                sides[1],
+            ),
+        )
+        .with_label("iterated without a lock")
+        .with_help(format!(
+            "hold one lock around the loop and every change of `{}`, or loop over a copy taken under it (`for e in list(self.events):` alone is not enough without the lock)",
+            iteration.written
+        ));
+        diagnostic.related.push(Related {
+            path: project.model(changer).path.clone(),
+            span: change.span.clone(),
+            message: format!("`{}` is changed here", change.written),
+        });
+        out.push(diagnostic);
+    };
     for started in &concurrency.alongside {
         let on_thread = |id: &FunctionId| started.thread.contains(id);
+        // An object handed to the thread (`Thread(target=check, args=(m,))`) that the starting
+        // function goes on changing (`m.register(pid)`) while the thread loops over it, or
+        // the other way round.
+        let spawner_side = |id: &FunctionId| {
+            !on_thread(id) && (*id == started.spawner || started.spawner_side.contains(id))
+        };
+        for (state, iterations) in &loops {
+            let Some(changed) = changes.get(state) else {
+                continue;
+            };
+            for thread_loops in [true, false] {
+                let side_of = |id: &FunctionId, thread: bool| {
+                    if thread {
+                        on_thread(id)
+                    } else {
+                        spawner_side(id)
+                    }
+                };
+                let looping = iterations.iter().find(|(id, iteration)| {
+                    side_of(id, thread_loops)
+                        && (*id != started.spawner || iteration.span.start > started.after)
+                });
+                let changer = changed.iter().find(|(id, change)| {
+                    side_of(id, !thread_loops)
+                        && (*id != started.spawner || change.span.start > started.after)
+                });
+                let (Some(&(looping, iteration)), Some(&(changer, change))) = (looping, changer)
+                else {
+                    continue;
+                };
+                let spawner = &project.function(started.spawner).name;
+                let thread = format!("on a thread that `{spawner}` starts");
+                let starter = format!("on the thread that started it (from `{spawner}`)");
+                let sides = match thread_loops {
+                    true => [thread, starter],
+                    false => [starter, thread],
+                };
+                report((looping, iteration), (changer, change), sides, out);
+            }
+        }
         // A public method of the thread's class that the thread does not run: its callers'.
         let Some(class) = class_of(project.function(started.spawner))
             .filter(|class| concurrency.shared_classes.contains(*class))
@@ -199,52 +273,24 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 let side_of = |id: &FunctionId, thread: bool| {
                     if thread { on_thread(id) } else { outside(id) }
                 };
-                let Some((looping, iteration)) =
-                    iterations.iter().find(|(id, _)| side_of(id, thread_loops))
+                let Some((looping, iteration)) = iterations
+                    .iter()
+                    .find(|(id, u)| u.via_self && side_of(id, thread_loops))
                 else {
                     continue;
                 };
-                let Some((changer, change)) =
-                    changed.iter().find(|(id, _)| side_of(id, !thread_loops))
+                let Some((changer, change)) = changed
+                    .iter()
+                    .find(|(id, u)| u.via_self && side_of(id, !thread_loops))
                 else {
                     continue;
                 };
-                if reported.contains(&(*looping, iteration.span.start)) {
-                    continue;
-                }
-                reported.push((*looping, iteration.span.start));
-                let side = |id: &FunctionId| {
-                    if on_thread(id) {
-                        "on the thread it starts"
-                    } else {
-                        "on its callers' threads"
-                    }
+                let side = |id: &FunctionId| match on_thread(id) {
+                    true => "on the thread it starts".to_string(),
+                    false => "on its callers' threads".to_string(),
                 };
-                let model = project.model(*looping);
-                let mut diagnostic = Diagnostic::new(
-                    RULE.code,
-                    model.path.clone(),
-                    iteration.span.clone(),
-                    format!(
-                        "`{}` is looped over in `{}` {}, while `{}` changes it in place {}, with no lock held in either place: the loop skips items, or fails with `RuntimeError: … changed size during iteration`",
-                        iteration.written,
-                        project.function(*looping).name,
-                        side(looping),
-                        project.function(*changer).name,
-                        side(changer),
-                    ),
-                )
-                .with_label("iterated without a lock")
-                .with_help(format!(
-                    "hold one lock around the loop and every change of `{}`, or loop over a copy taken under it (`for e in list(self.events):` alone is not enough without the lock)",
-                    iteration.written
-                ));
-                diagnostic.related.push(Related {
-                    path: project.model(*changer).path.clone(),
-                    span: change.span.clone(),
-                    message: format!("`{}` is changed here", change.written),
-                });
-                out.push(diagnostic);
+                let sides = [side(looping), side(changer)];
+                report((*looping, *iteration), (*changer, *change), sides, out);
             }
         }
     }

@@ -293,6 +293,7 @@ impl<'a> Lowerer<'a> {
         if let Some((state, written, via_self)) = self
             .shared_state(expr)
             .or_else(|| self.aliased_attribute(expr))
+            .or_else(|| self.object_attribute(expr))
         {
             let found = StateUse {
                 extent: site.clone(),
@@ -321,6 +322,31 @@ impl<'a> Lowerer<'a> {
         (!attribute.contains('.')).then(|| {
             let written = concat(&[self_name, ".", attribute]);
             (canonical.clone(), written, true)
+        })
+    }
+
+    /// `m.start_by_pid` of a parameter or local typed as a class of the file (`m: Data`): that
+    /// class's container, reached through another object than `self` (shared when the object
+    /// is handed to a thread: see IL401's iteration check).
+    fn object_attribute(&self, expr: &Expr) -> Option<(String, String, bool)> {
+        let Expr::Attribute(attr) = expr else {
+            return None;
+        };
+        let Expr::Name(base) = attr.value.as_ref() else {
+            return None;
+        };
+        if !matches!(
+            self.semantic.lookup(base.id.as_str()),
+            Some(Binding::Local(_))
+        ) {
+            return None;
+        }
+        let Some(Returns::One(class)) = self.semantic.type_of(&attr.value) else {
+            return None;
+        };
+        self.semantic.classes.contains_key(&class).then(|| {
+            let state = concat(&[&class, ".", attr.attr.id.as_str()]);
+            (state, dotted(expr), false)
         })
     }
 
