@@ -374,12 +374,28 @@ impl<'a> SymbolIndex<'a> {
             && let Some((owner, member)) = name.rsplit_once(separator)
             && let Some(types) = self.implementors.get(owner)
         {
-            let mut found = types.iter().filter_map(|ty| {
-                self.functions
-                    .get(concat(&[ty, separator, member]).as_str())
-                    .copied()
-            });
-            if let (Some(one), None) = (found.next(), found.next()) {
+            let found: Vec<FunctionId> = types
+                .iter()
+                .filter_map(|ty| {
+                    self.functions
+                        .get(concat(&[ty, separator, member]).as_str())
+                        .copied()
+                })
+                .collect();
+            if let [one] = found.as_slice() {
+                return Some(*one);
+            }
+            // Several, of which one outside test code (`tests::MockStore`): the one the
+            // program runs.
+            let mut outside_tests = types
+                .iter()
+                .filter(|ty| !is_test_type(ty))
+                .filter_map(|ty| {
+                    self.functions
+                        .get(concat(&[ty, separator, member]).as_str())
+                        .copied()
+                });
+            if let (Some(one), None) = (outside_tests.next(), outside_tests.next()) {
                 return Some(one);
             }
         }
@@ -757,4 +773,14 @@ mod tests {
         assert_eq!(found("shop.impl.Child"), Some(3));
         assert_eq!(found("shop.missing"), None);
     }
+}
+
+/// Whether a type is test code's: declared in a `tests`/`test` module, or a mock.
+fn is_test_type(ty: &str) -> bool {
+    let (module, name) = ty.rsplit_once("::").unwrap_or(("", ty));
+    module
+        .split("::")
+        .any(|segment| matches!(segment, "tests" | "test" | "mock" | "mocks"))
+        || name.starts_with("Mock")
+        || name.starts_with("Fake")
 }

@@ -204,9 +204,10 @@ impl Lowerer<'_> {
     }
 
     /// `let g = prepare.await;` of an `async` block of this block that takes a guard and gives
-    /// it (alone or in a tuple: `async { let g = m.lock().await; (g, permit) }`), and `let g =
+    /// it (alone or in a tuple: `async { let g = m.lock().await; (g, permit) }`), `let g =
     /// select! { g = m.lock() => g, _ = stop.cancelled() => return }`, also with such a block
-    /// as the branch's future: the guard is held from there like a `let` guard. Whether one was
+    /// as the branch's future, and `let r = RwLockWriteGuard::downgrade(w);` of a guard bound
+    /// in this block: the guard is held from there like a `let` guard. Whether one was
     /// recorded.
     fn awaited_guard(
         &mut self,
@@ -236,6 +237,38 @@ impl Lowerer<'_> {
                 };
                 self.async_block_guard(&stmts[..i], &name.to_string())
                     .map(|(call, kind, slot)| (call, kind, slot, at))
+            }
+            // `let meta = RwLockWriteGuard::downgrade(data);`: a read guard of the same lock.
+            Expr::Call(call)
+                if call.args.len() == 1
+                    && matches!(&*call.func, Expr::Path(f)
+                        if f.path.segments.last().is_some_and(|s| s.ident == "downgrade")) =>
+            {
+                let Expr::Path(guard) = &call.args[0] else {
+                    return false;
+                };
+                let Some(name) = guard.path.get_ident().map(ToString::to_string) else {
+                    return false;
+                };
+                stmts[..i]
+                    .iter()
+                    .rev()
+                    .find_map(|stmt| match stmt {
+                        syn::Stmt::Local(local)
+                            if bound_name(&local.pat).as_deref() == Some(name.as_str()) =>
+                        {
+                            Some(self.bound_guard_call(&local.init.as_ref()?.expr))
+                        }
+                        _ => None,
+                    })
+                    .flatten()
+                    .map(|(call, kind)| {
+                        let kind = match kind.rsplit_once("::") {
+                            Some((lock, _)) => format!("{lock}::read"),
+                            None => kind,
+                        };
+                        (call, kind, None, at)
+                    })
             }
             Expr::Macro(mac)
                 if mac

@@ -188,15 +188,29 @@ impl Lowerer<'_> {
                         };
                         self.file_methods.insert(method.sig.ident.to_string());
                         let name = format!("{self_type}::{}", method.sig.ident);
+                        self.learn_nested_helpers(&name, &method.block);
                         self.learn_helper(name, &method.sig, &method.block);
                     }
                     self.semantic.self_type = saved;
                 }
                 syn::Item::Fn(function) => {
                     let name = format!("{}::{}", self.semantic.module(), function.sig.ident);
+                    self.learn_nested_helpers(&name, &function.block);
                     self.learn_helper(name, &function.sig, &function.block);
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// The `fn` items declared in a function's body (`fn finish(inner: &RwLock<T>)` inside
+    /// `apply`), named inside it as the traversal names them (`apply::finish`).
+    fn learn_nested_helpers(&mut self, outer: &str, block: &syn::Block) {
+        for stmt in &block.stmts {
+            if let syn::Stmt::Item(syn::Item::Fn(function)) = stmt {
+                let name = format!("{outer}::{}", function.sig.ident);
+                self.learn_nested_helpers(&name, &function.block);
+                self.learn_helper(name, &function.sig, &function.block);
             }
         }
     }

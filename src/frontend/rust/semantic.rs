@@ -48,6 +48,10 @@ pub(super) struct SemanticModel<'t> {
     waiting_lock_types: rustc_hash::FxHashSet<String>,
     /// The `Self` type inside an `impl` block (or the trait inside a `trait`).
     pub(super) self_type: Option<String>,
+    /// The type parameters in scope with the trait each is bound by (`C: IOContext` in
+    /// `fn run<C: IOContext>(ctx: &C)`, also from `where` clauses and the `impl`): a value of
+    /// type `C` is one of that trait, as `&dyn IOContext` is. Innermost last.
+    generic_bounds: Vec<HashMap<String, String>>,
     /// Rust 2015 only: the crate's dependencies (see `ModuleName::extern_crates`); `use`
     /// paths that name none of them start at the crate root.
     pub(super) extern_crates: Option<std::sync::Arc<[String]>>,
@@ -347,6 +351,7 @@ impl<'t> SemanticModel<'t> {
                 .filter_map(|(guard, _)| guard.rsplit_once("::").map(|(ty, _)| ty.to_string()))
                 .collect(),
             self_type: None,
+            generic_bounds: Vec::new(),
             extern_crates: None,
             reexports: Vec::new(),
             file_reexports: HashMap::new(),
@@ -897,6 +902,11 @@ impl<'t> SemanticModel<'t> {
                 {
                     return self.resolve_type_within(argument, depth);
                 }
+                if type_path.path.segments.len() == 1
+                    && let Some(bound) = self.generic_bound(&name)
+                {
+                    return Some(bound.to_string());
+                }
                 if WRAPPER_TYPES.contains(&name.as_str())
                     && let syn::PathArguments::AngleBracketed(args) = &last.arguments
                     && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
@@ -1427,6 +1437,53 @@ impl<'t> SemanticModel<'t> {
             .collect()
     }
 
+    /// Enters the scope of an item's type parameters (`fn f<C: Store>`, `impl<C: Store>`).
+    pub(super) fn push_generics(&mut self, generics: &syn::Generics) {
+        let mut bounds = HashMap::new();
+        // The first bound that names what the value can do (not `Send`, `Clone`, `'static`).
+        let mut bind = |name: String, bounds_of: &syn::punctuated::Punctuated<_, _>| {
+            let found =
+                bounds_of.iter().find_map(|bound| match bound {
+                    syn::TypeParamBound::Trait(bound)
+                        if !bound.path.segments.last().is_some_and(|s| {
+                            MARKER_TRAITS.contains(&s.ident.to_string().as_str())
+                        }) =>
+                    {
+                        self.resolve_qualified_name(&bound.path)
+                    }
+                    _ => None,
+                });
+            if let Some(trait_name) = found {
+                bounds.entry(name).or_insert(trait_name);
+            }
+        };
+        for param in generics.type_params() {
+            bind(param.ident.to_string(), &param.bounds);
+        }
+        for predicate in generics.where_clause.iter().flat_map(|w| &w.predicates) {
+            if let syn::WherePredicate::Type(predicate) = predicate
+                && let Type::Path(path) = &predicate.bounded_ty
+                && let Some(name) = path.path.get_ident()
+            {
+                bind(name.to_string(), &predicate.bounds);
+            }
+        }
+        self.generic_bounds.push(bounds);
+    }
+
+    pub(super) fn pop_generics(&mut self) {
+        self.generic_bounds.pop();
+    }
+
+    /// The trait a type parameter in scope is bound by.
+    fn generic_bound(&self, name: &str) -> Option<&str> {
+        self.generic_bounds
+            .iter()
+            .rev()
+            .find_map(|scope| scope.get(name))
+            .map(String::as_str)
+    }
+
     /// Enters a block scope for locals.
     pub(super) fn push_locals(&mut self) {
         self.locals.push(HashMap::new());
@@ -1457,6 +1514,28 @@ fn parse_lazy_statics(input: syn::parse::ParseStream) -> syn::Result<Vec<(syn::I
     }
     Ok(out)
 }
+
+/// Traits that say how a value may be moved or shared, not what it does.
+const MARKER_TRAITS: &[&str] = &[
+    "Send",
+    "Sync",
+    "Sized",
+    "Unpin",
+    "Copy",
+    "Clone",
+    "Debug",
+    "Default",
+    "Eq",
+    "PartialEq",
+    "Ord",
+    "PartialOrd",
+    "Hash",
+    "Display",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "Future",
+];
 
 /// The prelude's types, which no glob import brings.
 const PRELUDE_TYPES: &[&str] = &["Box", "Option", "Result", "Self", "String", "Vec"];

@@ -105,6 +105,7 @@ impl Lowerer<'_> {
             },
         });
         let outer_parameters = std::mem::replace(&mut self.parameters, parameters.collect());
+        self.semantic.push_generics(&sig.generics);
         self.region(
             name,
             canonical,
@@ -131,6 +132,7 @@ impl Lowerer<'_> {
                 this.visit_block(block);
             },
         );
+        self.semantic.pop_generics();
         self.takes_guard = outer_takes_guard;
         self.parameters = outer_parameters;
     }
@@ -223,7 +225,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
         self.prefix
             .push(name.unwrap_or_else(|| "<impl>".to_string()));
+        self.semantic.push_generics(&item.generics);
         visit::visit_item_impl(self, item);
+        self.semantic.pop_generics();
         self.prefix.pop();
         self.semantic.self_type = saved;
     }
