@@ -727,6 +727,16 @@ impl<'a> Project<'a> {
     }
 }
 
+/// Whether a type is test code's: declared in a `tests`/`test` module, or a mock.
+fn is_test_type(ty: &str) -> bool {
+    let (module, name) = ty.rsplit_once("::").unwrap_or(("", ty));
+    module
+        .split("::")
+        .any(|segment| matches!(segment, "tests" | "test" | "mock" | "mocks"))
+        || name.starts_with("Mock")
+        || name.starts_with("Fake")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -773,14 +783,4 @@ mod tests {
         assert_eq!(found("shop.impl.Child"), Some(3));
         assert_eq!(found("shop.missing"), None);
     }
-}
-
-/// Whether a type is test code's: declared in a `tests`/`test` module, or a mock.
-fn is_test_type(ty: &str) -> bool {
-    let (module, name) = ty.rsplit_once("::").unwrap_or(("", ty));
-    module
-        .split("::")
-        .any(|segment| matches!(segment, "tests" | "test" | "mock" | "mocks"))
-        || name.starts_with("Mock")
-        || name.starts_with("Fake")
 }
