@@ -233,7 +233,20 @@ impl Concurrency {
         for _ in 0..4 {
             let mut found = Vec::new();
             for class in &pending {
-                for ty in project.index.attribute_types(class) {
+                // Its own attributes and those it inherits (`self.storage` set in a base's
+                // `__init__`).
+                let mut lineage = vec![class.as_str()];
+                for _ in 0..4 {
+                    let Some(base) = lineage.last().and_then(|c| project.index.bases(c).first())
+                    else {
+                        break;
+                    };
+                    lineage.push(base);
+                }
+                let types = lineage
+                    .into_iter()
+                    .flat_map(|class| project.index.attribute_types(class));
+                for ty in types {
                     if project.index.is_class(ty)
                         && package(ty) == package(class)
                         && !self.shared_classes.contains(ty)

@@ -77,7 +77,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 continue;
             }
             let outcome = if found.entry_present {
-                "another thread can remove the entry in between, so this one fails with `KeyError` (or changes an entry that is gone)"
+                "another thread can remove the entry in between, so this one fails (`KeyError`, `IndexError` from an empty `pop`) or changes an entry that is gone"
             } else {
                 "both create the entry, or both build the singleton"
             };

@@ -457,7 +457,8 @@ impl<'a> Lowerer<'a> {
 }
 
 /// `get(block=False)`, `get(False)`, `acquire(blocking=False)`, `put(x, False)`, `timeout=0`,
-/// and a zero timeout in first place (`thread.join(0)`, `event.wait(0)`, `future.result(0)`).
+/// a zero timeout in first place (`thread.join(0)`, `event.wait(0)`, `future.result(0)`), and
+/// `WNOHANG` among the options (`os.waitpid(pid, os.WNOHANG)`).
 pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> bool {
     let keyword =
         call.arguments
@@ -470,6 +471,16 @@ pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> b
                 Some("timeout") => is_zero_literal(&k.value),
                 _ => false,
             });
+    // `os.waitpid(pid, os.WNOHANG)`, `os.waitid(.., WEXITED | WNOHANG)`: reaps or returns.
+    if call.arguments.args.iter().any(|a| mentions(a, "WNOHANG"))
+        || call
+            .arguments
+            .keywords
+            .iter()
+            .any(|k| mentions(&k.value, "WNOHANG"))
+    {
+        return true;
+    }
     let resolves_numeric_only = |e: &Expr| mentions(e, "NUMERIC");
     if call.arguments.keywords.iter().any(|k| {
         k.arg.as_ref().is_some_and(|a| a.id.as_str() == "flags") && resolves_numeric_only(&k.value)

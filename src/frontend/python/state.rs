@@ -426,6 +426,7 @@ impl<'a> Lowerer<'a> {
             }
         }
         let Some(checked) = checked(branch.test.as_ref()) else {
+            self.check_nonempty_then_take(branch);
             return;
         };
         // The branch's statements, and those of a `with` in it (`if k not in d: with lock:
@@ -435,6 +436,64 @@ impl<'a> Lowerer<'a> {
             stmt => vec![stmt],
         });
         self.record_check_then_act(branch.test.as_ref(), checked, statements);
+    }
+
+    /// `if self._queue: item = self._queue.popleft()`: a shared container found non-empty,
+    /// then an element taken out of it (IL403): another thread can take the last one in
+    /// between, and this `pop` fails (`IndexError`, `KeyError`).
+    fn check_nonempty_then_take(&mut self, branch: &ast::StmtIf) {
+        let test = branch.test.as_ref();
+        let container = match test {
+            Expr::Attribute(_) | Expr::Name(_) => test,
+            // `if len(self._queue):`, `if len(self._queue) > 0:`.
+            Expr::Call(call) if is_len(call) => &call.arguments.args[0],
+            Expr::Compare(compare)
+                if matches!(&*compare.ops, [ast::CmpOp::Gt | ast::CmpOp::NotEq])
+                    && matches!(compare.left.as_ref(), Expr::Call(call) if is_len(call)) =>
+            {
+                let Expr::Call(call) = compare.left.as_ref() else {
+                    return;
+                };
+                &call.arguments.args[0]
+            }
+            _ => return,
+        };
+        let Some((state, written, via_self)) = self.shared_state(container) else {
+            return;
+        };
+        let takes = |expr: &Expr| {
+            matches!(expr, Expr::Call(call)
+                if matches!(call.func.as_ref(), Expr::Attribute(method)
+                    if matches!(method.attr.id.as_str(), "pop" | "popleft" | "popitem")
+                        && dotted(&method.value) == written)
+                    && call.arguments.keywords.is_empty()
+                    && call.arguments.args.len() <= 1)
+        };
+        let act = branch.body.iter().find_map(|stmt| {
+            let value = match stmt {
+                Stmt::Expr(statement) => statement.value.as_ref(),
+                Stmt::Assign(assign) => assign.value.as_ref(),
+                Stmt::Return(ret) => ret.value.as_deref()?,
+                _ => return None,
+            };
+            takes(value).then(|| span(stmt))
+        });
+        let Some(act) = act else {
+            return;
+        };
+        let found = CheckThenAct {
+            check: span(test),
+            act,
+            state,
+            written,
+            via_self,
+            atomic: false,
+            entry_present: true,
+            closure: self.closure,
+        };
+        self.model.functions[self.current]
+            .check_then_acts
+            .push(found);
     }
 
     /// `if self._x is not None: return self._x` … `self._x = build()`: the check returns early
@@ -468,10 +527,9 @@ impl<'a> Lowerer<'a> {
                 Expr::Attribute(_) | Expr::Name(_) | Expr::Subscript(_) => {
                     Some((test, false, None))
                 }
-                // `if self._x is not None or closed: return`: the rest runs when every operand fails.
-                Expr::BoolOp(either) if either.op == ast::BoolOp::Or => {
-                    either.values.iter().find_map(set)
-                }
+                // `if self._x is not None or closed: return`: the rest runs when every operand
+                // fails; `if self._token and now < self._expires: return` when any one does.
+                Expr::BoolOp(both) => both.values.iter().find_map(set),
                 _ => None,
             }
         }
@@ -738,6 +796,13 @@ impl Lowerer<'_> {
             _ => false,
         }
     }
+}
+
+/// `len(x)`.
+fn is_len(call: &ast::ExprCall) -> bool {
+    matches!(call.func.as_ref(), Expr::Name(name) if name.id.as_str() == "len")
+        && call.arguments.args.len() == 1
+        && call.arguments.keywords.is_empty()
 }
 
 /// Whether a test checks a value against `None` (`x is None`, `x is not None`, and either in

@@ -192,10 +192,17 @@ impl<'a> Lowerer<'a> {
             std::mem::take(&mut self.exception_releases),
         );
         self.current = index;
-        self.context = if def.is_async {
-            Context::Async
-        } else {
-            Context::Sync
+        // `@sync_to_async`, textual's `@work(thread=True)` on a plain `def`: calling it hands
+        // the body to a worker thread.
+        let offloaded = !def.is_async
+            && self.model.functions[index]
+                .decorators
+                .iter()
+                .any(|decorator| self.tables.offloads(Some(decorator), None));
+        self.context = match (def.is_async, offloaded) {
+            (true, _) => Context::Async,
+            (false, true) => Context::Offloaded,
+            (false, false) => Context::Sync,
         };
         // `@synchronized(LOCK)`: the whole body runs with the lock held.
         if let (Some(first), Some(last)) = (def.body.first(), def.body.last()) {
