@@ -300,6 +300,10 @@ impl<'a> Lowerer<'a> {
             && let Some(target) = tables.process_targets.get(api)
         {
             self.process_handoffs(call, api, target);
+        } else if let Some(class) = callee.as_deref()
+            && self.is_process_subclass(class)
+        {
+            self.process_object_arguments(call, class);
         }
         if let Some(entry) = tables.thread_entry(callee.as_deref(), method.as_deref()) {
             let arguments = &call.arguments;

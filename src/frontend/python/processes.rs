@@ -109,6 +109,49 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Whether a class of the file derives from `multiprocessing.Process` (its objects are
+    /// pickled, attributes and all, to start them under spawn).
+    pub(super) fn is_process_subclass(&self, class: &str) -> bool {
+        let mut class = class;
+        for _ in 0..8 {
+            let Some(info) = self.semantic.classes.get(class) else {
+                return false;
+            };
+            let Some(base) = info.bases.first() else {
+                return false;
+            };
+            if base.starts_with("multiprocessing.") && base.ends_with("Process") {
+                return true;
+            }
+            class = base;
+        }
+        false
+    }
+
+    /// `TaskProcess(task, on_status)` of a `Process` subclass: what its constructor is given
+    /// is kept on the object, which is pickled to start it under spawn (IL302).
+    pub(super) fn process_object_arguments(&mut self, call: &ast::ExprCall, class: &str) {
+        let arguments = &call.arguments;
+        let values = arguments
+            .args
+            .iter()
+            .chain(arguments.keywords.iter().map(|k| &k.value));
+        let found: Vec<(crate::model::Span, Handoff)> = values
+            .filter_map(|value| Some((span(value), self.unpicklable(value)?)))
+            .collect();
+        let api = class.rsplit('.').next().unwrap_or(class).to_string();
+        for (span, what) in found {
+            let handoff = ProcessHandoff {
+                span,
+                api: api.clone(),
+                what,
+            };
+            self.model.functions[self.current]
+                .process_handoffs
+                .push(handoff);
+        }
+    }
+
     /// Why a callable cannot be pickled for another process, if it cannot.
     /// A bound method (`self.run`) whose object holds a threading or asyncio primitive in an
     /// attribute (`self._lock = threading.Lock()`): the object goes to the process with it.
