@@ -198,6 +198,16 @@ impl Lowerer<'_> {
                     self.learn_nested_helpers(&name, &function.block);
                     self.learn_helper(name, &function.sig, &function.block);
                 }
+                // `mod mutex { impl<T> RwLock<T> { pub fn read(&self) -> .. } }`.
+                syn::Item::Mod(inline) => {
+                    let Some((_, items)) = &inline.content else {
+                        continue;
+                    };
+                    let module = format!("{}::{}", self.semantic.module(), inline.ident);
+                    self.semantic.push_module(module, items);
+                    self.collect_lock_helpers(items);
+                    self.semantic.pop_module();
+                }
                 _ => {}
             }
         }
@@ -567,6 +577,11 @@ impl Lowerer<'_> {
                 self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other)
             }
             Expr::Unary(inner) => self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other),
+            // `RwLockReadGuard::map(self.0.read(), |c| &c.input)`: a guard of part of the data,
+            // still holding the lock.
+            Expr::Call(call) if is_guard_map(&call.func) && !call.args.is_empty() => {
+                self.guard_call_awaited(&call.args[0], candidates, GuardUse::Other)
+            }
             Expr::MethodCall(call) => {
                 // An `async fn` helper's future is no guard until awaited.
                 if used != GuardUse::Awaited && self.guard_helper(call).is_some_and(|h| h.is_async)
@@ -1022,4 +1037,20 @@ fn locked_in(block: &syn::Block, name: &str) -> Option<String> {
                 && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(name))
         })
         .map(|call| call.method.to_string())
+}
+
+/// Whether a function maps a guard to one of part of its data (`RwLockReadGuard::map`,
+/// `MutexGuard::try_map`, `MappedRwLockWriteGuard::map`): the lock stays held.
+fn is_guard_map(func: &Expr) -> bool {
+    let Expr::Path(path) = func else {
+        return false;
+    };
+    let mut segments = path.path.segments.iter().rev();
+    let (Some(method), Some(owner)) = (segments.next(), segments.next()) else {
+        return false;
+    };
+    matches!(
+        method.ident.to_string().as_str(),
+        "map" | "try_map" | "filter_map"
+    ) && owner.ident.to_string().ends_with("Guard")
 }
