@@ -481,19 +481,7 @@ impl<'a> Lowerer<'a> {
         let Some(act) = act else {
             return;
         };
-        let found = CheckThenAct {
-            check: span(test),
-            act,
-            state,
-            written,
-            via_self,
-            atomic: false,
-            entry_present: true,
-            closure: self.closure,
-        };
-        self.model.functions[self.current]
-            .check_then_acts
-            .push(found);
+        self.push_check_then_act(test, act, (state, written, via_self), true);
     }
 
     /// `if self._x is not None: return self._x` … `self._x = build()`: the check returns early
@@ -592,21 +580,10 @@ impl<'a> Lowerer<'a> {
         let Some(act) = act else {
             return;
         };
-        let found = CheckThenAct {
-            check: span(test),
-            act,
-            state: items_of(&state),
-            written: self
-                .snippet(checked, 60)
-                .map_or_else(|| format!("{written}[…]"), str::to_string),
-            via_self,
-            atomic: false,
-            entry_present: false,
-            closure: self.closure,
-        };
-        self.model.functions[self.current]
-            .check_then_acts
-            .push(found);
+        let written = self
+            .snippet(checked, 60)
+            .map_or_else(|| format!("{written}[…]"), str::to_string);
+        self.push_check_then_act(test, act, (items_of(&state), written, via_self), false);
     }
 
     /// Records a check of `checked` in `test` and the first of `statements` that acts on it.
@@ -741,20 +718,33 @@ impl<'a> Lowerer<'a> {
             acts.then(|| span(stmt))
         });
         if let Some(act) = act {
-            let found = CheckThenAct {
-                check: span(test),
-                act,
-                state,
-                written,
-                via_self,
-                atomic: false,
-                entry_present: present_key.is_some(),
-                closure: self.closure,
-            };
-            self.model.functions[self.current]
-                .check_then_acts
-                .push(found);
+            let entry_present = present_key.is_some();
+            self.push_check_then_act(test, act, (state, written, via_self), entry_present);
         }
+    }
+
+    /// Records a check of shared state (`state`, as `written`, of `self` or not) in `test`,
+    /// and the act at `act` that depends on it.
+    fn push_check_then_act(
+        &mut self,
+        test: &Expr,
+        act: Span,
+        (state, written, via_self): (String, String, bool),
+        entry_present: bool,
+    ) {
+        let found = CheckThenAct {
+            check: span(test),
+            act,
+            state,
+            written,
+            via_self,
+            atomic: false,
+            entry_present,
+            closure: self.closure,
+        };
+        self.model.functions[self.current]
+            .check_then_acts
+            .push(found);
     }
 }
 

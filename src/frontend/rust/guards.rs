@@ -489,12 +489,7 @@ impl Lowerer<'_> {
             let Expr::Path(func) = call.func.as_ref() else {
                 continue;
             };
-            let segments: Vec<String> = func
-                .path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect();
+            let segments = syntax::segment_names(&func.path);
             let why = match segments
                 .iter()
                 .map(String::as_str)

@@ -380,12 +380,7 @@ pub(super) fn wraps_its_argument(func: &Expr) -> bool {
     let Expr::Path(path) = func else {
         return false;
     };
-    let names: Vec<String> = path
-        .path
-        .segments
-        .iter()
-        .map(|s| s.ident.to_string())
-        .collect();
+    let names = segment_names(&path.path);
     matches!(
         names
             .iter()
@@ -394,4 +389,9 @@ pub(super) fn wraps_its_argument(func: &Expr) -> bool {
             .as_slice(),
         ["Some"] | ["Ok"] | [.., "Box", "new"]
     )
+}
+
+/// The identifiers of a path's segments (`tokio::time::sleep` → `["tokio", "time", "sleep"]`).
+pub(super) fn segment_names(path: &syn::Path) -> Vec<String> {
+    path.segments.iter().map(|s| s.ident.to_string()).collect()
 }
