@@ -699,7 +699,9 @@ impl<'a> Lowerer<'a> {
             };
             // `if _re is None: _re = re.compile(r"..")`: whichever thread stores last stores
             // an equal value, and nothing else depends on who won.
+            // (Not a literal: `_v = ''` is a placeholder for what is computed next.)
             if lazy_initialisation
+                && !assign.value.is_literal_expr()
                 && self.same_for_every_thread(&assign.value)
                 && !assigned_again(position, target)
             {
