@@ -975,7 +975,7 @@ impl<'t> SemanticModel<'t> {
         if kind == Collection::Map && VALUE_METHODS.contains(&method) {
             return Some(Collection::Sequence.of(element));
         }
-        // A map's own iterators give `(key, value)` pairs (see [`Self::element_pattern`]).
+        // A map's own iterators give `(key, value)` pairs (see [`Self::bind_element_pattern`]).
         let same = SAME_COLLECTION_METHODS.contains(&method)
             && (kind == Collection::Sequence || !method.contains("iter"));
         same.then(|| ty.to_string())
