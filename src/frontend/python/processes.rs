@@ -97,6 +97,11 @@ impl<'a> Lowerer<'a> {
                 found.push((span(value), what));
             }
         }
+        self.push_handoffs(api, found);
+    }
+
+    /// Records what a call to `api` hands to another process that cannot go there.
+    fn push_handoffs(&mut self, api: &str, found: Vec<(crate::model::Span, Handoff)>) {
         for (span, what) in found {
             let handoff = ProcessHandoff {
                 span,
@@ -139,17 +144,7 @@ impl<'a> Lowerer<'a> {
         let found: Vec<(crate::model::Span, Handoff)> = values
             .filter_map(|value| Some((span(value), self.unpicklable(value)?)))
             .collect();
-        let api = class.rsplit('.').next().unwrap_or(class).to_string();
-        for (span, what) in found {
-            let handoff = ProcessHandoff {
-                span,
-                api: api.clone(),
-                what,
-            };
-            self.model.functions[self.current]
-                .process_handoffs
-                .push(handoff);
-        }
+        self.push_handoffs(class.rsplit('.').next().unwrap_or(class), found);
     }
 
     /// Why a callable cannot be pickled for another process, if it cannot.

@@ -250,18 +250,9 @@ impl Lowerer<'_> {
                 let Some(name) = guard.path.get_ident().map(ToString::to_string) else {
                     return false;
                 };
-                stmts[..i]
-                    .iter()
-                    .rev()
-                    .find_map(|stmt| match stmt {
-                        syn::Stmt::Local(local)
-                            if bound_name(&local.pat).as_deref() == Some(name.as_str()) =>
-                        {
-                            Some(self.bound_guard_call(&local.init.as_ref()?.expr))
-                        }
-                        _ => None,
-                    })
+                bound_value(&stmts[..i], &name)
                     .flatten()
+                    .and_then(|init| self.bound_guard_call(init))
                     .map(|(call, kind)| {
                         let kind = match kind.rsplit_once("::") {
                             Some((lock, _)) => format!("{lock}::read"),
@@ -332,15 +323,10 @@ impl Lowerer<'_> {
         stmts: &'s [syn::Stmt],
         name: &str,
     ) -> Option<(&'s syn::ExprMethodCall, String, Option<usize>)> {
-        let block = stmts.iter().rev().find_map(|stmt| match stmt {
-            syn::Stmt::Local(local) if bound_name(&local.pat).as_deref() == Some(name) => {
-                match local.init.as_ref().map(|init| &*init.expr) {
-                    Some(Expr::Async(block)) => Some(Some(&block.block)),
-                    _ => Some(None),
-                }
-            }
-            _ => None,
-        })??;
+        let Some(Expr::Async(block)) = bound_value(stmts, name)? else {
+            return None;
+        };
+        let block = &block.block;
         let (given, slot) = match syntax::block_value(block)? {
             Expr::Path(path) => (path.path.get_ident()?.to_string(), None),
             Expr::Tuple(tuple) => tuple.elems.iter().enumerate().find_map(|(k, e)| match e {
@@ -349,12 +335,7 @@ impl Lowerer<'_> {
             })?,
             _ => return None,
         };
-        let (call, kind) = block.stmts.iter().rev().find_map(|stmt| match stmt {
-            syn::Stmt::Local(local) if bound_name(&local.pat).as_deref() == Some(&given) => {
-                self.bound_guard_call(&local.init.as_ref()?.expr)
-            }
-            _ => None,
-        })?;
+        let (call, kind) = self.bound_guard_call(bound_value(&block.stmts, &given)??)?;
         Some((call, kind, slot))
     }
 
@@ -939,6 +920,17 @@ fn kept_on_some_branch(stmt: &syn::Stmt, moves: &[usize]) -> Option<Vec<Span>> {
 fn block_extent(block: &syn::Block) -> Span {
     let braces = block.brace_token.span;
     braces.open().byte_range().start..braces.close().byte_range().end
+}
+
+/// What the last `let` among `stmts` that binds `name` gives it (`Some(None)`: a `let`
+/// without a value).
+fn bound_value<'s>(stmts: &'s [syn::Stmt], name: &str) -> Option<Option<&'s Expr>> {
+    stmts.iter().rev().find_map(|stmt| match stmt {
+        syn::Stmt::Local(local) if bound_name(&local.pat).as_deref() == Some(name) => {
+            Some(local.init.as_ref().map(|init| &*init.expr))
+        }
+        _ => None,
+    })
 }
 
 /// Whether a `select!` handler's value is the branch's output `name` (`g => g`, `t => { t }`).
