@@ -50,6 +50,8 @@ pub struct LanguageTables {
     /// Calls that give an equal value on every thread whenever their arguments are constants
     /// (`re.compile(r"..")`, `os.getpid()`): storing it twice loses nothing (IL403).
     pub idempotent: HashSet<String>,
+    /// Calls that loop over their first argument in Python code (`[iterating]`).
+    pub iterating: HashSet<String>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
@@ -248,6 +250,7 @@ impl Knowledge {
         let mut wrappers = name_lists("wrappers");
         let mut traits = name_lists("traits");
         let mut idempotent = name_lists("idempotent");
+        let mut iterating = name_lists("iterating");
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
@@ -269,6 +272,7 @@ impl Knowledge {
                 wrappers: wrappers.remove(lang).unwrap_or_default(),
                 traits: traits.remove(lang).unwrap_or_default(),
                 idempotent: idempotent.remove(lang).unwrap_or_default(),
+                iterating: iterating.remove(lang).unwrap_or_default(),
                 offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
             };

@@ -294,6 +294,13 @@ impl<'a> Lowerer<'a> {
         {
             self.container_change(receiver, span(call));
         }
+        if let Some(container) = call.arguments.args.first()
+            && callee
+                .as_ref()
+                .is_some_and(|c| self.tables.iterating.contains(c))
+        {
+            self.iteration(container);
+        }
         self.fork_hook(call, callee.as_deref());
         let tables = self.tables;
         if let Some(api) = callee.as_deref()
