@@ -42,7 +42,7 @@ impl Lowerer<'_> {
             condition: written(&call.receiver),
             identity: String::new(),
             op,
-            in_loop: self.loop_depth > 0,
+            in_loop: self.loop_depth > 0 && self.loop_rechecks,
             timed: method != "wait" && method != "wait_while",
             maybe_held: false,
         };

@@ -26,6 +26,34 @@ pub(super) fn spins_on_lock(body: &syn::Block) -> bool {
     finder.0
 }
 
+/// Whether a loop's body can decide anything: an `if`, `match`, `while`, `break` or `?` in it
+/// (closures and async blocks aside).
+pub(super) fn branches(body: &syn::Block) -> bool {
+    struct FindBranch(bool);
+    impl<'ast> syn::visit::Visit<'ast> for FindBranch {
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            match expr {
+                Expr::If(_) | Expr::Match(_) | Expr::While(_) | Expr::Break(_) | Expr::Try(_) => {
+                    self.0 = true;
+                }
+                Expr::Closure(_) | Expr::Async(_) => {}
+                _ => syn::visit::visit_expr(self, expr),
+            }
+        }
+        fn visit_local(&mut self, local: &'ast syn::Local) {
+            // `let Some(x) = .. else { break };`
+            self.0 |= local
+                .init
+                .as_ref()
+                .is_some_and(|init| init.diverge.is_some());
+            syn::visit::visit_local(self, local);
+        }
+    }
+    let mut finder = FindBranch(false);
+    syn::visit::visit_block(&mut finder, body);
+    finder.0
+}
+
 /// Whether an expression awaits something (closures and async blocks in it aside).
 fn awaits(expr: &Expr) -> bool {
     struct FindAwait(bool);

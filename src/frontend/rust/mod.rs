@@ -64,6 +64,7 @@ pub fn lower(
         semantic: SemanticModel::new(tables, module.path.clone()),
         edition: module.edition,
         loop_depth: 0,
+        loop_rechecks: false,
         for_depth: 0,
         spin_waits: 0,
         exclusive_self: false,
@@ -114,6 +115,9 @@ struct Lowerer<'t> {
     edition: u16,
     /// How many loops of the current function enclose the code being lowered.
     loop_depth: usize,
+    /// The innermost enclosing loop can re-check a condition: a `while`, or a `loop` whose body
+    /// branches (`if`, `match`, `while`, `break`). A bare `loop { wait; handle(); }` cannot.
+    loop_rechecks: bool,
     /// How many `for` loops enclose it.
     for_depth: usize,
     /// How many loops that retry a lock (`try_lock`) enclose it: their sleeps wait for the lock.

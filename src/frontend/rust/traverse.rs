@@ -9,7 +9,7 @@ use syn::{Expr, Type};
 
 use super::Lowerer;
 use super::guards::BlockMoves;
-use super::loops::spins_on_lock;
+use super::loops::{branches, spins_on_lock};
 use super::syntax::{bound_name, byte_span, expr_start};
 use super::threads::{HandedOver, async_block_key, closure_key};
 use crate::knowledge::Returns;
@@ -64,13 +64,15 @@ impl Lowerer<'_> {
             .join("::")
     }
 
-    /// The body of a `while` or `loop`.
-    fn loop_body(&mut self, body: &syn::Block) {
+    /// The body of a `while` or `loop` (which `rechecks` a condition, or not).
+    fn loop_body(&mut self, body: &syn::Block, rechecks: bool) {
         let spins = spins_on_lock(body);
         self.loop_depth += 1;
+        let outer = std::mem::replace(&mut self.loop_rechecks, rechecks);
         self.spin_waits += usize::from(spins);
         self.visit_block(body);
         self.spin_waits -= usize::from(spins);
+        self.loop_rechecks = outer;
         self.loop_depth -= 1;
     }
 
@@ -395,12 +397,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {
         self.busy_wait_while(expr);
         self.visit_expr(&expr.cond);
-        self.loop_body(&expr.body);
+        self.loop_body(&expr.body, true);
     }
 
     fn visit_expr_loop(&mut self, expr: &'ast syn::ExprLoop) {
         self.busy_wait_loop(expr);
-        self.loop_body(&expr.body);
+        self.loop_body(&expr.body, branches(&expr.body));
     }
 
     fn visit_expr_async(&mut self, block: &'ast syn::ExprAsync) {
