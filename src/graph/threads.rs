@@ -103,6 +103,14 @@ impl Concurrency {
                         }
                     }
                 }
+                // The same object handed to every thread of a repeated start: its methods
+                // run on several threads at once.
+                for class in &entry.shared_arguments {
+                    if entry.repeated && project.index.is_class(class) {
+                        concurrency.shared_classes.insert(class.clone());
+                        crowded.push(class.clone());
+                    }
+                }
                 if let Some(index) = entry.function {
                     starts.push(FunctionId {
                         file: id.file,

@@ -281,6 +281,10 @@ pub struct ThreadEntry {
     /// The type of the executor the callable is handed to (`loop.run_in_executor(executor,
     /// f)`), when known: an entry only if that executor runs it on a thread.
     pub executor: Option<String>,
+    /// Python: the types of the objects handed to the callable that are the same object on
+    /// every start of a repeated entry (`args=(catalog,)` with `catalog` made before the
+    /// loop): the threads share them.
+    pub shared_arguments: ThinVec<String>,
 }
 
 /// How shared state is written.
@@ -335,10 +339,28 @@ pub struct CheckThenAct {
     pub via_self: bool,
     /// The state is a Rust atomic (the fix is `compare_exchange`/`fetch_update`).
     pub atomic: bool,
-    /// The check finds an entry present (`if k in d:`) and the act needs it still there
-    /// (`del d[k]`, `d[k] -= 1`): another thread can remove it in between (`KeyError`).
-    pub entry_present: bool,
+    /// What the act does with what the check found.
+    pub act_kind: ActKind,
+    /// The act is one of the calls inside `act` (a region of the branch): a helper, method or
+    /// constructor that changes the state. The rule keeps the finding only where the call
+    /// graph shows one that does, and reports that call.
+    pub act_in_callee: bool,
     pub closure: u32,
+}
+
+/// What an IL403 act does with the state its check found, which decides what goes wrong when
+/// another thread acts in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActKind {
+    /// Creates what the check found missing (`if k not in d: d[k] = …`, a lazy singleton):
+    /// both threads create it.
+    Create,
+    /// Needs an entry the check found present (`if k in d: del d[k]`, `if q: q.popleft()`):
+    /// another thread can remove it in between (`KeyError`, `IndexError`).
+    NeedsEntry,
+    /// Fills a container the check found empty (`if not cache: cache.update(load())`):
+    /// another thread sees it part-filled, or both fill it.
+    Fill,
 }
 
 /// Something passed to another process that cannot be pickled or shared.

@@ -3,10 +3,11 @@
 //! lazy singletons), or on an atomic (`if !flag.load(..) { flag.store(..) }`).
 
 use super::shared_state::{
-    checked_in_helper, guarded_changes, guarded_writes, held_at, held_by_every_caller, is_shared,
-    started_here,
+    act_of, checked_in_helper, guarded_changes, guarded_writes, held_at, held_by_every_caller,
+    is_shared, started_here,
 };
 use crate::codes::Code;
+use crate::model::ActKind;
 
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
@@ -28,6 +29,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
         let model = project.model(id);
         for found in &function.check_then_acts {
+            // An act done by a call: the call whose callee changes the state, if one does.
+            let Some(act) = act_of(project, id, found) else {
+                continue;
+            };
             let concurrent = concurrency.functions.contains(&id)
                 || concurrency.closures.contains(&(id, found.closure));
             let via_self = found.via_self;
@@ -45,20 +50,20 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         .filter(|g| g.change.via_self == via_self)
                         .map(|g| (g.function, g.change.span.clone(), g.lock))
                 });
-            let held = held_at(project, function, found.check.start)
-                .is_some_and(|h| h.covers(found.act.start));
+            let held =
+                held_at(project, function, found.check.start).is_some_and(|h| h.covers(act.start));
             // Double-checked locking: a lock taken after the check guards the act, and the code
             // checks again under it before acting (Python: a condition that reads the same
             // state there; Rust's atomics have no such record: the lock is taken as the guard).
             let locked_after_check = function.lock_holds.iter().any(|h| {
                 project.takes_lock(h)
                     && h.span.start > found.check.start
-                    && h.covers(found.act.start)
+                    && h.covers(act.start)
                     && (found.atomic
                         || function.state_checks.iter().any(|again| {
                             again.written == found.written
                                 && again.span.start > found.check.end
-                                && again.span.start < found.act.start
+                                && again.span.start < act.start
                                 && h.covers(again.span.start)
                         }))
             });
@@ -71,15 +76,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || unknown_closure
                 || locked_after_check
                 || held_by_every_caller(project, id, 4)
-                || checked_in_helper(project, id, &found.state, found.act.clone())
+                || checked_in_helper(project, id, &found.state, act.clone())
                 || !(found.atomic || on_threads || guard.is_some())
             {
                 continue;
             }
-            let outcome = if found.entry_present {
-                "another thread can remove the entry in between, so this one fails (`KeyError`, `IndexError` from an empty `pop`) or changes an entry that is gone"
-            } else {
-                "both create the entry, or both build the singleton"
+            let outcome = match found.act_kind {
+                ActKind::NeedsEntry => {
+                    "another thread can remove the entry in between, so this one fails (`KeyError`, `IndexError` from an empty `pop`) or changes an entry that is gone"
+                }
+                ActKind::Create => "both create the entry, or both build the singleton",
+                ActKind::Fill => {
+                    "another thread that checks meanwhile finds it part-filled and uses what is there, or both fill it"
+                }
             };
             // Why other threads are there: they run this code, or a lock guards the state.
             let shared = match (&guard, on_threads) {
@@ -102,9 +111,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     "use one atomic read-modify-write: `compare_exchange`, `fetch_update`, or `swap`".to_string(),
                 )
             } else if let Some(lock) = function.lock_holds.iter().find(|h| {
-                h.span.start > found.check.start
-                    && h.covers(found.act.start)
-                    && project.takes_lock(h)
+                h.span.start > found.check.start && h.covers(act.start) && project.takes_lock(h)
             }) {
                 (
                     format!(
@@ -127,7 +134,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                             Some((_, _, lock)) => format!("`{}`", lock.lock),
                             None => "one lock (`with self._lock:`)".to_string(),
                         };
-                        if found.entry_present {
+                        if found.act_kind == ActKind::NeedsEntry {
                             format!(
                                 "hold {lock} across the check and the act, or use one operation that tolerates a missing entry (`d.pop(k, None)`)"
                             )
@@ -145,7 +152,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     .with_help(help);
             diagnostic.related.push(Related {
                 path: model.path.clone(),
-                span: found.act.clone(),
+                span: act.clone(),
                 message: "acts on the check here".into(),
             });
             if on_threads && !concurrency.documented.contains(&id) {

@@ -3,7 +3,7 @@
 //! write races with the guarded ones.
 
 use super::shared_state::{
-    GuardedWrite, checked_in_helper, guarded_changes, guarded_writes, held_at,
+    GuardedWrite, act_of, checked_in_helper, guarded_changes, guarded_writes, held_at,
     held_by_every_caller, is_shared,
 };
 use super::{Check, ProjectContext, Rule};
@@ -47,8 +47,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             // The act of a check-then-act is IL403's (one finding per bug).
             let acted_on_check = function.check_then_acts.iter().any(|found| {
                 found.state == write.state.trim_end_matches(crate::model::ITEMS)
-                    && found.act.start <= write.span.start
-                    && write.span.end <= found.act.end
+                    && act_of(project, id, found).is_some_and(|act| {
+                        act.start <= write.span.start && write.span.end <= act.end
+                    })
             });
             if acted_on_check
                 || held_at(project, function, write.span.start).is_some()
@@ -99,7 +100,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || checked_in_helper(project, id, &check.state, check.span.end..check.extent.end);
             // A check followed by an act on the same state is IL403's (one finding per bug).
             let check_then_act = function.check_then_acts.iter().any(|found| {
-                found.check.start <= check.span.start && check.span.end <= found.check.end
+                found.check.start <= check.span.start
+                    && check.span.end <= found.check.end
+                    && act_of(project, id, found).is_some()
             });
             if !(threaded || shared_object)
                 || check.via_self != guard.write.via_self

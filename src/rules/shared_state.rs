@@ -8,7 +8,7 @@ use crate::diagnostic::Related;
 use crate::graph::locks::Acquisition;
 use crate::graph::threads::Concurrency;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::{Function, LockHold, Span, StateUse, StateWrite};
+use crate::model::{CheckThenAct, Function, LockHold, Receiver, Span, StateUse, StateWrite};
 
 /// The lock held at a position of a function, if any (any `with`/guard region counts, once
 /// the project confirms it takes a lock: see [`Project::takes_lock`]).
@@ -169,6 +169,72 @@ pub fn checked_in_helper(project: &Project, id: FunctionId, state: &str, within:
                 })
             })
     })
+}
+
+/// The act of a check-then-act: where it was found, or for an act done by a call, the call
+/// whose callee changes the state (none: no callee does).
+pub fn act_of(project: &Project, id: FunctionId, found: &CheckThenAct) -> Option<Span> {
+    if !found.act_in_callee {
+        return Some(found.act.clone());
+    }
+    let state = (found.state.as_str(), found.via_self);
+    changed_by_call(project, id, state, found.act.clone())
+}
+
+/// The first call inside `within` whose callee, or a callee of that, two calls deep, writes
+/// `state` or changes it in place without a lock: an act a helper, a method or a constructor
+/// does for the caller (a helper that takes a lock for the write and does not check again is
+/// IL402's). The caller's own object (`via_self`) is reached only through calls on it.
+fn changed_by_call(
+    project: &Project,
+    id: FunctionId,
+    (state, via_self): (&str, bool),
+    within: Span,
+) -> Option<Span> {
+    fn changes(project: &Project, id: FunctionId, state: &str, via_self: bool, depth: u8) -> bool {
+        let function = project.function(id);
+        let unlocked = |at: &Span| held_at(project, function, at.start).is_none();
+        function
+            .state_writes
+            .iter()
+            .any(|w| w.state == state && unlocked(&w.span))
+            || function
+                .container_changes
+                .iter()
+                .any(|c| c.state == state && unlocked(&c.span))
+            || depth > 0
+                && callees(project, id, via_self, None).any(|(_, callee)| {
+                    callee != id && changes(project, callee, state, via_self, depth - 1)
+                })
+    }
+    callees(project, id, via_self, Some(within))
+        .find(|&(_, callee)| changes(project, callee, state, via_self, 1))
+        .map(|(span, _)| span)
+}
+
+/// The project functions a function calls (inside `within`, when given), with each call's
+/// span; with `own`, only the calls on its own object.
+fn callees<'p>(
+    project: &'p Project,
+    id: FunctionId,
+    own: bool,
+    within: Option<Span>,
+) -> impl Iterator<Item = (Span, FunctionId)> + 'p {
+    let function = project.function(id);
+    function
+        .calls
+        .iter()
+        .enumerate()
+        .filter_map(move |(call, made)| {
+            let inside = within
+                .as_ref()
+                .is_none_or(|w| made.span.start >= w.start && made.span.end <= w.end);
+            if !inside || (own && made.receiver != Receiver::Own) {
+                return None;
+            }
+            let callee = project.target(CallSite { caller: id, call })?;
+            Some((made.span.clone(), callee))
+        })
 }
 
 /// The thread starts that make a function run on several threads at once, as related sites.

@@ -8,6 +8,7 @@ use super::Lowerer;
 use super::syntax::{dotted, is_false_literal, is_zero_literal, made_non_blocking, span};
 use crate::knowledge::Returns;
 use crate::model::{Call, Context, Receiver, ResultUse, Span, ThreadEntry, concat};
+use thin_vec::ThinVec;
 
 /// Methods of `dict`, `set` and `list` that add or remove items in place in a way a loop over
 /// the container sees: a size change of a dict or set raises in the loop, a removal or an
@@ -29,6 +30,53 @@ const CHANGES_IN_PLACE: &[&str] = &[
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
 impl<'a> Lowerer<'a> {
+    /// The types of the objects a repeated thread start hands to `callable` that are the same
+    /// object on every start: names bound outside the enclosing loops (or their attributes),
+    /// `self` and its attributes; in `args=(..)`/`kwargs={..}` too. Not an object made in the
+    /// call (`args=(Catalog(),)`) or by the loop.
+    fn shared_arguments(&self, arguments: &ast::Arguments, callable: &Expr) -> ThinVec<String> {
+        fn objects<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
+            match expr {
+                Expr::Tuple(ast::ExprTuple { elts, .. })
+                | Expr::List(ast::ExprList { elts, .. }) => {
+                    elts.iter().for_each(|e| objects(e, out));
+                }
+                Expr::Dict(dict) => dict.items.iter().for_each(|item| objects(&item.value, out)),
+                Expr::Name(_) | Expr::Attribute(_) => out.push(expr),
+                _ => {}
+            }
+        }
+        let mut handed = Vec::new();
+        let values = arguments
+            .args
+            .iter()
+            .chain(arguments.keywords.iter().map(|k| &k.value));
+        for value in values.filter(|v| !std::ptr::eq(*v, callable)) {
+            objects(value, &mut handed);
+        }
+        let mut shared = ThinVec::new();
+        for object in handed {
+            let mut root = object;
+            while let Expr::Attribute(attribute) = root {
+                root = attribute.value.as_ref();
+            }
+            let Expr::Name(root) = root else { continue };
+            if self
+                .loop_bound
+                .iter()
+                .any(|bound| bound == root.id.as_str())
+            {
+                continue;
+            }
+            if let Some(Returns::One(ty)) = self.semantic.type_of(object)
+                && !shared.contains(&ty)
+            {
+                shared.push(ty);
+            }
+        }
+        shared
+    }
+
     /// `with Exclusive(obj):` of a class of known type: entering runs its `__enter__`
     /// (`__aenter__`, awaited, for `async with`), leaving its `__exit__`; recorded as calls at
     /// the context expression (the project phase resolves them where the project defines
@@ -354,14 +402,20 @@ impl<'a> Lowerer<'a> {
                         }),
                     _ => None,
                 };
+                let repeated = entry.pool || self.repeat_depth > 0;
+                let shared_arguments = match repeated {
+                    true => self.shared_arguments(arguments, callable),
+                    false => ThinVec::new(),
+                };
                 let started = ThreadEntry {
                     span: span(callable),
                     target: self.semantic.resolve(callable),
                     closure: 0,
                     function: None,
-                    repeated: entry.pool || self.repeat_depth > 0,
+                    repeated,
                     if_thread_subclass: false,
                     executor,
+                    shared_arguments,
                 };
                 self.model.functions[self.current]
                     .thread_entries
@@ -382,6 +436,7 @@ impl<'a> Lowerer<'a> {
                 repeated: self.repeat_depth > 0,
                 if_thread_subclass: true,
                 executor: None,
+                shared_arguments: ThinVec::new(),
             };
             self.model.functions[self.current]
                 .thread_entries

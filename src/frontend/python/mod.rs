@@ -82,6 +82,7 @@ pub fn lower(
         closures: 0,
         started_lambda: None,
         repeat_depth: 0,
+        loop_bound: Vec::new(),
         non_blocking_attempts: 0,
         exception_releases: Vec::new(),
         state_locals: Vec::new(),
@@ -158,6 +159,9 @@ struct Lowerer<'a> {
     started_lambda: Option<(ruff_text_size::TextSize, usize)>,
     /// How many loops or comprehensions of the current function enclose the code.
     repeat_depth: usize,
+    /// The names the enclosing `for` loops of the current function bind (their targets and
+    /// what their bodies assign): anything else names the same object on every iteration.
+    loop_bound: Vec<String>,
     /// Locals of the function being lowered that hold a value read from shared state
     /// (`v = self.stock`): (local, state identity, where it was read).
     state_locals: Vec<(String, String, Span)>,

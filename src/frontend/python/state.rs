@@ -9,7 +9,7 @@ use super::Lowerer;
 use super::semantic::Binding;
 use super::syntax::{dotted, reads, span};
 use crate::knowledge::Returns;
-use crate::model::{Access, CheckThenAct, Span, StateUse, StateWrite, concat, items_of};
+use crate::model::{Access, ActKind, CheckThenAct, Span, StateUse, StateWrite, concat, items_of};
 
 impl<'a> Lowerer<'a> {
     /// Shared state an expression names: a module global (read anywhere, or assigned in a
@@ -287,13 +287,16 @@ impl<'a> Lowerer<'a> {
         site: Span,
         list: impl FnOnce(&mut crate::model::Function) -> &mut thin_vec::ThinVec<StateUse>,
     ) {
-        if self.current == 0 || self.in_constructor() {
+        if self.current == 0 {
             return;
         }
+        // A constructor sets its own object up before it is shared; a module's registry it
+        // changes (`_OBJECTS[self.key] = self`) is shared already.
         if let Some((state, written, via_self)) = self
             .shared_state(expr)
             .or_else(|| self.aliased_attribute(expr))
             .or_else(|| self.object_attribute(expr))
+            && !(via_self && self.in_constructor())
         {
             let found = StateUse {
                 extent: site.clone(),
@@ -427,15 +430,80 @@ impl<'a> Lowerer<'a> {
         }
         let Some(checked) = checked(branch.test.as_ref()) else {
             self.check_nonempty_then_take(branch);
+            self.check_empty_then_fill(branch, true);
             return;
         };
+        // `if not self._cache:` finds a container empty, or checks a flag.
+        if self.check_empty_then_fill(branch, false) {
+            return;
+        }
         // The branch's statements, and those of a `with` in it (`if k not in d: with lock:
         // d[k] = v` acts under a lock taken after the check).
         let statements = branch.body.iter().flat_map(|stmt| match stmt {
             Stmt::With(with) => with.body.iter().collect::<Vec<_>>(),
             stmt => vec![stmt],
         });
+        let before = self.model.functions[self.current].check_then_acts.len();
         self.record_check_then_act(branch.test.as_ref(), checked, statements);
+        if self.model.functions[self.current].check_then_acts.len() == before {
+            self.check_empty_then_fill(branch, true);
+        }
+    }
+
+    /// `if not self._cache: for k, v in load(): self._cache[k] = v`: a shared container found
+    /// empty, then filled (IL403): another thread that checks meanwhile sees it part-filled
+    /// (and returns too little), or fills it again. The fill may be a helper's or a
+    /// constructor's (`Metric(key)` whose `__init__` stores itself in the registry), looked
+    /// for with `in_callee`. Whether it recorded one.
+    fn check_empty_then_fill(&mut self, branch: &ast::StmtIf, in_callee: bool) -> bool {
+        let Some(container) = tested_empty(&branch.test) else {
+            return false;
+        };
+        let Some((state, written, via_self)) = self.shared_state(container) else {
+            return false;
+        };
+        let mut statements = Vec::new();
+        flatten(&branch.body, 3, &mut statements);
+        let fills = |stmt: &&&Stmt| match stmt {
+            Stmt::Assign(assign) => assign.targets.iter().any(
+                |target| matches!(target, Expr::Subscript(item) if dotted(&item.value) == written),
+            ),
+            Stmt::Expr(statement) => matches!(statement.value.as_ref(), Expr::Call(call)
+                if matches!(call.func.as_ref(), Expr::Attribute(method)
+                    if FILLS.contains(&method.attr.id.as_str())
+                        && dotted(&method.value) == written)),
+            _ => false,
+        };
+        // One `cache.update(loaded)` fills it at once (and a second fill stores the same):
+        // the fill takes several steps, in a loop or in several statements.
+        let in_loop = |act: &Stmt| {
+            statements.iter().any(|outer| {
+                matches!(outer, Stmt::For(_) | Stmt::While(_))
+                    && span(*outer).start < span(act).start
+                    && span(act).end <= span(*outer).end
+            })
+        };
+        let steps: Vec<&&Stmt> = statements.iter().filter(fills).collect();
+        let act = match steps.as_slice() {
+            [] => None,
+            [only] if !in_loop(only) => return false,
+            [first, ..] => Some(*first),
+        };
+        let test = branch.test.as_ref();
+        if let Some(act) = act {
+            let act = span(*act);
+            let state = (state, written, via_self);
+            self.push_check_then_act(test, act, state, ActKind::Fill, false);
+        } else if in_callee
+            && !statements.iter().any(|stmt| assigns(stmt, &written))
+            && let Some(calls) = call_region(&statements)
+        {
+            let state = (state, written, via_self);
+            self.push_check_then_act(test, calls, state, ActKind::Fill, true);
+        } else {
+            return false;
+        }
+        true
     }
 
     /// `if self._queue: item = self._queue.popleft()`: a shared container found non-empty,
@@ -481,7 +549,13 @@ impl<'a> Lowerer<'a> {
         let Some(act) = act else {
             return;
         };
-        self.push_check_then_act(test, act, (state, written, via_self), true);
+        self.push_check_then_act(
+            test,
+            act,
+            (state, written, via_self),
+            ActKind::NeedsEntry,
+            false,
+        );
     }
 
     /// `if self._x is not None: return self._x` … `self._x = build()`: the check returns early
@@ -524,30 +598,6 @@ impl<'a> Lowerer<'a> {
         let Some(checked) = set(branch.test.as_ref()) else {
             return;
         };
-        /// The statements of a block and of the blocks nested in it that run in this function.
-        fn flatten<'s>(body: &'s [Stmt], depth: usize, out: &mut Vec<&'s Stmt>) {
-            for stmt in body {
-                out.push(stmt);
-                if depth == 0 {
-                    continue;
-                }
-                match stmt {
-                    Stmt::With(with) => flatten(&with.body, depth - 1, out),
-                    Stmt::If(branch) => {
-                        flatten(&branch.body, depth - 1, out);
-                        for clause in &branch.elif_else_clauses {
-                            flatten(&clause.body, depth - 1, out);
-                        }
-                    }
-                    Stmt::Try(attempt) => {
-                        flatten(&attempt.body, depth - 1, out);
-                        flatten(&attempt.orelse, depth - 1, out);
-                        flatten(&attempt.finalbody, depth - 1, out);
-                    }
-                    _ => {}
-                }
-            }
-        }
         let mut statements = Vec::new();
         flatten(rest, 3, &mut statements);
         self.record_check_then_act(branch.test.as_ref(), checked, statements.into_iter());
@@ -583,7 +633,13 @@ impl<'a> Lowerer<'a> {
         let written = self
             .snippet(checked, 60)
             .map_or_else(|| format!("{written}[…]"), str::to_string);
-        self.push_check_then_act(test, act, (items_of(&state), written, via_self), false);
+        self.push_check_then_act(
+            test,
+            act,
+            (items_of(&state), written, via_self),
+            ActKind::Create,
+            false,
+        );
     }
 
     /// Records a check of `checked` in `test` and the first of `statements` that acts on it.
@@ -719,20 +775,30 @@ impl<'a> Lowerer<'a> {
             };
             acts.then(|| span(stmt))
         });
+        let kind = match present_key {
+            Some(_) => ActKind::NeedsEntry,
+            None => ActKind::Create,
+        };
         if let Some(act) = act {
-            let entry_present = present_key.is_some();
-            self.push_check_then_act(test, act, (state, written, via_self), entry_present);
+            self.push_check_then_act(test, act, (state, written, via_self), kind, false);
+        } else if !statements.iter().any(|stmt| assigns(stmt, &written))
+            && let Some(calls) = call_region(&statements)
+        {
+            // `if k not in _OBJECTS: register(k)`: the act may be a helper's.
+            self.push_check_then_act(test, calls, (state, written, via_self), kind, true);
         }
     }
 
     /// Records a check of shared state (`state`, as `written`, of `self` or not) in `test`,
-    /// and the act at `act` that depends on it.
+    /// and the act at `act` that depends on it (with `act_in_callee`, the region of the calls
+    /// one of which may be the act).
     fn push_check_then_act(
         &mut self,
         test: &Expr,
         act: Span,
         (state, written, via_self): (String, String, bool),
-        entry_present: bool,
+        act_kind: ActKind,
+        act_in_callee: bool,
     ) {
         let found = CheckThenAct {
             check: span(test),
@@ -741,7 +807,8 @@ impl<'a> Lowerer<'a> {
             written,
             via_self,
             atomic: false,
-            entry_present,
+            act_kind,
+            act_in_callee,
             closure: self.closure,
         };
         self.model.functions[self.current]
@@ -787,6 +854,85 @@ impl Lowerer<'_> {
             }
             _ => false,
         }
+    }
+}
+
+/// The statements of a block and of the blocks nested in it (`with`, `if`, `try`, `for`) down
+/// to `depth` levels, outer ones first: what runs in this function after a check.
+fn flatten<'s>(body: &'s [Stmt], depth: usize, out: &mut Vec<&'s Stmt>) {
+    for stmt in body {
+        out.push(stmt);
+        if depth == 0 {
+            continue;
+        }
+        match stmt {
+            Stmt::With(with) => flatten(&with.body, depth - 1, out),
+            Stmt::For(each) => flatten(&each.body, depth - 1, out),
+            Stmt::If(branch) => {
+                flatten(&branch.body, depth - 1, out);
+                for clause in &branch.elif_else_clauses {
+                    flatten(&clause.body, depth - 1, out);
+                }
+            }
+            Stmt::Try(attempt) => {
+                flatten(&attempt.body, depth - 1, out);
+                flatten(&attempt.orelse, depth - 1, out);
+                flatten(&attempt.finalbody, depth - 1, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether a statement assigns the state written as `written`, or an item of it.
+fn assigns(stmt: &Stmt, written: &str) -> bool {
+    let target_is = |target: &Expr| match target {
+        Expr::Subscript(item) => dotted(&item.value) == written,
+        _ => dotted(target) == written,
+    };
+    match stmt {
+        Stmt::Assign(assign) => assign.targets.iter().any(target_is),
+        Stmt::AugAssign(update) => target_is(&update.target),
+        Stmt::AnnAssign(assign) => assign.value.is_some() && target_is(&assign.target),
+        _ => false,
+    }
+}
+
+/// The region of `statements` (outer ones first) that holds calls, one of which may act on a
+/// check for the caller.
+fn call_region(statements: &[&Stmt]) -> Option<Span> {
+    let start = statements.iter().map(|stmt| span(*stmt).start).min()?;
+    let end = statements.iter().map(|stmt| span(*stmt).end).max()?;
+    Some(start..end)
+}
+
+/// Methods that put items into a container.
+const FILLS: &[&str] = &["update", "append", "extend", "add", "insert", "setdefault"];
+
+/// The container an emptiness test finds empty: `not x`, `not len(x)`, `len(x) == 0`,
+/// `len(x) < 1`.
+fn tested_empty(test: &Expr) -> Option<&Expr> {
+    let int = |expr: &Expr, value: u64| {
+        matches!(expr, Expr::NumberLiteral(n)
+            if matches!(&n.value, ast::Number::Int(i) if i.as_u64() == Some(value)))
+    };
+    fn len_of(expr: &Expr) -> Option<&Expr> {
+        match expr {
+            Expr::Call(call) if is_len(call) => Some(&call.arguments.args[0]),
+            _ => None,
+        }
+    }
+    match test {
+        Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => match not.operand.as_ref() {
+            operand @ (Expr::Attribute(_) | Expr::Name(_)) => Some(operand),
+            operand => len_of(operand),
+        },
+        Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
+            ([ast::CmpOp::Eq], [zero]) if int(zero, 0) => len_of(&compare.left),
+            ([ast::CmpOp::Lt], [one]) if int(one, 1) => len_of(&compare.left),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -188,6 +188,7 @@ impl<'a> Lowerer<'a> {
             std::mem::take(&mut self.opaque_with_depth),
             std::mem::take(&mut self.state_locals),
             std::mem::take(&mut self.repeat_depth),
+            std::mem::take(&mut self.loop_bound),
             std::mem::take(&mut self.non_blocking_attempts),
             std::mem::take(&mut self.exception_releases),
         );
@@ -253,6 +254,7 @@ impl<'a> Lowerer<'a> {
             self.opaque_with_depth,
             self.state_locals,
             self.repeat_depth,
+            self.loop_bound,
             self.non_blocking_attempts,
             self.exception_releases,
         ) = saved;
@@ -827,7 +829,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.iterated(&for_stmt.iter, for_stmt.is_async);
                 self.visit_expr(&for_stmt.target);
                 self.repeat_depth += 1;
+                let outer = self.loop_bound.len();
+                bound_names(&for_stmt.target, &mut self.loop_bound);
+                assigned_names(&for_stmt.body, &mut self.loop_bound);
                 self.visit_body(&for_stmt.body);
+                self.loop_bound.truncate(outer);
                 self.repeat_depth -= 1;
                 self.visit_body(&for_stmt.orelse);
             }
@@ -947,5 +953,64 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             _ => visitor::walk_expr(self, expr),
         })
+    }
+}
+
+/// The names an assignment target binds (`x`, `a, (b, c)`, `*rest`).
+fn bound_names(target: &Expr, out: &mut Vec<String>) {
+    match target {
+        Expr::Name(name) => out.push(name.id.to_string()),
+        Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
+            elts.iter().for_each(|e| bound_names(e, out));
+        }
+        Expr::Starred(starred) => bound_names(&starred.value, out),
+        _ => {}
+    }
+}
+
+/// The names a block assigns, in nested blocks too (not in nested functions or classes).
+fn assigned_names(body: &[Stmt], out: &mut Vec<String>) {
+    for stmt in body {
+        match stmt {
+            Stmt::Assign(assign) => assign.targets.iter().for_each(|t| bound_names(t, out)),
+            Stmt::AnnAssign(assign) => bound_names(&assign.target, out),
+            Stmt::AugAssign(update) => bound_names(&update.target, out),
+            Stmt::For(each) => {
+                bound_names(&each.target, out);
+                assigned_names(&each.body, out);
+                assigned_names(&each.orelse, out);
+            }
+            Stmt::While(each) => {
+                assigned_names(&each.body, out);
+                assigned_names(&each.orelse, out);
+            }
+            Stmt::If(branch) => {
+                assigned_names(&branch.body, out);
+                for clause in &branch.elif_else_clauses {
+                    assigned_names(&clause.body, out);
+                }
+            }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    if let Some(target) = &item.optional_vars {
+                        bound_names(target, out);
+                    }
+                }
+                assigned_names(&with.body, out);
+            }
+            Stmt::Try(attempt) => {
+                assigned_names(&attempt.body, out);
+                for handler in &attempt.handlers {
+                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                    if let Some(name) = &handler.name {
+                        out.push(name.id.to_string());
+                    }
+                    assigned_names(&handler.body, out);
+                }
+                assigned_names(&attempt.orelse, out);
+                assigned_names(&attempt.finalbody, out);
+            }
+            _ => {}
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::guards::Temporaries;
 use super::semantic::is_deferred;
 use super::syntax::{OwnMethodCalls, bound_name, expr_start, names_path, written};
 use crate::knowledge::Returns;
-use crate::model::{Access, CheckThenAct, Span, StateWrite};
+use crate::model::{Access, ActKind, CheckThenAct, Span, StateWrite};
 
 impl Lowerer<'_> {
     /// The identities of the locks a temporary guard in this expression takes
@@ -174,7 +174,8 @@ impl Lowerer<'_> {
                 state: atomic.clone(),
                 written: atomic,
                 atomic: true,
-                entry_present: false,
+                act_kind: ActKind::Create,
+                act_in_callee: false,
                 closure: self.closure,
             };
             self.model.functions[self.current]

@@ -41,6 +41,7 @@ impl Lowerer<'_> {
                 repeated,
                 if_thread_subclass: false,
                 executor: None,
+                shared_arguments: Default::default(),
             };
             match (handed.unwrap_or(arg), found) {
                 (_, Some(HandedOver::Closure(number))) => started.closure = number,
