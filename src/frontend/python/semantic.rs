@@ -846,7 +846,8 @@ pub(super) struct BoundNames {
 }
 
 impl BoundNames {
-    fn target(&mut self, target: &Expr) {
+    /// Notes the names an assignment or loop target binds (`x`, `a, (b, c)`, `*rest`).
+    pub(super) fn target(&mut self, target: &Expr) {
         match target {
             Expr::Name(name) => self.names.push((name.id.to_string(), false)),
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {

@@ -7,7 +7,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 use super::Lowerer;
 use super::conditions::{always_leaves, raises, single_return};
 use super::locks::{LockUses, awaits_in};
-use super::semantic::{Binding, ClassAttributes, ClassInfo, Scope, ScopeKind};
+use super::semantic::{Binding, BoundNames, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{
     catches, catches_would_block, claims_thread_safety, first_param, is_classmethod, is_main_guard,
     is_new_container, is_staticmethod, released_on_exceptions, span,
@@ -467,6 +467,24 @@ impl<'a> Lowerer<'a> {
     /// The iterable of a `for` or a comprehension. `for role in roles:` uses `roles` as the
     /// result of a call would be used, as reading one of its attributes does (see
     /// `visit_expr`): a coroutine bound to `roles` cannot be iterated.
+    /// The type every element of a list, tuple or set display has, when they agree.
+    fn element_type(&self, iter: &Expr) -> Option<String> {
+        let (Expr::List(ast::ExprList { elts, .. })
+        | Expr::Tuple(ast::ExprTuple { elts, .. })
+        | Expr::Set(ast::ExprSet { elts, .. })) = iter
+        else {
+            return None;
+        };
+        let mut types = elts
+            .iter()
+            .map(|element| match self.semantic.type_of(element) {
+                Some(Returns::One(ty)) => Some(ty),
+                _ => None,
+            });
+        let first = types.next()??;
+        types.all(|ty| ty.as_ref() == Some(&first)).then_some(first)
+    }
+
     fn iterated(&mut self, iter: &'a Expr, is_async: bool) {
         match iter {
             Expr::Name(name) if !is_async && name.ctx == ast::ExprContext::Load => {
@@ -828,10 +846,18 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.iteration(&for_stmt.iter);
                 self.iterated(&for_stmt.iter, for_stmt.is_async);
                 self.visit_expr(&for_stmt.target);
+                // `for q in [self._cmdq, self._updateq]:` with both of one type: `q` is one.
+                if let Some(ty) = self.element_type(&for_stmt.iter) {
+                    self.semantic
+                        .assign(&for_stmt.target, None, Some(Returns::One(ty)));
+                }
                 self.repeat_depth += 1;
                 let outer = self.loop_bound.len();
-                bound_names(&for_stmt.target, &mut self.loop_bound);
-                assigned_names(&for_stmt.body, &mut self.loop_bound);
+                let mut bound = BoundNames::default();
+                bound.target(&for_stmt.target);
+                bound.visit_body(&for_stmt.body);
+                let names = bound.names.into_iter().map(|(name, _)| name);
+                self.loop_bound.extend(names);
                 self.visit_body(&for_stmt.body);
                 self.loop_bound.truncate(outer);
                 self.repeat_depth -= 1;
@@ -953,64 +979,5 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             _ => visitor::walk_expr(self, expr),
         })
-    }
-}
-
-/// The names an assignment target binds (`x`, `a, (b, c)`, `*rest`).
-fn bound_names(target: &Expr, out: &mut Vec<String>) {
-    match target {
-        Expr::Name(name) => out.push(name.id.to_string()),
-        Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
-            elts.iter().for_each(|e| bound_names(e, out));
-        }
-        Expr::Starred(starred) => bound_names(&starred.value, out),
-        _ => {}
-    }
-}
-
-/// The names a block assigns, in nested blocks too (not in nested functions or classes).
-fn assigned_names(body: &[Stmt], out: &mut Vec<String>) {
-    for stmt in body {
-        match stmt {
-            Stmt::Assign(assign) => assign.targets.iter().for_each(|t| bound_names(t, out)),
-            Stmt::AnnAssign(assign) => bound_names(&assign.target, out),
-            Stmt::AugAssign(update) => bound_names(&update.target, out),
-            Stmt::For(each) => {
-                bound_names(&each.target, out);
-                assigned_names(&each.body, out);
-                assigned_names(&each.orelse, out);
-            }
-            Stmt::While(each) => {
-                assigned_names(&each.body, out);
-                assigned_names(&each.orelse, out);
-            }
-            Stmt::If(branch) => {
-                assigned_names(&branch.body, out);
-                for clause in &branch.elif_else_clauses {
-                    assigned_names(&clause.body, out);
-                }
-            }
-            Stmt::With(with) => {
-                for item in &with.items {
-                    if let Some(target) = &item.optional_vars {
-                        bound_names(target, out);
-                    }
-                }
-                assigned_names(&with.body, out);
-            }
-            Stmt::Try(attempt) => {
-                assigned_names(&attempt.body, out);
-                for handler in &attempt.handlers {
-                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
-                    if let Some(name) = &handler.name {
-                        out.push(name.id.to_string());
-                    }
-                    assigned_names(&handler.body, out);
-                }
-                assigned_names(&attempt.orelse, out);
-                assigned_names(&attempt.finalbody, out);
-            }
-            _ => {}
-        }
     }
 }
