@@ -573,7 +573,7 @@ impl Builder<'_, '_> {
             let at = Acquisition { function: id, hold };
             if lock_hold.scope == LockScope::Local
                 || lock_hold.context == Context::Offloaded
-                || lock_hold.closure != 0
+                || !function.runs_in_body(lock_hold.closure)
             {
                 continue;
             }
@@ -598,7 +598,8 @@ impl Builder<'_, '_> {
             let Some(callee) = self.project.target(site) else {
                 continue;
             };
-            if callee == id || c.closure != 0 || !self.runs_now(id, call, callee) {
+            if callee == id || !function.runs_in_body(c.closure) || !self.runs_now(id, call, callee)
+            {
                 continue;
             }
             for entry in self.summaries.get(&callee).into_iter().flatten() {
@@ -730,11 +731,13 @@ impl Builder<'_, '_> {
                     continue;
                 };
                 for (k, inner) in holds.iter().enumerate() {
-                    if k == h
-                        || !outer.covers(inner.span.start)
-                        || inner.context != outer.context
-                        || inner.closure != outer.closure
-                    {
+                    // Where it is taken, seen from the hold (a closure's: where it is called).
+                    let Some(position) =
+                        function.runs_under(inner.closure, inner.span.start, outer)
+                    else {
+                        continue;
+                    };
+                    if k == h || inner.context != outer.context {
                         continue;
                     }
                     let Some(b) = self.resolved(Acquisition {
@@ -743,7 +746,7 @@ impl Builder<'_, '_> {
                     }) else {
                         continue;
                     };
-                    if self.free_at(id, inner.span.start) == Some(a.node) {
+                    if self.free_at(id, position) == Some(a.node) {
                         continue;
                     }
                     let same_object = match (outer.scope, inner.scope) {
@@ -752,14 +755,14 @@ impl Builder<'_, '_> {
                         }
                         (x, y) => x == y,
                     };
-                    let position = inner.span.start;
                     self.taken_while_held(outer_at, a, b, same_object, position, Inner::Direct(k));
                 }
                 for (index, call) in function.calls.iter().enumerate() {
-                    if !outer.covers(call.span.start)
-                        || call.context != outer.context
-                        || call.closure != outer.closure
-                    {
+                    let Some(position) = function.runs_under(call.closure, call.span.start, outer)
+                    else {
+                        continue;
+                    };
+                    if call.context != outer.context {
                         continue;
                     }
                     let site = CallSite {
@@ -778,7 +781,7 @@ impl Builder<'_, '_> {
                     for entry in entries.clone() {
                         // Only where `a` was free: never while this thread holds it.
                         if entry.needs_free == Some(a.node)
-                            || self.free_at(id, call.span.start) == Some(a.node)
+                            || self.free_at(id, position) == Some(a.node)
                         {
                             continue;
                         }
@@ -807,7 +810,7 @@ impl Builder<'_, '_> {
                             node: entry.node,
                             lock: entry.lock,
                         };
-                        self.taken_while_held(outer_at, a, b, same_object, call.span.start, inner);
+                        self.taken_while_held(outer_at, a, b, same_object, position, inner);
                     }
                 }
             }

@@ -248,6 +248,10 @@ pub struct Function {
     /// (a literal, an input of this function, a keyword), by call in ascending order. Only
     /// calls of something that may be a project function are noted.
     pub call_arguments: ThinVec<ArgumentFact>,
+    /// Rust: closures bound to a local and called by it (`let reload = || ..; reload();`):
+    /// the closure's number, where it is called, and the closure that call is in (0: none).
+    /// The closure's body runs there, under what is held there.
+    pub local_closure_calls: ThinVec<(u32, Span, u32)>,
 }
 
 /// A use of shared state at one site: a read in an `if`/`while` condition, a change in place
@@ -554,6 +558,53 @@ impl LockHold {
 }
 
 impl Function {
+    /// Where code of closure `closure` (0: the function's own code) at `position` runs while
+    /// `hold` is held, as a position in the hold's own code: there, if it is in the hold's
+    /// closure and region, or where a closure bound to a local is called from there (a few
+    /// closures deep). `None`: it does not run under the hold.
+    pub fn runs_under(&self, closure: u32, position: usize, hold: &LockHold) -> Option<usize> {
+        self.runs_under_within(closure, position, hold, 3)
+    }
+
+    fn runs_under_within(
+        &self,
+        closure: u32,
+        position: usize,
+        hold: &LockHold,
+        depth: u8,
+    ) -> Option<usize> {
+        if closure == hold.closure {
+            return hold.covers(position).then_some(position);
+        }
+        if depth == 0 {
+            return None;
+        }
+        self.local_closure_calls
+            .iter()
+            .filter(|(called, ..)| *called == closure)
+            .find_map(|(_, at, from)| self.runs_under_within(*from, at.start, hold, depth - 1))
+    }
+
+    /// Whether code of closure `closure` runs whenever the function's own code does: it is
+    /// that code (0), or a closure bound to a local and called from it.
+    pub fn runs_in_body(&self, closure: u32) -> bool {
+        let mut closure = closure;
+        for _ in 0..4 {
+            if closure == 0 {
+                return true;
+            }
+            match self
+                .local_closure_calls
+                .iter()
+                .find(|(called, ..)| *called == closure)
+            {
+                Some((_, _, from)) => closure = *from,
+                None => return false,
+            }
+        }
+        false
+    }
+
     /// A constructor (or test set-up method): state it writes is not shared yet. Rust's
     /// `new`/`default` only in Rust (a Python method named `default` is an ordinary one).
     pub fn is_constructor(&self) -> bool {
@@ -607,6 +658,7 @@ impl Function {
             attribute_values: ThinVec::new(),
             call_conditions: ThinVec::new(),
             call_arguments: ThinVec::new(),
+            local_closure_calls: ThinVec::new(),
         }
     }
 

@@ -111,6 +111,16 @@ impl Lowerer<'_> {
             other => other,
         };
         let span = expr_start(&call.func)..call.paren_token.span.close().byte_range().end;
+        // `reload()` of `let reload = || ..;`: the closure's body runs here.
+        if let Expr::Path(path) = call.func.as_ref()
+            && let Some(name) = path.path.get_ident()
+            && let Some(&(_, number)) = self.local_closures.iter().rev().find(|(n, _)| name == n)
+        {
+            let called = (number, span.clone(), self.closure);
+            self.model.functions[self.current]
+                .local_closure_calls
+                .push(called);
+        }
         let entry = self.tables.thread_entry(callee.as_deref(), None).is_some();
         if let Some(callee) = &callee {
             self.lock_through_arguments(callee, &call.args, &span, 0);

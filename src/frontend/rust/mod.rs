@@ -73,6 +73,7 @@ pub fn lower(
         closure: 0,
         closures: 0,
         inline_closures: 0,
+        local_closures: Vec::new(),
         handed_over: (usize::MAX, None),
         offloaded_closure: usize::MAX,
         prefix: Vec::new(),
@@ -135,6 +136,9 @@ struct Lowerer<'t> {
     /// How many closures run inline (by an iterator adapter) enclose the code: it may run
     /// once per element.
     inline_closures: usize,
+    /// Closures of the current function bound to a local (`let reload = || ..;`): the name
+    /// and the closure's number, latest last.
+    local_closures: Vec<(String, u32)>,
     /// While a thread-starting call's argument is walked: where the closure or async block it
     /// hands over starts, and that closure's number or that block's function once met.
     handed_over: (usize, Option<threads::HandedOver>),

@@ -828,6 +828,13 @@ impl<'t> SemanticModel<'t> {
     /// glob when exactly one is in scope, else the only glob in scope.
     fn glob_type(&self, path: &syn::Path) -> Option<String> {
         let candidates = self.glob_candidates(path);
+        // One the tables know as a wrapper (`Mut` of `use bevy_ecs::prelude::*;`).
+        if let Some(known) = candidates
+            .iter()
+            .find(|c| self.tables.wrappers.contains(*c))
+        {
+            return Some(known.clone());
+        }
         let crate_name = self.crate_name();
         let mut own = candidates
             .iter()
@@ -928,20 +935,23 @@ impl<'t> SemanticModel<'t> {
                     let element = self.resolve_bound_type(element, bound, depth)?;
                     return Some(kind.of(&element));
                 }
-                if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
-                    // A type only a glob import can bring is that module's: the crate's own
-                    // glob (`use crate::state::*;`) if there is one, else the only glob.
-                    if !self.fields.contains_key(&name)
-                        && !PRELUDE_TYPES.contains(&name.as_str())
-                        && name.starts_with(|c: char| c.is_ascii_uppercase())
-                        && let Some(glob) = self.glob_type(&type_path.path)
-                    {
-                        return self.canonical_type(glob, &last.arguments, depth);
-                    }
-                    // A type of this crate, or from the prelude: keep its bare name.
-                    return Some(name);
-                }
-                let canonical = self.resolve_qualified_name(&type_path.path)?;
+                let canonical =
+                    if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
+                        // A type only a glob import can bring is that module's: the crate's own
+                        // glob (`use crate::state::*;`) if there is one, else the only glob.
+                        if !self.fields.contains_key(&name)
+                            && !PRELUDE_TYPES.contains(&name.as_str())
+                            && name.starts_with(|c: char| c.is_ascii_uppercase())
+                            && let Some(glob) = self.glob_type(&type_path.path)
+                        {
+                            glob
+                        } else {
+                            // A type of this crate, or from the prelude: keep its bare name.
+                            return Some(name);
+                        }
+                    } else {
+                        self.resolve_qualified_name(&type_path.path)?
+                    };
                 // A framework's wrapper (`web::Data<AppState>`): what it wraps.
                 if self.tables.wrappers.contains(&canonical)
                     && let syn::PathArguments::AngleBracketed(args) = &last.arguments

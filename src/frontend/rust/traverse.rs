@@ -46,12 +46,14 @@ impl Lowerer<'_> {
         let loop_depth = std::mem::take(&mut self.loop_depth);
         let for_depth = std::mem::take(&mut self.for_depth);
         let inline_closures = std::mem::take(&mut self.inline_closures);
+        let local_closures = std::mem::take(&mut self.local_closures);
         let atomic_locals = std::mem::take(&mut self.atomic_locals);
         self.semantic.push_locals();
         body(self);
         self.semantic.pop_locals();
         (self.for_depth, self.atomic_locals) = (for_depth, atomic_locals);
         self.inline_closures = inline_closures;
+        self.local_closures = local_closures;
         (self.current, self.context, self.loop_depth) = (saved.0, saved.1, loop_depth);
     }
 
@@ -284,6 +286,17 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     }
 
     fn visit_local(&mut self, local: &'ast syn::Local) {
+        // `let reload = || ..;`: the number the closure is about to get (another `let` of
+        // the name hides it).
+        if let Some(name) = bound_name(&local.pat) {
+            self.local_closures.retain(|(bound, _)| *bound != name);
+            if let Some(init) = &local.init
+                && let Expr::Closure(closure) = init.expr.as_ref()
+                && closure.asyncness.is_none()
+            {
+                self.local_closures.push((name, self.closures + 1));
+            }
+        }
         if let Some(init) = &local.init {
             self.visit_expr(&init.expr);
             if let Some((_, diverge)) = &init.diverge {
@@ -459,11 +472,23 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
                 false => self.context,
             };
             let context = std::mem::replace(&mut self.context, context);
-            let closure = std::mem::replace(&mut self.closure, self.closures);
+            let number = self.closures;
+            let outer = std::mem::replace(&mut self.closure, number);
             self.semantic.push_locals();
-            bind_params(self);
+            // `|| self.m.lock().unwrap().clear()`: the body's guards live to its end.
+            if !matches!(&*closure.body, Expr::Block(_)) {
+                let end = super::syntax::expr_end(&closure.body)
+                    .unwrap_or_else(|| expr_start(&closure.body) + 1);
+                for input in &closure.inputs {
+                    self.semantic.bind_pattern(input, None);
+                }
+                self.expression_guards(std::iter::once(&*closure.body), end);
+                self.visit_expr(&closure.body);
+            } else {
+                bind_params(self);
+            }
             self.semantic.pop_locals();
-            (self.loop_depth, self.closure, self.context) = (loop_depth, closure, context);
+            (self.loop_depth, self.closure, self.context) = (loop_depth, outer, context);
         }
     }
 
