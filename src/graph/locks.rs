@@ -720,6 +720,9 @@ impl Builder<'_, '_> {
     /// Edges and double locks: for each hold, what is taken while it is held.
     fn edges(&mut self) {
         let project = self.project;
+        // A function's parameter locks taken one inside the other (`fn load(models, resources)`
+        // locks `models`, then `resources`): the order its callers' locks are taken in.
+        let mut parameter_orders = Vec::new();
         for (id, function) in project.functions() {
             let holds = &function.lock_holds[..function.lock_holds.len().min(MAX_PAIRED_HOLDS)];
             for (h, outer) in holds.iter().enumerate() {
@@ -739,6 +742,13 @@ impl Builder<'_, '_> {
                     };
                     if k == h || inner.context != outer.context {
                         continue;
+                    }
+                    if let (LockScope::Local, LockScope::Local, Some(i), Some(j)) =
+                        (outer.scope, inner.scope, outer.parameter, inner.parameter)
+                        && i != j
+                        && inner.closure == outer.closure
+                    {
+                        parameter_orders.push((id, i, j, k));
                     }
                     let Some(b) = self.resolved(Acquisition {
                         function: id,
@@ -813,6 +823,53 @@ impl Builder<'_, '_> {
                         self.taken_while_held(outer_at, a, b, same_object, position, inner);
                     }
                 }
+            }
+        }
+        self.parameter_order_edges(parameter_orders);
+    }
+
+    /// For each call of a function that takes its parameter lock `j` while holding its
+    /// parameter lock `i`, an edge from the lock the caller hands over as argument `i` to the
+    /// one it hands over as argument `j` (`load(&self.models, &self.resources)`).
+    fn parameter_order_edges(&mut self, orders: Vec<(FunctionId, u8, u8, usize)>) {
+        let project = self.project;
+        for (callee, i, j, inner) in orders {
+            for site in project.call_sites_to(callee) {
+                let call = project.call(site);
+                let caller = project.function(site.caller);
+                let given = |index: u8| {
+                    caller
+                        .lock_holds
+                        .iter()
+                        .position(|hold| hold.argument == Some(index) && hold.span == call.span)
+                };
+                let (Some(outer), Some(taken)) = (given(i), given(j)) else {
+                    continue;
+                };
+                let outer_at = Acquisition {
+                    function: site.caller,
+                    hold: outer,
+                };
+                let taken_at = Acquisition {
+                    function: site.caller,
+                    hold: taken,
+                };
+                let (Some(a), Some(b)) = (self.resolved(outer_at), self.resolved(taken_at)) else {
+                    continue;
+                };
+                if a.node == b.node {
+                    continue;
+                }
+                let leaf = Acquisition {
+                    function: callee,
+                    hold: inner,
+                };
+                let inner = Inner::Call {
+                    chain: vec![site],
+                    leaf,
+                };
+                let position = call.span.start + 1;
+                self.taken_while_held(outer_at, a, b, false, position, inner);
             }
         }
     }

@@ -600,6 +600,13 @@ impl<'a> Project<'a> {
             .get_or_init(|| petgraph::algo::tarjan_scc(&self.graph))
     }
 
+    /// The resolved calls of a function.
+    pub fn call_sites_to(&self, id: FunctionId) -> impl Iterator<Item = CallSite> + '_ {
+        self.graph
+            .edges_directed(self.node(id), petgraph::Direction::Incoming)
+            .map(|e| petgraph::visit::EdgeRef::weight(&e).site)
+    }
+
     /// Whether the function has callers in the project and every call to it satisfies
     /// `covered` — or comes from a function whose own callers all do, up to `depth` callers up
     /// (a helper that expects its caller to hold a lock).

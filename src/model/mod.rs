@@ -541,8 +541,12 @@ pub struct LockHold {
     pub object: u32,
     /// Rust: the function's parameter (counting `self`) whose field the lock is (`region` in
     /// `region.buffer.read()` in `fn flush(region: &Region)`): a caller that passes an object
-    /// whose lock it holds has this lock taken again.
+    /// whose lock it holds has this lock taken again. For a local-scoped lock: the parameter
+    /// that is the lock (`models` in `fn load(models: &RwLock<..>)`).
     pub parameter: Option<u8>,
+    /// Rust: a lock handed to the call at `span` as its argument with this index (counting
+    /// `self`) for the callee to lock: it is held for the call.
+    pub argument: Option<u8>,
     /// Rust: parts of the region where the guard is gone: from a `drop(guard)` in a branch
     /// that returns to that branch's end (`if bad { drop(guard); return; }`).
     pub holes: ThinVec<Span>,

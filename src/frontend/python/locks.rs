@@ -437,6 +437,7 @@ impl<'a> Lowerer<'a> {
             closure: self.closure,
             object: 0,
             parameter: None,
+            argument: None,
             holes: thin_vec::ThinVec::new(),
         };
         self.model.functions[self.current]
@@ -590,6 +591,7 @@ impl<'a> Lowerer<'a> {
             closure: self.closure,
             object,
             parameter: None,
+            argument: None,
             holes: thin_vec::ThinVec::new(),
         };
         self.model.functions[self.current].lock_holds.push(hold);

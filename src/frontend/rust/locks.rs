@@ -493,6 +493,13 @@ impl Lowerer<'_> {
             if let Some(named) = self.lock_identity(arg) {
                 let lock = written(arg);
                 self.record_hold(span.clone(), span.end, Some(named), lock, kind, Vec::new());
+                let index = args
+                    .iter()
+                    .position(|a| std::ptr::eq(a, arg))
+                    .map(|i| i + self_offset);
+                if let Some(hold) = self.model.functions[self.current].lock_holds.last_mut() {
+                    hold.argument = index.and_then(|i| u8::try_from(i).ok());
+                }
             }
         }
     }
@@ -807,6 +814,7 @@ impl Lowerer<'_> {
             Some((owner, _)) if scope == LockScope::Field && !via_self => {
                 self.parameter_index(owner)
             }
+            None if scope == LockScope::Local => self.parameter_index(&lock),
             _ => None,
         };
         let hold = LockHold {
@@ -823,6 +831,7 @@ impl Lowerer<'_> {
             closure: self.closure,
             object,
             parameter,
+            argument: None,
             holes: thin_vec::ThinVec::new(),
         };
         self.model.functions[self.current].lock_holds.push(hold);
