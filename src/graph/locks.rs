@@ -116,6 +116,9 @@ pub struct LockGraph {
     pub double_locks: Vec<DoubleLock>,
     /// Per file, per function, per hold: the lock it takes, if it is one.
     holds: Vec<Vec<Vec<Option<Resolved>>>>,
+    /// Fields that hold one lock with another field, whose node bears that other's name (see
+    /// [`shared_locks`]).
+    pub shared: HashMap<String, String>,
 }
 
 /// How many pieces of evidence an edge keeps.
@@ -143,6 +146,8 @@ impl LockGraph {
             summaries: HashMap::default(),
             double_locks: Vec::new(),
             double_locked_at: HashSet::default(),
+            shared: HashMap::default(),
+            parameter_orders: Vec::new(),
         };
         builder.resolve_holds(&tables);
         builder.summarise(max_depth);
@@ -151,6 +156,7 @@ impl LockGraph {
             graph: builder.graph,
             double_locks: builder.double_locks,
             holds: builder.resolved,
+            shared: builder.shared,
         }
     }
 
@@ -351,7 +357,34 @@ struct Builder<'p, 'a> {
     /// Where a double lock is already recorded (holding function, inner site): the same
     /// re-acquisition under several outer holds is one bug.
     double_locked_at: HashSet<(FunctionId, usize)>,
+    /// Lock identities that name one lock shared through fields of several structs (see
+    /// [`shared_locks`]), to the identity that stands for it.
+    shared: HashMap<String, String>,
+    /// Locks taken while a function holds a lock it is given (see
+    /// [`Builder::parameter_order_edges`]).
+    parameter_orders: Vec<ParameterOrder>,
 }
+
+/// A lock taken while a function holds the lock it is given as parameter `held`.
+struct ParameterOrder {
+    function: FunctionId,
+    held: u8,
+    /// The held lock as the function resolves it (its type).
+    held_lock: Resolved,
+    taken: Taken,
+    inner: Inner,
+}
+
+/// What a [`ParameterOrder`] takes: the lock given as another parameter (as the function
+/// resolves it), or a known lock.
+#[derive(Clone, Copy)]
+enum Taken {
+    Parameter(u8, Resolved),
+    Lock(Resolved),
+}
+
+/// At most this many parameter orders are kept (each is instantiated at every call).
+const MAX_PARAMETER_ORDERS: usize = 100_000;
 
 impl Builder<'_, '_> {
     /// Gives every hold its node and lock type: from its own type, or else from the lock
@@ -367,6 +400,7 @@ impl Builder<'_, '_> {
                     .or_insert((file, definition));
             }
         }
+        self.shared = shared_locks(project);
         for (file, model) in project.models.iter().enumerate() {
             let tables = tables(file);
             let mut per_function = Vec::with_capacity(model.functions.len());
@@ -446,6 +480,10 @@ impl Builder<'_, '_> {
             return None;
         }
         let identity = definition.map_or(identity, |(_, d)| d.identity.as_str());
+        let identity = match self.shared.get(identity) {
+            Some(one) => one.as_str(),
+            None => identity,
+        };
         let node = match self.nodes.get(identity) {
             Some(node) => *node,
             None => {
@@ -720,9 +758,6 @@ impl Builder<'_, '_> {
     /// Edges and double locks: for each hold, what is taken while it is held.
     fn edges(&mut self) {
         let project = self.project;
-        // A function's parameter locks taken one inside the other (`fn load(models, resources)`
-        // locks `models`, then `resources`): the order its callers' locks are taken in.
-        let mut parameter_orders = Vec::new();
         for (id, function) in project.functions() {
             let holds = &function.lock_holds[..function.lock_holds.len().min(MAX_PAIRED_HOLDS)];
             for (h, outer) in holds.iter().enumerate() {
@@ -742,13 +777,6 @@ impl Builder<'_, '_> {
                     };
                     if k == h || inner.context != outer.context {
                         continue;
-                    }
-                    if let (LockScope::Local, LockScope::Local, Some(i), Some(j)) =
-                        (outer.scope, inner.scope, outer.parameter, inner.parameter)
-                        && i != j
-                        && inner.closure == outer.closure
-                    {
-                        parameter_orders.push((id, i, j, k));
                     }
                     let Some(b) = self.resolved(Acquisition {
                         function: id,
@@ -825,15 +853,36 @@ impl Builder<'_, '_> {
                 }
             }
         }
-        self.parameter_order_edges(parameter_orders);
+        self.parameter_order_edges();
     }
 
-    /// For each call of a function that takes its parameter lock `j` while holding its
-    /// parameter lock `i`, an edge from the lock the caller hands over as argument `i` to the
-    /// one it hands over as argument `j` (`load(&self.models, &self.resources)`).
-    fn parameter_order_edges(&mut self, orders: Vec<(FunctionId, u8, u8, usize)>) {
+    /// For each call of a function that takes a lock while holding a lock it is given as its
+    /// parameter `i` (`fn load(models: &RwLock<..>, resources: &RwLock<..>)` locks `models`,
+    /// then `resources` or a field's lock): an edge from the lock the caller hands over as
+    /// argument `i` to that lock — or, for another parameter lock `j`, to the lock handed over
+    /// as argument `j` (`load(&self.models, &self.resources)`).
+    fn parameter_order_edges(&mut self) {
+        // A caller that hands on a lock it is given itself is a parameter order of its own:
+        // a few rounds follow them up.
+        for _ in 0..3 {
+            if self.parameter_orders.is_empty() {
+                break;
+            }
+            self.instantiate_parameter_orders();
+        }
+        self.parameter_orders.clear();
+    }
+
+    fn instantiate_parameter_orders(&mut self) {
         let project = self.project;
-        for (callee, i, j, inner) in orders {
+        for order in std::mem::take(&mut self.parameter_orders) {
+            let ParameterOrder {
+                function: callee,
+                held,
+                held_lock,
+                taken,
+                inner,
+            } = order;
             for site in project.call_sites_to(callee) {
                 let call = project.call(site);
                 let caller = project.function(site.caller);
@@ -843,30 +892,53 @@ impl Builder<'_, '_> {
                         .iter()
                         .position(|hold| hold.argument == Some(index) && hold.span == call.span)
                 };
-                let (Some(outer), Some(taken)) = (given(i), given(j)) else {
+                // The caller's lock handed over as argument `index`: as the caller resolved
+                // it, or (handed on to a function that does not lock it itself) the lock its
+                // identity names, of the type the callee locks it as.
+                let handed = |index: u8, lock: Resolved| {
+                    let hold = given(index)?;
+                    let at = Acquisition {
+                        function: site.caller,
+                        hold,
+                    };
+                    let resolved = self.resolved(at).or_else(|| {
+                        let identity = caller.lock_holds[hold].identity.as_str();
+                        let identity = self.shared.get(identity).map_or(identity, String::as_str);
+                        let node = *self.nodes.get(identity)?;
+                        Some(Resolved {
+                            node,
+                            lock: lock.lock,
+                        })
+                    })?;
+                    Some((at, resolved))
+                };
+                let Some((outer_at, a)) = handed(held, held_lock) else {
                     continue;
                 };
-                let outer_at = Acquisition {
-                    function: site.caller,
-                    hold: outer,
-                };
-                let taken_at = Acquisition {
-                    function: site.caller,
-                    hold: taken,
-                };
-                let (Some(a), Some(b)) = (self.resolved(outer_at), self.resolved(taken_at)) else {
-                    continue;
+                let b = match taken {
+                    Taken::Parameter(j, lock) => {
+                        let Some((_, b)) = handed(j, lock) else {
+                            continue;
+                        };
+                        b
+                    }
+                    Taken::Lock(b) => b,
                 };
                 if a.node == b.node {
                     continue;
                 }
-                let leaf = Acquisition {
-                    function: callee,
-                    hold: inner,
-                };
-                let inner = Inner::Call {
-                    chain: vec![site],
-                    leaf,
+                let inner = match &inner {
+                    Inner::Direct(hold) => Inner::Call {
+                        chain: vec![site],
+                        leaf: Acquisition {
+                            function: callee,
+                            hold: *hold,
+                        },
+                    },
+                    Inner::Call { chain, leaf } => Inner::Call {
+                        chain: std::iter::once(site).chain(chain.iter().copied()).collect(),
+                        leaf: *leaf,
+                    },
                 };
                 let position = call.span.start + 1;
                 self.taken_while_held(outer_at, a, b, false, position, inner);
@@ -886,6 +958,32 @@ impl Builder<'_, '_> {
         position: usize,
         inner: Inner,
     ) {
+        // Held as the function's parameter: its callers' locks, instantiated per call.
+        let held = &self.project.function(outer.function).lock_holds[outer.hold];
+        if let (LockScope::Local, Some(i)) = (held.scope, held.parameter) {
+            let taken = match &inner {
+                Inner::Direct(k) => {
+                    let hold = &self.project.function(outer.function).lock_holds[*k];
+                    match (hold.scope, hold.parameter) {
+                        (LockScope::Local, Some(j)) if j != i => Some(Taken::Parameter(j, b)),
+                        (LockScope::Local, _) => None,
+                        _ => Some(Taken::Lock(b)),
+                    }
+                }
+                Inner::Call { .. } => Some(Taken::Lock(b)),
+            };
+            if let Some(taken) = taken
+                && self.parameter_orders.len() < MAX_PARAMETER_ORDERS
+            {
+                self.parameter_orders.push(ParameterOrder {
+                    function: outer.function,
+                    held: i,
+                    held_lock: a,
+                    taken,
+                    inner: inner.clone(),
+                });
+            }
+        }
         if b.node == a.node {
             // A second read waits only for a writer of another thread: a function-local lock
             // (one created here, or a parameter, which this analysis cannot follow) is not
@@ -965,6 +1063,58 @@ fn given_as_owner(call: &Call, owner: Receiver, held: &LockHold) -> bool {
             && ((held.object != 0 && argument.object == held.object)
                 || (held.via_self && argument.receiver == Receiver::Own))
     })
+}
+
+/// Struct fields that hold one `Arc<Lock<T>>` of the same project type `T` in several structs
+/// (`ChunkBuilder.resources` and `Factory.resources`, both `Arc<RwLock<resources::Manager>>`):
+/// the program shares one lock through them, as it shares one through every instance of a
+/// struct. Each maps to the field of its group the project locks most often (its name is
+/// the one messages show), as one node of the graph.
+fn shared_locks(project: &Project) -> HashMap<String, String> {
+    let mut groups: HashMap<(&str, &str), Vec<&str>> = HashMap::default();
+    for model in &project.models {
+        for definition in &model.lock_definitions {
+            if let Some(shared) = &definition.shared {
+                let key = (definition.kind.as_str(), shared.as_str());
+                groups
+                    .entry(key)
+                    .or_default()
+                    .push(definition.identity.as_str());
+            }
+        }
+    }
+    groups.retain(|(_, ty), fields| {
+        fields.sort_unstable();
+        fields.dedup();
+        fields.len() >= 2
+            && (project.index.is_class(ty) || !project.index.attribute_types(ty).is_empty())
+    });
+    if groups.is_empty() {
+        return HashMap::default();
+    }
+    let grouped: HashSet<&str> = groups.values().flatten().copied().collect();
+    let mut uses: HashMap<&str, usize> = HashMap::default();
+    for (_, function) in project.functions() {
+        for hold in &function.lock_holds {
+            if let Some(field) = grouped.get(hold.identity.as_str()) {
+                *uses.entry(field).or_default() += 1;
+            }
+        }
+    }
+    let mut one = HashMap::default();
+    for fields in groups.into_values() {
+        let mut ranked: Vec<(usize, &str)> = fields
+            .iter()
+            .map(|f| (uses.get(f).copied().unwrap_or(0), *f))
+            .collect();
+        // Most used first; of equals, the first by name.
+        ranked.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let chosen = ranked[0].1;
+        for field in fields.iter().filter(|f| **f != chosen) {
+            one.insert(field.to_string(), chosen.to_string());
+        }
+    }
+    one
 }
 
 /// Whether taking a lock again while holding it deadlocks (`Some`), and if so whether the two

@@ -481,6 +481,10 @@ pub struct LockDefinition {
     /// Python lock type, or Rust lock type (`std::sync::Mutex`).
     pub kind: String,
     pub span: Span,
+    /// Rust: a struct field of type `Arc<Lock<T>>` with `T` a named type: `T`. Such a lock is
+    /// made to be shared, and fields of several structs that hold one around the same
+    /// project type are taken to hold the same one (see `graph::locks`).
+    pub shared: Option<String>,
 }
 
 /// Why a lock excludes nothing.

@@ -2,7 +2,9 @@
 //! the project — a cycle in the lock-acquisition graph, directly or through calls — so threads
 //! can each hold one lock and wait forever for the next.
 
-use super::lock_sites::{acquisition, chain_names, function_name, inner_sites, short_name};
+use super::lock_sites::{
+    acquisition, chain_names, function_name, inner_acquisition, inner_sites, short_name, site_name,
+};
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -24,8 +26,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         let name_of = |i: usize| &names[i % names.len()];
         let mut orders = Vec::new();
         let mut related = Vec::new();
+        let mut first_label = None;
+        // Fields that hold one shared lock under another name than the graph's.
+        let mut aliases: Vec<(String, String)> = Vec::new();
         for (i, (_, _, evidence)) in cycle.iter().enumerate() {
-            let (outer, inner) = (name_of(i), name_of(i + 1));
+            // As each site names them (one lock may be reached through several fields).
+            let outer = &site_name(project, locks, evidence.outer, name_of(i));
+            let inner = &site_name(project, locks, inner_acquisition(evidence), name_of(i + 1));
+            for (site, node) in [(outer, name_of(i)), (inner, name_of(i + 1))] {
+                if site != node && !aliases.contains(&(site.clone(), node.clone())) {
+                    aliases.push((site.clone(), node.clone()));
+                }
+            }
+            first_label.get_or_insert_with(|| format!("`{inner}` taken while `{outer}` is held"));
             let chain = chain_names(project, evidence);
             let in_closure =
                 project.function(evidence.outer.function).lock_holds[evidence.outer.hold].closure
@@ -46,10 +59,17 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             related.extend(inner_sites(project, evidence, outer, inner, i == 0));
         }
         let (_, _, first) = &cycle[0];
-        let order = match orders.as_slice() {
+        let mut order = match orders.as_slice() {
             [a, b] => format!("{a}, but {b}"),
             _ => orders.join(", then "),
         };
+        if !aliases.is_empty() {
+            let same: Vec<String> = aliases
+                .iter()
+                .map(|(site, node)| format!("`{site}` is `{node}`"))
+                .collect();
+            order.push_str(&format!(" ({}: one `Arc`-shared lock)", same.join(", ")));
+        }
         let global: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
         let mut diagnostic = Diagnostic::new(
             RULE.code,
@@ -59,7 +79,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 "lock-order inversion: {order}; threads running these at the same time can each hold one lock and wait forever for the other (deadlock)"
             ),
         )
-        .with_label(format!("`{}` taken while `{}` is held", name_of(1), name_of(0)))
+        .with_label(first_label.unwrap_or_default())
         .with_help(format!(
             "take these locks in one global order everywhere (for example {}), or hold only one at a time; `interlock graph --kind locks` draws the lock graph with this cycle in red",
             global.join(" before ")

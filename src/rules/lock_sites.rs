@@ -4,7 +4,7 @@
 use super::call_hop;
 use crate::diagnostic::Related;
 use crate::graph::Project;
-use crate::graph::locks::{Acquisition, Evidence, Inner};
+use crate::graph::locks::{Acquisition, Evidence, Inner, LockGraph};
 use crate::model::LockHold;
 
 /// A lock's identity without its module path: `Ledger.audit_lock`, `Bank.accounts`,
@@ -24,6 +24,28 @@ pub fn short_name(identity: &str) -> String {
     match owner {
         Some(owner) => format!("{owner}.{member}"),
         None => member.to_string(),
+    }
+}
+
+/// The lock an acquisition takes as the code there names it: a field that shares one lock
+/// with another field whose name the graph's node bears (`Reporter.stats` for the node
+/// `Shop.stats`), else `node`.
+pub fn site_name(project: &Project, locks: &LockGraph, at: Acquisition, node: &str) -> String {
+    let taken = hold(project, at);
+    match locks.shared.contains_key(&taken.identity) {
+        true => short_name(&taken.identity),
+        false => node.to_string(),
+    }
+}
+
+/// The acquisition an edge's inner lock is taken at.
+pub fn inner_acquisition(evidence: &Evidence) -> Acquisition {
+    match &evidence.inner {
+        Inner::Direct(hold) => Acquisition {
+            function: evidence.outer.function,
+            hold: *hold,
+        },
+        Inner::Call { leaf, .. } => *leaf,
     }
 }
 

@@ -619,6 +619,7 @@ impl<'a> Lowerer<'a> {
             identity,
             kind,
             span: at,
+            shared: None,
         });
     }
 
@@ -676,6 +677,7 @@ impl<'a> Lowerer<'a> {
                 identity,
                 kind: kind.clone(),
                 span: span(*value),
+                shared: None,
             });
         }
     }

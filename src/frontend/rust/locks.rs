@@ -23,6 +23,7 @@ impl Lowerer<'_> {
         let module = self.semantic.module().to_string();
         let join = |name: &syn::Ident| format!("{module}::{name}");
         for item in items {
+            let is_field = matches!(item, syn::Item::Struct(_));
             let found: Vec<(String, proc_macro2::Span, &Type)> = match item {
                 syn::Item::Static(s) => {
                     vec![(join(&s.ident), s.ident.span(), &*s.ty)]
@@ -53,14 +54,61 @@ impl Lowerer<'_> {
                     .resolve_type(ty)
                     .filter(|t| self.semantic.is_lock_type(t))
                 {
+                    let shared = is_field.then(|| self.arc_shared_type(ty)).flatten();
                     self.model.lock_definitions.push(LockDefinition {
                         identity,
                         kind,
                         span: byte_span(span),
+                        shared,
                     });
                 }
             }
         }
+    }
+
+    /// `T` of a field type `Arc<Lock<T>>` (or `Rc`), when `T` is a named type (not a
+    /// primitive, a library collection or a tuple).
+    fn arc_shared_type(&self, ty: &Type) -> Option<String> {
+        fn last_generic(ty: &Type) -> Option<(&syn::Ident, &Type)> {
+            let Type::Path(path) = ty else { return None };
+            let last = path.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            match args.args.first()? {
+                syn::GenericArgument::Type(inner) => Some((&last.ident, inner)),
+                _ => None,
+            }
+        }
+        let (pointer, lock) = last_generic(ty)?;
+        if pointer != "Arc" && pointer != "Rc" {
+            return None;
+        }
+        let (_, inner) = last_generic(lock)?;
+        let Type::Path(path) = inner else { return None };
+        let name = path.path.segments.last()?.ident.to_string();
+        if !name.starts_with(|c: char| c.is_ascii_uppercase())
+            || matches!(
+                name.as_str(),
+                "Vec"
+                    | "VecDeque"
+                    | "HashMap"
+                    | "HashSet"
+                    | "BTreeMap"
+                    | "BTreeSet"
+                    | "String"
+                    | "Option"
+                    | "Box"
+                    | "Arc"
+                    | "Rc"
+                    | "Weak"
+                    | "Instant"
+                    | "Duration"
+            )
+        {
+            return None;
+        }
+        self.semantic.resolve_type(inner)
     }
 
     /// The identity of the lock an expression names: a field (`self.accounts`, `bank.accounts`),
@@ -127,6 +175,31 @@ impl Lowerer<'_> {
                 via_self: false,
             }),
             _ => None,
+        }
+    }
+
+    /// `ChunkBuilder { models, resources: res.clone(), .. }`: a local or parameter lock
+    /// stored in a field of the struct built is that field's lock (see `stored_locks`).
+    pub(super) fn store_locks_in_fields(&mut self, built: &syn::ExprStruct) {
+        let owner = match built.path.get_ident() {
+            Some(ident) if ident == "Self" => self.semantic.self_type.clone(),
+            _ => self.semantic.resolve_qualified_name(&built.path),
+        };
+        let Some(owner) = owner else { return };
+        for field in &built.fields {
+            let Some(local) = self.lock_identity(&field.expr) else {
+                continue;
+            };
+            if local.scope != LockScope::Local {
+                continue;
+            }
+            let name = member_name(&field.member);
+            let stored = LockName {
+                identity: format!("{owner}.{name}"),
+                scope: LockScope::Field,
+                via_self: false,
+            };
+            self.stored_locks.push((local.identity, stored));
         }
     }
 

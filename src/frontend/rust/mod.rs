@@ -74,6 +74,7 @@ pub fn lower(
         closures: 0,
         inline_closures: 0,
         local_closures: Vec::new(),
+        stored_locks: Vec::new(),
         handed_over: (usize::MAX, None),
         offloaded_closure: usize::MAX,
         prefix: Vec::new(),
@@ -139,6 +140,10 @@ struct Lowerer<'t> {
     /// Closures of the current function bound to a local (`let reload = || ..;`): the name
     /// and the closure's number, latest last.
     local_closures: Vec<(String, u32)>,
+    /// Locks of the current function's locals or parameters that a struct literal stores in
+    /// a field (`ChunkBuilder { models, .. }`): the local's identity and the field's. The
+    /// function's holds of the local are the field's lock.
+    stored_locks: Vec<(String, LockName)>,
     /// While a thread-starting call's argument is walked: where the closure or async block it
     /// hands over starts, and that closure's number or that block's function once met.
     handed_over: (usize, Option<threads::HandedOver>),

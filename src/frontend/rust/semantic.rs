@@ -38,6 +38,9 @@ pub(super) struct SemanticModel<'t> {
     /// Struct name → field name → the type a lock field guards (`inner: Mutex<Inner>` →
     /// `Inner`): what its guard dereferences to.
     guarded: HashMap<String, HashMap<String, (String, String)>>,
+    /// The current function's parameters that are locks (`models: &Arc<RwLock<Factory>>`):
+    /// the lock type and the type it guards, as for `guarded`.
+    pub(super) guarded_parameters: HashMap<String, (String, String)>,
     /// The file's top-level `static`s: name → canonical type.
     statics: HashMap<String, String>,
     /// Types with a guard method in the lock table (`std::sync::Mutex`).
@@ -329,6 +332,7 @@ impl<'t> SemanticModel<'t> {
             fields: HashMap::new(),
             variants: HashMap::new(),
             guarded: HashMap::new(),
+            guarded_parameters: HashMap::new(),
             statics: HashMap::new(),
             lock_types: tables
                 .locks
@@ -1097,7 +1101,7 @@ impl<'t> SemanticModel<'t> {
             // `self.inner.lock().unwrap()` of one that returns a `LockResult` (std's).
             Expr::MethodCall(call)
                 if GUARD_METHODS.contains(&call.method.to_string().as_str())
-                    && matches!(&*call.receiver, Expr::Field(_)) =>
+                    && self.guards_known(&call.receiver) =>
             {
                 self.guard_target(call, false, depth)
             }
@@ -1105,7 +1109,7 @@ impl<'t> SemanticModel<'t> {
                 if matches!(call.method.to_string().as_str(), "unwrap" | "expect")
                     && matches!(&*call.receiver, Expr::MethodCall(inner)
                         if GUARD_METHODS.contains(&inner.method.to_string().as_str())
-                            && matches!(&*inner.receiver, Expr::Field(_))) =>
+                            && self.guards_known(&inner.receiver)) =>
             {
                 let Expr::MethodCall(inner) = &*call.receiver else {
                     return None;
@@ -1363,7 +1367,7 @@ impl<'t> SemanticModel<'t> {
 
     /// The type a lock type guards (`Arc<tokio::sync::Mutex<Inner>>` → `Inner`), with the
     /// lock's type, when the lock is a known one.
-    fn guarded_type(&self, ty: &Type) -> Option<(String, String)> {
+    pub(super) fn guarded_type(&self, ty: &Type) -> Option<(String, String)> {
         let mut ty = ty;
         for _ in 0..6 {
             let Type::Path(path) = ty else {
@@ -1418,6 +1422,19 @@ impl<'t> SemanticModel<'t> {
         }
     }
 
+    /// Whether a lock expression is one whose guarded type the model knows: a field, or a
+    /// parameter that is a lock.
+    fn guards_known(&self, lock: &Expr) -> bool {
+        match lock {
+            Expr::Field(_) => true,
+            Expr::Path(path) => path
+                .path
+                .get_ident()
+                .is_some_and(|name| self.guarded_parameters.contains_key(&name.to_string())),
+            _ => false,
+        }
+    }
+
     /// What the guard `call` (`self.inner.lock()`) dereferences to: the type its lock field
     /// guards. `unwrapped`: the call's result was unwrapped, as std's locks return a
     /// `LockResult`; others return their guard.
@@ -1427,11 +1444,18 @@ impl<'t> SemanticModel<'t> {
         unwrapped: bool,
         depth: usize,
     ) -> Option<Returns> {
-        let Expr::Field(field) = &*call.receiver else {
-            return None;
+        let (lock, inner) = match &*call.receiver {
+            Expr::Field(field) => {
+                let (owner, name) = self.field_owner(field, depth)?;
+                self.guarded.get(&owner)?.get(&name)?
+            }
+            // A lock the function is given (`models.write()`), unless a local hides it.
+            Expr::Path(path) => {
+                let name = path.path.get_ident()?.to_string();
+                self.guarded_parameters.get(&name)?
+            }
+            _ => return None,
         };
-        let (owner, name) = self.field_owner(field, depth)?;
-        let (lock, inner) = self.guarded.get(&owner)?.get(&name)?;
         (lock.starts_with("std::sync::") == unwrapped).then(|| Returns::One(inner.clone()))
     }
 

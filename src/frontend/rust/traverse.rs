@@ -47,10 +47,20 @@ impl Lowerer<'_> {
         let for_depth = std::mem::take(&mut self.for_depth);
         let inline_closures = std::mem::take(&mut self.inline_closures);
         let local_closures = std::mem::take(&mut self.local_closures);
+        let stored_locks = std::mem::take(&mut self.stored_locks);
         let atomic_locals = std::mem::take(&mut self.atomic_locals);
         self.semantic.push_locals();
         body(self);
         self.semantic.pop_locals();
+        let stored = std::mem::replace(&mut self.stored_locks, stored_locks);
+        for hold in &mut self.model.functions[index].lock_holds {
+            if let Some((_, field)) = stored.iter().find(|(local, _)| *local == hold.identity) {
+                hold.identity = field.identity.clone();
+                hold.scope = field.scope;
+                hold.via_self = false;
+                hold.parameter = None;
+            }
+        }
         (self.for_depth, self.atomic_locals) = (for_depth, atomic_locals);
         self.inline_closures = inline_closures;
         self.local_closures = local_closures;
@@ -109,6 +119,7 @@ impl Lowerer<'_> {
             },
         });
         let outer_parameters = std::mem::replace(&mut self.parameters, parameters.collect());
+        let outer_guarded = std::mem::take(&mut self.semantic.guarded_parameters);
         self.semantic.push_generics(&sig.generics);
         self.region(
             name,
@@ -131,11 +142,18 @@ impl Lowerer<'_> {
                         this.semantic.bind_pattern(&typed.pat, None);
                         let ty = this.semantic.resolve_annotation(&typed.ty);
                         this.semantic.bind_pattern(&typed.pat, ty);
+                        if let (Some(name), Some(guarded)) = (
+                            bound_name(&typed.pat),
+                            this.semantic.guarded_type(&typed.ty),
+                        ) {
+                            this.semantic.guarded_parameters.insert(name, guarded);
+                        }
                     }
                 }
                 this.visit_block(block);
             },
         );
+        self.semantic.guarded_parameters = outer_guarded;
         self.semantic.pop_generics();
         self.takes_guard = outer_takes_guard;
         self.parameters = outer_parameters;
@@ -400,6 +418,11 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             visit::visit_arm(self, arm);
             self.semantic.pop_locals();
         }
+    }
+
+    fn visit_expr_struct(&mut self, expr: &'ast syn::ExprStruct) {
+        self.store_locks_in_fields(expr);
+        visit::visit_expr_struct(self, expr);
     }
 
     fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
