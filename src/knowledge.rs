@@ -96,6 +96,10 @@ pub struct ProcessTarget {
     /// The child is forked with the callable in its memory: nothing is pickled.
     #[serde(default)]
     pub forked: bool,
+    /// The callable is a request-handler class: a new instance of it serves each request on
+    /// a thread of its own (`handle`, `do_GET`, … run there, at once for several requests).
+    #[serde(default)]
+    pub handler: bool,
 }
 
 #[derive(Deserialize)]

@@ -94,6 +94,7 @@ impl Concurrency {
                     // Each `Thread` subclass object runs its own `run`: not shared.
                     if model.language == Language::Python
                         && !entry.if_thread_subclass
+                        && !entry.fresh_object
                         && let Some((class, _)) = started.canonical.rsplit_once('.')
                         && project.index.is_class(class)
                     {

@@ -285,6 +285,9 @@ pub struct ThreadEntry {
     /// The type of the executor the callable is handed to (`loop.run_in_executor(executor,
     /// f)`), when known: an entry only if that executor runs it on a thread.
     pub executor: Option<String>,
+    /// The callable runs on an object made for this start (a request handler made for each
+    /// request): the object's own state is not shared by the starts.
+    pub fresh_object: bool,
     /// Python: the types of the objects handed to the callable that are the same object on
     /// every start of a repeated entry (`args=(catalog,)` with `catalog` made before the
     /// loop): the threads share them.

@@ -14,6 +14,20 @@ use thin_vec::ThinVec;
 /// the container sees: a size change of a dict or set raises in the loop, a removal or an
 /// insertion shifts a list under it. (`append` and `extend` only add items a list loop reaches
 /// later: not a hazard.)
+/// The methods of a request handler that serve a request (`socketserver`, `http.server`).
+const REQUEST_METHODS: &[&str] = &[
+    "handle",
+    "setup",
+    "finish",
+    "do_GET",
+    "do_POST",
+    "do_PUT",
+    "do_DELETE",
+    "do_HEAD",
+    "do_PATCH",
+    "do_OPTIONS",
+];
+
 const CHANGES_IN_PLACE: &[&str] = &[
     "pop",
     "popitem",
@@ -30,6 +44,41 @@ const CHANGES_IN_PLACE: &[&str] = &[
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
 impl<'a> Lowerer<'a> {
+    /// `ThreadingHTTPServer(addr, Handler)`: each request runs a new `Handler`'s request
+    /// methods on a thread of its own, at once with the others.
+    fn request_handlers(&mut self, call: &ast::ExprCall) {
+        let arguments = &call.arguments;
+        let handler = arguments
+            .keywords
+            .iter()
+            .find(|k| {
+                k.arg
+                    .as_ref()
+                    .is_some_and(|a| a.id.as_str() == "RequestHandlerClass")
+            })
+            .map(|k| &k.value)
+            .or_else(|| arguments.args.get(1));
+        let Some(class) = handler.and_then(|h| self.semantic.resolve(h)) else {
+            return;
+        };
+        for method in REQUEST_METHODS {
+            let started = ThreadEntry {
+                span: span(handler.expect("resolved above")),
+                target: Some(concat(&[&class, ".", method])),
+                closure: 0,
+                function: None,
+                repeated: true,
+                if_thread_subclass: false,
+                executor: None,
+                fresh_object: true,
+                shared_arguments: ThinVec::new(),
+            };
+            self.model.functions[self.current]
+                .thread_entries
+                .push(started);
+        }
+    }
+
     /// The types of the objects a repeated thread start hands to `callable` that are the same
     /// object on every start: names bound outside the enclosing loops (or their attributes),
     /// `self` and its attributes; in `args=(..)`/`kwargs={..}` too. Not an object made in the
@@ -360,7 +409,25 @@ impl<'a> Lowerer<'a> {
         {
             self.process_object_arguments(call, class);
         }
-        if let Some(entry) = tables.thread_entry(callee.as_deref(), method.as_deref()) {
+        // A project subclass of a threading server (`class Server(ThreadingMixIn, TCPServer)`).
+        let server_base = callee
+            .as_deref()
+            .filter(|c| tables.thread_entry(Some(c), None).is_none())
+            .and_then(|c| {
+                self.semantic.library_base_among(c, |base| {
+                    tables
+                        .thread_entry(Some(base), None)
+                        .is_some_and(|e| e.handler)
+                })
+            });
+        let entry = tables
+            .thread_entry(callee.as_deref(), method.as_deref())
+            .or_else(|| tables.thread_entry(server_base.as_deref(), None));
+        if let Some(entry) = entry
+            && entry.handler
+        {
+            self.request_handlers(call);
+        } else if let Some(entry) = entry {
             let arguments = &call.arguments;
             let callable = arguments
                 .keywords
@@ -415,6 +482,7 @@ impl<'a> Lowerer<'a> {
                     repeated,
                     if_thread_subclass: false,
                     executor,
+                    fresh_object: false,
                     shared_arguments,
                 };
                 self.model.functions[self.current]
@@ -436,6 +504,7 @@ impl<'a> Lowerer<'a> {
                 repeated: self.repeat_depth > 0,
                 if_thread_subclass: true,
                 executor: None,
+                fresh_object: false,
                 shared_arguments: ThinVec::new(),
             };
             self.model.functions[self.current]

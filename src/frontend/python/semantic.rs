@@ -564,6 +564,29 @@ impl SemanticModel<'_> {
     /// For `Class.method` of a class of this file that does not define `method` itself: the
     /// same method of its first base that is not a class of this file either (a library
     /// class: `class ChannelQueue(queue.Queue)` makes `self.get()` `queue.Queue.get`).
+    /// The first library class among the bases of a class of this file (through its bases of
+    /// this file) that `wanted` accepts.
+    pub(super) fn library_base_among(
+        &self,
+        class: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let mut pending = vec![class.to_string()];
+        for _ in 0..MAX_RESOLUTION_DEPTH {
+            let class = pending.pop()?;
+            let info = self.classes.get(class.as_str())?;
+            for base in &info.bases {
+                if wanted(base) {
+                    return Some(base.clone());
+                }
+                if self.classes.contains_key(base.as_str()) {
+                    pending.push(base.clone());
+                }
+            }
+        }
+        None
+    }
+
     pub(super) fn inherited_from_library(&self, callee: &str) -> Option<String> {
         let (class, method) = callee.rsplit_once('.')?;
         let mut class = class;

@@ -41,6 +41,7 @@ impl Lowerer<'_> {
                 repeated,
                 if_thread_subclass: false,
                 executor: None,
+                fresh_object: false,
                 shared_arguments: Default::default(),
             };
             match (handed.unwrap_or(arg), found) {
