@@ -502,6 +502,10 @@ pub enum Pointless {
     GuardDiscarded,
 }
 
+/// Marks a name an async function returns as it is (`return data`) in [`Function::reads`]:
+/// the name is not read there otherwise, and its caller's `await` gets the value.
+pub const RETURNED: &str = " returned";
+
 /// A lock acquisition that protects nothing.
 #[derive(Clone, Debug)]
 pub struct PointlessLock {
@@ -851,14 +855,28 @@ impl FileModel {
         join_path(&self.module, name, self.language)
     }
 
+    /// Whether function `index` (or a function nested in it) returns the name as it is from
+    /// an async function (`return data`; see [`RETURNED`]).
+    pub fn returns_name(&self, index: usize, name: &str) -> bool {
+        let hash = name_hash(&concat(&[name, RETURNED]));
+        self.in_or_under(index, |f| f.reads.contains(&hash))
+    }
+
     /// Whether `name` is read in function `index` or in any function nested in it (Python:
     /// whether a result bound to a local is used); with `attributes`, reading only one of its
     /// attributes (`x.size`) counts too.
     pub fn reads_name(&self, index: usize, name: &str, attributes: bool) -> bool {
         let hash = name_hash(name);
         let attribute_hash = attributes.then(|| name_hash(&concat(&[name, "."])));
+        self.in_or_under(index, |f| {
+            f.reads.contains(&hash) || attribute_hash.is_some_and(|h| f.reads.contains(&h))
+        })
+    }
+
+    /// Whether function `index` or a function nested in it satisfies `holds`.
+    fn in_or_under(&self, index: usize, holds: impl Fn(&Function) -> bool) -> bool {
         self.functions.iter().enumerate().any(|(i, f)| {
-            if !f.reads.contains(&hash) && attribute_hash.is_none_or(|h| !f.reads.contains(&h)) {
+            if !holds(f) {
                 return false;
             }
             let mut ancestor = Some(i);

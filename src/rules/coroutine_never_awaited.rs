@@ -72,8 +72,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             {
                 continue;
             }
+            // `data = describe(df); return data` from an async function: returned un-awaited.
+            let returned_local = matches!(&call.result, ResultUse::Bound(variable)
+                if model.returns_name(caller.index, variable));
             let never_awaited = "coroutine created and never awaited";
             let (message, label, help) = match &call.result {
+                ResultUse::Bound(variable) if returned_local => (
+                    format!(
+                        "the coroutine returned by `{name}()` is stored in `{variable}` and returned un-awaited from async function `{0}`: whoever awaits `{0}()` gets this coroutine object instead of its result, and its body never runs",
+                        function.name
+                    ),
+                    "coroutine returned without `await`",
+                    format!("`{variable} = await {name}(...)`"),
+                ),
                 ResultUse::Bound(variable)
                     if function.truth_tests.contains(&name_hash(variable)) =>
                 {

@@ -113,7 +113,9 @@ fn report_if_dropped(
         // `task = loop.create_task(...)` and `task` never read: dropped when the function
         // returns. A function that awaits afterwards keeps it alive meanwhile on purpose.
         ResultUse::Bound(variable)
-            if !model.reads_name(function, variable, true) && !awaits_later() =>
+            if !model.reads_name(function, variable, true)
+                && !model.returns_name(function, variable)
+                && !awaits_later() =>
         {
             format!("is stored in `{variable}`, which is never used before the function returns")
         }

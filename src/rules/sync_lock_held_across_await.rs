@@ -70,6 +70,15 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         )
                         .map(|(guard, _)| guard)
                     }
+                    // A function of another module that returns a static's guard
+                    // (`let d = data::get();`), once the project finds it does.
+                    false if hold.kind.starts_with("?guard:") => project
+                        .guard_callee(&hold.kind)
+                        .and_then(|f| {
+                            let canonical = &project.function(f).canonical;
+                            project.index.guard_function(canonical)
+                        })
+                        .map(|(_, kind)| kind.to_string()),
                     // A guard method the project adds to a library lock type.
                     false => project.index.guard_method(&hold.kind).map(str::to_string),
                 };

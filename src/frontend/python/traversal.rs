@@ -14,8 +14,8 @@ use super::syntax::{
 };
 use crate::knowledge::Returns;
 use crate::model::{
-    Class, Context, Function, FunctionKind, ParameterAttribute, Pointless, PointlessLock, Receiver,
-    ResultUse, concat, name_hash,
+    Class, Context, Function, FunctionKind, ParameterAttribute, Pointless, PointlessLock, RETURNED,
+    Receiver, ResultUse, concat, name_hash,
 };
 
 /// The attributes of a coroutine object: reading one (`coro.close()`) uses the coroutine.
@@ -783,7 +783,14 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     if value.is_call_expr() {
                         self.next_result = ResultUse::Returned;
                     }
-                    self.visit_expr(value);
+                    match value.as_ref() {
+                        // `return data` from an async function: see `Function::reads`.
+                        Expr::Name(name) if function.is_async => {
+                            let returned = concat(&[name.id.as_str(), RETURNED]);
+                            function.reads.insert(name_hash(&returned));
+                        }
+                        value => self.visit_expr(value),
+                    }
                 }
             }
             Stmt::If(branch)

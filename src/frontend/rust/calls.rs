@@ -156,8 +156,11 @@ impl Lowerer<'_> {
             Some(Returns::One(ty)) if Collection::split(&ty).is_some() => {
                 self.imported_trait_method(&method)
             }
+            // (A type only the project phase knows, `g()` of an `async fn g`, whose method
+            // is one of an imported trait's, `use pollster::FutureExt as _;`, is the trait's.)
             Some(Returns::One(ty))
-                if !is_library_type(&ty)
+                if (!is_library_type(&ty)
+                    && !(is_deferred(&ty) && self.imported_trait_method(&method).is_some()))
                     || self
                         .tables
                         .blocking

@@ -136,10 +136,15 @@ impl Lowerer<'_> {
                 if !kind.starts_with("?guard:") {
                     bound_guards.push((name, as_written.clone()));
                 }
-                let awaits = if self.tables.lock(&kind).is_some_and(|l| !l.is_async) {
-                    moves.awaits(stmts, i + 1, moved_by)
-                } else {
-                    Vec::new()
+                // (A candidate's awaits are kept: IL203 reports them once the project finds
+                // the function returns a sync lock's guard.)
+                let sync = match self.tables.lock(&kind) {
+                    Some(lock) => !lock.is_async,
+                    None => kind.starts_with("?guard:"),
+                };
+                let awaits = match sync {
+                    true => moves.awaits(stmts, i + 1, moved_by),
+                    false => Vec::new(),
                 };
                 let first = self.model.functions[self.current].lock_holds.len();
                 self.record_hold(span, region_end, Some(lock), as_written, kind, awaits);

@@ -727,6 +727,14 @@ impl<'t> SemanticModel<'t> {
         };
         for (bound, path) in written {
             let canonical = self.canonical_use_path(&path, &local);
+            // `use pollster::FutureExt as _;` brings the trait's methods, under no name: known
+            // by its own name for method lookup, unless that name means something else here.
+            if bound == "_" {
+                if let Some(name) = canonical.rsplit("::").next() {
+                    scope.names.entry(name.to_string()).or_insert(canonical);
+                }
+                continue;
+            }
             if is_module {
                 let alias = format!("{}::{bound}", self.module());
                 self.reexports.push((alias, canonical.clone()));
