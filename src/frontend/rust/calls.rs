@@ -159,8 +159,8 @@ impl Lowerer<'_> {
             // (A type only the project phase knows, `g()` of an `async fn g`, whose method
             // is one of an imported trait's, `use pollster::FutureExt as _;`, is the trait's.)
             Some(Returns::One(ty))
-                if (!is_library_type(&ty)
-                    && !(is_deferred(&ty) && self.imported_trait_method(&method).is_some()))
+                if !(is_library_type(&ty)
+                    || is_deferred(&ty) && self.imported_trait_method(&method).is_some())
                     || self
                         .tables
                         .blocking
