@@ -131,6 +131,9 @@ pub(super) struct ClassAttributes<'c> {
     /// Attribute of no known type → the method parameters it is set from (`self.storage =
     /// storage`): method name, position counting `self` (`u32::MAX`: keyword-only), name.
     pub(super) given_by: Vec<(String, String, u32, u32)>,
+    /// Attribute → the one function (or other named object) every assignment stores in it
+    /// (`self._load = LoadCalc.get_load`): `self._load(..)` calls it. `None`: several.
+    pub(super) named_values: HashMap<String, Option<String>>,
 }
 
 /// Scopes and bindings of the file being lowered, with the queries that resolve names and
@@ -405,6 +408,17 @@ impl SemanticModel<'_> {
     }
 
     /// The canonical dotted name an expression refers to (`t.sleep` → `time.sleep`).
+    /// Whether an expression names something defined or imported at module level (a
+    /// function, a class's method: `LoadCalc.get_load`), not a local or a builtin.
+    fn names_a_definition(&self, expr: &Expr) -> bool {
+        let mut root = expr;
+        while let Expr::Attribute(attribute) = root {
+            root = &attribute.value;
+        }
+        matches!(root, Expr::Name(name)
+            if matches!(self.lookup(name.id.as_str()), Some(Binding::Alias(_))))
+    }
+
     pub(super) fn resolve(&self, expr: &Expr) -> Option<String> {
         self.resolve_within(expr, MAX_RESOLUTION_DEPTH)
     }
@@ -741,6 +755,7 @@ impl SemanticModel<'_> {
         let mut assigned_by: HashMap<String, HashSet<String>> = HashMap::default();
         let mut returned_by: HashMap<String, String> = HashMap::default();
         let mut given_by = Vec::new();
+        let mut named_values: HashMap<String, Option<String>> = HashMap::default();
         for stmt in &class.body {
             match stmt {
                 Stmt::Assign(assign) => {
@@ -789,6 +804,27 @@ impl SemanticModel<'_> {
                             .and_then(|p| p.parameter.annotation.as_deref())
                             .and_then(|annotation| self.annotation_type(annotation))
                     };
+                    // A parameter, or an attribute of one (`self.lock = store.lock`).
+                    let is_parameter = |value: &Expr| {
+                        let mut root = value;
+                        while let Expr::Attribute(attribute) = root {
+                            root = &attribute.value;
+                        }
+                        let Expr::Name(name) = root else {
+                            return false;
+                        };
+                        let parameters = &method.parameters;
+                        parameters
+                            .posonlyargs
+                            .iter()
+                            .chain(&parameters.args)
+                            .chain(&parameters.kwonlyargs)
+                            .any(|p| p.parameter.name.id == name.id)
+                            || [&parameters.vararg, &parameters.kwarg]
+                                .into_iter()
+                                .flatten()
+                                .any(|p| p.name.id == name.id)
+                    };
                     // `self.storage = storage` from an unannotated parameter.
                     let untyped_parameter = |value: &Expr| {
                         let Expr::Name(name) = value else {
@@ -830,6 +866,22 @@ impl SemanticModel<'_> {
                                     returned_by.insert(attr, callee);
                                 }
                             }
+                            // (What a parameter or a local gives is not known: the one named
+                            // value is what the call may reach.)
+                            (None, Some(named @ (Expr::Attribute(_) | Expr::Name(_))))
+                                if !is_parameter(named) && self.names_a_definition(named) =>
+                            {
+                                if let Some(target) = self.resolve(named) {
+                                    named_values
+                                        .entry(attr)
+                                        .and_modify(|known| {
+                                            if known.as_ref() != Some(&target) {
+                                                *known = None;
+                                            }
+                                        })
+                                        .or_insert(Some(target));
+                                }
+                            }
                             _ => {}
                         }
                     }
@@ -839,12 +891,14 @@ impl SemanticModel<'_> {
         }
         returned_by.retain(|attr, _| !types.contains_key(attr));
         given_by.retain(|(attr, ..)| !types.contains_key(attr) && !returned_by.contains_key(attr));
+        named_values.retain(|attr, _| !types.contains_key(attr));
         ClassAttributes {
             types,
             assignments,
             assigned_by,
             returned_by,
             given_by,
+            named_values,
         }
     }
 

@@ -275,6 +275,7 @@ impl<'a> Lowerer<'a> {
             assigned_by,
             returned_by,
             given_by,
+            named_values,
         } = self.semantic.class_attribute_types(class);
         let class_identity = self.model.join(&name);
         // `self.owner = owner`, kept from a creator that passed itself: the creator's class.
@@ -301,6 +302,13 @@ impl<'a> Lowerer<'a> {
                 position,
                 keyword,
             });
+        }
+        // `self._load = LoadCalc.get_load`: `self._load(..)` calls `LoadCalc.get_load`.
+        for (attribute, target) in named_values {
+            if let Some(target) = target {
+                let attribute = concat(&[&class_identity, ".", &attribute]);
+                self.model.aliases.push((attribute, target));
+            }
         }
         for (attribute, callee) in returned_by {
             let attribute = concat(&[&class_identity, ".", &attribute]);
