@@ -52,6 +52,8 @@ pub struct LanguageTables {
     pub idempotent: HashSet<String>,
     /// Calls that loop over their first argument in Python code (`[iterating]`).
     pub iterating: HashSet<String>,
+    /// Library calls that use their arguments as plain values (`[consumers]`).
+    pub consumers: HashSet<String>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
@@ -255,6 +257,7 @@ impl Knowledge {
         let mut traits = name_lists("traits");
         let mut idempotent = name_lists("idempotent");
         let mut iterating = name_lists("iterating");
+        let mut consumers = name_lists("consumers");
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
@@ -277,6 +280,7 @@ impl Knowledge {
                 traits: traits.remove(lang).unwrap_or_default(),
                 idempotent: idempotent.remove(lang).unwrap_or_default(),
                 iterating: iterating.remove(lang).unwrap_or_default(),
+                consumers: consumers.remove(lang).unwrap_or_default(),
                 offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
             };

@@ -67,6 +67,9 @@ pub enum ResultUse {
     /// Unpacked or iterated as the result would be (`rows, total = fetch()`, `for row in
     /// fetch():`).
     Unpacked,
+    /// Given to a library call that uses it as a plain value (`json.dumps(fetch())`,
+    /// `print(fetch())`; `[consumers]` in `types.toml`), named here.
+    Consumed(Box<str>),
 }
 
 /// The object a method call runs on, seen from the calling method's own object (`self`).

@@ -112,6 +112,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     never_awaited,
                     format!("`await {name}(...)` before unpacking it"),
                 ),
+                ResultUse::Consumed(consumer) => (
+                    format!(
+                        "the coroutine returned by `{name}()` is given to `{consumer}()`, which uses it as a plain value: it gets a coroutine object instead of the result, and the coroutine's body never runs"
+                    ),
+                    never_awaited,
+                    format!("`{consumer}(await {name}(...))`"),
+                ),
                 ResultUse::Tested => (
                     format!(
                         "the coroutine returned by `{name}()` is tested for truth instead of awaited: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"

@@ -560,6 +560,9 @@ impl<'a> Lowerer<'a> {
         let callee = self.model.functions[self.current].calls[index]
             .callee
             .as_deref();
+        let consumer: Option<Box<str>> = callee
+            .filter(|c| self.tables.consumers.contains(*c))
+            .map(Box::from);
         let mut skip = None;
         if matches!(callee, Some("isinstance" | "type"))
             && let Some(Expr::Name(name)) = call.arguments.args.first()
@@ -584,6 +587,11 @@ impl<'a> Lowerer<'a> {
                     let index = self.model.functions[self.current].calls.len();
                     self.call(inner, true);
                     self.model.functions[self.current].calls[index].scheduled = true;
+                }
+                // `json.dumps(fetch())`: the library uses the result as a value.
+                Expr::Call(_) if consumer.is_some() => {
+                    self.next_result = ResultUse::Consumed(consumer.clone().unwrap_or_default());
+                    self.visit_expr(argument);
                 }
                 _ => self.visit_expr(argument),
             }
