@@ -796,9 +796,17 @@ impl Builder<'_, '_> {
                     self.taken_while_held(outer_at, a, b, same_object, position, Inner::Direct(k));
                 }
                 for (index, call) in function.calls.iter().enumerate() {
-                    let Some(position) = function.runs_under(call.closure, call.span.start, outer)
-                    else {
-                        continue;
+                    // A call on the guard or given it (`self.a.lock().unwrap().touch()`,
+                    // `f(&m.lock().unwrap())`) runs once the lock is taken, while its
+                    // temporary guard lives.
+                    let on_guard = call.closure == outer.closure
+                        && call.span.start <= outer.span.start
+                        && call.span.end > outer.span.end
+                        && call.span.end <= outer.region.end;
+                    let position = match function.runs_under(call.closure, call.span.start, outer) {
+                        Some(position) => position,
+                        None if on_guard => outer.span.end,
+                        None => continue,
                     };
                     if call.context != outer.context {
                         continue;
