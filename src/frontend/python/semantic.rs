@@ -794,13 +794,7 @@ impl SemanticModel<'_> {
                         let Expr::Name(name) = value else {
                             return None;
                         };
-                        let parameters = &method.parameters;
-                        parameters
-                            .posonlyargs
-                            .iter()
-                            .chain(&parameters.args)
-                            .chain(&parameters.kwonlyargs)
-                            .find(|p| p.parameter.name.id == name.id)
+                        named_parameter(&method.parameters, name.id.as_str())
                             .and_then(|p| p.parameter.annotation.as_deref())
                             .and_then(|annotation| self.annotation_type(annotation))
                     };
@@ -814,12 +808,7 @@ impl SemanticModel<'_> {
                             return false;
                         };
                         let parameters = &method.parameters;
-                        parameters
-                            .posonlyargs
-                            .iter()
-                            .chain(&parameters.args)
-                            .chain(&parameters.kwonlyargs)
-                            .any(|p| p.parameter.name.id == name.id)
+                        named_parameter(parameters, name.id.as_str()).is_some()
                             || [&parameters.vararg, &parameters.kwarg]
                                 .into_iter()
                                 .flatten()
@@ -1156,4 +1145,17 @@ pub(super) fn escaping_functions(body: &[Stmt]) -> HashSet<String> {
         uses.visit_stmt(stmt);
     }
     uses.escaping
+}
+
+/// A function's parameter (positional or keyword-only) named `name`.
+fn named_parameter<'p>(
+    parameters: &'p ast::Parameters,
+    name: &str,
+) -> Option<&'p ast::ParameterWithDefault> {
+    parameters
+        .posonlyargs
+        .iter()
+        .chain(&parameters.args)
+        .chain(&parameters.kwonlyargs)
+        .find(|p| p.parameter.name.id.as_str() == name)
 }
