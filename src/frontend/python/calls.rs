@@ -46,24 +46,13 @@ const FILE_TYPE: &str = "io.TextIOWrapper";
 impl<'a> Lowerer<'a> {
     /// `ThreadingHTTPServer(addr, Handler)`: each request runs a new `Handler`'s request
     /// methods on a thread of its own, at once with the others.
-    fn request_handlers(&mut self, call: &ast::ExprCall) {
-        let arguments = &call.arguments;
-        let handler = arguments
-            .keywords
-            .iter()
-            .find(|k| {
-                k.arg
-                    .as_ref()
-                    .is_some_and(|a| a.id.as_str() == "RequestHandlerClass")
-            })
-            .map(|k| &k.value)
-            .or_else(|| arguments.args.get(1));
-        let Some(class) = handler.and_then(|h| self.semantic.resolve(h)) else {
+    fn request_handlers(&mut self, handler: &Expr) {
+        let Some(class) = self.semantic.resolve(handler) else {
             return;
         };
         for method in REQUEST_METHODS {
             let started = ThreadEntry {
-                span: span(handler.expect("resolved above")),
+                span: span(handler),
                 target: Some(concat(&[&class, ".", method])),
                 closure: 0,
                 function: None,
@@ -423,11 +412,7 @@ impl<'a> Lowerer<'a> {
         let entry = tables
             .thread_entry(callee.as_deref(), method.as_deref())
             .or_else(|| tables.thread_entry(server_base.as_deref(), None));
-        if let Some(entry) = entry
-            && entry.handler
-        {
-            self.request_handlers(call);
-        } else if let Some(entry) = entry {
+        if let Some(entry) = entry {
             let arguments = &call.arguments;
             let callable = arguments
                 .keywords
@@ -439,55 +424,62 @@ impl<'a> Lowerer<'a> {
                 })
                 .map(|k| &k.value)
                 .or_else(|| arguments.args.get(entry.position));
-            // `functools.partial(self.update, tid)`: the function it wraps runs.
-            let callable = match callable {
-                Some(Expr::Call(partial))
-                    if self.semantic.resolve(&partial.func).as_deref()
-                        == Some("functools.partial") =>
+            if entry.handler {
+                // A request-handler class, not a callable.
+                if let Some(handler) = callable {
+                    self.request_handlers(handler);
+                }
+            } else {
+                // `functools.partial(self.update, tid)`: the function it wraps runs.
+                let callable = match callable {
+                    Some(Expr::Call(partial))
+                        if self.semantic.resolve(&partial.func).as_deref()
+                            == Some("functools.partial") =>
+                    {
+                        partial.arguments.args.first()
+                    }
+                    other => other,
+                };
+                if let Some(callable @ (Expr::Name(_) | Expr::Attribute(_) | Expr::Lambda(_))) =
+                    callable
                 {
-                    partial.arguments.args.first()
+                    let entries = &self.model.functions[self.current].thread_entries;
+                    if let Expr::Lambda(lambda) = callable {
+                        // Its number is known once the arguments are walked (see `lambda`).
+                        self.started_lambda = Some((lambda.range.start(), entries.len()));
+                    }
+                    // `loop.run_in_executor(executor, f)`: the executor decides where `f` runs.
+                    let executor = match method.as_deref() {
+                        Some("run_in_executor") => arguments
+                            .args
+                            .first()
+                            .and_then(|executor| self.semantic.type_of(executor))
+                            .and_then(|ty| match ty {
+                                Returns::One(ty) => Some(ty),
+                                Returns::Tuple(_) => None,
+                            }),
+                        _ => None,
+                    };
+                    let repeated = entry.pool || self.repeat_depth > 0;
+                    let shared_arguments = match repeated {
+                        true => self.shared_arguments(arguments, callable),
+                        false => ThinVec::new(),
+                    };
+                    let started = ThreadEntry {
+                        span: span(callable),
+                        target: self.semantic.resolve(callable),
+                        closure: 0,
+                        function: None,
+                        repeated,
+                        if_thread_subclass: false,
+                        executor,
+                        fresh_object: false,
+                        shared_arguments,
+                    };
+                    self.model.functions[self.current]
+                        .thread_entries
+                        .push(started);
                 }
-                other => other,
-            };
-            if let Some(callable @ (Expr::Name(_) | Expr::Attribute(_) | Expr::Lambda(_))) =
-                callable
-            {
-                let entries = &self.model.functions[self.current].thread_entries;
-                if let Expr::Lambda(lambda) = callable {
-                    // Its number is known once the arguments are walked (see `lambda`).
-                    self.started_lambda = Some((lambda.range.start(), entries.len()));
-                }
-                // `loop.run_in_executor(executor, f)`: the executor decides where `f` runs.
-                let executor = match method.as_deref() {
-                    Some("run_in_executor") => arguments
-                        .args
-                        .first()
-                        .and_then(|executor| self.semantic.type_of(executor))
-                        .and_then(|ty| match ty {
-                            Returns::One(ty) => Some(ty),
-                            Returns::Tuple(_) => None,
-                        }),
-                    _ => None,
-                };
-                let repeated = entry.pool || self.repeat_depth > 0;
-                let shared_arguments = match repeated {
-                    true => self.shared_arguments(arguments, callable),
-                    false => ThinVec::new(),
-                };
-                let started = ThreadEntry {
-                    span: span(callable),
-                    target: self.semantic.resolve(callable),
-                    closure: 0,
-                    function: None,
-                    repeated,
-                    if_thread_subclass: false,
-                    executor,
-                    fresh_object: false,
-                    shared_arguments,
-                };
-                self.model.functions[self.current]
-                    .thread_entries
-                    .push(started);
             }
         }
         // `Worker(...).start()`: runs `Worker.run` on a thread if `Worker` is a `Thread`.
