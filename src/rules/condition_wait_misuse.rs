@@ -37,7 +37,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         model.path.clone(),
                         used.span.clone(),
                         format!(
-                            "`{cond}` is waited on outside a loop that re-checks the condition: wakeups can be spurious, and another thread can change the state between the notify and this thread running again, so the code after the wait can run with the condition false"
+                            "`{cond}` is waited on outside a loop that re-checks the condition: a notify sent before the wait is missed, so it can wait forever, and it can wake with the condition false (another thread changed the state after the notify, or a spurious wakeup of std's and Python's condition variables), so the code after the wait can run with the condition false"
                         ),
                     )
                     .with_label("wait without re-checking the condition")

@@ -185,7 +185,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             model.path.clone(),
             iteration.span.clone(),
             format!(
-                "`{}` is looped over in `{}` {}, while `{}` changes it in place {}, with no lock held in either place: the loop skips items, or fails with `RuntimeError: … changed size during iteration`",
+                "`{}` is looped over in `{}` {}, while `{}` changes it in place {}, with no lock held in either place: the loop sees a mix of old and new items, and where the change adds or removes items it skips or repeats some, or fails with `RuntimeError: … changed size during iteration`",
                 iteration.written,
                 project.function(looping).name,
                 sides[0],
