@@ -478,7 +478,7 @@ impl<'a> Lowerer<'a> {
         // the fill takes several steps, in a loop or in several statements.
         let in_loop = |act: &Stmt| {
             statements.iter().any(|outer| {
-                matches!(outer, Stmt::For(_) | Stmt::While(_))
+                matches!(outer, Stmt::For(_))
                     && span(*outer).start < span(act).start
                     && span(act).end <= span(*outer).end
             })
@@ -490,19 +490,33 @@ impl<'a> Lowerer<'a> {
             [first, ..] => Some(*first),
         };
         let test = branch.test.as_ref();
-        if let Some(act) = act {
-            let act = span(*act);
-            let state = (state, written, via_self);
-            self.push_check_then_act(test, act, state, ActKind::Fill, false);
-        } else if in_callee
-            && !statements.iter().any(|stmt| assigns(stmt, &written))
-            && let Some(calls) = call_region(&statements)
-        {
-            let state = (state, written, via_self);
-            self.push_check_then_act(test, calls, state, ActKind::Fill, true);
-        } else {
+        let state = (state, written, via_self);
+        match act {
+            Some(act) => {
+                self.push_check_then_act(test, span(*act), state, ActKind::Fill, false);
+                true
+            }
+            None => in_callee && self.act_by_call(test, &statements, state, ActKind::Fill),
+        }
+    }
+
+    /// `if k not in _OBJECTS: register(k)`: with no act of its own in `statements` (and no
+    /// assignment of the state), one of their calls may be the act; records them as the
+    /// candidates (see [`CheckThenAct::act_in_callee`]). Whether it did.
+    fn act_by_call(
+        &mut self,
+        test: &Expr,
+        statements: &[&Stmt],
+        state: (String, String, bool),
+        kind: ActKind,
+    ) -> bool {
+        if statements.iter().any(|stmt| assigns(stmt, &state.1)) {
             return false;
         }
+        let Some(calls) = call_region(statements) else {
+            return false;
+        };
+        self.push_check_then_act(test, calls, state, kind, true);
         true
     }
 
@@ -779,13 +793,13 @@ impl<'a> Lowerer<'a> {
             Some(_) => ActKind::NeedsEntry,
             None => ActKind::Create,
         };
-        if let Some(act) = act {
-            self.push_check_then_act(test, act, (state, written, via_self), kind, false);
-        } else if !statements.iter().any(|stmt| assigns(stmt, &written))
-            && let Some(calls) = call_region(&statements)
-        {
-            // `if k not in _OBJECTS: register(k)`: the act may be a helper's.
-            self.push_check_then_act(test, calls, (state, written, via_self), kind, true);
+        match act {
+            Some(act) => {
+                self.push_check_then_act(test, act, (state, written, via_self), kind, false);
+            }
+            None => {
+                self.act_by_call(test, &statements, (state, written, via_self), kind);
+            }
         }
     }
 

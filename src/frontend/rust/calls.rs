@@ -76,14 +76,19 @@ impl Lowerer<'_> {
                 .iter()
                 .for_each(|input| self.semantic.bind_pattern(input, None)),
         }
-        if !matches!(&*closure.body, Expr::Block(_)) {
-            let end =
-                syntax::expr_end(&closure.body).unwrap_or_else(|| expr_start(&closure.body) + 1);
-            self.expression_guards(std::iter::once(&*closure.body), end);
-        }
+        self.closure_body_guards(&closure.body);
         self.visit_expr(&closure.body);
         self.inline_closures -= 1;
         self.semantic.pop_locals();
+    }
+
+    /// `|| self.m.lock().unwrap().clear()`: the guards of a closure's expression body live to
+    /// its end (a block body's statements hold theirs as any block's do).
+    pub(super) fn closure_body_guards(&mut self, body: &Expr) {
+        if !matches!(body, Expr::Block(_)) {
+            let end = syntax::expr_end(body).unwrap_or_else(|| expr_start(body) + 1);
+            self.expression_guards(std::iter::once(body), end);
+        }
     }
 
     /// A call of a path (`thread::sleep(d)`, `Store::load(&s)`) or of another expression:

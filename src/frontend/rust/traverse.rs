@@ -498,18 +498,11 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             let number = self.closures;
             let outer = std::mem::replace(&mut self.closure, number);
             self.semantic.push_locals();
-            // `|| self.m.lock().unwrap().clear()`: the body's guards live to its end.
-            if !matches!(&*closure.body, Expr::Block(_)) {
-                let end = super::syntax::expr_end(&closure.body)
-                    .unwrap_or_else(|| expr_start(&closure.body) + 1);
-                for input in &closure.inputs {
-                    self.semantic.bind_pattern(input, None);
-                }
-                self.expression_guards(std::iter::once(&*closure.body), end);
-                self.visit_expr(&closure.body);
-            } else {
-                bind_params(self);
+            for input in &closure.inputs {
+                self.semantic.bind_pattern(input, None);
             }
+            self.closure_body_guards(&closure.body);
+            self.visit_expr(&closure.body);
             self.semantic.pop_locals();
             (self.loop_depth, self.closure, self.context) = (loop_depth, outer, context);
         }
