@@ -157,17 +157,11 @@ pub fn held_by_every_caller(project: &Project, id: FunctionId, depth: usize) -> 
 /// (`_init_policy` taking `_lock`, then `if _policy is None:`): double-checked locking split
 /// across two functions.
 pub fn checked_in_helper(project: &Project, id: FunctionId, state: &str, within: Span) -> bool {
-    let function = project.function(id);
-    function.calls.iter().enumerate().any(|(call, made)| {
-        let inside = made.span.start >= within.start && made.span.end <= within.end;
-        let site = CallSite { caller: id, call };
-        inside
-            && project.target(site).is_some_and(|helper| {
-                let helper = project.function(helper);
-                helper.state_checks.iter().any(|again| {
-                    again.state == state && held_at(project, helper, again.span.start).is_some()
-                })
-            })
+    callees(project, id, false, Some(within)).any(|(_, helper)| {
+        let helper = project.function(helper);
+        helper.state_checks.iter().any(|again| {
+            again.state == state && held_at(project, helper, again.span.start).is_some()
+        })
     })
 }
 
