@@ -286,7 +286,7 @@ fn dump(model: &FileModel) -> String {
             function.span,
             function.parent
         );
-        let facts: [(&str, Vec<String>); 17] = [
+        let facts: [(&str, Vec<String>); 18] = [
             ("call", debug_each(&function.calls)),
             ("await", debug_each(&function.awaits)),
             ("busy wait", debug_each(&function.busy_waits)),
@@ -301,6 +301,7 @@ fn dump(model: &FileModel) -> String {
             ("check then act", debug_each(&function.check_then_acts)),
             ("state check", debug_each(&function.state_checks)),
             ("call condition", debug_each(&function.call_conditions)),
+            ("file use", debug_each(&function.file_uses)),
             ("parameter", debug_each(&function.parameters)),
             ("attribute value", debug_each(&function.attribute_values)),
             ("reads", {

@@ -255,6 +255,10 @@ pub struct Function {
     /// the closure's number, where it is called, and the closure that call is in (0: none).
     /// The closure's body runs there, under what is held there.
     pub local_closure_calls: ThinVec<(u32, Span, u32)>,
+    /// Python: blocking method calls on a file this function opened with a blocking call
+    /// (`f.read()` after `f = open(p)`): the opening call's index in `calls`, and the use. The
+    /// opening call is the site reported; its uses are shown with it.
+    pub file_uses: ThinVec<(u32, Span)>,
 }
 
 /// A use of shared state at one site: a read in an `if`/`while` condition, a change in place
@@ -677,6 +681,7 @@ impl Function {
             call_conditions: ThinVec::new(),
             call_arguments: ThinVec::new(),
             local_closure_calls: ThinVec::new(),
+            file_uses: ThinVec::new(),
         }
     }
 

@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::ProjectContext;
 use crate::codes::Code;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::{CallSite, Project};
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
@@ -15,14 +15,34 @@ use crate::model::{
 /// Reports the calls in async code that the blocking table assigns to `code`.
 /// `why` completes the sentence "`callee` in async function `f` …".
 pub fn check(model: &FileModel, code: Code, why: &str, out: &mut Vec<Diagnostic>) {
-    for (function, call) in model.calls() {
-        if let Some(api) = &call.blocking
-            && api.rule == code
-            && reportable(function, call)
-        {
-            let callee = display_callee(call);
-            out.push(diagnostic(model, function, call, api, callee, code, why));
+    for function in &model.functions {
+        for (index, call) in function.calls.iter().enumerate() {
+            if let Some(api) = &call.blocking
+                && api.rule == code
+                && reportable(function, call)
+            {
+                let callee = display_callee(call);
+                let mut found = diagnostic(model, function, call, api, callee, code, why);
+                show_file_uses(model, function, index, &mut found);
+                out.push(found);
+            }
         }
+    }
+}
+
+/// Adds the blocking method calls on the file a call opened (`f.read()` after `f = open(p)`)
+/// as related sites: one finding for the file's I/O, at the `open()`.
+fn show_file_uses(model: &FileModel, function: &Function, opening: usize, found: &mut Diagnostic) {
+    for (_, span) in function
+        .file_uses
+        .iter()
+        .filter(|(by, _)| *by as usize == opening)
+    {
+        found.related.push(Related {
+            path: model.path.clone(),
+            span: span.clone(),
+            message: "the opened file is read or written here, blocking too".into(),
+        });
     }
 }
 

@@ -218,26 +218,28 @@ impl<'a> Lowerer<'a> {
 
     /// `f = open(p)` or `with open(p) as f`: notes that `f` is a file this function opened
     /// with a blocking call, which is where the file work is reported (once: a `noqa` there
-    /// covers the reads and writes that follow).
+    /// covers the reads and writes that follow). `g = f` names the same file.
     pub(super) fn note_opened(&mut self, target: &Expr, value: &Expr) {
-        let (Expr::Name(name), Expr::Call(call)) = (target, value) else {
+        let Expr::Name(name) = target else {
             return;
         };
-        if !matches!(self.semantic.type_of(value), Some(Returns::One(ty)) if ty == FILE_TYPE) {
-            return;
-        }
-        let callee = self.semantic.resolve(&call.func);
-        let method = match call.func.as_ref() {
-            Expr::Attribute(attr) => Some(attr.attr.id.as_str()),
+        let opening = match value {
+            Expr::Name(other) => self.semantic.opened_by(other.id.as_str()),
+            Expr::Call(call) if matches!(self.semantic.type_of(value), Some(Returns::One(ty)) if ty == FILE_TYPE) =>
+            {
+                let opening = span(call);
+                self.model.functions[self.current]
+                    .calls
+                    .iter()
+                    .rposition(|c| c.span == opening && c.blocking.is_some())
+                    .map(|index| index as u32)
+            }
             _ => None,
         };
-        if self
-            .tables
-            .blocking_api(callee.as_deref(), method)
-            .is_some()
+        if let Some(index) = opening
             && let Some(scope) = self.semantic.scopes.last_mut()
         {
-            scope.opened.insert(name.id.to_string());
+            scope.opened.insert(name.id.to_string(), index);
         }
     }
 
@@ -371,10 +373,23 @@ impl<'a> Lowerer<'a> {
             Expr::Attribute(attr) => Some(attr.value.as_ref()),
             _ => None,
         };
-        // `f.read()` on a file opened here: the `open()` is the blocking call reported.
-        let blocking = blocking.filter(|_| {
-            !matches!(receiver, Some(Expr::Name(n)) if self.semantic.opened_here(n.id.as_str()))
-        });
+        // `f.read()` on a file opened here: the `open()` is the blocking call reported, with
+        // this use shown beside it.
+        let opened_by = match receiver {
+            Some(Expr::Name(n)) => self.semantic.opened_by(n.id.as_str()),
+            _ => None,
+        };
+        let blocking = match opened_by {
+            Some(opening) => {
+                if blocking.is_some() {
+                    self.model.functions[self.current]
+                        .file_uses
+                        .push((opening, span(call)));
+                }
+                None
+            }
+            None => blocking,
+        };
         if let (Some(receiver), Some(method)) = (receiver, method.as_deref())
             && CHANGES_IN_PLACE.contains(&method)
         {

@@ -55,9 +55,10 @@ pub(super) struct Scope {
     pub(super) attribute_types: HashMap<String, String>,
     /// In a class body or method: the class's canonical bases (for `super()`).
     pub(super) bases: Vec<String>,
-    /// Names bound here to what a blocking call returned (`with open(p) as f`): that call is
-    /// where the blocking is reported, not at each use of the object.
-    pub(super) opened: HashSet<String>,
+    /// Names bound here to what a blocking call returned (`with open(p) as f`), with that
+    /// call's index in the function's calls: it is where the blocking is reported, not at each
+    /// use of the object.
+    pub(super) opened: HashMap<String, u32>,
     /// Names and attributes (as written: `sock`, `self._sock`) made non-blocking here so far
     /// (`sock.setblocking(False)`): their calls do not wait.
     pub(super) non_blocking: HashSet<String>,
@@ -88,7 +89,7 @@ impl Scope {
             escaping: HashSet::default(),
             attribute_types: HashMap::default(),
             bases: Vec::new(),
-            opened: HashSet::default(),
+            opened: HashMap::default(),
             non_blocking: HashSet::default(),
             datagram_sockets: HashSet::default(),
         }
@@ -402,9 +403,10 @@ impl SemanticModel<'_> {
         };
     }
 
-    /// Whether `name` is bound in the innermost scope to what a blocking call returned.
-    pub(super) fn opened_here(&self, name: &str) -> bool {
-        self.scopes.last().is_some_and(|s| s.opened.contains(name))
+    /// The call (its index in the function's calls) whose blocking result `name` is bound to
+    /// in the innermost scope.
+    pub(super) fn opened_by(&self, name: &str) -> Option<u32> {
+        self.scopes.last()?.opened.get(name).copied()
     }
 
     /// The canonical dotted name an expression refers to (`t.sleep` → `time.sleep`).
