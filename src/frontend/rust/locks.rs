@@ -133,6 +133,11 @@ impl Lowerer<'_> {
             {
                 self.lock_identity(&call.receiver)
             }
+            // `self.driver()` of a getter that gives out a lock field.
+            Expr::MethodCall(call) => {
+                let (_, field) = self.semantic.getter_call(call, 8)?;
+                self.field_identity(&call.receiver, &field)
+            }
             Expr::Call(call) if call.args.len() == 1 => {
                 // `Arc::clone(&m)`.
                 let Expr::Path(func) = call.func.as_ref() else {

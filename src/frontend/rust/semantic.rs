@@ -72,6 +72,10 @@ pub(super) struct SemanticModel<'t> {
     pub(super) exported_fields: Vec<(String, String)>,
     /// The file's `lazy_static!` statics: name and type.
     lazy_statics: Vec<(String, syn::Ident, Type)>,
+    /// Getters of the file's types: struct name → method → the field it gives out (`fn
+    /// driver(&self) -> Arc<Mutex<Ring>> { self.ring.clone() }`): a lock got through one is
+    /// that field's.
+    getters: HashMap<String, HashMap<String, String>>,
 }
 
 /// The names a module or block brings into scope: its own items and its `use`s.
@@ -361,6 +365,7 @@ impl<'t> SemanticModel<'t> {
             file_reexports: HashMap::new(),
             type_aliases: HashMap::new(),
             lazy_statics: Vec::new(),
+            getters: HashMap::new(),
             exported_fields: Vec::new(),
         }
     }
@@ -378,6 +383,7 @@ impl<'t> SemanticModel<'t> {
         self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
         self.variants = self.variant_fields(items);
+        self.getters = field_getters(items);
         self.lazy_static_types(&module);
         self.nested_module_types(items, &module, 0);
     }
@@ -1142,6 +1148,15 @@ impl<'t> SemanticModel<'t> {
                 if method == "get" && self.is_lock_type(&ty) {
                     return Some(Returns::One(ty));
                 }
+                if let Some(field) = self.getter(&ty, &method) {
+                    let owner = ty.rsplit("::").next().unwrap_or(&ty);
+                    return self
+                        .fields
+                        .get(owner)?
+                        .get(field)
+                        .cloned()
+                        .map(Returns::One);
+                }
                 let callee = format!("{ty}::{method}");
                 if let Some(returns) = self.tables.returns.get(&callee) {
                     return Some(returns.clone());
@@ -1410,6 +1425,41 @@ impl<'t> SemanticModel<'t> {
 
     /// The struct a named field access reads (its last path segment, as `fields` and `guarded`
     /// are keyed) and the field's name: `self.inner` in a method of `Pool` is (`Pool`, `inner`).
+    /// The lock type and guarded type of a lock field of the file's structs, by the field's
+    /// identity (`ledger::Bank.accounts`).
+    fn guarded_field(&self, identity: &str) -> Option<&(String, String)> {
+        let (owner, field) = identity.rsplit_once('.')?;
+        let owner = owner.rsplit("::").next().unwrap_or(owner);
+        self.guarded.get(owner)?.get(field)
+    }
+
+    /// The field a getter of the file gives out, by the getter's receiver type and name.
+    fn getter(&self, ty: &str, method: &str) -> Option<&String> {
+        let owner = ty.rsplit("::").next().unwrap_or(ty);
+        self.getters.get(owner)?.get(method)
+    }
+
+    /// `self.driver()` of a getter (see `getters`): the receiver's canonical type and the field
+    /// it gives out.
+    pub(super) fn getter_call(
+        &self,
+        call: &syn::ExprMethodCall,
+        depth: usize,
+    ) -> Option<(String, String)> {
+        if !call.args.is_empty() {
+            return None;
+        }
+        let owner = match call.receiver.as_ref() {
+            Expr::Path(p) if p.path.is_ident("self") => self.self_type.clone()?,
+            receiver => match self.type_within(receiver, depth)? {
+                Returns::One(ty) if !is_deferred(&ty) => ty,
+                _ => return None,
+            },
+        };
+        let field = self.getter(&owner, &call.method.to_string())?.clone();
+        Some((owner, field))
+    }
+
     fn field_owner(&self, field: &syn::ExprField, depth: usize) -> Option<(String, String)> {
         let owner = self.field_owner_type(field, depth)?;
         let owner = owner.rsplit("::").next().unwrap_or(&owner).to_string();
@@ -1435,10 +1485,15 @@ impl<'t> SemanticModel<'t> {
     fn guards_known(&self, lock: &Expr) -> bool {
         match lock {
             Expr::Field(_) => true,
-            Expr::Path(path) => path
-                .path
-                .get_ident()
-                .is_some_and(|name| self.guarded_parameters.contains_key(&name.to_string())),
+            Expr::Paren(inner) => self.guards_known(&inner.expr),
+            Expr::MethodCall(call) => self.getter_call(call, 8).is_some(),
+            Expr::Path(path) => path.path.get_ident().is_some_and(|name| {
+                let name = name.to_string();
+                self.guarded_parameters.contains_key(&name)
+                    || self
+                        .lock_alias(&name)
+                        .is_some_and(|lock| self.guarded_field(&lock.identity).is_some())
+            }),
             _ => false,
         }
     }
@@ -1452,7 +1507,11 @@ impl<'t> SemanticModel<'t> {
         unwrapped: bool,
         depth: usize,
     ) -> Option<Returns> {
-        let (lock, inner) = match &*call.receiver {
+        let mut receiver = &*call.receiver;
+        while let Expr::Paren(inner) = receiver {
+            receiver = &inner.expr;
+        }
+        let (lock, inner) = match receiver {
             Expr::Field(field) => {
                 let (owner, name) = self.field_owner(field, depth)?;
                 self.guarded.get(&owner)?.get(&name)?
@@ -1460,7 +1519,16 @@ impl<'t> SemanticModel<'t> {
             // A lock the function is given (`models.write()`), unless a local hides it.
             Expr::Path(path) => {
                 let name = path.path.get_ident()?.to_string();
-                self.guarded_parameters.get(&name)?
+                match self.guarded_parameters.get(&name) {
+                    Some(guarded) => guarded,
+                    // A local naming a lock field (`let ring = self.driver();`).
+                    None => self.guarded_field(&self.lock_alias(&name)?.identity)?,
+                }
+            }
+            Expr::MethodCall(getter) => {
+                let (owner, name) = self.getter_call(getter, depth)?;
+                let owner = owner.rsplit("::").next().unwrap_or(&owner);
+                self.guarded.get(owner)?.get(&name)?
             }
             _ => return None,
         };
@@ -1589,6 +1657,79 @@ pub(super) const RESULT: &str = ".()";
 /// Whether a type is a field of a struct declared in another file (`relay::service::Service.probe`)
 /// or the result of a method of the project ([`RESULT`]), which only the project phase can
 /// type (Rust paths never contain a `.` otherwise).
+/// The getters of the `impl` blocks of `items` (see `SemanticModel::getters`): methods of
+/// `&self` with no other parameter whose body only gives out one of `self`'s fields (`&self.f`,
+/// `self.f.clone()`, `Arc::clone(&self.f)`).
+fn field_getters(items: &[syn::Item]) -> HashMap<String, HashMap<String, String>> {
+    let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for item in items {
+        let syn::Item::Impl(block) = item else {
+            continue;
+        };
+        let Type::Path(owner) = block.self_ty.as_ref() else {
+            continue;
+        };
+        let Some(owner) = owner.path.segments.last().map(|s| s.ident.to_string()) else {
+            continue;
+        };
+        for item in &block.items {
+            let syn::ImplItem::Fn(method) = item else {
+                continue;
+            };
+            let inputs = &method.sig.inputs;
+            if inputs.len() != 1 || !matches!(inputs.first(), Some(syn::FnArg::Receiver(_))) {
+                continue;
+            }
+            let body = match method.block.stmts.as_slice() {
+                [syn::Stmt::Expr(body, None)] => body,
+                [syn::Stmt::Expr(Expr::Return(ret), _)] => match &ret.expr {
+                    Some(body) => body,
+                    None => continue,
+                },
+                _ => continue,
+            };
+            if let Some(field) = given_field(body) {
+                out.entry(owner.clone())
+                    .or_default()
+                    .insert(method.sig.ident.to_string(), field);
+            }
+        }
+    }
+    out
+}
+
+/// The field of `self` an expression gives out: `self.f`, `&self.f`, `self.f.clone()`,
+/// `Arc::clone(&self.f)`.
+fn given_field(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Field(field) if matches!(&*field.base, Expr::Path(p) if p.path.is_ident("self")) => {
+            Some(member_name(&field.member))
+        }
+        Expr::Reference(inner) => given_field(&inner.expr),
+        Expr::Paren(inner) => given_field(&inner.expr),
+        Expr::MethodCall(call)
+            if call.args.is_empty()
+                && matches!(call.method.to_string().as_str(), "clone" | "as_ref") =>
+        {
+            given_field(&call.receiver)
+        }
+        Expr::Call(call) if call.args.len() == 1 => match call.func.as_ref() {
+            Expr::Path(func)
+                if func.path.segments.len() == 2
+                    && func.path.segments[1].ident == "clone"
+                    && matches!(
+                        func.path.segments[0].ident.to_string().as_str(),
+                        "Arc" | "Rc"
+                    ) =>
+            {
+                given_field(&call.args[0])
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 pub(super) fn is_deferred(ty: &str) -> bool {
     ty.contains('.')
 }
