@@ -111,13 +111,14 @@ fn report_if_dropped(
     let what = match &call.result {
         ResultUse::Discarded => "is discarded".to_string(),
         // `task = loop.create_task(...)` and `task` never read: dropped when the function
-        // returns. A function that awaits afterwards keeps it alive meanwhile on purpose.
+        // returns. A function that awaits afterwards keeps it alive meanwhile on purpose. Its
+        // own methods keep no reference to it (`task.add_done_callback(report)`).
         ResultUse::Bound(variable)
-            if !model.reads_name(function, variable, true)
+            if !model.reads_name(function, variable, false)
                 && !model.returns_name(function, variable)
                 && !awaits_later() =>
         {
-            format!("is stored in `{variable}`, which is never used before the function returns")
+            format!("is stored in `{variable}`, which nothing keeps once the function returns")
         }
         _ => return,
     };
