@@ -1129,13 +1129,26 @@ pub(super) fn escaping_functions(body: &[Stmt]) -> HashSet<String> {
             }
         }
     }
-    let defined: HashSet<String> = body
-        .iter()
-        .filter_map(|stmt| match stmt {
-            Stmt::FunctionDef(def) => Some(def.name.id.to_string()),
-            _ => None,
-        })
-        .collect();
+    /// The functions the body defines, also inside its `for`, `if`, `with` and `try` blocks
+    /// (not inside nested functions or classes).
+    struct Defined(HashSet<String>);
+    impl<'a> Visitor<'a> for Defined {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            match stmt {
+                Stmt::FunctionDef(def) => {
+                    self.0.insert(def.name.id.to_string());
+                }
+                Stmt::ClassDef(_) => {}
+                _ => stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                }),
+            }
+        }
+        fn visit_expr(&mut self, _: &'a Expr) {}
+    }
+    let mut found = Defined(HashSet::default());
+    found.visit_body(body);
+    let defined = found.0;
     if defined.is_empty() {
         return HashSet::default();
     }
