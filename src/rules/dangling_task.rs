@@ -102,19 +102,27 @@ fn report_if_dropped(
     created: Option<Related>,
     out: &mut Vec<Diagnostic>,
 ) {
+    // The function lets the loop run while its locals live: it awaits, yields (a generator
+    // coroutine: tornado's `yield`), or runs the loop itself (`loop.run_forever()`).
     let awaits_later = || {
-        model.functions[function]
-            .awaits
-            .iter()
-            .any(|a| a.start > call.span.end)
+        let caller = &model.functions[function];
+        caller.generator
+            || caller.awaits.iter().any(|a| a.start > call.span.end)
+            || caller.calls.iter().any(|c| {
+                c.span.start > call.span.end
+                    && matches!(
+                        c.method.as_deref(),
+                        Some("run_forever" | "run_until_complete")
+                    )
+            })
     };
     let what = match &call.result {
         ResultUse::Discarded => "is discarded".to_string(),
         // `task = loop.create_task(...)` and `task` never read: dropped when the function
-        // returns. A function that awaits afterwards keeps it alive meanwhile on purpose. Its
-        // own methods keep no reference to it (`task.add_done_callback(report)`).
+        // returns. A function that awaits afterwards keeps it alive meanwhile on purpose.
+        // Registering a callback with it is no use of it (see `TASK_CALLBACK_METHODS`).
         ResultUse::Bound(variable)
-            if !model.reads_name(function, variable, false)
+            if !model.reads_name(function, variable, true)
                 && !model.returns_name(function, variable)
                 && !awaits_later() =>
         {

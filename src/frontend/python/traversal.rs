@@ -18,6 +18,10 @@ use crate::model::{
     Receiver, ResultUse, concat, name_hash,
 };
 
+/// The methods of a task or future that register or remove a callback with it: calling one
+/// neither inspects the task nor keeps a reference to it.
+const TASK_CALLBACK_METHODS: &[&str] = &["add_done_callback", "remove_done_callback"];
+
 /// The attributes of a coroutine object: reading one (`coro.close()`) uses the coroutine.
 const COROUTINE_ATTRIBUTES: &[&str] = &[
     "send",
@@ -940,6 +944,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     {
                         self.read_name(name.id.as_str());
                     }
+                    // `task.add_done_callback(report)`: registers a callback with the task,
+                    // which keeps no reference to it anywhere (see IL502).
+                    Expr::Name(_)
+                        if TASK_CALLBACK_METHODS.contains(&attribute.attr.id.as_str()) => {}
                     // `grade.score`: only an attribute of the value is read.
                     Expr::Name(name) => self.read_as_result(name.id.as_str()),
                     _ => visitor::walk_expr(self, expr),
