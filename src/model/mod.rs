@@ -495,6 +495,9 @@ pub struct LockDefinition {
     /// made to be shared, and fields of several structs that hold one around the same
     /// project type are taken to hold the same one (see `graph::locks`).
     pub shared: Option<String>,
+    /// Rust: the lock guards no data (`Mutex<()>`): what it serialises lives elsewhere (an
+    /// atomic, another field), so only holding it orders changes of that state with waits.
+    pub guards_nothing: bool,
 }
 
 /// Why a lock excludes nothing.

@@ -1,10 +1,13 @@
 //! IL206 condition-wait-misuse: a condition variable's `wait` outside a loop that re-checks the
-//! predicate (spurious and stolen wakeups), and Python `wait`/`notify` without holding the
-//! condition's lock (a `RuntimeError`), where no caller holds it either.
+//! predicate (spurious and stolen wakeups), Python `wait`/`notify` without holding the
+//! condition's lock (a `RuntimeError`), where no caller holds it either, and Rust notifies that
+//! can be lost because the waiters' mutex guards nothing.
 
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
-use crate::diagnostic::Diagnostic;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
+use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{ConditionOp, ConditionUse, Language};
 
@@ -15,6 +18,7 @@ pub const RULE: Rule = Rule {
 
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
+    lost_wakeups(project, out);
     for (id, function) in project.functions() {
         let model = project.model(id);
         for used in &function.condition_uses {
@@ -68,6 +72,94 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     .with_help(format!("call it inside `with {cond}:`")),
                 );
             }
+        }
+    }
+}
+
+/// Rust: `notify_*` on a condition variable whose waiters hold a mutex that guards nothing
+/// (`Mutex<()>`: the state they wait for lives outside it), sent by code that never takes that
+/// mutex (nor do its callers). Between a waiter's check of the state and its `wait`, the
+/// notifier can change the state and notify: nobody is waiting yet, the wakeup is lost, and the
+/// waiter sleeps with the state already changed.
+fn lost_wakeups(project: &Project, out: &mut Vec<Diagnostic>) {
+    let guards_nothing: HashSet<&str> = project
+        .models
+        .iter()
+        .filter(|m| m.language == Language::Rust)
+        .flat_map(|m| &m.lock_definitions)
+        .filter(|d| d.guards_nothing)
+        .map(|d| d.identity.as_str())
+        .collect();
+    if guards_nothing.is_empty() {
+        return;
+    }
+    // Per condition variable of an object (its type, as written through `self`): the mutex
+    // its first wait holds, and where that wait is.
+    let mut waits: HashMap<(&str, &str), (&str, FunctionId, &ConditionUse)> = HashMap::default();
+    let conditions = |id: FunctionId, op_wait: bool| {
+        let function = project.function(id);
+        let owner = function.canonical.rsplit_once("::").map(|(owner, _)| owner);
+        function
+            .condition_uses
+            .iter()
+            .filter(move |used| {
+                (used.op != ConditionOp::Notify) == op_wait && used.condition.starts_with("self.")
+            })
+            .filter_map(move |used| Some((owner?, used)))
+    };
+    for (id, function) in project.functions() {
+        if project.model(id).language != Language::Rust {
+            continue;
+        }
+        for (owner, used) in conditions(id, true) {
+            let held = function.lock_holds.iter().find(|h| {
+                h.covers(used.span.start) && guards_nothing.contains(h.identity.as_str())
+            });
+            if let Some(held) = held {
+                waits.entry((owner, used.condition.as_str())).or_insert((
+                    held.identity.as_str(),
+                    id,
+                    used,
+                ));
+            }
+        }
+    }
+    for (id, function) in project.functions() {
+        if project.model(id).language != Language::Rust {
+            continue;
+        }
+        for (owner, used) in conditions(id, false) {
+            let Some(&(mutex, waiter, wait)) = waits.get(&(owner, used.condition.as_str())) else {
+                continue;
+            };
+            let takes = function
+                .lock_holds
+                .iter()
+                .any(|h| h.identity == mutex && h.span.start < used.span.start);
+            if takes || held_by_every_caller(project, id, mutex, MAX_CALLER_DEPTH) {
+                continue;
+            }
+            let model = project.model(id);
+            let cond = &used.condition;
+            let lock = mutex.rsplit(['.', ':']).next().unwrap_or(mutex);
+            let mut diagnostic = Diagnostic::new(
+                RULE.code,
+                model.path.clone(),
+                used.span.clone(),
+                format!(
+                    "`{cond}` is notified without taking `{lock}`, the `Mutex<()>` its waiters hold: the state they wait for is outside that mutex, so it can change and be notified between a waiter's check and its `wait`, and the wakeup is lost (the waiter sleeps with the state already changed)"
+                ),
+            )
+            .with_label("notify without the waiters' mutex")
+            .with_help(format!(
+                "change the state and notify while holding `{lock}` (or keep the state inside the mutex: `Mutex<State>`)"
+            ));
+            diagnostic.related.push(Related {
+                path: project.model(waiter).path.clone(),
+                span: wait.span.clone(),
+                message: format!("waits here holding `{lock}`"),
+            });
+            out.push(diagnostic);
         }
     }
 }

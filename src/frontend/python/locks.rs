@@ -620,6 +620,7 @@ impl<'a> Lowerer<'a> {
             kind,
             span: at,
             shared: None,
+            guards_nothing: false,
         });
     }
 
@@ -678,6 +679,7 @@ impl<'a> Lowerer<'a> {
                 kind: kind.clone(),
                 span: span(*value),
                 shared: None,
+                guards_nothing: false,
             });
         }
     }

@@ -60,6 +60,7 @@ impl Lowerer<'_> {
                         kind,
                         span: byte_span(span),
                         shared,
+                        guards_nothing: guards_unit(ty),
                     });
                 }
             }
@@ -1140,4 +1141,20 @@ fn is_guard_map(func: &Expr) -> bool {
         method.ident.to_string().as_str(),
         "map" | "try_map" | "filter_map"
     ) && owner.ident.to_string().ends_with("Guard")
+}
+
+/// Whether a lock type guards `()` (`Mutex<()>`, also inside `Arc<..>`).
+fn guards_unit(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    match args.args.first() {
+        Some(syn::GenericArgument::Type(Type::Tuple(unit))) => unit.elems.is_empty(),
+        Some(syn::GenericArgument::Type(inner)) => guards_unit(inner),
+        _ => false,
+    }
 }
