@@ -1115,7 +1115,7 @@ impl<'t> SemanticModel<'t> {
             // `self.inner.lock().unwrap()` of one that returns a `LockResult` (std's).
             Expr::MethodCall(call)
                 if GUARD_METHODS.contains(&call.method.to_string().as_str())
-                    && self.guards_known(&call.receiver) =>
+                    && self.guards_known(&call.receiver, depth) =>
             {
                 self.guard_target(call, false, depth)
             }
@@ -1123,7 +1123,7 @@ impl<'t> SemanticModel<'t> {
                 if matches!(call.method.to_string().as_str(), "unwrap" | "expect")
                     && matches!(&*call.receiver, Expr::MethodCall(inner)
                         if GUARD_METHODS.contains(&inner.method.to_string().as_str())
-                            && self.guards_known(&inner.receiver)) =>
+                            && self.guards_known(&inner.receiver, depth)) =>
             {
                 let Expr::MethodCall(inner) = &*call.receiver else {
                     return None;
@@ -1446,7 +1446,8 @@ impl<'t> SemanticModel<'t> {
         call: &syn::ExprMethodCall,
         depth: usize,
     ) -> Option<(String, String)> {
-        if !call.args.is_empty() {
+        let method = call.method.to_string();
+        if !call.args.is_empty() || !self.getters.values().any(|m| m.contains_key(&method)) {
             return None;
         }
         let owner = match call.receiver.as_ref() {
@@ -1456,7 +1457,7 @@ impl<'t> SemanticModel<'t> {
                 _ => return None,
             },
         };
-        let field = self.getter(&owner, &call.method.to_string())?.clone();
+        let field = self.getter(&owner, &method)?.clone();
         Some((owner, field))
     }
 
@@ -1482,11 +1483,11 @@ impl<'t> SemanticModel<'t> {
 
     /// Whether a lock expression is one whose guarded type the model knows: a field, or a
     /// parameter that is a lock.
-    fn guards_known(&self, lock: &Expr) -> bool {
+    fn guards_known(&self, lock: &Expr, depth: usize) -> bool {
         match lock {
             Expr::Field(_) => true,
-            Expr::Paren(inner) => self.guards_known(&inner.expr),
-            Expr::MethodCall(call) => self.getter_call(call, 8).is_some(),
+            Expr::Paren(inner) => self.guards_known(&inner.expr, depth),
+            Expr::MethodCall(call) => self.getter_call(call, depth).is_some(),
             Expr::Path(path) => path.path.get_ident().is_some_and(|name| {
                 let name = name.to_string();
                 self.guarded_parameters.contains_key(&name)
