@@ -54,6 +54,10 @@ pub struct LanguageTables {
     pub iterating: HashSet<String>,
     /// Library calls that use their arguments as plain values (`[consumers]`).
     pub consumers: HashSet<String>,
+    /// Library calls that call `write()` of a file object they are given (`[file-writers]`)
+    /// and `read()` (`[file-readers]`).
+    pub file_writers: HashSet<String>,
+    pub file_readers: HashSet<String>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
@@ -258,6 +262,8 @@ impl Knowledge {
         let mut idempotent = name_lists("idempotent");
         let mut iterating = name_lists("iterating");
         let mut consumers = name_lists("consumers");
+        let mut file_writers = name_lists("file-writers");
+        let mut file_readers = name_lists("file-readers");
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
@@ -281,6 +287,8 @@ impl Knowledge {
                 idempotent: idempotent.remove(lang).unwrap_or_default(),
                 iterating: iterating.remove(lang).unwrap_or_default(),
                 consumers: consumers.remove(lang).unwrap_or_default(),
+                file_writers: file_writers.remove(lang).unwrap_or_default(),
+                file_readers: file_readers.remove(lang).unwrap_or_default(),
                 offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
             };

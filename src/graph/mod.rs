@@ -251,8 +251,13 @@ impl<'a> SymbolIndex<'a> {
         if by_method.is_empty() {
             return;
         }
-        // Attribute → the type every object passed so far has (`None`: two disagree).
-        let mut found: HashMap<&'a str, Option<&'a str>> = HashMap::default();
+        // Attribute → the type every object passed so far has (`None`: two disagree), starting
+        // from the type the method gives the parameter itself, if it rebinds it.
+        let mut found: HashMap<&'a str, Option<&'a str>> = by_method
+            .values()
+            .flatten()
+            .filter_map(|given| Some((given.attribute.as_str(), Some(given.rebound.as_deref()?))))
+            .collect();
         let mut callees: HashMap<&str, Option<FunctionId>> = HashMap::default();
         for model in models {
             for passed in &model.passed_objects {

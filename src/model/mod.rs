@@ -70,6 +70,9 @@ pub enum ResultUse {
     /// Given to a library call that uses it as a plain value (`json.dumps(fetch())`,
     /// `print(fetch())`; `[consumers]` in `types.toml`), named here.
     Consumed(Box<str>),
+    /// Called by a library function the object is handed to, which uses the result as a
+    /// plain value (`json.dump(data, f)` calls `f.write(..)`), named here.
+    CalledBy(Box<str>),
 }
 
 /// The object a method call runs on, seen from the calling method's own object (`self`).
@@ -728,6 +731,9 @@ pub struct ParameterAttribute {
     pub position: u32,
     /// The parameter's name, by its [`condition::key`].
     pub keyword: u32,
+    /// The type the method gives the parameter itself when the caller passes nothing (`if
+    /// manager is None: manager = BaseManager()`): the attribute may have it too.
+    pub rebound: Option<String>,
 }
 
 /// An object of a known type passed to a call (`Worker(Storage())`, `Worker(storage=s)`).

@@ -119,6 +119,18 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     never_awaited,
                     format!("`{consumer}(await {name}(...))`"),
                 ),
+                ResultUse::CalledBy(user) => (
+                    format!(
+                        "`{user}()` calls `{name}()` of the object it is given, and that is a coroutine: `{user}()` never awaits it, {}",
+                        match name.ends_with(".write") {
+                            true => "so nothing is written",
+                            false =>
+                                "so it gets a coroutine object instead of the file's contents and fails",
+                        }
+                    ),
+                    "an async file given to a function that does plain file I/O",
+                    "do the I/O yourself with `await`: serialise to a string, then `await f.write(text)` (or read with `await f.read()`, then parse)".to_string(),
+                ),
                 ResultUse::Tested => (
                     format!(
                         "the coroutine returned by `{name}()` is tested for truth instead of awaited: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"

@@ -570,6 +570,12 @@ impl<'a> Lowerer<'a> {
         let consumer: Option<Box<str>> = callee
             .filter(|c| self.tables.consumers.contains(*c))
             .map(Box::from);
+        let file_method = match callee {
+            Some(c) if self.tables.file_writers.contains(c) => Some("write"),
+            Some(c) if self.tables.file_readers.contains(c) => Some("read"),
+            _ => None,
+        };
+        let file_user = file_method.and(callee).map(Box::<str>::from);
         let mut skip = None;
         if matches!(callee, Some("isinstance" | "type"))
             && let Some(Expr::Name(name)) = call.arguments.args.first()
@@ -602,6 +608,49 @@ impl<'a> Lowerer<'a> {
                 }
                 _ => self.visit_expr(argument),
             }
+        }
+        if let (Some(method), Some(user)) = (file_method, file_user) {
+            self.file_method_calls(call, method, &user);
+        }
+    }
+
+    /// `json.dump(data, f)`: the library calls `f.write(..)` (`method`) of the file it is
+    /// given and uses the result as a plain value; recorded as such a call at the argument, so
+    /// that an async file's coroutine `write` is seen un-awaited (IL501). The file is the
+    /// second argument of a `dump(obj, file)`, else the first, or given by keyword.
+    fn file_method_calls(&mut self, call: &ast::ExprCall, method: &str, user: &str) {
+        let position = usize::from(user.ends_with("dump"));
+        let by_keyword = call.arguments.keywords.iter().find(|k| {
+            k.arg.as_ref().is_some_and(|a| {
+                matches!(a.id.as_str(), "fp" | "file" | "stream" | "f" | "csvfile")
+            })
+        });
+        let file = match by_keyword {
+            Some(keyword) => Some(&keyword.value),
+            None => call.arguments.args.get(position),
+        };
+        if let Some(argument) = file {
+            let Some(Returns::One(ty)) = self.semantic.type_of(argument) else {
+                return;
+            };
+            let called = Call {
+                callee: Some(concat(&[&ty, ".", method])),
+                method: Some(method.to_string()),
+                span: span(argument),
+                context: self.context,
+                non_blocking: false,
+                alternatives: ThinVec::new(),
+                receiver: Receiver::Other,
+                scheduled: false,
+                closure: self.closure,
+                object: 0,
+                awaited: false,
+                result: ResultUse::CalledBy(user.into()),
+                blocking: None,
+                positional_arguments: 0,
+                object_arguments: ThinVec::new(),
+            };
+            self.model.functions[self.current].calls.push(called);
         }
     }
 }

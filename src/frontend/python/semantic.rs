@@ -131,7 +131,9 @@ pub(super) struct ClassAttributes<'c> {
     pub(super) returned_by: HashMap<String, String>,
     /// Attribute of no known type → the method parameters it is set from (`self.storage =
     /// storage`): method name, position counting `self` (`u32::MAX`: keyword-only), name.
-    pub(super) given_by: Vec<(String, String, u32, u32)>,
+    /// The last item: the type the method itself gives the parameter when it rebinds it (`if
+    /// manager is None: manager = BaseManager()`), one more type the attribute may have.
+    pub(super) given_by: Vec<(String, String, u32, u32, Option<String>)>,
     /// Attribute → the one function (or other named object) every assignment stores in it
     /// (`self._load = LoadCalc.get_load`): `self._load(..)` calls it. `None`: several.
     pub(super) named_values: HashMap<String, Option<String>>,
@@ -837,9 +839,11 @@ impl SemanticModel<'_> {
                         }
                         if annotation.is_none()
                             && let Some((position, keyword)) = value.and_then(untyped_parameter)
+                            && let Some(Expr::Name(parameter)) = value
+                            && let Some(fallback) = self.rebound_type(&method.body, parameter)
                         {
                             let method = method.name.id.to_string();
-                            given_by.push((attr.clone(), method, position, keyword));
+                            given_by.push((attr.clone(), method, position, keyword, fallback));
                         }
                         let ty = annotation
                             .and_then(|a| self.annotation_type(a))
@@ -1042,6 +1046,54 @@ fn returned_values(body: &[Stmt]) -> Vec<&Expr> {
     found.visit_body(body);
     // A function that may return nothing is not typed by what it returns elsewhere.
     if found.1 { Vec::new() } else { found.0 }
+}
+
+impl SemanticModel<'_> {
+    /// What a method gives one of its parameters itself (`if manager is None: manager =
+    /// BaseManager()`): `Some(None)` when it never rebinds it, `Some(Some(ty))` when every
+    /// rebinding is of type `ty`, `None` when one is of another or unknown type.
+    fn rebound_type(&self, body: &[Stmt], parameter: &ast::ExprName) -> Option<Option<String>> {
+        struct Rebindings<'n, 'b> {
+            name: &'n str,
+            values: Vec<&'b Expr>,
+        }
+        impl<'b> Visitor<'b> for Rebindings<'_, 'b> {
+            fn visit_stmt(&mut self, stmt: &'b Stmt) {
+                match stmt {
+                    Stmt::FunctionDef(_) | Stmt::ClassDef(_) => return,
+                    Stmt::Assign(assign)
+                        if assign
+                            .targets
+                            .iter()
+                            .any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == self.name)) =>
+                    {
+                        self.values.push(&assign.value);
+                    }
+                    _ => {}
+                }
+                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                    visitor::walk_stmt(self, stmt)
+                });
+            }
+            fn visit_expr(&mut self, _: &'b Expr) {}
+        }
+        let mut found = Rebindings {
+            name: parameter.id.as_str(),
+            values: Vec::new(),
+        };
+        found.visit_body(body);
+        let mut rebound = None;
+        for value in found.values {
+            let Some(Returns::One(ty)) = self.type_of(value) else {
+                return None;
+            };
+            match &rebound {
+                Some(other) if *other != ty => return None,
+                _ => rebound = Some(ty),
+            }
+        }
+        Some(rebound)
+    }
 }
 
 /// The attributes `self.x = …` assigns in a method, nested functions included.

@@ -296,7 +296,7 @@ impl<'a> Lowerer<'a> {
                     .or_insert_with(|| class.clone());
             }
         }
-        for (attribute, method, position, keyword) in given_by {
+        for (attribute, method, position, keyword, rebound) in given_by {
             if attribute_types.contains_key(&attribute) {
                 continue;
             }
@@ -305,6 +305,7 @@ impl<'a> Lowerer<'a> {
                 method: concat(&[&class_identity, ".", &method]),
                 position,
                 keyword,
+                rebound,
             });
         }
         // `self._load = LoadCalc.get_load`: `self._load(..)` calls `LoadCalc.get_load`.
