@@ -277,9 +277,12 @@ impl<'a> Lowerer<'a> {
             Some(lock) => self.lock_kind(lock).is_some(),
             None => through.is_some(),
         };
+        // An attribute (`self._lock`) or an imported object (`from .state import jobs_lock`)
+        // this file cannot type, acquired and released like a lock.
         let untyped_attribute = call.arguments.is_empty()
             && direct.is_some_and(|lock| {
-                lock.is_attribute_expr() && self.semantic.type_of(lock).is_none()
+                (lock.is_attribute_expr() || self.semantic.is_imported(lock))
+                    && self.semantic.type_of(lock).is_none()
             });
         let known = typed || (released_here && untyped_attribute);
         // What runs before the release is sure to happen: up to the release, or up to the

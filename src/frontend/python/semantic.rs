@@ -411,6 +411,12 @@ impl SemanticModel<'_> {
         self.scopes.last()?.opened.get(name).copied()
     }
 
+    /// Whether an expression is a name bound by an import (`from .state import jobs_lock`).
+    pub(super) fn is_imported(&self, expr: &Expr) -> bool {
+        matches!(expr, Expr::Name(name)
+            if matches!(self.lookup(name.id.as_str()), Some(Binding::Alias(_))))
+    }
+
     /// The canonical dotted name an expression refers to (`t.sleep` → `time.sleep`).
     /// Whether an expression names something defined or imported at module level (a
     /// function, a class's method: `LoadCalc.get_load`), not a local or a builtin.
