@@ -1702,33 +1702,9 @@ fn field_getters(items: &[syn::Item]) -> HashMap<String, HashMap<String, String>
 /// The field of `self` an expression gives out: `self.f`, `&self.f`, `self.f.clone()`,
 /// `Arc::clone(&self.f)`.
 fn given_field(expr: &Expr) -> Option<String> {
-    match expr {
-        Expr::Field(field) if matches!(&*field.base, Expr::Path(p) if p.path.is_ident("self")) => {
-            Some(member_name(&field.member))
-        }
-        Expr::Reference(inner) => given_field(&inner.expr),
-        Expr::Paren(inner) => given_field(&inner.expr),
-        Expr::MethodCall(call)
-            if call.args.is_empty()
-                && matches!(call.method.to_string().as_str(), "clone" | "as_ref") =>
-        {
-            given_field(&call.receiver)
-        }
-        Expr::Call(call) if call.args.len() == 1 => match call.func.as_ref() {
-            Expr::Path(func)
-                if func.path.segments.len() == 2
-                    && func.path.segments[1].ident == "clone"
-                    && matches!(
-                        func.path.segments[0].ident.to_string().as_str(),
-                        "Arc" | "Rc"
-                    ) =>
-            {
-                given_field(&call.args[0])
-            }
-            _ => None,
-        },
-        _ => None,
-    }
+    let written = super::syntax::object_written(expr)?;
+    let field = written.strip_prefix("self.")?;
+    (!field.contains('.')).then(|| field.to_string())
 }
 
 pub(super) fn is_deferred(ty: &str) -> bool {
