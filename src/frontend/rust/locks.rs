@@ -292,6 +292,124 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Functions that hand a lock parameter on to a function of the file that locks it
+    /// (`fn convert(node: &Mutex<Node>) { .. lookup(h, node) .. }` with `lookup` locking its
+    /// `node`) lock it too, for their callers: followed through up to three hands.
+    pub(super) fn propagate_parameter_locks(&mut self, items: &[syn::Item]) {
+        if self.param_lockers.is_empty() {
+            return;
+        }
+        let module = self.semantic.module().to_string();
+        let mut functions: Vec<(String, Option<String>, &syn::Signature, &syn::Block)> = Vec::new();
+        for item in items {
+            match item {
+                syn::Item::Fn(function) => functions.push((
+                    format!("{module}::{}", function.sig.ident),
+                    None,
+                    &function.sig,
+                    &function.block,
+                )),
+                syn::Item::Impl(imp) => {
+                    let Some(self_type) = self.semantic.resolve_type(&imp.self_ty) else {
+                        continue;
+                    };
+                    for member in &imp.items {
+                        if let syn::ImplItem::Fn(method) = member {
+                            let name = format!("{self_type}::{}", method.sig.ident);
+                            functions.push((
+                                name,
+                                Some(self_type.clone()),
+                                &method.sig,
+                                &method.block,
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for _ in 0..3 {
+            let mut learned = Vec::new();
+            for (name, self_type, sig, block) in &functions {
+                let saved = self.semantic.self_type.clone();
+                self.semantic.self_type.clone_from(self_type);
+                let found = self.handed_on_locks(name, sig, block);
+                self.semantic.self_type = saved;
+                learned.extend(found.into_iter().map(|taken| (name.clone(), taken)));
+            }
+            if learned.is_empty() {
+                break;
+            }
+            for (name, (index, kind)) in learned {
+                let locker = (name.clone(), index as u32, kind.clone());
+                self.model.parameter_locks.push(locker);
+                self.param_lockers
+                    .entry(name)
+                    .or_default()
+                    .push((index, kind));
+            }
+        }
+    }
+
+    /// The lock parameters of a function, not yet known to be locked by it, that it passes on
+    /// to a function of the file that locks that parameter: (position, guard method kind).
+    fn handed_on_locks(
+        &self,
+        name: &str,
+        sig: &syn::Signature,
+        block: &syn::Block,
+    ) -> Vec<(usize, String)> {
+        let known = self.param_lockers.get(name);
+        let params: Vec<(usize, String)> = sig
+            .inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(index, input)| match input {
+                syn::FnArg::Typed(typed) => match &*typed.pat {
+                    Pat::Ident(ident)
+                        if self
+                            .semantic
+                            .resolve_type(&typed.ty)
+                            .is_some_and(|ty| self.semantic.is_lock_type(&ty)) =>
+                    {
+                        Some((index, ident.ident.to_string()))
+                    }
+                    _ => None,
+                },
+                syn::FnArg::Receiver(_) => None,
+            })
+            .filter(|(index, _)| known.is_none_or(|taken| taken.iter().all(|(i, _)| i != index)))
+            .collect();
+        if params.is_empty() {
+            return Vec::new();
+        }
+        let mut calls = AllCalls::default();
+        calls.visit_block(block);
+        let mut found = Vec::new();
+        for (index, param) in params {
+            let handed = calls.0.iter().find_map(|(callee, args, offset)| {
+                let callee = match callee {
+                    CalleeSyntax::Path(path) => self.semantic.resolve_qualified_name(path)?,
+                    CalleeSyntax::SelfMethod(method) => {
+                        format!("{}::{method}", self.semantic.self_type.as_ref()?)
+                    }
+                };
+                let taken = self.param_lockers.get(&callee)?;
+                let position = args.iter().position(|arg| {
+                    syntax::object_written(arg).as_deref() == Some(param.as_str())
+                })? + offset;
+                taken
+                    .iter()
+                    .find(|(i, _)| *i == position)
+                    .map(|(_, kind)| kind.clone())
+            });
+            if let Some(kind) = handed {
+                found.push((index, kind));
+            }
+        }
+        found
+    }
+
     /// The `fn` items declared in a function's body (`fn finish(inner: &RwLock<T>)` inside
     /// `apply`), named inside it as the traversal names them (`apply::finish`).
     fn learn_nested_helpers(&mut self, outer: &str, block: &syn::Block) {
@@ -1156,5 +1274,43 @@ fn guards_unit(ty: &Type) -> bool {
         Some(syn::GenericArgument::Type(Type::Tuple(unit))) => unit.elems.is_empty(),
         Some(syn::GenericArgument::Type(inner)) => guards_unit(inner),
         _ => false,
+    }
+}
+
+/// How a call names its callee: a path (`lookup(..)`, `Node::lookup(..)`) or a method of
+/// `self` (`self.lookup(..)`).
+enum CalleeSyntax<'ast> {
+    Path(&'ast syn::Path),
+    SelfMethod(String),
+}
+
+/// The calls of a body, closures included (not nested items): callee, arguments, and how many
+/// parameters come before the first argument (1 for a method of `self`).
+#[derive(Default)]
+struct AllCalls<'ast>(Vec<(CalleeSyntax<'ast>, Vec<&'ast Expr>, usize)>);
+
+impl<'ast> Visit<'ast> for AllCalls<'ast> {
+    fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
+        if let Expr::Path(path) = &*call.func {
+            self.0.push((
+                CalleeSyntax::Path(&path.path),
+                call.args.iter().collect(),
+                0,
+            ));
+        }
+        syn::visit::visit_expr_call(self, call);
+    }
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self")) {
+            let method = CalleeSyntax::SelfMethod(call.method.to_string());
+            self.0.push((method, call.args.iter().collect(), 1));
+        }
+        syn::visit::visit_expr_method_call(self, call);
+    }
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+            syn::visit::visit_expr(self, expr)
+        });
     }
 }

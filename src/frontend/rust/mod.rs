@@ -97,6 +97,7 @@ pub fn lower(
     lowerer.semantic.enter_file(&file.items);
     lowerer.define_locks(&file.items);
     lowerer.collect_lock_helpers(&file.items);
+    lowerer.propagate_parameter_locks(&file.items);
     lowerer.visit_file(&file);
     let mut model = lowerer.model;
     model.aliases = lowerer.semantic.reexports;
