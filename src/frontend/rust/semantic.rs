@@ -382,6 +382,14 @@ impl<'t> SemanticModel<'t> {
         self.fields = fields;
         self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
+        // A `static` of a type another crate of the project names (`alvr_common::RwLock`, a
+        // re-export of parking_lot's): the project phase types its locks.
+        for (name, ty) in &self.statics {
+            if ty.contains("::") && !self.is_lock_type(ty) {
+                self.exported_fields
+                    .push((format!("{module}::{name}"), ty.clone()));
+            }
+        }
         self.variants = self.variant_fields(items);
         self.getters = field_getters(items);
         self.lazy_static_types(&module);
