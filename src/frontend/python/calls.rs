@@ -196,24 +196,30 @@ impl<'a> Lowerer<'a> {
     ) {
         let index = self.model.functions[self.current].calls.len();
         self.note_condition(index);
-        let call = Call {
+        let mut call = self.implicit_call(callee, method, span);
+        (call.receiver, call.object, call.awaited) = (receiver, object, awaited);
+        self.model.functions[self.current].calls.push(call);
+    }
+
+    /// A call the code makes without call syntax, on no object of its own, its result used.
+    fn implicit_call(&self, callee: String, method: &str, span: Span) -> Call {
+        Call {
             callee: Some(callee),
             method: Some(method.to_string()),
             span,
             context: self.context,
             non_blocking: false,
             alternatives: thin_vec::ThinVec::new(),
-            receiver,
+            receiver: Receiver::Other,
             scheduled: false,
             closure: self.closure,
-            object,
-            awaited,
+            object: 0,
+            awaited: false,
             result: ResultUse::Used,
             blocking: None,
             positional_arguments: 0,
             object_arguments: thin_vec::ThinVec::new(),
-        };
-        self.model.functions[self.current].calls.push(call);
+        }
     }
 
     /// `f = open(p)` or `with open(p) as f`: notes that `f` is a file this function opened
@@ -633,23 +639,9 @@ impl<'a> Lowerer<'a> {
             let Some(Returns::One(ty)) = self.semantic.type_of(argument) else {
                 return;
             };
-            let called = Call {
-                callee: Some(concat(&[&ty, ".", method])),
-                method: Some(method.to_string()),
-                span: span(argument),
-                context: self.context,
-                non_blocking: false,
-                alternatives: ThinVec::new(),
-                receiver: Receiver::Other,
-                scheduled: false,
-                closure: self.closure,
-                object: 0,
-                awaited: false,
-                result: ResultUse::CalledBy(user.into()),
-                blocking: None,
-                positional_arguments: 0,
-                object_arguments: ThinVec::new(),
-            };
+            let callee = concat(&[&ty, ".", method]);
+            let mut called = self.implicit_call(callee, method, span(argument));
+            called.result = ResultUse::CalledBy(user.into());
             self.model.functions[self.current].calls.push(called);
         }
     }
