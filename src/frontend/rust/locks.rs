@@ -255,41 +255,69 @@ impl Lowerer<'_> {
     /// takes that lock.
     pub(super) fn collect_lock_helpers(&mut self, items: &[syn::Item]) {
         for item in items {
+            // `mod mutex { impl<T> RwLock<T> { pub fn read(&self) -> .. } }`, in item order:
+            // what a module defines is known to the items after it.
+            if let syn::Item::Mod(inline) = item
+                && let Some((_, items)) = &inline.content
+            {
+                let module = format!("{}::{}", self.semantic.module(), inline.ident);
+                self.semantic.push_module(module, items);
+                self.collect_lock_helpers(items);
+                self.semantic.pop_module();
+                continue;
+            }
+            for (name, self_type, sig, block) in self.functions_of(std::slice::from_ref(item)) {
+                if self_type.is_some() {
+                    self.file_methods.insert(sig.ident.to_string());
+                }
+                let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
+                self.learn_nested_helpers(&name, block);
+                self.learn_helper(name, sig, block);
+                self.semantic.self_type = saved;
+            }
+        }
+    }
+
+    /// The module's free functions and the methods of its `impl` blocks: canonical name, the
+    /// `Self` type of a method, signature and body.
+    fn functions_of<'i>(&self, items: &'i [syn::Item]) -> Vec<FileFunction<'i>> {
+        let module = self.semantic.module();
+        let mut functions = Vec::new();
+        for item in items {
             match item {
+                syn::Item::Fn(function) => functions.push((
+                    format!("{module}::{}", function.sig.ident),
+                    None,
+                    &function.sig,
+                    &*function.block,
+                )),
                 syn::Item::Impl(imp) => {
                     let Some(self_type) = self.semantic.resolve_type(&imp.self_ty) else {
                         continue;
                     };
-                    let saved = self.semantic.self_type.replace(self_type.clone());
                     for member in &imp.items {
-                        let syn::ImplItem::Fn(method) = member else {
-                            continue;
-                        };
-                        self.file_methods.insert(method.sig.ident.to_string());
-                        let name = format!("{self_type}::{}", method.sig.ident);
-                        self.learn_nested_helpers(&name, &method.block);
-                        self.learn_helper(name, &method.sig, &method.block);
+                        if let syn::ImplItem::Fn(method) = member {
+                            let name = format!("{self_type}::{}", method.sig.ident);
+                            let self_type = Some(self_type.clone());
+                            functions.push((name, self_type, &method.sig, &method.block));
+                        }
                     }
-                    self.semantic.self_type = saved;
-                }
-                syn::Item::Fn(function) => {
-                    let name = format!("{}::{}", self.semantic.module(), function.sig.ident);
-                    self.learn_nested_helpers(&name, &function.block);
-                    self.learn_helper(name, &function.sig, &function.block);
-                }
-                // `mod mutex { impl<T> RwLock<T> { pub fn read(&self) -> .. } }`.
-                syn::Item::Mod(inline) => {
-                    let Some((_, items)) = &inline.content else {
-                        continue;
-                    };
-                    let module = format!("{}::{}", self.semantic.module(), inline.ident);
-                    self.semantic.push_module(module, items);
-                    self.collect_lock_helpers(items);
-                    self.semantic.pop_module();
                 }
                 _ => {}
             }
         }
+        functions
+    }
+
+    /// Records that function `name` locks its parameter `index` with guard method `kind`;
+    /// other files learn it in the project phase (see `lock_through_arguments`).
+    fn note_param_locker(&mut self, name: &str, index: usize, kind: String) {
+        let locker = (name.to_string(), index as u32, kind.clone());
+        self.model.parameter_locks.push(locker);
+        self.param_lockers
+            .entry(name.to_string())
+            .or_default()
+            .push((index, kind));
     }
 
     /// Functions that hand a lock parameter on to a function of the file that locks it
@@ -299,35 +327,7 @@ impl Lowerer<'_> {
         if self.param_lockers.is_empty() {
             return;
         }
-        let module = self.semantic.module().to_string();
-        let mut functions: Vec<(String, Option<String>, &syn::Signature, &syn::Block)> = Vec::new();
-        for item in items {
-            match item {
-                syn::Item::Fn(function) => functions.push((
-                    format!("{module}::{}", function.sig.ident),
-                    None,
-                    &function.sig,
-                    &function.block,
-                )),
-                syn::Item::Impl(imp) => {
-                    let Some(self_type) = self.semantic.resolve_type(&imp.self_ty) else {
-                        continue;
-                    };
-                    for member in &imp.items {
-                        if let syn::ImplItem::Fn(method) = member {
-                            let name = format!("{self_type}::{}", method.sig.ident);
-                            functions.push((
-                                name,
-                                Some(self_type.clone()),
-                                &method.sig,
-                                &method.block,
-                            ));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+        let functions = self.functions_of(items);
         for _ in 0..3 {
             let mut learned = Vec::new();
             for (name, self_type, sig, block) in &functions {
@@ -341,12 +341,7 @@ impl Lowerer<'_> {
                 break;
             }
             for (name, (index, kind)) in learned {
-                let locker = (name.clone(), index as u32, kind.clone());
-                self.model.parameter_locks.push(locker);
-                self.param_lockers
-                    .entry(name)
-                    .or_default()
-                    .push((index, kind));
+                self.note_param_locker(&name, index, kind);
             }
         }
     }
@@ -543,13 +538,8 @@ impl Lowerer<'_> {
                     taken.push((index, kind));
                 }
             }
-            if !taken.is_empty() {
-                // Other files learn it in the project phase (see `lock_through_arguments`).
-                for (index, kind) in &taken {
-                    let locker = (name.clone(), *index as u32, kind.clone());
-                    self.model.parameter_locks.push(locker);
-                }
-                self.param_lockers.insert(name, taken);
+            for (index, kind) in taken {
+                self.note_param_locker(&name, index, kind);
             }
         }
         self.semantic.pop_locals();
@@ -1276,6 +1266,9 @@ fn guards_unit(ty: &Type) -> bool {
         _ => false,
     }
 }
+
+/// A function of a module (see `Lowerer::functions_of`).
+type FileFunction<'i> = (String, Option<String>, &'i syn::Signature, &'i syn::Block);
 
 /// How a call names its callee: a path (`lookup(..)`, `Node::lookup(..)`) or a method of
 /// `self` (`self.lookup(..)`).

@@ -1100,7 +1100,7 @@ impl<'t> SemanticModel<'t> {
                         .first()
                         .and_then(|arg| self.type_within(arg, depth));
                 }
-                let owner_name = owner.rsplit("::").next().unwrap_or(owner);
+                let owner_name = struct_name(owner);
                 if !owner_name.starts_with(|c: char| c.is_ascii_uppercase()) {
                     // A function of this crate (maybe of another file): what it returns, once
                     // the project phase knows (`spawn_scan(id)?.wait()` on a `Child`).
@@ -1157,7 +1157,7 @@ impl<'t> SemanticModel<'t> {
                     return Some(Returns::One(ty));
                 }
                 if let Some(field) = self.getter(&ty, &method) {
-                    let owner = ty.rsplit("::").next().unwrap_or(&ty);
+                    let owner = struct_name(&ty);
                     return self
                         .fields
                         .get(owner)?
@@ -1216,7 +1216,7 @@ impl<'t> SemanticModel<'t> {
             Expr::Field(field) => {
                 let owner = self.field_owner_type(field, depth)?;
                 let name = member_name(&field.member);
-                match self.fields.get(owner.rsplit("::").next().unwrap_or(&owner)) {
+                match self.fields.get(struct_name(&owner)) {
                     Some(fields) => fields.get(&name).cloned().map(Returns::One),
                     // A struct declared in another file: the field's type is that file's,
                     // named here for the project phase (see [`is_deferred`]).
@@ -1437,13 +1437,13 @@ impl<'t> SemanticModel<'t> {
     /// identity (`ledger::Bank.accounts`).
     fn guarded_field(&self, identity: &str) -> Option<&(String, String)> {
         let (owner, field) = identity.rsplit_once('.')?;
-        let owner = owner.rsplit("::").next().unwrap_or(owner);
+        let owner = struct_name(owner);
         self.guarded.get(owner)?.get(field)
     }
 
     /// The field a getter of the file gives out, by the getter's receiver type and name.
     fn getter(&self, ty: &str, method: &str) -> Option<&String> {
-        let owner = ty.rsplit("::").next().unwrap_or(ty);
+        let owner = struct_name(ty);
         self.getters.get(owner)?.get(method)
     }
 
@@ -1471,7 +1471,7 @@ impl<'t> SemanticModel<'t> {
 
     fn field_owner(&self, field: &syn::ExprField, depth: usize) -> Option<(String, String)> {
         let owner = self.field_owner_type(field, depth)?;
-        let owner = owner.rsplit("::").next().unwrap_or(&owner).to_string();
+        let owner = struct_name(&owner).to_string();
         Some((owner, member_name(&field.member)))
     }
 
@@ -1536,7 +1536,7 @@ impl<'t> SemanticModel<'t> {
             }
             Expr::MethodCall(getter) => {
                 let (owner, name) = self.getter_call(getter, depth)?;
-                let owner = owner.rsplit("::").next().unwrap_or(&owner);
+                let owner = struct_name(&owner);
                 self.guarded.get(owner)?.get(&name)?
             }
             _ => return None,
@@ -1666,6 +1666,11 @@ pub(super) const RESULT: &str = ".()";
 /// Whether a type is a field of a struct declared in another file (`relay::service::Service.probe`)
 /// or the result of a method of the project ([`RESULT`]), which only the project phase can
 /// type (Rust paths never contain a `.` otherwise).
+/// A type's own name, as the file's tables of structs key it (`ledger::Bank` → `Bank`).
+fn struct_name(ty: &str) -> &str {
+    ty.rsplit("::").next().unwrap_or(ty)
+}
+
 /// The getters of the `impl` blocks of `items` (see `SemanticModel::getters`): methods of
 /// `&self` with no other parameter whose body only gives out one of `self`'s fields (`&self.f`,
 /// `self.f.clone()`, `Arc::clone(&self.f)`).
