@@ -31,6 +31,34 @@ impl Language {
     }
 }
 
+/// Where the last `separator` (`.` or `::`) of a canonical name starts. The symbol index
+/// splits every name it resolves this way, and a string pattern's searcher costs more than
+/// the lookups it serves.
+pub fn rfind_separator(name: &str, separator: &str) -> Option<usize> {
+    let bytes = name.as_bytes();
+    match separator.as_bytes() {
+        [one] => memchr::memrchr(*one, bytes),
+        [first, ..] => {
+            let mut end = bytes.len();
+            loop {
+                let at = memchr::memrchr(*first, &bytes[..end])?;
+                if bytes[at..].starts_with(separator.as_bytes()) {
+                    return Some(at);
+                }
+                // `::` found at its second byte: try the byte before.
+                end = at;
+            }
+        }
+        [] => None,
+    }
+}
+
+/// A canonical name split at its last separator: owner and member.
+pub fn rsplit_separator<'n>(name: &'n str, separator: &str) -> Option<(&'n str, &'n str)> {
+    let at = rfind_separator(name, separator)?;
+    Some((&name[..at], &name[at + separator.len()..]))
+}
+
 /// A byte range in a file's text.
 pub type Span = Range<usize>;
 
@@ -193,6 +221,16 @@ impl SourceFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_split_at_their_last_separator() {
+        assert_eq!(rsplit_separator("a.b.c", "."), Some(("a.b", "c")));
+        assert_eq!(rsplit_separator("a::b::C.f", "::"), Some(("a::b", "C.f")));
+        assert_eq!(rsplit_separator("a::b:c", "::"), Some(("a", "b:c")));
+        assert_eq!(rsplit_separator("plain", "::"), None);
+        assert_eq!(rfind_separator("::x", "::"), Some(0));
+        assert_eq!(rfind_separator("", "."), None);
+    }
 
     #[test]
     fn locations_count_characters_from_one() {

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{Call, FileModel, Function, Language, ParameterAttribute, concat};
+use crate::source::{rfind_separator, rsplit_separator};
 
 /// A function of the project: its file's index and its index in that file's model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,10 +60,12 @@ pub struct SymbolIndex<'a> {
     /// First segments of every indexed name (`shop`, `ledger`): a name with another root is
     /// a library's and is not looked up further.
     roots: rustc_hash::FxHashSet<&'a str>,
+    /// The modules of the project's files (`asyncio.base_events`).
+    modules: rustc_hash::FxHashSet<&'a str>,
 }
 
 /// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
-pub const MAX_RESOLUTION_STEPS: usize = 12;
+const MAX_RESOLUTION_STEPS: usize = 12;
 
 /// How many typed objects a type lookup goes through (`a.b.c.lock`: `b`, then `c`).
 const MAX_TYPED_OWNERS: usize = 3;
@@ -75,6 +78,7 @@ impl<'a> SymbolIndex<'a> {
         index.functions.reserve(functions);
         index.aliases.reserve(aliases);
         for (file, model) in models.iter().enumerate() {
+            index.modules.insert(model.module.as_str());
             for (i, function) in model.functions.iter().enumerate() {
                 index
                     .functions
@@ -215,7 +219,7 @@ impl<'a> SymbolIndex<'a> {
         if let Some(ty) = self.own_type(&name, separator) {
             return Some(ty);
         }
-        let (owner, member) = name.rsplit_once(separator)?;
+        let (owner, member) = rsplit_separator(&name, separator)?;
         let inherited = self
             .bases(owner)
             .iter()
@@ -263,7 +267,7 @@ impl<'a> SymbolIndex<'a> {
             for passed in &model.passed_objects {
                 let callee = *callees
                     .entry(passed.callee.as_str())
-                    .or_insert_with(|| self.resolve(&passed.callee, ".", MAX_RESOLUTION_STEPS));
+                    .or_insert_with(|| self.resolve(&passed.callee, "."));
                 let Some(callee) = callee else { continue };
                 let method = models[callee.file].functions[callee.index]
                     .canonical
@@ -338,35 +342,40 @@ impl<'a> SymbolIndex<'a> {
 
     /// The project function a call reaches, if the call resolves to one.
     pub fn resolve_call(&self, call: &Call, language: Language) -> Option<FunctionId> {
-        let in_project = |name: &&String| {
-            self.roots
-                .contains(name.split(['.', ':']).next().unwrap_or_default())
-        };
-        let names = call
-            .callee
+        call.callee
             .iter()
             .chain(call.alternatives.iter())
-            .filter(in_project);
-        names
-            .into_iter()
-            .find_map(|name| self.resolve(name, language.path_separator(), MAX_RESOLUTION_STEPS))
+            .find_map(|name| self.resolve_name(name, language))
+    }
+
+    /// The project function a callee's canonical name reaches; none for a library's name.
+    fn resolve_name(&self, name: &str, language: Language) -> Option<FunctionId> {
+        if !self.is_project_name(name) {
+            return None;
+        }
+        self.resolve(name, language.path_separator())
     }
 
     /// The function a canonical name designates: directly, as a class's constructor, as a
     /// method inherited from a base, or through a re-export.
-    pub fn resolve(&self, name: &str, separator: &str, steps: usize) -> Option<FunctionId> {
+    pub fn resolve(&self, name: &str, separator: &str) -> Option<FunctionId> {
+        self.search(name, separator, MAX_RESOLUTION_STEPS)
+    }
+
+    /// [`Self::resolve`] within `steps` steps (aliases, bases and star-imports followed).
+    fn search(&self, name: &str, separator: &str, steps: usize) -> Option<FunctionId> {
         if let Some(id) = self.functions.get(name) {
             return Some(*id);
         }
         let steps = steps.checked_sub(1)?;
         if separator == "." && self.classes.contains_key(name) {
-            return self.resolve(&concat(&[name, ".__init__"]), separator, steps);
+            return self.search(&concat(&[name, ".__init__"]), separator, steps);
         }
-        if let Some((owner, member)) = name.rsplit_once(separator)
+        if let Some((owner, member)) = rsplit_separator(name, separator)
             && let Some(bases) = self.classes.get(owner)
         {
             let inherited = bases.iter().find_map(|base| {
-                self.resolve(&concat(&[base, separator, member]), separator, steps)
+                self.search(&concat(&[base, separator, member]), separator, steps)
             });
             if inherited.is_some() {
                 return inherited;
@@ -376,7 +385,7 @@ impl<'a> SymbolIndex<'a> {
         // that implementation. With several, which one runs is not known here. (Not a Python
         // base class: a value of the base's type is one of the base, not of a subclass.)
         if separator == "::"
-            && let Some((owner, member)) = name.rsplit_once(separator)
+            && let Some((owner, member)) = rsplit_separator(name, separator)
             && let Some(types) = self.implementors.get(owner)
         {
             let found: Vec<FunctionId> = types
@@ -406,17 +415,17 @@ impl<'a> SymbolIndex<'a> {
         }
         // The longest re-exported prefix: `pkg.load` → `pkg.impl.load`.
         let mut end = name.len();
-        while let Some(position) = name[..end].rfind(separator) {
+        while let Some(position) = rfind_separator(&name[..end], separator) {
             let prefix = &name[..end];
             if let Some(target) = self.aliases.get(prefix) {
-                return self.resolve(&concat(&[target, &name[end..]]), separator, steps);
+                return self.search(&concat(&[target, &name[end..]]), separator, steps);
             }
             end = position;
         }
         if let Some(target) = self.aliases.get(&name[..end]) {
-            return self.resolve(&concat(&[target, &name[end..]]), separator, steps);
+            return self.search(&concat(&[target, &name[end..]]), separator, steps);
         }
-        let (owner, member) = name.rsplit_once(separator)?;
+        let (owner, member) = rsplit_separator(name, separator)?;
         // A name a module re-exports with a glob (`dagger_sdk::connect` after `pub use
         // client::*;` in `dagger_sdk`), also a member of it (`pkg.candid.Open.fit` after
         // `from .candid import *` in `pkg/candid/__init__.py`). A member of a member is looked
@@ -424,15 +433,20 @@ impl<'a> SymbolIndex<'a> {
         // star-import each other (Django's) would make the search exponential.
         if !self.globs.is_empty() {
             let mut end = name.len();
-            while let Some(position) = name[..end].rfind(separator) {
-                if let Some(sources) = self.globs.get(&name[..position]) {
+            while let Some(position) = rfind_separator(&name[..end], separator) {
+                // `asyncio.base_events.X` is the module's `X`, not a `base_events` another
+                // module star-imports into `asyncio`.
+                let submodule = &name[..end];
+                if let Some(sources) = self.globs.get(&name[..position])
+                    && !self.modules.contains(submodule)
+                {
                     let budget = match position == owner.len() {
                         true => steps,
                         false => steps.min(1),
                     };
                     let found = sources.iter().find_map(|source| {
                         let inner = concat(&[source, &name[position..]]);
-                        self.resolve(&inner, separator, budget)
+                        self.search(&inner, separator, budget)
                     });
                     if found.is_some() {
                         return found;
@@ -444,7 +458,7 @@ impl<'a> SymbolIndex<'a> {
         // A method of an object whose type another file tells: `relay::service::Service.probe
         // ::find` (a field of a struct declared elsewhere), `shop.jobs.put`.
         let ty = self.type_of(owner, separator)?;
-        self.resolve(&concat(&[ty, separator, member]), separator, steps)
+        self.search(&concat(&[ty, separator, member]), separator, steps)
     }
 }
 
@@ -470,7 +484,7 @@ impl SymbolIndex<'_> {
             if let Some(target) = self.aliases.get(&name[..end]) {
                 return Some(concat(&[target, &name[end..]]));
             }
-            end = name[..end].rfind(separator)?;
+            end = rfind_separator(&name[..end], separator)?;
         }
     }
 }
@@ -536,6 +550,23 @@ impl<'a> Project<'a> {
     /// project with the same interfaces: see [`interface_hash`]) instead of resolving them.
     pub fn reusing(models: Vec<&'a FileModel>, known: Vec<Option<Resolution>>) -> Project<'a> {
         let index = SymbolIndex::new(&models);
+        // Files repeat each other's callees (`self.assertEqual`, `os.path.join`): each distinct
+        // name is resolved once, in parallel.
+        let mut names: rustc_hash::FxHashSet<(Language, &str)> = Default::default();
+        for (model, known) in models.iter().zip(&known) {
+            if known.is_some() {
+                continue;
+            }
+            for call in model.functions.iter().flat_map(|f| &f.calls) {
+                if let (Some(callee), true) = (&call.callee, call.alternatives.is_empty()) {
+                    names.insert((model.language, callee.as_str()));
+                }
+            }
+        }
+        let resolved: HashMap<(Language, &str), Option<FunctionId>> = names
+            .into_par_iter()
+            .map(|(language, name)| ((language, name), index.resolve_name(name, language)))
+            .collect();
         let targets: Vec<Resolution> = models
             .par_iter()
             .zip(known)
@@ -543,19 +574,14 @@ impl<'a> Project<'a> {
                 if let Some(resolution) = known {
                     return resolution;
                 }
-                // Calls in a file repeat their callees (`self.assertEqual`, `os.path.join`).
-                let mut memo: HashMap<&str, Option<FunctionId>> = HashMap::default();
-                let mut resolve =
-                    |call: &'a Call| match (&call.callee, call.alternatives.is_empty()) {
-                        (Some(callee), true) => *memo
-                            .entry(callee.as_str())
-                            .or_insert_with(|| index.resolve_call(call, model.language)),
-                        _ => index.resolve_call(call, model.language),
-                    };
+                let resolve = |call: &'a Call| match (&call.callee, call.alternatives.is_empty()) {
+                    (Some(callee), true) => resolved[&(model.language, callee.as_str())],
+                    _ => index.resolve_call(call, model.language),
+                };
                 model
                     .functions
                     .iter()
-                    .map(|f| f.calls.iter().map(&mut resolve).collect())
+                    .map(|f| f.calls.iter().map(resolve).collect())
                     .collect()
             })
             .collect();
@@ -660,9 +686,7 @@ impl<'a> Project<'a> {
         };
         let (callee, parameter) = given.rsplit_once('#')?;
         let parameter = parameter.parse().ok()?;
-        let callee = self
-            .index
-            .resolve(callee, separator, MAX_RESOLUTION_STEPS)?;
+        let callee = self.index.resolve(callee, separator)?;
         let guard = self
             .index
             .parameter_lock(&self.function(callee).canonical, parameter)?;
@@ -683,9 +707,7 @@ impl<'a> Project<'a> {
             None => (callee, false),
         };
         let separator = if callee.contains("::") { "::" } else { "." };
-        let id = self
-            .index
-            .resolve(callee, separator, MAX_RESOLUTION_STEPS)?;
+        let id = self.index.resolve(callee, separator)?;
         let function = self.function(id);
         if separator == "::" && function.is_async != awaited {
             return None;
@@ -785,11 +807,7 @@ mod tests {
         init.aliases
             .push(("shop.Child".into(), "shop.impl.Child".into()));
         let index = SymbolIndex::new(&[&model, &init]);
-        let found = |name: &str| {
-            index
-                .resolve(name, ".", MAX_RESOLUTION_STEPS)
-                .map(|id| id.index)
-        };
+        let found = |name: &str| index.resolve(name, ".").map(|id| id.index);
         assert_eq!(found("shop.load"), Some(1));
         assert_eq!(found("shop.Child.save"), Some(2));
         assert_eq!(found("shop.impl.Child"), Some(3));

@@ -54,9 +54,7 @@ impl Concurrency {
         let mut concurrency = Concurrency::default();
         for model in &project.models {
             for hook in &model.fork_hooks {
-                let resolved = project
-                    .index
-                    .resolve(hook, model.language.path_separator(), 12);
+                let resolved = project.index.resolve(hook, model.language.path_separator());
                 concurrency.fork_hooks.extend(resolved);
             }
         }
@@ -83,10 +81,9 @@ impl Concurrency {
                 };
                 if let Some(target) = &entry.target
                     && (!entry.if_thread_subclass || is_thread(target))
-                    && let Some(started) =
-                        project
-                            .index
-                            .resolve(target, model.language.path_separator(), 12)
+                    && let Some(started) = project
+                        .index
+                        .resolve(target, model.language.path_separator())
                 {
                     starts.push(started);
                     starts.extend(decorator_wrappers(project, started, model.language));
@@ -336,10 +333,7 @@ fn decorator_wrappers(
 ) -> Vec<FunctionId> {
     let mut wrappers = Vec::new();
     for decorator in &project.function(started).decorators {
-        let Some(decorator) = project
-            .index
-            .resolve(decorator, language.path_separator(), 12)
-        else {
+        let Some(decorator) = project.index.resolve(decorator, language.path_separator()) else {
             continue;
         };
         let nested = project.models[decorator.file].nested_in(decorator.index);

@@ -179,7 +179,7 @@ pub fn late_blocking<'t>(
                 }
                 continue;
             }
-            let Some((receiver, _)) = callee.rsplit_once(separator) else {
+            let Some((receiver, _)) = crate::source::rsplit_separator(callee, separator) else {
                 continue;
             };
             let Some(ty) = project.index.type_of(receiver, separator) else {
@@ -216,7 +216,7 @@ fn overridden_blocking(
     }
     let function = project.function(method_id);
     let separator = ".";
-    let (class, name) = function.canonical.rsplit_once(separator)?;
+    let (class, name) = crate::source::rsplit_separator(&function.canonical, separator)?;
     if name != method || !project.index.is_class(class) {
         return None;
     }

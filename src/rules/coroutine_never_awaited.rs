@@ -4,7 +4,7 @@
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::graph::{CallSite, MAX_RESOLUTION_STEPS, Project};
+use crate::graph::{CallSite, Project};
 use crate::model::{FunctionKind, Language, ResultUse, name_hash};
 
 pub const RULE: Rule = Rule {
@@ -229,7 +229,7 @@ fn keeps_coroutine(project: &Project, decorator: &str) -> bool {
     ) {
         return true;
     }
-    let Some(id) = project.index.resolve(decorator, ".", MAX_RESOLUTION_STEPS) else {
+    let Some(id) = project.index.resolve(decorator, ".") else {
         return false;
     };
     let model = project.model(id);
