@@ -114,6 +114,8 @@ pub fn late_blocking<'t>(
     let mut reexported: HashMap<(usize, &str, Option<&str>), Option<LateBlocking>> =
         HashMap::default();
     let mut method_names: HashMap<usize, rustc_hash::FxHashSet<&'t str>> = HashMap::default();
+    // Receivers repeat (`self.sock`, `os.path`): each is typed once.
+    let mut receiver_types: HashMap<(&str, &str), Option<&str>> = HashMap::default();
     for (caller, function) in project.functions() {
         let model = project.model(caller);
         let separator = model.language.path_separator();
@@ -182,7 +184,10 @@ pub fn late_blocking<'t>(
             let Some((receiver, _)) = crate::source::rsplit_separator(callee, separator) else {
                 continue;
             };
-            let Some(ty) = project.index.type_of(receiver, separator) else {
+            let ty = *receiver_types
+                .entry((receiver, separator))
+                .or_insert_with(|| project.index.type_of(receiver, separator));
+            let Some(ty) = ty else {
                 continue;
             };
             let typed = concat(&[ty, separator, method]);

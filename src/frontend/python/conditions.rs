@@ -448,11 +448,13 @@ impl<'a> Lowerer<'a> {
     ) {
         // Only to a callee of this package (also by a namespace package's longer name,
         // `google.cloud.spanner_v1.X` from `spanner_v1`): the project's own classes.
-        let root = self.model.module.split('.').next().unwrap_or_default();
-        let own = self.same_package(callee) || callee.contains(&concat(&[".", root, "."]));
-        if own
-            && let (Value::Instance(_), Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_)) =
-                (value, argument)
+        let own = || {
+            let root = self.model.module.split('.').next().unwrap_or_default();
+            self.same_package(callee) || callee.contains(&concat(&[".", root, "."]))
+        };
+        if let (Value::Instance(_), Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_)) =
+            (value, argument)
+            && own()
             && let Some(Returns::One(ty)) = self.semantic.type_of(argument)
             && !DISTINCT_BUILTINS.contains(&ty.as_str())
         {

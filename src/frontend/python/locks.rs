@@ -21,7 +21,7 @@ use crate::model::{LockName, RETURNS_ARGUMENT};
 impl<'a> Lowerer<'a> {
     /// Records `def` as a lock helper if it is a `@contextmanager` that yields while it holds a
     /// lock (`with self._lock: yield`, or `acquire()` then `try: yield`).
-    pub(super) fn note_lock_helper(&mut self, canonical: String, def: &'a ast::StmtFunctionDef) {
+    pub(super) fn note_lock_helper(&mut self, canonical: &str, def: &'a ast::StmtFunctionDef) {
         let is_context_manager = def.decorator_list.iter().any(|d| {
             matches!(
                 self.semantic.resolve(&d.expression).as_deref(),
@@ -29,7 +29,7 @@ impl<'a> Lowerer<'a> {
             )
         });
         if is_context_manager && let Some(lock) = lock_held_at_yield(&def.body) {
-            self.lock_helpers.insert(canonical, lock);
+            self.lock_helpers.insert(canonical.to_string(), lock);
         }
     }
 
@@ -38,7 +38,7 @@ impl<'a> Lowerer<'a> {
     /// def wrap(func): def call(*a, **k): with lock: return func(*a, **k)`): the positions of
     /// those arguments; or if it is a bare decorator whose wrapper holds a lock of the module
     /// or of the decorated method's object (see [`held_by_bare_decorator`]).
-    pub(super) fn note_lock_decorator(&mut self, canonical: String, def: &'a ast::StmtFunctionDef) {
+    pub(super) fn note_lock_decorator(&mut self, canonical: &str, def: &'a ast::StmtFunctionDef) {
         let bare = held_by_bare_decorator(def);
         if !bare.is_empty() {
             // Other files learn a module lock's decorator in the project phase (as a function
@@ -49,11 +49,12 @@ impl<'a> Lowerer<'a> {
                     && named.scope == LockScope::Global
                 {
                     let kind = kind.unwrap_or_default();
-                    let exported = (canonical.clone(), named.identity, kind);
+                    let exported = (canonical.to_string(), named.identity, kind);
                     self.model.guard_functions.push(exported);
                 }
             }
-            self.bare_lock_decorators.insert(canonical.clone(), bare);
+            self.bare_lock_decorators
+                .insert(canonical.to_string(), bare);
         }
         let held = held_factory_arguments(def);
         if held.is_empty() {
@@ -61,10 +62,10 @@ impl<'a> Lowerer<'a> {
         }
         // Other files' uses are decided in the project phase (see `decorator_locks`).
         for &index in &held {
-            let exported = (canonical.clone(), index as u32, String::new());
+            let exported = (canonical.to_string(), index as u32, String::new());
             self.model.parameter_locks.push(exported);
         }
-        self.lock_decorators.insert(canonical, held);
+        self.lock_decorators.insert(canonical.to_string(), held);
     }
 
     /// The locks a function's decorators hold while it runs, each with the decorator, the
@@ -150,7 +151,7 @@ impl<'a> Lowerer<'a> {
     /// Records `def` if it hands its argument back unchanged (`def rm_aio(statement): return
     /// statement`): `with rm_aio(self._lock):` takes `self._lock`. Exported as a parameter
     /// lock (see [`RETURNS_ARGUMENT`]), confirmed in the project phase.
-    pub(super) fn note_argument_returned(&mut self, canonical: String, def: &ast::StmtFunctionDef) {
+    pub(super) fn note_argument_returned(&mut self, canonical: &str, def: &ast::StmtFunctionDef) {
         let body = match def.body.as_slice() {
             [Stmt::Expr(doc), rest @ ..] if doc.value.is_string_literal_expr() => rest,
             body => body,
@@ -183,7 +184,11 @@ impl<'a> Lowerer<'a> {
             .skip(skipped)
             .position(|p| p.parameter.name.id == returned.id)
         {
-            let exported = (canonical, index as u32, RETURNS_ARGUMENT.to_string());
+            let exported = (
+                canonical.to_string(),
+                index as u32,
+                RETURNS_ARGUMENT.to_string(),
+            );
             self.model.parameter_locks.push(exported);
         }
     }
@@ -386,6 +391,13 @@ impl<'a> Lowerer<'a> {
         let Some(first) = def.parameters.args.first() else {
             return;
         };
+        // Most methods never name either step: their text tells at once.
+        let text = self.source.get(span(def)).unwrap_or_default().as_bytes();
+        if memchr::memmem::find(text, b"acquire").is_none()
+            && memchr::memmem::find(text, b"release").is_none()
+        {
+            return;
+        }
         let mut finder = LockSteps {
             self_name: first.parameter.name.id.as_str(),
             each: HashMap::default(),

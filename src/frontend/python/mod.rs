@@ -197,7 +197,9 @@ impl Lowerer<'_> {
     /// Whether a canonical name is a member of a module of this file's top-level package
     /// (`app.cache.seen` from `app.aws.s3`).
     fn same_package(&self, canonical: &str) -> bool {
-        let root = |name: &str| name.split('.').next().unwrap_or_default().to_string();
+        fn root(name: &str) -> &str {
+            name.split('.').next().unwrap_or_default()
+        }
         canonical.contains('.') && root(canonical) == root(&self.model.module)
     }
 }

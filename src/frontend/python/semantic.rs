@@ -4,6 +4,7 @@
 //! scope a name lives in.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::rc::Rc;
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
@@ -52,9 +53,9 @@ pub(super) struct Scope {
     /// In a class body: the class's docstring says its objects may be used from several
     /// threads.
     pub(super) thread_safe_contract: bool,
-    pub(super) attribute_types: HashMap<String, String>,
+    pub(super) attribute_types: Rc<HashMap<String, String>>,
     /// In a class body or method: the class's canonical bases (for `super()`).
-    pub(super) bases: Vec<String>,
+    pub(super) bases: Rc<[String]>,
     /// Names bound here to what a blocking call returned (`with open(p) as f`), with that
     /// call's index in the function's calls: it is where the blocking is reported, not at each
     /// use of the object.
@@ -87,8 +88,8 @@ impl Scope {
             class_method: false,
             thread_safe_contract: false,
             escaping: HashSet::default(),
-            attribute_types: HashMap::default(),
-            bases: Vec::new(),
+            attribute_types: Rc::default(),
+            bases: Rc::from([]),
             opened: HashMap::default(),
             non_blocking: HashSet::default(),
             datagram_sockets: HashSet::default(),
@@ -100,7 +101,7 @@ impl Scope {
 #[derive(Debug, Default)]
 pub(super) struct ClassInfo {
     /// Attribute → type: class-level assignments and annotations, `self.x = …` in methods.
-    pub(super) attributes: HashMap<String, String>,
+    pub(super) attributes: Rc<HashMap<String, String>>,
     /// Canonical names of its bases.
     pub(super) bases: Vec<String>,
     /// The methods its body defines.

@@ -3,6 +3,7 @@
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
+use std::rc::Rc;
 
 use super::Lowerer;
 use super::conditions::{always_leaves, raises, single_return};
@@ -109,9 +110,10 @@ impl<'a> Lowerer<'a> {
             }
         }
         let name = self.semantic.qualified(def.name.id.as_str());
-        self.note_lock_helper(self.model.join(&name), def);
-        self.note_lock_decorator(self.model.join(&name), def);
-        self.note_argument_returned(self.model.join(&name), def);
+        let canonical = self.model.join(&name);
+        self.note_lock_helper(&canonical, def);
+        self.note_lock_decorator(&canonical, def);
+        self.note_argument_returned(&canonical, def);
         // In the enclosing scope, where the decorators' arguments are evaluated.
         let decorator_locks = self.decorator_locks(def);
         let in_class = self
@@ -122,7 +124,7 @@ impl<'a> Lowerer<'a> {
         let index = self.model.functions.len();
         self.model.functions.push(Function::new(
             name.clone(),
-            self.model.join(&name),
+            canonical.clone(),
             FunctionKind::Function,
             def.is_async,
             span(&def.name),
@@ -155,8 +157,8 @@ impl<'a> Lowerer<'a> {
             let class = self.semantic.scopes.last().expect("a class scope");
             scope.self_name = first_param(def).map(str::to_string);
             scope.class_method = is_classmethod(def);
-            scope.attribute_types = class.attribute_types.clone();
-            scope.bases = class.bases.clone();
+            scope.attribute_types = Rc::clone(&class.attribute_types);
+            scope.bases = Rc::clone(&class.bases);
             self_type = Some(self.model.join(&class.prefix));
         }
         self.semantic.scopes.push(scope);
@@ -232,7 +234,7 @@ impl<'a> Lowerer<'a> {
         self.visit_body(&def.body);
         self.leave_inputs(inputs);
         // With the body's locals bound: `lock = threading.Lock(); …; return lock`.
-        self.semantic.note_returns(self.model.join(&name), def);
+        self.semantic.note_returns(canonical, def);
         for (name, span) in std::mem::take(&mut self.local_locks) {
             let mut uses = LockUses {
                 name: &name,
@@ -324,7 +326,7 @@ impl<'a> Lowerer<'a> {
             if let Stmt::FunctionDef(method) = stmt {
                 let canonical = concat(&[&class_identity, ".", method.name.id.as_str()]);
                 self.note_lock_step(canonical.clone(), method);
-                self.note_lock_helper(canonical, method);
+                self.note_lock_helper(&canonical, method);
             }
         }
         self.define_class_locks(&class_identity, &assignments, &attribute_types);
@@ -384,8 +386,9 @@ impl<'a> Lowerer<'a> {
             })
             .filter(|name| !rebound.contains(name))
             .collect();
+        let attributes = Rc::new(attribute_types);
         let info = ClassInfo {
-            attributes: attribute_types.clone(),
+            attributes: Rc::clone(&attributes),
             bases: bases.clone(),
             methods: methods.collect(),
             properties,
@@ -396,8 +399,8 @@ impl<'a> Lowerer<'a> {
         self.semantic.classes.insert(class_identity.clone(), info);
         let mut scope = Scope::new(ScopeKind::Class, &name);
         scope.thread_safe_contract = claims_thread_safety(&class.body);
-        scope.attribute_types = attribute_types;
-        scope.bases = bases;
+        scope.attribute_types = attributes;
+        scope.bases = bases.into();
         self.semantic.scopes.push(scope);
         self.semantic.bind_locals(&class.body, &[]);
         self.visit_body(&class.body);
