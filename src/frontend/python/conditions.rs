@@ -346,8 +346,11 @@ impl<'a> Lowerer<'a> {
                     }
                 }
                 // A module constant of a known type (`LOGGING: dict[str, Any] = {…}`).
-                match (expr, self.semantic.type_of(expr)) {
-                    (Expr::Name(_), Some(Returns::One(ty))) => instance(&ty),
+                if !expr.is_name_expr() {
+                    return Value::Unknown;
+                }
+                match self.semantic.type_of(expr) {
+                    Some(Returns::One(ty)) => instance(&ty),
                     _ => Value::Unknown,
                 }
             }

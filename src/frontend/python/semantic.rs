@@ -596,16 +596,20 @@ impl SemanticModel<'_> {
         class: &str,
         wanted: impl Fn(&str) -> bool,
     ) -> Option<String> {
-        let mut pending = vec![class.to_string()];
+        // Most callees are not classes of this file: no search to set up.
+        if !self.classes.contains_key(class) {
+            return None;
+        }
+        let mut pending = vec![class];
         for _ in 0..MAX_RESOLUTION_DEPTH {
             let class = pending.pop()?;
-            let info = self.classes.get(class.as_str())?;
-            for base in &info.bases {
+            let info = self.classes.get(class)?;
+            for base in info.bases.iter() {
                 if wanted(base) {
                     return Some(base.clone());
                 }
                 if self.classes.contains_key(base.as_str()) {
-                    pending.push(base.clone());
+                    pending.push(base);
                 }
             }
         }
