@@ -813,4 +813,26 @@ mod tests {
         assert_eq!(found("shop.impl.Child"), Some(3));
         assert_eq!(found("shop.missing"), None);
     }
+
+    #[test]
+    fn star_imports_reach_members_but_not_past_a_submodule() {
+        let mut impl_ = FileModel::new("shop/impl.py".into(), Language::Python, "shop.impl".into());
+        impl_.functions.push(function("shop.impl.load"));
+        // `jobs` of `shop.impl` (a class), which `from .impl import *` would also bind.
+        impl_.functions.push(function("shop.impl.jobs.halt"));
+        impl_.classes.push(Class {
+            name: "shop.impl.jobs".into(),
+            bases: vec![],
+        });
+        let mut jobs = FileModel::new("shop/jobs.py".into(), Language::Python, "shop.jobs".into());
+        jobs.functions.push(function("shop.jobs.run"));
+        let mut init = FileModel::new("shop/__init__.py".into(), Language::Python, "shop".into());
+        init.aliases.push(("shop.*".into(), "shop.impl".into()));
+        let index = SymbolIndex::new(&[&impl_, &jobs, &init]);
+        let found = |name: &str| index.resolve(name, ".").map(|id| (id.file, id.index));
+        assert_eq!(found("shop.load"), Some((0, 1)));
+        // The submodule `shop.jobs` is what `shop.jobs` names once it is imported.
+        assert_eq!(found("shop.jobs.run"), Some((1, 1)));
+        assert_eq!(found("shop.jobs.halt"), None);
+    }
 }
