@@ -40,7 +40,7 @@ pub struct LanguageTables {
     /// (`to_socket_addrs` → `std::net::ToSocketAddrs`).
     pub blocking_owners: FxHashMap<String, Vec<String>>,
     /// Canonical callee → what it returns.
-    pub returns: HashMap<String, Returns>,
+    pub returns: FxHashMap<String, Returns>,
     /// Rust: types that stand for the one type they wrap (`actix_web::web::Data<AppState>` is
     /// an `AppState` as far as its fields go), besides the smart pointers the front end knows.
     pub wrappers: HashSet<String>,
@@ -243,7 +243,7 @@ impl Knowledge {
     fn parse_builtin() -> Knowledge {
         let blocking: HashMap<String, HashMap<String, HashMap<String, String>>> =
             toml::from_str(BLOCKING_TOML).expect("rules/blocking.toml is valid");
-        let mut types: HashMap<String, HashMap<String, Returns>> =
+        let mut types: HashMap<String, FxHashMap<String, Returns>> =
             toml::from_str(TYPES_TOML).expect("rules/types.toml is valid");
         // Sections of names per language (`[wrappers]`, `[traits]`), not callee → type.
         let mut name_lists = |section: &str| -> HashMap<String, HashSet<String>> {

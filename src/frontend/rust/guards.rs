@@ -3,7 +3,7 @@
 //! earlier in `if`/`while` conditions and (edition 2024) `if let` scrutinees. Also guards
 //! that are never dropped (`mem::forget`, IL204) and guards dropped at once (IL205).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use syn::punctuated::Punctuated;
 use syn::visit::{self, Visit};

@@ -6,7 +6,7 @@
 //! fragments as the invocation has parts is used. Every expanded token takes the span of the
 //! invocation, so what the expansion does is placed where it runs.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use syn::visit_mut::{self, VisitMut};
@@ -27,7 +27,7 @@ struct Arm {
 
 /// Expands the file's simple `macro_rules!` macros in place.
 pub(super) fn expand(file: &mut syn::File) {
-    let mut macros = HashMap::new();
+    let mut macros = HashMap::default();
     collect(&file.items, &mut macros);
     if macros.is_empty() {
         return;
@@ -183,7 +183,7 @@ fn substitute(body: TokenStream, bound: &HashMap<&str, TokenStream>, at: Span) -
 
 /// Every token of `tokens` placed at `at`.
 fn respan(tokens: TokenStream, at: Span) -> TokenStream {
-    substitute(tokens, &HashMap::new(), at)
+    substitute(tokens, &HashMap::default(), at)
 }
 
 struct Expander {

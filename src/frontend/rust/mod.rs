@@ -24,7 +24,7 @@ mod syntax;
 mod threads;
 mod traverse;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -81,12 +81,12 @@ pub fn lower(
         current: 0,
         context: Context::Sync,
         next_call_awaited: false,
-        guard_helpers: HashMap::new(),
-        param_lockers: HashMap::new(),
-        closure_lockers: HashMap::new(),
-        file_methods: std::collections::HashSet::new(),
-        guard_functions: HashMap::new(),
-        closure_guards: HashMap::new(),
+        guard_helpers: HashMap::default(),
+        param_lockers: HashMap::default(),
+        closure_lockers: HashMap::default(),
+        file_methods: rustc_hash::FxHashSet::default(),
+        guard_functions: HashMap::default(),
+        closure_guards: HashMap::default(),
         held_objects: Default::default(),
         parameters: Vec::new(),
     };
@@ -167,7 +167,7 @@ struct Lowerer<'t> {
     /// Methods of the file that run a closure they are given while they hold a lock of their
     /// object (see [`locks::ClosureLocker`]).
     /// The names of the methods the file's `impl` blocks define.
-    file_methods: std::collections::HashSet<String>,
+    file_methods: rustc_hash::FxHashSet<String>,
     closure_lockers: HashMap<String, locks::ClosureLocker>,
     /// The file's functions that return a guard of a `static` lock: canonical name → (guard
     /// method, the lock, the lock as written).

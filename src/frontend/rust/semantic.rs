@@ -11,7 +11,7 @@
 //!   written type or an expression, when the syntax gives evidence for it;
 //! - [`SemanticModel::local`], [`SemanticModel::lock_alias`]: what a local binding is.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use syn::{Expr, Pat, Type, UseTree};
 
@@ -331,13 +331,13 @@ impl<'t> SemanticModel<'t> {
             tables,
             names: Vec::new(),
             modules: vec![module],
-            locals: vec![HashMap::new()],
-            lock_aliases: vec![HashMap::new()],
-            fields: HashMap::new(),
-            variants: HashMap::new(),
-            guarded: HashMap::new(),
-            guarded_parameters: HashMap::new(),
-            statics: HashMap::new(),
+            locals: vec![HashMap::default()],
+            lock_aliases: vec![HashMap::default()],
+            fields: HashMap::default(),
+            variants: HashMap::default(),
+            guarded: HashMap::default(),
+            guarded_parameters: HashMap::default(),
+            statics: HashMap::default(),
             lock_types: tables
                 .locks
                 .keys()
@@ -362,10 +362,10 @@ impl<'t> SemanticModel<'t> {
             generic_bounds: Vec::new(),
             extern_crates: None,
             reexports: Vec::new(),
-            file_reexports: HashMap::new(),
-            type_aliases: HashMap::new(),
+            file_reexports: HashMap::default(),
+            type_aliases: HashMap::default(),
             lazy_statics: Vec::new(),
-            getters: HashMap::new(),
+            getters: HashMap::default(),
             exported_fields: Vec::new(),
         }
     }
@@ -1313,7 +1313,7 @@ impl<'t> SemanticModel<'t> {
     /// The field types of the variants of the enums among `items` (`State::Running` → `[(None,
     /// Data)]`), each field named for struct variants.
     fn variant_fields(&self, items: &[syn::Item]) -> HashMap<String, VariantFields> {
-        let mut out = HashMap::new();
+        let mut out = HashMap::default();
         for item in items {
             let syn::Item::Enum(enumeration) = item else {
                 continue;
@@ -1351,7 +1351,7 @@ impl<'t> SemanticModel<'t> {
         &self,
         items: &[syn::Item],
     ) -> HashMap<String, HashMap<String, String>> {
-        let mut out = HashMap::new();
+        let mut out = HashMap::default();
         for item in items {
             if let syn::Item::Struct(strukt) = item {
                 // A field of a type parameter's type (`struct Data<T>(T)`) has no one type.
@@ -1377,7 +1377,7 @@ impl<'t> SemanticModel<'t> {
         &self,
         items: &[syn::Item],
     ) -> HashMap<String, HashMap<String, (String, String)>> {
-        let mut out = HashMap::new();
+        let mut out = HashMap::default();
         for item in items {
             if let syn::Item::Struct(strukt) = item {
                 let fields: HashMap<String, (String, String)> = strukt
@@ -1558,7 +1558,7 @@ impl<'t> SemanticModel<'t> {
 
     /// Enters the scope of an item's type parameters (`fn f<C: Store>`, `impl<C: Store>`).
     pub(super) fn push_generics(&mut self, generics: &syn::Generics) {
-        let mut bounds = HashMap::new();
+        let mut bounds = HashMap::default();
         // The first bound that names what the value can do (not `Send`, `Clone`, `'static`).
         let mut bind = |name: String, bounds_of: &syn::punctuated::Punctuated<_, _>| {
             let found =
@@ -1605,8 +1605,8 @@ impl<'t> SemanticModel<'t> {
 
     /// Enters a block scope for locals.
     pub(super) fn push_locals(&mut self) {
-        self.locals.push(HashMap::new());
-        self.lock_aliases.push(HashMap::new());
+        self.locals.push(HashMap::default());
+        self.lock_aliases.push(HashMap::default());
     }
 
     pub(super) fn pop_locals(&mut self) {
@@ -1675,7 +1675,7 @@ fn struct_name(ty: &str) -> &str {
 /// `&self` with no other parameter whose body only gives out one of `self`'s fields (`&self.f`,
 /// `self.f.clone()`, `Arc::clone(&self.f)`).
 fn field_getters(items: &[syn::Item]) -> HashMap<String, HashMap<String, String>> {
-    let mut out: HashMap<String, HashMap<String, String>> = HashMap::new();
+    let mut out: HashMap<String, HashMap<String, String>> = HashMap::default();
     for item in items {
         let syn::Item::Impl(block) = item else {
             continue;
