@@ -645,6 +645,14 @@ impl Function {
         }
     }
 
+    /// Code that runs while no other thread can reach the object: a constructor (nothing is
+    /// shared yet) or a Python finalizer, `__del__`, which runs once no reference is left (a
+    /// thread that still uses the object holds one).
+    pub fn runs_unshared(&self) -> bool {
+        let python = !self.canonical.contains("::");
+        self.is_constructor() || (python && self.name.rsplit('.').next() == Some("__del__"))
+    }
+
     /// A function region with no facts yet.
     pub fn new(
         name: String,

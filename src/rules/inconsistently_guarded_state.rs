@@ -27,8 +27,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         {
             continue;
         }
-        // Constructors and top-level code run before the state is shared.
-        if function.is_constructor()
+        // Constructors and top-level code run before the state is shared, finalizers after.
+        if function.runs_unshared()
             || function.kind == crate::model::FunctionKind::Module
             || concurrency.fork_hooks.contains(&id)
         {

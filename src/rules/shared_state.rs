@@ -140,12 +140,12 @@ pub fn is_shared(
 
 /// Whether every caller of the function (it has some) calls it with a lock held, itself or
 /// through its own callers: a helper that expects its caller to hold the lock. Constructors
-/// calling it do not count (nothing is shared yet).
+/// and finalizers calling it do not count (nothing is shared yet, or any more).
 pub fn held_by_every_caller(project: &Project, id: FunctionId, depth: usize) -> bool {
     project.every_caller(id, depth, &|site: CallSite| {
         let caller = project.function(site.caller);
         let position = project.call(site).span.start;
-        caller.is_constructor()
+        caller.runs_unshared()
             || caller
                 .lock_holds
                 .iter()

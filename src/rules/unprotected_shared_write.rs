@@ -37,7 +37,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let in_thread_closure =
                 write.closure != 0 && concurrency.closures.contains(&(id, write.closure));
             if write.access != Access::ReadModifyWrite
-                || function.is_constructor()
+                || function.runs_unshared()
                 || concurrency.fork_hooks.contains(&id)
                 || !is_shared(write.via_self, function, &concurrency.shared_classes)
                 || held_at(project, function, write.span.start).is_some()
@@ -152,7 +152,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let mut changes: HashMap<&str, Vec<(FunctionId, &StateUse)>> = HashMap::default();
     let mut loops: HashMap<&str, Vec<(FunctionId, &StateUse)>> = HashMap::default();
     for (id, function) in project.functions() {
-        if function.is_constructor() || project.model(id).language != Language::Python {
+        if function.runs_unshared() || project.model(id).language != Language::Python {
             continue;
         }
         let unlocked = |use_: &&StateUse| {
