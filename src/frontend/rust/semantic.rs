@@ -210,6 +210,13 @@ const COLLECTIONS: &[(&str, usize, Collection)] = &[
     ("IndexMap", 1, Collection::Map),
     ("FxHashMap", 1, Collection::Map),
     ("AHashMap", 1, Collection::Map),
+    ("FxHashSet", 0, Collection::Sequence),
+    ("AHashSet", 0, Collection::Sequence),
+    ("SmallVec", 0, Collection::Sequence),
+    ("ThinVec", 0, Collection::Sequence),
+    // Concurrent maps: `get` gives a reference guard that derefs to the value.
+    ("DashMap", 1, Collection::Map),
+    ("DashSet", 0, Collection::Sequence),
 ];
 
 /// The two shapes of collection the model types: what iterating one gives differs.
