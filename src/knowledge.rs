@@ -152,6 +152,10 @@ pub struct LockType {
     /// A `RefCell` borrow: it never waits.
     #[serde(default)]
     pub cell: bool,
+    /// A try-acquisition (`try_lock`, `try_read_for`): it gives up instead of waiting for
+    /// ever, so it cannot deadlock; the guard it may give is still a guard.
+    #[serde(default)]
+    pub attempt: bool,
     /// A shared guard that waits behind a queued writer (a write-preferring or fair lock):
     /// taking it again while holding it deadlocks once another thread waits to write.
     #[serde(default, rename = "reads-wait-for-writers")]
@@ -164,9 +168,9 @@ pub struct LockType {
 
 impl LockType {
     /// Whether holders exclude each other by waiting: what lock ordering and double locks are
-    /// about (not semaphores, not `RefCell`).
+    /// about (not semaphores, not `RefCell`, not a try-acquisition).
     pub fn excludes(&self) -> bool {
-        !self.counting && !self.cell
+        !self.counting && !self.cell && !self.attempt
     }
 }
 

@@ -1095,13 +1095,22 @@ pub(super) struct ClosureLocker {
     field: Option<String>,
 }
 
-/// Whether a method call unwraps the `LockResult` it is called on, keeping the guard:
-/// `.unwrap()`, `.expect(..)`, `.unwrap_or_else(..)`, `.map_err(..)` (`m.read().map_err(|e|
-/// ..)?`: the error changes, the guard stays).
+/// Whether a method call unwraps the `LockResult` (or a try-acquisition's `Option`) it is
+/// called on, keeping the guard: `.unwrap()`, `.expect(..)`, `.unwrap_or_else(..)`,
+/// `.map_err(..)` (`m.read().map_err(|e| ..)?`: the error changes, the guard stays), and
+/// `.ok_or(..)`, `.ok()`, `.context(..)` that turn one into the other.
 pub(super) fn unwraps_lock_result(call: &syn::ExprMethodCall) -> bool {
     matches!(
         call.method.to_string().as_str(),
-        "unwrap" | "expect" | "unwrap_or_else" | "map_err"
+        "unwrap"
+            | "expect"
+            | "unwrap_or_else"
+            | "map_err"
+            | "ok_or"
+            | "ok_or_else"
+            | "ok"
+            | "context"
+            | "with_context"
     )
 }
 
