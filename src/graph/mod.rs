@@ -667,7 +667,11 @@ impl<'a> Project<'a> {
     /// only guess returns or holds a guard (`?guard:callee`, a function of another file)
     /// counts once the project finds that function does (see `SymbolIndex::guard_function`).
     pub fn takes_lock(&self, hold: &crate::model::LockHold) -> bool {
-        if let Some(given) = hold.kind.strip_prefix("?=") {
+        if let Some(given) = hold
+            .kind
+            .strip_prefix("?=")
+            .or(hold.kind.strip_prefix("?>"))
+        {
             let separator = if given.contains("::") { "::" } else { "." };
             return self.lock_given_to(&hold.kind, separator).is_some();
         }
@@ -677,12 +681,17 @@ impl<'a> Project<'a> {
     /// What a hold of a lock given to a function takes: for `?callee#index`, the guard method
     /// the function locks that parameter with ("": whatever lock it is given, a Python lock
     /// decorator's); for `?=callee#index`, the lock itself ("") when the function returns
-    /// that argument unchanged (`with CrossSync.rm_aio(self._lock):`).
+    /// that argument unchanged (`with CrossSync.rm_aio(self._lock):`); for `?>callee#index`,
+    /// the guard method when the function returns that guard (`let g = read_lock(&tree)?;`).
     pub fn lock_given_to(&self, kind: &str, separator: &str) -> Option<&'a str> {
+        use crate::model::{RETURNS_ARGUMENT, RETURNS_GUARD};
         let given = kind.strip_prefix('?')?;
-        let (returned, given) = match given.strip_prefix('=') {
-            Some(given) => (true, given),
-            None => (false, given),
+        let (wanted, given) = match given.strip_prefix('=') {
+            Some(given) => (Some(RETURNS_ARGUMENT), given),
+            None => match given.strip_prefix(RETURNS_GUARD) {
+                Some(given) => (Some(RETURNS_GUARD), given),
+                None => (None, given),
+            },
         };
         let (callee, parameter) = given.rsplit_once('#')?;
         let parameter = parameter.parse().ok()?;
@@ -690,10 +699,12 @@ impl<'a> Project<'a> {
         let guard = self
             .index
             .parameter_lock(&self.function(callee).canonical, parameter)?;
-        match (returned, guard == crate::model::RETURNS_ARGUMENT) {
-            (true, true) => Some(""),
-            (false, false) => Some(guard),
-            _ => None,
+        let returned_guard = guard.strip_prefix(RETURNS_GUARD);
+        match wanted {
+            Some(RETURNS_ARGUMENT) => (guard == RETURNS_ARGUMENT).then_some(""),
+            Some(_) => returned_guard,
+            // A function that returns the guard takes it during the call too.
+            None => returned_guard.or((guard != RETURNS_ARGUMENT).then_some(guard)),
         }
     }
 

@@ -762,6 +762,12 @@ pub struct PassedObject {
 /// `lock` (a hold of kind `?=callee#index`).
 pub const RETURNS_ARGUMENT: &str = "=";
 
+/// Prefixed to the guard method of a [`FileModel::parameter_locks`] entry for a Rust function
+/// that returns the guard it takes on that parameter (`fn read_lock(t: &RwLock<T>) ->
+/// RwLockReadGuard<T> { t.read() }`): `let g = read_lock(&tree);` holds `tree` while `g`
+/// lives (a hold of kind `?>callee#index`). Such a function locks it during the call too.
+pub const RETURNS_GUARD: &str = ">";
+
 /// Appended to a `?guard:callee` hold's kind when the call's future was awaited: an `async
 /// fn` returns that guard (`self.ro_tx().await`).
 pub const AWAITED_GUARD: &str = ".await";

@@ -97,6 +97,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     "`{}` is held while it is passed to `{}`, which takes it again",
                     outer_lock,
                     inner_kind[1..]
+                        .trim_start_matches(['=', '>'])
                         .rsplit_once('#')
                         .map_or(inner_kind, |(callee, _)| callee)
                 )

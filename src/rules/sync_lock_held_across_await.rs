@@ -79,6 +79,11 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                             project.index.guard_function(canonical)
                         })
                         .map(|(_, kind)| kind.to_string()),
+                    // A function of another file that returns a guard of the lock it is
+                    // given (`let t = ITree::read_lock(&tree)?;`), once the project finds it does.
+                    false if hold.kind.starts_with("?>") => project
+                        .lock_given_to(&hold.kind, separator)
+                        .map(str::to_string),
                     // A guard method the project adds to a library lock type.
                     false => project.index.guard_method(&hold.kind).map(str::to_string),
                 };

@@ -15,6 +15,7 @@ use super::syntax::{
     self, awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written,
 };
 use super::traverse::select_branches;
+use crate::knowledge::Returns;
 use crate::model::{Leak, LeakedLock, LockName, LockScope, Pointless, Span};
 
 /// How long the guard bound to `name` by statement `i` lives: the statement that moves it
@@ -128,28 +129,43 @@ impl Lowerer<'_> {
             }
             if let syn::Stmt::Local(local) = stmt
                 && let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat))
-                && let Some((span, kind, lock, as_written)) = self.guard_function_call(&init.expr)
             {
-                let (moved_by, region_end, holes) = bound_region(stmts, i, block_end, moves, &name);
-                // A function of another module is a guard function only if the project
-                // phase finds it is one: its result forgotten is no leak until then.
-                if !kind.starts_with("?guard:") {
-                    bound_guards.push((name, as_written.clone()));
+                // A guard a function returns: of a `static`, or of a lock it is given. A
+                // function of another file may be either: both candidates are kept, for the
+                // project phase to keep the one it confirms.
+                let returned: Vec<_> = match self.guard_function_call(&init.expr) {
+                    Some(known) if !known.1.starts_with("?guard:") => vec![known],
+                    candidate => candidate
+                        .into_iter()
+                        .chain(self.argument_guard_call(&init.expr))
+                        .collect(),
+                };
+                if !returned.is_empty() {
+                    let (moved_by, region_end, holes) =
+                        bound_region(stmts, i, block_end, moves, &name);
+                    let first = self.model.functions[self.current].lock_holds.len();
+                    for (span, kind, lock, as_written) in returned {
+                        // A function of another module returns a guard only if the project
+                        // phase finds it does: its result forgotten is no leak until then.
+                        let candidate = kind.starts_with("?guard:") || kind.starts_with("?>");
+                        if !candidate {
+                            bound_guards.push((name.clone(), as_written.clone()));
+                        }
+                        // (A candidate's awaits are kept: IL203 reports them once the project
+                        // finds the function returns a sync lock's guard.)
+                        let sync = match self.tables.lock(&kind) {
+                            Some(lock) => !lock.is_async,
+                            None => candidate,
+                        };
+                        let awaits = match sync {
+                            true => moves.awaits(stmts, i + 1, moved_by),
+                            false => Vec::new(),
+                        };
+                        self.record_hold(span, region_end, Some(lock), as_written, kind, awaits);
+                    }
+                    self.punch_holes(first, holes);
+                    return;
                 }
-                // (A candidate's awaits are kept: IL203 reports them once the project finds
-                // the function returns a sync lock's guard.)
-                let sync = match self.tables.lock(&kind) {
-                    Some(lock) => !lock.is_async,
-                    None => kind.starts_with("?guard:"),
-                };
-                let awaits = match sync {
-                    true => moves.awaits(stmts, i + 1, moved_by),
-                    false => Vec::new(),
-                };
-                let first = self.model.functions[self.current].lock_holds.len();
-                self.record_hold(span, region_end, Some(lock), as_written, kind, awaits);
-                self.punch_holes(first, holes);
-                return;
             }
             let statement_end = stmt_end(stmt, block_end);
             let mut temporaries = Temporaries {
@@ -378,6 +394,61 @@ impl Lowerer<'_> {
             lock,
             format!("{}()", written(&call.func)),
         ))
+    }
+
+    /// `let tree = ITree::read_lock(&self.tree)?;` of a function that returns a guard of the
+    /// lock it is given: this file's (its guard method), or another file's, kept as a candidate
+    /// of kind `?>callee#index` for the first lock it is given, which the project phase keeps
+    /// where that function returns that parameter's guard (`FileModel::parameter_locks`).
+    fn argument_guard_call(&self, init: &Expr) -> Option<(Span, String, LockName, String)> {
+        let mut value = init;
+        loop {
+            value = match value {
+                Expr::Try(inner) => &inner.expr,
+                Expr::Paren(inner) => &inner.expr,
+                Expr::MethodCall(call) if unwraps_lock_result(call) => &call.receiver,
+                _ => break,
+            };
+        }
+        let Expr::Call(call) = value else {
+            return None;
+        };
+        let Expr::Path(func) = &*call.func else {
+            return None;
+        };
+        let callee = self.semantic.resolve_qualified_name(&func.path)?;
+        let (index, kind) = match self.argument_guards.get(&callee) {
+            Some((index, kind)) => (*index, kind.clone()),
+            // This file's function that returns no guard of what it is given, a library's, or
+            // a constructor.
+            None if self.file_functions.contains(&callee) => return None,
+            None if callee.split("::").next() != self.semantic.module().split("::").next()
+                || callee.ends_with("::new")
+                || callee.ends_with("::default")
+                || callee.ends_with("::from") =>
+            {
+                return None;
+            }
+            // The lock given: one of known lock type, else the first field given (of a struct
+            // of another file: `&self.network.tree`).
+            None => {
+                let is_lock = |arg: &Expr| {
+                    matches!(self.semantic.type_of(arg),
+                        Some(Returns::One(ty)) if self.semantic.is_waiting_lock_type(&ty))
+                };
+                let field = |arg: &Expr| matches!(syntax::without_refs(arg), Expr::Field(_));
+                let index = call
+                    .args
+                    .iter()
+                    .position(is_lock)
+                    .or_else(|| call.args.iter().position(field))?;
+                (index, format!("?>{callee}#{index}"))
+            }
+        };
+        let given = call.args.iter().nth(index)?;
+        let lock = self.lock_identity(given)?;
+        let span = expr_start(value)..call.paren_token.span.close().byte_range().end;
+        Some((span, kind, lock, written(syntax::without_refs(given))))
     }
 
     /// `let get_guard = || m.lock().unwrap();`: calling the closure takes `m`.

@@ -13,7 +13,7 @@ use super::syntax::{
 use crate::knowledge::Returns;
 use crate::model::{
     AWAITED_GUARD, Context, LockDefinition, LockHold, LockName, LockScope, ObjectArgument,
-    Pointless, PointlessLock, Receiver, Span,
+    Pointless, PointlessLock, RETURNS_GUARD, Receiver, Span, concat,
 };
 
 impl Lowerer<'_> {
@@ -270,6 +270,7 @@ impl Lowerer<'_> {
                 if self_type.is_some() {
                     self.file_methods.insert(sig.ident.to_string());
                 }
+                self.file_functions.insert(name.clone());
                 let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
                 self.learn_nested_helpers(&name, block);
                 self.learn_helper(name, sig, block);
@@ -529,9 +530,25 @@ impl Lowerer<'_> {
         {
             self.closure_lockers.insert(name.clone(), locker);
         }
+        // `fn read_lock(t: &RwLock<T>) -> RwLockReadGuard<T> { t.read() }`: the caller holds
+        // the lock it gives while the returned guard lives.
+        let returned_guard = returned_value(block)
+            .filter(|_| !returns_plain_value && !is_async && sig.receiver().is_none())
+            .and_then(|tail| self.guard_call(tail))
+            .and_then(|(call, kind)| {
+                let Expr::Path(path) = syntax::without_refs(&call.receiver) else {
+                    return None;
+                };
+                let given = path.path.get_ident()?.to_string();
+                let (index, _) = params.iter().find(|(_, param)| *param == given)?;
+                Some((*index, kind))
+            });
         if !params.is_empty() {
             let mut taken = Vec::new();
             for (index, param) in params {
+                if returned_guard.as_ref().is_some_and(|(i, _)| *i == index) {
+                    continue;
+                }
                 if let Some(method) = locked_in(block, &param)
                     && let Some(kind) = self.local_lock_kind(&param, &method)
                 {
@@ -541,6 +558,18 @@ impl Lowerer<'_> {
             for (index, kind) in taken {
                 self.note_param_locker(&name, index, kind);
             }
+        }
+        if let Some((index, kind)) = returned_guard {
+            let exported = concat(&[RETURNS_GUARD, &kind]);
+            self.model
+                .parameter_locks
+                .push((name.clone(), index as u32, exported));
+            // It takes the lock during the call too.
+            self.param_lockers
+                .entry(name.clone())
+                .or_default()
+                .push((index, kind.clone()));
+            self.argument_guards.insert(name, (index, kind));
         }
         self.semantic.pop_locals();
     }

@@ -83,8 +83,10 @@ pub fn lower(
         next_call_awaited: false,
         guard_helpers: HashMap::default(),
         param_lockers: HashMap::default(),
+        argument_guards: HashMap::default(),
         closure_lockers: HashMap::default(),
         file_methods: rustc_hash::FxHashSet::default(),
+        file_functions: rustc_hash::FxHashSet::default(),
         guard_functions: HashMap::default(),
         closure_guards: HashMap::default(),
         held_objects: Default::default(),
@@ -164,10 +166,15 @@ struct Lowerer<'t> {
     /// The file's functions that lock a lock they are given: canonical name → (parameter
     /// index, counting `self`, guard method).
     param_lockers: HashMap<String, Vec<(usize, String)>>,
-    /// Methods of the file that run a closure they are given while they hold a lock of their
-    /// object (see [`locks::ClosureLocker`]).
+    /// Functions of this file that return the guard they take on a parameter: the parameter's
+    /// index and the guard method (`fn read_lock(t: &RwLock<T>) -> RwLockReadGuard<T>`).
+    argument_guards: HashMap<String, (usize, String)>,
     /// The names of the methods the file's `impl` blocks define.
     file_methods: rustc_hash::FxHashSet<String>,
+    /// The canonical names of the file's functions and methods.
+    file_functions: rustc_hash::FxHashSet<String>,
+    /// Methods of the file that run a closure they are given while they hold a lock of their
+    /// object (see [`locks::ClosureLocker`]).
     closure_lockers: HashMap<String, locks::ClosureLocker>,
     /// The file's functions that return a guard of a `static` lock: canonical name → (guard
     /// method, the lock, the lock as written).

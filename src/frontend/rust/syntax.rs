@@ -157,6 +157,18 @@ pub(super) fn field_name(field: &syn::Field, position: usize) -> String {
         .map_or_else(|| position.to_string(), ToString::to_string)
 }
 
+/// The expression inside `&`, `&mut`, `*` and parentheses (`&*tree` → `tree`).
+pub(super) fn without_refs(mut expr: &Expr) -> &Expr {
+    loop {
+        expr = match expr {
+            Expr::Reference(inner) => &inner.expr,
+            Expr::Paren(inner) => &inner.expr,
+            Expr::Unary(inner) if matches!(inner.op, syn::UnOp::Deref(_)) => &inner.expr,
+            _ => return expr,
+        };
+    }
+}
+
 /// An expression as written, for messages (`self.state`, `cache`), or `the lock`.
 pub(super) fn written(expr: &Expr) -> String {
     match expr {
