@@ -356,24 +356,13 @@ impl Lowerer<'_> {
         block: &syn::Block,
     ) -> Vec<(usize, String)> {
         let known = self.param_lockers.get(name);
-        let params: Vec<(usize, String)> = sig
-            .inputs
-            .iter()
-            .enumerate()
-            .filter_map(|(index, input)| match input {
-                syn::FnArg::Typed(typed) => match &*typed.pat {
-                    Pat::Ident(ident)
-                        if self
-                            .semantic
-                            .resolve_type(&typed.ty)
-                            .is_some_and(|ty| self.semantic.is_lock_type(&ty)) =>
-                    {
-                        Some((index, ident.ident.to_string()))
-                    }
-                    _ => None,
-                },
-                syn::FnArg::Receiver(_) => None,
+        let params: Vec<(usize, String)> = syntax::named_parameters(sig)
+            .filter(|(_, _, ty)| {
+                self.semantic
+                    .resolve_type(ty)
+                    .is_some_and(|ty| self.semantic.is_lock_type(&ty))
             })
+            .map(|(index, name, _)| (index, name))
             .filter(|(index, _)| known.is_none_or(|taken| taken.iter().all(|(i, _)| i != index)))
             .collect();
         if params.is_empty() {
@@ -472,10 +461,11 @@ impl Lowerer<'_> {
         };
         // Also a lock of a field whose type another file gives (`impl Lb` in `io/mod.rs`, the
         // struct in `lib.rs`): a candidate (`::read.await`) the project phase types.
-        if let Some(tail) = returned_value(block).filter(|_| !returns_plain_value)
-            && let Some((call, kind)) = self.guard_call_with(tail, sig.receiver().is_some())
-            && !kind.starts_with('?')
-        {
+        let returned = returned_value(block)
+            .filter(|_| !returns_plain_value)
+            .and_then(|tail| self.guard_call_with(tail, sig.receiver().is_some()))
+            .filter(|(_, kind)| !kind.starts_with('?'));
+        if let Some((call, kind)) = returned.clone() {
             // `fn main_dict() -> MutexGuard<'static, Dict> { DICT.lock().unwrap() }`.
             if sig.receiver().is_none()
                 && let Some(lock) = self.lock_identity(&call.receiver)
@@ -532,9 +522,8 @@ impl Lowerer<'_> {
         }
         // `fn read_lock(t: &RwLock<T>) -> RwLockReadGuard<T> { t.read() }`: the caller holds
         // the lock it gives while the returned guard lives.
-        let returned_guard = returned_value(block)
-            .filter(|_| !returns_plain_value && !is_async && sig.receiver().is_none())
-            .and_then(|tail| self.guard_call(tail))
+        let returned_guard = returned
+            .filter(|_| !is_async && sig.receiver().is_none())
             .and_then(|(call, kind)| {
                 let Expr::Path(path) = syntax::without_refs(&call.receiver) else {
                     return None;
@@ -580,17 +569,8 @@ impl Lowerer<'_> {
     /// `let` guard of the object or one of its fields, then a statement that calls the
     /// parameter.
     fn closure_locker(&self, sig: &syn::Signature, block: &syn::Block) -> Option<ClosureLocker> {
-        let parameters: Vec<(usize, String)> = sig
-            .inputs
-            .iter()
-            .enumerate()
-            .filter_map(|(index, input)| match input {
-                syn::FnArg::Typed(typed) => match &*typed.pat {
-                    Pat::Ident(ident) => Some((index, ident.ident.to_string())),
-                    _ => None,
-                },
-                syn::FnArg::Receiver(_) => None,
-            })
+        let parameters: Vec<(usize, String)> = syntax::named_parameters(sig)
+            .map(|(index, name, _)| (index, name))
             .collect();
         let own_field = |receiver: &Expr| match receiver {
             Expr::Path(p) if p.path.is_ident("self") => Some(None),

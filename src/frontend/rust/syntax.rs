@@ -157,6 +157,22 @@ pub(super) fn field_name(field: &syn::Field, position: usize) -> String {
         .map_or_else(|| position.to_string(), ToString::to_string)
 }
 
+/// A signature's parameters bound to a plain name: index (counting `self`), name and type.
+pub(super) fn named_parameters(
+    sig: &syn::Signature,
+) -> impl Iterator<Item = (usize, String, &syn::Type)> {
+    sig.inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, input)| match input {
+            syn::FnArg::Typed(typed) => match &*typed.pat {
+                syn::Pat::Ident(ident) => Some((index, ident.ident.to_string(), &*typed.ty)),
+                _ => None,
+            },
+            syn::FnArg::Receiver(_) => None,
+        })
+}
+
 /// The expression inside `&`, `&mut`, `*` and parentheses (`&*tree` → `tree`).
 pub(super) fn without_refs(mut expr: &Expr) -> &Expr {
     loop {
