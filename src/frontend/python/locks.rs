@@ -1,6 +1,9 @@
 //! Locks: acquisitions (`with`, `acquire()`/`release()`), the region each is held over, lock
 //! identities and definitions, conditions built on a lock, and locks that leak or protect nothing.
 
+use std::sync::LazyLock;
+
+use memchr::memmem;
 use rustc_hash::FxHashMap as HashMap;
 
 use ruff_python_ast::visitor::{self, Visitor};
@@ -10,7 +13,7 @@ use super::Lowerer;
 use super::calls::asks_not_to_block;
 use super::conditions::always_leaves;
 use super::semantic::{Binding, ScopeKind};
-use super::syntax::{dotted, released_on_exceptions, span, written};
+use super::syntax::{dotted, is_attribute_path, released_on_exceptions, root_name, span, written};
 use crate::knowledge::Returns;
 use crate::model::{
     ConditionOp, ConditionUse, Context, Leak, LeakedLock, LockDefinition, LockHold, LockScope,
@@ -31,6 +34,100 @@ impl<'a> Lowerer<'a> {
         if is_context_manager && let Some(lock) = lock_held_at_yield(&def.body) {
             self.lock_helpers.insert(canonical.to_string(), lock);
         }
+    }
+
+    /// Records `def` as a lock getter if every `return` of it gives one lock as written, a
+    /// name or an attribute path (`return _lock`, `return self._lock`), and it takes nothing
+    /// but its object: `with get_lock():` holds that lock, as `with _lock:` would. What is
+    /// returned is not checked to be a lock here: the hold is decided like the expression's
+    /// own would be.
+    pub(super) fn note_lock_getter(
+        &mut self,
+        canonical: &str,
+        def: &'a ast::StmtFunctionDef,
+        method: bool,
+    ) {
+        let takes = def.parameters.posonlyargs.len()
+            + def.parameters.args.len()
+            + def.parameters.kwonlyargs.len();
+        if def.is_async
+            || takes > usize::from(method)
+            || def.parameters.vararg.is_some()
+            || def.parameters.kwarg.is_some()
+            || self.lock_helpers.contains_key(canonical)
+        {
+            return;
+        }
+        let returned = super::semantic::returned_values(&def.body);
+        let Some((first, rest)) = returned.split_first() else {
+            return;
+        };
+        let text = |e: &Expr| self.source.get(span(e)).unwrap_or_default();
+        if !is_attribute_path(first) || rest.iter().any(|other| text(other) != text(first)) {
+            return;
+        }
+        // A method's lock is one of its object's: reached through `self` alone.
+        if method {
+            let own = def
+                .parameters
+                .args
+                .first()
+                .map(|p| p.parameter.name.id.as_str());
+            if root_name(first) != own {
+                return;
+            }
+        }
+        self.lock_helpers.insert(canonical.to_string(), *first);
+    }
+
+    /// [`Self::note_lock_getter`] for the module's functions, before any code uses them.
+    pub(super) fn note_module_lock_getters(&mut self, body: &'a [Stmt]) {
+        for stmt in body {
+            if let Stmt::FunctionDef(def) = stmt {
+                let canonical = self.model.join(def.name.id.as_str());
+                self.note_lock_getter(&canonical, def, false);
+            }
+        }
+    }
+
+    /// Other files learn the module's lock helpers and getters of a module-level lock of known
+    /// type in the project phase (as functions that hold a lock for their caller:
+    /// `FileModel::guard_functions`). Asked once the module is lowered, where its locks'
+    /// types are known.
+    pub(super) fn export_lock_helpers(&mut self, body: &[Stmt]) {
+        for stmt in body {
+            let Stmt::FunctionDef(def) = stmt else {
+                continue;
+            };
+            let canonical = self.model.join(def.name.id.as_str());
+            let Some(lock) = self.lock_helpers.get(&canonical).copied() else {
+                continue;
+            };
+            if let (Some(kind), Some(named)) = self.lock_facts(lock)
+                && named.scope == LockScope::Global
+            {
+                let exported = (canonical, named.identity, kind);
+                self.model.guard_functions.push(exported);
+            }
+        }
+    }
+
+    /// `with helper():` where `helper` is a function of another module of this package that
+    /// takes no argument: maybe a lock helper or getter of that module (the kind
+    /// `?guard:helper` until the project phase finds it is one).
+    pub(super) fn lock_of_helper_elsewhere(&self, item: &Expr) -> Option<(String, LockName)> {
+        let Expr::Call(call) = item else { return None };
+        if !call.arguments.is_empty() || !matches!(&*call.func, Expr::Name(_) | Expr::Attribute(_))
+        {
+            return None;
+        }
+        let callee = self.semantic.resolve(&call.func)?;
+        let here = self.model.join("");
+        if callee.starts_with(&here) || !self.same_package(&callee) {
+            return None;
+        }
+        let named = lock_name(callee.clone(), LockScope::Global, false);
+        Some((format!("?guard:{callee}"), named))
     }
 
     /// Records `def` as a lock decorator if it is a decorator factory whose wrapper calls the
@@ -227,7 +324,11 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         let helper = self.semantic.resolve(&call.func)?;
-        self.lock_helpers.get(&helper).copied()
+        let defined = || self.semantic.defining_method(&helper);
+        match self.lock_helpers.get(&helper) {
+            Some(lock) => Some(*lock),
+            None => self.lock_helpers.get(&defined()?).copied(),
+        }
     }
 
     /// `L.acquire()` (or `await L.acquire()`) as a statement: `L` is held until a later
@@ -392,10 +493,10 @@ impl<'a> Lowerer<'a> {
             return;
         };
         // Most methods never name either step: their text tells at once.
+        static ACQUIRE: LazyLock<memmem::Finder> = LazyLock::new(|| memmem::Finder::new("acquire"));
+        static RELEASE: LazyLock<memmem::Finder> = LazyLock::new(|| memmem::Finder::new("release"));
         let text = self.source.get(span(def)).unwrap_or_default().as_bytes();
-        if memchr::memmem::find(text, b"acquire").is_none()
-            && memchr::memmem::find(text, b"release").is_none()
-        {
+        if ACQUIRE.find(text).is_none() && RELEASE.find(text).is_none() {
             return;
         }
         let mut finder = LockSteps {
@@ -582,6 +683,7 @@ impl<'a> Lowerer<'a> {
         // as it does for a lock a function hands back (`?=callee#0`).
         let may_block_thread = kind.is_empty()
             || kind.starts_with("?=")
+            || kind.starts_with("?guard:")
             || self.tables.lock(&kind).is_some_and(|l| !l.is_async);
         let awaits = if may_block_thread && self.context == Context::Async {
             body_awaits()

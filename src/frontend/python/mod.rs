@@ -99,7 +99,10 @@ pub fn lower(
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.bind_locals(&syntax.body, &[]);
+    // Functions may use a getter defined further down the module.
+    lowerer.note_module_lock_getters(&syntax.body);
     lowerer.visit_body(&syntax.body);
+    lowerer.export_lock_helpers(&syntax.body);
     // The facts about calls' conditions and arguments stay alive for the whole project phase.
     for function in &mut lowerer.model.functions {
         function.call_arguments.shrink_to_fit();
@@ -165,8 +168,9 @@ struct Lowerer<'a> {
     /// Locals of the function being lowered that hold a value read from shared state
     /// (`v = self.stock`): (local, state identity, where it was read).
     state_locals: Vec<(String, String, Span)>,
-    /// `@contextmanager` helpers of the file (canonical name) that yield while they hold a
-    /// lock: the lock as written in the helper.
+    /// Functions of the file (canonical name) through which `with helper():` takes a lock:
+    /// `@contextmanager` helpers that yield while they hold it, and getters that return it
+    /// (`return self._lock`). The lock as written in the helper.
     lock_helpers: HashMap<String, &'a ruff_python_ast::Expr>,
     /// Methods of the file's classes (canonical name) that only acquire or only release locks
     /// of their object, with the lock as written after `self` (see `Lowerer::note_lock_step`).

@@ -274,6 +274,7 @@ impl SemanticModel<'_> {
             .filter(|param| collector.names.iter().any(|(name, _)| name == param))
             .collect();
         let scope = self.scopes.last_mut().expect("a scope");
+        scope.bindings.reserve(params.len() + collector.names.len());
         for name in params {
             scope
                 .bindings
@@ -612,6 +613,24 @@ impl SemanticModel<'_> {
                     pending.push(base);
                 }
             }
+        }
+        None
+    }
+
+    /// For `Class.method` of a class of this file: the method of the class that defines it,
+    /// the class itself or the nearest of its bases of this file (`Sub.lock` → `Base.lock`).
+    pub(super) fn defining_method(&self, callee: &str) -> Option<String> {
+        let (class, method) = callee.rsplit_once('.')?;
+        let mut pending = vec![class];
+        for _ in 0..MAX_RESOLUTION_DEPTH {
+            let class = pending.pop()?;
+            let Some(info) = self.classes.get(class) else {
+                continue;
+            };
+            if info.methods.contains(method) {
+                return Some(concat(&[class, ".", method]));
+            }
+            pending.extend(info.bases.iter().rev().map(String::as_str));
         }
         None
     }
@@ -1035,7 +1054,7 @@ impl<'a> Visitor<'a> for SelfAssignments<'a> {
 
 /// The values of a body's `return` statements (not in nested functions or classes); a bare
 /// `return` or `return None` gives nothing a type.
-fn returned_values(body: &[Stmt]) -> Vec<&Expr> {
+pub(super) fn returned_values(body: &[Stmt]) -> Vec<&Expr> {
     #[derive(Default)]
     struct Returned<'b>(Vec<&'b Expr>, bool);
     impl<'b> Visitor<'b> for Returned<'b> {

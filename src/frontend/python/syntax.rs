@@ -6,11 +6,36 @@ use ruff_text_size::Ranged;
 
 use crate::model::{Span, concat};
 
-/// An expression as a dotted name for messages (`self.lock`), or `the lock`.
+/// Whether an expression is a name or an attribute path on one (`_lock`, `self.state.lock`).
+pub(super) fn is_attribute_path(expr: &Expr) -> bool {
+    match expr {
+        Expr::Name(_) => true,
+        Expr::Attribute(attribute) => is_attribute_path(&attribute.value),
+        _ => false,
+    }
+}
+
+/// The name an attribute path starts from (`self` in `self.state.lock`).
+pub(super) fn root_name(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Name(name) => Some(name.id.as_str()),
+        Expr::Attribute(attribute) => root_name(&attribute.value),
+        _ => None,
+    }
+}
+
+/// An expression as a dotted name for messages (`self.lock`, `get_lock()`), or `the lock`.
 pub(super) fn dotted(expr: &Expr) -> String {
     match expr {
         Expr::Name(name) => name.id.to_string(),
         Expr::Attribute(attr) => concat(&[&dotted(&attr.value), ".", attr.attr.id.as_str()]),
+        // A lock's getter (`get_lock()`).
+        Expr::Call(call)
+            if call.arguments.is_empty()
+                && matches!(&*call.func, Expr::Name(_) | Expr::Attribute(_)) =>
+        {
+            concat(&[&dotted(&call.func), "()"])
+        }
         _ => "the lock".to_string(),
     }
 }

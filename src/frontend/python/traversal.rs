@@ -327,6 +327,7 @@ impl<'a> Lowerer<'a> {
                 let canonical = concat(&[&class_identity, ".", method.name.id.as_str()]);
                 self.note_lock_step(canonical.clone(), method);
                 self.note_lock_helper(&canonical, method);
+                self.note_lock_getter(&canonical, method, true);
             }
         }
         self.define_class_locks(&class_identity, &assignments, &attribute_types);
@@ -695,15 +696,19 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 let locks: Vec<(&Expr, bool)> = with
                     .items
                     .iter()
-                    .map(|item| match self.lock_held_by_helper(&item.context_expr) {
-                        Some(lock) => (lock, true),
-                        None => match self.lock_passed_through(&item.context_expr) {
-                            Some((lock, kind)) => {
-                                passed_through.push((span(lock).start, kind));
-                                (lock, true)
-                            }
-                            None => (&item.context_expr, false),
-                        },
+                    .map(|item| {
+                        let item = &item.context_expr;
+                        if let Some(lock) = self.lock_held_by_helper(item) {
+                            (lock, true)
+                        } else if let Some((lock, kind)) = self.lock_passed_through(item) {
+                            passed_through.push((span(lock).start, kind, None));
+                            (lock, true)
+                        } else if let Some((kind, named)) = self.lock_of_helper_elsewhere(item) {
+                            passed_through.push((span(item).start, kind, Some(named)));
+                            (item, true)
+                        } else {
+                            (item, false)
+                        }
                     })
                     .collect();
                 let facts: Vec<_> = locks
@@ -711,18 +716,24 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     .map(|(lock, _)| {
                         let (kind, named) = self.lock_facts(lock);
                         let start = span(*lock).start;
-                        match passed_through.iter().find(|(at, _)| *at == start) {
-                            Some((_, kind)) => (Some(kind.clone()), named),
+                        match passed_through.iter().find(|(at, _, _)| *at == start) {
+                            Some((_, kind, given)) => (Some(kind.clone()), given.clone().or(named)),
                             None => (kind, named),
                         }
                     })
                     .collect();
-                let opaque = facts.iter().any(|(kind, _)| kind.is_none());
+                // A helper of another module that may hold a lock (`?guard:helper`) is a
+                // context manager until the project phase finds it is one.
+                let unknown = |kind: &Option<String>| {
+                    kind.as_deref()
+                        .is_none_or(|kind| kind.starts_with("?guard:"))
+                };
+                let opaque = facts.iter().any(|(kind, _)| unknown(kind));
                 self.opaque_with_depth += usize::from(opaque);
                 // Every item holds its lock over the same body: find its awaits once.
                 let body_awaits = std::cell::OnceCell::new();
                 // Items that are not locks run their `__enter__` and `__exit__`.
-                let managers: Vec<bool> = facts.iter().map(|(kind, _)| kind.is_none()).collect();
+                let managers: Vec<bool> = facts.iter().map(|(kind, _)| unknown(kind)).collect();
                 let items = with.items.iter().zip(facts).zip(locks).zip(&managers);
                 for (((item, facts), (lock, by_helper)), &manager) in items {
                     if !by_helper && facts.0.is_some() && self.constructs(&item.context_expr) {
