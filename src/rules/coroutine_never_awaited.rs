@@ -98,7 +98,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 ResultUse::Bound(variable) if model.reads_name(caller.index, variable, true) => (
                     format!(
-                        "the coroutine returned by `{name}()` is stored in `{variable}`, which is only used as its result would be (`{variable}.…`, `for … in {variable}`, `isinstance({variable}, …)`): a coroutine object has none of its result's attributes, type or items, so that use raises `AttributeError` or `TypeError` or takes the wrong branch, and the coroutine's body never runs"
+                        "the coroutine returned by `{name}()` is stored in `{variable}`, which is only used as its result would be (`{variable}.…`, `{variable}[…]`, `for … in {variable}`, `isinstance({variable}, …)`, `typing.cast(…, {variable})`): a coroutine object has none of its result's attributes, type or items, so that use raises `AttributeError` or `TypeError` or takes the wrong branch, and the coroutine's body never runs"
                     ),
                     never_awaited,
                     format!(
@@ -225,6 +225,9 @@ fn keeps_coroutine(project: &Project, decorator: &str) -> bool {
             | "abc.abstractmethod"
             | "typing.override"
             | "typing_extensions.override"
+            | "typing.final"
+            | "typing_extensions.final"
+            | "typing.no_type_check"
             | "functools.wraps"
     ) {
         return true;

@@ -582,12 +582,22 @@ impl<'a> Lowerer<'a> {
             _ => None,
         };
         let file_user = file_method.and(callee).map(Box::<str>::from);
+        let casts = matches!(callee, Some("typing.cast" | "typing_extensions.cast"));
         let mut skip = None;
         if matches!(callee, Some("isinstance" | "type"))
             && let Some(Expr::Name(name)) = call.arguments.args.first()
         {
             self.read_as_result(name.id.as_str());
             skip = call.arguments.args.first();
+        }
+        // `typing.cast(dict, raw)`: the value is declared to be of a type a coroutine never is
+        // (not `Any`, `Awaitable[..]`, a string), as a type check would look at it.
+        if casts
+            && let [ty, value @ Expr::Name(name)] = &*call.arguments.args
+            && self.is_plain_value_type(ty)
+        {
+            self.read_as_result(name.id.as_str());
+            skip = Some(value);
         }
         let arguments = call
             .arguments
@@ -618,6 +628,27 @@ impl<'a> Lowerer<'a> {
         if let (Some(method), Some(user)) = (file_method, file_user) {
             self.file_method_calls(call, method, &user);
         }
+    }
+
+    /// Whether a type expression names a type a coroutine is never an instance of: a class by
+    /// name, or a generic one (`dict[str, int]`), not `Any`, an awaitable or a forward
+    /// reference.
+    fn is_plain_value_type(&self, ty: &Expr) -> bool {
+        let named = match ty {
+            Expr::Subscript(generic) => &*generic.value,
+            named => named,
+        };
+        if !matches!(named, Expr::Name(_) | Expr::Attribute(_)) {
+            return false;
+        }
+        let Some(name) = self.semantic.resolve(named) else {
+            return false;
+        };
+        let last = name.rsplit('.').next().unwrap_or(&name);
+        !matches!(
+            last,
+            "Any" | "Awaitable" | "Coroutine" | "Future" | "Task" | "TypeVar" | "object"
+        )
     }
 
     /// `json.dump(data, f)`: the library calls `f.write(..)` (`method`) of the file it is

@@ -979,7 +979,14 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.container_change(&subscript.value, span(expr));
                 }
                 self.item_access(subscript, method);
-                visitor::walk_expr(self, expr);
+                match subscript.value.as_ref() {
+                    // `raw["id"]`: only an item of the value is read, as of a call's result.
+                    Expr::Name(name) if method == "__getitem__" => {
+                        self.read_as_result(name.id.as_str());
+                        self.visit_expr(&subscript.slice);
+                    }
+                    _ => visitor::walk_expr(self, expr),
+                }
             }
             Expr::Lambda(lambda) => self.lambda(lambda),
             Expr::BoolOp(op) => self.short_circuit(op, Self::visit_expr),
