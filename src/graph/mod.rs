@@ -34,6 +34,9 @@ pub struct CallSite {
 #[derive(Debug, Default)]
 pub struct SymbolIndex<'a> {
     functions: HashMap<&'a str, FunctionId>,
+    /// Canonical names that more than one function has (two files the module paths do not
+    /// tell apart): a call from a file that defines one of them means its own.
+    shared_names: rustc_hash::FxHashSet<&'a str>,
     /// Type → bases (Python base classes, Rust implemented traits).
     classes: HashMap<&'a str, Vec<&'a str>>,
     /// Rust: trait → the types that implement it.
@@ -80,10 +83,15 @@ impl<'a> SymbolIndex<'a> {
         for (file, model) in models.iter().enumerate() {
             index.modules.insert(model.module.as_str());
             for (i, function) in model.functions.iter().enumerate() {
-                index
-                    .functions
-                    .entry(function.canonical.as_str())
-                    .or_insert(FunctionId { file, index: i });
+                let name = function.canonical.as_str();
+                match index.functions.entry(name) {
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        index.shared_names.insert(name);
+                    }
+                    std::collections::hash_map::Entry::Vacant(entry) => {
+                        entry.insert(FunctionId { file, index: i });
+                    }
+                }
             }
             for class in &model.classes {
                 index
@@ -463,6 +471,30 @@ impl<'a> SymbolIndex<'a> {
 }
 
 impl SymbolIndex<'_> {
+    /// `target`, or where another file has a function of the same canonical name (see
+    /// [`Self::shared_names`]) and `file` is one of them, `file`'s own.
+    fn own_function(
+        &self,
+        target: FunctionId,
+        file: usize,
+        model: &FileModel,
+        models: &[&FileModel],
+    ) -> FunctionId {
+        if target.file == file || self.shared_names.is_empty() {
+            return target;
+        }
+        let name = models[target.file].functions[target.index]
+            .canonical
+            .as_str();
+        if !self.shared_names.contains(name) {
+            return target;
+        }
+        match model.functions.iter().position(|f| f.canonical == name) {
+            Some(index) => FunctionId { file, index },
+            None => target,
+        }
+    }
+
     /// The name a re-exported name stands for, through every re-export on the way
     /// (`bank.accounts` → `bank.locks.accounts` after `from .locks import accounts` in
     /// `bank/__init__.py`); the name itself when no prefix of it is re-exported.
@@ -570,13 +602,17 @@ impl<'a> Project<'a> {
         let targets: Vec<Resolution> = models
             .par_iter()
             .zip(known)
-            .map(|(model, known)| {
+            .enumerate()
+            .map(|(file, (model, known))| {
                 if let Some(resolution) = known {
                     return resolution;
                 }
-                let resolve = |call: &'a Call| match (&call.callee, call.alternatives.is_empty()) {
-                    (Some(callee), true) => resolved[&(model.language, callee.as_str())],
-                    _ => index.resolve_call(call, model.language),
+                let resolve = |call: &'a Call| {
+                    let target = match (&call.callee, call.alternatives.is_empty()) {
+                        (Some(callee), true) => resolved[&(model.language, callee.as_str())],
+                        _ => index.resolve_call(call, model.language),
+                    };
+                    target.map(|id| index.own_function(id, file, model, &models))
                 };
                 model
                     .functions
@@ -845,5 +881,43 @@ mod tests {
         // The submodule `shop.jobs` is what `shop.jobs` names once it is imported.
         assert_eq!(found("shop.jobs.run"), Some((1, 1)));
         assert_eq!(found("shop.jobs.halt"), None);
+    }
+
+    #[test]
+    fn a_call_means_its_own_files_function_when_two_files_share_a_name() {
+        // Two `restart.rs` of a tree without a crate layout: both are module `restart`.
+        let call = |callee: &str| Call {
+            callee: Some(callee.into()),
+            method: None,
+            span: 0..0,
+            context: crate::model::Context::Sync,
+            non_blocking: false,
+            alternatives: Default::default(),
+            receiver: Default::default(),
+            scheduled: false,
+            closure: 0,
+            object: 0,
+            awaited: false,
+            result: Default::default(),
+            blocking: None,
+            positional_arguments: 0,
+            object_arguments: Default::default(),
+        };
+        let mut client =
+            FileModel::new("client/restart.rs".into(), Language::Rust, "restart".into());
+        client.functions.push(function("restart::restart"));
+        client.functions[1].calls.push(call("restart::restart"));
+        let mut daemon =
+            FileModel::new("daemon/restart.rs".into(), Language::Rust, "restart".into());
+        daemon.functions.push(function("restart::restart_all"));
+        daemon.functions.push(function("restart::restart"));
+        daemon.functions[1].calls.push(call("restart::restart"));
+        let project = Project::new(vec![&client, &daemon]);
+        let target = |file, index| {
+            let caller = FunctionId { file, index };
+            project.target(CallSite { caller, call: 0 })
+        };
+        assert_eq!(target(1, 1), Some(FunctionId { file: 1, index: 2 }));
+        assert_eq!(target(0, 1), Some(FunctionId { file: 0, index: 1 }));
     }
 }

@@ -1,10 +1,11 @@
-//! IL501 coroutine-never-awaited (Python): a coroutine function is called and its coroutine is
-//! thrown away (or bound to a name that is never used), so its body never runs.
+//! IL501 coroutine-never-awaited: a coroutine function is called and its coroutine is thrown
+//! away (or bound to a name that is never used), so its body never runs; in Rust, an `async
+//! fn`'s future dropped by a statement.
 
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
-use crate::graph::{CallSite, Project};
+use crate::graph::{CallSite, FunctionId, Project};
 use crate::model::{FunctionKind, Language, ResultUse, name_hash};
 
 pub const RULE: Rule = Rule {
@@ -16,7 +17,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     for (caller, function) in project.functions() {
         let model = project.model(caller);
-        if model.language != Language::Python {
+        if model.language == Language::Rust {
+            dropped_futures(context, caller, out);
             continue;
         }
         for (index, call) in function.calls.iter().enumerate() {
@@ -173,6 +175,57 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     .with_help(help),
             );
         }
+    }
+}
+
+/// Rust: a call of an `async fn` (of the project, or a library's in `coroutine-functions`)
+/// whose future a statement drops (`self.publish(n);`, `let _ = publish(n);`): a future does
+/// nothing until it is polled, so the body never runs. (rustc's `unused_must_use` warns about
+/// the first form only, and a warning is easy to lose among others.)
+fn dropped_futures(context: &ProjectContext, caller: FunctionId, out: &mut Vec<Diagnostic>) {
+    let project = context.project;
+    let function = project.function(caller);
+    let model = project.model(caller);
+    let known = &context.file(caller).settings.knowledge.coroutine_functions;
+    for (index, call) in function.calls.iter().enumerate() {
+        if call.result != ResultUse::Discarded || call.awaited || call.scheduled {
+            continue;
+        }
+        let site = CallSite {
+            caller,
+            call: index,
+        };
+        // An `async fn` under `#[tokio::main]` is a plain function to its callers.
+        let target = project.target(site).filter(|id| {
+            let f = project.function(*id);
+            f.is_async && f.kind == FunctionKind::Function && f.decorators.is_empty()
+        });
+        // A method of a type another module names by an alias (`type EventPublisher =
+        // Sender<EventMessage>;`): the aliased type's.
+        let through_alias = |callee: &str| {
+            let (owner, method) = callee.rsplit_once("::")?;
+            let ty = project.index.type_of(owner, "::")?;
+            Some(format!("{ty}::{method}")).filter(|aliased| known.contains(aliased))
+        };
+        let name = match (target, call.callee.as_deref()) {
+            (Some(target), _) => project.function(target).name.clone(),
+            (None, Some(callee)) if known.contains(callee) => callee.to_string(),
+            (None, Some(callee)) => match through_alias(callee) {
+                Some(aliased) => aliased,
+                None => continue,
+            },
+            _ => continue,
+        };
+        let message = format!(
+            "the future returned by `{name}()` is dropped without being awaited: a Rust future does nothing until it is polled, so this call has no effect"
+        );
+        out.push(
+            Diagnostic::new(RULE.code, model.path.clone(), call.span.clone(), message)
+                .with_label("future created and never awaited")
+                .with_help(
+                    "add `.await`, or hand the future to `tokio::spawn(..)` to run it on its own",
+                ),
+        );
     }
 }
 

@@ -13,7 +13,7 @@ use super::syntax::{self, expr_start};
 use super::threads::{closure_key, handed_over, is_parallel_iterator};
 use crate::codes::Code;
 use crate::knowledge::Returns;
-use crate::model::{Call, Receiver, Span};
+use crate::model::{Call, Receiver, ResultUse, Span};
 
 /// Methods that run the closure they are given before they return, on the caller's thread
 /// (iterator adapters consumed in the same expression, `Option`/`Result` combinators): what
@@ -274,6 +274,13 @@ impl Lowerer<'_> {
             .consumes_awaitables(callee.as_deref(), method.as_deref());
         let awaited = std::mem::take(&mut self.next_call_awaited);
         let offloads = offloads || awaited;
+        let result = match self.discarded_call_end {
+            Some(end) if end == span.end => {
+                self.discarded_call_end = None;
+                ResultUse::Discarded
+            }
+            _ => ResultUse::Used,
+        };
         let blocking = self
             .tables
             .blocking_api(callee.as_deref(), method.as_deref())
@@ -298,7 +305,7 @@ impl Lowerer<'_> {
             closure: self.closure,
             object: 0,
             awaited,
-            result: Default::default(),
+            result,
             blocking,
             positional_arguments: 0,
             object_arguments: thin_vec::ThinVec::new(),

@@ -81,6 +81,7 @@ pub fn lower(
         current: 0,
         context: Context::Sync,
         next_call_awaited: false,
+        discarded_call_end: None,
         guard_helpers: HashMap::default(),
         param_lockers: HashMap::default(),
         argument_guards: HashMap::default(),
@@ -161,6 +162,9 @@ struct Lowerer<'t> {
     context: Context,
     /// The next recorded call is awaited (set while visiting the base of `.await`).
     next_call_awaited: bool,
+    /// Where the call whose result a statement throws away ends (`publish(n);`, `let _ =
+    /// publish(n);`): the recorded call with that end is `Discarded`.
+    discarded_call_end: Option<usize>,
     /// The file's methods that return a guard, by canonical name (`Type::method`).
     guard_helpers: HashMap<String, locks::GuardHelper>,
     /// The file's functions that lock a lock they are given: canonical name → (parameter

@@ -2,6 +2,7 @@
 //! (module, `impl`, function region, closure, loop depth, execution context) and dispatches
 //! each node to the concern that lowers it. No fact is decided here.
 
+use quote::ToTokens;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
@@ -219,7 +220,15 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         if expects_panic(&item.attrs) {
             return;
         }
+        let index = self.model.functions.len();
         self.function(&item.sig, &item.block);
+        // `#[tokio::main] async fn run()`: the macro makes a plain function that runs the body
+        // on a runtime of its own; calling it runs it.
+        if let Some(runtime) = runtime_entry(&item.attrs)
+            && let Some(function) = self.model.functions.get_mut(index)
+        {
+            function.decorators.push(runtime);
+        }
     }
 
     fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
@@ -303,7 +312,20 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.semantic.pop_scope();
     }
 
+    fn visit_stmt(&mut self, stmt: &'ast syn::Stmt) {
+        if let syn::Stmt::Expr(expr, Some(_)) = stmt {
+            self.discarded_call_end = call_end(expr);
+        }
+        visit::visit_stmt(self, stmt);
+    }
+
     fn visit_local(&mut self, local: &'ast syn::Local) {
+        // `#[allow(clippy::let_underscore_future)] let _ = f();` drops the future on purpose.
+        if let (syn::Pat::Wild(_), Some(init)) = (&local.pat, &local.init)
+            && !allows_dropped_future(&local.attrs)
+        {
+            self.discarded_call_end = call_end(&init.expr);
+        }
         // `let reload = || ..;`: the number the closure is about to get (another `let` of
         // the name hides it).
         if let Some(name) = bound_name(&local.pat) {
@@ -678,4 +700,39 @@ fn expects_panic(attrs: &[syn::Attribute]) -> bool {
     attrs
         .iter()
         .any(|attr| attr.path().is_ident("should_panic"))
+}
+
+/// Whether attributes allow a dropped future (`#[allow(clippy::let_underscore_future)]`,
+/// `#[allow(unused_must_use)]`).
+fn allows_dropped_future(attrs: &[syn::Attribute]) -> bool {
+    attrs.iter().any(|attr| {
+        attr.path().is_ident("allow") && {
+            let tokens = attr.meta.to_token_stream().to_string();
+            tokens.contains("let_underscore_future") || tokens.contains("unused_must_use")
+        }
+    })
+}
+
+/// The attribute that runs an `async fn` on a runtime of its own, as written
+/// (`tokio::main`, `async_std::test`, `actix_web::main`).
+fn runtime_entry(attrs: &[syn::Attribute]) -> Option<String> {
+    attrs.iter().find_map(|attr| {
+        let segments = &attr.path().segments;
+        let last = segments.last()?.ident.to_string();
+        (segments.len() > 1 && matches!(last.as_str(), "main" | "test")).then(|| {
+            let names: Vec<String> = segments.iter().map(|s| s.ident.to_string()).collect();
+            names.join("::")
+        })
+    })
+}
+
+/// Where a call or method call expression ends (its closing parenthesis), for
+/// [`Lowerer::discarded_call_end`].
+fn call_end(expr: &Expr) -> Option<usize> {
+    let paren = match expr {
+        Expr::Call(call) => call.paren_token,
+        Expr::MethodCall(call) => call.paren_token,
+        _ => return None,
+    };
+    Some(paren.span.close().byte_range().end)
 }
