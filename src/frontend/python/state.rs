@@ -425,6 +425,19 @@ impl<'a> Lowerer<'a> {
                 Expr::BoolOp(both) if both.op == ast::BoolOp::And => {
                     both.values.iter().find_map(checked)
                 }
+                // `if cls._instance is None or cls._instance.closed:`: whenever the state is
+                // missing the branch runs, whatever the other operands say.
+                Expr::BoolOp(either) => either.values.iter().find_map(|value| match value {
+                    Expr::Compare(compare)
+                        if matches!(
+                            (&*compare.ops, &*compare.comparators),
+                            ([ast::CmpOp::Is], [none]) if none.is_none_literal_expr()
+                        ) || matches!(&*compare.ops, [ast::CmpOp::NotIn]) =>
+                    {
+                        checked(value)
+                    }
+                    _ => None,
+                }),
                 _ => None,
             }
         }

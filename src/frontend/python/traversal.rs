@@ -406,6 +406,19 @@ impl<'a> Lowerer<'a> {
         self.semantic.bind_locals(&class.body, &[]);
         self.visit_body(&class.body);
         self.semantic.scopes.pop();
+        // `context_factory = Context.instance` in the class body: `self.context_factory()`
+        // calls `Context.instance`, from this class and its subclasses.
+        for stmt in &class.body {
+            if let Stmt::Assign(assign) = stmt
+                && let [Expr::Name(target)] = assign.targets.as_slice()
+                && matches!(&*assign.value, Expr::Attribute(_) | Expr::Name(_))
+                && let Some(named) = self.semantic.resolve(&assign.value)
+                && self.same_package(&named)
+            {
+                let attribute = concat(&[&class_identity, ".", target.id.as_str()]);
+                self.model.aliases.push((attribute, named));
+            }
+        }
     }
 
     /// Visits an `if`/`while` condition, noting the names it only tests for truth (see
