@@ -3,6 +3,7 @@
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
+use crate::model::Context;
 
 /// Whether an expression awaits something.
 fn awaits(expr: &Expr) -> bool {
@@ -41,10 +42,15 @@ impl<'a> Lowerer<'a> {
     }
 
     pub(super) fn is_async_sleep(&self, expr: &Expr) -> bool {
-        let Expr::Await(await_expr) = expr else {
-            return false;
+        // `yield from asyncio.sleep(..)` in a generator-based coroutine.
+        let suspended = match expr {
+            Expr::Await(await_expr) => Some(await_expr.value.as_ref()),
+            Expr::Yield(_) | Expr::YieldFrom(_) if self.context == Context::Async => {
+                super::traversal::yielded(expr)
+            }
+            _ => None,
         };
-        let Expr::Call(call) = await_expr.value.as_ref() else {
+        let Some(Expr::Call(call)) = suspended else {
             return false;
         };
         matches!(
@@ -57,6 +63,7 @@ impl<'a> Lowerer<'a> {
                     | "anyio.sleep"
                     | "anyio.sleep_until"
                     | "anyio.lowlevel.checkpoint"
+                    | "tornado.gen.sleep"
             )
         )
     }

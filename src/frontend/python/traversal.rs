@@ -206,7 +206,14 @@ impl<'a> Lowerer<'a> {
                 .decorators
                 .iter()
                 .any(|decorator| self.tables.offloads(Some(decorator), None));
-        self.context = match (def.is_async, offloaded) {
+        // `@asyncio.coroutine`, `@tornado.gen.coroutine`: a generator the event loop drives,
+        // whose `yield` / `yield from` are its awaits.
+        let generator_coroutine = !def.is_async
+            && self.model.functions[index]
+                .decorators
+                .iter()
+                .any(|decorator| GENERATOR_COROUTINES.contains(&decorator.as_str()));
+        self.context = match (def.is_async || generator_coroutine, offloaded) {
             (true, _) => Context::Async,
             (false, true) => Context::Offloaded,
             (false, false) => Context::Sync,
@@ -1014,8 +1021,17 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 });
             }
             Expr::Yield(_) | Expr::YieldFrom(_) => {
-                self.model.functions[self.current].generator = true;
-                visitor::walk_expr(self, expr);
+                let function = &mut self.model.functions[self.current];
+                function.generator = true;
+                // A generator-based coroutine's `yield` suspends it, as `await` does.
+                let suspends = !function.is_async && self.context == Context::Async;
+                if suspends {
+                    function.awaits.push(span(expr));
+                }
+                match yielded(expr) {
+                    Some(Expr::Call(call)) if suspends => self.call(call, true),
+                    _ => visitor::walk_expr(self, expr),
+                }
             }
             Expr::ListComp(ast::ExprListComp { generators, .. })
             | Expr::SetComp(ast::ExprSetComp { generators, .. })
@@ -1037,5 +1053,22 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             }
             _ => visitor::walk_expr(self, expr),
         })
+    }
+}
+
+/// Decorators that make a generator function a coroutine the event loop drives.
+const GENERATOR_COROUTINES: [&str; 4] = [
+    "asyncio.coroutine",
+    "types.coroutine",
+    "tornado.gen.coroutine",
+    "tornado.gen.engine",
+];
+
+/// What a `yield` or `yield from` expression gives up.
+pub(super) fn yielded(expr: &Expr) -> Option<&Expr> {
+    match expr {
+        Expr::Yield(y) => y.value.as_deref(),
+        Expr::YieldFrom(y) => Some(&y.value),
+        _ => None,
     }
 }
