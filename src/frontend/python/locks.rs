@@ -50,7 +50,9 @@ impl<'a> Lowerer<'a> {
         let takes = def.parameters.posonlyargs.len()
             + def.parameters.args.len()
             + def.parameters.kwonlyargs.len();
+        // A decorated function may be a property, a class method or something else again.
         if def.is_async
+            || !def.decorator_list.is_empty()
             || takes > usize::from(method)
             || def.parameters.vararg.is_some()
             || def.parameters.kwarg.is_some()
