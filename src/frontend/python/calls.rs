@@ -94,11 +94,9 @@ impl<'a> Lowerer<'a> {
         }
         let mut shared = ThinVec::new();
         for object in handed {
-            let mut root = object;
-            while let Expr::Attribute(attribute) = root {
-                root = attribute.value.as_ref();
-            }
-            let Expr::Name(root) = root else { continue };
+            let Expr::Name(root) = super::syntax::attribute_root(object) else {
+                continue;
+            };
             if self
                 .loop_bound
                 .iter()

@@ -46,7 +46,7 @@ impl<'a> Lowerer<'a> {
         let suspended = match expr {
             Expr::Await(await_expr) => Some(await_expr.value.as_ref()),
             Expr::Yield(_) | Expr::YieldFrom(_) if self.context == Context::Async => {
-                super::traversal::yielded(expr)
+                super::syntax::yielded(expr)
             }
             _ => None,
         };

@@ -10,7 +10,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::back_references::BackReferences;
-use super::syntax::{first_param, is_super_call};
+use super::syntax::{attribute_root, first_param, is_super_call};
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::condition::key;
 use crate::model::{Language, Receiver, concat, join_path};
@@ -423,11 +423,7 @@ impl SemanticModel<'_> {
     /// Whether an expression names something defined or imported at module level (a
     /// function, a class's method: `LoadCalc.get_load`), not a local or a builtin.
     fn names_a_definition(&self, expr: &Expr) -> bool {
-        let mut root = expr;
-        while let Expr::Attribute(attribute) = root {
-            root = &attribute.value;
-        }
-        matches!(root, Expr::Name(name)
+        matches!(attribute_root(expr), Expr::Name(name)
             if matches!(self.lookup(name.id.as_str()), Some(Binding::Alias(_))))
     }
 
@@ -834,11 +830,7 @@ impl SemanticModel<'_> {
                     };
                     // A parameter, or an attribute of one (`self.lock = store.lock`).
                     let is_parameter = |value: &Expr| {
-                        let mut root = value;
-                        while let Expr::Attribute(attribute) = root {
-                            root = &attribute.value;
-                        }
-                        let Expr::Name(name) = root else {
+                        let Expr::Name(name) = attribute_root(value) else {
                             return false;
                         };
                         let parameters = &method.parameters;

@@ -7,7 +7,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
 use super::semantic::Binding;
-use super::syntax::{dotted, reads, span};
+use super::syntax::{attribute_root, dotted, reads, span};
 use crate::knowledge::Returns;
 use crate::model::{Access, ActKind, CheckThenAct, Span, StateUse, StateWrite, concat, items_of};
 
@@ -98,10 +98,7 @@ impl<'a> Lowerer<'a> {
             return None;
         };
         let self_name = self.semantic.self_name()?;
-        let mut root = attr.value.as_ref();
-        while let Expr::Attribute(inner) = root {
-            root = inner.value.as_ref();
-        }
+        let root = attribute_root(&attr.value);
         let nested = attr.value.is_attribute_expr();
         let on_self = matches!(root, Expr::Name(base) if base.id.as_str() == self_name);
         (nested && on_self).then_some(())?;
@@ -857,11 +854,7 @@ impl Lowerer<'_> {
             | Expr::NoneLiteral(_) => true,
             Expr::Tuple(tuple) => tuple.elts.iter().all(|e| self.same_for_every_thread(e)),
             Expr::Name(_) | Expr::Attribute(_) => {
-                let mut root = value;
-                while let Expr::Attribute(attr) = root {
-                    root = attr.value.as_ref();
-                }
-                matches!(root, Expr::Name(name)
+                matches!(attribute_root(value), Expr::Name(name)
                     if matches!(self.semantic.lookup(name.id.as_str()), Some(Binding::Alias(_))))
             }
             Expr::Call(call) => {

@@ -6,20 +6,33 @@ use ruff_text_size::Ranged;
 
 use crate::model::{Span, concat};
 
+/// What an attribute chain is taken from (`self` in `self.state.lock`, `f()` in `f().x`).
+pub(super) fn attribute_root(expr: &Expr) -> &Expr {
+    let mut root = expr;
+    while let Expr::Attribute(attribute) = root {
+        root = &attribute.value;
+    }
+    root
+}
+
 /// Whether an expression is a name or an attribute path on one (`_lock`, `self.state.lock`).
 pub(super) fn is_attribute_path(expr: &Expr) -> bool {
-    match expr {
-        Expr::Name(_) => true,
-        Expr::Attribute(attribute) => is_attribute_path(&attribute.value),
-        _ => false,
-    }
+    attribute_root(expr).is_name_expr()
 }
 
 /// The name an attribute path starts from (`self` in `self.state.lock`).
 pub(super) fn root_name(expr: &Expr) -> Option<&str> {
-    match expr {
+    match attribute_root(expr) {
         Expr::Name(name) => Some(name.id.as_str()),
-        Expr::Attribute(attribute) => root_name(&attribute.value),
+        _ => None,
+    }
+}
+
+/// What a `yield` or `yield from` expression gives up.
+pub(super) fn yielded(expr: &Expr) -> Option<&Expr> {
+    match expr {
+        Expr::Yield(y) => y.value.as_deref(),
+        Expr::YieldFrom(y) => Some(&y.value),
         _ => None,
     }
 }

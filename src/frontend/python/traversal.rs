@@ -1028,7 +1028,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 if suspends {
                     function.awaits.push(span(expr));
                 }
-                match yielded(expr) {
+                match super::syntax::yielded(expr) {
                     Some(Expr::Call(call)) if suspends => self.call(call, true),
                     _ => visitor::walk_expr(self, expr),
                 }
@@ -1063,12 +1063,3 @@ const GENERATOR_COROUTINES: [&str; 4] = [
     "tornado.gen.coroutine",
     "tornado.gen.engine",
 ];
-
-/// What a `yield` or `yield from` expression gives up.
-pub(super) fn yielded(expr: &Expr) -> Option<&Expr> {
-    match expr {
-        Expr::Yield(y) => y.value.as_deref(),
-        Expr::YieldFrom(y) => Some(&y.value),
-        _ => None,
-    }
-}
