@@ -81,6 +81,34 @@ pub struct DoubleLock {
     pub recursive_read: bool,
 }
 
+/// A thread joined (`join()` without a timeout) while a lock that the thread's function may
+/// take is held: if the thread is waiting for the lock, neither goes on.
+#[derive(Clone, Debug)]
+pub struct JoinWait {
+    /// Where the lock is taken.
+    pub outer: Acquisition,
+    pub lock: NodeIndex,
+    /// The calls from the holding function down to the function that joins, then the
+    /// `join()` call.
+    pub join: Vec<CallSite>,
+    /// The function the joined thread runs.
+    pub thread: FunctionId,
+    /// The calls from that function down to where it takes the lock (none when it takes it
+    /// itself), and that acquisition.
+    pub taken: (Vec<CallSite>, Acquisition),
+}
+
+/// How a function reaches a `join()` (see [`Builder::join_waits`]).
+#[derive(Clone, Copy, Debug)]
+struct MayJoin {
+    /// The function the joined thread runs.
+    thread: FunctionId,
+    /// The `join()` call itself (`callee: None`) or a call that leads to one.
+    call: usize,
+    callee: Option<FunctionId>,
+    depth: usize,
+}
+
 /// The resolved facts about one lock hold.
 #[derive(Clone, Copy, Debug)]
 struct Resolved {
@@ -114,6 +142,7 @@ enum Via {
 pub struct LockGraph {
     pub graph: DiGraph<LockNode, Vec<Evidence>>,
     pub double_locks: Vec<DoubleLock>,
+    pub join_waits: Vec<JoinWait>,
     /// Per file, per function, per hold: the lock it takes, if it is one.
     holds: Vec<Vec<Vec<Option<Resolved>>>>,
     /// Fields that hold one lock with another field, whose node bears that other's name (see
@@ -152,9 +181,11 @@ impl LockGraph {
         builder.resolve_holds(&tables);
         builder.summarise(max_depth);
         builder.edges();
+        let join_waits = builder.join_waits(max_depth);
         LockGraph {
             graph: builder.graph,
             double_locks: builder.double_locks,
+            join_waits,
             holds: builder.resolved,
             shared: builder.shared,
         }
@@ -259,6 +290,36 @@ impl LockGraph {
         cycles
     }
 }
+
+/// The call sites from `function` down to the `join()` of a "may join" entry (each step
+/// follows the callee's shallowest entry for the same thread, so it ends).
+fn join_chain(
+    may_join: &HashMap<FunctionId, Vec<MayJoin>>,
+    function: FunctionId,
+    entry: &MayJoin,
+) -> Option<Vec<CallSite>> {
+    let (mut current, mut entry) = (function, *entry);
+    let mut chain = vec![CallSite {
+        caller: current,
+        call: entry.call,
+    }];
+    while let Some(callee) = entry.callee {
+        let next = may_join
+            .get(&callee)?
+            .iter()
+            .filter(|e| e.thread == entry.thread && e.depth < entry.depth)
+            .min_by_key(|e| e.depth)?;
+        (current, entry) = (callee, *next);
+        chain.push(CallSite {
+            caller: current,
+            call: entry.call,
+        });
+    }
+    Some(chain)
+}
+
+/// How many generations of base classes are searched for `threading.Thread`.
+const MAX_CLASS_ANCESTORS: usize = 16;
 
 /// The shortest path from `from` to `to` inside `members` (both ends included).
 /// The lock-table guard method of a Rust guard call the front end could not type (`::lock`,
@@ -862,6 +923,174 @@ impl Builder<'_, '_> {
             }
         }
         self.parameter_order_edges();
+    }
+
+    /// The functions of the threads a function joins itself: `(join call, thread function)`.
+    /// A thread is named by what holds it (the callable its constructor was given, in any file)
+    /// or by its class (a project subclass of `threading.Thread`: its `run`).
+    fn direct_joins(&self) -> HashMap<FunctionId, Vec<(usize, FunctionId)>> {
+        let project = self.project;
+        let mut targets: HashMap<&str, Vec<&str>> = HashMap::default();
+        for model in &project.models {
+            for (holder, target) in &model.thread_targets {
+                targets.entry(holder).or_default().push(target);
+            }
+        }
+        let mut joins: HashMap<FunctionId, Vec<(usize, FunctionId)>> = HashMap::default();
+        for (id, function) in project.functions() {
+            let separator = project.models[id.file].language.path_separator();
+            for join in &function.thread_joins {
+                for key in &join.threads {
+                    let given = targets.get(key.as_str()).into_iter().flatten();
+                    let mut runs: Vec<FunctionId> = given
+                        .filter_map(|target| project.index.resolve(target, separator))
+                        .collect();
+                    if self.is_thread_class(key) {
+                        let run = crate::model::concat(&[key, ".run"]);
+                        runs.extend(project.index.resolve(&run, separator));
+                    }
+                    let found = joins.entry(id).or_default();
+                    for run in runs {
+                        let entry = (join.call as usize, run);
+                        if run != id && !found.contains(&entry) {
+                            found.push(entry);
+                        }
+                    }
+                }
+            }
+        }
+        joins.retain(|_, found| !found.is_empty());
+        joins
+    }
+
+    /// Whether a project class derives from `threading.Thread`.
+    fn is_thread_class(&self, class: &str) -> bool {
+        let index = &self.project.index;
+        let mut pending = vec![class];
+        for _ in 0..MAX_CLASS_ANCESTORS {
+            let Some(class) = pending.pop() else {
+                return false;
+            };
+            let bases = index.bases(class);
+            if bases.contains(&"threading.Thread") {
+                return true;
+            }
+            pending.extend(bases);
+        }
+        false
+    }
+
+    /// Threads joined while a lock their function may take is held: for each hold, the
+    /// `join()` calls it covers, directly or through calls ("may join" summaries, callees
+    /// first, as the "may acquire" ones), whose thread's summary takes that lock.
+    fn join_waits(&self, max_depth: usize) -> Vec<JoinWait> {
+        let project = self.project;
+        let direct = self.direct_joins();
+        if direct.is_empty() {
+            return Vec::new();
+        }
+        let mut may_join: HashMap<FunctionId, Vec<MayJoin>> = HashMap::default();
+        for component in project.components() {
+            loop {
+                let mut changed = false;
+                for node in component {
+                    let id = project.graph[*node];
+                    let function = project.function(id);
+                    let mut found: Vec<MayJoin> = Vec::new();
+                    for &(call, thread) in direct.get(&id).into_iter().flatten() {
+                        let callee = None;
+                        found.push(MayJoin {
+                            thread,
+                            call,
+                            callee,
+                            depth: 0,
+                        });
+                    }
+                    for (call, c) in function.calls.iter().enumerate() {
+                        let site = CallSite { caller: id, call };
+                        let Some(callee) = project.target(site) else {
+                            continue;
+                        };
+                        if callee == id
+                            || !function.runs_in_body(c.closure)
+                            || !self.runs_now(id, call, callee)
+                        {
+                            continue;
+                        }
+                        for entry in may_join.get(&callee).into_iter().flatten() {
+                            let depth = entry.depth + 1;
+                            let known = found.iter().any(|f| f.thread == entry.thread);
+                            if depth <= max_depth && !known {
+                                let (thread, callee) = (entry.thread, Some(callee));
+                                found.push(MayJoin {
+                                    thread,
+                                    call,
+                                    callee,
+                                    depth,
+                                });
+                            }
+                        }
+                    }
+                    if found.len() != may_join.get(&id).map_or(0, Vec::len) {
+                        changed = true;
+                        may_join.insert(id, found);
+                    }
+                }
+                if !changed || component.len() == 1 {
+                    break;
+                }
+            }
+        }
+        let mut waits: Vec<JoinWait> = Vec::new();
+        for (id, function) in project.functions() {
+            let Some(joins) = may_join.get(&id) else {
+                continue;
+            };
+            let holds = &function.lock_holds[..function.lock_holds.len().min(MAX_PAIRED_HOLDS)];
+            for (h, outer) in holds.iter().enumerate() {
+                let outer_at = Acquisition {
+                    function: id,
+                    hold: h,
+                };
+                let Some(a) = self.resolved(outer_at) else {
+                    continue;
+                };
+                for entry in joins {
+                    let call = &function.calls[entry.call];
+                    let covered = function
+                        .runs_under(call.closure, call.span.start, outer)
+                        .is_some();
+                    if !covered || call.context != outer.context {
+                        continue;
+                    }
+                    let taken = self
+                        .summaries
+                        .get(&entry.thread)
+                        .into_iter()
+                        .flatten()
+                        .find(|taken| taken.node == a.node && taken.needs_free != Some(a.node));
+                    let Some(taken) = taken.and_then(|t| self.chain(entry.thread, t)) else {
+                        continue;
+                    };
+                    let Some(join) = join_chain(&may_join, id, entry) else {
+                        continue;
+                    };
+                    let same_join = |w: &JoinWait| w.lock == a.node && w.join.last() == join.last();
+                    if !waits.iter().any(same_join) {
+                        let thread = entry.thread;
+                        let (outer, lock) = (outer_at, a.node);
+                        waits.push(JoinWait {
+                            outer,
+                            lock,
+                            join,
+                            thread,
+                            taken,
+                        });
+                    }
+                }
+            }
+        }
+        waits
     }
 
     /// For each call of a function that takes a lock while holding a lock it is given as its

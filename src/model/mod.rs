@@ -49,6 +49,22 @@ pub fn name_hash(name: &str) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(name)
 }
 
+/// [`name_hash`] of the concatenation of `parts`, without building it on the heap when it is
+/// short (the common case: a name and a suffix).
+pub fn parts_hash(parts: &[&str]) -> u64 {
+    let mut buffer = [0u8; 128];
+    let mut length = 0;
+    for part in parts {
+        let Some(slot) = buffer.get_mut(length..length + part.len()) else {
+            return name_hash(&concat(parts));
+        };
+        slot.copy_from_slice(part.as_bytes());
+        length += part.len();
+    }
+    // Whole `str`s were copied: the bytes are UTF-8.
+    name_hash(std::str::from_utf8(&buffer[..length]).unwrap_or_default())
+}
+
 /// What the code does with a call's result.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum ResultUse {
@@ -215,6 +231,8 @@ pub struct Function {
     pub process_handoffs: ThinVec<ProcessHandoff>,
     /// Callables this function starts on other threads (thread entry points).
     pub thread_entries: ThinVec<ThreadEntry>,
+    /// Python: `thread.join()` calls that wait, without a timeout, for a thread to finish.
+    pub thread_joins: ThinVec<ThreadJoin>,
     /// Writes of shared state: module globals, attributes through `self`, `static mut`s.
     pub state_writes: ThinVec<StateWrite>,
     /// A check of shared state followed by an act that depends on it (IL403).
@@ -302,6 +320,18 @@ pub struct ThreadEntry {
     /// every start of a repeated entry (`args=(catalog,)` with `catalog` made before the
     /// loop): the threads share them.
     pub shared_arguments: ThinVec<String>,
+}
+
+/// A `join()` without a timeout on a thread object: the caller waits until the thread's
+/// function returns.
+#[derive(Clone, Debug)]
+pub struct ThreadJoin {
+    /// The index of the `join()` call in the function's calls.
+    pub call: u32,
+    /// What names the thread: the variable or attribute that holds it, as a key of
+    /// [`FileModel::thread_targets`] (`shop.Worker._thread`, `shop.main#t` for a local), and
+    /// the thread's class when it is a project `Thread` subclass (`shop.Refresher`: its `run`).
+    pub threads: ThinVec<String>,
 }
 
 /// How shared state is written.
@@ -681,6 +711,7 @@ impl Function {
             condition_uses: ThinVec::new(),
             process_handoffs: ThinVec::new(),
             thread_entries: ThinVec::new(),
+            thread_joins: ThinVec::new(),
             state_writes: ThinVec::new(),
             check_then_acts: ThinVec::new(),
             state_checks: ThinVec::new(),
@@ -829,6 +860,10 @@ pub struct FileModel {
     /// (`sched.decorators.queue_locked`, `sched.decorators.QUEUE_LOCK`, `threading.Lock`): the
     /// function it decorates runs with that lock held.
     pub guard_functions: Vec<(String, String, String)>,
+    /// Python: what holds a thread object made with its callable (`self._thread =
+    /// threading.Thread(target=self._run)`): the holder as a [`ThreadJoin::threads`] key, and
+    /// the callable's canonical name.
+    pub thread_targets: Vec<(String, String)>,
 }
 
 impl FileModel {
@@ -863,6 +898,7 @@ impl FileModel {
             guard_methods: Vec::new(),
             parameter_locks: Vec::new(),
             guard_functions: Vec::new(),
+            thread_targets: Vec::new(),
         }
     }
 
@@ -889,7 +925,7 @@ impl FileModel {
     /// Whether function `index` (or a function nested in it) returns the name as it is from
     /// an async function (`return data`; see [`RETURNED`]).
     pub fn returns_name(&self, index: usize, name: &str) -> bool {
-        let hash = name_hash(&concat(&[name, RETURNED]));
+        let hash = parts_hash(&[name, RETURNED]);
         self.in_or_under(index, |f| f.reads.contains(&hash))
     }
 
@@ -898,7 +934,7 @@ impl FileModel {
     /// attributes (`x.size`) counts too.
     pub fn reads_name(&self, index: usize, name: &str, attributes: bool) -> bool {
         let hash = name_hash(name);
-        let attribute_hash = attributes.then(|| name_hash(&concat(&[name, "."])));
+        let attribute_hash = attributes.then(|| parts_hash(&[name, "."]));
         self.in_or_under(index, |f| {
             f.reads.contains(&hash) || attribute_hash.is_some_and(|h| f.reads.contains(&h))
         })

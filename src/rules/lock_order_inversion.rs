@@ -1,13 +1,16 @@
 //! IL201 lock-order-inversion: two (or more) locks are taken in conflicting orders somewhere in
 //! the project — a cycle in the lock-acquisition graph, directly or through calls — so threads
-//! can each hold one lock and wait forever for the next.
+//! can each hold one lock and wait forever for the next. Waiting for a thread (`join()`) is
+//! taking its end: joining it while holding a lock its function takes is the same cycle.
 
 use super::lock_sites::{
     acquisition, chain_names, function_name, inner_acquisition, inner_sites, short_name, site_name,
 };
-use super::{Check, ProjectContext, Rule};
+use super::{Check, ProjectContext, Rule, call_hop, call_site};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
+use crate::graph::locks::JoinWait;
+use crate::graph::summary::Policy;
 
 pub const RULE: Rule = Rule {
     code: Code::IL201,
@@ -15,6 +18,15 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    inversions(context, out);
+    for wait in &context.lock_graph().join_waits {
+        if !join_wait_suppressed(context, wait) {
+            out.push(join_wait(context, wait));
+        }
+    }
+}
+
+fn inversions(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let locks = context.lock_graph();
     let cycles = locks.cycles(|evidence| !context.evidence_suppressed(evidence, RULE.code));
@@ -87,4 +99,82 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         diagnostic.related = related;
         out.push(diagnostic);
     }
+}
+
+/// Whether a suppression comment covers IL201 at any site of a join wait.
+fn join_wait_suppressed(context: &ProjectContext, wait: &JoinWait) -> bool {
+    let (chain, leaf) = &wait.taken;
+    context.suppressed_at(wait.outer, RULE.code)
+        || context.suppressed_at(*leaf, RULE.code)
+        || wait
+            .join
+            .iter()
+            .chain(chain)
+            .any(|site| Policy::suppressed(context, context.project, *site, RULE.code))
+}
+
+/// A thread joined while a lock its function takes is held.
+fn join_wait(context: &ProjectContext, wait: &JoinWait) -> Diagnostic {
+    let project = context.project;
+    let locks = context.lock_graph();
+    let lock = short_name(&locks.graph[wait.lock].identity);
+    let holder = function_name(project, wait.outer);
+    let run = project.function(wait.thread).name.as_str();
+    let (chain, leaf) = &wait.taken;
+    let mut related = vec![acquisition(
+        project,
+        wait.outer,
+        format!("`{lock}` taken here"),
+    )];
+    let join = *wait.join.last().expect("a join wait ends at its join");
+    for site in &wait.join[..wait.join.len() - 1] {
+        if let Some(callee) = project.target(*site) {
+            related.push(call_hop(
+                project,
+                *site,
+                callee,
+                &format!(" while `{lock}` is held"),
+            ));
+        }
+    }
+    related.push(call_site(
+        project,
+        join,
+        format!("`join()` waits here for the thread running `{run}` to finish"),
+    ));
+    let mut taken_through = vec![run.to_string()];
+    for site in chain {
+        if let Some(callee) = project.target(*site) {
+            related.push(call_hop(project, *site, callee, " on that thread"));
+            taken_through.push(project.function(callee).name.clone());
+        }
+    }
+    related.push(acquisition(
+        project,
+        *leaf,
+        format!("the thread takes `{lock}` here"),
+    ));
+    let taken_through = match taken_through.len() {
+        1 => format!("in `{run}`"),
+        _ => format!("through {}", taken_through.join(" → ")),
+    };
+    let joined_in = match wait.join.len() {
+        1 => String::new(),
+        _ => format!(" (in `{}`)", project.function(join.caller).name),
+    };
+    let first = wait.join[0];
+    let mut diagnostic = Diagnostic::new(
+        RULE.code,
+        project.model(wait.outer.function).path.clone(),
+        project.call(first).span.clone(),
+        format!(
+            "{holder} joins the thread running `{run}`{joined_in} while holding `{lock}`, and that thread takes `{lock}` {taken_through}: once it waits for the lock, neither can go on (deadlock)"
+        ),
+    )
+    .with_label(format!("waits for the thread while `{lock}` is held"))
+    .with_help(format!(
+        "release `{lock}` before joining: signal the thread to stop while holding it, then call `join()` after the lock is released"
+    ));
+    diagnostic.related = related;
+    diagnostic
 }

@@ -6,7 +6,7 @@ use ruff_python_ast::{self as ast, Expr};
 
 use super::Lowerer;
 use super::syntax::{dotted, is_false_literal, is_zero_literal, made_non_blocking, span};
-use crate::knowledge::Returns;
+use crate::knowledge::{ProcessTarget, Returns};
 use crate::model::{Call, Context, Receiver, ResultUse, Span, ThreadEntry, concat};
 use thin_vec::ThinVec;
 
@@ -349,6 +349,23 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// The callable a thread entry runs (`functools.partial(self.update, tid)`: the function
+    /// it wraps).
+    pub(super) fn started_callable(
+        &self,
+        arguments: &'a ast::Arguments,
+        entry: &ProcessTarget,
+    ) -> Option<&'a Expr> {
+        match given_callable(arguments, entry)? {
+            Expr::Call(partial)
+                if self.semantic.resolve(&partial.func).as_deref() == Some("functools.partial") =>
+            {
+                partial.arguments.args.first()
+            }
+            other => Some(other),
+        }
+    }
+
     pub(super) fn call(&mut self, call: &'a ast::ExprCall, awaited: bool) {
         let result = std::mem::take(&mut self.next_result);
         let callee = self.semantic.resolve(&call.func);
@@ -433,32 +450,13 @@ impl<'a> Lowerer<'a> {
             .or_else(|| tables.thread_entry(server_base.as_deref(), None));
         if let Some(entry) = entry {
             let arguments = &call.arguments;
-            let callable = arguments
-                .keywords
-                .iter()
-                .find(|k| {
-                    k.arg
-                        .as_ref()
-                        .is_some_and(|a| a.id.as_str() == entry.callable)
-                })
-                .map(|k| &k.value)
-                .or_else(|| arguments.args.get(entry.position));
             if entry.handler {
                 // A request-handler class, not a callable.
-                if let Some(handler) = callable {
+                if let Some(handler) = given_callable(arguments, entry) {
                     self.request_handlers(handler);
                 }
             } else {
-                // `functools.partial(self.update, tid)`: the function it wraps runs.
-                let callable = match callable {
-                    Some(Expr::Call(partial))
-                        if self.semantic.resolve(&partial.func).as_deref()
-                            == Some("functools.partial") =>
-                    {
-                        partial.arguments.args.first()
-                    }
-                    other => other,
-                };
+                let callable = self.started_callable(arguments, entry);
                 if let Some(callable @ (Expr::Name(_) | Expr::Attribute(_) | Expr::Lambda(_))) =
                     callable
                 {
@@ -551,6 +549,7 @@ impl<'a> Lowerer<'a> {
             positional_arguments,
             object_arguments: thin_vec::ThinVec::new(),
         });
+        self.note_thread_join(call, index);
         // `x.insert(0, y)` reads an attribute of `x` (see `FileModel::reads_name`); `x.close()`
         // of a coroutine's own method uses it (see `visit_expr`).
         self.visit_expr(&call.func);
@@ -750,4 +749,18 @@ enum Member {
     Property,
     /// A method called by syntax (`__getitem__` for `x[k]`).
     Method,
+}
+
+/// The argument a thread entry takes its callable as: by keyword or position.
+fn given_callable<'e>(arguments: &'e ast::Arguments, entry: &ProcessTarget) -> Option<&'e Expr> {
+    arguments
+        .keywords
+        .iter()
+        .find(|k| {
+            k.arg
+                .as_ref()
+                .is_some_and(|a| a.id.as_str() == entry.callable)
+        })
+        .map(|k| &k.value)
+        .or_else(|| arguments.args.get(entry.position))
 }

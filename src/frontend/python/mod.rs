@@ -5,11 +5,13 @@
 //! as nap`), lets locally bound names shadow library ones, and takes simple type evidence
 //! (constructor assignments, annotations, `with … as x`, `self.x = Ctor()`) to turn `q.get()`
 //! into `queue.Queue.get`. The [`traversal`] walks the file and hands each node to the concern
-//! that lowers it: [`calls`], [`conditions`], [`locks`], [`state`], [`processes`], [`loops`].
+//! that lowers it: [`calls`], [`conditions`], [`locks`], [`state`], [`processes`], [`joins`],
+//! [`loops`].
 
 mod back_references;
 mod calls;
 mod conditions;
+mod joins;
 mod locks;
 mod loops;
 mod processes;

@@ -16,7 +16,7 @@ use super::syntax::{
 use crate::knowledge::Returns;
 use crate::model::{
     Class, Context, Function, FunctionKind, ParameterAttribute, Pointless, PointlessLock, RETURNED,
-    Receiver, ResultUse, concat, name_hash,
+    Receiver, ResultUse, concat, name_hash, parts_hash,
 };
 
 /// The methods of a task or future that register or remove a callback with it: calling one
@@ -83,7 +83,7 @@ impl<'a> Lowerer<'a> {
     pub(super) fn read_as_result(&mut self, name: &str) {
         self.model.functions[self.current]
             .reads
-            .insert(name_hash(&concat(&[name, "."])));
+            .insert(parts_hash(&[name, "."]));
     }
 
     /// Whether an expression makes a new object: a call of its class, or of a library
@@ -646,6 +646,9 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.next_result = ResultUse::Unpacked;
                 }
                 self.visit_expr(&assign.value);
+                if let [target] = assign.targets.as_slice() {
+                    self.note_thread_target(target, &assign.value);
+                }
                 let ty = self.semantic.type_of(&assign.value);
                 // `waiter = threading.Condition(lock=LOCK)` in a function: that lock.
                 let shares_lock = bound_call.is_some_and(|name| {
@@ -691,6 +694,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             Stmt::AnnAssign(ann) => {
                 if let Some(value) = &ann.value {
                     self.visit_expr(value);
+                    self.note_thread_target(&ann.target, value);
                 }
                 self.visit_expr(&ann.target);
                 let declared = self.semantic.annotation_type(&ann.annotation);
@@ -833,8 +837,8 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     match value.as_ref() {
                         // `return data` from an async function: see `Function::reads`.
                         Expr::Name(name) if function.is_async => {
-                            let returned = concat(&[name.id.as_str(), RETURNED]);
-                            function.reads.insert(name_hash(&returned));
+                            let returned = parts_hash(&[name.id.as_str(), RETURNED]);
+                            function.reads.insert(returned);
                         }
                         value => self.visit_expr(value),
                     }

@@ -1,0 +1,92 @@
+//! Thread joins: which thread a `join()` waits for, and which callable a thread object runs
+//! (what IL201 needs to see a thread joined while a lock its function takes is held).
+
+use ruff_python_ast::{self as ast, Expr};
+use thin_vec::ThinVec;
+
+use super::Lowerer;
+use super::semantic::Binding;
+use crate::knowledge::Returns;
+use crate::model::{ThreadJoin, concat};
+
+impl<'a> Lowerer<'a> {
+    /// The key a thread object is known by through what holds it: `Class.attr` for
+    /// `self.attr`, the canonical name of a module-level or imported name, the
+    /// function-qualified name of a local (`shop.main#t`).
+    fn thread_holder(&self, holder: &Expr) -> Option<String> {
+        match holder {
+            Expr::Attribute(attribute) => {
+                let Expr::Name(base) = attribute.value.as_ref() else {
+                    return None;
+                };
+                if self.semantic.self_name() != Some(base.id.as_str()) {
+                    return None;
+                }
+                let class = self.semantic.self_type()?;
+                Some(concat(&[class, ".", attribute.attr.id.as_str()]))
+            }
+            Expr::Name(name) => {
+                let name = name.id.as_str();
+                match self.semantic.lookup_with_depth(name)? {
+                    (_, Binding::Alias(canonical)) => Some(canonical.clone()),
+                    (0, _) => Some(self.model.join(name)),
+                    _ => {
+                        let function = &self.model.functions[self.current].canonical;
+                        Some(concat(&[function, "#", name]))
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// `holder = threading.Thread(target=f)`: the thread object `holder` keeps runs `f`.
+    pub(super) fn note_thread_target(&mut self, holder: &Expr, value: &'a Expr) {
+        let Expr::Call(call) = value else {
+            return;
+        };
+        let Some(callee) = self.semantic.resolve(&call.func) else {
+            return;
+        };
+        let Some(entry) = self.tables.thread_entry(Some(&callee), None) else {
+            return;
+        };
+        // A thread object (the call constructs it), not a pool or a call that returns
+        // something else.
+        let constructs =
+            matches!(self.semantic.type_of(value), Some(Returns::One(ty)) if ty == callee);
+        if entry.pool || entry.handler || !constructs {
+            return;
+        }
+        let target = self
+            .started_callable(&call.arguments, entry)
+            .and_then(|callable| self.semantic.resolve(callable));
+        if let (Some(holder), Some(target)) = (self.thread_holder(holder), target) {
+            self.model.thread_targets.push((holder, target));
+        }
+    }
+
+    /// `thread.join()` without a timeout (call `index` of the current function): notes the
+    /// thread it waits for, by its holder and by its class.
+    pub(super) fn note_thread_join(&mut self, call: &ast::ExprCall, index: usize) {
+        let Expr::Attribute(attribute) = call.func.as_ref() else {
+            return;
+        };
+        if attribute.attr.id.as_str() != "join" || !call.arguments.is_empty() {
+            return;
+        }
+        let receiver = attribute.value.as_ref();
+        let mut threads = ThinVec::new();
+        threads.extend(self.thread_holder(receiver));
+        if let Some(Returns::One(class)) = self.semantic.type_of(receiver) {
+            threads.push(class);
+        }
+        if !threads.is_empty() {
+            let join = ThreadJoin {
+                call: index as u32,
+                threads,
+            };
+            self.model.functions[self.current].thread_joins.push(join);
+        }
+    }
+}
