@@ -985,10 +985,14 @@ impl<'t> SemanticModel<'t> {
                     } else {
                         self.resolve_qualified_name(&type_path.path)?
                     };
-                // A framework's wrapper (`web::Data<AppState>`): what it wraps.
+                // A framework's wrapper (`web::Data<AppState>`), a lock guard (`MutexGuard<'_,
+                // State>`): what it wraps (its first type argument, after any lifetime).
                 if self.tables.wrappers.contains(&canonical)
                     && let syn::PathArguments::AngleBracketed(args) = &last.arguments
-                    && let Some(syn::GenericArgument::Type(inner)) = args.args.first()
+                    && let Some(inner) = args.args.iter().find_map(|arg| match arg {
+                        syn::GenericArgument::Type(inner) => Some(inner),
+                        _ => None,
+                    })
                 {
                     return self.resolve_bound_type(inner, bound, depth);
                 }
