@@ -408,6 +408,10 @@ pub enum ActKind {
     /// Fills a container the check found empty (`if not cache: cache.update(load())`):
     /// another thread sees it part-filled, or both fill it.
     Fill,
+    /// Changes a Rust atomic by a read-modify-write whose result (the value it replaced) is
+    /// thrown away, while a value loaded before it is used afterwards (`let was =
+    /// A.load(..) & bit > 0; A.fetch_or(bit, ..); was`): both threads see the old value.
+    StaleLoad,
 }
 
 /// Something passed to another process that cannot be pickled or shared.

@@ -89,6 +89,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 ActKind::Fill => {
                     "another thread that checks meanwhile finds it part-filled and uses what is there, or both fill it"
                 }
+                ActKind::StaleLoad => "both threads see the old value",
             };
             // Why other threads are there: they run this code, or a lock guards the state.
             let shared = match (&guard, on_threads) {
@@ -102,7 +103,15 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 _ => ", which runs on several threads".to_string(),
             };
-            let (why, help) = if found.atomic {
+            let (why, help) = if found.act_kind == ActKind::StaleLoad {
+                (
+                    format!(
+                        "`{}` is loaded, then changed by a read-modify-write whose result (the value it replaced) is thrown away, and the value loaded before is used afterwards: another thread can change it in between, so {outcome}",
+                        found.written
+                    ),
+                    "use the value the read-modify-write returns (`let was = a.fetch_or(bit, ..) & bit != 0;`) instead of a separate `load`".to_string(),
+                )
+            } else if found.atomic {
                 (
                     format!(
                         "`{}` is loaded, then stored based on what was loaded: another thread can change it in between, so both threads act on the same old value",

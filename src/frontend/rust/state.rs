@@ -189,21 +189,89 @@ impl Lowerer<'_> {
         matches!(self.semantic.type_of(expr), Some(Returns::One(ty)) if !is_deferred(&ty) && ty.rsplit("::").next().is_some_and(|t| t.starts_with("Atomic")))
     }
 
-    /// Remembers a local that holds an atomic's loaded value (`let n = COUNT.load(..)`), for
-    /// [`Self::atomic_check_then_act`]; a rebinding of the name forgets it.
+    /// Remembers a local that holds an atomic's loaded value or one operators compute from it
+    /// (`let n = COUNT.load(..)`, `let was = BITS.load(..) & bit > 0`), for
+    /// [`Self::atomic_check_then_act`] and [`Self::stale_atomic_result`]; a rebinding of the
+    /// name forgets it.
     pub(super) fn track_atomic_load(&mut self, local: &syn::Local) {
         if let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat)) {
             self.atomic_locals.retain(|(local, _, _)| *local != name);
-            if let Expr::MethodCall(load) = init.expr.as_ref()
-                && load.method == "load"
-                && self.is_atomic(&load.receiver)
-            {
+            if let Some(load) = self.operand_load(&init.expr) {
                 let span =
                     expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
                 self.atomic_locals
                     .push((name, written(&load.receiver), span));
             }
         }
+    }
+
+    /// The atomic `load` a value is computed from by operators only (`A.load(..)`, `A.load(..)
+    /// & bit > 0`, `(A.load(..) as usize) + 1`), not through a call that may make anything of
+    /// it.
+    fn operand_load<'e>(&self, value: &'e Expr) -> Option<&'e syn::ExprMethodCall> {
+        match value {
+            Expr::MethodCall(load) if load.method == "load" && self.is_atomic(&load.receiver) => {
+                Some(load)
+            }
+            Expr::Binary(binary) => self
+                .operand_load(&binary.left)
+                .or_else(|| self.operand_load(&binary.right)),
+            Expr::Unary(unary) => self.operand_load(&unary.expr),
+            Expr::Paren(paren) => self.operand_load(&paren.expr),
+            Expr::Cast(cast) => self.operand_load(&cast.expr),
+            _ => None,
+        }
+    }
+
+    /// `let was = A.load(..) & bit > 0; A.fetch_or(bit, ..); was`: statement `i` changes an
+    /// atomic by a `swap`/`fetch_*` whose result, the value it replaced, is thrown away, while
+    /// a value loaded from that atomic before is used after it (IL403): two threads can both
+    /// load the old value, and both act on it.
+    pub(super) fn stale_atomic_result(&mut self, stmts: &[syn::Stmt], i: usize) {
+        let discarded = match &stmts[i] {
+            syn::Stmt::Expr(expr, Some(_)) => Some(expr),
+            syn::Stmt::Local(local) if matches!(local.pat, syn::Pat::Wild(_)) => {
+                local.init.as_ref().map(|init| &*init.expr)
+            }
+            _ => None,
+        };
+        let Some(Expr::MethodCall(call)) = discarded else {
+            return;
+        };
+        let method = call.method.to_string();
+        if !(method == "swap" || method.starts_with("fetch_")) || method == "fetch_update" {
+            return;
+        }
+        let atomic = written(&call.receiver);
+        let loaded = self
+            .atomic_locals
+            .iter()
+            .rev()
+            .find(|(_, a, _)| *a == atomic);
+        let Some((local, _, check)) = loaded else {
+            return;
+        };
+        // Through `self` taken by value or `&mut`: nobody else can see it.
+        if self.exclusive_self && atomic.starts_with("self.") {
+            return;
+        }
+        if !stmts[i + 1..].iter().any(|s| stmt_names(s, local)) {
+            return;
+        }
+        let found = CheckThenAct {
+            check: check.clone(),
+            act: expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end,
+            via_self: atomic.starts_with("self."),
+            state: atomic.clone(),
+            written: atomic,
+            atomic: true,
+            act_kind: ActKind::StaleLoad,
+            act_in_callee: false,
+            closure: self.closure,
+        };
+        self.model.functions[self.current]
+            .check_then_acts
+            .push(found);
     }
 
     /// `COUNT += 1` and the other compound assignments of a `static mut`.
@@ -213,4 +281,29 @@ impl Lowerer<'_> {
             self.static_write(&expr.left, None, expr_start(&expr.left));
         }
     }
+}
+
+/// Whether a statement reads a local (also as a macro's argument: `assert!(was)`).
+fn stmt_names(stmt: &syn::Stmt, local: &str) -> bool {
+    match stmt {
+        syn::Stmt::Expr(expr, _) => names_path(expr, local),
+        syn::Stmt::Local(binding) => binding.init.as_ref().is_some_and(|init| {
+            names_path(&init.expr, local)
+                || init
+                    .diverge
+                    .as_ref()
+                    .is_some_and(|(_, d)| names_path(d, local))
+        }),
+        syn::Stmt::Macro(mac) => tokens_name(mac.mac.tokens.clone(), local),
+        syn::Stmt::Item(_) => false,
+    }
+}
+
+/// Whether a macro's tokens mention an identifier (in any group).
+fn tokens_name(tokens: proc_macro2::TokenStream, name: &str) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == name,
+        proc_macro2::TokenTree::Group(group) => tokens_name(group.stream(), name),
+        _ => false,
+    })
 }

@@ -306,6 +306,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         for i in 0..block.stmts.len() {
             self.guards_at(&block.stmts, i, end, &moves, &mut bound_guards);
             self.split_update(&block.stmts[i], &mut reads_under_lock);
+            self.stale_atomic_result(&block.stmts, i);
             self.visit_stmt(&block.stmts[i]);
         }
         self.semantic.pop_locals();
