@@ -702,7 +702,7 @@ impl Builder<'_, '_> {
                 continue;
             }
             for entry in self.summaries.get(&callee).into_iter().flatten() {
-                if entry.depth + 1 > max_depth {
+                if entry.depth + 1 > max_depth || self.ruled_out(site, callee, entry.via) {
                     continue;
                 }
                 add(MayAcquire {
@@ -715,6 +715,20 @@ impl Builder<'_, '_> {
             }
         }
         out
+    }
+
+    /// Whether the call at `site` rules out the way `callee` takes a lock: the callee makes
+    /// the call that leads to it under a condition on its inputs that the call's arguments
+    /// make false (`def fail(self, blocking=True): if blocking: self.stop()` called as
+    /// `fail(blocking=False)`).
+    fn ruled_out(&self, site: CallSite, callee: FunctionId, via: Via) -> bool {
+        let Via::Call { call, .. } = via else {
+            return false;
+        };
+        let Some(condition) = self.project.function(callee).condition(call) else {
+            return false;
+        };
+        super::summary::through_call(self.project, site, callee, &condition.formula).is_false()
     }
 
     /// The call chain from a summary entry of `function` down to the acquisition (each step
@@ -886,6 +900,9 @@ impl Builder<'_, '_> {
                         continue;
                     };
                     for entry in entries.clone() {
+                        if self.ruled_out(site, callee, entry.via) {
+                            continue;
+                        }
                         // Only where `a` was free: never while this thread holds it.
                         if entry.needs_free == Some(a.node)
                             || self.free_at(id, position) == Some(a.node)
@@ -1075,17 +1092,26 @@ impl Builder<'_, '_> {
                     let Some(join) = join_chain(&may_join, id, entry) else {
                         continue;
                     };
-                    let same_join = |w: &JoinWait| w.lock == a.node && w.join.last() == join.last();
-                    if !waits.iter().any(same_join) {
-                        let thread = entry.thread;
-                        let (outer, lock) = (outer_at, a.node);
-                        waits.push(JoinWait {
-                            outer,
-                            lock,
-                            join,
-                            thread,
-                            taken,
-                        });
+                    // One report per lock, `join()` and thread: where the lock is held closest
+                    // to the join.
+                    let site = join.last().copied();
+                    let same_join = |w: &JoinWait| {
+                        w.lock == a.node
+                            && w.thread == entry.thread
+                            && w.join.last() == site.as_ref()
+                    };
+                    let (thread, outer, lock) = (entry.thread, outer_at, a.node);
+                    let wait = JoinWait {
+                        outer,
+                        lock,
+                        join,
+                        thread,
+                        taken,
+                    };
+                    match waits.iter().position(same_join) {
+                        Some(i) if waits[i].join.len() > wait.join.len() => waits[i] = wait,
+                        Some(_) => {}
+                        None => waits.push(wait),
                     }
                 }
             }

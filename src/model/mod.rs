@@ -231,7 +231,7 @@ pub struct Function {
     pub process_handoffs: ThinVec<ProcessHandoff>,
     /// Callables this function starts on other threads (thread entry points).
     pub thread_entries: ThinVec<ThreadEntry>,
-    /// Python: `thread.join()` calls that wait, without a timeout, for a thread to finish.
+    /// Python: `thread.join()` calls that wait for a thread to finish.
     pub thread_joins: ThinVec<ThreadJoin>,
     /// Writes of shared state: module globals, attributes through `self`, `static mut`s.
     pub state_writes: ThinVec<StateWrite>,
@@ -322,8 +322,8 @@ pub struct ThreadEntry {
     pub shared_arguments: ThinVec<String>,
 }
 
-/// A `join()` without a timeout on a thread object: the caller waits until the thread's
-/// function returns.
+/// A `join()` on a thread object: the caller waits until the thread's function returns (or,
+/// with a timeout, until the timeout passes).
 #[derive(Clone, Debug)]
 pub struct ThreadJoin {
     /// The index of the `join()` call in the function's calls.
@@ -332,6 +332,8 @@ pub struct ThreadJoin {
     /// [`FileModel::thread_targets`] (`shop.Worker._thread`, `shop.main#t` for a local), and
     /// the thread's class when it is a project `Thread` subclass (`shop.Refresher`: its `run`).
     pub threads: ThinVec<String>,
+    /// `join(timeout)`: the wait gives up after the timeout.
+    pub timeout: bool,
 }
 
 /// How shared state is written.

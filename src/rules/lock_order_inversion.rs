@@ -162,13 +162,24 @@ fn join_wait(context: &ProjectContext, wait: &JoinWait) -> Diagnostic {
         1 => String::new(),
         _ => format!(" (in `{}`)", project.function(join.caller).name),
     };
+    let timed = project
+        .function(join.caller)
+        .thread_joins
+        .iter()
+        .any(|j| j.call as usize == join.call && j.timeout);
+    let outcome = match timed {
+        true => {
+            "once it waits for the lock, the join cannot succeed: it always waits out its whole timeout, and returns with the thread still running"
+        }
+        false => "once it waits for the lock, neither can go on (deadlock)",
+    };
     let first = wait.join[0];
     let mut diagnostic = Diagnostic::new(
         RULE.code,
         project.model(wait.outer.function).path.clone(),
         project.call(first).span.clone(),
         format!(
-            "{holder} joins the thread running `{run}`{joined_in} while holding `{lock}`, and that thread takes `{lock}` {taken_through}: once it waits for the lock, neither can go on (deadlock)"
+            "{holder} joins the thread running `{run}`{joined_in} while holding `{lock}`, and that thread takes `{lock}` {taken_through}: {outcome}"
         ),
     )
     .with_label(format!("waits for the thread while `{lock}` is held"))

@@ -17,9 +17,11 @@ pub fn held_at<'f>(
     function: &'f Function,
     position: usize,
 ) -> Option<&'f LockHold> {
+    // Also where a non-blocking attempt got the lock (`if lock.acquire(blocking=False):`).
     function
         .lock_holds
         .iter()
+        .chain(&function.lock_attempts)
         .find(|h| h.covers(position) && project.takes_lock(h))
 }
 

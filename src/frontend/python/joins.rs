@@ -66,25 +66,52 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// `thread.join()` without a timeout (call `index` of the current function): notes the
-    /// thread it waits for, by its holder and by its class.
+    /// `thread.join()` or `thread.join(timeout)` (call `index` of the current function): notes
+    /// the thread it waits for, by its holder and by its class — each thread of a loop over a
+    /// literal tuple (`for t in (self._reader, self._writer): t.join()`).
     pub(super) fn note_thread_join(&mut self, call: &ast::ExprCall, index: usize) {
         let Expr::Attribute(attribute) = call.func.as_ref() else {
             return;
         };
-        if attribute.attr.id.as_str() != "join" || !call.arguments.is_empty() {
+        let arguments = &call.arguments;
+        let timeout = match (&*arguments.args, &*arguments.keywords) {
+            ([], []) => false,
+            ([value], []) => !value.is_none_literal_expr(),
+            ([], [keyword])
+                if keyword
+                    .arg
+                    .as_ref()
+                    .is_some_and(|a| a.id.as_str() == "timeout") =>
+            {
+                !keyword.value.is_none_literal_expr()
+            }
+            _ => return,
+        };
+        if attribute.attr.id.as_str() != "join" {
             return;
         }
         let receiver = attribute.value.as_ref();
+        let elements = match receiver {
+            Expr::Name(name) => self
+                .loop_elements
+                .iter()
+                .rev()
+                .find(|(target, _)| *target == name.id.as_str())
+                .map(|(_, elements)| *elements),
+            _ => None,
+        };
         let mut threads = ThinVec::new();
-        threads.extend(self.thread_holder(receiver));
-        if let Some(Returns::One(class)) = self.semantic.type_of(receiver) {
-            threads.push(class);
+        for thread in elements.unwrap_or(std::slice::from_ref(receiver)) {
+            threads.extend(self.thread_holder(thread));
+            if let Some(Returns::One(class)) = self.semantic.type_of(thread) {
+                threads.push(class);
+            }
         }
         if !threads.is_empty() {
             let join = ThreadJoin {
                 call: index as u32,
                 threads,
+                timeout,
             };
             self.model.functions[self.current].thread_joins.push(join);
         }

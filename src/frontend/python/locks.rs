@@ -521,7 +521,18 @@ impl<'a> Lowerer<'a> {
     /// where the lock was free, so never in a thread that holds it (`if not
     /// L.acquire(False): return` likewise for the rest of the block).
     pub(super) fn lock_attempt(&mut self, branch: &ast::StmtIf, rest: &[Stmt]) {
-        let (test, negated) = match branch.test.as_ref() {
+        self.lock_attempt_in(&branch.test, &branch.body, rest);
+        // `elif L.acquire(blocking=False): …`.
+        for clause in &branch.elif_else_clauses {
+            if let Some(test) = &clause.test {
+                self.lock_attempt_in(test, &clause.body, &[]);
+            }
+        }
+    }
+
+    /// One test of an `if`/`elif` and the body it guards (see [`Self::lock_attempt`]).
+    fn lock_attempt_in(&mut self, test: &Expr, body: &[Stmt], rest: &[Stmt]) {
+        let (test, negated) = match test {
             Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => (not.operand.as_ref(), true),
             test => (test, false),
         };
@@ -533,8 +544,8 @@ impl<'a> Lowerer<'a> {
             return;
         }
         let region = match negated {
-            false => branch.body.first().zip(branch.body.last()),
-            true if always_leaves(&branch.body) => rest.first().zip(rest.last()),
+            false => body.first().zip(body.last()),
+            true if always_leaves(body) => rest.first().zip(rest.last()),
             true => None,
         };
         let Some((first, last)) = region else { return };

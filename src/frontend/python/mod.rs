@@ -85,6 +85,7 @@ pub fn lower(
         started_lambda: None,
         repeat_depth: 0,
         loop_bound: Vec::new(),
+        loop_elements: Vec::new(),
         non_blocking_attempts: 0,
         exception_releases: Vec::new(),
         state_locals: Vec::new(),
@@ -164,6 +165,9 @@ struct Lowerer<'a> {
     started_lambda: Option<(ruff_text_size::TextSize, usize)>,
     /// How many loops or comprehensions of the current function enclose the code.
     repeat_depth: usize,
+    /// The enclosing `for` loops over a literal tuple or list of the current function, by
+    /// target (`for t in (self._reader, self._writer):`): what the target names in turn.
+    loop_elements: Vec<(&'a str, &'a [ruff_python_ast::Expr])>,
     /// The names the enclosing `for` loops of the current function bind (their targets and
     /// what their bodies assign): anything else names the same object on every iteration.
     loop_bound: Vec<String>,

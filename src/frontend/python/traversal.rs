@@ -916,7 +916,17 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 bound.visit_body(&for_stmt.body);
                 let names = bound.names.into_iter().map(|(name, _)| name);
                 self.loop_bound.extend(names);
+                let elements = match (for_stmt.target.as_ref(), for_stmt.iter.as_ref()) {
+                    (Expr::Name(name), Expr::Tuple(ast::ExprTuple { elts, .. }))
+                    | (Expr::Name(name), Expr::List(ast::ExprList { elts, .. })) => {
+                        Some((name.id.as_str(), &elts[..]))
+                    }
+                    _ => None,
+                };
+                let enclosing = self.loop_elements.len();
+                self.loop_elements.extend(elements);
                 self.visit_body(&for_stmt.body);
+                self.loop_elements.truncate(enclosing);
                 self.loop_bound.truncate(outer);
                 self.repeat_depth -= 1;
                 self.visit_body(&for_stmt.orelse);
