@@ -233,6 +233,11 @@ pub struct Function {
     pub thread_entries: ThinVec<ThreadEntry>,
     /// Python: `thread.join()` calls that wait for a thread to finish.
     pub thread_joins: ThinVec<ThreadJoin>,
+    /// Python: calls of a method on a parameter (or an attribute path from one) of unknown
+    /// type (`message.channel.send(..)`), each with the [`name_hash`] of its shape as written
+    /// (`message.channel.send`): how the project uses calls of one shape tells whether they
+    /// return coroutines (IL501).
+    pub unknown_calls: ThinVec<(u32, u64)>,
     /// Writes of shared state: module globals, attributes through `self`, `static mut`s.
     pub state_writes: ThinVec<StateWrite>,
     /// A check of shared state followed by an act that depends on it (IL403).
@@ -718,6 +723,7 @@ impl Function {
             process_handoffs: ThinVec::new(),
             thread_entries: ThinVec::new(),
             thread_joins: ThinVec::new(),
+            unknown_calls: ThinVec::new(),
             state_writes: ThinVec::new(),
             check_then_acts: ThinVec::new(),
             state_checks: ThinVec::new(),

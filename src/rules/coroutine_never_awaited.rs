@@ -2,11 +2,13 @@
 //! away (or bound to a name that is never used), so its body never runs; in Rust, an `async
 //! fn`'s future dropped by a statement.
 
-use super::{Check, ProjectContext, Rule};
+use rustc_hash::FxHashMap as HashMap;
+
+use super::{Check, ProjectContext, Rule, call_site};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::{FunctionKind, Language, ResultUse, name_hash};
+use crate::model::{Context, FunctionKind, Language, ResultUse, name_hash};
 
 pub const RULE: Rule = Rule {
     code: Code::IL501,
@@ -14,6 +16,7 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
+    discarded_like_awaited(context.project, out);
     let project = context.project;
     for (caller, function) in project.functions() {
         let model = project.model(caller);
@@ -292,4 +295,81 @@ fn keeps_coroutine(project: &Project, decorator: &str) -> bool {
     model
         .nested_in(id.index)
         .any(|(inner, f)| f.is_async || model.nested_in(inner).any(|(_, g)| g.is_async))
+}
+
+/// How often the project awaits calls of one shape before a discarded one is taken for a
+/// coroutine.
+const MIN_AWAITED_ELSEWHERE: usize = 3;
+
+/// How a project uses the calls of one shape as written (`message.channel.send`) on receivers
+/// of unknown type.
+#[derive(Default)]
+struct ShapeUses {
+    awaited: Vec<CallSite>,
+    /// Used as a plain value, or called for its effect in sync code: not a coroutine there.
+    plain: usize,
+    /// Thrown away by a statement of async code.
+    discarded: Vec<CallSite>,
+}
+
+/// Python: a call on a receiver of unknown type (a parameter of a library's type the project
+/// does not annotate: `message.channel.send("…")`) thrown away by a statement of async code,
+/// where the project awaits calls written the same way in several other places and never uses
+/// one as a plain value: the project's own code says it returns a coroutine.
+fn discarded_like_awaited(project: &Project, out: &mut Vec<Diagnostic>) {
+    let mut shapes: HashMap<u64, ShapeUses> = HashMap::default();
+    for (caller, function) in project.functions() {
+        for &(call, shape) in &function.unknown_calls {
+            let call = call as usize;
+            let c = &function.calls[call];
+            let uses = shapes.entry(shape).or_default();
+            let site = CallSite { caller, call };
+            match &c.result {
+                _ if c.awaited || c.scheduled => uses.awaited.push(site),
+                ResultUse::Discarded if function.is_async && c.context == Context::Async => {
+                    uses.discarded.push(site)
+                }
+                ResultUse::Bound(_) | ResultUse::Returned => {}
+                _ => uses.plain += 1,
+            }
+        }
+    }
+    let mut reported: Vec<(usize, &ShapeUses)> = shapes
+        .values()
+        .filter(|uses| {
+            let awaited = uses.awaited.len();
+            !uses.discarded.is_empty()
+                && uses.plain == 0
+                && awaited >= MIN_AWAITED_ELSEWHERE
+                && awaited >= MIN_AWAITED_ELSEWHERE * uses.discarded.len()
+        })
+        .map(|uses| (uses.awaited.len(), uses))
+        .collect();
+    reported.sort_by_key(|(_, uses)| (uses.discarded[0].caller, uses.discarded[0].call));
+    for (awaited, uses) in reported {
+        for site in &uses.discarded {
+            let call = project.call(*site);
+            let method = call.method.as_deref().unwrap_or_default();
+            let function = project.function(site.caller);
+            let message = format!(
+                "this `.{method}(...)` call is not awaited in async function `{}`, but the project awaits calls written the same way in {awaited} other places: it returns a coroutine, which is discarded here, so the call never runs (Python only warns \"coroutine was never awaited\" at run time)",
+                function.name
+            );
+            let mut diagnostic = Diagnostic::new(
+                RULE.code,
+                project.model(site.caller).path.clone(),
+                call.span.clone(),
+                message,
+            )
+            .with_label("coroutine created and never awaited")
+            .with_help(format!("`await` it, as elsewhere: `await ….{method}(...)`"));
+            diagnostic.related = uses
+                .awaited
+                .iter()
+                .take(2)
+                .map(|awaited| call_site(project, *awaited, "awaited here".to_string()))
+                .collect();
+            out.push(diagnostic);
+        }
+    }
 }

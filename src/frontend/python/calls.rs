@@ -7,7 +7,7 @@ use ruff_python_ast::{self as ast, Expr};
 use super::Lowerer;
 use super::syntax::{dotted, is_false_literal, is_zero_literal, made_non_blocking, span};
 use crate::knowledge::{ProcessTarget, Returns};
-use crate::model::{Call, Context, Receiver, ResultUse, Span, ThreadEntry, concat};
+use crate::model::{Call, Context, Receiver, ResultUse, Span, ThreadEntry, concat, parts_hash};
 use thin_vec::ThinVec;
 
 /// Methods of `dict`, `set` and `list` that add or remove items in place in a way a loop over
@@ -532,6 +532,16 @@ impl<'a> Lowerer<'a> {
         };
         let index = self.model.functions[self.current].calls.len();
         let positional_arguments = self.note_call_inputs(index, call, callee.as_deref());
+        // `message.channel.send(..)` on a parameter of unknown type: its shape as written.
+        let shape = match (receiver, &callee, method.as_deref()) {
+            (Some(receiver), None, Some(method))
+                if super::syntax::root_name(receiver)
+                    .is_some_and(|r| self.is_input_parameter(r)) =>
+            {
+                Some(parts_hash(&[&super::syntax::dotted(receiver), ".", method]))
+            }
+            _ => None,
+        };
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
@@ -550,6 +560,11 @@ impl<'a> Lowerer<'a> {
             object_arguments: thin_vec::ThinVec::new(),
         });
         self.note_thread_join(call, index);
+        if let Some(shape) = shape {
+            self.model.functions[self.current]
+                .unknown_calls
+                .push((index as u32, shape));
+        }
         // `x.insert(0, y)` reads an attribute of `x` (see `FileModel::reads_name`); `x.close()`
         // of a coroutine's own method uses it (see `visit_expr`).
         self.visit_expr(&call.func);

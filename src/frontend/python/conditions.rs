@@ -48,6 +48,12 @@ pub(super) struct Inputs {
 }
 
 impl<'a> Lowerer<'a> {
+    /// Whether `name` is a parameter of the function being lowered that its body does not
+    /// bind again (not its receiver).
+    pub(super) fn is_input_parameter(&self, name: &str) -> bool {
+        self.inputs.parameters.contains(&key(name))
+    }
+
     /// The parameters of a function being defined, with their defaults' values (taken in the
     /// scope around the definition, where defaults are evaluated).
     pub(super) fn parameters(
