@@ -424,7 +424,7 @@ impl<'a> Lowerer<'a> {
                 .map(Leak::EarlyExit)
                 .or_else(|| match branches {
                     Some(_) if self.exception_releases.contains(&lock) => None,
-                    Some(k) => first_call(&rest[..k], &lock, &steps).map(Leak::MayRaise),
+                    Some(_) => raise_before_branch_release(rest, &lock, &steps).map(Leak::MayRaise),
                     None => None,
                 })
         } else {
@@ -1097,6 +1097,82 @@ fn early_exit_before_release(
         _ => sub_blocks(stmt, in_loop)
             .find_map(|(block, in_loop)| early_exit_before_release(block, lock, in_loop, steps)),
     })
+}
+
+/// In a body whose releases are all in branches: the first call that may raise while the lock
+/// is still held on its path — before the statement that holds the releases, or in a branch
+/// before that branch's release (`if room: conn = await self.connect(); L.release()`) — up to
+/// the first statement after which every path has released it.
+fn raise_before_branch_release(body: &[Stmt], lock: &str, steps: &Steps) -> Option<Span> {
+    for stmt in body {
+        if releases(stmt, lock, steps) {
+            return None;
+        }
+        // A nested function may be what releases it (a lock used as a signal): no telling.
+        if matches!(stmt, Stmt::FunctionDef(_) | Stmt::ClassDef(_)) {
+            return None;
+        }
+        // A `try` whose `finally` or a handler releases (`except ConnectError: L.release();
+        // raise`): what its body raises is taken care of.
+        if let Stmt::Try(t) = stmt
+            && (t.finalbody.iter().any(|s| contains_release(s, lock, steps))
+                || t.handlers.iter().any(|handler| {
+                    let ast::ExceptHandler::ExceptHandler(clause) = handler;
+                    clause.body.iter().any(|s| contains_release(s, lock, steps))
+                }))
+        {
+            return None;
+        }
+        if !contains_release(stmt, lock, steps) {
+            match first_call(std::slice::from_ref(stmt), lock, steps) {
+                Some(call) => return Some(call),
+                None => continue,
+            }
+        }
+        let inside = sub_blocks(stmt, false)
+            .find_map(|(block, _)| raise_before_branch_release(block, lock, steps));
+        if inside.is_some() {
+            return inside;
+        }
+        if releases_on_every_path(stmt, lock, steps) {
+            return None;
+        }
+    }
+    None
+}
+
+/// Whether a statement releases the lock somewhere inside it.
+fn contains_release(stmt: &Stmt, lock: &str, steps: &Steps) -> bool {
+    releases(stmt, lock, steps)
+        || sub_blocks(stmt, false)
+            .any(|(block, _)| block.iter().any(|s| contains_release(s, lock, steps)))
+}
+
+/// Whether every path through a compound statement releases the lock or leaves: an `if` with
+/// an `else` whose every branch does, a `with` body that does, a `try` whose `finally` does.
+fn releases_on_every_path(stmt: &Stmt, lock: &str, steps: &Steps) -> bool {
+    let block_releases = |body: &[Stmt]| {
+        always_leaves(body)
+            || body
+                .iter()
+                .any(|s| releases(s, lock, steps) || releases_on_every_path(s, lock, steps))
+    };
+    match stmt {
+        Stmt::If(branch) => {
+            branch
+                .elif_else_clauses
+                .last()
+                .is_some_and(|c| c.test.is_none())
+                && block_releases(&branch.body)
+                && branch
+                    .elif_else_clauses
+                    .iter()
+                    .all(|c| block_releases(&c.body))
+        }
+        Stmt::With(with) => block_releases(&with.body),
+        Stmt::Try(t) => block_releases(&t.finalbody),
+        _ => false,
+    }
 }
 
 /// The blocks of statements a compound statement holds, each with whether a `break` in it
