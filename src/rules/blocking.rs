@@ -305,7 +305,8 @@ fn display_callee(call: &Call) -> String {
     }
 }
 
-/// "async function `serve`", "an async block in `main`".
+/// "async function `serve`", "an async block in `main`", "a closure that runs on the event
+/// loop in `read`".
 pub fn describe(function: &Function, model: &FileModel) -> String {
     match function.kind {
         FunctionKind::AsyncBlock => match function.parent.map(|p| &model.functions[p]) {
@@ -315,6 +316,14 @@ pub fn describe(function: &Function, model: &FileModel) -> String {
             _ => "an async block".to_string(),
         },
         FunctionKind::Closure => "an async closure".to_string(),
+        // A sync function's call that runs on the event loop: in a closure given to a future
+        // combinator whose future is awaited or spawned (`stream.for_each(|x| ..)`).
+        _ if !function.is_async && model.language == crate::model::Language::Rust => {
+            format!(
+                "a closure that runs on the event loop in `{}`",
+                function.name
+            )
+        }
         _ => format!("async function `{}`", function.name),
     }
 }

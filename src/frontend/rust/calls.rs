@@ -15,6 +15,35 @@ use crate::codes::Code;
 use crate::knowledge::Returns;
 use crate::model::{Call, Receiver, ResultUse, Span};
 
+/// Future and stream combinators (`futures::StreamExt`, `FutureExt`, `TryStreamExt`): the
+/// closure they are given runs when the future they return is polled — on the async executor,
+/// when that future is awaited or spawned.
+const FUTURE_COMBINATORS: &[&str] = &[
+    "for_each",
+    "for_each_concurrent",
+    "try_for_each",
+    "try_for_each_concurrent",
+    "then",
+    "map",
+    "map_ok",
+    "map_err",
+    "and_then",
+    "or_else",
+    "filter",
+    "filter_map",
+    "try_filter",
+    "try_filter_map",
+    "inspect",
+    "inspect_ok",
+    "inspect_err",
+    "fold",
+    "try_fold",
+    "scan",
+    "take_while",
+    "skip_while",
+    "flat_map",
+];
+
 /// Methods that run the closure they are given before they return, on the caller's thread
 /// (iterator adapters consumed in the same expression, `Option`/`Result` combinators): what
 /// the closure does happens while the caller's locks are held.
@@ -197,7 +226,13 @@ impl Lowerer<'_> {
         let locker = callee
             .clone()
             .filter(|c| self.closure_lockers.contains_key(c));
-        let offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
+        // A combinator whose future is awaited or spawned, or one further down such a chain.
+        let executor = std::mem::take(&mut self.executor_chain)
+            || (self.next_call_awaited && FUTURE_COMBINATORS.contains(&method.as_str()));
+        let mut offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
+        if executor {
+            offloads.0 = false;
+        }
         self.note_object_arguments(&call.args, 1);
         if !on_self {
             let receiver = || syntax::written(&call.receiver);
@@ -208,7 +243,28 @@ impl Lowerer<'_> {
                 recorded.receiver = on;
             }
         }
+        self.executor_chain = executor
+            && matches!(&*call.receiver, Expr::MethodCall(inner)
+                if FUTURE_COMBINATORS.contains(&inner.method.to_string().as_str()));
         self.visit_expr(&call.receiver);
+        self.executor_chain = false;
+        if executor {
+            for arg in &call.args {
+                let closure = handed_over(arg).and_then(|handed| match handed {
+                    Expr::Closure(closure) if closure.asyncness.is_none() => Some(closure),
+                    _ => None,
+                });
+                let outer = match closure {
+                    Some(closure) => {
+                        std::mem::replace(&mut self.executor_closure, closure_key(closure))
+                    }
+                    None => self.executor_closure,
+                };
+                self.argument(arg, offloads);
+                self.executor_closure = outer;
+            }
+            return;
+        }
         let entries = self.model.functions[self.current].thread_entries.len();
         // `self.lock(|inner| ..)` where `lock` runs the closure holding `self.0`.
         let under_lock = match (locker, entry || offloads.0) {

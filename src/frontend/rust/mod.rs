@@ -77,6 +77,8 @@ pub fn lower(
         stored_locks: Vec::new(),
         handed_over: (usize::MAX, None),
         offloaded_closure: usize::MAX,
+        executor_closure: usize::MAX,
+        executor_chain: false,
         prefix: Vec::new(),
         current: 0,
         context: Context::Sync,
@@ -154,6 +156,13 @@ struct Lowerer<'t> {
     /// Where the closure starts that the call whose arguments are being walked runs on
     /// another thread (`spawn_blocking(move || ..)`), as [`threads::closure_key`] gives it.
     offloaded_closure: usize,
+    /// Likewise, the closure the call whose arguments are being walked runs on the async
+    /// executor: a future or stream combinator's whose result is awaited or spawned
+    /// (`tokio::spawn(stream.for_each(|item| ..))`).
+    executor_closure: usize,
+    /// The method call about to be walked is a receiver in a combinator chain whose future
+    /// is awaited or spawned (`stream.map(f).for_each(g).await`): its closures run there too.
+    executor_chain: bool,
     /// Module and type names enclosing the current item.
     prefix: Vec<String>,
     /// The model function being lowered (index into `model.functions`).

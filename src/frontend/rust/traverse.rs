@@ -512,10 +512,13 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             let loop_depth = std::mem::take(&mut self.loop_depth);
             self.closures += 1;
             self.met_handed_over(closure_key(closure), HandedOver::Closure(self.closures));
-            // A closure handed to a call that runs it on another thread (`spawn_blocking`).
-            let context = match closure_key(closure) == self.offloaded_closure {
-                true => Context::Offloaded,
-                false => self.context,
+            // A closure handed to a call that runs it on another thread (`spawn_blocking`), or
+            // on the async executor (a combinator of a future that is awaited or spawned).
+            let key = closure_key(closure);
+            let context = match (key == self.offloaded_closure, key == self.executor_closure) {
+                (true, _) => Context::Offloaded,
+                (false, true) => Context::Async,
+                (false, false) => self.context,
             };
             let context = std::mem::replace(&mut self.context, context);
             let number = self.closures;
