@@ -10,6 +10,8 @@ use crate::model::LockHold;
 /// A lock's identity without its module path: `Ledger.audit_lock`, `Bank.accounts`,
 /// `REGISTRY`, or a local's name.
 pub fn short_name(identity: &str) -> String {
+    // A Rust local that shadows another of its name (`store#1`) reads as written.
+    let identity = identity.split_once('#').map_or(identity, |(name, _)| name);
     let (owner, member) = match identity.rsplit_once('.') {
         // Python paths: keep the class if the owner is one.
         Some((owner, member)) if !owner.contains("::") => {

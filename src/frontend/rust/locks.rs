@@ -162,8 +162,13 @@ impl Lowerer<'_> {
                 }
                 if self.semantic.local(&name).is_some() {
                     let function = &self.model.functions[self.current].canonical;
+                    // A binding that shadows another of the name is another object.
+                    let identity = match self.semantic.shadows(&name) {
+                        0 => format!("{function}::{name}"),
+                        n => format!("{function}::{name}#{n}"),
+                    };
                     return Some(LockName {
-                        identity: format!("{function}::{name}"),
+                        identity,
                         scope: LockScope::Local,
                         via_self: false,
                     });

@@ -28,6 +28,9 @@ pub(super) struct SemanticModel<'t> {
     modules: Vec<String>,
     /// Local variables, innermost last: name → type when known.
     locals: Vec<HashMap<String, Option<Returns>>>,
+    /// How many `let` bindings of each local name the one in scope shadows (`let store =
+    /// store.lock().unwrap();` is a second `store`), scoped like `locals`.
+    shadowed: Vec<HashMap<String, u32>>,
     /// Locals that name another lock (`let m2 = Arc::clone(&m)`), scoped like `locals`.
     lock_aliases: Vec<HashMap<String, LockName>>,
     /// Struct name → field name → canonical field type.
@@ -339,6 +342,7 @@ impl<'t> SemanticModel<'t> {
             names: Vec::new(),
             modules: vec![module],
             locals: vec![HashMap::default()],
+            shadowed: vec![HashMap::default()],
             lock_aliases: vec![HashMap::default()],
             fields: HashMap::default(),
             variants: HashMap::default(),
@@ -790,6 +794,27 @@ impl<'t> SemanticModel<'t> {
             .last_mut()
             .expect("a local scope")
             .insert(name, ty);
+    }
+
+    /// A `let` about to bind `name` again where a local of that name is in scope: the new
+    /// binding is another object (`let store = store.lock().unwrap();`).
+    pub(super) fn shadow(&mut self, name: &str) {
+        if self.local(name).is_none() {
+            return;
+        }
+        let shadows = self.shadows(name) + 1;
+        if let Some(shadowed) = self.shadowed.last_mut() {
+            shadowed.insert(name.to_string(), shadows);
+        }
+    }
+
+    /// How many bindings of a local name the one in scope shadows (0: the first).
+    pub(super) fn shadows(&self, name: &str) -> u32 {
+        self.shadowed
+            .iter()
+            .rev()
+            .find_map(|map| map.get(name).copied())
+            .unwrap_or(0)
     }
 
     /// The canonical name of a path (`thread::sleep` → `std::thread::sleep`,
@@ -1420,7 +1445,19 @@ impl<'t> SemanticModel<'t> {
             };
             let last = path.path.segments.last()?;
             let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-                return None;
+                // A `type` alias of the file without parameters (`type StoreList =
+                // Arc<Mutex<Vec<Store>>>`): what it stands for.
+                let alias = self
+                    .resolve_qualified_name(&path.path)
+                    .and_then(|name| self.type_aliases.get(&name))
+                    .filter(|(params, _)| params.is_empty());
+                match alias {
+                    Some((_, aliased)) => {
+                        ty = aliased;
+                        continue;
+                    }
+                    None => return None,
+                }
             };
             let Some(syn::GenericArgument::Type(inner)) = args
                 .args
@@ -1617,11 +1654,13 @@ impl<'t> SemanticModel<'t> {
     /// Enters a block scope for locals.
     pub(super) fn push_locals(&mut self) {
         self.locals.push(HashMap::default());
+        self.shadowed.push(HashMap::default());
         self.lock_aliases.push(HashMap::default());
     }
 
     pub(super) fn pop_locals(&mut self) {
         self.locals.pop();
+        self.shadowed.pop();
         self.lock_aliases.pop();
     }
 }

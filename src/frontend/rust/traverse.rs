@@ -375,6 +375,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
                 }
             }
         }
+        if let Some(name) = bound_name(&local.pat) {
+            self.semantic.shadow(&name);
+        }
         self.semantic.bind_pattern(&local.pat, ty);
         for (name, identity) in aliases {
             self.semantic.bind_lock_alias(name, identity);
