@@ -876,6 +876,10 @@ pub struct FileModel {
     /// threading.Thread(target=self._run)`): the holder as a [`ThreadJoin::threads`] key, and
     /// the callable's canonical name.
     pub thread_targets: Vec<(String, String)>,
+    /// Python: containers (state identities) whose entries are keyed by the current thread's
+    /// id (`self._cache[threading.get_ident()] = trace`): every thread changes them. With the
+    /// key's site.
+    pub thread_keyed: Vec<(String, Span)>,
 }
 
 impl FileModel {
@@ -911,6 +915,7 @@ impl FileModel {
             parameter_locks: Vec::new(),
             guard_functions: Vec::new(),
             thread_targets: Vec::new(),
+            thread_keyed: Vec::new(),
         }
     }
 

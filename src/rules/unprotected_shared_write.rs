@@ -15,7 +15,7 @@ use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::threads::Concurrency;
 use crate::graph::{FunctionId, Project};
-use crate::model::{Access, Language, StateUse};
+use crate::model::{Access, Language, Span, StateUse};
 
 pub const RULE: Rule = Rule {
     code: Code::IL401,
@@ -205,6 +205,37 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         });
         out.push(diagnostic);
     };
+    // A container every thread changes under its own id (`self._cache[get_ident()] = t`),
+    // looped over without a lock: another thread can add or remove its entry meanwhile.
+    let mut thread_keyed: HashMap<&str, Vec<(&std::path::Path, &Span)>> = HashMap::default();
+    for model in &project.models {
+        for (state, key) in &model.thread_keyed {
+            thread_keyed
+                .entry(state)
+                .or_default()
+                .push((&model.path, key));
+        }
+    }
+    for (state, keys) in &thread_keyed {
+        let (Some(iterations), Some(changed)) = (loops.get(state), changes.get(state)) else {
+            continue;
+        };
+        // The change made under the thread's id, when the model has it.
+        let keyed = changed.iter().find(|(id, change)| {
+            keys.iter().any(|(path, key)| {
+                *path == project.model(*id).path.as_path()
+                    && change.span.start <= key.start
+                    && key.end <= change.span.end
+            })
+        });
+        for looping in iterations {
+            let sides = [
+                "on any thread".to_string(),
+                "on every thread, each under its own thread id as the key".to_string(),
+            ];
+            report(*looping, *keyed.unwrap_or(&changed[0]), sides, out);
+        }
+    }
     for started in &concurrency.alongside {
         let on_thread = |id: &FunctionId| started.thread.contains(id);
         // An object handed to the thread (`Thread(target=check, args=(m,))`) that the starting

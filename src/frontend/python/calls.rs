@@ -415,6 +415,9 @@ impl<'a> Lowerer<'a> {
             && CHANGES_IN_PLACE.contains(&method)
         {
             self.container_change(receiver, span(call));
+            if let ("pop" | "setdefault", Some(key)) = (method, call.arguments.args.first()) {
+                self.note_thread_keyed(receiver, key);
+            }
         }
         if let Some(container) = call.arguments.args.first()
             && callee

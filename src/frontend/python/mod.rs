@@ -98,6 +98,8 @@ pub fn lower(
         held_objects: Default::default(),
         import_fallbacks: 0,
         property_names: HashSet::default(),
+        thread_id_helpers: HashSet::default(),
+        thread_id_locals: Vec::new(),
         property_returns: HashMap::default(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
@@ -195,6 +197,10 @@ struct Lowerer<'a> {
     held_objects: super::HeldObjects,
     /// How many `except ImportError:` handlers enclose the code: imports there are fallbacks.
     import_fallbacks: usize,
+    /// The file's functions (canonical names) that return the current thread's id.
+    thread_id_helpers: HashSet<String>,
+    /// Locals holding the current thread's id: (function index, name).
+    thread_id_locals: Vec<(usize, String)>,
     /// The names of the file's property getters (any class): an attribute read of one of
     /// these names may be a call (see `Lowerer::property_read`).
     property_names: HashSet<String>,

@@ -259,6 +259,59 @@ impl<'a> Lowerer<'a> {
         self.state_use(container, site, |function| &mut function.container_changes);
     }
 
+    /// `self._cache[threading.get_ident()] = v`, `self._cache.pop(thread_id(), None)`: notes a
+    /// container keyed by the current thread's id — every thread changes it (a helper of the
+    /// file whose one statement returns the id counts: `def thread_id(self): return
+    /// threading.get_ident()`).
+    pub(super) fn note_thread_keyed(&mut self, container: &Expr, key: &Expr) {
+        if !self.is_thread_id(key) {
+            return;
+        }
+        if let Some((state, _, _)) = self.shared_state(container) {
+            self.model.thread_keyed.push((state, span(key)));
+        }
+    }
+
+    /// Whether an expression is the current thread's id: a call of `threading.get_ident()`
+    /// and its kin, of a helper of the file that returns one, or a local of the current
+    /// function assigned one (`thread_id = self.current_thread_id()`).
+    fn is_thread_id(&self, value: &Expr) -> bool {
+        match value {
+            Expr::Call(call) => self.semantic.resolve(&call.func).is_some_and(|callee| {
+                THREAD_IDS.contains(&callee.as_str()) || self.thread_id_helpers.contains(&callee)
+            }),
+            Expr::Name(name) => self
+                .thread_id_locals
+                .iter()
+                .any(|(function, local)| *function == self.current && local == name.id.as_str()),
+            _ => false,
+        }
+    }
+
+    /// `thread_id = threading.get_ident()`: the local holds the current thread's id.
+    pub(super) fn note_thread_id_local(&mut self, target: &Expr, value: &Expr) {
+        if let Expr::Name(name) = target
+            && self.is_thread_id(value)
+        {
+            self.thread_id_locals
+                .push((self.current, name.id.to_string()));
+        }
+    }
+
+    /// `def current_thread_id(self): … return threading.get_ident()`: a helper that gives the
+    /// current thread's id on some path (see [`Self::note_thread_keyed`]).
+    pub(super) fn note_thread_id_helper(&mut self, canonical: &str, body: &[ast::Stmt]) {
+        let returns_id = super::semantic::returned_values(body)
+            .into_iter()
+            .any(|value| {
+                matches!(value, Expr::Call(call) if self.semantic.resolve(&call.func)
+                .is_some_and(|c| THREAD_IDS.contains(&c.as_str())))
+            });
+        if returns_id {
+            self.thread_id_helpers.insert(canonical.to_string());
+        }
+    }
+
     /// `for k in self.conns:`, `for k, v in self.conns.items():`, a comprehension over one:
     /// notes that shared state is iterated item by item at `iter`.
     pub(super) fn iteration(&mut self, iter: &Expr) {
@@ -1034,3 +1087,13 @@ fn is_constant(expr: &Expr) -> bool {
         _ => false,
     }
 }
+
+/// Calls that give the current thread's identity.
+const THREAD_IDS: &[&str] = &[
+    "threading.get_ident",
+    "threading.get_native_id",
+    "threading.current_thread",
+    "_thread.get_ident",
+    // Python 2's name, still imported first by code that supports both.
+    "thread.get_ident",
+];

@@ -112,6 +112,7 @@ impl<'a> Lowerer<'a> {
         let name = self.semantic.qualified(def.name.id.as_str());
         let canonical = self.model.join(&name);
         self.note_lock_helper(&canonical, def);
+        self.note_thread_id_helper(&canonical, &def.body);
         self.note_lock_decorator(&canonical, def);
         self.note_argument_returned(&canonical, def);
         // In the enclosing scope, where the decorators' arguments are evaluated.
@@ -648,6 +649,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.visit_expr(&assign.value);
                 if let [target] = assign.targets.as_slice() {
                     self.note_thread_target(target, &assign.value);
+                }
+                for target in &assign.targets {
+                    if let Expr::Subscript(item) = target {
+                        self.note_thread_keyed(&item.value, &item.slice);
+                    }
+                    self.note_thread_id_local(target, &assign.value);
                 }
                 let ty = self.semantic.type_of(&assign.value);
                 // `waiter = threading.Condition(lock=LOCK)` in a function: that lock.
