@@ -164,6 +164,10 @@ pub struct LockType {
     /// plain reads, but excludes writers and other upgradable reads.
     #[serde(default)]
     pub upgradable: bool,
+    /// Taken and given back inside the call (`DashMap::insert` locks a shard for the
+    /// insertion): held only while the call runs, so no guard outlives it.
+    #[serde(default)]
+    pub transient: bool,
 }
 
 impl LockType {

@@ -621,6 +621,7 @@ impl LockHold {
     /// Whether a position lies in the held region, after the acquisition itself.
     pub fn covers(&self, position: usize) -> bool {
         position > self.span.start
+            && position >= self.region.start
             && position < self.region.end
             && !self.holes.iter().any(|hole| hole.contains(&position))
     }

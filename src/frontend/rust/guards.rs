@@ -104,7 +104,7 @@ impl Lowerer<'_> {
             // Not for a guard method the project may add (confirmed only in the project phase).
             if let Some((call, kind)) = discarded.and_then(|expr| self.guard_call(expr))
                 && !matches!(&*call.receiver, Expr::Call(_))
-                && self.tables.lock(&kind).is_some()
+                && self.tables.lock(&kind).is_some_and(|lock| !lock.transient)
             {
                 self.pointless(call, Pointless::GuardDiscarded);
             }
@@ -210,7 +210,11 @@ impl Lowerer<'_> {
                     Some((left, eq)) if left_guarded && expr_start(&call.receiver) > eq => left,
                     _ => expr_start(&call.receiver),
                 };
-                let end = extent.unwrap_or(statement_end);
+                let end = self.guard_end(call, &kind, extent.unwrap_or(statement_end));
+                if self.is_transient(&kind) {
+                    self.transient_hold(call, kind, end);
+                    continue;
+                }
                 let value_start = assigned_from.filter(|&value| expr_start(&call.receiver) < value);
                 let awaits = || {
                     let mut awaits = awaits_in(std::slice::from_ref(stmt));
@@ -518,8 +522,37 @@ impl Lowerer<'_> {
         }
         for &(call, extent) in &temporaries.calls {
             if let Some(kind) = self.temporary_guard_kind(call, &temporaries) {
-                self.hold(call, kind, extent.unwrap_or(end), Vec::new);
+                let end = self.guard_end(call, &kind, extent.unwrap_or(end));
+                match self.is_transient(&kind) {
+                    true => self.transient_hold(call, kind, end),
+                    false => self.hold(call, kind, end, Vec::new),
+                }
             }
+        }
+    }
+
+    /// The hold of a call that takes and gives back its lock itself: held from when the call
+    /// runs, once its arguments are evaluated (`m.insert(k, m.remove(&j)…)` is not nested), to
+    /// its end.
+    fn transient_hold(&mut self, call: &syn::ExprMethodCall, kind: String, end: usize) {
+        self.hold(call, kind, end, Vec::new);
+        if let Some(hold) = self.model.functions[self.current].lock_holds.last_mut() {
+            hold.region.start = call.paren_token.span.close().byte_range().start;
+        }
+    }
+
+    /// Whether a guard method takes and gives back its lock inside the call (see
+    /// [`crate::knowledge::LockType::transient`]).
+    pub(super) fn is_transient(&self, kind: &str) -> bool {
+        self.tables.lock(kind).is_some_and(|lock| lock.transient)
+    }
+
+    /// Where a temporary guard's hold ends: at the end of its call for a lock the call takes
+    /// and gives back itself, else at `end` (its statement's, or its condition's).
+    fn guard_end(&self, call: &syn::ExprMethodCall, kind: &str, end: usize) -> usize {
+        match self.is_transient(kind) {
+            true => call.paren_token.span.close().byte_range().end,
+            false => end,
         }
     }
 

@@ -741,7 +741,10 @@ impl Lowerer<'_> {
                 .arms
                 .iter()
                 .find_map(|arm| self.bound_guard_call(&arm.body)),
-            _ => self.guard_call_with(init, true),
+            // (A call that gives its lock back itself leaves no guard to keep.)
+            _ => self
+                .guard_call_with(init, true)
+                .filter(|(_, kind)| !self.is_transient(kind)),
         }
     }
 
@@ -822,6 +825,8 @@ impl Lowerer<'_> {
         let Some(Returns::One(ty)) = self.semantic.type_of(&call.receiver) else {
             return None;
         };
+        // A `DashMap`'s shard locks (its type string is the collection's).
+        let ty = super::semantic::sharded_lock_type(&ty).map_or(ty, str::to_string);
         let kind = format!("{ty}::{method}");
         if tabled && self.tables.lock(&kind).is_some() {
             return Some(kind);

@@ -222,6 +222,21 @@ const COLLECTIONS: &[(&str, usize, Collection)] = &[
     ("DashSet", 0, Collection::Sequence),
 ];
 
+/// Concurrent collections that lock a shard per key (their types are marked [`SHARDED`]): the
+/// lock tables name their guard methods under these types.
+const SHARDED_COLLECTIONS: &[&str] = &["DashMap", "DashSet"];
+
+/// The marker of a sharded collection's type string (`#{}Conn`: a `DashMap` of `Conn`s).
+pub(super) const SHARDED: &str = "#";
+
+/// The lock type a sharded collection's type string stands for in the lock tables.
+pub(super) fn sharded_lock_type(ty: &str) -> Option<&'static str> {
+    match Collection::split(ty.strip_prefix(SHARDED)?)?.0 {
+        Collection::Map => Some("dashmap::DashMap"),
+        Collection::Sequence => Some("dashmap::DashSet"),
+    }
+}
+
 /// The two shapes of collection the model types: what iterating one gives differs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Collection {
@@ -245,8 +260,10 @@ impl Collection {
         format!("{}{element}", self.marker())
     }
 
-    /// A collection type's shape and element type (`{}Conn` → (Map, `Conn`)).
+    /// A collection type's shape and element type (`{}Conn` → (Map, `Conn`)), also of a
+    /// sharded one (`#{}Conn`).
     pub(super) fn split(ty: &str) -> Option<(Collection, &str)> {
+        let ty = ty.strip_prefix(SHARDED).unwrap_or(ty);
         [Collection::Sequence, Collection::Map]
             .into_iter()
             .find_map(|kind| Some((kind, ty.strip_prefix(kind.marker())?)))
@@ -991,7 +1008,10 @@ impl<'t> SemanticModel<'t> {
                         .nth(position)
                 {
                     let element = self.resolve_bound_type(element, bound, depth)?;
-                    return Some(kind.of(&element));
+                    return Some(match SHARDED_COLLECTIONS.contains(&name.as_str()) {
+                        true => crate::model::concat(&[SHARDED, &kind.of(&element)]),
+                        false => kind.of(&element),
+                    });
                 }
                 let canonical =
                     if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
