@@ -597,6 +597,17 @@ impl Builder<'_, '_> {
         )
     }
 
+    /// The holds of function `id` (the first [`MAX_PAIRED_HOLDS`]) that take a lock, with it.
+    fn resolved_holds(&self, id: FunctionId) -> Vec<(Acquisition, Resolved)> {
+        let count = self.project.function(id).lock_holds.len();
+        (0..count.min(MAX_PAIRED_HOLDS))
+            .filter_map(|hold| {
+                let at = Acquisition { function: id, hold };
+                Some((at, self.resolved(at)?))
+            })
+            .collect()
+    }
+
     fn resolved(&self, at: Acquisition) -> Option<Resolved> {
         self.resolved[at.function.file][at.function.index][at.hold]
     }
@@ -835,14 +846,8 @@ impl Builder<'_, '_> {
         let project = self.project;
         for (id, function) in project.functions() {
             let holds = &function.lock_holds[..function.lock_holds.len().min(MAX_PAIRED_HOLDS)];
-            for (h, outer) in holds.iter().enumerate() {
-                let outer_at = Acquisition {
-                    function: id,
-                    hold: h,
-                };
-                let Some(a) = self.resolved(outer_at) else {
-                    continue;
-                };
+            for (outer_at, a) in self.resolved_holds(id) {
+                let (h, outer) = (outer_at.hold, &holds[outer_at.hold]);
                 for (k, inner) in holds.iter().enumerate() {
                     // Where it is taken, seen from the hold (a closure's: where it is called).
                     let Some(position) =
@@ -1063,15 +1068,8 @@ impl Builder<'_, '_> {
             let Some(joins) = may_join.get(&id) else {
                 continue;
             };
-            let holds = &function.lock_holds[..function.lock_holds.len().min(MAX_PAIRED_HOLDS)];
-            for (h, outer) in holds.iter().enumerate() {
-                let outer_at = Acquisition {
-                    function: id,
-                    hold: h,
-                };
-                let Some(a) = self.resolved(outer_at) else {
-                    continue;
-                };
+            for (outer_at, a) in self.resolved_holds(id) {
+                let outer = &function.lock_holds[outer_at.hold];
                 for entry in joins {
                     let call = &function.calls[entry.call];
                     let covered = function
