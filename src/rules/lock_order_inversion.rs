@@ -137,10 +137,19 @@ fn join_wait(context: &ProjectContext, wait: &JoinWait) -> Diagnostic {
             ));
         }
     }
+    // An executor's `shutdown()` waits for its workers as `join()` waits for a thread.
+    let shutdown = project.call(join).method.as_deref() == Some("shutdown");
+    let (waits, joins) = match shutdown {
+        true => (
+            "`shutdown()` waits here",
+            "shuts down the executor whose workers run",
+        ),
+        false => ("`join()` waits here", "joins the thread running"),
+    };
     related.push(call_site(
         project,
         join,
-        format!("`join()` waits here for the thread running `{run}` to finish"),
+        format!("{waits} for the thread running `{run}` to finish"),
     ));
     let mut taken_through = vec![run.to_string()];
     for site in chain {
@@ -179,7 +188,7 @@ fn join_wait(context: &ProjectContext, wait: &JoinWait) -> Diagnostic {
         project.model(wait.outer.function).path.clone(),
         project.call(first).span.clone(),
         format!(
-            "{holder} joins the thread running `{run}`{joined_in} while holding `{lock}`, and that thread takes `{lock}` {taken_through}: {outcome}"
+            "{holder} {joins} `{run}`{joined_in} while holding `{lock}`, and that thread takes `{lock}` {taken_through}: {outcome}"
         ),
     )
     .with_label(format!("waits for the thread while `{lock}` is held"))

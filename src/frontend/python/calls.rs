@@ -485,9 +485,17 @@ impl<'a> Lowerer<'a> {
                         true => self.shared_arguments(arguments, callable),
                         false => ThinVec::new(),
                     };
+                    let target = self.semantic.resolve(callable);
+                    // `self._pool.submit(self._work)`: what the executor's workers run, which
+                    // its `shutdown()` waits for.
+                    if entry.pool
+                        && let (Some(pool), Some(target)) = (receiver, &target)
+                    {
+                        self.note_pool_target(pool, target);
+                    }
                     let started = ThreadEntry {
                         span: span(callable),
-                        target: self.semantic.resolve(callable),
+                        target,
                         closure: 0,
                         function: None,
                         repeated,

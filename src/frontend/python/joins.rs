@@ -13,7 +13,7 @@ impl<'a> Lowerer<'a> {
     /// The key a thread object is known by through what holds it: `Class.attr` for
     /// `self.attr`, the canonical name of a module-level or imported name, the
     /// function-qualified name of a local (`shop.main#t`).
-    fn thread_holder(&self, holder: &Expr) -> Option<String> {
+    pub(super) fn thread_holder(&self, holder: &Expr) -> Option<String> {
         match holder {
             Expr::Attribute(attribute) => {
                 let Expr::Name(base) = attribute.value.as_ref() else {
@@ -66,30 +66,40 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// `thread.join()` or `thread.join(timeout)` (call `index` of the current function): notes
-    /// the thread it waits for, by its holder and by its class — each thread of a loop over a
-    /// literal tuple (`for t in (self._reader, self._writer): t.join()`).
+    /// `self._pool.submit(self._work)` of an executor kept in `pool`: its workers run `target`,
+    /// which its `shutdown()` waits for.
+    pub(super) fn note_pool_target(&mut self, pool: &Expr, target: &str) {
+        if let Some(holder) = self.thread_holder(pool) {
+            self.model.thread_targets.push((holder, target.to_string()));
+        }
+    }
+
+    /// `thread.join()` or `thread.join(timeout)` (call `index` of the current function), or an
+    /// executor's `shutdown()` (it waits for its workers unless `wait=False`): notes the thread
+    /// it waits for, by its holder and by its class — each thread of a loop over a literal
+    /// tuple (`for t in (self._reader, self._writer): t.join()`).
     pub(super) fn note_thread_join(&mut self, call: &ast::ExprCall, index: usize) {
         let Expr::Attribute(attribute) = call.func.as_ref() else {
             return;
         };
         let arguments = &call.arguments;
-        let timeout = match (&*arguments.args, &*arguments.keywords) {
-            ([], []) => false,
-            ([value], []) => !value.is_none_literal_expr(),
-            ([], [keyword])
-                if keyword
-                    .arg
-                    .as_ref()
-                    .is_some_and(|a| a.id.as_str() == "timeout") =>
-            {
+        let method = attribute.attr.id.as_str();
+        let timeout = match (method, &*arguments.args, &*arguments.keywords) {
+            ("join", [], []) => false,
+            ("join", [value], []) => !value.is_none_literal_expr(),
+            ("join", [], [keyword]) if is_keyword(keyword, "timeout") => {
                 !keyword.value.is_none_literal_expr()
             }
+            ("shutdown", [], keywords)
+                if !keywords
+                    .iter()
+                    .any(|k| is_keyword(k, "wait") && is_false(&k.value)) =>
+            {
+                false
+            }
+            ("shutdown", [wait, ..], _) if !is_false(wait) => false,
             _ => return,
         };
-        if attribute.attr.id.as_str() != "join" {
-            return;
-        }
         let receiver = attribute.value.as_ref();
         let elements = match receiver {
             Expr::Name(name) => self
@@ -116,4 +126,14 @@ impl<'a> Lowerer<'a> {
             self.model.functions[self.current].thread_joins.push(join);
         }
     }
+}
+
+/// Whether a keyword argument is `name=…`.
+fn is_keyword(keyword: &ast::Keyword, name: &str) -> bool {
+    keyword.arg.as_ref().is_some_and(|a| a.id.as_str() == name)
+}
+
+/// The literal `False`.
+fn is_false(value: &Expr) -> bool {
+    matches!(value, Expr::BooleanLiteral(b) if !b.value)
 }
