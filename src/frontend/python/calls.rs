@@ -491,7 +491,7 @@ impl<'a> Lowerer<'a> {
                     if entry.pool
                         && let (Some(pool), Some(target)) = (receiver, &target)
                     {
-                        self.note_pool_target(pool, target);
+                        self.note_thread_runs(pool, target);
                     }
                     let started = ThreadEntry {
                         span: span(callable),

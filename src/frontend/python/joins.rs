@@ -6,6 +6,7 @@ use thin_vec::ThinVec;
 
 use super::Lowerer;
 use super::semantic::Binding;
+use super::syntax::is_false_literal;
 use crate::knowledge::Returns;
 use crate::model::{ThreadJoin, concat};
 
@@ -61,15 +62,15 @@ impl<'a> Lowerer<'a> {
         let target = self
             .started_callable(&call.arguments, entry)
             .and_then(|callable| self.semantic.resolve(callable));
-        if let (Some(holder), Some(target)) = (self.thread_holder(holder), target) {
-            self.model.thread_targets.push((holder, target));
+        if let Some(target) = target {
+            self.note_thread_runs(holder, &target);
         }
     }
 
-    /// `self._pool.submit(self._work)` of an executor kept in `pool`: its workers run `target`,
-    /// which its `shutdown()` waits for.
-    pub(super) fn note_pool_target(&mut self, pool: &Expr, target: &str) {
-        if let Some(holder) = self.thread_holder(pool) {
+    /// The thread object or executor `holder` keeps runs `target` (`self._pool.submit(
+    /// self._work)`: what its `shutdown()` waits for).
+    pub(super) fn note_thread_runs(&mut self, holder: &Expr, target: &str) {
+        if let Some(holder) = self.thread_holder(holder) {
             self.model.thread_targets.push((holder, target.to_string()));
         }
     }
@@ -87,17 +88,18 @@ impl<'a> Lowerer<'a> {
         let timeout = match (method, &*arguments.args, &*arguments.keywords) {
             ("join", [], []) => false,
             ("join", [value], []) => !value.is_none_literal_expr(),
-            ("join", [], [keyword]) if is_keyword(keyword, "timeout") => {
-                !keyword.value.is_none_literal_expr()
-            }
-            ("shutdown", [], keywords)
-                if !keywords
-                    .iter()
-                    .any(|k| is_keyword(k, "wait") && is_false(&k.value)) =>
+            ("join", [], [_]) => match arguments.find_keyword("timeout") {
+                Some(timeout) => !timeout.value.is_none_literal_expr(),
+                None => return,
+            },
+            ("shutdown", [], _)
+                if !arguments
+                    .find_keyword("wait")
+                    .is_some_and(|wait| is_false_literal(&wait.value)) =>
             {
                 false
             }
-            ("shutdown", [wait, ..], _) if !is_false(wait) => false,
+            ("shutdown", [wait, ..], _) if !is_false_literal(wait) => false,
             _ => return,
         };
         let receiver = attribute.value.as_ref();
@@ -126,14 +128,4 @@ impl<'a> Lowerer<'a> {
             self.model.functions[self.current].thread_joins.push(join);
         }
     }
-}
-
-/// Whether a keyword argument is `name=…`.
-fn is_keyword(keyword: &ast::Keyword, name: &str) -> bool {
-    keyword.arg.as_ref().is_some_and(|a| a.id.as_str() == name)
-}
-
-/// The literal `False`.
-fn is_false(value: &Expr) -> bool {
-    matches!(value, Expr::BooleanLiteral(b) if !b.value)
 }

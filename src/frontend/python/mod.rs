@@ -98,6 +98,7 @@ pub fn lower(
         held_objects: Default::default(),
         import_fallbacks: 0,
         property_names: HashSet::default(),
+        mentions_thread_ids: state::mentions_thread_ids(text),
         thread_id_helpers: HashSet::default(),
         thread_id_locals: Vec::new(),
         property_returns: HashMap::default(),
@@ -197,6 +198,8 @@ struct Lowerer<'a> {
     held_objects: super::HeldObjects,
     /// How many `except ImportError:` handlers enclose the code: imports there are fallbacks.
     import_fallbacks: usize,
+    /// Whether the file's text mentions a call that gives the current thread's id.
+    mentions_thread_ids: bool,
     /// The file's functions (canonical names) that return the current thread's id.
     thread_id_helpers: HashSet<String>,
     /// Locals holding the current thread's id: (function index, name).

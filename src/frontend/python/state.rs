@@ -301,6 +301,10 @@ impl<'a> Lowerer<'a> {
     /// `def current_thread_id(self): … return threading.get_ident()`: a helper that gives the
     /// current thread's id on some path (see [`Self::note_thread_keyed`]).
     pub(super) fn note_thread_id_helper(&mut self, canonical: &str, body: &[ast::Stmt]) {
+        // Most files never ask for a thread's id: no walk of every function's returns.
+        if !self.mentions_thread_ids {
+            return;
+        }
         let returns_id = super::semantic::returned_values(body)
             .into_iter()
             .any(|value| {
@@ -1086,6 +1090,13 @@ fn is_constant(expr: &Expr) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a file's text may ask for the current thread's id (see [`THREAD_IDS`]).
+pub(super) fn mentions_thread_ids(text: &str) -> bool {
+    ["get_ident", "get_native_id", "current_thread"]
+        .iter()
+        .any(|name| text.contains(name))
 }
 
 /// Calls that give the current thread's identity.
