@@ -694,6 +694,8 @@ impl Builder<'_, '_> {
                     scope: lock_hold.scope,
                     owner: match (lock_hold.via_self, lock_hold.parameter) {
                         (true, _) => Receiver::Own,
+                        // `self.storage.payload`: reached from the object's own field.
+                        (false, _) if nested_in_self(&lock_hold.lock) => Receiver::Own,
                         (false, Some(index)) => Receiver::Parameter(index),
                         (false, None) => Receiver::Other,
                     },
@@ -917,18 +919,25 @@ impl Builder<'_, '_> {
                         let Some((mut chain, leaf)) = self.chain(callee, &entry) else {
                             continue;
                         };
+                        // A lock of a field of the object's field (`self.storage.payload`) is
+                        // the callee's only on the same path from its `self`.
+                        let taken = &project.function(leaf.function).lock_holds[leaf.hold].lock;
+                        let same_path = !(nested_in_self(&outer.lock) || nested_in_self(taken))
+                            || path_after_root(&outer.lock) == path_after_root(taken);
                         chain.insert(0, site);
                         let inner = Inner::Call { chain, leaf };
                         let same_object = match (outer.scope, entry.scope) {
                             (LockScope::Global, LockScope::Global) => true,
                             (LockScope::Field, LockScope::Field) => {
-                                (outer.via_self
-                                    && call.receiver.compose(entry.owner) == Receiver::Own)
+                                ((outer.via_self || nested_in_self(&outer.lock))
+                                    && call.receiver.compose(entry.owner) == Receiver::Own
+                                    && same_path)
                                     // `client.inner` held, then `client.reconnect()` takes
                                     // its own `self.inner`.
                                     || (outer.object != 0
                                         && outer.object == call.object
-                                        && entry.owner == Receiver::Own)
+                                        && entry.owner == Receiver::Own
+                                        && same_path)
                                     // `region.buffer` held, then `flush(&region)` takes
                                     // `region.buffer` of its parameter.
                                     || given_as_owner(call, entry.owner, outer)
@@ -1400,4 +1409,18 @@ fn deadlocks_on_relock(held: LockType, taken: LockType) -> Option<bool> {
         return None;
     }
     Some(held.shared != taken.shared)
+}
+
+/// Whether a lock as written is reached through a field of the method's own object
+/// (`self.storage.payload`), not one of `self`'s own fields.
+fn nested_in_self(written: &str) -> bool {
+    written
+        .strip_prefix("self.")
+        .is_some_and(|rest| rest.contains('.'))
+}
+
+/// The fields a lock as written is reached by from its object (`storage.payload` in
+/// `self.storage.payload`, `inner` in `client.inner`).
+fn path_after_root(written: &str) -> &str {
+    written.split_once('.').map_or("", |(_, rest)| rest)
 }

@@ -1227,6 +1227,8 @@ fn returned_value(block: &syn::Block) -> Option<&Expr> {
                 _ => return None,
             },
             Expr::Paren(inner) => &inner.expr,
+            // `*self.limits.read()`: a copy of the data; the guard is dropped on return.
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => return None,
             Expr::Struct(literal) if literal.fields.len() == 1 => &literal.fields[0].expr,
             // `let guard = self.db.read().await; LbRO { guard }`: what the local was bound to.
             Expr::Path(path) if path.path.get_ident().is_some() => {

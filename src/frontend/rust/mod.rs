@@ -94,11 +94,13 @@ pub fn lower(
         closure_guards: HashMap::default(),
         held_objects: Default::default(),
         parameters: Vec::new(),
+        block_value_type: None,
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     if module.edition == 2015 {
         lowerer.semantic.extern_crates = Some(module.extern_crates.clone());
     }
+    lowerer.semantic.module_paths = path_modules(path, &module.path, &file.items);
     lowerer.semantic.enter_file(&file.items);
     lowerer.define_locks(&file.items);
     lowerer.collect_lock_helpers(&file.items);
@@ -110,6 +112,63 @@ pub fn lower(
     model.types.sort_unstable();
     drop(file);
     Ok((model, parse_time))
+}
+
+/// `#[path = "../connect.rs"] mod connect;`: the module the file declares is the one the
+/// project names after that file's own path (`app::connect` for `src/connect.rs`), so the
+/// file's `connect` names that module (ident → canonical module). Paths are relative to the
+/// declaring file's directory, whose module is the file's own for a `mod.rs`, `lib.rs` or
+/// `main.rs` and its parent otherwise; a path that leaves the crate's `src` tree, or names no
+/// `.rs` file, is not followed.
+fn path_modules(path: &Path, module: &str, items: &[syn::Item]) -> HashMap<String, String> {
+    let mut modules = HashMap::default();
+    for item in items {
+        let syn::Item::Mod(declared) = item else {
+            continue;
+        };
+        let target = declared.attrs.iter().find_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(pair) if pair.path.is_ident("path") => match &pair.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }) => Some(text.value()),
+                _ => None,
+            },
+            _ => None,
+        });
+        let Some(target) = target else { continue };
+        let directory_file = path
+            .file_name()
+            .is_some_and(|name| name == "mod.rs" || name == "lib.rs" || name == "main.rs");
+        let mut segments: Vec<&str> = module.split("::").collect();
+        if !directory_file {
+            segments.pop();
+        }
+        let mut parts: Vec<&str> = target.split(['/', '\\']).collect();
+        let Some(file) = parts.pop().and_then(|f| f.strip_suffix(".rs")) else {
+            continue;
+        };
+        let mut owned: Vec<String> = segments.iter().map(|s| s.to_string()).collect();
+        let mut inside = !owned.is_empty();
+        for part in parts {
+            match part {
+                "" | "." => {}
+                ".." if owned.len() > 1 => {
+                    owned.pop();
+                }
+                ".." => inside = false,
+                name => owned.push(name.replace('-', "_")),
+            }
+        }
+        if !inside {
+            continue;
+        }
+        if file != "mod" {
+            owned.push(file.replace('-', "_"));
+        }
+        modules.insert(declared.ident.to_string(), owned.join("::"));
+    }
+    modules
 }
 
 /// The lowering of one file: the model being built, the semantic model it asks, and where
@@ -200,6 +259,8 @@ struct Lowerer<'t> {
     /// The current function's parameters by index, counting `self` (empty for a pattern that
     /// is not a plain name).
     parameters: Vec<String>,
+    /// The type of the value of the block lowered last, taken while its locals were in scope.
+    block_value_type: Option<crate::knowledge::Returns>,
 }
 
 /// Parses a file: lexes it with proc-macro2 (which does not recurse), refuses it when it is

@@ -26,6 +26,9 @@ pub(super) struct SemanticModel<'t> {
     names: Vec<NameScope>,
     /// Canonical path of the module being lowered (the file's, then inline `mod`s).
     modules: Vec<String>,
+    /// The file's `#[path = "…"] mod` items: ident → the module the project names after the
+    /// file the attribute points to.
+    pub(super) module_paths: HashMap<String, String>,
     /// Local variables, innermost last: name → type when known.
     locals: Vec<HashMap<String, Option<Returns>>>,
     /// How many `let` bindings of each local name the one in scope shadows (`let store =
@@ -358,6 +361,7 @@ impl<'t> SemanticModel<'t> {
             tables,
             names: Vec::new(),
             modules: vec![module],
+            module_paths: HashMap::default(),
             locals: vec![HashMap::default()],
             shadowed: vec![HashMap::default()],
             lock_aliases: vec![HashMap::default()],
@@ -749,10 +753,13 @@ impl<'t> SemanticModel<'t> {
             .filter_map(item_name)
             .chain(lazy_names)
             .map(|name| {
-                let canonical = if item_prefix.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{item_prefix}::{name}")
+                let declared_at = (is_module && self.modules.len() == 1)
+                    .then(|| self.module_paths.get(&name))
+                    .flatten();
+                let canonical = match declared_at {
+                    Some(module) => module.clone(),
+                    None if item_prefix.is_empty() => name.clone(),
+                    None => format!("{item_prefix}::{name}"),
                 };
                 (name, canonical)
             })

@@ -184,6 +184,39 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Drops the check-then-acts of the current function on an atomic it makes itself (`let
+    /// epoch = AtomicU64::new(0);`) and only ever calls methods on, outside closures: no other
+    /// thread can reach it (a test of the atomic's own arithmetic).
+    pub(super) fn forget_unshared_atomics(&mut self, block: &syn::Block) {
+        let function = &self.model.functions[self.current];
+        if !function.check_then_acts.iter().any(|c| c.atomic) {
+            return;
+        }
+        let mut owned = Vec::new();
+        for stmt in &block.stmts {
+            if let syn::Stmt::Local(local) = stmt
+                && let (Some(name), Some(init)) = (bound_name(&local.pat), &local.init)
+                && let Expr::Call(call) = &*init.expr
+                && let Expr::Path(ctor) = &*call.func
+                && ctor.path.segments.len() >= 2
+                && ctor.path.segments.last().is_some_and(|s| s.ident == "new")
+                && ctor.path.segments[ctor.path.segments.len() - 2]
+                    .ident
+                    .to_string()
+                    .starts_with("Atomic")
+            {
+                owned.push(name);
+            }
+        }
+        owned.retain(|name| !escapes(block, name));
+        if owned.is_empty() {
+            return;
+        }
+        self.model.functions[self.current]
+            .check_then_acts
+            .retain(|c| !(c.atomic && owned.contains(&c.state)));
+    }
+
     /// Whether an expression is an atomic (`AtomicBool`, `AtomicUsize`…), by its type.
     pub(super) fn is_atomic(&self, expr: &Expr) -> bool {
         matches!(self.semantic.type_of(expr), Some(Returns::One(ty)) if !is_deferred(&ty) && ty.rsplit("::").next().is_some_and(|t| t.starts_with("Atomic")))
@@ -306,4 +339,76 @@ fn tokens_name(tokens: proc_macro2::TokenStream, name: &str) -> bool {
         proc_macro2::TokenTree::Group(group) => tokens_name(group.stream(), name),
         _ => false,
     })
+}
+
+/// Whether a local is used other than as the receiver of a method call of the block's own code
+/// (named in a closure, borrowed, moved, returned): then code elsewhere may reach it.
+fn escapes(block: &syn::Block, name: &str) -> bool {
+    struct Uses<'n> {
+        name: &'n str,
+        receivers: usize,
+        all: usize,
+        in_closure: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Uses<'_> {
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            if !self.in_closure
+                && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(self.name))
+            {
+                self.receivers += 1;
+            }
+            syn::visit::visit_expr_method_call(self, call);
+        }
+        fn visit_expr_closure(&mut self, closure: &'ast syn::ExprClosure) {
+            let outer = std::mem::replace(&mut self.in_closure, true);
+            syn::visit::visit_expr_closure(self, closure);
+            self.in_closure = outer;
+        }
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if path.path.is_ident(self.name) {
+                self.all += 1;
+            }
+        }
+        // (A macro's tokens are not expressions: see `mentions_in_macros`.)
+    }
+    let mut uses = Uses {
+        name,
+        receivers: 0,
+        all: 0,
+        in_closure: false,
+    };
+    syn::visit::Visit::visit_block(&mut uses, block);
+    uses.all != uses.receivers || mentions_in_macros(block, name)
+}
+
+/// Whether a macro of the block names the local other than to call a method on it
+/// (`assert!(flag.load(..))` calls one; `spawn_with!(flag)` hands it on).
+fn mentions_in_macros(block: &syn::Block, name: &str) -> bool {
+    fn hands_on(tokens: proc_macro2::TokenStream, name: &str) -> bool {
+        let tokens: Vec<proc_macro2::TokenTree> = tokens.into_iter().collect();
+        tokens.iter().enumerate().any(|(i, token)| match token {
+            proc_macro2::TokenTree::Ident(ident) => {
+                let called = matches!(tokens.get(i + 1),
+                    Some(proc_macro2::TokenTree::Punct(p)) if p.as_char() == '.');
+                let field = i > 0
+                    && matches!(&tokens[i - 1],
+                        proc_macro2::TokenTree::Punct(p) if p.as_char() == '.');
+                ident == name && !called && !field
+            }
+            proc_macro2::TokenTree::Group(group) => hands_on(group.stream(), name),
+            _ => false,
+        })
+    }
+    struct Macros<'n> {
+        name: &'n str,
+        found: bool,
+    }
+    impl<'ast> syn::visit::Visit<'ast> for Macros<'_> {
+        fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+            self.found |= hands_on(mac.tokens.clone(), self.name);
+        }
+    }
+    let mut macros = Macros { name, found: false };
+    syn::visit::Visit::visit_block(&mut macros, block);
+    macros.found
 }

@@ -152,6 +152,7 @@ impl Lowerer<'_> {
                     }
                 }
                 this.visit_block(block);
+                this.forget_unshared_atomics(block);
             },
         );
         self.semantic.guarded_parameters = outer_guarded;
@@ -309,6 +310,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             self.stale_atomic_result(&block.stmts, i);
             self.visit_stmt(&block.stmts[i]);
         }
+        // `let wfm = { let m = ..; m.wfm.clone() };`: the value's type, while the block's own
+        // locals are in scope.
+        self.block_value_type = match block.stmts.last() {
+            Some(syn::Stmt::Expr(tail, None)) => self.semantic.type_of(tail),
+            _ => None,
+        };
         self.semantic.pop_locals();
         self.semantic.pop_scope();
     }
@@ -347,7 +354,10 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let ty = local
             .init
             .as_ref()
-            .and_then(|init| self.semantic.type_of(&init.expr));
+            .and_then(|init| match init.expr.as_ref() {
+                Expr::Block(block) if block.label.is_none() => self.block_value_type.take(),
+                value => self.semantic.type_of(value),
+            });
         let is_lock = matches!(&ty, Some(Returns::One(t)) if self.semantic.is_lock_type(t));
         self.track_atomic_load(local);
         // `let m = self.state.clone();` names the lock `self.state` is, also when its type is
