@@ -12,7 +12,9 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::model::{Call, FileModel, Function, Language, ParameterAttribute, concat};
+use crate::model::{
+    Call, FileModel, Function, Language, ParameterAttribute, Passed, PassedObject, concat,
+};
 use crate::source::{rfind_separator, rsplit_separator};
 
 /// A function of the project: its file's index and its index in that file's model.
@@ -165,6 +167,7 @@ impl<'a> SymbolIndex<'a> {
             .map(root)
             .collect();
         index.type_parameter_attributes(models);
+        index.resolve_registries(models);
         index
     }
 
@@ -246,13 +249,19 @@ impl<'a> SymbolIndex<'a> {
     }
 
     /// Types the attributes set from a parameter their file cannot type (`self.storage =
-    /// storage`) by the objects the method's callers pass there (`Worker(Storage())`), when
-    /// every one of a known type is of the same type.
+    /// storage`), and parameters named for the project (`app.jobs.worker.node`), by the
+    /// objects the method's callers pass there (`Worker(Storage())`), when every one of a known
+    /// type is of the same type. An object passed on by name (a parameter or an attribute set
+    /// from one) has the type this finds for that name, so the search repeats while it finds
+    /// more (`Server` → `Service(self.space)` → `Item(self, space)`). A name that is no object
+    /// the project types but a function or method it defines is a callback: the attribute or
+    /// parameter becomes an alias of it, when every callback passed there is the same.
     fn type_parameter_attributes(&mut self, models: &[&'a FileModel]) {
         let mut by_method: HashMap<&str, Vec<&'a ParameterAttribute>> = HashMap::default();
         for model in models {
             for given in &model.parameter_attributes {
-                if !self.types.contains_key(given.attribute.as_str()) {
+                let attribute = given.attribute.as_str();
+                if !self.types.contains_key(attribute) && !self.aliases.contains_key(attribute) {
                     by_method
                         .entry(given.method.as_str())
                         .or_default()
@@ -263,44 +272,154 @@ impl<'a> SymbolIndex<'a> {
         if by_method.is_empty() {
             return;
         }
-        // Attribute → the type every object passed so far has (`None`: two disagree), starting
-        // from the type the method gives the parameter itself, if it rebinds it.
-        let mut found: HashMap<&'a str, Option<&'a str>> = by_method
-            .values()
-            .flatten()
-            .filter_map(|given| Some((given.attribute.as_str(), Some(given.rebound.as_deref()?))))
+        // Each passed object with the attributes it is passed as, and what it gives them as far
+        // as known. One whose callee is not found yet is tried again once more is typed
+        // (`self.space.add(..)` with `space` set from a constructor's parameter), and so is a
+        // name of no known type yet, when an attribute of its last name was just typed.
+        let mut pending: Vec<&'a PassedObject> = models
+            .iter()
+            .flat_map(|model| &model.passed_objects)
             .collect();
-        let mut callees: HashMap<&str, Option<FunctionId>> = HashMap::default();
-        for model in models {
-            for passed in &model.passed_objects {
-                let callee = *callees
-                    .entry(passed.callee.as_str())
-                    .or_insert_with(|| self.resolve(&passed.callee, "."));
-                let Some(callee) = callee else { continue };
+        let mut matched: Vec<Match<'a>> = Vec::new();
+        let mut fresh: rustc_hash::FxHashSet<&'a str> = Default::default();
+        let last_name = |name: &'a str| name.rsplit('.').next().unwrap_or(name);
+        for round in 0..MAX_PASSED_ON {
+            // In later rounds, only a callee whose receiver was just typed can resolve now.
+            let receiver = |callee: &'a str| callee.rsplit_once('.').map(|(r, _)| last_name(r));
+            let callees: HashMap<&str, Option<FunctionId>> = pending
+                .iter()
+                .map(|passed| passed.callee.as_str())
+                .filter(|callee| round == 0 || receiver(callee).is_some_and(|r| fresh.contains(r)))
+                .collect::<rustc_hash::FxHashSet<&str>>()
+                .into_par_iter()
+                .map(|callee| (callee, self.resolve(callee, ".")))
+                .collect();
+            pending.retain(|passed| {
+                let Some(callee) = callees.get(passed.callee.as_str()).copied().flatten() else {
+                    return true;
+                };
                 let method = models[callee.file].functions[callee.index]
                     .canonical
                     .as_str();
-                let Some(attributes) = by_method.get(method) else {
-                    continue;
-                };
-                let given = attributes.iter().filter(|a| {
-                    (passed.position != u32::MAX && a.position == passed.position)
-                        || (passed.keyword != u32::MAX && a.keyword == passed.keyword)
-                });
-                for attribute in given {
+                let given: Vec<&ParameterAttribute> = by_method
+                    .get(method)
+                    .into_iter()
+                    .flatten()
+                    .filter(|a| {
+                        (passed.position != u32::MAX && a.position == passed.position)
+                            || (passed.keyword != u32::MAX && a.keyword == passed.keyword)
+                    })
+                    .copied()
+                    .collect();
+                if !given.is_empty() {
+                    matched.push(Match {
+                        passed,
+                        given,
+                        value: None,
+                        tried: false,
+                    });
+                }
+                false
+            });
+            let index = &*self;
+            matched.par_iter_mut().for_each(|one| {
+                let retry = round > 0
+                    && one.value.is_none()
+                    && fresh.contains(last_name(one.passed.ty.as_str()));
+                if !one.tried || retry {
+                    one.value = index.passed_value(one.passed, models);
+                    one.tried = true;
+                }
+            });
+            // Attribute → the type (or callback) every object passed so far has (`None`: two
+            // disagree), starting from the type the method gives the parameter itself, if it
+            // rebinds it.
+            let mut found: HashMap<&'a str, Option<Given<'a>>> = by_method
+                .values()
+                .flatten()
+                .filter_map(|given| {
+                    let rebound = given.rebound.as_deref()?;
+                    Some((given.attribute.as_str(), Some(Given::Type(rebound))))
+                })
+                .collect();
+            for one in &matched {
+                let Some(value) = one.value else { continue };
+                for attribute in &one.given {
                     let agreed = found
                         .entry(attribute.attribute.as_str())
-                        .or_insert(Some(passed.ty.as_str()));
-                    if *agreed != Some(passed.ty.as_str()) {
+                        .or_insert(Some(value));
+                    if *agreed != Some(value) {
                         *agreed = None;
                     }
                 }
             }
-        }
-        for (attribute, ty) in found {
-            if let Some(ty) = ty {
-                self.types.entry(attribute).or_insert(ty);
+            fresh.clear();
+            for (attribute, value) in found {
+                if self.types.contains_key(attribute) || self.aliases.contains_key(attribute) {
+                    continue;
+                }
+                match value {
+                    Some(Given::Type(ty)) if attribute != ty => {
+                        self.types.insert(attribute, ty);
+                    }
+                    Some(Given::Function(function)) => {
+                        self.aliases.insert(attribute, function);
+                    }
+                    _ => continue,
+                }
+                fresh.insert(last_name(attribute));
             }
+            if fresh.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Makes each registry of callbacks an alias of the one function every registration in
+    /// the project agrees on (see [`FileModel::callback_registrations`]); with two different
+    /// ones, which a call runs is not known.
+    fn resolve_registries(&mut self, models: &[&'a FileModel]) {
+        let mut found: HashMap<&'a str, Option<&'a str>> = HashMap::default();
+        for model in models {
+            for (registry, name) in &model.callback_registrations {
+                let function = self
+                    .resolve(name, ".")
+                    .map(|id| &models[id.file].functions[id.index])
+                    .filter(|f| f.kind == crate::model::FunctionKind::Function)
+                    .map(|f| f.canonical.as_str());
+                let agreed = found.entry(registry.as_str()).or_insert(function);
+                if *agreed != function {
+                    *agreed = None;
+                }
+            }
+        }
+        for (registry, function) in found {
+            if let Some(function) = function {
+                self.aliases.entry(registry).or_insert(function);
+            }
+        }
+    }
+
+    /// What a passed object gives the parameter it is passed as (see [`Passed`]), as far as
+    /// the project knows yet.
+    fn passed_value(
+        &self,
+        passed: &'a PassedObject,
+        models: &[&'a FileModel],
+    ) -> Option<Given<'a>> {
+        let name = passed.ty.as_str();
+        match passed.kind {
+            Passed::Instance => Some(Given::Type(name)),
+            Passed::Named => match self.type_of(name, ".") {
+                Some(ty) => Some(Given::Type(ty)),
+                None if self.classes.contains_key(name) => None,
+                None => {
+                    let id = self.resolve(name, ".")?;
+                    let function = &models[id.file].functions[id.index];
+                    (function.kind == crate::model::FunctionKind::Function)
+                        .then_some(Given::Function(function.canonical.as_str()))
+                }
+            },
         }
     }
 
@@ -555,8 +674,31 @@ pub fn interface_hash(model: &FileModel) -> u64 {
     // What calls pass types other files' attributes (`Worker(Storage())`).
     model.parameter_attributes.hash(&mut hasher);
     model.passed_objects.hash(&mut hasher);
+    model.callback_registrations.hash(&mut hasher);
     hasher.finish()
 }
+
+/// What the objects passed to a parameter give it (see `SymbolIndex::passed_value`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Given<'a> {
+    /// Objects of this type.
+    Type(&'a str),
+    /// This function or method, as a callback.
+    Function(&'a str),
+}
+
+/// A passed object matched with the parameters it is passed as (see
+/// `SymbolIndex::type_parameter_attributes`).
+struct Match<'a> {
+    passed: &'a PassedObject,
+    given: Vec<&'a ParameterAttribute>,
+    /// What it gives them, once known.
+    value: Option<Given<'a>>,
+    tried: bool,
+}
+
+/// How many objects deep a parameter's type is passed on from constructor to constructor.
+const MAX_PASSED_ON: usize = 4;
 
 /// The project: every file's model, the symbol index and the call graph.
 pub struct Project<'a> {

@@ -44,6 +44,10 @@ pub struct Alongside {
     pub after: usize,
     /// What the starting function calls after starting it.
     pub spawner_side: HashSet<FunctionId>,
+    /// Python: the classes of the objects the thread and the starting function share, when the
+    /// thread runs a named function or method (the method's own object, the objects handed
+    /// in `args`); `None` for a lambda or closure, which may share whatever it captures.
+    pub handed: Option<Vec<String>>,
 }
 
 /// Reachable sets larger than this are not kept for [`Alongside`] (memory on huge projects).
@@ -74,6 +78,8 @@ impl Concurrency {
                 }
                 let weight = if entry.repeated { 2 } else { 1 };
                 let mut starts = Vec::new();
+                let mut handed = (entry.closure == 0 && entry.function.is_none())
+                    .then(|| entry.shared_arguments.to_vec());
                 let is_thread = |run: &str| {
                     run.rsplit_once('.').is_some_and(|(class, _)| {
                         derives_from(project, class, "threading.Thread", 8)
@@ -86,8 +92,13 @@ impl Concurrency {
                         .resolve(target, model.language.path_separator())
                 {
                     starts.push(started);
-                    starts.extend(decorator_wrappers(project, started, model.language));
                     let started = project.function(started);
+                    if let (Some(handed), Some((class, _))) =
+                        (&mut handed, started.canonical.rsplit_once('.'))
+                        && project.index.is_class(class)
+                    {
+                        handed.push(class.to_string());
+                    }
                     // Each `Thread` subclass object runs its own `run`: not shared.
                     if model.language == Language::Python
                         && !entry.if_thread_subclass
@@ -180,6 +191,7 @@ impl Concurrency {
                             spawner: id,
                             after,
                             spawner_side,
+                            handed,
                         });
                     }
                 }
@@ -314,6 +326,11 @@ fn reachable(project: &Project, starts: Vec<FunctionId>) -> HashSet<FunctionId> 
         if !seen.insert(id) {
             continue;
         }
+        // Calling a decorated function runs its decorators' wrappers (`@transaction def get`
+        // runs `transaction.wrapper`, which calls the handlers).
+        if !project.function(id).decorators.is_empty() {
+            queue.extend(decorator_wrappers(project, id, project.model(id).language));
+        }
         for index in 0..project.function(id).calls.len() {
             queue.extend(project.target(CallSite {
                 caller: id,
@@ -324,8 +341,9 @@ fn reachable(project: &Project, starts: Vec<FunctionId>) -> HashSet<FunctionId> 
     seen
 }
 
-/// The functions a started function's decorators define inside themselves (`def wrapper(*a):
-/// … return func(*a)`): with `@checked def work(x)`, `pool.map(work, …)` runs `wrapper`.
+/// The functions a decorated function's decorators define inside themselves (`def wrapper(*a):
+/// … return func(*a)`): with `@checked def work(x)`, `pool.map(work, …)` and a call of `work`
+/// run `wrapper`.
 fn decorator_wrappers(
     project: &Project,
     started: FunctionId,

@@ -322,8 +322,8 @@ pub struct ThreadEntry {
     /// request): the object's own state is not shared by the starts.
     pub fresh_object: bool,
     /// Python: the types of the objects handed to the callable that are the same object on
-    /// every start of a repeated entry (`args=(catalog,)` with `catalog` made before the
-    /// loop): the threads share them.
+    /// every start (`args=(catalog,)`; of a repeated entry, with `catalog` made before the
+    /// loop): the threads, and the starting function, share them.
     pub shared_arguments: ThinVec<String>,
 }
 
@@ -797,8 +797,23 @@ pub struct PassedObject {
     pub position: u32,
     /// The keyword's name by its [`condition::key`] (`u32::MAX`: given by position).
     pub keyword: u32,
-    /// The object's type (`shop.storage.Storage`).
+    /// The object's type (`shop.storage.Storage`), or for [`Passed::Named`] and
+    /// [`Passed::Callable`] the name the argument has.
     pub ty: String,
+    pub kind: Passed,
+}
+
+/// What a [`PassedObject`] is.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Passed {
+    /// An object of the type `ty`.
+    Instance,
+    /// Whatever the project knows the name `ty` as: an object of the type it gives the name (a
+    /// parameter or an attribute set from one, passed on: `MonitoredItemService(self, aspace)`
+    /// in a constructor given `aspace`, named as in [`FileModel::parameter_attributes`]), or
+    /// else a function or method it defines (a callback: `connect(on_data=self.on_data)`),
+    /// which calling the parameter, or the attribute set from it, calls.
+    Named,
 }
 
 /// The guard of a [`FileModel::parameter_locks`] entry for a Python function that returns its
@@ -847,6 +862,11 @@ pub struct FileModel {
     /// Python: the objects of a known type, not a builtin, that the file's calls pass
     /// (`Worker(Storage())`), which type the attributes set from those parameters.
     pub passed_objects: Vec<PassedObject>,
+    /// Python: callables the file registers with a container attribute (the registry:
+    /// `app.bus.Bus._listeners[]`, or `app._listeners[]` for an owner of no known type), by
+    /// the name the project knows them by; calls of what the registry holds resolve to the
+    /// one function every registration agrees on (`frontend/python/callbacks.rs`).
+    pub callback_registrations: Vec<(String, String)>,
     /// What the file's functions return, when their annotation or `return`s tell
     /// (`shop.locks.make_lock` → `threading.Lock`).
     pub returns: Vec<(String, String)>,
@@ -908,6 +928,7 @@ impl FileModel {
             returned_by: Vec::new(),
             parameter_attributes: Vec::new(),
             passed_objects: Vec::new(),
+            callback_registrations: Vec::new(),
             returns: Vec::new(),
             main_guards: Vec::new(),
             fork_hooks: Vec::new(),

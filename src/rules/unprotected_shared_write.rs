@@ -248,6 +248,17 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let Some(changed) = changes.get(state) else {
                 continue;
             };
+            // An object's state only where the thread was handed that object: a thread that
+            // builds one of its own (`loop2 = BaseEventLoop()`) changes another object.
+            let owner = state.rsplit_once('.').map(|(owner, _)| owner);
+            if let (Some(handed), Some(owner)) = (&started.handed, owner)
+                && project.index.is_class(owner)
+                && !handed.iter().any(|class| {
+                    class == owner || crate::graph::threads::derives_from(project, class, owner, 8)
+                })
+            {
+                continue;
+            }
             for thread_loops in [true, false] {
                 let side_of = |id: &FunctionId, thread: bool| {
                     if thread {

@@ -40,6 +40,9 @@ const CHANGES_IN_PLACE: &[&str] = &[
     "discard",
 ];
 
+/// Files kept in memory: what a file API reads from or writes to one is no disk I/O.
+const MEMORY_BUFFERS: &[&str] = &["io.BytesIO", "io.StringIO"];
+
 /// The type `open()` and its kin return (`rules/types.toml`).
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
@@ -366,6 +369,21 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Whether a call's first argument, or one given by keyword, is an in-memory buffer
+    /// (`io.BytesIO`, `io.StringIO`).
+    fn given_memory_buffer(&self, call: &ast::ExprCall) -> bool {
+        let arguments = &call.arguments;
+        arguments
+            .args
+            .first()
+            .into_iter()
+            .chain(arguments.keywords.iter().map(|k| &k.value))
+            .any(|argument| {
+                matches!(self.semantic.type_of(argument),
+                    Some(Returns::One(ty)) if MEMORY_BUFFERS.contains(&ty.as_str()))
+            })
+    }
+
     pub(super) fn call(&mut self, call: &'a ast::ExprCall, awaited: bool) {
         let result = std::mem::take(&mut self.next_result);
         let callee = self.semantic.resolve(&call.func);
@@ -400,6 +418,10 @@ impl<'a> Lowerer<'a> {
             Some(Expr::Name(n)) => self.semantic.opened_by(n.id.as_str()),
             _ => None,
         };
+        // `zipfile.ZipFile(io.BytesIO(raw))`, `pandas.read_csv(io.StringIO(text))`: a file API
+        // given a buffer in memory reads no disk.
+        let blocking = blocking
+            .filter(|api| api.rule != crate::codes::Code::IL102 || !self.given_memory_buffer(call));
         let blocking = match opened_by {
             Some(opening) => {
                 if blocking.is_some() {
@@ -481,11 +503,14 @@ impl<'a> Lowerer<'a> {
                         _ => None,
                     };
                     let repeated = entry.pool || self.repeat_depth > 0;
-                    let shared_arguments = match repeated {
-                        true => self.shared_arguments(arguments, callable),
-                        false => ThinVec::new(),
-                    };
+                    let shared_arguments = self.shared_arguments(arguments, callable);
                     let target = self.semantic.resolve(callable);
+                    if let Some(target) = &target
+                        && given_callable(arguments, entry)
+                            .is_some_and(|c| std::ptr::eq(c, callable))
+                    {
+                        self.note_started_arguments(arguments, callable, target);
+                    }
                     // `self._pool.submit(self._work)`: what the executor's workers run, which
                     // its `shutdown()` waits for.
                     if entry.pool
@@ -553,13 +578,23 @@ impl<'a> Lowerer<'a> {
             }
             _ => None,
         };
+        // Only resolved by the project, and never shown: not the callee as written.
+        let alternatives = match callee {
+            Some(_) => ThinVec::new(),
+            None => self
+                .parameter_callee(&call.func)
+                .or_else(|| self.registry_callee(&call.func))
+                .into_iter()
+                .collect(),
+        };
+        self.registered_by_call(call);
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
             span: span(call),
             context: self.context,
             non_blocking,
-            alternatives: thin_vec::ThinVec::new(),
+            alternatives,
             receiver: on,
             scheduled: false,
             closure: self.closure,
@@ -714,6 +749,8 @@ pub(super) fn asks_not_to_block(call: &ast::ExprCall, method: Option<&str>) -> b
                 // `executor.shutdown(wait=False)`
                 Some("wait") if method == Some("shutdown") => is_false_literal(&k.value),
                 Some("timeout") => is_zero_literal(&k.value),
+                // `tarfile.open(fileobj=buffer)`: reads an object opened elsewhere.
+                Some("fileobj") => true,
                 _ => false,
             });
     // `os.waitpid(pid, os.WNOHANG)`, `os.waitid(.., WEXITED | WNOHANG)`: reaps or returns.

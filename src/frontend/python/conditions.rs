@@ -19,7 +19,7 @@ use crate::model::condition::{
     ArgumentFact, CallCondition, DISTINCT_BUILTINS, Formula, Input, Parameter, ParameterKind, Slot,
     Test, Value,
 };
-use crate::model::{PassedObject, Span, concat};
+use crate::model::{ParameterAttribute, Passed, PassedObject, Span, concat};
 
 /// The longest string literal kept as a value (a longer one is only known to be a `str`).
 const MAX_LITERAL: usize = 64;
@@ -445,8 +445,139 @@ impl<'a> Lowerer<'a> {
         u16::try_from(positional).unwrap_or(u16::MAX)
     }
 
+    /// `node.run()` on a parameter of the current function that the file cannot type (`def
+    /// worker(node):`): the callee named after the parameter (`app.jobs.worker.node.run`),
+    /// which the project types from the objects the function's callers pass there, as it types
+    /// `self.storage = storage` (see [`crate::model::FileModel::parameter_attributes`]). Not a
+    /// `@classmethod`'s or `@staticmethod`'s parameter: a call through the class passes their
+    /// arguments one position earlier than a call through an object.
+    pub(super) fn parameter_callee(&mut self, func: &Expr) -> Option<String> {
+        fn chain(expr: &Expr) -> Option<&str> {
+            match expr {
+                Expr::Attribute(attribute) => chain(&attribute.value),
+                Expr::Name(name) => Some(name.id.as_str()),
+                _ => None,
+            }
+        }
+        let root = chain(func)?;
+        let parameter = self.typed_parameter(root)?;
+        let written = super::syntax::dotted(func);
+        let rest = written.strip_prefix(root).unwrap_or_default();
+        Some(concat(&[&parameter, rest]))
+    }
+
+    /// The name the project types a parameter of the current function by (see
+    /// [`Self::parameter_callee`]): `app.jobs.worker.node` for `node` of `worker`, when the
+    /// file cannot type it and the body does not bind it again. Registers it with the project.
+    pub(super) fn typed_parameter(&mut self, root: &str) -> Option<String> {
+        if self.closure != 0
+            || !self.is_input_parameter(root)
+            || !matches!(self.semantic.lookup(root), Some(Binding::Local(None)))
+        {
+            return None;
+        }
+        let function = &self.model.functions[self.current];
+        if function
+            .decorators
+            .iter()
+            .any(|d| matches!(d.as_str(), "classmethod" | "staticmethod"))
+        {
+            return None;
+        }
+        let name = key(root);
+        let method = function
+            .parameters
+            .first()
+            .is_some_and(|p| p.kind == ParameterKind::Receiver);
+        let mut position = u32::from(!method);
+        let mut found = None;
+        for parameter in &function.parameters {
+            match parameter.kind {
+                ParameterKind::Receiver | ParameterKind::Positional => {
+                    if parameter.name == name {
+                        found = Some(position);
+                        break;
+                    }
+                    position += 1;
+                }
+                ParameterKind::KeywordOnly if parameter.name == name => {
+                    found = Some(u32::MAX);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let position = found?;
+        let attribute = concat(&[&function.canonical, ".", root]);
+        if self.typed_parameters.insert((self.current, name)) {
+            let given = ParameterAttribute {
+                attribute: attribute.clone(),
+                method: function.canonical.clone(),
+                position,
+                keyword: name,
+                rebound: None,
+            };
+            self.model.parameter_attributes.push(given);
+        }
+        Some(attribute)
+    }
+
+    /// The objects a thread or task start hands to the callable it runs (`Thread(target=work,
+    /// args=(node,))`, `pool.submit(work, node)`), noted as passed to that callable (see
+    /// [`Self::note_passed_object`]), its first argument after `self`.
+    pub(super) fn note_started_arguments(
+        &mut self,
+        arguments: &ast::Arguments,
+        callable: &Expr,
+        target: &str,
+    ) {
+        let keyword = |name: &str| {
+            arguments
+                .keywords
+                .iter()
+                .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == name))
+                .map(|k| &k.value)
+        };
+        let positional: &[Expr] = match keyword("args") {
+            Some(
+                Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }),
+            ) => elts,
+            Some(_) => return,
+            // `submit(work, node)`: what follows the callable.
+            None => match arguments
+                .args
+                .iter()
+                .position(|a| std::ptr::eq(a, callable))
+            {
+                Some(at) => &arguments.args[at + 1..],
+                None => &[],
+            },
+        };
+        let mut passed = Vec::new();
+        for (position, argument) in positional.iter().enumerate() {
+            if argument.is_starred_expr() {
+                break;
+            }
+            let position = u32::try_from(position + 1).unwrap_or(u32::MAX - 1);
+            passed.push((argument, position, u32::MAX));
+        }
+        if let Some(Expr::Dict(dict)) = keyword("kwargs") {
+            for item in &dict.items {
+                if let Some(Expr::StringLiteral(name)) = &item.key {
+                    passed.push((&item.value, u32::MAX, key(name.value.to_str())));
+                }
+            }
+        }
+        for (argument, position, keyword) in passed {
+            let value = self.value_in(argument, true);
+            self.note_passed_object(target, argument, value, position, keyword);
+        }
+    }
+
     /// Notes an argument that is an object of a known type, not a builtin (see
-    /// [`crate::model::FileModel::passed_objects`]).
+    /// [`crate::model::FileModel::passed_objects`]); a parameter or an attribute of `self` the
+    /// project types (passed on from a caller), or a function or method of the package (a
+    /// callback).
     fn note_passed_object(
         &mut self,
         callee: &str,
@@ -457,21 +588,44 @@ impl<'a> Lowerer<'a> {
     ) {
         // Only to a callee of this package (also by a namespace package's longer name,
         // `google.cloud.spanner_v1.X` from `spanner_v1`): the project's own classes.
-        let own = || {
-            let root = self.model.module.split('.').next().unwrap_or_default();
-            self.same_package(callee) || callee.contains(&concat(&[".", root, "."]))
+        let own = |lowerer: &Self, name: &str| {
+            let root = lowerer.model.module.split('.').next().unwrap_or_default();
+            lowerer.same_package(name) || name.contains(&concat(&[".", root, "."]))
         };
-        if let (Value::Instance(_), Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_)) =
-            (value, argument)
-            && own()
-            && let Some(Returns::One(ty)) = self.semantic.type_of(argument)
-            && !DISTINCT_BUILTINS.contains(&ty.as_str())
+        if !matches!(argument, Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_))
+            || !own(self, callee)
+        {
+            return;
+        }
+        let typed = match self.semantic.type_of(argument) {
+            Some(Returns::One(ty)) if matches!(value, Value::Instance(_) | Value::Input(_)) => {
+                (!DISTINCT_BUILTINS.contains(&ty.as_str())).then_some((ty, Passed::Instance))
+            }
+            Some(_) => None,
+            None => match argument {
+                Expr::Name(name) => self.typed_parameter(name.id.as_str()).or_else(|| {
+                    matches!(
+                        self.semantic.lookup(name.id.as_str()),
+                        Some(Binding::Alias(_))
+                    )
+                    .then(|| self.semantic.resolve(argument))
+                    .flatten()
+                }),
+                // `self.aspace` (set from a parameter), `self.on_data` (a method).
+                Expr::Attribute(_) => self.semantic.resolve(argument),
+                _ => None,
+            }
+            .map(|name| (name, Passed::Named)),
+        };
+        if let Some((ty, kind)) = typed
+            && (kind == Passed::Instance || own(self, &ty))
         {
             self.model.passed_objects.push(PassedObject {
                 callee: callee.to_string(),
                 position,
                 keyword,
                 ty,
+                kind,
             });
         }
     }

@@ -5,10 +5,11 @@
 //! as nap`), lets locally bound names shadow library ones, and takes simple type evidence
 //! (constructor assignments, annotations, `with … as x`, `self.x = Ctor()`) to turn `q.get()`
 //! into `queue.Queue.get`. The [`traversal`] walks the file and hands each node to the concern
-//! that lowers it: [`calls`], [`conditions`], [`locks`], [`state`], [`processes`], [`joins`],
-//! [`loops`].
+//! that lowers it: [`calls`], [`callbacks`], [`conditions`], [`locks`], [`state`], [`processes`],
+//! [`joins`], [`loops`].
 
 mod back_references;
+mod callbacks;
 mod calls;
 mod conditions;
 mod joins;
@@ -86,6 +87,7 @@ pub fn lower(
         repeat_depth: 0,
         loop_bound: Vec::new(),
         loop_elements: Vec::new(),
+        registry_loops: Vec::new(),
         non_blocking_attempts: 0,
         exception_releases: Vec::new(),
         state_locals: Vec::new(),
@@ -102,6 +104,7 @@ pub fn lower(
         thread_id_helpers: HashSet::default(),
         thread_id_locals: Vec::new(),
         property_returns: HashMap::default(),
+        typed_parameters: HashSet::default(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.bind_locals(&syntax.body, &[]);
@@ -171,6 +174,9 @@ struct Lowerer<'a> {
     /// The enclosing `for` loops over a literal tuple or list of the current function, by
     /// target (`for t in (self._reader, self._writer):`): what the target names in turn.
     loop_elements: Vec<(&'a str, &'a [ruff_python_ast::Expr])>,
+    /// The names the enclosing `for` loops bind to the callbacks of a registry (see
+    /// [`callbacks`]), with the registry.
+    registry_loops: Vec<(&'a str, String)>,
     /// The names the enclosing `for` loops of the current function bind (their targets and
     /// what their bodies assign): anything else names the same object on every iteration.
     loop_bound: Vec<String>,
@@ -210,6 +216,9 @@ struct Lowerer<'a> {
     /// The file's simple property getters (canonical name → the getter's `self` and the one
     /// expression it returns), which a condition may read through.
     property_returns: HashMap<String, (String, &'a ruff_python_ast::Expr)>,
+    /// The parameters (function index, name key) whose calls name the parameter for the
+    /// project to type (see `Lowerer::parameter_callee`).
+    typed_parameters: HashSet<(usize, u32)>,
 }
 
 impl Lowerer<'_> {

@@ -725,10 +725,12 @@ impl SemanticModel<'_> {
             }
             Expr::Subscript(sub) => {
                 let base = self.resolve(&sub.value)?;
-                if base == "typing.Optional" {
-                    self.annotation_type(&sub.slice)
-                } else {
-                    Some(base)
+                match base.as_str() {
+                    "typing.Optional" => self.annotation_type(&sub.slice),
+                    // Says nothing of what calling it runs: what the project passes there does
+                    // (see `FileModel::parameter_attributes`).
+                    "typing.Callable" | "collections.abc.Callable" => None,
+                    _ => Some(base),
                 }
             }
             Expr::BinOp(binop) if binop.op == ast::Operator::BitOr => {

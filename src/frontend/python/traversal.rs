@@ -617,6 +617,9 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
             }
             Stmt::Assign(assign) => {
+                for target in &assign.targets {
+                    self.registered_by_item(target, &assign.value);
+                }
                 // Constructors set state up before it is shared: no rule reads their writes.
                 if let [target] = assign.targets.as_slice()
                     && !self.in_constructor()
@@ -932,7 +935,11 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 };
                 let enclosing = self.loop_elements.len();
                 self.loop_elements.extend(elements);
+                let registries = self.registry_loops.len();
+                let registry = self.registry_loop(&for_stmt.target, &for_stmt.iter);
+                self.registry_loops.extend(registry);
                 self.visit_body(&for_stmt.body);
+                self.registry_loops.truncate(registries);
                 self.loop_elements.truncate(enclosing);
                 self.loop_bound.truncate(outer);
                 self.repeat_depth -= 1;
