@@ -67,6 +67,9 @@ pub struct SymbolIndex<'a> {
     roots: rustc_hash::FxHashSet<&'a str>,
     /// The modules of the project's files (`asyncio.base_events`).
     modules: rustc_hash::FxHashSet<&'a str>,
+    /// Python: the parameters named for the project that it typed or made callbacks
+    /// (`app.jobs.worker.node`): only a call on one of them can resolve through it.
+    typed_parameters: rustc_hash::FxHashSet<&'a str>,
 }
 
 /// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
@@ -167,6 +170,12 @@ impl<'a> SymbolIndex<'a> {
             .map(root)
             .collect();
         index.type_parameter_attributes(models);
+        index.typed_parameters = models
+            .iter()
+            .flat_map(|model| &model.parameter_attributes)
+            .map(|given| given.attribute.as_str())
+            .filter(|name| index.types.contains_key(name) || index.aliases.contains_key(name))
+            .collect();
         index.resolve_registries(models);
         index
     }
@@ -276,9 +285,23 @@ impl<'a> SymbolIndex<'a> {
         // as known. One whose callee is not found yet is tried again once more is typed
         // (`self.space.add(..)` with `space` set from a constructor's parameter), and so is a
         // name of no known type yet, when an attribute of its last name was just typed.
+        // A callee can only be one of those methods if its last name is theirs (or their
+        // class's, for a constructor): the others are not looked up.
+        let mut last_names: rustc_hash::FxHashSet<&str> = Default::default();
+        for method in by_method.keys() {
+            let (owner, last) = method.rsplit_once('.').unwrap_or(("", method));
+            last_names.insert(last);
+            if last == "__init__" {
+                last_names.insert(owner.rsplit('.').next().unwrap_or(owner));
+            }
+        }
         let mut pending: Vec<&'a PassedObject> = models
             .iter()
             .flat_map(|model| &model.passed_objects)
+            .filter(|passed| {
+                let last = passed.callee.rsplit('.').next().unwrap_or_default();
+                last_names.contains(last)
+            })
             .collect();
         let mut matched: Vec<Match<'a>> = Vec::new();
         let mut fresh: rustc_hash::FxHashSet<&'a str> = Default::default();
@@ -473,6 +496,21 @@ impl<'a> SymbolIndex<'a> {
             .iter()
             .chain(call.alternatives.iter())
             .find_map(|name| self.resolve_name(name, language))
+    }
+
+    /// A Python call the front end names after a parameter (`app.jobs.worker.node.run`) or a
+    /// registry of callbacks (`app.bus.Bus._listeners[]`): resolved only where the project
+    /// typed that parameter or filled that registry (most calls on parameters stay untyped,
+    /// and are not searched for).
+    fn resolve_passed(&self, name: &str) -> Option<FunctionId> {
+        let typed = name.ends_with("[]")
+            || self.typed_parameters.contains(name)
+            || name
+                .match_indices('.')
+                .any(|(end, _)| self.typed_parameters.contains(&name[..end]));
+        typed
+            .then(|| self.resolve_name(name, Language::Python))
+            .flatten()
     }
 
     /// The project function a callee's canonical name reaches; none for a library's name.
@@ -752,6 +790,9 @@ impl<'a> Project<'a> {
                 let resolve = |call: &'a Call| {
                     let target = match (&call.callee, call.alternatives.is_empty()) {
                         (Some(callee), true) => resolved[&(model.language, callee.as_str())],
+                        (None, false) if model.language == Language::Python => {
+                            index.resolve_passed(&call.alternatives[0])
+                        }
                         _ => index.resolve_call(call, model.language),
                     };
                     target.map(|id| index.own_function(id, file, model, &models))

@@ -80,6 +80,14 @@ impl Concurrency {
                 let mut starts = Vec::new();
                 let mut handed = (entry.closure == 0 && entry.function.is_none())
                     .then(|| entry.shared_arguments.to_vec());
+                // A method that starts a thread shares its own object with it (a worker or
+                // timer it starts for itself, given one of its bound methods).
+                if let (Some(handed), Some((class, _))) =
+                    (&mut handed, function.canonical.rsplit_once('.'))
+                    && project.index.is_class(class)
+                {
+                    handed.push(class.to_string());
+                }
                 let is_thread = |run: &str| {
                     run.rsplit_once('.').is_some_and(|(class, _)| {
                         derives_from(project, class, "threading.Thread", 8)
@@ -158,6 +166,27 @@ impl Concurrency {
                     }
                 }
                 let reached = reachable(project, starts);
+                // A thread object of a project `Thread` subclass that runs a method of the
+                // object that started it (`Timer(60, self._report).start()` in `Queue`): that
+                // object is shared with the thread.
+                let thread_class = entry.target.as_deref().and_then(|t| t.rsplit_once('.'));
+                if model.language == Language::Python
+                    && entry.if_thread_subclass
+                    && let Some((class, _)) = function.canonical.rsplit_once('.')
+                    && project.index.is_class(class)
+                    // (Not the thread object itself, `self.start()` in its own class.)
+                    && thread_class.is_some_and(|(thread, _)| {
+                        thread != class
+                            && !derives_from(project, class, thread, 8)
+                            && !derives_from(project, thread, class, 8)
+                    })
+                    && reached.iter().any(|r| {
+                        project.function(*r).canonical.rsplit_once('.').map(|(c, _)| c)
+                            == Some(class)
+                    })
+                {
+                    concurrency.shared_classes.insert(class.to_string());
+                }
                 for reached in &reached {
                     let count = instances.entry(*reached).or_default();
                     *count = count.saturating_add(weight).min(2);

@@ -22,6 +22,15 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
         let model = context.project.model(reached.site.caller);
         let callee_name = &context.project.function(reached.callee).name;
+        // A callback called through what holds it (`self._on_data(msg)` running
+        // `Client.on_data`): the call as written, and what it runs.
+        let call = context.project.call(reached.site);
+        let shown = match &call.method {
+            Some(method) if !callee_name.ends_with(method.as_str()) => {
+                format!("`.{method}()` (which runs `{callee_name}()`)")
+            }
+            _ => format!("`{callee_name}()`"),
+        };
         let offload = match model.language {
             Language::Python => format!("`await asyncio.to_thread({callee_name}, ...)`"),
             Language::Rust => {
@@ -33,9 +42,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         let diagnostic = reached.diagnostic(
             RULE.code,
             format!(
-                "`{callee_name}()` in {place} blocks the event loop: it reaches a blocking call ({rule}) through {chain}"
+                "{shown} in {place} blocks the event loop: it reaches a blocking call ({rule}) through {chain}"
             ),
-            format!("`{callee_name}()` blocks the event loop: {chain}"),
+            format!("{shown} blocks the event loop: {chain}"),
             format!("`{leaf}()` blocks here ({rule})"),
             format!(
                 "run it off the event loop with {offload}, or make the chain async; if it never blocks in practice, list it under `non-blocking` in the config"

@@ -531,13 +531,7 @@ impl<'a> Lowerer<'a> {
         callable: &Expr,
         target: &str,
     ) {
-        let keyword = |name: &str| {
-            arguments
-                .keywords
-                .iter()
-                .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == name))
-                .map(|k| &k.value)
-        };
+        let keyword = |name: &str| arguments.find_keyword(name).map(|k| &k.value);
         let positional: &[Expr] = match keyword("args") {
             Some(
                 Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }),

@@ -19,13 +19,7 @@ impl<'a> Lowerer<'a> {
         target: &ProcessTarget,
     ) {
         let arguments = &call.arguments;
-        let keyword = |name: &str| {
-            arguments
-                .keywords
-                .iter()
-                .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == name))
-                .map(|k| &k.value)
-        };
+        let keyword = |name: &str| arguments.find_keyword(name).map(|k| &k.value);
         let mut found = Vec::new();
         let callable = keyword(&target.callable).or_else(|| arguments.args.get(target.position));
         let mut passed: Vec<&Expr> = Vec::new();

@@ -505,9 +505,16 @@ impl<'a> Lowerer<'a> {
             return;
         }
         // The branch's statements, and those of a `with` in it (`if k not in d: with lock:
-        // d[k] = v` acts under a lock taken after the check).
+        // d[k] = v` acts under a lock taken after the check) or of a `try` (`try: d[k] =
+        // make() finally: ..`: the act runs unless something raises first).
         let statements = branch.body.iter().flat_map(|stmt| match stmt {
             Stmt::With(with) => with.body.iter().collect::<Vec<_>>(),
+            Stmt::Try(attempt) => attempt
+                .body
+                .iter()
+                .chain(&attempt.orelse)
+                .chain(&attempt.finalbody)
+                .collect(),
             stmt => vec![stmt],
         });
         let before = self.model.functions[self.current].check_then_acts.len();
