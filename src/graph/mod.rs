@@ -344,16 +344,27 @@ impl<'a> SymbolIndex<'a> {
                 }
                 false
             });
+            // Each name once (many calls pass the same `self.x`), in parallel.
+            let due = |one: &Match<'a>| {
+                !one.tried
+                    || (round > 0
+                        && one.value.is_none()
+                        && fresh.contains(last_name(one.passed.ty.as_str())))
+            };
+            let names: rustc_hash::FxHashSet<(&'a str, Passed)> = matched
+                .iter()
+                .filter(|one| due(one))
+                .map(|one| (one.passed.ty.as_str(), one.passed.kind))
+                .collect();
             let index = &*self;
-            matched.par_iter_mut().for_each(|one| {
-                let retry = round > 0
-                    && one.value.is_none()
-                    && fresh.contains(last_name(one.passed.ty.as_str()));
-                if !one.tried || retry {
-                    one.value = index.passed_value(one.passed, models);
-                    one.tried = true;
-                }
-            });
+            let values: HashMap<(&'a str, Passed), Option<Given<'a>>> = names
+                .into_par_iter()
+                .map(|(name, kind)| ((name, kind), index.passed_value(name, kind, models)))
+                .collect();
+            for one in matched.iter_mut().filter(|one| due(one)) {
+                one.value = values[&(one.passed.ty.as_str(), one.passed.kind)];
+                one.tried = true;
+            }
             // Attribute → the type (or callback) every object passed so far has (`None`: two
             // disagree), starting from the type the method gives the parameter itself, if it
             // rebinds it.
@@ -423,15 +434,15 @@ impl<'a> SymbolIndex<'a> {
         }
     }
 
-    /// What a passed object gives the parameter it is passed as (see [`Passed`]), as far as
-    /// the project knows yet.
+    /// What a passed object (its name or type, and its kind) gives the parameter it is passed
+    /// as (see [`Passed`]), as far as the project knows yet.
     fn passed_value(
         &self,
-        passed: &'a PassedObject,
+        name: &'a str,
+        kind: Passed,
         models: &[&'a FileModel],
     ) -> Option<Given<'a>> {
-        let name = passed.ty.as_str();
-        match passed.kind {
+        match kind {
             Passed::Instance => Some(Given::Type(name)),
             Passed::Named => match self.type_of(name, ".") {
                 Some(ty) => Some(Given::Type(ty)),
@@ -498,18 +509,18 @@ impl<'a> SymbolIndex<'a> {
             .find_map(|name| self.resolve_name(name, language))
     }
 
-    /// A Python call the front end names after a parameter (`app.jobs.worker.node.run`) or a
-    /// registry of callbacks (`app.bus.Bus._listeners[]`): resolved only where the project
-    /// typed that parameter or filled that registry (most calls on parameters stay untyped,
-    /// and are not searched for).
-    fn resolve_passed(&self, name: &str) -> Option<FunctionId> {
-        let typed = name.ends_with("[]")
-            || self.typed_parameters.contains(name)
-            || name
-                .match_indices('.')
-                .any(|(end, _)| self.typed_parameters.contains(&name[..end]));
+    /// A Python call the front end names after a parameter (`app.jobs.worker.node.run`, with
+    /// the parameter's name `app.jobs.worker.node`) or a registry of callbacks
+    /// (`app.bus.Bus._listeners[]`): resolved only where the project typed that parameter or
+    /// filled that registry (most calls on parameters stay untyped, and are not searched for).
+    fn resolve_passed(&self, names: &[String]) -> Option<FunctionId> {
+        let typed = match names {
+            [registry] => registry.ends_with("[]"),
+            [_, parameter] => self.typed_parameters.contains(parameter.as_str()),
+            _ => false,
+        };
         typed
-            .then(|| self.resolve_name(name, Language::Python))
+            .then(|| self.resolve_name(&names[0], Language::Python))
             .flatten()
     }
 
@@ -791,7 +802,7 @@ impl<'a> Project<'a> {
                     let target = match (&call.callee, call.alternatives.is_empty()) {
                         (Some(callee), true) => resolved[&(model.language, callee.as_str())],
                         (None, false) if model.language == Language::Python => {
-                            index.resolve_passed(&call.alternatives[0])
+                            index.resolve_passed(&call.alternatives)
                         }
                         _ => index.resolve_call(call, model.language),
                     };

@@ -138,7 +138,10 @@ pub struct Call {
     /// The call asks not to block (`get(block=False)`, `acquire(timeout=0)`).
     pub non_blocking: bool,
     /// Other canonical names the callee may have, tried in order when `callee` is not a
-    /// project function (names a glob import such as `use super::*` may bring in).
+    /// project function (Rust: names a glob import such as `use super::*` may bring in).
+    /// Python, with no `callee`: the name the project may type a call on a parameter by and
+    /// the parameter's own name (`app.jobs.worker.node.run`, `app.jobs.worker.node`), or a
+    /// registry of callbacks (`app.bus.Bus._listeners[]`); see `SymbolIndex::resolve_passed`.
     pub alternatives: ThinVec<String>,
     /// Which object the call runs on, relative to the calling method's own object: locks the
     /// callee takes through its `self` are the caller's when it is [`Receiver::Own`].
@@ -797,8 +800,8 @@ pub struct PassedObject {
     pub position: u32,
     /// The keyword's name by its [`condition::key`] (`u32::MAX`: given by position).
     pub keyword: u32,
-    /// The object's type (`shop.storage.Storage`), or for [`Passed::Named`] and
-    /// [`Passed::Callable`] the name the argument has.
+    /// The object's type (`shop.storage.Storage`), or for [`Passed::Named`] the name the
+    /// argument has.
     pub ty: String,
     pub kind: Passed,
 }

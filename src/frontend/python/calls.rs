@@ -578,14 +578,14 @@ impl<'a> Lowerer<'a> {
             }
             _ => None,
         };
-        // Only resolved by the project, and never shown: not the callee as written.
+        // Only resolved by the project, and never shown: not the callee as written. A call on
+        // a parameter also gives the parameter's name (see `SymbolIndex::resolve_passed`).
         let alternatives = match callee {
             Some(_) => ThinVec::new(),
-            None => self
-                .parameter_callee(&call.func)
-                .or_else(|| self.registry_callee(&call.func))
-                .into_iter()
-                .collect(),
+            None => match self.parameter_callee(&call.func) {
+                Some((name, parameter)) => thin_vec::thin_vec![name, parameter],
+                None => self.registry_callee(&call.func).into_iter().collect(),
+            },
         };
         self.registered_by_call(call);
         self.model.functions[self.current].calls.push(Call {

@@ -424,7 +424,9 @@ impl<'a> Lowerer<'a> {
         if through_class {
             fact(Slot::ThroughClass, Value::Unknown);
         }
-        for (argument, value, position, keyword) in passed {
+        // Only to a callee of this package: the project's own functions.
+        let own_callee = callee.is_some_and(|callee| self.own_name(callee));
+        for (argument, value, position, keyword) in passed.into_iter().filter(|_| own_callee) {
             // Counting `self`, which a call through the class passes first.
             let position = match position {
                 u32::MAX => u32::MAX,
@@ -446,12 +448,13 @@ impl<'a> Lowerer<'a> {
     }
 
     /// `node.run()` on a parameter of the current function that the file cannot type (`def
-    /// worker(node):`): the callee named after the parameter (`app.jobs.worker.node.run`),
+    /// worker(node):`): the callee named after the parameter (`app.jobs.worker.node.run`), and
+    /// the parameter's own name (`app.jobs.worker.node`),
     /// which the project types from the objects the function's callers pass there, as it types
     /// `self.storage = storage` (see [`crate::model::FileModel::parameter_attributes`]). Not a
     /// `@classmethod`'s or `@staticmethod`'s parameter: a call through the class passes their
     /// arguments one position earlier than a call through an object.
-    pub(super) fn parameter_callee(&mut self, func: &Expr) -> Option<String> {
+    pub(super) fn parameter_callee(&mut self, func: &Expr) -> Option<(String, String)> {
         fn chain(expr: &Expr) -> Option<&str> {
             match expr {
                 Expr::Attribute(attribute) => chain(&attribute.value),
@@ -463,7 +466,7 @@ impl<'a> Lowerer<'a> {
         let parameter = self.typed_parameter(root)?;
         let written = super::syntax::dotted(func);
         let rest = written.strip_prefix(root).unwrap_or_default();
-        Some(concat(&[&parameter, rest]))
+        Some((concat(&[&parameter, rest]), parameter))
     }
 
     /// The name the project types a parameter of the current function by (see
@@ -562,6 +565,9 @@ impl<'a> Lowerer<'a> {
                 }
             }
         }
+        if !self.own_name(target) {
+            return;
+        }
         for (argument, position, keyword) in passed {
             let value = self.value_in(argument, true);
             self.note_passed_object(target, argument, value, position, keyword);
@@ -580,15 +586,7 @@ impl<'a> Lowerer<'a> {
         position: u32,
         keyword: u32,
     ) {
-        // Only to a callee of this package (also by a namespace package's longer name,
-        // `google.cloud.spanner_v1.X` from `spanner_v1`): the project's own classes.
-        let own = |lowerer: &Self, name: &str| {
-            let root = lowerer.model.module.split('.').next().unwrap_or_default();
-            lowerer.same_package(name) || name.contains(&concat(&[".", root, "."]))
-        };
-        if !matches!(argument, Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_))
-            || !own(self, callee)
-        {
+        if !matches!(argument, Expr::Name(_) | Expr::Attribute(_) | Expr::Call(_)) {
             return;
         }
         let typed = match self.semantic.type_of(argument) {
@@ -612,7 +610,7 @@ impl<'a> Lowerer<'a> {
             .map(|name| (name, Passed::Named)),
         };
         if let Some((ty, kind)) = typed
-            && (kind == Passed::Instance || own(self, &ty))
+            && (kind == Passed::Instance || self.own_name(&ty))
         {
             self.model.passed_objects.push(PassedObject {
                 callee: callee.to_string(),

@@ -614,6 +614,23 @@ impl<'a> Lowerer<'a> {
         matches!(ty, Some(Returns::One(ty)) if self.tables.lock(ty).is_some())
     }
 
+    /// `Semaphore(0)`, `BoundedSemaphore(value=0)`: a counting lock made with no permits is a
+    /// signal another thread or process releases (a child after `fork()`), not a lock around
+    /// anything.
+    pub(super) fn made_without_permits(&self, ty: Option<&Returns>, value: &Expr) -> bool {
+        let counting = matches!(ty, Some(Returns::One(ty))
+            if self.tables.lock(ty).is_some_and(|lock| lock.counting));
+        let Expr::Call(call) = value else {
+            return false;
+        };
+        let permits = call
+            .arguments
+            .find_keyword("value")
+            .map(|k| &k.value)
+            .or(call.arguments.args.first());
+        counting && permits.is_some_and(super::syntax::is_zero_literal)
+    }
+
     /// The project-wide identity of a lock expression, where the lock lives, and whether it is
     /// reached through the method's own object; conditions built on a lock are that lock.
     pub(super) fn lock_identity(&self, expr: &Expr) -> Option<LockName> {

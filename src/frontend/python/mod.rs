@@ -105,6 +105,7 @@ pub fn lower(
         thread_id_locals: Vec::new(),
         property_returns: HashMap::default(),
         typed_parameters: HashSet::default(),
+        namespaced: !module.namespaces.is_empty(),
     };
     lowerer.model.functions[0].span = 0..text.len().min(1);
     lowerer.semantic.bind_locals(&syntax.body, &[]);
@@ -219,6 +220,9 @@ struct Lowerer<'a> {
     /// The parameters (function index, name key) whose calls name the parameter for the
     /// project to type (see `Lowerer::parameter_callee`).
     typed_parameters: HashSet<(usize, u32)>,
+    /// The package is also named by a namespace package's longer names
+    /// (`google.cloud.spanner_v1` for `spanner_v1`).
+    namespaced: bool,
 }
 
 impl Lowerer<'_> {
@@ -229,5 +233,16 @@ impl Lowerer<'_> {
             name.split('.').next().unwrap_or_default()
         }
         canonical.contains('.') && root(canonical) == root(&self.model.module)
+    }
+
+    /// Whether a canonical name is this package's, also by a namespace package's longer name
+    /// (`google.cloud.spanner_v1.X` from `spanner_v1`).
+    fn own_name(&self, canonical: &str) -> bool {
+        let root = self.model.module.split('.').next().unwrap_or_default();
+        self.same_package(canonical)
+            || self.namespaced
+                && canonical.match_indices(root).any(|(at, _)| {
+                    canonical[..at].ends_with('.') && canonical[at + root.len()..].starts_with('.')
+                })
     }
 }

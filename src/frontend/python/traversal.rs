@@ -668,7 +668,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     && !shares_lock
                     && self.constructs(&assign.value)
                     && self.is_lock_type(ty.as_ref())
-                    && !made_without_permits(&assign.value)
+                    && !self.made_without_permits(ty.as_ref(), &assign.value)
                     && self.semantic.scopes.last().is_some_and(|s| {
                         s.kind == ScopeKind::Function && !s.outer_names.contains(name.id.as_str())
                     })
@@ -1092,22 +1092,3 @@ const GENERATOR_COROUTINES: [&str; 4] = [
     "tornado.gen.coroutine",
     "tornado.gen.engine",
 ];
-
-/// `Semaphore(0)`, `BoundedSemaphore(value=0)`: made with no permits, it is a signal another
-/// thread or process releases (a child after `fork()`), not a lock around anything.
-fn made_without_permits(value: &Expr) -> bool {
-    let Expr::Call(call) = value else {
-        return false;
-    };
-    let named = match call.func.as_ref() {
-        Expr::Attribute(attribute) => attribute.attr.id.as_str(),
-        Expr::Name(name) => name.id.as_str(),
-        _ => return false,
-    };
-    let permits = call
-        .arguments
-        .find_keyword("value")
-        .map(|k| &k.value)
-        .or(call.arguments.args.first());
-    named.ends_with("Semaphore") && permits.is_some_and(super::syntax::is_zero_literal)
-}
