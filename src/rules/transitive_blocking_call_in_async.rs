@@ -25,8 +25,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         // A callback called through what holds it (`self._on_data(msg)` running
         // `Client.on_data`): the call as written, and what it runs.
         let call = context.project.call(reached.site);
+        let named = |method: &str| callee_name.split(['.', ':']).any(|part| part == method);
         let shown = match &call.method {
-            Some(method) if !callee_name.ends_with(method.as_str()) => {
+            Some(method) if !named(method) => {
                 format!("`.{method}()` (which runs `{callee_name}()`)")
             }
             _ => format!("`{callee_name}()`"),
