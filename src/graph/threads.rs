@@ -9,7 +9,7 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::{CallSite, FunctionId, Project};
-use crate::model::{Receiver, Span};
+use crate::model::{Function, Receiver, Span};
 use crate::source::Language;
 
 /// The concurrency facts of a project.
@@ -82,9 +82,7 @@ impl Concurrency {
                     .then(|| entry.shared_arguments.to_vec());
                 // A method that starts a thread shares its own object with it (a worker or
                 // timer it starts for itself, given one of its bound methods).
-                if let (Some(handed), Some((class, _))) =
-                    (&mut handed, function.canonical.rsplit_once('.'))
-                    && project.index.is_class(class)
+                if let (Some(handed), Some(class)) = (&mut handed, method_class(project, function))
                 {
                     handed.push(class.to_string());
                 }
@@ -101,9 +99,8 @@ impl Concurrency {
                 {
                     starts.push(started);
                     let started = project.function(started);
-                    if let (Some(handed), Some((class, _))) =
-                        (&mut handed, started.canonical.rsplit_once('.'))
-                        && project.index.is_class(class)
+                    if let (Some(handed), Some(class)) =
+                        (&mut handed, method_class(project, started))
                     {
                         handed.push(class.to_string());
                     }
@@ -111,8 +108,7 @@ impl Concurrency {
                     if model.language == Language::Python
                         && !entry.if_thread_subclass
                         && !entry.fresh_object
-                        && let Some((class, _)) = started.canonical.rsplit_once('.')
-                        && project.index.is_class(class)
+                        && let Some(class) = method_class(project, started)
                     {
                         concurrency.shared_classes.insert(class.to_string());
                         if entry.repeated {
@@ -154,9 +150,7 @@ impl Concurrency {
                         // `lambda m: self.evaluate(m)` on each thread: one `self` for all.
                         if model.language == Language::Python
                             && call.receiver == Receiver::Own
-                            && let Some((class, _)) =
-                                project.function(target).canonical.rsplit_once('.')
-                            && project.index.is_class(class)
+                            && let Some(class) = method_class(project, project.function(target))
                         {
                             concurrency.shared_classes.insert(class.to_string());
                             if entry.repeated {
@@ -172,18 +166,16 @@ impl Concurrency {
                 let thread_class = entry.target.as_deref().and_then(|t| t.rsplit_once('.'));
                 if model.language == Language::Python
                     && entry.if_thread_subclass
-                    && let Some((class, _)) = function.canonical.rsplit_once('.')
-                    && project.index.is_class(class)
+                    && let Some(class) = method_class(project, function)
                     // (Not the thread object itself, `self.start()` in its own class.)
                     && thread_class.is_some_and(|(thread, _)| {
                         thread != class
                             && !derives_from(project, class, thread, 8)
                             && !derives_from(project, thread, class, 8)
                     })
-                    && reached.iter().any(|r| {
-                        project.function(*r).canonical.rsplit_once('.').map(|(c, _)| c)
-                            == Some(class)
-                    })
+                    && reached
+                        .iter()
+                        .any(|r| method_class(project, project.function(*r)) == Some(class))
                 {
                     concurrency.shared_classes.insert(class.to_string());
                 }
@@ -235,10 +227,7 @@ impl Concurrency {
             .map(|(id, _)| id)
             .collect();
         for &id in &contracts {
-            let class = project.function(id).canonical.rsplit_once('.');
-            if let Some((class, _)) = class
-                && project.index.is_class(class)
-            {
+            if let Some(class) = method_class(project, project.function(id)) {
                 concurrency.shared_classes.insert(class.to_string());
             }
         }
@@ -345,6 +334,12 @@ pub fn derives_from(project: &Project, class: &str, base: &str, steps: usize) ->
         .bases(class)
         .iter()
         .any(|b| *b == base || derives_from(project, b, base, steps))
+}
+
+/// The class of the project a method belongs to (`shop.Cart.add` → `shop.Cart`).
+fn method_class<'f>(project: &Project, function: &'f Function) -> Option<&'f str> {
+    let (owner, _) = function.canonical.rsplit_once('.')?;
+    project.index.is_class(owner).then_some(owner)
 }
 
 /// Every function reachable from `starts` through the call graph (the starts included).
