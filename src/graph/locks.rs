@@ -933,11 +933,14 @@ impl Builder<'_, '_> {
                                     && call.receiver.compose(entry.owner) == Receiver::Own
                                     && same_path)
                                     // `client.inner` held, then `client.reconnect()` takes
-                                    // its own `self.inner`.
+                                    // its own `self.inner` (also `self.peers.states` held,
+                                    // then `self.peers.on_steal()` takes `self.states`).
                                     || (outer.object != 0
                                         && outer.object == call.object
                                         && entry.owner == Receiver::Own
-                                        && same_path)
+                                        && outer.lock.rsplit_once('.').is_some_and(|(_, field)| {
+                                            field == path_after_root(taken)
+                                        }))
                                     // `region.buffer` held, then `flush(&region)` takes
                                     // `region.buffer` of its parameter.
                                     || given_as_owner(call, entry.owner, outer)

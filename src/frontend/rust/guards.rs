@@ -93,8 +93,12 @@ impl Lowerer<'_> {
         let stmt = &stmts[i];
         {
             self.leaks_in(stmt, bound_guards);
-            // A guard dropped at once: `let _ = m.lock();`, `m.lock().unwrap();`.
+            // A guard dropped at once: `let _ = m.lock();`, `m.lock().unwrap();`. Not as the
+            // block's last statement: with no code after it to protect, it waits until the
+            // lock is free (`async move { m.lock().await; }`).
+            let last = i + 1 == stmts.len();
             let discarded = match stmt {
+                _ if last => None,
                 syn::Stmt::Local(local) if matches!(local.pat, Pat::Wild(_)) => {
                     local.init.as_ref().map(|i| &*i.expr)
                 }
@@ -103,7 +107,7 @@ impl Lowerer<'_> {
             };
             // Not for a guard method the project may add (confirmed only in the project phase).
             if let Some((call, kind)) = discarded.and_then(|expr| self.guard_call(expr))
-                && !matches!(&*call.receiver, Expr::Call(_))
+                && !super::syntax::constructs(&call.receiver)
                 && self.tables.lock(&kind).is_some_and(|lock| !lock.transient)
             {
                 self.pointless(call, Pointless::GuardDiscarded);

@@ -543,8 +543,9 @@ impl Lowerer<'_> {
                 if returned_guard.as_ref().is_some_and(|(i, _)| *i == index) {
                     continue;
                 }
-                if let Some(method) = locked_in(block, &param)
-                    && let Some(kind) = self.local_lock_kind(&param, &method)
+                if let Some(kind) = methods_called_on(block, &param)
+                    .iter()
+                    .find_map(|method| self.local_lock_kind(&param, method))
                 {
                     taken.push((index, kind));
                 }
@@ -932,7 +933,7 @@ impl Lowerer<'_> {
         body_awaits: impl FnOnce() -> Vec<Span>,
         start: usize,
     ) {
-        if matches!(&*call.receiver, Expr::Call(_)) && self.tables.lock(&kind).is_some() {
+        if syntax::constructs(&call.receiver) && self.tables.lock(&kind).is_some() {
             // `Mutex::new(x).lock()`: a lock nobody else can ever see.
             self.pointless(call, Pointless::CreatedWhereAcquired);
         }
@@ -1250,19 +1251,17 @@ fn returned_value(block: &syn::Block) -> Option<&Expr> {
     None
 }
 
-/// The guard method (`lock`, `read`, `write`) a function body calls on the local `name`
-/// (not in closures or nested items).
-fn locked_in(block: &syn::Block, name: &str) -> Option<String> {
+/// The methods a function body calls on the local `name`, also through a clone of it
+/// (`name.lock()`, `Arc::clone(&name).write_owned()`; not in closures or nested items).
+fn methods_called_on(block: &syn::Block, name: &str) -> Vec<String> {
     let mut calls = OwnMethodCalls::default();
     calls.visit_block(block);
     calls
         .0
         .into_iter()
-        .find(|call| {
-            matches!(call.method.to_string().as_str(), "lock" | "read" | "write")
-                && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(name))
-        })
+        .filter(|call| syntax::object_written(&call.receiver).as_deref() == Some(name))
         .map(|call| call.method.to_string())
+        .collect()
 }
 
 /// Whether a function maps a guard to one of part of its data (`RwLockReadGuard::map`,

@@ -203,7 +203,8 @@ pub(super) fn written(expr: &Expr) -> String {
             let position = quote::ToTokens::to_token_stream(&index.index).to_string();
             format!("{}[{position}]", written(&index.expr))
         }
-        _ => "the lock".to_string(),
+        // `m.clone()`, `Arc::clone(&m)`: `m`.
+        _ => object_written(expr).unwrap_or_else(|| "the lock".to_string()),
     }
 }
 
@@ -417,6 +418,21 @@ pub(super) fn wraps_its_argument(func: &Expr) -> bool {
             .as_slice(),
         ["Some"] | ["Ok"] | [.., "Box", "new"]
     )
+}
+
+/// Whether an expression builds a new value (`Mutex::new(0)`, `Arc::new(..)`,
+/// `RwLock::default()`), as opposed to reaching an existing one (`Arc::clone(&m)`, `lock_of(x)`).
+pub(super) fn constructs(expr: &Expr) -> bool {
+    let Expr::Call(call) = expr else {
+        return false;
+    };
+    let Expr::Path(path) = &*call.func else {
+        return false;
+    };
+    path.path.segments.last().is_some_and(|last| {
+        let name = last.ident.to_string();
+        matches!(name.as_str(), "new" | "default" | "from") || name.starts_with("new_")
+    })
 }
 
 /// The identifiers of a path's segments (`tokio::time::sleep` → `["tokio", "time", "sleep"]`).
