@@ -94,7 +94,7 @@ pub fn discover(
             if !first_visit(root) {
                 continue;
             }
-            match Language::from_path(root) {
+            match Language::of_file(root) {
                 Some(language) => inputs.push(Input {
                     path: root.clone(),
                     language,
@@ -103,7 +103,7 @@ pub fn discover(
                 }),
                 None => errors.push(FileError {
                     path: root.clone(),
-                    message: "not a Python (.py, .pyi) or Rust (.rs) file".to_string(),
+                    message: "not a Python (.py, .pyi, or a script whose `#!` line names Python) or Rust (.rs) file".to_string(),
                 }),
             }
             continue;
@@ -113,11 +113,12 @@ pub fn discover(
             .hidden(false)
             .filter_entry(move |entry| {
                 let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                if !is_dir && Language::from_path(entry.path()).is_none() {
+                let path = entry.path();
+                if !is_dir && path.extension().is_some() && Language::from_path(path).is_none() {
                     return true; // not a source file: skipped below, no need to match excludes
                 }
                 let mut resolver = filter_resolver.lock().expect("resolver lock");
-                !is_excluded(&mut resolver, entry.path(), is_dir)
+                !is_excluded(&mut resolver, path, is_dir)
             })
             .build();
         for entry in walker {
@@ -138,7 +139,7 @@ pub fn discover(
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;
             }
-            let Some(language) = Language::from_path(entry.path()) else {
+            let Some(language) = Language::of_file(entry.path()) else {
                 continue;
             };
             let path = entry.into_path();

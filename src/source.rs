@@ -22,6 +22,23 @@ impl Language {
         }
     }
 
+    /// The language of a file: by its extension, or for a file without one, a Python script
+    /// whose first line is a `#!` line naming Python (`bin/deploy` with `#!/usr/bin/env
+    /// python3`). Reads at most the first line's bytes, and only of extension-less files.
+    pub fn of_file(path: &std::path::Path) -> Option<Language> {
+        if path.extension().is_some() {
+            return Language::from_path(path);
+        }
+        use std::io::Read;
+        let mut start = [0u8; 128];
+        let mut file = std::fs::File::open(path).ok()?;
+        let read = file.read(&mut start).ok()?;
+        let first_line = start[..read].split(|b| *b == b'\n').next()?;
+        let names_python =
+            first_line.starts_with(b"#!") && memchr::memmem::find(first_line, b"python").is_some();
+        names_python.then_some(Language::Python)
+    }
+
     /// Separator between the segments of a canonical name (`time.sleep`, `std::fs::read`).
     pub fn path_separator(self) -> &'static str {
         match self {

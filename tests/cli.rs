@@ -478,6 +478,29 @@ fn all_selects_every_rule() {
 }
 
 #[test]
+fn python_scripts_without_an_extension_are_found_by_their_shebang() {
+    let project = Project::with(&[
+        (
+            "bin/tool",
+            &format!("#!/usr/bin/env python3\n{SLEEPY_AND_OPEN_PY}"),
+        ),
+        ("bin/setup.sh", "#!/bin/sh\nsleep 1\n"),
+        ("bin/launch", "#!/bin/sh\nexec python3 tool\n"),
+        ("NOTES", "time.sleep(1)\n"),
+    ]);
+    let run = project.check(&[]);
+    run.assert_code(1);
+    assert_eq!(
+        run.findings(),
+        strings(&["bin/tool:6:5 IL101", "bin/tool:7:10 IL102"])
+    );
+    // Named explicitly, a script of another language is an error; a Python one is analysed.
+    let run = project.check(&["bin/launch", "bin/tool"]);
+    assert!(run.stderr.contains("bin/launch: not a Python"), "{run:#?}");
+    assert_eq!(run.codes(), strings(&["IL101", "IL102"]));
+}
+
+#[test]
 fn most_specific_selector_wins() {
     let project = Project::with(&[("app.py", SLEEPY_AND_OPEN_PY)]);
     let run = project.check(&["--select", "IL101", "--ignore", "IL1"]);

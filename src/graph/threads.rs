@@ -48,6 +48,9 @@ pub struct Alongside {
     /// thread runs a named function or method (the method's own object, the objects handed
     /// in `args`); `None` for a lambda or closure, which may share whatever it captures.
     pub handed: Option<Vec<String>>,
+    /// Python: the classes whose bound methods the thread runs as callbacks another object
+    /// was given (see [`callback_classes`]): their objects are shared with the thread.
+    pub callbacks: Vec<String>,
 }
 
 /// Reachable sets larger than this are not kept for [`Alongside`] (memory on huge projects).
@@ -179,6 +182,11 @@ impl Concurrency {
                 {
                     concurrency.shared_classes.insert(class.to_string());
                 }
+                let callbacks = match model.language {
+                    Language::Python => callback_classes(project, &reached),
+                    Language::Rust => Vec::new(),
+                };
+                concurrency.shared_classes.extend(callbacks.iter().cloned());
                 for reached in &reached {
                     let count = instances.entry(*reached).or_default();
                     *count = count.saturating_add(weight).min(2);
@@ -213,6 +221,7 @@ impl Concurrency {
                             after,
                             spawner_side,
                             handed,
+                            callbacks,
                         });
                     }
                 }
@@ -340,6 +349,44 @@ pub fn derives_from(project: &Project, class: &str, base: &str, steps: usize) ->
 fn method_class<'f>(project: &Project, function: &'f Function) -> Option<&'f str> {
     let (owner, _) = function.canonical.rsplit_once('.')?;
     project.index.is_class(owner).then_some(owner)
+}
+
+/// The classes whose bound methods the functions of a thread call as callbacks kept by
+/// another object: `self.callback(packet)` in `Parser`, with `callback` the `self.process`
+/// a `StreamProcessor` gave `Parser(callback=self.process)`. The thread then runs methods of
+/// that `StreamProcessor` object, which its other users go on calling.
+fn callback_classes(project: &Project, thread: &HashSet<FunctionId>) -> Vec<String> {
+    let mut classes: Vec<String> = Vec::new();
+    for &id in thread {
+        for (index, call) in project.function(id).calls.iter().enumerate() {
+            let Some(callee) = call.callee.as_deref() else {
+                continue;
+            };
+            let Some(target) = project.target(CallSite {
+                caller: id,
+                call: index,
+            }) else {
+                continue;
+            };
+            let Some(class) = method_class(project, project.function(target)) else {
+                continue;
+            };
+            // An attribute of a project class that names another class's method.
+            let kept_by_other = callee.rsplit_once('.').is_some_and(|(owner, _)| {
+                project.index.is_class(owner)
+                    && owner != class
+                    && !derives_from(project, owner, class, 8)
+                    && !derives_from(project, class, owner, 8)
+            });
+            if kept_by_other
+                && project.index.unalias(callee, ".") != callee
+                && !classes.iter().any(|c| c == class)
+            {
+                classes.push(class.to_string());
+            }
+        }
+    }
+    classes
 }
 
 /// Every function reachable from `starts` through the call graph (the starts included).

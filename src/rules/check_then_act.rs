@@ -29,6 +29,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
         let model = project.model(id);
         for found in &function.check_then_acts {
+            // The object's own state in its constructor or finalizer: no other thread can
+            // reach the object then.
+            if found.via_self && function.runs_unshared() {
+                continue;
+            }
             // An act done by a call: the call whose callee changes the state, if one does.
             let Some(act) = act_of(project, id, found) else {
                 continue;

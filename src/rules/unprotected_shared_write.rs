@@ -13,7 +13,7 @@ use super::shared_state::{
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
-use crate::graph::threads::Concurrency;
+use crate::graph::threads::{Alongside, Concurrency};
 use crate::graph::{FunctionId, Project};
 use crate::model::{Access, Language, Span, StateUse};
 
@@ -289,12 +289,61 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 report((looping, iteration), (changer, change), sides, out);
             }
         }
-        // A public method of the thread's class that the thread does not run: its callers'.
-        let Some(class) = class_of(project.function(started.spawner))
-            .filter(|class| concurrency.shared_classes.contains(*class))
-        else {
-            continue;
-        };
+        // A public method of the thread's class, or of a class whose bound method the thread
+        // runs as a callback, that the thread does not run: its callers'.
+        let spawner_class = class_of(project.function(started.spawner))
+            .filter(|class| concurrency.shared_classes.contains(*class));
+        if let Some(class) = spawner_class {
+            let thread = "on the thread it starts".to_string();
+            let race = PublicMethodsRace {
+                started,
+                class,
+                thread,
+            };
+            race.check(project, &loops, &changes, &mut report, out);
+        }
+        for class in &started.callbacks {
+            let spawner = &project.function(started.spawner).name;
+            let thread = format!("on the thread `{spawner}` starts, which calls it back");
+            let race = PublicMethodsRace {
+                started,
+                class,
+                thread,
+            };
+            race.check(project, &loops, &changes, &mut report, out);
+        }
+    }
+}
+
+/// Uses of a container's state by the functions that use it, without a lock.
+type StateUses<'p> = HashMap<&'p str, Vec<(FunctionId, &'p StateUse)>>;
+
+/// A thread and a class whose object it shares, for [`changed_while_iterated`]: the public
+/// methods of the class that the thread does not run are called on their callers' threads.
+struct PublicMethodsRace<'p> {
+    started: &'p Alongside,
+    class: &'p str,
+    /// How messages name the thread's side.
+    thread: String,
+}
+
+impl PublicMethodsRace<'_> {
+    fn check<'p>(
+        &self,
+        project: &Project,
+        loops: &StateUses<'p>,
+        changes: &StateUses<'p>,
+        report: &mut impl FnMut(
+            (FunctionId, &'p StateUse),
+            (FunctionId, &'p StateUse),
+            [String; 2],
+            &mut Vec<Diagnostic>,
+        ),
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let (started, class) = (self.started, self.class);
+
+        let on_thread = |id: &FunctionId| started.thread.contains(id);
         let outside = |id: &FunctionId| {
             let function = project.function(*id);
             !on_thread(id)
@@ -306,7 +355,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     .next()
                     .is_some_and(|name| !name.starts_with('_'))
         };
-        for (state, iterations) in &loops {
+        for (state, iterations) in loops {
             let Some(changed) = changes.get(state) else {
                 continue;
             };
@@ -328,7 +377,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     continue;
                 };
                 let side = |id: &FunctionId| match on_thread(id) {
-                    true => "on the thread it starts".to_string(),
+                    true => self.thread.clone(),
                     false => "on its callers' threads".to_string(),
                 };
                 let sides = [side(looping), side(changer)];

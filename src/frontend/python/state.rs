@@ -350,6 +350,7 @@ impl<'a> Lowerer<'a> {
             .shared_state(expr)
             .or_else(|| self.aliased_attribute(expr))
             .or_else(|| self.object_attribute(expr))
+            .or_else(|| self.element_state(expr))
             && !(via_self && self.in_constructor())
         {
             let found = StateUse {
@@ -361,6 +362,21 @@ impl<'a> Lowerer<'a> {
             };
             list(&mut self.model.functions[self.current]).push(found);
         }
+    }
+
+    /// `self.subscribers[topic]`: an element of a shared container (a dict of sets, a list of
+    /// lists), as one state for all its elements (`Stream.subscribers[]`), written as the
+    /// source has it. Looping over one element while another thread adds to one is the
+    /// same race as with a flat container.
+    fn element_state(&self, expr: &Expr) -> Option<(String, String, bool)> {
+        let Expr::Subscript(subscript) = expr else {
+            return None;
+        };
+        let (state, _, via_self) = self.shared_state(&subscript.value)?;
+        let written = self
+            .source
+            .get(subscript.range.start().to_usize()..subscript.range.end().to_usize())?;
+        Some((concat(&[&state, "[]"]), written.to_string(), via_self))
     }
 
     /// `conns = self.conns` then `conns[k] = v`: a local that names an attribute of the
