@@ -3,6 +3,7 @@
 //! (`m.lock().unwrap()`, `rw.write()?`, `m.lock().await`). How long each guard is held is
 //! [`super::guards`]'s concern; this module records a hold once its region is known.
 
+use rustc_hash::FxHashMap as HashMap;
 use syn::visit::Visit;
 use syn::{Expr, Pat, Type};
 
@@ -271,21 +272,26 @@ impl Lowerer<'_> {
                 self.semantic.pop_module();
                 continue;
             }
-            for (name, self_type, sig, block) in self.functions_of(std::slice::from_ref(item)) {
+            for (name, self_type, fields, sig, block) in
+                self.functions_of(std::slice::from_ref(item))
+            {
                 if self_type.is_some() {
                     self.file_methods.insert(sig.ident.to_string());
                 }
                 self.file_functions.insert(name.clone());
                 let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
+                let saved_fields = std::mem::replace(&mut self.semantic.impl_fields, fields);
                 self.learn_nested_helpers(&name, block);
                 self.learn_helper(name, sig, block);
                 self.semantic.self_type = saved;
+                self.semantic.impl_fields = saved_fields;
             }
         }
     }
 
     /// The module's free functions and the methods of its `impl` blocks: canonical name, the
-    /// `Self` type of a method, signature and body.
+    /// `Self` type of a method and the types of its parameter-typed fields (see
+    /// `SemanticModel::impl_fields`), signature and body.
     fn functions_of<'i>(&self, items: &'i [syn::Item]) -> Vec<FileFunction<'i>> {
         let module = self.semantic.module();
         let mut functions = Vec::new();
@@ -294,6 +300,7 @@ impl Lowerer<'_> {
                 syn::Item::Fn(function) => functions.push((
                     format!("{module}::{}", function.sig.ident),
                     None,
+                    HashMap::default(),
                     &function.sig,
                     &*function.block,
                 )),
@@ -301,11 +308,13 @@ impl Lowerer<'_> {
                     let Some(self_type) = self.semantic.resolve_type(&imp.self_ty) else {
                         continue;
                     };
+                    let fields = self.semantic.impl_field_types(&imp.self_ty);
                     for member in &imp.items {
                         if let syn::ImplItem::Fn(method) = member {
                             let name = format!("{self_type}::{}", method.sig.ident);
                             let self_type = Some(self_type.clone());
-                            functions.push((name, self_type, &method.sig, &method.block));
+                            let fields = fields.clone();
+                            functions.push((name, self_type, fields, &method.sig, &method.block));
                         }
                     }
                 }
@@ -336,7 +345,7 @@ impl Lowerer<'_> {
         let functions = self.functions_of(items);
         for _ in 0..3 {
             let mut learned = Vec::new();
-            for (name, self_type, sig, block) in &functions {
+            for (name, self_type, _, sig, block) in &functions {
                 let saved = self.semantic.self_type.clone();
                 self.semantic.self_type.clone_from(self_type);
                 let found = self.handed_on_locks(name, sig, block);
@@ -481,10 +490,12 @@ impl Lowerer<'_> {
                 let guard = (kind.clone(), lock, written(&call.receiver));
                 self.guard_functions.insert(name.clone(), guard);
             }
-            let field = match &*call.receiver {
+            // Also an owned guard of a clone (`Arc::clone(&self.0).write_owned()`).
+            let receiver = syntax::cloned_from(&call.receiver);
+            let field = match receiver {
                 Expr::Path(p) if p.path.is_ident("self") => Some(None),
                 Expr::Field(_) => {
-                    let written = written(&call.receiver);
+                    let written = written(receiver);
                     written.strip_prefix("self.").map(|f| Some(f.to_string()))
                 }
                 _ => None,
@@ -858,13 +869,17 @@ impl Lowerer<'_> {
         if !matches!(method.as_str(), "lock" | "read" | "write") {
             return self.other_file_guard_method(call, &method, used);
         }
-        let lock = self.lock_identity(&call.receiver)?;
         let suffix = match used {
             GuardUse::Unwrapped => ".unwrap",
             GuardUse::Awaited => ".await",
             GuardUse::Other => "",
         };
-        (lock.scope != LockScope::Local).then(|| format!("::{method}{suffix}"))
+        match self.lock_identity(&call.receiver) {
+            Some(lock) if lock.scope != LockScope::Local => Some(format!("::{method}{suffix}")),
+            // A lock wrapper of the project (`manager: &Lockable` with `impl Lockable { async
+            // fn write(&self) -> RwLockWriteGuard<..> }` in another module).
+            _ => self.other_file_guard_method(call, &method, used),
+        }
     }
 
     /// `?guard:Type::method` for a method without arguments of a project type that this file
@@ -1210,15 +1225,7 @@ fn returned_value(block: &syn::Block) -> Option<&Expr> {
     for _ in 0..8 {
         expr = match expr {
             Expr::Call(call) if call.args.len() == 1 => {
-                let Expr::Path(func) = &*call.func else {
-                    return Some(expr);
-                };
-                let last = func.path.segments.last()?.ident.to_string();
-                let wraps = matches!(last.as_str(), "Some" | "Ok")
-                    || (last == "new"
-                        && func.path.segments.len() >= 2
-                        && func.path.segments[func.path.segments.len() - 2].ident == "Box");
-                if !wraps {
+                if !syntax::wraps_its_argument(&call.func) {
                     return Some(expr);
                 }
                 &call.args[0]
@@ -1297,7 +1304,13 @@ fn guards_unit(ty: &Type) -> bool {
 }
 
 /// A function of a module (see `Lowerer::functions_of`).
-type FileFunction<'i> = (String, Option<String>, &'i syn::Signature, &'i syn::Block);
+type FileFunction<'i> = (
+    String,
+    Option<String>,
+    HashMap<String, String>,
+    &'i syn::Signature,
+    &'i syn::Block,
+);
 
 /// How a call names its callee: a path (`lookup(..)`, `Node::lookup(..)`) or a method of
 /// `self` (`self.lookup(..)`).

@@ -38,6 +38,12 @@ pub(super) struct SemanticModel<'t> {
     lock_aliases: Vec<HashMap<String, LockName>>,
     /// Struct name → field name → canonical field type.
     fields: HashMap<String, HashMap<String, String>>,
+    /// Struct name → its fields typed by one of its type parameters (`struct Lockable<T>(T)`:
+    /// `0` by the first), with that parameter's position.
+    parameter_fields: HashMap<String, Vec<(String, usize)>>,
+    /// Inside an `impl` block for a generic struct with its arguments written
+    /// (`impl<T> Lockable<Arc<RwLock<T>>>`): the types its parameter-typed fields have there.
+    pub(super) impl_fields: HashMap<String, String>,
     /// Enum variants (`State::Running`) → the types of their fields, by position (tuple
     /// variants) or name (struct variants), for the bindings of a pattern.
     variants: HashMap<String, VariantFields>,
@@ -200,6 +206,39 @@ const WRAPPER_TYPES: &[&str] = &[
     "OnceCell",
     "ManuallyDrop",
 ];
+
+/// The fields of the structs among `items` whose type is one of the struct's type parameters
+/// (`struct Lockable<T>(T)`: `0`, typed by parameter 0).
+fn parameter_fields(items: &[syn::Item]) -> HashMap<String, Vec<(String, usize)>> {
+    let mut out = HashMap::default();
+    for item in items {
+        let syn::Item::Struct(strukt) = item else {
+            continue;
+        };
+        let parameters: Vec<String> = strukt
+            .generics
+            .type_params()
+            .map(|p| p.ident.to_string())
+            .collect();
+        let fields: Vec<(String, usize)> = strukt
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(|(index, field)| {
+                let Type::Path(path) = &field.ty else {
+                    return None;
+                };
+                let name = path.path.get_ident()?.to_string();
+                let position = parameters.iter().position(|p| *p == name)?;
+                Some((field_name(field, index), position))
+            })
+            .collect();
+        if !fields.is_empty() {
+            out.insert(strukt.ident.to_string(), fields);
+        }
+    }
+    out
+}
 
 /// Collections whose element type the model keeps, by the name written, with the position
 /// of the element's generic argument (a map's value comes after its key).
@@ -366,6 +405,8 @@ impl<'t> SemanticModel<'t> {
             shadowed: vec![HashMap::default()],
             lock_aliases: vec![HashMap::default()],
             fields: HashMap::default(),
+            parameter_fields: HashMap::default(),
+            impl_fields: HashMap::default(),
             variants: HashMap::default(),
             guarded: HashMap::default(),
             guarded_parameters: HashMap::default(),
@@ -412,6 +453,7 @@ impl<'t> SemanticModel<'t> {
         self.export_fields(&module, &fields);
         self.export_type_aliases();
         self.fields = fields;
+        self.parameter_fields = parameter_fields(items);
         self.guarded = self.guarded_fields(items);
         self.statics = self.static_types(items);
         // A `static` of a type another crate of the project names (`alvr_common::RwLock`, a
@@ -533,6 +575,9 @@ impl<'t> SemanticModel<'t> {
             self.export_fields(&inner_module, &fields);
             for (name, fields) in fields {
                 self.fields.entry(name).or_insert(fields);
+            }
+            for (name, fields) in parameter_fields(inner_items) {
+                self.parameter_fields.entry(name).or_insert(fields);
             }
             for (name, fields) in self.guarded_fields(inner_items) {
                 self.guarded.entry(name).or_insert(fields);
@@ -1280,7 +1325,14 @@ impl<'t> SemanticModel<'t> {
                 let owner = self.field_owner_type(field, depth)?;
                 let name = member_name(&field.member);
                 match self.fields.get(struct_name(&owner)) {
-                    Some(fields) => fields.get(&name).cloned().map(Returns::One),
+                    Some(fields) => fields
+                        .get(&name)
+                        .or_else(|| {
+                            let own = self.self_type.as_deref() == Some(owner.as_str());
+                            own.then(|| self.impl_fields.get(&name)).flatten()
+                        })
+                        .cloned()
+                        .map(Returns::One),
                     // A struct declared in another file: the field's type is that file's,
                     // named here for the project phase (see [`is_deferred`]).
                     None => Some(Returns::One(format!("{owner}.{name}"))),
@@ -1433,6 +1485,38 @@ impl<'t> SemanticModel<'t> {
             }
         }
         out
+    }
+
+    /// The types the parameter-typed fields of a generic struct have in an `impl` block for
+    /// it with arguments written (see [`Self::impl_fields`]).
+    pub(super) fn impl_field_types(&self, self_ty: &Type) -> HashMap<String, String> {
+        let Type::Path(path) = self_ty else {
+            return HashMap::default();
+        };
+        let Some(last) = path.path.segments.last() else {
+            return HashMap::default();
+        };
+        let (Some(fields), syn::PathArguments::AngleBracketed(args)) = (
+            self.parameter_fields.get(&last.ident.to_string()),
+            &last.arguments,
+        ) else {
+            return HashMap::default();
+        };
+        let arguments: Vec<&Type> = args
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                syn::GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+            .collect();
+        fields
+            .iter()
+            .filter_map(|(field, position)| {
+                let ty = self.resolve_type(arguments.get(*position)?)?;
+                Some((field.clone(), ty))
+            })
+            .collect()
     }
 
     /// The types the lock fields of the file's top-level structs guard.

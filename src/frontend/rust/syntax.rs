@@ -221,16 +221,29 @@ pub(super) fn object_written(expr: &Expr) -> Option<String> {
             object_written(&field.base)?,
             member_name(&field.member)
         )),
-        Expr::Reference(inner) => object_written(&inner.expr),
-        Expr::Paren(inner) => object_written(&inner.expr),
         Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => {
             object_written(&unary.expr)
         }
-        Expr::MethodCall(call)
-            if call.args.is_empty()
-                && matches!(call.method.to_string().as_str(), "clone" | "as_ref") =>
-        {
+        Expr::MethodCall(call) if call.args.is_empty() && call.method == "as_ref" => {
             object_written(&call.receiver)
+        }
+        _ => {
+            let inner = cloned_from(expr);
+            (!std::ptr::eq(inner, expr))
+                .then(|| object_written(inner))
+                .flatten()
+        }
+    }
+}
+
+/// The expression a clone is taken of (`m` in `m.clone()`, `Arc::clone(&m)`, `&m`), or the
+/// expression itself.
+pub(super) fn cloned_from(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Reference(inner) => cloned_from(&inner.expr),
+        Expr::Paren(inner) => cloned_from(&inner.expr),
+        Expr::MethodCall(call) if call.args.is_empty() && call.method == "clone" => {
+            cloned_from(&call.receiver)
         }
         Expr::Call(call) if call.args.len() == 1 => match call.func.as_ref() {
             Expr::Path(path)
@@ -241,11 +254,11 @@ pub(super) fn object_written(expr: &Expr) -> Option<String> {
                     )
                     && path.path.segments[1].ident == "clone" =>
             {
-                object_written(&call.args[0])
+                cloned_from(&call.args[0])
             }
-            _ => None,
+            _ => expr,
         },
-        _ => None,
+        _ => expr,
     }
 }
 
@@ -404,20 +417,18 @@ pub(super) fn block_value(block: &syn::Block) -> Option<&Expr> {
     }
 }
 
-/// Whether a call's function only wraps its one argument (`Some(x)`, `Ok(x)`, `Box::new(x)`).
+/// Whether a call's function only wraps its one argument (`Some(x)`, `Ok(x)`, `Box::new(x)`,
+/// a tuple struct or variant: `ExclusiveGuard(x)`, `Self(x)`): the value holds the argument.
 pub(super) fn wraps_its_argument(func: &Expr) -> bool {
     let Expr::Path(path) = func else {
         return false;
     };
     let names = segment_names(&path.path);
-    matches!(
-        names
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-        ["Some"] | ["Ok"] | [.., "Box", "new"]
-    )
+    match names.as_slice() {
+        [.., owner, last] if owner == "Box" && last == "new" => true,
+        [.., last] => last.starts_with(|c: char| c.is_ascii_uppercase()),
+        [] => false,
+    }
 }
 
 /// Whether an expression builds a new value (`Mutex::new(0)`, `Arc::new(..)`,

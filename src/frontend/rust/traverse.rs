@@ -260,6 +260,8 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             });
         }
         let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
+        let fields = self.semantic.impl_field_types(&item.self_ty);
+        let saved_fields = std::mem::replace(&mut self.semantic.impl_fields, fields);
         self.prefix
             .push(name.unwrap_or_else(|| "<impl>".to_string()));
         self.semantic.push_generics(&item.generics);
@@ -267,6 +269,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.semantic.pop_generics();
         self.prefix.pop();
         self.semantic.self_type = saved;
+        self.semantic.impl_fields = saved_fields;
     }
 
     fn visit_item_trait(&mut self, item: &'ast syn::ItemTrait) {
