@@ -45,6 +45,19 @@ impl<'a> Lowerer<'a> {
                 }
             }
             Expr::Attribute(attr) => {
+                // `self.__class__._instance`, `type(self)._instance`: the class's own
+                // attribute, one for every instance, like a global.
+                if self.is_own_class(&attr.value) {
+                    let class = self.semantic.self_type()?;
+                    let written = self
+                        .source
+                        .get(attr.range.start().to_usize()..attr.range.end().to_usize())?;
+                    return Some((
+                        concat(&[class, ".", attr.attr.id.as_str()]),
+                        written.to_string(),
+                        false,
+                    ));
+                }
                 let Expr::Name(base) = attr.value.as_ref() else {
                     return None;
                 };
@@ -88,6 +101,42 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// Whether an expression is a thread-local object: a `threading.local()`, or an object of
+    /// a class of the file derived from it.
+    fn is_thread_local(&self, expr: &Expr) -> bool {
+        const THREAD_LOCAL: [&str; 2] = ["threading.local", "_threading_local.local"];
+        let Some(Returns::One(ty)) = self.semantic.type_of(expr) else {
+            return false;
+        };
+        THREAD_LOCAL.contains(&ty.as_str())
+            || self
+                .semantic
+                .library_base_among(&ty, |base| THREAD_LOCAL.contains(&base))
+                .is_some()
+    }
+
+    /// Whether an expression is the class of the method's own object: `self.__class__`,
+    /// `type(self)`.
+    fn is_own_class(&self, expr: &Expr) -> bool {
+        let Some(self_name) = self
+            .semantic
+            .method_scope()
+            .and_then(|scope| scope.self_name.as_deref())
+        else {
+            return false;
+        };
+        let is_self = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == self_name);
+        match expr {
+            Expr::Attribute(attr) => attr.attr.id.as_str() == "__class__" && is_self(&attr.value),
+            Expr::Call(call) => {
+                matches!(call.func.as_ref(), Expr::Name(f) if f.id.as_str() == "type")
+                    && call.arguments.keywords.is_empty()
+                    && matches!(&*call.arguments.args, [only] if is_self(only))
+            }
+            _ => false,
+        }
+    }
+
     /// [`Self::shared_state`], and for writes also an attribute of an object kept in an
     /// attribute (`self.index.counter += n`): the object is shared with `self`.
     fn shared_state_written(&self, target: &Expr) -> Option<(String, String, bool)> {
@@ -102,6 +151,10 @@ impl<'a> Lowerer<'a> {
         let nested = attr.value.is_attribute_expr();
         let on_self = matches!(root, Expr::Name(base) if base.id.as_str() == self_name);
         (nested && on_self).then_some(())?;
+        // An attribute of a thread-local object (`self.local.count`): each thread's own.
+        if self.is_thread_local(&attr.value) {
+            return None;
+        }
         // Named after the owner, not the inner object's type: `Indexer.index.counter` and
         // `Loader.index.counter` are different state even if both indexes are `Index`es.
         let Some(Returns::One(owner)) = self.semantic.type_of(root) else {

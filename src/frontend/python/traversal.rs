@@ -132,7 +132,11 @@ impl<'a> Lowerer<'a> {
             Some(self.current),
         ));
         self.model.functions[index].parameters = self.parameters(def, in_class);
-        let public = !def.name.id.as_str().starts_with('_');
+        // Public: also the special methods (`__init__`, `__call__`), which the class's users
+        // run through its syntax.
+        let defined = def.name.id.as_str();
+        let public = !defined.starts_with('_')
+            || (defined.len() > 4 && defined.starts_with("__") && defined.ends_with("__"));
         let class_contract = in_class
             && public
             && self
@@ -868,10 +872,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 visitor::walk_stmt(self, stmt);
             }
             Stmt::If(branch) => {
-                if !self.in_constructor() {
-                    self.check_then_act(branch);
-                    self.state_checks(&branch.test, span(stmt));
-                }
+                // Also in a constructor: its object's own state is left out by the rule, not
+                // its class's or module's (`if self.__class__._loop is None:`).
+                self.check_then_act(branch);
+                self.state_checks(&branch.test, span(stmt));
                 self.visit_condition(&branch.test);
                 let first = self.formula(&branch.test);
                 self.enter_branch(first.clone(), &branch.test, true);
