@@ -861,7 +861,19 @@ impl<'a> Project<'a> {
             .get_or_init(|| petgraph::algo::tarjan_scc(&self.graph))
     }
 
-    /// The resolved calls of a function.
+    /// The calls of a function that reach a project function: position, call and callee.
+    pub fn resolved_calls(
+        &self,
+        id: FunctionId,
+    ) -> impl Iterator<Item = (usize, &'a Call, FunctionId)> + '_ {
+        let calls = &self.function(id).calls;
+        calls.iter().enumerate().filter_map(move |(call, c)| {
+            let target = self.target(CallSite { caller: id, call })?;
+            Some((call, c, target))
+        })
+    }
+
+    /// The call sites that call a function.
     pub fn call_sites_to(&self, id: FunctionId) -> impl Iterator<Item = CallSite> + '_ {
         self.graph
             .edges_directed(self.node(id), petgraph::Direction::Incoming)

@@ -197,21 +197,14 @@ impl Concurrency {
                 }
                 if !entry.repeated && reached.len() <= MAX_ALONGSIDE {
                     let after = entry.span.end;
-                    let later_calls = function
-                        .calls
-                        .iter()
-                        .enumerate()
+                    let later_calls = project
+                        .resolved_calls(id)
                         // Not the calls of the closure the thread runs (when it runs one).
-                        .filter(|(_, c)| {
+                        .filter(|(_, c, _)| {
                             c.span.start > after
                                 && (entry.closure == 0 || c.closure != entry.closure)
                         })
-                        .filter_map(|(index, _)| {
-                            project.target(CallSite {
-                                caller: id,
-                                call: index,
-                            })
-                        })
+                        .map(|(_, _, target)| target)
                         .collect();
                     let spawner_side = reachable(project, later_calls);
                     if spawner_side.len() <= MAX_ALONGSIDE {
@@ -358,14 +351,8 @@ fn method_class<'f>(project: &Project, function: &'f Function) -> Option<&'f str
 fn callback_classes(project: &Project, thread: &HashSet<FunctionId>) -> Vec<String> {
     let mut classes: Vec<String> = Vec::new();
     for &id in thread {
-        for (index, call) in project.function(id).calls.iter().enumerate() {
+        for (_, call, target) in project.resolved_calls(id) {
             let Some(callee) = call.callee.as_deref() else {
-                continue;
-            };
-            let Some(target) = project.target(CallSite {
-                caller: id,
-                call: index,
-            }) else {
                 continue;
             };
             let Some(class) = method_class(project, project.function(target)) else {
@@ -402,12 +389,7 @@ fn reachable(project: &Project, starts: Vec<FunctionId>) -> HashSet<FunctionId> 
         if !project.function(id).decorators.is_empty() {
             queue.extend(decorator_wrappers(project, id, project.model(id).language));
         }
-        for index in 0..project.function(id).calls.len() {
-            queue.extend(project.target(CallSite {
-                caller: id,
-                call: index,
-            }));
-        }
+        queue.extend(project.resolved_calls(id).map(|(_, _, target)| target));
     }
     seen
 }

@@ -4,7 +4,6 @@
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
-use crate::graph::CallSite;
 use crate::knowledge::Knowledge;
 use crate::model::{Call, FileModel, Language, ResultUse};
 
@@ -51,21 +50,15 @@ fn wraps_future(call: &Call, argument: Option<&Call>) -> bool {
 /// dropping its result drops the task.
 fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
-    for (id, function) in project.functions() {
+    for (id, _) in project.functions() {
         let model = project.model(id);
         if model.language != Language::Python {
             continue;
         }
-        for (index, call) in function.calls.iter().enumerate() {
+        for (_, call, target) in project.resolved_calls(id) {
             if !matches!(call.result, ResultUse::Discarded | ResultUse::Bound(_)) {
                 continue;
             }
-            let Some(target) = project.target(CallSite {
-                caller: id,
-                call: index,
-            }) else {
-                continue;
-            };
             let wrapper = project.function(target);
             if project.index.returned_type(&wrapper.canonical) != Some("asyncio.Task")
                 // A wrapper that stores the task (`self._tasks.add(task)`) keeps it alive.
