@@ -71,7 +71,8 @@ pub enum ResultUse {
     /// Used in an expression, returned, passed on, stored…
     #[default]
     Used,
-    /// An expression statement: the result is thrown away.
+    /// An expression statement: the result is thrown away. Rust: also `let _ = f();`, and
+    /// `let _id = f();` with `_id` never named again (not a guard, which holds its lock).
     Discarded,
     /// Assigned to a plain local name (`c = fetch()`).
     Bound(Box<str>),

@@ -7,7 +7,7 @@ use syn::visit::Visit;
 use super::Lowerer;
 use super::guards::Temporaries;
 use super::semantic::is_deferred;
-use super::syntax::{OwnMethodCalls, bound_name, expr_start, names_path, written};
+use super::syntax::{OwnMethodCalls, bound_name, expr_start, names_path, tokens_name, written};
 use crate::knowledge::Returns;
 use crate::model::{Access, ActKind, CheckThenAct, Span, StateWrite};
 
@@ -330,15 +330,6 @@ fn stmt_names(stmt: &syn::Stmt, local: &str) -> bool {
         syn::Stmt::Macro(mac) => tokens_name(mac.mac.tokens.clone(), local),
         syn::Stmt::Item(_) => false,
     }
-}
-
-/// Whether a macro's tokens mention an identifier (in any group).
-fn tokens_name(tokens: proc_macro2::TokenStream, name: &str) -> bool {
-    tokens.into_iter().any(|token| match token {
-        proc_macro2::TokenTree::Ident(ident) => ident == name,
-        proc_macro2::TokenTree::Group(group) => tokens_name(group.stream(), name),
-        _ => false,
-    })
 }
 
 /// Whether a local is used other than as the receiver of a method call of the block's own code

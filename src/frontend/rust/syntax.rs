@@ -262,6 +262,15 @@ pub(super) fn cloned_from(expr: &Expr) -> &Expr {
     }
 }
 
+/// Whether tokens mention an identifier (in any group): a macro's arguments, a statement.
+pub(super) fn tokens_name(tokens: proc_macro2::TokenStream, name: &str) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == name,
+        proc_macro2::TokenTree::Group(group) => tokens_name(group.stream(), name),
+        _ => false,
+    })
+}
+
 /// The `.await` points of statements, not counting closures, async blocks and items (they run
 /// at another time).
 pub(super) fn awaits_in(stmts: &[syn::Stmt]) -> Vec<Span> {

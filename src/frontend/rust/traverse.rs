@@ -311,6 +311,16 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             self.guards_at(&block.stmts, i, end, &moves, &mut bound_guards);
             self.split_update(&block.stmts[i], &mut reads_under_lock);
             self.stale_atomic_result(&block.stmts, i);
+            // (Not a guard: `let _guard = m.lock();` holds the lock to the block's end.)
+            if let Some(end) = unused_binding_call(&block.stmts, i)
+                && let syn::Stmt::Local(local) = &block.stmts[i]
+                && local
+                    .init
+                    .as_ref()
+                    .is_none_or(|init| self.bound_guard_call(&init.expr).is_none())
+            {
+                self.discarded_call_end = Some(end);
+            }
             self.visit_stmt(&block.stmts[i]);
         }
         // `let wfm = { let m = ..; m.wfm.clone() };`: the value's type, while the block's own
@@ -724,6 +734,29 @@ fn expects_panic(attrs: &[syn::Attribute]) -> bool {
 
 /// Whether attributes allow a dropped future (`#[allow(clippy::let_underscore_future)]`,
 /// `#[allow(unused_must_use)]`).
+/// `let _id = services.create(..);` with `_id` never named again: the value is dropped at the
+/// end of the block unused, as `let _ = ..` drops it at once; a future in it never runs.
+fn unused_binding_call(stmts: &[syn::Stmt], i: usize) -> Option<usize> {
+    let syn::Stmt::Local(local) = &stmts[i] else {
+        return None;
+    };
+    let (syn::Pat::Ident(binding), Some(init)) = (&local.pat, &local.init) else {
+        return None;
+    };
+    let name = binding.ident.to_string();
+    let unused = name.len() > 1 && name.starts_with('_') && binding.subpat.is_none();
+    if !unused || allows_dropped_future(&local.attrs) {
+        return None;
+    }
+    let named_later = stmts[i + 1..]
+        .iter()
+        .any(|stmt| super::syntax::tokens_name(stmt.to_token_stream(), &name));
+    if named_later {
+        return None;
+    }
+    call_end(&init.expr)
+}
+
 fn allows_dropped_future(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|attr| {
         attr.path().is_ident("allow") && {
