@@ -75,6 +75,9 @@ pub struct SymbolIndex<'a> {
 /// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
 const MAX_RESOLUTION_STEPS: usize = 12;
 
+/// How many names the resolution of one name may try in all (see [`SymbolIndex::search`]).
+const MAX_SEARCH_WORK: usize = 256;
+
 /// How many typed objects a type lookup goes through (`a.b.c.lock`: `b`, then `c`).
 const MAX_TYPED_OWNERS: usize = 3;
 
@@ -535,23 +538,34 @@ impl<'a> SymbolIndex<'a> {
     /// The function a canonical name designates: directly, as a class's constructor, as a
     /// method inherited from a base, or through a re-export.
     pub fn resolve(&self, name: &str, separator: &str) -> Option<FunctionId> {
-        self.search(name, separator, MAX_RESOLUTION_STEPS)
+        let work = std::cell::Cell::new(MAX_SEARCH_WORK);
+        self.search(name, separator, MAX_RESOLUTION_STEPS, &work)
     }
 
-    /// [`Self::resolve`] within `steps` steps (aliases, bases and star-imports followed).
-    fn search(&self, name: &str, separator: &str, steps: usize) -> Option<FunctionId> {
+    /// [`Self::resolve`] within `steps` steps (aliases, bases and star-imports followed) and
+    /// `work` names tried in all.
+    fn search(
+        &self,
+        name: &str,
+        separator: &str,
+        steps: usize,
+        work: &std::cell::Cell<usize>,
+    ) -> Option<FunctionId> {
         if let Some(id) = self.functions.get(name) {
             return Some(*id);
         }
         let steps = steps.checked_sub(1)?;
+        // Glob re-exports that import each other and traits implemented by many types branch
+        // at every step: the whole search of one name is bounded, whatever its shape.
+        work.set(work.get().checked_sub(1)?);
         if separator == "." && self.classes.contains_key(name) {
-            return self.search(&concat(&[name, ".__init__"]), separator, steps);
+            return self.search(&concat(&[name, ".__init__"]), separator, steps, work);
         }
         if let Some((owner, member)) = rsplit_separator(name, separator)
             && let Some(bases) = self.classes.get(owner)
         {
             let inherited = bases.iter().find_map(|base| {
-                self.search(&concat(&[base, separator, member]), separator, steps)
+                self.search(&concat(&[base, separator, member]), separator, steps, work)
             });
             if inherited.is_some() {
                 return inherited;
@@ -594,12 +608,12 @@ impl<'a> SymbolIndex<'a> {
         while let Some(position) = rfind_separator(&name[..end], separator) {
             let prefix = &name[..end];
             if let Some(target) = self.aliases.get(prefix) {
-                return self.search(&concat(&[target, &name[end..]]), separator, steps);
+                return self.search(&concat(&[target, &name[end..]]), separator, steps, work);
             }
             end = position;
         }
         if let Some(target) = self.aliases.get(&name[..end]) {
-            return self.search(&concat(&[target, &name[end..]]), separator, steps);
+            return self.search(&concat(&[target, &name[end..]]), separator, steps, work);
         }
         let (owner, member) = rsplit_separator(name, separator)?;
         // A name a module re-exports with a glob (`dagger_sdk::connect` after `pub use
@@ -622,7 +636,7 @@ impl<'a> SymbolIndex<'a> {
                     };
                     let found = sources.iter().find_map(|source| {
                         let inner = concat(&[source, &name[position..]]);
-                        self.search(&inner, separator, budget)
+                        self.search(&inner, separator, budget, work)
                     });
                     if found.is_some() {
                         return found;
@@ -634,7 +648,7 @@ impl<'a> SymbolIndex<'a> {
         // A method of an object whose type another file tells: `relay::service::Service.probe
         // ::find` (a field of a struct declared elsewhere), `shop.jobs.put`.
         let ty = self.type_of(owner, separator)?;
-        self.search(&concat(&[ty, separator, member]), separator, steps)
+        self.search(&concat(&[ty, separator, member]), separator, steps, work)
     }
 }
 
@@ -1065,6 +1079,32 @@ mod tests {
         assert_eq!(found("shop.Child.save"), Some(2));
         assert_eq!(found("shop.impl.Child"), Some(3));
         assert_eq!(found("shop.missing"), None);
+    }
+
+    #[test]
+    fn modules_that_glob_import_each_other_resolve_in_bounded_work() {
+        // Twelve modules, each `pub use super::mN::*;` of every other: a name none defines
+        // would branch twelve ways at each of the twelve steps.
+        let models: Vec<FileModel> = (0..12)
+            .map(|n| {
+                let module = format!("svc::m{n}");
+                let mut model =
+                    FileModel::new(format!("m{n}.rs").into(), Language::Rust, module.clone());
+                model.functions.push(function(&format!("{module}::own")));
+                for other in (0..12).filter(|o| *o != n) {
+                    model
+                        .aliases
+                        .push((format!("{module}::*"), format!("svc::m{other}")));
+                }
+                model
+            })
+            .collect();
+        let refs: Vec<&FileModel> = models.iter().collect();
+        let index = SymbolIndex::new(&refs);
+        let started = std::time::Instant::now();
+        assert_eq!(index.resolve("svc::m0::Missing::go", "::"), None);
+        assert!(index.resolve("svc::m0::own", "::").is_some());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
