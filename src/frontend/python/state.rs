@@ -49,9 +49,7 @@ impl<'a> Lowerer<'a> {
                 // attribute, one for every instance, like a global.
                 if self.is_own_class(&attr.value) {
                     let class = self.semantic.self_type()?;
-                    let written = self
-                        .source
-                        .get(attr.range.start().to_usize()..attr.range.end().to_usize())?;
+                    let written = self.source.get(span(expr))?;
                     return Some((
                         concat(&[class, ".", attr.attr.id.as_str()]),
                         written.to_string(),
@@ -426,9 +424,7 @@ impl<'a> Lowerer<'a> {
             return None;
         };
         let (state, _, via_self) = self.shared_state(&subscript.value)?;
-        let written = self
-            .source
-            .get(subscript.range.start().to_usize()..subscript.range.end().to_usize())?;
+        let written = self.source.get(span(expr))?;
         Some((concat(&[&state, "[]"]), written.to_string(), via_self))
     }
 
