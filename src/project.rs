@@ -35,6 +35,9 @@ struct CrateInfo {
     edition: u16,
     /// Edition 2015 only: see [`ModuleName::extern_crates`].
     extern_crates: std::sync::Arc<[String]>,
+    /// The library's root file, relative to `root`, when `[lib] path` moves it from
+    /// `src/lib.rs` (`path = "mod.rs"`): its directory holds the crate's modules.
+    lib_path: Option<PathBuf>,
 }
 
 /// Computes module names, caching the file-system lookups they need.
@@ -70,22 +73,27 @@ impl Layout {
         };
         let relative = path.strip_prefix(&info.root).unwrap_or(path);
         let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
-        let module = match parts.as_slice() {
-            ["src", "lib.rs" | "main.rs"] => info.name.clone(),
-            ["src", "bin", ..] | ["tests" | "examples" | "benches", ..] | ["build.rs"] => stem,
-            ["src", rest @ ..] => {
-                let mut segments: Vec<String> = rest
-                    .iter()
-                    .map(|s| s.trim_end_matches(".rs").to_string())
-                    .collect();
-                if segments.last().is_some_and(|s| s == "mod") {
-                    segments.pop();
-                }
-                std::iter::once(info.name.clone())
-                    .chain(segments)
-                    .collect::<Vec<_>>()
-                    .join("::")
+        // Modules of a library whose root `[lib] path` moves (`path = "mod.rs"`), not the
+        // crate's tests, examples, benchmarks or build script.
+        let lib_module: Option<Vec<&str>> = info
+            .lib_path
+            .as_deref()
+            .and_then(|lib| relative.strip_prefix(lib.parent()?).ok())
+            .filter(|_| {
+                !matches!(
+                    parts.as_slice(),
+                    ["src", "bin", ..] | ["tests" | "examples" | "benches", ..] | ["build.rs"]
+                )
+            })
+            .map(|rest| rest.iter().filter_map(|p| p.to_str()).collect());
+        let module = match (parts.as_slice(), lib_module) {
+            _ if info.lib_path.as_deref() == Some(relative) => info.name.clone(),
+            (_, Some(rest)) => module_path(&info.name, &rest),
+            (["src", "lib.rs" | "main.rs"], None) => info.name.clone(),
+            (["src", "bin", ..] | ["tests" | "examples" | "benches", ..] | ["build.rs"], None) => {
+                stem
             }
+            (["src", rest @ ..], None) => module_path(&info.name, rest),
             _ => stem,
         };
         ModuleName {
@@ -104,12 +112,7 @@ impl Layout {
         }
         let manifest = dir.join("Cargo.toml");
         let found = if manifest.is_file() {
-            read_manifest(&manifest).map(|(name, edition, extern_crates)| CrateInfo {
-                root: dir.to_path_buf(),
-                name,
-                edition,
-                extern_crates,
-            })
+            read_manifest(&manifest, dir)
         } else {
             None
         };
@@ -126,7 +129,23 @@ impl Layout {
 /// of a manifest with a `[package]`. Read with `cargo_toml`, which knows every key Cargo
 /// accepts, including values inherited from the workspace (`edition.workspace = true`): the
 /// edition then comes from the workspace's `[workspace.package]`.
-fn read_manifest(path: &Path) -> Option<(String, u16, std::sync::Arc<[String]>)> {
+/// The module a file of a crate's module tree names: the crate, then the file's directories
+/// and stem below the tree's root (`mod.rs` names its directory).
+fn module_path(crate_name: &str, below_root: &[&str]) -> String {
+    let mut segments: Vec<&str> = below_root
+        .iter()
+        .map(|s| s.trim_end_matches(".rs"))
+        .collect();
+    if segments.last() == Some(&"mod") {
+        segments.pop();
+    }
+    std::iter::once(crate_name)
+        .chain(segments)
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+fn read_manifest(path: &Path, root: &Path) -> Option<CrateInfo> {
     let manifest = parse_manifest(path)?;
     let dependencies: Vec<String> = manifest
         .dependencies
@@ -137,11 +156,16 @@ fn read_manifest(path: &Path) -> Option<(String, u16, std::sync::Arc<[String]>)>
         .map(|name| name.replace('-', "_"))
         .collect();
     let package = manifest.package?;
-    let name = manifest
-        .lib
-        .and_then(|lib| lib.name)
-        .unwrap_or(package.name)
-        .replace('-', "_");
+    let lib = manifest.lib.unwrap_or_default();
+    let lib_path = lib
+        .path
+        .map(|path| {
+            let path = Path::new(&path);
+            let normal = |c: &std::path::Component| *c != std::path::Component::CurDir;
+            path.components().filter(normal).collect::<PathBuf>()
+        })
+        .filter(|path| path != Path::new("src/lib.rs"));
+    let name = lib.name.unwrap_or(package.name).replace('-', "_");
     let edition = match package.edition {
         cargo_toml::Inheritable::Set(edition) => edition as u16,
         cargo_toml::Inheritable::Inherited => {
@@ -162,7 +186,13 @@ fn read_manifest(path: &Path) -> Option<(String, u16, std::sync::Arc<[String]>)>
         2015 => dependencies.into(),
         _ => Default::default(),
     };
-    Some((name, edition, extern_crates))
+    Some(CrateInfo {
+        root: root.to_path_buf(),
+        name,
+        edition,
+        extern_crates,
+        lib_path,
+    })
 }
 
 /// How many directories above a member a workspace root is looked for.
@@ -332,6 +362,25 @@ mod tests {
         .unwrap();
         let engine = layout.module_of(&root.join("ws/crates/engine/src/lib.rs"), Language::Rust);
         assert_eq!((engine.path.as_str(), engine.edition), ("ws_engine", 2024));
+    }
+
+    #[test]
+    fn a_library_root_moved_by_lib_path_roots_the_module_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("service");
+        std::fs::create_dir_all(root.join("rooms/short")).unwrap();
+        std::fs::create_dir_all(root.join("tests")).unwrap();
+        let manifest = "[package]\nname = \"chat-service\"\n\n[lib]\npath = \"./mod.rs\"\n";
+        std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
+        let layout = Layout::default();
+        let name = |file: &str| layout.module_of(&root.join(file), Language::Rust).path;
+        assert_eq!(name("mod.rs"), "chat_service");
+        assert_eq!(name("admin.rs"), "chat_service::admin");
+        assert_eq!(name("rooms/mod.rs"), "chat_service::rooms");
+        assert_eq!(name("rooms/short/mod.rs"), "chat_service::rooms::short");
+        // Cargo's own targets keep their names.
+        assert_eq!(name("tests/smoke.rs"), "smoke");
+        assert_eq!(name("build.rs"), "build");
     }
 
     #[test]

@@ -231,12 +231,18 @@ impl<'a> SymbolIndex<'a> {
                 .get(self.unalias(function, separator).as_ref())
                 .copied();
         }
-        // A field of a Rust struct reached by a re-exported name (`relay::Service.probe`).
+        // A field of a Rust struct reached by a re-exported name (`relay::Service.probe`), or
+        // of a field of one (`app::Services.rooms.short`: the `short` of `rooms`' type).
         if separator == "::"
             && let Some((owner, field)) = name.rsplit_once('.')
         {
             let owner = self.unalias(owner, separator);
-            return self.own_type(&concat(&[&owner, ".", field]), separator);
+            let direct = self.own_type(&concat(&[&owner, ".", field]), separator);
+            if direct.is_some() || !owner.contains('.') {
+                return direct;
+            }
+            let ty = self.type_within(&owner, separator, owners.checked_sub(1)?)?;
+            return self.own_type(&concat(&[ty, ".", field]), separator);
         }
         let name = self.unalias(name, separator);
         if let Some(ty) = self.own_type(&name, separator) {

@@ -1322,8 +1322,17 @@ impl<'t> SemanticModel<'t> {
                 Returns::Tuple(_) => None,
             },
             Expr::Field(field) => {
-                let owner = self.field_owner_type(field, depth)?;
                 let name = member_name(&field.member);
+                let Some(owner) = self.field_owner_type(field, depth) else {
+                    // A field of a field of a struct declared in another file
+                    // (`services.rooms.short`): named for the project phase too (not a field
+                    // of what a call returns, which the project phase types by other means).
+                    let base = match self.type_within(&field.base, depth)? {
+                        Returns::One(ty) if is_deferred(&ty) && !ty.contains(RESULT) => ty,
+                        _ => return None,
+                    };
+                    return Some(Returns::One(format!("{base}.{name}")));
+                };
                 match self.fields.get(struct_name(&owner)) {
                     Some(fields) => fields
                         .get(&name)
