@@ -35,7 +35,7 @@ pub(super) struct SemanticModel<'t> {
     /// store.lock().unwrap();` is a second `store`), scoped like `locals`.
     shadowed: Vec<HashMap<String, u32>>,
     /// Locals that name another lock (`let m2 = Arc::clone(&m)`), scoped like `locals`.
-    lock_aliases: Vec<HashMap<String, LockName>>,
+    lock_aliases: Vec<HashMap<String, Option<LockName>>>,
     /// Struct name → field name → canonical field type.
     fields: HashMap<String, HashMap<String, String>>,
     /// Struct name → its fields typed by one of its type parameters (`struct Lockable<T>(T)`:
@@ -696,7 +696,11 @@ impl<'t> SemanticModel<'t> {
 
     /// The lock a local names (`let m2 = Arc::clone(&m)`), innermost binding first.
     pub(super) fn lock_alias(&self, name: &str) -> Option<&LockName> {
-        self.lock_aliases.iter().rev().find_map(|a| a.get(name))
+        self.lock_aliases
+            .iter()
+            .rev()
+            .find_map(|a| a.get(name))
+            .and_then(Option::as_ref)
     }
 
     /// Records that a local of the current block names a lock.
@@ -704,7 +708,7 @@ impl<'t> SemanticModel<'t> {
         self.lock_aliases
             .last_mut()
             .expect("a local scope")
-            .insert(name, lock);
+            .insert(name, Some(lock));
     }
 
     pub(super) fn lookup_symbol(&self, name: &str) -> Option<&String> {
@@ -859,6 +863,13 @@ impl<'t> SemanticModel<'t> {
     }
 
     pub(super) fn bind_local(&mut self, name: String, ty: Option<Returns>) {
+        // A new binding of a name that named a lock is another object (`Inited(store) =>`
+        // inside `let store = self.store.clone();`), unless it is bound to the lock again.
+        if self.lock_alias(&name).is_some()
+            && let Some(aliases) = self.lock_aliases.last_mut()
+        {
+            aliases.insert(name.clone(), None);
+        }
         self.locals
             .last_mut()
             .expect("a local scope")

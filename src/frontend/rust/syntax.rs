@@ -70,6 +70,20 @@ pub(super) fn bound_name(pat: &Pat) -> Option<String> {
     }
 }
 
+/// Every name a pattern binds (`Inited(store)`, `(a, Some(b))`).
+pub(super) fn bound_names(pat: &Pat) -> Vec<String> {
+    struct Names(Vec<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_pat_ident(&mut self, ident: &'ast syn::PatIdent) {
+            self.0.push(ident.ident.to_string());
+            visit::visit_pat_ident(self, ident);
+        }
+    }
+    let mut names = Names(Vec::new());
+    names.visit_pat(pat);
+    names.0
+}
+
 /// Whether an expression mentions the path written `written` (`COUNT` in `COUNT + 1`).
 pub(super) fn names_path(expr: &Expr, written_path: &str) -> bool {
     struct Finder<'w>(&'w str, bool);

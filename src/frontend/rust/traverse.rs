@@ -11,7 +11,7 @@ use syn::{Expr, Type};
 use super::Lowerer;
 use super::guards::BlockMoves;
 use super::loops::{branches, spins_on_lock};
-use super::syntax::{bound_name, byte_span, expr_start};
+use super::syntax::{bound_name, bound_names, byte_span, expr_start};
 use super::threads::{HandedOver, async_block_key, closure_key};
 use crate::knowledge::Returns;
 use crate::model::{Class, Context, Function, FunctionKind, Span};
@@ -451,6 +451,10 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     fn visit_expr_let(&mut self, expr: &'ast syn::ExprLet) {
         self.visit_expr(&expr.expr);
         let ty = self.semantic.type_of(&expr.expr);
+        // `if let Some(store) = ..` inside a `store`'s scope binds another object.
+        for name in bound_names(&expr.pat) {
+            self.semantic.shadow(&name);
+        }
         self.semantic.bind_pattern(&expr.pat, ty);
     }
 
@@ -463,6 +467,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         // Each arm's bindings, typed by the scrutinee or the variant they destructure.
         for arm in &expr.arms {
             self.semantic.push_locals();
+            for name in bound_names(&arm.pat) {
+                self.semantic.shadow(&name);
+            }
             self.semantic.bind_pattern(&arm.pat, ty.clone());
             visit::visit_arm(self, arm);
             self.semantic.pop_locals();
