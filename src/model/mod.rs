@@ -692,11 +692,13 @@ impl Function {
     }
 
     /// Code that runs while no other thread can reach the object: a constructor (nothing is
-    /// shared yet) or a Python finalizer, `__del__`, which runs once no reference is left (a
-    /// thread that still uses the object holds one).
+    /// shared yet), a Python finalizer, `__del__`, which runs once no reference is left (a
+    /// thread that still uses the object holds one), or `__setstate__`, which sets up an
+    /// object `pickle` or `copy` has just made.
     pub fn runs_unshared(&self) -> bool {
         let python = !self.canonical.contains("::");
-        self.is_constructor() || (python && self.name.rsplit('.').next() == Some("__del__"))
+        let name = self.name.rsplit('.').next();
+        self.is_constructor() || (python && matches!(name, Some("__del__" | "__setstate__")))
     }
 
     /// A function region with no facts yet.
