@@ -53,6 +53,82 @@ pub struct Alongside {
     pub callbacks: Vec<String>,
 }
 
+/// The callables the project's calls pass to its functions (`start_daemon(self.loop)` gives
+/// `start_daemon` the method `loop`; see [`crate::model::PassedObject`]), for the functions
+/// that start a thread on a parameter (see [`crate::model::ThreadEntry::parameter`]).
+#[derive(Default)]
+struct PassedCallables<'p> {
+    /// Per callee: the position (counting `self`), the keyword's key, and the callable.
+    by_callee: HashMap<FunctionId, Vec<(u32, u32, &'p str)>>,
+    /// A parameter the project names (`app.Base.create_worker.action`, see
+    /// [`crate::model::ParameterAttribute`]): its function, position and key, through which a
+    /// callable is passed on (`def create_worker(self, action): return Worker(action)`).
+    parameters: HashMap<&'p str, (&'p str, u32, u32)>,
+}
+
+/// How many functions a callable may be passed on through before the one that starts it.
+const MAX_PASSED_ON_CALLABLES: usize = 3;
+
+impl<'p> PassedCallables<'p> {
+    fn new(project: &Project<'p>) -> PassedCallables<'p> {
+        let mut passed = PassedCallables::default();
+        let starts_parameter = project.functions().any(|(_, function)| {
+            function
+                .thread_entries
+                .iter()
+                .any(|e| e.parameter.is_some())
+        });
+        if !starts_parameter {
+            return passed;
+        }
+        for model in &project.models {
+            let separator = model.language.path_separator();
+            for object in &model.passed_objects {
+                if object.kind != crate::model::Passed::Named {
+                    continue;
+                }
+                if let Some(callee) = project.index.resolve(&object.callee, separator) {
+                    let entry = (object.position, object.keyword, object.ty.as_str());
+                    passed.by_callee.entry(callee).or_default().push(entry);
+                }
+            }
+            for given in &model.parameter_attributes {
+                let slot = (given.method.as_str(), given.position, given.keyword);
+                passed.parameters.insert(given.attribute.as_str(), slot);
+            }
+        }
+        passed
+    }
+
+    /// What the callers of `callee` pass at `position` or by the keyword `keyword`, following
+    /// a caller's own parameter to what its callers pass there.
+    fn at(&self, project: &Project<'p>, callee: FunctionId, slot: (u32, u32)) -> Vec<&'p str> {
+        let mut found = Vec::new();
+        let mut pending = vec![(callee, slot, MAX_PASSED_ON_CALLABLES)];
+        let mut seen: HashSet<(FunctionId, (u32, u32))> = HashSet::default();
+        while let Some((callee, (position, keyword), depth)) = pending.pop() {
+            if !seen.insert((callee, (position, keyword))) {
+                continue;
+            }
+            let given = self.by_callee.get(&callee).into_iter().flatten();
+            for &(p, k, callable) in given {
+                if !((p != u32::MAX && p == position) || (k != u32::MAX && k == keyword)) {
+                    continue;
+                }
+                match self.parameters.get(callable) {
+                    Some(&(method, p, k)) if depth > 0 => {
+                        if let Some(outer) = project.index.resolve(method, ".") {
+                            pending.push((outer, (p, k), depth - 1));
+                        }
+                    }
+                    _ => found.push(callable),
+                }
+            }
+        }
+        found
+    }
+}
+
 /// Reachable sets larger than this are not kept for [`Alongside`] (memory on huge projects).
 const MAX_ALONGSIDE: usize = 4096;
 
@@ -65,6 +141,7 @@ impl Concurrency {
                 concurrency.fork_hooks.extend(resolved);
             }
         }
+        let passed = PassedCallables::new(project);
         // How many instances may run at once, per function (2 means "several").
         let mut instances: HashMap<FunctionId, u8> = HashMap::default();
         // Shared classes whose methods many threads run at once (a pool, a loop of starts).
@@ -79,7 +156,7 @@ impl Concurrency {
                 {
                     continue;
                 }
-                let weight = if entry.repeated { 2 } else { 1 };
+                let weight: u8 = if entry.repeated { 2 } else { 1 };
                 let mut starts = Vec::new();
                 let mut handed = (entry.closure == 0 && entry.function.is_none())
                     .then(|| entry.shared_arguments.to_vec());
@@ -94,14 +171,26 @@ impl Concurrency {
                         derives_from(project, class, "threading.Thread", 8)
                     })
                 };
-                if let Some(target) = &entry.target
-                    && (!entry.if_thread_subclass || is_thread(target))
-                    && let Some(started) = project
-                        .index
-                        .resolve(target, model.language.path_separator())
-                {
+                let mut passed_classes: Vec<String> = Vec::new();
+                // The callable, or what the callers pass for the parameter it is.
+                let targets: Vec<&str> = match entry.parameter {
+                    Some(slot) => passed.at(project, id, slot),
+                    None => entry.target.as_deref().into_iter().collect(),
+                };
+                for started in targets.into_iter().filter_map(|target| {
+                    let thread = !entry.if_thread_subclass || is_thread(target);
+                    let separator = model.language.path_separator();
+                    thread.then(|| project.index.resolve(target, separator))?
+                }) {
                     starts.push(started);
                     let started = project.function(started);
+                    // A bound method given to a function that starts it (`start_daemon(
+                    // self._loop)`): a callback its class's object shares with the thread.
+                    if entry.parameter.is_some()
+                        && let Some(class) = method_class(project, started)
+                    {
+                        passed_classes.push(class.to_string());
+                    }
                     if let (Some(handed), Some(class)) =
                         (&mut handed, method_class(project, started))
                     {
@@ -162,6 +251,15 @@ impl Concurrency {
                         }
                     }
                 }
+                // Each callable its callers give a thread-starting function is a thread of its
+                // own: what two of them reach runs on two threads.
+                let separate: Vec<HashSet<FunctionId>> = match entry.parameter {
+                    Some(_) if starts.len() > 1 => starts
+                        .iter()
+                        .map(|s| reachable(project, vec![*s]))
+                        .collect(),
+                    _ => Vec::new(),
+                };
                 let reached = reachable(project, starts);
                 // A thread object of a project `Thread` subclass that runs a method of the
                 // object that started it (`Timer(60, self._report).start()` in `Queue`): that
@@ -182,13 +280,20 @@ impl Concurrency {
                 {
                     concurrency.shared_classes.insert(class.to_string());
                 }
-                let callbacks = match model.language {
+                let mut callbacks = match model.language {
                     Language::Python => callback_classes(project, &reached),
                     Language::Rust => Vec::new(),
                 };
+                for class in passed_classes {
+                    if !callbacks.contains(&class) {
+                        callbacks.push(class);
+                    }
+                }
                 concurrency.shared_classes.extend(callbacks.iter().cloned());
                 for reached in &reached {
+                    let threads = separate.iter().filter(|s| s.contains(reached)).count();
                     let count = instances.entry(*reached).or_default();
+                    let weight = weight.saturating_mul(u8::try_from(threads.max(1)).unwrap_or(2));
                     *count = count.saturating_add(weight).min(2);
                     let sites = concurrency.started_at.entry(*reached).or_default();
                     if sites.len() < 2 {

@@ -329,6 +329,10 @@ pub struct ThreadEntry {
     /// every start (`args=(catalog,)`; of a repeated entry, with `catalog` made before the
     /// loop): the threads, and the starting function, share them.
     pub shared_arguments: ThinVec<String>,
+    /// Python: the callable is the starting function's parameter at this position (counting
+    /// `self`) and of this name (by its [`condition::key`]): what each caller passes there
+    /// runs on the thread (`def start_daemon(callback): Thread(target=callback).start()`).
+    pub parameter: Option<(u32, u32)>,
 }
 
 /// A `join()` on a thread object: the caller waits until the thread's function returns (or,

@@ -64,6 +64,7 @@ impl<'a> Lowerer<'a> {
                 executor: None,
                 fresh_object: true,
                 shared_arguments: ThinVec::new(),
+                parameter: None,
             };
             self.model.functions[self.current]
                 .thread_entries
@@ -518,6 +519,12 @@ impl<'a> Lowerer<'a> {
                     {
                         self.note_thread_runs(pool, target);
                     }
+                    // `def start_daemon(callback): Thread(target=callback)`: what its callers
+                    // pass there runs on the thread.
+                    let parameter = match callable {
+                        Expr::Name(name) if target.is_none() => self.parameter_slot(&name.id),
+                        _ => None,
+                    };
                     let started = ThreadEntry {
                         span: span(callable),
                         target,
@@ -528,6 +535,7 @@ impl<'a> Lowerer<'a> {
                         executor,
                         fresh_object: false,
                         shared_arguments,
+                        parameter,
                     };
                     self.model.functions[self.current]
                         .thread_entries
@@ -551,6 +559,7 @@ impl<'a> Lowerer<'a> {
                 executor: None,
                 fresh_object: false,
                 shared_arguments: ThinVec::new(),
+                parameter: None,
             };
             self.model.functions[self.current]
                 .thread_entries

@@ -469,10 +469,9 @@ impl<'a> Lowerer<'a> {
         Some((concat(&[&parameter, rest]), parameter))
     }
 
-    /// The name the project types a parameter of the current function by (see
-    /// [`Self::parameter_callee`]): `app.jobs.worker.node` for `node` of `worker`, when the
-    /// file cannot type it and the body does not bind it again. Registers it with the project.
-    pub(super) fn typed_parameter(&mut self, root: &str) -> Option<String> {
+    /// Where the current function takes the parameter `root`, when `root` still names it:
+    /// its position counting `self` (`u32::MAX` for a keyword-only one) and its name's key.
+    pub(super) fn parameter_slot(&self, root: &str) -> Option<(u32, u32)> {
         if self.closure != 0
             || !self.is_input_parameter(root)
             || !matches!(self.semantic.lookup(root), Some(Binding::Local(None)))
@@ -510,7 +509,15 @@ impl<'a> Lowerer<'a> {
                 _ => {}
             }
         }
-        let position = found?;
+        Some((found?, name))
+    }
+
+    /// The name the project types a parameter of the current function by (see
+    /// [`Self::parameter_callee`]): `app.jobs.worker.node` for `node` of `worker`, when the
+    /// file cannot type it and the body does not bind it again. Registers it with the project.
+    pub(super) fn typed_parameter(&mut self, root: &str) -> Option<String> {
+        let (position, name) = self.parameter_slot(root)?;
+        let function = &self.model.functions[self.current];
         let attribute = concat(&[&function.canonical, ".", root]);
         if self.typed_parameters.insert((self.current, name)) {
             let given = ParameterAttribute {

@@ -43,6 +43,7 @@ impl Lowerer<'_> {
                 executor: None,
                 fresh_object: false,
                 shared_arguments: Default::default(),
+                parameter: None,
             };
             match (handed.unwrap_or(arg), found) {
                 (_, Some(HandedOver::Closure(number))) => started.closure = number,
