@@ -90,6 +90,19 @@ impl Layout {
             _ if info.lib_path.as_deref() == Some(relative) => info.name.clone(),
             (_, Some(rest)) => module_path(&info.name, &rest),
             (["src", "lib.rs" | "main.rs"], None) => info.name.clone(),
+            // A module of a test, example, benchmark or binary target that has one
+            // (`tests/common/mod.rs` for `mod common;` in `tests/api.rs`): named from the
+            // target's directory, as the target's root names it.
+            (["src", "bin", rest @ ..] | ["tests" | "examples" | "benches", rest @ ..], None)
+                if rest.len() > 1 =>
+            {
+                let mut segments: Vec<&str> =
+                    rest.iter().map(|s| s.trim_end_matches(".rs")).collect();
+                if segments.last().is_some_and(|s| *s == "mod" || *s == "main") {
+                    segments.pop();
+                }
+                segments.join("::")
+            }
             (["src", "bin", ..] | ["tests" | "examples" | "benches", ..] | ["build.rs"], None) => {
                 stem
             }
@@ -381,6 +394,22 @@ mod tests {
         // Cargo's own targets keep their names.
         assert_eq!(name("tests/smoke.rs"), "smoke");
         assert_eq!(name("build.rs"), "build");
+    }
+
+    #[test]
+    fn the_modules_of_a_test_target_are_named_from_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("layer");
+        std::fs::create_dir_all(root.join("tests/common")).unwrap();
+        std::fs::create_dir_all(root.join("src/bin/tool")).unwrap();
+        std::fs::write(root.join("Cargo.toml"), "[package]\nname = \"layer\"\n").unwrap();
+        let layout = Layout::default();
+        let name = |file: &str| layout.module_of(&root.join(file), Language::Rust).path;
+        assert_eq!(name("tests/fileops.rs"), "fileops");
+        assert_eq!(name("tests/common/mod.rs"), "common");
+        assert_eq!(name("tests/common/process.rs"), "common::process");
+        assert_eq!(name("src/bin/tool/main.rs"), "tool");
+        assert_eq!(name("src/bin/tool/args.rs"), "tool::args");
     }
 
     #[test]

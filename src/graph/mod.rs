@@ -224,12 +224,14 @@ impl<'a> SymbolIndex<'a> {
         if let Some(ty) = self.own_type(name, separator) {
             return Some(ty);
         }
-        // What a Rust function returns (`ui::db::Handle::start_with_guard.()`).
+        // What a Rust function returns (`ui::db::Handle::start_with_guard.()`), also one a
+        // module brings in with a glob (`use common::*;` then `Conn::open().await`).
         if let Some(function) = name.strip_suffix(".()") {
-            return self
-                .returns
-                .get(self.unalias(function, separator).as_ref())
-                .copied();
+            let function = self.unalias(function, separator);
+            return self.returns.get(function.as_ref()).copied().or_else(|| {
+                self.glob_sources(&function, separator)
+                    .find_map(|name| self.returns.get(name.as_str()).copied())
+            });
         }
         // A field of a Rust struct reached by a re-exported name (`relay::Service.probe`), or
         // of a field of one (`app::Services.rooms.short`: the `short` of `rooms`' type).
@@ -659,6 +661,20 @@ impl<'a> SymbolIndex<'a> {
 }
 
 impl SymbolIndex<'_> {
+    /// `name` with a module prefix that glob-imports others (`app::Conn::open` in `app` after
+    /// `use common::*;`) replaced by each module it imports (`app::common::Conn::open`).
+    fn glob_sources<'n>(
+        &'n self,
+        name: &'n str,
+        separator: &'n str,
+    ) -> impl Iterator<Item = String> + 'n {
+        let prefixes = name.match_indices(separator).map(|(at, _)| at);
+        prefixes.flat_map(move |at| {
+            let sources = self.globs.get(&name[..at]).into_iter().flatten();
+            sources.map(move |source| concat(&[source, &name[at..]]))
+        })
+    }
+
     /// `target`, or where another file has a function of the same canonical name (see
     /// [`Self::shared_names`]) and `file` is one of them, `file`'s own.
     fn own_function(

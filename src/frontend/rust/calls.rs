@@ -124,6 +124,11 @@ impl Lowerer<'_> {
     /// records it with its resolved callee, then visits the callee and its arguments.
     pub(super) fn call(&mut self, call: &syn::ExprCall) {
         let (callee, alternatives) = match call.func.as_ref() {
+            // `Conn::open()` with `Conn` a type a glob import brings (`use common::*;`): that
+            // module's, so that what it returns is typed too.
+            Expr::Path(path) if let Some(callee) = self.semantic.globbed_function(&path.path) => {
+                (Some(callee), Vec::new())
+            }
             Expr::Path(path) => (
                 self.semantic
                     .resolve_qualified_name(&path.path)

@@ -120,6 +120,18 @@ pub fn lower(
 /// declaring file's directory, whose module is the file's own for a `mod.rs`, `lib.rs` or
 /// `main.rs` and its parent otherwise; a path that leaves the crate's `src` tree, or names no
 /// `.rs` file, is not followed.
+/// Whether a file is the root of a test, example, benchmark or binary target
+/// (`tests/api.rs`, `src/bin/tool.rs`), whose `mod` declarations name files beside it.
+fn is_target_root(path: &Path) -> bool {
+    let directory = path.parent().and_then(|dir| dir.file_name());
+    let in_target_directory = directory.is_some_and(|dir| {
+        ["tests", "examples", "benches", "bin"]
+            .iter()
+            .any(|d| dir == *d)
+    });
+    in_target_directory && path.file_name().is_some_and(|name| name != "mod.rs")
+}
+
 fn path_modules(path: &Path, module: &str, items: &[syn::Item]) -> HashMap<String, String> {
     let mut modules = HashMap::default();
     for item in items {
@@ -136,6 +148,14 @@ fn path_modules(path: &Path, module: &str, items: &[syn::Item]) -> HashMap<Strin
             },
             _ => None,
         });
+        // `mod common;` in a test, example, benchmark or binary target's own file
+        // (`tests/api.rs`): the module beside it, named without the target (see
+        // `Layout::module_of`).
+        if target.is_none() && declared.content.is_none() && is_target_root(path) {
+            let name = declared.ident.to_string();
+            modules.insert(name.clone(), name);
+            continue;
+        }
         let Some(target) = target else { continue };
         let directory_file = path
             .file_name()

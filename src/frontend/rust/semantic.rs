@@ -984,6 +984,38 @@ impl<'t> SemanticModel<'t> {
         }
     }
 
+    /// The type a one-segment type name that names nothing in scope is, when a glob import
+    /// can bring it (see [`Self::glob_type`]): not a struct of this file, nor the prelude's.
+    pub(super) fn globbed_type(&self, path: &syn::Path) -> Option<String> {
+        let name = path.get_ident()?.to_string();
+        let type_like = name.starts_with(|c: char| c.is_ascii_uppercase());
+        if !type_like
+            || self.fields.contains_key(&name)
+            || PRELUDE_TYPES.contains(&name.as_str())
+            || self.lookup_symbol(&name).is_some()
+        {
+            return None;
+        }
+        self.glob_type(path)
+    }
+
+    /// `Conn::open` with `Conn` a type a glob import brings (see [`Self::globbed_type`]):
+    /// `common::Conn::open`.
+    pub(super) fn globbed_function(&self, path: &syn::Path) -> Option<String> {
+        let [ty, function] = path.segments.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        if path.leading_colon.is_some() || !ty.arguments.is_none() {
+            return None;
+        }
+        let ty = self.globbed_type(&syn::Path::from(ty.ident.clone()))?;
+        Some(crate::model::concat(&[
+            &ty,
+            "::",
+            &function.ident.to_string(),
+        ]))
+    }
+
     /// The canonical name of a type, looking through references and smart pointers.
     pub(super) fn resolve_type(&self, ty: &Type) -> Option<String> {
         self.resolve_type_within(ty, 4)
@@ -1080,11 +1112,7 @@ impl<'t> SemanticModel<'t> {
                     if type_path.path.segments.len() == 1 && self.lookup_symbol(&name).is_none() {
                         // A type only a glob import can bring is that module's: the crate's own
                         // glob (`use crate::state::*;`) if there is one, else the only glob.
-                        if !self.fields.contains_key(&name)
-                            && !PRELUDE_TYPES.contains(&name.as_str())
-                            && name.starts_with(|c: char| c.is_ascii_uppercase())
-                            && let Some(glob) = self.glob_type(&type_path.path)
-                        {
+                        if let Some(glob) = self.globbed_type(&type_path.path) {
                             glob
                         } else {
                             // A type of this crate, or from the prelude: keep its bare name.
@@ -1203,12 +1231,15 @@ impl<'t> SemanticModel<'t> {
                 let Expr::Path(func) = call.func.as_ref() else {
                     return None;
                 };
-                let callee = self.resolve_qualified_name(&func.path).or_else(|| {
-                    // `Type::new()` of a type defined in this crate.
-                    let segments = &func.path.segments;
-                    (segments.len() == 2)
-                        .then(|| format!("{}::{}", segments[0].ident, segments[1].ident))
-                })?;
+                let globbed = self.globbed_function(&func.path);
+                let callee = globbed
+                    .or_else(|| self.resolve_qualified_name(&func.path))
+                    .or_else(|| {
+                        // `Type::new()` of a type defined in this crate.
+                        let segments = &func.path.segments;
+                        (segments.len() == 2)
+                            .then(|| format!("{}::{}", segments[0].ident, segments[1].ident))
+                    })?;
                 if let Some(returns) = self.tables.returns.get(&callee) {
                     return Some(returns.clone());
                 }
