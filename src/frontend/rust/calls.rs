@@ -251,8 +251,11 @@ impl Lowerer<'_> {
         self.executor_chain = executor
             && matches!(&*call.receiver, Expr::MethodCall(inner)
                 if FUTURE_COMBINATORS.contains(&inner.method.to_string().as_str()));
+        let joined = self.model.functions[self.current].calls.len() - 1;
+        let threads_before = self.model.functions[self.current].thread_entries.len();
         self.visit_expr(&call.receiver);
         self.executor_chain = false;
+        self.join_of_fresh_thread(call, joined, threads_before);
         if executor {
             for arg in &call.args {
                 let closure = handed_over(arg).and_then(|handed| match handed {
@@ -315,6 +318,47 @@ impl Lowerer<'_> {
             let name = owner.rsplit("::").next()?;
             (self.semantic.lookup_symbol(name) == Some(owner)).then(|| format!("{owner}::{method}"))
         })
+    }
+
+    /// `thread::spawn(move || ..).join()`: a thread started to run code out of the caller's
+    /// context (another runtime's `block_on`) and waited for at once. The wait lasts as long
+    /// as the closure's own work: when nothing in it blocks (IL101–IL105), neither does the
+    /// join. `joined` is the join's index in the calls; the receiver was visited since
+    /// `threads_before` thread starts were recorded.
+    fn join_of_fresh_thread(
+        &mut self,
+        call: &syn::ExprMethodCall,
+        joined: usize,
+        threads_before: usize,
+    ) {
+        let function = &mut self.model.functions[self.current];
+        let spawned_here = function.thread_entries.len() > threads_before
+            && matches!(
+                syntax::strip_unwraps(&call.receiver),
+                Expr::Call(_) | Expr::MethodCall(_)
+            );
+        if call.method != "join" || !spawned_here {
+            return;
+        }
+        let blocks = |c: &Call| {
+            c.blocking.as_ref().is_some_and(|b| {
+                matches!(
+                    b.rule,
+                    Code::IL101 | Code::IL102 | Code::IL103 | Code::IL104 | Code::IL105
+                )
+            })
+        };
+        if function.calls[joined + 1..].iter().any(blocks) {
+            return;
+        }
+        if let Some(join) = function.calls.get_mut(joined)
+            && join
+                .blocking
+                .as_ref()
+                .is_some_and(|b| b.rule == Code::IL105)
+        {
+            join.non_blocking = true;
+        }
     }
 
     /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on

@@ -70,6 +70,19 @@ pub(super) fn bound_name(pat: &Pat) -> Option<String> {
     }
 }
 
+/// An expression without the `.unwrap()`, `.expect(..)`, `?` and parentheses around it
+/// (`thread::spawn(f)` of `thread::spawn(f).expect("spawn")`).
+pub(super) fn strip_unwraps(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::MethodCall(call) if call.method == "unwrap" || call.method == "expect" => {
+            strip_unwraps(&call.receiver)
+        }
+        Expr::Try(tried) => strip_unwraps(&tried.expr),
+        Expr::Paren(paren) => strip_unwraps(&paren.expr),
+        other => other,
+    }
+}
+
 /// Every name a pattern binds (`Inited(store)`, `(a, Some(b))`).
 pub(super) fn bound_names(pat: &Pat) -> Vec<String> {
     struct Names(Vec<String>);
