@@ -91,6 +91,7 @@ pub fn lower(
         non_blocking_attempts: 0,
         exception_releases: Vec::new(),
         state_locals: Vec::new(),
+        looked_up: Vec::new(),
         lock_helpers: HashMap::default(),
         lock_steps: HashMap::default(),
         lock_decorators: HashMap::default(),
@@ -184,6 +185,10 @@ struct Lowerer<'a> {
     /// Locals of the function being lowered that hold a value read from shared state
     /// (`v = self.stock`): (local, state identity, where it was read).
     state_locals: Vec<(String, String, Span)>,
+    /// Locals of the function being lowered that hold an entry looked up in a container
+    /// (`inst = self._instances.get(key)`), with the container: testing the local tests
+    /// whether the entry is there.
+    looked_up: Vec<(String, &'a ruff_python_ast::Expr)>,
     /// Functions of the file (canonical name) through which `with helper():` takes a lock:
     /// `@contextmanager` helpers that yield while they hold it, and getters that return it
     /// (`return self._lock`). The lock as written in the helper.

@@ -508,6 +508,21 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `inst = self._instances.get(key)`: remembers that the local holds the entry (or
+    /// `None`), until it is assigned again.
+    pub(super) fn entry_looked_up(&mut self, target: &Expr, value: &'a Expr) {
+        let Expr::Name(local) = target else { return };
+        self.looked_up.retain(|(name, _)| name != local.id.as_str());
+        if let Expr::Call(call) = value
+            && let Expr::Attribute(method) = call.func.as_ref()
+            && method.attr.id.as_str() == "get"
+            && call.arguments.keywords.is_empty()
+            && matches!(&*call.arguments.args, [_] | [_, Expr::NoneLiteral(_)])
+        {
+            self.looked_up.push((local.id.to_string(), &method.value));
+        }
+    }
+
     /// `if key not in self.cache: self.cache[key] = …`, `if inst is None: inst = …` (IL403).
     pub(super) fn check_then_act(&mut self, branch: &ast::StmtIf) {
         if self.current == 0 {
@@ -564,6 +579,17 @@ impl<'a> Lowerer<'a> {
             self.check_nonempty_then_take(branch);
             self.check_empty_then_fill(branch, true);
             return;
+        };
+        // `inst = self._instances.get(key)` then `if not inst:` (or `is None`) checks that
+        // the entry is missing, as `if key not in self._instances:` does.
+        let checked = match checked {
+            (Expr::Name(local), false, None) => self
+                .looked_up
+                .iter()
+                .rev()
+                .find(|(name, _)| name == local.id.as_str())
+                .map_or(checked, |(_, container)| (*container, true, None)),
+            other => other,
         };
         // `if not self._cache:` finds a container empty, or checks a flag.
         if self.check_empty_then_fill(branch, false) {
