@@ -13,7 +13,7 @@ use crate::analysed::{AnalysedFile, MAX_FILE_BYTES};
 use crate::codes::Code;
 use crate::config::Settings;
 use crate::diagnostic::Diagnostic;
-use crate::frontend;
+use crate::frontend::{self, rust::ProjectMacros};
 use crate::graph::{Project, Resolution};
 use crate::model::Language;
 use crate::project::Layout;
@@ -135,14 +135,26 @@ pub fn analyse_files(
     pool: &rayon::ThreadPool,
     inputs: Vec<Input>,
 ) -> (Vec<AnalysedFile>, Vec<FileError>) {
+    analyse_files_with(pool, inputs, &mut ProjectMacros::default())
+}
+
+/// [`analyse_files`], adding the macros the inputs define to `macros` (which a language
+/// server keeps across edits) and expanding those of other files where the inputs invoke them.
+pub fn analyse_files_with(
+    pool: &rayon::ThreadPool,
+    inputs: Vec<Input>,
+    macros: &mut ProjectMacros,
+) -> (Vec<AnalysedFile>, Vec<FileError>) {
     let layout = Layout::default();
     let started = Instant::now();
+    pool.install(|| macros.add(project_macro_texts(&inputs)));
+    let macros = &*macros;
     let outcomes: Vec<Outcome> = pool.install(|| {
         // One file per task: file sizes vary by orders of magnitude, so let idle threads steal.
         inputs
             .into_par_iter()
             .with_max_len(1)
-            .map(|input| analyse_guarded(input, &layout))
+            .map(|input| analyse_guarded(input, &layout, macros))
             .collect()
     });
     TIMINGS.add(&TIMINGS.files_wall, started.elapsed());
@@ -200,9 +212,34 @@ pub fn check_parsed_project(
 }
 
 /// Analyses one file, turning a panic into an error for that file only.
-fn analyse_guarded(input: Input, layout: &Layout) -> Outcome {
+fn analyse_guarded(input: Input, layout: &Layout, macros: &ProjectMacros) -> Outcome {
     let path = input.path.clone();
-    guarded(path, || analyse_one(input, layout))
+    guarded(path, || analyse_one(input, layout, macros))
+}
+
+/// The macros the Rust inputs define (see [`ProjectMacros`]): only a project of several Rust
+/// files can invoke one file's macro in another. Files that cannot be read are left out here
+/// (their own analysis reports why).
+fn project_macro_texts(inputs: &[Input]) -> ProjectMacros {
+    let rust: Vec<&Input> = inputs
+        .iter()
+        .filter(|input| input.language == Language::Rust)
+        .collect();
+    if rust.len() < 2 {
+        return ProjectMacros::default();
+    }
+    let texts: Vec<std::borrow::Cow<'_, str>> = rust
+        .par_iter()
+        .filter_map(|input| match &input.contents {
+            Some(Contents::Text(text)) => Some(std::borrow::Cow::Borrowed(text.as_str())),
+            Some(Contents::Bytes(bytes)) => Some(String::from_utf8_lossy(bytes)),
+            None => crate::source::read_regular(&input.path, MAX_FILE_BYTES)
+                .ok()
+                .filter(|bytes| bytes.len() as u64 <= MAX_FILE_BYTES && !bytes.contains(&0))
+                .map(|bytes| std::borrow::Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())),
+        })
+        .collect();
+    ProjectMacros::of_texts(texts.par_iter().map(|text| text.as_ref()))
 }
 
 /// Runs one file's analysis; a panic becomes a [`FileError`] for that file.
@@ -260,7 +297,7 @@ impl Timings {
     }
 }
 
-fn analyse_one(input: Input, layout: &Layout) -> Outcome {
+fn analyse_one(input: Input, layout: &Layout, macros: &ProjectMacros) -> Outcome {
     let Input {
         path,
         language,
@@ -335,7 +372,7 @@ fn analyse_one(input: Input, layout: &Layout) -> Outcome {
         Ok(text) => {
             let module = layout.module_of(&path, language);
             let front_end = Instant::now();
-            match frontend::lower(&path, language, &text, &settings.knowledge, &module) {
+            match frontend::lower(&path, language, &text, &settings.knowledge, &module, macros) {
                 Ok((model, parse_time)) => {
                     TIMINGS.add(&TIMINGS.parse, parse_time);
                     TIMINGS.add(

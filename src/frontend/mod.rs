@@ -66,10 +66,11 @@ pub fn lower(
     text: &str,
     knowledge: &Knowledge,
     module: &ModuleName,
+    macros: &rust::ProjectMacros,
 ) -> Result<(FileModel, Duration), FrontendError> {
     let tables = knowledge.tables(language);
     match language {
         Language::Python => python::lower(path, text, tables, module),
-        Language::Rust => rust::lower(path, text, tables, module),
+        Language::Rust => rust::lower(path, text, tables, module, macros),
     }
 }

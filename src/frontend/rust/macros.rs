@@ -1,5 +1,5 @@
-//! The file's own `macro_rules!` macros, expanded where they are invoked before the file is
-//! lowered: a lock taken or a blocking call made in a macro's body is then seen at the
+//! The file's own `macro_rules!` macros, and those other files of the project define (see
+//! [`ProjectMacros`]), expanded where they are invoked before the file is lowered: a lock taken or a blocking call made in a macro's body is then seen at the
 //! invocation, like code written there (`remove_client!(id, state)` taking `state.write()`
 //! inside a loop over `state.read()`). Only simple macros: arms whose matcher is a list of
 //! `$name:fragment` separated by punctuation, without repetitions; the first arm with as many
@@ -25,19 +25,153 @@ struct Arm {
     body: TokenStream,
 }
 
-/// Expands the file's simple `macro_rules!` macros in place.
-pub(super) fn expand(file: &mut syn::File) {
+/// The `macro_rules!` macros the project's files define, for the files that invoke one of
+/// another file (`zread!(self.state)` with `zread` exported by a crate of the workspace): by
+/// name, the definition's tokens as text (token streams stay on the thread that made them),
+/// or `None` for a name that files define differently.
+#[derive(Debug, Default)]
+pub struct ProjectMacros {
+    by_name: HashMap<String, Option<String>>,
+}
+
+/// A definition longer than this is not shared with other files.
+const MAX_SHARED_DEFINITION: usize = 16 * 1024;
+
+impl ProjectMacros {
+    /// The macros of a set of Rust files' texts.
+    pub fn of_texts<'t>(texts: impl rayon::iter::ParallelIterator<Item = &'t str>) -> Self {
+        use rayon::iter::ParallelIterator as _;
+        let found: Vec<(String, String)> = texts.flat_map_iter(defined_in).collect();
+        let mut macros = ProjectMacros::default();
+        for (name, definition) in found {
+            match macros.by_name.get(&name) {
+                Some(Some(known)) if *known != definition => {
+                    macros.by_name.insert(name, None);
+                }
+                Some(_) => {}
+                None => {
+                    macros.by_name.insert(name, Some(definition));
+                }
+            }
+        }
+        macros
+    }
+
+    /// Adds the macros of more files (a language server's edited ones); a name they define
+    /// otherwise than known becomes ambiguous.
+    pub fn add(&mut self, more: ProjectMacros) {
+        for (name, definition) in more.by_name {
+            let merged = match (self.by_name.remove(&name), definition) {
+                (None, definition) => definition,
+                (Some(Some(known)), Some(definition)) if known == definition => Some(known),
+                _ => None,
+            };
+            self.by_name.insert(name, merged);
+        }
+    }
+}
+
+/// The simple `macro_rules!` definitions of a file, as text: read from its tokens (cheaper
+/// than a parse), also inside braces (inline modules).
+fn defined_in(text: &str) -> Vec<(String, String)> {
+    if memchr::memmem::find(text.as_bytes(), b"macro_rules!").is_none() {
+        return Vec::new();
+    }
+    let Ok(tokens) = super::limits::blank_bom_and_shebang(text).parse::<TokenStream>() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut pending = vec![tokens];
+    while let Some(tokens) = pending.pop() {
+        let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+        for (i, token) in tokens.iter().enumerate() {
+            match (
+                token,
+                tokens.get(i + 1),
+                tokens.get(i + 2),
+                tokens.get(i + 3),
+            ) {
+                (
+                    TokenTree::Ident(keyword),
+                    Some(TokenTree::Punct(bang)),
+                    Some(TokenTree::Ident(name)),
+                    Some(TokenTree::Group(body)),
+                ) if keyword == "macro_rules" && bang.as_char() == '!' => {
+                    let definition = body.stream().to_string();
+                    if definition.len() <= MAX_SHARED_DEFINITION && !arms(body.stream()).is_empty()
+                    {
+                        found.push((name.to_string(), definition));
+                    }
+                }
+                (TokenTree::Group(group), ..) if group.delimiter() == Delimiter::Brace => {
+                    pending.push(group.stream());
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// Expands the file's simple `macro_rules!` macros in place, and those of other files of the
+/// project it invokes (not a name the file imports from elsewhere: `use tracing::debug;`).
+pub(super) fn expand(file: &mut syn::File, project: &ProjectMacros) {
     let mut macros = HashMap::default();
     collect(&file.items, &mut macros);
-    if macros.is_empty() {
+    if macros.is_empty() && project.by_name.is_empty() {
         return;
     }
+    let mut imported = Vec::new();
+    imported_from_elsewhere(&file.items, &mut imported);
     Expander {
         macros,
+        project,
+        imported,
         depth: 0,
         budget: MAX_EXPANDED_TOKENS,
     }
     .visit_file_mut(file);
+}
+
+/// The names `use` items bring from another crate than this one's (`use tracing::debug;`,
+/// not `use crate::zread;`): a project macro of the same name is not the one invoked. A
+/// workspace crate's (`use zenoh_core::zread;`) cannot be told from a dependency's here, so
+/// only paths of the standard library and of well-known logging crates count.
+fn imported_from_elsewhere(items: &[Item], names: &mut Vec<String>) {
+    fn walk(tree: &syn::UseTree, root: Option<&str>, names: &mut Vec<String>) {
+        match tree {
+            syn::UseTree::Path(path) => {
+                let root = root.map_or_else(|| path.ident.to_string(), str::to_string);
+                walk(&path.tree, Some(&root), names);
+            }
+            syn::UseTree::Name(name) if root.is_some_and(is_foreign_macro_crate) => {
+                names.push(name.ident.to_string());
+            }
+            syn::UseTree::Rename(rename) if root.is_some_and(is_foreign_macro_crate) => {
+                names.push(rename.rename.to_string());
+            }
+            syn::UseTree::Group(group) => {
+                for tree in &group.items {
+                    walk(tree, root, names);
+                }
+            }
+            _ => {}
+        }
+    }
+    for item in items {
+        if let Item::Use(used) = item {
+            walk(&used.tree, None, names);
+        }
+    }
+}
+
+/// Crates whose macros share names with macros projects define for themselves (`debug!`,
+/// `info!`, `trace!`, `error!`, `warn!`, `vec!`, `format!`).
+fn is_foreign_macro_crate(root: &str) -> bool {
+    matches!(
+        root,
+        "std" | "core" | "alloc" | "log" | "tracing" | "slog" | "defmt" | "anyhow" | "futures"
+    )
 }
 
 /// The `macro_rules!` definitions among items, also in inline modules.
@@ -186,20 +320,33 @@ fn respan(tokens: TokenStream, at: Span) -> TokenStream {
     substitute(tokens, &HashMap::default(), at)
 }
 
-struct Expander {
+struct Expander<'p> {
     macros: HashMap<String, Vec<Arm>>,
+    /// Other files' macros, parsed into `macros` when first invoked.
+    project: &'p ProjectMacros,
+    /// Names the file imports from another crate (see [`imported_from_elsewhere`]).
+    imported: Vec<String>,
     depth: usize,
     /// Expanded tokens the file may still get.
     budget: usize,
 }
 
-impl Expander {
+impl Expander<'_> {
     /// The tokens an invocation of one of the file's macros expands to.
     fn expansion(&mut self, mac: &syn::Macro) -> Option<TokenStream> {
         if self.depth >= MAX_DEPTH {
             return None;
         }
         let name = mac.path.get_ident()?.to_string();
+        if !self.macros.contains_key(&name)
+            && !self.imported.contains(&name)
+            && let Some(Some(definition)) = self.project.by_name.get(&name)
+        {
+            let arms = definition
+                .parse::<TokenStream>()
+                .map_or_else(|_| Vec::new(), arms);
+            self.macros.insert(name.clone(), arms);
+        }
         let arms = self.macros.get(&name)?;
         let parts = parts(mac.tokens.clone());
         let arm = arms.iter().find(|arm| arm.names.len() == parts.len())?;
@@ -242,7 +389,7 @@ impl Expander {
     }
 }
 
-impl VisitMut for Expander {
+impl VisitMut for Expander<'_> {
     fn visit_file_mut(&mut self, file: &mut syn::File) {
         self.expand_items(&mut file.items);
     }
@@ -345,4 +492,38 @@ fn count(tokens: &TokenStream) -> usize {
             _ => 1,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::iter::IntoParallelIterator;
+
+    fn expanded(code: &str, project: &ProjectMacros) -> String {
+        let mut file = syn::parse_file(code).unwrap();
+        expand(&mut file, project);
+        quote::quote!(#file).to_string()
+    }
+
+    #[test]
+    fn another_files_macro_is_expanded_unless_files_disagree_or_it_is_imported() {
+        let locks = "macro_rules! zread { ($v:expr) => { $v.read().unwrap() }; }";
+        let other = "macro_rules! zread { ($v:expr) => { $v.read() }; }";
+        let user = "fn f(s: &S) { let g = zread!(s.state); }";
+        let one = ProjectMacros::of_texts(vec![locks, user].into_par_iter());
+        assert!(expanded(user, &one).contains("read () . unwrap ()"));
+        // Two files define it differently: which one a file invokes is not known.
+        let two = ProjectMacros::of_texts(vec![locks, other, user].into_par_iter());
+        assert!(expanded(user, &two).contains("zread !"));
+        // Imported from a logging crate: that crate's, not the project's.
+        let logged = "use tracing::zread; fn f(s: &S) { let g = zread!(s.state); }";
+        assert!(expanded(logged, &one).contains("zread !"));
+        // Learning more files keeps a name whose definitions agree.
+        let mut learned = ProjectMacros::default();
+        learned.add(ProjectMacros::of_texts(vec![locks].into_par_iter()));
+        learned.add(ProjectMacros::of_texts(vec![locks].into_par_iter()));
+        assert!(expanded(user, &learned).contains("read () . unwrap ()"));
+        learned.add(ProjectMacros::of_texts(vec![other].into_par_iter()));
+        assert!(expanded(user, &learned).contains("zread !"));
+    }
 }

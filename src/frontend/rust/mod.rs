@@ -37,6 +37,7 @@ use crate::project::ModuleName;
 use semantic::SemanticModel;
 
 pub use limits::{MAX_NESTING, MAX_STATEMENT_BYTES, MAX_TOKENS};
+pub use macros::ProjectMacros;
 
 /// Parses and lowers one Rust file.
 pub fn lower(
@@ -44,6 +45,7 @@ pub fn lower(
     text: &str,
     tables: &LanguageTables,
     module: &ModuleName,
+    macros: &ProjectMacros,
 ) -> Result<(FileModel, Duration), FrontendError> {
     // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise:
     // forget it however this function returns, or a long-lived server grows with every edit.
@@ -56,7 +58,7 @@ pub fn lower(
     let _forget_spans = ForgetSpans;
     let parse_started = std::time::Instant::now();
     let mut file = parse(text, module.edition)?;
-    macros::expand(&mut file);
+    macros::expand(&mut file, macros);
     let parse_time = parse_started.elapsed();
     let mut lowerer = Lowerer {
         tables,
