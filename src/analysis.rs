@@ -13,7 +13,7 @@ use crate::analysed::{AnalysedFile, MAX_FILE_BYTES};
 use crate::codes::Code;
 use crate::config::Settings;
 use crate::diagnostic::Diagnostic;
-use crate::frontend::{self, rust::ProjectMacros};
+use crate::frontend::{self, ProjectScan, python::ProjectReexports, rust::ProjectMacros};
 use crate::graph::{Project, Resolution};
 use crate::model::Language;
 use crate::project::Layout;
@@ -36,12 +36,15 @@ pub struct Input {
     pub contents: Option<Contents>,
 }
 
-/// Contents that do not come from disk.
+/// Contents given with an input instead of read at its analysis.
 pub enum Contents {
     /// Raw bytes (stdin): decoded as a file would be (PEP 263 declarations honoured).
     Bytes(Vec<u8>),
     /// Text already decoded (an editor buffer): analysed as it is.
     Text(String),
+    /// The file's bytes as the project scan read them from disk (see [`ProjectScan`]): the
+    /// file is what is on disk, as if read at its analysis.
+    Read(Vec<u8>),
 }
 
 /// A file that could not be analysed at all (unreadable, binary, internal error).
@@ -135,26 +138,26 @@ pub fn analyse_files(
     pool: &rayon::ThreadPool,
     inputs: Vec<Input>,
 ) -> (Vec<AnalysedFile>, Vec<FileError>) {
-    analyse_files_with(pool, inputs, &mut ProjectMacros::default())
+    analyse_files_with(pool, inputs, &mut ProjectScan::default())
 }
 
-/// [`analyse_files`], adding the macros the inputs define to `macros` (which a language
-/// server keeps across edits) and expanding those of other files where the inputs invoke them.
+/// [`analyse_files`], adding what the inputs tell other files (see [`ProjectScan`]) to
+/// `project` (which a language server keeps across edits) before any is lowered.
 pub fn analyse_files_with(
     pool: &rayon::ThreadPool,
-    inputs: Vec<Input>,
-    macros: &mut ProjectMacros,
+    mut inputs: Vec<Input>,
+    project: &mut ProjectScan,
 ) -> (Vec<AnalysedFile>, Vec<FileError>) {
     let layout = Layout::default();
     let started = Instant::now();
-    pool.install(|| macros.add(project_macro_texts(&inputs)));
-    let macros = &*macros;
+    pool.install(|| project.add(scan_project(&mut inputs, &layout)));
+    let project = &*project;
     let outcomes: Vec<Outcome> = pool.install(|| {
         // One file per task: file sizes vary by orders of magnitude, so let idle threads steal.
         inputs
             .into_par_iter()
             .with_max_len(1)
-            .map(|input| analyse_guarded(input, &layout, macros))
+            .map(|input| analyse_guarded(input, &layout, project))
             .collect()
     });
     TIMINGS.add(&TIMINGS.files_wall, started.elapsed());
@@ -212,34 +215,65 @@ pub fn check_parsed_project(
 }
 
 /// Analyses one file, turning a panic into an error for that file only.
-fn analyse_guarded(input: Input, layout: &Layout, macros: &ProjectMacros) -> Outcome {
+fn analyse_guarded(input: Input, layout: &Layout, project: &ProjectScan) -> Outcome {
     let path = input.path.clone();
-    guarded(path, || analyse_one(input, layout, macros))
+    guarded(path, || analyse_one(input, layout, project))
 }
 
-/// The macros the Rust inputs define (see [`ProjectMacros`]): only a project of several Rust
-/// files can invoke one file's macro in another. Files that cannot be read are left out here
-/// (their own analysis reports why).
-fn project_macro_texts(inputs: &[Input]) -> ProjectMacros {
-    let rust: Vec<&Input> = inputs
+/// What the inputs tell the other files (see [`ProjectScan`]): the macros Rust files define
+/// (when there are several), the library names Python modules re-export. Each input's bytes
+/// are read here once and kept for its analysis; a file that cannot be read is left for its
+/// analysis to report.
+fn scan_project(inputs: &mut [Input], layout: &Layout) -> ProjectScan {
+    let rust_files = inputs
         .iter()
-        .filter(|input| input.language == Language::Rust)
-        .collect();
-    if rust.len() < 2 {
-        return ProjectMacros::default();
+        .filter(|i| i.language == Language::Rust)
+        .count();
+    let python_files = inputs.len() - rust_files;
+    if rust_files < 2 && python_files < 2 {
+        return ProjectScan::default();
     }
-    let texts: Vec<std::borrow::Cow<'_, str>> = rust
-        .par_iter()
-        .filter_map(|input| match &input.contents {
+    let read_started = Instant::now();
+    inputs.par_iter_mut().for_each(|input| {
+        if input.contents.is_none()
+            && let Ok(bytes) = crate::source::read_regular(&input.path, MAX_FILE_BYTES)
+        {
+            input.contents = Some(Contents::Read(bytes));
+        }
+    });
+    TIMINGS.add(&TIMINGS.read, read_started.elapsed());
+    fn text(input: &Input) -> Option<std::borrow::Cow<'_, str>> {
+        match &input.contents {
             Some(Contents::Text(text)) => Some(std::borrow::Cow::Borrowed(text.as_str())),
-            Some(Contents::Bytes(bytes)) => Some(String::from_utf8_lossy(bytes)),
-            None => crate::source::read_regular(&input.path, MAX_FILE_BYTES)
-                .ok()
-                .filter(|bytes| bytes.len() as u64 <= MAX_FILE_BYTES && !bytes.contains(&0))
-                .map(|bytes| std::borrow::Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())),
+            Some(Contents::Bytes(bytes) | Contents::Read(bytes))
+                if bytes.len() as u64 <= MAX_FILE_BYTES && !bytes.contains(&0) =>
+            {
+                Some(String::from_utf8_lossy(bytes))
+            }
+            _ => None,
+        }
+    }
+    let rust_texts: Vec<std::borrow::Cow<'_, str>> = match rust_files {
+        0 | 1 => Vec::new(),
+        _ => inputs
+            .par_iter()
+            .filter(|input| input.language == Language::Rust)
+            .filter_map(text)
+            .collect(),
+    };
+    let macros = ProjectMacros::of_texts(rust_texts.par_iter().map(|text| text.as_ref()));
+    let reexports = inputs
+        .par_iter()
+        .filter(|input| input.language == Language::Python && python_files > 1)
+        .filter_map(|input| {
+            let module = layout.module_of(&input.path, Language::Python);
+            Some(ProjectReexports::of_module(&module.path, &text(input)?))
         })
-        .collect();
-    ProjectMacros::of_texts(texts.par_iter().map(|text| text.as_ref()))
+        .reduce(ProjectReexports::default, |mut all, more| {
+            all.add(more);
+            all
+        });
+    ProjectScan { macros, reexports }
 }
 
 /// Runs one file's analysis; a panic becomes a [`FileError`] for that file.
@@ -297,7 +331,7 @@ impl Timings {
     }
 }
 
-fn analyse_one(input: Input, layout: &Layout, macros: &ProjectMacros) -> Outcome {
+fn analyse_one(input: Input, layout: &Layout, project: &ProjectScan) -> Outcome {
     let Input {
         path,
         language,
@@ -311,10 +345,10 @@ fn analyse_one(input: Input, layout: &Layout, macros: &ProjectMacros) -> Outcome
         })
     };
     let read_started = Instant::now();
-    let contents_given = contents.is_some();
+    let contents_given = matches!(contents, Some(Contents::Text(_) | Contents::Bytes(_)));
     let (bytes, already_decoded) = match contents {
         Some(Contents::Text(text)) => (text.into_bytes(), true),
-        Some(Contents::Bytes(bytes)) => (bytes, false),
+        Some(Contents::Bytes(bytes) | Contents::Read(bytes)) => (bytes, false),
         None => match crate::source::read_regular(&path, MAX_FILE_BYTES) {
             Ok(bytes) => (bytes, false),
             Err(error) => return fail(format!("could not read file: {error}")),
@@ -372,7 +406,14 @@ fn analyse_one(input: Input, layout: &Layout, macros: &ProjectMacros) -> Outcome
         Ok(text) => {
             let module = layout.module_of(&path, language);
             let front_end = Instant::now();
-            match frontend::lower(&path, language, &text, &settings.knowledge, &module, macros) {
+            match frontend::lower(
+                &path,
+                language,
+                &text,
+                &settings.knowledge,
+                &module,
+                project,
+            ) {
                 Ok((model, parse_time)) => {
                     TIMINGS.add(&TIMINGS.parse, parse_time);
                     TIMINGS.add(

@@ -207,7 +207,7 @@ fn snapshot_name(path: &Path) -> String {
 fn lowered_models_of_the_fixtures_snapshots() {
     let knowledge = Knowledge::builtin();
     let layout = Layout::default();
-    let macros = interlock::frontend::rust::ProjectMacros::default();
+    let project = interlock::frontend::ProjectScan::default();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     snapshot_settings("snapshots").bind(|| {
         for path in fixture_files() {
@@ -216,7 +216,7 @@ fn lowered_models_of_the_fixtures_snapshots() {
             let text = std::fs::read_to_string(&path).unwrap();
             let module = layout.module_of(&path, language);
             let snapshot =
-                match frontend::lower(relative, language, &text, &knowledge, &module, &macros) {
+                match frontend::lower(relative, language, &text, &knowledge, &module, &project) {
                     Ok((model, _)) => dump(&model),
                     Err(error) => format!("error {error:?}"),
                 };

@@ -66,11 +66,28 @@ pub fn lower(
     text: &str,
     knowledge: &Knowledge,
     module: &ModuleName,
-    macros: &rust::ProjectMacros,
+    project: &ProjectScan,
 ) -> Result<(FileModel, Duration), FrontendError> {
     let tables = knowledge.tables(language);
     match language {
-        Language::Python => python::lower(path, text, tables, module),
-        Language::Rust => rust::lower(path, text, tables, module, macros),
+        Language::Python => python::lower(path, text, tables, module, &project.reexports),
+        Language::Rust => rust::lower(path, text, tables, module, &project.macros),
+    }
+}
+
+/// What lowering one file needs to know of the project's other files, gathered by a scan of
+/// their texts before any is lowered: Rust macros a file may invoke, Python modules' library
+/// re-exports.
+#[derive(Debug, Default)]
+pub struct ProjectScan {
+    pub macros: rust::ProjectMacros,
+    pub reexports: python::ProjectReexports,
+}
+
+impl ProjectScan {
+    /// Adds what more files tell.
+    pub fn add(&mut self, more: ProjectScan) {
+        self.macros.add(more.macros);
+        self.reexports.add(more.reexports);
     }
 }

@@ -14,7 +14,7 @@ use crate::analysis::{self, Contents, Input};
 use crate::config::{CONFIG_FILES, Options, Resolver, Settings};
 use crate::diagnostic::Diagnostic;
 use crate::discover;
-use crate::frontend::rust::ProjectMacros;
+use crate::frontend::ProjectScan;
 use crate::graph::{self, Resolution};
 use crate::source::Language;
 
@@ -76,9 +76,9 @@ pub struct Workspace {
     rediscover: bool,
     /// Config files seen and when they last changed (for clients that do not watch files).
     config_stamps: HashMap<PathBuf, Option<SystemTime>>,
-    /// The `macro_rules!` macros the workspace's Rust files define, for files that invoke
-    /// another file's (gathered as files are analysed; renewed when the files are found again).
-    macros: ProjectMacros,
+    /// What the workspace's files tell each other's lowering (Rust macros, Python library
+    /// re-exports), gathered as files are analysed; renewed when the files are found again.
+    project: ProjectScan,
     /// Latest findings, by path.
     diagnostics: HashMap<PathBuf, Vec<Diagnostic>>,
     /// Files that could not be analysed at all, with the reason.
@@ -102,7 +102,7 @@ impl Workspace {
             stale: BTreeSet::new(),
             rediscover: true,
             config_stamps: HashMap::new(),
-            macros: ProjectMacros::default(),
+            project: ProjectScan::default(),
             diagnostics: HashMap::new(),
             errors: HashMap::new(),
         }
@@ -189,7 +189,8 @@ impl Workspace {
         }
         let inputs = self.stale_inputs(&mut problems);
         let analysed_files = inputs.len();
-        let (analysed, errors) = analysis::analyse_files_with(&self.pool, inputs, &mut self.macros);
+        let (analysed, errors) =
+            analysis::analyse_files_with(&self.pool, inputs, &mut self.project);
         for error in errors {
             self.files.remove(&error.path);
             self.errors.insert(error.path, error.message);
@@ -353,7 +354,7 @@ impl Workspace {
     /// Finds the folders' files again with fresh settings and marks everything stale.
     fn rediscover_files(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
-        self.macros = ProjectMacros::default();
+        self.project = ProjectScan::default();
         self.resolver = resolver_for(&self.folders);
         self.config_stamps = self.config_candidates().into_iter().collect();
         match discover::discover(&self.folders, resolver_for(&self.folders), false) {

@@ -16,6 +16,7 @@ mod joins;
 mod locks;
 mod loops;
 mod processes;
+mod reexports;
 mod semantic;
 mod state;
 mod syntax;
@@ -33,12 +34,15 @@ use crate::model::{Context, FileModel, Language, ResultUse, Span};
 use crate::project::ModuleName;
 use semantic::{Scope, ScopeKind, SemanticModel};
 
+pub use reexports::ProjectReexports;
+
 /// Parses and lowers one Python file.
 pub fn lower(
     path: &Path,
     text: &str,
     tables: &LanguageTables,
     module: &ModuleName,
+    reexports: &ProjectReexports,
 ) -> Result<(FileModel, Duration), FrontendError> {
     let parse_started = std::time::Instant::now();
     // The parser recovers from syntax errors (a Python 2 `print "x"`, a stray token): what it
@@ -68,6 +72,7 @@ pub fn lower(
         model: FileModel::new(path.to_path_buf(), Language::Python, module.path.clone()),
         semantic: SemanticModel {
             tables,
+            reexports,
             module: module.path.clone(),
             package,
             scopes: vec![Scope::new(ScopeKind::Module, "")],

@@ -144,6 +144,8 @@ pub(super) struct ClassAttributes<'c> {
 /// types through them.
 pub(super) struct SemanticModel<'a> {
     pub(super) tables: &'a LanguageTables,
+    /// Library names other modules of the project re-export.
+    pub(super) reexports: &'a super::ProjectReexports,
     /// The module's canonical name (`shop.orders`).
     pub(super) module: String,
     /// The package that relative imports start from.
@@ -451,7 +453,9 @@ impl SemanticModel<'_> {
                     // `builtins.open` is the builtin `open`.
                     return Some(attr.attr.id.to_string());
                 }
-                Some(concat(&[&base, ".", attr.attr.id.as_str()]))
+                let name = concat(&[&base, ".", attr.attr.id.as_str()]);
+                // `threadutil.Lock` of a module that star-imports `threading`.
+                Some(self.library_name(&name).unwrap_or(name))
             }
             // Calling an object calls its class's `__call__` (`sync_to_async(f)()`).
             Expr::Call(_) => match self.type_within(expr, depth) {
@@ -460,6 +464,12 @@ impl SemanticModel<'_> {
             },
             _ => None,
         }
+    }
+
+    /// The library name a name of another module of the project stands for, when that module
+    /// re-exports it (see [`super::ProjectReexports`]).
+    pub(super) fn library_name(&self, name: &str) -> Option<String> {
+        self.reexports.library_name(name, self.tables)
     }
 
     /// The type of an expression, when the syntax gives evidence for it.

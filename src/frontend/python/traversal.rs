@@ -46,6 +46,8 @@ impl<'a> Lowerer<'a> {
         if self.keeps_import(name) {
             return;
         }
+        // `from compat import Lock` where `compat` re-exports `threading.Lock`.
+        let canonical = self.semantic.library_name(&canonical).unwrap_or(canonical);
         if self.semantic.at_module_scope() {
             self.model
                 .aliases
