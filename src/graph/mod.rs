@@ -233,6 +233,19 @@ impl<'a> SymbolIndex<'a> {
                     .find_map(|name| self.returns.get(name.as_str()).copied())
             });
         }
+        // An element of a tuple a Rust function returns (`app::App::start.().1` of `let (p,
+        // c) = app.start().await;` with `-> (Process, Connection)`).
+        if separator == "::"
+            && let Some((function, element)) = name.split_once(".().")
+            && element.parse::<usize>().is_ok()
+        {
+            let function = self.unalias(function, separator);
+            let element = concat(&[&function, ".", element]);
+            return self.returns.get(element.as_str()).copied().or_else(|| {
+                self.glob_sources(&element, separator)
+                    .find_map(|name| self.returns.get(name.as_str()).copied())
+            });
+        }
         // A field of a Rust struct reached by a re-exported name (`relay::Service.probe`), or
         // of a field of one (`app::Services.rooms.short`: the `short` of `rooms`' type).
         if separator == "::"

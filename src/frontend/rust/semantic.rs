@@ -973,10 +973,13 @@ impl<'t> SemanticModel<'t> {
         {
             return Some(known.clone());
         }
+        // The crate's own: of its name, or of a module the file declares (`mod common;` in a
+        // test target, whose modules are named from its directory).
         let crate_name = self.crate_name();
-        let mut own = candidates
-            .iter()
-            .filter(|c| c.split("::").next() == Some(crate_name));
+        let mut own = candidates.iter().filter(|c| {
+            let root = c.split("::").next().unwrap_or_default();
+            root == crate_name || self.module_paths.get(root).is_some_and(|m| m == root)
+        });
         match (own.next(), own.next(), candidates.as_slice()) {
             (Some(own), None, _) => Some(own.clone()),
             (None, _, [only]) => Some(only.clone()),
@@ -1220,6 +1223,22 @@ impl<'t> SemanticModel<'t> {
                     None => None,
                 }
             }
+            // A unit variant of an enum (`let app = Application::RustFileOps;`): the enum,
+            // also one a glob import brings.
+            Expr::Path(path)
+                if let [owner, variant] = path.path.segments.iter().collect::<Vec<_>>()[..]
+                    && owner
+                        .ident
+                        .to_string()
+                        .starts_with(|c: char| c.is_ascii_uppercase())
+                    && is_camel_case(&variant.ident.to_string()) =>
+            {
+                let owner = syn::Path::from(owner.ident.clone());
+                let name = owner.get_ident()?.to_string();
+                self.globbed_type(&owner)
+                    .or_else(|| self.lookup_symbol(&name).cloned())
+                    .map(Returns::One)
+            }
             // A struct literal: `TcpSink { target }`.
             Expr::Struct(literal) => {
                 let last = literal.path.segments.last()?.ident.to_string();
@@ -1429,6 +1448,12 @@ impl<'t> SemanticModel<'t> {
             Pat::Tuple(tuple) => {
                 let types = match ty {
                     Some(Returns::Tuple(types)) if types.len() == tuple.elems.len() => types,
+                    // What a function of another file returns: each element for the project
+                    // phase (`app.start().await` of `-> (Process, Connection)`).
+                    Some(Returns::One(ty)) if is_deferred(&ty) && ty.ends_with(RESULT) => (0
+                        ..tuple.elems.len())
+                        .map(|i| format!("{ty}.{i}"))
+                        .collect(),
                     _ => Vec::new(),
                 };
                 for (i, element) in tuple.elems.iter().enumerate() {
@@ -1867,6 +1892,13 @@ const MARKER_TRAITS: &[&str] = &[
     "FnOnce",
     "Future",
 ];
+
+/// Whether a name is written in CamelCase (`RustFileOps`, an enum variant), not
+/// SCREAMING_CASE (`MAX`, a constant).
+fn is_camel_case(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().any(|c| c.is_ascii_lowercase())
+}
 
 /// The prelude's types, which no glob import brings.
 const PRELUDE_TYPES: &[&str] = &["Box", "Option", "Result", "Self", "String", "Vec"];

@@ -102,10 +102,17 @@ impl Lowerer<'_> {
         };
         let is_async = sig.asyncness.is_some();
         // What it returns (once awaited, for an `async fn`), for calls of other files.
-        if let syn::ReturnType::Type(_, output) = &sig.output
-            && let Some(ty) = self.return_type(output)
-        {
-            self.model.returns.push((canonical.clone(), ty));
+        if let syn::ReturnType::Type(_, output) = &sig.output {
+            if let Some(ty) = self.return_type(output) {
+                self.model.returns.push((canonical.clone(), ty));
+            }
+            // `-> (TestProcess, LayerConnection)`: each element, for `let (p, c) = f()`.
+            for (i, element) in self.tuple_elements(output).iter().enumerate() {
+                if let Some(ty) = self.return_type(element) {
+                    let name = format!("{canonical}.{i}");
+                    self.model.returns.push((name, ty));
+                }
+            }
         }
         let takes_guard = sig
             .inputs
@@ -165,6 +172,24 @@ impl Lowerer<'_> {
 impl Lowerer<'_> {
     /// The canonical type a function's written return type names (`Self` is the `impl`'s type),
     /// when it is one the project phase can use.
+    /// The element types of a returned tuple, also inside a `Result` (`io::Result<(A, B)>`).
+    fn tuple_elements<'t>(&self, output: &'t Type) -> Vec<&'t Type> {
+        match output {
+            Type::Tuple(tuple) => tuple.elems.iter().collect(),
+            Type::Path(path) => match path.path.segments.last() {
+                Some(last) if last.ident.to_string().ends_with("Result") => match &last.arguments {
+                    syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                        Some(syn::GenericArgument::Type(ok)) => self.tuple_elements(ok),
+                        _ => Vec::new(),
+                    },
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
     fn return_type(&self, output: &Type) -> Option<String> {
         let Type::Path(path) = output else {
             return None;
