@@ -571,6 +571,11 @@ impl SemanticModel<'_> {
                 };
                 self.attribute_type(&owner, member, depth)
                     .map(|ty| Returns::One(ty.to_string()))
+                    // A library type's attribute the tables type (`Path(p).parent`).
+                    .or_else(|| {
+                        let attribute = concat(&[&owner, ".", member]);
+                        self.tables.returns.get(&attribute).cloned()
+                    })
             }
             Expr::BinOp(binop) if binop.op == ast::Operator::Div => {
                 let left = self.type_within(&binop.left, depth)?;
