@@ -31,6 +31,16 @@ fn inversions(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let locks = context.lock_graph();
     let cycles = locks.cycles(|evidence| !context.evidence_suppressed(evidence, RULE.code));
     for cycle in cycles {
+        // Reads only: a read waits for another read's lock only behind a queued writer.
+        let reads = cycle.iter().all(|(_, _, evidence)| {
+            [evidence.outer, inner_acquisition(evidence)]
+                .into_iter()
+                .all(|at| {
+                    locks
+                        .hold_type(at)
+                        .is_some_and(|t| t.shared && !t.upgradable)
+                })
+        });
         let names: Vec<String> = cycle
             .iter()
             .map(|(from, _, _)| short_name(&locks.graph[*from].identity))
@@ -88,7 +98,11 @@ fn inversions(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             project.model(first.outer.function).path.clone(),
             first.inner_site(project),
             format!(
-                "lock-order inversion: {order}; threads running these at the same time can each hold one lock and wait forever for the other (deadlock)"
+                "lock-order inversion: {order}; threads running these at the same time can each hold one lock and wait forever for the other (deadlock){}",
+                match reads {
+                    true => " — every acquisition here is a read, so they block each other only once a writer waits for each lock, which makes a later read wait behind it",
+                    false => "",
+                }
             ),
         )
         .with_label(first_label.unwrap_or_default())
