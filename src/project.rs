@@ -73,29 +73,28 @@ impl Layout {
         };
         let relative = path.strip_prefix(&info.root).unwrap_or(path);
         let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
-        // Modules of a library whose root `[lib] path` moves (`path = "mod.rs"`), not the
-        // crate's tests, examples, benchmarks or build script.
+        // A test, example, benchmark or binary target's file (its path below the target
+        // directory), or the build script: not the library's.
+        let target = match parts.as_slice() {
+            ["src", "bin", rest @ ..] | ["tests" | "examples" | "benches", rest @ ..] => Some(rest),
+            ["build.rs"] => Some(&parts[..1]),
+            _ => None,
+        };
+        // Modules of a library whose root `[lib] path` moves (`path = "mod.rs"`).
         let lib_module: Option<Vec<&str>> = info
             .lib_path
             .as_deref()
             .and_then(|lib| relative.strip_prefix(lib.parent()?).ok())
-            .filter(|_| {
-                !matches!(
-                    parts.as_slice(),
-                    ["src", "bin", ..] | ["tests" | "examples" | "benches", ..] | ["build.rs"]
-                )
-            })
+            .filter(|_| target.is_none())
             .map(|rest| rest.iter().filter_map(|p| p.to_str()).collect());
-        let module = match (parts.as_slice(), lib_module) {
+        let module = match (parts.as_slice(), lib_module, target) {
             _ if info.lib_path.as_deref() == Some(relative) => info.name.clone(),
-            (_, Some(rest)) => module_path(&info.name, &rest),
-            (["src", "lib.rs" | "main.rs"], None) => info.name.clone(),
-            // A module of a test, example, benchmark or binary target that has one
-            // (`tests/common/mod.rs` for `mod common;` in `tests/api.rs`): named from the
-            // target's directory, as the target's root names it.
-            (["src", "bin", rest @ ..] | ["tests" | "examples" | "benches", rest @ ..], None)
-                if rest.len() > 1 =>
-            {
+            (_, Some(rest), _) => module_path(&info.name, &rest),
+            (["src", "lib.rs" | "main.rs"], ..) => info.name.clone(),
+            // A module of a target that has several files (`tests/common/mod.rs` for `mod
+            // common;` in `tests/api.rs`): named from the target's directory, as the target's
+            // root names it.
+            (_, None, Some(rest)) if rest.len() > 1 => {
                 let mut segments: Vec<&str> =
                     rest.iter().map(|s| s.trim_end_matches(".rs")).collect();
                 if segments.last().is_some_and(|s| *s == "mod" || *s == "main") {
@@ -103,10 +102,8 @@ impl Layout {
                 }
                 segments.join("::")
             }
-            (["src", "bin", ..] | ["tests" | "examples" | "benches", ..] | ["build.rs"], None) => {
-                stem
-            }
-            (["src", rest @ ..], None) => module_path(&info.name, rest),
+            (_, None, Some(_)) => stem,
+            (["src", rest @ ..], ..) => module_path(&info.name, rest),
             _ => stem,
         };
         ModuleName {

@@ -227,11 +227,7 @@ impl<'a> SymbolIndex<'a> {
         // What a Rust function returns (`ui::db::Handle::start_with_guard.()`), also one a
         // module brings in with a glob (`use common::*;` then `Conn::open().await`).
         if let Some(function) = name.strip_suffix(".()") {
-            let function = self.unalias(function, separator);
-            return self.returns.get(function.as_ref()).copied().or_else(|| {
-                self.glob_sources(&function, separator)
-                    .find_map(|name| self.returns.get(name.as_str()).copied())
-            });
+            return self.returned(function, separator);
         }
         // An element of a tuple a Rust function returns (`app::App::start.().1` of `let (p,
         // c) = app.start().await;` with `-> (Process, Connection)`).
@@ -239,12 +235,7 @@ impl<'a> SymbolIndex<'a> {
             && let Some((function, element)) = name.split_once(".().")
             && element.parse::<usize>().is_ok()
         {
-            let function = self.unalias(function, separator);
-            let element = concat(&[&function, ".", element]);
-            return self.returns.get(element.as_str()).copied().or_else(|| {
-                self.glob_sources(&element, separator)
-                    .find_map(|name| self.returns.get(name.as_str()).copied())
-            });
+            return self.returned(&concat(&[function, ".", element]), separator);
         }
         // A field of a Rust struct reached by a re-exported name (`relay::Service.probe`), or
         // of a field of one (`app::Services.rooms.short`: the `short` of `rooms`' type).
@@ -673,7 +664,17 @@ impl<'a> SymbolIndex<'a> {
     }
 }
 
-impl SymbolIndex<'_> {
+impl<'a> SymbolIndex<'a> {
+    /// What a function returns, by a name of it maybe re-exported or glob-imported (an entry
+    /// of [`FileModel::returns`], also a tuple element's `function.1`).
+    fn returned(&self, function: &str, separator: &str) -> Option<&'a str> {
+        let function = self.unalias(function, separator);
+        self.returns.get(function.as_ref()).copied().or_else(|| {
+            self.glob_sources(&function, separator)
+                .find_map(|name| self.returns.get(name.as_str()).copied())
+        })
+    }
+
     /// `name` with a module prefix that glob-imports others (`app::Conn::open` in `app` after
     /// `use common::*;`) replaced by each module it imports (`app::common::Conn::open`).
     fn glob_sources<'n>(
