@@ -239,20 +239,24 @@ impl Lowerer<'_> {
     /// Whether a canonical name is a member of a module of this file's top-level package
     /// (`app.cache.seen` from `app.aws.s3`).
     fn same_package(&self, canonical: &str) -> bool {
-        fn root(name: &str) -> &str {
-            name.split('.').next().unwrap_or_default()
-        }
-        canonical.contains('.') && root(canonical) == root(&self.model.module)
+        canonical
+            .split_once('.')
+            .is_some_and(|(root, _)| root == package_root(&self.model.module))
     }
 
     /// Whether a canonical name is this package's, also by a namespace package's longer name
     /// (`google.cloud.spanner_v1.X` from `spanner_v1`).
     fn own_name(&self, canonical: &str) -> bool {
-        let root = self.model.module.split('.').next().unwrap_or_default();
+        let root = package_root(&self.model.module);
         self.same_package(canonical)
             || self.namespaced
                 && canonical.match_indices(root).any(|(at, _)| {
                     canonical[..at].ends_with('.') && canonical[at + root.len()..].starts_with('.')
                 })
     }
+}
+
+/// The top-level package of a dotted module name (`app` of `app.aws.s3`).
+fn package_root(module: &str) -> &str {
+    module.split_once('.').map_or(module, |(root, _)| root)
 }

@@ -36,9 +36,26 @@ impl ProjectReexports {
         }
         let root = |name: &str| name.split('.').next().unwrap_or_default().to_string();
         let own_root = root(module);
-        let mut lines = text.lines();
-        while let Some(line) = lines.next() {
-            let Some(rest) = line.trim_start().strip_prefix("from ") else {
+        // Only the lines that start with `from ` (after indentation) are read: jump between
+        // the occurrences of the word instead of splitting the whole text into lines.
+        let bytes = text.as_bytes();
+        let mut consumed = 0;
+        for at in memchr::memmem::find_iter(bytes, b"from ") {
+            if at < consumed {
+                continue;
+            }
+            // Skip the rest of the line, whether it is an import or not: each line is looked
+            // at once, however many times it says `from `.
+            consumed = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |n| at + n);
+            let line_start = memchr::memrchr(b'\n', &bytes[..at]).map_or(0, |n| n + 1);
+            if !bytes[line_start..at]
+                .iter()
+                .all(|b| *b == b' ' || *b == b'\t')
+            {
+                continue;
+            }
+            let mut lines = text[at..].lines();
+            let Some(rest) = lines.next().and_then(|line| line.strip_prefix("from ")) else {
                 continue;
             };
             let Some((source, names)) = rest.split_once(" import ") else {
@@ -53,6 +70,7 @@ impl ProjectReexports {
             if names.trim_start().starts_with('(') {
                 while !names.contains(')') {
                     let Some(next) = lines.next() else { break };
+                    consumed += next.len() + 1;
                     names.push(',');
                     names.push_str(next.split('#').next().unwrap_or_default());
                 }
@@ -150,5 +168,20 @@ mod tests {
         // The package's own modules are its own (the project phase follows them).
         assert_eq!(found("Pyro4.compat.User"), None);
         assert_eq!(found("Pyro4.compat.util"), None);
+    }
+
+    #[test]
+    fn only_lines_that_start_with_from_are_imports() {
+        let knowledge = Knowledge::builtin();
+        let text = "doc = 'from threading import Lock as A'  # from threading import Lock as B\nfrom threading import (\n    Event,\nfrom_x)\n\tfrom threading import RLock as C\n";
+        let reexports = ProjectReexports::of_module("pkg.compat", text);
+        let found = |name: &str| reexports.library_name(name, &knowledge.python);
+        assert_eq!(found("pkg.compat.A"), None);
+        assert_eq!(found("pkg.compat.B"), None);
+        assert_eq!(
+            found("pkg.compat.Event").as_deref(),
+            Some("threading.Event")
+        );
+        assert_eq!(found("pkg.compat.C").as_deref(), Some("threading.RLock"));
     }
 }
