@@ -43,6 +43,7 @@ pub struct LanguageTables {
     pub returns: FxHashMap<String, Returns>,
     /// Rust: types that stand for the one type they wrap (`actix_web::web::Data<AppState>` is
     /// an `AppState` as far as its fields go), besides the smart pointers the front end knows.
+    /// Python: field declarations that stand for their default (`PrivateAttr(default=Lock())`).
     pub wrappers: HashSet<String>,
     /// Rust: library traits whose methods a value of any type may have once the trait is
     /// imported (`std::net::ToSocketAddrs`): `x.to_socket_addrs()` is that trait's method.
@@ -50,6 +51,9 @@ pub struct LanguageTables {
     /// Calls that give an equal value on every thread whenever their arguments are constants
     /// (`re.compile(r"..")`, `os.getpid()`): storing it twice loses nothing (IL403).
     pub idempotent: HashSet<String>,
+    /// Python: decorators that memoise the function (`functools.cache`, `[memoizing]`): its
+    /// body runs once per argument, so what it blocks on is not inherited by its callers.
+    pub memoizing: HashSet<String>,
     /// Calls that loop over their first argument in Python code (`[iterating]`).
     pub iterating: HashSet<String>,
     /// Library calls that use their arguments as plain values (`[consumers]`).
@@ -268,6 +272,7 @@ impl Knowledge {
         let mut wrappers = name_lists("wrappers");
         let mut traits = name_lists("traits");
         let mut idempotent = name_lists("idempotent");
+        let mut memoizing = name_lists("memoizing");
         let mut iterating = name_lists("iterating");
         let mut consumers = name_lists("consumers");
         let mut file_writers = name_lists("file-writers");
@@ -293,6 +298,7 @@ impl Knowledge {
                 wrappers: wrappers.remove(lang).unwrap_or_default(),
                 traits: traits.remove(lang).unwrap_or_default(),
                 idempotent: idempotent.remove(lang).unwrap_or_default(),
+                memoizing: memoizing.remove(lang).unwrap_or_default(),
                 iterating: iterating.remove(lang).unwrap_or_default(),
                 consumers: consumers.remove(lang).unwrap_or_default(),
                 file_writers: file_writers.remove(lang).unwrap_or_default(),

@@ -538,17 +538,17 @@ impl SemanticModel<'_> {
                 {
                     return Some(Returns::One("multiprocessing.context.ForkContext".into()));
                 }
-                if let Some(returns) = self.tables.returns.get(&callee) {
-                    return Some(returns.clone());
+                // `PrivateAttr(default=threading.Lock())`, `field(default_factory=Queue)`: a
+                // field declaration is what it declares.
+                if self.tables.wrappers.contains(&callee) {
+                    let keyword = |name: &str| call.arguments.find_keyword(name).map(|k| &k.value);
+                    if let Some(value) = keyword("default").or(call.arguments.args.first()) {
+                        return self.type_within(value, depth);
+                    }
+                    let factory = keyword("default_factory").or_else(|| keyword("factory"))?;
+                    return self.call_result(&self.resolve_within(factory, depth)?);
                 }
-                if let Some(returns) = self.function_returns.get(&callee) {
-                    return Some(Returns::One(returns.clone()));
-                }
-                let last = callee.rsplit('.').next().unwrap_or(&callee);
-                // A class by the naming convention (`Pool`, `_Subscription`).
-                last.trim_start_matches('_')
-                    .starts_with(|c: char| c.is_ascii_uppercase())
-                    .then(|| Returns::One(callee.clone()))
+                self.call_result(&callee)
             }
             Expr::Attribute(attr) => {
                 let member = attr.attr.id.as_str();
@@ -583,6 +583,21 @@ impl SemanticModel<'_> {
             }
             _ => None,
         }
+    }
+
+    /// What calling `callee` gives: the tables' or this file's return type, or an instance of
+    /// a class named by the naming convention (`Pool`, `_Subscription`).
+    fn call_result(&self, callee: &str) -> Option<Returns> {
+        if let Some(returns) = self.tables.returns.get(callee) {
+            return Some(returns.clone());
+        }
+        if let Some(returns) = self.function_returns.get(callee) {
+            return Some(Returns::One(returns.clone()));
+        }
+        let last = callee.rsplit('.').next().unwrap_or(callee);
+        last.trim_start_matches('_')
+            .starts_with(|c: char| c.is_ascii_uppercase())
+            .then(|| Returns::One(callee.to_string()))
     }
 
     /// The type of attribute `member` of the class `class` of this file, set in the class or
@@ -732,7 +747,16 @@ impl SemanticModel<'_> {
     /// The type an annotation names (`queue.Queue`, `"queue.Queue"`, `Optional[Path]`, `X | None`).
     pub(super) fn annotation_type(&self, annotation: &Expr) -> Option<String> {
         match annotation {
-            Expr::Name(_) | Expr::Attribute(_) => self.resolve(annotation),
+            // A bare qualifier (`lock: Final = Lock()`) says nothing of the type.
+            Expr::Name(_) | Expr::Attribute(_) => self.resolve(annotation).filter(|name| {
+                !matches!(
+                    name.as_str(),
+                    "typing.Final"
+                        | "typing.ClassVar"
+                        | "typing_extensions.Final"
+                        | "typing_extensions.ClassVar"
+                )
+            }),
             Expr::StringLiteral(literal) => {
                 let text = literal.value.to_str();
                 let parsed = ruff_python_parser::parse_expression(text).ok()?;
@@ -741,7 +765,19 @@ impl SemanticModel<'_> {
             Expr::Subscript(sub) => {
                 let base = self.resolve(&sub.value)?;
                 match base.as_str() {
-                    "typing.Optional" => self.annotation_type(&sub.slice),
+                    // Qualifiers of the type they wrap (`__lock: ClassVar[threading.Lock]`).
+                    "typing.Optional"
+                    | "typing.ClassVar"
+                    | "typing.Final"
+                    | "typing_extensions.Final"
+                    | "typing_extensions.ClassVar" => self.annotation_type(&sub.slice),
+                    // `Annotated[queue.Queue, "jobs"]`: the first element is the type.
+                    "typing.Annotated" | "typing_extensions.Annotated" => {
+                        match sub.slice.as_ref() {
+                            Expr::Tuple(tuple) => self.annotation_type(tuple.elts.first()?),
+                            _ => None,
+                        }
+                    }
                     // Says nothing of what calling it runs: what the project passes there does
                     // (see `FileModel::parameter_attributes`).
                     "typing.Callable" | "collections.abc.Callable" => None,
@@ -814,9 +850,15 @@ impl SemanticModel<'_> {
                     }
                 }
                 Stmt::AnnAssign(ann) => {
-                    if let (Expr::Name(name), Some(ty)) =
-                        (ann.target.as_ref(), self.annotation_type(&ann.annotation))
-                    {
+                    // The annotation, else the value (`_lock: ClassVar = threading.Lock()`).
+                    let value_type = || match ann.value.as_deref().map(|v| self.type_of(v)) {
+                        Some(Some(Returns::One(ty))) => Some(ty),
+                        _ => None,
+                    };
+                    if let (Expr::Name(name), Some(ty)) = (
+                        ann.target.as_ref(),
+                        self.annotation_type(&ann.annotation).or_else(value_type),
+                    ) {
                         types.insert(name.id.to_string(), ty);
                     }
                 }
