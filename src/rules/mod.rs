@@ -213,8 +213,15 @@ impl Policy for ProjectContext<'_> {
     }
 
     fn declared_non_blocking(&self, project: &Project, function: FunctionId) -> bool {
-        let declared = &self.file(function).settings.non_blocking;
-        !declared.is_empty() && declared.contains(&project.function(function).canonical)
+        let settings = &self.file(function).settings;
+        let declared = &settings.non_blocking;
+        let f = project.function(function);
+        (!declared.is_empty() && declared.contains(&f.canonical))
+            || !f.decorators.is_empty() && {
+                let language = project.model(function).language;
+                let memoizing = &settings.knowledge.tables(language).memoizing;
+                f.decorators.iter().any(|d| memoizing.contains(d))
+            }
     }
 }
 
