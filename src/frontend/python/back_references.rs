@@ -35,6 +35,7 @@ pub(super) fn back_references(body: &[Stmt], module: &str) -> BackReferences {
         for (method, self_name) in methods(class) {
             let mut assignments = SelfAssignments {
                 self_name,
+                class_body: &class.body,
                 found: Vec::new(),
             };
             assignments.visit_body(&method.body);
@@ -111,6 +112,7 @@ fn kept_parameter(class: &ast::StmtClassDef, parameter: &str) -> Option<String> 
     let init = init(class)?;
     let mut assignments = SelfAssignments {
         self_name: first_param(init)?,
+        class_body: &class.body,
         found: Vec::new(),
     };
     assignments.visit_body(&init.body);

@@ -868,6 +868,7 @@ impl SemanticModel<'_> {
                     };
                     let mut finder = SelfAssignments {
                         self_name,
+                        class_body: &class.body,
                         found: Vec::new(),
                     };
                     finder.visit_body(&method.body);
@@ -1061,13 +1062,48 @@ impl<'a> Visitor<'a> for BoundNames {
     }
 }
 
-/// Finds `self.attr = value` and `self.attr: T = value` in a method body.
+/// Finds `self.attr = value` and `self.attr: T = value` in a method body, also element by
+/// element (`self.app, self.buffer = Application(), Buffer()`, or the tuple a method of the
+/// class returns: `self.app, self.buffer = self._create()`).
 pub(super) struct SelfAssignments<'a> {
     pub(super) self_name: &'a str,
+    /// The body of the class whose method is searched (empty when unknown).
+    pub(super) class_body: &'a [Stmt],
     pub(super) found: Vec<(String, Option<&'a Expr>, Option<&'a Expr>)>,
 }
 
 impl<'a> SelfAssignments<'a> {
+    /// The elements a tuple `value` has (`a, b`, or what `self.method()` of the class returns
+    /// in each `return`, when those are tuples as long as `arity`).
+    fn elements(&self, value: &'a Expr, arity: usize) -> Option<&'a [Expr]> {
+        let elements = |value: &'a Expr| match value {
+            Expr::Tuple(tuple) if tuple.elts.len() == arity => Some(&tuple.elts[..]),
+            _ => None,
+        };
+        if let Some(elements) = elements(value) {
+            return Some(elements);
+        }
+        let Expr::Call(call) = value else {
+            return None;
+        };
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return None;
+        };
+        if !matches!(attr.value.as_ref(), Expr::Name(n) if n.id.as_str() == self.self_name) {
+            return None;
+        }
+        let method = self.class_body.iter().find_map(|stmt| match stmt {
+            Stmt::FunctionDef(def) if def.name.id == attr.attr.id => Some(def),
+            _ => None,
+        })?;
+        let returned = returned_values(&method.body);
+        let first = elements(returned.first()?)?;
+        returned
+            .iter()
+            .all(|r| elements(r).is_some())
+            .then_some(first)
+    }
+
     fn self_attribute(&self, target: &Expr) -> Option<String> {
         let Expr::Attribute(attr) = target else {
             return None;
@@ -1086,6 +1122,14 @@ impl<'a> Visitor<'a> for SelfAssignments<'a> {
                 for target in &assign.targets {
                     if let Some(attr) = self.self_attribute(target) {
                         self.found.push((attr, Some(&assign.value), None));
+                    } else if let Expr::Tuple(targets) = target
+                        && let Some(values) = self.elements(&assign.value, targets.elts.len())
+                    {
+                        for (target, value) in targets.elts.iter().zip(values) {
+                            if let Some(attr) = self.self_attribute(target) {
+                                self.found.push((attr, Some(value), None));
+                            }
+                        }
                     }
                 }
             }
