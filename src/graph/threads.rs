@@ -196,10 +196,13 @@ impl Concurrency {
                     {
                         handed.push(class.to_string());
                     }
-                    // Each `Thread` subclass object runs its own `run`: not shared.
+                    // The object whose method the thread runs is shared between the thread
+                    // and whoever keeps it: a `Thread` subclass's too (its `run` and the
+                    // methods others call on it), when it is started once. Each `Thread`
+                    // subclass object started in a loop runs its own `run` on its own state.
                     if model.language == Language::Python
-                        && !entry.if_thread_subclass
                         && !entry.fresh_object
+                        && !(entry.if_thread_subclass && entry.repeated)
                         && let Some(class) = method_class(project, started)
                     {
                         concurrency.shared_classes.insert(class.to_string());

@@ -3,12 +3,13 @@
 //! write races with the guarded ones.
 
 use super::shared_state::{
-    GuardedWrite, act_of, checked_in_helper, guarded_changes, guarded_writes, held_at,
+    GuardedWrite, act_of, checked_in_helper, class_of, guarded_changes, guarded_writes, held_at,
     held_by_every_caller, is_shared,
 };
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
+use crate::graph::threads::derives_from;
 
 pub const RULE: Rule = Rule {
     code: Code::IL402,
@@ -80,6 +81,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
         // Reads that decide a branch, in code that runs on threads.
         let threaded = concurrency.functions.contains(&id);
+        // A `Thread` subclass started many times whose objects nothing else shares: each
+        // thread runs `run` on its own object, so its own attributes are not shared.
+        let own_thread_object = threaded
+            && class_of(function).is_some_and(|class| {
+                !concurrency.shared_classes.contains(class)
+                    && derives_from(project, class, "threading.Thread", 8)
+            });
+        let threaded_on = |via_self: bool| threaded && !(via_self && own_thread_object);
         for check in &function.state_checks {
             let Some(guard) = guarded.get(check.state.as_str()) else {
                 continue;
@@ -104,7 +113,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     && check.span.end <= found.check.end
                     && act_of(project, id, found).is_some()
             });
-            if !(threaded || shared_object)
+            if !(threaded_on(check.via_self) || shared_object)
                 || check.via_self != guard.write.via_self
                 || checked_again
                 || check_then_act
@@ -140,7 +149,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             // that several functions keep up to date under the lock (one initialiser filling
             // it once, before readers may look, is not evidence).
             let changed_on_thread = concurrency.functions.contains(&guard.function);
-            if !(threaded || shared_object || changed_on_thread || guard.functions > 1)
+            if !(threaded_on(iteration.via_self)
+                || shared_object
+                || changed_on_thread && !(iteration.via_self && own_thread_object)
+                || guard.functions > 1)
                 || first_start.is_some_and(|start| iteration.span.start < start)
                 || iteration.via_self != guard.change.via_self
                 || held_at(project, function, iteration.span.start).is_some()
