@@ -487,6 +487,9 @@ pub enum Leak {
     MayRaise(Span),
     /// `acquire()`, then code that may raise before the `try` whose `finally` releases.
     RaisesBeforeTry(Span),
+    /// `await loop.run_in_executor(None, L.acquire)` before the `try` whose `finally`
+    /// releases: a cancellation at the await skips the `try`, and the worker still acquires.
+    CancelledWhileAcquiring,
     /// `std::mem::forget(guard)`.
     Forgotten,
     /// `ManuallyDrop::new(guard)`.

@@ -60,6 +60,15 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
                     format!("move the acquisition to just before the `try` (or this code into it){or_with}"),
                     Some((call.clone(), "may raise before the `try`")),
                 ),
+                Leak::CancelledWhileAcquiring => (
+                    format!(
+                        "{acquired} runs on a worker thread while `{}` awaits it, before the `try` whose `finally` releases the lock: if the task is cancelled at that await, the `finally` never runs, yet the worker still takes the lock, and every later `acquire()` blocks forever",
+                        function.name
+                    ),
+                    "awaited before the `try` that releases it",
+                    "move the awaited acquisition into the `try` (and release only once it completed), or use an `asyncio.Lock` for code that runs on the event loop".to_string(),
+                    None,
+                ),
                 Leak::Forgotten | Leak::ManuallyDropped => (
                     format!(
                         "the guard of `{lock}` is never dropped (`{}`), so the lock stays taken forever and every later lock call blocks or deadlocks",

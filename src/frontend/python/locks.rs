@@ -351,8 +351,8 @@ impl<'a> Lowerer<'a> {
         };
         // `L.acquire()` itself, or a helper of this object that takes one of its locks.
         let direct = match call.func.as_ref() {
-            Expr::Attribute(attr) if attr.attr.id.as_str() == "acquire" => Some(&attr.value),
-            _ => None,
+            Expr::Attribute(attr) if attr.attr.id.as_str() == "acquire" => Some(&*attr.value),
+            _ => self.offloaded_acquire(call),
         };
         if direct.is_some() && asks_not_to_block(call, Some("acquire")) {
             return;
@@ -430,6 +430,14 @@ impl<'a> Lowerer<'a> {
         } else {
             None
         };
+        // `await loop.run_in_executor(None, L.acquire)` before the `try` that releases: a
+        // cancellation at the await leaves the worker to take the lock with no `finally` to come.
+        let awaited_in_worker = guaranteed
+            && typed
+            && direct.is_some()
+            && self.offloaded_acquire(call).is_some()
+            && matches!(stmt, Stmt::Expr(e) if e.value.is_await_expr());
+        let why = why.or_else(|| awaited_in_worker.then_some(Leak::CancelledWhileAcquiring));
         if let Some(why) = why {
             let leak = LeakedLock {
                 span: span(call),
@@ -452,6 +460,9 @@ impl<'a> Lowerer<'a> {
     /// its locks (`self._take()` for `self._lock`; `self._acquire_all()` for every lock of a
     /// collection, written `self._locks[*]`).
     pub(super) fn lock_step(&self, call: &ast::ExprCall) -> Option<(Step, String)> {
+        if let Some(lock) = self.offloaded_acquire(call) {
+            return Some((Step::Acquire, dotted(lock)));
+        }
         let Expr::Attribute(attr) = call.func.as_ref() else {
             return None;
         };
@@ -468,6 +479,28 @@ impl<'a> Lowerer<'a> {
         let method = self.semantic.resolve(&call.func)?;
         let (step, lock) = self.lock_steps.get(&method)?;
         Some((*step, concat(&[self_name, lock])))
+    }
+
+    /// The lock whose bound `acquire` a call hands to a worker thread to run
+    /// (`await loop.run_in_executor(None, self._lock.acquire)`, `asyncio.to_thread(l.acquire)`):
+    /// once the await returns, the lock is held, as after `L.acquire()`.
+    fn offloaded_acquire<'c>(&self, call: &'c ast::ExprCall) -> Option<&'c Expr> {
+        let lock = call
+            .arguments
+            .args
+            .iter()
+            .find_map(|argument| match argument {
+                Expr::Attribute(attr) if attr.attr.id.as_str() == "acquire" => Some(&*attr.value),
+                _ => None,
+            })?;
+        let method = match call.func.as_ref() {
+            Expr::Attribute(attr) => Some(attr.attr.id.as_str()),
+            _ => None,
+        };
+        let callee = self.semantic.resolve(&call.func);
+        self.tables
+            .offloads(callee.as_deref(), method)
+            .then_some(lock)
     }
 
     /// The call (as this code would write it) of the method of the lock step `call`'s class
