@@ -350,9 +350,11 @@ impl<'a> Lowerer<'a> {
             return;
         };
         // `L.acquire()` itself, or a helper of this object that takes one of its locks.
+        // Or `L.acquire` handed to a worker thread (see `offloaded_acquire`).
+        let offloaded = self.offloaded_acquire(call);
         let direct = match call.func.as_ref() {
             Expr::Attribute(attr) if attr.attr.id.as_str() == "acquire" => Some(&*attr.value),
-            _ => self.offloaded_acquire(call),
+            _ => offloaded,
         };
         if direct.is_some() && asks_not_to_block(call, Some("acquire")) {
             return;
@@ -434,8 +436,7 @@ impl<'a> Lowerer<'a> {
         // cancellation at the await leaves the worker to take the lock with no `finally` to come.
         let awaited_in_worker = guaranteed
             && typed
-            && direct.is_some()
-            && self.offloaded_acquire(call).is_some()
+            && offloaded.is_some()
             && matches!(stmt, Stmt::Expr(e) if e.value.is_await_expr());
         let why = why.or_else(|| awaited_in_worker.then_some(Leak::CancelledWhileAcquiring));
         if let Some(why) = why {
