@@ -744,19 +744,14 @@ impl SemanticModel<'_> {
         (method.kind == ScopeKind::Function && !rebound).then_some(method)
     }
 
-    /// The type an annotation names (`queue.Queue`, `"queue.Queue"`, `Optional[Path]`, `X | None`).
+    /// The type an annotation names (`queue.Queue`, `"queue.Queue"`, `Optional[Path]`, `X | None`,
+    /// `ClassVar[threading.Lock]`).
     pub(super) fn annotation_type(&self, annotation: &Expr) -> Option<String> {
         match annotation {
             // A bare qualifier (`lock: Final = Lock()`) says nothing of the type.
-            Expr::Name(_) | Expr::Attribute(_) => self.resolve(annotation).filter(|name| {
-                !matches!(
-                    name.as_str(),
-                    "typing.Final"
-                        | "typing.ClassVar"
-                        | "typing_extensions.Final"
-                        | "typing_extensions.ClassVar"
-                )
-            }),
+            Expr::Name(_) | Expr::Attribute(_) => self
+                .resolve(annotation)
+                .filter(|name| !TYPE_QUALIFIERS.contains(&name.as_str())),
             Expr::StringLiteral(literal) => {
                 let text = literal.value.to_str();
                 let parsed = ruff_python_parser::parse_expression(text).ok()?;
@@ -766,11 +761,10 @@ impl SemanticModel<'_> {
                 let base = self.resolve(&sub.value)?;
                 match base.as_str() {
                     // Qualifiers of the type they wrap (`__lock: ClassVar[threading.Lock]`).
-                    "typing.Optional"
-                    | "typing.ClassVar"
-                    | "typing.Final"
-                    | "typing_extensions.Final"
-                    | "typing_extensions.ClassVar" => self.annotation_type(&sub.slice),
+                    "typing.Optional" => self.annotation_type(&sub.slice),
+                    qualifier if TYPE_QUALIFIERS.contains(&qualifier) => {
+                        self.annotation_type(&sub.slice)
+                    }
                     // `Annotated[queue.Queue, "jobs"]`: the first element is the type.
                     "typing.Annotated" | "typing_extensions.Annotated" => {
                         match sub.slice.as_ref() {
@@ -1062,12 +1056,21 @@ impl<'a> Visitor<'a> for BoundNames {
     }
 }
 
+/// Annotations that qualify the type they wrap (`ClassVar[threading.Lock]`); bare, they name
+/// no type (`lock: Final = Lock()`).
+const TYPE_QUALIFIERS: [&str; 4] = [
+    "typing.ClassVar",
+    "typing.Final",
+    "typing_extensions.ClassVar",
+    "typing_extensions.Final",
+];
+
 /// Finds `self.attr = value` and `self.attr: T = value` in a method body, also element by
 /// element (`self.app, self.buffer = Application(), Buffer()`, or the tuple a method of the
 /// class returns: `self.app, self.buffer = self._create()`).
 pub(super) struct SelfAssignments<'a> {
     pub(super) self_name: &'a str,
-    /// The body of the class whose method is searched (empty when unknown).
+    /// The body of the class whose method is searched.
     pub(super) class_body: &'a [Stmt],
     pub(super) found: Vec<(String, Option<&'a Expr>, Option<&'a Expr>)>,
 }
