@@ -288,7 +288,7 @@ fn dump(model: &FileModel) -> String {
             function.span,
             function.parent
         );
-        let facts: [(&str, Vec<String>); 18] = [
+        let facts: [(&str, Vec<String>); 20] = [
             ("call", debug_each(&function.calls)),
             ("await", debug_each(&function.awaits)),
             ("busy wait", debug_each(&function.busy_waits)),
@@ -306,6 +306,8 @@ fn dump(model: &FileModel) -> String {
             ("file use", debug_each(&function.file_uses)),
             ("parameter", debug_each(&function.parameters)),
             ("attribute value", debug_each(&function.attribute_values)),
+            ("field flow", debug_each(&function.field_flows)),
+            ("field receiver", debug_each(&function.field_receivers)),
             ("reads", {
                 let mut reads: Vec<u64> = function.reads.iter().copied().collect();
                 reads.sort_unstable();

@@ -10,10 +10,11 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use super::fields::SharedFields;
 use super::{CallSite, FunctionId, Project};
 use crate::knowledge::{LanguageTables, LockType};
 use crate::model::{
-    Call, Context, FunctionKind, LockDefinition, LockHold, LockScope, Receiver, Span,
+    Call, Context, FunctionKind, LockDefinition, LockHold, LockScope, Receiver, Span, concat,
 };
 
 /// One acquisition: a function and the index of the lock hold in it.
@@ -176,6 +177,7 @@ impl LockGraph {
             double_locks: Vec::new(),
             double_locked_at: HashSet::default(),
             shared: HashMap::default(),
+            fields: SharedFields::new(project),
             parameter_orders: Vec::new(),
         };
         builder.resolve_holds(&tables);
@@ -347,7 +349,7 @@ pub fn candidate_guard(
     let ty = ty.map(|ty| index.unalias(ty, "::"));
     let ty = ty.as_deref();
     if let Some(ty) = ty {
-        let guard = crate::model::concat(&[ty, "::", method]);
+        let guard = concat(&[ty, "::", method]);
         if tables.lock(&guard).is_some() {
             return Some((guard, ty.to_string()));
         }
@@ -367,7 +369,7 @@ pub fn candidate_guard(
         "await" => "tokio::sync::RwLock",
         _ => return None,
     };
-    let guard = crate::model::concat(&[lock, "::", method]);
+    let guard = concat(&[lock, "::", method]);
     tables.lock(&guard)?;
     Some((guard, ty.unwrap_or(lock).to_string()))
 }
@@ -421,6 +423,8 @@ struct Builder<'p, 'a> {
     /// Lock identities that name one lock shared through fields of several structs (see
     /// [`shared_locks`]), to the identity that stands for it.
     shared: HashMap<String, String>,
+    /// Fields of one struct that its constructors fill with one value.
+    fields: SharedFields,
     /// Locks taken while a function holds a lock it is given (see
     /// [`Builder::parameter_order_edges`]).
     parameter_orders: Vec<ParameterOrder>,
@@ -462,6 +466,7 @@ impl Builder<'_, '_> {
             }
         }
         self.shared = shared_locks(project);
+        self.share_filled_fields(&definitions);
         for (file, model) in project.models.iter().enumerate() {
             let tables = tables(file);
             let mut per_function = Vec::with_capacity(model.functions.len());
@@ -480,6 +485,34 @@ impl Builder<'_, '_> {
             }
             self.resolved.push(per_function);
             self.free_regions.push(free);
+        }
+    }
+
+    /// Joins the locks that fields filled with one value reach (`FinalState.db` and
+    /// `FinalState.pos_state.db`, defined as `PosState.db`) into one node, with the locks
+    /// [`shared_locks`] already joined.
+    fn share_filled_fields(&mut self, definitions: &HashMap<&str, (usize, &LockDefinition)>) {
+        for group in self.fields.groups() {
+            let mut identities: Vec<String> = group
+                .iter()
+                .filter_map(|path| self.definition(path, definitions, 12))
+                .map(|(_, d)| {
+                    let identity = d.identity.as_str();
+                    self.shared.get(identity).map_or(identity, String::as_str)
+                })
+                .map(str::to_string)
+                .collect();
+            identities.sort_unstable();
+            identities.dedup();
+            let Some((chosen, others)) = identities.split_first() else {
+                continue;
+            };
+            for other in others {
+                for one in self.shared.values_mut().filter(|one| *one == other) {
+                    *one = chosen.clone();
+                }
+                self.shared.insert(other.clone(), chosen.clone());
+            }
         }
     }
 
@@ -583,18 +616,26 @@ impl Builder<'_, '_> {
         let steps = steps.checked_sub(1)?;
         let (owner, attribute) = identity.rsplit_once('.')?;
         let inherited = self.project.index.bases(owner).iter().find_map(|base| {
-            let inherited = crate::model::concat(&[base, ".", attribute]);
+            let inherited = concat(&[base, ".", attribute]);
             self.definition(&inherited, definitions, steps)
         });
         if inherited.is_some() || !owner.contains("::") {
             return inherited;
         }
-        let ty = self.project.index.type_of(owner, "::")?;
-        self.definition(
-            &crate::model::concat(&[ty, ".", attribute]),
-            definitions,
-            steps,
-        )
+        // The type as the field names it, maybe a re-export (`pos::PosState` after `pub use
+        // state::PosState;` or `pub use state::*;` in `pos`).
+        let index = &self.project.index;
+        let ty = index.unalias(index.type_of(owner, "::")?, "::");
+        let field = concat(&[&ty, ".", attribute]);
+        if let Some(found) = self.definition(&field, definitions, steps) {
+            return Some(found);
+        }
+        let mut sources = index.glob_sources(&ty, "::");
+        sources.find_map(|ty| {
+            definitions
+                .get(concat(&[&ty, ".", attribute]).as_str())
+                .copied()
+        })
     }
 
     /// The holds of function `id` (the first [`MAX_PAIRED_HOLDS`]) that take a lock, with it.
@@ -843,6 +884,38 @@ impl Builder<'_, '_> {
             .collect()
     }
 
+    /// Whether a lock of the caller's own object (`self.db`) is the one a call on a field of
+    /// that object (`self.pos_state.feed()`) takes through the callee's own object
+    /// (`self.db` there): the constructors fill both fields with one value.
+    fn same_through_field(
+        &self,
+        id: FunctionId,
+        call: usize,
+        outer: &LockHold,
+        taken: &str,
+    ) -> bool {
+        let function = self.project.function(id);
+        let Some((_, fields)) = function
+            .field_receivers
+            .iter()
+            .find(|(c, _)| *c as usize == call)
+        else {
+            return false;
+        };
+        let Some((owner, _)) = function.canonical.rsplit_once("::") else {
+            return false;
+        };
+        let (Some(held), Some(reached)) = (
+            outer.lock.strip_prefix("self."),
+            taken.strip_prefix("self."),
+        ) else {
+            return false;
+        };
+        let held = concat(&[owner, ".", held]);
+        let reached = concat(&[owner, ".", fields, ".", reached]);
+        self.fields.same(&held, &reached)
+    }
+
     /// Edges and double locks: for each hold, what is taken while it is held.
     fn edges(&mut self) {
         let project = self.project;
@@ -944,6 +1017,11 @@ impl Builder<'_, '_> {
                                     // `region.buffer` held, then `flush(&region)` takes
                                     // `region.buffer` of its parameter.
                                     || given_as_owner(call, entry.owner, outer)
+                                    // `self.db` held, then `self.pos_state.feed()` takes
+                                    // its `self.db`, filled with the same `Arc`.
+                                    || (outer.via_self
+                                        && entry.owner == Receiver::Own
+                                        && self.same_through_field(id, index, outer, taken))
                             }
                             _ => false,
                         };
@@ -980,7 +1058,7 @@ impl Builder<'_, '_> {
                         .filter_map(|target| project.index.resolve(target, separator))
                         .collect();
                     if self.is_thread_class(key) {
-                        let run = crate::model::concat(&[key, ".run"]);
+                        let run = concat(&[key, ".run"]);
                         runs.extend(project.index.resolve(&run, separator));
                     }
                     let found = joins.entry(id).or_default();

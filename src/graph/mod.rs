@@ -4,6 +4,7 @@
 //! summaries computed bottom-up over its strongly connected components.
 
 pub mod export;
+pub mod fields;
 pub mod locks;
 pub mod summary;
 pub mod threads;

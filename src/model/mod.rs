@@ -289,6 +289,38 @@ pub struct Function {
     /// (`f.read()` after `f = open(p)`): the opening call's index in `calls`, and the use. The
     /// opening call is the site reported; its uses are shown with it.
     pub file_uses: ThinVec<(u32, Span)>,
+    /// Rust: the struct fields this function fills with a value it has by name (see
+    /// [`FieldFlow`]).
+    pub field_flows: ThinVec<FieldFlow>,
+    /// Rust: calls on a field of the method's own object (`self.pos_state.feed()`): the
+    /// call's index in `calls` and the fields from `self` (`pos_state`).
+    pub field_receivers: ThinVec<(u32, String)>,
+}
+
+/// Rust: a struct field filled with a value a function has by name (`Self { db, pos_state }`
+/// in `fn new(db: Arc<RwLock<Db>>)`), directly or as an argument of the call whose result
+/// the field holds (`let pos_state = PosState::new(db.clone());`). Two fields filled from
+/// one value (clones of one `Arc` count as one) share what it holds: the project phase
+/// follows the constructors to find fields of one object that reach the same lock
+/// (`FinalState.db` and `FinalState.pos_state.db`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldFlow {
+    /// The field filled (`ledger::FinalState.pos_state`).
+    pub field: String,
+    /// The value, as the function names it.
+    pub source: FlowSource,
+    /// The field holds the result of this call (its canonical callee), given the value as
+    /// the argument at this position; `None`: the field holds the value itself.
+    pub through: Option<(String, u8)>,
+}
+
+/// The value a [`FieldFlow`] starts from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FlowSource {
+    /// The function's parameter with this index (counting `self`).
+    Parameter(u8),
+    /// A local of the function.
+    Local(String),
 }
 
 /// A use of shared state at one site: a read in an `if`/`while` condition, a change in place
@@ -753,6 +785,8 @@ impl Function {
             call_arguments: ThinVec::new(),
             local_closure_calls: ThinVec::new(),
             file_uses: ThinVec::new(),
+            field_flows: ThinVec::new(),
+            field_receivers: ThinVec::new(),
         }
     }
 

@@ -107,10 +107,15 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 outer_lock,
                 project.function(double.outer.function).name
             ),
-            Inner::Call { .. } => format!(
-                "`{}` is held while calling into code that takes it again ({})",
+            Inner::Call { chain, leaf } => format!(
+                "`{}` is held while calling into code that takes it again ({}){}",
                 outer_lock,
-                chain_names(project, &evidence)
+                chain_names(project, &evidence),
+                same_value(project, outer_hold, chain, *leaf)
+                    .map(|other| format!(
+                        "; `{other}` is the same lock: the constructor fills both fields with one value"
+                    ))
+                    .unwrap_or_default()
             ),
         };
         let help = match model.language {
@@ -146,4 +151,25 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         ));
         out.push(diagnostic);
     }
+}
+
+/// The lock a call on a field of `self` takes, by its path from the caller's `self`
+/// (`self.pos.db` of `self.pos.feed()` taking its `self.db`), when it is written otherwise than
+/// the held one: the two are one lock only because a constructor filled both fields with one
+/// value (see `graph::fields`).
+fn same_value(
+    project: &crate::graph::Project,
+    outer: &crate::model::LockHold,
+    chain: &[crate::graph::CallSite],
+    leaf: crate::graph::locks::Acquisition,
+) -> Option<String> {
+    let first = chain.first()?;
+    let caller = project.function(first.caller);
+    let (_, fields) = caller
+        .field_receivers
+        .iter()
+        .find(|(call, _)| *call as usize == first.call)?;
+    let taken = &project.function(leaf.function).lock_holds[leaf.hold].lock;
+    let reached = format!("self.{fields}.{}", taken.strip_prefix("self.")?);
+    (outer.via_self && reached != outer.lock).then_some(reached)
 }

@@ -240,6 +240,7 @@ impl Lowerer<'_> {
         }
         self.note_object_arguments(&call.args, 1);
         if !on_self {
+            self.note_field_receiver(&call.receiver);
             let receiver = || syntax::written(&call.receiver);
             let object = self.held_objects.of_receiver(self.current, receiver);
             let on = self.object_receiver(&call.receiver);

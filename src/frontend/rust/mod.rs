@@ -13,6 +13,7 @@
 
 mod calls;
 mod conditions;
+mod fields;
 mod guards;
 mod limits;
 mod locks;
@@ -77,6 +78,7 @@ pub fn lower(
         inline_closures: 0,
         local_closures: Vec::new(),
         stored_locks: Vec::new(),
+        call_results: Vec::new(),
         handed_over: (usize::MAX, None),
         offloaded_closure: usize::MAX,
         executor_closure: usize::MAX,
@@ -231,6 +233,9 @@ struct Lowerer<'t> {
     /// a field (`ChunkBuilder { models, .. }`): the local's identity and the field's. The
     /// function's holds of the local are the field's lock.
     stored_locks: Vec<(String, LockName)>,
+    /// Locals of the function being lowered bound to a call's result (see
+    /// [`fields::CallResult`]).
+    call_results: Vec<fields::CallResult>,
     /// While a thread-starting call's argument is walked: where the closure or async block it
     /// hands over starts, and that closure's number or that block's function once met.
     handed_over: (usize, Option<threads::HandedOver>),

@@ -49,11 +49,13 @@ impl Lowerer<'_> {
         let inline_closures = std::mem::take(&mut self.inline_closures);
         let local_closures = std::mem::take(&mut self.local_closures);
         let stored_locks = std::mem::take(&mut self.stored_locks);
+        let call_results = std::mem::take(&mut self.call_results);
         let atomic_locals = std::mem::take(&mut self.atomic_locals);
         self.semantic.push_locals();
         body(self);
         self.semantic.pop_locals();
         let stored = std::mem::replace(&mut self.stored_locks, stored_locks);
+        self.call_results = call_results;
         for hold in &mut self.model.functions[index].lock_holds {
             if let Some((_, field)) = stored.iter().find(|(local, _)| *local == hold.identity) {
                 hold.identity = field.identity.clone();
@@ -388,6 +390,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             if let Some((_, diverge)) = &init.diverge {
                 self.visit_expr(diverge);
             }
+            if let Some(name) = bound_name(&local.pat) {
+                self.note_call_result(&name, &init.expr);
+            }
         }
         let ty = local
             .init
@@ -504,6 +509,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     fn visit_expr_struct(&mut self, expr: &'ast syn::ExprStruct) {
         self.store_locks_in_fields(expr);
         visit::visit_expr_struct(self, expr);
+        self.note_field_flows(expr);
     }
 
     fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
