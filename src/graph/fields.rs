@@ -14,49 +14,65 @@ const MAX_DEPTH: usize = 3;
 /// How many paths one constructor parameter may reach (generated code, huge structs).
 const MAX_PATHS: usize = 16;
 
-/// Field paths of one value: each path (`ledger::FinalState.pos_state.db`) → the path that
-/// stands for all paths of the same value in the struct (the first by name).
+/// Field paths of one value: each path of a struct or class (`ledger::FinalState` and
+/// `pos_state.db`, kept as `ledger::FinalState#pos_state.db`) → the path that stands for every
+/// path of the same value of that type (the first by name).
 #[derive(Debug, Default)]
 pub struct SharedFields {
     representative: HashMap<String, String>,
 }
 
+/// One flow with the function it is in and that function's own type.
+struct Located<'a> {
+    function: &'a str,
+    owner: &'a str,
+    flow: &'a FieldFlow,
+    separator: &'static str,
+}
+
 impl SharedFields {
     pub fn new(project: &Project) -> SharedFields {
-        let flows: Vec<(&str, &str, &FieldFlow)> = project
+        let flows: Vec<Located> = project
             .functions()
-            .flat_map(|(_, function)| {
-                let owner = function.canonical.rsplit_once("::").map_or("", |(o, _)| o);
+            .flat_map(|(id, function)| {
+                let separator = project.models[id.file].language.path_separator();
                 let canonical = function.canonical.as_str();
-                function
-                    .field_flows
-                    .iter()
-                    .map(move |f| (canonical, owner, f))
+                let owner = canonical.rsplit_once(separator).map_or("", |(o, _)| o);
+                function.field_flows.iter().map(move |flow| Located {
+                    function: canonical,
+                    owner,
+                    flow,
+                    separator,
+                })
             })
             .collect();
         if flows.is_empty() {
             return SharedFields::default();
         }
-        let callee = |name: &str| {
-            let id = project.index.resolve(name, "::")?;
+        // A constructor by the name a call gives it (Python: the class's `__init__`).
+        let callee = |name: &str, separator: &str| {
+            let id = match separator {
+                "." => project
+                    .index
+                    .resolve(&concat(&[name, ".__init__"]), separator)
+                    .or_else(|| project.index.resolve(name, separator)),
+                _ => project.index.resolve(name, separator),
+            }?;
             Some(project.function(id).canonical.as_str())
         };
-        // (constructor, parameter) → the paths of its own struct it stores that parameter in.
+        // (constructor, parameter) → the paths of its own type it stores that parameter in.
         let mut stored: HashMap<(&str, u8), Vec<String>> = HashMap::default();
         for _ in 0..MAX_DEPTH {
             let mut next: HashMap<(&str, u8), Vec<String>> = HashMap::default();
-            for &(function, owner, flow) in &flows {
-                let FlowSource::Parameter(parameter) = flow.source else {
+            for one in &flows {
+                let FlowSource::Parameter(parameter) = one.flow.source else {
                     continue;
                 };
-                let Some((ty, _)) = flow.field.rsplit_once('.') else {
-                    continue;
-                };
-                if ty != owner {
+                if one.flow.field.rsplit_once('.').map(|(ty, _)| ty) != Some(one.owner) {
                     continue;
                 }
-                let paths = next.entry((function, parameter)).or_default();
-                paths.extend(paths_of(flow, &stored, &callee));
+                let paths = next.entry((one.function, parameter)).or_default();
+                paths.extend(paths_of(one, &stored, &callee));
                 paths.sort_unstable();
                 paths.dedup();
                 paths.truncate(MAX_PATHS);
@@ -66,23 +82,36 @@ impl SharedFields {
             }
             stored = next;
         }
-        // Per function, per value: the paths it fills.
+        // Per function, per value: the paths of each type it fills.
         let mut shared = SharedFields::default();
         let mut by_value: HashMap<(&str, &FlowSource), Vec<String>> = HashMap::default();
-        for &(function, _, flow) in &flows {
-            by_value
-                .entry((function, &flow.source))
-                .or_default()
-                .extend(paths_of(flow, &stored, &callee));
+        for one in &flows {
+            let Some((ty, _)) = one.flow.field.rsplit_once('.') else {
+                continue;
+            };
+            let paths = by_value
+                .entry((one.function, &one.flow.source))
+                .or_default();
+            paths.extend(
+                paths_of(one, &stored, &callee)
+                    .into_iter()
+                    .map(|path| concat(&[ty, "#", &path])),
+            );
+            // Python: `self.lock` given on is the method's own object's `lock`.
+            if let FlowSource::Local(name) = &one.flow.source
+                && let Some(attribute) = name.strip_prefix("self.")
+            {
+                paths.push(concat(&[one.owner, "#", attribute]));
+            }
         }
         for mut paths in by_value.into_values() {
             paths.sort_unstable();
             paths.dedup();
             paths.truncate(MAX_PATHS);
             for pair in paths.windows(2) {
-                // Only paths of one struct are one value of one object.
-                let owner = |path: &str| path.split_once('.').map(|(ty, _)| ty.to_string());
-                if owner(&pair[0]) == owner(&pair[1]) {
+                // Only paths of one type are one value of one object.
+                let ty = |path: &str| path.split_once('#').map(|(ty, _)| ty.to_string());
+                if ty(&pair[0]) == ty(&pair[1]) {
                     shared.union(&pair[0], &pair[1]);
                 }
             }
@@ -90,35 +119,44 @@ impl SharedFields {
         shared
     }
 
-    /// The path standing for every path of the same value.
-    pub fn representative<'p>(&'p self, path: &'p str) -> &'p str {
-        let mut current = path;
+    /// The key standing for every key of the same value.
+    fn representative<'p>(&'p self, key: &'p str) -> &'p str {
+        let mut current = key;
         while let Some(next) = self.representative.get(current) {
             current = next;
         }
         current
     }
 
-    /// Whether two paths of one object's fields hold the same value.
-    pub fn same(&self, a: &str, b: &str) -> bool {
-        a == b || self.representative(a) == self.representative(b)
+    /// Whether two paths of the fields of one object of type `ty` hold the same value.
+    pub fn same(&self, ty: &str, a: &str, b: &str) -> bool {
+        if a == b {
+            return true;
+        }
+        let (a, b) = (concat(&[ty, "#", a]), concat(&[ty, "#", b]));
+        self.representative(&a) == self.representative(&b)
     }
 
-    /// Every group of two or more paths of one value.
-    pub fn groups(&self) -> Vec<Vec<&str>> {
+    /// Every group of two or more paths of one value: the type and the paths.
+    pub fn groups(&self) -> Vec<(&str, Vec<&str>)> {
         let mut groups: HashMap<&str, Vec<&str>> = HashMap::default();
-        for path in self.representative.keys() {
+        for key in self.representative.keys() {
             groups
-                .entry(self.representative(path))
+                .entry(self.representative(key))
                 .or_default()
-                .push(path.as_str());
+                .push(key.as_str());
         }
         groups
             .into_iter()
-            .map(|(representative, mut paths)| {
-                paths.push(representative);
-                paths.sort_unstable();
-                paths
+            .filter_map(|(representative, mut keys)| {
+                keys.push(representative);
+                keys.sort_unstable();
+                let ty = representative.split_once('#')?.0;
+                let paths = keys
+                    .iter()
+                    .filter_map(|key| key.split_once('#').map(|(_, path)| path))
+                    .collect();
+                Some((ty, paths))
             })
             .collect()
     }
@@ -135,27 +173,27 @@ impl SharedFields {
     }
 }
 
-/// The paths a flow fills (`ledger::FinalState.db`, or through a constructor that stores the
-/// argument in `PosState.db`, `ledger::FinalState.pos_state.db`).
+/// The paths a flow fills in its type (`db`, or through a constructor that stores the argument
+/// in `PosState.db`, `pos_state.db`).
 fn paths_of<'a>(
-    flow: &FieldFlow,
+    one: &Located,
     stored: &HashMap<(&str, u8), Vec<String>>,
-    callee: &impl Fn(&str) -> Option<&'a str>,
+    callee: &impl Fn(&str, &str) -> Option<&'a str>,
 ) -> Vec<String> {
-    match &flow.through {
-        None => vec![flow.field.clone()],
+    let Some((_, field)) = one.flow.field.rsplit_once('.') else {
+        return Vec::new();
+    };
+    match &one.flow.through {
+        None => vec![field.to_string()],
         Some((name, position)) => {
-            let Some(function) = callee(name) else {
+            let Some(function) = callee(name, one.separator) else {
                 return Vec::new();
             };
             stored
                 .get(&(function, *position))
                 .into_iter()
                 .flatten()
-                .filter_map(|inner| {
-                    let (_, fields) = inner.split_once('.')?;
-                    Some(concat(&[&flow.field, ".", fields]))
-                })
+                .map(|inner| concat(&[field, ".", inner]))
                 .collect()
         }
     }

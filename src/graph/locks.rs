@@ -491,19 +491,37 @@ impl Builder<'_, '_> {
     /// Joins the locks that fields filled with one value reach (`FinalState.db` and
     /// `FinalState.pos_state.db`, defined as `PosState.db`) into one node, with the locks
     /// [`shared_locks`] already joined.
+    /// A lock that fields of several types are filled with (`Listener._lock` given
+    /// `Browser.lock` by one constructor and `Relay.route_lock` by another) is none of them:
+    /// only a lock in one group is joined.
     fn share_filled_fields(&mut self, definitions: &HashMap<&str, (usize, &LockDefinition)>) {
-        for group in self.fields.groups() {
-            let mut identities: Vec<String> = group
-                .iter()
-                .filter_map(|path| self.definition(path, definitions, 12))
-                .map(|(_, d)| {
-                    let identity = d.identity.as_str();
-                    self.shared.get(identity).map_or(identity, String::as_str)
-                })
-                .map(str::to_string)
-                .collect();
-            identities.sort_unstable();
-            identities.dedup();
+        let groups: Vec<Vec<String>> = self
+            .fields
+            .groups()
+            .into_iter()
+            .map(|(ty, paths)| {
+                let mut identities: Vec<String> = paths
+                    .iter()
+                    .filter_map(|path| self.field_lock(ty, path, definitions))
+                    .map(|identity| match self.shared.get(&identity) {
+                        Some(one) => one.clone(),
+                        None => identity,
+                    })
+                    .collect();
+                identities.sort_unstable();
+                identities.dedup();
+                identities
+            })
+            .collect();
+        let mut groups_of: HashMap<&str, usize> = HashMap::default();
+        for identity in groups.iter().filter(|g| g.len() > 1).flatten() {
+            *groups_of.entry(identity.as_str()).or_default() += 1;
+        }
+        let agreed: Vec<&Vec<String>> = groups
+            .iter()
+            .filter(|group| group.iter().all(|i| groups_of.get(i.as_str()) == Some(&1)))
+            .collect();
+        for identities in agreed {
             let Some((chosen, others)) = identities.split_first() else {
                 continue;
             };
@@ -514,6 +532,30 @@ impl Builder<'_, '_> {
                 self.shared.insert(other.clone(), chosen.clone());
             }
         }
+    }
+
+    /// The identity of the lock at a path of fields of a type (`pos_state.db` of
+    /// `ledger::FinalState`: `pos::PosState.db`), following each field's type; the lock's
+    /// definition's where it has one.
+    fn field_lock(
+        &self,
+        ty: &str,
+        path: &str,
+        definitions: &HashMap<&str, (usize, &LockDefinition)>,
+    ) -> Option<String> {
+        let index = &self.project.index;
+        let separator = if ty.contains("::") { "::" } else { "." };
+        let (fields, last) = path.rsplit_once('.').unwrap_or(("", path));
+        let mut owner = ty.to_string();
+        for field in fields.split('.').filter(|f| !f.is_empty()) {
+            let next = index.type_of(&concat(&[&owner, ".", field]), separator)?;
+            owner = index.unalias(next, separator).into_owned();
+        }
+        let identity = concat(&[&owner, ".", last]);
+        Some(match self.definition(&identity, definitions, 12) {
+            Some((_, definition)) => definition.identity.clone(),
+            None => identity,
+        })
     }
 
     fn resolve(
@@ -537,7 +579,12 @@ impl Builder<'_, '_> {
             }
             false => (hold.identity.as_str(), hold.kind.as_str()),
         };
-        let definition = self.definition(identity, definitions, 12);
+        // A field with no definition of its own that holds a lock another field is filled
+        // with (`self._lock = lock` given `self.lock`): that lock's definition.
+        let definition = self.definition(identity, definitions, 12).or_else(|| {
+            let one = self.shared.get(identity)?;
+            self.definition(one, definitions, 12)
+        });
         let mut lock_kind = None;
         let lock = match tables.lock(kind) {
             Some(lock) => *lock,
@@ -568,7 +615,22 @@ impl Builder<'_, '_> {
                     guard => *tables.lock(guard)?,
                 }
             }
-            None => *tables.lock(&definition?.1.kind)?,
+            None => match definition {
+                Some((_, defined)) => *tables.lock(&defined.kind)?,
+                // An attribute its own file cannot type, which the project types by what the
+                // constructor is given (`self._lock = lock` of `Listener(self.lock)`).
+                None if kind.is_empty() => {
+                    let separator = language.path_separator();
+                    let (owner, _) = identity.rsplit_once('.')?;
+                    if !self.project.index.is_class(owner) {
+                        return None;
+                    }
+                    let ty = self.project.index.type_of(identity, separator)?;
+                    lock_kind = Some(ty.to_string());
+                    *tables.lock(ty)?
+                }
+                None => return None,
+            },
         };
         if !lock.excludes() {
             return None;
@@ -902,7 +964,8 @@ impl Builder<'_, '_> {
         else {
             return false;
         };
-        let Some((owner, _)) = function.canonical.rsplit_once("::") else {
+        let separator = self.project.models[id.file].language.path_separator();
+        let Some((owner, _)) = function.canonical.rsplit_once(separator) else {
             return false;
         };
         let (Some(held), Some(reached)) = (
@@ -911,9 +974,8 @@ impl Builder<'_, '_> {
         ) else {
             return false;
         };
-        let held = concat(&[owner, ".", held]);
-        let reached = concat(&[owner, ".", fields, ".", reached]);
-        self.fields.same(&held, &reached)
+        self.fields
+            .same(owner, held, &concat(&[fields, ".", reached]))
     }
 
     /// Edges and double locks: for each hold, what is taken while it is held.
@@ -1017,18 +1079,22 @@ impl Builder<'_, '_> {
                                     // `region.buffer` held, then `flush(&region)` takes
                                     // `region.buffer` of its parameter.
                                     || given_as_owner(call, entry.owner, outer)
-                                    // `self.db` held, then `self.pos_state.feed()` takes
-                                    // its `self.db`, filled with the same `Arc`.
-                                    || (outer.via_self
-                                        && entry.owner == Receiver::Own
-                                        && self.same_through_field(id, index, outer, taken))
                             }
                             _ => false,
                         };
+                        // `self.db` held, then `self.pos_state.feed()` takes its `self.db`,
+                        // filled with the same `Arc` by the constructor: the held lock, of
+                        // this object (whatever other objects of the callee's type hold).
+                        let filled_alike = outer.scope == LockScope::Field
+                            && entry.scope == LockScope::Field
+                            && outer.via_self
+                            && entry.owner == Receiver::Own
+                            && self.same_through_field(id, index, outer, taken);
                         let b = Resolved {
-                            node: entry.node,
+                            node: if filled_alike { a.node } else { entry.node },
                             lock: entry.lock,
                         };
+                        let same_object = same_object || filled_alike;
                         self.taken_while_held(outer_at, a, b, same_object, position, inner);
                     }
                 }

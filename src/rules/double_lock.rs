@@ -113,7 +113,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 chain_names(project, &evidence),
                 same_value(project, outer_hold, chain, *leaf)
                     .map(|other| format!(
-                        "; `{other}` is the same lock: the constructor fills both fields with one value"
+                        "; `{other}` is the same lock: a constructor fills both with one value"
                     ))
                     .unwrap_or_default()
             ),
@@ -165,6 +165,16 @@ fn same_value(
 ) -> Option<String> {
     let first = chain.first()?;
     let caller = project.function(first.caller);
+    // The callee's own object all the way down to the lock (not a back-reference to the
+    // caller's object, `self.topics.arn()` in a child).
+    let call = |site: &crate::graph::CallSite| &project.function(site.caller).calls[site.call];
+    if call(first).receiver != crate::model::Receiver::Other
+        || chain[1..]
+            .iter()
+            .any(|site| call(site).receiver != crate::model::Receiver::Own)
+    {
+        return None;
+    }
     let (_, fields) = caller
         .field_receivers
         .iter()

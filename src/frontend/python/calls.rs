@@ -615,6 +615,11 @@ impl<'a> Lowerer<'a> {
             object_arguments: thin_vec::ThinVec::new(),
         });
         self.note_thread_join(call, index);
+        if let Some(receiver) = receiver
+            && on != Receiver::Own
+        {
+            self.note_attribute_receiver(index, receiver);
+        }
         if let Some(shape) = shape {
             self.model.functions[self.current]
                 .unknown_calls

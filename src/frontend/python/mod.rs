@@ -12,6 +12,7 @@ mod back_references;
 mod callbacks;
 mod calls;
 mod conditions;
+mod fields;
 mod joins;
 mod locks;
 mod loops;

@@ -661,6 +661,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.visit_expr(&assign.value);
                 if let [target] = assign.targets.as_slice() {
                     self.note_thread_target(target, &assign.value);
+                    self.note_attribute_flows(target, &assign.value);
                 }
                 for target in &assign.targets {
                     if let Expr::Subscript(item) = target {
