@@ -88,6 +88,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 .as_str(),
             Inner::Call { .. } => "",
         };
+        // The lock as the callee reaches it, when only a constructor shows it is this one.
+        let filled_alike = match &double.inner {
+            Inner::Call { chain, leaf } => same_value(project, outer_hold, chain, *leaf),
+            Inner::Direct(_) => None,
+        };
         let what = match &double.inner {
             // A lock handed to a function of another file that locks it (`?callee#index`).
             Inner::Direct(_)
@@ -107,11 +112,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 outer_lock,
                 project.function(double.outer.function).name
             ),
-            Inner::Call { chain, leaf } => format!(
+            Inner::Call { .. } => format!(
                 "`{}` is held while calling into code that takes it again ({}){}",
                 outer_lock,
                 chain_names(project, &evidence),
-                same_value(project, outer_hold, chain, *leaf)
+                filled_alike
+                    .as_ref()
                     .map(|other| format!(
                         "; `{other}` is the same lock: a constructor fills both with one value"
                     ))
@@ -146,7 +152,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             project,
             &evidence,
             &outer_lock,
-            &outer_lock,
+            filled_alike.as_deref().unwrap_or(&outer_lock),
             true,
         ));
         out.push(diagnostic);
