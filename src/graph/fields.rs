@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::Project;
-use crate::model::{FieldFlow, FlowSource, concat};
+use crate::model::{FieldFlow, FlowSource, ITEMS, concat};
 
 /// How many constructors deep a value is followed (`A::new` → `B::new` → `C::new`).
 const MAX_DEPTH: usize = 3;
@@ -161,6 +161,52 @@ impl SharedFields {
             .collect()
     }
 
+    /// Fields that hold what another field of the object that built them holds
+    /// (`discovery.HostBrowser._devices`, given `CastBrowser.devices` by `CastBrowser`) → the
+    /// creator's field, the shortest path of its group. A field that constructors fill from
+    /// different fields (`Listener._lock` given `Browser.lock` here, `Relay.route_lock` there)
+    /// is none of them and keeps its own name; so does every field of its group.
+    pub fn aliases(&self, project: &Project) -> HashMap<String, String> {
+        let groups: Vec<Vec<String>> = self
+            .groups()
+            .into_iter()
+            .map(|(ty, mut paths)| {
+                paths.sort_by_key(|path| (path.matches('.').count(), *path));
+                let mut identities: Vec<String> = paths
+                    .iter()
+                    .filter_map(|path| field_identity(project, ty, path))
+                    .collect();
+                // The first stays first: the one the others stand for.
+                let first = identities.first().cloned();
+                identities.sort_unstable();
+                identities.dedup();
+                if let Some(first) = first {
+                    identities.retain(|i| *i != first);
+                    identities.insert(0, first);
+                }
+                identities
+            })
+            .collect();
+        let mut groups_of: HashMap<&str, usize> = HashMap::default();
+        for identity in groups.iter().filter(|g| g.len() > 1).flatten() {
+            *groups_of.entry(identity.as_str()).or_default() += 1;
+        }
+        let mut aliases = HashMap::default();
+        for group in &groups {
+            if !group.iter().all(|i| groups_of.get(i.as_str()) == Some(&1)) {
+                continue;
+            }
+            let Some((first, others)) = group.split_first() else {
+                continue;
+            };
+            for other in others {
+                aliases.insert(other.clone(), first.clone());
+                aliases.insert(concat(&[other, ITEMS]), concat(&[first, ITEMS]));
+            }
+        }
+        aliases
+    }
+
     fn union(&mut self, a: &str, b: &str) {
         let (a, b) = (
             self.representative(a).to_string(),
@@ -197,4 +243,18 @@ fn paths_of<'a>(
                 .collect()
         }
     }
+}
+
+/// The identity of the field at a path of fields of a type (`pos_state.db` of
+/// `ledger::FinalState`: `pos::PosState.db`), following each field's type.
+pub fn field_identity(project: &Project, ty: &str, path: &str) -> Option<String> {
+    let index = &project.index;
+    let separator = if ty.contains("::") { "::" } else { "." };
+    let (fields, last) = path.rsplit_once('.').unwrap_or(("", path));
+    let mut owner = ty.to_string();
+    for field in fields.split('.').filter(|f| !f.is_empty()) {
+        let next = index.type_of(&concat(&[&owner, ".", field]), separator)?;
+        owner = index.unalias(next, separator).into_owned();
+    }
+    Some(concat(&[&owner, ".", last]))
 }

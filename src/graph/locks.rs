@@ -161,9 +161,11 @@ const MAX_EVIDENCE: usize = 8;
 pub const MAX_PAIRED_HOLDS: usize = 64;
 
 impl LockGraph {
-    /// Builds the graph; `tables` gives each file's lock tables, `max_depth` bounds call chains.
+    /// Builds the graph; `fields` tells which fields hold one value, `tables` gives each file's
+    /// lock tables, `max_depth` bounds call chains.
     pub fn new<'t>(
         project: &Project,
+        fields: &SharedFields,
         tables: impl Fn(usize) -> &'t LanguageTables,
         max_depth: usize,
     ) -> LockGraph {
@@ -177,7 +179,7 @@ impl LockGraph {
             double_locks: Vec::new(),
             double_locked_at: HashSet::default(),
             shared: HashMap::default(),
-            fields: SharedFields::new(project),
+            fields,
             parameter_orders: Vec::new(),
         };
         builder.resolve_holds(&tables);
@@ -424,7 +426,7 @@ struct Builder<'p, 'a> {
     /// [`shared_locks`]), to the identity that stands for it.
     shared: HashMap<String, String>,
     /// Fields of one struct that its constructors fill with one value.
-    fields: SharedFields,
+    fields: &'p SharedFields,
     /// Locks taken while a function holds a lock it is given (see
     /// [`Builder::parameter_order_edges`]).
     parameter_orders: Vec<ParameterOrder>,
@@ -543,15 +545,7 @@ impl Builder<'_, '_> {
         path: &str,
         definitions: &HashMap<&str, (usize, &LockDefinition)>,
     ) -> Option<String> {
-        let index = &self.project.index;
-        let separator = if ty.contains("::") { "::" } else { "." };
-        let (fields, last) = path.rsplit_once('.').unwrap_or(("", path));
-        let mut owner = ty.to_string();
-        for field in fields.split('.').filter(|f| !f.is_empty()) {
-            let next = index.type_of(&concat(&[&owner, ".", field]), separator)?;
-            owner = index.unalias(next, separator).into_owned();
-        }
-        let identity = concat(&[&owner, ".", last]);
+        let identity = super::fields::field_identity(self.project, ty, path)?;
         Some(match self.definition(&identity, definitions, 12) {
             Some((_, definition)) => definition.identity.clone(),
             None => identity,

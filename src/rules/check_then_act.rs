@@ -45,13 +45,14 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 concurrent && is_shared(via_self, function, &concurrency.shared_classes);
             // Without a thread start in sight, a lock is the evidence: the state is written or
             // changed under a thread lock elsewhere (the caller's threads, a web framework's).
+            let state = context.state(&found.state);
             let guard = guarded
-                .get(found.state.as_str())
+                .get(state)
                 .filter(|g| g.write.via_self == via_self)
                 .map(|g| (g.function, g.write.span.clone(), g.lock))
                 .or_else(|| {
                     changed
-                        .get(found.state.as_str())
+                        .get(state)
                         .filter(|g| g.change.via_self == via_self)
                         .map(|g| (g.function, g.change.span.clone(), g.lock))
                 });

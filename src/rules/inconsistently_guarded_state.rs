@@ -39,7 +39,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         // Code before the function starts its first thread runs before anything is shared.
         let first_start = function.thread_entries.iter().map(|e| e.span.start).min();
         for write in &function.state_writes {
-            let Some(guard) = guarded.get(write.state.as_str()) else {
+            let Some(guard) = guarded.get(context.state(&write.state)) else {
                 continue;
             };
             if first_start.is_some_and(|start| write.span.start < start) {
@@ -90,7 +90,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             });
         let threaded_on = |via_self: bool| threaded && !(via_self && own_thread_object);
         for check in &function.state_checks {
-            let Some(guard) = guarded.get(check.state.as_str()) else {
+            let Some(guard) = guarded.get(context.state(&check.state)) else {
                 continue;
             };
             let shared_object =
@@ -140,11 +140,17 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
         // Loops over a container other code changes in place under a lock.
         for iteration in &function.iterations {
-            let Some(guard) = changed.get(iteration.state.as_str()) else {
+            let Some(guard) = changed.get(context.state(&iteration.state)) else {
                 continue;
             };
-            let shared_object =
-                iteration.via_self && is_shared(true, function, &concurrency.shared_classes);
+            // The container may be held by another object too, which a constructor gave it
+            // (`HostBrowser._devices` given `CastBrowser.devices`): that object's threads
+            // change it as well.
+            let changer = project.function(guard.function);
+            let shared_object = iteration.via_self
+                && (is_shared(true, function, &concurrency.shared_classes)
+                    || (guard.change.state != iteration.state
+                        && is_shared(true, changer, &concurrency.shared_classes)));
             // Shared: the loop or the change runs on a thread, or the container is a registry
             // that several functions keep up to date under the lock (one initialiser filling
             // it once, before readers may look, is not evidence).
@@ -166,9 +172,16 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 model.path.clone(),
                 iteration.span.clone(),
                 format!(
-                    "`{}` is iterated here without a lock, but `{}` adds or removes its items holding `{lock}`: the lock shows other threads change it, and a change during this loop raises `RuntimeError: dictionary changed size during iteration` (sets likewise; a list skips or repeats items)",
+                    "`{}` is iterated here without a lock, but `{}` adds or removes its items holding `{lock}`{}: the lock shows other threads change it, and a change during this loop raises `RuntimeError: dictionary changed size during iteration` (sets likewise; a list skips or repeats items)",
                     iteration.written,
                     project.function(guard.function).name,
+                    match guard.change.state != iteration.state {
+                        true => format!(
+                            " (its `{}` is this `{}`, given to it by a constructor)",
+                            guard.change.written, iteration.written
+                        ),
+                        false => String::new(),
+                    },
                 ),
             )
             .with_label("iterated without the lock")

@@ -35,6 +35,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::analysed::AnalysedFile;
 use crate::codes::Code;
 use crate::diagnostic::{Diagnostic, Related};
+use crate::graph::fields::SharedFields;
 use crate::graph::locks::{Acquisition, Evidence, Inner, LockGraph};
 use crate::graph::summary::Policy;
 use crate::graph::threads::Concurrency;
@@ -115,6 +116,10 @@ pub struct ProjectContext<'a> {
     concurrency: std::sync::OnceLock<Concurrency>,
     /// Calls that block once the project's types are known, likewise.
     late_blocking: std::sync::OnceLock<HashMap<CallSite, blocking::LateBlocking>>,
+    /// Fields constructors fill with one value, likewise.
+    fields: std::sync::OnceLock<SharedFields>,
+    /// State names that stand for another's state (see [`SharedFields::aliases`]), likewise.
+    state_aliases: std::sync::OnceLock<HashMap<String, String>>,
 }
 
 impl<'a> ProjectContext<'a> {
@@ -125,7 +130,23 @@ impl<'a> ProjectContext<'a> {
             locks: std::sync::OnceLock::new(),
             concurrency: std::sync::OnceLock::new(),
             late_blocking: std::sync::OnceLock::new(),
+            fields: std::sync::OnceLock::new(),
+            state_aliases: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Fields constructors fill with one value (see [`SharedFields`]).
+    pub fn fields(&self) -> &SharedFields {
+        self.fields.get_or_init(|| SharedFields::new(self.project))
+    }
+
+    /// The name of the state a state name stands for: an attribute a constructor filled with
+    /// its creator's (`HostBrowser._devices` given `CastBrowser.devices`) is that one.
+    pub fn state<'s>(&'s self, name: &'s str) -> &'s str {
+        let aliases = self
+            .state_aliases
+            .get_or_init(|| self.fields().aliases(self.project));
+        aliases.get(name).map_or(name, String::as_str)
     }
 
     /// Calls that block once the project's types are known (see [`blocking::late_blocking`]).
@@ -154,6 +175,7 @@ impl<'a> ProjectContext<'a> {
                 .unwrap_or(0);
             LockGraph::new(
                 self.project,
+                self.fields(),
                 |file_index| {
                     let file = self.files[file_index];
                     let language = self.project.models[file_index].language;

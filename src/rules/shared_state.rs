@@ -34,17 +34,21 @@ pub struct GuardedWrite<'p> {
 
 /// Per state identity, one write of it made under a thread lock (an async lock only orders
 /// tasks around awaits, which IL404 covers).
-pub fn guarded_writes<'p>(context: &ProjectContext<'p>) -> HashMap<&'p str, GuardedWrite<'p>> {
+pub fn guarded_writes<'c, 'p: 'c>(
+    context: &'c ProjectContext<'p>,
+) -> HashMap<&'c str, GuardedWrite<'p>> {
     let project = context.project;
     let mut guarded = HashMap::default();
     for (id, function) in project.functions() {
         for write in &function.state_writes {
             if let Some(lock) = thread_lock_at(context, id, write.span.start) {
-                guarded.entry(write.state.as_str()).or_insert(GuardedWrite {
-                    function: id,
-                    write,
-                    lock,
-                });
+                guarded
+                    .entry(context.state(&write.state))
+                    .or_insert(GuardedWrite {
+                        function: id,
+                        write,
+                        lock,
+                    });
             }
         }
     }
@@ -64,23 +68,24 @@ pub struct GuardedChange<'p> {
 
 /// Per state identity, one change in place of it (`self.conns[k] = v`) made under a thread
 /// lock.
-pub fn guarded_changes<'p>(context: &ProjectContext<'p>) -> HashMap<&'p str, GuardedChange<'p>> {
+pub fn guarded_changes<'c, 'p: 'c>(
+    context: &'c ProjectContext<'p>,
+) -> HashMap<&'c str, GuardedChange<'p>> {
     let project = context.project;
     let mut guarded = HashMap::default();
     for (id, function) in project.functions() {
         let mut counted: Vec<&str> = Vec::new();
         for change in &function.container_changes {
             if let Some(lock) = thread_lock_at(context, id, change.span.start) {
-                let guard = guarded
-                    .entry(change.state.as_str())
-                    .or_insert(GuardedChange {
-                        function: id,
-                        change,
-                        lock,
-                        functions: 0,
-                    });
-                if !counted.contains(&change.state.as_str()) {
-                    counted.push(change.state.as_str());
+                let state = context.state(&change.state);
+                let guard = guarded.entry(state).or_insert(GuardedChange {
+                    function: id,
+                    change,
+                    lock,
+                    functions: 0,
+                });
+                if !counted.contains(&state) {
+                    counted.push(state);
                     guard.functions += 1;
                 }
             }

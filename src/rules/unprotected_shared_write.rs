@@ -42,7 +42,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || !is_shared(write.via_self, function, &concurrency.shared_classes)
                 || held_at(project, function, write.span.start).is_some()
                 || held_by_every_caller(project, id, 4)
-                || guarded.contains_key(write.state.as_str())
+                || guarded.contains_key(context.state(&write.state))
             {
                 continue;
             }
@@ -156,7 +156,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             continue;
         }
         let unlocked = |use_: &&StateUse| {
-            !guarded.contains_key(use_.state.as_str())
+            !guarded.contains_key(context.state(&use_.state))
                 && held_at(project, function, use_.span.start).is_none()
         };
         for change in function.container_changes.iter().filter(unlocked) {
