@@ -6,7 +6,7 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use super::Project;
-use crate::model::{FieldFlow, FlowSource, ITEMS, concat};
+use crate::model::{FieldFlow, FlowArgument, FlowSource, Function, ITEMS, concat};
 
 /// How many constructors deep a value is followed (`A::new` → `B::new` → `C::new`).
 const MAX_DEPTH: usize = 3;
@@ -58,7 +58,7 @@ impl SharedFields {
                     .or_else(|| project.index.resolve(name, separator)),
                 _ => project.index.resolve(name, separator),
             }?;
-            Some(project.function(id).canonical.as_str())
+            Some(project.function(id))
         };
         // (constructor, parameter) → the paths of its own type it stores that parameter in.
         let mut stored: HashMap<(&str, u8), Vec<String>> = HashMap::default();
@@ -224,19 +224,30 @@ impl SharedFields {
 fn paths_of<'a>(
     one: &Located,
     stored: &HashMap<(&str, u8), Vec<String>>,
-    callee: &impl Fn(&str, &str) -> Option<&'a str>,
+    callee: &impl Fn(&str, &str) -> Option<&'a Function>,
 ) -> Vec<String> {
     let Some((_, field)) = one.flow.field.rsplit_once('.') else {
         return Vec::new();
     };
     match &one.flow.through {
         None => vec![field.to_string()],
-        Some((name, position)) => {
+        Some((name, argument)) => {
             let Some(function) = callee(name, one.separator) else {
                 return Vec::new();
             };
+            let position = match *argument {
+                FlowArgument::Position(position) => Some(position),
+                FlowArgument::Keyword(name) => function
+                    .parameters
+                    .iter()
+                    .position(|p| p.name == name)
+                    .and_then(|p| u8::try_from(p).ok()),
+            };
+            let Some(position) = position else {
+                return Vec::new();
+            };
             stored
-                .get(&(function, *position))
+                .get(&(function.canonical.as_str(), position))
                 .into_iter()
                 .flatten()
                 .map(|inner| concat(&[field, ".", inner]))

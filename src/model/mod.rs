@@ -297,7 +297,7 @@ pub struct Function {
     pub field_receivers: ThinVec<(u32, String)>,
 }
 
-/// Rust: a struct field filled with a value a function has by name (`Self { db, pos_state }`
+/// A struct field or attribute filled with a value a function has by name (`Self { db, pos_state }`
 /// in `fn new(db: Arc<RwLock<Db>>)`), directly or as an argument of the call whose result
 /// the field holds (`let pos_state = PosState::new(db.clone());`). Two fields filled from
 /// one value (clones of one `Arc` count as one) share what it holds: the project phase
@@ -310,8 +310,17 @@ pub struct FieldFlow {
     /// The value, as the function names it.
     pub source: FlowSource,
     /// The field holds the result of this call (its canonical callee), given the value as
-    /// the argument at this position; `None`: the field holds the value itself.
-    pub through: Option<(String, u8)>,
+    /// this argument; `None`: the field holds the value itself.
+    pub through: Option<(String, FlowArgument)>,
+}
+
+/// The argument of a call a [`FieldFlow`] passes its value as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlowArgument {
+    /// The callee's parameter at this position, counting `self`.
+    Position(u8),
+    /// Python: the parameter of this name ([`condition::key`]).
+    Keyword(u32),
 }
 
 /// The value a [`FieldFlow`] starts from.

@@ -8,7 +8,7 @@ use ruff_python_ast::{self as ast, Expr};
 use super::Lowerer;
 use super::syntax::span;
 use crate::model::condition::key;
-use crate::model::{FieldFlow, FlowSource, concat};
+use crate::model::{FieldFlow, FlowArgument, FlowSource, concat};
 
 impl Lowerer<'_> {
     /// The value an expression is, by name: a parameter, a local, or an attribute of `self`
@@ -71,15 +71,21 @@ impl Lowerer<'_> {
         else {
             return;
         };
-        let flows: Vec<FieldFlow> = positional(call)
+        // The constructor's parameters count `self`.
+        let by_position = positional(call)
             .enumerate()
-            .filter_map(|(i, arg)| {
-                // The constructor's parameters count `self`.
-                let position = u8::try_from(i + 1).ok()?;
+            .filter_map(|(i, arg)| Some((FlowArgument::Position(u8::try_from(i + 1).ok()?), arg)));
+        let by_keyword = call.arguments.keywords.iter().filter_map(|keyword| {
+            let name = keyword.arg.as_ref()?;
+            Some((FlowArgument::Keyword(key(name.id.as_str())), &keyword.value))
+        });
+        let flows: Vec<FieldFlow> = by_position
+            .chain(by_keyword)
+            .filter_map(|(argument, value)| {
                 Some(FieldFlow {
                     field: field.clone(),
-                    source: self.flow_source(arg)?,
-                    through: Some((callee.clone(), position)),
+                    source: self.flow_source(value)?,
+                    through: Some((callee.clone(), argument)),
                 })
             })
             .collect();

@@ -7,7 +7,7 @@ use syn::Expr;
 
 use super::Lowerer;
 use super::syntax::{self, expr_start, member_name};
-use crate::model::{FieldFlow, FlowSource};
+use crate::model::{FieldFlow, FlowArgument, FlowSource};
 
 /// A local bound to a call's result (`let pos_state = PosState::new(db.clone());`): its name,
 /// the callee, and the arguments that are values the function has by name, by position.
@@ -90,7 +90,7 @@ impl Lowerer<'_> {
                     flows.push(FieldFlow {
                         field: field_name.clone(),
                         source,
-                        through: Some((callee.clone(), position)),
+                        through: Some((callee.clone(), FlowArgument::Position(position))),
                     });
                 }
             } else if let Some(source) = self.flow_source(&field.expr) {
