@@ -23,9 +23,14 @@ pub fn short_name(identity: &str) -> String {
         Some((owner, member)) => (Some(owner.rsplit("::").next().unwrap_or(owner)), member),
         None => (None, identity.rsplit("::").next().unwrap_or(identity)),
     };
+    // Any element of a collection of locks (`Core.levels[]`) reads as one: `Core.levels[..]`.
+    let member = match member.strip_suffix(crate::model::ITEMS) {
+        Some(collection) => format!("{collection}[..]"),
+        None => member.to_string(),
+    };
     match owner {
         Some(owner) => format!("{owner}.{member}"),
-        None => member.to_string(),
+        None => member,
     }
 }
 

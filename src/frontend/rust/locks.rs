@@ -13,7 +13,7 @@ use super::syntax::{
 };
 use crate::knowledge::Returns;
 use crate::model::{
-    AWAITED_GUARD, Context, LockDefinition, LockHold, LockName, LockScope, ObjectArgument,
+    AWAITED_GUARD, Context, ITEMS, LockDefinition, LockHold, LockName, LockScope, ObjectArgument,
     Pointless, PointlessLock, RETURNS_GUARD, Receiver, Span, concat,
 };
 
@@ -135,6 +135,15 @@ impl Lowerer<'_> {
             {
                 self.lock_identity(&call.receiver)
             }
+            // `self.levels[i]`, `core.files_map.get(&id)`: an element of a collection field
+            // of locks.
+            Expr::Index(index) => self.element_identity(expr, &index.expr),
+            Expr::MethodCall(call)
+                if call.args.len() == 1
+                    && matches!(call.method.to_string().as_str(), "get" | "get_mut") =>
+            {
+                self.element_identity(expr, &call.receiver)
+            }
             // `self.driver()` of a getter that gives out a lock field.
             Expr::MethodCall(call) => {
                 let (_, field) = self.semantic.getter_call(call, 8)?;
@@ -188,6 +197,28 @@ impl Lowerer<'_> {
             }),
             _ => None,
         }
+    }
+
+    /// The lock an element of a collection field or `static` is (`self.levels[i]` of
+    /// `levels: Vec<Arc<RwLock<Level>>>`): one identity for every element, `Core.levels[]`.
+    /// Which element is not known, so two holds of it are never taken for the same object
+    /// (`levels[i]` then `levels[i + 1]` is how code locks neighbours), but an order between
+    /// an element and another lock is an order.
+    fn element_identity(&self, element: &Expr, collection: &Expr) -> Option<LockName> {
+        let is_lock = matches!(self.semantic.type_of(element),
+            Some(Returns::One(ty)) if self.semantic.is_lock_type(&ty));
+        if !is_lock {
+            return None;
+        }
+        let container = self.lock_identity(collection)?;
+        if container.scope == LockScope::Local || container.identity.ends_with(ITEMS) {
+            return None;
+        }
+        Some(LockName {
+            identity: concat(&[&container.identity, ITEMS]),
+            scope: container.scope,
+            via_self: false,
+        })
     }
 
     /// `ChunkBuilder { models, resources: res.clone(), .. }`: a local or parameter lock
