@@ -103,7 +103,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 ResultUse::Bound(variable) if model.reads_name(caller.index, variable, true) => (
                     format!(
-                        "the coroutine returned by `{name}()` is stored in `{variable}`, which is only used as its result would be (`{variable}.…`, `{variable}[…]`, `for … in {variable}`, `isinstance({variable}, …)`, `typing.cast(…, {variable})`): a coroutine object has none of its result's attributes, type or items, so that use raises `AttributeError` or `TypeError` or takes the wrong branch, and the coroutine's body never runs"
+                        "the coroutine returned by `{name}()` is stored in `{variable}`, which is only used as its result would be (`{variable}.…`, `{variable}[…]`, `**{variable}`, `for … in {variable}`, `isinstance({variable}, …)`, `typing.cast(…, {variable})`): a coroutine object has none of its result's attributes, type or items, so that use raises `AttributeError` or `TypeError` or takes the wrong branch, and the coroutine's body never runs"
                     ),
                     never_awaited,
                     format!(

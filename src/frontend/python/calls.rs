@@ -677,8 +677,21 @@ impl<'a> Lowerer<'a> {
             .iter()
             .chain(call.arguments.keywords.iter().map(|k| &k.value))
             .filter(|argument| skip.is_none_or(|skipped| !std::ptr::eq(*argument, skipped)));
+        // `f(**details)`: unpacking needs a mapping, as a call's result would be used (a
+        // coroutine or task raises `TypeError` there). (`gather(*tasks)` is how tasks are
+        // awaited: a `*` unpacking still counts as a use.)
+        let unpacked: Vec<&Expr> = call
+            .arguments
+            .keywords
+            .iter()
+            .filter(|k| k.arg.is_none())
+            .map(|k| &k.value)
+            .collect();
         for argument in arguments {
             match argument {
+                Expr::Name(name) if unpacked.iter().any(|u| std::ptr::eq(*u, argument)) => {
+                    self.read_as_result(name.id.as_str());
+                }
                 Expr::Lambda(lambda) if offloads => {
                     let saved = std::mem::replace(&mut self.context, Context::Offloaded);
                     self.lambda(lambda);
