@@ -741,12 +741,27 @@ impl Function {
 
     /// Code that runs while no other thread can reach the object: a constructor (nothing is
     /// shared yet), a Python finalizer, `__del__`, which runs once no reference is left (a
-    /// thread that still uses the object holds one), or `__setstate__`, which sets up an
-    /// object `pickle` or `copy` has just made.
+    /// thread that still uses the object holds one), `__setstate__`, which sets up an object
+    /// `pickle` or `copy` has just made, or a test's class set-up and tear-down
+    /// (`tearDown`, `teardown_method`, `setUpClass`, ...), which run between tests.
     pub fn runs_unshared(&self) -> bool {
         let python = !self.canonical.contains("::");
         let name = self.name.rsplit('.').next();
-        self.is_constructor() || (python && matches!(name, Some("__del__" | "__setstate__")))
+        self.is_constructor()
+            || (python
+                && matches!(
+                    name,
+                    Some(
+                        "__del__"
+                            | "__setstate__"
+                            | "tearDown"
+                            | "teardown_method"
+                            | "setUpClass"
+                            | "tearDownClass"
+                            | "setup_class"
+                            | "teardown_class"
+                    )
+                ))
     }
 
     /// A function region with no facts yet.

@@ -3,8 +3,8 @@
 //! write races with the guarded ones.
 
 use super::shared_state::{
-    GuardedWrite, act_of, checked_in_helper, class_of, guarded_changes, guarded_writes, held_at,
-    held_by_every_caller, is_shared,
+    GuardedWrite, act_of, checked_in_helper, class_of, guarded_changes, guarded_iterations,
+    guarded_writes, held_at, held_by_every_caller, is_shared,
 };
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
@@ -21,10 +21,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let concurrency = context.concurrency();
     let guarded = guarded_writes(context);
     let changed = guarded_changes(context);
+    let iterated = guarded_iterations(context);
     for (id, function) in project.functions() {
         if function.state_writes.is_empty()
             && function.state_checks.is_empty()
             && function.iterations.is_empty()
+            && function.container_changes.is_empty()
         {
             continue;
         }
@@ -55,7 +57,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if acted_on_check
                 || held_at(project, function, write.span.start).is_some()
                 || (write.via_self != guard.write.via_self)
-                || held_by_every_caller(project, id, 4)
+                || held_by_every_caller(project, id, 4, write.via_self)
             {
                 continue;
             }
@@ -118,7 +120,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || checked_again
                 || check_then_act
                 || held_at(project, function, check.span.start).is_some()
-                || held_by_every_caller(project, id, 4)
+                || held_by_every_caller(project, id, 4, check.via_self)
             {
                 continue;
             }
@@ -162,7 +164,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || first_start.is_some_and(|start| iteration.span.start < start)
                 || iteration.via_self != guard.change.via_self
                 || held_at(project, function, iteration.span.start).is_some()
-                || held_by_every_caller(project, id, 4)
+                || held_by_every_caller(project, id, 4, iteration.via_self)
             {
                 continue;
             }
@@ -199,7 +201,81 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             );
             out.push(diagnostic);
         }
+        // Changes without the lock of a container that other code loops over holding it: the
+        // lock around the loop protects nothing from this change.
+        for change in &function.container_changes {
+            let state = context.state(&change.state);
+            let Some(guard) = iterated.get(state) else {
+                continue;
+            };
+            // Other code also changes it holding the lock: the lock is how it is shared.
+            let changed_locked = changed.contains_key(state);
+            let shared_object =
+                change.via_self && is_shared(true, function, &concurrency.shared_classes);
+            // Shared: either side runs on a thread, the function that loops under the lock
+            // changes it without the lock itself (it expects to run on several threads), or
+            // other changes hold the lock.
+            let looped_on_thread = concurrency.functions.contains(&guard.function);
+            if !(threaded_on(change.via_self)
+                || shared_object
+                || looped_on_thread
+                || guard.function == id
+                || changed_locked)
+                || first_start.is_some_and(|start| change.span.start < start)
+                || change.via_self != guard.change.via_self
+                || held_at(project, function, change.span.start).is_some()
+                // After a lock this function took and let go: where an explicit `release()`
+                // in one branch ends a hold is only approximated, so the change may be held.
+                || function.lock_holds.iter().any(|h| h.span.start < change.span.start)
+                || takes_lock_before(project, id, change.span.start)
+                || held_by_every_caller(project, id, 4, change.via_self)
+            {
+                continue;
+            }
+            let lock = &guard.lock.lock;
+            let mut diagnostic = Diagnostic::new(
+                RULE.code,
+                model.path.clone(),
+                change.span.clone(),
+                format!(
+                    "items of `{}` are added or removed here without a lock, but `{}` loops over it holding `{lock}`: the lock shows other threads use it, and this change during that loop raises `RuntimeError: dictionary changed size during iteration` (sets likewise; a list skips or repeats items)",
+                    change.written,
+                    project.function(guard.function).name,
+                ),
+            )
+            .with_label("changed without the lock")
+            .with_help(format!("hold `{lock}` for the change too"));
+            let looped = format!("`{}` iterated with the lock held", guard.change.written);
+            diagnostic.related = lock_sites(
+                project,
+                guard.function,
+                &guard.change.span,
+                looped,
+                guard.lock,
+            );
+            out.push(diagnostic);
+        }
     }
+}
+
+/// Whether function `id` calls, before `position`, a project function that takes a lock and
+/// returns holding it (`self._take()` acquiring what `self._give()` releases).
+fn takes_lock_before(
+    project: &crate::graph::Project,
+    id: crate::graph::FunctionId,
+    position: usize,
+) -> bool {
+    let function = project.function(id);
+    (0..function.calls.len())
+        .filter(|&call| function.calls[call].span.start < position)
+        .filter_map(|call| project.target(crate::graph::CallSite { caller: id, call }))
+        .any(|callee| {
+            project
+                .function(callee)
+                .lock_holds
+                .iter()
+                .any(|h| h.unreleased)
+        })
 }
 
 /// The guarded write and its lock, as related sites.

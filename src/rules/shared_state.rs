@@ -71,11 +71,27 @@ pub struct GuardedChange<'p> {
 pub fn guarded_changes<'c, 'p: 'c>(
     context: &'c ProjectContext<'p>,
 ) -> HashMap<&'c str, GuardedChange<'p>> {
+    guarded_uses(context, |function| &function.container_changes)
+}
+
+/// Per state identity, one loop over it (`for k in self.conns:`) made under a thread lock
+/// (as a [`GuardedChange`]: the loop, its lock, how many functions loop so).
+pub fn guarded_iterations<'c, 'p: 'c>(
+    context: &'c ProjectContext<'p>,
+) -> HashMap<&'c str, GuardedChange<'p>> {
+    guarded_uses(context, |function| &function.iterations)
+}
+
+/// Per state identity, one use of it of a kind (`uses`) made under a thread lock.
+fn guarded_uses<'c, 'p: 'c>(
+    context: &'c ProjectContext<'p>,
+    uses: impl Fn(&'p Function) -> &'p [StateUse],
+) -> HashMap<&'c str, GuardedChange<'p>> {
     let project = context.project;
     let mut guarded = HashMap::default();
     for (id, function) in project.functions() {
         let mut counted: Vec<&str> = Vec::new();
-        for change in &function.container_changes {
+        for change in uses(function) {
             if let Some(lock) = thread_lock_at(context, id, change.span.start) {
                 let state = context.state(&change.state);
                 let guard = guarded.entry(state).or_insert(GuardedChange {
@@ -146,13 +162,19 @@ pub fn is_shared(
 }
 
 /// Whether every caller of the function (it has some) calls it with a lock held, itself or
-/// through its own callers: a helper that expects its caller to hold the lock. Constructors
-/// and finalizers calling it do not count (nothing is shared yet, or any more).
-pub fn held_by_every_caller(project: &Project, id: FunctionId, depth: usize) -> bool {
+/// through its own callers: a helper that expects its caller to hold the lock. For the
+/// object's own state (`own_state`), constructors and finalizers calling it count too
+/// (nothing is shared yet, or any more); a module global is shared by every object built.
+pub fn held_by_every_caller(
+    project: &Project,
+    id: FunctionId,
+    depth: usize,
+    own_state: bool,
+) -> bool {
     project.every_caller(id, depth, &|site: CallSite| {
         let caller = project.function(site.caller);
         let position = project.call(site).span.start;
-        caller.runs_unshared()
+        (own_state && caller.runs_unshared())
             || caller
                 .lock_holds
                 .iter()

@@ -41,7 +41,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || concurrency.fork_hooks.contains(&id)
                 || !is_shared(write.via_self, function, &concurrency.shared_classes)
                 || held_at(project, function, write.span.start).is_some()
-                || held_by_every_caller(project, id, 4)
+                || held_by_every_caller(project, id, 4, write.via_self)
                 || guarded.contains_key(context.state(&write.state))
             {
                 continue;
@@ -347,7 +347,7 @@ impl PublicMethodsRace<'_> {
         let outside = |id: &FunctionId| {
             let function = project.function(*id);
             !on_thread(id)
-                && !held_by_every_caller(project, *id, 4)
+                && !held_by_every_caller(project, *id, 4, true)
                 && class_of(function) == Some(class)
                 && function
                     .name
