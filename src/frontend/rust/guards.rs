@@ -12,7 +12,7 @@ use syn::{Expr, Pat};
 use super::Lowerer;
 use super::locks::{GuardUse, unwraps_lock_result};
 use super::syntax::{
-    self, awaits_in, bound_name, expr_start, has_let, stmt_end, stmt_start, written,
+    self, awaits_in, bound_name, expr_start, guard_binding, has_let, stmt_end, stmt_start, written,
 };
 use super::traverse::select_branches;
 use crate::knowledge::Returns;
@@ -118,7 +118,7 @@ impl Lowerer<'_> {
             let bound = match stmt {
                 syn::Stmt::Local(local) => local.init.as_ref().and_then(|init| {
                     let (call, kind) = self.bound_guard_call(&init.expr)?;
-                    Some((call, kind, bound_name(&local.pat)?))
+                    Some((call, kind, guard_binding(&local.pat)?))
                 }),
                 _ => None,
             };
@@ -132,7 +132,7 @@ impl Lowerer<'_> {
                 return;
             }
             if let syn::Stmt::Local(local) = stmt
-                && let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat))
+                && let (Some(init), Some(name)) = (&local.init, guard_binding(&local.pat))
             {
                 // A guard a function returns: of a `static`, or of a lock it is given. A
                 // function of another file may be either: both candidates are kept, for the

@@ -70,6 +70,24 @@ pub(super) fn bound_name(pat: &Pat) -> Option<String> {
     }
 }
 
+/// The name a `let` binds a guard to: a plain name, or the one a `Some(g)`/`Ok(g)` pattern
+/// takes out of an `Option`/`Result` of a guard (`let Some(g) = self.try_view() else {..}`).
+pub(super) fn guard_binding(pat: &Pat) -> Option<String> {
+    match pat {
+        Pat::TupleStruct(tuple)
+            if tuple.elems.len() == 1
+                && tuple
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Some" || s.ident == "Ok") =>
+        {
+            bound_name(&tuple.elems[0])
+        }
+        other => bound_name(other),
+    }
+}
+
 /// An expression without the `.unwrap()`, `.expect(..)`, `?` and parentheses around it
 /// (`thread::spawn(f)` of `thread::spawn(f).expect("spawn")`).
 pub(super) fn strip_unwraps(expr: &Expr) -> &Expr {
