@@ -1269,6 +1269,19 @@ fn returned_value(block: &syn::Block) -> Option<&Expr> {
             // `*self.limits.read()`: a copy of the data; the guard is dropped on return.
             Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Deref(_)) => return None,
             Expr::Struct(literal) if literal.fields.len() == 1 => &literal.fields[0].expr,
+            // `QueueGuard { state: self.inner.lock().unwrap(), mem: &self.mem }`: the one field
+            // that takes a lock.
+            Expr::Struct(literal) => {
+                let mut taking = literal
+                    .fields
+                    .iter()
+                    .map(|field| &field.expr)
+                    .filter(|value| takes_a_lock(value));
+                match (taking.next(), taking.next()) {
+                    (Some(one), None) => one,
+                    _ => return None,
+                }
+            }
             // `let guard = self.db.read().await; LbRO { guard }`: what the local was bound to.
             Expr::Path(path) if path.path.get_ident().is_some() => {
                 let name = path.path.get_ident()?;
@@ -1287,6 +1300,22 @@ fn returned_value(block: &syn::Block) -> Option<&Expr> {
         };
     }
     None
+}
+
+/// Whether a value is a lock call's guard as written (`self.inner.lock().unwrap()`,
+/// `m.read().await`, `m.write()`).
+fn takes_a_lock(value: &Expr) -> bool {
+    let value = match syntax::strip_unwraps(value) {
+        Expr::Await(awaited) => &*awaited.base,
+        other => other,
+    };
+    matches!(value, Expr::MethodCall(call)
+    if call.args.is_empty()
+        && matches!(
+            call.method.to_string().as_str(),
+            "lock" | "read" | "write" | "upgradable_read" | "lock_owned" | "read_owned"
+                | "write_owned" | "lock_arc" | "read_arc" | "write_arc"
+        ))
 }
 
 /// The methods a function body calls on the local `name`, also through a clone of it
