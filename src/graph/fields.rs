@@ -1,7 +1,9 @@
-//! Fields of one struct that hold the same value, as its constructors fill them (Rust):
-//! `FinalState::new(db)` stores `db` and builds `pos_state` with `PosState::new(db.clone())`,
-//! which stores its argument in `PosState.db`; so `FinalState.db` and `FinalState.pos_state.db`
-//! are one `Arc`, and a lock taken through one is taken through the other.
+//! Fields of one struct (or attributes of one object) that hold the same value, as its
+//! constructors fill them: `FinalState::new(db)` stores `db` and builds `pos_state` with
+//! `PosState::new(db.clone())`, which stores its argument in `PosState.db`; so `FinalState.db`
+//! and `FinalState.pos_state.db` are one `Arc`, and a lock taken through one is taken through
+//! the other (Python: `self.listener = Listener(self.lock)` with `self._lock = lock`). The
+//! lock graph uses it for locks, the shared-state rules for containers.
 
 use rustc_hash::FxHashMap as HashMap;
 

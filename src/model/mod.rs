@@ -289,11 +289,11 @@ pub struct Function {
     /// (`f.read()` after `f = open(p)`): the opening call's index in `calls`, and the use. The
     /// opening call is the site reported; its uses are shown with it.
     pub file_uses: ThinVec<(u32, Span)>,
-    /// Rust: the struct fields this function fills with a value it has by name (see
-    /// [`FieldFlow`]).
+    /// The struct fields (Python: attributes of `self`) this function fills with a value it
+    /// has by name (see [`FieldFlow`]).
     pub field_flows: ThinVec<FieldFlow>,
-    /// Rust: calls on a field of the method's own object (`self.pos_state.feed()`): the
-    /// call's index in `calls` and the fields from `self` (`pos_state`).
+    /// Calls on a field of the method's own object (`self.pos_state.feed()`): the call's
+    /// index in `calls` and the fields from `self` (`pos_state`).
     pub field_receivers: ThinVec<(u32, String)>,
 }
 
