@@ -626,6 +626,18 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             }
             return;
         }
+        // `json!({"id": user.id(), "tags": [a(), b()]})`: the values are code, built into one
+        // value (their guards live to the macro's end).
+        if name == "json"
+            && let Ok(values) = mac.parse_body_with(json_values)
+        {
+            let end = mac.delimiter.span().close().byte_range().end;
+            self.expression_guards(values.iter(), end);
+            for value in &values {
+                self.visit_expr(value);
+            }
+            return;
+        }
         // Most macros in expression position take comma-separated expressions (`println!`,
         // `vec!`, `assert!`, `join!`); lower those, and skip bodies of any other shape.
         let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
@@ -665,6 +677,56 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             self.next_call_awaited = false;
         }
     }
+}
+
+/// The expressions of a `serde_json::json!` body: the values of its objects (`"key": value`,
+/// also `[key_expr]: value` or `(key_expr): value`) and the elements of its arrays, nested.
+pub(super) fn json_values(input: syn::parse::ParseStream) -> syn::Result<Vec<Expr>> {
+    let mut values = Vec::new();
+    json_value(input, &mut values)?;
+    if !input.is_empty() {
+        return Err(input.error("expected the end of the json! body"));
+    }
+    Ok(values)
+}
+
+fn json_value(input: syn::parse::ParseStream, values: &mut Vec<Expr>) -> syn::Result<()> {
+    if input.peek(syn::token::Brace) {
+        let object;
+        syn::braced!(object in input);
+        while !object.is_empty() {
+            // The key: a literal, a name, or an expression in brackets or parentheses.
+            if object.peek(syn::token::Bracket) || object.peek(syn::token::Paren) {
+                let key: proc_macro2::TokenTree = object.parse()?;
+                if let proc_macro2::TokenTree::Group(group) = key
+                    && let Ok(key) = syn::parse2::<Expr>(group.stream())
+                {
+                    values.push(key);
+                }
+            } else {
+                object.parse::<proc_macro2::TokenTree>()?;
+            }
+            object.parse::<syn::Token![:]>()?;
+            json_value(&object, values)?;
+            if object.is_empty() {
+                break;
+            }
+            object.parse::<syn::Token![,]>()?;
+        }
+    } else if input.peek(syn::token::Bracket) {
+        let array;
+        syn::bracketed!(array in input);
+        while !array.is_empty() {
+            json_value(&array, values)?;
+            if array.is_empty() {
+                break;
+            }
+            array.parse::<syn::Token![,]>()?;
+        }
+    } else {
+        values.push(input.parse::<Expr>()?);
+    }
+    Ok(())
 }
 
 /// One branch of `tokio::select!` / `futures::select!`: `pattern = future (, if condition)? =>
