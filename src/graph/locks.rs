@@ -325,6 +325,18 @@ fn join_chain(
 /// How many generations of base classes are searched for `threading.Thread`.
 const MAX_CLASS_ANCESTORS: usize = 16;
 
+/// The guard method a Rust guard call on what a project function returns stands for, once the
+/// project phase types the result (`app::first.()::lock` → `std::sync::Mutex::lock` for `fn
+/// first() -> Arc<Mutex<Slice>>`); `None` for any other kind.
+pub fn returned_lock_guard(index: &super::SymbolIndex, kind: &str) -> Option<String> {
+    let (returned, method) = kind.rsplit_once("::")?;
+    if !returned.contains(".(") {
+        return None;
+    }
+    let ty = index.unalias(index.type_of(returned, "::")?, "::");
+    Some(concat(&[&ty, "::", method]))
+}
+
 /// The shortest path from `from` to `to` inside `members` (both ends included).
 /// The lock-table guard method of a Rust guard call the front end could not type (`::lock`,
 /// `::lock.unwrap`, `::read.await`: see `frontend::rust::locks::GuardUse`), and the lock's
@@ -593,6 +605,13 @@ impl Builder<'_, '_> {
                     lock_kind = Some(ty);
                 }
                 *tables.lock(&guard)?
+            }
+            // A guard method on what a project function returns (`first.()::lock`): the
+            // lock type the project phase finds it returns.
+            None if let Some(guard) = returned_lock_guard(&self.project.index, kind) => {
+                let lock = *tables.lock(&guard)?;
+                lock_kind = guard.rsplit_once("::").map(|(ty, _)| ty.to_string());
+                lock
             }
             // A guard method the project adds to a library lock type.
             None if let Some(guard) = self.project.index.guard_method(kind) => {

@@ -84,6 +84,16 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     false if hold.kind.starts_with("?>") => project
                         .lock_given_to(&hold.kind, separator)
                         .map(str::to_string),
+                    // A guard method on what a project function returns (`let l = first();
+                    // l.lock()`), once the project types the result.
+                    false
+                        if let Some(guard) = crate::graph::locks::returned_lock_guard(
+                            &project.index,
+                            &hold.kind,
+                        ) =>
+                    {
+                        Some(guard)
+                    }
                     // A guard method the project adds to a library lock type.
                     false => project.index.guard_method(&hold.kind).map(str::to_string),
                 };

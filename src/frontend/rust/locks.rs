@@ -874,6 +874,12 @@ impl Lowerer<'_> {
         if tabled && self.tables.lock(&kind).is_some() {
             return Some(kind);
         }
+        // What a project function returns (`let l = first(); l.lock()`, `Some(l) =
+        // slices.find(..)`), typed by the project phase: the guard method of whatever lock
+        // type it turns out to be.
+        if tabled && ty.contains(".(") {
+            return Some(kind);
+        }
         // A method the project adds to a library lock type (`trait MutexExt { fn
         // lock_or_panic(&self) -> MutexGuard<'_, T>; }`, maybe in another crate): kept as
         // `std::sync::Mutex::lock_or_panic`; the project phase keeps it only where the project
