@@ -140,7 +140,7 @@ impl SharedFields {
     }
 
     /// Every group of two or more paths of one value: the type and the paths.
-    pub fn groups(&self) -> Vec<(&str, Vec<&str>)> {
+    fn groups(&self) -> Vec<(&str, Vec<&str>)> {
         let mut groups: HashMap<&str, Vec<&str>> = HashMap::default();
         for key in self.representative.keys() {
             groups
@@ -165,39 +165,10 @@ impl SharedFields {
 
     /// Fields that hold what another field of the object that built them holds
     /// (`discovery.HostBrowser._devices`, given `CastBrowser.devices` by `CastBrowser`) → the
-    /// creator's field, the shortest path of its group. A field that constructors fill from
-    /// different fields (`Listener._lock` given `Browser.lock` here, `Relay.route_lock` there)
-    /// is none of them and keeps its own name; so does every field of its group.
+    /// creator's field, the shortest path of its group (see [`Self::agreed`]).
     pub fn aliases(&self, project: &Project) -> HashMap<String, String> {
-        let groups: Vec<Vec<String>> = self
-            .groups()
-            .into_iter()
-            .map(|(ty, mut paths)| {
-                paths.sort_by_key(|path| (path.matches('.').count(), *path));
-                let mut identities: Vec<String> = paths
-                    .iter()
-                    .filter_map(|path| field_identity(project, ty, path))
-                    .collect();
-                // The first stays first: the one the others stand for.
-                let first = identities.first().cloned();
-                identities.sort_unstable();
-                identities.dedup();
-                if let Some(first) = first {
-                    identities.retain(|i| *i != first);
-                    identities.insert(0, first);
-                }
-                identities
-            })
-            .collect();
-        let mut groups_of: HashMap<&str, usize> = HashMap::default();
-        for identity in groups.iter().filter(|g| g.len() > 1).flatten() {
-            *groups_of.entry(identity.as_str()).or_default() += 1;
-        }
         let mut aliases = HashMap::default();
-        for group in &groups {
-            if !group.iter().all(|i| groups_of.get(i.as_str()) == Some(&1)) {
-                continue;
-            }
+        for group in self.agreed(|ty, path| field_identity(project, ty, path)) {
             let Some((first, others)) = group.split_first() else {
                 continue;
             };
@@ -207,6 +178,35 @@ impl SharedFields {
             }
         }
         aliases
+    }
+
+    /// Per group of paths of one value, what `resolve` names each path (a field's identity,
+    /// a lock node's), without repeats, the shortest path's first. A name that constructors
+    /// fill from different values (`Listener._lock` given `Browser.lock` here,
+    /// `Relay.route_lock` there) stands for none of them: a group with a name that is in
+    /// another group is left out.
+    pub fn agreed(&self, resolve: impl Fn(&str, &str) -> Option<String>) -> Vec<Vec<String>> {
+        let groups: Vec<Vec<String>> = self
+            .groups()
+            .into_iter()
+            .map(|(ty, mut paths)| {
+                paths.sort_by_key(|path| (path.matches('.').count(), *path));
+                let mut names: Vec<String> = Vec::new();
+                for name in paths.iter().filter_map(|path| resolve(ty, path)) {
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+                names
+            })
+            .collect();
+        let mut groups_of: HashMap<&str, usize> = HashMap::default();
+        for name in groups.iter().filter(|g| g.len() > 1).flatten() {
+            *groups_of.entry(name.as_str()).or_default() += 1;
+        }
+        let agreed =
+            |group: &Vec<String>| group.iter().all(|n| groups_of.get(n.as_str()) == Some(&1));
+        groups.iter().filter(|g| agreed(g)).cloned().collect()
     }
 
     fn union(&mut self, a: &str, b: &str) {

@@ -80,6 +80,9 @@ pub struct DoubleLock {
     pub mixed_modes: bool,
     /// Two read guards of a lock whose reads wait behind a queued writer.
     pub recursive_read: bool,
+    /// The second acquisition's lock as the caller reaches it (`self.pos.db`), when it is the
+    /// held one (`self.db`) only because a constructor filled both with one value.
+    pub filled_alike: Option<String>,
 }
 
 /// A thread joined (`join()` without a timeout) while a lock that the thread's function may
@@ -504,38 +507,16 @@ impl Builder<'_, '_> {
 
     /// Joins the locks that fields filled with one value reach (`FinalState.db` and
     /// `FinalState.pos_state.db`, defined as `PosState.db`) into one node, with the locks
-    /// [`shared_locks`] already joined.
-    /// A lock that fields of several types are filled with (`Listener._lock` given
-    /// `Browser.lock` by one constructor and `Relay.route_lock` by another) is none of them:
-    /// only a lock in one group is joined.
+    /// [`shared_locks`] already joined, where the constructors agree (see
+    /// [`SharedFields::agreed`]).
     fn share_filled_fields(&mut self, definitions: &HashMap<&str, (usize, &LockDefinition)>) {
-        let groups: Vec<Vec<String>> = self
-            .fields
-            .groups()
-            .into_iter()
-            .map(|(ty, paths)| {
-                let mut identities: Vec<String> = paths
-                    .iter()
-                    .filter_map(|path| self.field_lock(ty, path, definitions))
-                    .map(|identity| match self.shared.get(&identity) {
-                        Some(one) => one.clone(),
-                        None => identity,
-                    })
-                    .collect();
-                identities.sort_unstable();
-                identities.dedup();
-                identities
-            })
-            .collect();
-        let mut groups_of: HashMap<&str, usize> = HashMap::default();
-        for identity in groups.iter().filter(|g| g.len() > 1).flatten() {
-            *groups_of.entry(identity.as_str()).or_default() += 1;
-        }
-        let agreed: Vec<&Vec<String>> = groups
-            .iter()
-            .filter(|group| group.iter().all(|i| groups_of.get(i.as_str()) == Some(&1)))
-            .collect();
-        for identities in agreed {
+        let groups = self.fields.agreed(|ty, path| {
+            let identity = self.field_lock(ty, path, definitions)?;
+            Some(self.shared.get(&identity).cloned().unwrap_or(identity))
+        });
+        for mut identities in groups {
+            // The first by name stands for the others.
+            identities.sort_unstable();
             let Some((chosen, others)) = identities.split_first() else {
                 continue;
             };
@@ -959,36 +940,29 @@ impl Builder<'_, '_> {
             .collect()
     }
 
-    /// Whether a lock of the caller's own object (`self.db`) is the one a call on a field of
-    /// that object (`self.pos_state.feed()`) takes through the callee's own object
-    /// (`self.db` there): the constructors fill both fields with one value.
-    fn same_through_field(
+    /// The path from the caller's `self` (`self.pos_state.db`) of a lock a call on a field of
+    /// its own object (`self.pos_state.feed()`) takes through the callee's own object
+    /// (`self.db` there), when the constructors fill it with the value of the lock the caller
+    /// holds (`self.db`): then the two are one lock.
+    fn filled_alike(
         &self,
         id: FunctionId,
         call: usize,
         outer: &LockHold,
         taken: &str,
-    ) -> bool {
+    ) -> Option<String> {
         let function = self.project.function(id);
-        let Some((_, fields)) = function
+        let (_, fields) = function
             .field_receivers
             .iter()
-            .find(|(c, _)| *c as usize == call)
-        else {
-            return false;
-        };
+            .find(|(c, _)| *c as usize == call)?;
         let separator = self.project.models[id.file].language.path_separator();
-        let Some((owner, _)) = function.canonical.rsplit_once(separator) else {
-            return false;
-        };
-        let (Some(held), Some(reached)) = (
-            outer.lock.strip_prefix("self."),
-            taken.strip_prefix("self."),
-        ) else {
-            return false;
-        };
+        let (owner, _) = function.canonical.rsplit_once(separator)?;
+        let held = outer.lock.strip_prefix("self.")?;
+        let reached = concat(&[fields, ".", taken.strip_prefix("self.")?]);
         self.fields
-            .same(owner, held, &concat(&[fields, ".", reached]))
+            .same(owner, held, &reached)
+            .then(|| concat(&["self.", &reached]))
     }
 
     /// Edges and double locks: for each hold, what is taken while it is held.
@@ -1098,17 +1072,27 @@ impl Builder<'_, '_> {
                         // `self.db` held, then `self.pos_state.feed()` takes its `self.db`,
                         // filled with the same `Arc` by the constructor: the held lock, of
                         // this object (whatever other objects of the callee's type hold).
-                        let filled_alike = outer.scope == LockScope::Field
+                        let filled_alike = (outer.scope == LockScope::Field
                             && entry.scope == LockScope::Field
                             && outer.via_self
-                            && entry.owner == Receiver::Own
-                            && self.same_through_field(id, index, outer, taken);
+                            && entry.owner == Receiver::Own)
+                            .then(|| self.filled_alike(id, index, outer, taken))
+                            .flatten();
                         let b = Resolved {
-                            node: if filled_alike { a.node } else { entry.node },
+                            node: if filled_alike.is_some() {
+                                a.node
+                            } else {
+                                entry.node
+                            },
                             lock: entry.lock,
                         };
-                        let same_object = same_object || filled_alike;
+                        let same_object = same_object || filled_alike.is_some();
+                        let found = self.double_locks.len();
                         self.taken_while_held(outer_at, a, b, same_object, position, inner);
+                        // A double lock only the constructors tell: say which path it is.
+                        if let Some(double) = self.double_locks.get_mut(found) {
+                            double.filled_alike = filled_alike;
+                        }
                     }
                 }
             }
@@ -1433,6 +1417,7 @@ impl Builder<'_, '_> {
                     lock: a.node,
                     mixed_modes,
                     recursive_read,
+                    filled_alike: None,
                 });
             }
             return;

@@ -88,11 +88,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 .as_str(),
             Inner::Call { .. } => "",
         };
-        // The lock as the callee reaches it, when only a constructor shows it is this one.
-        let filled_alike = match &double.inner {
-            Inner::Call { chain, leaf } => same_value(project, outer_hold, chain, *leaf),
-            Inner::Direct(_) => None,
-        };
+        let filled_alike = &double.filled_alike;
         let what = match &double.inner {
             // A lock handed to a function of another file that locks it (`?callee#index`).
             Inner::Direct(_)
@@ -157,35 +153,4 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         ));
         out.push(diagnostic);
     }
-}
-
-/// The lock a call on a field of `self` takes, by its path from the caller's `self`
-/// (`self.pos.db` of `self.pos.feed()` taking its `self.db`), when it is written otherwise than
-/// the held one: the two are one lock only because a constructor filled both fields with one
-/// value (see `graph::fields`).
-fn same_value(
-    project: &crate::graph::Project,
-    outer: &crate::model::LockHold,
-    chain: &[crate::graph::CallSite],
-    leaf: crate::graph::locks::Acquisition,
-) -> Option<String> {
-    let first = chain.first()?;
-    let caller = project.function(first.caller);
-    // The callee's own object all the way down to the lock (not a back-reference to the
-    // caller's object, `self.topics.arn()` in a child).
-    let call = |site: &crate::graph::CallSite| &project.function(site.caller).calls[site.call];
-    if call(first).receiver != crate::model::Receiver::Other
-        || chain[1..]
-            .iter()
-            .any(|site| call(site).receiver != crate::model::Receiver::Own)
-    {
-        return None;
-    }
-    let (_, fields) = caller
-        .field_receivers
-        .iter()
-        .find(|(call, _)| *call as usize == first.call)?;
-    let taken = &project.function(leaf.function).lock_holds[leaf.hold].lock;
-    let reached = format!("self.{fields}.{}", taken.strip_prefix("self.")?);
-    (outer.via_self && reached != outer.lock).then_some(reached)
 }
