@@ -74,10 +74,20 @@ pub fn analyse(inputs: Vec<Input>) -> Report {
     analyse_on(&analysis_pool(), inputs)
 }
 
+/// [`analyse`] for a process that exits once it has reported (the command line): the files'
+/// models are left for the operating system to reclaim instead of being freed one by one.
+pub fn analyse_before_exit(inputs: Vec<Input>) -> Report {
+    analyse_with(&analysis_pool(), inputs, false)
+}
+
 /// [`analyse`] on a pool the caller built once (the fuzz targets analyse one file per run: a
 /// new pool each time would cost more than the file). Its threads need the stack of
 /// [`analysis_pool`]'s.
 pub fn analyse_on(pool: &rayon::ThreadPool, inputs: Vec<Input>) -> Report {
+    analyse_with(pool, inputs, true)
+}
+
+fn analyse_with(pool: &rayon::ThreadPool, inputs: Vec<Input>, free: bool) -> Report {
     let (files, errors) = analyse_files(pool, inputs);
     let mut report = Report {
         errors,
@@ -114,8 +124,12 @@ pub fn analyse_on(pool: &rayon::ThreadPool, inputs: Vec<Input>) -> Report {
         }
     }
     drop(by_path);
-    // Freeing every file's model and text is a lot of small frees: spread them over the pool.
-    pool.install(|| files.into_par_iter().for_each(drop));
+    if free {
+        // Freeing every file's model and text is a lot of small frees: spread them over the pool.
+        pool.install(|| files.into_par_iter().for_each(drop));
+    } else {
+        std::mem::forget(files);
+    }
     report
         .diagnostics
         .sort_by(|a, b| (&a.path, a.span.start, a.code).cmp(&(&b.path, b.span.start, b.code)));

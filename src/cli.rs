@@ -219,7 +219,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, String> {
             started.elapsed().as_secs_f64() * 1e3
         );
     }
-    let mut report = analysis::analyse(inputs);
+    let mut report = analysis::analyse_before_exit(inputs);
     if args.timings {
         eprintln!("{}", analysis::TIMINGS.summary());
     }

@@ -44,6 +44,9 @@ struct CrateInfo {
 #[derive(Default)]
 pub struct Layout {
     crates: Mutex<HashMap<PathBuf, Option<CrateInfo>>>,
+    /// Directory → whether it has an `__init__.py` (every file of a package asks for each
+    /// directory above it).
+    packages: Mutex<HashMap<PathBuf, bool>>,
 }
 
 impl Layout {
@@ -51,7 +54,7 @@ impl Layout {
     pub fn module_of(&self, path: &Path, language: Language) -> ModuleName {
         let absolute = crate::source::absolute(path);
         match language {
-            Language::Python => python_module(&absolute),
+            Language::Python => self.python_module(&absolute),
             Language::Rust => self.rust_module(&absolute),
         }
     }
@@ -225,79 +228,94 @@ fn parse_manifest(path: &Path) -> Option<cargo_toml::Manifest> {
     cargo_toml::Manifest::from_str(&text).ok()
 }
 
-/// `pkg/sub/mod.py` → `pkg.sub.mod` when `pkg/` and `pkg/sub/` have an `__init__.py`.
-fn python_module(path: &Path) -> ModuleName {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("")
-        .to_string();
-    let is_package = stem == "__init__";
-    let mut segments = if is_package { Vec::new() } else { vec![stem] };
-    // The package reaches up to the highest directory with an `__init__.py`, through at most
-    // two directories without one in a row: namespace packages inside a regular package
-    // (PEP 420; `custom_components/sonoff/core/` with no `__init__.py` is `sonoff.core`).
-    let ancestors: Vec<&Path> = path.ancestors().skip(1).collect();
-    let mut top = None;
-    let mut gap = 0;
-    for (i, dir) in ancestors.iter().enumerate() {
-        if dir.join("__init__.py").is_file() {
-            top = Some(i);
-            gap = 0;
-        } else {
-            gap += 1;
-            if gap > 2 {
-                break;
+impl Layout {
+    /// `pkg/sub/mod.py` → `pkg.sub.mod` when `pkg/` and `pkg/sub/` have an `__init__.py`.
+    fn python_module(&self, path: &Path) -> ModuleName {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
+        let is_package = stem == "__init__";
+        let mut segments = if is_package { Vec::new() } else { vec![stem] };
+        // The package reaches up to the highest directory with an `__init__.py`, through at most
+        // two directories without one in a row: namespace packages inside a regular package
+        // (PEP 420; `custom_components/sonoff/core/` with no `__init__.py` is `sonoff.core`).
+        let ancestors: Vec<&Path> = path.ancestors().skip(1).collect();
+        let mut top = None;
+        let mut gap = 0;
+        for (i, dir) in ancestors.iter().enumerate() {
+            if self.is_package(dir) {
+                top = Some(i);
+                gap = 0;
+            } else {
+                gap += 1;
+                if gap > 2 {
+                    break;
+                }
             }
         }
-    }
-    // A src-layout's namespace package (PEP 420: `src/diracx/db/__init__.py` with no
-    // `diracx/__init__.py`): the name starts below `src/`.
-    if let Some(found) = top
-        && let Some(src) = ancestors
-            .iter()
-            .skip(found + 1)
-            .take(3)
-            .position(|dir| dir.file_name().is_some_and(|n| n == "src"))
-        && src > 0
-    {
-        top = Some(found + src);
-    }
-    for dir in &ancestors[..top.map_or(0, |top| top + 1)] {
-        match dir.file_name().and_then(|n| n.to_str()) {
-            Some(name) => segments.push(name.to_string()),
-            None => break,
+        // A src-layout's namespace package (PEP 420: `src/diracx/db/__init__.py` with no
+        // `diracx/__init__.py`): the name starts below `src/`.
+        if let Some(found) = top
+            && let Some(src) = ancestors
+                .iter()
+                .skip(found + 1)
+                .take(3)
+                .position(|dir| dir.file_name().is_some_and(|n| n == "src"))
+            && src > 0
+        {
+            top = Some(found + src);
         }
-    }
-    segments.reverse();
-    let path = segments.join(".");
-    let mut namespaces = Vec::new();
-    if let (Some(top), true, [_]) = (top, is_package, segments.as_slice()) {
-        let mut name = path.clone();
-        for dir in ancestors.iter().skip(top + 1).take(MAX_NAMESPACE_DEPTH) {
-            let Some(outer) = dir.file_name().and_then(|n| n.to_str()) else {
-                break;
-            };
-            let identifier = outer.chars().all(|c| c.is_alphanumeric() || c == '_')
-                && !outer.starts_with(|c: char| c.is_ascii_digit());
-            let project_root = PROJECT_ROOT_FILES.iter().any(|f| dir.join(f).exists());
-            if !identifier
-                || project_root
-                || NOT_NAMESPACES.contains(&outer)
-                || dir.join("__init__.py").is_file()
-            {
-                break;
+        for dir in &ancestors[..top.map_or(0, |top| top + 1)] {
+            match dir.file_name().and_then(|n| n.to_str()) {
+                Some(name) => segments.push(name.to_string()),
+                None => break,
             }
-            name = format!("{outer}.{name}");
-            namespaces.push(name.clone());
+        }
+        segments.reverse();
+        let path = segments.join(".");
+        let mut namespaces = Vec::new();
+        if let (Some(top), true, [_]) = (top, is_package, segments.as_slice()) {
+            let mut name = path.clone();
+            for dir in ancestors.iter().skip(top + 1).take(MAX_NAMESPACE_DEPTH) {
+                let Some(outer) = dir.file_name().and_then(|n| n.to_str()) else {
+                    break;
+                };
+                let identifier = outer.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && !outer.starts_with(|c: char| c.is_ascii_digit());
+                let project_root = PROJECT_ROOT_FILES.iter().any(|f| dir.join(f).exists());
+                if !identifier
+                    || project_root
+                    || NOT_NAMESPACES.contains(&outer)
+                    || self.is_package(dir)
+                {
+                    break;
+                }
+                name = format!("{outer}.{name}");
+                namespaces.push(name.clone());
+            }
+        }
+        ModuleName {
+            path,
+            is_package,
+            edition: 2021,
+            extern_crates: Default::default(),
+            namespaces,
         }
     }
-    ModuleName {
-        path,
-        is_package,
-        edition: 2021,
-        extern_crates: Default::default(),
-        namespaces,
+
+    /// Whether `dir` is a regular package (has an `__init__.py`).
+    fn is_package(&self, dir: &Path) -> bool {
+        if let Some(known) = self.packages.lock().expect("layout lock").get(dir) {
+            return *known;
+        }
+        let package = dir.join("__init__.py").is_file();
+        self.packages
+            .lock()
+            .expect("layout lock")
+            .insert(dir.to_path_buf(), package);
+        package
     }
 }
 
