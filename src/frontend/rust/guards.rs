@@ -29,8 +29,9 @@ fn bound_region(
     block_end: usize,
     moves: &BlockMoves,
     name: &str,
+    optional: bool,
 ) -> (usize, usize, Vec<Span>) {
-    let (moved_by, first_move, holes) = moves.after(stmts, name, i);
+    let (moved_by, first_move, holes) = moves.after(stmts, name, i, optional);
     let region_end = stmts
         .get(moved_by)
         .map_or(block_end, |s| stmt_start(s, block_end));
@@ -123,7 +124,23 @@ impl Lowerer<'_> {
                 _ => None,
             };
             if let Some((call, kind, name)) = bound {
-                let (moved_by, region_end, holes) = bound_region(stmts, i, block_end, moves, &name);
+                // `let lv2 = &mut *x.write();`: the guard is a temporary extended to the end
+                // of the block, and the name only borrows it: passing the name on (or
+                // dropping it) leaves the guard held.
+                let borrowed = matches!(stmt, syn::Stmt::Local(syn::Local {
+                    init: Some(init),
+                    ..
+                }) if matches!(&*init.expr, Expr::Reference(_)));
+                // `let mut held = Some(m.lock());`: `held.take();` drops the guard.
+                let optional = matches!(stmt, syn::Stmt::Local(syn::Local {
+                    init: Some(init),
+                    ..
+                }) if matches!(&*init.expr, Expr::Call(c) if matches!(&*c.func,
+                    Expr::Path(f) if f.path.is_ident("Some"))));
+                let (moved_by, region_end, holes) = match borrowed {
+                    true => (stmts.len(), block_end, Vec::new()),
+                    false => bound_region(stmts, i, block_end, moves, &name, optional),
+                };
                 bound_guards.push((name, written(&call.receiver)));
                 let body_awaits = || moves.awaits(stmts, i + 1, moved_by);
                 let first = self.model.functions[self.current].lock_holds.len();
@@ -146,7 +163,7 @@ impl Lowerer<'_> {
                 };
                 if !returned.is_empty() {
                     let (moved_by, region_end, holes) =
-                        bound_region(stmts, i, block_end, moves, &name);
+                        bound_region(stmts, i, block_end, moves, &name, false);
                     let first = self.model.functions[self.current].lock_holds.len();
                     for (span, kind, lock, as_written) in returned {
                         // A function of another module returns a guard only if the project
@@ -205,10 +222,11 @@ impl Lowerer<'_> {
             }
             // `*m.lock().unwrap() = fetch().await;`: the value is computed (and awaited)
             // before the place is, so the left side's guard is not held across that await.
-            let assigned_from = match stmt {
-                syn::Stmt::Expr(Expr::Assign(assign), _) => Some(expr_start(&assign.right)),
+            let assigned = match stmt {
+                syn::Stmt::Expr(Expr::Assign(assign), _) => Some(&*assign.right),
                 _ => None,
             };
+            let assigned_from = assigned.map(expr_start);
             for (call, kind, extent) in guards {
                 let start = match assignment {
                     Some((left, eq)) if left_guarded && expr_start(&call.receiver) > eq => left,
@@ -227,7 +245,17 @@ impl Lowerer<'_> {
                     }
                     awaits
                 };
+                let first = self.model.functions[self.current].lock_holds.len();
                 self.hold_from(call, kind, end, awaits, start);
+                // `*self.max.write() = self.compute();`: the guard is taken once the value is
+                // computed, so the calls there do not run under it.
+                if let (Some(value), Some(value_start)) = (assigned, value_start)
+                    && let Some(value_end) = syntax::expr_end(value)
+                {
+                    for hold in &mut self.model.functions[self.current].lock_holds[first..] {
+                        hold.holes.push(value_start..value_end);
+                    }
+                }
             }
         }
     }
@@ -336,7 +364,7 @@ impl Lowerer<'_> {
         let Some(name) = pattern.and_then(bound_name) else {
             return false;
         };
-        let (moved_by, region_end, holes) = bound_region(stmts, i, block_end, moves, &name);
+        let (moved_by, region_end, holes) = bound_region(stmts, i, block_end, moves, &name, false);
         bound_guards.push((name, written(&call.receiver)));
         let first = self.model.functions[self.current].lock_holds.len();
         let awaits = || moves.awaits(stmts, i + 1, moved_by);
@@ -636,6 +664,12 @@ pub(super) struct BlockMoves {
     statements: HashMap<String, Vec<usize>>,
     /// Name → such calls at any depth, in order.
     nested: HashMap<String, Vec<NestedMove>>,
+    /// Name → its `name.take()` calls (an `Option` emptied: the guard it held is dropped), as
+    /// `statements` and `nested` are for calls that take the name.
+    taken_out: HashMap<String, (Vec<usize>, Vec<NestedMove>)>,
+    /// Name → the statements (by index) that bind it again (`let lv2 = Arc::make_mut(lv2);`):
+    /// the name means the new binding after them, and a shadowed guard lives on.
+    rebound: HashMap<String, Vec<usize>>,
     /// The block's await points with their statement's index, found on first use.
     awaits: std::cell::OnceCell<Vec<(usize, Span)>>,
 }
@@ -647,19 +681,22 @@ impl BlockMoves {
         /// barrier (its `return` leaves only itself).
         struct Moves<'m> {
             found: &'m mut HashMap<String, Vec<NestedMove>>,
+            taken_out: &'m mut HashMap<String, (Vec<usize>, Vec<NestedMove>)>,
             statement: usize,
             blocks: Vec<Option<Option<usize>>>,
         }
         impl Moves<'_> {
-            fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize) {
-                // The innermost enclosing block that returns: every block inside it flows
-                // into its end.
-                let returns_at = self
-                    .blocks
+            /// The innermost enclosing block that returns: every block inside it flows into
+            /// its end.
+            fn returns_at(&self) -> Option<usize> {
+                self.blocks
                     .iter()
                     .rev()
                     .map_while(|block| *block)
-                    .find_map(|end| end);
+                    .find_map(|end| end)
+            }
+            fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize) {
+                let returns_at = self.returns_at();
                 for arg in args {
                     if let Expr::Path(p) = arg
                         && let Some(ident) = p.path.get_ident()
@@ -695,7 +732,13 @@ impl BlockMoves {
                 visit::visit_expr_call(self, call);
             }
             fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-                self.taken(&call.args, call.method.span().byte_range().start);
+                let at = call.method.span().byte_range().start;
+                self.taken(&call.args, at);
+                if let Some(name) = taken_out(call) {
+                    let returns_at = self.returns_at();
+                    let found = self.taken_out.entry(name).or_default();
+                    found.1.push((self.statement, at, returns_at));
+                }
                 visit::visit_expr_method_call(self, call);
             }
             fn visit_item(&mut self, _: &'ast syn::Item) {}
@@ -705,6 +748,25 @@ impl BlockMoves {
         }
         let mut moves = BlockMoves::default();
         for (index, stmt) in stmts.iter().enumerate() {
+            if let syn::Stmt::Local(local) = stmt {
+                for name in syntax::bound_names(&local.pat) {
+                    // `let entry = entry.insert_entry(2);` may take the guard itself (a method
+                    // taking `self`): the old binding ends there. Only a borrow (`let lv2 =
+                    // Arc::make_mut(&mut *lv2);`) surely leaves it alive.
+                    if local
+                        .init
+                        .as_ref()
+                        .is_some_and(|init| uses_by_value(&init.expr, &name))
+                    {
+                        moves
+                            .statements
+                            .entry(name.clone())
+                            .or_default()
+                            .push(index);
+                    }
+                    moves.rebound.entry(name).or_default().push(index);
+                }
+            }
             let call = match stmt {
                 syn::Stmt::Expr(Expr::Call(call), _) => Some(call),
                 syn::Stmt::Local(local) => match local.init.as_ref().map(|i| &*i.expr) {
@@ -724,8 +786,14 @@ impl BlockMoves {
                         .push(index);
                 }
             }
+            if let syn::Stmt::Expr(Expr::MethodCall(call), _) = stmt
+                && let Some(name) = taken_out(call)
+            {
+                moves.taken_out.entry(name).or_default().0.push(index);
+            }
             Moves {
                 found: &mut moves.nested,
+                taken_out: &mut moves.taken_out,
                 statement: index,
                 blocks: Vec::new(),
             }
@@ -761,19 +829,38 @@ impl BlockMoves {
         stmts: &[syn::Stmt],
         name: &str,
         bound: usize,
+        optional: bool,
     ) -> (usize, Option<usize>, Vec<Span>) {
-        let moved_by = self
-            .statements
+        // Past a `let` that binds the name again, the name is that binding (its own
+        // initializer still means the guard).
+        let rebound = self
+            .rebound
             .get(name)
             .and_then(|list| list.iter().find(|&&i| i > bound))
             .copied()
             .unwrap_or(stmts.len());
-        let nested = self.nested.get(name).map_or(&[][..], Vec::as_slice);
+        let taken_out = self.taken_out.get(name).filter(|_| optional);
+        let moved_by = self
+            .statements
+            .get(name)
+            .into_iter()
+            .chain(taken_out.map(|(statements, _)| statements))
+            .flatten()
+            .filter(|&&i| i > bound && i <= rebound)
+            .min()
+            .copied()
+            .unwrap_or(stmts.len());
+        let mut nested = self.nested.get(name).cloned().unwrap_or_default();
+        if let Some((_, more)) = taken_out {
+            nested.extend(more);
+            nested.sort_unstable();
+        }
+        let nested = nested.as_slice();
         let mut holes = Vec::new();
         let mut first = None;
         let mut kept_past = None;
         for &(i, at, returns_at) in nested {
-            if i <= bound || i >= moved_by || kept_past == Some(i) {
+            if i <= bound || i >= moved_by || i > rebound || kept_past == Some(i) {
                 continue;
             }
             if let Some(end) = returns_at {
@@ -798,6 +885,39 @@ impl BlockMoves {
             }
         }
         (moved_by, first, holes)
+    }
+}
+
+/// Whether `expr` uses the local `name` other than through a borrow (`&name`, `&mut *name`).
+fn uses_by_value(expr: &Expr, name: &str) -> bool {
+    struct Uses<'n> {
+        name: &'n str,
+        found: bool,
+    }
+    impl<'ast> Visit<'ast> for Uses<'_> {
+        fn visit_expr_reference(&mut self, _: &'ast syn::ExprReference) {}
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            self.found |= path.path.is_ident(self.name);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+        fn visit_expr(&mut self, expr: &'ast Expr) {
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+        }
+    }
+    let mut uses = Uses { name, found: false };
+    uses.visit_expr(expr);
+    uses.found
+}
+
+/// The local `x.take()` empties (`held.take();`), if the call is one.
+fn taken_out(call: &syn::ExprMethodCall) -> Option<String> {
+    if call.method != "take" || !call.args.is_empty() {
+        return None;
+    }
+    match &*call.receiver {
+        Expr::Path(p) => p.path.get_ident().map(ToString::to_string),
+        _ => None,
     }
 }
 
