@@ -288,7 +288,7 @@ fn dump(model: &FileModel) -> String {
             function.span,
             function.parent
         );
-        let facts: [(&str, Vec<String>); 20] = [
+        let facts: [(&str, Vec<String>); 21] = [
             ("call", debug_each(&function.calls)),
             ("await", debug_each(&function.awaits)),
             ("busy wait", debug_each(&function.busy_waits)),
@@ -308,6 +308,13 @@ fn dump(model: &FileModel) -> String {
             ("attribute value", debug_each(&function.attribute_values)),
             ("field flow", debug_each(&function.field_flows)),
             ("field receiver", debug_each(&function.field_receivers)),
+            (
+                "abstract",
+                match function.abstract_stub {
+                    true => vec!["stub: a call runs a subclass's override".to_string()],
+                    false => Vec::new(),
+                },
+            ),
             ("reads", {
                 let mut reads: Vec<u64> = function.reads.iter().copied().collect();
                 reads.sort_unstable();

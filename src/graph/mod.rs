@@ -79,6 +79,9 @@ const MAX_RESOLUTION_STEPS: usize = 12;
 /// How many names the resolution of one name may try in all (see [`SymbolIndex::search`]).
 const MAX_SEARCH_WORK: usize = 256;
 
+/// How many subclasses of one class the overrides of its abstract methods are looked for in.
+const MAX_SUBCLASSES: usize = 256;
+
 /// How many typed objects a type lookup goes through (`a.b.c.lock`: `b`, then `c`).
 const MAX_TYPED_OWNERS: usize = 3;
 
@@ -517,6 +520,70 @@ impl<'a> SymbolIndex<'a> {
         self.classes.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// Python: the overrides of each abstract method of the project in its subclasses (at any
+    /// depth of subclassing), for the methods that have some.
+    fn overrides_of_abstract_methods(
+        &self,
+        models: &[&'a FileModel],
+    ) -> HashMap<FunctionId, Vec<FunctionId>> {
+        let mut found = HashMap::default();
+        let stubs: Vec<(FunctionId, &str, &str)> = models
+            .iter()
+            .enumerate()
+            .filter(|(_, model)| model.language == Language::Python)
+            .flat_map(|(file, model)| {
+                model
+                    .functions
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(index, f)| {
+                        let (class, method) = f.canonical.rsplit_once('.')?;
+                        f.abstract_stub
+                            .then_some((FunctionId { file, index }, class, method))
+                    })
+            })
+            .collect();
+        if stubs.is_empty() {
+            return found;
+        }
+        let mut subclasses: HashMap<String, Vec<&'a str>> = HashMap::default();
+        for model in models.iter().filter(|m| m.language == Language::Python) {
+            for class in &model.classes {
+                for base in &class.bases {
+                    let base = self.unalias(base, ".").into_owned();
+                    subclasses
+                        .entry(base)
+                        .or_default()
+                        .push(class.name.as_str());
+                }
+            }
+        }
+        for (stub, class, method) in stubs {
+            let mut overrides = Vec::new();
+            let mut seen: rustc_hash::FxHashSet<&str> = Default::default();
+            let mut queue: Vec<&str> = subclasses.get(class).cloned().unwrap_or_default();
+            while let Some(subclass) = queue.pop() {
+                if !seen.insert(subclass) || seen.len() > MAX_SUBCLASSES {
+                    continue;
+                }
+                let own = self
+                    .functions
+                    .get(concat(&[subclass, ".", method]).as_str());
+                if let Some(&id) = own
+                    && id != stub
+                {
+                    overrides.push(id);
+                }
+                queue.extend(subclasses.get(subclass).into_iter().flatten());
+            }
+            if !overrides.is_empty() {
+                overrides.sort_unstable();
+                found.insert(stub, overrides);
+            }
+        }
+        found
+    }
+
     /// The project function a call reaches, if the call resolves to one.
     pub fn resolve_call(&self, call: &Call, language: Language) -> Option<FunctionId> {
         call.callee
@@ -809,6 +876,9 @@ pub struct Project<'a> {
     targets: Vec<Resolution>,
     /// Per file, the index of its first function's node in `graph`.
     offsets: Vec<usize>,
+    /// Python: each abstract method (see [`crate::model::Function::abstract_stub`]) with the
+    /// project's overrides of it in its subclasses, at any depth.
+    overrides: HashMap<FunctionId, Vec<FunctionId>>,
     /// The call graph's strongly connected components, callees first (computed once).
     components: std::sync::OnceLock<Vec<Vec<NodeIndex>>>,
 }
@@ -866,6 +936,7 @@ impl<'a> Project<'a> {
                     .collect()
             })
             .collect();
+        let overrides = index.overrides_of_abstract_methods(&models);
         let mut graph = DiGraph::new();
         let mut offsets = Vec::with_capacity(models.len());
         for (file, model) in models.iter().enumerate() {
@@ -887,6 +958,11 @@ impl<'a> Project<'a> {
                         NodeIndex::new(offsets[callee.file] + callee.index),
                     );
                     graph.add_edge(from, to, CallEdge { site });
+                    // A call of an abstract method runs one of its overrides.
+                    for &dispatched in overrides.get(callee).into_iter().flatten() {
+                        let to = NodeIndex::new(offsets[dispatched.file] + dispatched.index);
+                        graph.add_edge(from, to, CallEdge { site });
+                    }
                 }
             }
         }
@@ -896,6 +972,7 @@ impl<'a> Project<'a> {
             graph,
             targets,
             offsets,
+            overrides,
             components: std::sync::OnceLock::new(),
         }
     }
@@ -1051,6 +1128,19 @@ impl<'a> Project<'a> {
     /// The project function a call site resolves to.
     pub fn target(&self, site: CallSite) -> Option<FunctionId> {
         self.targets[site.caller.file][site.caller.index][site.call]
+    }
+
+    /// The project functions a call may run: its target, or the overrides of an abstract
+    /// method it targets (`self.validate(..)` in a base class whose `validate` only raises
+    /// `NotImplementedError`).
+    pub fn dispatched(&self, site: CallSite) -> &[FunctionId] {
+        let Some(target) = &self.targets[site.caller.file][site.caller.index][site.call] else {
+            return &[];
+        };
+        match self.overrides.get(target) {
+            Some(overrides) => overrides,
+            None => std::slice::from_ref(target),
+        }
     }
 
     /// All functions of the project.

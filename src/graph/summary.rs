@@ -226,33 +226,33 @@ fn routes(
             }
             continue;
         }
-        let Some(callee) = project.target(site) else {
-            continue;
-        };
-        // Most callees do not block: look that up before anything else.
-        let Some(routes) = summaries.get(&callee) else {
-            continue;
-        };
-        if project.function(callee).is_async
-            || policy.suppressed(project, site, reaching.reported_as)
-        {
-            continue;
-        }
-        for (route, reached) in routes.iter().enumerate() {
-            let when = Formula::all([guard(), through_call(project, site, callee, &reached.when)]);
-            if when.is_false() {
+        for &callee in project.dispatched(site) {
+            // Most callees do not block: look that up before anything else.
+            let Some(routes) = summaries.get(&callee) else {
+                continue;
+            };
+            if project.function(callee).is_async
+                || policy.suppressed(project, site, reaching.reported_as)
+            {
                 continue;
             }
-            let depth = reached.via.depth() + 1;
-            candidates.push(Route {
-                via: BlocksVia::Call {
-                    site,
-                    callee,
-                    depth,
-                    route,
-                },
-                when,
-            });
+            for (route, reached) in routes.iter().enumerate() {
+                let when =
+                    Formula::all([guard(), through_call(project, site, callee, &reached.when)]);
+                if when.is_false() {
+                    continue;
+                }
+                let depth = reached.via.depth() + 1;
+                candidates.push(Route {
+                    via: BlocksVia::Call {
+                        site,
+                        callee,
+                        depth,
+                        route,
+                    },
+                    when,
+                });
+            }
         }
     }
     // Shortest first (an unconditional one first among equals, then source order), up to

@@ -264,6 +264,9 @@ pub struct Function {
     /// Python: the body yields (a generator, or an async generator: calling it runs nothing and
     /// returns no coroutine).
     pub generator: bool,
+    /// Python methods: the body only raises `NotImplementedError` (or is `...`/`pass` under
+    /// `@abstractmethod`): a call of it runs a subclass's override.
+    pub abstract_stub: bool,
     /// Python: how many `return` statements give a value (not counting nested functions).
     pub value_returns: u16,
     /// Python: the parameters, with their defaults.
@@ -802,6 +805,7 @@ impl Function {
             decorators: ThinVec::new(),
             thread_safe_contract: false,
             generator: false,
+            abstract_stub: false,
             value_returns: 0,
             parameters: ThinVec::new(),
             attribute_values: ThinVec::new(),

@@ -26,7 +26,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         // `Client.on_data`): the call as written, and what it runs.
         let call = context.project.call(reached.site);
         let named = |method: &str| callee_name.split(['.', ':']).any(|part| part == method);
+        let overrides = context.project.target(reached.site) != Some(reached.callee);
         let shown = match &call.method {
+            Some(method) if overrides => {
+                format!("`.{method}()` (which runs the override `{callee_name}()`)")
+            }
             Some(method) if !named(method) => {
                 format!("`.{method}()` (which runs `{callee_name}()`)")
             }
@@ -114,15 +118,18 @@ pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -
                 caller,
                 call: index,
             };
-            let Some(callee) = project.target(site) else {
-                continue;
-            };
-            if project.function(callee).is_async {
-                continue;
-            }
             let max_depth = context.file(caller).settings.max_call_depth;
-            let route = summary::route_from(project, &summaries, site, callee, max_depth);
-            if let Some(route) = route {
+            // The first callee that reaches one (of an abstract method's overrides, the first
+            // in project order).
+            let route = project
+                .dispatched(site)
+                .iter()
+                .filter(|&&callee| !project.function(callee).is_async)
+                .find_map(|&callee| {
+                    let route = summary::route_from(project, &summaries, site, callee, max_depth);
+                    Some((callee, route?))
+                });
+            if let Some((callee, route)) = route {
                 found.push(reached(context, &summaries, site, callee, route));
             }
         }

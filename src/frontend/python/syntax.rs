@@ -135,6 +135,32 @@ pub(super) fn is_classmethod(def: &ast::StmtFunctionDef) -> bool {
     decorated_by(def, "classmethod")
 }
 
+/// Whether a method is only a placeholder for its subclasses' overrides: its body (after any
+/// docstring) only raises `NotImplementedError`, or is `...` or `pass` under
+/// `@abstractmethod` (`abstract`: its decorators name `abc.abstractmethod`).
+pub(super) fn is_abstract_stub(def: &ast::StmtFunctionDef, abstract_: bool) -> bool {
+    let body = match def.body.as_slice() {
+        [Stmt::Expr(doc), rest @ ..]
+            if matches!(doc.value.as_ref(), Expr::StringLiteral(_)) && !rest.is_empty() =>
+        {
+            rest
+        }
+        body => body,
+    };
+    match body {
+        [Stmt::Raise(raise)] => raise.exc.as_deref().is_some_and(|exc| {
+            let raised = match exc {
+                Expr::Call(call) => call.func.as_ref(),
+                exc => exc,
+            };
+            matches!(raised, Expr::Name(n) if n.id.as_str() == "NotImplementedError")
+        }),
+        [Stmt::Pass(_)] => abstract_,
+        [Stmt::Expr(e)] => abstract_ && matches!(e.value.as_ref(), Expr::EllipsisLiteral(_)),
+        _ => false,
+    }
+}
+
 fn decorated_by(def: &ast::StmtFunctionDef, builtin: &str) -> bool {
     def.decorator_list
         .iter()

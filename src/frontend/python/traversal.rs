@@ -10,8 +10,8 @@ use super::conditions::{always_leaves, raises, single_return};
 use super::locks::{LockUses, awaits_in};
 use super::semantic::{Binding, BoundNames, ClassAttributes, ClassInfo, Scope, ScopeKind};
 use super::syntax::{
-    catches, catches_would_block, claims_thread_safety, first_param, is_classmethod, is_main_guard,
-    is_new_container, is_staticmethod, released_on_exceptions, span,
+    catches, catches_would_block, claims_thread_safety, first_param, is_abstract_stub,
+    is_classmethod, is_main_guard, is_new_container, is_staticmethod, released_on_exceptions, span,
 };
 use crate::knowledge::Returns;
 use crate::model::{
@@ -157,6 +157,11 @@ impl<'a> Lowerer<'a> {
                 expression => self.semantic.resolve(expression),
             });
         self.model.functions[index].decorators = decorators.collect();
+        let abstract_ = self.model.functions[index]
+            .decorators
+            .iter()
+            .any(|d| d == "abc.abstractmethod");
+        self.model.functions[index].abstract_stub = in_class && is_abstract_stub(def, abstract_);
         let mut scope = Scope::new(ScopeKind::Function, &name);
         scope.escaping = super::semantic::escaping_functions(&def.body);
         let mut self_type = None;
@@ -404,6 +409,13 @@ impl<'a> Lowerer<'a> {
             .filter(|name| !rebound.contains(name))
             .collect();
         let attributes = Rc::new(attribute_types);
+        // A subclass's methods use what its bases' constructors made non-blocking
+        // (`SSLIOStream(IOStream)`, with `self.socket.setblocking(False)` in `IOStream`).
+        let non_blocking = bases
+            .iter()
+            .filter_map(|base| self.semantic.classes.get(base))
+            .flat_map(|base| base.non_blocking.iter().cloned())
+            .collect();
         let info = ClassInfo {
             attributes: Rc::clone(&attributes),
             bases: bases.clone(),
@@ -411,7 +423,7 @@ impl<'a> Lowerer<'a> {
             properties,
             shared_containers,
             assigned_by,
-            non_blocking: Vec::new(),
+            non_blocking,
         };
         self.semantic.classes.insert(class_identity.clone(), info);
         let mut scope = Scope::new(ScopeKind::Class, &name);
