@@ -46,6 +46,8 @@ const MEMORY_BUFFERS: &[&str] = &["io.BytesIO", "io.StringIO"];
 /// The type `open()` and its kin return (`rules/types.toml`).
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
+/// How many attributes and calls a receiver's shape follows (`a.b().c.d()`).
+const MAX_SHAPE_DEPTH: usize = 8;
 impl<'a> Lowerer<'a> {
     /// `ThreadingHTTPServer(addr, Handler)`: each request runs a new `Handler`'s request
     /// methods on a thread of its own, at once with the others.
@@ -227,6 +229,57 @@ impl<'a> Lowerer<'a> {
     /// `f = open(p)` or `with open(p) as f`: notes that `f` is a file this function opened
     /// with a blocking call, which is where the file work is reported (once: a `noqa` there
     /// covers the reads and writes that follow). `g = f` names the same file.
+    /// How a receiver of unknown type is reached from an input of the function, as written
+    /// (`message.channel`, `bot.get_channel()` whatever the arguments, or a local bound to
+    /// such a call): calls of one shape across the project are taken to return alike. An
+    /// attribute of `self` is named as the parameter it conventionally keeps (`self.bot`
+    /// set from `bot`: both are `bot`).
+    fn receiver_shape(&self, receiver: &Expr, depth: usize) -> Option<String> {
+        let depth = depth.checked_sub(1)?;
+        match receiver {
+            Expr::Name(name) if self.is_input_parameter(name.id.as_str()) => {
+                Some(name.id.to_string())
+            }
+            Expr::Attribute(attr) if matches!(attr.value.as_ref(), Expr::Name(n) if Some(n.id.as_str()) == self.semantic.self_name()) => {
+                Some(attr.attr.id.to_string())
+            }
+            Expr::Name(name) => self
+                .semantic
+                .scopes
+                .last()?
+                .shapes
+                .get(name.id.as_str())
+                .cloned(),
+            Expr::Attribute(attr) => Some(concat(&[
+                &self.receiver_shape(&attr.value, depth)?,
+                ".",
+                attr.attr.id.as_str(),
+            ])),
+            Expr::Call(call) if matches!(call.func.as_ref(), Expr::Attribute(_)) => {
+                Some(concat(&[&self.receiver_shape(&call.func, depth)?, "()"]))
+            }
+            _ => None,
+        }
+    }
+
+    /// `channel = bot.get_channel(id)` with `bot` an input of unknown type: `channel` has the
+    /// call's shape (see [`Self::receiver_shape`]).
+    pub(super) fn note_shape(&mut self, target: &Expr, value: &Expr) {
+        let (Expr::Name(name), Expr::Call(call)) = (target, value) else {
+            return;
+        };
+        if !matches!(call.func.as_ref(), Expr::Attribute(_))
+            || self.semantic.resolve(&call.func).is_some()
+        {
+            return;
+        }
+        if let Some(shape) = self.receiver_shape(value, MAX_SHAPE_DEPTH)
+            && let Some(scope) = self.semantic.scopes.last_mut()
+        {
+            scope.shapes.insert(name.id.to_string(), shape);
+        }
+    }
+
     pub(super) fn note_opened(&mut self, target: &Expr, value: &Expr) {
         let Expr::Name(name) = target else {
             return;
@@ -579,12 +632,9 @@ impl<'a> Lowerer<'a> {
         let positional_arguments = self.note_call_inputs(index, call, callee.as_deref());
         // `message.channel.send(..)` on a parameter of unknown type: its shape as written.
         let shape = match (receiver, &callee, method.as_deref()) {
-            (Some(receiver), None, Some(method))
-                if super::syntax::root_name(receiver)
-                    .is_some_and(|r| self.is_input_parameter(r)) =>
-            {
-                Some(parts_hash(&[&super::syntax::dotted(receiver), ".", method]))
-            }
+            (Some(receiver), None, Some(method)) => self
+                .receiver_shape(receiver, MAX_SHAPE_DEPTH)
+                .map(|receiver| parts_hash(&[&receiver, ".", method])),
             _ => None,
         };
         // Only resolved by the project, and never shown: not the callee as written. A call on

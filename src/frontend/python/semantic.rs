@@ -60,6 +60,10 @@ pub(super) struct Scope {
     /// call's index in the function's calls: it is where the blocking is reported, not at each
     /// use of the object.
     pub(super) opened: HashMap<String, u32>,
+    /// Locals bound to the result of a call on an input of unknown type, with that call's
+    /// shape as written (`channel = bot.get_channel(id)`: `bot.get_channel()`; see
+    /// [`crate::model::Function::unknown_calls`]).
+    pub(super) shapes: HashMap<String, String>,
     /// Names and attributes (as written: `sock`, `self._sock`) made non-blocking here so far
     /// (`sock.setblocking(False)`): their calls do not wait.
     pub(super) non_blocking: HashSet<String>,
@@ -91,6 +95,7 @@ impl Scope {
             attribute_types: Rc::default(),
             bases: Rc::from([]),
             opened: HashMap::default(),
+            shapes: HashMap::default(),
             non_blocking: HashSet::default(),
             datagram_sockets: HashSet::default(),
         }
@@ -363,6 +368,7 @@ impl SemanticModel<'_> {
             self.scopes.last_mut().expect("a scope")
         };
         scope.opened.remove(name);
+        scope.shapes.remove(name);
         scope.bindings.insert(name.to_string(), binding);
     }
 

@@ -722,6 +722,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.semantic
                         .assign(target, Some(&assign.value), ty.clone());
                     self.note_opened(target, &assign.value);
+                    self.note_shape(target, &assign.value);
                 }
             }
             Stmt::AnnAssign(ann) => {
