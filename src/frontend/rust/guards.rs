@@ -767,15 +767,18 @@ impl BlockMoves {
                     moves.rebound.entry(name).or_default().push(index);
                 }
             }
-            let call = match stmt {
-                syn::Stmt::Expr(Expr::Call(call), _) => Some(call),
-                syn::Stmt::Local(local) => match local.init.as_ref().map(|i| &*i.expr) {
-                    Some(Expr::Call(call)) => Some(call),
-                    _ => None,
-                },
+            // `drop(g);`, `let x = f(g)?;`, `let s = self.settle(dev, g);`.
+            let value = match stmt {
+                syn::Stmt::Expr(expr, _) => Some(expr),
+                syn::Stmt::Local(local) => local.init.as_ref().map(|i| &*i.expr),
                 _ => None,
             };
-            for arg in call.iter().flat_map(|call| &call.args) {
+            let args = match value.map(syntax::strip_unwraps) {
+                Some(Expr::Call(call)) => Some(&call.args),
+                Some(Expr::MethodCall(call)) => Some(&call.args),
+                _ => None,
+            };
+            for arg in args.into_iter().flatten() {
                 if let Expr::Path(p) = arg
                     && let Some(ident) = p.path.get_ident()
                 {
