@@ -679,13 +679,25 @@ impl BlockMoves {
         /// The moves found, the statement they are in, and the blocks around the visit: each
         /// block's end if it returns there, `None` if not, and a closure or async block as a
         /// barrier (its `return` leaves only itself).
-        struct Moves<'m> {
+        struct Moves<'m, 'ast> {
             found: &'m mut HashMap<String, Vec<NestedMove>>,
             taken_out: &'m mut HashMap<String, (Vec<usize>, Vec<NestedMove>)>,
             statement: usize,
             blocks: Vec<Option<Option<usize>>>,
+            /// The value of the `let` being visited and where the `let` starts: a call that is
+            /// that value moves its arguments before anything the `let` binds is taken (`let
+            /// s = self.settle(dev, state);` in a branch, returning a new guard).
+            let_value: Option<(&'ast Expr, usize)>,
         }
-        impl Moves<'_> {
+        impl<'ast> Moves<'_, 'ast> {
+            /// Where a call that moves its arguments counts as made: at its `let` when it is
+            /// the `let`'s value, else at `at`.
+            fn made_at(&self, call: &Expr, at: usize) -> usize {
+                match self.let_value {
+                    Some((value, start)) if std::ptr::eq(value, call) => start,
+                    _ => at,
+                }
+            }
             /// The innermost enclosing block that returns: every block inside it flows into
             /// its end.
             fn returns_at(&self) -> Option<usize> {
@@ -710,7 +722,17 @@ impl BlockMoves {
                 }
             }
         }
-        impl<'ast> Visit<'ast> for Moves<'_> {
+        impl<'ast> Visit<'ast> for Moves<'_, 'ast> {
+            fn visit_local(&mut self, local: &'ast syn::Local) {
+                let value = local
+                    .init
+                    .as_ref()
+                    .map(|init| syntax::strip_unwraps(&init.expr));
+                let start = local.let_token.span.byte_range().start;
+                let saved = std::mem::replace(&mut self.let_value, value.map(|v| (v, start)));
+                visit::visit_local(self, local);
+                self.let_value = saved;
+            }
             fn visit_block(&mut self, block: &'ast syn::Block) {
                 let end = block.brace_token.span.close().byte_range().end;
                 self.blocks.push(Some(returns(block).then_some(end)));
@@ -727,24 +749,26 @@ impl BlockMoves {
                 visit::visit_expr_async(self, block);
                 self.blocks.pop();
             }
-            fn visit_expr_call(&mut self, call: &'ast syn::ExprCall) {
-                self.taken(&call.args, call.paren_token.span.open().byte_range().start);
-                visit::visit_expr_call(self, call);
-            }
-            fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-                let at = call.method.span().byte_range().start;
-                self.taken(&call.args, at);
-                if let Some(name) = taken_out(call) {
-                    let returns_at = self.returns_at();
-                    let found = self.taken_out.entry(name).or_default();
-                    found.1.push((self.statement, at, returns_at));
-                }
-                visit::visit_expr_method_call(self, call);
-            }
-            fn visit_item(&mut self, _: &'ast syn::Item) {}
             fn visit_expr(&mut self, expr: &'ast Expr) {
+                match expr {
+                    Expr::Call(call) => {
+                        let at = call.paren_token.span.open().byte_range().start;
+                        self.taken(&call.args, self.made_at(expr, at));
+                    }
+                    Expr::MethodCall(call) => {
+                        let at = self.made_at(expr, call.method.span().byte_range().start);
+                        self.taken(&call.args, at);
+                        if let Some(name) = taken_out(call) {
+                            let returns_at = self.returns_at();
+                            let found = self.taken_out.entry(name).or_default();
+                            found.1.push((self.statement, at, returns_at));
+                        }
+                    }
+                    _ => {}
+                }
                 stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
             }
+            fn visit_item(&mut self, _: &'ast syn::Item) {}
         }
         let mut moves = BlockMoves::default();
         for (index, stmt) in stmts.iter().enumerate() {
@@ -799,6 +823,7 @@ impl BlockMoves {
                 taken_out: &mut moves.taken_out,
                 statement: index,
                 blocks: Vec::new(),
+                let_value: None,
             }
             .visit_stmt(stmt);
         }
