@@ -515,6 +515,28 @@ impl<'a> SymbolIndex<'a> {
         self.classes.contains_key(name)
     }
 
+    /// Whether class `class` is `ancestor` or inherits from it, through the project's bases (a
+    /// few levels up).
+    pub fn inherits(&self, class: &str, ancestor: &str) -> bool {
+        let mut queue = vec![class.to_string()];
+        let mut steps = 0;
+        while let Some(current) = queue.pop() {
+            if current == ancestor {
+                return true;
+            }
+            steps += 1;
+            if steps > MAX_SUBCLASSES {
+                return false;
+            }
+            queue.extend(
+                self.bases(&current)
+                    .iter()
+                    .map(|base| self.unalias(base, ".").into_owned()),
+            );
+        }
+        false
+    }
+
     /// The bases of a type (Python base classes, Rust implemented traits).
     pub fn bases(&self, name: &str) -> &[&'a str] {
         self.classes.get(name).map_or(&[], Vec::as_slice)

@@ -126,8 +126,9 @@ pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -
                 .iter()
                 .filter(|&&callee| !project.function(callee).is_async)
                 .find_map(|&callee| {
-                    let route = summary::route_from(project, &summaries, site, callee, max_depth);
-                    Some((callee, route?))
+                    let route = summary::route_from(project, &summaries, site, callee, max_depth)?;
+                    overrides_fit(project, &summaries, site, callee, route)
+                        .then_some((callee, route))
                 });
             if let Some((callee, route)) = route {
                 found.push(reached(context, &summaries, site, callee, route));
@@ -135,6 +136,62 @@ pub(crate) fn reached_from_async(context: &ProjectContext, reaching: Reaching) -
         }
     }
     found
+}
+
+/// Whether the overrides of abstract methods a chain runs can belong to the object it starts
+/// on: the async caller's own object, or one of a class the call names (`fs =
+/// LocalFileSystem(); fs.expand_path(..)`). While every later call is on that same object
+/// (`self.glob()` → `self.ls()`), an override of a class that is neither a subclass nor a base
+/// of its class (`GithubFileSystem.ls` for a `LocalFileSystem`) is not what runs.
+fn overrides_fit(
+    project: &crate::graph::Project,
+    summaries: &Summaries,
+    site: CallSite,
+    callee: FunctionId,
+    route: usize,
+) -> bool {
+    let class_of = |id: FunctionId| {
+        let function = project.function(id);
+        function
+            .canonical
+            .rsplit_once('.')
+            .map(|(class, _)| class.to_string())
+            .filter(|class| project.index.is_class(class))
+    };
+    let own = |site: CallSite| project.call(site).receiver == crate::model::Receiver::Own;
+    let object_class = match own(site) {
+        true => class_of(site.caller),
+        false => (project.call(site).callee.as_deref())
+            .and_then(|callee| callee.rsplit_once('.'))
+            .map(|(class, _)| class.to_string())
+            .filter(|class| project.index.is_class(class)),
+    };
+    let Some(own_class) = object_class else {
+        return true;
+    };
+    let fits = |site: CallSite, callee: FunctionId| {
+        if project.target(site) == Some(callee) {
+            return true;
+        }
+        class_of(callee).is_none_or(|class| {
+            project.index.inherits(&class, &own_class) || project.index.inherits(&own_class, &class)
+        })
+    };
+    if !fits(site, callee) {
+        return false;
+    }
+    for hop in summary::chain(summaries, callee, route) {
+        let BlocksVia::Call { site, callee, .. } = hop else {
+            break;
+        };
+        if !own(site) {
+            break;
+        }
+        if !fits(site, callee) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The chain from an async call site down to the call of interest.

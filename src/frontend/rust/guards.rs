@@ -924,6 +924,24 @@ fn uses_by_value(expr: &Expr, name: &str) -> bool {
     }
     impl<'ast> Visit<'ast> for Uses<'_> {
         fn visit_expr_reference(&mut self, _: &'ast syn::ExprReference) {}
+        // `let g = g.as_mut().unwrap();`: a method that borrows its receiver (by its name's
+        // convention) leaves the guard where it is.
+        fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+            let method = call.method.to_string();
+            let borrows = ["as_", "get", "iter", "borrow", "deref", "to_", "is_"]
+                .iter()
+                .any(|prefix| method.starts_with(prefix))
+                || matches!(
+                    method.as_str(),
+                    "len" | "clone" | "contains_key" | "contains"
+                );
+            if !(borrows && matches!(&*call.receiver, Expr::Path(_))) {
+                self.visit_expr(&call.receiver);
+            }
+            for arg in &call.args {
+                self.visit_expr(arg);
+            }
+        }
         fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
             self.found |= path.path.is_ident(self.name);
         }
