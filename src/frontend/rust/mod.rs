@@ -82,6 +82,7 @@ pub fn lower(
         handed_over: (usize::MAX, None),
         offloaded_closure: usize::MAX,
         executor_closure: usize::MAX,
+        detached_closure: usize::MAX,
         executor_chain: false,
         prefix: Vec::new(),
         current: 0,
@@ -246,6 +247,9 @@ struct Lowerer<'t> {
     /// executor: a future or stream combinator's whose result is awaited or spawned
     /// (`tokio::spawn(stream.for_each(|item| ..))`).
     executor_closure: usize,
+    /// The closure a `let` binds that the rest of its block never calls by name (`let task =
+    /// move || build(..); Ok(task)`): it runs wherever it is handed, not here.
+    detached_closure: usize,
     /// The method call about to be walked is a receiver in a combinator chain whose future
     /// is awaited or spawned (`stream.map(f).for_each(g).await`): its closures run there too.
     executor_chain: bool,

@@ -348,6 +348,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             {
                 self.discarded_call_end = Some(end);
             }
+            if let Some(closure) = detached_closure(&block.stmts, i) {
+                self.detached_closure = closure_key(closure);
+            }
             self.visit_stmt(&block.stmts[i]);
         }
         // `let wfm = { let m = ..; m.wfm.clone() };`: the value's type, while the block's own
@@ -582,6 +585,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             let context = match (key == self.offloaded_closure, key == self.executor_closure) {
                 (true, _) => Context::Offloaded,
                 (false, true) => Context::Async,
+                (false, false) if key == self.detached_closure => Context::Sync,
                 (false, false) => self.context,
             };
             let context = std::mem::replace(&mut self.context, context);
@@ -888,4 +892,21 @@ fn call_end(expr: &Expr) -> Option<usize> {
         _ => return None,
     };
     Some(paren.span.close().byte_range().end)
+}
+
+/// The sync closure statement `i` binds to a name that no later statement of the block calls
+/// (`let task = move || build_cache(..); Ok((name, task))`): it is handed on, and runs where
+/// its receiver calls it.
+fn detached_closure(stmts: &[syn::Stmt], i: usize) -> Option<&syn::ExprClosure> {
+    let syn::Stmt::Local(local) = &stmts[i] else {
+        return None;
+    };
+    let Expr::Closure(closure) = &*local.init.as_ref()?.expr else {
+        return None;
+    };
+    let name = bound_name(&local.pat)?;
+    let called = stmts[i + 1..]
+        .iter()
+        .any(|stmt| super::syntax::called_names(stmt).contains(&name));
+    (closure.asyncness.is_none() && !called).then_some(closure)
 }
