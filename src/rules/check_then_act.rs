@@ -112,10 +112,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let (why, help) = if found.act_kind == ActKind::StaleLoad {
                 (
                     format!(
-                        "`{}` is loaded, then changed by a read-modify-write whose result (the value it replaced) is thrown away, and the value loaded before is used afterwards: another thread can change it in between, so {outcome}",
+                        "`{}` is loaded, then changed by a write that throws away the value it replaced (a `store`, or a `swap`/`fetch_*` whose result is unused), and the value loaded before is used afterwards: another thread can change it in between, so {outcome}",
                         found.written
                     ),
-                    "use the value the read-modify-write returns (`let was = a.fetch_or(bit, ..) & bit != 0;`) instead of a separate `load`".to_string(),
+                    "use the value a `swap`/`fetch_*` returns (`let previous = l.swap(1, ..);`, `let was = a.fetch_or(bit, ..) & bit != 0;`) instead of a separate `load`".to_string(),
                 )
             } else if found.atomic {
                 (

@@ -272,7 +272,15 @@ impl Lowerer<'_> {
             return;
         };
         let method = call.method.to_string();
-        if !(method == "swap" || method.starts_with("fetch_")) || method == "fetch_update" {
+        // `let previous = l.load(..); l.store(1, ..); if previous != 1 { .. }`: a test-and-set
+        // split in two, as a `store` of a constant whose old value a test then reads.
+        let store = method == "store"
+            && call
+                .args
+                .first()
+                .is_some_and(|value| matches!(value, Expr::Lit(_) | Expr::Path(_)));
+        if !(store || method == "swap" || method.starts_with("fetch_")) || method == "fetch_update"
+        {
             return;
         }
         let atomic = written(&call.receiver);
@@ -288,7 +296,11 @@ impl Lowerer<'_> {
         if self.exclusive_self && atomic.starts_with("self.") {
             return;
         }
-        if !stmts[i + 1..].iter().any(|s| stmt_names(s, local)) {
+        let used = match store {
+            true => stmts[i + 1..].iter().any(|s| tests(s, local)),
+            false => stmts[i + 1..].iter().any(|s| stmt_names(s, local)),
+        };
+        if !used {
             return;
         }
         let found = CheckThenAct {
@@ -313,6 +325,15 @@ impl Lowerer<'_> {
         if compound {
             self.static_write(&expr.left, None, expr_start(&expr.left));
         }
+    }
+}
+
+/// Whether a statement is an `if` or `while` whose condition reads a local.
+fn tests(stmt: &syn::Stmt, local: &str) -> bool {
+    match stmt {
+        syn::Stmt::Expr(Expr::If(branch), _) => names_path(&branch.cond, local),
+        syn::Stmt::Expr(Expr::While(repeat), _) => names_path(&repeat.cond, local),
+        _ => false,
     }
 }
 
