@@ -878,12 +878,16 @@ impl BlockMoves {
             .min()
             .copied()
             .unwrap_or(stmts.len());
-        let mut nested = self.nested.get(name).cloned().unwrap_or_default();
-        if let Some((_, more)) = taken_out {
-            nested.extend(more);
-            nested.sort_unstable();
-        }
-        let nested = nested.as_slice();
+        let own = self.nested.get(name).map_or(&[][..], Vec::as_slice);
+        let nested: std::borrow::Cow<[NestedMove]> = match taken_out {
+            Some((_, more)) => {
+                let mut all = [own, more].concat();
+                all.sort_unstable();
+                all.into()
+            }
+            None => own.into(),
+        };
+        let nested = &*nested;
         let mut holes = Vec::new();
         let mut first = None;
         let mut kept_past = None;
