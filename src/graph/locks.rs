@@ -14,7 +14,8 @@ use super::fields::SharedFields;
 use super::{CallSite, FunctionId, Project};
 use crate::knowledge::{LanguageTables, LockType};
 use crate::model::{
-    Call, Context, FunctionKind, LockDefinition, LockHold, LockScope, Receiver, Span, concat,
+    Call, Context, Function, FunctionKind, LockDefinition, LockHold, LockScope, Receiver, Span,
+    concat,
 };
 
 /// One acquisition: a function and the index of the lock hold in it.
@@ -491,11 +492,14 @@ impl Builder<'_, '_> {
             for function in &model.functions {
                 let mut per_hold = Vec::with_capacity(function.lock_holds.len());
                 for hold in &function.lock_holds {
-                    per_hold.push(self.resolve(hold, tables, model.language, &definitions));
+                    let resolved =
+                        self.resolve(function, hold, tables, model.language, &definitions);
+                    per_hold.push(resolved);
                 }
                 per_function.push(per_hold);
                 let regions = function.lock_attempts.iter().filter_map(|attempt| {
-                    let resolved = self.resolve(attempt, tables, model.language, &definitions)?;
+                    let resolved =
+                        self.resolve(function, attempt, tables, model.language, &definitions)?;
                     Some((attempt.region.clone(), resolved.node))
                 });
                 free.push(regions.collect());
@@ -545,8 +549,10 @@ impl Builder<'_, '_> {
         })
     }
 
+    /// The lock node and type a hold of `function` takes, if it takes a lock.
     fn resolve(
         &mut self,
+        function: &Function,
         hold: &LockHold,
         tables: &LanguageTables,
         language: crate::model::Language,
@@ -557,12 +563,26 @@ impl Builder<'_, '_> {
         }
         // A function of another file that holds a module-level lock for its caller
         // (`?guard:callee`): in Rust, one that returns a `static`'s guard; in Python, a bare
-        // decorator whose wrapper holds a module's lock.
+        // decorator whose wrapper holds a module's lock, or one of the decorated method's
+        // object (`@with_lock` holding `self.lock`: the method's class's `lock`).
+        let own_attribute;
         let (identity, kind) = match hold.kind.starts_with("?guard:") {
             true => {
-                let function = self.project.guard_callee(&hold.kind)?;
+                let guard = self.project.guard_callee(&hold.kind)?;
                 let index = &self.project.index;
-                index.guard_function(&self.project.function(function).canonical)?
+                let (identity, kind) =
+                    index.guard_function(&self.project.function(guard).canonical)?;
+                match identity.strip_prefix(crate::model::OWN_ATTRIBUTE) {
+                    Some(attribute) => {
+                        let (class, _) = function.canonical.rsplit_once('.')?;
+                        if !index.is_class(class) {
+                            return None;
+                        }
+                        own_attribute = concat(&[class, ".", attribute]);
+                        (own_attribute.as_str(), kind)
+                    }
+                    None => (identity, kind),
+                }
             }
             false => (hold.identity.as_str(), hold.kind.as_str()),
         };
@@ -670,6 +690,15 @@ impl Builder<'_, '_> {
             return Some(*found);
         }
         let steps = steps.checked_sub(1)?;
+        // An attribute that holds another object's lock (`self.lock = self.adb.lock`): that
+        // lock's definition.
+        let separator = if identity.contains("::") { "::" } else { "." };
+        let unaliased = self.project.index.unalias(identity, separator);
+        if unaliased != identity
+            && let Some(found) = self.definition(&unaliased, definitions, steps)
+        {
+            return Some(found);
+        }
         let (owner, attribute) = identity.rsplit_once('.')?;
         let inherited = self.project.index.bases(owner).iter().find_map(|base| {
             let inherited = concat(&[base, ".", attribute]);
@@ -885,8 +914,11 @@ impl Builder<'_, '_> {
             .map(|(_, node)| *node)
     }
 
-    /// Whether the function of hold `outer` already holds lock `b` when it takes `outer` and
-    /// still at `position`, through another of its holds.
+    /// Whether the function of hold `outer` holds lock `b` at `position` through another of its
+    /// holds: taking `b` there again is a re-entry, which orders nothing. (Held since before
+    /// `outer`, `b` is ordered before it; taken after it, the edge is already there.) Holds
+    /// taken together count too: `with self.lock, self.other:`, stacked lock decorators. (A
+    /// lock handed to a call as an argument is not held by the caller.)
     fn held_around(&self, outer: Acquisition, position: usize, b: NodeIndex) -> bool {
         let function = self.project.function(outer.function);
         let held = &function.lock_holds[outer.hold];
@@ -897,8 +929,8 @@ impl Builder<'_, '_> {
             .enumerate()
             .filter(|(g, hold)| {
                 *g != outer.hold
+                    && hold.argument.is_none()
                     && hold.closure == held.closure
-                    && hold.covers(held.span.start)
                     && hold.covers(position)
             })
             .any(|(g, _)| {

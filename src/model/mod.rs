@@ -891,6 +891,11 @@ pub enum Passed {
     Named,
 }
 
+/// The identity prefix of a lock a Python decorator of another file holds on the decorated
+/// method's own object (see [`FileModel::guard_functions`]): the project names it after the
+/// method's class.
+pub const OWN_ATTRIBUTE: &str = "<self>.";
+
 /// The guard of a [`FileModel::parameter_locks`] entry for a Python function that returns its
 /// argument unchanged (`def rm_aio(statement): return statement`): `with rm_aio(lock):` takes
 /// `lock` (a hold of kind `?=callee#index`).
@@ -966,7 +971,9 @@ pub struct FileModel {
     /// `truncate::dicts::DICT`, `std::sync::Mutex::lock`): a caller that keeps the result holds
     /// that lock. Python: a bare decorator whose wrapper holds a lock of its module
     /// (`sched.decorators.queue_locked`, `sched.decorators.QUEUE_LOCK`, `threading.Lock`): the
-    /// function it decorates runs with that lock held.
+    /// function it decorates runs with that lock held; or an attribute of the decorated
+    /// method's own object (identity [`OWN_ATTRIBUTE`]`lock`, no type: `@with_lock` holding
+    /// `self.lock`).
     pub guard_functions: Vec<(String, String, String)>,
     /// Python: what holds a thread object made with its callable (`self._thread =
     /// threading.Thread(target=self._run)`): the holder as a [`ThreadJoin::threads`] key, and

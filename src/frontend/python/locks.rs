@@ -143,13 +143,22 @@ impl<'a> Lowerer<'a> {
             // Other files learn a module lock's decorator in the project phase (as a function
             // that holds a lock for its caller: `FileModel::guard_functions`).
             for (held, _) in &bare {
-                if let DecoratorLock::Module(lock) = held
-                    && let (kind, Some(named)) = self.lock_facts(lock)
-                    && named.scope == LockScope::Global
-                {
-                    let kind = kind.unwrap_or_default();
-                    let exported = (canonical.to_string(), named.identity, kind);
-                    self.model.guard_functions.push(exported);
+                match held {
+                    DecoratorLock::Module(lock) => {
+                        if let (kind, Some(named)) = self.lock_facts(lock)
+                            && named.scope == LockScope::Global
+                        {
+                            let kind = kind.unwrap_or_default();
+                            let exported = (canonical.to_string(), named.identity, kind);
+                            self.model.guard_functions.push(exported);
+                        }
+                    }
+                    // Named after the decorated method's class in the project phase.
+                    DecoratorLock::Own(attribute) => {
+                        let identity = concat(&[crate::model::OWN_ATTRIBUTE, attribute]);
+                        let exported = (canonical.to_string(), identity, String::new());
+                        self.model.guard_functions.push(exported);
+                    }
                 }
             }
             self.bare_lock_decorators

@@ -143,6 +143,10 @@ pub(super) struct ClassAttributes<'c> {
     /// Attribute → the one function (or other named object) every assignment stores in it
     /// (`self._load = LoadCalc.get_load`): `self._load(..)` calls it. `None`: several.
     pub(super) named_values: HashMap<String, Option<String>>,
+    /// Attribute of no known type → the path, from `self`, of the one attribute of another
+    /// object every assignment copies into it (`self.lock = self.adb.lock`: `adb.lock`), for
+    /// the project to type. `None`: several.
+    pub(super) copied: HashMap<String, Option<String>>,
 }
 
 /// Scopes and bindings of the file being lowered, with the queries that resolve names and
@@ -839,6 +843,18 @@ impl SemanticModel<'_> {
         let mut returned_by: HashMap<String, String> = HashMap::default();
         let mut given_by = Vec::new();
         let mut named_values: HashMap<String, Option<String>> = HashMap::default();
+        let mut copied: HashMap<String, Option<String>> = HashMap::default();
+        // One value per attribute, or `None` when two assignments disagree.
+        let agree = |values: &mut HashMap<String, Option<String>>, attr: String, value: String| {
+            values
+                .entry(attr)
+                .and_modify(|known| {
+                    if known.as_ref() != Some(&value) {
+                        *known = None;
+                    }
+                })
+                .or_insert(Some(value));
+        };
         for stmt in &class.body {
             match stmt {
                 Stmt::Assign(assign) => {
@@ -949,14 +965,15 @@ impl SemanticModel<'_> {
                                 if !is_parameter(named) && self.names_a_definition(named) =>
                             {
                                 if let Some(target) = self.resolve(named) {
-                                    named_values
-                                        .entry(attr)
-                                        .and_modify(|known| {
-                                            if known.as_ref() != Some(&target) {
-                                                *known = None;
-                                            }
-                                        })
-                                        .or_insert(Some(target));
+                                    agree(&mut named_values, attr, target);
+                                }
+                            }
+                            // `self.lock = self.adb.lock`: the other object's attribute.
+                            (None, Some(Expr::Attribute(copy))) => {
+                                if let Some(path) = self_path(copy, self_name)
+                                    && path.split('.').next() != Some(attr.as_str())
+                                {
+                                    agree(&mut copied, attr, path);
                                 }
                             }
                             _ => {}
@@ -969,6 +986,7 @@ impl SemanticModel<'_> {
         returned_by.retain(|attr, _| !types.contains_key(attr));
         given_by.retain(|(attr, ..)| !types.contains_key(attr) && !returned_by.contains_key(attr));
         named_values.retain(|attr, _| !types.contains_key(attr));
+        copied.retain(|attr, _| !types.contains_key(attr) && !returned_by.contains_key(attr));
         ClassAttributes {
             types,
             assignments,
@@ -976,6 +994,7 @@ impl SemanticModel<'_> {
             returned_by,
             given_by,
             named_values,
+            copied,
         }
     }
 
@@ -987,6 +1006,22 @@ impl SemanticModel<'_> {
             concat(&[prefix, ".", name])
         }
     }
+}
+
+/// The path after `self` of an attribute of an attribute of `self` (`self.adb.lock`:
+/// `adb.lock`).
+fn self_path(attribute: &ast::ExprAttribute, self_name: &str) -> Option<String> {
+    let mut names = vec![attribute.attr.id.as_str()];
+    let mut value = attribute.value.as_ref();
+    while let Expr::Attribute(owner) = value {
+        names.push(owner.attr.id.as_str());
+        value = &owner.value;
+    }
+    let from_self = matches!(value, Expr::Name(name) if name.id.as_str() == self_name);
+    (from_self && names.len() > 1).then(|| {
+        names.reverse();
+        names.join(".")
+    })
 }
 
 /// Collects the names a block of statements binds, without entering nested scopes.

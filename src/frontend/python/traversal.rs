@@ -303,6 +303,7 @@ impl<'a> Lowerer<'a> {
             returned_by,
             given_by,
             named_values,
+            copied,
         } = self.semantic.class_attribute_types(class);
         let class_identity = self.model.join(&name);
         // `self.owner = owner`, kept from a creator that passed itself: the creator's class.
@@ -337,6 +338,18 @@ impl<'a> Lowerer<'a> {
                 let attribute = concat(&[&class_identity, ".", &attribute]);
                 self.model.aliases.push((attribute, target));
             }
+        }
+        // `self.lock = self.adb.lock`: the attribute is `adb`'s, whose class this file may
+        // tell (else the project follows `Class.adb`).
+        for (attribute, path) in copied {
+            let Some(path) = path else { continue };
+            let (owner, rest) = path.split_once('.').unwrap_or((&path, ""));
+            let target = match attribute_types.get(owner) {
+                Some(ty) => concat(&[ty, ".", rest]),
+                None => concat(&[&class_identity, ".", &path]),
+            };
+            let attribute = concat(&[&class_identity, ".", &attribute]);
+            self.model.aliases.push((attribute, target));
         }
         for (attribute, callee) in returned_by {
             let attribute = concat(&[&class_identity, ".", &attribute]);
