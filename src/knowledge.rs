@@ -62,6 +62,9 @@ pub struct LanguageTables {
     /// and `read()` (`[file-readers]`).
     pub file_writers: HashSet<String>,
     pub file_readers: HashSet<String>,
+    /// Python: calls that tell whether an event loop runs in the current thread
+    /// (`[loop-probes]`: `asyncio.get_running_loop`).
+    pub loop_probes: HashSet<String>,
     /// Canonical callees (or `*.method`) whose callable arguments run on another thread.
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
@@ -277,6 +280,7 @@ impl Knowledge {
         let mut consumers = name_lists("consumers");
         let mut file_writers = name_lists("file-writers");
         let mut file_readers = name_lists("file-readers");
+        let mut loop_probes = name_lists("loop-probes");
         let mut offload: HashMap<String, Vec<String>> =
             toml::from_str(OFFLOAD_TOML).expect("rules/offload.toml is valid");
         let mut awaitables: HashMap<String, Vec<String>> =
@@ -303,6 +307,7 @@ impl Knowledge {
                 consumers: consumers.remove(lang).unwrap_or_default(),
                 file_writers: file_writers.remove(lang).unwrap_or_default(),
                 file_readers: file_readers.remove(lang).unwrap_or_default(),
+                loop_probes: loop_probes.remove(lang).unwrap_or_default(),
                 offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
             };

@@ -28,6 +28,11 @@ pub enum Context {
     Async,
     /// Code handed to another thread (`asyncio.to_thread`, `spawn_blocking`, `thread::spawn`…).
     Offloaded,
+    /// Synchronous code that never runs on an event loop: it follows a check that raises when
+    /// one runs in its thread (`try: asyncio.get_running_loop() except RuntimeError: pass
+    /// else: raise RuntimeError(..)`). It runs on the calling thread, but what it blocks on
+    /// never blocks a loop.
+    OffLoop,
 }
 
 /// What kind of code region a [`Function`] is.

@@ -640,7 +640,19 @@ impl<'a> Lowerer<'a> {
         // Only resolved by the project, and never shown: not the callee as written. A call on
         // a parameter also gives the parameter's name (see `SymbolIndex::resolve_passed`).
         let alternatives = match callee {
-            Some(_) => ThinVec::new(),
+            // A method of a union (`lnworker: Union[LNGossip, LNWallet]`): of any member.
+            Some(_) => match (receiver, method.as_deref()) {
+                (Some(receiver), Some(method)) => match self.semantic.type_of(receiver) {
+                    Some(Returns::One(ty)) if ty.contains(super::semantic::UNION) => {
+                        super::semantic::union_members(&ty)
+                            .skip(1)
+                            .map(|member| concat(&[member, ".", method]))
+                            .collect()
+                    }
+                    _ => ThinVec::new(),
+                },
+                _ => ThinVec::new(),
+            },
             None => match self.parameter_callee(&call.func) {
                 Some((name, parameter)) => thin_vec::thin_vec![name, parameter],
                 None => self.registry_callee(&call.func).into_iter().collect(),

@@ -456,7 +456,8 @@ impl SemanticModel<'_> {
             },
             Expr::Attribute(attr) => {
                 if let Some(Returns::One(ty)) = self.type_within(&attr.value, depth) {
-                    return Some(concat(&[&ty, ".", attr.attr.id.as_str()]));
+                    let first = union_members(&ty).next().unwrap_or_default();
+                    return Some(concat(&[first, ".", attr.attr.id.as_str()]));
                 }
                 let base = self.resolve_within(&attr.value, depth)?;
                 if base == "builtins" {
@@ -785,20 +786,33 @@ impl SemanticModel<'_> {
                     // Says nothing of what calling it runs: what the project passes there does
                     // (see `FileModel::parameter_attributes`).
                     "typing.Callable" | "collections.abc.Callable" => None,
+                    "typing.Union" | "typing_extensions.Union" => match sub.slice.as_ref() {
+                        Expr::Tuple(tuple) => self.union_type(tuple.elts.iter()),
+                        one => self.annotation_type(one),
+                    },
                     _ => Some(base),
                 }
             }
             Expr::BinOp(binop) if binop.op == ast::Operator::BitOr => {
-                if binop.right.is_none_literal_expr() {
-                    self.annotation_type(&binop.left)
-                } else if binop.left.is_none_literal_expr() {
-                    self.annotation_type(&binop.right)
-                } else {
-                    None
-                }
+                self.union_type([&*binop.left, &*binop.right].into_iter())
             }
             _ => None,
         }
+    }
+
+    /// The type a union annotation names (`Union[A, B]`, `A | B | None`): its one type other
+    /// than `None`, or its members joined by [`UNION`] (see [`union_members`]); `None` if a
+    /// member names no type.
+    fn union_type<'e>(&self, members: impl Iterator<Item = &'e Expr>) -> Option<String> {
+        let mut types: Vec<String> = Vec::new();
+        for member in members.filter(|member| !member.is_none_literal_expr()) {
+            for ty in union_members(&self.annotation_type(member)?) {
+                if !types.iter().any(|known| known == ty) {
+                    types.push(ty.to_string());
+                }
+            }
+        }
+        (!types.is_empty()).then(|| types.join(UNION))
     }
 
     /// Binds assignment targets to the value's type or alias.
@@ -1099,6 +1113,16 @@ impl<'a> Visitor<'a> for BoundNames {
 
 /// Annotations that qualify the type they wrap (`ClassVar[threading.Lock]`); bare, they name
 /// no type (`lock: Final = Lock()`).
+/// Joins the members of a union type (`app.Gossip|app.Wallet` for `Union[Gossip, Wallet]`).
+/// Name and type queries take a union's first member for it; a call on one may run the
+/// method of any member (see [`crate::model::Call::alternatives`]).
+pub(super) const UNION: &str = "|";
+
+/// The members of a type: itself, or each member of a union.
+pub(super) fn union_members(ty: &str) -> impl Iterator<Item = &str> {
+    ty.split(UNION)
+}
+
 const TYPE_QUALIFIERS: [&str; 4] = [
     "typing.ClassVar",
     "typing.Final",

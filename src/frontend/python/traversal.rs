@@ -288,6 +288,44 @@ impl<'a> Lowerer<'a> {
         self.semantic.scopes.pop();
     }
 
+    /// Whether a statement raises when an event loop runs in the current thread: a `try`
+    /// whose body asks for the running loop (see `[loop-probes]` in `rules/types.toml`) and
+    /// whose `else` raises, or an `if` on one (`if asyncio._get_running_loop() is not None:`)
+    /// whose body raises.
+    fn refuses_event_loop(&self, stmt: &Stmt) -> bool {
+        let probes = |expr: &Expr| {
+            matches!(expr, Expr::Call(call) if self
+                .semantic
+                .resolve(&call.func)
+                .is_some_and(|callee| self.tables.loop_probes.contains(&callee)))
+        };
+        match stmt {
+            Stmt::Try(attempt) => {
+                !attempt.handlers.is_empty()
+                    && raises(&attempt.orelse)
+                    && attempt.body.iter().any(|stmt| match stmt {
+                        Stmt::Expr(expr) => probes(&expr.value),
+                        Stmt::Assign(assign) => probes(&assign.value),
+                        _ => false,
+                    })
+            }
+            Stmt::If(branch) if branch.elif_else_clauses.is_empty() && raises(&branch.body) => {
+                match branch.test.as_ref() {
+                    Expr::Compare(compare) => {
+                        matches!(&*compare.ops, [ast::CmpOp::IsNot])
+                            && compare
+                                .comparators
+                                .first()
+                                .is_some_and(Expr::is_none_literal_expr)
+                            && probes(&compare.left)
+                    }
+                    test => probes(test),
+                }
+            }
+            _ => false,
+        }
+    }
+
     pub(super) fn class_def(&mut self, class: &'a ast::StmtClassDef) {
         for decorator in &class.decorator_list {
             self.visit_expr(&decorator.expression);
@@ -583,6 +621,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
     fn visit_body(&mut self, body: &'a [Stmt]) {
         let releases = std::cell::OnceCell::new();
         let mut exits = 0;
+        let context = self.context;
         for (i, stmt) in body.iter().enumerate() {
             self.acquire_release(body, i, &releases);
             if let Stmt::If(branch) = stmt {
@@ -605,7 +644,13 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 }
                 exits += 1;
             }
+            // `try: asyncio.get_running_loop() except RuntimeError: pass else: raise ..`: the
+            // rest of the block never runs on an event loop.
+            if self.context == Context::Sync && self.refuses_event_loop(stmt) {
+                self.context = Context::OffLoop;
+            }
         }
+        self.context = context;
         self.leave_branches(exits);
     }
 
