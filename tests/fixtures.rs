@@ -316,7 +316,11 @@ fn dump(model: &FileModel) -> String {
                 },
             ),
             ("reads", {
-                let mut reads: Vec<u64> = function.reads.iter().copied().collect();
+                let mut reads: Vec<(u64, u32)> = function
+                    .reads
+                    .iter()
+                    .map(|(&hash, &at)| (hash, at))
+                    .collect();
                 reads.sort_unstable();
                 if reads.is_empty() {
                     Vec::new()

@@ -5,7 +5,7 @@
 //! and the execution context they run in, and await points. Later analyses add locks, spawns and
 //! shared-state accesses here.
 
-use rustc_hash::FxHashSet as HashSet;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use thin_vec::ThinVec;
@@ -217,12 +217,13 @@ pub struct Function {
     /// Hashes ([`name_hash`]) of the names this function's code reads (Python), to tell
     /// whether a bound result is used; `x.` when it is only used as a call's result would be:
     /// an attribute read (`x.size`, `x.insert(..)`, not a coroutine's own `x.close()`) or
-    /// iteration (`for i in x`).
-    pub reads: HashSet<u64>,
+    /// iteration (`for i in x`). Each with where its last read is (see [`read_position`]):
+    /// only a read after a binding reads what that binding bound.
+    pub reads: HashMap<u64, u32>,
     /// Hashes of the names this function only tests for truth (`if x:`, `while not x:`, `x and
-    /// y` as a condition) and does not otherwise read: a coroutine is always true, so a
-    /// coroutine bound to one is a missing `await`.
-    pub truth_tests: ThinVec<u64>,
+    /// y` as a condition) and does not otherwise read, with where the last test is: a
+    /// coroutine is always true, so a coroutine bound to one is a missing `await`.
+    pub truth_tests: ThinVec<(u64, u32)>,
     /// Loops that only poll a condition and sleep (the span of the loop keyword).
     pub busy_waits: ThinVec<Span>,
     /// Locks held over a region of this function, in source order of acquisition.
@@ -790,7 +791,7 @@ impl Function {
             parent,
             calls: Vec::new(),
             awaits: ThinVec::new(),
-            reads: HashSet::default(),
+            reads: HashMap::default(),
             truth_tests: ThinVec::new(),
             busy_waits: ThinVec::new(),
             lock_holds: ThinVec::new(),
@@ -1049,27 +1050,52 @@ impl FileModel {
     }
 
     /// Whether function `index` (or a function nested in it) returns the name as it is from
-    /// an async function (`return data`; see [`RETURNED`]).
-    pub fn returns_name(&self, index: usize, name: &str) -> bool {
+    /// an async function (`return data`; see [`RETURNED`]) after position `after`.
+    pub fn returns_name(&self, index: usize, name: &str, after: usize) -> bool {
         let hash = parts_hash(&[name, RETURNED]);
-        self.in_or_under(index, |f| f.reads.contains(&hash))
+        self.read_after(index, after, |f| f.reads.get(&hash).copied())
     }
 
-    /// Whether `name` is read in function `index` or in any function nested in it (Python:
-    /// whether a result bound to a local is used); with `attributes`, reading only one of its
-    /// attributes (`x.size`) counts too.
-    pub fn reads_name(&self, index: usize, name: &str, attributes: bool) -> bool {
+    /// Whether `name` is read at or after position `after` in function `index`, or anywhere in a
+    /// function nested in it (Python: whether a result bound to a local at `after` is used);
+    /// with `attributes`, reading only one of its attributes (`x.size`) counts too.
+    pub fn reads_name(&self, index: usize, name: &str, attributes: bool, after: usize) -> bool {
         let hash = name_hash(name);
         let attribute_hash = attributes.then(|| parts_hash(&[name, "."]));
-        self.in_or_under(index, |f| {
-            f.reads.contains(&hash) || attribute_hash.is_some_and(|h| f.reads.contains(&h))
+        self.read_after(index, after, |f| {
+            let plain = f.reads.get(&hash).copied();
+            let attribute = attribute_hash.and_then(|h| f.reads.get(&h).copied());
+            plain.max(attribute)
+        })
+    }
+
+    /// Whether function `index` only tests `name` for truth after position `after` (see
+    /// [`Function::truth_tests`]).
+    pub fn tests_name(&self, index: usize, name: &str, after: usize) -> bool {
+        let hash = name_hash(name);
+        self.functions[index]
+            .truth_tests
+            .iter()
+            .any(|&(h, at)| h == hash && at as usize >= after)
+    }
+
+    /// Whether function `index` reads something after `after`, or a function nested in it
+    /// reads it at all (it may be called later), by where `last_read` says each last reads it.
+    fn read_after(
+        &self,
+        index: usize,
+        after: usize,
+        last_read: impl Fn(&Function) -> Option<u32>,
+    ) -> bool {
+        self.in_or_under(index, |i, f| {
+            last_read(f).is_some_and(|at| i != index || at as usize >= after)
         })
     }
 
     /// Whether function `index` or a function nested in it satisfies `holds`.
-    fn in_or_under(&self, index: usize, holds: impl Fn(&Function) -> bool) -> bool {
+    fn in_or_under(&self, index: usize, holds: impl Fn(usize, &Function) -> bool) -> bool {
         self.functions.iter().enumerate().any(|(i, f)| {
-            if !holds(f) {
+            if !holds(i, f) {
                 return false;
             }
             let mut ancestor = Some(i);
@@ -1082,6 +1108,13 @@ impl FileModel {
             false
         })
     }
+}
+
+/// Where a read counts from for [`Function::reads`]: the read itself, or, inside a loop, the end
+/// of the outermost loop (a read early in a loop body reads what a binding later in the body
+/// bound on the previous iteration).
+pub fn read_position(at: usize, loop_end: Option<usize>) -> u32 {
+    u32::try_from(loop_end.unwrap_or(at).max(at)).unwrap_or(u32::MAX)
 }
 
 /// The concatenation of `parts`, without the formatting machinery (hot in lowering).

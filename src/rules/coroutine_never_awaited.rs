@@ -8,7 +8,7 @@ use super::{Check, ProjectContext, Rule, call_site};
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::{Context, FunctionKind, Language, ResultUse, name_hash};
+use crate::model::{Context, FunctionKind, Language, ResultUse};
 
 pub const RULE: Rule = Rule {
     code: Code::IL501,
@@ -72,14 +72,16 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             };
             // Only for coroutine calls: whether a bound result is read (a scan of the file); an
             // attribute read (`grade.score`) is not a use: a coroutine has none of the result's.
+            // Reads before the binding (`raid = Raid.from_data(raid)`) are of another value.
+            let bound_at = call.span.end;
             if let ResultUse::Bound(variable) = &call.result
-                && model.reads_name(caller.index, variable, false)
+                && model.reads_name(caller.index, variable, false, bound_at)
             {
                 continue;
             }
             // `data = describe(df); return data` from an async function: returned un-awaited.
             let returned_local = matches!(&call.result, ResultUse::Bound(variable)
-                if model.returns_name(caller.index, variable));
+                if model.returns_name(caller.index, variable, bound_at));
             let never_awaited = "coroutine created and never awaited";
             let (message, label, help) = match &call.result {
                 ResultUse::Bound(variable) if returned_local => (
@@ -91,7 +93,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     format!("`{variable} = await {name}(...)`"),
                 ),
                 ResultUse::Bound(variable)
-                    if function.truth_tests.contains(&name_hash(variable)) =>
+                    if model.tests_name(caller.index, variable, bound_at) =>
                 {
                     (
                         format!(
@@ -101,7 +103,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         format!("`{variable} = await {name}(...)`"),
                     )
                 }
-                ResultUse::Bound(variable) if model.reads_name(caller.index, variable, true) => (
+                ResultUse::Bound(variable)
+                    if model.reads_name(caller.index, variable, true, bound_at) =>
+                {
+                    (
                     format!(
                         "the coroutine returned by `{name}()` is stored in `{variable}`, which is only used as its result would be (`{variable}.…`, `{variable}[…]`, `**{variable}`, `for … in {variable}`, `isinstance({variable}, …)`, `typing.cast(…, {variable})`): a coroutine object has none of its result's attributes, type or items, so that use raises `AttributeError` or `TypeError` or takes the wrong branch, and the coroutine's body never runs"
                     ),
@@ -109,7 +114,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     format!(
                         "`{variable} = await {name}(...)` (in sync code: `asyncio.run({name}(...))`)"
                     ),
-                ),
+                    )
+                }
                 ResultUse::Unpacked => (
                     format!(
                         "the coroutine returned by `{name}()` is unpacked or iterated as its result would be: a coroutine object cannot be iterated, so this raises `TypeError`, and the coroutine's body never runs"

@@ -115,8 +115,8 @@ fn report_if_dropped(
         // returns. A function that awaits afterwards keeps it alive meanwhile on purpose.
         // Registering a callback with it is no use of it (see `TASK_CALLBACK_METHODS`).
         ResultUse::Bound(variable)
-            if !model.reads_name(function, variable, true)
-                && !model.returns_name(function, variable)
+            if !model.reads_name(function, variable, true, call.span.end)
+                && !model.returns_name(function, variable, call.span.end)
                 && !awaits_later() =>
         {
             format!("is stored in `{variable}`, which nothing keeps once the function returns")

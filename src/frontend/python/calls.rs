@@ -721,7 +721,7 @@ impl<'a> Lowerer<'a> {
         if matches!(callee, Some("isinstance" | "type"))
             && let Some(Expr::Name(name)) = call.arguments.args.first()
         {
-            self.read_as_result(name.id.as_str());
+            self.read_as_result(name);
             skip = call.arguments.args.first();
         }
         // `typing.cast(dict, raw)`: the value is declared to be of a type a coroutine never is
@@ -730,7 +730,7 @@ impl<'a> Lowerer<'a> {
             && let [ty, value @ Expr::Name(name)] = &*call.arguments.args
             && self.is_plain_value_type(ty)
         {
-            self.read_as_result(name.id.as_str());
+            self.read_as_result(name);
             skip = Some(value);
         }
         let arguments = call
@@ -752,7 +752,7 @@ impl<'a> Lowerer<'a> {
         for argument in arguments {
             match argument {
                 Expr::Name(name) if unpacked.iter().any(|u| std::ptr::eq(*u, argument)) => {
-                    self.read_as_result(name.id.as_str());
+                    self.read_as_result(name);
                 }
                 Expr::Lambda(lambda) if offloads => {
                     let saved = std::mem::replace(&mut self.context, Context::Offloaded);

@@ -86,6 +86,7 @@ pub fn lower(
         local_locks: Vec::new(),
         condition_locks: HashMap::default(),
         loop_depth: 0,
+        loop_end: None,
         opaque_with_depth: 0,
         closure: 0,
         closures: 0,
@@ -168,6 +169,8 @@ struct Lowerer<'a> {
     exception_releases: Vec<String>,
     /// How many `while` loops of the current function enclose the code being lowered.
     loop_depth: usize,
+    /// The end of the outermost loop being lowered (see [`crate::model::read_position`]).
+    loop_end: Option<usize>,
     /// How many `with` blocks over context managers that are not known locks enclose it.
     opaque_with_depth: usize,
     /// The lambda whose body is being lowered (0: none), numbered in the file.

@@ -16,7 +16,7 @@ use super::syntax::{
 use crate::knowledge::Returns;
 use crate::model::{
     Class, Context, Function, FunctionKind, ParameterAttribute, Pointless, PointlessLock, RETURNED,
-    Receiver, ResultUse, concat, name_hash, parts_hash,
+    Receiver, ResultUse, concat, name_hash, parts_hash, read_position,
 };
 
 /// The methods of a task or future that register or remove a callback with it: calling one
@@ -74,18 +74,25 @@ impl<'a> Lowerer<'a> {
     }
 
     /// Records that the current function reads a name's value.
-    pub(super) fn read_name(&mut self, name: &str) {
-        self.model.functions[self.current]
-            .reads
-            .insert(name_hash(name));
+    pub(super) fn read_name(&mut self, name: &ast::ExprName) {
+        self.note_read(name_hash(name.id.as_str()), name.range.start().to_usize());
     }
 
     /// Records that the current function uses a name only as a call's result would be used
     /// (`x.size`, `for i in x`): see [`crate::model::Function::reads`].
-    pub(super) fn read_as_result(&mut self, name: &str) {
-        self.model.functions[self.current]
+    pub(super) fn read_as_result(&mut self, name: &ast::ExprName) {
+        let hash = parts_hash(&[name.id.as_str(), "."]);
+        self.note_read(hash, name.range.start().to_usize());
+    }
+
+    /// Records a read (see [`crate::model::Function::reads`]) at `at`.
+    fn note_read(&mut self, hash: u64, at: usize) {
+        let at = read_position(at, self.loop_end);
+        let last = self.model.functions[self.current]
             .reads
-            .insert(parts_hash(&[name, "."]));
+            .entry(hash)
+            .or_insert(at);
+        *last = (*last).max(at);
     }
 
     /// Whether an expression makes a new object: a call of its class, or of a library
@@ -506,9 +513,11 @@ impl<'a> Lowerer<'a> {
         match test {
             Expr::Name(name) if name.ctx == ast::ExprContext::Load => {
                 let hash = name_hash(name.id.as_str());
+                let at = read_position(name.range.start().to_usize(), self.loop_end);
                 let tests = &mut self.model.functions[self.current].truth_tests;
-                if !tests.contains(&hash) {
-                    tests.push(hash);
+                match tests.iter_mut().find(|(tested, _)| *tested == hash) {
+                    Some((_, last)) => *last = (*last).max(at),
+                    None => tests.push((hash, at)),
                 }
             }
             Expr::UnaryOp(op) if op.op == ast::UnaryOp::Not => self.visit_condition(&op.operand),
@@ -597,7 +606,7 @@ impl<'a> Lowerer<'a> {
     fn iterated(&mut self, iter: &'a Expr, is_async: bool) {
         match iter {
             Expr::Name(name) if !is_async && name.ctx == ast::ExprContext::Load => {
-                self.read_as_result(name.id.as_str());
+                self.read_as_result(name);
             }
             // `for row in fetch():`.
             Expr::Call(_) if !is_async => {
@@ -930,7 +939,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         // `return data` from an async function: see `Function::reads`.
                         Expr::Name(name) if function.is_async => {
                             let returned = parts_hash(&[name.id.as_str(), RETURNED]);
-                            function.reads.insert(returned);
+                            self.note_read(returned, name.range.start().to_usize());
                         }
                         value => self.visit_expr(value),
                     }
@@ -1002,6 +1011,9 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         .assign(&for_stmt.target, None, Some(Returns::One(ty)));
                 }
                 self.repeat_depth += 1;
+                let outer_loop = self
+                    .loop_end
+                    .replace(self.loop_end.unwrap_or(span(stmt).end));
                 let outer = self.loop_bound.len();
                 let mut bound = BoundNames::default();
                 bound.target(&for_stmt.target);
@@ -1024,6 +1036,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 self.registry_loops.truncate(registries);
                 self.loop_elements.truncate(enclosing);
                 self.loop_bound.truncate(outer);
+                self.loop_end = outer_loop;
                 self.repeat_depth -= 1;
                 self.visit_body(&for_stmt.orelse);
             }
@@ -1059,10 +1072,14 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         .busy_waits
                         .push(start..start + "while".len());
                 }
+                let outer_loop = self
+                    .loop_end
+                    .replace(self.loop_end.unwrap_or(span(stmt).end));
                 self.visit_condition(&while_stmt.test);
                 self.loop_depth += 1;
                 self.repeat_depth += 1;
                 self.visit_body(&while_stmt.body);
+                self.loop_end = outer_loop;
                 self.repeat_depth -= 1;
                 self.loop_depth -= 1;
                 self.visit_body(&while_stmt.orelse);
@@ -1075,7 +1092,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
             Expr::Name(name) => {
                 if name.ctx == ast::ExprContext::Load {
-                    self.read_name(name.id.as_str());
+                    self.read_name(name);
                 }
             }
             Expr::Attribute(attribute) if attribute.ctx == ast::ExprContext::Load => {
@@ -1087,14 +1104,14 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     Expr::Name(name)
                         if COROUTINE_ATTRIBUTES.contains(&attribute.attr.id.as_str()) =>
                     {
-                        self.read_name(name.id.as_str());
+                        self.read_name(name);
                     }
                     // `task.add_done_callback(report)`: registers a callback with the task,
                     // which keeps no reference to it anywhere (see IL502).
                     Expr::Name(_)
                         if TASK_CALLBACK_METHODS.contains(&attribute.attr.id.as_str()) => {}
                     // `grade.score`: only an attribute of the value is read.
-                    Expr::Name(name) => self.read_as_result(name.id.as_str()),
+                    Expr::Name(name) => self.read_as_result(name),
                     _ => visitor::walk_expr(self, expr),
                 }
             }
@@ -1112,7 +1129,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 match subscript.value.as_ref() {
                     // `raw["id"]`: only an item of the value is read, as of a call's result.
                     Expr::Name(name) if method == "__getitem__" => {
-                        self.read_as_result(name.id.as_str());
+                        self.read_as_result(name);
                         self.visit_expr(&subscript.slice);
                     }
                     _ => visitor::walk_expr(self, expr),
