@@ -47,13 +47,40 @@ fn wraps_future(call: &Call, argument: Option<&Call>) -> bool {
 
 /// Calls of a project function that creates a task and returns it without keeping a
 /// reference itself (`def spawn(coro) -> asyncio.Task: return asyncio.create_task(coro)`):
-/// dropping its result drops the task.
+/// dropping its result drops the task. Also `create_task` of an object only the project types
+/// as an event loop (`self.loop = self._context.loop`, the context given by its creator).
 fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
-    for (id, _) in project.functions() {
+    for (id, function) in project.functions() {
         let model = project.model(id);
         if model.language != Language::Python {
             continue;
+        }
+        let knowledge = &context.file(id).settings.knowledge;
+        for (position, call) in function.calls.iter().enumerate() {
+            let site = crate::graph::CallSite {
+                caller: id,
+                call: position,
+            };
+            let (Some(callee), Some(method)) = (call.callee.as_deref(), call.method.as_deref())
+            else {
+                continue;
+            };
+            if knowledge.task_spawners.contains(callee) || project.target(site).is_some() {
+                continue;
+            }
+            let Some((receiver, _)) = callee.rsplit_once('.') else {
+                continue;
+            };
+            let Some(ty) = project.index.type_of(receiver, ".") else {
+                continue;
+            };
+            let typed = crate::model::concat(&[ty, ".", method]);
+            if knowledge.task_spawners.contains(&typed)
+                && !wraps_future(call, function.calls.get(position + 1))
+            {
+                report_if_dropped(model, id.index, call, method, None, out);
+            }
         }
         for (_, call, target) in project.resolved_calls(id) {
             if !matches!(call.result, ResultUse::Discarded | ResultUse::Bound(_)) {

@@ -450,6 +450,14 @@ impl SemanticModel<'_> {
         match expr {
             Expr::Name(name) => match self.lookup(name.id.as_str()) {
                 Some(Binding::Alias(canonical)) => Some(canonical.clone()),
+                // A `@classmethod`'s `cls` is its class (`cls(...)` makes one).
+                Some(Binding::Local(Some(Returns::One(class))))
+                    if self.method_scope().is_some_and(|scope| {
+                        scope.class_method && scope.self_name.as_deref() == Some(&name.id)
+                    }) =>
+                {
+                    Some(class.clone())
+                }
                 Some(Binding::Local(_)) => None,
                 // Unbound names are builtins (`open`, `input`) and resolve to themselves.
                 None => Some(name.id.to_string()),
