@@ -217,14 +217,23 @@ fn changed_by_call(
     fn changes(project: &Project, id: FunctionId, state: &str, via_self: bool, depth: u8) -> bool {
         let function = project.function(id);
         let unlocked = |at: &Span| held_at(project, function, at.start).is_none();
+        // The object's own attribute, also as a subclass's method writes it (`ThreadPool._state`
+        // for `BasePool._state`).
+        let same = |written: &str| {
+            written == state
+                || via_self
+                    && matches!((written.rsplit_once('.'), state.rsplit_once('.')),
+                        (Some((class, attribute)), Some((base, checked)))
+                            if attribute == checked && project.index.inherits(class, base))
+        };
         function
             .state_writes
             .iter()
-            .any(|w| w.state == state && unlocked(&w.span))
+            .any(|w| same(&w.state) && unlocked(&w.span))
             || function
                 .container_changes
                 .iter()
-                .any(|c| c.state == state && unlocked(&c.span))
+                .any(|c| same(&c.state) && unlocked(&c.span))
             || depth > 0
                 && callees(project, id, via_self, None).any(|(_, callee)| {
                     callee != id && changes(project, callee, state, via_self, depth - 1)
@@ -236,7 +245,8 @@ fn changed_by_call(
 }
 
 /// The project functions a function calls (inside `within`, when given), with each call's
-/// span; with `own`, only the calls on its own object.
+/// span; with `own`, only the calls on its own object. A call of an abstract method runs one of
+/// its overrides (see [`Project::dispatched`]).
 fn callees<'p>(
     project: &'p Project,
     id: FunctionId,
@@ -248,15 +258,19 @@ fn callees<'p>(
         .calls
         .iter()
         .enumerate()
-        .filter_map(move |(call, made)| {
+        .filter(move |(_, made)| {
             let inside = within
                 .as_ref()
                 .is_none_or(|w| made.span.start >= w.start && made.span.end <= w.end);
-            if !inside || (own && made.receiver != Receiver::Own) {
-                return None;
-            }
-            let callee = project.target(CallSite { caller: id, call })?;
-            Some((made.span.clone(), callee))
+            inside && !(own && made.receiver != Receiver::Own)
+        })
+        .flat_map(move |(call, made)| {
+            let site = CallSite { caller: id, call };
+            let span = made.span.clone();
+            project
+                .dispatched(site)
+                .iter()
+                .map(move |&callee| (span.clone(), callee))
         })
 }
 
