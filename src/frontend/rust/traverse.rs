@@ -241,6 +241,60 @@ const NON_CODE_MACROS: &[&str] = &[
     "macro_rules",
 ];
 
+impl Lowerer<'_> {
+    /// Whether an expression asks whether a runtime runs on this thread, as a `Result` that
+    /// is `Err` off one (`Handle::try_current()`: `[loop-probes]` in `rules/types.toml`).
+    fn probes_runtime(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::Paren(inner) => self.probes_runtime(&inner.expr),
+            Expr::Call(call) => match call.func.as_ref() {
+                Expr::Path(path) => self
+                    .semantic
+                    .resolve_qualified_name(&path.path)
+                    .map(|name| self.semantic.unalias_path(name))
+                    .is_some_and(|name| self.tables.loop_probes.contains(&name)),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// For an `if` on [`Self::probes_runtime`], whether its `then` branch (`true`: `if let
+    /// Err(_) = Handle::try_current()`, `.is_err()`) or its `else` (`false`: `if let Ok(h) =
+    /// ..`, `.is_ok()`) is the one that runs off any runtime.
+    fn off_runtime_branch(&self, condition: &Expr) -> Option<bool> {
+        match condition {
+            Expr::Let(bound) if self.probes_runtime(&bound.expr) => {
+                match variant_of(&bound.pat).as_deref() {
+                    Some("Err") => Some(true),
+                    Some("Ok") => Some(false),
+                    _ => None,
+                }
+            }
+            Expr::MethodCall(call) if self.probes_runtime(&call.receiver) => {
+                match call.method.to_string().as_str() {
+                    "is_err" => Some(true),
+                    "is_ok" => Some(false),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The variant a pattern matches (`Err(_)`, `Ok(handle)`), by its last path segment.
+fn variant_of(pat: &syn::Pat) -> Option<String> {
+    let path = match pat {
+        syn::Pat::TupleStruct(pattern) => &pattern.path,
+        syn::Pat::Path(pattern) => &pattern.path,
+        _ => return None,
+    };
+    path.segments
+        .last()
+        .map(|segment| segment.ident.to_string())
+}
+
 impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
         // A `#[should_panic]` test does what it does on purpose (re-locks a lock to see the
@@ -497,6 +551,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         }
         self.visit_expr(&expr.expr);
         let ty = self.semantic.type_of(&expr.expr);
+        // `match Handle::try_current() { .., Err(_) => rt.block_on(..) }`: off any runtime.
+        let probed = self.probes_runtime(&expr.expr);
+        let context = self.context;
         // Each arm's bindings, typed by the scrutinee or the variant they destructure.
         for arm in &expr.arms {
             self.semantic.push_locals();
@@ -504,7 +561,12 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
                 self.semantic.shadow(&name);
             }
             self.semantic.bind_pattern(&arm.pat, ty.clone());
+            if probed && context == Context::Sync && variant_of(&arm.pat).as_deref() == Some("Err")
+            {
+                self.context = Context::OffLoop;
+            }
             visit::visit_arm(self, arm);
+            self.context = context;
             self.semantic.pop_locals();
         }
     }
@@ -517,7 +579,27 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
 
     fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
         self.atomic_check_then_act(expr);
-        visit::visit_expr_if(self, expr);
+        let Some(then_off) = self.off_runtime_branch(&expr.cond) else {
+            visit::visit_expr_if(self, expr);
+            return;
+        };
+        for attribute in &expr.attrs {
+            self.visit_attribute(attribute);
+        }
+        self.visit_expr(&expr.cond);
+        let context = self.context;
+        if then_off {
+            self.context = Context::OffLoop;
+        }
+        self.visit_block(&expr.then_branch);
+        self.context = context;
+        if let Some((_, otherwise)) = &expr.else_branch {
+            if !then_off {
+                self.context = Context::OffLoop;
+            }
+            self.visit_expr(otherwise);
+            self.context = context;
+        }
     }
 
     fn visit_expr_while(&mut self, expr: &'ast syn::ExprWhile) {
