@@ -119,6 +119,11 @@ impl Lowerer<'_> {
         match expr {
             Expr::Reference(inner) => self.lock_identity(&inner.expr),
             Expr::Paren(inner) => self.lock_identity(&inner.expr),
+            // `self.storages.get(&id)?`, `.get(&id).expect("..")`: what the option holds.
+            Expr::Try(inner) => self.lock_identity(&inner.expr),
+            Expr::MethodCall(call) if call.method == "expect" && call.args.len() == 1 => {
+                self.lock_identity(&call.receiver)
+            }
             Expr::Unary(inner) if matches!(inner.op, syn::UnOp::Deref(_)) => {
                 self.lock_identity(&inner.expr)
             }
