@@ -12,6 +12,9 @@ use crate::model::{
     BlockingApi, Call, Context, FileModel, Function, FunctionKind, Receiver, concat,
 };
 
+/// Completes "`l.blocking_read()` in async function `f` …" (IL107).
+const BLOCKING_HALF: &str = "blocks the runtime's thread until an async lock or channel is ready: Tokio panics (\"Cannot block the current thread from within a runtime\"), and without that check the task that would make it ready could never run on this thread";
+
 /// Reports the calls in async code that the blocking table assigns to `code`.
 /// `why` completes the sentence "`callee` in async function `f` …".
 pub fn check(model: &FileModel, code: Code, why: &str, out: &mut Vec<Diagnostic>) {
@@ -81,6 +84,12 @@ fn diagnostic(
     why: &str,
 ) -> Diagnostic {
     let place = describe(function, model);
+    // tokio's blocking halves of its primitives (`blocking_lock`, `blocking_recv`) start no
+    // loop: they wait for an async primitive on the runtime's own thread.
+    let why = match (code, call.method.as_deref()) {
+        (Code::IL107, Some(method)) if method.starts_with("blocking_") => BLOCKING_HALF,
+        _ => why,
+    };
     let mut diagnostic = Diagnostic::new(
         code,
         model.path.clone(),
