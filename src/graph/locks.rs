@@ -1024,6 +1024,11 @@ impl Builder<'_, '_> {
                         continue;
                     }
                     let same_object = match (outer.scope, inner.scope) {
+                        // Which element of a collection a helper gives is not known: two are
+                        // not one object (one local, `entry`, is).
+                        _ if outer.identity.ends_with(crate::model::ITEMS) => {
+                            outer.lock == inner.lock && !outer.lock.ends_with(crate::model::ITEMS)
+                        }
                         (LockScope::Field, LockScope::Field) => {
                             outer.lock == inner.lock || (outer.via_self && inner.via_self)
                         }

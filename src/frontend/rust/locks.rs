@@ -270,6 +270,15 @@ impl Lowerer<'_> {
         })
     }
 
+    /// The path from `self` of the collection field whose element lock an expression names in
+    /// a method (`storages[]` for `self.storages.get(&id)?`, also through a local bound to it).
+    fn own_element_lock(&self, expr: &Expr) -> Option<String> {
+        let lock = self.lock_identity(expr)?;
+        let self_type = self.semantic.self_type.as_deref()?;
+        let path = lock.identity.strip_prefix(self_type)?.strip_prefix('.')?;
+        (lock.scope == LockScope::Field && path.ends_with(ITEMS)).then(|| path.to_string())
+    }
+
     /// The guard-returning helper a method call is, if it is one of the file's.
     fn guard_helper(&self, call: &syn::ExprMethodCall) -> Option<&GuardHelper> {
         let helpers = &self.guard_helpers;
@@ -477,6 +486,21 @@ impl Lowerer<'_> {
                 }
             }
         }
+        // `let lock = self.storages.get(&id)?;` before the guard it returns: the element lock
+        // it names.
+        for stmt in &block.stmts {
+            if let syn::Stmt::Local(local) = stmt
+                && let Some(init) = &local.init
+                && let Some(name) = syntax::bound_name(&local.pat)
+                && let Some(lock) = self.lock_identity(&init.expr)
+                && lock.scope == LockScope::Field
+                && lock.identity.ends_with(ITEMS)
+            {
+                let ty = self.semantic.type_of(&init.expr);
+                self.semantic.bind_pattern(&local.pat, ty);
+                self.semantic.bind_lock_alias(name, lock);
+            }
+        }
         // An `async fn` returns its guard once awaited (`self.db.read().await`).
         let is_async = sig.asyncness.is_some();
         // `fn id(&self) -> u64 { *self.id.lock().unwrap() }`: what it returns is no guard.
@@ -534,7 +558,9 @@ impl Lowerer<'_> {
                     let written = written(receiver);
                     written.strip_prefix("self.").map(|f| Some(f.to_string()))
                 }
-                _ => None,
+                // An element of a collection field (`let lock = self.storages.get(&id)?;
+                // lock.read()`, `self.shards[i].lock()`): that collection's element lock.
+                _ => self.own_element_lock(&call.receiver).map(Some),
             };
             // A field's lock, also a nested one (`self.common.alloc`): one identity whatever
             // the object, which other files learn in the project phase (see
