@@ -642,15 +642,17 @@ impl<'a> Lowerer<'a> {
         let alternatives = match callee {
             // A method of a union (`lnworker: Union[LNGossip, LNWallet]`): of any member.
             Some(_) => match (receiver, method.as_deref()) {
-                (Some(receiver), Some(method)) => match self.semantic.type_of(receiver) {
-                    Some(Returns::One(ty)) if ty.contains(super::semantic::UNION) => {
-                        super::semantic::union_members(&ty)
-                            .skip(1)
-                            .map(|member| concat(&[member, ".", method]))
-                            .collect()
+                (Some(receiver), Some(method)) if self.semantic.has_unions.get() => {
+                    match self.semantic.type_of(receiver) {
+                        Some(Returns::One(ty)) if ty.contains(super::semantic::UNION) => {
+                            super::semantic::union_members(&ty)
+                                .skip(1)
+                                .map(|member| concat(&[member, ".", method]))
+                                .collect()
+                        }
+                        _ => ThinVec::new(),
                     }
-                    _ => ThinVec::new(),
-                },
+                }
                 _ => ThinVec::new(),
             },
             None => match self.parameter_callee(&call.func) {

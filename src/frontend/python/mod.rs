@@ -81,6 +81,7 @@ pub fn lower(
             function_returns: HashMap::default(),
             returned_by: HashMap::default(),
             back_references: back_references::back_references(&syntax.body, &module.path),
+            has_unions: std::cell::Cell::new(false),
         },
         next_result: ResultUse::Used,
         local_locks: Vec::new(),

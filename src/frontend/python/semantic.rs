@@ -153,6 +153,9 @@ pub(super) struct ClassAttributes<'c> {
 /// types through them.
 pub(super) struct SemanticModel<'a> {
     pub(super) tables: &'a LanguageTables,
+    /// Whether an annotation of the file named a union of several types (see [`UNION`]): only
+    /// then can a receiver be one, and calls look for the other members' methods.
+    pub(super) has_unions: std::cell::Cell<bool>,
     /// Library names other modules of the project re-export.
     pub(super) reexports: &'a super::ProjectReexports,
     /// The module's canonical name (`shop.orders`).
@@ -819,6 +822,9 @@ impl SemanticModel<'_> {
                     types.push(ty.to_string());
                 }
             }
+        }
+        if types.len() > 1 {
+            self.has_unions.set(true);
         }
         (!types.is_empty()).then(|| types.join(UNION))
     }
