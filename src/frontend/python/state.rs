@@ -56,6 +56,19 @@ impl<'a> Lowerer<'a> {
                         false,
                     ));
                 }
+                let member = attr.attr.id.as_str();
+                // A global of a module of the package reached through its import (`import
+                // pkg.reg` then `pkg.reg._stores`): that module's object.
+                if let Expr::Attribute(owner) = attr.value.as_ref()
+                    && let Expr::Name(root) = super::syntax::attribute_root(&owner.value)
+                    && super::syntax::is_attribute_path(&owner.value)
+                    && let Some((0, Binding::Alias(_))) =
+                        self.semantic.lookup_with_depth(root.id.as_str())
+                    && let Some(module) = self.semantic.resolve(&attr.value)
+                    && self.same_package(&module)
+                {
+                    return Some((concat(&[&module, ".", member]), dotted(expr), false));
+                }
                 let Expr::Name(base) = attr.value.as_ref() else {
                     return None;
                 };
@@ -71,7 +84,6 @@ impl<'a> Lowerer<'a> {
                     }
                     _ => self.semantic.resolve(&attr.value),
                 };
-                let member = attr.attr.id.as_str();
                 // An object of another module of the package reached through an import
                 // (`import app` then `app.job_cache`): that module's object.
                 if let Some((0, Binding::Alias(imported))) =
