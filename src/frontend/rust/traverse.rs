@@ -283,6 +283,50 @@ impl Lowerer<'_> {
     }
 }
 
+impl Lowerer<'_> {
+    /// `let bucket: Arc<Mutex<Ratelimit>> = ..;`, `let bucket = Arc::clone(lock);` of a lock
+    /// parameter: what the local's guard dereferences to, as for a lock parameter (a later
+    /// `let` of the name forgets it).
+    fn note_guarded_local(&mut self, name: &str, local: &syn::Local) {
+        let annotated = match &local.pat {
+            syn::Pat::Type(typed) => self.semantic.guarded_type(&typed.ty),
+            _ => None,
+        };
+        let copied = || {
+            let init = local.init.as_ref()?;
+            let source = match init.expr.as_ref() {
+                Expr::MethodCall(call) if call.method == "clone" && call.args.is_empty() => {
+                    &*call.receiver
+                }
+                // `Arc::clone(lock)`.
+                Expr::Call(call)
+                    if call.args.len() == 1
+                        && matches!(call.func.as_ref(), Expr::Path(f)
+                            if f.path.segments.last().is_some_and(|s| s.ident == "clone")) =>
+                {
+                    &call.args[0]
+                }
+                _ => return None,
+            };
+            let Expr::Path(path) = super::syntax::without_refs(source) else {
+                return None;
+            };
+            let source = path.path.get_ident()?.to_string();
+            self.semantic.guarded_parameters.get(&source).cloned()
+        };
+        match annotated.or_else(copied) {
+            Some(guarded) => {
+                self.semantic
+                    .guarded_parameters
+                    .insert(name.to_string(), guarded);
+            }
+            None => {
+                self.semantic.guarded_parameters.remove(name);
+            }
+        }
+    }
+}
+
 /// The variant a pattern matches (`Err(_)`, `Ok(handle)`), by its last path segment.
 fn variant_of(pat: &syn::Pat) -> Option<String> {
     let path = match pat {
@@ -487,6 +531,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         }
         if let Some(name) = bound_name(&local.pat) {
             self.semantic.shadow(&name);
+            self.note_guarded_local(&name, local);
         }
         self.semantic.bind_pattern(&local.pat, ty);
         for (name, identity) in aliases {
