@@ -291,13 +291,21 @@ pub(super) fn cloned_from(expr: &Expr) -> &Expr {
             cloned_from(&call.receiver)
         }
         Expr::Call(call) if call.args.len() == 1 => match call.func.as_ref() {
+            // `Arc::clone`, also written in full (`std::sync::Arc::clone`).
             Expr::Path(path)
-                if path.path.segments.len() == 2
+                if path.path.segments.len() >= 2
                     && matches!(
-                        path.path.segments[0].ident.to_string().as_str(),
+                        path.path.segments[path.path.segments.len() - 2]
+                            .ident
+                            .to_string()
+                            .as_str(),
                         "Arc" | "Rc"
                     )
-                    && path.path.segments[1].ident == "clone" =>
+                    && path
+                        .path
+                        .segments
+                        .last()
+                        .is_some_and(|s| s.ident == "clone") =>
             {
                 cloned_from(&call.args[0])
             }

@@ -294,21 +294,11 @@ impl Lowerer<'_> {
         };
         let copied = || {
             let init = local.init.as_ref()?;
-            let source = match init.expr.as_ref() {
-                Expr::MethodCall(call) if call.method == "clone" && call.args.is_empty() => {
-                    &*call.receiver
-                }
-                // `Arc::clone(lock)`.
-                Expr::Call(call)
-                    if call.args.len() == 1
-                        && matches!(call.func.as_ref(), Expr::Path(f)
-                            if f.path.segments.last().is_some_and(|s| s.ident == "clone")) =>
-                {
-                    &call.args[0]
-                }
-                _ => return None,
-            };
-            let Expr::Path(path) = super::syntax::without_refs(source) else {
+            let source = super::syntax::cloned_from(&init.expr);
+            if std::ptr::eq(source, init.expr.as_ref()) {
+                return None;
+            }
+            let Expr::Path(path) = source else {
                 return None;
             };
             let source = path.path.get_ident()?.to_string();
