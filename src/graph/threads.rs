@@ -51,6 +51,9 @@ pub struct Alongside {
     /// Python: the classes whose bound methods the thread runs as callbacks another object
     /// was given (see [`callback_classes`]): their objects are shared with the thread.
     pub callbacks: Vec<String>,
+    /// Python: the classes whose object's method the thread runs (a `Thread` subclass's `run`,
+    /// `Thread(target=reader.poll)`): that object is shared with whoever else keeps it.
+    pub objects: Vec<String>,
 }
 
 /// The callables the project's calls pass to its functions (`start_daemon(self.loop)` gives
@@ -172,6 +175,7 @@ impl Concurrency {
                     })
                 };
                 let mut passed_classes: Vec<String> = Vec::new();
+                let mut objects: Vec<String> = Vec::new();
                 // The callable, or what the callers pass for the parameter it is.
                 let targets: Vec<&str> = match entry.parameter {
                     Some(slot) => passed.at(project, id, slot),
@@ -209,6 +213,7 @@ impl Concurrency {
                         if entry.repeated {
                             crowded.push(class.to_string());
                         }
+                        objects.push(class.to_string());
                     }
                 }
                 // The same object handed to every thread of a repeated start: its methods
@@ -323,6 +328,7 @@ impl Concurrency {
                             spawner_side,
                             handed,
                             callbacks,
+                            objects,
                         });
                     }
                 }

@@ -273,6 +273,9 @@ pub struct Function {
     /// Python methods: the body only raises `NotImplementedError` (or is `...`/`pass` under
     /// `@abstractmethod`): a call of it runs a subclass's override.
     pub abstract_stub: bool,
+    /// Python methods: it looks up a method of its own object by a computed name
+    /// (`getattr(self, f"handle_{name}")`), so any of the class's methods may run from it.
+    pub dispatches_by_name: bool,
     /// Python: how many `return` statements give a value (not counting nested functions).
     pub value_returns: u16,
     /// Python: the parameters, with their defaults.
@@ -812,6 +815,7 @@ impl Function {
             thread_safe_contract: false,
             generator: false,
             abstract_stub: false,
+            dispatches_by_name: false,
             value_returns: 0,
             parameters: ThinVec::new(),
             attribute_values: ThinVec::new(),

@@ -302,6 +302,22 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             };
             race.check(project, &loops, &changes, &mut report, out);
         }
+        // The object whose method the thread runs (a `Thread` subclass running its `run`):
+        // its public methods, and other objects' that reach its containers, run on their
+        // callers' threads.
+        for class in &started.objects {
+            if spawner_class == Some(class.as_str()) || started.callbacks.contains(class) {
+                continue;
+            }
+            let spawner = &project.function(started.spawner).name;
+            let thread = format!("on the thread `{spawner}` starts");
+            let race = PublicMethodsRace {
+                started,
+                class,
+                thread,
+            };
+            race.check(project, &loops, &changes, &mut report, out);
+        }
         for class in &started.callbacks {
             let spawner = &project.function(started.spawner).name;
             let thread = format!("on the thread `{spawner}` starts, which calls it back");
@@ -344,11 +360,28 @@ impl PublicMethodsRace<'_> {
         let (started, class) = (self.started, self.class);
 
         let on_thread = |id: &FunctionId| started.thread.contains(id);
-        let outside = |id: &FunctionId| {
+        // The thread looks its object's methods up by name (`getattr(self, f"handle_{sig}")`):
+        // any of them may be the thread's.
+        if started.thread.iter().any(|id| {
             let function = project.function(*id);
-            !on_thread(id)
-                && !held_by_every_caller(project, *id, 4, true)
-                && class_of(function) == Some(class)
+            function.dispatches_by_name && class_of(function) == Some(class)
+        }) {
+            return;
+        }
+        // A public method of the class using its own object, or of another class reaching
+        // the object through an attribute it keeps (`self.reader.subjects`).
+        let outside = |id: &FunctionId, use_: &StateUse| {
+            let function = project.function(*id);
+            let reached = match use_.via_self {
+                true => class_of(function) == Some(class),
+                false => use_
+                    .state
+                    .rsplit_once('.')
+                    .is_some_and(|(owner, _)| owner == class),
+            };
+            reached
+                && !on_thread(id)
+                && !held_by_every_caller(project, *id, 4, use_.via_self)
                 && function
                     .name
                     .rsplit('.')
@@ -361,18 +394,16 @@ impl PublicMethodsRace<'_> {
             };
             // The thread loops while a public method changes, or the other way round.
             for thread_loops in [true, false] {
-                let side_of = |id: &FunctionId, thread: bool| {
-                    if thread { on_thread(id) } else { outside(id) }
+                let side_of = |(id, use_): &&(FunctionId, &StateUse), thread: bool| match thread {
+                    true => use_.via_self && on_thread(id),
+                    false => outside(id, use_),
                 };
-                let Some((looping, iteration)) = iterations
-                    .iter()
-                    .find(|(id, u)| u.via_self && side_of(id, thread_loops))
+                let Some((looping, iteration)) =
+                    iterations.iter().find(|u| side_of(u, thread_loops))
                 else {
                     continue;
                 };
-                let Some((changer, change)) = changed
-                    .iter()
-                    .find(|(id, u)| u.via_self && side_of(id, !thread_loops))
+                let Some((changer, change)) = changed.iter().find(|u| side_of(u, !thread_loops))
                 else {
                     continue;
                 };

@@ -503,6 +503,13 @@ impl<'a> Lowerer<'a> {
             self.iteration(container);
         }
         self.fork_hook(call, callee.as_deref());
+        if callee.as_deref() == Some("getattr")
+            && let [object, name, ..] = &call.arguments.args[..]
+            && !name.is_string_literal_expr()
+            && matches!(object, Expr::Name(n) if Some(n.id.as_str()) == self.semantic.self_name())
+        {
+            self.model.functions[self.current].dispatches_by_name = true;
+        }
         let tables = self.tables;
         if let Some(api) = callee.as_deref()
             && let Some(target) = tables.process_targets.get(api)

@@ -9,7 +9,9 @@ use super::Lowerer;
 use super::semantic::Binding;
 use super::syntax::{attribute_root, dotted, reads, span};
 use crate::knowledge::Returns;
-use crate::model::{Access, ActKind, CheckThenAct, Span, StateUse, StateWrite, concat, items_of};
+use crate::model::{
+    Access, ActKind, CheckThenAct, Receiver, Span, StateUse, StateWrite, concat, items_of,
+};
 
 impl<'a> Lowerer<'a> {
     /// Shared state an expression names: a module global (read anywhere, or assigned in a
@@ -459,26 +461,31 @@ impl<'a> Lowerer<'a> {
         })
     }
 
-    /// `m.start_by_pid` of a parameter or local typed as a class of the file (`m: Data`): that
+    /// `m.start_by_pid` of a parameter or local typed as a class of the file (`m: Data`), or
+    /// `self.reader.subjects` of an object the class keeps, of a class of the package: that
     /// class's container, reached through another object than `self` (shared when the object
-    /// is handed to a thread: see IL401's iteration check).
+    /// is handed to a thread, or runs one: see IL401's iteration check).
     fn object_attribute(&self, expr: &Expr) -> Option<(String, String, bool)> {
         let Expr::Attribute(attr) = expr else {
             return None;
         };
-        let Expr::Name(base) = attr.value.as_ref() else {
-            return None;
+        let kept = match attr.value.as_ref() {
+            Expr::Name(base) => matches!(
+                self.semantic.lookup(base.id.as_str()),
+                Some(Binding::Local(_))
+            ),
+            Expr::Attribute(kept) => self.semantic.receiver(&kept.value) == Receiver::Own,
+            _ => false,
         };
-        if !matches!(
-            self.semantic.lookup(base.id.as_str()),
-            Some(Binding::Local(_))
-        ) {
+        if !kept {
             return None;
         }
         let Some(Returns::One(class)) = self.semantic.type_of(&attr.value) else {
             return None;
         };
-        self.semantic.classes.contains_key(&class).then(|| {
+        let of_package =
+            || matches!(attr.value.as_ref(), Expr::Attribute(_)) && self.own_name(&class);
+        (self.semantic.classes.contains_key(&class) || of_package()).then(|| {
             let state = concat(&[&class, ".", attr.attr.id.as_str()]);
             (state, dotted(expr), false)
         })
