@@ -39,7 +39,8 @@ pub struct Concurrency {
 pub struct Alongside {
     /// What runs on the new thread.
     pub thread: HashSet<FunctionId>,
-    /// The function that starts it, from this position on.
+    /// The function that starts it, from this position on (`usize::MAX` when it waits for
+    /// the thread's work: `await loop.run_in_executor(..)`).
     pub spawner: FunctionId,
     pub after: usize,
     /// What the starting function calls after starting it.
@@ -308,8 +309,15 @@ impl Concurrency {
                         sites.push((id, entry.span.clone()));
                     }
                 }
-                if !entry.repeated && reached.len() <= MAX_ALONGSIDE {
-                    let after = entry.span.end;
+                if reached.len() <= MAX_ALONGSIDE {
+                    // `await loop.run_in_executor(None, self._collect)`: the starting function
+                    // waits for the job, so nothing it does later runs alongside it.
+                    let awaited = function.calls.iter().any(|call| {
+                        call.awaited
+                            && call.span.start <= entry.span.start
+                            && entry.span.end <= call.span.end
+                    });
+                    let after = if awaited { usize::MAX } else { entry.span.end };
                     let later_calls = project
                         .resolved_calls(id)
                         // Not the calls of the closure the thread runs (when it runs one).

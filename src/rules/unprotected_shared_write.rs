@@ -379,7 +379,10 @@ impl PublicMethodsRace<'_> {
                     .rsplit_once('.')
                     .is_some_and(|(owner, _)| owner == class),
             };
+            // (Not the starting function itself when it waits for the thread's work.)
+            let waits = *id == started.spawner && started.after == usize::MAX;
             reached
+                && !waits
                 && !on_thread(id)
                 && !held_by_every_caller(project, *id, 4, use_.via_self)
                 && function

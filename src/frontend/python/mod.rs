@@ -97,6 +97,8 @@ pub fn lower(
         loop_elements: Vec::new(),
         registry_loops: Vec::new(),
         non_blocking_attempts: 0,
+        fork_pids: Vec::new(),
+        forked_child: 0,
         exception_releases: Vec::new(),
         state_locals: Vec::new(),
         looked_up: Vec::new(),
@@ -164,6 +166,11 @@ struct Lowerer<'a> {
     condition_locks: HashMap<String, (String, String)>,
     /// How many `try` bodies whose handlers catch `BlockingIOError` enclose the code being
     /// lowered: calls there are non-blocking attempts.
+    /// Locals holding what `os.fork()` returned, with their function (see `forked_child`).
+    fork_pids: Vec<(usize, String)>,
+    /// How deep the walk is in a forked child's branch (`if pid == 0:`): only the forking
+    /// thread exists there, so its state uses race with nothing.
+    forked_child: usize,
     non_blocking_attempts: usize,
     /// The locks (as written) that the catch-all handlers of the `try` bodies enclosing the
     /// code release (`except: lock.release()`).

@@ -180,6 +180,9 @@ impl<'a> Lowerer<'a> {
     /// Records a write of shared state (`counter += 1`, `self.hits = self.hits + 1`,
     /// `self.stock = v - n` after `v = self.stock`), in a function (not module-level code).
     pub(super) fn state_write(&mut self, target: &Expr, value: Option<&Expr>, at: Span) {
+        if self.forked_child > 0 {
+            return;
+        }
         if let Expr::Subscript(item) = target {
             return self.item_update(item, value, at);
         }
@@ -406,7 +409,7 @@ impl<'a> Lowerer<'a> {
         site: Span,
         list: impl FnOnce(&mut crate::model::Function) -> &mut thin_vec::ThinVec<StateUse>,
     ) {
-        if self.current == 0 {
+        if self.current == 0 || self.forked_child > 0 {
             return;
         }
         // A constructor sets its own object up before it is shared; a module's registry it

@@ -41,6 +41,32 @@ const COROUTINE_ATTRIBUTES: &[&str] = &[
 ];
 
 impl<'a> Lowerer<'a> {
+    /// Whether a test on what `os.fork()` returned is true in the child (`pid == 0`,
+    /// `not pid`: `Some(true)`) or false there (`pid`, `pid != 0`, `pid > 0`: `Some(false)`).
+    fn forked_child_test(&self, test: &Expr) -> Option<bool> {
+        let is_pid = |expr: &Expr| {
+            matches!(expr, Expr::Name(n) if self.fork_pids.iter().any(|(f, pid)| {
+                *f == self.current && pid == n.id.as_str()
+            }))
+        };
+        let is_zero = |expr: &Expr| matches!(expr, Expr::NumberLiteral(n) if n.value == ast::Number::Int(ast::Int::ZERO));
+        match test {
+            Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not && is_pid(&not.operand) => Some(true),
+            _ if is_pid(test) => Some(false),
+            Expr::Compare(compare) => {
+                match (&*compare.left, &*compare.ops, &*compare.comparators) {
+                    (left, [op], [right]) if is_pid(left) && is_zero(right) => match op {
+                        ast::CmpOp::Eq => Some(true),
+                        ast::CmpOp::NotEq | ast::CmpOp::Gt => Some(false),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// Binds an imported name; at module level it is also a re-export of the module.
     pub(super) fn bind_import(&mut self, name: &str, canonical: String) {
         if self.keeps_import(name) {
@@ -730,6 +756,14 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                 };
                 if let Some(name) = bound_call {
                     self.next_result = ResultUse::Bound(name.id.as_str().into());
+                    if let Expr::Call(call) = assign.value.as_ref()
+                        && matches!(
+                            self.semantic.resolve(&call.func).as_deref(),
+                            Some("os.fork" | "os.fork1")
+                        )
+                    {
+                        self.fork_pids.push((self.current, name.id.to_string()));
+                    }
                 }
                 // `rows, total = fetch()`.
                 if let ([Expr::Tuple(_) | Expr::List(_)], Expr::Call(_)) =
@@ -974,7 +1008,13 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         (name, previous)
                     })
                     .collect();
+                // `if pid == 0:` after `pid = os.fork()`: the child's branch (or the `else`
+                // of `if pid:`).
+                let child = self.forked_child_test(&branch.test);
+                let forked = usize::from(child == Some(true));
+                self.forked_child += forked;
                 self.visit_body(&branch.body);
+                self.forked_child -= forked;
                 for (name, previous) in narrowed.into_iter().rev() {
                     self.semantic.widen(&name, previous);
                 }
@@ -990,7 +1030,10 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                         self.enter_branch(formula, test, false);
                         entered += 1;
                     } else {
+                        let forked = usize::from(child == Some(false));
+                        self.forked_child += forked;
                         self.visit_body(&clause.body);
+                        self.forked_child -= forked;
                     }
                 }
                 self.leave_branches(entered);
