@@ -20,8 +20,8 @@ pub const RULE: Rule = Rule {
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let concurrency = context.concurrency();
-    let guarded = guarded_writes(context);
-    let changed = guarded_changes(context);
+    let guarded = guarded_writes(context, true);
+    let changed = guarded_changes(context, true);
     for (id, function) in project.functions() {
         // A fork hook runs in a child that has one thread.
         if function.check_then_acts.is_empty() || concurrency.fork_hooks.contains(&id) {
@@ -49,12 +49,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let guard = guarded
                 .get(state)
                 .filter(|g| g.write.via_self == via_self)
-                .map(|g| (g.function, g.write.span.clone(), g.lock))
+                .map(|g| (g.function, g.write.span.clone(), g.held_in, g.lock))
                 .or_else(|| {
                     changed
                         .get(state)
                         .filter(|g| g.change.via_self == via_self)
-                        .map(|g| (g.function, g.change.span.clone(), g.lock))
+                        .map(|g| (g.function, g.change.span.clone(), g.held_in, g.lock))
                 });
             let held =
                 held_at(project, function, found.check.start).is_some_and(|h| h.covers(act.start));
@@ -99,9 +99,15 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             };
             // Why other threads are there: they run this code, or a lock guards the state.
             let shared = match (&guard, on_threads) {
-                (Some((writer, _, lock)), false) => format!(
+                (Some((writer, _, held_in, lock)), false) if writer == held_in => format!(
                     "; `{}` changes it holding `{}`, so other threads use it",
                     project.function(*writer).name,
+                    lock.lock
+                ),
+                (Some((writer, _, held_in, lock)), false) => format!(
+                    "; `{}` changes it for `{}`, which holds `{}` around the call, so other threads use it",
+                    project.function(*writer).name,
+                    project.function(*held_in).name,
                     lock.lock
                 ),
                 _ if concurrency.documented.contains(&id) => {
@@ -146,7 +152,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     ),
                     {
                         let lock = match &guard {
-                            Some((_, _, lock)) => format!("`{}`", lock.lock),
+                            Some((_, _, _, lock)) => format!("`{}`", lock.lock),
                             None => "one lock (`with self._lock:`)".to_string(),
                         };
                         if found.act_kind == ActKind::NeedsEntry {
@@ -176,13 +182,19 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     .related
                     .extend(started_here(project, concurrency, id, name));
             }
-            if let (Some((writer, span, lock)), false) = (&guard, on_threads) {
-                let path = project.model(*writer).path.clone();
+            if let (Some((writer, span, held_in, lock)), false) = (&guard, on_threads) {
                 diagnostic.related.push(Related {
-                    path: path.clone(),
+                    path: project.model(*writer).path.clone(),
                     span: span.clone(),
                     message: format!("`{}` written with `{}` held", found.written, lock.lock),
                 });
+                if writer != held_in {
+                    diagnostic.related.push(Related {
+                        path: project.model(*held_in).path.clone(),
+                        span: lock.span.clone(),
+                        message: format!("`{}` taken here, around the call", lock.lock),
+                    });
+                }
             }
             out.push(diagnostic);
         }

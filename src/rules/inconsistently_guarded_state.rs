@@ -19,8 +19,8 @@ pub const RULE: Rule = Rule {
 fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let concurrency = context.concurrency();
-    let guarded = guarded_writes(context);
-    let changed = guarded_changes(context);
+    let guarded = guarded_writes(context, false);
+    let changed = guarded_changes(context, false);
     let iterated = guarded_iterations(context);
     for (id, function) in project.functions() {
         if function.state_writes.is_empty()
@@ -194,10 +194,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let changed = format!("`{}` changed with the lock held", guard.change.written);
             diagnostic.related = lock_sites(
                 project,
-                guard.function,
-                &guard.change.span,
+                (guard.function, &guard.change.span),
                 changed,
-                guard.lock,
+                (guard.held_in, guard.lock),
             );
             out.push(diagnostic);
         }
@@ -248,10 +247,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             let looped = format!("`{}` iterated with the lock held", guard.change.written);
             diagnostic.related = lock_sites(
                 project,
-                guard.function,
-                &guard.change.span,
+                (guard.function, &guard.change.span),
                 looped,
-                guard.lock,
+                (guard.held_in, guard.lock),
             );
             out.push(diagnostic);
         }
@@ -283,10 +281,9 @@ fn guard_sites(project: &crate::graph::Project, guard: &GuardedWrite) -> Vec<Rel
     let written = format!("`{}` written with the lock held", guard.write.written);
     lock_sites(
         project,
-        guard.function,
-        &guard.write.span,
+        (guard.function, &guard.write.span),
         written,
-        guard.lock,
+        (guard.held_in, guard.lock),
     )
 }
 
@@ -294,22 +291,28 @@ fn guard_sites(project: &crate::graph::Project, guard: &GuardedWrite) -> Vec<Rel
 /// related sites.
 fn lock_sites(
     project: &crate::graph::Project,
-    function: crate::graph::FunctionId,
-    site: &crate::model::Span,
+    (function, site): (crate::graph::FunctionId, &crate::model::Span),
     message: String,
-    lock: &crate::model::LockHold,
+    (held_in, lock): (crate::graph::FunctionId, &crate::model::LockHold),
 ) -> Vec<Related> {
-    let path = project.model(function).path.clone();
+    let taken = match held_in == function {
+        true => format!("`{}` taken here", lock.lock),
+        false => format!(
+            "`{}` taken here, around the call of `{}`",
+            lock.lock,
+            project.function(function).name
+        ),
+    };
     vec![
         Related {
-            path: path.clone(),
+            path: project.model(function).path.clone(),
             span: site.clone(),
             message,
         },
         Related {
-            path,
+            path: project.model(held_in).path.clone(),
             span: lock.span.clone(),
-            message: format!("`{}` taken here", lock.lock),
+            message: taken,
         },
     ]
 }

@@ -30,24 +30,33 @@ pub struct GuardedWrite<'p> {
     pub function: FunctionId,
     pub write: &'p StateWrite,
     pub lock: &'p LockHold,
+    /// The function that holds `lock`: `function`, or its caller when every caller holds it.
+    pub held_in: FunctionId,
 }
 
 /// Per state identity, one write of it made under a thread lock (an async lock only orders
 /// tasks around awaits, which IL404 covers).
 pub fn guarded_writes<'c, 'p: 'c>(
     context: &'c ProjectContext<'p>,
+    through_callers: bool,
 ) -> HashMap<&'c str, GuardedWrite<'p>> {
     let project = context.project;
     let mut guarded = HashMap::default();
     for (id, function) in project.functions() {
         for write in &function.state_writes {
-            if let Some(lock) = thread_lock_at(context, id, write.span.start) {
+            if let Some((held_in, lock)) = thread_lock_for(
+                context,
+                id,
+                write.span.start,
+                through_callers && !write.via_self,
+            ) {
                 guarded
                     .entry(context.state(&write.state))
                     .or_insert(GuardedWrite {
                         function: id,
                         write,
                         lock,
+                        held_in,
                     });
             }
         }
@@ -60,6 +69,8 @@ pub struct GuardedChange<'p> {
     pub function: FunctionId,
     pub change: &'p StateUse,
     pub lock: &'p LockHold,
+    /// The function that holds `lock` (see [`GuardedWrite::held_in`]).
+    pub held_in: FunctionId,
     /// How many functions change the container under a thread lock: more than one (adding in
     /// one, removing in another) is a registry kept up to date while the program runs, not
     /// filled once by an initialiser.
@@ -70,8 +81,11 @@ pub struct GuardedChange<'p> {
 /// lock.
 pub fn guarded_changes<'c, 'p: 'c>(
     context: &'c ProjectContext<'p>,
+    through_callers: bool,
 ) -> HashMap<&'c str, GuardedChange<'p>> {
-    guarded_uses(context, |function| &function.container_changes)
+    guarded_uses(context, through_callers, |function| {
+        &function.container_changes
+    })
 }
 
 /// Per state identity, one loop over it (`for k in self.conns:`) made under a thread lock
@@ -79,12 +93,13 @@ pub fn guarded_changes<'c, 'p: 'c>(
 pub fn guarded_iterations<'c, 'p: 'c>(
     context: &'c ProjectContext<'p>,
 ) -> HashMap<&'c str, GuardedChange<'p>> {
-    guarded_uses(context, |function| &function.iterations)
+    guarded_uses(context, false, |function| &function.iterations)
 }
 
 /// Per state identity, one use of it of a kind (`uses`) made under a thread lock.
 fn guarded_uses<'c, 'p: 'c>(
     context: &'c ProjectContext<'p>,
+    through_callers: bool,
     uses: impl Fn(&'p Function) -> &'p [StateUse],
 ) -> HashMap<&'c str, GuardedChange<'p>> {
     let project = context.project;
@@ -92,12 +107,18 @@ fn guarded_uses<'c, 'p: 'c>(
     for (id, function) in project.functions() {
         let mut counted: Vec<&str> = Vec::new();
         for change in uses(function) {
-            if let Some(lock) = thread_lock_at(context, id, change.span.start) {
+            if let Some((held_in, lock)) = thread_lock_for(
+                context,
+                id,
+                change.span.start,
+                through_callers && !change.via_self,
+            ) {
                 let state = context.state(&change.state);
                 let guard = guarded.entry(state).or_insert(GuardedChange {
                     function: id,
                     change,
                     lock,
+                    held_in,
                     functions: 0,
                 });
                 if !counted.contains(&state) {
@@ -113,6 +134,36 @@ fn guarded_uses<'c, 'p: 'c>(
 /// The class a method belongs to, by its canonical name (`shop.Cart.add` → `shop.Cart`).
 pub fn class_of(function: &Function) -> Option<&str> {
     function.canonical.rsplit_once('.').map(|(class, _)| class)
+}
+
+/// The thread lock function `id` holds at `position` (see [`thread_lock_at`]), or else, with
+/// `through_callers`, the one each of its callers holds around the call (`register_store(..)`
+/// inside `with _lock:`, a helper that changes state for its callers under their lock), with
+/// the function holding it. (Only for module and class state: an object's own methods are
+/// also reached in ways the call graph does not show, a property's setter by assignment.)
+fn thread_lock_for<'p>(
+    context: &ProjectContext<'p>,
+    id: FunctionId,
+    position: usize,
+    through_callers: bool,
+) -> Option<(FunctionId, &'p LockHold)> {
+    if let Some(lock) = thread_lock_at(context, id, position) {
+        return Some((id, lock));
+    }
+    if !through_callers {
+        return None;
+    }
+    let project = context.project;
+    let first = std::cell::Cell::new(None);
+    let every = project.every_caller(id, 1, &|site: CallSite| {
+        let position = project.call(site).span.start;
+        let held = thread_lock_at(context, site.caller, position);
+        if first.get().is_none() {
+            first.set(held.map(|lock| (site.caller, lock)));
+        }
+        held.is_some()
+    });
+    every.then(|| first.get()).flatten()
 }
 
 /// The thread lock of known type function `id` holds at `position` (`with self._cm:` may be

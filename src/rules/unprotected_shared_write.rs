@@ -26,7 +26,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     changed_while_iterated(context, out);
     let project = context.project;
     let concurrency = context.concurrency();
-    let guarded = guarded_writes(context);
+    let guarded = guarded_writes(context, false);
     for (id, function) in project.functions() {
         if function.state_writes.is_empty() {
             continue;
@@ -147,7 +147,7 @@ fn written_alongside(
 fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let concurrency = context.concurrency();
-    let guarded = guarded_changes(context);
+    let guarded = guarded_changes(context, false);
     // Unlocked uses of `self` containers outside constructors, by state.
     let mut changes: HashMap<&str, Vec<(FunctionId, &StateUse)>> = HashMap::default();
     let mut loops: HashMap<&str, Vec<(FunctionId, &StateUse)>> = HashMap::default();
