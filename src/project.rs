@@ -20,10 +20,11 @@ pub struct ModuleName {
     /// Rust 2015: the crate's dependencies as written in code (`serde_json`); a `use` path
     /// that starts with anything else is relative to the crate root. Empty otherwise.
     pub extern_crates: std::sync::Arc<[String]>,
-    /// Python, a top-level package's `__init__.py`: the longer names it is imported by through
-    /// namespace directories above it (PEP 420: `google/cloud/spanner_v1/` with no
+    /// Python, a top-level package's `__init__.py`: the other names it is imported by, longer
+    /// through namespace directories above it (PEP 420: `google/cloud/spanner_v1/` with no
     /// `google/cloud/__init__.py` is `spanner_v1`, also `cloud.spanner_v1` and
-    /// `google.cloud.spanner_v1`). Empty otherwise.
+    /// `google.cloud.spanner_v1`), or its own short name below a src-layout namespace
+    /// (`src/backend/bisheng/` is `backend.bisheng`, also `bisheng`). Empty otherwise.
     pub namespaces: Vec<String>,
 }
 
@@ -256,7 +257,10 @@ impl Layout {
             }
         }
         // A src-layout's namespace package (PEP 420: `src/diracx/db/__init__.py` with no
-        // `diracx/__init__.py`): the name starts below `src/`.
+        // `diracx/__init__.py`): the name starts below `src/`. The package may as well be run
+        // from the directory above it (`src/backend/bisheng/`, imported as `bisheng.…`): its
+        // `__init__.py` also gives it its own name.
+        let mut own_name = None;
         if let Some(found) = top
             && let Some(src) = ancestors
                 .iter()
@@ -265,6 +269,9 @@ impl Layout {
                 .position(|dir| dir.file_name().is_some_and(|n| n == "src"))
             && src > 0
         {
+            if is_package && found == 0 {
+                own_name = ancestors[0].file_name().and_then(|n| n.to_str());
+            }
             top = Some(found + src);
         }
         for dir in &ancestors[..top.map_or(0, |top| top + 1)] {
@@ -296,6 +303,7 @@ impl Layout {
                 namespaces.push(name.clone());
             }
         }
+        namespaces.extend(own_name.map(str::to_string));
         ModuleName {
             path,
             is_package,
@@ -469,5 +477,25 @@ mod tests {
         std::fs::write(root.join("src/app/__init__.py"), "").unwrap();
         let app = layout.module_of(&root.join("src/app/__init__.py"), Language::Python);
         assert!(app.namespaces.is_empty());
+    }
+
+    #[test]
+    fn a_package_below_a_src_layout_namespace_is_also_named_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src/backend/bisheng/api")).unwrap();
+        std::fs::write(root.join("src/backend/bisheng/__init__.py"), "").unwrap();
+        std::fs::write(root.join("src/backend/bisheng/api/__init__.py"), "").unwrap();
+        let layout = Layout::default();
+        let module = |file: &str| layout.module_of(&root.join(file), Language::Python);
+        let package = module("src/backend/bisheng/__init__.py");
+        assert_eq!(package.path, "backend.bisheng");
+        assert_eq!(package.namespaces, ["bisheng"]);
+        // Its subpackages and modules are reached through it.
+        let api = module("src/backend/bisheng/api/__init__.py");
+        assert_eq!(
+            (api.path.as_str(), api.namespaces.len()),
+            ("backend.bisheng.api", 0)
+        );
     }
 }

@@ -131,7 +131,7 @@ pub fn lower(
         function.attribute_values.shrink_to_fit();
     }
     lowerer.model.types = lowerer.semantic.exported_types();
-    // The longer names a namespace package's directories give this package.
+    // The other names this package is imported by (see `ModuleName::namespaces`).
     for outer in &module.namespaces {
         let alias = (outer.clone(), module.path.clone());
         lowerer.model.aliases.push(alias);
