@@ -362,6 +362,7 @@ impl<'a> Lowerer<'a> {
         // Or `L.acquire` handed to a worker thread (see `offloaded_acquire`).
         let offloaded = self.offloaded_acquire(call);
         let direct = match call.func.as_ref() {
+            _ if self.helper_step(call).is_some() => None,
             Expr::Attribute(attr) if attr.attr.id.as_str() == "acquire" => Some(&*attr.value),
             _ => offloaded,
         };
@@ -476,12 +477,25 @@ impl<'a> Lowerer<'a> {
         let Expr::Attribute(attr) = call.func.as_ref() else {
             return None;
         };
-        match attr.attr.id.as_str() {
-            "acquire" => return Some((Step::Acquire, dotted(&attr.value))),
-            "release" => return Some((Step::Release, dotted(&attr.value))),
-            _ if self.lock_steps.is_empty() => return None,
-            _ => {}
+        if let Some(step) = self.helper_step(call) {
+            return Some(step);
         }
+        match attr.attr.id.as_str() {
+            "acquire" => Some((Step::Acquire, dotted(&attr.value))),
+            "release" => Some((Step::Release, dotted(&attr.value))),
+            _ => None,
+        }
+    }
+
+    /// A call of a helper method of the object's own class that takes or gives back one of
+    /// its locks (see `note_lock_step`), also one named `acquire`/`release` (a lock wrapper's).
+    fn helper_step(&self, call: &ast::ExprCall) -> Option<(Step, String)> {
+        if self.lock_steps.is_empty() {
+            return None;
+        }
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return None;
+        };
         let self_name = self.semantic.self_name()?;
         if !matches!(attr.value.as_ref(), Expr::Name(n) if n.id.as_str() == self_name) {
             return None;
