@@ -352,12 +352,17 @@ impl<'a> Lowerer<'a> {
         releases: &std::cell::OnceCell<BodyReleases>,
     ) {
         let (stmt, rest) = (&body[index], &body[index + 1..]);
-        let Some(call) = statement_call(stmt) else {
+        let Some(call) = acquiring_call(stmt) else {
             return;
         };
         let Some((Step::Acquire, lock)) = self.lock_step(call) else {
             return;
         };
+        // A kept result is followed for a helper of the object only: `ok = L.acquire(timeout=t)`
+        // is an attempt, whose callers test `ok` before they leave or release.
+        if matches!(stmt, Stmt::Assign(_)) && self.helper_step(call).is_none() {
+            return;
+        }
         // `L.acquire()` itself, or a helper of this object that takes one of its locks.
         // Or `L.acquire` handed to a worker thread (see `offloaded_acquire`).
         let offloaded = self.offloaded_acquire(call);
@@ -1048,6 +1053,17 @@ fn statement_call(stmt: &Stmt) -> Option<&ast::ExprCall> {
     }
 }
 
+/// The call of a statement that may take a lock: a call statement, or one whose result is kept
+/// (`result = self._take()`, released later under `if result:`).
+fn acquiring_call(stmt: &Stmt) -> Option<&ast::ExprCall> {
+    match stmt {
+        Stmt::Assign(assign) if matches!(assign.targets.as_slice(), [Expr::Name(_)]) => {
+            assign.value.as_call_expr()
+        }
+        _ => statement_call(stmt),
+    }
+}
+
 /// Whether a statement releases `lock`.
 fn releases(stmt: &Stmt, lock: &str, steps: &Steps) -> bool {
     statement_call(stmt)
@@ -1409,8 +1425,12 @@ impl<'a> Visitor<'a> for LockSteps<'a> {
                 } else {
                     Step::Release
                 };
+                // (An `acquire(blocking, timeout=timeout)` passing the helper's own
+                // parameters blocks by default; one that asks not to block is an attempt.)
+                let blocking = call.arguments.is_empty()
+                    || step == Step::Acquire && !asks_not_to_block(call, Some("acquire"));
                 match self.of_object(&attr.value) {
-                    Some(lock) if call.arguments.is_empty() => self.steps.push((step, lock)),
+                    Some(lock) if blocking => self.steps.push((step, lock)),
                     _ => self.other = true,
                 }
             }
