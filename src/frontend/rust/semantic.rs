@@ -1619,6 +1619,47 @@ impl<'t> SemanticModel<'t> {
         out
     }
 
+    /// The lock a constructor call builds and the type of the value it is given, through
+    /// wrappers (`Arc::new(Mutex::new(Ratelimit::default()))` → (`tokio::sync::Mutex`,
+    /// `Ratelimit`)), when the lock is a known one.
+    pub(super) fn constructed_lock(&self, expr: &Expr) -> Option<(String, String)> {
+        let mut expr = expr;
+        for _ in 0..4 {
+            let Expr::Call(call) = expr else {
+                return None;
+            };
+            let Expr::Path(path) = call.func.as_ref() else {
+                return None;
+            };
+            let segments = &path.path.segments;
+            let [.., owner, constructor] = segments.iter().collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            let [argument] = call.args.iter().collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            if constructor.ident != "new" {
+                return None;
+            }
+            if WRAPPER_TYPES.contains(&owner.ident.to_string().as_str()) {
+                expr = argument;
+                continue;
+            }
+            let mut owner_path = path.path.clone();
+            owner_path.segments.pop();
+            owner_path.segments.pop_punct();
+            let lock = self.resolve_qualified_name(&owner_path)?;
+            if !self.is_lock_type(&lock) {
+                return None;
+            }
+            return match self.type_of(argument)? {
+                Returns::One(guarded) => Some((lock, guarded)),
+                Returns::Tuple(_) => None,
+            };
+        }
+        None
+    }
+
     /// The type a lock type guards (`Arc<tokio::sync::Mutex<Inner>>` → `Inner`), with the
     /// lock's type, when the lock is a known one.
     pub(super) fn guarded_type(&self, ty: &Type) -> Option<(String, String)> {

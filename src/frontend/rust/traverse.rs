@@ -304,7 +304,12 @@ impl Lowerer<'_> {
             let source = path.path.get_ident()?.to_string();
             self.semantic.guarded_parameters.get(&source).cloned()
         };
-        match annotated.or_else(copied) {
+        // `Arc::new(Mutex::new(Ratelimit::default()))`: the lock built here and what it guards.
+        let constructed = || {
+            let init = local.init.as_ref()?;
+            self.semantic.constructed_lock(&init.expr)
+        };
+        match annotated.or_else(copied).or_else(constructed) {
             Some(guarded) => {
                 self.semantic
                     .guarded_parameters
