@@ -1603,20 +1603,98 @@ impl<'t> SemanticModel<'t> {
         let mut out = HashMap::default();
         for item in items {
             if let syn::Item::Struct(strukt) = item {
-                let fields: HashMap<String, (String, String)> = strukt
-                    .fields
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(position, f)| {
-                        Some((field_name(f, position), self.guarded_type(&f.ty)?))
-                    })
-                    .collect();
+                let mut fields: HashMap<String, (String, String)> = HashMap::default();
+                for (position, f) in strukt.fields.iter().enumerate() {
+                    let name = field_name(f, position);
+                    if let Some(guarded) = self.guarded_type(&f.ty) {
+                        fields.insert(name.clone(), guarded);
+                    }
+                    // A collection of locks (`RwLock<HashMap<u32, Arc<Mutex<Bucket>>>>`): what
+                    // its elements guard, as the field's `[]`.
+                    if let Some(guarded) = self.element_guarded_type(&f.ty) {
+                        fields.insert(crate::model::concat(&[&name, "[]"]), guarded);
+                    }
+                }
                 if !fields.is_empty() {
                     out.insert(strukt.ident.to_string(), fields);
                 }
             }
         }
         out
+    }
+
+    /// The lock type and guarded type of the elements of a collection of locks, through
+    /// wrappers and a lock around the collection (`Arc<RwLock<HashMap<u32,
+    /// Arc<Mutex<Bucket>>>>>` → (`tokio::sync::Mutex`, `Bucket`)).
+    fn element_guarded_type(&self, ty: &Type) -> Option<(String, String)> {
+        let mut ty = ty;
+        for _ in 0..6 {
+            let Type::Path(path) = ty else {
+                return None;
+            };
+            let last = path.path.segments.last()?;
+            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+                return None;
+            };
+            let types: Vec<&Type> = args
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    syn::GenericArgument::Type(ty) => Some(ty),
+                    _ => None,
+                })
+                .collect();
+            let name = last.ident.to_string();
+            if let Some((_, position, _)) = COLLECTIONS.iter().find(|(n, ..)| *n == name) {
+                return self.guarded_type(types.get(*position)?);
+            }
+            ty = types.first()?;
+        }
+        None
+    }
+
+    /// The lock an expression takes out of a collection field of locks, and what it guards:
+    /// `self.routes.write().await.entry(route).or_default()`, `self.locks.get(&k).unwrap()`
+    /// (see [`Self::element_guarded_type`]).
+    pub(super) fn element_lock(&self, expr: &Expr) -> Option<(String, String)> {
+        let mut expr = expr;
+        let mut element = false;
+        for _ in 0..12 {
+            match expr {
+                Expr::Reference(inner) => expr = &inner.expr,
+                Expr::Paren(inner) => expr = &inner.expr,
+                Expr::Await(inner) if element => expr = &inner.base,
+                Expr::Try(inner) => expr = &inner.expr,
+                Expr::MethodCall(call) => {
+                    let method = call.method.to_string();
+                    let passes = match element {
+                        // Inside the element's call: the way to the collection.
+                        true => matches!(
+                            method.as_str(),
+                            "entry" | "lock" | "read" | "write" | "unwrap" | "expect"
+                        ),
+                        // Around it: what keeps the element a lock (not its guard).
+                        false => matches!(
+                            method.as_str(),
+                            "unwrap" | "expect" | "cloned" | "clone" | "as_ref"
+                        ),
+                    };
+                    if !element && ELEMENT_METHODS.contains(&method.as_str()) {
+                        element = true;
+                    } else if !passes {
+                        return None;
+                    }
+                    expr = &call.receiver;
+                }
+                Expr::Field(field) if element => {
+                    let (owner, name) = self.field_owner(field, MAX_RESOLUTION_DEPTH)?;
+                    let element = crate::model::concat(&[&name, "[]"]);
+                    return self.guarded.get(&owner)?.get(&element).cloned();
+                }
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// The lock a constructor call builds and the type of the value it is given, through

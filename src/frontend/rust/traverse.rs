@@ -309,7 +309,18 @@ impl Lowerer<'_> {
             let init = local.init.as_ref()?;
             self.semantic.constructed_lock(&init.expr)
         };
-        match annotated.or_else(copied).or_else(constructed) {
+        // `Arc::clone(&self.routes.write().await.entry(route).or_default())`: an element of a
+        // collection field of locks.
+        let element = || {
+            let init = local.init.as_ref()?;
+            self.semantic
+                .element_lock(super::syntax::cloned_from(&init.expr))
+        };
+        match annotated
+            .or_else(copied)
+            .or_else(constructed)
+            .or_else(element)
+        {
             Some(guarded) => {
                 self.semantic
                     .guarded_parameters
