@@ -304,23 +304,20 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
         // The object whose method the thread runs (a `Thread` subclass running its `run`):
         // its public methods, and other objects' that reach its containers, run on their
-        // callers' threads.
-        for class in &started.objects {
-            if spawner_class == Some(class.as_str()) || started.callbacks.contains(class) {
-                continue;
-            }
-            let spawner = &project.function(started.spawner).name;
-            let thread = format!("on the thread `{spawner}` starts");
-            let race = PublicMethodsRace {
-                started,
-                class,
-                thread,
-            };
-            race.check(project, &loops, &changes, &mut report, out);
-        }
-        for class in &started.callbacks {
-            let spawner = &project.function(started.spawner).name;
+        // callers' threads. And the objects whose bound methods it calls back.
+        let spawner = &project.function(started.spawner).name;
+        let objects = started
+            .objects
+            .iter()
+            .filter(|class| {
+                spawner_class != Some(class.as_str()) && !started.callbacks.contains(class)
+            })
+            .map(|class| (class, format!("on the thread `{spawner}` starts")));
+        let callbacks = started.callbacks.iter().map(|class| {
             let thread = format!("on the thread `{spawner}` starts, which calls it back");
+            (class, thread)
+        });
+        for (class, thread) in objects.chain(callbacks) {
             let race = PublicMethodsRace {
                 started,
                 class,

@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use syn::{Expr, Pat, Type, UseTree};
 
-use super::syntax::{block_value, field_name, member_name};
+use super::syntax::{block_value, field_name, member_name, type_arguments};
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::LockName;
 
@@ -618,17 +618,7 @@ impl<'t> SemanticModel<'t> {
         for _ in 0..8 {
             if let Some((params, aliased)) = self.type_aliases.get(&name) {
                 let depth = depth.checked_sub(1)?;
-                let written: Vec<&Type> = match arguments {
-                    syn::PathArguments::AngleBracketed(args) => args
-                        .args
-                        .iter()
-                        .filter_map(|arg| match arg {
-                            syn::GenericArgument::Type(ty) => Some(ty),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                };
+                let written = type_arguments(arguments);
                 let bound: Vec<(&str, &Type)> =
                     params.iter().map(String::as_str).zip(written).collect();
                 return self.resolve_bound_type(aliased, &bound, depth);
@@ -1095,15 +1085,7 @@ impl<'t> SemanticModel<'t> {
                 }
                 if let Some(&(_, position, kind)) = COLLECTIONS.iter().find(|(n, ..)| *n == name)
                     && !self.fields.contains_key(&name)
-                    && let syn::PathArguments::AngleBracketed(args) = &last.arguments
-                    && let Some(element) = args
-                        .args
-                        .iter()
-                        .filter_map(|arg| match arg {
-                            syn::GenericArgument::Type(ty) => Some(ty),
-                            _ => None,
-                        })
-                        .nth(position)
+                    && let Some(element) = type_arguments(&last.arguments).get(position).copied()
                 {
                     let element = self.resolve_bound_type(element, bound, depth)?;
                     return Some(match SHARDED_COLLECTIONS.contains(&name.as_str()) {
@@ -1572,20 +1554,10 @@ impl<'t> SemanticModel<'t> {
         let Some(last) = path.path.segments.last() else {
             return HashMap::default();
         };
-        let (Some(fields), syn::PathArguments::AngleBracketed(args)) = (
-            self.parameter_fields.get(&last.ident.to_string()),
-            &last.arguments,
-        ) else {
+        let Some(fields) = self.parameter_fields.get(&last.ident.to_string()) else {
             return HashMap::default();
         };
-        let arguments: Vec<&Type> = args
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                syn::GenericArgument::Type(ty) => Some(ty),
-                _ => None,
-            })
-            .collect();
+        let arguments = type_arguments(&last.arguments);
         fields
             .iter()
             .filter_map(|(field, position)| {
@@ -1633,17 +1605,7 @@ impl<'t> SemanticModel<'t> {
                 return None;
             };
             let last = path.path.segments.last()?;
-            let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-                return None;
-            };
-            let types: Vec<&Type> = args
-                .args
-                .iter()
-                .filter_map(|a| match a {
-                    syn::GenericArgument::Type(ty) => Some(ty),
-                    _ => None,
-                })
-                .collect();
+            let types = type_arguments(&last.arguments);
             let name = last.ident.to_string();
             if let Some((_, position, _)) = COLLECTIONS.iter().find(|(n, ..)| *n == name) {
                 return self.guarded_type(types.get(*position)?);

@@ -508,6 +508,22 @@ pub(super) fn constructs(expr: &Expr) -> bool {
     })
 }
 
+/// The type arguments written in a path segment's angle brackets (`HashMap<K, V>` → `K`, `V`);
+/// none for a segment without them.
+pub(super) fn type_arguments(arguments: &syn::PathArguments) -> Vec<&syn::Type> {
+    match arguments {
+        syn::PathArguments::AngleBracketed(args) => args
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                syn::GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The identifiers of a path's segments (`tokio::time::sleep` → `["tokio", "time", "sleep"]`).
 pub(super) fn segment_names(path: &syn::Path) -> Vec<String> {
     path.segments.iter().map(|s| s.ident.to_string()).collect()
