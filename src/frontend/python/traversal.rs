@@ -44,6 +44,9 @@ impl<'a> Lowerer<'a> {
     /// Whether a test on what `os.fork()` returned is true in the child (`pid == 0`,
     /// `not pid`: `Some(true)`) or false there (`pid`, `pid != 0`, `pid > 0`: `Some(false)`).
     fn forked_child_test(&self, test: &Expr) -> Option<bool> {
+        if self.fork_pids.is_empty() {
+            return None;
+        }
         let is_pid = |expr: &Expr| {
             matches!(expr, Expr::Name(n) if self.fork_pids.iter().any(|(f, pid)| {
                 *f == self.current && pid == n.id.as_str()
