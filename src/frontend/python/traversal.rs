@@ -44,21 +44,29 @@ impl<'a> Lowerer<'a> {
     /// Whether a test on what `os.fork()` returned is true in the child (`pid == 0`,
     /// `not pid`: `Some(true)`) or false there (`pid`, `pid != 0`, `pid > 0`: `Some(false)`).
     fn forked_child_test(&self, test: &Expr) -> Option<bool> {
-        if self.fork_pids.is_empty() {
-            return None;
-        }
-        let is_pid = |expr: &Expr| {
-            matches!(expr, Expr::Name(n) if self.fork_pids.iter().any(|(f, pid)| {
-                *f == self.current && pid == n.id.as_str()
-            }))
+        // What `os.fork()` returned: a local bound to it, or the call itself (`if os.fork() ==
+        // 0:`).
+        let is_pid = |expr: &Expr| match expr {
+            Expr::Name(n) => self
+                .fork_pids
+                .iter()
+                .any(|(f, pid)| *f == self.current && pid == n.id.as_str()),
+            Expr::Call(call) => {
+                call.arguments.is_empty()
+                    && matches!(
+                        self.semantic.resolve(&call.func).as_deref(),
+                        Some("os.fork" | "os.fork1")
+                    )
+            }
+            _ => false,
         };
         let is_zero = |expr: &Expr| matches!(expr, Expr::NumberLiteral(n) if n.value == ast::Number::Int(ast::Int::ZERO));
         match test {
             Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not && is_pid(&not.operand) => Some(true),
-            _ if is_pid(test) => Some(false),
+            Expr::Name(_) if is_pid(test) => Some(false),
             Expr::Compare(compare) => {
                 match (&*compare.left, &*compare.ops, &*compare.comparators) {
-                    (left, [op], [right]) if is_pid(left) && is_zero(right) => match op {
+                    (left, [op], [right]) if is_zero(right) && is_pid(left) => match op {
                         ast::CmpOp::Eq => Some(true),
                         ast::CmpOp::NotEq | ast::CmpOp::Gt => Some(false),
                         _ => None,
