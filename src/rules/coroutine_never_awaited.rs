@@ -314,7 +314,8 @@ struct ShapeUses {
     awaited: Vec<CallSite>,
     /// Used as a plain value, or called for its effect in sync code: not a coroutine there.
     plain: usize,
-    /// Thrown away by a statement of async code.
+    /// Thrown away by a statement of async code, or stored in a local there that is only used
+    /// as the result would be (`member = bot.get_chat_member(..)`, then `member.status`).
     discarded: Vec<CallSite>,
 }
 
@@ -325,14 +326,22 @@ struct ShapeUses {
 fn discarded_like_awaited(project: &Project, out: &mut Vec<Diagnostic>) {
     let mut shapes: HashMap<u64, ShapeUses> = HashMap::default();
     for (caller, function) in project.functions() {
+        let model = project.model(caller);
         for &(call, shape) in &function.unknown_calls {
             let call = call as usize;
             let c = &function.calls[call];
             let uses = shapes.entry(shape).or_default();
             let site = CallSite { caller, call };
+            let in_async = function.is_async && c.context == Context::Async;
+            let after = c.span.end;
             match &c.result {
                 _ if c.awaited || c.scheduled => uses.awaited.push(site),
-                ResultUse::Discarded if function.is_async && c.context == Context::Async => {
+                ResultUse::Discarded if in_async => uses.discarded.push(site),
+                ResultUse::Bound(variable)
+                    if in_async
+                        && !model.reads_name(caller.index, variable, false, after)
+                        && model.reads_name(caller.index, variable, true, after) =>
+                {
                     uses.discarded.push(site)
                 }
                 ResultUse::Bound(_) | ResultUse::Returned => {}
@@ -357,8 +366,14 @@ fn discarded_like_awaited(project: &Project, out: &mut Vec<Diagnostic>) {
             let call = project.call(*site);
             let method = call.method.as_deref().unwrap_or_default();
             let function = project.function(site.caller);
+            let fate = match &call.result {
+                ResultUse::Bound(variable) => format!(
+                    "which is stored in `{variable}` and only used as its result would be (a coroutine object has none of its attributes or items)"
+                ),
+                _ => "which is discarded here".to_string(),
+            };
             let message = format!(
-                "this `.{method}(...)` call is not awaited in async function `{}`, but the project awaits calls written the same way in {awaited} other places: it returns a coroutine, which is discarded here, so the call never runs (Python only warns \"coroutine was never awaited\" at run time)",
+                "this `.{method}(...)` call is not awaited in async function `{}`, but the project awaits calls written the same way in {awaited} other places: it returns a coroutine, {fate}, so the call never runs (Python only warns \"coroutine was never awaited\" at run time)",
                 function.name
             );
             let mut diagnostic = Diagnostic::new(

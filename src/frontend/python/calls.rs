@@ -262,15 +262,18 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// `channel = bot.get_channel(id)` with `bot` an input of unknown type: `channel` has the
-    /// call's shape (see [`Self::receiver_shape`]).
+    /// `channel = bot.get_channel(id)` or `bot = context.bot` with `bot`, `context` inputs of
+    /// unknown type: the local has the value's shape (see [`Self::receiver_shape`]).
     pub(super) fn note_shape(&mut self, target: &Expr, value: &Expr) {
-        let (Expr::Name(name), Expr::Call(call)) = (target, value) else {
+        let Expr::Name(name) = target else {
             return;
         };
-        if !matches!(call.func.as_ref(), Expr::Attribute(_))
-            || self.semantic.resolve(&call.func).is_some()
-        {
+        let reached = match value {
+            Expr::Call(call) => call.func.as_ref(),
+            attribute @ Expr::Attribute(_) => attribute,
+            _ => return,
+        };
+        if !matches!(reached, Expr::Attribute(_)) || self.semantic.resolve(reached).is_some() {
             return;
         }
         if let Some(shape) = self.receiver_shape(value, MAX_SHAPE_DEPTH)
