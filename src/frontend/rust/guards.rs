@@ -107,9 +107,13 @@ impl Lowerer<'_> {
                 _ => None,
             };
             // Not for a guard method the project may add (confirmed only in the project phase).
+            // Nor for an async lock of `()` awaited and let go: a gate that waits until whoever
+            // holds it is done (`let _ = self.global.lock().await;`).
             if let Some((call, kind)) = discarded.and_then(|expr| self.guard_call(expr))
                 && !super::syntax::constructs(&call.receiver)
-                && self.tables.lock(&kind).is_some_and(|lock| !lock.transient)
+                && let Some(lock) = self.tables.lock(&kind)
+                && !lock.transient
+                && !(lock.is_async && self.semantic.guards_nothing(call))
             {
                 self.pointless(call, Pointless::GuardDiscarded);
             }

@@ -166,6 +166,9 @@ type VariantFields = Vec<(Option<String>, Option<String>)>;
 /// How many expressions deep type resolution looks.
 pub(super) const MAX_RESOLUTION_DEPTH: usize = 16;
 
+/// The type a lock of `()` guards, as the model writes it.
+pub(super) const UNIT: &str = "()";
+
 /// Methods that keep the type of their receiver (`?`-like unwrapping and borrowing).
 const TRANSPARENT_METHODS: &[&str] = &[
     "unwrap",
@@ -1742,9 +1745,23 @@ impl<'t> SemanticModel<'t> {
             if !self.is_lock_type(&lock) {
                 return None;
             }
-            return Some((lock, self.resolve_type(inner)?));
+            // `Mutex<()>`: a lock that guards no data (a gate, or a sequencer).
+            let guarded = match inner {
+                Type::Tuple(unit) if unit.elems.is_empty() => UNIT.to_string(),
+                inner => self.resolve_type(inner)?,
+            };
+            return Some((lock, guarded));
         }
         None
+    }
+
+    /// Whether the guard `call` (`self.global.lock()`) is of a lock that guards no data
+    /// (`Mutex<()>`, see [`UNIT`]).
+    pub(super) fn guards_nothing(&self, call: &syn::ExprMethodCall) -> bool {
+        [false, true].into_iter().any(|unwrapped| {
+            matches!(self.guard_target(call, unwrapped, MAX_RESOLUTION_DEPTH),
+                Some(Returns::One(ty)) if ty == UNIT)
+        })
     }
 
     /// The struct a named field access reads (its last path segment, as `fields` and `guarded`
