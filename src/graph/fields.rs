@@ -22,6 +22,10 @@ const MAX_PATHS: usize = 16;
 #[derive(Debug, Default)]
 pub struct SharedFields {
     representative: HashMap<String, String>,
+    /// Rust: fields of different structs that one function fills with one value
+    /// (`DevContext { clients: Arc::clone(&clients) }` and `Self { clients, .. }` in
+    /// `DevEngine::new`), by field identity; a field filled so in two groups is in neither.
+    across: Vec<Vec<String>>,
 }
 
 /// One flow with the function it is in and that function's own type.
@@ -106,6 +110,7 @@ impl SharedFields {
                 paths.push(concat(&[one.owner, "#", attribute]));
             }
         }
+        shared.across = across_structs(&flows);
         for mut paths in by_value.into_values() {
             paths.sort_unstable();
             paths.dedup();
@@ -119,6 +124,12 @@ impl SharedFields {
             }
         }
         shared
+    }
+
+    /// Rust: groups of fields of different structs one function fills with one value (see
+    /// [`Self::across`](SharedFields)).
+    pub fn across(&self) -> &[Vec<String>] {
+        &self.across
     }
 
     /// The key standing for every key of the same value.
@@ -219,6 +230,38 @@ impl SharedFields {
             self.representative.insert(second, first);
         }
     }
+}
+
+/// Rust: the fields of two or more structs that one function fills with one value itself
+/// (not through a call); a field filled so in two groups (from different values) is left out.
+fn across_structs(flows: &[Located]) -> Vec<Vec<String>> {
+    let mut by_value: HashMap<(&str, &FlowSource), Vec<&str>> = HashMap::default();
+    for one in flows {
+        if one.separator == "::" && one.flow.through.is_none() {
+            by_value
+                .entry((one.function, &one.flow.source))
+                .or_default()
+                .push(one.flow.field.as_str());
+        }
+    }
+    let owner = |field: &str| field.rsplit_once('.').map(|(owner, _)| owner.to_string());
+    let mut groups: Vec<Vec<String>> = by_value
+        .into_values()
+        .filter_map(|mut fields| {
+            fields.sort_unstable();
+            fields.dedup();
+            let first = owner(fields.first()?);
+            let across = fields.iter().any(|field| owner(field) != first);
+            across.then(|| fields.into_iter().map(str::to_string).collect())
+        })
+        .collect();
+    let mut groups_of: HashMap<String, usize> = HashMap::default();
+    for field in groups.iter().flatten() {
+        *groups_of.entry(field.clone()).or_default() += 1;
+    }
+    groups.retain(|group| group.iter().all(|field| groups_of[field] == 1));
+    groups.sort_unstable();
+    groups
 }
 
 /// The paths a flow fills in its type (`db`, or through a constructor that stores the argument

@@ -358,13 +358,14 @@ pub fn candidate_guard(
 ) -> Option<(String, String)> {
     let candidate = kind.strip_prefix("::")?;
     let (method, used) = candidate.split_once('.').unwrap_or((candidate, ""));
-    let ty = defined.or_else(|| {
-        let ty = index.type_of(identity, "::")?;
-        Some(index.type_of(ty, "::").unwrap_or(ty))
-    });
+    let ty = defined.or_else(|| index.type_through_aliases(identity, "::"));
     // A lock type re-exported by a module or crate of the project (`pub use
-    // parking_lot::RwLock;` in `grin_util`): the library's.
-    let ty = ty.map(|ty| index.unalias(ty, "::"));
+    // parking_lot::RwLock;` in `grin_util`): the library's; a sharded map's type string: the
+    // map's lock type.
+    let ty = ty.map(|ty| match crate::model::sharded_lock_type(ty) {
+        Some(sharded) => std::borrow::Cow::Borrowed(sharded),
+        None => index.unalias(ty, "::"),
+    });
     let ty = ty.as_deref();
     if let Some(ty) = ty {
         let guard = concat(&[ty, "::", method]);
@@ -373,10 +374,7 @@ pub fn candidate_guard(
         }
         // The project's own type, or a standard library type that is no lock of the tables
         // (`std::fs::File::lock` returns an `io::Result<()>`).
-        let standard = ["std::", "core::", "alloc::"]
-            .iter()
-            .any(|s| ty.starts_with(s));
-        if defined.is_some() || standard || index.is_project_name(ty) {
+        if defined.is_some() || is_standard(ty) || index.is_project_name(ty) {
             return None;
         }
     }
@@ -390,6 +388,13 @@ pub fn candidate_guard(
     let guard = concat(&[lock, "::", method]);
     tables.lock(&guard)?;
     Some((guard, ty.unwrap_or(lock).to_string()))
+}
+
+/// Whether a Rust type is the standard library's.
+fn is_standard(ty: &str) -> bool {
+    ["std::", "core::", "alloc::"]
+        .iter()
+        .any(|s| ty.starts_with(s))
 }
 
 fn shortest_path(
@@ -514,10 +519,35 @@ impl Builder<'_, '_> {
     /// [`shared_locks`] already joined, where the constructors agree (see
     /// [`SharedFields::agreed`]).
     fn share_filled_fields(&mut self, definitions: &HashMap<&str, (usize, &LockDefinition)>) {
-        let groups = self.fields.agreed(|ty, path| {
+        let mut groups = self.fields.agreed(|ty, path| {
             let identity = self.field_lock(ty, path, definitions)?;
             Some(self.shared.get(&identity).cloned().unwrap_or(identity))
         });
+        // Fields of several structs one function fills with one value; not a sharded map that
+        // is not behind an `Arc` (cloning one copies the map).
+        for fields in self.fields.across() {
+            let mut identities = Vec::new();
+            for field in fields {
+                let definition = self.definition(field, definitions, 12);
+                if let Some((_, d)) = definition
+                    && d.shared.is_none()
+                    && crate::model::SHARDED_LOCK_TYPES.contains(&d.kind.as_str())
+                {
+                    identities.clear();
+                    break;
+                }
+                let identity = definition.map_or(field.as_str(), |(_, d)| d.identity.as_str());
+                let identity = self
+                    .shared
+                    .get(identity)
+                    .cloned()
+                    .unwrap_or(identity.to_string());
+                if !identities.contains(&identity) {
+                    identities.push(identity);
+                }
+            }
+            groups.push(identities);
+        }
         for mut identities in groups {
             // The first by name stands for the others.
             identities.sort_unstable();
@@ -592,6 +622,16 @@ impl Builder<'_, '_> {
             let one = self.shared.get(identity)?;
             self.definition(one, definitions, 12)
         });
+        // A candidate without a definition reached through its struct's `type` alias
+        // (`self.context.clients` with `context: SharedContext`): the struct's field.
+        let through_alias;
+        let identity = match definition {
+            None if kind.starts_with("::") => {
+                through_alias = self.project.index.field_through_alias(identity);
+                through_alias.as_deref().unwrap_or(identity)
+            }
+            _ => identity,
+        };
         let mut lock_kind = None;
         let lock = match tables.lock(kind) {
             Some(lock) => *lock,
@@ -1517,8 +1557,9 @@ fn given_as_owner(call: &Call, owner: Receiver, held: &LockHold) -> bool {
     })
 }
 
-/// Struct fields that hold one `Arc<Lock<T>>` of the same project type `T` in several structs
-/// (`ChunkBuilder.resources` and `Factory.resources`, both `Arc<RwLock<resources::Manager>>`):
+/// Struct fields that hold one `Arc<Lock<T>>` of the same named type `T`, the project's or a
+/// dependency's, in several structs (`ChunkBuilder.resources` and `Factory.resources`, both
+/// `Arc<RwLock<resources::Manager>>`; `Arc<DashMap<String, Session>>` by its values):
 /// the program shares one lock through them, as it shares one through every instance of a
 /// struct. Each maps to the field of its group the project locks most often (its name is
 /// the one messages show), as one node of the graph.
@@ -1539,7 +1580,9 @@ fn shared_locks(project: &Project) -> HashMap<String, String> {
         fields.sort_unstable();
         fields.dedup();
         fields.len() >= 2
-            && (project.index.is_class(ty) || !project.index.attribute_types(ty).is_empty())
+            && (project.index.is_class(ty)
+                || !project.index.attribute_types(ty).is_empty()
+                || (ty.contains("::") && !project.index.is_project_name(ty) && !is_standard(ty)))
     });
     if groups.is_empty() {
         return HashMap::default();

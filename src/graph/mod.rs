@@ -85,6 +85,9 @@ const MAX_SUBCLASSES: usize = 256;
 /// How many typed objects a type lookup goes through (`a.b.c.lock`: `b`, then `c`).
 const MAX_TYPED_OWNERS: usize = 3;
 
+/// How many `type` aliases a Rust type is followed through.
+const MAX_ALIAS_STEPS: usize = 4;
+
 impl<'a> SymbolIndex<'a> {
     pub fn new(models: &[&'a FileModel]) -> SymbolIndex<'a> {
         let mut index = SymbolIndex::default();
@@ -218,6 +221,28 @@ impl<'a> SymbolIndex<'a> {
         self.type_within(name, separator, MAX_TYPED_OWNERS)
     }
 
+    /// [`Self::type_of`], then what that type stands for through the project's `type`
+    /// aliases, maybe of several crates (`Engine.clients: SharedClients` →
+    /// `util::FxDashMap` → a `DashMap`'s type string).
+    pub fn type_through_aliases(&self, name: &str, separator: &str) -> Option<&'a str> {
+        let mut ty = self.type_of(name, separator)?;
+        for _ in 0..MAX_ALIAS_STEPS {
+            match self.type_of(ty, separator) {
+                Some(next) if next != ty => ty = next,
+                _ => break,
+            }
+        }
+        Some(ty)
+    }
+
+    /// A Rust field reached through a `type` alias of its struct (`SharedContext.clients`
+    /// with `type SharedContext = Arc<Context>`): the struct's field (`Context.clients`).
+    pub fn field_through_alias(&self, identity: &str) -> Option<String> {
+        let (owner, field) = identity.rsplit_once('.')?;
+        let field = concat(&[self.types.get(owner)?, ".", field]);
+        self.types.contains_key(field.as_str()).then_some(field)
+    }
+
     /// [`Self::type_of`], following at most `owners` objects whose class the project tells
     /// (`shop.Worker.storage` in `shop.Worker.storage._lock`).
     fn type_within(&self, name: &str, separator: &str, owners: usize) -> Option<&'a str> {
@@ -248,8 +273,14 @@ impl<'a> SymbolIndex<'a> {
         {
             let owner = self.unalias(owner, separator);
             let direct = self.own_type(&concat(&[&owner, ".", field]), separator);
-            if direct.is_some() || !owner.contains('.') {
+            if direct.is_some() {
                 return direct;
+            }
+            // The owner's type is a `type` alias of the project (`dev_context: SharedDevContext`
+            // with `type SharedDevContext = Arc<DevContext>`): the field of what it stands for.
+            if !owner.contains('.') {
+                let ty = self.types.get(owner.as_ref())?;
+                return self.own_type(&concat(&[ty, ".", field]), separator);
             }
             let ty = self.type_within(&owner, separator, owners.checked_sub(1)?)?;
             return self.own_type(&concat(&[ty, ".", field]), separator);

@@ -439,6 +439,28 @@ pub fn items_of(container: &str) -> String {
 /// The suffix [`items_of`] adds.
 pub const ITEMS: &str = "[]";
 
+/// Rust: the marker of a sharded collection's type string (`#{}Conn`: a `DashMap` of `Conn`s,
+/// `#[]Key`: a `DashSet`), a collection that locks one shard per key.
+pub const SHARDED: &str = "#";
+
+/// Rust: the lock types of sharded collections (a map, a set), whose guard methods are
+/// ordinary collection methods (`iter`, `get`): a call of one takes a lock only on a receiver
+/// typed as one.
+pub const SHARDED_LOCK_TYPES: [&str; 2] = ["dashmap::DashMap", "dashmap::DashSet"];
+
+/// Rust: the lock type whose guard methods (in the lock tables) a sharded collection's type
+/// string stands for.
+pub fn sharded_lock_type(ty: &str) -> Option<&'static str> {
+    let ty = ty.strip_prefix(SHARDED)?;
+    if ty.starts_with("{}") {
+        Some(SHARDED_LOCK_TYPES[0])
+    } else if ty.starts_with(ITEMS) {
+        Some(SHARDED_LOCK_TYPES[1])
+    } else {
+        None
+    }
+}
+
 /// `if key not in cache: cache[key] = …`, `if inst is None: inst = …`,
 /// `if !flag.load(..) { flag.store(..) }`.
 #[derive(Clone, Debug)]

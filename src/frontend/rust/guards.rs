@@ -135,12 +135,17 @@ impl Lowerer<'_> {
                     init: Some(init),
                     ..
                 }) if matches!(&*init.expr, Expr::Reference(_)));
-                // `let mut held = Some(m.lock());`: `held.take();` drops the guard.
+                // `let mut held = Some(m.lock());`: `held.take();` drops the guard; so does
+                // `found.unwrap()` of `let found = map.get(&key);` (a sharded map's `Option`
+                // of a reference guard), its result a temporary.
                 let optional = matches!(stmt, syn::Stmt::Local(syn::Local {
                     init: Some(init),
                     ..
-                }) if matches!(&*init.expr, Expr::Call(c) if matches!(&*c.func,
-                    Expr::Path(f) if f.path.is_ident("Some"))));
+                }) if match &*init.expr {
+                    Expr::Call(c) => matches!(&*c.func, Expr::Path(f) if f.path.is_ident("Some")),
+                    Expr::MethodCall(c) => c.method == "get" || c.method == "get_mut",
+                    _ => false,
+                });
                 let (moved_by, region_end, holes) = match borrowed {
                     true => (stmts.len(), block_end, Vec::new()),
                     false => bound_region(stmts, i, block_end, moves, &name, optional),
@@ -773,6 +778,27 @@ impl BlockMoves {
                 stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
             }
             fn visit_item(&mut self, _: &'ast syn::Item) {}
+            // `assert_eq!(found.unwrap().value(), ..)`: what a macro of comma-separated
+            // expressions does with them.
+            fn visit_macro(&mut self, mac: &'ast syn::Macro) {
+                if !names_a_move(mac.tokens.clone()) {
+                    return;
+                }
+                let parser = Punctuated::<Expr, syn::Token![,]>::parse_terminated;
+                let Ok(args) = mac.parse_body_with(parser) else {
+                    return;
+                };
+                let mut inner = Moves {
+                    found: &mut *self.found,
+                    taken_out: &mut *self.taken_out,
+                    statement: self.statement,
+                    blocks: self.blocks.clone(),
+                    let_value: None,
+                };
+                for arg in &args {
+                    inner.visit_expr(arg);
+                }
+            }
         }
         let mut moves = BlockMoves::default();
         for (index, stmt) in stmts.iter().enumerate() {
@@ -965,8 +991,25 @@ fn uses_by_value(expr: &Expr, name: &str) -> bool {
 }
 
 /// The local `x.take()` empties (`held.take();`), if the call is one.
+/// Whether a macro's tokens may take an `Option` guard out (`take`, `unwrap`, `expect`): only
+/// then are its arguments parsed again for the moves they make.
+fn names_a_move(tokens: proc_macro2::TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => {
+            ident == "unwrap" || ident == "expect" || ident == "take"
+        }
+        proc_macro2::TokenTree::Group(group) => names_a_move(group.stream()),
+        _ => false,
+    })
+}
+
 fn taken_out(call: &syn::ExprMethodCall) -> Option<String> {
-    if call.method != "take" || !call.args.is_empty() {
+    let takes = match call.method.to_string().as_str() {
+        "take" | "unwrap" => call.args.is_empty(),
+        "expect" => call.args.len() == 1,
+        _ => false,
+    };
+    if !takes {
         return None;
     }
     match &*call.receiver {

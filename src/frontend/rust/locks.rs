@@ -14,7 +14,8 @@ use super::syntax::{
 use crate::knowledge::Returns;
 use crate::model::{
     AWAITED_GUARD, Context, ITEMS, LockDefinition, LockHold, LockName, LockScope, ObjectArgument,
-    Pointless, PointlessLock, RETURNS_GUARD, Receiver, Span, concat,
+    Pointless, PointlessLock, RETURNS_GUARD, Receiver, SHARDED, SHARDED_LOCK_TYPES, Span, concat,
+    sharded_lock_type,
 };
 
 impl Lowerer<'_> {
@@ -50,11 +51,15 @@ impl Lowerer<'_> {
                 _ => continue,
             };
             for (identity, span, ty) in found {
-                if let Some(kind) = self
+                // A sharded map's type string (`#{}Session`) stands for its lock type.
+                let kind = self
                     .semantic
                     .resolve_type(ty)
-                    .filter(|t| self.semantic.is_lock_type(t))
-                {
+                    .map(|t| match sharded_lock_type(&t) {
+                        Some(sharded) => sharded.to_string(),
+                        None => t,
+                    });
+                if let Some(kind) = kind.filter(|t| self.semantic.is_lock_type(t)) {
                     let shared = is_field.then(|| self.arc_shared_type(ty)).flatten();
                     self.model.lock_definitions.push(LockDefinition {
                         identity,
@@ -85,6 +90,20 @@ impl Lowerer<'_> {
         let (pointer, lock) = last_generic(ty)?;
         if pointer != "Arc" && pointer != "Rc" {
             return None;
+        }
+        // A sharded map's values (`Arc<DashMap<String, Session>>`: `Session`).
+        let sharded = self
+            .semantic
+            .resolve_type(lock)
+            .filter(|t| t.starts_with(SHARDED));
+        if let Some((_, element)) = sharded
+            .as_deref()
+            .and_then(super::semantic::Collection::split)
+        {
+            return (element.contains("::")
+                && element.starts_with(|c: char| c.is_ascii_alphabetic())
+                && !element.starts_with("std::"))
+            .then(|| element.to_string());
         }
         let (_, inner) = last_generic(lock)?;
         let Type::Path(path) = inner else { return None };
@@ -931,23 +950,59 @@ impl Lowerer<'_> {
         used: GuardUse,
     ) -> Option<String> {
         let method = call.method.to_string();
+        let suffix = match used {
+            GuardUse::Unwrapped => ".unwrap",
+            GuardUse::Awaited => ".await",
+            GuardUse::Other => "",
+        };
+        if let Some(kind) = self.sharded_candidate(call, &method, suffix) {
+            return Some(kind);
+        }
         if !call.args.is_empty() {
             return None;
         }
         if !matches!(method.as_str(), "lock" | "read" | "write") {
             return self.other_file_guard_method(call, &method, used);
         }
-        let suffix = match used {
-            GuardUse::Unwrapped => ".unwrap",
-            GuardUse::Awaited => ".await",
-            GuardUse::Other => "",
-        };
         match self.lock_identity(&call.receiver) {
             Some(lock) if lock.scope != LockScope::Local => Some(format!("::{method}{suffix}")),
             // A lock wrapper of the project (`manager: &Lockable` with `impl Lockable { async
             // fn write(&self) -> RwLockWriteGuard<..> }` in another module).
             _ => self.other_file_guard_method(call, &method, used),
         }
+    }
+
+    /// `::iter` for a guard method of a sharded map (`iter`, `get`, `entry` of a `DashMap`) on
+    /// a field or `static` whose type this file cannot see into: a `type` alias of another
+    /// module or crate (`clients: SharedClients` with `type SharedClients = Arc<FxDashMap<..>>`
+    /// in `lib.rs`), or a field of one. The project phase keeps it where it types the name as
+    /// a sharded map (see `graph::locks::candidate_guard`).
+    fn sharded_candidate(
+        &self,
+        call: &syn::ExprMethodCall,
+        method: &str,
+        suffix: &str,
+    ) -> Option<String> {
+        let sharded = SHARDED_LOCK_TYPES
+            .iter()
+            .any(|ty| self.tables.lock(&concat(&[ty, "::", method])).is_some());
+        if !sharded {
+            return None;
+        }
+        match self.semantic.type_of(&call.receiver) {
+            None => {}
+            // A name of the project or a library, not a collection (`{}Conn`), not std's.
+            Some(Returns::One(ty))
+                if ty.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && ty.contains("::")
+                    && !["std::", "core::", "alloc::"]
+                        .iter()
+                        .any(|std| ty.starts_with(std))
+                    && !self.semantic.is_lock_type(&ty) => {}
+            Some(_) => return None,
+        }
+        let lock = self.lock_identity(&call.receiver)?;
+        (lock.scope != LockScope::Local).then(|| format!("::{method}{suffix}"))
     }
 
     /// `?guard:Type::method` for a method without arguments of a project type that this file

@@ -271,16 +271,7 @@ const COLLECTIONS: &[(&str, usize, Collection)] = &[
 /// lock tables name their guard methods under these types.
 const SHARDED_COLLECTIONS: &[&str] = &["DashMap", "DashSet"];
 
-/// The marker of a sharded collection's type string (`#{}Conn`: a `DashMap` of `Conn`s).
-pub(super) const SHARDED: &str = "#";
-
-/// The lock type a sharded collection's type string stands for in the lock tables.
-pub(super) fn sharded_lock_type(ty: &str) -> Option<&'static str> {
-    match Collection::split(ty.strip_prefix(SHARDED)?)?.0 {
-        Collection::Map => Some("dashmap::DashMap"),
-        Collection::Sequence => Some("dashmap::DashSet"),
-    }
-}
+pub(super) use crate::model::{SHARDED, sharded_lock_type};
 
 /// The two shapes of collection the model types: what iterating one gives differs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -483,21 +474,22 @@ impl<'t> SemanticModel<'t> {
         }
     }
 
-    /// Records what the file's `type` aliases without parameters stand for, for other files:
-    /// `pub type SharedState = Arc<State>;` makes a `SharedState` of another module a `State`
-    /// (a field or lock reached through it is `State`'s).
+    /// Records what the file's `type` aliases stand for, for other files: `pub type
+    /// SharedState = Arc<State>;` makes a `SharedState` of another module a `State` (a field
+    /// or lock reached through it is `State`'s). An alias with parameters is recorded only
+    /// for a sharded map, which is a lock whatever its elements are (`type FxDashMap<K, V> =
+    /// DashMap<K, V, FxBuildHasher>`).
     fn export_type_aliases(&mut self) {
-        let aliases: Vec<String> = self
+        let aliases: Vec<(String, bool)> = self
             .type_aliases
             .iter()
-            .filter(|(_, (params, _))| params.is_empty())
-            .map(|(name, _)| name.clone())
+            .map(|(name, (params, _))| (name.clone(), params.is_empty()))
             .collect();
-        for name in aliases {
+        for (name, plain) in aliases {
             let none = syn::PathArguments::None;
             if let Some(ty) = self.canonical_type(name.clone(), &none, 4)
                 && ty != name
-                && ty.contains("::")
+                && ((plain && ty.contains("::")) || sharded_lock_type(&ty).is_some())
             {
                 self.exported_fields.push((name, ty));
             }
