@@ -476,6 +476,9 @@ pub struct CheckThenAct {
     pub via_self: bool,
     /// The state is a Rust atomic (the fix is `compare_exchange`/`fetch_update`).
     pub atomic: bool,
+    /// Rust: the state is a collection behind a lock, checked through one guard and changed
+    /// through another taken after the first was dropped (`state` is the lock's identity).
+    pub relocked: bool,
     /// What the act does with what the check found.
     pub act_kind: ActKind,
     /// The act is one of the calls inside `act` (a region of the branch): a helper, method or

@@ -1,6 +1,7 @@
 //! IL403 check-then-act: a check of shared state and an act that depends on it, without a lock
 //! across both, in code that runs on several threads (`if key not in cache: cache[key] = …`,
-//! lazy singletons), or on an atomic (`if !flag.load(..) { flag.store(..) }`).
+//! lazy singletons), or on an atomic (`if !flag.load(..) { flag.store(..) }`), or (Rust) on a
+//! collection behind a lock checked and filled through two separate guards.
 
 use super::shared_state::{
     act_of, checked_in_helper, guarded_changes, guarded_writes, held_at, held_by_every_caller,
@@ -83,7 +84,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || locked_after_check
                 || held_by_every_caller(project, id, 4, found.via_self)
                 || checked_in_helper(project, id, &found.state, act.clone())
-                || !(found.atomic || on_threads || guard.is_some())
+                || !(found.atomic || found.relocked || on_threads || guard.is_some())
             {
                 continue;
             }
@@ -122,6 +123,17 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         found.written
                     ),
                     "use the value a `swap`/`fetch_*` returns (`let previous = l.swap(1, ..);`, `let was = a.fetch_or(bit, ..) & bit != 0;`) instead of a separate `load`".to_string(),
+                )
+            } else if found.relocked {
+                (
+                    format!(
+                        "`{0}` is checked through one guard of it and filled through another, taken after the first was dropped, in `{1}`: another thread can take the lock in between and fill it too, so both insert the entry (the second replaces the first, which anything still referring to it sees dropped; a list gets it twice)",
+                        found.written, function.name
+                    ),
+                    format!(
+                        "take the write guard once for both: `let mut guard = {0}.write().unwrap(); guard.entry(key).or_insert_with(..)` (or `.lock()`), or check again under the second guard",
+                        found.written
+                    ),
                 )
             } else if found.atomic {
                 (

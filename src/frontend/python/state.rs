@@ -1008,6 +1008,7 @@ impl<'a> Lowerer<'a> {
             written,
             via_self,
             atomic: false,
+            relocked: false,
             act_kind,
             act_in_callee,
             closure: self.closure,

@@ -174,6 +174,7 @@ impl Lowerer<'_> {
                 state: atomic.clone(),
                 written: atomic,
                 atomic: true,
+                relocked: false,
                 act_kind: ActKind::Create,
                 act_in_callee: false,
                 closure: self.closure,
@@ -182,6 +183,122 @@ impl Lowerer<'_> {
                 .check_then_acts
                 .push(found);
         }
+    }
+
+    /// `if !CACHE.read().unwrap().contains_key(k) { CACHE.write().unwrap().insert(k, v); }`:
+    /// a collection behind a lock checked through one guard, then filled through another guard
+    /// of the same lock taken after the first was dropped, with no check under the second
+    /// (IL403): another thread can take the lock in between and fill it too.
+    pub(super) fn relocked_check_then_act(&mut self, expr: &syn::ExprIf) {
+        let Some((check, lock)) = self.missing_check(&expr.cond) else {
+            return;
+        };
+        // Guards of the lock the branch binds (`let mut map = CACHE.write().unwrap();`).
+        let bound: Vec<String> = expr
+            .then_branch
+            .stmts
+            .iter()
+            .filter_map(|stmt| match stmt {
+                syn::Stmt::Local(local) => {
+                    let init = local.init.as_ref()?;
+                    (self.guarded_lock(&init.expr)?.identity == lock.identity)
+                        .then(|| bound_name(&local.pat))
+                        .flatten()
+                }
+                _ => None,
+            })
+            .collect();
+        let through_lock = |call: &syn::ExprMethodCall| {
+            self.guarded_lock(&call.receiver)
+                .is_some_and(|other| other.identity == lock.identity)
+                || bound
+                    .iter()
+                    .any(|name| matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(name)))
+        };
+        let mut calls = OwnMethodCalls::default();
+        calls.visit_block(&expr.then_branch);
+        // Checked again under the second guard, or filled by `entry` (double-checked locking).
+        let rechecked = calls
+            .0
+            .iter()
+            .any(|call| RECHECKS.contains(&call.method.to_string().as_str()) && through_lock(call));
+        let act = calls
+            .0
+            .iter()
+            .find(|call| FILLS.contains(&call.method.to_string().as_str()) && through_lock(call));
+        let (Some(act), false) = (act, rechecked) else {
+            return;
+        };
+        let found = CheckThenAct {
+            check,
+            act: expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end,
+            via_self: lock.via_self,
+            state: lock.identity,
+            written: lock.written,
+            atomic: false,
+            relocked: true,
+            act_kind: ActKind::Create,
+            act_in_callee: false,
+            closure: self.closure,
+        };
+        self.model.functions[self.current]
+            .check_then_acts
+            .push(found);
+    }
+
+    /// A condition that finds a key or element missing from a collection through a temporary
+    /// guard (`!m.read().contains_key(k)`, `m.lock().get(k).is_none()`), also one operand of
+    /// an `&&`: the check's span and the lock.
+    fn missing_check(&self, cond: &Expr) -> Option<(Span, GuardedLock)> {
+        match cond {
+            Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_)) => self
+                .missing_check(&binary.left)
+                .or_else(|| self.missing_check(&binary.right)),
+            Expr::Paren(inner) => self.missing_check(&inner.expr),
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Not(_)) => {
+                let Expr::MethodCall(call) = &*unary.expr else {
+                    return None;
+                };
+                let method = call.method.to_string();
+                if method != "contains_key" && method != "contains" {
+                    return None;
+                }
+                let lock = self.guarded_lock(&call.receiver)?;
+                Some((
+                    expr_start(cond)..call.paren_token.span.close().byte_range().end,
+                    lock,
+                ))
+            }
+            Expr::MethodCall(call) if call.method == "is_none" => {
+                let Expr::MethodCall(get) = &*call.receiver else {
+                    return None;
+                };
+                if get.method != "get" {
+                    return None;
+                }
+                let lock = self.guarded_lock(&get.receiver)?;
+                Some((
+                    expr_start(cond)..call.paren_token.span.close().byte_range().end,
+                    lock,
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// The lock whose guard an expression is (`m.lock().unwrap()`, `m.write()`), a lock that
+    /// makes threads wait (not a `RefCell`) and that is not a function's own local.
+    fn guarded_lock(&self, expr: &Expr) -> Option<GuardedLock> {
+        let (call, kind) = self.guard_call(expr)?;
+        if !self.tables.lock(&kind).is_some_and(|lock| lock.excludes()) {
+            return None;
+        }
+        let lock = self.lock_identity(&call.receiver)?;
+        (lock.scope != crate::model::LockScope::Local).then(|| GuardedLock {
+            identity: lock.identity,
+            written: written(&call.receiver),
+            via_self: lock.via_self,
+        })
     }
 
     /// Drops the check-then-acts of the current function on an atomic it makes itself (`let
@@ -310,6 +427,7 @@ impl Lowerer<'_> {
             state: atomic.clone(),
             written: atomic,
             atomic: true,
+            relocked: false,
             act_kind: ActKind::StaleLoad,
             act_in_callee: false,
             closure: self.closure,
@@ -424,3 +542,23 @@ fn mentions_in_macros(block: &syn::Block, name: &str) -> bool {
     syn::visit::Visit::visit_block(&mut macros, block);
     macros.found
 }
+
+/// A lock reached through one of its guards, as [`Lowerer::relocked_check_then_act`] needs it.
+struct GuardedLock {
+    identity: String,
+    written: String,
+    via_self: bool,
+}
+
+/// Methods that fill a collection with what a check found missing.
+const FILLS: &[&str] = &[
+    "insert",
+    "push",
+    "push_back",
+    "push_front",
+    "extend",
+    "append",
+];
+
+/// Methods that check a collection again, or fill it only where missing (`entry`).
+const RECHECKS: &[&str] = &["contains_key", "contains", "get", "get_mut", "entry"];

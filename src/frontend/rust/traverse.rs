@@ -630,6 +630,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
 
     fn visit_expr_if(&mut self, expr: &'ast syn::ExprIf) {
         self.atomic_check_then_act(expr);
+        self.relocked_check_then_act(expr);
         let Some(then_off) = self.off_runtime_branch(&expr.cond) else {
             visit::visit_expr_if(self, expr);
             return;
