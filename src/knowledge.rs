@@ -51,6 +51,9 @@ pub struct LanguageTables {
     /// Calls that give an equal value on every thread whenever their arguments are constants
     /// (`re.compile(r"..")`, `os.getpid()`): storing it twice loses nothing (IL403).
     pub idempotent: HashSet<String>,
+    /// Python: calls that give the running thread's (or task's) identity
+    /// (`[thread-identities]`: `threading.get_ident`): a key only this thread uses (IL403).
+    pub thread_identities: HashSet<String>,
     /// Python: decorators that memoise the function (`functools.cache`, `[memoizing]`): its
     /// body runs once per argument, so what it blocks on is not inherited by its callers.
     pub memoizing: HashSet<String>,
@@ -275,6 +278,7 @@ impl Knowledge {
         let mut wrappers = name_lists("wrappers");
         let mut traits = name_lists("traits");
         let mut idempotent = name_lists("idempotent");
+        let mut thread_identities = name_lists("thread-identities");
         let mut memoizing = name_lists("memoizing");
         let mut iterating = name_lists("iterating");
         let mut consumers = name_lists("consumers");
@@ -302,6 +306,7 @@ impl Knowledge {
                 wrappers: wrappers.remove(lang).unwrap_or_default(),
                 traits: traits.remove(lang).unwrap_or_default(),
                 idempotent: idempotent.remove(lang).unwrap_or_default(),
+                thread_identities: thread_identities.remove(lang).unwrap_or_default(),
                 memoizing: memoizing.remove(lang).unwrap_or_default(),
                 iterating: iterating.remove(lang).unwrap_or_default(),
                 consumers: consumers.remove(lang).unwrap_or_default(),

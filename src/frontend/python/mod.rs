@@ -102,6 +102,7 @@ pub fn lower(
         exception_releases: Vec::new(),
         state_locals: Vec::new(),
         looked_up: Vec::new(),
+        thread_keys: Vec::new(),
         lock_helpers: HashMap::default(),
         lock_steps: HashMap::default(),
         lock_decorators: HashMap::default(),
@@ -206,6 +207,9 @@ struct Lowerer<'a> {
     /// (`inst = self._instances.get(key)`), with the container: testing the local tests
     /// whether the entry is there.
     looked_up: Vec<(String, &'a ruff_python_ast::Expr)>,
+    /// Locals of the function being lowered that hold the running thread's identity (`ident =
+    /// threading.get_ident()`): a key only this thread uses.
+    thread_keys: Vec<String>,
     /// Functions of the file (canonical name) through which `with helper():` takes a lock:
     /// `@contextmanager` helpers that yield while they hold it, and getters that return it
     /// (`return self._lock`). The lock as written in the helper.

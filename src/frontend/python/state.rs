@@ -545,6 +545,31 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `ident = threading.get_ident()`: remembers that the local holds the running thread's
+    /// identity, until it is assigned again.
+    pub(super) fn thread_key_bound(&mut self, target: &Expr, value: &Expr) {
+        let Expr::Name(local) = target else { return };
+        self.thread_keys.retain(|name| name != local.id.as_str());
+        if self.is_own_thread_key(value) {
+            self.thread_keys.push(local.id.to_string());
+        }
+    }
+
+    /// Whether a value is the running thread's (or task's) identity, or an attribute of it
+    /// (`threading.current_thread().name`): a key no other thread uses (`[thread-identities]`
+    /// of `rules/types.toml`).
+    fn is_own_thread_key(&self, value: &Expr) -> bool {
+        match value {
+            Expr::Call(call) => self
+                .semantic
+                .resolve(&call.func)
+                .is_some_and(|callee| self.tables.thread_identities.contains(&callee)),
+            Expr::Attribute(attribute) => self.is_own_thread_key(&attribute.value),
+            Expr::Name(name) => self.thread_keys.iter().any(|key| key == name.id.as_str()),
+            _ => false,
+        }
+    }
+
     /// `if key not in self.cache: self.cache[key] = …`, `if inst is None: inst = …` (IL403).
     pub(super) fn check_then_act(&mut self, branch: &ast::StmtIf) {
         if self.current == 0 {
@@ -602,6 +627,14 @@ impl<'a> Lowerer<'a> {
             self.check_empty_then_fill(branch, true);
             return;
         };
+        // `if ident not in self.events:` with `ident = threading.get_ident()`: each thread
+        // checks and fills its own entry.
+        if let Expr::Compare(compare) = branch.test.as_ref()
+            && matches!(&*compare.ops, [ast::CmpOp::NotIn])
+            && self.is_own_thread_key(&compare.left)
+        {
+            return;
+        }
         // `inst = self._instances.get(key)` then `if not inst:` (or `is None`) checks that
         // the entry is missing, as `if key not in self._instances:` does.
         let checked = match checked {

@@ -250,6 +250,7 @@ impl<'a> Lowerer<'a> {
             std::mem::take(&mut self.opaque_with_depth),
             std::mem::take(&mut self.state_locals),
             std::mem::take(&mut self.looked_up),
+            std::mem::take(&mut self.thread_keys),
             std::mem::take(&mut self.repeat_depth),
             std::mem::take(&mut self.loop_bound),
             std::mem::take(&mut self.non_blocking_attempts),
@@ -324,6 +325,7 @@ impl<'a> Lowerer<'a> {
             self.opaque_with_depth,
             self.state_locals,
             self.looked_up,
+            self.thread_keys,
             self.repeat_depth,
             self.loop_bound,
             self.non_blocking_attempts,
@@ -751,6 +753,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.state_write(target, Some(&assign.value), span(stmt));
                     self.state_read_into_local(target, &assign.value);
                     self.entry_looked_up(target, &assign.value);
+                    self.thread_key_bound(target, &assign.value);
                 }
                 // A local of this function (a `global`/`nonlocal` name outlives the call).
                 let bound_call = match (assign.targets.as_slice(), assign.value.as_ref()) {
