@@ -68,6 +68,25 @@ impl Lowerer<'_> {
                         shared,
                         guards_nothing: guards_unit(ty),
                     });
+                    continue;
+                }
+                // A collection field of locks (`sessions: HashMap<u64, Arc<Mutex<Session>>>`):
+                // its elements, one lock for ordering (`State.sessions[]`), shared like a field
+                // of their type.
+                if is_field
+                    && let Some(element) = super::semantic::collection_element(ty)
+                    && let Some(kind) = self
+                        .semantic
+                        .resolve_type(element)
+                        .filter(|t| self.semantic.is_lock_type(t))
+                {
+                    self.model.lock_definitions.push(LockDefinition {
+                        identity: concat(&[&identity, ITEMS]),
+                        kind,
+                        span: byte_span(span),
+                        shared: self.arc_shared_type(element),
+                        guards_nothing: guards_unit(element),
+                    });
                 }
             }
         }
@@ -243,6 +262,61 @@ impl Lowerer<'_> {
             scope: container.scope,
             via_self: false,
         })
+    }
+
+    /// `for session in state.sessions.values() { session.lock() }`: the loop's binding is the
+    /// element lock of a collection field of locks (`State.sessions[]`), also when this file
+    /// cannot type the collection (a struct of another file: the project's lock definitions
+    /// tell; see [`Self::candidate_kind`]). Bound after the pattern, before the body.
+    pub(super) fn bind_element_lock(
+        &mut self,
+        pat: &Pat,
+        iterable: &Expr,
+        iterated: Option<&Returns>,
+    ) {
+        let (collection, values) = match iterable {
+            Expr::MethodCall(call) if call.args.is_empty() => {
+                match call.method.to_string().as_str() {
+                    "values" | "values_mut" | "into_values" => (&*call.receiver, true),
+                    "iter" | "iter_mut" | "into_iter" => (&*call.receiver, false),
+                    _ => return,
+                }
+            }
+            Expr::Reference(inner) => (&*inner.expr, false),
+            _ => return,
+        };
+        // The binding of one element: a map's value when iterated in pairs.
+        let element_pat = match pat {
+            Pat::Tuple(pair) if !values && pair.elems.len() == 2 => &pair.elems[1],
+            pat => pat,
+        };
+        let Some(name) = syntax::bound_name(element_pat) else {
+            return;
+        };
+        match iterated {
+            Some(Returns::One(ty)) => {
+                let Some((_, element)) = super::semantic::Collection::split(ty) else {
+                    return;
+                };
+                if !self.semantic.is_lock_type(element) {
+                    return;
+                }
+            }
+            Some(Returns::Tuple(_)) => return,
+            None => {}
+        }
+        let Some(lock) = self.lock_identity(collection) else {
+            return;
+        };
+        if lock.scope == LockScope::Local || lock.identity.ends_with(ITEMS) {
+            return;
+        }
+        let element = LockName {
+            identity: concat(&[&lock.identity, ITEMS]),
+            scope: lock.scope,
+            via_self: false,
+        };
+        self.semantic.bind_lock_alias(name, element);
     }
 
     /// `ChunkBuilder { models, resources: res.clone(), .. }`: a local or parameter lock

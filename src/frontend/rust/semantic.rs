@@ -273,6 +273,29 @@ const SHARDED_COLLECTIONS: &[&str] = &["DashMap", "DashSet"];
 
 pub(super) use crate::model::{SHARDED, sharded_lock_type};
 
+/// The suffix of a lock field's name that stands for what its guard dereferences to, as the
+/// file that declares the field exports it (`Services.registry.*`).
+const GUARDED: &str = ".*";
+
+/// The element type of a collection type, through the wrappers around it
+/// (`Arc<RwLock<HashMap<u32, Arc<Mutex<Wal>>>>>`: `Arc<Mutex<Wal>>`).
+pub(super) fn collection_element(ty: &Type) -> Option<&Type> {
+    let mut ty = ty;
+    for _ in 0..6 {
+        let Type::Path(path) = ty else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        let types = type_arguments(&last.arguments);
+        let name = last.ident.to_string();
+        if let Some((_, position, _)) = COLLECTIONS.iter().find(|(n, ..)| *n == name) {
+            return types.get(*position).copied();
+        }
+        ty = types.first()?;
+    }
+    None
+}
+
 /// The two shapes of collection the model types: what iterating one gives differs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(super) enum Collection {
@@ -448,7 +471,9 @@ impl<'t> SemanticModel<'t> {
         self.export_type_aliases();
         self.fields = fields;
         self.parameter_fields = parameter_fields(items);
-        self.guarded = self.guarded_fields(items);
+        let guarded = self.guarded_fields(items);
+        self.export_guarded(&module, &guarded);
+        self.guarded = guarded;
         self.statics = self.static_types(items);
         // A `static` of a type another crate of the project names (`alvr_common::RwLock`, a
         // re-export of parking_lot's): the project phase types its locks.
@@ -470,6 +495,25 @@ impl<'t> SemanticModel<'t> {
             for (field, ty) in fields {
                 self.exported_fields
                     .push((format!("{module}::{strukt}.{field}"), ty.clone()));
+            }
+        }
+    }
+
+    /// Records what the guards of `module`'s lock fields dereference to, for other files
+    /// (`Services.registry` of `Arc<Mutex<Registry>>`: `Services.registry.*` is a
+    /// `Registry`), so that a method called on such a guard there resolves in the project
+    /// phase.
+    fn export_guarded(
+        &mut self,
+        module: &str,
+        guarded: &HashMap<String, HashMap<String, (String, String)>>,
+    ) {
+        for (strukt, fields) in guarded {
+            for (field, (_, inner)) in fields {
+                if !field.ends_with(crate::model::ITEMS) && inner.contains("::") {
+                    let name = crate::model::concat(&[module, "::", strukt, ".", field, GUARDED]);
+                    self.exported_fields.push((name, inner.clone()));
+                }
             }
         }
     }
@@ -574,7 +618,9 @@ impl<'t> SemanticModel<'t> {
             for (name, fields) in parameter_fields(inner_items) {
                 self.parameter_fields.entry(name).or_insert(fields);
             }
-            for (name, fields) in self.guarded_fields(inner_items) {
+            let guarded = self.guarded_fields(inner_items);
+            self.export_guarded(&inner_module, &guarded);
+            for (name, fields) in guarded {
                 self.guarded.entry(name).or_insert(fields);
             }
             for (name, ty) in self.static_types(inner_items) {
@@ -1594,20 +1640,7 @@ impl<'t> SemanticModel<'t> {
     /// wrappers and a lock around the collection (`Arc<RwLock<HashMap<u32,
     /// Arc<Mutex<Bucket>>>>>` → (`tokio::sync::Mutex`, `Bucket`)).
     fn element_guarded_type(&self, ty: &Type) -> Option<(String, String)> {
-        let mut ty = ty;
-        for _ in 0..6 {
-            let Type::Path(path) = ty else {
-                return None;
-            };
-            let last = path.path.segments.last()?;
-            let types = type_arguments(&last.arguments);
-            let name = last.ident.to_string();
-            if let Some((_, position, _)) = COLLECTIONS.iter().find(|(n, ..)| *n == name) {
-                return self.guarded_type(types.get(*position)?);
-            }
-            ty = types.first()?;
-        }
-        None
+        self.guarded_type(collection_element(ty)?)
     }
 
     /// The lock an expression takes out of a collection field of locks, and what it guards:
@@ -1848,7 +1881,19 @@ impl<'t> SemanticModel<'t> {
         let (lock, inner) = match receiver {
             Expr::Field(field) => {
                 let (owner, name) = self.field_owner(field, depth)?;
-                self.guarded.get(&owner)?.get(&name)?
+                match self.guarded.get(&owner) {
+                    Some(fields) => fields.get(&name)?,
+                    None if self.fields.contains_key(&owner) => return None,
+                    // A lock field of a struct of another file: what its guard dereferences
+                    // to, once the project phase reads that file (`Services.registry.*`).
+                    None => {
+                        let ty = self.field_owner_type(field, depth)?;
+                        let module = self.module();
+                        let same_crate = ty.split("::").next() == module.split("::").next();
+                        let deferred = crate::model::concat(&[&ty, ".", &name, GUARDED]);
+                        return (same_crate && ty.contains("::")).then_some(Returns::One(deferred));
+                    }
+                }
             }
             // A lock the function is given (`models.write()`), unless a local hides it.
             Expr::Path(path) => {

@@ -570,7 +570,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.visit_expr(&expr.expr);
         self.semantic.push_locals();
         let iterated = self.semantic.type_of(&expr.expr);
-        self.semantic.bind_element_pattern(&expr.pat, iterated);
+        self.semantic
+            .bind_element_pattern(&expr.pat, iterated.clone());
+        self.bind_element_lock(&expr.pat, &expr.expr, iterated.as_ref());
         self.visit_block(&expr.body);
         self.semantic.pop_locals();
         self.for_depth -= 1;
