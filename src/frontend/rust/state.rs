@@ -167,21 +167,8 @@ impl Lowerer<'_> {
         let act = act.filter(|_| !settled);
         if let Some(act) = act {
             let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
-            let found = CheckThenAct {
-                check,
-                act,
-                via_self: atomic.starts_with("self."),
-                state: atomic.clone(),
-                written: atomic,
-                atomic: true,
-                relocked: false,
-                act_kind: ActKind::Create,
-                act_in_callee: false,
-                closure: self.closure,
-            };
-            self.model.functions[self.current]
-                .check_then_acts
-                .push(found);
+            let state = (atomic.clone(), atomic.clone(), atomic.starts_with("self."));
+            self.push_check_then_act(check, act, state, true, ActKind::Create);
         }
     }
 
@@ -229,15 +216,31 @@ impl Lowerer<'_> {
         let (Some(act), false) = (act, rechecked) else {
             return;
         };
+        let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
+        let state = (lock.identity, lock.written, lock.via_self);
+        self.push_check_then_act(check, act, state, false, ActKind::Create);
+    }
+
+    /// Records a check-then-act of the current function on `state` (identity, as written,
+    /// through `self`): on an atomic, or (`atomic` false) on a collection behind a lock, checked
+    /// and changed through two guards.
+    fn push_check_then_act(
+        &mut self,
+        check: Span,
+        act: Span,
+        (state, written, via_self): (String, String, bool),
+        atomic: bool,
+        act_kind: ActKind,
+    ) {
         let found = CheckThenAct {
             check,
-            act: expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end,
-            via_self: lock.via_self,
-            state: lock.identity,
-            written: lock.written,
-            atomic: false,
-            relocked: true,
-            act_kind: ActKind::Create,
+            act,
+            via_self,
+            state,
+            written,
+            atomic,
+            relocked: !atomic,
+            act_kind,
             act_in_callee: false,
             closure: self.closure,
         };
@@ -420,21 +423,9 @@ impl Lowerer<'_> {
         if !used {
             return;
         }
-        let found = CheckThenAct {
-            check: check.clone(),
-            act: expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end,
-            via_self: atomic.starts_with("self."),
-            state: atomic.clone(),
-            written: atomic,
-            atomic: true,
-            relocked: false,
-            act_kind: ActKind::StaleLoad,
-            act_in_callee: false,
-            closure: self.closure,
-        };
-        self.model.functions[self.current]
-            .check_then_acts
-            .push(found);
+        let act = expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+        let state = (atomic.clone(), atomic.clone(), atomic.starts_with("self."));
+        self.push_check_then_act(check.clone(), act, state, true, ActKind::StaleLoad);
     }
 
     /// `COUNT += 1` and the other compound assignments of a `static mut`.
