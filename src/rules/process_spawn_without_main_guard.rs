@@ -25,7 +25,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     // Only what top-level code reaches matters: searched from there, memoised.
     let mut summaries: HashMap<FunctionId, Option<BlocksVia>> = HashMap::default();
     for (file, model) in project.models.iter().enumerate() {
-        if model.language != Language::Python {
+        // A package's `__main__.py` (`python -m pkg`, a directory or zip run as a program):
+        // multiprocessing never re-runs it in a child (`spawn._fixup_main_from_name` skips a
+        // main module named `__main__` or `*.__main__`), so it needs no guard.
+        if model.language != Language::Python
+            || model.path.file_name() == Some("__main__.py".as_ref())
+        {
             continue;
         }
         let module = FunctionId { file, index: 0 };
