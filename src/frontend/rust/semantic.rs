@@ -273,6 +273,18 @@ const SHARDED_COLLECTIONS: &[&str] = &["DashMap", "DashSet"];
 
 pub(super) use crate::model::{SHARDED, sharded_lock_type};
 
+/// A path of `core` or `alloc` by the name `std` re-exports it under (`core::cell::RefCell` is
+/// `std::cell::RefCell`, `alloc::sync::Arc` is `std::sync::Arc`): the tables name `std`'s.
+fn std_facade(path: String) -> String {
+    match path
+        .strip_prefix("core::")
+        .or_else(|| path.strip_prefix("alloc::"))
+    {
+        Some(rest) => crate::model::concat(&["std::", rest]),
+        None => path,
+    }
+}
+
 /// The suffix of a lock field's name that stands for what its guard dereferences to, as the
 /// file that declares the field exports it (`Services.registry.*`).
 const GUARDED: &str = ".*";
@@ -934,7 +946,7 @@ impl<'t> SemanticModel<'t> {
         let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
         let (first, rest) = segments.split_first()?;
         if path.leading_colon.is_some() {
-            return Some(segments.join("::"));
+            return Some(std_facade(segments.join("::")));
         }
         let head = match first.as_str() {
             "Self" => self.self_type.clone()?,
@@ -962,12 +974,12 @@ impl<'t> SemanticModel<'t> {
                 None => first.clone(),
             },
         };
-        Some(
+        Some(std_facade(
             std::iter::once(head)
                 .chain(rest.iter().cloned())
                 .collect::<Vec<_>>()
                 .join("::"),
-        )
+        ))
     }
 
     /// Where a path that names nothing in scope may come from: each glob import in scope.
