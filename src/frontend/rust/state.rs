@@ -177,13 +177,73 @@ impl Lowerer<'_> {
     /// of the same lock taken after the first was dropped, with no check under the second
     /// (IL403): another thread can take the lock in between and fill it too.
     pub(super) fn relocked_check_then_act(&mut self, expr: &syn::ExprIf) {
-        let Some((check, lock)) = self.missing_check(&expr.cond) else {
+        let Some((check, lock)) = self.membership_check(&expr.cond, true) else {
             return;
         };
-        // Guards of the lock the branch binds (`let mut map = CACHE.write().unwrap();`).
-        let bound: Vec<String> = expr
-            .then_branch
-            .stmts
+        if let Some(act) = self.relocked_fill(&lock, &expr.then_branch.stmts) {
+            let state = (lock.identity, lock.written, lock.via_self);
+            self.push_check_then_act(check, act, state, false, ActKind::Create);
+        }
+    }
+
+    /// The guard-clause form of IL403's Rust shapes: statement `i` leaves when the check finds
+    /// the state set (`if CACHE.read().unwrap().contains_key(k) { return; }`, `if
+    /// READY.load(..) { bail!(..) }`, also `continue`/`break`), and a later statement of the
+    /// block acts as if it were not (`CACHE.write().unwrap().insert(k, v)`, `READY.store(..)`).
+    pub(super) fn guard_clause_check_then_act(&mut self, stmts: &[syn::Stmt], i: usize) {
+        let syn::Stmt::Expr(Expr::If(clause), _) = &stmts[i] else {
+            return;
+        };
+        if clause.else_branch.is_some() || !leaves(&clause.then_branch) {
+            return;
+        }
+        let rest = &stmts[i + 1..];
+        if let Some((check, lock)) = self.membership_check(&clause.cond, false) {
+            if let Some(act) = self.relocked_fill(&lock, rest) {
+                let state = (lock.identity, lock.written, lock.via_self);
+                self.push_check_then_act(check, act, state, false, ActKind::Create);
+            }
+            return;
+        }
+        // `if READY.load(..) { return; }` … `READY.store(true, ..)`: the act claims what the
+        // check found unclaimed (a flag cleared again, `store(false)`, stops work twice at worst).
+        let Expr::MethodCall(load) = &*clause.cond else {
+            return;
+        };
+        if load.method != "load" || !self.is_atomic(&load.receiver) {
+            return;
+        }
+        let atomic = written(&load.receiver);
+        if self.exclusive_self && atomic.starts_with("self.") {
+            return;
+        }
+        let mut acts = OwnMethodCalls::default();
+        for stmt in rest {
+            acts.visit_stmt(stmt);
+        }
+        let mut same = acts.0.iter().filter(|c| written(&c.receiver) == atomic);
+        // The first use after the clause: a store of `true` acts; anything else (a
+        // compare-and-swap, a `swap` whose answer is used, a new load) settles it.
+        let Some(act) = same.next() else {
+            return;
+        };
+        let claims = act.method == "store"
+            && matches!(act.args.first(), Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. })) if b.value);
+        if claims {
+            let check = expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
+            let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
+            let state = (atomic.clone(), atomic.clone(), atomic.starts_with("self."));
+            self.push_check_then_act(check, act, state, true, ActKind::Create);
+        }
+    }
+
+    /// Where `stmts` fill a collection behind `lock` through a guard of it (taken there, or
+    /// bound there: `let mut map = CACHE.write().unwrap(); map.insert(..)`), with no check
+    /// under that guard before (`contains_key`, `get`) and no `entry(..)`, which only fills
+    /// what is missing.
+    fn relocked_fill(&self, lock: &GuardedLock, stmts: &[syn::Stmt]) -> Option<Span> {
+        // Guards of the lock the statements bind.
+        let bound: Vec<String> = stmts
             .iter()
             .filter_map(|stmt| match stmt {
                 syn::Stmt::Local(local) => {
@@ -203,7 +263,9 @@ impl Lowerer<'_> {
                     .any(|name| matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(name)))
         };
         let mut calls = OwnMethodCalls::default();
-        calls.visit_block(&expr.then_branch);
+        for stmt in stmts {
+            calls.visit_stmt(stmt);
+        }
         // Checked again under the second guard, or filled by `entry` (double-checked locking).
         let rechecked = calls
             .0
@@ -212,13 +274,9 @@ impl Lowerer<'_> {
         let act = calls
             .0
             .iter()
-            .find(|call| FILLS.contains(&call.method.to_string().as_str()) && through_lock(call));
-        let (Some(act), false) = (act, rechecked) else {
-            return;
-        };
-        let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
-        let state = (lock.identity, lock.written, lock.via_self);
-        self.push_check_then_act(check, act, state, false, ActKind::Create);
+            .find(|call| FILLS.contains(&call.method.to_string().as_str()) && through_lock(call))?;
+        (!rechecked)
+            .then(|| expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end)
     }
 
     /// Records a check-then-act of the current function on `state` (identity, as written,
@@ -249,30 +307,39 @@ impl Lowerer<'_> {
             .push(found);
     }
 
-    /// A condition that finds a key or element missing from a collection through a temporary
-    /// guard (`!m.read().contains_key(k)`, `m.lock().get(k).is_none()`), also one operand of
-    /// an `&&`: the check's span and the lock.
-    fn missing_check(&self, cond: &Expr) -> Option<(Span, GuardedLock)> {
+    /// A condition that finds a key or element missing (`missing`) or present in a collection
+    /// through a temporary guard (`!m.read().contains_key(k)`, `m.lock().get(k).is_none()`;
+    /// `m.read().contains_key(k)`, `.get(k).is_some()`), also one operand of an `&&`: the
+    /// check's span and the lock.
+    fn membership_check(&self, cond: &Expr, missing: bool) -> Option<(Span, GuardedLock)> {
+        let found = |call: &syn::ExprMethodCall| {
+            let lock = self.guarded_lock(&call.receiver)?;
+            Some((
+                expr_start(cond)..call.paren_token.span.close().byte_range().end,
+                lock,
+            ))
+        };
         match cond {
             Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_)) => self
-                .missing_check(&binary.left)
-                .or_else(|| self.missing_check(&binary.right)),
-            Expr::Paren(inner) => self.missing_check(&inner.expr),
-            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Not(_)) => {
-                let Expr::MethodCall(call) = &*unary.expr else {
-                    return None;
-                };
-                let method = call.method.to_string();
-                if method != "contains_key" && method != "contains" {
-                    return None;
+                .membership_check(&binary.left, missing)
+                .or_else(|| self.membership_check(&binary.right, missing)),
+            Expr::Paren(inner) => self.membership_check(&inner.expr, missing),
+            Expr::Unary(unary) if missing && matches!(unary.op, syn::UnOp::Not(_)) => match &*unary
+                .expr
+            {
+                Expr::MethodCall(call) if CONTAINS.contains(&call.method.to_string().as_str()) => {
+                    found(call)
                 }
-                let lock = self.guarded_lock(&call.receiver)?;
-                Some((
-                    expr_start(cond)..call.paren_token.span.close().byte_range().end,
-                    lock,
-                ))
+                _ => None,
+            },
+            Expr::MethodCall(call)
+                if !missing && CONTAINS.contains(&call.method.to_string().as_str()) =>
+            {
+                found(call)
             }
-            Expr::MethodCall(call) if call.method == "is_none" => {
+            Expr::MethodCall(call)
+                if call.method == if missing { "is_none" } else { "is_some" } =>
+            {
                 let Expr::MethodCall(get) = &*call.receiver else {
                     return None;
                 };
@@ -297,6 +364,10 @@ impl Lowerer<'_> {
             return None;
         }
         let lock = self.lock_identity(&call.receiver)?;
+        // Through `self` taken by value or `&mut`: no other thread can reach it meanwhile.
+        if lock.via_self && self.exclusive_self {
+            return None;
+        }
         (lock.scope != crate::model::LockScope::Local).then(|| GuardedLock {
             identity: lock.identity,
             written: written(&call.receiver),
@@ -550,6 +621,31 @@ const FILLS: &[&str] = &[
     "extend",
     "append",
 ];
+
+/// Methods that tell whether a collection holds a key or element.
+const CONTAINS: &[&str] = &["contains_key", "contains"];
+
+/// Whether a block ends by leaving what encloses it: `return`, `continue`, `break`, or a macro
+/// that returns an error or panics (`bail!`, `panic!`).
+fn leaves(block: &syn::Block) -> bool {
+    let exits = |mac: &syn::Macro| {
+        mac.path.segments.last().is_some_and(|last| {
+            matches!(
+                last.ident.to_string().as_str(),
+                "bail" | "panic" | "unreachable" | "todo" | "unimplemented"
+            )
+        })
+    };
+    match block.stmts.last() {
+        Some(syn::Stmt::Expr(expr, _)) => match expr {
+            Expr::Return(_) | Expr::Continue(_) | Expr::Break(_) => true,
+            Expr::Macro(mac) => exits(&mac.mac),
+            _ => false,
+        },
+        Some(syn::Stmt::Macro(mac)) => exits(&mac.mac),
+        _ => false,
+    }
+}
 
 /// Methods that check a collection again, or fill it only where missing (`entry`).
 const RECHECKS: &[&str] = &["contains_key", "contains", "get", "get_mut", "entry"];

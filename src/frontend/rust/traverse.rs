@@ -442,6 +442,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             self.guards_at(&block.stmts, i, end, &moves, &mut bound_guards);
             self.split_update(&block.stmts[i], &mut reads_under_lock);
             self.stale_atomic_result(&block.stmts, i);
+            self.guard_clause_check_then_act(&block.stmts, i);
             // (Not a guard: `let _guard = m.lock();` holds the lock to the block's end.)
             if let Some(end) = unused_binding_call(&block.stmts, i)
                 && let syn::Stmt::Local(local) = &block.stmts[i]
