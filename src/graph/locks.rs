@@ -390,6 +390,13 @@ pub fn candidate_guard(
     Some((guard, ty.unwrap_or(lock).to_string()))
 }
 
+/// Whether a hold is a lock given to a function that takes it (`argument`, or of another file:
+/// `?callee#1`, also one that returns it or its guard): taken during the call, after the
+/// arguments.
+fn given_to_callee(hold: &LockHold) -> bool {
+    hold.argument.is_some() || (hold.kind.starts_with('?') && !hold.kind.starts_with("?guard:"))
+}
+
 /// Whether a Rust type is the standard library's.
 fn is_standard(ty: &str) -> bool {
     ["std::", "core::", "alloc::"]
@@ -1045,10 +1052,21 @@ impl Builder<'_, '_> {
             for (outer_at, a) in self.resolved_holds(id) {
                 let (h, outer) = (outer_at.hold, &holds[outer_at.hold]);
                 for (k, inner) in holds.iter().enumerate() {
+                    // A lock given to a function is taken once the call's arguments are
+                    // evaluated: a guard made in them (`adjust(*count.read().await, &count)`)
+                    // is held first.
+                    // (Two holds of one call, `let g = wait_lock(&m);`, are one acquisition.)
+                    if given_to_callee(outer) && outer.span.contains(&inner.span.start)
+                        || inner.span == outer.span
+                    {
+                        continue;
+                    }
+                    let taken = match given_to_callee(inner) {
+                        true => inner.span.end.saturating_sub(1),
+                        false => inner.span.start,
+                    };
                     // Where it is taken, seen from the hold (a closure's: where it is called).
-                    let Some(position) =
-                        function.runs_under(inner.closure, inner.span.start, outer)
-                    else {
+                    let Some(position) = function.runs_under(inner.closure, taken, outer) else {
                         continue;
                     };
                     if k == h || inner.context != outer.context {

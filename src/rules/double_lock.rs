@@ -89,6 +89,18 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             Inner::Call { .. } => "",
         };
         let filled_alike = &double.filled_alike;
+        // A lock handed to a function of the file that takes it: that function, by name.
+        let handed_to = match &double.inner {
+            Inner::Direct(k) => {
+                let function = project.function(double.outer.function);
+                let inner = &function.lock_holds[*k];
+                inner
+                    .argument
+                    .and_then(|_| function.calls.iter().find(|c| c.span == inner.span))
+                    .and_then(|call| call.callee.as_deref())
+            }
+            Inner::Call { .. } => None,
+        };
         let what = match &double.inner {
             // A lock handed to a function of another file that locks it (`?callee#index`).
             Inner::Direct(_)
@@ -103,6 +115,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         .map_or(inner_kind, |(callee, _)| callee)
                 )
             }
+            Inner::Direct(_) if let Some(callee) = handed_to => format!(
+                "`{}` is held while it is passed to `{}`, which takes it again",
+                outer_lock,
+                short_name(callee)
+            ),
             Inner::Direct(_) => format!(
                 "`{}` is taken again in `{}` while this {waiter} already holds it",
                 outer_lock,
