@@ -387,7 +387,7 @@ impl<'a> Lowerer<'a> {
         let region_end = nested_release.map_or(region_end, |r| r.min(region_end));
         // A field of unknown type (`sl.l` of an unannotated parameter) acquired, then released
         // by this function: the lock protocol, whatever its class. (Not a bare local: tests
-        // of lock types make them by the dozen from factories.)
+        // of lock types make them by the dozen from factories; a parameter is given one.)
         // Only for code that may raise in between: an early exit may hand such an object to
         // another thread on purpose (a lock used as a signal).
         let released_here = guaranteed || end < rest.len();
@@ -402,11 +402,15 @@ impl<'a> Lowerer<'a> {
             Some(lock) => self.lock_kind(lock).is_some(),
             None => through.is_some(),
         };
-        // An attribute (`self._lock`) or an imported object (`from .state import jobs_lock`)
-        // this file cannot type, acquired and released like a lock.
+        // An attribute (`self._lock`), an imported object (`from .state import jobs_lock`) or
+        // a parameter the body does not bind again (`def get_job(.., overall_lock):`, given a
+        // lock by its callers) this file cannot type, acquired and released like a lock.
         let untyped_attribute = call.arguments.is_empty()
             && direct.is_some_and(|lock| {
-                (lock.is_attribute_expr() || self.semantic.is_imported(lock))
+                // (Not in test code, whose helpers are handed the lock objects under test.)
+                let input = matches!(lock, Expr::Name(name) if self.is_input_parameter(name.id.as_str()))
+                    && !self.semantic.imports_test_framework();
+                (lock.is_attribute_expr() || self.semantic.is_imported(lock) || input)
                     && self.semantic.type_of(lock).is_none()
             });
         let known = typed || (released_here && untyped_attribute);

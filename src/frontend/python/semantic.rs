@@ -322,6 +322,20 @@ impl SemanticModel<'_> {
         self.lookup_with_depth(name).map(|(_, binding)| binding)
     }
 
+    /// Whether the module imports a test framework (`unittest`, `pytest`): test code, where
+    /// lock objects are made and handed around to exercise the lock types themselves.
+    pub(super) fn imports_test_framework(&self) -> bool {
+        self.scopes.first().is_some_and(|module| {
+            module.bindings.values().any(|binding| {
+                matches!(binding, Binding::Alias(canonical)
+                    if ["unittest", "pytest"].iter().any(|framework| {
+                        canonical == framework
+                            || canonical.strip_prefix(framework).is_some_and(|rest| rest.starts_with('.'))
+                    }))
+            })
+        })
+    }
+
     /// The binding of a name and the index of the scope that holds it (0: the module).
     pub(super) fn lookup_with_depth(&self, name: &str) -> Option<(usize, &Binding)> {
         let innermost = self.scopes.len() - 1;
