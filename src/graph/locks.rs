@@ -374,7 +374,7 @@ pub fn candidate_guard(
         }
         // The project's own type, or a standard library type that is no lock of the tables
         // (`std::fs::File::lock` returns an `io::Result<()>`).
-        if defined.is_some() || is_standard(ty) || index.is_project_name(ty) {
+        if defined.is_some() || crate::model::is_standard_path(ty) || index.is_project_name(ty) {
             return None;
         }
     }
@@ -395,13 +395,6 @@ pub fn candidate_guard(
 /// arguments.
 fn given_to_callee(hold: &LockHold) -> bool {
     hold.argument.is_some() || (hold.kind.starts_with('?') && !hold.kind.starts_with("?guard:"))
-}
-
-/// Whether a Rust type is the standard library's.
-fn is_standard(ty: &str) -> bool {
-    ["std::", "core::", "alloc::"]
-        .iter()
-        .any(|s| ty.starts_with(s))
 }
 
 fn shortest_path(
@@ -1600,7 +1593,9 @@ fn shared_locks(project: &Project) -> HashMap<String, String> {
         fields.len() >= 2
             && (project.index.is_class(ty)
                 || !project.index.attribute_types(ty).is_empty()
-                || (ty.contains("::") && !project.index.is_project_name(ty) && !is_standard(ty)))
+                || (ty.contains("::")
+                    && !project.index.is_project_name(ty)
+                    && !crate::model::is_standard_path(ty)))
     });
     if groups.is_empty() {
         return HashMap::default();

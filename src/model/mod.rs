@@ -439,6 +439,13 @@ pub fn items_of(container: &str) -> String {
 /// The suffix [`items_of`] adds.
 pub const ITEMS: &str = "[]";
 
+/// Rust: whether a canonical path is the standard library's (`std::`, `core::`, `alloc::`).
+pub fn is_standard_path(path: &str) -> bool {
+    ["std::", "core::", "alloc::"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
 /// Rust: the marker of a sharded collection's type string (`#{}Conn`: a `DashMap` of `Conn`s,
 /// `#[]Key`: a `DashSet`), a collection that locks one shard per key.
 pub const SHARDED: &str = "#";

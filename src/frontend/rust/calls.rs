@@ -471,8 +471,5 @@ impl Lowerer<'_> {
 /// Whether a type is the standard library's (or a primitive), whose methods may come from a
 /// trait in scope.
 fn is_library_type(ty: &str) -> bool {
-    !ty.contains("::")
-        || ["std::", "core::", "alloc::"]
-            .iter()
-            .any(|p| ty.starts_with(p))
+    !ty.contains("::") || crate::model::is_standard_path(ty)
 }

@@ -15,7 +15,7 @@ use crate::knowledge::Returns;
 use crate::model::{
     AWAITED_GUARD, Context, ITEMS, LockDefinition, LockHold, LockName, LockScope, ObjectArgument,
     Pointless, PointlessLock, RETURNS_GUARD, Receiver, SHARDED, SHARDED_LOCK_TYPES, Span, concat,
-    sharded_lock_type,
+    is_standard_path, sharded_lock_type,
 };
 
 impl Lowerer<'_> {
@@ -121,7 +121,7 @@ impl Lowerer<'_> {
         {
             return (element.contains("::")
                 && element.starts_with(|c: char| c.is_ascii_alphabetic())
-                && !element.starts_with("std::"))
+                && !is_standard_path(element))
             .then(|| element.to_string());
         }
         let (_, inner) = last_generic(lock)?;
@@ -1069,9 +1069,7 @@ impl Lowerer<'_> {
             Some(Returns::One(ty))
                 if ty.starts_with(|c: char| c.is_ascii_alphabetic())
                     && ty.contains("::")
-                    && !["std::", "core::", "alloc::"]
-                        .iter()
-                        .any(|std| ty.starts_with(std))
+                    && !is_standard_path(&ty)
                     && !self.semantic.is_lock_type(&ty) => {}
             Some(_) => return None,
         }
