@@ -73,6 +73,7 @@ pub fn lower(
         exclusive_self: false,
         takes_guard: false,
         atomic_locals: Vec::new(),
+        membership_locals: Vec::new(),
         closure: 0,
         closures: 0,
         inline_closures: 0,
@@ -220,6 +221,9 @@ struct Lowerer<'t> {
     takes_guard: bool,
     /// Locals holding an atomic's loaded value (`let n = COUNT.load(..)`): (local, atomic, load).
     atomic_locals: Vec<(String, String, Span)>,
+    /// Locals holding whether a collection behind a lock holds a key (`let new = { let g =
+    /// M.read().unwrap(); !g.contains_key(k) };`), for [`Lowerer::relocked_check_then_act`].
+    membership_locals: Vec<state::MembershipLocal>,
     /// The closure whose body is being lowered (0: none), numbered in the file.
     closure: u32,
     /// How many closures have been numbered.

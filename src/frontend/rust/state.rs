@@ -7,7 +7,9 @@ use syn::visit::Visit;
 use super::Lowerer;
 use super::guards::Temporaries;
 use super::semantic::is_deferred;
-use super::syntax::{OwnMethodCalls, bound_name, expr_start, names_path, tokens_name, written};
+use super::syntax::{
+    self, OwnMethodCalls, bound_name, expr_start, names_path, tokens_name, written,
+};
 use crate::knowledge::Returns;
 use crate::model::{Access, ActKind, CheckThenAct, Span, StateWrite};
 
@@ -242,25 +244,10 @@ impl Lowerer<'_> {
     /// under that guard before (`contains_key`, `get`) and no `entry(..)`, which only fills
     /// what is missing.
     fn relocked_fill(&self, lock: &GuardedLock, stmts: &[syn::Stmt]) -> Option<Span> {
-        // Guards of the lock the statements bind.
-        let bound: Vec<String> = stmts
-            .iter()
-            .filter_map(|stmt| match stmt {
-                syn::Stmt::Local(local) => {
-                    let init = local.init.as_ref()?;
-                    (self.guarded_lock(&init.expr)?.identity == lock.identity)
-                        .then(|| bound_name(&local.pat))
-                        .flatten()
-                }
-                _ => None,
-            })
-            .collect();
+        let bound = self.bound_guards(stmts);
         let through_lock = |call: &syn::ExprMethodCall| {
-            self.guarded_lock(&call.receiver)
+            self.guarded_lock_in(&call.receiver, &bound)
                 .is_some_and(|other| other.identity == lock.identity)
-                || bound
-                    .iter()
-                    .any(|name| matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(name)))
         };
         let mut calls = OwnMethodCalls::default();
         for stmt in stmts {
@@ -307,13 +294,84 @@ impl Lowerer<'_> {
             .push(found);
     }
 
+    /// The guards of locks that `stmts` bind (`let map = CACHE.write().unwrap();`), by name.
+    fn bound_guards(&self, stmts: &[syn::Stmt]) -> Vec<(String, GuardedLock)> {
+        stmts
+            .iter()
+            .filter_map(|stmt| match stmt {
+                syn::Stmt::Local(local) => {
+                    let lock = self.guarded_lock(&local.init.as_ref()?.expr)?;
+                    Some((bound_name(&local.pat)?, lock))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Remembers a local that holds what a membership check through a guard found (`let new =
+    /// !M.read().unwrap().contains_key(k);`, also a block that binds the guard and ends in the
+    /// check), for a later `if new { M.write().unwrap().insert(..) }`; a rebinding forgets it.
+    pub(super) fn track_membership_check(&mut self, local: &syn::Local) {
+        let Some(name) = bound_name(&local.pat) else {
+            return;
+        };
+        self.membership_locals.retain(|known| known.name != name);
+        let Some(init) = &local.init else {
+            return;
+        };
+        let (value, bound) = match &*init.expr {
+            Expr::Block(block) if block.label.is_none() => {
+                let Some(value) = syntax::block_value(&block.block) else {
+                    return;
+                };
+                (value, self.bound_guards(&block.block.stmts))
+            }
+            value => (value, Vec::new()),
+        };
+        // `let fresh = !m.contains_key(k) && other;`: `!fresh` does not say the key is there.
+        if matches!(value, Expr::Binary(_)) {
+            return;
+        }
+        for missing in [true, false] {
+            if let Some((check, lock)) = self.membership_check_in(value, missing, &bound) {
+                let found = MembershipLocal {
+                    name,
+                    missing,
+                    check,
+                    lock,
+                };
+                self.membership_locals.push(found);
+                return;
+            }
+        }
+    }
+
     /// A condition that finds a key or element missing (`missing`) or present in a collection
     /// through a temporary guard (`!m.read().contains_key(k)`, `m.lock().get(k).is_none()`;
-    /// `m.read().contains_key(k)`, `.get(k).is_some()`), also one operand of an `&&`: the
-    /// check's span and the lock.
+    /// `m.read().contains_key(k)`, `.get(k).is_some()`), also one operand of an `&&`, or a
+    /// local that holds such a check's answer (`if new_key`): the check's span and the lock.
     fn membership_check(&self, cond: &Expr, missing: bool) -> Option<(Span, GuardedLock)> {
+        self.membership_check_in(cond, missing, &[])
+    }
+
+    /// [`Self::membership_check`], also through the guards `bound` names.
+    fn membership_check_in(
+        &self,
+        cond: &Expr,
+        missing: bool,
+        bound: &[(String, GuardedLock)],
+    ) -> Option<(Span, GuardedLock)> {
+        let answer = |name: &syn::Path, missing: bool| {
+            let name = name.get_ident()?;
+            let local = self
+                .membership_locals
+                .iter()
+                .rev()
+                .find(|l| name == &l.name)?;
+            (local.missing == missing).then(|| (local.check.clone(), local.lock.clone()))
+        };
         let found = |call: &syn::ExprMethodCall| {
-            let lock = self.guarded_lock(&call.receiver)?;
+            let lock = self.guarded_lock_in(&call.receiver, bound)?;
             Some((
                 expr_start(cond)..call.paren_token.span.close().byte_range().end,
                 lock,
@@ -321,15 +379,17 @@ impl Lowerer<'_> {
         };
         match cond {
             Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_)) => self
-                .membership_check(&binary.left, missing)
-                .or_else(|| self.membership_check(&binary.right, missing)),
-            Expr::Paren(inner) => self.membership_check(&inner.expr, missing),
-            Expr::Unary(unary) if missing && matches!(unary.op, syn::UnOp::Not(_)) => match &*unary
-                .expr
-            {
-                Expr::MethodCall(call) if CONTAINS.contains(&call.method.to_string().as_str()) => {
+                .membership_check_in(&binary.left, missing, bound)
+                .or_else(|| self.membership_check_in(&binary.right, missing, bound)),
+            Expr::Paren(inner) => self.membership_check_in(&inner.expr, missing, bound),
+            Expr::Path(local) => answer(&local.path, missing),
+            Expr::Unary(unary) if matches!(unary.op, syn::UnOp::Not(_)) => match &*unary.expr {
+                Expr::MethodCall(call)
+                    if missing && CONTAINS.contains(&call.method.to_string().as_str()) =>
+                {
                     found(call)
                 }
+                Expr::Path(local) => answer(&local.path, !missing),
                 _ => None,
             },
             Expr::MethodCall(call)
@@ -346,7 +406,7 @@ impl Lowerer<'_> {
                 if get.method != "get" {
                     return None;
                 }
-                let lock = self.guarded_lock(&get.receiver)?;
+                let lock = self.guarded_lock_in(&get.receiver, bound)?;
                 Some((
                     expr_start(cond)..call.paren_token.span.close().byte_range().end,
                     lock,
@@ -356,9 +416,24 @@ impl Lowerer<'_> {
         }
     }
 
-    /// The lock whose guard an expression is (`m.lock().unwrap()`, `m.write()`), a lock that
-    /// makes threads wait (not a `RefCell`) and that is not a function's own local.
+    /// [`Self::guarded_lock`], also a guard `bound` names (`map` after `let map =
+    /// M.write().unwrap();`).
+    fn guarded_lock_in(&self, expr: &Expr, bound: &[(String, GuardedLock)]) -> Option<GuardedLock> {
+        let expr = without_deref(expr);
+        if let Expr::Path(local) = expr
+            && let Some(name) = local.path.get_ident()
+            && let Some((_, lock)) = bound.iter().rev().find(|(bound, _)| name == bound)
+        {
+            return Some(lock.clone());
+        }
+        self.guarded_lock(expr)
+    }
+
+    /// The lock whose guard an expression is (`m.lock().unwrap()`, `m.write()`, also through
+    /// an explicit `.deref()`), a lock that makes threads wait (not a `RefCell`) and that is
+    /// not a function's own local.
     fn guarded_lock(&self, expr: &Expr) -> Option<GuardedLock> {
+        let expr = without_deref(expr);
         let (call, kind) = self.guard_call(expr)?;
         if !self.tables.lock(&kind).is_some_and(|lock| lock.excludes()) {
             return None;
@@ -606,10 +681,32 @@ fn mentions_in_macros(block: &syn::Block, name: &str) -> bool {
 }
 
 /// A lock reached through one of its guards, as [`Lowerer::relocked_check_then_act`] needs it.
+#[derive(Clone)]
 struct GuardedLock {
     identity: String,
     written: String,
     via_self: bool,
+}
+
+/// A local holding a membership check's answer (see [`Lowerer::track_membership_check`]).
+pub(super) struct MembershipLocal {
+    name: String,
+    /// The answer is "missing" (`!g.contains_key(k)`), not "there".
+    missing: bool,
+    check: Span,
+    lock: GuardedLock,
+}
+
+/// `g.deref()`, `g.deref_mut()`: what the guard derefs to, as `g` itself.
+fn without_deref(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::MethodCall(call)
+            if call.args.is_empty() && (call.method == "deref" || call.method == "deref_mut") =>
+        {
+            without_deref(&call.receiver)
+        }
+        _ => expr,
+    }
 }
 
 /// Methods that fill a collection with what a check found missing.

@@ -51,6 +51,7 @@ impl Lowerer<'_> {
         let stored_locks = std::mem::take(&mut self.stored_locks);
         let call_results = std::mem::take(&mut self.call_results);
         let atomic_locals = std::mem::take(&mut self.atomic_locals);
+        let membership_locals = std::mem::take(&mut self.membership_locals);
         self.semantic.push_locals();
         body(self);
         self.semantic.pop_locals();
@@ -65,6 +66,7 @@ impl Lowerer<'_> {
             }
         }
         (self.for_depth, self.atomic_locals) = (for_depth, atomic_locals);
+        self.membership_locals = membership_locals;
         self.inline_closures = inline_closures;
         self.local_closures = local_closures;
         (self.current, self.context, self.loop_depth) = (saved.0, saved.1, loop_depth);
@@ -511,6 +513,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             });
         let is_lock = matches!(&ty, Some(Returns::One(t)) if self.semantic.is_lock_type(t));
         self.track_atomic_load(local);
+        self.track_membership_check(local);
         // `let m = self.state.clone();` names the lock `self.state` is, also when its type is
         // a library's the tables do not know (how it is locked tells, see `candidate_kind`).
         let alias = match (&local.init, bound_name(&local.pat)) {
