@@ -226,7 +226,10 @@ impl Lowerer<'_> {
                         via_self: false,
                     });
                 }
-                let canonical = self.semantic.resolve_qualified_name(&path.path)?;
+                let canonical = self
+                    .semantic
+                    .resolve_qualified_name(&path.path)
+                    .or_else(|| self.semantic.globbed_static(&path.path))?;
                 Some(LockName {
                     identity: canonical,
                     scope: LockScope::Global,

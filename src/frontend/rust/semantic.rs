@@ -1045,6 +1045,26 @@ impl<'t> SemanticModel<'t> {
         self.glob_type(path)
     }
 
+    /// The `static` a name in upper case that names nothing in scope is, when a glob import
+    /// can bring it (`THROTTLE_MUTEX` after `use crate::oauthrequest::*;`), chosen as
+    /// [`Self::glob_type`] chooses: not one of this file's statics.
+    pub(super) fn globbed_static(&self, path: &syn::Path) -> Option<String> {
+        let name = path.get_ident()?.to_string();
+        let static_like = name.starts_with(|c: char| c.is_ascii_uppercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && name.len() > 1;
+        if !static_like
+            || self.statics.contains_key(&name)
+            || self.lookup_symbol(&name).is_some()
+            || self.local(&name).is_some()
+        {
+            return None;
+        }
+        self.glob_type(path)
+    }
+
     /// `Conn::open` with `Conn` a type a glob import brings (see [`Self::globbed_type`]):
     /// `common::Conn::open`.
     pub(super) fn globbed_function(&self, path: &syn::Path) -> Option<String> {
@@ -1601,9 +1621,25 @@ impl<'t> SemanticModel<'t> {
     /// The types the parameter-typed fields of a generic struct have in an `impl` block for
     /// it with arguments written (see [`Self::impl_fields`]).
     pub(super) fn impl_field_types(&self, self_ty: &Type) -> HashMap<String, String> {
+        self.impl_field_types_within(self_ty, 8)
+    }
+
+    /// [`Self::impl_field_types`], following at most `depth` `type` aliases.
+    fn impl_field_types_within(&self, self_ty: &Type, depth: usize) -> HashMap<String, String> {
         let Type::Path(path) = self_ty else {
             return HashMap::default();
         };
+        // `impl AsyncClient` with `type AsyncClient = HttpClient<Arc<Mutex<Inner>>>;`.
+        if path.path.segments.len() == 1
+            && path.path.segments[0].arguments.is_none()
+            && let Some((params, aliased)) = self
+                .resolve_qualified_name(&path.path)
+                .and_then(|name| self.type_aliases.get(&name))
+            && params.is_empty()
+            && let Some(depth) = depth.checked_sub(1)
+        {
+            return self.impl_field_types_within(aliased, depth);
+        }
         let Some(last) = path.path.segments.last() else {
             return HashMap::default();
         };
