@@ -746,12 +746,19 @@ impl<'a> Lowerer<'a> {
         })
     }
 
+    /// Whether a `yield` of the function being lowered suspends it as an `await` does: a
+    /// generator the event loop drives (`@types.coroutine`, an awaitable's `__await__`).
+    pub(super) fn yields_suspend(&self) -> bool {
+        self.context == Context::Async && !self.model.functions[self.current].is_async
+    }
+
     /// Records a lock held over `region`; `body` is the code that runs while it is held (for
     /// its awaits). A lock whose type is unknown is kept when it can be named: the project's
     /// lock definitions decide later whether it is one.
     pub(super) fn hold_lock(&mut self, span: Span, lock: &Expr, region: Span, body: &[Stmt]) {
         let facts = self.lock_facts(lock);
-        self.hold_lock_with(span, lock, facts, region, || awaits_in(body));
+        let yields = self.yields_suspend();
+        self.hold_lock_with(span, lock, facts, region, || awaits_in(body, yields));
     }
 
     /// [`Self::hold_lock`] with the lock's facts already resolved; `body_awaits` gives the
@@ -1445,11 +1452,11 @@ impl<'a> Visitor<'a> for LockSteps<'a> {
     }
 }
 
-/// The await points of a block of statements (`await`, `async with`, `async for`), not counting
-/// nested functions, classes and lambdas (they run at another time).
-pub(super) fn awaits_in(body: &[Stmt]) -> Vec<Span> {
-    #[derive(Default)]
-    struct Awaits(Vec<Span>);
+/// The await points of a block of statements (`await`, `async with`, `async for`; `yield` and
+/// `yield from` where `yields`), not counting nested functions, classes and lambdas (they run
+/// at another time).
+pub(super) fn awaits_in(body: &[Stmt], yields: bool) -> Vec<Span> {
+    struct Awaits(Vec<Span>, bool);
     impl<'b> Visitor<'b> for Awaits {
         fn visit_stmt(&mut self, stmt: &'b Stmt) {
             stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
@@ -1474,11 +1481,15 @@ pub(super) fn awaits_in(body: &[Stmt]) -> Vec<Span> {
                     self.0.push(span(expr));
                     visitor::walk_expr(self, expr);
                 }
+                Expr::Yield(_) | Expr::YieldFrom(_) if self.1 => {
+                    self.0.push(span(expr));
+                    visitor::walk_expr(self, expr);
+                }
                 _ => visitor::walk_expr(self, expr),
             })
         }
     }
-    let mut awaits = Awaits::default();
+    let mut awaits = Awaits(Vec::new(), yields);
     for stmt in body {
         awaits.visit_stmt(stmt);
     }

@@ -265,12 +265,14 @@ impl<'a> Lowerer<'a> {
                 .iter()
                 .any(|decorator| self.tables.offloads(Some(decorator), None));
         // `@asyncio.coroutine`, `@tornado.gen.coroutine`: a generator the event loop drives,
-        // whose `yield` / `yield from` are its awaits.
+        // whose `yield` / `yield from` are its awaits; so is an awaitable's `__await__`, which
+        // runs inside the coroutine that awaits the object.
         let generator_coroutine = !def.is_async
-            && self.model.functions[index]
-                .decorators
-                .iter()
-                .any(|decorator| GENERATOR_COROUTINES.contains(&decorator.as_str()));
+            && ((in_class && def.name.as_str() == "__await__")
+                || self.model.functions[index]
+                    .decorators
+                    .iter()
+                    .any(|decorator| GENERATOR_COROUTINES.contains(&decorator.as_str())));
         self.context = match (def.is_async || generator_coroutine, offloaded) {
             (true, _) => Context::Async,
             (false, true) => Context::Offloaded,
@@ -279,8 +281,10 @@ impl<'a> Lowerer<'a> {
         // `@synchronized(LOCK)`: the whole body runs with the lock held.
         if let (Some(first), Some(last)) = (def.body.first(), def.body.last()) {
             let region = span(first).start..span(last).end;
+            let yields = self.yields_suspend();
+            let awaits = || awaits_in(&def.body, yields);
             for (at, lock, facts) in decorator_locks.locks {
-                self.hold_lock_with(at, lock, facts, region.clone(), || awaits_in(&def.body));
+                self.hold_lock_with(at, lock, facts, region.clone(), awaits);
             }
             // `@synchronized` holding `self._lock`: the lock of the method's own object.
             if let Some(own) = self.semantic.self_name().map(str::to_string) {
@@ -291,7 +295,7 @@ impl<'a> Lowerer<'a> {
                     };
                     let lock = parsed.expr();
                     let facts = self.lock_facts(lock);
-                    self.hold_lock_with(at, lock, facts, region.clone(), || awaits_in(&def.body));
+                    self.hold_lock_with(at, lock, facts, region.clone(), awaits);
                 }
             }
         }
@@ -922,7 +926,12 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     if matches!(lock, Expr::Name(_) | Expr::Attribute(_)) || facts.0.is_some() {
                         let at = span(&item.context_expr);
                         let region = at.start..span(with).end;
-                        let awaits = || body_awaits.get_or_init(|| awaits_in(&with.body)).clone();
+                        let yields = self.yields_suspend();
+                        let awaits = || {
+                            body_awaits
+                                .get_or_init(|| awaits_in(&with.body, yields))
+                                .clone()
+                        };
                         self.hold_lock_with(at, lock, facts, region, awaits);
                     }
                     self.visit_expr(&item.context_expr);
