@@ -54,6 +54,10 @@ pub struct LanguageTables {
     /// Python: calls that give the running thread's (or task's) identity
     /// (`[thread-identities]`: `threading.get_ident`): a key only this thread uses (IL403).
     pub thread_identities: HashSet<String>,
+    /// Python: unannotated parameters whose name says by long convention what they are
+    /// (`[parameter-names]`: `loop` is an `asyncio.AbstractEventLoop`), when nothing else types
+    /// them.
+    pub parameter_names: FxHashMap<String, String>,
     /// Python: decorators that memoise the function (`functools.cache`, `[memoizing]`): its
     /// body runs once per argument, so what it blocks on is not inherited by its callers.
     pub memoizing: HashSet<String>,
@@ -261,8 +265,19 @@ impl Knowledge {
     fn parse_builtin() -> Knowledge {
         let blocking: HashMap<String, HashMap<String, HashMap<String, String>>> =
             toml::from_str(BLOCKING_TOML).expect("rules/blocking.toml is valid");
-        let mut types: HashMap<String, FxHashMap<String, Returns>> =
-            toml::from_str(TYPES_TOML).expect("rules/types.toml is valid");
+        let mut types: toml::Table = toml::from_str(TYPES_TOML).expect("rules/types.toml is valid");
+        // `[parameter-names.python]`: name → type, a table per language.
+        let mut parameter_names: HashMap<String, FxHashMap<String, String>> = types
+            .remove("parameter-names")
+            .map(|section| {
+                section
+                    .try_into()
+                    .expect("[parameter-names] maps names to types")
+            })
+            .unwrap_or_default();
+        let mut types: HashMap<String, FxHashMap<String, Returns>> = types
+            .try_into()
+            .expect("rules/types.toml maps callees to types");
         // Sections of names per language (`[wrappers]`, `[traits]`), not callee → type.
         let mut name_lists = |section: &str| -> HashMap<String, HashSet<String>> {
             types
@@ -307,6 +322,7 @@ impl Knowledge {
                 traits: traits.remove(lang).unwrap_or_default(),
                 idempotent: idempotent.remove(lang).unwrap_or_default(),
                 thread_identities: thread_identities.remove(lang).unwrap_or_default(),
+                parameter_names: parameter_names.remove(lang).unwrap_or_default(),
                 memoizing: memoizing.remove(lang).unwrap_or_default(),
                 iterating: iterating.remove(lang).unwrap_or_default(),
                 consumers: consumers.remove(lang).unwrap_or_default(),

@@ -102,6 +102,15 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             }) else {
                 continue;
             };
+            // A wrapper that files the task after creating it (`self.children.append(task)`)
+            // keeps it alive too.
+            let files_it = wrapper.calls.iter().any(|c| {
+                c.span.start > spawn.span.end
+                    && c.method.as_deref().is_some_and(|m| STORES.contains(&m))
+            });
+            if files_it {
+                continue;
+            }
             let related = Related {
                 path: project.model(target).path.clone(),
                 span: spawn.span.clone(),
@@ -111,6 +120,17 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         }
     }
 }
+
+/// Methods that put their argument into a container (a list, set, deque or queue).
+const STORES: &[&str] = &[
+    "append",
+    "appendleft",
+    "add",
+    "extend",
+    "insert",
+    "put",
+    "put_nowait",
+];
 
 /// Reports the task `call` returns (named `name` in the message) if the caller drops it;
 /// `created` points at where a project wrapper creates it.

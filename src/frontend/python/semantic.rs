@@ -873,6 +873,16 @@ impl SemanticModel<'_> {
         }
     }
 
+    /// The type an unannotated parameter's name gives by convention (`loop`: an
+    /// `asyncio.AbstractEventLoop`, the `[parameter-names]` table), when its default, if any, is
+    /// `None`.
+    pub(super) fn conventional_type(&self, name: &str, default: Option<&Expr>) -> Option<String> {
+        if default.is_some_and(|d| !d.is_none_literal_expr()) {
+            return None;
+        }
+        self.tables.parameter_names.get(name).cloned()
+    }
+
     /// Class attribute types: class-level annotations and `self.x = Ctor()` / `self.x: T` in
     /// its methods.
     pub(super) fn class_attribute_types<'c>(
@@ -942,9 +952,12 @@ impl SemanticModel<'_> {
                         let Expr::Name(name) = value else {
                             return None;
                         };
-                        named_parameter(&method.parameters, name.id.as_str())
-                            .and_then(|p| p.parameter.annotation.as_deref())
-                            .and_then(|annotation| self.annotation_type(annotation))
+                        let parameter = named_parameter(&method.parameters, name.id.as_str())?;
+                        match parameter.parameter.annotation.as_deref() {
+                            Some(annotation) => self.annotation_type(annotation),
+                            None => self
+                                .conventional_type(name.id.as_str(), parameter.default.as_deref()),
+                        }
                     };
                     // A parameter, or an attribute of one (`self.lock = store.lock`).
                     let is_parameter = |value: &Expr| {

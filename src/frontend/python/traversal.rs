@@ -229,9 +229,13 @@ impl<'a> Lowerer<'a> {
                 .bind(self_name, Binding::Local(Some(Returns::One(self_type))));
         }
         for param in def.parameters.iter() {
-            let ty = param
-                .annotation()
-                .and_then(|a| self.semantic.annotation_type(a));
+            let ty = match param.annotation() {
+                Some(annotation) => self.semantic.annotation_type(annotation),
+                None if param.is_variadic() => None,
+                None => self
+                    .semantic
+                    .conventional_type(param.name().id.as_str(), param.default()),
+            };
             if let Some(ty) = ty {
                 self.semantic.declare(param.name().id.as_str(), ty.clone());
                 self.semantic.bind(
