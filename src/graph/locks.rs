@@ -341,14 +341,15 @@ pub fn returned_lock_guard(index: &super::SymbolIndex, kind: &str) -> Option<Str
     Some(concat(&[&ty, "::", method]))
 }
 
-/// The shortest path from `from` to `to` inside `members` (both ends included).
 /// The lock-table guard method of a Rust guard call the front end could not type (`::lock`,
 /// `::lock.unwrap`, `::read.await`: see `frontend::rust::locks::GuardUse`), and the lock's
 /// type. The type is the lock definition's (`defined`), else the one the project gives the
 /// name (a field typed by a `type` alias of another module: `state: SharedState` with `type
-/// SharedState = Arc<Mutex<State>>`), else, for a library's type the tables do not know (an
-/// alias in a dependency), the lock its use implies: a `LockResult` that is unwrapped is a
-/// poisoning lock's, as std's; a future that is awaited, an async lock's.
+/// SharedState = Arc<Mutex<State>>`), else the one the `impl` block's arguments suggest (`~T`
+/// after the method: a field of a generic struct of another module). For a library's type
+/// the tables do not know (an alias in a dependency) it is the lock its use implies: a
+/// `LockResult` that is unwrapped is a poisoning lock's, as std's; a future that is awaited,
+/// an async lock's.
 pub fn candidate_guard(
     index: &super::SymbolIndex,
     tables: &LanguageTables,
@@ -357,8 +358,15 @@ pub fn candidate_guard(
     defined: Option<&str>,
 ) -> Option<(String, String)> {
     let candidate = kind.strip_prefix("::")?;
+    // `::lock~parking_lot::Mutex`: the lock type the `impl` block's arguments suggest.
+    let (candidate, hint) = match candidate.split_once('~') {
+        Some((candidate, hint)) => (candidate, Some(hint)),
+        None => (candidate, None),
+    };
     let (method, used) = candidate.split_once('.').unwrap_or((candidate, ""));
-    let ty = defined.or_else(|| index.type_through_aliases(identity, "::"));
+    let ty = defined
+        .or_else(|| index.type_through_aliases(identity, "::"))
+        .or(hint);
     // A lock type re-exported by a module or crate of the project (`pub use
     // parking_lot::RwLock;` in `grin_util`): the library's; a sharded map's type string: the
     // map's lock type.
@@ -397,6 +405,7 @@ fn given_to_callee(hold: &LockHold) -> bool {
     hold.argument.is_some() || (hold.kind.starts_with('?') && !hold.kind.starts_with("?guard:"))
 }
 
+/// The shortest path from `from` to `to` inside `members` (both ends included).
 fn shortest_path(
     graph: &DiGraph<(), ()>,
     from: NodeIndex,

@@ -1042,7 +1042,18 @@ impl Lowerer<'_> {
             return self.other_file_guard_method(call, &method, used);
         }
         match self.lock_identity(&call.receiver) {
-            Some(lock) if lock.scope != LockScope::Local => Some(format!("::{method}{suffix}")),
+            Some(lock) if lock.scope != LockScope::Local => {
+                // `self.client.lock()` in an `impl` that writes the struct's arguments: the one
+                // lock argument with that guard method, for the project phase to use when the
+                // struct's module gives the field no type of its own.
+                let mut hinted = self.semantic.impl_locks.iter().filter(|ty| {
+                    lock.via_self && self.tables.lock(&concat(&[ty, "::", &method])).is_some()
+                });
+                Some(match (hinted.next(), hinted.next()) {
+                    (Some(ty), None) => format!("::{method}{suffix}~{ty}"),
+                    _ => format!("::{method}{suffix}"),
+                })
+            }
             // A lock wrapper of the project (`manager: &Lockable` with `impl Lockable { async
             // fn write(&self) -> RwLockWriteGuard<..> }` in another module).
             _ => self.other_file_guard_method(call, &method, used),

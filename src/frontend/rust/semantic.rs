@@ -44,6 +44,10 @@ pub(super) struct SemanticModel<'t> {
     /// Inside an `impl` block for a generic struct with its arguments written
     /// (`impl<T> Lockable<Arc<RwLock<T>>>`): the types its parameter-typed fields have there.
     pub(super) impl_fields: HashMap<String, String>,
+    /// Inside an `impl` block for a generic struct of another module with its arguments
+    /// written (`impl Client` with `type Client = HttpClient<Arc<Mutex<Conn>>>`): the lock types
+    /// among them, for a field this file cannot type (see [`Self::impl_lock_arguments`]).
+    pub(super) impl_locks: Vec<String>,
     /// Enum variants (`State::Running`) → the types of their fields, by position (tuple
     /// variants) or name (struct variants), for the bindings of a pattern.
     variants: HashMap<String, VariantFields>,
@@ -436,6 +440,7 @@ impl<'t> SemanticModel<'t> {
             fields: HashMap::default(),
             parameter_fields: HashMap::default(),
             impl_fields: HashMap::default(),
+            impl_locks: Vec::new(),
             variants: HashMap::default(),
             guarded: HashMap::default(),
             guarded_parameters: HashMap::default(),
@@ -1654,6 +1659,42 @@ impl<'t> SemanticModel<'t> {
                 Some((field.clone(), ty))
             })
             .collect()
+    }
+
+    /// The lock types among the arguments written for a generic struct this file does not
+    /// declare in an `impl` block for it (`impl HttpClient<Arc<parking_lot::Mutex<Conn>>>`,
+    /// also through a `type` alias of the file): its parameter-typed fields are known only to
+    /// the struct's module, and one of them locked with a guard method of one of these types
+    /// most likely is that argument.
+    pub(super) fn impl_lock_arguments(&self, self_ty: &Type) -> Vec<String> {
+        let mut ty = self_ty;
+        for _ in 0..8 {
+            let Type::Path(path) = ty else {
+                return Vec::new();
+            };
+            let Some(last) = path.path.segments.last() else {
+                return Vec::new();
+            };
+            if let syn::PathArguments::AngleBracketed(_) = last.arguments {
+                if self.parameter_fields.contains_key(&last.ident.to_string()) {
+                    return Vec::new();
+                }
+                return type_arguments(&last.arguments)
+                    .into_iter()
+                    .filter_map(|argument| self.resolve_type(argument))
+                    .filter(|argument| self.is_lock_type(argument))
+                    .collect();
+            }
+            let alias = self
+                .resolve_qualified_name(&path.path)
+                .and_then(|name| self.type_aliases.get(&name))
+                .filter(|(params, _)| params.is_empty());
+            match alias {
+                Some((_, aliased)) => ty = aliased,
+                None => return Vec::new(),
+            }
+        }
+        Vec::new()
     }
 
     /// The types the lock fields of the file's top-level structs guard.

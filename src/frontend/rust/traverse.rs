@@ -395,6 +395,8 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
         let fields = self.semantic.impl_field_types(&item.self_ty);
         let saved_fields = std::mem::replace(&mut self.semantic.impl_fields, fields);
+        let locks = self.semantic.impl_lock_arguments(&item.self_ty);
+        let saved_locks = std::mem::replace(&mut self.semantic.impl_locks, locks);
         self.prefix
             .push(name.unwrap_or_else(|| "<impl>".to_string()));
         self.semantic.push_generics(&item.generics);
@@ -403,6 +405,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.prefix.pop();
         self.semantic.self_type = saved;
         self.semantic.impl_fields = saved_fields;
+        self.semantic.impl_locks = saved_locks;
     }
 
     fn visit_item_trait(&mut self, item: &'ast syn::ItemTrait) {
