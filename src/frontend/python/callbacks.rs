@@ -2,6 +2,9 @@
 //! `self._handlers.setdefault(event, []).append(cb)` register a callable with a container
 //! attribute (the registry); `for cb in self._listeners: cb(..)`, `for k, cb in
 //! attval.callbacks.items(): cb(..)` and `self._handlers[key](..)` call what was registered.
+//! A work queue is one too: `self._q.put(self.visit)` (also a lambda calling one function, or
+//! a `(callable, args)` tuple) registers, and `cb = self._q.get(); cb()` (or `func, args =
+//! self._q.get(); func(*args)`) calls what was put.
 //! The project phase resolves those calls where every registration in the project agrees on one
 //! function (see [`crate::model::FileModel::callback_registrations`]).
 
@@ -12,8 +15,11 @@ use super::semantic::Binding;
 use crate::knowledge::Returns;
 use crate::model::concat;
 
-/// Methods that add their argument to a list or set.
-const ADDS: &[&str] = &["append", "add", "insert", "appendleft"];
+/// Methods that add their argument to a list, set or queue.
+const ADDS: &[&str] = &["append", "add", "insert", "appendleft", "put", "put_nowait"];
+
+/// Methods that take an item out of a queue.
+const TAKES: &[&str] = &["get", "get_nowait"];
 
 impl<'a> Lowerer<'a> {
     /// The registry a container attribute is (`app.bus.Bus._listeners[]` for `self._listeners`;
@@ -78,6 +84,16 @@ impl<'a> Lowerer<'a> {
     /// parameter it types (`add_callback(self, cb)`), a function of the module or one it
     /// imports, a method (`self.on_event`).
     fn note_registration(&mut self, registry: String, value: &Expr) {
+        let value = match value {
+            // `q.put((self.visit, (r,)))`: a callable with its arguments.
+            Expr::Tuple(pair) if pair.elts.len() == 2 => &pair.elts[0],
+            // `q.put(lambda: self.visit(r))`: the one function the lambda calls.
+            Expr::Lambda(lambda) => match lambda.body.as_ref() {
+                Expr::Call(call) => call.func.as_ref(),
+                _ => return,
+            },
+            value => value,
+        };
         let name = match value {
             Expr::Name(name) => match self.semantic.lookup(name.id.as_str()) {
                 Some(Binding::Alias(canonical)) => Some(canonical.clone()),
@@ -130,8 +146,32 @@ impl<'a> Lowerer<'a> {
         Some((name, self.registry_of(container)?))
     }
 
-    /// The registry a call runs a callback of: `cb(..)` with `cb` bound by a registry loop,
-    /// `self._handlers[event](..)`.
+    /// `cb = self._q.get()`, `func, args = self._q.get()`: notes the local that holds what a
+    /// work queue hands out, for [`Self::registry_callee`]; a rebinding forgets it.
+    pub(super) fn note_queue_item(&mut self, target: &Expr, value: &Expr) {
+        let name = match target {
+            Expr::Name(name) => name.id.as_str(),
+            Expr::Tuple(pair) => match &*pair.elts {
+                [Expr::Name(name), _] => name.id.as_str(),
+                _ => return,
+            },
+            _ => return,
+        };
+        let current = self.current;
+        self.queue_items
+            .retain(|(function, local, _)| !(*function == current && local == name));
+        if let Expr::Call(call) = value
+            && let Expr::Attribute(method) = call.func.as_ref()
+            && TAKES.contains(&method.attr.id.as_str())
+            && call.arguments.args.len() <= 1
+            && let Some(registry) = self.registry(&method.value)
+        {
+            self.queue_items.push((current, name.to_string(), registry));
+        }
+    }
+
+    /// The registry a call runs a callback of: `cb(..)` with `cb` bound by a registry loop
+    /// or taken out of a work queue, `self._handlers[event](..)`.
     pub(super) fn registry_callee(&self, func: &Expr) -> Option<String> {
         match func {
             Expr::Name(name) => self
@@ -139,7 +179,16 @@ impl<'a> Lowerer<'a> {
                 .iter()
                 .rev()
                 .find(|(bound, _)| *bound == name.id.as_str())
-                .map(|(_, registry)| registry.clone()),
+                .map(|(_, registry)| registry.clone())
+                .or_else(|| {
+                    self.queue_items
+                        .iter()
+                        .rev()
+                        .find(|(function, local, _)| {
+                            *function == self.current && local == name.id.as_str()
+                        })
+                        .map(|(_, _, registry)| registry.clone())
+                }),
             Expr::Subscript(item) => self.registry(&item.value),
             _ => None,
         }

@@ -96,6 +96,7 @@ pub fn lower(
         loop_bound: Vec::new(),
         loop_elements: Vec::new(),
         registry_loops: Vec::new(),
+        queue_items: Vec::new(),
         non_blocking_attempts: 0,
         fork_pids: Vec::new(),
         forked_child: 0,
@@ -197,6 +198,9 @@ struct Lowerer<'a> {
     /// The names the enclosing `for` loops bind to the callbacks of a registry (see
     /// [`callbacks`]), with the registry.
     registry_loops: Vec<(&'a str, String)>,
+    /// Locals holding what a work queue hands out (`cb = self._q.get()`): (function index,
+    /// local, the queue as a registry), see [`callbacks`].
+    queue_items: Vec<(usize, String, String)>,
     /// The names the enclosing `for` loops of the current function bind (their targets and
     /// what their bodies assign): anything else names the same object on every iteration.
     loop_bound: Vec<String>,

@@ -753,6 +753,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
             Stmt::Assign(assign) => {
                 for target in &assign.targets {
                     self.registered_by_item(target, &assign.value);
+                    self.note_queue_item(target, &assign.value);
                 }
                 // Constructors set state up before it is shared: no rule reads their writes.
                 if let [target] = assign.targets.as_slice()
