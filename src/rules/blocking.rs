@@ -9,7 +9,7 @@ use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::{CallSite, Project};
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::{
-    BlockingApi, Call, Context, FileModel, Function, FunctionKind, Receiver, concat,
+    BlockingApi, Call, Context, FileModel, Function, FunctionKind, Language, Receiver, concat,
 };
 
 /// Completes "`l.blocking_read()` in async function `f` …" (IL107).
@@ -88,6 +88,7 @@ fn diagnostic(
     // loop: they wait for an async primitive on the runtime's own thread.
     let why = match (code, call.method.as_deref()) {
         (Code::IL107, Some(method)) if method.starts_with("blocking_") => BLOCKING_HALF,
+        (Code::IL107, _) if model.language == Language::Rust => super::nested_event_loop::WHY_RUST,
         _ => why,
     };
     let mut diagnostic = Diagnostic::new(
