@@ -1584,11 +1584,14 @@ fn given_as_owner(call: &Call, owner: Receiver, held: &LockHold) -> bool {
 /// struct. Each maps to the field of its group the project locks most often (its name is
 /// the one messages show), as one node of the graph.
 fn shared_locks(project: &Project) -> HashMap<String, String> {
-    let mut groups: HashMap<(&str, &str), Vec<&str>> = HashMap::default();
+    let mut groups: HashMap<(&str, std::borrow::Cow<str>), Vec<&str>> = HashMap::default();
     for model in &project.models {
         for definition in &model.lock_definitions {
             if let Some(shared) = &definition.shared {
-                let key = (definition.kind.as_str(), shared.as_str());
+                // One type by whichever path a module names it (`use super::Level` where the
+                // parent module has `use handler::Level`).
+                let shared = project.index.unalias(shared, "::");
+                let key = (definition.kind.as_str(), shared);
                 groups
                     .entry(key)
                     .or_default()
