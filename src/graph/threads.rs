@@ -57,6 +57,28 @@ pub struct Alongside {
     pub objects: Vec<String>,
 }
 
+/// The classes of the module-level objects that the code reached on a thread calls methods
+/// on (`SYNC.run_sync()` with `SYNC = Synchronizer()`): one object every thread shares.
+fn global_object_classes<'p>(
+    project: &'p Project,
+    reached: &HashSet<FunctionId>,
+) -> impl Iterator<Item = String> + 'p {
+    let sites: Vec<CallSite> = reached
+        .iter()
+        .flat_map(|&caller| {
+            let function = project.function(caller);
+            function.global_receivers.iter().map(move |&call| CallSite {
+                caller,
+                call: call as usize,
+            })
+        })
+        .collect();
+    sites.into_iter().filter_map(move |site| {
+        let target = project.target(site)?;
+        method_class(project, project.function(target)).map(str::to_string)
+    })
+}
+
 /// The callables the project's calls pass to its functions (`start_daemon(self.loop)` gives
 /// `start_daemon` the method `loop`; see [`crate::model::PassedObject`]), for the functions
 /// that start a thread on a parameter (see [`crate::model::ThreadEntry::parameter`]).
@@ -299,6 +321,13 @@ impl Concurrency {
                     }
                 }
                 concurrency.shared_classes.extend(callbacks.iter().cloned());
+                // A module-level object the threads of a repeated start all call: its methods
+                // run on several threads at once.
+                if model.language == Language::Python && entry.repeated {
+                    concurrency
+                        .shared_classes
+                        .extend(global_object_classes(project, &reached));
+                }
                 for reached in &reached {
                     let threads = separate.iter().filter(|s| s.contains(reached)).count();
                     let count = instances.entry(*reached).or_default();

@@ -307,6 +307,10 @@ pub struct Function {
     /// Calls on a field of the method's own object (`self.pos_state.feed()`): the call's
     /// index in `calls` and the fields from `self` (`pos_state`).
     pub field_receivers: ThinVec<(u32, String)>,
+    /// Python: calls on an object the module keeps in a global (`SYNC.run_sync()` after `SYNC =
+    /// Synchronizer()`): their indices in `calls`. Every thread that makes one shares that
+    /// object.
+    pub global_receivers: ThinVec<u32>,
 }
 
 /// A struct field or attribute filled with a value a function has by name (`Self { db, pos_state }`
@@ -857,6 +861,7 @@ impl Function {
             file_uses: ThinVec::new(),
             field_flows: ThinVec::new(),
             field_receivers: ThinVec::new(),
+            global_receivers: ThinVec::new(),
         }
     }
 

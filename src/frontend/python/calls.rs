@@ -693,6 +693,7 @@ impl<'a> Lowerer<'a> {
             && on != Receiver::Own
         {
             self.note_attribute_receiver(index, receiver);
+            self.note_global_receiver(index, receiver);
         }
         if let Some(shape) = shape {
             self.model.functions[self.current]

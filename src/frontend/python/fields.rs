@@ -6,7 +6,9 @@
 use ruff_python_ast::{self as ast, Expr};
 
 use super::Lowerer;
+use super::semantic::Binding;
 use super::syntax::span;
+use crate::knowledge::Returns;
 use crate::model::condition::key;
 use crate::model::{FieldFlow, FlowArgument, FlowSource, concat};
 
@@ -90,6 +92,38 @@ impl Lowerer<'_> {
             })
             .collect();
         self.model.functions[self.current].field_flows.extend(flows);
+    }
+
+    /// A call just recorded (at `index`) on an object of a class of the package that this
+    /// module keeps in a global (`SYNC.run_sync()` after `SYNC = Synchronizer()`).
+    pub(super) fn note_global_receiver(&mut self, index: usize, receiver: &Expr) {
+        let Expr::Name(name) = receiver else {
+            return;
+        };
+        if !matches!(
+            self.semantic.lookup_with_depth(name.id.as_str()),
+            Some((0, Binding::Local(_)))
+        ) {
+            return;
+        }
+        let Some(Returns::One(class)) = self.semantic.type_of(receiver) else {
+            return;
+        };
+        let function = &mut self.model.functions[self.current];
+        let typed_call = function
+            .calls
+            .get(index)
+            .and_then(|c| c.callee.as_deref())
+            .is_some_and(|callee| {
+                callee
+                    .strip_prefix(class.as_str())
+                    .is_some_and(|m| m.starts_with('.'))
+            });
+        if typed_call && self.same_package(&class) {
+            self.model.functions[self.current]
+                .global_receivers
+                .push(index as u32);
+        }
     }
 
     /// A call just recorded (at `index`) on an attribute of `self` (`self.listener.add()`).
