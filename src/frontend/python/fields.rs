@@ -109,17 +109,14 @@ impl Lowerer<'_> {
         let Some(Returns::One(class)) = self.semantic.type_of(receiver) else {
             return;
         };
+        // The call resolved to a method of that class (`m.Connector.send`).
         let function = &mut self.model.functions[self.current];
-        let typed_call = function
-            .calls
-            .get(index)
-            .and_then(|c| c.callee.as_deref())
-            .is_some_and(|callee| {
-                callee
-                    .strip_prefix(class.as_str())
-                    .is_some_and(|m| m.starts_with('.'))
-            });
-        if typed_call && self.same_package(&class) {
+        let method_of_class = function.calls[index]
+            .callee
+            .as_deref()
+            .and_then(|callee| callee.strip_prefix(class.as_str()))
+            .is_some_and(|method| method.starts_with('.'));
+        if method_of_class && self.same_package(&class) {
             self.model.functions[self.current]
                 .global_receivers
                 .push(index as u32);

@@ -1626,25 +1626,10 @@ impl<'t> SemanticModel<'t> {
     /// The types the parameter-typed fields of a generic struct have in an `impl` block for
     /// it with arguments written (see [`Self::impl_fields`]).
     pub(super) fn impl_field_types(&self, self_ty: &Type) -> HashMap<String, String> {
-        self.impl_field_types_within(self_ty, 8)
-    }
-
-    /// [`Self::impl_field_types`], following at most `depth` `type` aliases.
-    fn impl_field_types_within(&self, self_ty: &Type, depth: usize) -> HashMap<String, String> {
-        let Type::Path(path) = self_ty else {
+        // `impl AsyncClient` with `type AsyncClient = HttpClient<Arc<Mutex<Inner>>>;`.
+        let Type::Path(path) = self.through_plain_aliases(self_ty) else {
             return HashMap::default();
         };
-        // `impl AsyncClient` with `type AsyncClient = HttpClient<Arc<Mutex<Inner>>>;`.
-        if path.path.segments.len() == 1
-            && path.path.segments[0].arguments.is_none()
-            && let Some((params, aliased)) = self
-                .resolve_qualified_name(&path.path)
-                .and_then(|name| self.type_aliases.get(&name))
-            && params.is_empty()
-            && let Some(depth) = depth.checked_sub(1)
-        {
-            return self.impl_field_types_within(aliased, depth);
-        }
         let Some(last) = path.path.segments.last() else {
             return HashMap::default();
         };
@@ -1667,34 +1652,48 @@ impl<'t> SemanticModel<'t> {
     /// the struct's module, and one of them locked with a guard method of one of these types
     /// most likely is that argument.
     pub(super) fn impl_lock_arguments(&self, self_ty: &Type) -> Vec<String> {
-        let mut ty = self_ty;
+        let Type::Path(path) = self.through_plain_aliases(self_ty) else {
+            return Vec::new();
+        };
+        let Some(last) = path.path.segments.last() else {
+            return Vec::new();
+        };
+        if self.parameter_fields.contains_key(&last.ident.to_string()) {
+            return Vec::new();
+        }
+        type_arguments(&last.arguments)
+            .into_iter()
+            .filter_map(|argument| self.resolve_type(argument))
+            .filter(|argument| self.is_lock_type(argument))
+            .collect()
+    }
+
+    /// What a type names through the file's `type` aliases without parameters (`Client` with
+    /// `type Client = HttpClient<Arc<Mutex<Conn>>>;` is `HttpClient<Arc<Mutex<Conn>>>`), a few
+    /// aliases deep; any other type as it is.
+    fn through_plain_aliases<'a>(&'a self, ty: &'a Type) -> &'a Type {
+        let mut ty = ty;
         for _ in 0..8 {
             let Type::Path(path) = ty else {
-                return Vec::new();
+                break;
             };
-            let Some(last) = path.path.segments.last() else {
-                return Vec::new();
-            };
-            if let syn::PathArguments::AngleBracketed(_) = last.arguments {
-                if self.parameter_fields.contains_key(&last.ident.to_string()) {
-                    return Vec::new();
-                }
-                return type_arguments(&last.arguments)
-                    .into_iter()
-                    .filter_map(|argument| self.resolve_type(argument))
-                    .filter(|argument| self.is_lock_type(argument))
-                    .collect();
+            if !path
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.arguments.is_none())
+            {
+                break;
             }
-            let alias = self
+            match self
                 .resolve_qualified_name(&path.path)
                 .and_then(|name| self.type_aliases.get(&name))
-                .filter(|(params, _)| params.is_empty());
-            match alias {
-                Some((_, aliased)) => ty = aliased,
-                None => return Vec::new(),
+            {
+                Some((params, aliased)) if params.is_empty() => ty = aliased,
+                _ => break,
             }
         }
-        Vec::new()
+        ty
     }
 
     /// The types the lock fields of the file's top-level structs guard.
