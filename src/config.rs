@@ -164,6 +164,9 @@ pub struct Options {
     pub coroutine_functions: Option<Vec<String>>,
     /// Library calls that return a weakly held task (Python, IL502).
     pub task_spawners: Option<Vec<String>>,
+    /// Library calls that start worker processes (Python, IL301) beyond
+    /// `rules/processes.toml`.
+    pub process_spawners: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -311,6 +314,10 @@ impl Settings {
         knowledge.task_spawners.extend(
             (file.task_spawners.into_iter().flatten())
                 .chain(cli.task_spawners.clone().into_iter().flatten()),
+        );
+        knowledge.python.process_spawns.extend(
+            (file.process_spawners.into_iter().flatten())
+                .chain(cli.process_spawners.clone().into_iter().flatten()),
         );
         let non_blocking = file
             .non_blocking

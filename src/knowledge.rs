@@ -83,6 +83,9 @@ pub struct LanguageTables {
     pub conditions: HashSet<String>,
     /// Calls that start worker processes (IL301).
     pub process_spawns: HashSet<String>,
+    /// Calls that start worker processes only when one argument is given a value other than
+    /// a literal `0`, `None` or `False` (IL301: `DataLoader(num_workers=…)`).
+    pub process_spawns_if_given: FxHashMap<String, SpawnArgument>,
     /// Calls that hand a callable and its arguments to another process (IL302, IL303).
     pub process_targets: FxHashMap<String, ProcessTarget>,
     /// Types that only work between threads of one process (IL303).
@@ -122,6 +125,16 @@ pub struct ProcessTarget {
     pub handler: bool,
 }
 
+/// The argument that makes a call start processes (`[python.spawns-if-given]`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnArgument {
+    /// Its keyword (`num_workers`).
+    pub keyword: String,
+    /// Its positional index.
+    pub position: u16,
+}
+
 #[derive(Deserialize)]
 struct ThreadTables {
     python: FxHashMap<String, ProcessTarget>,
@@ -143,6 +156,7 @@ struct ProcessTables {
 #[serde(rename_all = "kebab-case")]
 struct PythonProcesses {
     spawns: HashSet<String>,
+    spawns_if_given: FxHashMap<String, SpawnArgument>,
     targets: FxHashMap<String, ProcessTarget>,
     thread_primitives: HashSet<String>,
 }
@@ -310,6 +324,7 @@ impl Knowledge {
                 locks: FxHashMap::default(),
                 conditions: HashSet::default(),
                 process_spawns: HashSet::default(),
+                process_spawns_if_given: FxHashMap::default(),
                 process_targets: FxHashMap::default(),
                 thread_primitives: HashSet::default(),
                 thread_entries: FxHashMap::default(),
@@ -356,6 +371,7 @@ impl Knowledge {
         let processes: ProcessTables =
             toml::from_str(PROCESSES_TOML).expect("rules/processes.toml is valid");
         python.process_spawns = processes.python.spawns;
+        python.process_spawns_if_given = processes.python.spawns_if_given;
         python.process_targets = processes.python.targets;
         python.thread_primitives = processes.python.thread_primitives;
         let threads: ThreadTables =

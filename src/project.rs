@@ -20,11 +20,13 @@ pub struct ModuleName {
     /// Rust 2015: the crate's dependencies as written in code (`serde_json`); a `use` path
     /// that starts with anything else is relative to the crate root. Empty otherwise.
     pub extern_crates: std::sync::Arc<[String]>,
-    /// Python, a top-level package's `__init__.py`: the other names it is imported by, longer
-    /// through namespace directories above it (PEP 420: `google/cloud/spanner_v1/` with no
-    /// `google/cloud/__init__.py` is `spanner_v1`, also `cloud.spanner_v1` and
-    /// `google.cloud.spanner_v1`), or its own short name below a src-layout namespace
-    /// (`src/backend/bisheng/` is `backend.bisheng`, also `bisheng`). Empty otherwise.
+    /// Python, a top-level package's `__init__.py` or a module in no package: the other names
+    /// it is imported by, longer through namespace directories above it (PEP 420:
+    /// `google/cloud/spanner_v1/` with no `google/cloud/__init__.py` is `spanner_v1`, also
+    /// `cloud.spanner_v1` and `google.cloud.spanner_v1`; `exp/main.py` with no
+    /// `exp/__init__.py` is `main`, also `exp.main`), or its own short name below a src-layout
+    /// namespace (`src/backend/bisheng/` is `backend.bisheng`, also `bisheng`). Empty
+    /// otherwise.
     pub namespaces: Vec<String>,
 }
 
@@ -283,9 +285,16 @@ impl Layout {
         segments.reverse();
         let path = segments.join(".");
         let mut namespaces = Vec::new();
-        if let (Some(top), true, [_]) = (top, is_package, segments.as_slice()) {
+        // A top-level package, or a module in no package (`data_provider/factory.py`, with no
+        // `__init__.py`, is also `data_provider.factory` to a script beside the directory).
+        let outer_dirs = match (top, is_package, segments.as_slice()) {
+            (Some(top), true, [_]) => Some(top + 1),
+            (None, false, [_]) => Some(0),
+            _ => None,
+        };
+        if let Some(first) = outer_dirs {
             let mut name = path.clone();
-            for dir in ancestors.iter().skip(top + 1).take(MAX_NAMESPACE_DEPTH) {
+            for dir in ancestors.iter().skip(first).take(MAX_NAMESPACE_DEPTH) {
                 let Some(outer) = dir.file_name().and_then(|n| n.to_str()) else {
                     break;
                 };
@@ -433,6 +442,23 @@ mod tests {
         assert_eq!(name("tests/common/process.rs"), "common::process");
         assert_eq!(name("src/bin/tool/main.rs"), "tool");
         assert_eq!(name("src/bin/tool/args.rs"), "tool::args");
+    }
+
+    #[test]
+    fn a_module_in_no_package_is_also_named_through_its_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("trainer");
+        std::fs::create_dir_all(root.join("data_provider")).unwrap();
+        std::fs::create_dir_all(root.join("tests")).unwrap();
+        std::fs::write(root.join("pyproject.toml"), "").unwrap();
+        let layout = Layout::default();
+        let module = |file: &str| layout.module_of(&root.join(file), Language::Python);
+        let factory = module("data_provider/factory.py");
+        assert_eq!(factory.path, "factory");
+        assert_eq!(factory.namespaces, ["data_provider.factory"]);
+        // Not through the project's root, nor through a directory that holds tests.
+        assert!(module("run.py").namespaces.is_empty());
+        assert!(module("tests/test_run.py").namespaces.is_empty());
     }
 
     #[test]

@@ -1928,6 +1928,21 @@ fn user_coroutine_functions_and_task_spawners_from_config() {
 }
 
 #[test]
+fn user_process_spawners_from_config() {
+    let source = "import mylib\n\nmylib.start_workers(4)\n\nif __name__ == '__main__':\n    mylib.start_workers(4)\n";
+    let project = Project::with(&[("train.py", source)]);
+    project.check(&["--select", "IL301"]).assert_code(0);
+    project.write(
+        "interlock.toml",
+        "process-spawners = [\"mylib.start_workers\"]\n",
+    );
+    let run = project.check(&["--select", "IL301"]);
+    run.assert_code(1);
+    assert!(run.stdout.contains("train.py:3:1: IL301"), "{}", run.stdout);
+    assert!(!run.stdout.contains("train.py:6"), "{}", run.stdout);
+}
+
+#[test]
 fn main_guard_rule_follows_calls_into_other_modules() {
     let project = Project::with(&[
         ("jobs/__init__.py", ""),

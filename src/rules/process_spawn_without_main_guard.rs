@@ -9,7 +9,9 @@ use crate::diagnostic::{Diagnostic, Related};
 use crate::graph::summary::{self, BlocksVia};
 use crate::graph::threads::derives_from;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::Language;
+use crate::knowledge::SpawnArgument;
+use crate::model::condition::{Input, Slot, Value, key};
+use crate::model::{Function, Language};
 use rustc_hash::FxHashMap as HashMap;
 
 pub const RULE: Rule = Rule {
@@ -153,12 +155,41 @@ fn spawn_api(context: &ProjectContext, project: &Project, site: CallSite) -> Opt
     if tables.process_spawns.contains(callee) {
         return Some(callee.to_string());
     }
+    if let Some(argument) = tables.process_spawns_if_given.get(callee) {
+        return starts_workers(project.function(site.caller), site.call, argument)
+            .then(|| callee.to_string());
+    }
     // `Worker(...).start()` of a project class deriving from `multiprocessing.Process`.
     let class = callee.strip_suffix(".start")?;
     PROCESS_CLASSES
         .iter()
         .any(|base| derives_from(project, class, base, 8))
         .then(|| callee.to_string())
+}
+
+/// Whether call number `call` of `function` gives the argument that makes it start processes
+/// a value other than a literal `0`, `None` or `False`: not when it leaves it out (or may pass
+/// it through `**kwargs`), nor when it passes a parameter whose default is such a literal.
+fn starts_workers(function: &Function, call: usize, argument: &SpawnArgument) -> bool {
+    let keyword = Slot::Keyword(key(&argument.keyword));
+    let given = function
+        .arguments(call)
+        .iter()
+        .find(|fact| fact.slot() == keyword || fact.slot() == Slot::Position(argument.position));
+    let off = |value: Value| matches!(value, Value::Int(0) | Value::None | Value::Bool(false));
+    match given.map(|fact| fact.value) {
+        None => {
+            // Given positionally but of no value noted: any value.
+            usize::from(argument.position) < usize::from(function.calls[call].positional_arguments)
+        }
+        Some(Value::Input(Input::Parameter(name))) => !function
+            .parameters
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.default)
+            .is_some_and(off),
+        Some(value) => !off(value),
+    }
 }
 
 /// The related sites from a function down to the process spawn, and the spawning API.
