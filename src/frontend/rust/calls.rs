@@ -4,6 +4,7 @@
 //! futures).
 
 use syn::Expr;
+use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 
@@ -95,7 +96,7 @@ const INLINE_ADAPTERS: &[&str] = &[
 fn is_constructor(path: &syn::Path) -> bool {
     let segments: Vec<_> = path.segments.iter().collect();
     matches!(segments.as_slice(), [.., ty, last]
-        if last.ident == "new" && ty.ident.to_string().starts_with(|c: char| c.is_ascii_uppercase()))
+        if last.ident == "new" && ty.ident.unraw().to_string().starts_with(|c: char| c.is_ascii_uppercase()))
 }
 
 impl Lowerer<'_> {

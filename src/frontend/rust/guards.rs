@@ -4,6 +4,7 @@
 //! that are never dropped (`mem::forget`, IL204) and guards dropped at once (IL205).
 
 use rustc_hash::FxHashMap as HashMap;
+use syn::ext::IdentExt;
 
 use syn::punctuated::Punctuated;
 use syn::visit::{self, Visit};
@@ -722,11 +723,10 @@ impl BlockMoves {
                     if let Expr::Path(p) = arg
                         && let Some(ident) = p.path.get_ident()
                     {
-                        self.found.entry(ident.to_string()).or_default().push((
-                            self.statement,
-                            at,
-                            returns_at,
-                        ));
+                        self.found
+                            .entry(ident.unraw().to_string())
+                            .or_default()
+                            .push((self.statement, at, returns_at));
                     }
                 }
             }
@@ -838,7 +838,7 @@ impl BlockMoves {
                 {
                     moves
                         .statements
-                        .entry(ident.to_string())
+                        .entry(ident.unraw().to_string())
                         .or_default()
                         .push(index);
                 }
@@ -1172,7 +1172,7 @@ fn returns(block: &syn::Block) -> bool {
 fn panics(mac: &syn::Macro) -> bool {
     mac.path.segments.last().is_some_and(|last| {
         matches!(
-            last.ident.to_string().as_str(),
+            last.ident.unraw().to_string().as_str(),
             "panic" | "unreachable" | "todo" | "unimplemented"
         )
     })

@@ -4,6 +4,7 @@
 //! [`super::guards`]'s concern; this module records a hold once its region is known.
 
 use rustc_hash::FxHashMap as HashMap;
+use syn::ext::IdentExt;
 use syn::visit::Visit;
 use syn::{Expr, Pat, Type};
 
@@ -126,7 +127,7 @@ impl Lowerer<'_> {
         }
         let (_, inner) = last_generic(lock)?;
         let Type::Path(path) = inner else { return None };
-        let name = path.path.segments.last()?.ident.to_string();
+        let name = path.path.segments.last()?.ident.unraw().to_string();
         if !name.starts_with(|c: char| c.is_ascii_uppercase())
             || matches!(
                 name.as_str(),
@@ -209,7 +210,7 @@ impl Lowerer<'_> {
             }
             Expr::Field(field) => self.field_identity(&field.base, &member_name(&field.member)),
             Expr::Path(path) if path.path.segments.len() == 1 && path.qself.is_none() => {
-                let name = path.path.segments[0].ident.to_string();
+                let name = path.path.segments[0].ident.unraw().to_string();
                 if let Some(alias) = self.semantic.lock_alias(&name) {
                     return Some(alias.clone());
                 }
@@ -417,7 +418,7 @@ impl Lowerer<'_> {
                 self.functions_of(std::slice::from_ref(item))
             {
                 if self_type.is_some() {
-                    self.file_methods.insert(sig.ident.to_string());
+                    self.file_methods.insert(sig.ident.unraw().to_string());
                 }
                 self.file_functions.insert(name.clone());
                 let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
@@ -576,7 +577,7 @@ impl Lowerer<'_> {
                     if let (Some(ty), Pat::Ident(ident)) = (&ty, &*typed.pat)
                         && self.semantic.is_lock_type(ty)
                     {
-                        params.push((index, ident.ident.to_string()));
+                        params.push((index, ident.ident.unraw().to_string()));
                     }
                     self.semantic.bind_pattern(&typed.pat, ty.map(Returns::One));
                 }
@@ -604,7 +605,7 @@ impl Lowerer<'_> {
             syn::ReturnType::Type(_, ty) => match &**ty {
                 syn::Type::Path(path) => path.path.segments.last().is_some_and(|last| {
                     matches!(
-                        last.ident.to_string().as_str(),
+                        last.ident.unraw().to_string().as_str(),
                         "bool"
                             | "char"
                             | "u8"
@@ -1520,9 +1521,9 @@ fn is_guard_map(func: &Expr) -> bool {
         return false;
     };
     matches!(
-        method.ident.to_string().as_str(),
+        method.ident.unraw().to_string().as_str(),
         "map" | "try_map" | "filter_map"
-    ) && owner.ident.to_string().ends_with("Guard")
+    ) && owner.ident.unraw().to_string().ends_with("Guard")
 }
 
 /// Whether a lock type guards `()` (`Mutex<()>`, also inside `Arc<..>`).

@@ -7,6 +7,7 @@
 //! invocation, so what the expansion does is placed where it runs.
 
 use rustc_hash::FxHashMap as HashMap;
+use syn::ext::IdentExt;
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use syn::visit_mut::{self, VisitMut};
@@ -141,11 +142,11 @@ fn imported_from_elsewhere(items: &[Item], names: &mut Vec<String>) {
     fn walk(tree: &syn::UseTree, root: Option<&str>, names: &mut Vec<String>) {
         match tree {
             syn::UseTree::Path(path) => {
-                let root = root.map_or_else(|| path.ident.to_string(), str::to_string);
+                let root = root.map_or_else(|| path.ident.unraw().to_string(), str::to_string);
                 walk(&path.tree, Some(&root), names);
             }
             syn::UseTree::Name(name) if root.is_some_and(is_foreign_macro_crate) => {
-                names.push(name.ident.to_string());
+                names.push(name.ident.unraw().to_string());
             }
             syn::UseTree::Rename(rename) if root.is_some_and(is_foreign_macro_crate) => {
                 names.push(rename.rename.to_string());

@@ -28,6 +28,7 @@ mod traverse;
 use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 use std::time::Duration;
+use syn::ext::IdentExt;
 
 use syn::visit::Visit;
 
@@ -158,7 +159,7 @@ fn path_modules(path: &Path, module: &str, items: &[syn::Item]) -> HashMap<Strin
         // (`tests/api.rs`): the module beside it, named without the target (see
         // `Layout::module_of`).
         if target.is_none() && declared.content.is_none() && is_target_root(path) {
-            let name = declared.ident.to_string();
+            let name = declared.ident.unraw().to_string();
             modules.insert(name.clone(), name);
             continue;
         }
@@ -192,7 +193,7 @@ fn path_modules(path: &Path, module: &str, items: &[syn::Item]) -> HashMap<Strin
         if file != "mod" {
             owned.push(file.replace('-', "_"));
         }
-        modules.insert(declared.ident.to_string(), owned.join("::"));
+        modules.insert(declared.ident.unraw().to_string(), owned.join("::"));
     }
     modules
 }

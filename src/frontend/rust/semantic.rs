@@ -12,6 +12,7 @@
 //! - [`SemanticModel::local`], [`SemanticModel::lock_alias`]: what a local binding is.
 
 use rustc_hash::FxHashMap as HashMap;
+use syn::ext::IdentExt;
 
 use syn::{Expr, Pat, Type, UseTree};
 
@@ -118,9 +119,14 @@ fn flatten_use(
         }
     };
     match tree {
-        UseTree::Path(path) => flatten_use(&path.tree, join(&path.ident.to_string()), out, globs),
+        UseTree::Path(path) => flatten_use(
+            &path.tree,
+            join(&path.ident.unraw().to_string()),
+            out,
+            globs,
+        ),
         UseTree::Name(name) => {
-            let ident = name.ident.to_string();
+            let ident = name.ident.unraw().to_string();
             if ident == "self" {
                 if let Some(last) = prefix.rsplit("::").next() {
                     out.push((last.to_string(), prefix.clone()));
@@ -130,7 +136,7 @@ fn flatten_use(
             }
         }
         UseTree::Rename(rename) => {
-            let ident = rename.ident.to_string();
+            let ident = rename.ident.unraw().to_string();
             let target = if ident == "self" {
                 prefix.clone()
             } else {
@@ -161,7 +167,7 @@ fn item_name(item: &syn::Item) -> Option<String> {
         syn::Item::Static(i) => &i.ident,
         _ => return None,
     };
-    Some(ident.to_string())
+    Some(ident.unraw().to_string())
 }
 
 /// The fields of an enum variant: each one's name (struct variants) and canonical type.
@@ -225,7 +231,7 @@ fn parameter_fields(items: &[syn::Item]) -> HashMap<String, Vec<(String, usize)>
         let parameters: Vec<String> = strukt
             .generics
             .type_params()
-            .map(|p| p.ident.to_string())
+            .map(|p| p.ident.unraw().to_string())
             .collect();
         let fields: Vec<(String, usize)> = strukt
             .fields
@@ -241,7 +247,7 @@ fn parameter_fields(items: &[syn::Item]) -> HashMap<String, Vec<(String, usize)>
             })
             .collect();
         if !fields.is_empty() {
-            out.insert(strukt.ident.to_string(), fields);
+            out.insert(strukt.ident.unraw().to_string(), fields);
         }
     }
     out
@@ -303,7 +309,7 @@ pub(super) fn collection_element(ty: &Type) -> Option<&Type> {
         };
         let last = path.path.segments.last()?;
         let types = type_arguments(&last.arguments);
-        let name = last.ident.to_string();
+        let name = last.ident.unraw().to_string();
         if let Some((_, position, _)) = COLLECTIONS.iter().find(|(n, ..)| *n == name) {
             return types.get(*position).copied();
         }
@@ -563,7 +569,7 @@ impl<'t> SemanticModel<'t> {
             .lazy_statics
             .iter()
             .filter(|(owner, _, _)| owner == module)
-            .filter_map(|(_, ident, ty)| Some((ident.to_string(), self.resolve_type(ty)?)))
+            .filter_map(|(_, ident, ty)| Some((ident.unraw().to_string(), self.resolve_type(ty)?)))
             .collect();
         for (name, ty) in found {
             self.statics.entry(name).or_insert(ty);
@@ -580,7 +586,7 @@ impl<'t> SemanticModel<'t> {
                     let params = alias
                         .generics
                         .type_params()
-                        .map(|param| param.ident.to_string())
+                        .map(|param| param.ident.unraw().to_string())
                         .collect();
                     self.type_aliases
                         .insert(name, (params, (*alias.ty).clone()));
@@ -843,7 +849,7 @@ impl<'t> SemanticModel<'t> {
                 _ => None,
             })
             .flatten()
-            .map(|(ident, _)| ident.to_string())
+            .map(|(ident, _)| ident.unraw().to_string())
             .collect();
         let local: HashMap<String, String> = items
             .clone()
@@ -863,8 +869,19 @@ impl<'t> SemanticModel<'t> {
             .collect();
         let (mut written, mut globs) = (Vec::new(), Vec::new());
         for item in items {
-            if let syn::Item::Use(item_use) = item {
-                flatten_use(&item_use.tree, String::new(), &mut written, &mut globs);
+            match item {
+                syn::Item::Use(item_use) => {
+                    flatten_use(&item_use.tree, String::new(), &mut written, &mut globs);
+                }
+                // `extern crate grin_util as util;` names the crate as `use grin_util as util;`
+                // would (at the crate root, for every module: `use util::Mutex`).
+                syn::Item::ExternCrate(extern_crate) => {
+                    if let Some((_, alias)) = &extern_crate.rename {
+                        let name = extern_crate.ident.unraw().to_string();
+                        written.push((alias.unraw().to_string(), name));
+                    }
+                }
+                _ => {}
             }
         }
         let mut scope = NameScope {
@@ -948,7 +965,11 @@ impl<'t> SemanticModel<'t> {
     /// The canonical name of a path (`thread::sleep` → `std::thread::sleep`,
     /// `crate::db::query` → `ledger::db::query`).
     pub(super) fn resolve_qualified_name(&self, path: &syn::Path) -> Option<String> {
-        let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let segments: Vec<String> = path
+            .segments
+            .iter()
+            .map(|s| s.ident.unraw().to_string())
+            .collect();
         let (first, rest) = segments.split_first()?;
         if path.leading_colon.is_some() {
             return Some(std_facade(segments.join("::")));
@@ -992,7 +1013,7 @@ impl<'t> SemanticModel<'t> {
         let first = path
             .segments
             .first()
-            .map(|s| s.ident.to_string())
+            .map(|s| s.ident.unraw().to_string())
             .unwrap_or_default();
         if path.leading_colon.is_some()
             || self.lookup_symbol(&first).is_some()
@@ -1000,7 +1021,11 @@ impl<'t> SemanticModel<'t> {
         {
             return Vec::new();
         }
-        let written: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let written: Vec<String> = path
+            .segments
+            .iter()
+            .map(|s| s.ident.unraw().to_string())
+            .collect();
         let written = written.join("::");
         self.names
             .iter()
@@ -1083,7 +1108,7 @@ impl<'t> SemanticModel<'t> {
         Some(crate::model::concat(&[
             &ty,
             "::",
-            &function.ident.to_string(),
+            &function.ident.unraw().to_string(),
         ]))
     }
 
@@ -1101,7 +1126,9 @@ impl<'t> SemanticModel<'t> {
                 Type::Reference(reference) => &reference.elem,
                 Type::Paren(paren) => &paren.elem,
                 Type::Path(path) => match path.path.segments.last() {
-                    Some(last) if WRAPPER_TYPES.contains(&last.ident.to_string().as_str()) => {
+                    Some(last)
+                        if WRAPPER_TYPES.contains(&last.ident.unraw().to_string().as_str()) =>
+                    {
                         match &last.arguments {
                             syn::PathArguments::AngleBracketed(args) => match args.args.first() {
                                 Some(syn::GenericArgument::Type(wrapped)) => wrapped,
@@ -1144,7 +1171,7 @@ impl<'t> SemanticModel<'t> {
             Type::Paren(paren) => self.resolve_bound_type(&paren.elem, bound, depth),
             Type::Path(type_path) => {
                 let last = type_path.path.segments.last()?;
-                let name = last.ident.to_string();
+                let name = last.ident.unraw().to_string();
                 if type_path.path.segments.len() == 1
                     && let Some((_, argument)) = bound.iter().find(|(param, _)| *param == name)
                 {
@@ -1270,7 +1297,7 @@ impl<'t> SemanticModel<'t> {
         let depth = depth.checked_sub(1)?;
         match expr {
             Expr::Path(path) if path.path.segments.len() == 1 => {
-                let name = path.path.segments[0].ident.to_string();
+                let name = path.path.segments[0].ident.unraw().to_string();
                 match self.local(&name) {
                     Some(ty) => ty.clone(),
                     None if self.statics.contains_key(&name) => {
@@ -1291,7 +1318,7 @@ impl<'t> SemanticModel<'t> {
                         .ident
                         .to_string()
                         .starts_with(|c: char| c.is_ascii_uppercase())
-                    && is_camel_case(&variant.ident.to_string()) =>
+                    && is_camel_case(&variant.ident.unraw().to_string()) =>
             {
                 let owner = syn::Path::from(owner.ident.clone());
                 let name = owner.get_ident()?.to_string();
@@ -1301,7 +1328,7 @@ impl<'t> SemanticModel<'t> {
             }
             // A struct literal: `TcpSink { target }`.
             Expr::Struct(literal) => {
-                let last = literal.path.segments.last()?.ident.to_string();
+                let last = literal.path.segments.last()?.ident.unraw().to_string();
                 self.resolve_qualified_name(&literal.path)
                     .or(Some(last))
                     .map(Returns::One)
@@ -1500,7 +1527,7 @@ impl<'t> SemanticModel<'t> {
     /// Binds the names of a pattern, with the types the value gives them.
     pub(super) fn bind_pattern(&mut self, pat: &Pat, ty: Option<Returns>) {
         match pat {
-            Pat::Ident(ident) => self.bind_local(ident.ident.to_string(), ty),
+            Pat::Ident(ident) => self.bind_local(ident.ident.unraw().to_string(), ty),
             Pat::Type(typed) => {
                 let ty = self.resolve_annotation(&typed.ty).or(ty);
                 self.bind_pattern(&typed.pat, ty);
@@ -1588,8 +1615,8 @@ impl<'t> SemanticModel<'t> {
     /// `Self::Running` in an `impl State`).
     fn variant_of(&self, path: &syn::Path) -> Option<&VariantFields> {
         let mut segments = path.segments.iter().rev();
-        let variant = segments.next()?.ident.to_string();
-        let owner = segments.next()?.ident.to_string();
+        let variant = segments.next()?.ident.unraw().to_string();
+        let owner = segments.next()?.ident.unraw().to_string();
         let owner = match owner.as_str() {
             "Self" => self.self_type.as_deref()?.rsplit("::").next()?.to_string(),
             _ => owner,
@@ -1617,7 +1644,7 @@ impl<'t> SemanticModel<'t> {
                         Some((field_name(f, position), ty))
                     })
                     .collect();
-                out.insert(strukt.ident.to_string(), fields);
+                out.insert(strukt.ident.unraw().to_string(), fields);
             }
         }
         out
@@ -1633,7 +1660,7 @@ impl<'t> SemanticModel<'t> {
         let Some(last) = path.path.segments.last() else {
             return HashMap::default();
         };
-        let Some(fields) = self.parameter_fields.get(&last.ident.to_string()) else {
+        let Some(fields) = self.parameter_fields.get(&last.ident.unraw().to_string()) else {
             return HashMap::default();
         };
         let arguments = type_arguments(&last.arguments);
@@ -1658,7 +1685,10 @@ impl<'t> SemanticModel<'t> {
         let Some(last) = path.path.segments.last() else {
             return Vec::new();
         };
-        if self.parameter_fields.contains_key(&last.ident.to_string()) {
+        if self
+            .parameter_fields
+            .contains_key(&last.ident.unraw().to_string())
+        {
             return Vec::new();
         }
         type_arguments(&last.arguments)
@@ -1717,7 +1747,7 @@ impl<'t> SemanticModel<'t> {
                     }
                 }
                 if !fields.is_empty() {
-                    out.insert(strukt.ident.to_string(), fields);
+                    out.insert(strukt.ident.unraw().to_string(), fields);
                 }
             }
         }
@@ -1797,7 +1827,7 @@ impl<'t> SemanticModel<'t> {
             if constructor.ident != "new" {
                 return None;
             }
-            if WRAPPER_TYPES.contains(&owner.ident.to_string().as_str()) {
+            if WRAPPER_TYPES.contains(&owner.ident.unraw().to_string().as_str()) {
                 expr = argument;
                 continue;
             }
@@ -1850,7 +1880,7 @@ impl<'t> SemanticModel<'t> {
             else {
                 return None;
             };
-            if WRAPPER_TYPES.contains(&last.ident.to_string().as_str()) {
+            if WRAPPER_TYPES.contains(&last.ident.unraw().to_string().as_str()) {
                 ty = inner;
                 continue;
             }
@@ -2008,7 +2038,9 @@ impl<'t> SemanticModel<'t> {
         items
             .iter()
             .filter_map(|item| match item {
-                syn::Item::Static(s) => Some((s.ident.to_string(), self.resolve_type(&s.ty)?)),
+                syn::Item::Static(s) => {
+                    Some((s.ident.unraw().to_string(), self.resolve_type(&s.ty)?))
+                }
                 _ => None,
             })
             .collect()
@@ -2019,23 +2051,22 @@ impl<'t> SemanticModel<'t> {
         let mut bounds = HashMap::default();
         // The first bound that names what the value can do (not `Send`, `Clone`, `'static`).
         let mut bind = |name: String, bounds_of: &syn::punctuated::Punctuated<_, _>| {
-            let found =
-                bounds_of.iter().find_map(|bound| match bound {
-                    syn::TypeParamBound::Trait(bound)
-                        if !bound.path.segments.last().is_some_and(|s| {
-                            MARKER_TRAITS.contains(&s.ident.to_string().as_str())
-                        }) =>
-                    {
-                        self.resolve_qualified_name(&bound.path)
-                    }
-                    _ => None,
-                });
+            let found = bounds_of.iter().find_map(|bound| match bound {
+                syn::TypeParamBound::Trait(bound)
+                    if !bound.path.segments.last().is_some_and(|s| {
+                        MARKER_TRAITS.contains(&s.ident.unraw().to_string().as_str())
+                    }) =>
+                {
+                    self.resolve_qualified_name(&bound.path)
+                }
+                _ => None,
+            });
             if let Some(trait_name) = found {
                 bounds.entry(name).or_insert(trait_name);
             }
         };
         for param in generics.type_params() {
-            bind(param.ident.to_string(), &param.bounds);
+            bind(param.ident.unraw().to_string(), &param.bounds);
         }
         for predicate in generics.where_clause.iter().flat_map(|w| &w.predicates) {
             if let syn::WherePredicate::Type(predicate) = predicate
@@ -2150,7 +2181,12 @@ fn field_getters(items: &[syn::Item]) -> HashMap<String, HashMap<String, String>
         let Type::Path(owner) = block.self_ty.as_ref() else {
             continue;
         };
-        let Some(owner) = owner.path.segments.last().map(|s| s.ident.to_string()) else {
+        let Some(owner) = owner
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.unraw().to_string())
+        else {
             continue;
         };
         for item in &block.items {
@@ -2172,7 +2208,7 @@ fn field_getters(items: &[syn::Item]) -> HashMap<String, HashMap<String, String>
             if let Some(field) = given_field(body) {
                 out.entry(owner.clone())
                     .or_default()
-                    .insert(method.sig.ident.to_string(), field);
+                    .insert(method.sig.ident.unraw().to_string(), field);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! written back under another (IL404), atomics loaded then stored on what was loaded (IL403).
 
 use syn::Expr;
+use syn::ext::IdentExt;
 use syn::visit::Visit;
 
 use super::Lowerer;
@@ -94,7 +95,7 @@ impl Lowerer<'_> {
         }
         let written = written(target);
         let is_static = path.path.segments.last().is_some_and(|s| {
-            let name = s.ident.to_string();
+            let name = s.ident.unraw().to_string();
             name.chars()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
         });
@@ -728,7 +729,7 @@ fn leaves(block: &syn::Block) -> bool {
     let exits = |mac: &syn::Macro| {
         mac.path.segments.last().is_some_and(|last| {
             matches!(
-                last.ident.to_string().as_str(),
+                last.ident.unraw().to_string().as_str(),
                 "bail" | "panic" | "unreachable" | "todo" | "unimplemented"
             )
         })

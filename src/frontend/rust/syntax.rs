@@ -3,6 +3,7 @@
 //! model knowledge here.
 
 use proc_macro2::Span as TokenSpan;
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
 use syn::{Expr, Pat};
@@ -64,7 +65,7 @@ pub(super) fn expr_start(mut expr: &Expr) -> usize {
 /// The name a `let` pattern binds the whole value to (`guard`, `mut guard`), not `_`.
 pub(super) fn bound_name(pat: &Pat) -> Option<String> {
     match pat {
-        Pat::Ident(ident) => Some(ident.ident.to_string()),
+        Pat::Ident(ident) => Some(ident.ident.unraw().to_string()),
         Pat::Type(typed) => bound_name(&typed.pat),
         _ => None,
     }
@@ -106,7 +107,7 @@ pub(super) fn bound_names(pat: &Pat) -> Vec<String> {
     struct Names(Vec<String>);
     impl<'ast> Visit<'ast> for Names {
         fn visit_pat_ident(&mut self, ident: &'ast syn::PatIdent) {
-            self.0.push(ident.ident.to_string());
+            self.0.push(ident.ident.unraw().to_string());
             visit::visit_pat_ident(self, ident);
         }
     }
@@ -211,7 +212,9 @@ pub(super) fn named_parameters(
         .enumerate()
         .filter_map(|(index, input)| match input {
             syn::FnArg::Typed(typed) => match &*typed.pat {
-                syn::Pat::Ident(ident) => Some((index, ident.ident.to_string(), &*typed.ty)),
+                syn::Pat::Ident(ident) => {
+                    Some((index, ident.ident.unraw().to_string(), &*typed.ty))
+                }
                 _ => None,
             },
             syn::FnArg::Receiver(_) => None,
@@ -230,6 +233,10 @@ pub(super) fn without_refs(mut expr: &Expr) -> &Expr {
     }
 }
 
+/// Methods that give what their receiver holds (an `Option`'s or `Result`'s value, a borrow),
+/// named as the receiver in messages.
+const UNWRAPPING_METHODS: &[&str] = &["unwrap", "expect", "as_ref", "as_mut", "as_deref"];
+
 /// An expression as written, for messages (`self.state`, `cache`), or `the lock`.
 pub(super) fn written(expr: &Expr) -> String {
     match expr {
@@ -237,7 +244,7 @@ pub(super) fn written(expr: &Expr) -> String {
             .path
             .segments
             .iter()
-            .map(|s| s.ident.to_string())
+            .map(|s| s.ident.unraw().to_string())
             .collect::<Vec<_>>()
             .join("::"),
         Expr::Field(field) => format!("{}.{}", written(&field.base), member_name(&field.member)),
@@ -248,6 +255,13 @@ pub(super) fn written(expr: &Expr) -> String {
             let position = quote::ToTokens::to_token_stream(&index.index).to_string();
             format!("{}[{position}]", written(&index.expr))
         }
+        // `self.connection.as_ref().unwrap()`, `self.conn.lock()?`: what they unwrap.
+        Expr::MethodCall(call)
+            if UNWRAPPING_METHODS.contains(&call.method.to_string().as_str()) =>
+        {
+            written(&call.receiver)
+        }
+        Expr::Try(inner) => written(&inner.expr),
         // `m.clone()`, `Arc::clone(&m)`: `m`.
         _ => object_written(expr).unwrap_or_else(|| "the lock".to_string()),
     }
@@ -259,7 +273,7 @@ pub(super) fn written(expr: &Expr) -> String {
 pub(super) fn object_written(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Path(path) if path.qself.is_none() && path.path.segments.len() == 1 => {
-            Some(path.path.segments[0].ident.to_string())
+            Some(path.path.segments[0].ident.unraw().to_string())
         }
         Expr::Field(field) => Some(format!(
             "{}.{}",
@@ -393,7 +407,7 @@ pub(super) fn legacy_edition_tokens(
                 if edition == 2015 && (ident == "async" || ident == "await" || ident == "try") =>
             {
                 out.push(TokenTree::Ident(Ident::new_raw(
-                    &ident.to_string(),
+                    &ident.unraw().to_string(),
                     ident.span(),
                 )));
             }
@@ -503,7 +517,7 @@ pub(super) fn constructs(expr: &Expr) -> bool {
         return false;
     };
     path.path.segments.last().is_some_and(|last| {
-        let name = last.ident.to_string();
+        let name = last.ident.unraw().to_string();
         matches!(name.as_str(), "new" | "default" | "from") || name.starts_with("new_")
     })
 }
@@ -526,5 +540,8 @@ pub(super) fn type_arguments(arguments: &syn::PathArguments) -> Vec<&syn::Type> 
 
 /// The identifiers of a path's segments (`tokio::time::sleep` → `["tokio", "time", "sleep"]`).
 pub(super) fn segment_names(path: &syn::Path) -> Vec<String> {
-    path.segments.iter().map(|s| s.ident.to_string()).collect()
+    path.segments
+        .iter()
+        .map(|s| s.ident.unraw().to_string())
+        .collect()
 }

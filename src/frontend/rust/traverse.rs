@@ -3,6 +3,7 @@
 //! each node to the concern that lowers it. No fact is decided here.
 
 use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
@@ -94,7 +95,7 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn function(&mut self, sig: &syn::Signature, block: &syn::Block) {
-        let ident = sig.ident.to_string();
+        let ident = sig.ident.unraw().to_string();
         let name = self.qualified(&ident);
         let canonical = match (
             &self.semantic.self_type,
@@ -126,7 +127,7 @@ impl Lowerer<'_> {
         let parameters = sig.inputs.iter().map(|input| match input {
             syn::FnArg::Receiver(_) => "self".to_string(),
             syn::FnArg::Typed(typed) => match &*typed.pat {
-                syn::Pat::Ident(ident) => ident.ident.to_string(),
+                syn::Pat::Ident(ident) => ident.ident.unraw().to_string(),
                 _ => String::new(),
             },
         });
@@ -181,13 +182,15 @@ impl Lowerer<'_> {
         match output {
             Type::Tuple(tuple) => tuple.elems.iter().collect(),
             Type::Path(path) => match path.path.segments.last() {
-                Some(last) if last.ident.to_string().ends_with("Result") => match &last.arguments {
-                    syn::PathArguments::AngleBracketed(args) => match args.args.first() {
-                        Some(syn::GenericArgument::Type(ok)) => self.tuple_elements(ok),
+                Some(last) if last.ident.unraw().to_string().ends_with("Result") => {
+                    match &last.arguments {
+                        syn::PathArguments::AngleBracketed(args) => match args.args.first() {
+                            Some(syn::GenericArgument::Type(ok)) => self.tuple_elements(ok),
+                            _ => Vec::new(),
+                        },
                         _ => Vec::new(),
-                    },
-                    _ => Vec::new(),
-                },
+                    }
+                }
                 _ => Vec::new(),
             },
             _ => Vec::new(),
@@ -201,7 +204,7 @@ impl Lowerer<'_> {
         let last = path.path.segments.last()?;
         // `Result<T, E>` (also a crate's own `Result<T>`, `HandleResult<T>` alias): `?` and
         // `unwrap` give `T`.
-        if last.ident.to_string().ends_with("Result")
+        if last.ident.unraw().to_string().ends_with("Result")
             && let syn::PathArguments::AngleBracketed(args) = &last.arguments
             && let Some(syn::GenericArgument::Type(ok)) = args.args.first()
         {
@@ -226,7 +229,7 @@ fn is_guard_type(ty: &Type) -> bool {
             .path
             .segments
             .last()
-            .is_some_and(|last| last.ident.to_string().ends_with("Guard")),
+            .is_some_and(|last| last.ident.unraw().to_string().ends_with("Guard")),
         _ => false,
     }
 }
@@ -344,7 +347,7 @@ fn variant_of(pat: &syn::Pat) -> Option<String> {
     };
     path.segments
         .last()
-        .map(|segment| segment.ident.to_string())
+        .map(|segment| segment.ident.unraw().to_string())
 }
 
 impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
@@ -378,7 +381,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
         let self_type = self.semantic.resolve_type(&item.self_ty);
         let name = match item.self_ty.as_ref() {
-            Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+            Type::Path(p) => p.path.segments.last().map(|s| s.ident.unraw().to_string()),
             _ => None,
         };
         if let (Some(owner), Some((trait_path, _))) = (&self_type, &item.trait_) {
@@ -412,7 +415,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         // Default methods are named after the trait: `ledger::db::Store::load`.
         let trait_path = format!("{}::{}", self.semantic.module(), item.ident);
         let saved = self.semantic.self_type.replace(trait_path);
-        self.prefix.push(item.ident.to_string());
+        self.prefix.push(item.ident.unraw().to_string());
         visit::visit_item_trait(self, item);
         self.prefix.pop();
         self.semantic.self_type = saved;
@@ -423,7 +426,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             return;
         };
         let module = format!("{}::{}", self.semantic.module(), item.ident);
-        self.prefix.push(item.ident.to_string());
+        self.prefix.push(item.ident.unraw().to_string());
         self.semantic.push_module(module, items);
         self.define_locks(items);
         visit::visit_item_mod(self, item);
@@ -750,7 +753,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             .path
             .segments
             .last()
-            .map(|s| s.ident.to_string())
+            .map(|s| s.ident.unraw().to_string())
             .unwrap_or_default();
         if NON_CODE_MACROS.contains(&name.as_str()) {
             return;
@@ -990,7 +993,7 @@ fn unused_binding_call(stmts: &[syn::Stmt], i: usize) -> Option<usize> {
     let (syn::Pat::Ident(binding), Some(init)) = (&local.pat, &local.init) else {
         return None;
     };
-    let name = binding.ident.to_string();
+    let name = binding.ident.unraw().to_string();
     let unused = name.len() > 1 && name.starts_with('_') && binding.subpat.is_none();
     if !unused || allows_dropped_future(&local.attrs) {
         return None;
@@ -1018,9 +1021,12 @@ fn allows_dropped_future(attrs: &[syn::Attribute]) -> bool {
 fn runtime_entry(attrs: &[syn::Attribute]) -> Option<String> {
     attrs.iter().find_map(|attr| {
         let segments = &attr.path().segments;
-        let last = segments.last()?.ident.to_string();
+        let last = segments.last()?.ident.unraw().to_string();
         (segments.len() > 1 && matches!(last.as_str(), "main" | "test")).then(|| {
-            let names: Vec<String> = segments.iter().map(|s| s.ident.to_string()).collect();
+            let names: Vec<String> = segments
+                .iter()
+                .map(|s| s.ident.unraw().to_string())
+                .collect();
             names.join("::")
         })
     })
