@@ -193,16 +193,48 @@ impl Lowerer<'_> {
     /// the state set (`if CACHE.read().unwrap().contains_key(k) { return; }`, `if
     /// READY.load(..) { bail!(..) }`, also `continue`/`break`), and a later statement of the
     /// block acts as if it were not (`CACHE.write().unwrap().insert(k, v)`, `READY.store(..)`).
+    /// The clause may sit at the end of a block that binds the guard it checks through
+    /// (`{ let g = M.read(); if let Some(v) = g.get(k) { return v.clone(); } }`), or check
+    /// through a guard bound before it and dropped after it (`drop(g)`), the act coming after.
     pub(super) fn guard_clause_check_then_act(&mut self, stmts: &[syn::Stmt], i: usize) {
+        let rest = &stmts[i + 1..];
+        // The clause ends a block that binds its guard, dropped when the block ends.
+        if let syn::Stmt::Expr(Expr::Block(block), _) = &stmts[i]
+            && block.label.is_none()
+            && let Some(syn::Stmt::Expr(Expr::If(clause), _)) = block.block.stmts.last()
+            && clause.else_branch.is_none()
+            && leaves(&clause.then_branch)
+        {
+            let bound = self.bound_guards(&block.block.stmts);
+            if let Some((check, lock)) = self.membership_check_in(&clause.cond, false, &bound)
+                && let Some(act) = self.relocked_fill(&lock, rest)
+            {
+                let state = (lock.identity, lock.written, lock.via_self);
+                self.push_check_then_act(check, act, state, false, ActKind::Create);
+            }
+            return;
+        }
         let syn::Stmt::Expr(Expr::If(clause), _) = &stmts[i] else {
             return;
         };
         if clause.else_branch.is_some() || !leaves(&clause.then_branch) {
             return;
         }
-        let rest = &stmts[i + 1..];
         if let Some((check, lock)) = self.membership_check(&clause.cond, false) {
             if let Some(act) = self.relocked_fill(&lock, rest) {
+                let state = (lock.identity, lock.written, lock.via_self);
+                self.push_check_then_act(check, act, state, false, ActKind::Create);
+            }
+            return;
+        }
+        // Through a guard bound before the clause and dropped after it: the act counts only
+        // after the `drop` (before it, taking the lock again waits for this thread itself).
+        let bound = self.bound_guards(&stmts[..i]);
+        if let Some((check, lock)) = self.membership_check_in(&clause.cond, false, &bound)
+            && let Some(name) = guard_name_of(&clause.cond, &bound)
+            && let Some(dropped) = rest.iter().position(|stmt| drops(stmt, &name))
+        {
+            if let Some(act) = self.relocked_fill(&lock, &rest[dropped + 1..]) {
                 let state = (lock.identity, lock.written, lock.via_self);
                 self.push_check_then_act(check, act, state, false, ActKind::Create);
             }
@@ -379,6 +411,26 @@ impl Lowerer<'_> {
             ))
         };
         match cond {
+            // `if let Some(v) = m.read().get(k)`, also `.get(k).cloned()`: the key is there.
+            Expr::Let(found_value) if !missing && is_some_pattern(&found_value.pat) => {
+                let mut value = &*found_value.expr;
+                while let Expr::MethodCall(call) = value
+                    && VALUE_ADAPTERS.contains(&call.method.to_string().as_str())
+                {
+                    value = &call.receiver;
+                }
+                let Expr::MethodCall(get) = value else {
+                    return None;
+                };
+                if get.method != "get" {
+                    return None;
+                }
+                let lock = self.guarded_lock_in(&get.receiver, bound)?;
+                Some((
+                    expr_start(cond)..get.paren_token.span.close().byte_range().end,
+                    lock,
+                ))
+            }
             Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_)) => self
                 .membership_check_in(&binary.left, missing, bound)
                 .or_else(|| self.membership_check_in(&binary.right, missing, bound)),
@@ -743,6 +795,40 @@ fn leaves(block: &syn::Block) -> bool {
         Some(syn::Stmt::Macro(mac)) => exits(&mac.mac),
         _ => false,
     }
+}
+
+/// Whether a pattern matches only a found value (`Some(v)`, `Some(_)`).
+fn is_some_pattern(pat: &syn::Pat) -> bool {
+    matches!(pat, syn::Pat::TupleStruct(found) if found.path.is_ident("Some"))
+}
+
+/// Methods that keep whether a lookup found a value (`map.get(k).cloned()`).
+const VALUE_ADAPTERS: &[&str] = &["cloned", "copied", "as_ref", "as_deref"];
+
+/// The name of the bound guard a membership check goes through, if it goes through one.
+fn guard_name_of(cond: &Expr, bound: &[(String, GuardedLock)]) -> Option<String> {
+    struct Names<'b>(&'b [(String, GuardedLock)], Option<String>);
+    impl<'ast> Visit<'ast> for Names<'_> {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if let Some(name) = path.path.get_ident()
+                && let Some((bound, _)) = self.0.iter().rev().find(|(bound, _)| name == bound)
+            {
+                self.1 = Some(bound.clone());
+            }
+        }
+    }
+    let mut names = Names(bound, None);
+    names.visit_expr(cond);
+    names.1
+}
+
+/// Whether a statement is `drop(name);`.
+fn drops(stmt: &syn::Stmt, name: &str) -> bool {
+    let syn::Stmt::Expr(Expr::Call(call), _) = stmt else {
+        return false;
+    };
+    let dropped = matches!(&*call.func, Expr::Path(f) if f.path.is_ident("drop"));
+    dropped && matches!(call.args.first(), Some(Expr::Path(arg)) if arg.path.is_ident(name))
 }
 
 /// Methods that check a collection again, or fill it only where missing (`entry`).
