@@ -855,7 +855,18 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
                     self.note_thread_target(&ann.target, value);
                 }
                 self.visit_expr(&ann.target);
-                let declared = self.semantic.annotation_type(&ann.annotation);
+                let mut declared = self.semantic.annotation_type(&ann.annotation);
+                // `q: queue.Queue = manager.Queue()`: an annotation that names a thread
+                // primitive for a value known to be another type (a manager's proxy, which
+                // works across processes) says how the value is used, not what it is.
+                if let Some(annotated) = &declared
+                    && self.tables.thread_primitives.contains(annotated)
+                    && let Some(Returns::One(value_type)) =
+                        ann.value.as_ref().and_then(|v| self.semantic.type_of(v))
+                    && value_type != *annotated
+                {
+                    declared = Some(value_type);
+                }
                 if let (Expr::Name(name), Some(declared)) = (ann.target.as_ref(), &declared)
                     && self.current != 0
                 {
