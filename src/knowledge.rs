@@ -76,6 +76,9 @@ pub struct LanguageTables {
     pub offload: CallSet,
     /// Canonical callees (or `*.method`) whose arguments are awaitables.
     pub awaitable_consumers: CallSet,
+    /// Python: calls that run the callable they are given later and drop what it returns
+    /// (`loop.call_soon`; `callback-runners` in `rules/coroutines.toml`).
+    pub callback_runners: CallSet,
     /// Python: lock types (`threading.Lock`). Rust: methods returning a lock's guard
     /// (`std::sync::Mutex::lock`).
     pub locks: FxHashMap<String, LockType>,
@@ -266,6 +269,7 @@ pub struct Knowledge {
 struct CoroutineTables {
     coroutine_functions: HashSet<String>,
     task_spawners: HashSet<String>,
+    callback_runners: Vec<String>,
 }
 
 impl Knowledge {
@@ -346,6 +350,7 @@ impl Knowledge {
                 loop_probes: loop_probes.remove(lang).unwrap_or_default(),
                 offload: CallSet::new(offload.remove(lang).unwrap_or_default()),
                 awaitable_consumers: CallSet::new(awaitables.remove(lang).unwrap_or_default()),
+                callback_runners: CallSet::default(),
             };
             for (rule, apis) in blocking.get(lang).into_iter().flatten() {
                 let rule: Code = rule.parse().expect("rules/blocking.toml names known codes");
@@ -366,6 +371,7 @@ impl Knowledge {
         let coroutines: CoroutineTables =
             toml::from_str(COROUTINES_TOML).expect("rules/coroutines.toml is valid");
         let mut python = tables("python");
+        python.callback_runners = CallSet::new(coroutines.callback_runners);
         python.locks = locks.python;
         python.conditions = locks.conditions.remove("python").unwrap_or_default();
         let processes: ProcessTables =

@@ -448,6 +448,22 @@ impl<'a> Lowerer<'a> {
             Expr::Attribute(attr) => Some(attr.attr.id.to_string()),
             _ => None,
         };
+        if self
+            .tables
+            .callback_runners
+            .contains(callee.as_deref(), method.as_deref())
+        {
+            let arguments = &call.arguments;
+            let lambdas = arguments
+                .args
+                .iter()
+                .chain(arguments.keywords.iter().map(|k| &k.value));
+            self.result_dropping_lambdas.extend(
+                lambdas
+                    .filter(|argument| argument.is_lambda_expr())
+                    .map(ruff_text_size::Ranged::start),
+            );
+        }
         let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
         let schedules = self
             .tables

@@ -92,6 +92,7 @@ pub fn lower(
         closure: 0,
         closures: 0,
         started_lambda: None,
+        result_dropping_lambdas: Vec::new(),
         repeat_depth: 0,
         loop_bound: Vec::new(),
         loop_elements: Vec::new(),
@@ -190,6 +191,9 @@ struct Lowerer<'a> {
     /// The lambda a thread-starting call is given (where it starts), and the thread entry
     /// that waits for its number.
     started_lambda: Option<(ruff_text_size::TextSize, usize)>,
+    /// Where the lambdas given to a call that drops what they return start (see
+    /// `LanguageTables::callback_runners`), until they are walked.
+    result_dropping_lambdas: Vec<ruff_text_size::TextSize>,
     /// How many loops or comprehensions of the current function enclose the code.
     repeat_depth: usize,
     /// The enclosing `for` loops over a literal tuple or list of the current function, by

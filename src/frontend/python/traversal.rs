@@ -622,6 +622,18 @@ impl<'a> Lowerer<'a> {
             }
         }
         self.semantic.scopes.push(scope);
+        // A lambda given to a call that drops what it returns (`loop.call_soon(lambda: …)`).
+        let start = lambda.range.start();
+        if let Some(at) = self
+            .result_dropping_lambdas
+            .iter()
+            .position(|s| *s == start)
+        {
+            self.result_dropping_lambdas.swap_remove(at);
+            if lambda.body.is_call_expr() {
+                self.next_result = ResultUse::Discarded;
+            }
+        }
         self.visit_expr(&lambda.body);
         self.semantic.scopes.pop();
         (self.loop_depth, self.closure) = (loop_depth, closure);
