@@ -88,7 +88,9 @@ fn diagnostic(
     // loop: they wait for an async primitive on the runtime's own thread.
     let why = match (code, call.method.as_deref()) {
         (Code::IL107, Some(method)) if method.starts_with("blocking_") => BLOCKING_HALF,
-        (Code::IL107, _) if model.language == Language::Rust => super::nested_event_loop::WHY_RUST,
+        (Code::IL107, _) if model.language == Language::Rust => {
+            super::nested_event_loop::why_rust(call.callee.as_deref())
+        }
         _ => why,
     };
     let mut diagnostic = Diagnostic::new(

@@ -13,17 +13,30 @@ pub const RULE: Rule = Rule {
     check: Check::FileAndProject(check, check_project),
 };
 
-/// Completes "`callee()` in async function `f` …" (Python; [`WHY_RUST`] for Rust).
+/// Completes "`callee()` in async function `f` …" (Python; [`why_rust`] for Rust).
 const WHY: &str = "starts a nested event loop inside code that already runs on one: it fails at run time (asyncio raises RuntimeError) or deadlocks the loop";
 
-/// [`WHY`] for Rust.
-pub const WHY_RUST: &str = "starts a nested event loop inside code that already runs on one: it fails at run time (Tokio panics) or deadlocks the executor";
+/// [`WHY`] for Rust: Tokio's `block_on` panics inside a runtime; the other executors' (futures,
+/// async-std, pollster, smol…) support nesting but block the thread they are called on.
+pub fn why_rust(callee: Option<&str>) -> &'static str {
+    if callee.is_some_and(is_tokio_block_on) {
+        "starts a nested event loop inside code that already runs on one: Tokio panics (\"Cannot start a runtime from within a runtime\")"
+    } else {
+        "runs a future to completion on the thread of the executor that runs this code: every other task of that thread waits meanwhile, and if the future needs one of them (or the thread itself) the executor deadlocks"
+    }
+}
 
-/// How starting a loop inside a running one fails, in `language`.
-fn failure(language: Language) -> &'static str {
+/// Whether a callee is Tokio's `block_on`, which panics inside a runtime.
+fn is_tokio_block_on(callee: &str) -> bool {
+    callee.starts_with("tokio::") && callee.ends_with("::block_on")
+}
+
+/// How starting a loop inside a running one fails, in `language`, by the API that starts it.
+fn failure(language: Language, leaf: &str) -> &'static str {
     match language {
         Language::Python => "asyncio raises RuntimeError",
-        Language::Rust => "Tokio panics",
+        Language::Rust if is_tokio_block_on(leaf) => "Tokio panics",
+        Language::Rust => "it blocks the executor's thread, and deadlocks if the future needs it",
     }
 }
 
@@ -43,7 +56,8 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     for reached in reached_from_async(context, summary::NESTED_LOOP) {
         let callee_name = &context.project.function(reached.callee).name;
         let (chain, place, leaf) = (&reached.chain, &reached.place, &reached.leaf_name);
-        let failure = failure(context.project.model(reached.callee).language);
+        let language = context.project.model(reached.callee).language;
+        let failure = failure(language, leaf);
         let diagnostic = reached.diagnostic(
             RULE.code,
             format!(
