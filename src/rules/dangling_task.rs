@@ -66,7 +66,15 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             else {
                 continue;
             };
-            if knowledge.task_spawners.contains(callee) || project.target(site).is_some() {
+            // Only a method some spawner has may be one once its receiver is typed.
+            let spawner_method = knowledge
+                .task_spawners
+                .iter()
+                .any(|spawner| spawner.rsplit('.').next() == Some(method));
+            if !spawner_method
+                || knowledge.task_spawners.contains(callee)
+                || project.target(site).is_some()
+            {
                 continue;
             }
             let Some((receiver, _)) = callee.rsplit_once('.') else {
