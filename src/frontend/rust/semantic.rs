@@ -58,6 +58,10 @@ pub(super) struct SemanticModel<'t> {
     /// The current function's parameters that are locks (`models: &Arc<RwLock<Factory>>`):
     /// the lock type and the type it guards, as for `guarded`.
     pub(super) guarded_parameters: HashMap<String, (String, String)>,
+    /// The current function's parameters of a generic struct with its arguments written
+    /// (`c: &Client` with `type Client = HttpClient<Arc<Mutex<Conn>>>`): the types their
+    /// parameter-typed fields have (see [`Self::impl_field_types`]).
+    pub(super) instantiated_parameters: HashMap<String, HashMap<String, String>>,
     /// The file's top-level `static`s: name → canonical type.
     statics: HashMap<String, String>,
     /// Types with a guard method in the lock table (`std::sync::Mutex`).
@@ -450,6 +454,7 @@ impl<'t> SemanticModel<'t> {
             variants: HashMap::default(),
             guarded: HashMap::default(),
             guarded_parameters: HashMap::default(),
+            instantiated_parameters: HashMap::default(),
             statics: HashMap::default(),
             lock_types: tables
                 .locks
@@ -1481,6 +1486,17 @@ impl<'t> SemanticModel<'t> {
                     };
                     return Some(Returns::One(format!("{base}.{name}")));
                 };
+                let instantiated = match super::syntax::without_refs(&field.base) {
+                    Expr::Path(base) => base
+                        .path
+                        .get_ident()
+                        .and_then(|local| self.instantiated_parameters.get(&local.to_string()))
+                        .and_then(|fields| fields.get(&name)),
+                    _ => None,
+                };
+                if let Some(ty) = instantiated {
+                    return Some(Returns::One(ty.clone()));
+                }
                 match self.fields.get(struct_name(&owner)) {
                     Some(fields) => fields
                         .get(&name)
@@ -1653,7 +1669,12 @@ impl<'t> SemanticModel<'t> {
     /// The types the parameter-typed fields of a generic struct have in an `impl` block for
     /// it with arguments written (see [`Self::impl_fields`]).
     pub(super) fn impl_field_types(&self, self_ty: &Type) -> HashMap<String, String> {
-        // `impl AsyncClient` with `type AsyncClient = HttpClient<Arc<Mutex<Inner>>>;`.
+        // `impl AsyncClient` with `type AsyncClient = HttpClient<Arc<Mutex<Inner>>>;`; a
+        // parameter's type may be a reference to one (`c: &AsyncClient`).
+        let mut self_ty = self_ty;
+        while let Type::Reference(reference) = self_ty {
+            self_ty = &reference.elem;
+        }
         let Type::Path(path) = self.through_plain_aliases(self_ty) else {
             return HashMap::default();
         };

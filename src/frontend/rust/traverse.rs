@@ -133,6 +133,7 @@ impl Lowerer<'_> {
         });
         let outer_parameters = std::mem::replace(&mut self.parameters, parameters.collect());
         let outer_guarded = std::mem::take(&mut self.semantic.guarded_parameters);
+        let outer_instantiated = std::mem::take(&mut self.semantic.instantiated_parameters);
         self.semantic.push_generics(&sig.generics);
         self.region(
             name,
@@ -161,6 +162,10 @@ impl Lowerer<'_> {
                         ) {
                             this.semantic.guarded_parameters.insert(name, guarded);
                         }
+                        let fields = this.semantic.impl_field_types(&typed.ty);
+                        if let (Some(name), false) = (bound_name(&typed.pat), fields.is_empty()) {
+                            this.semantic.instantiated_parameters.insert(name, fields);
+                        }
                     }
                 }
                 this.visit_block(block);
@@ -168,6 +173,7 @@ impl Lowerer<'_> {
             },
         );
         self.semantic.guarded_parameters = outer_guarded;
+        self.semantic.instantiated_parameters = outer_instantiated;
         self.semantic.pop_generics();
         self.takes_guard = outer_takes_guard;
         self.parameters = outer_parameters;
