@@ -390,10 +390,12 @@ pub(super) fn has_let(cond: &Expr) -> bool {
 }
 
 /// Tokens of an edition before 2021 for `syn`, which parses the 2021 language. Bare trait
-/// objects of the closure traits (`Box<Fn(u32) -> u8 + Send>`, `&mut FnMut()`) get their
-/// `dyn`, which was optional then. Under edition 2015, `async`, `await` and `try` were
-/// identifiers (`let async = ..`, `try!(..)`), so they become raw identifiers (`r#async`) with
-/// the same spans. Called on token trees whose nesting is already bounded.
+/// objects of the closure traits (`Box<Fn(u32) -> u8 + Send>`, `&mut FnMut()`, `type Hook =
+/// for<'a> Fn(&'a u8);`) get their `dyn`, which was optional then. Under edition 2015,
+/// `async`, `await` and `try` were identifiers (`let async = ..`, `try!(..)`), so they become
+/// raw identifiers (`r#async`) with the same spans, and a trait method's parameters could be
+/// types alone (`fn sign(&self, &Message);`), which get the name `_`. Called on token trees
+/// whose nesting is already bounded.
 pub(super) fn legacy_edition_tokens(
     tokens: proc_macro2::TokenStream,
     edition: u16,
@@ -420,16 +422,128 @@ pub(super) fn legacy_edition_tokens(
                 out.push(TokenTree::Ident(Ident::new("dyn", ident.span())));
                 out.push(tree.clone());
             }
+            // `type Append = for<'a> Fn(&'a mut Context);`: a higher-ranked bare trait object.
+            TokenTree::Ident(ident)
+                if ident == "for"
+                    && matches!(trees.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '<')
+                    && i.checked_sub(1).is_some_and(|before| {
+                        matches!(&trees[before], TokenTree::Punct(p) if p.as_char() == '=')
+                    }) =>
+            {
+                out.push(TokenTree::Ident(Ident::new("dyn", ident.span())));
+                out.push(tree.clone());
+            }
             TokenTree::Group(group) => {
                 let stream = stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
                     legacy_edition_tokens(group.stream(), edition)
                 });
+                let stream = if edition == 2015
+                    && group.delimiter() == Delimiter::Parenthesis
+                    && is_named_function_parameters(&trees, i)
+                {
+                    name_anonymous_parameters(stream)
+                } else {
+                    stream
+                };
                 let mut rebuilt = Group::new(group.delimiter(), stream);
                 rebuilt.set_span(group.span());
                 out.push(TokenTree::Group(rebuilt));
             }
             other => out.push(other.clone()),
         }
+    }
+    out.into_iter().collect()
+}
+
+/// Whether the parenthesised group at `at` is the parameter list of a named function (`fn
+/// name(..)`, also `fn name<T>(..)`), not of a function pointer type (`fn(u8)`).
+fn is_named_function_parameters(trees: &[proc_macro2::TokenTree], at: usize) -> bool {
+    use proc_macro2::TokenTree;
+    // Back over generics (`<T: Into<u8>>`), then the name, then `fn`.
+    let mut before = at;
+    let mut depth = 0usize;
+    loop {
+        let Some(previous) = before.checked_sub(1) else {
+            return false;
+        };
+        before = previous;
+        match &trees[before] {
+            TokenTree::Punct(p) if p.as_char() == '>' => depth += 1,
+            TokenTree::Punct(p) if p.as_char() == '<' => match depth.checked_sub(1) {
+                Some(d) => depth = d,
+                None => return false,
+            },
+            _ if depth > 0 => {}
+            TokenTree::Ident(_) => break,
+            _ => return false,
+        }
+    }
+    before
+        .checked_sub(1)
+        .is_some_and(|f| matches!(&trees[f], TokenTree::Ident(ident) if ident == "fn"))
+}
+
+/// A parameter list with `_: ` before each parameter written as a type alone (`&self,
+/// &Message` becomes `&self, _: &Message`): receivers and named parameters stay as they are.
+fn name_anonymous_parameters(stream: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    use proc_macro2::{Ident, Punct, Spacing, TokenTree};
+    let trees: Vec<TokenTree> = stream.into_iter().collect();
+    // Split at the commas outside angle brackets (`HashMap<K, V>` is one parameter).
+    let mut parameters: Vec<Vec<TokenTree>> = vec![Vec::new()];
+    let mut depth = 0usize;
+    for (i, tree) in trees.iter().enumerate() {
+        if let TokenTree::Punct(p) = tree {
+            let arrow = p.as_char() == '>'
+                && i.checked_sub(1).is_some_and(|b| {
+                    matches!(&trees[b], TokenTree::Punct(q) if q.as_char() == '-' && q.spacing() == Spacing::Joint)
+                });
+            match p.as_char() {
+                '<' => depth += 1,
+                '>' if !arrow => depth = depth.saturating_sub(1),
+                ',' if depth == 0 => {
+                    parameters
+                        .last_mut()
+                        .expect("a parameter")
+                        .push(tree.clone());
+                    parameters.push(Vec::new());
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        parameters
+            .last_mut()
+            .expect("a parameter")
+            .push(tree.clone());
+    }
+    let mut out = Vec::with_capacity(trees.len());
+    for parameter in parameters {
+        let tokens: Vec<&TokenTree> = parameter
+            .iter()
+            .filter(|t| !matches!(t, TokenTree::Punct(p) if p.as_char() == ','))
+            .collect();
+        let is_receiver = tokens
+            .iter()
+            .any(|t| matches!(t, TokenTree::Ident(ident) if ident == "self"));
+        // A single `:` names it (a `::` is two joint colons of a path).
+        let named = tokens.iter().enumerate().any(|(k, t)| {
+            matches!(t, TokenTree::Punct(p) if p.as_char() == ':'
+                && p.spacing() == Spacing::Alone
+                && !(k > 0 && matches!(tokens[k - 1], TokenTree::Punct(q) if q.as_char() == ':')))
+        });
+        if let Some(first) = tokens.first()
+            && !is_receiver
+            && !named
+            // Attributes start with `#`: leave such a parameter to the parser.
+            && !matches!(first, TokenTree::Punct(p) if p.as_char() == '#')
+        {
+            let span = first.span();
+            out.push(TokenTree::Ident(Ident::new("_", span)));
+            let mut colon = Punct::new(':', Spacing::Alone);
+            colon.set_span(span);
+            out.push(TokenTree::Punct(colon));
+        }
+        out.extend(parameter);
     }
     out.into_iter().collect()
 }
@@ -448,7 +562,8 @@ fn is_lifetime_name(trees: &[proc_macro2::TokenTree], at: usize) -> bool {
 fn starts_trait_object(trees: &[proc_macro2::TokenTree], before: usize) -> bool {
     use proc_macro2::TokenTree;
     match &trees[before] {
-        TokenTree::Punct(punct) => matches!(punct.as_char(), '<' | '&'),
+        // `=` of a type alias (`type Hook = Fn(u8);`).
+        TokenTree::Punct(punct) => matches!(punct.as_char(), '<' | '&' | '='),
         // `&mut`, `&'a mut`.
         TokenTree::Ident(ident) if ident == "mut" => before.checked_sub(1).is_some_and(|b| {
             matches!(&trees[b], TokenTree::Punct(p) if p.as_char() == '&')
