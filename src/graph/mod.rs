@@ -88,6 +88,17 @@ const MAX_TYPED_OWNERS: usize = 3;
 /// How many `type` aliases a Rust type is followed through.
 const MAX_ALIAS_STEPS: usize = 4;
 
+/// What a function does that the rules follow calls for: its blocking calls and the locks it
+/// takes (one of several same-named variants stands for all by it, see [`SymbolIndex::new`]).
+fn weight(function: &crate::model::Function) -> usize {
+    function
+        .calls
+        .iter()
+        .filter(|c| c.blocking.is_some())
+        .count()
+        + function.lock_holds.len()
+}
+
 impl<'a> SymbolIndex<'a> {
     pub fn new(models: &[&'a FileModel]) -> SymbolIndex<'a> {
         let mut index = SymbolIndex::default();
@@ -100,8 +111,16 @@ impl<'a> SymbolIndex<'a> {
             for (i, function) in model.functions.iter().enumerate() {
                 let name = function.canonical.as_str();
                 match index.functions.entry(name) {
-                    std::collections::hash_map::Entry::Occupied(_) => {
+                    std::collections::hash_map::Entry::Occupied(mut entry) => {
                         index.shared_names.insert(name);
+                        // Rust: variants of one item under exclusive `#[cfg]`s (`mod platform`
+                        // per target OS). Each is compiled somewhere: one that blocks or locks
+                        // stands for them, not whichever comes first.
+                        let kept = *entry.get();
+                        let kept = &models[kept.file].functions[kept.index];
+                        if model.language == Language::Rust && weight(function) > weight(kept) {
+                            entry.insert(FunctionId { file, index: i });
+                        }
                     }
                     std::collections::hash_map::Entry::Vacant(entry) => {
                         entry.insert(FunctionId { file, index: i });

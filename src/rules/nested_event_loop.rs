@@ -19,10 +19,16 @@ const WHY: &str = "starts a nested event loop inside code that already runs on o
 /// [`WHY`] for Rust: Tokio's `block_on` panics inside a runtime; the other executors' (futures,
 /// async-std, pollster, smol…) support nesting but block the thread they are called on.
 pub fn why_rust(callee: Option<&str>) -> &'static str {
-    if callee.is_some_and(is_tokio_block_on) {
-        "starts a nested event loop inside code that already runs on one: Tokio panics (\"Cannot start a runtime from within a runtime\")"
-    } else {
-        "runs a future to completion on the thread of the executor that runs this code: every other task of that thread waits meanwhile, and if the future needs one of them (or the thread itself) the executor deadlocks"
+    match callee {
+        Some(callee) if is_tokio_block_on(callee) => {
+            "starts a nested event loop inside code that already runs on one: Tokio panics (\"Cannot start a runtime from within a runtime\")"
+        }
+        Some(callee) if callee.contains("::") => {
+            "runs a future to completion on the thread of the executor that runs this code: every other task of that thread waits meanwhile, and if the future needs one of them (or the thread itself) the executor deadlocks"
+        }
+        _ => {
+            "starts a nested event loop inside code that already runs on one: Tokio panics, and other executors block their thread (a deadlock if the future needs it)"
+        }
     }
 }
 
@@ -31,12 +37,18 @@ fn is_tokio_block_on(callee: &str) -> bool {
     callee.starts_with("tokio::") && callee.ends_with("::block_on")
 }
 
-/// How starting a loop inside a running one fails, in `language`, by the API that starts it.
+/// How starting a loop inside a running one fails, in `language`, by the API that starts it
+/// (a method the analysis could not type may be any executor's).
 fn failure(language: Language, leaf: &str) -> &'static str {
     match language {
         Language::Python => "asyncio raises RuntimeError",
         Language::Rust if is_tokio_block_on(leaf) => "Tokio panics",
-        Language::Rust => "it blocks the executor's thread, and deadlocks if the future needs it",
+        Language::Rust if leaf.contains("::") => {
+            "that blocks the executor's thread (a deadlock if the future needs it)"
+        }
+        Language::Rust => {
+            "Tokio panics, and other executors block their thread (a deadlock if the future needs it)"
+        }
     }
 }
 
@@ -61,7 +73,7 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         let diagnostic = reached.diagnostic(
             RULE.code,
             format!(
-                "`{callee_name}()` in {place} starts a nested event loop: it reaches `{leaf}()` through {chain}, which fails at run time inside a running loop ({failure}) or deadlocks it"
+                "`{callee_name}()` in {place} starts a nested event loop: it reaches `{leaf}()` through {chain}, and inside a running loop {failure}"
             ),
             format!("`{callee_name}()` starts an event loop: {chain}"),
             format!("`{leaf}()` starts an event loop here"),
