@@ -96,25 +96,37 @@ fn lost_wakeups(project: &Project, out: &mut Vec<Diagnostic>) {
     // Per condition variable of an object (its type, as written through `self`): the mutex
     // its first wait holds, and where that wait is.
     let mut waits: HashMap<(&str, &str), (&str, FunctionId, &ConditionUse)> = HashMap::default();
+    // A field is known by its object's type; a `static` (`CVAR`) by its module.
     let conditions = |id: FunctionId, op_wait: bool| {
         let function = project.function(id);
         let owner = function.canonical.rsplit_once("::").map(|(owner, _)| owner);
+        let module = project.model(id).module.as_str();
         function
             .condition_uses
             .iter()
-            .filter(move |used| {
-                (used.op != ConditionOp::Notify) == op_wait && used.condition.starts_with("self.")
+            .filter(move |used| (used.op != ConditionOp::Notify) == op_wait)
+            .filter_map(move |used| {
+                if used.condition.starts_with("self.") {
+                    Some((owner?, used))
+                } else {
+                    is_static_name(&used.condition).then_some((module, used))
+                }
             })
-            .filter_map(move |used| Some((owner?, used)))
     };
     for (id, function) in project.functions() {
         if project.model(id).language != Language::Rust {
             continue;
         }
         for (owner, used) in conditions(id, true) {
-            let held = function.lock_holds.iter().find(|h| {
-                h.covers(used.span.start) && guards_nothing.contains(h.identity.as_str())
-            });
+            // The mutex whose guard the wait is given: held there, or the last one taken
+            // before it (a guard moved into `wait(g)` counts as released at the move).
+            let held = function
+                .lock_holds
+                .iter()
+                .filter(|h| {
+                    h.span.start < used.span.end && guards_nothing.contains(h.identity.as_str())
+                })
+                .max_by_key(|h| h.span.start);
             if let Some(held) = held {
                 waits.entry((owner, used.condition.as_str())).or_insert((
                     held.identity.as_str(),
@@ -162,6 +174,14 @@ fn lost_wakeups(project: &Project, out: &mut Vec<Diagnostic>) {
             out.push(diagnostic);
         }
     }
+}
+
+/// Whether a name as written is a `static`'s (`CVAR`, `READY_2`).
+fn is_static_name(name: &str) -> bool {
+    name.chars().any(|c| c.is_ascii_uppercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Whether the function holds the condition's lock at the call.
