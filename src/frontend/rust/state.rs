@@ -179,11 +179,30 @@ impl Lowerer<'_> {
     /// a collection behind a lock checked through one guard, then filled through another guard
     /// of the same lock taken after the first was dropped, with no check under the second
     /// (IL403): another thread can take the lock in between and fill it too.
+    ///
+    /// From edition 2024 the temporaries of an `if let` are dropped before its `else` runs, so
+    /// `if let Some(v) = CACHE.read().get(k) { .. } else { CACHE.write().insert(k, v) }` is the
+    /// same race (before 2024 the read guard lives through the `else`: a double lock, IL202).
     pub(super) fn relocked_check_then_act(&mut self, expr: &syn::ExprIf) {
-        let Some((check, lock)) = self.membership_check(&expr.cond, true) else {
+        if let Some((check, lock)) = self.membership_check(&expr.cond, true) {
+            if let Some(act) = self.relocked_fill(&lock, &expr.then_branch.stmts) {
+                let state = (lock.identity, lock.written, lock.via_self);
+                self.push_check_then_act(check, act, state, false, ActKind::Create);
+            }
+            return;
+        }
+        let Some((_, otherwise)) = &expr.else_branch else {
             return;
         };
-        if let Some(act) = self.relocked_fill(&lock, &expr.then_branch.stmts) {
+        let Expr::Block(otherwise) = &**otherwise else {
+            return;
+        };
+        if self.edition < 2024 || !matches!(&*expr.cond, Expr::Let(_)) {
+            return;
+        }
+        if let Some((check, lock)) = self.membership_check(&expr.cond, false)
+            && let Some(act) = self.relocked_fill(&lock, &otherwise.block.stmts)
+        {
             let state = (lock.identity, lock.written, lock.via_self);
             self.push_check_then_act(check, act, state, false, ActKind::Create);
         }
