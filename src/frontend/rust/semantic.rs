@@ -2055,6 +2055,20 @@ impl<'t> SemanticModel<'t> {
 
     /// The types of the file's top-level `static`s (`static M: Mutex<T>`,
     /// `static M: LazyLock<Mutex<T>>`).
+    /// Types the `static`s a block declares (`fn warn() { static WARNED: RwLock<..> = ..; }`):
+    /// one object for the whole program, as a module's are.
+    pub(super) fn add_block_statics<'i>(&mut self, items: impl Iterator<Item = &'i syn::Item>) {
+        for item in items {
+            if let syn::Item::Static(s) = item
+                && let Some(ty) = self.resolve_type(&s.ty)
+            {
+                self.statics
+                    .entry(s.ident.unraw().to_string())
+                    .or_insert(ty);
+            }
+        }
+    }
+
     pub(super) fn static_types(&self, items: &[syn::Item]) -> HashMap<String, String> {
         items
             .iter()

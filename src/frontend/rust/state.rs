@@ -461,6 +461,16 @@ impl Lowerer<'_> {
                 {
                     found(call)
                 }
+                Expr::MethodCall(call)
+                    if missing && contains_through_option(&unary.expr).is_some() =>
+                {
+                    let (collection, _) = contains_through_option(&unary.expr)?;
+                    let lock = self.guarded_lock_in(collection, bound)?;
+                    Some((
+                        expr_start(cond)..call.paren_token.span.close().byte_range().end,
+                        lock,
+                    ))
+                }
                 Expr::Path(local) => answer(&local.path, !missing),
                 _ => None,
             },
@@ -468,6 +478,14 @@ impl Lowerer<'_> {
                 if !missing && CONTAINS.contains(&call.method.to_string().as_str()) =>
             {
                 found(call)
+            }
+            Expr::MethodCall(call) if !missing && contains_through_option(cond).is_some() => {
+                let (collection, _) = contains_through_option(cond)?;
+                let lock = self.guarded_lock_in(collection, bound)?;
+                Some((
+                    expr_start(cond)..call.paren_token.span.close().byte_range().end,
+                    lock,
+                ))
             }
             Expr::MethodCall(call)
                 if call.method == if missing { "is_none" } else { "is_some" } =>
@@ -777,8 +795,67 @@ fn without_deref(expr: &Expr) -> &Expr {
         {
             without_deref(&call.receiver)
         }
+        // A collection in an `Option` behind the lock: `g.as_mut().unwrap()`,
+        // `g.get_or_insert_with(HashSet::new)` reach the collection the guard holds.
+        Expr::MethodCall(call) if OPTION_ADAPTERS.contains(&call.method.to_string().as_str()) => {
+            without_deref(&call.receiver)
+        }
+        Expr::MethodCall(call)
+            if (call.method == "unwrap" || call.method == "expect")
+                && matches!(&*call.receiver, Expr::MethodCall(inner)
+                    if OPTION_ADAPTERS.contains(&inner.method.to_string().as_str())) =>
+        {
+            without_deref(&call.receiver)
+        }
         _ => expr,
     }
+}
+
+/// Methods that reach the value of an `Option` a guard holds.
+const OPTION_ADAPTERS: &[&str] = &[
+    "as_ref",
+    "as_mut",
+    "as_deref",
+    "as_deref_mut",
+    "get_or_insert_with",
+    "get_or_insert_default",
+    "get_or_insert",
+];
+
+/// `g.as_ref().map(|set| set.contains(k)).unwrap_or(false)`, `g.as_ref().is_some_and(|set|
+/// set.contains(k))`: a membership check of the collection in an `Option`, as the collection
+/// (`g.as_ref()`) and the check inside the closure.
+fn contains_through_option(expr: &Expr) -> Option<(&Expr, &syn::ExprMethodCall)> {
+    let Expr::MethodCall(outer) = expr else {
+        return None;
+    };
+    let (mapped, closure) = match outer.method.to_string().as_str() {
+        "unwrap_or" if matches!(outer.args.first(), Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. })) if !b.value) =>
+        {
+            let Expr::MethodCall(map) = &*outer.receiver else {
+                return None;
+            };
+            if map.method != "map" {
+                return None;
+            }
+            (&*map.receiver, map.args.first()?)
+        }
+        "is_some_and" => (&*outer.receiver, outer.args.first()?),
+        _ => return None,
+    };
+    let Expr::Closure(closure) = closure else {
+        return None;
+    };
+    let [syn::Pat::Ident(parameter)] = closure.inputs.iter().collect::<Vec<_>>().as_slice() else {
+        return None;
+    };
+    let Expr::MethodCall(check) = &*closure.body else {
+        return None;
+    };
+    let on_parameter =
+        matches!(&*check.receiver, Expr::Path(p) if p.path.is_ident(&parameter.ident));
+    (on_parameter && CONTAINS.contains(&check.method.to_string().as_str()))
+        .then_some((mapped, check))
 }
 
 /// Methods that fill a collection with what a check found missing.

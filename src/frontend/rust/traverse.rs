@@ -446,6 +446,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             _ => None,
         });
         let item_prefix = self.model.functions[self.current].canonical.clone();
+        self.semantic.add_block_statics(items.clone());
         self.semantic.push_scope(items, &item_prefix, false);
         self.semantic.push_locals();
         let end = block.brace_token.span.close().byte_range().end;
