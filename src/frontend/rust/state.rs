@@ -283,7 +283,16 @@ impl Lowerer<'_> {
         };
         let claims = act.method == "store"
             && matches!(act.args.first(), Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. })) if b.value);
-        if claims {
+        // A store the code makes only on some outcome of its work (`if errno == ENOSYS {
+        // NO_SUPPORT.store(true) }`) records a fact any thread finds the same: two threads
+        // storing it race to no harm. A claim is made whatever happens next.
+        let at = act.method.span().byte_range().start;
+        let unconditional = !rest.iter().any(|stmt| {
+            use syn::spanned::Spanned;
+            matches!(stmt, syn::Stmt::Expr(Expr::If(_) | Expr::Match(_), _))
+                && stmt.span().byte_range().contains(&at)
+        });
+        if claims && unconditional {
             let check = expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
             let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
             let state = (atomic.clone(), atomic.clone(), atomic.starts_with("self."));
