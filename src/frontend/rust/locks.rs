@@ -251,7 +251,7 @@ impl Lowerer<'_> {
     /// Which element is not known, so two holds of it are never taken for the same object
     /// (`levels[i]` then `levels[i + 1]` is how code locks neighbours), but an order between
     /// an element and another lock is an order.
-    fn element_identity(&self, element: &Expr, collection: &Expr) -> Option<LockName> {
+    pub(super) fn element_identity(&self, element: &Expr, collection: &Expr) -> Option<LockName> {
         let is_lock = matches!(self.semantic.type_of(element),
             Some(Returns::One(ty)) if self.semantic.is_lock_type(&ty));
         if !is_lock {

@@ -536,6 +536,22 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
                 .map(|identity| (name, identity)),
             _ => None,
         };
+        // `let Some(tx) = self.queues.get(i) else { .. };`: an element of a collection of
+        // locks, one identity for every element (as `&self.queues[i]`).
+        let alias = alias.or_else(|| {
+            let name = super::syntax::guard_binding(&local.pat)?;
+            let init = local.init.as_ref()?;
+            let Expr::MethodCall(get) = init.expr.as_ref() else {
+                return None;
+            };
+            if !matches!(
+                get.method.to_string().as_str(),
+                "get" | "get_mut" | "first" | "last"
+            ) {
+                return None;
+            }
+            Some((name, self.element_identity(&init.expr, &get.receiver)?))
+        });
         // `let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));`: each element by itself.
         let mut aliases: Vec<(String, crate::model::LockName)> = alias.into_iter().collect();
         if let (Some(init), syn::Pat::Tuple(pattern)) = (&local.init, &local.pat)
