@@ -431,13 +431,15 @@ impl Lowerer<'_> {
                 .find(|l| name == &l.name)?;
             (local.missing == missing).then(|| (local.check.clone(), local.lock.clone()))
         };
-        let found = |call: &syn::ExprMethodCall| {
-            let lock = self.guarded_lock_in(&call.receiver, bound)?;
+        // The check from the condition's start to the end of `call`, on `collection`.
+        let checked = |collection: &Expr, call: &syn::ExprMethodCall| {
+            let lock = self.guarded_lock_in(collection, bound)?;
             Some((
                 expr_start(cond)..call.paren_token.span.close().byte_range().end,
                 lock,
             ))
         };
+        let found = |call: &syn::ExprMethodCall| checked(&call.receiver, call);
         match cond {
             // `if let Some(v) = m.read().get(k)`, also `.get(k).cloned()`: the key is there.
             Expr::Let(found_value) if !missing && is_some_pattern(&found_value.pat) => {
@@ -453,11 +455,7 @@ impl Lowerer<'_> {
                 if get.method != "get" {
                     return None;
                 }
-                let lock = self.guarded_lock_in(&get.receiver, bound)?;
-                Some((
-                    expr_start(cond)..get.paren_token.span.close().byte_range().end,
-                    lock,
-                ))
+                found(get)
             }
             Expr::Binary(binary) if matches!(binary.op, syn::BinOp::And(_)) => self
                 .membership_check_in(&binary.left, missing, bound)
@@ -473,12 +471,7 @@ impl Lowerer<'_> {
                 Expr::MethodCall(call)
                     if missing && contains_through_option(&unary.expr).is_some() =>
                 {
-                    let (collection, _) = contains_through_option(&unary.expr)?;
-                    let lock = self.guarded_lock_in(collection, bound)?;
-                    Some((
-                        expr_start(cond)..call.paren_token.span.close().byte_range().end,
-                        lock,
-                    ))
+                    checked(contains_through_option(&unary.expr)?, call)
                 }
                 Expr::Path(local) => answer(&local.path, !missing),
                 _ => None,
@@ -489,12 +482,7 @@ impl Lowerer<'_> {
                 found(call)
             }
             Expr::MethodCall(call) if !missing && contains_through_option(cond).is_some() => {
-                let (collection, _) = contains_through_option(cond)?;
-                let lock = self.guarded_lock_in(collection, bound)?;
-                Some((
-                    expr_start(cond)..call.paren_token.span.close().byte_range().end,
-                    lock,
-                ))
+                checked(contains_through_option(cond)?, call)
             }
             Expr::MethodCall(call)
                 if call.method == if missing { "is_none" } else { "is_some" } =>
@@ -505,11 +493,7 @@ impl Lowerer<'_> {
                 if get.method != "get" {
                     return None;
                 }
-                let lock = self.guarded_lock_in(&get.receiver, bound)?;
-                Some((
-                    expr_start(cond)..call.paren_token.span.close().byte_range().end,
-                    lock,
-                ))
+                checked(&get.receiver, call)
             }
             _ => None,
         }
@@ -833,8 +817,8 @@ const OPTION_ADAPTERS: &[&str] = &[
 
 /// `g.as_ref().map(|set| set.contains(k)).unwrap_or(false)`, `g.as_ref().is_some_and(|set|
 /// set.contains(k))`: a membership check of the collection in an `Option`, as the collection
-/// (`g.as_ref()`) and the check inside the closure.
-fn contains_through_option(expr: &Expr) -> Option<(&Expr, &syn::ExprMethodCall)> {
+/// (`g.as_ref()`) whose element the closure checks.
+fn contains_through_option(expr: &Expr) -> Option<&Expr> {
     let Expr::MethodCall(outer) = expr else {
         return None;
     };
@@ -863,8 +847,7 @@ fn contains_through_option(expr: &Expr) -> Option<(&Expr, &syn::ExprMethodCall)>
     };
     let on_parameter =
         matches!(&*check.receiver, Expr::Path(p) if p.path.is_ident(&parameter.ident));
-    (on_parameter && CONTAINS.contains(&check.method.to_string().as_str()))
-        .then_some((mapped, check))
+    (on_parameter && CONTAINS.contains(&check.method.to_string().as_str())).then_some(mapped)
 }
 
 /// Methods that fill a collection with what a check found missing.
