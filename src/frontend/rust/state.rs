@@ -169,10 +169,54 @@ impl Lowerer<'_> {
         });
         let act = act.filter(|_| !settled);
         if let Some(act) = act {
+            if self.caches_computed_value(act, &expr.then_branch) {
+                return;
+            }
             let act = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
             let state = (atomic.clone(), atomic.clone(), atomic.starts_with("self."));
             self.push_check_then_act(check, act, state, true, ActKind::Create);
         }
+    }
+
+    /// `if f == 0 { query(&mut f); FREQUENCY.store(f, ..) }`: the branch computes a value and
+    /// stores it in a number atomic, a cache every thread fills with the same value (two
+    /// threads computing it race to no harm). Not a pointer, whose two fills are two objects.
+    fn caches_computed_value(&self, store: &syn::ExprMethodCall, branch: &syn::Block) -> bool {
+        let pointer = matches!(self.semantic.type_of(&store.receiver),
+            Some(Returns::One(ty)) if ty.ends_with("AtomicPtr"));
+        let Some(Expr::Path(value)) = store.args.first() else {
+            return false;
+        };
+        let Some(name) = value.path.get_ident() else {
+            return false;
+        };
+        if pointer || store.method != "store" {
+            return false;
+        }
+        // Bound, assigned or filled through `&mut` in the branch.
+        struct Computed<'n> {
+            name: &'n syn::Ident,
+            found: bool,
+        }
+        impl<'ast> Visit<'ast> for Computed<'_> {
+            fn visit_local(&mut self, local: &'ast syn::Local) {
+                self.found |= local.init.is_some()
+                    && matches!(&local.pat, syn::Pat::Ident(p) if p.ident == *self.name);
+                syn::visit::visit_local(self, local);
+            }
+            fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
+                self.found |= matches!(&*assign.left, Expr::Path(p) if p.path.is_ident(self.name));
+                syn::visit::visit_expr_assign(self, assign);
+            }
+            fn visit_expr_reference(&mut self, reference: &'ast syn::ExprReference) {
+                self.found |= reference.mutability.is_some()
+                    && matches!(&*reference.expr, Expr::Path(p) if p.path.is_ident(self.name));
+                syn::visit::visit_expr_reference(self, reference);
+            }
+        }
+        let mut computed = Computed { name, found: false };
+        computed.visit_block(branch);
+        computed.found
     }
 
     /// `if !CACHE.read().unwrap().contains_key(k) { CACHE.write().unwrap().insert(k, v); }`:
