@@ -82,7 +82,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if held
                 || unknown_closure
                 || locked_after_check
-                || held_by_every_caller(project, id, 4, found.via_self)
+                || held_by_every_caller(context, id, 4, found.via_self)
                 || checked_in_helper(project, id, &found.state, act.clone())
                 || !(found.atomic || found.relocked || on_threads || guard.is_some())
             {

@@ -57,7 +57,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if acted_on_check
                 || held_at(project, function, write.span.start).is_some()
                 || (write.via_self != guard.write.via_self)
-                || held_by_every_caller(project, id, 4, write.via_self)
+                || held_by_every_caller(context, id, 4, write.via_self)
             {
                 continue;
             }
@@ -120,7 +120,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || checked_again
                 || check_then_act
                 || held_at(project, function, check.span.start).is_some()
-                || held_by_every_caller(project, id, 4, check.via_self)
+                || held_by_every_caller(context, id, 4, check.via_self)
             {
                 continue;
             }
@@ -164,7 +164,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || first_start.is_some_and(|start| iteration.span.start < start)
                 || iteration.via_self != guard.change.via_self
                 || held_at(project, function, iteration.span.start).is_some()
-                || held_by_every_caller(project, id, 4, iteration.via_self)
+                || held_by_every_caller(context, id, 4, iteration.via_self)
             {
                 continue;
             }
@@ -227,7 +227,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 // in one branch ends a hold is only approximated, so the change may be held.
                 || function.lock_holds.iter().any(|h| h.span.start < change.span.start)
                 || takes_lock_before(project, id, change.span.start)
-                || held_by_every_caller(project, id, 4, change.via_self)
+                || held_by_every_caller(context, id, 4, change.via_self)
             {
                 continue;
             }

@@ -190,7 +190,7 @@ fn is_thread_lock(context: &ProjectContext, id: FunctionId, hold: usize) -> bool
         .knowledge
         .tables(project.model(id).language);
     match tables.lock(&lock.kind) {
-        Some(known) => !known.is_async,
+        Some(known) => !known.is_async && !known.cell,
         // A lock whose type the project tells (`from app import cache_lock`).
         None => context
             .lock_graph()
@@ -217,20 +217,26 @@ pub fn is_shared(
 /// object's own state (`own_state`), constructors and finalizers calling it count too
 /// (nothing is shared yet, or any more); a module global is shared by every object built.
 pub fn held_by_every_caller(
-    project: &Project,
+    context: &ProjectContext,
     id: FunctionId,
     depth: usize,
     own_state: bool,
 ) -> bool {
+    let project = context.project;
     project.every_caller(id, depth, &|site: CallSite| {
         let caller = project.function(site.caller);
         let position = project.call(site).span.start;
         (own_state && caller.runs_unshared())
-            || caller
-                .lock_holds
-                .iter()
-                .any(|h| h.covers(position) && project.takes_lock(h))
+            || caller.lock_holds.iter().any(|h| {
+                h.covers(position) && project.takes_lock(h) && !is_cell(context, site.caller, h)
+            })
     })
+}
+
+/// Whether a hold borrows a cell (`RefCell::borrow_mut`): it excludes nothing between threads.
+fn is_cell(context: &ProjectContext, id: FunctionId, hold: &LockHold) -> bool {
+    let tables = (context.file(id).settings.knowledge).tables(context.project.model(id).language);
+    tables.lock(&hold.kind).is_some_and(|known| known.cell)
 }
 
 /// Whether code in `within` calls a helper that checks `state` again under a lock

@@ -41,7 +41,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || concurrency.fork_hooks.contains(&id)
                 || !is_shared(write.via_self, function, &concurrency.shared_classes)
                 || held_at(project, function, write.span.start).is_some()
-                || held_by_every_caller(project, id, 4, write.via_self)
+                || held_by_every_caller(context, id, 4, write.via_self)
                 || guarded.contains_key(context.state(&write.state))
             {
                 continue;
@@ -300,7 +300,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 class,
                 thread,
             };
-            race.check(project, &loops, &changes, &mut report, out);
+            race.check(context, &loops, &changes, &mut report, out);
         }
         // The object whose method the thread runs (a `Thread` subclass running its `run`):
         // its public methods, and other objects' that reach its containers, run on their
@@ -323,7 +323,7 @@ fn changed_while_iterated(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 class,
                 thread,
             };
-            race.check(project, &loops, &changes, &mut report, out);
+            race.check(context, &loops, &changes, &mut report, out);
         }
     }
 }
@@ -343,7 +343,7 @@ struct PublicMethodsRace<'p> {
 impl PublicMethodsRace<'_> {
     fn check<'p>(
         &self,
-        project: &Project,
+        context: &ProjectContext,
         loops: &StateUses<'p>,
         changes: &StateUses<'p>,
         report: &mut impl FnMut(
@@ -355,6 +355,7 @@ impl PublicMethodsRace<'_> {
         out: &mut Vec<Diagnostic>,
     ) {
         let (started, class) = (self.started, self.class);
+        let project = context.project;
 
         let on_thread = |id: &FunctionId| started.thread.contains(id);
         // The thread looks its object's methods up by name (`getattr(self, f"handle_{sig}")`):
@@ -381,7 +382,7 @@ impl PublicMethodsRace<'_> {
             reached
                 && !waits
                 && !on_thread(id)
-                && !held_by_every_caller(project, *id, 4, use_.via_self)
+                && !held_by_every_caller(context, *id, 4, use_.via_self)
                 && function
                     .name
                     .rsplit('.')
