@@ -1158,6 +1158,13 @@ pub fn read_position(at: usize, loop_end: Option<usize>) -> u32 {
     u32::try_from(loop_end.unwrap_or(at).max(at)).unwrap_or(u32::MAX)
 }
 
+/// Whether a Rust name is written in upper case (`THROTTLE`, `READY_2`): by convention a
+/// `static`'s or a `const`'s.
+pub fn is_screaming_case(name: &str) -> bool {
+    name.chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// The concatenation of `parts`, without the formatting machinery (hot in lowering).
 pub fn concat(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());

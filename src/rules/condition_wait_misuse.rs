@@ -178,10 +178,7 @@ fn lost_wakeups(project: &Project, out: &mut Vec<Diagnostic>) {
 
 /// Whether a name as written is a `static`'s (`CVAR`, `READY_2`).
 fn is_static_name(name: &str) -> bool {
-    name.chars().any(|c| c.is_ascii_uppercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    name.chars().any(|c| c.is_ascii_uppercase()) && crate::model::is_screaming_case(name)
 }
 
 /// Whether the function holds the condition's lock at the call.

@@ -1086,9 +1086,7 @@ impl<'t> SemanticModel<'t> {
     pub(super) fn globbed_static(&self, path: &syn::Path) -> Option<String> {
         let name = path.get_ident()?.to_string();
         let static_like = name.starts_with(|c: char| c.is_ascii_uppercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && crate::model::is_screaming_case(&name)
             && name.len() > 1;
         if !static_like
             || self.statics.contains_key(&name)

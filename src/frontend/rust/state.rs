@@ -94,11 +94,8 @@ impl Lowerer<'_> {
             return;
         }
         let written = written(target);
-        let is_static = path.path.segments.last().is_some_and(|s| {
-            let name = s.ident.unraw().to_string();
-            name.chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        });
+        let is_static = (path.path.segments.last())
+            .is_some_and(|s| crate::model::is_screaming_case(&s.ident.unraw().to_string()));
         if !is_static || (path.path.segments.len() == 1 && self.semantic.local(&written).is_some())
         {
             return;
