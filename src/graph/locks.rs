@@ -380,6 +380,20 @@ pub fn candidate_guard(
         if tables.lock(&guard).is_some() {
             return Some((guard, ty.to_string()));
         }
+        // A lock type of the project: its method returns a guard of one of its own fields
+        // (`struct Mutex<T> { lock: parking_lot::Mutex<T> }` whose `lock()` returns
+        // `self.lock.lock()` in a guard of its own). Each wrapper is a lock of its own, named
+        // as written at the call (`Net.inner`), locked the way its field is.
+        if let Some((field, inner)) = index.guard_function(&guard)
+            && field
+                .strip_prefix(ty)
+                .is_some_and(|field| field.starts_with('.'))
+            && let Some(lock) = tables.lock(inner)
+            && lock.excludes()
+        {
+            let inner_type = inner.rsplit_once("::").map_or(inner, |(ty, _)| ty);
+            return Some((inner.to_string(), inner_type.to_string()));
+        }
         // The project's own type, or a standard library type that is no lock of the tables
         // (`std::fs::File::lock` returns an `io::Result<()>`).
         if defined.is_some() || crate::model::is_standard_path(ty) || index.is_project_name(ty) {

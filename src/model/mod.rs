@@ -257,6 +257,10 @@ pub struct Function {
     /// Python: containers of shared state changed in place (`self.conns[k] = v`, `del
     /// self.conns[k]`, `self.conns.pop(k)`), for IL402.
     pub container_changes: ThinVec<StateUse>,
+    /// Rust: collections behind a lock filled through a guard of it, with no check under any
+    /// guard of that lock in the function (`self.children.write().unwrap().insert(k, v)`):
+    /// called after a caller's check, such a function is the act of that check (IL403).
+    pub unchecked_fills: ThinVec<StateUse>,
     /// Python: containers of shared state iterated item by item (`for k in self.conns:`, a
     /// comprehension over `self.conns.items()`), for IL402.
     pub iterations: ThinVec<StateUse>,
@@ -496,6 +500,10 @@ pub struct CheckThenAct {
     /// constructor that changes the state. The rule keeps the finding only where the call
     /// graph shows one that does, and reports that call.
     pub act_in_callee: bool,
+    /// Python: the act stores a new thread lock (`_locks[key] = threading.RLock()`): code that
+    /// keeps thread locks in shared state is written for several threads, and two threads
+    /// that both create one for the same key do not exclude each other.
+    pub creates_lock: bool,
     pub closure: u32,
 }
 
@@ -846,6 +854,7 @@ impl Function {
             check_then_acts: ThinVec::new(),
             state_checks: ThinVec::new(),
             container_changes: ThinVec::new(),
+            unchecked_fills: ThinVec::new(),
             iterations: ThinVec::new(),
             decorators: ThinVec::new(),
             thread_safe_contract: false,

@@ -84,13 +84,20 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || locked_after_check
                 || held_by_every_caller(context, id, 4, found.via_self)
                 || checked_in_helper(project, id, &found.state, act.clone())
-                || !(found.atomic || found.relocked || on_threads || guard.is_some())
+                || !(found.atomic
+                    || found.relocked
+                    || found.creates_lock
+                    || on_threads
+                    || guard.is_some())
             {
                 continue;
             }
             let outcome = match found.act_kind {
                 ActKind::NeedsEntry => {
                     "another thread can remove the entry in between, so this one fails (`KeyError`, `IndexError` from an empty `pop`) or changes an entry that is gone"
+                }
+                ActKind::Create if found.creates_lock => {
+                    "both create a lock for it, and a thread that holds the first lock does not exclude one that holds the second"
                 }
                 ActKind::Create => "both create the entry, or both build the singleton",
                 ActKind::Fill => {
@@ -113,6 +120,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 ),
                 _ if concurrency.documented.contains(&id) => {
                     ", which is documented as safe to call from several threads".to_string()
+                }
+                _ if found.creates_lock && !on_threads => {
+                    ", which keeps thread locks for other threads to share".to_string()
                 }
                 _ => ", which runs on several threads".to_string(),
             };

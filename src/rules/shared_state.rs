@@ -291,6 +291,8 @@ fn changed_by_call(
                 .container_changes
                 .iter()
                 .any(|c| same(&c.state) && unlocked(&c.span))
+            // (Rust: a collection behind a lock filled under its own guard, unchecked.)
+            || function.unchecked_fills.iter().any(|f| same(&f.state))
             || depth > 0
                 && callees(project, id, via_self, None).any(|(_, callee)| {
                     callee != id && changes(project, callee, state, via_self, depth - 1)

@@ -606,6 +606,7 @@ impl SemanticModel<'_> {
                     _ => return None,
                 };
                 self.attribute_type(&owner, member, depth)
+                    .or_else(|| self.property_type(&owner, member, depth))
                     .map(|ty| Returns::One(ty.to_string()))
                     // A library type's attribute the tables type (`Path(p).parent`).
                     .or_else(|| {
@@ -647,6 +648,22 @@ impl SemanticModel<'_> {
         info.bases
             .iter()
             .find_map(|base| self.attribute_type(base, member, depth))
+    }
+
+    /// What reading `member` of an object of the class `class` of this file gives when it is
+    /// a `@property` of the class or of a base: what its getter returns, if known.
+    fn property_type(&self, class: &str, member: &str, depth: usize) -> Option<&str> {
+        let depth = depth.checked_sub(1)?;
+        let info = self.classes.get(class)?;
+        if info.properties.contains(member) {
+            return self
+                .function_returns
+                .get(&concat(&[class, ".", member]))
+                .map(String::as_str);
+        }
+        info.bases
+            .iter()
+            .find_map(|base| self.property_type(base, member, depth))
     }
 
     /// For `Class.method` of a class of this file that does not define `method` itself: the
@@ -729,7 +746,18 @@ impl SemanticModel<'_> {
                 .iter()
                 .map(move |(attribute, ty)| (concat(&[class, ".", attribute]), ty.clone()))
         });
-        let mut types: Vec<(String, String)> = module.chain(attributes).collect();
+        // A property reads as an attribute of the type its getter returns.
+        let properties = self.classes.iter().flat_map(|(class, info)| {
+            info.properties
+                .iter()
+                .filter(|property| !info.attributes.contains_key(*property))
+                .filter_map(move |property| {
+                    let getter = concat(&[class, ".", property]);
+                    let ty = self.function_returns.get(&getter)?;
+                    Some((getter, ty.clone()))
+                })
+        });
+        let mut types: Vec<(String, String)> = module.chain(attributes).chain(properties).collect();
         types.sort();
         types
     }

@@ -713,7 +713,7 @@ impl<'a> Lowerer<'a> {
         let state = (state, written, via_self);
         match act {
             Some(act) => {
-                self.push_check_then_act(test, span(*act), state, ActKind::Fill, false);
+                self.push_check_then_act(test, span(*act), state, ActKind::Fill, false, false);
                 true
             }
             None => in_callee && self.act_by_call(test, &statements, state, ActKind::Fill),
@@ -736,7 +736,7 @@ impl<'a> Lowerer<'a> {
         let Some(calls) = call_region(statements) else {
             return false;
         };
-        self.push_check_then_act(test, calls, state, kind, true);
+        self.push_check_then_act(test, calls, state, kind, true, false);
         true
     }
 
@@ -788,6 +788,7 @@ impl<'a> Lowerer<'a> {
             act,
             (state, written, via_self),
             ActKind::NeedsEntry,
+            false,
             false,
         );
     }
@@ -872,6 +873,7 @@ impl<'a> Lowerer<'a> {
             act,
             (items_of(&state), written, via_self),
             ActKind::Create,
+            false,
             false,
         );
     }
@@ -1015,7 +1017,13 @@ impl<'a> Lowerer<'a> {
         };
         match act {
             Some(act) => {
-                self.push_check_then_act(test, act, (state, written, via_self), kind, false);
+                // `_locks[key] = threading.RLock()`.
+                let creates_lock = statements.iter().any(|stmt| {
+                    matches!(stmt, Stmt::Assign(assign) if span(*stmt) == act
+                        && self.is_thread_lock_value(&assign.value))
+                });
+                let found = (state, written, via_self);
+                self.push_check_then_act(test, act, found, kind, false, creates_lock);
             }
             None => {
                 self.act_by_call(test, &statements, (state, written, via_self), kind);
@@ -1025,7 +1033,7 @@ impl<'a> Lowerer<'a> {
 
     /// Records a check of shared state (`state`, as `written`, of `self` or not) in `test`,
     /// and the act at `act` that depends on it (with `act_in_callee`, the region of the calls
-    /// one of which may be the act).
+    /// one of which may be the act; `creates_lock`: it stores a new thread lock).
     fn push_check_then_act(
         &mut self,
         test: &Expr,
@@ -1033,6 +1041,7 @@ impl<'a> Lowerer<'a> {
         (state, written, via_self): (String, String, bool),
         act_kind: ActKind,
         act_in_callee: bool,
+        creates_lock: bool,
     ) {
         let found = CheckThenAct {
             check: span(test),
@@ -1044,6 +1053,7 @@ impl<'a> Lowerer<'a> {
             relocked: false,
             act_kind,
             act_in_callee,
+            creates_lock,
             closure: self.closure,
         };
         self.model.functions[self.current]
@@ -1053,6 +1063,13 @@ impl<'a> Lowerer<'a> {
 }
 
 impl Lowerer<'_> {
+    /// Whether a value is a new lock that blocks threads (`threading.RLock()`).
+    fn is_thread_lock_value(&self, value: &Expr) -> bool {
+        value.is_call_expr()
+            && matches!(self.semantic.type_of(value), Some(Returns::One(ty))
+                if self.tables.lock(&ty).is_some_and(|lock| !lock.is_async && lock.excludes()))
+    }
+
     /// Whether a value is equal on every thread that computes it: a constant, a function or
     /// module attribute named through an import (`fcntl.lockf`), or a call of constants to an
     /// idempotent API (`re.compile(r"..")`, `os.getpid()`; `[idempotent]` in `types.toml`).

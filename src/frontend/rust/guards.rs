@@ -4,6 +4,7 @@
 //! that are never dropped (`mem::forget`, IL204) and guards dropped at once (IL205).
 
 use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::FxHashSet as HashSet;
 use syn::ext::IdentExt;
 
 use syn::punctuated::Punctuated;
@@ -257,6 +258,15 @@ impl Lowerer<'_> {
                 };
                 let first = self.model.functions[self.current].lock_holds.len();
                 self.hold_from(call, kind, end, awaits, start);
+                if let Some((_, empty)) = temporaries
+                    .empty_arms
+                    .iter()
+                    .find(|(scrutinee, _)| std::ptr::eq(*scrutinee, call))
+                {
+                    for hold in &mut self.model.functions[self.current].lock_holds[first..] {
+                        hold.holes.extend(empty.iter().cloned());
+                    }
+                }
                 // `*self.max.write() = self.compute();`: the guard is taken once the value is
                 // computed, so the calls there do not run under it.
                 if let (Some(value), Some(value_start)) = (assigned, value_start)
@@ -717,16 +727,26 @@ impl BlockMoves {
                     .map_while(|block| *block)
                     .find_map(|end| end)
             }
-            fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize) {
+            /// The names a call given `args` takes by value, made at `at` and returning at
+            /// `end`: a plain name, or what a `move` closure captures (`self.with_driver(move
+            /// |d| inner.join(d))`), which the call drops or hands on by its end.
+            fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize, end: usize) {
                 let returns_at = self.returns_at();
                 for arg in args {
-                    if let Expr::Path(p) = arg
-                        && let Some(ident) = p.path.get_ident()
-                    {
-                        self.found
-                            .entry(ident.unraw().to_string())
-                            .or_default()
-                            .push((self.statement, at, returns_at));
+                    match arg {
+                        Expr::Path(p) if let Some(ident) = p.path.get_ident() => {
+                            self.found
+                                .entry(ident.unraw().to_string())
+                                .or_default()
+                                .push((self.statement, at, returns_at));
+                        }
+                        Expr::Closure(closure) if closure.capture.is_some() => {
+                            for name in captured_names(closure) {
+                                let moves = self.found.entry(name).or_default();
+                                moves.push((self.statement, end, returns_at));
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -762,11 +782,13 @@ impl BlockMoves {
                 match expr {
                     Expr::Call(call) => {
                         let at = call.paren_token.span.open().byte_range().start;
-                        self.taken(&call.args, self.made_at(expr, at));
+                        let end = call.paren_token.span.close().byte_range().end;
+                        self.taken(&call.args, self.made_at(expr, at), end);
                     }
                     Expr::MethodCall(call) => {
                         let at = self.made_at(expr, call.method.span().byte_range().start);
-                        self.taken(&call.args, at);
+                        let end = call.paren_token.span.close().byte_range().end;
+                        self.taken(&call.args, at, end);
                         if let Some(name) = taken_out(call) {
                             let returns_at = self.returns_at();
                             let found = self.taken_out.entry(name).or_default();
@@ -951,6 +973,28 @@ impl BlockMoves {
 }
 
 /// Whether `expr` uses the local `name` other than through a borrow (`&name`, `&mut *name`).
+/// The plain names a closure's body uses, but for its parameters: what a `move` closure
+/// captures.
+fn captured_names(closure: &syn::ExprClosure) -> HashSet<String> {
+    struct Names(HashSet<String>);
+    impl<'ast> Visit<'ast> for Names {
+        fn visit_expr_path(&mut self, path: &'ast syn::ExprPath) {
+            if let Some(ident) = path.path.get_ident() {
+                self.0.insert(ident.unraw().to_string());
+            }
+        }
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut names = Names(HashSet::default());
+    names.visit_expr(&closure.body);
+    for input in &closure.inputs {
+        for name in syntax::bound_names(input) {
+            names.0.remove(&name);
+        }
+    }
+    names.0
+}
+
 fn uses_by_value(expr: &Expr, name: &str) -> bool {
     struct Uses<'n> {
         name: &'n str,
@@ -1035,6 +1079,10 @@ pub(super) struct Temporaries<'ast> {
     unwrapped: Vec<&'ast syn::ExprMethodCall>,
     edition: u16,
     extent: Option<usize>,
+    /// Lock calls that are a `match`'s scrutinee, with the bodies of its arms that match no
+    /// guard (`None`, `Err(_)`): `match map.get(k) { Some(v) => v, None => { map.insert(..) } }`
+    /// holds nothing in the `None` arm.
+    empty_arms: Vec<(&'ast syn::ExprMethodCall, Vec<Span>)>,
 }
 
 impl<'ast> Temporaries<'ast> {
@@ -1108,12 +1156,24 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
         self.visit_expr(&e.expr);
         // An arm's body drops its temporaries at its end (here: where the next arm's `=>` is).
         let close = e.brace_token.span.close().byte_range().start;
+        let scrutinee = match syntax::strip_unwraps(&e.expr) {
+            Expr::MethodCall(call) => Some(call),
+            _ => None,
+        };
+        let mut empty = Vec::new();
         for (i, arm) in e.arms.iter().enumerate() {
             let end = e.arms.get(i + 1).map_or(close, |next| {
                 next.fat_arrow_token.spans[0].byte_range().start
             });
-
+            if scrutinee.is_some_and(|call| matches_no_guard(&arm.pat, call)) {
+                empty.push(expr_start(&arm.body)..end);
+            }
             self.within(Some(end), &arm.body);
+        }
+        if let Some(call) = scrutinee
+            && !empty.is_empty()
+        {
+            self.empty_arms.push((call, empty));
         }
     }
     fn visit_block(&mut self, _: &'ast syn::Block) {}
@@ -1128,6 +1188,20 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
     }
     fn visit_expr(&mut self, expr: &'ast Expr) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+    }
+}
+
+/// Whether an arm's pattern matches what a lock call gives without a guard: `None` (of
+/// `DashMap::get`, `try_lock`), or `Err(..)` of a `try_` method (a poisoned `lock()`'s error
+/// still holds the guard).
+fn matches_no_guard(pat: &Pat, call: &syn::ExprMethodCall) -> bool {
+    match pat {
+        Pat::Ident(ident) => ident.ident == "None" && ident.subpat.is_none(),
+        Pat::Path(path) => path.path.is_ident("None"),
+        Pat::TupleStruct(tuple) => {
+            tuple.path.is_ident("Err") && call.method.to_string().starts_with("try_")
+        }
+        _ => false,
     }
 }
 

@@ -1037,7 +1037,15 @@ impl Lowerer<'_> {
             return Some(kind);
         }
         if !call.args.is_empty() {
-            return None;
+            // `self.inner.lock(&mut node)`: a queue lock of the project (MCS) given its
+            // waiter's node. Only the project's own lock type can confirm it (see
+            // `graph::locks::candidate_guard`), so the result's use suggests no library lock.
+            return match self.lock_identity(&call.receiver) {
+                Some(lock) if method == "lock" && lock.scope != LockScope::Local => {
+                    Some("::lock".to_string())
+                }
+                _ => None,
+            };
         }
         if !matches!(method.as_str(), "lock" | "read" | "write") {
             return self.other_file_guard_method(call, &method, used);

@@ -12,6 +12,7 @@
 //! - [`SemanticModel::local`], [`SemanticModel::lock_alias`]: what a local binding is.
 
 use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::FxHashSet as HashSet;
 use syn::ext::IdentExt;
 
 use syn::{Expr, Pat, Type, UseTree};
@@ -39,6 +40,10 @@ pub(super) struct SemanticModel<'t> {
     lock_aliases: Vec<HashMap<String, Option<LockName>>>,
     /// Struct name → field name → canonical field type.
     fields: HashMap<String, HashMap<String, String>>,
+    /// `Struct.field` of the fields declared as a reference-counted pointer (`Arc<..>`,
+    /// `Rc<..>`): a clone of the struct shares what they point to, so even `&mut self` does
+    /// not make it the method's alone.
+    counted_fields: HashSet<String>,
     /// Struct name → its fields typed by one of its type parameters (`struct Lockable<T>(T)`:
     /// `0` by the first), with that parameter's position.
     parameter_fields: HashMap<String, Vec<(String, usize)>>,
@@ -415,6 +420,16 @@ const SAME_COLLECTION_METHODS: &[&str] = &[
 /// Methods of a map that give its values.
 const VALUE_METHODS: &[&str] = &["values", "values_mut", "into_values"];
 
+/// Methods of a map that give one `(key, value)` pair.
+const PAIR_METHODS: &[&str] = &[
+    "first_key_value",
+    "last_key_value",
+    "pop_first",
+    "pop_last",
+    "get_key_value",
+    "remove_entry",
+];
+
 /// Methods that take a lock's guard.
 const GUARD_METHODS: &[&str] = &["lock", "read", "write", "read_recursive"];
 
@@ -448,6 +463,7 @@ impl<'t> SemanticModel<'t> {
             shadowed: vec![HashMap::default()],
             lock_aliases: vec![HashMap::default()],
             fields: HashMap::default(),
+            counted_fields: HashSet::default(),
             parameter_fields: HashMap::default(),
             impl_fields: HashMap::default(),
             impl_locks: Vec::new(),
@@ -495,6 +511,7 @@ impl<'t> SemanticModel<'t> {
         let module = self.module().to_string();
         self.declarations(items, &module, 0);
         let fields = self.struct_fields(items);
+        self.counted_fields = counted_fields(items);
         self.export_fields(&module, &fields);
         self.export_type_aliases();
         self.fields = fields;
@@ -1243,8 +1260,21 @@ impl<'t> SemanticModel<'t> {
 
     /// What a method of a collection gives (`conns.get(&k)` of a `{}Conn` is `Conn`,
     /// `conns.values()` a `[]Conn`), if the model knows.
-    fn collection_method(ty: &str, method: &str) -> Option<String> {
+    fn collection_method(ty: &str, method: &str) -> Option<Returns> {
         let (kind, element) = Collection::split(ty)?;
+        // `drivers.first_key_value()`: a pair whose key the model does not type (empty).
+        if kind == Collection::Map && PAIR_METHODS.contains(&method) {
+            return Some(Returns::Tuple(vec![String::new(), element.to_string()]));
+        }
+        Self::collection_element_method(kind, ty, element, method).map(Returns::One)
+    }
+
+    fn collection_element_method(
+        kind: Collection,
+        ty: &str,
+        element: &str,
+        method: &str,
+    ) -> Option<String> {
         if ELEMENT_METHODS.contains(&method) {
             return Some(element.to_string());
         }
@@ -1409,7 +1439,7 @@ impl<'t> SemanticModel<'t> {
                     return None;
                 };
                 if Collection::split(&ty).is_some() {
-                    return Self::collection_method(&ty, &method).map(Returns::One);
+                    return Self::collection_method(&ty, &method);
                 }
                 // `M.get()` of a `OnceLock<Mutex<T>>` (a lock has no `get` of its own).
                 if method == "get" && self.is_lock_type(&ty) {
@@ -1472,6 +1502,14 @@ impl<'t> SemanticModel<'t> {
                 }
                 Returns::Tuple(_) => None,
             },
+            // `pair.1` of a tuple of known element types.
+            Expr::Field(field)
+                if let syn::Member::Unnamed(index) = &field.member
+                    && let Some(Returns::Tuple(types)) = self.type_within(&field.base, depth) =>
+            {
+                let ty = types.into_iter().nth(index.index as usize)?;
+                (!ty.is_empty()).then_some(Returns::One(ty))
+            }
             Expr::Field(field) => {
                 let name = member_name(&field.member);
                 let Some(owner) = self.field_owner_type(field, depth) else {
@@ -1558,7 +1596,9 @@ impl<'t> SemanticModel<'t> {
                     _ => Vec::new(),
                 };
                 for (i, element) in tuple.elems.iter().enumerate() {
-                    self.bind_pattern(element, types.get(i).cloned().map(Returns::One));
+                    // (An empty type is one the model does not know: a map pair's key.)
+                    let ty = types.get(i).filter(|ty| !ty.is_empty()).cloned();
+                    self.bind_pattern(element, ty.map(Returns::One));
                 }
             }
             Pat::Reference(reference) => self.bind_pattern(&reference.pat, ty),
@@ -1636,6 +1676,16 @@ impl<'t> SemanticModel<'t> {
             _ => owner,
         };
         self.variants.get(&format!("{owner}::{variant}"))
+    }
+
+    /// Whether `field` of the `self` type is shared by the struct's clones (see
+    /// [`Self::counted_fields`]).
+    pub(super) fn is_counted_self_field(&self, field: &str) -> bool {
+        let Some(own) = self.self_type.as_deref() else {
+            return false;
+        };
+        self.counted_fields
+            .contains(&crate::model::concat(&[struct_name(own), ".", field]))
     }
 
     /// Named fields of the structs declared at the top of the file.
@@ -2258,4 +2308,27 @@ fn given_field(expr: &Expr) -> Option<String> {
 
 pub(super) fn is_deferred(ty: &str) -> bool {
     ty.contains('.')
+}
+
+/// `Struct.field` of the top-level structs' fields declared as `Arc<..>` or `Rc<..>`.
+fn counted_fields(items: &[syn::Item]) -> HashSet<String> {
+    let mut out = HashSet::default();
+    for item in items {
+        let syn::Item::Struct(strukt) = item else {
+            continue;
+        };
+        for (position, field) in strukt.fields.iter().enumerate() {
+            if let Type::Path(path) = &field.ty
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|last| last.ident == "Arc" || last.ident == "Rc")
+            {
+                let name = field_name(field, position);
+                out.insert(format!("{}.{name}", strukt.ident.unraw()));
+            }
+        }
+    }
+    out
 }

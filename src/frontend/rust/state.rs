@@ -9,10 +9,11 @@ use super::Lowerer;
 use super::guards::Temporaries;
 use super::semantic::is_deferred;
 use super::syntax::{
-    self, OwnMethodCalls, bound_name, expr_start, names_path, tokens_name, written,
+    self, OwnMethodCalls, bound_name, expr_start, has_let, member_name, names_path, tokens_name,
+    written,
 };
 use crate::knowledge::Returns;
-use crate::model::{Access, ActKind, CheckThenAct, Span, StateWrite};
+use crate::model::{Access, ActKind, CheckThenAct, Span, StateUse, StateWrite};
 
 impl Lowerer<'_> {
     /// The identities of the locks a temporary guard in this expression takes
@@ -227,8 +228,7 @@ impl Lowerer<'_> {
     pub(super) fn relocked_check_then_act(&mut self, expr: &syn::ExprIf) {
         if let Some((check, lock)) = self.membership_check(&expr.cond, true) {
             if let Some(act) = self.relocked_fill(&lock, &expr.then_branch.stmts) {
-                let state = (lock.identity, lock.written, lock.via_self);
-                self.push_check_then_act(check, act, state, false, ActKind::Create);
+                self.push_relocked(check, act, lock);
             }
             return;
         }
@@ -238,14 +238,23 @@ impl Lowerer<'_> {
         let Expr::Block(otherwise) = &**otherwise else {
             return;
         };
-        if self.edition < 2024 || !matches!(&*expr.cond, Expr::Let(_)) {
+        // `if M.read().unwrap().contains_key(k) { .. } else { M.write().unwrap().insert(..) }`:
+        // a condition's guard is gone before either branch runs.
+        if !has_let(&expr.cond) {
+            if let Some((check, lock)) = self.membership_check(&expr.cond, false)
+                && let Some(act) = self.relocked_fill(&lock, &otherwise.block.stmts)
+            {
+                self.push_relocked(check, act, lock);
+            }
+            return;
+        }
+        if self.edition < 2024 {
             return;
         }
         if let Some((check, lock)) = self.membership_check(&expr.cond, false)
             && let Some(act) = self.relocked_fill(&lock, &otherwise.block.stmts)
         {
-            let state = (lock.identity, lock.written, lock.via_self);
-            self.push_check_then_act(check, act, state, false, ActKind::Create);
+            self.push_relocked(check, act, lock);
         }
     }
 
@@ -269,8 +278,7 @@ impl Lowerer<'_> {
             if let Some((check, lock)) = self.membership_check_in(&clause.cond, false, &bound)
                 && let Some(act) = self.relocked_fill(&lock, rest)
             {
-                let state = (lock.identity, lock.written, lock.via_self);
-                self.push_check_then_act(check, act, state, false, ActKind::Create);
+                self.push_relocked(check, act, lock);
             }
             return;
         }
@@ -282,8 +290,7 @@ impl Lowerer<'_> {
         }
         if let Some((check, lock)) = self.membership_check(&clause.cond, false) {
             if let Some(act) = self.relocked_fill(&lock, rest) {
-                let state = (lock.identity, lock.written, lock.via_self);
-                self.push_check_then_act(check, act, state, false, ActKind::Create);
+                self.push_relocked(check, act, lock);
             }
             return;
         }
@@ -295,8 +302,7 @@ impl Lowerer<'_> {
             && let Some(dropped) = rest.iter().position(|stmt| drops(stmt, &name))
         {
             if let Some(act) = self.relocked_fill(&lock, &rest[dropped + 1..]) {
-                let state = (lock.identity, lock.written, lock.via_self);
-                self.push_check_then_act(check, act, state, false, ActKind::Create);
+                self.push_relocked(check, act, lock);
             }
             return;
         }
@@ -341,11 +347,53 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Records the function's [`crate::model::Function::unchecked_fills`].
+    pub(super) fn note_unchecked_fills(&mut self, block: &syn::Block) {
+        if self.model.functions[self.current].lock_holds.is_empty() {
+            return;
+        }
+        let bound = self.bound_guards(&block.stmts);
+        let mut calls = OwnMethodCalls::default();
+        calls.visit_block(block);
+        let named = |call: &&syn::ExprMethodCall, methods: &[&str]| {
+            methods.contains(&call.method.to_string().as_str())
+        };
+        let rechecked: Vec<String> = calls
+            .0
+            .iter()
+            .filter(|call| named(call, RECHECKS))
+            .filter_map(|call| self.guarded_lock_in(&call.receiver, &bound))
+            .map(|lock| lock.identity)
+            .collect();
+        let fills: Vec<StateUse> = calls
+            .0
+            .iter()
+            .filter(|call| named(call, FILLS))
+            .filter_map(|call| {
+                let lock = self.guarded_lock_in(&call.receiver, &bound)?;
+                let span =
+                    expr_start(&call.receiver)..call.paren_token.span.close().byte_range().end;
+                (!rechecked.contains(&lock.identity)).then(|| StateUse {
+                    extent: span.clone(),
+                    span,
+                    state: lock.identity,
+                    written: lock.written,
+                    via_self: lock.via_self,
+                })
+            })
+            .collect();
+        self.model.functions[self.current]
+            .unchecked_fills
+            .extend(fills);
+    }
+
     /// Where `stmts` fill a collection behind `lock` through a guard of it (taken there, or
     /// bound there: `let mut map = CACHE.write().unwrap(); map.insert(..)`), with no check
     /// under that guard before (`contains_key`, `get`) and no `entry(..)`, which only fills
-    /// what is missing.
-    fn relocked_fill(&self, lock: &GuardedLock, stmts: &[syn::Stmt]) -> Option<Span> {
+    /// what is missing. Or, when they do not, where they call a method of the same object
+    /// that may (the project phase finds whether one fills it: see
+    /// [`crate::model::Function::unchecked_fills`]), with `true`.
+    fn relocked_fill(&self, lock: &GuardedLock, stmts: &[syn::Stmt]) -> Option<(Span, bool)> {
         let bound = self.bound_guards(stmts);
         let through_lock = |call: &syn::ExprMethodCall| {
             self.guarded_lock_in(&call.receiver, &bound)
@@ -360,12 +408,45 @@ impl Lowerer<'_> {
             .0
             .iter()
             .any(|call| RECHECKS.contains(&call.method.to_string().as_str()) && through_lock(call));
+        if rechecked {
+            return None;
+        }
         let act = calls
             .0
             .iter()
-            .find(|call| FILLS.contains(&call.method.to_string().as_str()) && through_lock(call))?;
-        (!rechecked)
-            .then(|| expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end)
+            .find(|call| FILLS.contains(&call.method.to_string().as_str()) && through_lock(call));
+        if let Some(act) = act {
+            let span = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
+            return Some((span, false));
+        }
+        // `self.new_child(k)`: a method of the lock's object, which may fill it.
+        let on_object = |call: &&&syn::ExprMethodCall| {
+            lock.via_self && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self"))
+        };
+        let helpers: Vec<_> = calls.0.iter().filter(on_object).collect();
+        let (first, last) = (helpers.first()?, helpers.last()?);
+        Some((
+            expr_start(&first.receiver)..last.paren_token.span.close().byte_range().end,
+            true,
+        ))
+    }
+
+    /// Records a check-then-act on a collection behind `lock`, checked and changed through two
+    /// guards; the act is a region of calls one of which may fill it when `act` says so.
+    fn push_relocked(
+        &mut self,
+        check: Span,
+        (act, act_in_callee): (Span, bool),
+        lock: GuardedLock,
+    ) {
+        let state = (lock.identity, lock.written, lock.via_self);
+        self.push_check_then_act(check, act, state, false, ActKind::Create);
+        if let Some(found) = self.model.functions[self.current]
+            .check_then_acts
+            .last_mut()
+        {
+            found.act_in_callee = act_in_callee;
+        }
     }
 
     /// Records a check-then-act of the current function on `state` (identity, as written,
@@ -389,6 +470,7 @@ impl Lowerer<'_> {
             relocked: !atomic,
             act_kind,
             act_in_callee: false,
+            creates_lock: false,
             closure: self.closure,
         };
         self.model.functions[self.current]
@@ -563,8 +645,16 @@ impl Lowerer<'_> {
             return None;
         }
         let lock = self.lock_identity(&call.receiver)?;
-        // Through `self` taken by value or `&mut`: no other thread can reach it meanwhile.
-        if lock.via_self && self.exclusive_self {
+        // Through `self` taken by value or `&mut`: no other thread can reach it meanwhile
+        // (unless the field is an `Arc` that the struct's clones share).
+        let counted = match &*call.receiver {
+            Expr::Field(field) if matches!(&*field.base, Expr::Path(p) if p.path.is_ident("self")) => {
+                self.semantic
+                    .is_counted_self_field(&member_name(&field.member))
+            }
+            _ => false,
+        };
+        if lock.via_self && self.exclusive_self && !counted {
             return None;
         }
         (lock.scope != crate::model::LockScope::Local).then(|| GuardedLock {

@@ -170,6 +170,7 @@ impl Lowerer<'_> {
                 }
                 this.visit_block(block);
                 this.forget_unshared_atomics(block);
+                this.note_unchecked_fills(block);
             },
         );
         self.semantic.guarded_parameters = outer_guarded;
