@@ -1205,6 +1205,12 @@ impl<'a> Project<'a> {
     /// The project functions a call may run: its target, or the overrides of an abstract
     /// method it targets (`self.validate(..)` in a base class whose `validate` only raises
     /// `NotImplementedError`).
+    /// The overrides in the project's subclasses of a Python abstract method (empty for any
+    /// other function).
+    pub fn overrides(&self, id: FunctionId) -> &[FunctionId] {
+        self.overrides.get(&id).map_or(&[], Vec::as_slice)
+    }
+
     pub fn dispatched(&self, site: CallSite) -> &[FunctionId] {
         let Some(target) = &self.targets[site.caller.file][site.caller.index][site.call] else {
             return &[];

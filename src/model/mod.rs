@@ -541,6 +541,9 @@ pub enum Handoff {
     /// A threading or asyncio primitive among the callable's arguments: the argument as
     /// written and its type (`lock`, `threading.Lock`).
     ThreadPrimitive { value: String, kind: String },
+    /// An object with a lambda in an attribute, as written with the attribute
+    /// (`self.colormap`): pickling the object pickles the lambda.
+    LambdaAttribute(String),
 }
 
 /// A callable or argument handed to another process.

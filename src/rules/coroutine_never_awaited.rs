@@ -241,11 +241,21 @@ fn dropped_futures(context: &ProjectContext, caller: FunctionId, out: &mut Vec<D
 /// Whether calling the function returns a coroutine: an `async def` (not an async generator)
 /// whose decorators keep it one.
 fn is_coroutine_function(project: &Project, id: crate::graph::FunctionId) -> bool {
+    coroutine_function_within(project, id, 4)
+}
+
+/// [`is_coroutine_function`], looking at most `depth` levels of overrides down.
+fn coroutine_function_within(project: &Project, id: crate::graph::FunctionId, depth: u8) -> bool {
     let f = project.function(id);
     f.is_async
         && !f.generator
         && f.kind == FunctionKind::Function
         && f.decorators.iter().all(|d| keeps_coroutine(project, d))
+        // An abstract stub stands for its overrides: what they return is what a call gives
+        // (`@async_contextmanager async def open` in every driver: a context manager).
+        && project.overrides(id).iter().all(|&o| {
+            o == id || depth > 0 && coroutine_function_within(project, o, depth - 1)
+        })
 }
 
 /// The coroutine function whose coroutine a sync function returns un-awaited (`return

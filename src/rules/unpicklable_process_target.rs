@@ -38,6 +38,11 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
                     "pickle stores an object's class by its importable name",
                     "define the class at module level (a `namedtuple` or `dataclass` too)",
                 ),
+                Handoff::LambdaAttribute(attribute) => (
+                    format!("an object whose `{attribute}` is a lambda"),
+                    "pickle stores functions by their importable name, a lambda has none",
+                    "make the attribute a module-level function (or a method), or leave it out of the pickled state (`__getstate__`)",
+                ),
                 Handoff::ThreadPrimitive { .. } => continue,
             };
             out.push(

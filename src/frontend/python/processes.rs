@@ -148,6 +148,26 @@ impl<'a> Lowerer<'a> {
         let Expr::Attribute(method) = callable else {
             return None;
         };
+        // A method of the object's class: not a function kept in an attribute
+        // (`initializer=self.worker_pool_init`), which is pickled without the object.
+        let Some(Returns::One(class)) = self.semantic.type_of(&method.value) else {
+            return None;
+        };
+        let mut owner = Some(class.as_str());
+        let mut is_method = false;
+        for _ in 0..8 {
+            let Some(info) = owner.and_then(|c| self.semantic.classes.get(c)) else {
+                break;
+            };
+            if info.methods.contains(method.attr.id.as_str()) {
+                is_method = true;
+                break;
+            }
+            owner = info.bases.first().map(String::as_str);
+        }
+        if !is_method {
+            return None;
+        }
         self.holds_thread_primitive(&method.value)
     }
 
@@ -158,19 +178,40 @@ impl<'a> Lowerer<'a> {
         let Some(Returns::One(class)) = self.semantic.type_of(object) else {
             return None;
         };
+        // The method's own object: what its body assigned so far wins (`self.q =
+        // multiprocessing.Queue()` in this branch, `queue.Queue()` in another).
+        let assigned = match (object, self.semantic.method_scope()) {
+            (Expr::Name(name), Some(scope))
+                if scope.self_name.as_deref() == Some(name.id.as_str()) =>
+            {
+                Some(&scope.assigned_attributes)
+            }
+            _ => None,
+        };
         let mut class = class.as_str();
         for _ in 0..8 {
             let info = self.semantic.classes.get(class)?;
             let mut attributes: Vec<(&String, &String)> = info.attributes.iter().collect();
             attributes.sort();
-            if let Some((attribute, kind)) = attributes
-                .into_iter()
-                .find(|(_, kind)| self.tables.thread_primitives.contains(kind.as_str()))
-            {
+            let current =
+                |attribute: &String, kind: &String| match assigned.and_then(|a| a.get(attribute)) {
+                    Some(Some(now)) => now == kind,
+                    _ => true,
+                };
+            if let Some((attribute, kind)) = attributes.into_iter().find(|(attribute, kind)| {
+                self.tables.thread_primitives.contains(kind.as_str()) && current(attribute, kind)
+            }) {
                 return Some(Handoff::ThreadPrimitive {
                     value: concat(&[&written(object), ".", attribute]),
                     kind: kind.clone(),
                 });
+            }
+            if let Some(attribute) = info.lambda_attributes.first() {
+                return Some(Handoff::LambdaAttribute(concat(&[
+                    &written(object),
+                    ".",
+                    attribute,
+                ])));
             }
             class = info.bases.first()?;
         }

@@ -54,6 +54,10 @@ pub(super) struct Scope {
     /// threads.
     pub(super) thread_safe_contract: bool,
     pub(super) attribute_types: Rc<HashMap<String, String>>,
+    /// In a method: the attributes of `self` assigned so far in its body, with the type of
+    /// the value (`None`: a value of no known type). They win over the class's types until
+    /// the method ends (`if fork: self.q = multiprocessing.Queue() … Process(args=(self.q,))`).
+    pub(super) assigned_attributes: HashMap<String, Option<String>>,
     /// In a class body or method: the class's canonical bases (for `super()`).
     pub(super) bases: Rc<[String]>,
     /// Names bound here to what a blocking call returned (`with open(p) as f`), with that
@@ -93,6 +97,7 @@ impl Scope {
             thread_safe_contract: false,
             escaping: HashSet::default(),
             attribute_types: Rc::default(),
+            assigned_attributes: HashMap::default(),
             bases: Rc::from([]),
             opened: HashMap::default(),
             shapes: HashMap::default(),
@@ -114,6 +119,9 @@ pub(super) struct ClassInfo {
     /// Its `@property` (and `@functools.cached_property`) getters: reading the attribute
     /// calls them.
     pub(super) properties: HashSet<String>,
+    /// Attributes assigned a lambda (`self.colormap = lambda x: ..`), sorted: an object of
+    /// the class cannot be pickled.
+    pub(super) lambda_attributes: Vec<String>,
     /// Containers its body creates (`_locks = {}`) that no method rebinds through `self`: one
     /// object shared by every instance, like a module global.
     pub(super) shared_containers: HashSet<String>,
@@ -591,9 +599,13 @@ impl SemanticModel<'_> {
                 if let Expr::Name(base) = attr.value.as_ref()
                     && let Some(scope) = self.method_scope()
                     && scope.self_name.as_deref() == Some(base.id.as_str())
-                    && let Some(ty) = scope.attribute_types.get(member)
                 {
-                    return Some(Returns::One(ty.clone()));
+                    let assigned = scope.assigned_attributes.get(member);
+                    if let Some(ty) =
+                        assigned.map_or(scope.attribute_types.get(member), Option::as_ref)
+                    {
+                        return Some(Returns::One(ty.clone()));
+                    }
                 }
                 // An attribute of an object of a class of this file (`repo.lock` with `repo:
                 // Repo`, `self.index.counter`, one set in a base class), or of the class itself
@@ -886,6 +898,26 @@ impl SemanticModel<'_> {
                     None => Binding::Local(ty),
                 };
                 self.bind(name.id.as_str(), binding);
+            }
+            // `self.q = multiprocessing.Queue(n)` in a method.
+            Expr::Attribute(attr)
+                if matches!(attr.value.as_ref(), Expr::Name(base)
+                if self.method_scope().and_then(|s| s.self_name.as_deref()) == Some(base.id.as_str())) =>
+            {
+                let ty = match ty {
+                    Some(Returns::One(ty)) => Some(ty),
+                    _ => None,
+                };
+                let method = self
+                    .scopes
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.kind != ScopeKind::Lambda);
+                if let Some(method) = method {
+                    method
+                        .assigned_attributes
+                        .insert(attr.attr.id.to_string(), ty);
+                }
             }
             Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::List(ast::ExprList { elts, .. }) => {
                 let element_types = match ty {

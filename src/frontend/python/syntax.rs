@@ -153,7 +153,9 @@ pub(super) fn is_abstract_stub(def: &ast::StmtFunctionDef, abstract_: bool) -> b
                 Expr::Call(call) => call.func.as_ref(),
                 exc => exc,
             };
-            matches!(raised, Expr::Name(n) if n.id.as_str() == "NotImplementedError")
+            // (`raise NotImplemented`, a common slip, says the same.)
+            matches!(raised, Expr::Name(n)
+                if matches!(n.id.as_str(), "NotImplementedError" | "NotImplemented"))
         }),
         [Stmt::Pass(_)] => abstract_,
         [Stmt::Expr(e)] => abstract_ && matches!(e.value.as_ref(), Expr::EllipsisLiteral(_)),

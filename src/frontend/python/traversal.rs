@@ -521,11 +521,19 @@ impl<'a> Lowerer<'a> {
             .filter_map(|base| self.semantic.classes.get(base))
             .flat_map(|base| base.non_blocking.iter().cloned())
             .collect();
+        let mut lambda_attributes: Vec<String> = assignments
+            .iter()
+            .filter(|(_, value)| value.is_lambda_expr())
+            .map(|(attribute, _)| attribute.clone())
+            .collect();
+        lambda_attributes.sort();
+        lambda_attributes.dedup();
         let info = ClassInfo {
             attributes: Rc::clone(&attributes),
             bases: bases.clone(),
             methods: methods.collect(),
             properties,
+            lambda_attributes,
             shared_containers,
             assigned_by,
             non_blocking,

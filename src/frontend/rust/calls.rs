@@ -92,11 +92,22 @@ const INLINE_ADAPTERS: &[&str] = &[
     "with_borrow_mut",
 ];
 
-/// Whether a path names a type's constructor: `Type::new`, `module::Type::new`.
+/// Whether a path names a type's constructor (`Type::new`, `module::Type::new`), or a
+/// function named as one (`notify_debouncer_mini::new_debouncer`).
 fn is_constructor(path: &syn::Path) -> bool {
     let segments: Vec<_> = path.segments.iter().collect();
-    matches!(segments.as_slice(), [.., ty, last]
-        if last.ident == "new" && ty.ident.unraw().to_string().starts_with(|c: char| c.is_ascii_uppercase()))
+    match segments.as_slice() {
+        [.., last] if last.ident.unraw().to_string().starts_with("new_") => true,
+        [.., ty, last] => {
+            last.ident == "new"
+                && ty
+                    .ident
+                    .unraw()
+                    .to_string()
+                    .starts_with(|c: char| c.is_ascii_uppercase())
+        }
+        _ => false,
+    }
 }
 
 impl Lowerer<'_> {
@@ -190,8 +201,9 @@ impl Lowerer<'_> {
         {
             self.record_call(Some(format!("{ty}::drop")), Vec::new(), None, span, false);
         }
-        // A type's constructor (`Watcher::new(move |event| ..)`, `LazyLock::new(|| ..)`) keeps
-        // the closures it is given to call them later, maybe on another thread: not now.
+        // A type's constructor (`Watcher::new(move |event| ..)`, `LazyLock::new(|| ..)`,
+        // `new_debouncer(d, move |res| ..)`) keeps the closures it is given to call them later,
+        // maybe on another thread: not now.
         let constructs =
             matches!(call.func.as_ref(), Expr::Path(path) if is_constructor(&path.path));
         self.visit_expr(&call.func);
