@@ -98,6 +98,9 @@ pub struct LanguageTables {
     pub thread_entries: FxHashMap<String, ProcessTarget>,
     /// The `*.method` entries of `thread_entries`, by method name (looked up per call).
     pub thread_entry_methods: FxHashMap<String, ProcessTarget>,
+    /// Python: base classes (canonical names, `*` for any part) whose subclasses' methods a
+    /// server runs on its thread pool, one object for every request (`*_pb2_grpc.*Servicer`).
+    pub servicer_bases: globset::GlobSet,
 }
 
 /// Where a call that runs a callable in another process takes the callable and its arguments.
@@ -141,7 +144,14 @@ pub struct SpawnArgument {
 #[derive(Deserialize)]
 struct ThreadTables {
     python: FxHashMap<String, ProcessTarget>,
+    #[serde(rename = "python-servicers")]
+    python_servicers: Servicers,
     rust: ThreadEntries,
+}
+
+#[derive(Deserialize)]
+struct Servicers {
+    bases: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -333,6 +343,7 @@ impl Knowledge {
                 thread_primitives: HashSet::default(),
                 thread_entries: FxHashMap::default(),
                 thread_entry_methods: FxHashMap::default(),
+                servicer_bases: globset::GlobSet::empty(),
                 blocking: FxHashMap::default(),
                 any_receiver_blocking: FxHashMap::default(),
                 blocking_owners: FxHashMap::default(),
@@ -383,6 +394,13 @@ impl Knowledge {
         let threads: ThreadTables =
             toml::from_str(THREADS_TOML).expect("rules/threads.toml is valid");
         python.set_thread_entries(threads.python);
+        let mut servicers = globset::GlobSetBuilder::new();
+        for base in &threads.python_servicers.bases {
+            servicers.add(globset::Glob::new(base).expect("rules/threads.toml has valid globs"));
+        }
+        python.servicer_bases = servicers
+            .build()
+            .expect("rules/threads.toml has valid globs");
         let mut rust = tables("rust");
         rust.locks = locks.rust;
         rust.conditions = locks.conditions.remove("rust").unwrap_or_default();

@@ -74,6 +74,43 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `class Greeter(greeter_pb2_grpc.GreeterServicer)`: a server runs the class's plain
+    /// public methods on its thread pool, at once for several requests, on the one servicer
+    /// object (`servicer_bases` in `rules/threads.toml`).
+    pub(super) fn servicer_methods(
+        &mut self,
+        class: &str,
+        def: &ast::StmtClassDef,
+        bases: &[String],
+    ) {
+        if !bases.iter().any(|b| self.tables.servicer_bases.is_match(b)) {
+            return;
+        }
+        for stmt in &def.body {
+            let ast::Stmt::FunctionDef(method) = stmt else {
+                continue;
+            };
+            if method.is_async || method.name.starts_with('_') {
+                continue;
+            }
+            let started = ThreadEntry {
+                span: span(&method.name),
+                target: Some(concat(&[class, ".", method.name.as_str()])),
+                closure: 0,
+                function: None,
+                repeated: true,
+                if_thread_subclass: false,
+                executor: None,
+                fresh_object: false,
+                shared_arguments: ThinVec::new(),
+                parameter: None,
+            };
+            self.model.functions[self.current]
+                .thread_entries
+                .push(started);
+        }
+    }
+
     /// The types of the objects a repeated thread start hands to `callable` that are the same
     /// object on every start: names bound outside the enclosing loops (or their attributes),
     /// `self` and its attributes; in `args=(..)`/`kwargs={..}` too. Not an object made in the

@@ -466,6 +466,7 @@ impl<'a> Lowerer<'a> {
             name: self.model.join(&name),
             bases: bases.clone(),
         });
+        self.servicer_methods(&class_identity, class, &bases);
         let methods = class.body.iter().filter_map(|stmt| match stmt {
             Stmt::FunctionDef(method) => Some(method.name.id.to_string()),
             _ => None,
