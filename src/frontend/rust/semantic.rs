@@ -1370,6 +1370,12 @@ impl<'t> SemanticModel<'t> {
                 let Expr::Path(func) = call.func.as_ref() else {
                     return None;
                 };
+                // A tuple struct of the file built by its name: `Guard(1)`.
+                if let Some(name) = func.path.get_ident()
+                    && self.fields.contains_key(&name.unraw().to_string())
+                {
+                    return self.resolve_qualified_name(&func.path).map(Returns::One);
+                }
                 let globbed = self.globbed_function(&func.path);
                 let callee = globbed
                     .or_else(|| self.resolve_qualified_name(&func.path))
