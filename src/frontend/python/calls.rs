@@ -46,6 +46,16 @@ const MEMORY_BUFFERS: &[&str] = &["io.BytesIO", "io.StringIO"];
 /// The type `open()` and its kin return (`rules/types.toml`).
 const FILE_TYPE: &str = "io.TextIOWrapper";
 
+/// The methods of `socketserver.ThreadingMixIn`'s server that run on the request's own
+/// thread (`process_request_thread` and what it calls), on the one server object.
+const REQUEST_THREAD_METHODS: &[&str] = &[
+    "process_request_thread",
+    "finish_request",
+    "shutdown_request",
+    "close_request",
+    "handle_error",
+];
+
 /// How many attributes and calls a receiver's shape follows (`a.b().c.d()`).
 const MAX_SHAPE_DEPTH: usize = 8;
 impl<'a> Lowerer<'a> {
@@ -76,21 +86,38 @@ impl<'a> Lowerer<'a> {
 
     /// `class Greeter(greeter_pb2_grpc.GreeterServicer)`: a server runs the class's plain
     /// public methods on its thread pool, at once for several requests, on the one servicer
-    /// object (`servicer_bases` in `rules/threads.toml`).
+    /// object (`servicer_bases` in `rules/threads.toml`). Likewise a threading server's
+    /// methods that run on each request's thread ([`REQUEST_THREAD_METHODS`]).
     pub(super) fn servicer_methods(
         &mut self,
         class: &str,
         def: &ast::StmtClassDef,
         bases: &[String],
     ) {
-        if !bases.iter().any(|b| self.tables.servicer_bases.is_match(b)) {
+        let servicer = bases.iter().any(|b| self.tables.servicer_bases.is_match(b));
+        // A project subclass of a threading server (`class Server(ThreadingHTTPServer)`): its
+        // overrides of what runs on each request's thread share the one server object.
+        let tables = self.tables;
+        let server = self
+            .semantic
+            .library_base_among(class, |base| {
+                tables
+                    .thread_entry(Some(base), None)
+                    .is_some_and(|e| e.handler)
+            })
+            .is_some();
+        if !servicer && !server {
             return;
         }
         for stmt in &def.body {
             let ast::Stmt::FunctionDef(method) = stmt else {
                 continue;
             };
-            if method.is_async || method.name.starts_with('_') {
+            let runs_per_request = match servicer {
+                true => !method.is_async && !method.name.starts_with('_'),
+                false => REQUEST_THREAD_METHODS.contains(&method.name.as_str()),
+            };
+            if !runs_per_request {
                 continue;
             }
             let started = ThreadEntry {

@@ -466,7 +466,6 @@ impl<'a> Lowerer<'a> {
             name: self.model.join(&name),
             bases: bases.clone(),
         });
-        self.servicer_methods(&class_identity, class, &bases);
         let methods = class.body.iter().filter_map(|stmt| match stmt {
             Stmt::FunctionDef(method) => Some(method.name.id.to_string()),
             _ => None,
@@ -540,6 +539,7 @@ impl<'a> Lowerer<'a> {
             non_blocking,
         };
         self.semantic.classes.insert(class_identity.clone(), info);
+        self.servicer_methods(&class_identity, class, &bases);
         let mut scope = Scope::new(ScopeKind::Class, &name);
         scope.thread_safe_contract = claims_thread_safety(&class.body);
         scope.attribute_types = attributes;

@@ -264,6 +264,8 @@ impl Lowerer<'_> {
                     .find(|(scrutinee, _)| std::ptr::eq(*scrutinee, call))
                 {
                     for hold in &mut self.model.functions[self.current].lock_holds[first..] {
+                        hold.awaits
+                            .retain(|a| !empty.iter().any(|hole| hole.contains(&a.start)));
                         hold.holes.extend(empty.iter().cloned());
                     }
                 }
@@ -1115,6 +1117,19 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
     fn visit_expr_if(&mut self, e: &'ast syn::ExprIf) {
         let then_open = e.then_branch.brace_token.span.open().byte_range().start;
         let then_close = e.then_branch.brace_token.span.close().byte_range().end;
+        // `if let Some(v) = map.get(k) { .. } else { .. }`: the `else` runs on `None`, which
+        // holds no guard (a guard the scrutinee only reads through lives on before 2024).
+        if let Expr::Let(scrutinee) = &*e.cond
+            && let Expr::MethodCall(call) = syntax::strip_unwraps(&scrutinee.expr)
+            && let Pat::TupleStruct(pattern) = &*scrutinee.pat
+            && (pattern.path.is_ident("Some")
+                || pattern.path.is_ident("Ok") && call.method.to_string().starts_with("try_"))
+            && let Some((_, otherwise)) = &e.else_branch
+            && let Some(end) = syntax::expr_end(otherwise)
+        {
+            self.empty_arms
+                .push((call, std::iter::once(then_close..end).collect()));
+        }
         let extent = if !has_let(&e.cond) {
             Some(then_open)
         } else if self.edition >= 2024 {

@@ -73,6 +73,7 @@ pub fn lower(
         spin_waits: 0,
         exclusive_self: false,
         takes_guard: false,
+        impl_alias: None,
         atomic_locals: Vec::new(),
         membership_locals: Vec::new(),
         closure: 0,
@@ -220,6 +221,10 @@ struct Lowerer<'t> {
     exclusive_self: bool,
     /// The current function takes a lock guard as a parameter.
     takes_guard: bool,
+    /// In an inherent `impl` written on a `type` alias of another type (`impl Builder` with
+    /// `type Builder = GenericBuilder<DefaultMode>`): the alias, which names its methods.
+    /// Two aliases of one generic type may each have a `new` of their own.
+    impl_alias: Option<String>,
     /// Locals holding an atomic's loaded value (`let n = COUNT.load(..)`): (local, atomic, load).
     atomic_locals: Vec<(String, String, Span)>,
     /// Locals holding whether a collection behind a lock holds a key (`let new = { let g =

@@ -568,6 +568,11 @@ impl<'t> SemanticModel<'t> {
     /// or lock reached through it is `State`'s). An alias with parameters is recorded only
     /// for a sharded map, which is a lock whatever its elements are (`type FxDashMap<K, V> =
     /// DashMap<K, V, FxBuildHasher>`).
+    /// Whether a canonical name is one of the file's `type` aliases.
+    pub(super) fn is_type_alias(&self, name: &str) -> bool {
+        self.type_aliases.contains_key(name)
+    }
+
     fn export_type_aliases(&mut self) {
         let aliases: Vec<(String, bool)> = self
             .type_aliases

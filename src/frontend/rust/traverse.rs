@@ -101,7 +101,10 @@ impl Lowerer<'_> {
             &self.semantic.self_type,
             self.model.functions[self.current].kind,
         ) {
-            (Some(owner), FunctionKind::Module) => format!("{owner}::{ident}"),
+            (Some(owner), FunctionKind::Module) => {
+                let owner = self.impl_alias.as_ref().unwrap_or(owner);
+                format!("{owner}::{ident}")
+            }
             (_, FunctionKind::Module) => format!("{}::{ident}", self.semantic.module()),
             _ => format!("{}::{ident}", self.model.functions[self.current].canonical),
         };
@@ -402,6 +405,22 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
                 bases,
             });
         }
+        // `impl Builder` of `type Builder = GenericBuilder<DefaultMode>`: its methods are the
+        // alias's; the generic type reaches them as a base (a value typed `GenericBuilder`).
+        let alias = match (item.self_ty.as_ref(), &item.trait_, &self_type) {
+            (Type::Path(p), None, Some(owner)) => self
+                .semantic
+                .resolve_qualified_name(&p.path)
+                .filter(|written| written != owner && self.semantic.is_type_alias(written)),
+            _ => None,
+        };
+        if let (Some(alias), Some(owner)) = (&alias, &self_type) {
+            self.model.classes.push(Class {
+                name: owner.clone(),
+                bases: vec![alias.clone()],
+            });
+        }
+        let saved_alias = std::mem::replace(&mut self.impl_alias, alias);
         let saved = std::mem::replace(&mut self.semantic.self_type, self_type);
         let fields = self.semantic.impl_field_types(&item.self_ty);
         let saved_fields = std::mem::replace(&mut self.semantic.impl_fields, fields);
@@ -414,6 +433,7 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
         self.semantic.pop_generics();
         self.prefix.pop();
         self.semantic.self_type = saved;
+        self.impl_alias = saved_alias;
         self.semantic.impl_fields = saved_fields;
         self.semantic.impl_locks = saved_locks;
     }
