@@ -1633,18 +1633,31 @@ impl<'t> SemanticModel<'t> {
                 }
             }
             Pat::Struct(strukt) => {
-                let fields = self.variant_of(&strukt.path).cloned().unwrap_or_default();
+                let variant = self.variant_of(&strukt.path).cloned();
+                // `let ApiModules { output, .. } = modules;`: a struct's fields, this file's
+                // or (named for the project phase) another's.
+                let owner = match variant {
+                    Some(_) => None,
+                    None => self.resolve_qualified_name(&strukt.path),
+                };
+                let fields = variant.unwrap_or_default();
                 for field in &strukt.fields {
                     let syn::Member::Named(name) = &field.member else {
                         self.bind_pattern(&field.pat, None);
                         continue;
                     };
-                    let ty = fields
-                        .iter()
-                        .find(|(field_name, _)| field_name.as_deref() == Some(&*name.to_string()))
-                        .and_then(|(_, ty)| ty.clone())
-                        .map(Returns::One);
-                    self.bind_pattern(&field.pat, ty);
+                    let name = name.unraw().to_string();
+                    let ty = match &owner {
+                        Some(owner) => match self.fields.get(struct_name(owner)) {
+                            Some(own) => own.get(&name).cloned(),
+                            None => owner.contains("::").then(|| format!("{owner}.{name}")),
+                        },
+                        None => fields
+                            .iter()
+                            .find(|(field_name, _)| field_name.as_deref() == Some(name.as_str()))
+                            .and_then(|(_, ty)| ty.clone()),
+                    };
+                    self.bind_pattern(&field.pat, ty.map(Returns::One));
                 }
             }
             Pat::Slice(slice) => slice.elems.iter().for_each(|p| self.bind_pattern(p, None)),
