@@ -396,6 +396,25 @@ pub struct ThreadEntry {
     pub parameter: Option<(u32, u32)>,
 }
 
+impl ThreadEntry {
+    /// A start of the function named `target` at `span`, handed nothing: started once, on an
+    /// object of its own when it is a method (set the other fields as a start differs).
+    pub fn of_function(span: Span, target: String) -> Self {
+        ThreadEntry {
+            span,
+            target: Some(target),
+            closure: 0,
+            function: None,
+            repeated: false,
+            if_thread_subclass: false,
+            executor: None,
+            fresh_object: false,
+            shared_arguments: ThinVec::new(),
+            parameter: None,
+        }
+    }
+}
+
 /// A `join()` on a thread object: the caller waits until the thread's function returns (or,
 /// with a timeout, until the timeout passes).
 #[derive(Clone, Debug)]

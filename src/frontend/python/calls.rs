@@ -67,16 +67,9 @@ impl<'a> Lowerer<'a> {
         };
         for method in REQUEST_METHODS {
             let started = ThreadEntry {
-                span: span(handler),
-                target: Some(concat(&[&class, ".", method])),
-                closure: 0,
-                function: None,
                 repeated: true,
-                if_thread_subclass: false,
-                executor: None,
                 fresh_object: true,
-                shared_arguments: ThinVec::new(),
-                parameter: None,
+                ..ThreadEntry::of_function(span(handler), concat(&[&class, ".", method]))
             };
             self.model.functions[self.current]
                 .thread_entries
@@ -120,17 +113,10 @@ impl<'a> Lowerer<'a> {
             if !runs_per_request {
                 continue;
             }
+            let target = concat(&[class, ".", method.name.as_str()]);
             let started = ThreadEntry {
-                span: span(&method.name),
-                target: Some(concat(&[class, ".", method.name.as_str()])),
-                closure: 0,
-                function: None,
                 repeated: true,
-                if_thread_subclass: false,
-                executor: None,
-                fresh_object: false,
-                shared_arguments: ThinVec::new(),
-                parameter: None,
+                ..ThreadEntry::of_function(span(&method.name), target)
             };
             self.model.functions[self.current]
                 .thread_entries
@@ -693,16 +679,9 @@ impl<'a> Lowerer<'a> {
             && tables.lock(&class).is_none()
         {
             let started = ThreadEntry {
-                span: span(call),
-                target: Some(concat(&[&class, ".run"])),
-                closure: 0,
-                function: None,
                 repeated: self.repeat_depth > 0,
                 if_thread_subclass: true,
-                executor: None,
-                fresh_object: false,
-                shared_arguments: ThinVec::new(),
-                parameter: None,
+                ..ThreadEntry::of_function(span(call), concat(&[&class, ".run"]))
             };
             self.model.functions[self.current]
                 .thread_entries
