@@ -239,16 +239,11 @@ impl Lowerer<'_> {
             return;
         };
         // `if M.read().unwrap().contains_key(k) { .. } else { M.write().unwrap().insert(..) }`:
-        // a condition's guard is gone before either branch runs.
-        if !has_let(&expr.cond) {
-            if let Some((check, lock)) = self.membership_check(&expr.cond, false)
-                && let Some(act) = self.relocked_fill(&lock, &otherwise.block.stmts)
-            {
-                self.push_relocked(check, act, lock);
-            }
-            return;
-        }
-        if self.edition < 2024 {
+        // a condition's guard is gone before either branch runs; an `if let`'s only from
+        // edition 2024.
+        let dropped_before_else =
+            !has_let(&expr.cond) || self.edition >= 2024 && matches!(&*expr.cond, Expr::Let(_));
+        if !dropped_before_else {
             return;
         }
         if let Some((check, lock)) = self.membership_check(&expr.cond, false)
