@@ -153,21 +153,8 @@ impl<'a> Lowerer<'a> {
         let Some(Returns::One(class)) = self.semantic.type_of(&method.value) else {
             return None;
         };
-        let mut owner = Some(class.as_str());
-        let mut is_method = false;
-        for _ in 0..8 {
-            let Some(info) = owner.and_then(|c| self.semantic.classes.get(c)) else {
-                break;
-            };
-            if info.methods.contains(method.attr.id.as_str()) {
-                is_method = true;
-                break;
-            }
-            owner = info.bases.first().map(String::as_str);
-        }
-        if !is_method {
-            return None;
-        }
+        let bound = concat(&[&class, ".", method.attr.id.as_str()]);
+        self.semantic.defining_method(&bound)?;
         self.holds_thread_primitive(&method.value)
     }
 
