@@ -533,6 +533,19 @@ impl<'a> SymbolIndex<'a> {
             return Some(ty);
         }
         let function = self.returned_by.get(name)?;
+        // `make().Lock()`: the method of the type `make` returns.
+        if let Some((function, method)) = function.split_once("().") {
+            let ty = self.own_return_type(function, separator)?;
+            return self
+                .returns
+                .get(concat(&[ty, ".", method]).as_str())
+                .copied();
+        }
+        self.own_return_type(function, separator)
+    }
+
+    /// The return type a function of the project declares or returns, through re-exports.
+    fn own_return_type(&self, function: &str, separator: &str) -> Option<&'a str> {
         if let Some(ty) = self.returns.get(function) {
             return Some(ty);
         }

@@ -75,6 +75,9 @@ pub(super) struct Scope {
     /// `connect()` only sets the default peer, and `send()`/`sendto()` hand a datagram to the
     /// kernel without waiting for anyone (only receiving waits).
     pub(super) datagram_sockets: HashSet<String>,
+    /// Queues (as written: `q`, `self.q`) with the items this function has put in them and not
+    /// taken out yet: a `get()` that takes one of them does not wait for another thread.
+    pub(super) own_items: HashMap<String, u32>,
     /// Names given a type by an annotation (a parameter's, `x: T = …`): what a type checker
     /// holds every later assignment to, so a value this file cannot type keeps it.
     pub(super) declared: HashMap<String, String>,
@@ -103,6 +106,7 @@ impl Scope {
             shapes: HashMap::default(),
             non_blocking: HashSet::default(),
             datagram_sockets: HashSet::default(),
+            own_items: HashMap::default(),
         }
     }
 }
@@ -946,7 +950,7 @@ impl SemanticModel<'_> {
     /// Class attribute types: class-level annotations and `self.x = Ctor()` / `self.x: T` in
     /// its methods.
     pub(super) fn class_attribute_types<'c>(
-        &self,
+        &mut self,
         class: &'c ast::StmtClassDef,
     ) -> ClassAttributes<'c> {
         let mut types = HashMap::default();
@@ -956,6 +960,7 @@ impl SemanticModel<'_> {
         let mut given_by = Vec::new();
         let mut named_values: HashMap<String, Option<String>> = HashMap::default();
         let mut copied: HashMap<String, Option<String>> = HashMap::default();
+        let mut method_results = Vec::new();
         // One value per attribute, or `None` when two assignments disagree.
         let agree = |values: &mut HashMap<String, Option<String>>, attr: String, value: String| {
             values
@@ -1000,6 +1005,18 @@ impl SemanticModel<'_> {
                         found: Vec::new(),
                     };
                     finder.visit_body(&method.body);
+                    // `m = Manager()` then `self._lock = m.Lock()`: the method's locals type
+                    // what it stores, while its attributes are read.
+                    let locals = finder.found.iter().any(|(_, value, annotation)| {
+                        annotation.is_none()
+                            && value.is_some_and(|value| {
+                                matches!(local_root(value), Some(name) if name != self_name
+                                    && named_parameter(&method.parameters, name).is_none())
+                            })
+                    });
+                    if locals {
+                        self.push_local_types(&method.body);
+                    }
                     // Closures in the method assign through the same `self`.
                     let mut assigned = SelfAssignedNames {
                         self_name,
@@ -1072,6 +1089,9 @@ impl SemanticModel<'_> {
                             (None, Some(Expr::Call(call))) => {
                                 if let Some(callee) = self.resolve(&call.func) {
                                     returned_by.insert(attr, callee);
+                                } else if let Some(chain) = self.method_of_result(call, method) {
+                                    method_results.push(chain.1.clone());
+                                    returned_by.insert(attr, concat(&[&chain.0, "().", &chain.1]));
                                 }
                             }
                             // (What a parameter or a local gives is not known: the one named
@@ -1094,11 +1114,17 @@ impl SemanticModel<'_> {
                             _ => {}
                         }
                     }
+                    if locals {
+                        self.scopes.pop();
+                    }
                 }
                 _ => {}
             }
         }
         returned_by.retain(|attr, _| !types.contains_key(attr));
+        for method in method_results {
+            self.export_method_returns(&method);
+        }
         given_by.retain(|(attr, ..)| !types.contains_key(attr) && !returned_by.contains_key(attr));
         named_values.retain(|attr, _| !types.contains_key(attr));
         copied.retain(|attr, _| !types.contains_key(attr) && !returned_by.contains_key(attr));
@@ -1348,37 +1374,8 @@ impl SemanticModel<'_> {
     /// BaseManager()`): `Some(None)` when it never rebinds it, `Some(Some(ty))` when every
     /// rebinding is of type `ty`, `None` when one is of another or unknown type.
     fn rebound_type(&self, body: &[Stmt], parameter: &ast::ExprName) -> Option<Option<String>> {
-        struct Rebindings<'n, 'b> {
-            name: &'n str,
-            values: Vec<&'b Expr>,
-        }
-        impl<'b> Visitor<'b> for Rebindings<'_, 'b> {
-            fn visit_stmt(&mut self, stmt: &'b Stmt) {
-                match stmt {
-                    Stmt::FunctionDef(_) | Stmt::ClassDef(_) => return,
-                    Stmt::Assign(assign)
-                        if assign
-                            .targets
-                            .iter()
-                            .any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == self.name)) =>
-                    {
-                        self.values.push(&assign.value);
-                    }
-                    _ => {}
-                }
-                stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
-                    visitor::walk_stmt(self, stmt)
-                });
-            }
-            fn visit_expr(&mut self, _: &'b Expr) {}
-        }
-        let mut found = Rebindings {
-            name: parameter.id.as_str(),
-            values: Vec::new(),
-        };
-        found.visit_body(body);
         let mut rebound = None;
-        for value in found.values {
+        for value in assigned_values(body, parameter.id.as_str()) {
             let Some(Returns::One(ty)) = self.type_of(value) else {
                 return None;
             };
@@ -1389,6 +1386,126 @@ impl SemanticModel<'_> {
         }
         Some(rebound)
     }
+
+    /// For `make().Lock()`, or `Lock()` of a local assigned once from `make()` in `function`:
+    /// the function whose result the method is called on, and the method's name, when the
+    /// function's return type is for the project to tell (`make` defined in another module).
+    fn method_of_result(
+        &self,
+        call: &ast::ExprCall,
+        function: &ast::StmtFunctionDef,
+    ) -> Option<(String, String)> {
+        let Expr::Attribute(method) = call.func.as_ref() else {
+            return None;
+        };
+        let receiver = match method.value.as_ref() {
+            Expr::Call(receiver) => receiver,
+            Expr::Name(local) => match assigned_values(&function.body, local.id.as_str())[..] {
+                [Expr::Call(receiver)] => receiver,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let callee = self.resolve(&receiver.func)?;
+        if self.call_result(&callee).is_some() {
+            return None;
+        }
+        Some((callee, method.attr.id.to_string()))
+    }
+
+    /// Tells the project what the library methods named `method` return (`SyncManager.Lock`
+    /// gives a `multiprocessing.Lock`), for a result the project types (see
+    /// [`Self::method_of_result`]).
+    fn export_method_returns(&mut self, method: &str) {
+        for (callee, returns) in &self.tables.returns {
+            if let Returns::One(ty) = returns
+                && callee.rsplit_once('.').is_some_and(|(_, m)| m == method)
+            {
+                self.function_returns.insert(callee.clone(), ty.clone());
+            }
+        }
+    }
+
+    /// Pushes a function scope that binds the locals of `body` (a method read before it is
+    /// lowered) to the type all their assignments agree on (`manager = Manager()`; `lock =
+    /// manager.Lock()` after it). The caller pops it.
+    fn push_local_types(&mut self, body: &[Stmt]) {
+        let mut bound = BoundNames::default();
+        bound.visit_body(body);
+        let mut scope = Scope::new(ScopeKind::Function, "");
+        for (name, _) in &bound.names {
+            scope.bindings.insert(name.clone(), Binding::Local(None));
+        }
+        self.scopes.push(scope);
+        // Twice, so that a local typed from another one (assigned before it) gets its type.
+        for _ in 0..2 {
+            for (name, _) in &bound.names {
+                let mut agreed = None;
+                for value in assigned_values(body, name) {
+                    match (self.type_of(value), &agreed) {
+                        (Some(ty), None) => agreed = Some(ty),
+                        (Some(ty), Some(known)) if ty == *known => {}
+                        _ => {
+                            agreed = None;
+                            break;
+                        }
+                    }
+                }
+                if let Some(ty) = agreed {
+                    let scope = self.scopes.last_mut().expect("the pushed scope");
+                    scope
+                        .bindings
+                        .insert(name.clone(), Binding::Local(Some(ty)));
+                }
+            }
+        }
+    }
+}
+
+/// The name an expression is an attribute path or a call chain on (`m` of `m.Lock()`,
+/// `lock`).
+fn local_root(value: &Expr) -> Option<&str> {
+    match value {
+        Expr::Name(name) => Some(name.id.as_str()),
+        Expr::Attribute(attribute) => local_root(&attribute.value),
+        Expr::Call(call) => local_root(&call.func),
+        _ => None,
+    }
+}
+
+/// The values a block assigns to a local `name` (`name = value`), outside nested functions
+/// and classes.
+fn assigned_values<'b>(body: &'b [Stmt], name: &str) -> Vec<&'b Expr> {
+    struct Rebindings<'n, 'b> {
+        name: &'n str,
+        values: Vec<&'b Expr>,
+    }
+    impl<'b> Visitor<'b> for Rebindings<'_, 'b> {
+        fn visit_stmt(&mut self, stmt: &'b Stmt) {
+            match stmt {
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => return,
+                Stmt::Assign(assign)
+                    if assign
+                        .targets
+                        .iter()
+                        .any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == self.name)) =>
+                {
+                    self.values.push(&assign.value);
+                }
+                _ => {}
+            }
+            stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || {
+                visitor::walk_stmt(self, stmt)
+            });
+        }
+        fn visit_expr(&mut self, _: &'b Expr) {}
+    }
+    let mut found = Rebindings {
+        name,
+        values: Vec::new(),
+    };
+    found.visit_body(body);
+    found.values
 }
 
 /// The attributes `self.x = …` assigns in a method, nested functions included.
