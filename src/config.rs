@@ -9,7 +9,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Deserializer};
 
 use crate::codes::{self, BLOCKING_API_CODES, Code};
-use crate::knowledge::{Knowledge, LockType};
+use crate::knowledge::{Knowledge, LockType, Returns};
 use crate::model::BlockingApi;
 
 /// Config file names, in the order they are looked for in each directory.
@@ -160,6 +160,9 @@ pub struct Options {
     pub max_call_depth: Option<usize>,
     /// User lock types: a Python lock class or a Rust guard method, with its properties.
     pub locks: Option<BTreeMap<String, LockType>>,
+    /// What library calls (or Python attributes) return, beyond `rules/types.toml`: one type,
+    /// or a tuple's element types.
+    pub types: Option<BTreeMap<String, Returns>>,
     /// Library coroutine functions (Python, IL501) beyond `rules/coroutines.toml`.
     pub coroutine_functions: Option<Vec<String>>,
     /// Library calls that return a weakly held task (Python, IL502).
@@ -306,6 +309,14 @@ impl Settings {
             .chain(cli.locks.clone().into_iter().flatten())
         {
             knowledge.add_lock(&name, lock);
+        }
+        for (name, returns) in file
+            .types
+            .into_iter()
+            .flatten()
+            .chain(cli.types.clone().into_iter().flatten())
+        {
+            knowledge.add_type(&name, returns);
         }
         knowledge.coroutine_functions.extend(
             (file.coroutine_functions.into_iter().flatten())

@@ -438,6 +438,17 @@ impl Knowledge {
         tables.add_blocking(name, api);
     }
 
+    /// Adds what a user-declared library call returns. Its language is told by its separator
+    /// (`::` is Rust).
+    pub fn add_type(&mut self, name: &str, returns: Returns) {
+        let tables = if name.contains("::") {
+            &mut self.rust
+        } else {
+            &mut self.python
+        };
+        tables.returns.insert(name.to_string(), returns);
+    }
+
     /// Adds a user-declared lock type. Its language is told by its separator (`::` is Rust).
     pub fn add_lock(&mut self, name: &str, lock: LockType) {
         let tables = if name.contains("::") {

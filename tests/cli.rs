@@ -1913,6 +1913,25 @@ fn user_lock_types_from_config_take_part_in_the_lock_rules() {
 }
 
 #[test]
+fn user_types_from_config_type_library_results() {
+    // A builder chain of a library the tables do not know: its client's blocking method is
+    // declared, but nothing tells what `build()` returns.
+    let source = "from hubs import Builder\n\n\nasync def connect() -> None:\n    hub = Builder().with_url(\"u\").build()\n    hub.start()\n";
+    let project = Project::with(&[("app.py", source)]);
+    let blocking = "[blocking]\n\"hubs.Hub.start\" = { rule = \"IL103\" }\n";
+    project.write("interlock.toml", blocking);
+    project.check(&["--select", "IL103"]).assert_code(0);
+    let types = "[types]\n\"hubs.Builder.with_url\" = \"hubs.Builder\"\n\"hubs.Builder.build\" = \"hubs.Hub\"\n";
+    project.write("interlock.toml", format!("{blocking}{types}"));
+    let run = project.check(&["--select", "IL103"]);
+    run.assert_code(1);
+    assert!(run.stdout.contains("app.py:6:5: IL103"), "{}", run.stdout);
+    // A type must be a name or a list of names.
+    project.write("interlock.toml", "[types]\n\"hubs.Builder.build\" = 3\n");
+    project.check(&["--select", "IL103"]).assert_code(2);
+}
+
+#[test]
 fn user_coroutine_functions_and_task_spawners_from_config() {
     let source = "import mylib\n\n\nasync def main() -> None:\n    mylib.notify()\n    mylib.spawn(main())\n";
     let project = Project::with(&[("app.py", source)]);

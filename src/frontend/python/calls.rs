@@ -5,7 +5,9 @@ use ruff_python_ast::visitor::Visitor;
 use ruff_python_ast::{self as ast, Expr};
 
 use super::Lowerer;
+use super::semantic::Binding;
 use super::syntax::{dotted, is_false_literal, is_zero_literal, made_non_blocking, span};
+use crate::codes::Code;
 use crate::knowledge::{ProcessTarget, Returns};
 use crate::model::{Call, Context, Receiver, ResultUse, Span, ThreadEntry, concat, parts_hash};
 use thin_vec::ThinVec;
@@ -408,6 +410,55 @@ impl<'a> Lowerer<'a> {
                 .is_some_and(|s| s.non_blocking.contains(&dotted(receiver)))
     }
 
+    /// Whether a call is a queue's `get()` that takes an item this function put in it before,
+    /// into a queue it made (`q = Queue(); q.put(None); q.get()`: it returns at once). A `put()` is noted here for the `get()`s
+    /// after it.
+    fn takes_own_item(&mut self, call: &ast::ExprCall) -> bool {
+        let Expr::Attribute(attr) = call.func.as_ref() else {
+            return false;
+        };
+        let receiver = attr.value.as_ref();
+        if !matches!(receiver, Expr::Name(_) | Expr::Attribute(_)) {
+            return false;
+        }
+        let Some(scope) = self.semantic.scopes.last_mut() else {
+            return false;
+        };
+        match attr.attr.id.as_str() {
+            // Only into a queue this function made (`q = Queue()`, `self.q = ctx.Queue()`
+            // earlier in it): no other thread has it yet to take the item first.
+            "put" | "put_nowait" => {
+                let made_here = match receiver {
+                    Expr::Name(name) => {
+                        matches!(
+                            scope.bindings.get(name.id.as_str()),
+                            Some(Binding::Local(Some(_)))
+                        ) && !scope.declared.contains_key(name.id.as_str())
+                    }
+                    Expr::Attribute(field) => {
+                        matches!(field.value.as_ref(), Expr::Name(n) if scope.self_name.as_deref() == Some(n.id.as_str()))
+                            && scope
+                                .assigned_attributes
+                                .contains_key(field.attr.id.as_str())
+                    }
+                    _ => false,
+                };
+                if made_here {
+                    *scope.own_items.entry(dotted(receiver)).or_default() += 1;
+                }
+                false
+            }
+            "get" => match scope.own_items.get_mut(&dotted(receiver)) {
+                Some(items) if *items > 0 => {
+                    *items -= 1;
+                    true
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Notes a local bound to a new datagram socket (`sock = socket.socket(family,
     /// socket.SOCK_DGRAM)`, also `type=socket.SOCK_DGRAM`); any other binding forgets it.
     pub(super) fn note_datagram_socket(&mut self, local: &str, value: &Expr) {
@@ -518,6 +569,7 @@ impl<'a> Lowerer<'a> {
         let schedules = self
             .tables
             .consumes_awaitables(callee.as_deref(), method.as_deref());
+        let takes_own_item = self.takes_own_item(call);
         let non_blocking = self.non_blocking_attempts > 0
             || asks_not_to_block(call, method.as_deref())
             || self.on_non_blocking_socket(call);
@@ -531,6 +583,11 @@ impl<'a> Lowerer<'a> {
             .or_else(inherited)
             .cloned()
             .map(Box::new);
+        // A queue's `get()` of an item put before waits for no other thread (IL105 only: a
+        // `session.get(url)` after `session.put(url)` still does network I/O; a receiver only
+        // the project types is taken for a queue).
+        let non_blocking = non_blocking
+            || takes_own_item && blocking.as_ref().is_none_or(|api| api.rule == Code::IL105);
         let receiver = match call.func.as_ref() {
             Expr::Attribute(attr) => Some(attr.value.as_ref()),
             _ => None,

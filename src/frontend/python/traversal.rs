@@ -732,6 +732,29 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
     }
 
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        // What a branch or a loop puts in a queue may not be there after it (see
+        // `takes_own_item`).
+        let own_items = matches!(
+            stmt,
+            Stmt::If(_) | Stmt::For(_) | Stmt::While(_) | Stmt::Try(_) | Stmt::Match(_)
+        )
+        .then(|| self.semantic.scopes.last().map(|s| s.own_items.clone()))
+        .flatten();
+        self.lower_stmt(stmt);
+        if let Some(own_items) = own_items
+            && let Some(scope) = self.semantic.scopes.last_mut()
+        {
+            scope.own_items = own_items;
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        self.lower_expr(expr);
+    }
+}
+
+impl<'a> Lowerer<'a> {
+    fn lower_stmt(&mut self, stmt: &'a Stmt) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match stmt {
             Stmt::FunctionDef(def) => self.function_def(def),
             Stmt::ClassDef(class) => self.class_def(class),
@@ -1191,7 +1214,7 @@ impl<'a> Visitor<'a> for Lowerer<'a> {
         })
     }
 
-    fn visit_expr(&mut self, expr: &'a Expr) {
+    fn lower_expr(&mut self, expr: &'a Expr) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
             Expr::Name(name) => {
                 if name.ctx == ast::ExprContext::Load {
