@@ -346,7 +346,10 @@ impl Timings {
             ms(&self.files_wall),
             ms(&self.graph),
             ms(&self.project_rules)
-        )
+        ) + &rules::project_rule_times()
+            .iter()
+            .map(|(code, ms)| format!("\n  {code} {ms:.0}"))
+            .collect::<String>()
     }
 }
 

@@ -275,21 +275,52 @@ pub(crate) fn call_hop(
 pub fn check_project(context: &ProjectContext) -> Vec<Diagnostic> {
     use rayon::prelude::*;
     ALL.par_iter()
-        .filter_map(|rule| match rule.check {
-            Check::Project(check) | Check::FileAndProject(_, check) => Some(check),
+        .enumerate()
+        .filter_map(|(i, rule)| match rule.check {
+            Check::Project(check) | Check::FileAndProject(_, check) => Some((i, check)),
             _ => None,
         })
-        .flat_map_iter(|check| {
+        .flat_map_iter(|(i, check)| {
+            let started = std::time::Instant::now();
             let mut diagnostics = Vec::new();
             check(context, &mut diagnostics);
+            let elapsed = started.elapsed().as_nanos() as u64;
+            PROJECT_RULE_TIMES[i].fetch_add(elapsed, std::sync::atomic::Ordering::Relaxed);
             diagnostics
         })
         .collect()
 }
 
+/// Wall time each rule's project check took so far (nanoseconds, by index in [`ALL`]; the
+/// first rule to ask for a shared graph of [`ProjectContext`] pays for building it).
+static PROJECT_RULE_TIMES: [std::sync::atomic::AtomicU64; 64] =
+    [const { std::sync::atomic::AtomicU64::new(0) }; 64];
+
+/// The rules whose project check took at least a millisecond, slowest first (`--timings`).
+pub fn project_rule_times() -> Vec<(Code, f64)> {
+    let mut times: Vec<(Code, f64)> = ALL
+        .iter()
+        .zip(&PROJECT_RULE_TIMES)
+        .map(|(rule, t)| {
+            (
+                rule.code,
+                t.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6,
+            )
+        })
+        .filter(|(_, ms)| *ms >= 1.0)
+        .collect();
+    times.sort_by(|a, b| b.1.total_cmp(&a.1));
+    times
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rule_has_a_timing_slot() {
+        assert!(ALL.len() <= PROJECT_RULE_TIMES.len());
+    }
 
     #[test]
     fn one_rule_per_code_in_code_order() {
