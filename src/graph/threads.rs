@@ -85,7 +85,7 @@ fn global_object_classes<'p>(
 #[derive(Default)]
 struct PassedCallables<'p> {
     /// Per callee: the position (counting `self`), the keyword's key, and the callable.
-    by_callee: HashMap<FunctionId, Vec<(u32, u32, &'p str)>>,
+    by_callee: HashMap<FunctionId, Vec<(u32, u32, &'p str, bool)>>,
     /// A parameter the project names (`app.Base.create_worker.action`, see
     /// [`crate::model::ParameterAttribute`]): its function, position and key, through which a
     /// callable is passed on (`def create_worker(self, action): return Worker(action)`).
@@ -114,7 +114,12 @@ impl<'p> PassedCallables<'p> {
                     continue;
                 }
                 if let Some(callee) = project.index.resolve(&object.callee, separator) {
-                    let entry = (object.position, object.keyword, object.ty.as_str());
+                    let entry = (
+                        object.position,
+                        object.keyword,
+                        object.ty.as_str(),
+                        object.repeated,
+                    );
                     passed.by_callee.entry(callee).or_default().push(entry);
                 }
             }
@@ -127,27 +132,34 @@ impl<'p> PassedCallables<'p> {
     }
 
     /// What the callers of `callee` pass at `position` or by the keyword `keyword`, following
-    /// a caller's own parameter to what its callers pass there.
-    fn at(&self, project: &Project<'p>, callee: FunctionId, slot: (u32, u32)) -> Vec<&'p str> {
+    /// a caller's own parameter to what its callers pass there; each with whether it is passed
+    /// in a loop on the way.
+    fn at(
+        &self,
+        project: &Project<'p>,
+        callee: FunctionId,
+        slot: (u32, u32),
+    ) -> Vec<(&'p str, bool)> {
         let mut found = Vec::new();
-        let mut pending = vec![(callee, slot, MAX_PASSED_ON_CALLABLES)];
+        let mut pending = vec![(callee, slot, MAX_PASSED_ON_CALLABLES, false)];
         let mut seen: HashSet<(FunctionId, (u32, u32))> = HashSet::default();
-        while let Some((callee, (position, keyword), depth)) = pending.pop() {
+        while let Some((callee, (position, keyword), depth, repeated)) = pending.pop() {
             if !seen.insert((callee, (position, keyword))) {
                 continue;
             }
             let given = self.by_callee.get(&callee).into_iter().flatten();
-            for &(p, k, callable) in given {
+            for &(p, k, callable, in_loop) in given {
                 if !((p != u32::MAX && p == position) || (k != u32::MAX && k == keyword)) {
                     continue;
                 }
+                let repeated = repeated || in_loop;
                 match self.parameters.get(callable) {
                     Some(&(method, p, k)) if depth > 0 => {
                         if let Some(outer) = project.index.resolve(method, ".") {
-                            pending.push((outer, (p, k), depth - 1));
+                            pending.push((outer, (p, k), depth - 1, repeated));
                         }
                     }
-                    _ => found.push(callable),
+                    _ => found.push((callable, repeated)),
                 }
             }
         }
@@ -200,16 +212,28 @@ impl Concurrency {
                 let mut passed_classes: Vec<String> = Vec::new();
                 let mut objects: Vec<String> = Vec::new();
                 // The callable, or what the callers pass for the parameter it is.
-                let targets: Vec<&str> = match entry.parameter {
+                // (With whether a caller passes it in a loop: `for _ in range(4): spawn(work)`
+                // runs `work` on several threads.)
+                let targets: Vec<(&str, bool)> = match entry.parameter {
                     Some(slot) => passed.at(project, id, slot),
-                    None => entry.target.as_deref().into_iter().collect(),
+                    None => entry
+                        .target
+                        .as_deref()
+                        .map(|t| (t, false))
+                        .into_iter()
+                        .collect(),
                 };
-                for started in targets.into_iter().filter_map(|target| {
+                let mut repeated_starts = Vec::new();
+                for (started, repeated) in targets.into_iter().filter_map(|(target, repeated)| {
                     let thread = !entry.if_thread_subclass || is_thread(target);
                     let separator = model.language.path_separator();
-                    thread.then(|| project.index.resolve(target, separator))?
+                    let started = thread.then(|| project.index.resolve(target, separator))??;
+                    Some((started, repeated))
                 }) {
                     starts.push(started);
+                    if repeated {
+                        repeated_starts.push(started);
+                    }
                     let started = project.function(started);
                     // A bound method given to a function that starts it (`start_daemon(
                     // self._loop)`): a callback its class's object shares with the thread.
@@ -291,6 +315,10 @@ impl Concurrency {
                         .collect(),
                     _ => Vec::new(),
                 };
+                let repeated_reached = match repeated_starts.is_empty() {
+                    true => HashSet::default(),
+                    false => reachable(project, repeated_starts),
+                };
                 let reached = reachable(project, starts);
                 // A thread object of a project `Thread` subclass that runs a method of the
                 // object that started it (`Timer(60, self._report).start()` in `Queue`): that
@@ -331,6 +359,10 @@ impl Concurrency {
                 for reached in &reached {
                     let threads = separate.iter().filter(|s| s.contains(reached)).count();
                     let count = instances.entry(*reached).or_default();
+                    let weight = match repeated_reached.contains(reached) {
+                        true => 2,
+                        false => weight,
+                    };
                     let weight = weight.saturating_mul(u8::try_from(threads.max(1)).unwrap_or(2));
                     *count = count.saturating_add(weight).min(2);
                     let sites = concurrency.started_at.entry(*reached).or_default();

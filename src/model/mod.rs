@@ -954,6 +954,9 @@ pub struct PassedObject {
     /// argument has.
     pub ty: String,
     pub kind: Passed,
+    /// Passed in a loop or comprehension: the callee may be given it many times (a callable
+    /// it starts on a thread runs on several at once).
+    pub repeated: bool,
 }
 
 /// What a [`PassedObject`] is.

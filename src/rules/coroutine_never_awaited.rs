@@ -97,7 +97,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 {
                     (
                         format!(
-                            "the coroutine returned by `{name}()` is stored in `{variable}`, which is only tested for truth: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"
+                            "the coroutine returned by `{name}()` is stored in `{variable}`, which is only tested for truth or against `None`: a coroutine object is always true and never `None`, so the test never sees the result, and the coroutine's body never runs"
                         ),
                         never_awaited,
                         format!("`{variable} = await {name}(...)`"),
@@ -144,7 +144,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 ),
                 ResultUse::Tested => (
                     format!(
-                        "the coroutine returned by `{name}()` is tested for truth instead of awaited: a coroutine object is always true, so the test never sees the result, and the coroutine's body never runs"
+                        "the coroutine returned by `{name}()` is tested for truth (or against `None`) instead of awaited: a coroutine object is always true and never `None`, so the test never sees the result, and the coroutine's body never runs"
                     ),
                     never_awaited,
                     format!("`if await {name}(...):`"),

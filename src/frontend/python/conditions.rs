@@ -625,6 +625,7 @@ impl<'a> Lowerer<'a> {
                 keyword,
                 ty,
                 kind,
+                repeated: self.repeat_depth > 0,
             });
         }
     }

@@ -828,10 +828,11 @@ impl SemanticModel<'_> {
     /// `ClassVar[threading.Lock]`).
     pub(super) fn annotation_type(&self, annotation: &Expr) -> Option<String> {
         match annotation {
-            // A bare qualifier (`lock: Final = Lock()`) says nothing of the type.
-            Expr::Name(_) | Expr::Attribute(_) => self
-                .resolve(annotation)
-                .filter(|name| !TYPE_QUALIFIERS.contains(&name.as_str())),
+            // A bare qualifier (`lock: Final = Lock()`) says nothing of the type, nor does
+            // `Any` or a bare `Callable` (what the project passes there does).
+            Expr::Name(_) | Expr::Attribute(_) => self.resolve(annotation).filter(|name| {
+                !TYPE_QUALIFIERS.contains(&name.as_str()) && !UNTYPED.contains(&name.as_str())
+            }),
             Expr::StringLiteral(literal) => {
                 let text = literal.value.to_str();
                 let parsed = ruff_python_parser::parse_expression(text).ok()?;
@@ -1256,6 +1257,15 @@ const TYPE_QUALIFIERS: [&str; 4] = [
     "typing.Final",
     "typing_extensions.ClassVar",
     "typing_extensions.Final",
+];
+
+/// Annotations that say nothing of what a value is.
+const UNTYPED: [&str; 5] = [
+    "typing.Any",
+    "typing_extensions.Any",
+    "typing.Callable",
+    "collections.abc.Callable",
+    "builtins.object",
 ];
 
 /// Finds `self.attr = value` and `self.attr: T = value` in a method body, also element by

@@ -563,10 +563,18 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    /// Visits an `if`/`while` condition, noting the names it only tests for truth (see
-    /// [`Function::truth_tests`]) apart from the names it reads.
+    /// Visits an `if`/`while` condition, noting the names it only tests for truth or against
+    /// `None` (see [`Function::truth_tests`]) apart from the names it reads.
     pub(super) fn visit_condition(&mut self, test: &'a Expr) {
         match test {
+            // `x is None`, `x is not None`: a test a coroutine object always passes one way.
+            Expr::Compare(compare)
+                if matches!(&*compare.ops, [ast::CmpOp::Is | ast::CmpOp::IsNot])
+                    && matches!(&*compare.comparators, [Expr::NoneLiteral(_)])
+                    && matches!(&*compare.left, Expr::Name(_) | Expr::Call(_)) =>
+            {
+                self.visit_condition(&compare.left);
+            }
             Expr::Name(name) if name.ctx == ast::ExprContext::Load => {
                 let hash = name_hash(name.id.as_str());
                 let at = read_position(name.range.start().to_usize(), self.loop_end);
@@ -1216,6 +1224,25 @@ impl<'a> Lowerer<'a> {
 
     fn lower_expr(&mut self, expr: &'a Expr) {
         stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || match expr {
+            // `f"failed: {result}"` only formats `result`: a coroutine there is never run, as
+            // with a result's attribute read.
+            Expr::FString(fstring) => {
+                for element in fstring.value.elements() {
+                    let ast::InterpolatedStringElement::Interpolation(interpolation) = element
+                    else {
+                        continue;
+                    };
+                    match interpolation.expression.as_ref() {
+                        Expr::Name(name) if name.ctx == ast::ExprContext::Load => {
+                            self.read_as_result(name)
+                        }
+                        formatted => self.visit_expr(formatted),
+                    }
+                    for spec in interpolation.format_spec.iter().flat_map(|s| &s.elements) {
+                        self.visit_interpolated_string_element(spec);
+                    }
+                }
+            }
             Expr::Name(name) => {
                 if name.ctx == ast::ExprContext::Load {
                     self.read_name(name);
