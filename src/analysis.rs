@@ -13,7 +13,8 @@ use crate::analysed::{AnalysedFile, MAX_FILE_BYTES};
 use crate::codes::Code;
 use crate::config::Settings;
 use crate::diagnostic::Diagnostic;
-use crate::frontend::{self, ProjectScan, python::ProjectReexports, rust::ProjectMacros};
+use crate::frontend::rust::{GlobImports, ProjectMacros};
+use crate::frontend::{self, ProjectScan, python::ProjectReexports};
 use crate::graph::{Project, Resolution};
 use crate::model::Language;
 use crate::project::Layout;
@@ -272,15 +273,23 @@ fn scan_project(inputs: &mut [Input], layout: &Layout) -> ProjectScan {
             _ => None,
         }
     }
-    let rust_texts: Vec<std::borrow::Cow<'_, str>> = match rust_files {
+    let rust_texts: Vec<(String, std::borrow::Cow<'_, str>)> = match rust_files {
         0 | 1 => Vec::new(),
         _ => inputs
             .par_iter()
             .filter(|input| input.language == Language::Rust)
-            .filter_map(text)
+            .filter_map(|input| {
+                let module = layout.module_of(&input.path, Language::Rust);
+                Some((module.path, text(input)?))
+            })
             .collect(),
     };
-    let macros = ProjectMacros::of_texts(rust_texts.par_iter().map(|text| text.as_ref()));
+    let macros = ProjectMacros::of_texts(rust_texts.par_iter().map(|(_, text)| text.as_ref()));
+    let modules: Vec<(&str, &str)> = rust_texts
+        .iter()
+        .map(|(module, text)| (module.as_str(), text.as_ref()))
+        .collect();
+    let glob_imports = GlobImports::of_files(&modules);
     let reexports = inputs
         .par_iter()
         .filter(|input| input.language == Language::Python && python_files > 1)
@@ -292,7 +301,11 @@ fn scan_project(inputs: &mut [Input], layout: &Layout) -> ProjectScan {
             all.add(more);
             all
         });
-    ProjectScan { macros, reexports }
+    ProjectScan {
+        macros,
+        glob_imports,
+        reexports,
+    }
 }
 
 /// Runs one file's analysis; a panic becomes a [`FileError`] for that file.

@@ -71,16 +71,24 @@ pub fn lower(
     let tables = knowledge.tables(language);
     match language {
         Language::Python => python::lower(path, text, tables, module, &project.reexports),
-        Language::Rust => rust::lower(path, text, tables, module, &project.macros),
+        Language::Rust => rust::lower(
+            path,
+            text,
+            tables,
+            module,
+            &project.macros,
+            &project.glob_imports,
+        ),
     }
 }
 
 /// What lowering one file needs to know of the project's other files, gathered by a scan of
-/// their texts before any is lowered: Rust macros a file may invoke, Python modules' library
-/// re-exports.
+/// their texts before any is lowered: Rust macros a file may invoke and the library imports of
+/// the modules it glob-imports, Python modules' library re-exports.
 #[derive(Debug, Default)]
 pub struct ProjectScan {
     pub macros: rust::ProjectMacros,
+    pub glob_imports: rust::GlobImports,
     pub reexports: python::ProjectReexports,
 }
 
@@ -88,6 +96,7 @@ impl ProjectScan {
     /// Adds what more files tell.
     pub fn add(&mut self, more: ProjectScan) {
         self.macros.add(more.macros);
+        self.glob_imports.add(more.glob_imports);
         self.reexports.add(more.reexports);
     }
 }

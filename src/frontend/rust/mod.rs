@@ -15,6 +15,7 @@ mod calls;
 mod conditions;
 mod fields;
 mod guards;
+mod imports;
 mod limits;
 mod locks;
 mod loops;
@@ -38,6 +39,7 @@ use crate::model::{Context, FileModel, Language, LockName, Span};
 use crate::project::ModuleName;
 use semantic::SemanticModel;
 
+pub use imports::GlobImports;
 pub use limits::{MAX_NESTING, MAX_STATEMENT_BYTES, MAX_TOKENS};
 pub use macros::ProjectMacros;
 
@@ -48,6 +50,7 @@ pub fn lower(
     tables: &LanguageTables,
     module: &ModuleName,
     macros: &ProjectMacros,
+    glob_imports: &GlobImports,
 ) -> Result<(FileModel, Duration), FrontendError> {
     // proc-macro2 keeps every parsed file's text in a per-thread map unless told otherwise:
     // forget it however this function returns, or a long-lived server grows with every edit.
@@ -65,7 +68,7 @@ pub fn lower(
     let mut lowerer = Lowerer {
         tables,
         model: FileModel::new(path.to_path_buf(), Language::Rust, module.path.clone()),
-        semantic: SemanticModel::new(tables, module.path.clone()),
+        semantic: SemanticModel::new(tables, glob_imports, module.path.clone()),
         edition: module.edition,
         loop_depth: 0,
         loop_rechecks: false,

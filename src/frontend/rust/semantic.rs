@@ -17,6 +17,7 @@ use syn::ext::IdentExt;
 
 use syn::{Expr, Pat, Type, UseTree};
 
+use super::imports::GlobImports;
 use super::syntax::{block_value, field_name, member_name, type_arguments};
 use crate::knowledge::{LanguageTables, Returns};
 use crate::model::LockName;
@@ -24,6 +25,8 @@ use crate::model::LockName;
 /// Scopes, bindings and declared types of one file, as the traversal reaches each point.
 pub(super) struct SemanticModel<'t> {
     tables: &'t LanguageTables,
+    /// What the project's modules import from libraries, for the glob imports of them.
+    glob_imports: &'t GlobImports,
     /// Names in scope (items and `use`s), innermost last.
     names: Vec<NameScope>,
     /// Canonical path of the module being lowered (the file's, then inline `mod`s).
@@ -113,8 +116,37 @@ struct NameScope {
     globs: Vec<String>,
 }
 
+/// Whether a branch gives no value: it returns, breaks, panics or exits (`Err(e) => {
+/// eprintln!(..); std::process::exit(1); }`).
+fn diverges(value: &Expr) -> bool {
+    match value {
+        Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Macro(_) => true,
+        Expr::Call(call) => matches!(call.func.as_ref(), Expr::Path(path)
+            if path.path.segments.last().is_some_and(|s| s.ident == "exit" || s.ident == "abort")),
+        Expr::Block(block) => match block.block.stmts.last() {
+            Some(syn::Stmt::Expr(last, _)) => diverges(last),
+            Some(syn::Stmt::Macro(_)) => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Whether `method` of a builder type (`reqwest::ClientBuilder`, `tokio::runtime::Builder`) is
+/// a setter, which returns the builder: any but the ones that finish, start or convert it.
+fn is_builder_setter(ty: &str, method: &str) -> bool {
+    const FINISHING: &[&str] = &[
+        "build", "finish", "spawn", "send", "connect", "start", "run", "try_", "into_", "launch",
+        "open", "init", "get", "create", "serve", "bind", "listen", "exec", "to_",
+    ];
+    ty.rsplit("::")
+        .next()
+        .is_some_and(|name| name.ends_with("Builder"))
+        && !FINISHING.iter().any(|prefix| method.starts_with(prefix))
+}
+
 /// Flattens a `use` tree into `(bound name, path as written)` pairs and glob prefixes.
-fn flatten_use(
+pub(super) fn flatten_use(
     tree: &UseTree,
     prefix: String,
     out: &mut Vec<(String, String)>,
@@ -294,7 +326,7 @@ pub(super) use crate::model::{SHARDED, sharded_lock_type};
 
 /// A path of `core` or `alloc` by the name `std` re-exports it under (`core::cell::RefCell` is
 /// `std::cell::RefCell`, `alloc::sync::Arc` is `std::sync::Arc`): the tables name `std`'s.
-fn std_facade(path: String) -> String {
+pub(super) fn std_facade(path: String) -> String {
     match path
         .strip_prefix("core::")
         .or_else(|| path.strip_prefix("alloc::"))
@@ -453,9 +485,14 @@ const WRAPPERS: &[&str] = &[
 
 impl<'t> SemanticModel<'t> {
     /// The model of a file whose module is `module`, before any scope is entered.
-    pub(super) fn new(tables: &'t LanguageTables, module: String) -> Self {
+    pub(super) fn new(
+        tables: &'t LanguageTables,
+        glob_imports: &'t GlobImports,
+        module: String,
+    ) -> Self {
         SemanticModel {
             tables,
+            glob_imports,
             names: Vec::new(),
             modules: vec![module],
             module_paths: HashMap::default(),
@@ -935,6 +972,16 @@ impl<'t> SemanticModel<'t> {
             .iter()
             .map(|g| self.canonical_use_path(g, &local))
             .collect();
+        // `use super::*;` where the parent has `use reqwest::blocking::Client;`: `Client` is
+        // that here too (unless this module names something else so).
+        for glob in &scope.globs {
+            for (bound, path) in self.glob_imports.of_module(glob) {
+                scope
+                    .names
+                    .entry(bound.clone())
+                    .or_insert_with(|| path.clone());
+            }
+        }
         // `pub use client::*;`: every name of `client` is one of this module's too.
         if is_module {
             let alias = format!("{}::*", self.module());
@@ -1469,6 +1516,13 @@ impl<'t> SemanticModel<'t> {
                 if let Some(returns) = self.tables.returns.get(&callee) {
                     return Some(returns.clone());
                 }
+                // A setter of a library builder (`ClientBuilder::http1_only`,
+                // `runtime::Builder::enable_all`) gives the builder back.
+                if is_builder_setter(&ty, &method)
+                    && ty.split("::").next() != Some(self.crate_name())
+                {
+                    return Some(Returns::One(ty));
+                }
                 // A method of the project (maybe of another file): what it returns, once the
                 // project phase knows (see [`is_deferred`]).
                 (!is_deferred(&ty) && ty.contains("::") && !self.is_lock_type(&ty))
@@ -1501,8 +1555,30 @@ impl<'t> SemanticModel<'t> {
                 self.agreed_type(tails.into_iter().flatten(), depth)
             }
             Expr::Match(choice) => {
-                let arms = choice.arms.iter().map(|arm| arm.body.as_ref());
-                self.agreed_type(arms, depth)
+                // `Ok(c) => c`, `Some(c) => c`: the value the scrutinee unwraps to (`?` and
+                // `unwrap()` are seen through already: the scrutinee's type).
+                let unwrapped = |arm: &&syn::Arm| {
+                    let Pat::TupleStruct(pattern) = &arm.pat else {
+                        return false;
+                    };
+                    let wrapper = pattern.path.segments.last().map(|s| s.ident.to_string());
+                    matches!(wrapper.as_deref(), Some("Ok" | "Some"))
+                        && matches!((pattern.elems.first(), pattern.elems.len(), arm.body.as_ref()),
+                            (Some(Pat::Ident(bound)), 1, Expr::Path(value))
+                                if value.path.is_ident(&bound.ident))
+                };
+                let unwrapping = choice.arms.iter().any(|arm| unwrapped(&arm));
+                let arms = choice
+                    .arms
+                    .iter()
+                    .filter(|arm| !unwrapped(arm))
+                    .map(|arm| arm.body.as_ref());
+                match unwrapping {
+                    true => {
+                        self.agreed_type(std::iter::once(choice.expr.as_ref()).chain(arms), depth)
+                    }
+                    false => self.agreed_type(arms, depth),
+                }
             }
             Expr::Reference(reference) => self.type_within(&reference.expr, depth),
             // `conns[i]`, `by_name["db"]`: an element of a collection.
@@ -1571,10 +1647,7 @@ impl<'t> SemanticModel<'t> {
     ) -> Option<Returns> {
         let mut agreed = None;
         for value in values {
-            if matches!(
-                value,
-                Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) | Expr::Macro(_)
-            ) {
+            if diverges(value) {
                 continue;
             }
             let ty = self.type_within(value, depth)?;
@@ -1617,6 +1690,16 @@ impl<'t> SemanticModel<'t> {
             // `Some(x)` of an `Option<T>`: the model already sees `Option<T>` as `T`.
             Pat::TupleStruct(tuple)
                 if tuple.elems.len() == 1 && tuple.path.is_ident("Some") && ty.is_some() =>
+            {
+                self.bind_pattern(&tuple.elems[0], ty)
+            }
+            // `State(state): State<Arc<AppState>>`: a wrapper the value is seen through.
+            Pat::TupleStruct(tuple)
+                if tuple.elems.len() == 1
+                    && ty.is_some()
+                    && self
+                        .resolve_qualified_name(&tuple.path)
+                        .is_some_and(|wrapper| self.tables.wrappers.contains(&wrapper)) =>
             {
                 self.bind_pattern(&tuple.elems[0], ty)
             }
