@@ -1103,8 +1103,12 @@ impl Builder<'_, '_> {
                         _ if outer.identity.ends_with(crate::model::ITEMS) => {
                             outer.lock == inner.lock && !outer.lock.ends_with(crate::model::ITEMS)
                         }
+                        // The same receiver (`HEAP.raw(a)` then `HEAP.raw_mut(b)`, helpers
+                        // of another file giving guards of its field).
                         (LockScope::Field, LockScope::Field) => {
-                            outer.lock == inner.lock || (outer.via_self && inner.via_self)
+                            outer.lock == inner.lock
+                                || (outer.via_self && inner.via_self)
+                                || (outer.object != 0 && outer.object == inner.object)
                         }
                         (x, y) => x == y,
                     };

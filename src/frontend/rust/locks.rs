@@ -632,7 +632,13 @@ impl Lowerer<'_> {
         };
         // Also a lock of a field whose type another file gives (`impl Lb` in `io/mod.rs`, the
         // struct in `lib.rs`): a candidate (`::read.await`) the project phase types.
+        // `-> Result<MappedRef<'_, K, V, T>>` built by `self.data.get(k).and_then(|e|
+        // Some(Ref::map(e, ..))).ok_or_else(..)`: the guard the chain starts from.
         let returned = returned_value(block)
+            .map(|tail| match names_guard_type(&sig.output) {
+                true => through_guard_adapters(tail),
+                false => tail,
+            })
             .filter(|_| !returns_plain_value)
             .and_then(|tail| self.guard_call_with(tail, sig.receiver().is_some()))
             .filter(|(_, kind)| !kind.starts_with('?'));
@@ -1044,7 +1050,9 @@ impl Lowerer<'_> {
                 Some(lock) if method == "lock" && lock.scope != LockScope::Local => {
                     Some("::lock".to_string())
                 }
-                _ => None,
+                // `let raw = HEAP.raw_data(r)?;` of a method of another file that returns a
+                // guard of its object's lock (a sharded map's entry for a key).
+                _ => self.other_file_guard_method(call, &method, used),
             };
         }
         if !matches!(method.as_str(), "lock" | "read" | "write") {
@@ -1100,8 +1108,7 @@ impl Lowerer<'_> {
         (lock.scope != LockScope::Local).then(|| format!("::{method}{suffix}"))
     }
 
-    /// `?guard:Type::method` for a method without arguments of a project type that this file
-    /// does not define (`vm.resource_allocator()`, `impl Vm` in another module): the project
+    /// `?guard:Type::method` for a method of a project type that this file does not define (`vm.resource_allocator()`, `impl Vm` in another module): the project
     /// phase keeps it where that method returns a guard of one of its object's locks
     /// (`FileModel::guard_functions`).
     fn other_file_guard_method(
@@ -1519,7 +1526,8 @@ fn methods_called_on(block: &syn::Block, name: &str) -> Vec<String> {
 }
 
 /// Whether a function maps a guard to one of part of its data (`RwLockReadGuard::map`,
-/// `MutexGuard::try_map`, `MappedRwLockWriteGuard::map`): the lock stays held.
+/// `MutexGuard::try_map`, `MappedRwLockWriteGuard::map`, dashmap's and `RefCell`'s
+/// `Ref::map`/`RefMut::map`): the lock stays held.
 fn is_guard_map(func: &Expr) -> bool {
     let Expr::Path(path) = func else {
         return false;
@@ -1531,7 +1539,59 @@ fn is_guard_map(func: &Expr) -> bool {
     matches!(
         method.ident.unraw().to_string().as_str(),
         "map" | "try_map" | "filter_map"
-    ) && owner.ident.unraw().to_string().ends_with("Guard")
+    ) && is_guard_type_name(&owner.ident.unraw().to_string())
+}
+
+/// Whether a type's name is a guard's (`MutexGuard`, `MappedRwLockReadGuard`, dashmap's
+/// `Ref`/`RefMut`/`MappedRef`/`MappedRefMut`, `RefCell`'s `Ref`/`RefMut`).
+fn is_guard_type_name(name: &str) -> bool {
+    name.ends_with("Guard") || matches!(name, "Ref" | "RefMut" | "MappedRef" | "MappedRefMut")
+}
+
+/// Whether a function's declared return type is a guard, also in an `Option` or `Result`.
+fn names_guard_type(output: &syn::ReturnType) -> bool {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let mut pending = vec![&**ty];
+    while let Some(ty) = pending.pop() {
+        let Type::Path(path) = ty else { continue };
+        let Some(last) = path.path.segments.last() else {
+            continue;
+        };
+        let name = last.ident.unraw().to_string();
+        if is_guard_type_name(&name) {
+            return true;
+        }
+        if matches!(name.as_str(), "Option" | "Result")
+            && let syn::PathArguments::AngleBracketed(arguments) = &last.arguments
+            && let Some(syn::GenericArgument::Type(inner)) = arguments.args.first()
+        {
+            pending.push(inner);
+        }
+    }
+    false
+}
+
+/// The start of a chain that only wraps or projects what it starts from
+/// (`self.data.get(k).and_then(..).ok_or_else(..)`: `self.data.get(k)`).
+fn through_guard_adapters(mut value: &Expr) -> &Expr {
+    while let Expr::MethodCall(call) = value
+        && matches!(
+            call.method.to_string().as_str(),
+            "and_then"
+                | "map"
+                | "ok_or"
+                | "ok_or_else"
+                | "ok"
+                | "map_err"
+                | "context"
+                | "with_context"
+        )
+    {
+        value = &call.receiver;
+    }
+    value
 }
 
 /// Whether a lock type guards `()` (`Mutex<()>`, also inside `Arc<..>`).
