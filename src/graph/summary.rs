@@ -71,6 +71,8 @@ pub enum BlocksVia {
 pub struct Route {
     pub via: BlocksVia,
     pub when: Formula,
+    /// The rule of the blocking call the route ends at (a process start's: its reporting rule).
+    pub rule: Code,
 }
 
 /// Per function, its routes to a call of interest, shortest first.
@@ -222,6 +224,7 @@ fn routes(
                 candidates.push(Route {
                     via: BlocksVia::Leaf { site },
                     when: guard(),
+                    rule: api.rule,
                 });
             }
             continue;
@@ -251,13 +254,17 @@ fn routes(
                         route,
                     },
                     when,
+                    rule: reached.rule,
                 });
             }
         }
     }
-    // Shortest first (an unconditional one first among equals, then source order), up to
-    // the first that holds whatever the inputs are.
-    candidates.sort_by_key(|route| (route.via.depth(), route.when != Formula::always()));
+    // Shortest first (an unconditional one first among equals, then the one that blocks
+    // worst, then source order), up to the first that holds whatever the inputs are.
+    candidates.sort_by_key(|route| {
+        let conditional = route.when != Formula::always();
+        (route.via.depth(), conditional, severity(route.rule))
+    });
     let mut kept: Vec<Route> = Vec::new();
     for route in candidates {
         if kept.iter().any(|k| k.when == route.when) {
@@ -271,6 +278,21 @@ fn routes(
     }
     kept.shrink_to_fit();
     kept
+}
+
+/// How badly a blocking call stalls an event loop, worst first: a nested loop fails, a wait
+/// for another thread may never end, a child process or the network take unbounded time, a
+/// sleep is bounded, file I/O usually short.
+fn severity(rule: Code) -> u8 {
+    match rule {
+        Code::IL107 => 0,
+        Code::IL105 => 1,
+        Code::IL104 => 2,
+        Code::IL103 => 3,
+        Code::IL101 => 4,
+        Code::IL102 => 5,
+        _ => 6,
+    }
 }
 
 /// A condition on `callee`'s inputs, as seen at `site` in terms of the caller's inputs: the
