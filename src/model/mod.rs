@@ -684,6 +684,9 @@ pub enum Pointless {
     LocalNeverEscapes,
     /// A guard dropped at once (`let _ = m.lock();`, `m.lock().unwrap();`).
     GuardDiscarded,
+    /// Rust: a guard only tested, dropped before the branch it guards runs (`if
+    /// m.try_lock().is_ok() { .. }`).
+    GuardTested,
 }
 
 /// Marks a name an async function returns as it is (`return data`) in [`Function::reads`]:

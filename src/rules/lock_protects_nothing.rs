@@ -31,7 +31,11 @@ fn check(model: &FileModel, _: &Knowledge, out: &mut Vec<Diagnostic>) {
                     format!("the guard of `{}` is dropped at once: the lock is released before the next statement, so the code after it runs unprotected", pointless.lock),
                     "bind the guard to a name (`let guard = m.lock().unwrap();`) for as long as the state is used",
                 ),
-                (Pointless::GuardDiscarded, Language::Python) => continue,
+                (Pointless::GuardDiscarded | Pointless::GuardTested, Language::Python) => continue,
+                (Pointless::GuardTested, Language::Rust) => (
+                    format!("the guard of `{}` is only tested and dropped with the condition: the lock is released before the branch runs, so the branch runs unprotected (and may run on several threads at once)", pointless.lock),
+                    "keep the guard for the branch: `if let Ok(_guard) = m.try_lock() { .. }`",
+                ),
             };
             out.push(
                 Diagnostic::new(

@@ -108,16 +108,39 @@ impl Lowerer<'_> {
                 syn::Stmt::Expr(expr, Some(_)) => Some(expr),
                 _ => None,
             };
+            // (`map.entry(k).or_insert_with(..);` is an insertion, not a lock taken to protect.)
+            let discarded = discarded.filter(|expr| {
+                !matches!(expr, Expr::MethodCall(call)
+                    if super::locks::ENTRY_REFERENCES.contains(&call.method.to_string().as_str()))
+            });
             // Not for a guard method the project may add (confirmed only in the project phase).
             // Nor for an async lock of `()` awaited and let go: a gate that waits until whoever
             // holds it is done (`let _ = self.global.lock().await;`).
-            if let Some((call, kind)) = discarded.and_then(|expr| self.guard_call(expr))
-                && !super::syntax::constructs(&call.receiver)
-                && let Some(lock) = self.tables.lock(&kind)
-                && !lock.transient
-                && !(lock.is_async && self.semantic.guards_nothing(call))
-            {
-                self.pointless(call, Pointless::GuardDiscarded);
+            // `if m.try_lock().is_ok() { .. }`: the guard is gone before the branch runs.
+            let tested = match stmt {
+                syn::Stmt::Expr(Expr::If(branch), _) => match &*branch.cond {
+                    Expr::MethodCall(test)
+                        if test.args.is_empty()
+                            && matches!(test.method.to_string().as_str(), "is_ok" | "is_some") =>
+                    {
+                        Some(&*test.receiver)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            for (expr, why) in [
+                (discarded, Pointless::GuardDiscarded),
+                (tested, Pointless::GuardTested),
+            ] {
+                if let Some((call, kind)) = expr.and_then(|expr| self.guard_call(expr))
+                    && !super::syntax::constructs(&call.receiver)
+                    && let Some(lock) = self.tables.lock(&kind)
+                    && !lock.transient
+                    && !(lock.is_async && self.semantic.guards_nothing(call))
+                {
+                    self.pointless(call, why);
+                }
             }
             if self.awaited_guard(stmts, i, block_end, moves, bound_guards) {
                 return;

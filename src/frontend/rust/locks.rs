@@ -965,6 +965,14 @@ impl Lowerer<'_> {
                 self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other)
             }
             Expr::Unary(inner) => self.guard_call_awaited(&inner.expr, candidates, GuardUse::Other),
+            // `map.entry(k).or_insert_with(..)`: a sharded map's entry gives a reference into
+            // its shard, which stays locked while the reference lives.
+            Expr::MethodCall(call)
+                if ENTRY_REFERENCES.contains(&call.method.to_string().as_str())
+                    && matches!(&*call.receiver, Expr::MethodCall(entry) if entry.method == "entry") =>
+            {
+                self.guard_call_awaited(&call.receiver, candidates, GuardUse::Other)
+            }
             // `RwLockReadGuard::map(self.0.read(), |c| &c.input)`: a guard of part of the data,
             // still holding the lock.
             Expr::Call(call) if is_guard_map(&call.func) && !call.args.is_empty() => {
@@ -1524,6 +1532,15 @@ fn methods_called_on(block: &syn::Block, name: &str) -> Vec<String> {
         .map(|call| call.method.to_string())
         .collect()
 }
+
+/// Methods of a sharded map's entry that give a reference into the map (dashmap's
+/// `or_insert`, `or_insert_with`, `or_default`, `or_try_insert_with`).
+pub(super) const ENTRY_REFERENCES: &[&str] = &[
+    "or_insert",
+    "or_insert_with",
+    "or_default",
+    "or_try_insert_with",
+];
 
 /// Whether a function maps a guard to one of part of its data (`RwLockReadGuard::map`,
 /// `MutexGuard::try_map`, `MappedRwLockWriteGuard::map`, dashmap's and `RefCell`'s
