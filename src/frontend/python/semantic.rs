@@ -81,6 +81,9 @@ pub(super) struct Scope {
     /// Names given a type by an annotation (a parameter's, `x: T = …`): what a type checker
     /// holds every later assignment to, so a value this file cannot type keeps it.
     pub(super) declared: HashMap<String, String>,
+    /// Names annotated as a collection of one type (`nodes: list[Action]`), with that type:
+    /// what iterating over them gives.
+    pub(super) element_types: HashMap<String, String>,
     /// In a function: the functions defined in its body that leave it as values (returned,
     /// passed on, stored), not only called: each of their calls shares this call's variables.
     pub(super) escaping: HashSet<String>,
@@ -95,6 +98,7 @@ impl Scope {
             outer_names: HashSet::default(),
             global_names: HashSet::default(),
             declared: HashMap::default(),
+            element_types: HashMap::default(),
             self_name: None,
             class_method: false,
             thread_safe_contract: false,
@@ -381,6 +385,66 @@ impl SemanticModel<'_> {
             .declared
             .get(name)
             .map(|ty| Returns::One(ty.clone()))
+    }
+
+    /// Records the element type of a collection annotation (`list[Action]`, `Sequence[Job]`,
+    /// `tuple[Task, ...]`) for a name of the innermost scope.
+    pub(super) fn declare_elements(&mut self, name: &str, annotation: &Expr) {
+        if let Some(element) = self.collection_element_type(annotation) {
+            let scope = self.scopes.last_mut().expect("a scope");
+            scope.element_types.insert(name.to_string(), element);
+        }
+    }
+
+    /// What iterating over a name gives, when an annotation declared it a collection of one
+    /// type.
+    pub(super) fn element_type_of(&self, name: &str) -> Option<String> {
+        self.scopes
+            .iter()
+            .rev()
+            .find(|scope| scope.bindings.contains_key(name))?
+            .element_types
+            .get(name)
+            .cloned()
+    }
+
+    /// The element type of a collection annotation.
+    fn collection_element_type(&self, annotation: &Expr) -> Option<String> {
+        let Expr::Subscript(sub) = annotation else {
+            return None;
+        };
+        let base = self.resolve(&sub.value)?;
+        let element = match base.as_str() {
+            "typing.Optional" => return self.collection_element_type(&sub.slice),
+            "list"
+            | "set"
+            | "frozenset"
+            | "typing.List"
+            | "typing.Set"
+            | "typing.FrozenSet"
+            | "typing.Sequence"
+            | "typing.MutableSequence"
+            | "typing.Iterable"
+            | "typing.Iterator"
+            | "typing.Collection"
+            | "typing.Deque"
+            | "collections.deque"
+            | "collections.abc.Sequence"
+            | "collections.abc.MutableSequence"
+            | "collections.abc.Iterable"
+            | "collections.abc.Iterator"
+            | "collections.abc.Collection"
+            | "collections.abc.Set" => sub.slice.as_ref(),
+            // `tuple[Task, ...]`: a tuple of any length of one type.
+            "tuple" | "typing.Tuple" => match sub.slice.as_ref() {
+                Expr::Tuple(t) if matches!(&t.elts[..], [_, Expr::EllipsisLiteral(_)]) => {
+                    &t.elts[0]
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        self.annotation_type(element)
     }
 
     /// Records the type an annotation declares for a name of the innermost scope.

@@ -229,6 +229,12 @@ impl<'a> Lowerer<'a> {
                 .bind(self_name, Binding::Local(Some(Returns::One(self_type))));
         }
         for param in def.parameters.iter() {
+            if let Some(annotation) = param.annotation()
+                && !param.is_variadic()
+            {
+                self.semantic
+                    .declare_elements(param.name().id.as_str(), annotation);
+            }
             let ty = match param.annotation() {
                 Some(annotation) => self.semantic.annotation_type(annotation),
                 None if param.is_variadic() => None,
@@ -663,6 +669,10 @@ impl<'a> Lowerer<'a> {
     /// `visit_expr`): a coroutine bound to `roles` cannot be iterated.
     /// The type every element of a list, tuple or set display has, when they agree.
     fn element_type(&self, iter: &Expr) -> Option<String> {
+        // `for child in nodes:` with `nodes: list[Action]`.
+        if let Expr::Name(name) = iter {
+            return self.semantic.element_type_of(name.id.as_str());
+        }
         let (Expr::List(ast::ExprList { elts, .. })
         | Expr::Tuple(ast::ExprTuple { elts, .. })
         | Expr::Set(ast::ExprSet { elts, .. })) = iter
@@ -923,6 +933,12 @@ impl<'a> Lowerer<'a> {
                     && self.current != 0
                 {
                     self.semantic.declare(name.id.as_str(), declared.clone());
+                }
+                if let Expr::Name(name) = ann.target.as_ref()
+                    && self.current != 0
+                {
+                    self.semantic
+                        .declare_elements(name.id.as_str(), &ann.annotation);
                 }
                 let ty = declared.map(Returns::One);
                 let ty = ty.or_else(|| ann.value.as_ref().and_then(|v| self.semantic.type_of(v)));
