@@ -224,12 +224,23 @@ impl Concurrency {
                         .collect(),
                 };
                 let mut repeated_starts = Vec::new();
-                for (started, repeated) in targets.into_iter().filter_map(|(target, repeated)| {
-                    let thread = !entry.if_thread_subclass || is_thread(target);
-                    let separator = model.language.path_separator();
-                    let started = thread.then(|| project.index.resolve(target, separator))??;
-                    Some((started, repeated))
-                }) {
+                // An abstract method started on a thread (`Thread(target=node.perform)` with
+                // `node: PlanNode`) runs one of its overrides.
+                let started: Vec<(FunctionId, bool)> = targets
+                    .into_iter()
+                    .filter_map(|(target, repeated)| {
+                        let thread = !entry.if_thread_subclass || is_thread(target);
+                        let separator = model.language.path_separator();
+                        let started =
+                            thread.then(|| project.index.resolve(target, separator))??;
+                        Some((started, repeated))
+                    })
+                    .flat_map(|(started, repeated)| match project.overrides(started) {
+                        [] => vec![(started, repeated)],
+                        overrides => overrides.iter().map(|&o| (o, repeated)).collect(),
+                    })
+                    .collect();
+                for (started, repeated) in started {
                     starts.push(started);
                     if repeated {
                         repeated_starts.push(started);
