@@ -428,35 +428,31 @@ impl Knowledge {
         }
     }
 
-    /// Adds a user-declared blocking API. Its language is told by its separator (`::` is Rust).
+    /// The tables of the language a user-declared name is of, told by its separator (`::` is
+    /// Rust).
+    fn tables_of(&mut self, name: &str) -> &mut LanguageTables {
+        if name.contains("::") {
+            &mut self.rust
+        } else {
+            &mut self.python
+        }
+    }
+
+    /// Adds a user-declared blocking API.
     pub fn add_blocking(&mut self, name: &str, api: BlockingApi) {
-        let tables = if name.contains("::") {
-            &mut self.rust
-        } else {
-            &mut self.python
-        };
-        tables.add_blocking(name, api);
+        self.tables_of(name).add_blocking(name, api);
     }
 
-    /// Adds what a user-declared library call returns. Its language is told by its separator
-    /// (`::` is Rust).
+    /// Adds what a user-declared library call returns.
     pub fn add_type(&mut self, name: &str, returns: Returns) {
-        let tables = if name.contains("::") {
-            &mut self.rust
-        } else {
-            &mut self.python
-        };
-        tables.returns.insert(name.to_string(), returns);
+        self.tables_of(name)
+            .returns
+            .insert(name.to_string(), returns);
     }
 
-    /// Adds a user-declared lock type. Its language is told by its separator (`::` is Rust).
+    /// Adds a user-declared lock type.
     pub fn add_lock(&mut self, name: &str, lock: LockType) {
-        let tables = if name.contains("::") {
-            &mut self.rust
-        } else {
-            &mut self.python
-        };
-        tables.locks.insert(name.to_string(), lock);
+        self.tables_of(name).locks.insert(name.to_string(), lock);
     }
 }
 

@@ -1511,11 +1511,12 @@ impl SemanticModel<'_> {
             scope.bindings.insert(name.clone(), Binding::Local(None));
         }
         self.scopes.push(scope);
+        let assigned = assignments(body, None);
         // Twice, so that a local typed from another one (assigned before it) gets its type.
         for _ in 0..2 {
-            for (name, _) in &bound.names {
+            for (name, values) in &assigned {
                 let mut agreed = None;
-                for value in assigned_values(body, name) {
+                for &value in values {
                     match (self.type_of(value), &agreed) {
                         (Some(ty), None) => agreed = Some(ty),
                         (Some(ty), Some(known)) if ty == *known => {}
@@ -1550,21 +1551,31 @@ fn local_root(value: &Expr) -> Option<&str> {
 /// The values a block assigns to a local `name` (`name = value`), outside nested functions
 /// and classes.
 fn assigned_values<'b>(body: &'b [Stmt], name: &str) -> Vec<&'b Expr> {
-    struct Rebindings<'n, 'b> {
-        name: &'n str,
-        values: Vec<&'b Expr>,
+    assignments(body, Some(name))
+        .remove(name)
+        .unwrap_or_default()
+}
+
+/// The values a block assigns to each local (or only to `only`) by a plain `name = value`,
+/// outside nested functions and classes, in one walk.
+fn assignments<'b>(body: &'b [Stmt], only: Option<&str>) -> HashMap<String, Vec<&'b Expr>> {
+    struct Assignments<'n, 'b> {
+        only: Option<&'n str>,
+        values: HashMap<String, Vec<&'b Expr>>,
     }
-    impl<'b> Visitor<'b> for Rebindings<'_, 'b> {
+    impl<'b> Visitor<'b> for Assignments<'_, 'b> {
         fn visit_stmt(&mut self, stmt: &'b Stmt) {
             match stmt {
                 Stmt::FunctionDef(_) | Stmt::ClassDef(_) => return,
-                Stmt::Assign(assign)
-                    if assign
-                        .targets
-                        .iter()
-                        .any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == self.name)) =>
-                {
-                    self.values.push(&assign.value);
+                Stmt::Assign(assign) => {
+                    for target in &assign.targets {
+                        if let Expr::Name(name) = target
+                            && self.only.is_none_or(|only| only == name.id.as_str())
+                        {
+                            let values = self.values.entry(name.id.to_string()).or_default();
+                            values.push(&assign.value);
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -1574,9 +1585,9 @@ fn assigned_values<'b>(body: &'b [Stmt], name: &str) -> Vec<&'b Expr> {
         }
         fn visit_expr(&mut self, _: &'b Expr) {}
     }
-    let mut found = Rebindings {
-        name,
-        values: Vec::new(),
+    let mut found = Assignments {
+        only,
+        values: HashMap::default(),
     };
     found.visit_body(body);
     found.values
