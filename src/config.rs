@@ -143,6 +143,16 @@ impl<'de> Deserialize<'de> for BlockingRule {
     }
 }
 
+/// A list or table option of the config file followed by the command line's.
+fn merged<C: IntoIterator + Clone>(
+    file: Option<C>,
+    cli: &Option<C>,
+) -> impl Iterator<Item = C::Item> {
+    file.into_iter()
+        .flatten()
+        .chain(cli.clone().into_iter().flatten())
+}
+
 /// The options of one config file (or of the command line).
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -272,28 +282,18 @@ impl Settings {
             .clone()
             .into_iter()
             .flatten()
-            .chain(file.extend_exclude.into_iter().flatten())
-            .chain(cli.extend_exclude.clone().into_iter().flatten())
+            .chain(merged(file.extend_exclude, &cli.extend_exclude))
             .collect();
         let defaults = match replaced {
             Some(_) => Vec::new(),
             None => DEFAULT_EXCLUDE.iter().map(|s| s.to_string()).collect(),
         };
         let exclude = defaults.into_iter().chain(user_exclude.iter().cloned());
-        let (patterns, selectors): (Vec<String>, Vec<Vec<Selector>>) = file
-            .per_file_ignores
-            .into_iter()
-            .flatten()
-            .chain(cli.per_file_ignores.clone().into_iter().flatten())
-            .unzip();
+        let (patterns, selectors): (Vec<String>, Vec<Vec<Selector>>) =
+            merged(file.per_file_ignores, &cli.per_file_ignores).unzip();
         let per_file_ignores = (glob_set(patterns)?, selectors);
         let mut knowledge = Knowledge::builtin();
-        for (name, entry) in file
-            .blocking
-            .into_iter()
-            .flatten()
-            .chain(cli.blocking.clone().into_iter().flatten())
-        {
+        for (name, entry) in merged(file.blocking, &cli.blocking) {
             knowledge.add_blocking(
                 &name,
                 BlockingApi {
@@ -302,40 +302,23 @@ impl Settings {
                 },
             );
         }
-        for (name, lock) in file
-            .locks
-            .into_iter()
-            .flatten()
-            .chain(cli.locks.clone().into_iter().flatten())
-        {
+        for (name, lock) in merged(file.locks, &cli.locks) {
             knowledge.add_lock(&name, lock);
         }
-        for (name, returns) in file
-            .types
-            .into_iter()
-            .flatten()
-            .chain(cli.types.clone().into_iter().flatten())
-        {
+        for (name, returns) in merged(file.types, &cli.types) {
             knowledge.add_type(&name, returns);
         }
-        knowledge.coroutine_functions.extend(
-            (file.coroutine_functions.into_iter().flatten())
-                .chain(cli.coroutine_functions.clone().into_iter().flatten()),
-        );
-        knowledge.task_spawners.extend(
-            (file.task_spawners.into_iter().flatten())
-                .chain(cli.task_spawners.clone().into_iter().flatten()),
-        );
-        knowledge.python.process_spawns.extend(
-            (file.process_spawners.into_iter().flatten())
-                .chain(cli.process_spawners.clone().into_iter().flatten()),
-        );
-        let non_blocking = file
-            .non_blocking
-            .into_iter()
-            .flatten()
-            .chain(cli.non_blocking.clone().into_iter().flatten())
-            .collect();
+        knowledge
+            .coroutine_functions
+            .extend(merged(file.coroutine_functions, &cli.coroutine_functions));
+        knowledge
+            .task_spawners
+            .extend(merged(file.task_spawners, &cli.task_spawners));
+        knowledge
+            .python
+            .process_spawns
+            .extend(merged(file.process_spawners, &cli.process_spawners));
+        let non_blocking = merged(file.non_blocking, &cli.non_blocking).collect();
         Ok(Settings {
             root,
             selection,
