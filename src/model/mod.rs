@@ -519,11 +519,22 @@ pub struct CheckThenAct {
     /// constructor that changes the state. The rule keeps the finding only where the call
     /// graph shows one that does, and reports that call.
     pub act_in_callee: bool,
-    /// Python: the act stores a new thread lock (`_locks[key] = threading.RLock()`): code that
-    /// keeps thread locks in shared state is written for several threads, and two threads
-    /// that both create one for the same key do not exclude each other.
-    pub creates_lock: bool,
+    /// Python: a thread object the state keeps, which shows the code is written for several
+    /// threads.
+    pub keeps: Keeps,
     pub closure: u32,
+}
+
+/// Python: what thread object the state of an IL403 check keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keeps {
+    Nothing,
+    /// The act stores a new thread lock (`_locks[key] = threading.RLock()`): two threads that
+    /// both create one for the same key do not exclude each other.
+    ThreadLock,
+    /// The state is a `threading.local` (`cls._tls = threading.local()`): two threads that
+    /// both create one each keep what they store in their own, and one of them is lost.
+    ThreadLocal,
 }
 
 /// What an IL403 act does with the state its check found, which decides what goes wrong when

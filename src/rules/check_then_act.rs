@@ -8,7 +8,7 @@ use super::shared_state::{
     is_shared, started_here,
 };
 use crate::codes::Code;
-use crate::model::ActKind;
+use crate::model::{ActKind, Keeps};
 
 use super::{Check, ProjectContext, Rule};
 use crate::diagnostic::{Diagnostic, Related};
@@ -86,7 +86,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 || checked_in_helper(project, id, &found.state, act.clone())
                 || !(found.atomic
                     || found.relocked
-                    || found.creates_lock
+                    || found.keeps != Keeps::Nothing
                     || on_threads
                     || guard.is_some())
             {
@@ -96,8 +96,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 ActKind::NeedsEntry => {
                     "another thread can remove the entry in between, so this one fails (`KeyError`, `IndexError` from an empty `pop`) or changes an entry that is gone"
                 }
-                ActKind::Create if found.creates_lock => {
+                ActKind::Create if found.keeps == Keeps::ThreadLock => {
                     "both create a lock for it, and a thread that holds the first lock does not exclude one that holds the second"
+                }
+                ActKind::Create if found.keeps == Keeps::ThreadLocal => {
+                    "both create a new `threading.local`, and what the first thread stored in its own is lost when the second replaces it"
                 }
                 ActKind::Create => "both create the entry, or both build the singleton",
                 ActKind::Fill => {
@@ -121,8 +124,12 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 _ if concurrency.documented.contains(&id) => {
                     ", which is documented as safe to call from several threads".to_string()
                 }
-                _ if found.creates_lock && !on_threads => {
+                _ if found.keeps == Keeps::ThreadLock && !on_threads => {
                     ", which keeps thread locks for other threads to share".to_string()
+                }
+                _ if found.keeps == Keeps::ThreadLocal && !on_threads => {
+                    ", which keeps per-thread data (a `threading.local`), so several threads run it"
+                        .to_string()
                 }
                 _ => ", which runs on several threads".to_string(),
             };

@@ -10,7 +10,7 @@ use super::semantic::Binding;
 use super::syntax::{attribute_root, dotted, reads, span};
 use crate::knowledge::Returns;
 use crate::model::{
-    Access, ActKind, CheckThenAct, Receiver, Span, StateUse, StateWrite, concat, items_of,
+    Access, ActKind, CheckThenAct, Keeps, Receiver, Span, StateUse, StateWrite, concat, items_of,
 };
 
 impl<'a> Lowerer<'a> {
@@ -622,7 +622,10 @@ impl<'a> Lowerer<'a> {
                 _ => None,
             }
         }
-        let Some(checked) = checked(branch.test.as_ref()) else {
+        // `if not hasattr(cls, "_instance"):` tests `cls._instance` as `is None` does.
+        let probed = super::syntax::without_attribute_probes(&branch.test);
+        let test = probed.as_ref().unwrap_or(&branch.test);
+        let Some(checked) = checked(test) else {
             self.check_nonempty_then_take(branch);
             self.check_empty_then_fill(branch, true);
             return;
@@ -664,7 +667,7 @@ impl<'a> Lowerer<'a> {
             stmt => vec![stmt],
         });
         let before = self.model.functions[self.current].check_then_acts.len();
-        self.record_check_then_act(branch.test.as_ref(), checked, statements);
+        self.record_check_then_act(test, checked, statements);
         if self.model.functions[self.current].check_then_acts.len() == before {
             self.check_empty_then_fill(branch, true);
         }
@@ -713,10 +716,20 @@ impl<'a> Lowerer<'a> {
         let state = (state, written, via_self);
         match act {
             Some(act) => {
-                self.push_check_then_act(test, span(*act), state, ActKind::Fill, false, false);
+                self.push_check_then_act(
+                    test,
+                    span(*act),
+                    state,
+                    ActKind::Fill,
+                    false,
+                    Keeps::Nothing,
+                );
                 true
             }
-            None => in_callee && self.act_by_call(test, &statements, state, ActKind::Fill),
+            None => {
+                in_callee
+                    && self.act_by_call(test, &statements, state, ActKind::Fill, Keeps::Nothing)
+            }
         }
     }
 
@@ -729,6 +742,7 @@ impl<'a> Lowerer<'a> {
         statements: &[&Stmt],
         state: (String, String, bool),
         kind: ActKind,
+        keeps: Keeps,
     ) -> bool {
         if statements.iter().any(|stmt| assigns(stmt, &state.1)) {
             return false;
@@ -736,7 +750,7 @@ impl<'a> Lowerer<'a> {
         let Some(calls) = call_region(statements) else {
             return false;
         };
-        self.push_check_then_act(test, calls, state, kind, true, false);
+        self.push_check_then_act(test, calls, state, kind, true, keeps);
         true
     }
 
@@ -789,7 +803,7 @@ impl<'a> Lowerer<'a> {
             (state, written, via_self),
             ActKind::NeedsEntry,
             false,
-            false,
+            Keeps::Nothing,
         );
     }
 
@@ -830,12 +844,14 @@ impl<'a> Lowerer<'a> {
                 _ => None,
             }
         }
-        let Some(checked) = set(branch.test.as_ref()) else {
+        let probed = super::syntax::without_attribute_probes(&branch.test);
+        let test = probed.as_ref().unwrap_or(&branch.test);
+        let Some(checked) = set(test) else {
             return;
         };
         let mut statements = Vec::new();
         flatten(rest, 3, &mut statements);
-        self.record_check_then_act(branch.test.as_ref(), checked, statements.into_iter());
+        self.record_check_then_act(test, checked, statements.into_iter());
     }
 
     /// `if self.tasks[tid]["status"] != PENDING: continue` … `self.tasks[tid]["status"] =
@@ -874,7 +890,7 @@ impl<'a> Lowerer<'a> {
             (items_of(&state), written, via_self),
             ActKind::Create,
             false,
-            false,
+            Keeps::Nothing,
         );
     }
 
@@ -1015,6 +1031,16 @@ impl<'a> Lowerer<'a> {
             Some(_) => ActKind::NeedsEntry,
             None => ActKind::Create,
         };
+        // `cls._tls = threading.local()`, also in a helper the act calls.
+        let thread_local = self.is_thread_local(checked)
+            || statements.iter().any(
+                |stmt| matches!(stmt, Stmt::Assign(assign) if self.is_thread_local(&assign.value)),
+            );
+        let keeps = if thread_local {
+            Keeps::ThreadLocal
+        } else {
+            Keeps::Nothing
+        };
         match act {
             Some(act) => {
                 // `_locks[key] = threading.RLock()`.
@@ -1022,18 +1048,23 @@ impl<'a> Lowerer<'a> {
                     matches!(stmt, Stmt::Assign(assign) if span(*stmt) == act
                         && self.is_thread_lock_value(&assign.value))
                 });
+                let keeps = if creates_lock {
+                    Keeps::ThreadLock
+                } else {
+                    keeps
+                };
                 let found = (state, written, via_self);
-                self.push_check_then_act(test, act, found, kind, false, creates_lock);
+                self.push_check_then_act(test, act, found, kind, false, keeps);
             }
             None => {
-                self.act_by_call(test, &statements, (state, written, via_self), kind);
+                self.act_by_call(test, &statements, (state, written, via_self), kind, keeps);
             }
         }
     }
 
     /// Records a check of shared state (`state`, as `written`, of `self` or not) in `test`,
     /// and the act at `act` that depends on it (with `act_in_callee`, the region of the calls
-    /// one of which may be the act; `creates_lock`: it stores a new thread lock).
+    /// one of which may be the act), and the thread object the state keeps.
     fn push_check_then_act(
         &mut self,
         test: &Expr,
@@ -1041,7 +1072,7 @@ impl<'a> Lowerer<'a> {
         (state, written, via_self): (String, String, bool),
         act_kind: ActKind,
         act_in_callee: bool,
-        creates_lock: bool,
+        keeps: Keeps,
     ) {
         let found = CheckThenAct {
             check: span(test),
@@ -1053,7 +1084,7 @@ impl<'a> Lowerer<'a> {
             relocked: false,
             act_kind,
             act_in_callee,
-            creates_lock,
+            keeps,
             closure: self.closure,
         };
         self.model.functions[self.current]

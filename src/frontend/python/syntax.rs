@@ -321,3 +321,98 @@ pub(super) fn claims_thread_safety(body: &[Stmt]) -> bool {
         && !text.contains("thread-unsafe")
         && text.split(['.', ';', ':']).any(claims)
 }
+
+/// A test that probes an attribute by name, rewritten as the test of the attribute it stands
+/// for: `not hasattr(o, "a")` → `o.a is None`, `hasattr(o, "a")` → `o.a is not None`,
+/// `getattr(o, "a", None)` → `o.a` (also inside `and`/`or`, `not` and comparisons). `None`
+/// when the test probes nothing. The new nodes keep the probe's range.
+pub(super) fn without_attribute_probes(test: &Expr) -> Option<Expr> {
+    /// `hasattr(o, "a")` (`true`) or `getattr(o, "a", None)` (`false`) → `o.a`.
+    fn probed(expr: &Expr) -> Option<(Expr, bool)> {
+        let Expr::Call(call) = expr else {
+            return None;
+        };
+        let Expr::Name(function) = call.func.as_ref() else {
+            return None;
+        };
+        let has = match (function.id.as_str(), &*call.arguments.args) {
+            ("hasattr", [_, _]) => true,
+            ("getattr", [_, _, default]) if default.is_none_literal_expr() => false,
+            _ => return None,
+        };
+        let [object, Expr::StringLiteral(name), ..] = &*call.arguments.args else {
+            return None;
+        };
+        let name = name.value.to_str();
+        if !call.arguments.keywords.is_empty() || !is_identifier(name) {
+            return None;
+        }
+        let attribute = Expr::Attribute(ast::ExprAttribute {
+            node_index: Default::default(),
+            range: call.range(),
+            value: Box::new(object.clone()),
+            attr: ast::Identifier::new(name, call.range()),
+            ctx: ast::ExprContext::Load,
+        });
+        Some((attribute, has))
+    }
+    fn none_test(left: Expr, op: ast::CmpOp, range: ruff_text_size::TextRange) -> Expr {
+        Expr::Compare(ast::ExprCompare {
+            node_index: Default::default(),
+            range,
+            left: Box::new(left),
+            ops: Box::new([op]),
+            comparators: Box::new([Expr::NoneLiteral(ast::ExprNoneLiteral {
+                node_index: Default::default(),
+                range,
+            })]),
+        })
+    }
+    match test {
+        Expr::Call(_) => {
+            let (attribute, has) = probed(test)?;
+            Some(if has {
+                none_test(attribute, ast::CmpOp::IsNot, test.range())
+            } else {
+                attribute
+            })
+        }
+        Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => match probed(&not.operand) {
+            Some((attribute, true)) => Some(none_test(attribute, ast::CmpOp::Is, test.range())),
+            Some((attribute, false)) => Some(Expr::UnaryOp(ast::ExprUnaryOp {
+                operand: Box::new(attribute),
+                ..not.clone()
+            })),
+            None => None,
+        },
+        Expr::Compare(compare) => {
+            let (left, _) = probed(&compare.left).filter(|(_, has)| !has)?;
+            Some(Expr::Compare(ast::ExprCompare {
+                left: Box::new(left),
+                ..compare.clone()
+            }))
+        }
+        Expr::BoolOp(both) => {
+            let rewritten: Vec<Option<Expr>> =
+                both.values.iter().map(without_attribute_probes).collect();
+            rewritten.iter().any(Option::is_some).then(|| {
+                Expr::BoolOp(ast::ExprBoolOp {
+                    values: rewritten
+                        .into_iter()
+                        .zip(&both.values)
+                        .map(|(new, old)| new.unwrap_or_else(|| old.clone()))
+                        .collect(),
+                    ..both.clone()
+                })
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether a string is a plain identifier (what `getattr` names can be written as).
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}

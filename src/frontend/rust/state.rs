@@ -465,7 +465,7 @@ impl Lowerer<'_> {
             relocked: !atomic,
             act_kind,
             act_in_callee: false,
-            creates_lock: false,
+            keeps: crate::model::Keeps::Nothing,
             closure: self.closure,
         };
         self.model.functions[self.current]
