@@ -394,6 +394,13 @@ pub fn candidate_guard(
             let inner_type = inner.rsplit_once("::").map_or(inner, |(ty, _)| ty);
             return Some((inner.to_string(), inner_type.to_string()));
         }
+        // A method the project adds to a library lock type (`rl()` of `impl<T> HandyRwLock<T>
+        // for RwLock<T>`): the guard method it calls.
+        if let Some(inner) = index.guard_method(&guard)
+            && tables.lock(inner).is_some()
+        {
+            return Some((inner.to_string(), ty.to_string()));
+        }
         // The project's own type, or a standard library type that is no lock of the tables
         // (`std::fs::File::lock` returns an `io::Result<()>`).
         if defined.is_some() || crate::model::is_standard_path(ty) || index.is_project_name(ty) {

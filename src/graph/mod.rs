@@ -44,6 +44,10 @@ pub struct SymbolIndex<'a> {
     classes: HashMap<&'a str, Vec<&'a str>>,
     /// Rust: trait → the types that implement it.
     implementors: HashMap<&'a str, Vec<&'a str>>,
+    /// Rust: methods that call a method of their own name on another object (`fn
+    /// schema_names(&self) { .. self.inner.schema_names() }` of a wrapper that implements a
+    /// trait by delegating to another implementation of it).
+    forwarders: rustc_hash::FxHashSet<&'a str>,
     /// Re-exported name → what it names.
     aliases: HashMap<&'a str, &'a str>,
     /// Module → the modules whose every name it re-exports (Rust's `pub use client::*;`).
@@ -88,6 +92,18 @@ const MAX_TYPED_OWNERS: usize = 3;
 /// How many `type` aliases a Rust type is followed through.
 const MAX_ALIAS_STEPS: usize = 4;
 
+/// The type or trait whose method of its own name a Rust method calls on another object (a
+/// wrapper that delegates: `self.inner.schema_names()` in `schema_names`, with `inner: Arc<dyn
+/// Catalog>`: `Catalog`).
+fn forwarded_to(function: &crate::model::Function) -> Option<&str> {
+    let (owner, own) = function.canonical.rsplit_once("::")?;
+    function.calls.iter().find_map(|call| {
+        let (called, method) = call.callee.as_deref()?.rsplit_once("::")?;
+        (method == own && called != owner && call.receiver != crate::model::Receiver::Own)
+            .then_some(called)
+    })
+}
+
 /// What a function does that the rules follow calls for: its blocking calls and the locks it
 /// takes (one of several same-named variants stands for all by it, see [`SymbolIndex::new`]).
 fn weight(function: &crate::model::Function) -> usize {
@@ -106,10 +122,16 @@ impl<'a> SymbolIndex<'a> {
         let aliases: usize = models.iter().map(|m| m.aliases.len()).sum();
         index.functions.reserve(functions);
         index.aliases.reserve(aliases);
+        let mut forwarding = Vec::new();
         for (file, model) in models.iter().enumerate() {
             index.modules.insert(model.module.as_str());
             for (i, function) in model.functions.iter().enumerate() {
                 let name = function.canonical.as_str();
+                if model.language == Language::Rust
+                    && let Some(called) = forwarded_to(function)
+                {
+                    forwarding.push((name, called));
+                }
                 match index.functions.entry(name) {
                     std::collections::hash_map::Entry::Occupied(mut entry) => {
                         index.shared_names.insert(name);
@@ -190,6 +212,11 @@ impl<'a> SymbolIndex<'a> {
                 }
             }
         }
+        index.forwarders = forwarding
+            .into_iter()
+            .filter(|(_, called)| index.implementors.contains_key(called))
+            .map(|(name, _)| name)
+            .collect();
         let root = |name: &&'a str| name.split(['.', ':']).next().unwrap_or_default();
         index.roots = index
             .functions
@@ -754,15 +781,17 @@ impl<'a> SymbolIndex<'a> {
             if let [one] = found.as_slice() {
                 return Some(*one);
             }
-            // Several, of which one outside test code (`tests::MockStore`): the one the
+            // Several, of which one outside test code (`tests::MockStore`) and not a wrapper
+            // that hands the call on to another implementation (a caching layer): the one the
             // program runs.
             let mut outside_tests = types
                 .iter()
                 .filter(|ty| !is_test_type(ty))
                 .filter_map(|ty| {
-                    self.functions
-                        .get(concat(&[ty, separator, member]).as_str())
-                        .copied()
+                    let (name, id) = self
+                        .functions
+                        .get_key_value(concat(&[ty, separator, member]).as_str())?;
+                    (!self.forwarders.contains(name)).then_some(*id)
                 });
             if let (Some(one), None) = (outside_tests.next(), outside_tests.next()) {
                 return Some(one);
@@ -1111,7 +1140,16 @@ impl<'a> Project<'a> {
             .map(|e| petgraph::visit::EdgeRef::weight(&e).site)
             .peekable();
         if callers.peek().is_none() {
-            return false;
+            // One of two definitions under one name (`if _mswindows: def _get_handles` …
+            // `else: def _get_handles`): calls by that name reach the one the index keeps.
+            return match self
+                .index
+                .functions
+                .get(self.function(id).canonical.as_str())
+            {
+                Some(&kept) if kept != id => self.every_caller(kept, depth + 1, covered),
+                _ => false,
+            };
         }
         callers.all(|site| {
             covered(site) || (site.caller != id && self.every_caller(site.caller, depth, covered))

@@ -33,7 +33,10 @@ fn bound_region(
     name: &str,
     optional: bool,
 ) -> (usize, usize, Vec<Span>) {
-    let (moved_by, first_move, holes) = moves.after(stmts, name, i, optional);
+    let (moved_by, first_move, mut holes) = moves.after(stmts, name, i, optional);
+    if optional {
+        holes.extend(emptied_branches(&stmts[i + 1..], name));
+    }
     let region_end = stmts
         .get(moved_by)
         .map_or(block_end, |s| stmt_start(s, block_end));
@@ -138,6 +141,8 @@ impl Lowerer<'_> {
                     && let Some(lock) = self.tables.lock(&kind)
                     && !lock.transient
                     && !(lock.is_async && self.semantic.guards_nothing(call))
+                    // `if map.get(&k).is_some()` asks a sharded map whether it holds a key.
+                    && !(why == Pointless::GuardTested && is_sharded_map_method(&kind))
                 {
                     self.pointless(call, why);
                 }
@@ -251,7 +256,7 @@ impl Lowerer<'_> {
                     .iter()
                     .any(|(call, _, _)| expr_start(&call.receiver) < eq)
             });
-            for (call, extent) in temporaries.local_calls {
+            for &(call, extent) in &temporaries.local_calls {
                 self.closure_guard_call(call, extent.unwrap_or(statement_end));
             }
             // `*m.lock().unwrap() = fetch().await;`: the value is computed (and awaited)
@@ -267,6 +272,7 @@ impl Lowerer<'_> {
                     _ => expr_start(&call.receiver),
                 };
                 let end = self.guard_end(call, &kind, extent.unwrap_or(statement_end));
+                let end = temporaries.moved_end(call, end);
                 if self.is_transient(&kind) {
                     self.transient_hold(call, kind, end);
                     continue;
@@ -600,6 +606,7 @@ impl Lowerer<'_> {
         for &(call, extent) in &temporaries.calls {
             if let Some(kind) = self.temporary_guard_kind(call, &temporaries) {
                 let end = self.guard_end(call, &kind, extent.unwrap_or(end));
+                let end = temporaries.moved_end(call, end);
                 match self.is_transient(&kind) {
                     true => self.transient_hold(call, kind, end),
                     false => self.hold(call, kind, end, Vec::new),
@@ -755,6 +762,19 @@ impl BlockMoves {
             /// The names a call given `args` takes by value, made at `at` and returning at
             /// `end`: a plain name, or what a `move` closure captures (`self.with_driver(move
             /// |d| inner.join(d))`), which the call drops or hands on by its end.
+            /// `self.fail(held.take().unwrap())`: the guard goes to the callee when the call
+            /// starts (`start`, the call expression's).
+            fn taken_out_into(&mut self, args: &Punctuated<Expr, syn::Token![,]>, start: usize) {
+                for arg in args {
+                    if let Expr::MethodCall(take) = syntax::strip_unwraps(arg)
+                        && let Some(name) = taken_out(take)
+                    {
+                        let returns_at = self.returns_at();
+                        let found = self.taken_out.entry(name).or_default();
+                        found.1.push((self.statement, start, returns_at));
+                    }
+                }
+            }
             fn taken(&mut self, args: &Punctuated<Expr, syn::Token![,]>, at: usize, end: usize) {
                 let returns_at = self.returns_at();
                 for arg in args {
@@ -809,11 +829,13 @@ impl BlockMoves {
                         let at = call.paren_token.span.open().byte_range().start;
                         let end = call.paren_token.span.close().byte_range().end;
                         self.taken(&call.args, self.made_at(expr, at), end);
+                        self.taken_out_into(&call.args, expr_start(&call.func));
                     }
                     Expr::MethodCall(call) => {
                         let at = self.made_at(expr, call.method.span().byte_range().start);
                         let end = call.paren_token.span.close().byte_range().end;
                         self.taken(&call.args, at, end);
+                        self.taken_out_into(&call.args, expr_start(&call.receiver));
                         if let Some(name) = taken_out(call) {
                             let returns_at = self.returns_at();
                             let found = self.taken_out.entry(name).or_default();
@@ -1108,9 +1130,36 @@ pub(super) struct Temporaries<'ast> {
     /// guard (`None`, `Err(_)`): `match map.get(k) { Some(v) => v, None => { map.insert(..) } }`
     /// holds nothing in the `None` arm.
     empty_arms: Vec<(&'ast syn::ExprMethodCall, Vec<Span>)>,
+    /// Lock calls whose guard is handed by value to a method of `self` or a function
+    /// (`self.claim(self.state.lock().unwrap(), ..)`), with where that argument ends: the
+    /// callee owns the guard from there and drops it when it likes.
+    moved: Vec<(&'ast syn::ExprMethodCall, usize)>,
 }
 
 impl<'ast> Temporaries<'ast> {
+    /// Notes the lock calls among `args` whose guards the call takes by value.
+    fn note_moved(&mut self, args: &'ast Punctuated<Expr, syn::Token![,]>) {
+        for arg in args {
+            if let Expr::MethodCall(lock) = syntax::strip_unwraps(arg)
+                && let Some(end) = syntax::expr_end(arg)
+            {
+                self.moved.push((lock, end));
+            }
+        }
+    }
+
+    /// The end of the guard a lock call makes, given it would otherwise live until `end`.
+    fn moved_end(&self, call: &syn::ExprMethodCall, end: usize) -> usize {
+        match self
+            .moved
+            .iter()
+            .find(|(lock, _)| std::ptr::eq(*lock, call))
+        {
+            Some(&(_, moved)) => end.min(moved),
+            None => end,
+        }
+    }
+
     fn within(&mut self, extent: Option<usize>, expr: &'ast Expr) {
         let saved = std::mem::replace(&mut self.extent, extent);
         self.visit_expr(expr);
@@ -1121,6 +1170,9 @@ impl<'ast> Temporaries<'ast> {
 impl<'ast> Visit<'ast> for Temporaries<'ast> {
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
         self.calls.push((call, self.extent));
+        if matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self")) {
+            self.note_moved(&call.args);
+        }
         if unwraps_lock_result(call)
             && let Expr::MethodCall(inner) = &*call.receiver
         {
@@ -1134,6 +1186,16 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
             && func.path.get_ident().is_some()
         {
             self.local_calls.push((call, self.extent));
+        }
+        // A function, not a tuple struct or variant that keeps the guard (`Some(guard)`).
+        if let Expr::Path(func) = &*call.func
+            && func.path.segments.last().is_some_and(|last| {
+                last.ident
+                    .to_string()
+                    .starts_with(|c: char| c.is_ascii_lowercase())
+            })
+        {
+            self.note_moved(&call.args);
         }
         visit::visit_expr_call(self, call);
     }
@@ -1359,6 +1421,37 @@ fn kept_on_some_branch(stmt: &syn::Stmt, moves: &[usize]) -> Option<Vec<Span>> {
     (holes.len() == moves.len()).then_some(holes)
 }
 
+/// The branches that run only once the `Option` bound to `name` is empty: `if held.is_none() {
+/// held = Some(m.lock()); }` in a loop that hands the guard on with `held.take()`.
+fn emptied_branches(stmts: &[syn::Stmt], name: &str) -> Vec<Span> {
+    struct Branches<'n> {
+        name: &'n str,
+        found: Vec<Span>,
+    }
+    impl<'ast> Visit<'ast> for Branches<'_> {
+        fn visit_expr_if(&mut self, branch: &'ast syn::ExprIf) {
+            if let Expr::MethodCall(test) = &*branch.cond
+                && test.method == "is_none"
+                && test.args.is_empty()
+                && matches!(&*test.receiver, Expr::Path(p) if p.path.is_ident(self.name))
+            {
+                self.found.push(block_extent(&branch.then_branch));
+            }
+            visit::visit_expr_if(self, branch);
+        }
+        fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+        fn visit_item(&mut self, _: &'ast syn::Item) {}
+    }
+    let mut branches = Branches {
+        name,
+        found: Vec::new(),
+    };
+    for stmt in stmts {
+        branches.visit_stmt(stmt);
+    }
+    branches.found
+}
+
 fn block_extent(block: &syn::Block) -> Span {
     let braces = block.brace_token.span;
     braces.open().byte_range().start..braces.close().byte_range().end
@@ -1384,4 +1477,11 @@ fn gives_binding(handler: &Expr, name: &str) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a guard method is a sharded map's (`dashmap::DashMap::get`), whose shard lock is
+/// the map's business, not one taken to protect code.
+fn is_sharded_map_method(kind: &str) -> bool {
+    kind.rsplit_once("::")
+        .is_some_and(|(ty, _)| crate::model::SHARDED_LOCK_TYPES.contains(&ty))
 }

@@ -120,9 +120,12 @@ impl Lowerer<'_> {
             .as_deref()
             .and_then(super::semantic::Collection::split)
         {
+            // Not a map of locks (`DashMap<String, Arc<Mutex<Conn>>>`): any two maps of one
+            // lock type would be taken for one.
             return (element.contains("::")
                 && element.starts_with(|c: char| c.is_ascii_alphabetic())
-                && !is_standard_path(element))
+                && !is_standard_path(element)
+                && !self.semantic.is_lock_type(element))
             .then(|| element.to_string());
         }
         let (_, inner) = last_generic(lock)?;
@@ -1064,7 +1067,9 @@ impl Lowerer<'_> {
             };
         }
         if !matches!(method.as_str(), "lock" | "read" | "write") {
-            return self.other_file_guard_method(call, &method, used);
+            return self
+                .other_file_guard_method(call, &method, used)
+                .or_else(|| self.helper_candidate(call, &method, suffix));
         }
         match self.lock_identity(&call.receiver) {
             Some(lock) if lock.scope != LockScope::Local => {
@@ -1083,6 +1088,29 @@ impl Lowerer<'_> {
             // fn write(&self) -> RwLockWriteGuard<..> }` in another module).
             _ => self.other_file_guard_method(call, &method, used),
         }
+    }
+
+    /// `::rl` for a method this file does not define, called with no arguments on a field or
+    /// `static` whose type this file cannot see (`client.leader.inner.rl()` with `inner:
+    /// Arc<RwLock<Inner>>` in another module): the project phase keeps it where the name's
+    /// type is a library lock the project gives that method, returning one of its guards
+    /// (`impl<T> HandyRwLock<T> for RwLock<T> { fn rl(&self) .. { self.read().unwrap() } }`).
+    fn helper_candidate(
+        &self,
+        call: &syn::ExprMethodCall,
+        method: &str,
+        suffix: &str,
+    ) -> Option<String> {
+        if !call.args.is_empty()
+            || STD_METHODS.contains(&method)
+            || self.file_methods.contains(method)
+            || matches!(self.semantic.type_of(&call.receiver),
+                Some(Returns::One(ty)) if !super::semantic::is_deferred(&ty))
+        {
+            return None;
+        }
+        let lock = self.lock_identity(&call.receiver)?;
+        (lock.scope != LockScope::Local).then(|| format!("::{method}{suffix}"))
     }
 
     /// `::iter` for a guard method of a sharded map (`iter`, `get`, `entry` of a `DashMap`) on
