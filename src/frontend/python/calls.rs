@@ -9,7 +9,9 @@ use super::semantic::Binding;
 use super::syntax::{dotted, is_false_literal, is_zero_literal, made_non_blocking, span};
 use crate::codes::Code;
 use crate::knowledge::{ProcessTarget, Returns};
-use crate::model::{Call, Context, Receiver, ResultUse, Span, ThreadEntry, concat, parts_hash};
+use crate::model::{
+    Call, Context, ObjectArgument, Receiver, ResultUse, Span, ThreadEntry, concat, parts_hash,
+};
 use thin_vec::ThinVec;
 
 /// Methods of `dict`, `set` and `list` that add or remove items in place in a way a loop over
@@ -744,7 +746,12 @@ impl<'a> Lowerer<'a> {
                 .thread_entries
                 .push(started);
         }
-        let on = receiver.map_or(Receiver::Other, |r| self.semantic.receiver(r));
+        let on = match receiver {
+            // `proc.wait()` in `def helper(proc)`: a method of whatever object the caller gives.
+            Some(Expr::Name(name)) => self.parameter_receiver(name.id.as_str()),
+            Some(receiver) => self.semantic.receiver(receiver),
+            None => Receiver::Other,
+        };
         if let (Some(receiver), Some(method)) = (receiver, method.as_deref()) {
             self.condition_use(call, receiver, method);
         }
@@ -787,6 +794,7 @@ impl<'a> Lowerer<'a> {
             },
         };
         self.registered_by_call(call);
+        let object_arguments = self.object_arguments(call);
         self.model.functions[self.current].calls.push(Call {
             callee,
             method,
@@ -802,7 +810,7 @@ impl<'a> Lowerer<'a> {
             result,
             blocking,
             positional_arguments,
-            object_arguments: thin_vec::ThinVec::new(),
+            object_arguments,
         });
         self.note_thread_join(call, index);
         if let Some(receiver) = receiver
@@ -1044,4 +1052,60 @@ fn given_callable<'e>(arguments: &'e ast::Arguments, entry: &ProcessTarget) -> O
         })
         .map(|k| &k.value)
         .or_else(|| arguments.args.get(entry.position))
+}
+
+impl Lowerer<'_> {
+    /// Whose object a plain name is, seen from the current function: its own (`self`), one of
+    /// its parameters (counting `self`), or another.
+    fn parameter_receiver(&self, name: &str) -> Receiver {
+        if self.semantic.self_name() == Some(name) {
+            return Receiver::Own;
+        }
+        match self.parameter_position(name) {
+            Some((position, _)) => {
+                u8::try_from(position).map_or(Receiver::Other, Receiver::Parameter)
+            }
+            None => Receiver::Other,
+        }
+    }
+
+    /// The arguments of a call that are the caller's own object or one of its parameters,
+    /// by the callee's parameter they are given as, counting `self` (a function's first
+    /// parameter is 1, as in [`Self::parameter_slot`]: `helper(self)`, `self.flush(region)`,
+    /// `Proc(self)`; see [`Call::object_arguments`]). A method called through its class
+    /// (`Base.close(self)`) takes its object as parameter 0.
+    fn object_arguments(&self, call: &ast::ExprCall) -> ThinVec<ObjectArgument> {
+        let offset = match call.func.as_ref() {
+            Expr::Attribute(attribute) if names_class(&attribute.value) => 0,
+            _ => 1,
+        };
+        call.arguments
+            .args
+            .iter()
+            .enumerate()
+            .filter_map(|(index, argument)| {
+                let Expr::Name(name) = argument else {
+                    return None;
+                };
+                let receiver = self.parameter_receiver(name.id.as_str());
+                let position = u8::try_from(index + offset).ok()?;
+                (receiver != Receiver::Other).then_some(ObjectArgument {
+                    position,
+                    receiver,
+                    object: 0,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether an expression names a class by the convention of its last name (`Proc`,
+/// `base.Worker`).
+fn names_class(expr: &Expr) -> bool {
+    let last = match expr {
+        Expr::Name(name) => name.id.as_str(),
+        Expr::Attribute(attribute) => attribute.attr.id.as_str(),
+        _ => return false,
+    };
+    last.starts_with(|c: char| c.is_ascii_uppercase())
 }

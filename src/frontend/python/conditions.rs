@@ -472,9 +472,17 @@ impl<'a> Lowerer<'a> {
     /// Where the current function takes the parameter `root`, when `root` still names it:
     /// its position counting `self` (`u32::MAX` for a keyword-only one) and its name's key.
     pub(super) fn parameter_slot(&self, root: &str) -> Option<(u32, u32)> {
+        if !matches!(self.semantic.lookup(root), Some(Binding::Local(None))) {
+            return None;
+        }
+        self.parameter_position(root)
+    }
+
+    /// [`Self::parameter_slot`], whatever the file knows of the parameter's type.
+    pub(super) fn parameter_position(&self, root: &str) -> Option<(u32, u32)> {
         if self.closure != 0
             || !self.is_input_parameter(root)
-            || !matches!(self.semantic.lookup(root), Some(Binding::Local(None)))
+            || !matches!(self.semantic.lookup(root), Some(Binding::Local(_)))
         {
             return None;
         }
