@@ -228,8 +228,9 @@ struct Lowerer<'t> {
     /// `type Builder = GenericBuilder<DefaultMode>`): the alias, which names its methods.
     /// Two aliases of one generic type may each have a `new` of their own.
     impl_alias: Option<String>,
-    /// Locals holding an atomic's loaded value (`let n = COUNT.load(..)`): (local, atomic, load).
-    atomic_locals: Vec<(String, String, Span)>,
+    /// Locals holding an atomic's loaded value (`let n = COUNT.load(..)`): (local, atomic, load,
+    /// whether a read-modify-write returned it: `let old = COUNT.fetch_add(1, ..)`).
+    atomic_locals: Vec<(String, String, Span, bool)>,
     /// Locals holding whether a collection behind a lock holds a key (`let new = { let g =
     /// M.read().unwrap(); !g.contains_key(k) };`), for [`Lowerer::relocked_check_then_act`].
     membership_locals: Vec<state::MembershipLocal>,

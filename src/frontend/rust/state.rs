@@ -134,17 +134,17 @@ impl Lowerer<'_> {
             .map(|load| {
                 let span =
                     expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
-                (written(&load.receiver), span)
+                (written(&load.receiver), span, false)
             })
             // `let n = COUNT.load(..); if n < MAX { COUNT.fetch_add(1, ..); }`
             .or_else(|| {
                 self.atomic_locals
                     .iter()
                     .rev()
-                    .find(|(local, _, _)| names_path(&expr.cond, local))
-                    .map(|(_, atomic, span)| (atomic.clone(), span.clone()))
+                    .find(|(local, _, _, _)| names_path(&expr.cond, local))
+                    .map(|(_, atomic, span, rmw)| (atomic.clone(), span.clone(), *rmw))
             });
-        let Some((atomic, check)) = loaded else {
+        let Some((atomic, check, rmw)) = loaded else {
             return;
         };
         // Through `self` taken by value or `&mut`: nobody else can see it.
@@ -161,9 +161,12 @@ impl Lowerer<'_> {
                 "compare_exchange" | "compare_exchange_weak" | "compare_and_swap" | "fetch_update"
             )
         });
+        // After `let old = COUNT.fetch_add(1, ..)`, only a plain `store` loses what other
+        // threads did in between (`if old == 0 { COUNT.store(0, ..) }` wipes their increments);
+        // another read-modify-write keeps them.
         let act = acts.0.iter().filter(same).find(|c| {
             let method = c.method.to_string();
-            method == "store" || method == "swap" || method.starts_with("fetch_")
+            method == "store" || (!rmw && (method == "swap" || method.starts_with("fetch_")))
         });
         let act = act.filter(|_| !settled);
         if let Some(act) = act {
@@ -703,12 +706,13 @@ impl Lowerer<'_> {
     /// name forgets it.
     pub(super) fn track_atomic_load(&mut self, local: &syn::Local) {
         if let (Some(init), Some(name)) = (&local.init, bound_name(&local.pat)) {
-            self.atomic_locals.retain(|(local, _, _)| *local != name);
+            self.atomic_locals.retain(|(local, _, _, _)| *local != name);
             if let Some(load) = self.operand_load(&init.expr) {
                 let span =
                     expr_start(&load.receiver)..load.paren_token.span.close().byte_range().end;
+                let rmw = load.method != "load";
                 self.atomic_locals
-                    .push((name, written(&load.receiver), span));
+                    .push((name, written(&load.receiver), span, rmw));
             }
         }
     }
@@ -720,6 +724,14 @@ impl Lowerer<'_> {
         match value {
             Expr::MethodCall(load) if load.method == "load" && self.is_atomic(&load.receiver) => {
                 Some(load)
+            }
+            // The value a read-modify-write replaced (`let old = N.fetch_add(1, ..)`).
+            Expr::MethodCall(rmw)
+                if (rmw.method == "swap" || rmw.method.to_string().starts_with("fetch_"))
+                    && rmw.method != "fetch_update"
+                    && self.is_atomic(&rmw.receiver) =>
+            {
+                Some(rmw)
             }
             Expr::Binary(binary) => self
                 .operand_load(&binary.left)
@@ -763,8 +775,8 @@ impl Lowerer<'_> {
             .atomic_locals
             .iter()
             .rev()
-            .find(|(_, a, _)| *a == atomic);
-        let Some((local, _, check)) = loaded else {
+            .find(|(_, a, _, rmw)| *a == atomic && !rmw);
+        let Some((local, _, check, _)) = loaded else {
             return;
         };
         // Through `self` taken by value or `&mut`: nobody else can see it.
