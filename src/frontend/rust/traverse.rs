@@ -863,12 +863,22 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             }
             // `join!(a(), b())` polls the futures its arguments return: they are awaited.
             let joins = matches!(name.as_str(), "join" | "try_join");
+            // `blocking::unblock!(io.run())` runs its expression on a thread pool.
+            let offloaded = self
+                .semantic
+                .resolve_qualified_name(&mac.path)
+                .is_some_and(|path| self.tables.offloads(Some(&path), None));
+            let context = match offloaded {
+                true => std::mem::replace(&mut self.context, Context::Offloaded),
+                false => self.context,
+            };
             for expr in &exprs {
                 self.next_call_awaited =
                     joins && matches!(expr, Expr::Call(_) | Expr::MethodCall(_));
                 self.visit_expr(expr);
             }
             self.next_call_awaited = false;
+            self.context = context;
         }
     }
 }
