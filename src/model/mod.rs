@@ -525,6 +525,23 @@ pub struct CheckThenAct {
     pub closure: u32,
 }
 
+/// Python: the callbacks of an `asyncio` protocol class, which the event loop calls on its own
+/// thread: async context although they are plain `def`s.
+pub const PROTOCOL_CALLBACKS: [&str; 12] = [
+    "connection_made",
+    "connection_lost",
+    "pause_writing",
+    "resume_writing",
+    "data_received",
+    "eof_received",
+    "get_buffer",
+    "buffer_updated",
+    "datagram_received",
+    "error_received",
+    "pipe_data_received",
+    "process_exited",
+];
+
 /// Python: what thread object the state of an IL403 check keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Keeps {

@@ -336,6 +336,19 @@ pub fn describe(function: &Function, model: &FileModel) -> String {
                 function.name
             )
         }
+        // A callback the event loop calls (`asyncio.Protocol.data_received`).
+        _ if !function.is_async
+            && function
+                .name
+                .rsplit('.')
+                .next()
+                .is_some_and(|name| crate::model::PROTOCOL_CALLBACKS.contains(&name)) =>
+        {
+            format!(
+                "`{}`, which the event loop calls on its own thread,",
+                function.name
+            )
+        }
         _ => format!("async function `{}`", function.name),
     }
 }

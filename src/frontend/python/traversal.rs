@@ -283,7 +283,19 @@ impl<'a> Lowerer<'a> {
                     .decorators
                     .iter()
                     .any(|decorator| GENERATOR_COROUTINES.contains(&decorator.as_str())));
-        self.context = match (def.is_async || generator_coroutine, offloaded) {
+        // `data_received` of an `asyncio.Protocol`: the event loop calls it, on its thread.
+        let protocol_callback = in_class
+            && !def.is_async
+            && crate::model::PROTOCOL_CALLBACKS.contains(&def.name.id.as_str())
+            && canonical.rsplit_once('.').is_some_and(|(class, _)| {
+                self.semantic
+                    .library_base_among(class, |base| ASYNCIO_PROTOCOLS.contains(&base))
+                    .is_some()
+            });
+        self.context = match (
+            def.is_async || generator_coroutine || protocol_callback,
+            offloaded,
+        ) {
             (true, _) => Context::Async,
             (false, true) => Context::Offloaded,
             (false, false) => Context::Sync,
@@ -1353,6 +1365,15 @@ impl<'a> Lowerer<'a> {
 }
 
 /// Decorators that make a generator function a coroutine the event loop drives.
+/// The `asyncio` protocol classes, whose callbacks the event loop calls on its own thread.
+const ASYNCIO_PROTOCOLS: [&str; 5] = [
+    "asyncio.BaseProtocol",
+    "asyncio.Protocol",
+    "asyncio.BufferedProtocol",
+    "asyncio.DatagramProtocol",
+    "asyncio.SubprocessProtocol",
+];
+
 const GENERATOR_COROUTINES: [&str; 4] = [
     "asyncio.coroutine",
     "types.coroutine",
