@@ -13,7 +13,9 @@ use super::Lowerer;
 use super::calls::asks_not_to_block;
 use super::conditions::always_leaves;
 use super::semantic::{Binding, ScopeKind};
-use super::syntax::{dotted, is_attribute_path, released_on_exceptions, root_name, span, written};
+use super::syntax::{
+    catches, dotted, is_attribute_path, released_on_exceptions, root_name, span, written,
+};
 use crate::knowledge::Returns;
 use crate::model::{
     ConditionOp, ConditionUse, Context, Leak, LeakedLock, LockDefinition, LockHold, LockScope,
@@ -1302,6 +1304,19 @@ fn sub_blocks(stmt: &Stmt, in_loop: bool) -> impl Iterator<Item = (&[Stmt], bool
 
 /// The first call or `yield` in a block of statements (not in nested functions): code that may
 /// raise (a generator's `yield` raises what its caller throws in, or `GeneratorExit`).
+/// Whether an `except` clause catches every exception (`except:`, `except BaseException:`,
+/// `except Exception:`) and goes on after the `try` (its body neither raises nor leaves).
+fn swallows_everything(handler: &ast::ExceptHandler) -> bool {
+    let ast::ExceptHandler::ExceptHandler(clause) = handler;
+    (clause.type_.is_none() || catches(handler, &["BaseException", "Exception"]))
+        && !clause.body.iter().any(|stmt| {
+            matches!(
+                stmt,
+                Stmt::Raise(_) | Stmt::Return(_) | Stmt::Break(_) | Stmt::Continue(_)
+            )
+        })
+}
+
 pub(super) fn first_call(body: &[Stmt], lock: &str, steps: &Steps) -> Option<Span> {
     struct FirstCall<'l, 's>(Option<Span>, &'l str, &'l Steps<'s>);
     impl<'b> Visitor<'b> for FirstCall<'_, '_> {
@@ -1311,10 +1326,13 @@ pub(super) fn first_call(body: &[Stmt], lock: &str, steps: &Steps) -> Option<Spa
             }
             // `try: … except BaseException: lock.release(); raise`: what raises in the body
             // releases the lock.
+            // `try: … except: pass`: what raises in the body is swallowed, and the release
+            // after the `try` runs.
             if let Stmt::Try(t) = stmt
-                && released_on_exceptions(&t.handlers)
+                && (released_on_exceptions(&t.handlers)
                     .iter()
                     .any(|l| l == self.1)
+                    || t.handlers.iter().any(swallows_everything))
             {
                 for handler in &t.handlers {
                     self.visit_except_handler(handler);
