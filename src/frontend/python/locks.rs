@@ -35,6 +35,8 @@ impl<'a> Lowerer<'a> {
         });
         if is_context_manager && let Some(lock) = lock_held_at_yield(&def.body) {
             self.lock_helpers.insert(canonical.to_string(), lock);
+            self.lock_helper_parameters
+                .insert(canonical.to_string(), &def.parameters);
         }
     }
 
@@ -324,7 +326,7 @@ impl<'a> Lowerer<'a> {
 
     /// The lock a `with` item takes through a helper of this file: `with self._locked():` or
     /// `with locked():` where the helper yields while it holds a lock (on the same object).
-    pub(super) fn lock_held_by_helper(&self, item: &Expr) -> Option<&'a Expr> {
+    pub(super) fn lock_held_by_helper(&self, item: &'a Expr) -> Option<&'a Expr> {
         let Expr::Call(call) = item else { return None };
         let on_self_or_module = match call.func.as_ref() {
             Expr::Name(_) => true,
@@ -337,11 +339,31 @@ impl<'a> Lowerer<'a> {
             return None;
         }
         let helper = self.semantic.resolve(&call.func)?;
-        let defined = || self.semantic.defining_method(&helper);
-        match self.lock_helpers.get(&helper) {
-            Some(lock) => Some(*lock),
-            None => self.lock_helpers.get(&defined()?).copied(),
+        let helper = match self.lock_helpers.contains_key(&helper) {
+            true => helper,
+            false => self.semantic.defining_method(&helper)?,
+        };
+        let lock = *self.lock_helpers.get(&helper)?;
+        // `def held(lock): lock.acquire(); try: yield …`: the lock the call gives it.
+        if let Expr::Name(name) = lock
+            && let Some(parameters) = self.lock_helper_parameters.get(&helper)
+            && let Some(position) = parameters
+                .posonlyargs
+                .iter()
+                .chain(&parameters.args)
+                .position(|p| p.parameter.name.id == name.id)
+        {
+            let skipped = usize::from(call.func.is_attribute_expr());
+            let given = call
+                .arguments
+                .keywords
+                .iter()
+                .find(|k| k.arg.as_ref().is_some_and(|a| a.id == name.id))
+                .map(|k| &k.value)
+                .or_else(|| call.arguments.args.get(position.checked_sub(skipped)?));
+            return given.filter(|g| matches!(g, Expr::Name(_) | Expr::Attribute(_)));
         }
+        Some(lock)
     }
 
     /// `L.acquire()` (or `await L.acquire()`) as a statement: `L` is held until a later
@@ -1554,6 +1576,16 @@ fn lock_held_at_yield(body: &[Stmt]) -> Option<&Expr> {
                 } else if yields(std::slice::from_ref(stmt)) {
                     return acquired;
                 }
+            }
+            // `acquired = lock.acquire(timeout=t)`: held where it succeeded, which the
+            // caller is given to test (`with held(l) as ok: if not ok: raise`).
+            Stmt::Assign(assign)
+                if let Expr::Call(call) = assign.value.as_ref()
+                    && let Expr::Attribute(attr) = call.func.as_ref()
+                    && attr.attr.id.as_str() == "acquire"
+                    && matches!(attr.value.as_ref(), Expr::Name(_) | Expr::Attribute(_)) =>
+            {
+                acquired = Some(&attr.value);
             }
             Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
             // `try: with self._lock: yield finally: …`

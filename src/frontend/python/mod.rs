@@ -106,6 +106,7 @@ pub fn lower(
         looked_up: Vec::new(),
         thread_keys: Vec::new(),
         lock_helpers: HashMap::default(),
+        lock_helper_parameters: HashMap::default(),
         lock_steps: HashMap::default(),
         lock_decorators: HashMap::default(),
         bare_lock_decorators: HashMap::default(),
@@ -222,6 +223,10 @@ struct Lowerer<'a> {
     /// `@contextmanager` helpers that yield while they hold it, and getters that return it
     /// (`return self._lock`). The lock as written in the helper.
     lock_helpers: HashMap<String, &'a ruff_python_ast::Expr>,
+    /// The parameters of the `@contextmanager` helpers among [`Self::lock_helpers`]: one that
+    /// holds a lock it is given (`def held(lock): lock.acquire(); try: yield`) holds the
+    /// caller's argument.
+    lock_helper_parameters: HashMap<String, &'a ruff_python_ast::Parameters>,
     /// Methods of the file's classes (canonical name) that only acquire or only release locks
     /// of their object, with the lock as written after `self` (see `Lowerer::note_lock_step`).
     lock_steps: HashMap<String, (locks::Step, String)>,
