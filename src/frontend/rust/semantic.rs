@@ -47,6 +47,10 @@ pub(super) struct SemanticModel<'t> {
     /// `Rc<..>`): a clone of the struct shares what they point to, so even `&mut self` does
     /// not make it the method's alone.
     counted_fields: HashSet<String>,
+    /// The file's top-level functions (canonical name) that return one of its structs
+    /// (`fn client() -> Client`, also in a `Result`): `let c = client();` is a `Client` here,
+    /// not only once the project phase knows.
+    function_returns: HashMap<String, String>,
     /// Struct name → its fields typed by one of its type parameters (`struct Lockable<T>(T)`:
     /// `0` by the first), with that parameter's position.
     parameter_fields: HashMap<String, Vec<(String, usize)>>,
@@ -501,6 +505,7 @@ impl<'t> SemanticModel<'t> {
             lock_aliases: vec![HashMap::default()],
             fields: HashMap::default(),
             counted_fields: HashSet::default(),
+            function_returns: HashMap::default(),
             parameter_fields: HashMap::default(),
             impl_fields: HashMap::default(),
             impl_locks: Vec::new(),
@@ -552,6 +557,7 @@ impl<'t> SemanticModel<'t> {
         self.export_fields(&module, &fields);
         self.export_type_aliases();
         self.fields = fields;
+        self.function_returns = self.struct_returns(items, &module);
         self.parameter_fields = parameter_fields(items);
         let guarded = self.guarded_fields(items);
         self.export_guarded(&module, &guarded);
@@ -569,6 +575,46 @@ impl<'t> SemanticModel<'t> {
         self.getters = field_getters(items);
         self.lazy_static_types(&module);
         self.nested_module_types(items, &module, 0);
+    }
+
+    /// The top-level functions of `items` that return a struct of the file, by canonical name
+    /// (see [`Self::function_returns`]).
+    fn struct_returns(&self, items: &[syn::Item], module: &str) -> HashMap<String, String> {
+        let mut returns = HashMap::default();
+        for item in items {
+            let syn::Item::Fn(function) = item else {
+                continue;
+            };
+            let syn::ReturnType::Type(_, output) = &function.sig.output else {
+                continue;
+            };
+            let Type::Path(path) = output.as_ref() else {
+                continue;
+            };
+            let Some(last) = path.path.segments.last() else {
+                continue;
+            };
+            // `Result<Client, E>`: `?` and `unwrap` give the `Client`.
+            let named = match &last.arguments {
+                syn::PathArguments::AngleBracketed(args)
+                    if last.ident.unraw().to_string().ends_with("Result") =>
+                {
+                    match args.args.first() {
+                        Some(syn::GenericArgument::Type(Type::Path(ok))) => ok.path.get_ident(),
+                        _ => None,
+                    }
+                }
+                syn::PathArguments::None => path.path.get_ident(),
+                _ => None,
+            };
+            if let Some(name) = named.map(|n| n.unraw().to_string())
+                && self.fields.contains_key(&name)
+            {
+                let canonical = format!("{module}::{}", function.sig.ident.unraw());
+                returns.insert(canonical, format!("{module}::{name}"));
+            }
+        }
+        returns
     }
 
     /// Records the typed fields of `module`'s structs for other files.
@@ -1446,6 +1492,9 @@ impl<'t> SemanticModel<'t> {
                         .args
                         .first()
                         .and_then(|arg| self.type_within(arg, depth));
+                }
+                if let Some(ty) = self.function_returns.get(&callee) {
+                    return Some(Returns::One(ty.clone()));
                 }
                 let owner_name = struct_name(owner);
                 if !owner_name.starts_with(|c: char| c.is_ascii_uppercase()) {
