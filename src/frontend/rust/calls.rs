@@ -257,7 +257,15 @@ impl Lowerer<'_> {
         // A combinator whose future is awaited or spawned, or one further down such a chain.
         let executor = std::mem::take(&mut self.executor_chain)
             || (self.next_call_awaited && FUTURE_COMBINATORS.contains(&method.as_str()));
-        let mut offloads = self.record_call(callee, Vec::new(), Some(method), span, on_self);
+        // On a value whose type the file cannot see: a method of a trait in scope for method
+        // calls only (`fut.wait()` after `use util::FutureWaitExt as _;`).
+        let alternatives = self
+            .semantic
+            .method_traits
+            .iter()
+            .map(|name| format!("{name}::{method}"))
+            .collect();
+        let mut offloads = self.record_call(callee, alternatives, Some(method), span, on_self);
         if executor {
             offloads.0 = false;
         }

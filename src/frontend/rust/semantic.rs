@@ -51,6 +51,10 @@ pub(super) struct SemanticModel<'t> {
     /// (`fn client() -> Client`, also in a `Result`): `let c = client();` is a `Client` here,
     /// not only once the project phase knows.
     function_returns: HashMap<String, String>,
+    /// Traits whose methods a method call may reach on a value of a type the file cannot see:
+    /// imported under no name (`use crate::util::FutureWaitExt as _;`), or given a blanket
+    /// implementation in the file (`impl<F: Future> FutureWaitExt for F`).
+    pub(super) method_traits: Vec<String>,
     /// Struct name → its fields typed by one of its type parameters (`struct Lockable<T>(T)`:
     /// `0` by the first), with that parameter's position.
     parameter_fields: HashMap<String, Vec<(String, usize)>>,
@@ -506,6 +510,7 @@ impl<'t> SemanticModel<'t> {
             fields: HashMap::default(),
             counted_fields: HashSet::default(),
             function_returns: HashMap::default(),
+            method_traits: Vec::new(),
             parameter_fields: HashMap::default(),
             impl_fields: HashMap::default(),
             impl_locks: Vec::new(),
@@ -558,6 +563,14 @@ impl<'t> SemanticModel<'t> {
         self.export_type_aliases();
         self.fields = fields;
         self.function_returns = self.struct_returns(items, &module);
+        for item in items {
+            if let syn::Item::Impl(block) = item
+                && let Some(name) = self.blanket_trait(block)
+                && !self.method_traits.contains(&name)
+            {
+                self.method_traits.push(name);
+            }
+        }
         self.parameter_fields = parameter_fields(items);
         let guarded = self.guarded_fields(items);
         self.export_guarded(&module, &guarded);
@@ -575,6 +588,22 @@ impl<'t> SemanticModel<'t> {
         self.getters = field_getters(items);
         self.lazy_static_types(&module);
         self.nested_module_types(items, &module, 0);
+    }
+
+    /// The trait an `impl` block implements for every type of a bound (`impl<F: Future>
+    /// FutureWaitExt for F`): its methods are the trait's, for any receiver.
+    pub(super) fn blanket_trait(&self, block: &syn::ItemImpl) -> Option<String> {
+        let (trait_path, _) = block.trait_.as_ref()?;
+        let Type::Path(self_type) = block.self_ty.as_ref() else {
+            return None;
+        };
+        let name = self_type.path.get_ident()?;
+        block
+            .generics
+            .type_params()
+            .any(|param| param.ident == *name)
+            .then(|| self.resolve_qualified_name(trait_path))
+            .flatten()
     }
 
     /// The top-level functions of `items` that return a struct of the file, by canonical name
@@ -1003,6 +1032,9 @@ impl<'t> SemanticModel<'t> {
             // `use pollster::FutureExt as _;` brings the trait's methods, under no name: known
             // by its own name for method lookup, unless that name means something else here.
             if bound == "_" {
+                if !self.method_traits.contains(&canonical) {
+                    self.method_traits.push(canonical.clone());
+                }
                 if let Some(name) = canonical.rsplit("::").next() {
                     scope.names.entry(name.to_string()).or_insert(canonical);
                 }

@@ -389,11 +389,17 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     }
 
     fn visit_item_impl(&mut self, item: &'ast syn::ItemImpl) {
-        let self_type = self.semantic.resolve_type(&item.self_ty);
-        let name = match item.self_ty.as_ref() {
-            Type::Path(p) => p.path.segments.last().map(|s| s.ident.unraw().to_string()),
+        // `impl<F: Future> FutureWaitExt for F`: the methods are named after the trait, as
+        // its default methods are.
+        let blanket = self.semantic.blanket_trait(item);
+        let name = match (&blanket, item.self_ty.as_ref(), &item.trait_) {
+            (Some(_), _, Some((path, _))) => {
+                path.segments.last().map(|s| s.ident.unraw().to_string())
+            }
+            (_, Type::Path(p), _) => p.path.segments.last().map(|s| s.ident.unraw().to_string()),
             _ => None,
         };
+        let self_type = blanket.or_else(|| self.semantic.resolve_type(&item.self_ty));
         if let (Some(owner), Some((trait_path, _))) = (&self_type, &item.trait_) {
             let bases = self
                 .semantic
