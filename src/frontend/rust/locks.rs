@@ -1109,6 +1109,17 @@ impl Lowerer<'_> {
         {
             return None;
         }
+        self.field_candidate(call, method, suffix)
+    }
+
+    /// `::method` for a guard method called on a field or `static` (not a local, whose lock
+    /// only this function can tell).
+    fn field_candidate(
+        &self,
+        call: &syn::ExprMethodCall,
+        method: &str,
+        suffix: &str,
+    ) -> Option<String> {
         let lock = self.lock_identity(&call.receiver)?;
         (lock.scope != LockScope::Local).then(|| format!("::{method}{suffix}"))
     }
@@ -1140,8 +1151,7 @@ impl Lowerer<'_> {
                     && !self.semantic.is_lock_type(&ty) => {}
             Some(_) => return None,
         }
-        let lock = self.lock_identity(&call.receiver)?;
-        (lock.scope != LockScope::Local).then(|| format!("::{method}{suffix}"))
+        self.field_candidate(call, method, suffix)
     }
 
     /// `?guard:Type::method` for a method of a project type that this file does not define (`vm.resource_allocator()`, `impl Vm` in another module): the project
