@@ -609,41 +609,49 @@ impl<'t> SemanticModel<'t> {
     /// The top-level functions of `items` that return a struct of the file, by canonical name
     /// (see [`Self::function_returns`]).
     fn struct_returns(&self, items: &[syn::Item], module: &str) -> HashMap<String, String> {
-        let mut returns = HashMap::default();
-        for item in items {
-            let syn::Item::Fn(function) = item else {
-                continue;
-            };
-            let syn::ReturnType::Type(_, output) = &function.sig.output else {
-                continue;
-            };
-            let Type::Path(path) = output.as_ref() else {
-                continue;
-            };
-            let Some(last) = path.path.segments.last() else {
-                continue;
-            };
-            // `Result<Client, E>`: `?` and `unwrap` give the `Client`.
-            let named = match &last.arguments {
-                syn::PathArguments::AngleBracketed(args)
-                    if last.ident.unraw().to_string().ends_with("Result") =>
-                {
-                    match args.args.first() {
-                        Some(syn::GenericArgument::Type(Type::Path(ok))) => ok.path.get_ident(),
-                        _ => None,
-                    }
-                }
-                syn::PathArguments::None => path.path.get_ident(),
+        let own = |ty: &String| {
+            ty.strip_prefix(module)
+                .and_then(|rest| rest.strip_prefix("::"))
+                .is_some_and(|name| self.fields.contains_key(name))
+        };
+        items
+            .iter()
+            .filter_map(|item| match item {
+                syn::Item::Fn(function) => match &function.sig.output {
+                    syn::ReturnType::Type(_, output) => self
+                        .return_type(output)
+                        .filter(own)
+                        .map(|ty| (format!("{module}::{}", function.sig.ident.unraw()), ty)),
+                    syn::ReturnType::Default => None,
+                },
                 _ => None,
-            };
-            if let Some(name) = named.map(|n| n.unraw().to_string())
-                && self.fields.contains_key(&name)
-            {
-                let canonical = format!("{module}::{}", function.sig.ident.unraw());
-                returns.insert(canonical, format!("{module}::{name}"));
-            }
+            })
+            .collect()
+    }
+
+    /// What a function declared to return `output` gives its caller: a `Result`'s `Ok` type,
+    /// `Self`'s type, or the type named (a struct of the file by its canonical name).
+    pub(super) fn return_type(&self, output: &Type) -> Option<String> {
+        let Type::Path(path) = output else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        // `Result<T, E>` (also a crate's own `Result<T>`, `HandleResult<T>` alias): `?` and
+        // `unwrap` give `T`.
+        if last.ident.unraw().to_string().ends_with("Result")
+            && let syn::PathArguments::AngleBracketed(args) = &last.arguments
+            && let Some(syn::GenericArgument::Type(ok)) = args.args.first()
+        {
+            return self.return_type(ok);
         }
-        returns
+        if path.path.is_ident("Self") {
+            return self.self_type.clone();
+        }
+        let ty = self.resolve_type(output)?;
+        match ty.contains("::") {
+            true => Some(ty),
+            false => self.own_struct(&ty),
+        }
     }
 
     /// Records the typed fields of `module`'s structs for other files.

@@ -111,12 +111,12 @@ impl Lowerer<'_> {
         let is_async = sig.asyncness.is_some();
         // What it returns (once awaited, for an `async fn`), for calls of other files.
         if let syn::ReturnType::Type(_, output) = &sig.output {
-            if let Some(ty) = self.return_type(output) {
+            if let Some(ty) = self.semantic.return_type(output) {
                 self.model.returns.push((canonical.clone(), ty));
             }
             // `-> (TestProcess, LayerConnection)`: each element, for `let (p, c) = f()`.
             for (i, element) in self.tuple_elements(output).iter().enumerate() {
-                if let Some(ty) = self.return_type(element) {
+                if let Some(ty) = self.semantic.return_type(element) {
                     let name = format!("{canonical}.{i}");
                     self.model.returns.push((name, ty));
                 }
@@ -204,29 +204,6 @@ impl Lowerer<'_> {
                 _ => Vec::new(),
             },
             _ => Vec::new(),
-        }
-    }
-
-    fn return_type(&self, output: &Type) -> Option<String> {
-        let Type::Path(path) = output else {
-            return None;
-        };
-        let last = path.path.segments.last()?;
-        // `Result<T, E>` (also a crate's own `Result<T>`, `HandleResult<T>` alias): `?` and
-        // `unwrap` give `T`.
-        if last.ident.unraw().to_string().ends_with("Result")
-            && let syn::PathArguments::AngleBracketed(args) = &last.arguments
-            && let Some(syn::GenericArgument::Type(ok)) = args.args.first()
-        {
-            return self.return_type(ok);
-        }
-        if path.path.is_ident("Self") {
-            return self.semantic.self_type.clone();
-        }
-        let ty = self.semantic.resolve_type(output)?;
-        match ty.contains("::") {
-            true => Some(ty),
-            false => self.semantic.own_struct(&ty),
         }
     }
 }
