@@ -128,17 +128,63 @@ impl<'a> Lowerer<'a> {
     }
 
     /// `TaskProcess(task, on_status)` of a `Process` subclass: what its constructor is given
-    /// is kept on the object, which is pickled to start it under spawn (IL302).
+    /// is kept on the object, which is pickled to start it under spawn (IL302), and so is
+    /// what its constructor makes (`self.lock = threading.Lock()` in `__init__`, IL303).
     pub(super) fn process_object_arguments(&mut self, call: &ast::ExprCall, class: &str) {
         let arguments = &call.arguments;
         let values = arguments
             .args
             .iter()
             .chain(arguments.keywords.iter().map(|k| &k.value));
-        let found: Vec<(crate::model::Span, Handoff)> = values
-            .filter_map(|value| Some((span(value), self.unpicklable(value)?)))
+        let mut found: Vec<(crate::model::Span, Handoff)> = values
+            .filter_map(|value| match self.semantic.type_of(value) {
+                Some(Returns::One(kind)) if self.tables.thread_primitives.contains(&kind) => {
+                    let value_written = written(value);
+                    Some((
+                        span(value),
+                        Handoff::ThreadPrimitive {
+                            value: value_written,
+                            kind,
+                        },
+                    ))
+                }
+                _ => Some((span(value), self.unpicklable(value)?)),
+            })
             .collect();
+        if let Some((attribute, kind)) = self.constructed_thread_primitive(class) {
+            let object = concat(&[&written(&call.func), "(…).", &attribute]);
+            found.push((
+                span(call),
+                Handoff::ThreadPrimitive {
+                    value: object,
+                    kind,
+                },
+            ));
+        }
         self.push_handoffs(class.rsplit('.').next().unwrap_or(class), found);
+    }
+
+    /// The attribute (and its type) in which the constructor of `class` or of a base keeps a
+    /// thread primitive: made in the parent, it goes to the child with the object. One
+    /// `run()` makes is the child's own.
+    fn constructed_thread_primitive(&self, class: &str) -> Option<(String, String)> {
+        let mut class = class;
+        for _ in 0..8 {
+            let info = self.semantic.classes.get(class)?;
+            if let Some(constructed) = info.assigned_by.get("__init__") {
+                let mut primitives: Vec<(&String, &String)> = constructed
+                    .iter()
+                    .filter_map(|attribute| Some((attribute, info.attributes.get(attribute)?)))
+                    .filter(|(_, kind)| self.tables.thread_primitives.contains(kind.as_str()))
+                    .collect();
+                primitives.sort();
+                if let Some((attribute, kind)) = primitives.first() {
+                    return Some((attribute.to_string(), kind.to_string()));
+                }
+            }
+            class = info.bases.first()?;
+        }
+        None
     }
 
     /// Why a callable cannot be pickled for another process, if it cannot.

@@ -1002,14 +1002,19 @@ impl SemanticModel<'_> {
         }
     }
 
-    /// The type an unannotated parameter's name gives by convention (`loop`: an
-    /// `asyncio.AbstractEventLoop`, the `[parameter-names]` table), when its default, if any, is
-    /// `None`.
+    /// The type of an unannotated parameter: that of the object its default makes
+    /// (`lock=threading.Lock()`, made once when the function is defined), or the one its name
+    /// gives by convention (`loop`: an `asyncio.AbstractEventLoop`, the `[parameter-names]`
+    /// table) when its default, if any, is `None`.
     pub(super) fn conventional_type(&self, name: &str, default: Option<&Expr>) -> Option<String> {
-        if default.is_some_and(|d| !d.is_none_literal_expr()) {
-            return None;
+        match default {
+            Some(made @ Expr::Call(_)) => match self.type_of(made) {
+                Some(Returns::One(ty)) => Some(ty),
+                _ => None,
+            },
+            Some(other) if !other.is_none_literal_expr() => None,
+            _ => self.tables.parameter_names.get(name).cloned(),
         }
-        self.tables.parameter_names.get(name).cloned()
     }
 
     /// Class attribute types: class-level annotations and `self.x = Ctor()` / `self.x: T` in
