@@ -397,6 +397,25 @@ impl Lowerer<'_> {
     /// another thread (an offloading API, or any call awaited at once: a future-returning
     /// function that takes a sync closure runs it elsewhere), and whether its arguments are
     /// awaitables.
+    /// `for msg in rx` (or `&rx`) over a value whose `into_iter` blocks (a channel receiver,
+    /// which calls `recv()` for every item): the loop makes that call.
+    pub(super) fn blocking_iteration(&mut self, iterated: &Expr, ty: Option<&Returns>) {
+        let Some(Returns::One(ty)) = ty else {
+            return;
+        };
+        let callee = format!("{ty}::into_iter");
+        if self.tables.blocking.contains_key(&callee) {
+            let span = syntax::byte_span(syn::spanned::Spanned::span(iterated));
+            self.record_call(
+                Some(callee),
+                Vec::new(),
+                Some("into_iter".into()),
+                span,
+                false,
+            );
+        }
+    }
+
     pub(super) fn record_call(
         &mut self,
         callee: Option<String>,

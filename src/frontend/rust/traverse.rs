@@ -605,8 +605,9 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
     fn visit_expr_for_loop(&mut self, expr: &'ast syn::ExprForLoop) {
         self.for_depth += 1;
         self.visit_expr(&expr.expr);
-        self.semantic.push_locals();
         let iterated = self.semantic.type_of(&expr.expr);
+        self.blocking_iteration(&expr.expr, iterated.as_ref());
+        self.semantic.push_locals();
         self.semantic
             .bind_element_pattern(&expr.pat, iterated.clone());
         self.bind_element_lock(&expr.pat, &expr.expr, iterated.as_ref());
