@@ -79,6 +79,9 @@ pub struct SymbolIndex<'a> {
 
 /// How many aliases and bases a resolution follows before giving up (cycles, deep chains).
 const MAX_RESOLUTION_STEPS: usize = 12;
+/// How many glob re-exports deep a re-exported name is followed (`pub use common::*;` in a
+/// crate root, `pub use standard::*;` in `common`, ...).
+const MAX_GLOB_DEPTH: usize = 4;
 
 /// How many names the resolution of one name may try in all (see [`SymbolIndex::search`]).
 const MAX_SEARCH_WORK: usize = 256;
@@ -901,12 +904,30 @@ impl<'a> SymbolIndex<'a> {
     pub fn unalias<'n>(&self, name: &'n str, separator: &str) -> std::borrow::Cow<'n, str> {
         let mut name = std::borrow::Cow::Borrowed(name);
         for _ in 0..MAX_RESOLUTION_STEPS {
-            match self.unalias_once(&name, separator) {
+            let next = self
+                .unalias_once(&name, separator)
+                .or_else(|| self.glob_alias(&name, separator, MAX_GLOB_DEPTH));
+            match next {
                 Some(next) if next != name => name = std::borrow::Cow::Owned(next),
                 _ => break,
             }
         }
         name
+    }
+
+    /// `name` of a module that glob re-exports others (`ethcore_util::Mutex` after `pub use
+    /// common::*;`, with `pub use standard::*;` in `common`), named in the first of them that
+    /// re-exports it (or a module on its path) by name, looking at most `depth` globs deep.
+    fn glob_alias(&self, name: &str, separator: &str, depth: usize) -> Option<String> {
+        let depth = depth.checked_sub(1)?;
+        let (owner, member) = rsplit_separator(name, separator)?;
+        self.globs.get(owner)?.iter().find_map(|source| {
+            let inner = concat(&[source, separator, member]);
+            match self.unalias_once(&inner, separator) {
+                Some(_) => Some(inner),
+                None => self.glob_alias(&inner, separator, depth),
+            }
+        })
     }
 
     /// `name` with its longest re-exported prefix replaced by what it names, if it has one.

@@ -1222,8 +1222,16 @@ impl<'t> SemanticModel<'t> {
 
     /// The type a one-segment type name that names nothing in scope is, when a glob import
     /// can bring it (see [`Self::glob_type`]): not a struct of this file, nor the prelude's.
+    /// `globbed_function` builds on it.
     pub(super) fn globbed_type(&self, path: &syn::Path) -> Option<String> {
-        let name = path.get_ident()?.to_string();
+        // One segment, with or without generic arguments (`Mutex<Inner>`).
+        let [segment] = path.segments.iter().collect::<Vec<_>>()[..] else {
+            return None;
+        };
+        if path.leading_colon.is_some() {
+            return None;
+        }
+        let name = segment.ident.unraw().to_string();
         let type_like = name.starts_with(|c: char| c.is_ascii_uppercase());
         if !type_like
             || self.fields.contains_key(&name)
@@ -1232,7 +1240,12 @@ impl<'t> SemanticModel<'t> {
         {
             return None;
         }
-        self.glob_type(path)
+        self.glob_type(path).or_else(|| {
+            // Several globs could bring it (`use util::*; use error::*;`): the name as this
+            // module sees it, which the project phase looks up through the module's globs.
+            (self.glob_candidates(path).len() > 1)
+                .then(|| crate::model::concat(&[self.module(), "::", &name]))
+        })
     }
 
     /// The `static` a name in upper case that names nothing in scope is, when a glob import
