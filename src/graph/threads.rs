@@ -98,13 +98,19 @@ const MAX_PASSED_ON_CALLABLES: usize = 3;
 impl<'p> PassedCallables<'p> {
     fn new(project: &Project<'p>) -> PassedCallables<'p> {
         let mut passed = PassedCallables::default();
+        // Thread starts on a parameter, and calls of a parameter on a thread (see
+        // [`reachable`]), use what is passed.
         let starts_parameter = project.functions().any(|(_, function)| {
             function
                 .thread_entries
                 .iter()
                 .any(|e| e.parameter.is_some())
         });
-        if !starts_parameter {
+        let has_parameter_calls = project
+            .models
+            .iter()
+            .any(|model| !model.parameter_attributes.is_empty());
+        if !starts_parameter && !has_parameter_calls {
             return passed;
         }
         for model in &project.models {
@@ -322,15 +328,15 @@ impl Concurrency {
                 let separate: Vec<HashSet<FunctionId>> = match entry.parameter {
                     Some(_) if starts.len() > 1 => starts
                         .iter()
-                        .map(|s| reachable(project, vec![*s]))
+                        .map(|s| reachable(project, &passed, vec![*s]))
                         .collect(),
                     _ => Vec::new(),
                 };
                 let repeated_reached = match repeated_starts.is_empty() {
                     true => HashSet::default(),
-                    false => reachable(project, repeated_starts),
+                    false => reachable(project, &passed, repeated_starts),
                 };
-                let reached = reachable(project, starts);
+                let reached = reachable(project, &passed, starts);
                 // A thread object of a project `Thread` subclass that runs a method of the
                 // object that started it (`Timer(60, self._report).start()` in `Queue`): that
                 // object is shared with the thread.
@@ -399,7 +405,7 @@ impl Concurrency {
                         })
                         .map(|(_, _, target)| target)
                         .collect();
-                    let spawner_side = reachable(project, later_calls);
+                    let spawner_side = reachable(project, &passed, later_calls);
                     if spawner_side.len() <= MAX_ALONGSIDE {
                         concurrency.alongside.push(Alongside {
                             thread: reached,
@@ -570,20 +576,59 @@ fn callback_classes(project: &Project, thread: &HashSet<FunctionId>) -> Vec<Stri
     classes
 }
 
-/// Every function reachable from `starts` through the call graph (the starts included).
-fn reachable(project: &Project, starts: Vec<FunctionId>) -> HashSet<FunctionId> {
+/// Every function reachable from `starts` through the call graph (the starts included), and
+/// through calls of a callable parameter of an enclosing function to every callable its
+/// callers pass there (`def run_tool(api_fn): def _sync(): api_fn()` with `_sync` started on
+/// a thread runs each `api_fn` given).
+fn reachable(
+    project: &Project,
+    passed: &PassedCallables,
+    starts: Vec<FunctionId>,
+) -> HashSet<FunctionId> {
     let mut seen = HashSet::default();
     let mut queue = starts;
     while let Some(id) = queue.pop() {
         if !seen.insert(id) {
             continue;
         }
+        let function = project.function(id);
         // Calling a decorated function runs its decorators' wrappers (`@transaction def get`
         // runs `transaction.wrapper`, which calls the handlers).
-        if !project.function(id).decorators.is_empty() {
+        if !function.decorators.is_empty() {
             queue.extend(decorator_wrappers(project, id, project.model(id).language));
         }
         queue.extend(project.resolved_calls(id).map(|(_, _, target)| target));
+        if passed.parameters.is_empty() {
+            continue;
+        }
+        let separator = project.model(id).language.path_separator();
+        for (call, site) in function.calls.iter().enumerate() {
+            let [parameter, same] = site.alternatives.as_slice() else {
+                continue;
+            };
+            let Some(&(method, position, keyword)) = passed.parameters.get(parameter.as_str())
+            else {
+                continue;
+            };
+            if parameter != same || project.target(CallSite { caller: id, call }).is_some() {
+                continue;
+            }
+            // Only where the thread starts inside the function that has the parameter (its
+            // closure runs on the thread): a thread that runs that function itself was given
+            // one value for it, not every caller's.
+            let Some(outer) = project.index.resolve(method, separator) else {
+                continue;
+            };
+            if seen.contains(&outer) {
+                continue;
+            }
+            let given = passed.at(project, outer, (position, keyword));
+            queue.extend(
+                given
+                    .into_iter()
+                    .filter_map(|(callable, _)| project.index.resolve(callable, separator)),
+            );
+        }
     }
     seen
 }

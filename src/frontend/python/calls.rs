@@ -259,6 +259,11 @@ impl<'a> Lowerer<'a> {
         self.model.functions[self.current].calls.push(call);
     }
 
+    /// Whether a call's callable is one the function asked `iscoroutinefunction` about.
+    fn is_coroutine_checked(&self, func: &Expr) -> bool {
+        matches!(func, Expr::Name(name) if self.coroutine_checked.iter().any(|c| c == name.id.as_str()))
+    }
+
     /// A call the code makes without call syntax, on no object of its own, its result used.
     fn implicit_call(&self, callee: String, method: &str, span: Span) -> Call {
         Call {
@@ -567,6 +572,15 @@ impl<'a> Lowerer<'a> {
                     .map(ruff_text_size::Ranged::start),
             );
         }
+        // `iscoroutinefunction(test_func)` (inspect's, asyncio's, asgiref's): see
+        // `coroutine_checked`.
+        if callee
+            .as_deref()
+            .is_some_and(|c| c.rsplit('.').next() == Some("iscoroutinefunction"))
+            && let Some(Expr::Name(checked)) = call.arguments.args.first()
+        {
+            self.coroutine_checked.push(checked.id.to_string());
+        }
         let offloads = self.tables.offloads(callee.as_deref(), method.as_deref());
         let schedules = self
             .tables
@@ -789,6 +803,7 @@ impl<'a> Lowerer<'a> {
                 _ => ThinVec::new(),
             },
             None => match self.parameter_callee(&call.func) {
+                Some(_) if self.is_coroutine_checked(&call.func) => ThinVec::new(),
                 Some((name, parameter)) => thin_vec::thin_vec![name, parameter],
                 None => self.registry_callee(&call.func).into_iter().collect(),
             },

@@ -11,7 +11,7 @@ use ruff_python_ast::visitor::Visitor;
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
-use super::semantic::Binding;
+use super::semantic::{Binding, ScopeKind};
 use super::syntax::{is_staticmethod, span};
 use crate::knowledge::Returns;
 use crate::model::condition::key;
@@ -19,7 +19,7 @@ use crate::model::condition::{
     ArgumentFact, CallCondition, DISTINCT_BUILTINS, Formula, Input, Parameter, ParameterKind, Slot,
     Test, Value,
 };
-use crate::model::{ParameterAttribute, Passed, PassedObject, Span, concat};
+use crate::model::{FunctionKind, ParameterAttribute, Passed, PassedObject, Span, concat};
 
 /// The longest string literal kept as a value (a longer one is only known to be a `str`).
 const MAX_LITERAL: usize = 64;
@@ -486,7 +486,13 @@ impl<'a> Lowerer<'a> {
         {
             return None;
         }
-        let function = &self.model.functions[self.current];
+        self.position_in(self.current, root)
+    }
+
+    /// Where the function at `index` takes the parameter `root` (see
+    /// [`Self::parameter_position`]).
+    fn position_in(&self, index: usize, root: &str) -> Option<(u32, u32)> {
+        let function = &self.model.functions[index];
         if function
             .decorators
             .iter()
@@ -524,10 +530,13 @@ impl<'a> Lowerer<'a> {
     /// [`Self::parameter_callee`]): `app.jobs.worker.node` for `node` of `worker`, when the
     /// file cannot type it and the body does not bind it again. Registers it with the project.
     pub(super) fn typed_parameter(&mut self, root: &str) -> Option<String> {
-        let (position, name) = self.parameter_slot(root)?;
-        let function = &self.model.functions[self.current];
+        let (index, (position, name)) = match self.parameter_slot(root) {
+            Some(slot) => (self.current, slot),
+            None => self.enclosing_parameter_slot(root)?,
+        };
+        let function = &self.model.functions[index];
         let attribute = concat(&[&function.canonical, ".", root]);
-        if self.typed_parameters.insert((self.current, name)) {
+        if self.typed_parameters.insert((index, name)) {
             let given = ParameterAttribute {
                 attribute: attribute.clone(),
                 method: function.canonical.clone(),
@@ -538,6 +547,33 @@ impl<'a> Lowerer<'a> {
             self.model.parameter_attributes.push(given);
         }
         Some(attribute)
+    }
+
+    /// A parameter of an enclosing function that a nested `def` uses (`def run(api_fn): def
+    /// _sync(): return api_fn()`), when neither of them binds the name again: that function
+    /// and where it takes the parameter.
+    fn enclosing_parameter_slot(&self, root: &str) -> Option<(usize, (u32, u32))> {
+        let (depth, binding) = self.semantic.lookup_with_depth(root)?;
+        let innermost = self.semantic.scopes.len() - 1;
+        if depth == innermost
+            || self.semantic.scopes[depth].kind != ScopeKind::Function
+            || !matches!(binding, Binding::Local(None))
+        {
+            return None;
+        }
+        let name = key(root);
+        let mut index = self.model.functions[self.current].parent?;
+        for _ in 0..8 {
+            let function = &self.model.functions[index];
+            if function.kind != FunctionKind::Function {
+                return None;
+            }
+            if function.parameters.iter().any(|p| p.name == name) {
+                return Some((index, self.position_in(index, root)?));
+            }
+            index = function.parent?;
+        }
+        None
     }
 
     /// The objects a thread or task start hands to the callable it runs (`Thread(target=work,

@@ -104,6 +104,7 @@ pub fn lower(
         exception_releases: Vec::new(),
         state_locals: Vec::new(),
         looked_up: Vec::new(),
+        coroutine_checked: Vec::new(),
         thread_keys: Vec::new(),
         lock_helpers: HashMap::default(),
         lock_helper_parameters: HashMap::default(),
@@ -216,6 +217,9 @@ struct Lowerer<'a> {
     /// (`inst = self._instances.get(key)`), with the container: testing the local tests
     /// whether the entry is there.
     looked_up: Vec<(String, &'a ruff_python_ast::Expr)>,
+    /// Callables of the function being lowered that it asks `iscoroutinefunction(f)` about:
+    /// it calls each the way that suits it, so its callers' arguments are not followed there.
+    coroutine_checked: Vec<String>,
     /// Locals of the function being lowered that hold the running thread's identity (`ident =
     /// threading.get_ident()`): a key only this thread uses.
     thread_keys: Vec<String>,
