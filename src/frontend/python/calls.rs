@@ -597,6 +597,8 @@ impl<'a> Lowerer<'a> {
             .tables
             .blocking_api(callee.as_deref(), method.as_deref())
             .or_else(inherited)
+            // Under `nest_asyncio`, a loop started inside a running one runs on it (IL107).
+            .filter(|api| !(api.rule == Code::IL107 && self.nests_loops))
             .cloned()
             .map(Box::new);
         // A queue's `get()` of an item put before waits for no other thread (IL105 only: a

@@ -105,6 +105,7 @@ pub fn lower(
         state_locals: Vec::new(),
         looked_up: Vec::new(),
         coroutine_checked: Vec::new(),
+        nests_loops: applies_nest_asyncio(text),
         thread_keys: Vec::new(),
         lock_helpers: HashMap::default(),
         lock_helper_parameters: HashMap::default(),
@@ -220,6 +221,11 @@ struct Lowerer<'a> {
     /// Callables of the function being lowered that it asks `iscoroutinefunction(f)` about:
     /// it calls each the way that suits it, so its callers' arguments are not followed there.
     coroutine_checked: Vec<String>,
+    /// Whether the module applies `nest_asyncio` (`nest_asyncio.apply()`), which makes
+    /// asyncio's loops re-entrant: a loop run inside a running one runs on it (no IL107).
+    /// Only the module's own text counts: a directory of scripts is one project, and one
+    /// script's patch says nothing of the others.
+    nests_loops: bool,
     /// Locals of the function being lowered that hold the running thread's identity (`ident =
     /// threading.get_ident()`): a key only this thread uses.
     thread_keys: Vec<String>,
@@ -292,4 +298,12 @@ impl Lowerer<'_> {
 /// The top-level package of a dotted module name (`app` of `app.aws.s3`).
 fn package_root(module: &str) -> &str {
     module.split_once('.').map_or(module, |(root, _)| root)
+}
+
+/// Whether a module's text applies `nest_asyncio` (`nest_asyncio.apply()`, `from nest_asyncio
+/// import apply`).
+fn applies_nest_asyncio(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memmem::find(bytes, b"nest_asyncio").is_some()
+        && memchr::memmem::find(bytes, b"apply(").is_some()
 }
