@@ -7,7 +7,7 @@ use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
 use super::semantic::Binding;
-use super::syntax::{attribute_root, dotted, reads, span};
+use super::syntax::{attribute_root, dotted, reads, span, without_keys};
 use crate::knowledge::Returns;
 use crate::model::{
     Access, ActKind, CheckThenAct, Keeps, Receiver, Span, StateUse, StateWrite, concat, items_of,
@@ -581,9 +581,11 @@ impl<'a> Lowerer<'a> {
         fn checked(test: &Expr) -> Option<(&Expr, bool, Option<&Expr>)> {
             match test {
                 Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
-                    ([ast::CmpOp::NotIn], [container]) => Some((container, true, None)),
+                    ([ast::CmpOp::NotIn], [container]) => {
+                        Some((without_keys(container), true, None))
+                    }
                     ([ast::CmpOp::In], [container]) => {
-                        Some((container, true, Some(compare.left.as_ref())))
+                        Some((without_keys(container), true, Some(compare.left.as_ref())))
                     }
                     ([ast::CmpOp::Is], [none]) if none.is_none_literal_expr() => {
                         Some((compare.left.as_ref(), false, None))
@@ -597,7 +599,9 @@ impl<'a> Lowerer<'a> {
                 Expr::UnaryOp(not) if not.op == ast::UnaryOp::Not => match not.operand.as_ref() {
                     // `not key in cache` is `key not in cache`.
                     Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
-                        ([ast::CmpOp::In], [container]) => Some((container, true, None)),
+                        ([ast::CmpOp::In], [container]) => {
+                            Some((without_keys(container), true, None))
+                        }
                         _ => None,
                     },
                     operand => Some((operand, false, None)),
@@ -825,7 +829,7 @@ impl<'a> Lowerer<'a> {
         fn set(test: &Expr) -> Option<(&Expr, bool, Option<&Expr>)> {
             match test {
                 Expr::Compare(compare) => match (&*compare.ops, &*compare.comparators) {
-                    ([ast::CmpOp::In], [container]) => Some((container, true, None)),
+                    ([ast::CmpOp::In], [container]) => Some((without_keys(container), true, None)),
                     ([ast::CmpOp::IsNot], [none]) if none.is_none_literal_expr() => {
                         Some((compare.left.as_ref(), false, None))
                     }

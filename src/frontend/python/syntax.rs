@@ -322,6 +322,23 @@ pub(super) fn claims_thread_safety(body: &[Stmt]) -> bool {
         && text.split(['.', ';', ':']).any(claims)
 }
 
+/// The container a membership test looks in: `cache` for `key in cache.keys()` as for `key
+/// in cache`.
+pub(super) fn without_keys(container: &Expr) -> &Expr {
+    match container {
+        Expr::Call(call)
+            if call.arguments.is_empty()
+                && matches!(call.func.as_ref(), Expr::Attribute(a) if a.attr.id.as_str() == "keys") =>
+        {
+            match call.func.as_ref() {
+                Expr::Attribute(keys) => &keys.value,
+                _ => container,
+            }
+        }
+        _ => container,
+    }
+}
+
 /// A test that probes an attribute by name, rewritten as the test of the attribute it stands
 /// for: `not hasattr(o, "a")` → `o.a is None`, `hasattr(o, "a")` → `o.a is not None`,
 /// `getattr(o, "a", None)` → `o.a` (also inside `and`/`or`, `not` and comparisons). `None`
