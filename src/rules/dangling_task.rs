@@ -90,12 +90,19 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 report_if_dropped(model, id.index, call, method, None, out);
             }
         }
-        for (_, call, target) in project.resolved_calls(id) {
+        for (position, call, target) in project.resolved_calls(id) {
             if !matches!(call.result, ResultUse::Discarded | ResultUse::Bound(_)) {
                 continue;
             }
             let wrapper = project.function(target);
-            if project.index.returned_type(&wrapper.canonical) != Some("asyncio.Task")
+            // `def fire(obj): return asyncio.ensure_future(obj)`: a task when the caller gives
+            // it a coroutine (`fire(send(msg))`).
+            let task = match project.index.returned_type(&wrapper.canonical) {
+                Some("asyncio.Task") => true,
+                Some("asyncio.Future") => given_coroutine(project, id, position, call),
+                _ => false,
+            };
+            if !task
                 // A wrapper that stores the task (`self._tasks.add(task)`) keeps it alive.
                 || !wrapper.container_changes.is_empty()
                 || !wrapper.state_writes.is_empty()
@@ -127,6 +134,29 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             report_if_dropped(model, id.index, call, &wrapper.name, Some(related), out);
         }
     }
+}
+
+/// Whether the call at `position` of `caller` is given a coroutine: its first argument is a
+/// call of a project `async def` (the call recorded after it, within its parentheses).
+fn given_coroutine(
+    project: &crate::graph::Project,
+    caller: crate::graph::FunctionId,
+    position: usize,
+    call: &Call,
+) -> bool {
+    let argument = crate::graph::CallSite {
+        caller,
+        call: position + 1,
+    };
+    let Some(inner) = project.function(caller).calls.get(position + 1) else {
+        return false;
+    };
+    inner.span.start > call.span.start
+        && inner.span.end <= call.span.end
+        && !inner.awaited
+        && project
+            .target(argument)
+            .is_some_and(|target| project.function(target).is_async)
 }
 
 /// Methods that put their argument into a container (a list, set, deque or queue).
