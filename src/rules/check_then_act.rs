@@ -144,7 +144,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             } else if found.relocked {
                 (
                     format!(
-                        "`{0}` is checked through one guard of it and filled through another, taken after the first was dropped, in `{1}`: another thread can take the lock in between and fill it too, so both insert the entry (the second replaces the first, which anything still referring to it sees dropped; a list gets it twice)",
+                        "`{0}` is checked through one guard of it and filled through another, taken after the first was dropped, in `{1}`: another thread can take the lock in between and fill it too, so both fill it (the second value replaces the first, which anything still referring to it sees dropped; a list gets the entry twice)",
                         found.written, function.name
                     ),
                     format!(

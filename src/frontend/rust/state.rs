@@ -9,8 +9,8 @@ use super::Lowerer;
 use super::guards::Temporaries;
 use super::semantic::is_deferred;
 use super::syntax::{
-    self, OwnMethodCalls, bound_name, expr_start, has_let, member_name, names_path, tokens_name,
-    written,
+    self, OwnDerefAssignments, OwnMethodCalls, bound_name, byte_span, expr_start, has_let,
+    member_name, names_path, tokens_name, written,
 };
 use crate::knowledge::Returns;
 use crate::model::{Access, ActKind, CheckThenAct, Span, StateUse, StateWrite};
@@ -417,6 +417,26 @@ impl Lowerer<'_> {
             let span = expr_start(&act.receiver)..act.paren_token.span.close().byte_range().end;
             return Some((span, false));
         }
+        // `*slot.write().await = Some(v)`: the value under the lock replaced.
+        let mut assignments = OwnDerefAssignments::default();
+        for stmt in stmts {
+            assignments.visit_stmt(stmt);
+        }
+        let replaced = assignments.0.iter().find(|assign| {
+            let Expr::Unary(deref) = &*assign.left else {
+                return false;
+            };
+            // (Emptying it, `= None`, stores the same whichever thread wins.)
+            let emptied = matches!(&*assign.right, Expr::Path(p) if p.path.is_ident("None"));
+            !emptied
+                && self
+                    .guarded_lock_in(&deref.expr, &bound)
+                    .is_some_and(|other| other.identity == lock.identity)
+        });
+        if let Some(assign) = replaced {
+            let span = byte_span(syn::spanned::Spanned::span(*assign));
+            return Some((span, false));
+        }
         // `self.new_child(k)`: a method of the lock's object, which may fill it.
         let on_object = |call: &&&syn::ExprMethodCall| {
             lock.via_self && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self"))
@@ -608,13 +628,11 @@ impl Lowerer<'_> {
             Expr::MethodCall(call)
                 if call.method == if missing { "is_none" } else { "is_some" } =>
             {
-                let Expr::MethodCall(get) = &*call.receiver else {
-                    return None;
-                };
-                if get.method != "get" {
-                    return None;
+                match &*call.receiver {
+                    Expr::MethodCall(get) if get.method == "get" => checked(&get.receiver, call),
+                    // `slot.read().await.is_none()`: the `Option` under the lock is empty.
+                    guard => checked(guard, call),
                 }
-                checked(&get.receiver, call)
             }
             _ => None,
         }
@@ -1058,4 +1076,12 @@ fn drops(stmt: &syn::Stmt, name: &str) -> bool {
 }
 
 /// Methods that check a collection again, or fill it only where missing (`entry`).
-const RECHECKS: &[&str] = &["contains_key", "contains", "get", "get_mut", "entry"];
+const RECHECKS: &[&str] = &[
+    "contains_key",
+    "contains",
+    "get",
+    "get_mut",
+    "entry",
+    "is_none",
+    "is_some",
+];

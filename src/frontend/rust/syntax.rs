@@ -380,6 +380,26 @@ impl<'ast> Visit<'ast> for OwnMethodCalls<'ast> {
     }
 }
 
+/// The assignments through a dereference a piece of code makes (`*slot.write().await =
+/// Some(v)`), outside closures, async blocks and nested items.
+#[derive(Default)]
+pub(super) struct OwnDerefAssignments<'ast>(pub(super) Vec<&'ast syn::ExprAssign>);
+
+impl<'ast> Visit<'ast> for OwnDerefAssignments<'ast> {
+    fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
+        if matches!(&*assign.left, Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_))) {
+            self.0.push(assign);
+        }
+        visit::visit_expr_assign(self, assign);
+    }
+    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
+    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
+    fn visit_item(&mut self, _: &'ast syn::Item) {}
+    fn visit_expr(&mut self, expr: &'ast Expr) {
+        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
+    }
+}
+
 /// Whether a condition binds with `let` (`if let`, or a 2024 let chain).
 pub(super) fn has_let(cond: &Expr) -> bool {
     match cond {
