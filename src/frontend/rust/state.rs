@@ -9,8 +9,8 @@ use super::Lowerer;
 use super::guards::Temporaries;
 use super::semantic::is_deferred;
 use super::syntax::{
-    self, OwnDerefAssignments, OwnMethodCalls, bound_name, byte_span, expr_start, has_let,
-    member_name, names_path, tokens_name, written,
+    self, OwnMethodCalls, bound_name, byte_span, expr_start, has_let, member_name, names_path,
+    tokens_name, written,
 };
 use crate::knowledge::Returns;
 use crate::model::{Access, ActKind, CheckThenAct, Span, StateUse, StateWrite};
@@ -418,11 +418,7 @@ impl Lowerer<'_> {
             return Some((span, false));
         }
         // `*slot.write().await = Some(v)`: the value under the lock replaced.
-        let mut assignments = OwnDerefAssignments::default();
-        for stmt in stmts {
-            assignments.visit_stmt(stmt);
-        }
-        let replaced = assignments.0.iter().find(|assign| {
+        let replaced = calls.1.iter().find(|assign| {
             let Expr::Unary(deref) = &*assign.left else {
                 return false;
             };

@@ -362,33 +362,23 @@ pub(super) fn awaits_in(stmts: &[syn::Stmt]) -> Vec<Span> {
     awaits.0
 }
 
-/// The method calls of some code, in source order, not counting closures, async blocks and
-/// items (they run at another time): collect them with `visit_expr`/`visit_block`.
+/// The method calls of some code, in source order, and its assignments through a dereference
+/// (`*slot.write().await = Some(v)`), not counting closures, async blocks and items (they run
+/// at another time): collect them with `visit_expr`/`visit_block`.
 #[derive(Default)]
-pub(super) struct OwnMethodCalls<'ast>(pub(super) Vec<&'ast syn::ExprMethodCall>);
+pub(super) struct OwnMethodCalls<'ast>(
+    pub(super) Vec<&'ast syn::ExprMethodCall>,
+    pub(super) Vec<&'ast syn::ExprAssign>,
+);
 
 impl<'ast> Visit<'ast> for OwnMethodCalls<'ast> {
     fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
         self.0.push(call);
         visit::visit_expr_method_call(self, call);
     }
-    fn visit_expr_closure(&mut self, _: &'ast syn::ExprClosure) {}
-    fn visit_expr_async(&mut self, _: &'ast syn::ExprAsync) {}
-    fn visit_item(&mut self, _: &'ast syn::Item) {}
-    fn visit_expr(&mut self, expr: &'ast Expr) {
-        stacker::maybe_grow(64 * 1024, 4 * 1024 * 1024, || visit::visit_expr(self, expr));
-    }
-}
-
-/// The assignments through a dereference a piece of code makes (`*slot.write().await =
-/// Some(v)`), outside closures, async blocks and nested items.
-#[derive(Default)]
-pub(super) struct OwnDerefAssignments<'ast>(pub(super) Vec<&'ast syn::ExprAssign>);
-
-impl<'ast> Visit<'ast> for OwnDerefAssignments<'ast> {
     fn visit_expr_assign(&mut self, assign: &'ast syn::ExprAssign) {
         if matches!(&*assign.left, Expr::Unary(u) if matches!(u.op, syn::UnOp::Deref(_))) {
-            self.0.push(assign);
+            self.1.push(assign);
         }
         visit::visit_expr_assign(self, assign);
     }
