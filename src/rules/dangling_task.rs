@@ -20,7 +20,7 @@ fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
         for (position, call) in function.calls.iter().enumerate() {
             if let Some(callee) = call.callee.as_deref()
                 && knowledge.task_spawners.contains(callee)
-                && !wraps_future(call, function.calls.get(position + 1))
+                && !wraps_future(call, argument_call(&function.calls, position))
             {
                 let short = callee.rsplit('.').next().unwrap_or(callee);
                 report_if_dropped(model, index, call, short, None, out);
@@ -29,15 +29,22 @@ fn check(model: &FileModel, knowledge: &Knowledge, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The call made among the arguments of the call at `position` (the one recorded after it,
+/// within its parentheses), if there is one.
+fn argument_call(calls: &[Call], position: usize) -> Option<&Call> {
+    let call = calls.get(position)?;
+    calls.get(position + 1).filter(|argument| {
+        argument.span.start > call.span.start && argument.span.end <= call.span.end
+    })
+}
+
 /// `ensure_future(loop.run_in_executor(pool, f))`: given a future, not a coroutine,
 /// `ensure_future` returns it as it is and creates no task (the executor's callback keeps the
-/// future alive). `argument` is the call recorded after `call`: its argument, if it is one.
+/// future alive). `argument` is the call among its arguments (see [`argument_call`]).
 fn wraps_future(call: &Call, argument: Option<&Call>) -> bool {
     call.callee.as_deref() == Some("asyncio.ensure_future")
         && argument.is_some_and(|argument| {
             argument.scheduled
-                && argument.span.start > call.span.start
-                && argument.span.end <= call.span.end
                 && matches!(
                     argument.method.as_deref(),
                     Some("run_in_executor" | "create_future" | "wrap_future")
@@ -85,7 +92,7 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             };
             let typed = crate::model::concat(&[ty, ".", method]);
             if knowledge.task_spawners.contains(&typed)
-                && !wraps_future(call, function.calls.get(position + 1))
+                && !wraps_future(call, argument_call(&function.calls, position))
             {
                 report_if_dropped(model, id.index, call, method, None, out);
             }
@@ -99,7 +106,7 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             // it a coroutine (`fire(send(msg))`).
             let task = match project.index.returned_type(&wrapper.canonical) {
                 Some("asyncio.Task") => true,
-                Some("asyncio.Future") => given_coroutine(project, id, position, call),
+                Some("asyncio.Future") => given_coroutine(project, id, position),
                 _ => false,
             };
             if !task
@@ -136,27 +143,23 @@ fn check_project(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Whether the call at `position` of `caller` is given a coroutine: its first argument is a
-/// call of a project `async def` (the call recorded after it, within its parentheses).
+/// Whether the call at `position` of `caller` is given a coroutine: a call of a project
+/// `async def` among its arguments (see [`argument_call`]).
 fn given_coroutine(
     project: &crate::graph::Project,
     caller: crate::graph::FunctionId,
     position: usize,
-    call: &Call,
 ) -> bool {
     let argument = crate::graph::CallSite {
         caller,
         call: position + 1,
     };
-    let Some(inner) = project.function(caller).calls.get(position + 1) else {
-        return false;
-    };
-    inner.span.start > call.span.start
-        && inner.span.end <= call.span.end
-        && !inner.awaited
-        && project
-            .target(argument)
-            .is_some_and(|target| project.function(target).is_async)
+    argument_call(&project.function(caller).calls, position).is_some_and(|inner| {
+        !inner.awaited
+            && project
+                .target(argument)
+                .is_some_and(|target| project.function(target).is_async)
+    })
 }
 
 /// Methods that put their argument into a container (a list, set, deque or queue).

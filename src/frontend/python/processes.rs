@@ -3,7 +3,7 @@
 use ruff_python_ast::{self as ast, Expr};
 
 use super::Lowerer;
-use super::semantic::{Binding, ScopeKind};
+use super::semantic::{Binding, ClassInfo, ScopeKind};
 use super::syntax::{span, written};
 use crate::knowledge::{ProcessTarget, Returns};
 use crate::model::{FunctionKind, Handoff, ProcessHandoff, concat};
@@ -65,13 +65,7 @@ impl<'a> Lowerer<'a> {
             passed.extend(arguments.args.iter().skip(target.position + 1));
         }
         for value in passed {
-            if let Some(Returns::One(kind)) = self.semantic.type_of(value)
-                && self.tables.thread_primitives.contains(&kind)
-            {
-                let what = Handoff::ThreadPrimitive {
-                    value: written(value),
-                    kind,
-                };
+            if let Some(what) = self.thread_primitive(value) {
                 found.push((span(value), what));
             } else if let Some(what) = self.holds_thread_primitive(value) {
                 found.push((span(value), what));
@@ -137,18 +131,11 @@ impl<'a> Lowerer<'a> {
             .iter()
             .chain(arguments.keywords.iter().map(|k| &k.value));
         let mut found: Vec<(crate::model::Span, Handoff)> = values
-            .filter_map(|value| match self.semantic.type_of(value) {
-                Some(Returns::One(kind)) if self.tables.thread_primitives.contains(&kind) => {
-                    let value_written = written(value);
-                    Some((
-                        span(value),
-                        Handoff::ThreadPrimitive {
-                            value: value_written,
-                            kind,
-                        },
-                    ))
-                }
-                _ => Some((span(value), self.unpicklable(value)?)),
+            .filter_map(|value| {
+                let what = self
+                    .thread_primitive(value)
+                    .or_else(|| self.unpicklable(value))?;
+                Some((span(value), what))
             })
             .collect();
         if let Some((attribute, kind)) = self.constructed_thread_primitive(class) {
@@ -171,20 +158,42 @@ impl<'a> Lowerer<'a> {
         let mut class = class;
         for _ in 0..8 {
             let info = self.semantic.classes.get(class)?;
-            if let Some(constructed) = info.assigned_by.get("__init__") {
-                let mut primitives: Vec<(&String, &String)> = constructed
-                    .iter()
-                    .filter_map(|attribute| Some((attribute, info.attributes.get(attribute)?)))
-                    .filter(|(_, kind)| self.tables.thread_primitives.contains(kind.as_str()))
-                    .collect();
-                primitives.sort();
-                if let Some((attribute, kind)) = primitives.first() {
-                    return Some((attribute.to_string(), kind.to_string()));
-                }
+            if let Some(constructed) = info.assigned_by.get("__init__")
+                && let Some((attribute, kind)) =
+                    self.primitive_attribute(info, |attribute, _| constructed.contains(attribute))
+            {
+                return Some((attribute.clone(), kind.clone()));
             }
             class = info.bases.first()?;
         }
         None
+    }
+
+    /// A value that is a thread primitive itself (`threading.Lock()`, a local holding one).
+    fn thread_primitive(&self, value: &Expr) -> Option<Handoff> {
+        match self.semantic.type_of(value)? {
+            Returns::One(kind) if self.tables.thread_primitives.contains(&kind) => {
+                Some(Handoff::ThreadPrimitive {
+                    value: written(value),
+                    kind,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The first attribute, by name, in which a class keeps a thread primitive, among those
+    /// `keep` accepts (attribute, type).
+    fn primitive_attribute<'i>(
+        &self,
+        info: &'i ClassInfo,
+        keep: impl Fn(&String, &String) -> bool,
+    ) -> Option<(&'i String, &'i String)> {
+        let mut attributes: Vec<(&String, &String)> = info.attributes.iter().collect();
+        attributes.sort();
+        attributes.into_iter().find(|(attribute, kind)| {
+            self.tables.thread_primitives.contains(kind.as_str()) && keep(attribute, kind)
+        })
     }
 
     /// Why a callable cannot be pickled for another process, if it cannot.
@@ -224,16 +233,12 @@ impl<'a> Lowerer<'a> {
         let mut class = class.as_str();
         for _ in 0..8 {
             let info = self.semantic.classes.get(class)?;
-            let mut attributes: Vec<(&String, &String)> = info.attributes.iter().collect();
-            attributes.sort();
             let current =
                 |attribute: &String, kind: &String| match assigned.and_then(|a| a.get(attribute)) {
                     Some(Some(now)) => now == kind,
                     _ => true,
                 };
-            if let Some((attribute, kind)) = attributes.into_iter().find(|(attribute, kind)| {
-                self.tables.thread_primitives.contains(kind.as_str()) && current(attribute, kind)
-            }) {
+            if let Some((attribute, kind)) = self.primitive_attribute(info, current) {
                 return Some(Handoff::ThreadPrimitive {
                     value: concat(&[&written(object), ".", attribute]),
                     kind: kind.clone(),

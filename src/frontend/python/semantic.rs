@@ -1006,7 +1006,11 @@ impl SemanticModel<'_> {
     /// (`lock=threading.Lock()`, made once when the function is defined), or the one its name
     /// gives by convention (`loop`: an `asyncio.AbstractEventLoop`, the `[parameter-names]`
     /// table) when its default, if any, is `None`.
-    pub(super) fn conventional_type(&self, name: &str, default: Option<&Expr>) -> Option<String> {
+    pub(super) fn unannotated_parameter_type(
+        &self,
+        name: &str,
+        default: Option<&Expr>,
+    ) -> Option<String> {
         match default {
             Some(made @ Expr::Call(_)) => match self.type_of(made) {
                 Some(Returns::One(ty)) => Some(ty),
@@ -1102,8 +1106,10 @@ impl SemanticModel<'_> {
                         let parameter = named_parameter(&method.parameters, name.id.as_str())?;
                         match parameter.parameter.annotation.as_deref() {
                             Some(annotation) => self.annotation_type(annotation),
-                            None => self
-                                .conventional_type(name.id.as_str(), parameter.default.as_deref()),
+                            None => self.unannotated_parameter_type(
+                                name.id.as_str(),
+                                parameter.default.as_deref(),
+                            ),
                         }
                     };
                     // A parameter, or an attribute of one (`self.lock = store.lock`).

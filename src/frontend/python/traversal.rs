@@ -240,7 +240,7 @@ impl<'a> Lowerer<'a> {
                 None if param.is_variadic() => None,
                 None => self
                     .semantic
-                    .conventional_type(param.name().id.as_str(), param.default()),
+                    .unannotated_parameter_type(param.name().id.as_str(), param.default()),
             };
             if let Some(ty) = ty {
                 self.semantic.declare(param.name().id.as_str(), ty.clone());

@@ -393,10 +393,6 @@ impl Lowerer<'_> {
         }
     }
 
-    /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
-    /// another thread (an offloading API, or any call awaited at once: a future-returning
-    /// function that takes a sync closure runs it elsewhere), and whether its arguments are
-    /// awaitables.
     /// `for msg in rx` (or `&rx`) over a value whose `into_iter` blocks (a channel receiver,
     /// which calls `recv()` for every item): the loop makes that call.
     pub(super) fn blocking_iteration(&mut self, iterated: &Expr, ty: Option<&Returns>) {
@@ -416,6 +412,10 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
+    /// another thread (an offloading API, or any call awaited at once: a future-returning
+    /// function that takes a sync closure runs it elsewhere), and whether its arguments are
+    /// awaitables.
     pub(super) fn record_call(
         &mut self,
         callee: Option<String>,
