@@ -20,6 +20,10 @@ pub struct ModuleName {
     /// Rust 2015: the crate's dependencies as written in code (`serde_json`); a `use` path
     /// that starts with anything else is relative to the crate root. Empty otherwise.
     pub extern_crates: std::sync::Arc<[String]>,
+    /// Rust: the crate's dependencies given by a path (`moon_tool = { path = "../tool" }`,
+    /// also through the workspace's `[workspace.dependencies]`), as written in code: crates of
+    /// the same project, whose functions the project phase can see into. Empty otherwise.
+    pub path_dependencies: std::sync::Arc<[String]>,
     /// Python, a top-level package's `__init__.py` or a module in no package: the other names
     /// it is imported by, longer through namespace directories above it (PEP 420:
     /// `google/cloud/spanner_v1/` with no `google/cloud/__init__.py` is `spanner_v1`, also
@@ -38,6 +42,8 @@ struct CrateInfo {
     edition: u16,
     /// Edition 2015 only: see [`ModuleName::extern_crates`].
     extern_crates: std::sync::Arc<[String]>,
+    /// See [`ModuleName::path_dependencies`].
+    path_dependencies: std::sync::Arc<[String]>,
     /// The library's root file, relative to `root`, when `[lib] path` moves it from
     /// `src/lib.rs` (`path = "mod.rs"`): its directory holds the crate's modules.
     lib_path: Option<PathBuf>,
@@ -74,6 +80,7 @@ impl Layout {
                 is_package: false,
                 edition: 2021,
                 extern_crates: Default::default(),
+                path_dependencies: Default::default(),
                 namespaces: Vec::new(),
             };
         };
@@ -117,6 +124,7 @@ impl Layout {
             is_package: false,
             edition: info.edition,
             extern_crates: info.extern_crates,
+            path_dependencies: info.path_dependencies,
             namespaces: Vec::new(),
         }
     }
@@ -163,16 +171,16 @@ fn module_path(crate_name: &str, below_root: &[&str]) -> String {
 
 fn read_manifest(path: &Path, root: &Path) -> Option<CrateInfo> {
     let manifest = parse_manifest(path)?;
-    let dependencies: Vec<String> = manifest
-        .dependencies
-        .keys()
-        .chain(manifest.dev_dependencies.keys())
-        .chain(manifest.build_dependencies.keys())
-        .chain(manifest.target.values().flat_map(|t| t.dependencies.keys()))
-        .map(|name| name.replace('-', "_"))
-        .collect();
-    let package = manifest.package?;
-    let lib = manifest.lib.unwrap_or_default();
+    let dependencies = || {
+        manifest
+            .dependencies
+            .iter()
+            .chain(&manifest.dev_dependencies)
+            .chain(&manifest.build_dependencies)
+            .chain(manifest.target.values().flat_map(|t| &t.dependencies))
+    };
+    let package = manifest.package.as_ref()?;
+    let lib = manifest.lib.clone().unwrap_or_default();
     let lib_path = lib
         .path
         .map(|path| {
@@ -181,44 +189,66 @@ fn read_manifest(path: &Path, root: &Path) -> Option<CrateInfo> {
             path.components().filter(normal).collect::<PathBuf>()
         })
         .filter(|path| path != Path::new("src/lib.rs"));
-    let name = lib.name.unwrap_or(package.name).replace('-', "_");
+    let name = lib.name.unwrap_or(package.name.clone()).replace('-', "_");
+    // The workspace root's manifest, read only when a key is inherited from it.
+    let workspace = std::cell::OnceCell::new();
+    let workspace = || {
+        workspace
+            .get_or_init(|| {
+                let dir = path.parent()?;
+                let explicit = package
+                    .workspace
+                    .as_ref()
+                    .map(|w| dir.join(w).join("Cargo.toml"));
+                let candidates = explicit.into_iter().chain(
+                    dir.ancestors()
+                        .take(MAX_WORKSPACE_DEPTH)
+                        .map(|d| d.join("Cargo.toml")),
+                );
+                candidates
+                    .filter(|candidate| candidate.is_file())
+                    .filter_map(|candidate| parse_manifest(&candidate)?.workspace)
+                    .next()
+            })
+            .as_ref()
+    };
     let edition = match package.edition {
         cargo_toml::Inheritable::Set(edition) => edition as u16,
-        cargo_toml::Inheritable::Inherited => {
-            let dir = path.parent()?;
-            let explicit = package.workspace.map(|w| dir.join(w).join("Cargo.toml"));
-            let candidates = explicit.into_iter().chain(
-                dir.ancestors()
-                    .take(MAX_WORKSPACE_DEPTH)
-                    .map(|d| d.join("Cargo.toml")),
-            );
-            candidates
-                .filter(|candidate| candidate.is_file())
-                .find_map(|candidate| workspace_edition(&candidate))
-                .unwrap_or(2021)
-        }
+        cargo_toml::Inheritable::Inherited => workspace()
+            .and_then(|w| Some(w.package.as_ref()?.edition? as u16))
+            .unwrap_or(2021),
     };
     let extern_crates = match edition {
-        2015 => dependencies.into(),
+        2015 => dependencies()
+            .map(|(name, _)| name.replace('-', "_"))
+            .collect(),
         _ => Default::default(),
     };
+    let by_path = |name: &str, dependency: &cargo_toml::Dependency| match dependency {
+        cargo_toml::Dependency::Detailed(detail) => detail.path.is_some(),
+        cargo_toml::Dependency::Inherited(_) => workspace().is_some_and(|w| {
+            w.dependencies
+                .get(name)
+                .is_some_and(|d| d.detail().is_some_and(|d| d.path.is_some()))
+        }),
+        cargo_toml::Dependency::Simple(_) => false,
+    };
+    let path_dependencies = dependencies()
+        .filter(|(name, dependency)| by_path(name, dependency))
+        .map(|(name, _)| name.replace('-', "_"))
+        .collect();
     Some(CrateInfo {
         root: root.to_path_buf(),
         name,
         edition,
         extern_crates,
+        path_dependencies,
         lib_path,
     })
 }
 
 /// How many directories above a member a workspace root is looked for.
 const MAX_WORKSPACE_DEPTH: usize = 8;
-
-/// The edition a workspace root's `[workspace.package]` gives its members.
-fn workspace_edition(path: &Path) -> Option<u16> {
-    let manifest = parse_manifest(path)?;
-    Some(manifest.workspace?.package?.edition? as u16)
-}
 
 /// A `Cargo.toml`, read within the configuration size limit and parsed without looking at
 /// the file system around it.
@@ -318,6 +348,7 @@ impl Layout {
             is_package,
             edition: 2021,
             extern_crates: Default::default(),
+            path_dependencies: Default::default(),
             namespaces,
         }
     }

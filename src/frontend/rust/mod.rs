@@ -111,6 +111,7 @@ pub fn lower(
     if module.edition == 2015 {
         lowerer.semantic.extern_crates = Some(module.extern_crates.clone());
     }
+    lowerer.semantic.path_dependencies = module.path_dependencies.clone();
     lowerer.semantic.module_paths = path_modules(path, &module.path, &file.items);
     lowerer.semantic.enter_file(&file.items);
     lowerer.define_locks(&file.items);

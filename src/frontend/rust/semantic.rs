@@ -95,6 +95,9 @@ pub(super) struct SemanticModel<'t> {
     /// Rust 2015 only: the crate's dependencies (see `ModuleName::extern_crates`); `use`
     /// paths that name none of them start at the crate root.
     pub(super) extern_crates: Option<std::sync::Arc<[String]>>,
+    /// The crates of the project this crate depends on (see
+    /// `ModuleName::path_dependencies`).
+    pub(super) path_dependencies: std::sync::Arc<[String]>,
     /// Module-level `use`s, as (alias, canonical) pairs in the order met: the file's
     /// re-exports.
     pub(super) reexports: Vec<(String, String)>,
@@ -542,6 +545,7 @@ impl<'t> SemanticModel<'t> {
             self_type: None,
             generic_bounds: Vec::new(),
             extern_crates: None,
+            path_dependencies: Default::default(),
             reexports: Vec::new(),
             file_reexports: HashMap::default(),
             type_aliases: HashMap::default(),
@@ -630,8 +634,13 @@ impl<'t> SemanticModel<'t> {
     }
 
     /// What a function declared to return `output` gives its caller: a `Result`'s `Ok` type,
-    /// `Self`'s type, or the type named (a struct of the file by its canonical name).
+    /// `Self`'s type, or the type named (a struct of the file by its canonical name), also
+    /// behind a reference.
     pub(super) fn return_type(&self, output: &Type) -> Option<String> {
+        // `-> &'static Mutex<()>`: the methods called on it are the referent's.
+        if let Type::Reference(reference) = output {
+            return self.return_type(&reference.elem);
+        }
         let Type::Path(path) = output else {
             return None;
         };
@@ -646,6 +655,16 @@ impl<'t> SemanticModel<'t> {
         }
         if path.path.is_ident("Self") {
             return self.self_type.clone();
+        }
+        // `-> &Self::Target`: an associated type, which no path names.
+        if path.qself.is_some()
+            || path
+                .path
+                .segments
+                .first()
+                .is_some_and(|s| s.ident == "Self")
+        {
+            return None;
         }
         let ty = self.resolve_type(output)?;
         match ty.contains("::") {
@@ -1551,10 +1570,13 @@ impl<'t> SemanticModel<'t> {
                 }
                 let owner_name = struct_name(owner);
                 if !owner_name.starts_with(|c: char| c.is_ascii_uppercase()) {
-                    // A function of this crate (maybe of another file): what it returns, once
-                    // the project phase knows (`spawn_scan(id)?.wait()` on a `Child`).
-                    let same_crate = callee.split("::").next() == self.module().split("::").next();
-                    return same_crate.then(|| Returns::One(format!("{callee}{RESULT}")));
+                    // A function of this crate (maybe of another file) or of another crate of
+                    // the project: what it returns, once the project phase knows
+                    // (`spawn_scan(id)?.wait()` on a `Child`).
+                    let krate = callee.split("::").next();
+                    let project = krate == self.module().split("::").next()
+                        || krate.is_some_and(|k| self.path_dependencies.iter().any(|d| d == k));
+                    return project.then(|| Returns::One(format!("{callee}{RESULT}")));
                 }
                 // `util::Mutex::new(..)` of a re-exported or aliased type.
                 self.canonical_type(owner.to_string(), &syn::PathArguments::None, 4)

@@ -462,13 +462,16 @@ impl<'ast, 't> Visit<'ast> for Lowerer<'t> {
             self.split_update(&block.stmts[i], &mut reads_under_lock);
             self.stale_atomic_result(&block.stmts, i);
             self.guard_clause_check_then_act(&block.stmts, i);
-            // (Not a guard: `let _guard = m.lock();` holds the lock to the block's end.)
+            // (Not a guard: `let _guard = m.lock();` holds the lock to the block's end. A
+            // `lock()` on a lock whose type the project phase gives may be an async lock's
+            // future, which IL501 tells once the callee is resolved.)
             if let Some(end) = unused_binding_call(&block.stmts, i)
                 && let syn::Stmt::Local(local) = &block.stmts[i]
-                && local
-                    .init
-                    .as_ref()
-                    .is_none_or(|init| self.bound_guard_call(&init.expr).is_none())
+                && local.init.as_ref().is_none_or(|init| {
+                    self.bound_guard_call(&init.expr).is_none_or(|(_, kind)| {
+                        kind.starts_with("::") || super::semantic::is_deferred(&kind)
+                    })
+                })
             {
                 self.discarded_call_end = Some(end);
             }
