@@ -564,6 +564,9 @@ pub enum ActKind {
     /// Needs an entry the check found present (`if k in d: del d[k]`, `if q: q.popleft()`):
     /// another thread can remove it in between (`KeyError`, `IndexError`).
     NeedsEntry,
+    /// Takes a value the check found set into a local and clears it (`if _pending: args =
+    /// _pending; _pending = None`): both threads take it.
+    Take,
     /// Fills a container the check found empty (`if not cache: cache.update(load())`):
     /// another thread sees it part-filled, or both fill it.
     Fill,

@@ -107,6 +107,9 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     "another thread that checks meanwhile finds it part-filled and uses what is there, or both fill it"
                 }
                 ActKind::StaleLoad => "both threads see the old value",
+                ActKind::Take => {
+                    "both take the value before either clears it, and the work it stands for runs twice"
+                }
             };
             // Why other threads are there: they run this code, or a lock guards the state.
             let shared = match (&guard, on_threads) {
@@ -187,6 +190,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                         if found.act_kind == ActKind::NeedsEntry {
                             format!(
                                 "hold {lock} across the check and the act, or use one operation that tolerates a missing entry (`d.pop(k, None)`)"
+                            )
+                        } else if found.act_kind == ActKind::Take {
+                            format!(
+                                "hold {lock} across the check, the take and the clearing, so only one thread gets the value"
                             )
                         } else {
                             format!(

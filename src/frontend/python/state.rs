@@ -631,6 +631,7 @@ impl<'a> Lowerer<'a> {
         let test = probed.as_ref().unwrap_or(&branch.test);
         let Some(checked) = checked(test) else {
             self.check_nonempty_then_take(branch);
+            self.check_set_then_take(branch);
             self.check_empty_then_fill(branch, true);
             return;
         };
@@ -809,6 +810,60 @@ impl<'a> Lowerer<'a> {
             false,
             Keeps::Nothing,
         );
+    }
+
+    /// `if _pending: args = _pending; _pending = None; connect(*args)`: a value found set,
+    /// copied into a local and cleared (IL403). Two threads can both find it set and both take
+    /// it, so the work it stands for runs twice. (Clearing alone, `if self._timer:
+    /// self._timer.cancel(); self._timer = None`, takes nothing out.)
+    fn check_set_then_take(&mut self, branch: &ast::StmtIf) {
+        let test = branch.test.as_ref();
+        let value = match test {
+            Expr::Attribute(_) | Expr::Name(_) => test,
+            Expr::Compare(compare)
+                if matches!(
+                    (&*compare.ops, &*compare.comparators),
+                    ([ast::CmpOp::IsNot], [none]) if none.is_none_literal_expr()
+                ) =>
+            {
+                compare.left.as_ref()
+            }
+            _ => return,
+        };
+        let Some((state, written, via_self)) = self.shared_state(value) else {
+            return;
+        };
+        let names_only = |target: &Expr| match target {
+            Expr::Name(_) => true,
+            Expr::Tuple(tuple) => tuple.iter().all(Expr::is_name_expr),
+            _ => false,
+        };
+        let taken = branch.body.iter().position(|stmt| {
+            matches!(stmt, Stmt::Assign(assign)
+                if dotted(&assign.value) == written
+                    && matches!(assign.targets.as_slice(), [target] if names_only(target)))
+        });
+        let Some(taken) = taken else {
+            return;
+        };
+        let cleared = branch.body[taken + 1..].iter().find(|stmt| {
+            matches!(stmt, Stmt::Assign(assign)
+                if matches!(assign.targets.as_slice(), [target] if dotted(target) == written)
+                    && (assign.value.is_none_literal_expr()
+                        || matches!(assign.value.as_ref(), Expr::BooleanLiteral(b) if !b.value)))
+        });
+        if let Some(cleared) = cleared
+            && (!matches!(value, Expr::Name(_)) || self.semantic.declared_outer(&written))
+        {
+            self.push_check_then_act(
+                test,
+                span(cleared),
+                (state, written, via_self),
+                ActKind::Take,
+                false,
+                Keeps::Nothing,
+            );
+        }
     }
 
     /// `if self._x is not None: return self._x` … `self._x = build()`: the check returns early
