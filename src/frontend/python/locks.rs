@@ -975,7 +975,7 @@ impl<'a> Lowerer<'a> {
             condition: dotted(receiver),
             identity,
             op,
-            in_loop: self.loop_depth > 0,
+            in_loop: self.loop_depth > 0 && !self.waits_not_rechecked.contains(&span(call).start),
             timed,
             maybe_held: self.opaque_with_depth > 0,
         };

@@ -1,4 +1,5 @@
-//! Loops: busy-wait loops that only poll a condition and sleep.
+//! Loops: busy-wait loops that only poll a condition and sleep, and condition waits a loop
+//! does not re-check.
 
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
@@ -66,5 +67,110 @@ impl<'a> Lowerer<'a> {
                     | "tornado.gen.sleep"
             )
         )
+    }
+}
+
+/// The starts of the `wait()` calls in a `while` loop's body that sit in an `if` (maybe
+/// inside a `with`) whose test nothing after it in the body tests again: `while active: with
+/// cv: if paused: cv.wait()` and then `recv()`. After the wait that code runs whether or not
+/// the predicate holds, so the loop is no re-check of it (IL206). An `if` that leaves the
+/// round (`continue`, `break`, `return`, `raise`) after the wait is re-checked by the loop.
+pub(super) fn waits_not_rechecked(body: &[Stmt]) -> Vec<usize> {
+    let mut found = Vec::new();
+    for (i, stmt) in body.iter().enumerate() {
+        let rest: Vec<&Stmt> = body[i + 1..].iter().collect();
+        unrechecked_waits(stmt, &rest, &mut found);
+    }
+    found
+}
+
+fn unrechecked_waits(stmt: &Stmt, rest: &[&Stmt], found: &mut Vec<usize>) {
+    match stmt {
+        Stmt::With(with) => {
+            for (j, inner) in with.body.iter().enumerate() {
+                let after: Vec<&Stmt> = with.body[j + 1..]
+                    .iter()
+                    .chain(rest.iter().copied())
+                    .collect();
+                unrechecked_waits(inner, &after, found);
+            }
+        }
+        Stmt::If(branch) if branch.elif_else_clauses.is_empty() => {
+            let leaves = matches!(
+                branch.body.last(),
+                Some(Stmt::Continue(_) | Stmt::Break(_) | Stmt::Return(_) | Stmt::Raise(_))
+            );
+            if leaves || rest.is_empty() {
+                return;
+            }
+            let waits: Vec<usize> = branch
+                .body
+                .iter()
+                .filter_map(|stmt| match stmt {
+                    Stmt::Expr(statement) => match statement.value.as_ref() {
+                        Expr::Call(call) if is_wait(call) => Some(super::syntax::span(call).start),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .collect();
+            if waits.is_empty() {
+                return;
+            }
+            let mut tested = Vec::new();
+            names_in(&branch.test, &mut tested);
+            if !rest.iter().any(|stmt| tests_any(stmt, &tested)) {
+                found.extend(waits);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn is_wait(call: &ast::ExprCall) -> bool {
+    matches!(call.func.as_ref(), Expr::Attribute(method) if method.attr.id.as_str() == "wait")
+}
+
+/// The names and attributes (`self._paused`) an expression reads, as written.
+fn names_in(expr: &Expr, out: &mut Vec<String>) {
+    ruff_python_ast::helpers::any_over_expr(expr, |e| {
+        if matches!(e, Expr::Name(_) | Expr::Attribute(_)) {
+            out.push(super::syntax::dotted(e));
+        }
+        false
+    });
+}
+
+/// Whether a statement (or one nested in it) tests one of `names` in an `if`, `while` or
+/// `assert`.
+fn tests_any(stmt: &Stmt, names: &[String]) -> bool {
+    let reads = |test: &Expr| {
+        let mut read = Vec::new();
+        names_in(test, &mut read);
+        read.iter().any(|name| names.contains(name))
+    };
+    let body = |stmts: &[Stmt]| stmts.iter().any(|stmt| tests_any(stmt, names));
+    match stmt {
+        Stmt::If(branch) => {
+            reads(&branch.test)
+                || body(&branch.body)
+                || branch
+                    .elif_else_clauses
+                    .iter()
+                    .any(|clause| clause.test.as_ref().is_some_and(reads) || body(&clause.body))
+        }
+        Stmt::While(l) => reads(&l.test) || body(&l.body) || body(&l.orelse),
+        Stmt::Assert(assert) => reads(&assert.test),
+        Stmt::For(l) => body(&l.body) || body(&l.orelse),
+        Stmt::With(with) => body(&with.body),
+        Stmt::Try(attempt) => {
+            body(&attempt.body)
+                || body(&attempt.orelse)
+                || body(&attempt.finalbody)
+                || attempt.handlers.iter().any(|h| match h {
+                    ast::ExceptHandler::ExceptHandler(h) => body(&h.body),
+                })
+        }
+        _ => false,
     }
 }

@@ -89,6 +89,7 @@ pub fn lower(
         loop_depth: 0,
         loop_end: None,
         opaque_with_depth: 0,
+        waits_not_rechecked: Vec::new(),
         closure: 0,
         closures: 0,
         started_lambda: None,
@@ -187,6 +188,9 @@ struct Lowerer<'a> {
     loop_end: Option<usize>,
     /// How many `with` blocks over context managers that are not known locks enclose it.
     opaque_with_depth: usize,
+    /// The starts of `wait()` calls that a `while` loop around them does not re-check (see
+    /// [`loops::waits_not_rechecked`]).
+    waits_not_rechecked: Vec<usize>,
     /// The lambda whose body is being lowered (0: none), numbered in the file.
     closure: u32,
     /// How many lambdas have been numbered.

@@ -1240,6 +1240,8 @@ impl<'a> Lowerer<'a> {
                     .loop_end
                     .replace(self.loop_end.unwrap_or(span(stmt).end));
                 self.visit_condition(&while_stmt.test);
+                self.waits_not_rechecked
+                    .extend(super::loops::waits_not_rechecked(&while_stmt.body));
                 self.loop_depth += 1;
                 self.repeat_depth += 1;
                 self.visit_body(&while_stmt.body);
