@@ -266,6 +266,11 @@ impl Lowerer<'_> {
             .map(|name| format!("{name}::{method}"))
             .collect();
         let mut offloads = self.record_call(callee, alternatives, Some(method), span, on_self);
+        if self.on_non_blocking_receiver(call)
+            && let Some(recorded) = self.model.functions[self.current].calls.last_mut()
+        {
+            recorded.non_blocking = true;
+        }
         if executor {
             offloads.0 = false;
         }
@@ -412,6 +417,32 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Whether a method call's receiver was made non-blocking: by a call in its own chain
+    /// (`OpenOptions::new().custom_flags(libc::O_NONBLOCK).open(p)`), or earlier in the
+    /// function (`options.custom_flags(libc::O_NONBLOCK);` … `options.open(p)`,
+    /// `listener.set_nonblocking(true)?;` … `listener.accept()`). A call that makes its chain's
+    /// root so is noted here for the calls after it.
+    fn on_non_blocking_receiver(&mut self, call: &syn::ExprMethodCall) -> bool {
+        let mut root = &*call.receiver;
+        let mut made = false;
+        while let Expr::MethodCall(inner) = root {
+            made |= makes_non_blocking(inner);
+            root = &inner.receiver;
+        }
+        let root = match root {
+            Expr::Path(_) | Expr::Field(_) => syntax::written(root),
+            _ => return made,
+        };
+        if makes_non_blocking(call) {
+            self.non_blocking_receivers.push((self.current, root));
+            return false;
+        }
+        made || self
+            .non_blocking_receivers
+            .iter()
+            .any(|(function, written)| *function == self.current && *written == root)
+    }
+
     /// Records a call; returns `(offloads, schedules)`: whether its closure arguments run on
     /// another thread (an offloading API, or any call awaited at once: a future-returning
     /// function that takes a sync closure runs it elsewhere), and whether its arguments are
@@ -512,4 +543,17 @@ impl Lowerer<'_> {
 /// trait in scope.
 fn is_library_type(ty: &str) -> bool {
     !ty.contains("::") || crate::model::is_standard_path(ty)
+}
+
+/// `set_nonblocking(true)` (std's sockets, pipes) or `custom_flags(..O_NONBLOCK..)` (an
+/// `OpenOptions`): what the receiver does next returns at once instead of waiting.
+fn makes_non_blocking(call: &syn::ExprMethodCall) -> bool {
+    match call.method.to_string().as_str() {
+        "set_nonblocking" => matches!(call.args.first(),
+            Some(Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(on), .. })) if on.value),
+        "custom_flags" => call.args.first().is_some_and(|flags| {
+            syntax::tokens_name(quote::ToTokens::to_token_stream(flags), "O_NONBLOCK")
+        }),
+        _ => false,
+    }
 }

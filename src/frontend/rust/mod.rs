@@ -83,6 +83,7 @@ pub fn lower(
         closures: 0,
         inline_closures: 0,
         local_closures: Vec::new(),
+        non_blocking_receivers: Vec::new(),
         stored_locks: Vec::new(),
         call_results: Vec::new(),
         handed_over: (usize::MAX, None),
@@ -245,6 +246,9 @@ struct Lowerer<'t> {
     /// Closures of the current function bound to a local (`let reload = || ..;`): the name
     /// and the closure's number, latest last.
     local_closures: Vec<(String, u32)>,
+    /// The receivers (function, as written) a function made non-blocking before the code
+    /// being lowered: `listener.set_nonblocking(true)`, `options.custom_flags(O_NONBLOCK)`.
+    non_blocking_receivers: Vec<(usize, String)>,
     /// Locks of the current function's locals or parameters that a struct literal stores in
     /// a field (`ChunkBuilder { models, .. }`): the local's identity and the field's. The
     /// function's holds of the local are the field's lock.
