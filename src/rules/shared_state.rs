@@ -8,7 +8,9 @@ use crate::diagnostic::Related;
 use crate::graph::locks::Acquisition;
 use crate::graph::threads::Concurrency;
 use crate::graph::{CallSite, FunctionId, Project};
-use crate::model::{CheckThenAct, Function, LockHold, Receiver, Span, StateUse, StateWrite};
+use crate::model::{
+    CheckThenAct, Function, Language, LockHold, Receiver, Span, StateUse, StateWrite,
+};
 
 /// The lock held at a position of a function, if any (any `with`/guard region counts, once
 /// the project confirms it takes a lock: see [`Project::takes_lock`]).
@@ -178,6 +180,41 @@ fn thread_lock_at<'p>(
         .filter(|(_, lock)| lock.covers(position))
         .find(|(hold, _)| is_thread_lock(context, id, *hold))
         .map(|(_, lock)| lock)
+}
+
+/// Python public methods that take a thread lock of their own object for part of their work
+/// (`with self._out_lock:` in `publish`): written to be called from several threads at once.
+/// Each with its hold, for messages.
+pub fn locking_for_callers<'p>(context: &ProjectContext<'p>) -> HashMap<FunctionId, &'p LockHold> {
+    let project = context.project;
+    let mut methods = HashMap::default();
+    for (id, function) in project.functions() {
+        if project.model(id).language != Language::Python
+            || !is_public_method(function)
+            || function.runs_unshared()
+        {
+            continue;
+        }
+        let own = function
+            .lock_holds
+            .iter()
+            .enumerate()
+            .find(|(hold, lock)| lock.via_self && is_thread_lock(context, id, *hold));
+        if let Some((_, lock)) = own {
+            methods.insert(id, lock);
+        }
+    }
+    methods
+}
+
+/// A method whose name does not start with `_` (called from outside its class).
+pub fn is_public_method(function: &Function) -> bool {
+    class_of(function).is_some()
+        && function
+            .name
+            .rsplit('.')
+            .next()
+            .is_some_and(|name| !name.starts_with('_'))
 }
 
 /// Whether hold number `hold` of function `id` takes a thread lock of known type.

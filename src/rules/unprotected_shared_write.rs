@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::shared_state::{
     class_of, guarded_changes, guarded_writes, held_at, held_by_every_caller, is_shared,
-    started_here,
+    locking_for_callers, started_here,
 };
 use super::{Check, ProjectContext, Rule};
 use crate::codes::Code;
@@ -27,6 +27,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
     let project = context.project;
     let concurrency = context.concurrency();
     let guarded = guarded_writes(context, false);
+    let for_callers = locking_for_callers(context);
     for (id, function) in project.functions() {
         if function.state_writes.is_empty() {
             continue;
@@ -39,7 +40,8 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             if write.access != Access::ReadModifyWrite
                 || function.runs_unshared()
                 || concurrency.fork_hooks.contains(&id)
-                || !is_shared(write.via_self, function, &concurrency.shared_classes)
+                || !(is_shared(write.via_self, function, &concurrency.shared_classes)
+                    || write.via_self && public_entry(project, &for_callers, id).is_some())
                 || held_at(project, function, write.span.start).is_some()
                 || held_by_every_caller(context, id, 4, write.via_self)
                 || guarded.contains_key(context.state(&write.state))
@@ -53,6 +55,21 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 )
             } else if concurrent || in_thread_closure {
                 ("which runs on several threads at once".to_string(), None)
+            } else if write.via_self
+                && let Some((entry, hold)) = public_entry(project, &for_callers, id)
+            {
+                let lock = &hold.lock;
+                (
+                    format!(
+                        "which `{}` runs on its callers' threads: it takes `{lock}` for part of its work, so it is called from several threads at once, but this update is outside the lock",
+                        project.function(entry).name,
+                    ),
+                    Some((
+                        project.model(entry).path.clone(),
+                        hold.span.clone(),
+                        format!("`{lock}` is taken here, for other state"),
+                    )),
+                )
             } else if let Some(other) = written_alongside(project, concurrency, id, &write.state) {
                 let (spawner, site) = other;
                 let spawner = project.function(spawner);
@@ -60,11 +77,13 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     crate::model::FunctionKind::Module => "the module's top-level code".to_string(),
                     _ => format!("`{}`", spawner.name),
                 };
+                let (path, span) = site;
+                let message = format!("`{}` is also written here, at the same time", write.written);
                 (
                     format!(
                         "which runs on a thread while {starter}, which started it, writes it too"
                     ),
-                    Some(site),
+                    Some((path, span, message)),
                 )
             } else {
                 continue;
@@ -90,11 +109,11 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             )
             .with_label("unsynchronised read-modify-write")
             .with_help(fix);
-            if let Some((path, span)) = related {
+            if let Some((path, span, message)) = related {
                 diagnostic.related.push(Related {
                     path,
                     span,
-                    message: format!("`{}` is also written here, at the same time", write.written),
+                    message,
                 });
             } else if concurrent && !concurrency.documented.contains(&id) {
                 diagnostic
@@ -104,6 +123,24 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
             out.push(diagnostic);
         }
     }
+}
+
+/// The public method that takes a lock of its object for part of its work (see
+/// [`locking_for_callers`]) through which a method runs on its callers' threads: the method
+/// itself, or one of its class that calls it. With that method's hold.
+fn public_entry<'p>(
+    project: &Project,
+    for_callers: &HashMap<FunctionId, &'p crate::model::LockHold>,
+    id: FunctionId,
+) -> Option<(FunctionId, &'p crate::model::LockHold)> {
+    if let Some(hold) = for_callers.get(&id) {
+        return Some((id, *hold));
+    }
+    let class = class_of(project.function(id));
+    project.call_sites_to(id).find_map(|site| {
+        let hold = for_callers.get(&site.caller)?;
+        (class_of(project.function(site.caller)) == class).then_some((site.caller, *hold))
+    })
 }
 
 /// For a function on a thread started once, a write of the same state (without a lock) by the
