@@ -86,8 +86,8 @@ pub enum ResultUse {
     /// Only tested for truth: the condition of an `if`/`while`, or an operand of `not`,
     /// `and`, `or` there (`if exists(key):`).
     Tested,
-    /// Unpacked or iterated as the result would be (`rows, total = fetch()`, `for row in
-    /// fetch():`).
+    /// Unpacked, iterated or subscripted as the result would be (`rows, total = fetch()`,
+    /// `for row in fetch():`, `fetch()["rows"]`).
     Unpacked,
     /// Given to a library call that uses it as a plain value (`json.dumps(fetch())`,
     /// `print(fetch())`; `[consumers]` in `types.toml`), named here.

@@ -118,10 +118,10 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 }
                 ResultUse::Unpacked => (
                     format!(
-                        "the coroutine returned by `{name}()` is unpacked or iterated as its result would be: a coroutine object cannot be iterated, so this raises `TypeError`, and the coroutine's body never runs"
+                        "the coroutine returned by `{name}()` is unpacked, iterated or subscripted as its result would be: a coroutine object has no items, so this raises `TypeError`, and the coroutine's body never runs"
                     ),
                     never_awaited,
-                    format!("`await {name}(...)` before unpacking it"),
+                    format!("`(await {name}(...))` before using its items"),
                 ),
                 ResultUse::Consumed(consumer) => (
                     format!(

@@ -1317,6 +1317,12 @@ impl<'a> Lowerer<'a> {
                         self.read_as_result(name);
                         self.visit_expr(&subscript.slice);
                     }
+                    // `fetch()["rows"]`, also `await resp.json()["data"]` (the subscript binds
+                    // first): the call's result is used for its items.
+                    Expr::Call(_) => {
+                        self.next_result = ResultUse::Unpacked;
+                        visitor::walk_expr(self, expr);
+                    }
                     _ => visitor::walk_expr(self, expr),
                 }
             }
