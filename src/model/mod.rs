@@ -513,6 +513,9 @@ pub struct CheckThenAct {
     /// Rust: the state is a collection behind a lock, checked through one guard and changed
     /// through another taken after the first was dropped (`state` is the lock's identity).
     pub relocked: bool,
+    /// Rust: that collection locks itself in each call (a `DashMap`): checked with one call
+    /// and filled with another, with no guard of its own.
+    pub self_locking: bool,
     /// What the act does with what the check found.
     pub act_kind: ActKind,
     /// The act is one of the calls inside `act` (a region of the branch): a helper, method or

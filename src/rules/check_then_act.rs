@@ -144,6 +144,17 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                     ),
                     "use the value a `swap`/`fetch_*` returns (`let previous = l.swap(1, ..);`, `let was = a.fetch_or(bit, ..) & bit != 0;`) instead of a separate `load`".to_string(),
                 )
+            } else if found.self_locking {
+                (
+                    format!(
+                        "`{0}` is checked with one call and filled with another in `{1}`: it locks itself for each call, not across the two, so another thread can fill it in between and both fill it (the second value replaces the first, which anything already given it still uses)",
+                        found.written, function.name
+                    ),
+                    format!(
+                        "check and fill in one call: `{0}.entry(key).or_insert_with(..)`",
+                        found.written
+                    ),
+                )
             } else if found.relocked {
                 (
                     format!(

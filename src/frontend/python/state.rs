@@ -1141,6 +1141,7 @@ impl<'a> Lowerer<'a> {
             via_self,
             atomic: false,
             relocked: false,
+            self_locking: false,
             act_kind,
             act_in_callee,
             keeps,

@@ -246,10 +246,8 @@ impl Lowerer<'_> {
         // edition 2024.
         let dropped_before_else =
             !has_let(&expr.cond) || self.edition >= 2024 && matches!(&*expr.cond, Expr::Let(_));
-        if !dropped_before_else {
-            return;
-        }
         if let Some((check, lock)) = self.membership_check(&expr.cond, false)
+            && (dropped_before_else || lock.self_locking)
             && let Some(act) = self.relocked_fill(&lock, &otherwise.block.stmts)
         {
             self.push_relocked(check, act, lock);
@@ -453,6 +451,7 @@ impl Lowerer<'_> {
         (act, act_in_callee): (Span, bool),
         lock: GuardedLock,
     ) {
+        let self_locking = lock.self_locking;
         let state = (lock.identity, lock.written, lock.via_self);
         self.push_check_then_act(check, act, state, false, ActKind::Create);
         if let Some(found) = self.model.functions[self.current]
@@ -460,6 +459,7 @@ impl Lowerer<'_> {
             .last_mut()
         {
             found.act_in_callee = act_in_callee;
+            found.self_locking = self_locking;
         }
     }
 
@@ -482,6 +482,7 @@ impl Lowerer<'_> {
             written,
             atomic,
             relocked: !atomic,
+            self_locking: false,
             act_kind,
             act_in_callee: false,
             keeps: crate::model::Keeps::Nothing,
@@ -645,6 +646,7 @@ impl Lowerer<'_> {
             return Some(lock.clone());
         }
         self.guarded_lock(expr)
+            .or_else(|| self.self_locking_collection(expr))
     }
 
     /// The lock whose guard an expression is (`m.lock().unwrap()`, `m.write()`, also through
@@ -673,6 +675,31 @@ impl Lowerer<'_> {
             identity: lock.identity,
             written: written(&call.receiver),
             via_self: lock.via_self,
+            self_locking: false,
+        })
+    }
+
+    /// A sharded collection field or `static` that locks itself for each call (a `DashMap`,
+    /// whose `insert` takes and gives back a shard's lock: `transient` in `rules/locks.toml`):
+    /// each lookup and each change is atomic, but not the two together.
+    fn self_locking_collection(&self, expr: &Expr) -> Option<GuardedLock> {
+        let Some(Returns::One(ty)) = self.semantic.type_of(expr) else {
+            return None;
+        };
+        let ty = crate::model::sharded_lock_type(&ty)?;
+        let inserts = self.tables.lock(&crate::model::concat(&[ty, "::insert"]))?;
+        if !inserts.transient {
+            return None;
+        }
+        let lock = self.lock_identity(expr)?;
+        if lock.scope == crate::model::LockScope::Local || lock.via_self && self.exclusive_self {
+            return None;
+        }
+        Some(GuardedLock {
+            identity: lock.identity,
+            written: written(expr),
+            via_self: lock.via_self,
+            self_locking: true,
         })
     }
 
@@ -921,6 +948,9 @@ struct GuardedLock {
     identity: String,
     written: String,
     via_self: bool,
+    /// A collection that locks itself in each call (`DashMap`): `get` gives an `Option` of a
+    /// guard, so no guard is left in an `if let`'s `else`, whatever the edition.
+    self_locking: bool,
 }
 
 /// A local holding a membership check's answer (see [`Lowerer::track_membership_check`]).
