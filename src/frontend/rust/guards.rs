@@ -1109,6 +1109,57 @@ fn taken_out(call: &syn::ExprMethodCall) -> Option<String> {
     }
 }
 
+/// A closure that copies a value out of the guard it is given and drops the guard: `|q|
+/// q.clone()`, `|e| e.value().len()`, `|v| *v`, `|s| s.name.to_string()`.
+fn copies_out(arg: &Expr) -> bool {
+    let Expr::Closure(closure) = arg else {
+        return false;
+    };
+    let Some(Pat::Ident(param)) = closure.inputs.first() else {
+        return false;
+    };
+    let mut value = &*closure.body;
+    let copied = match value {
+        Expr::MethodCall(call) => matches!(
+            call.method.to_string().as_str(),
+            "clone"
+                | "to_owned"
+                | "to_string"
+                | "to_vec"
+                | "len"
+                | "is_empty"
+                | "cloned"
+                | "copied"
+        ),
+        Expr::Unary(unary) => matches!(unary.op, syn::UnOp::Deref(_)),
+        Expr::Field(_) => true,
+        _ => false,
+    };
+    // Down to the parameter through method calls, fields and dereferences.
+    loop {
+        value = match value {
+            Expr::MethodCall(call) => &call.receiver,
+            Expr::Field(field) => &field.base,
+            Expr::Unary(unary) => &unary.expr,
+            Expr::Paren(inner) => &inner.expr,
+            Expr::Path(path) => return copied && path.path.is_ident(&param.ident),
+            _ => return false,
+        };
+    }
+}
+
+/// `Option`/`Result` methods that take the value and run a closure on it: a guard inside is
+/// the closure's to drop.
+const CONSUMING_ADAPTERS: &[&str] = &[
+    "map",
+    "and_then",
+    "map_or",
+    "map_or_else",
+    "is_some_and",
+    "is_none_or",
+    "is_ok_and",
+];
+
 /// Method calls of a statement's own expression whose result is a temporary: not inside nested
 /// blocks, closures or async blocks (those have their own statements and scopes). Each comes
 /// with where its temporaries are dropped when that is before the statement's end: an `if` or
@@ -1172,6 +1223,16 @@ impl<'ast> Visit<'ast> for Temporaries<'ast> {
         self.calls.push((call, self.extent));
         if matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident("self")) {
             self.note_moved(&call.args);
+        }
+        // `map.get(&k).map(|q| q.clone())`: the `Option` of the guard is moved into the
+        // adapter, whose closure gets the guard and drops it (unless it hands it back whole).
+        if CONSUMING_ADAPTERS.contains(&call.method.to_string().as_str())
+            && let Expr::MethodCall(lock) = syntax::strip_unwraps(&call.receiver)
+            && !lock.method.to_string().starts_with("iter")
+            && call.args.iter().any(copies_out)
+        {
+            let end = call.paren_token.span.close().byte_range().end;
+            self.moved.push((lock, end));
         }
         if unwraps_lock_result(call)
             && let Expr::MethodCall(inner) = &*call.receiver
