@@ -35,13 +35,18 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
         let concurrent = concurrency.functions.contains(&id);
         let model = project.model(id);
         for write in &function.state_writes {
+            // The public method that runs this write on its callers' threads, taking a lock
+            // of its object for other state.
+            let entry = (write.via_self && write.access == Access::ReadModifyWrite)
+                .then(|| public_entry(project, &for_callers, id))
+                .flatten();
             let in_thread_closure =
                 write.closure != 0 && concurrency.closures.contains(&(id, write.closure));
             if write.access != Access::ReadModifyWrite
                 || function.runs_unshared()
                 || concurrency.fork_hooks.contains(&id)
                 || !(is_shared(write.via_self, function, &concurrency.shared_classes)
-                    || write.via_self && public_entry(project, &for_callers, id).is_some())
+                    || entry.is_some())
                 || held_at(project, function, write.span.start).is_some()
                 || held_by_every_caller(context, id, 4, write.via_self)
                 || guarded.contains_key(context.state(&write.state))
@@ -55,9 +60,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
                 )
             } else if concurrent || in_thread_closure {
                 ("which runs on several threads at once".to_string(), None)
-            } else if write.via_self
-                && let Some((entry, hold)) = public_entry(project, &for_callers, id)
-            {
+            } else if let Some((entry, hold)) = entry {
                 let lock = &hold.lock;
                 (
                     format!(

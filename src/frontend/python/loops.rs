@@ -78,16 +78,26 @@ impl<'a> Lowerer<'a> {
 pub(super) fn waits_not_rechecked(body: &[Stmt]) -> Vec<usize> {
     let mut found = Vec::new();
     for (i, stmt) in body.iter().enumerate() {
-        let rest: Vec<&Stmt> = body[i + 1..].iter().collect();
-        unrechecked_waits(stmt, &rest, &mut found);
+        if may_wait_unchecked(stmt) {
+            let rest: Vec<&Stmt> = body[i + 1..].iter().collect();
+            unrechecked_waits(stmt, &rest, &mut found);
+        }
     }
     found
+}
+
+/// The statements [`unrechecked_waits`] looks into.
+fn may_wait_unchecked(stmt: &Stmt) -> bool {
+    matches!(stmt, Stmt::With(_) | Stmt::If(_))
 }
 
 fn unrechecked_waits(stmt: &Stmt, rest: &[&Stmt], found: &mut Vec<usize>) {
     match stmt {
         Stmt::With(with) => {
             for (j, inner) in with.body.iter().enumerate() {
+                if !may_wait_unchecked(inner) {
+                    continue;
+                }
                 let after: Vec<&Stmt> = with.body[j + 1..]
                     .iter()
                     .chain(rest.iter().copied())

@@ -429,16 +429,20 @@ impl Lowerer<'_> {
             made |= makes_non_blocking(inner);
             root = &inner.receiver;
         }
-        let root = match root {
-            Expr::Path(_) | Expr::Field(_) => syntax::written(root),
-            _ => return made,
-        };
-        if makes_non_blocking(call) {
+        let makes = makes_non_blocking(call);
+        let noted = |(function, _): &(usize, String)| *function == self.current;
+        if made || !matches!(root, Expr::Path(_) | Expr::Field(_)) {
+            return made;
+        }
+        if !makes && !self.non_blocking_receivers.iter().any(noted) {
+            return false;
+        }
+        let root = syntax::written(root);
+        if makes {
             self.non_blocking_receivers.push((self.current, root));
             return false;
         }
-        made || self
-            .non_blocking_receivers
+        self.non_blocking_receivers
             .iter()
             .any(|(function, written)| *function == self.current && *written == root)
     }
