@@ -130,7 +130,7 @@ fn check(context: &ProjectContext, out: &mut Vec<Diagnostic>) {
 
 /// The public method that takes a lock of its object for part of its work (see
 /// [`locking_for_callers`]) through which a method runs on its callers' threads: the method
-/// itself, or one of its class that calls it. With that method's hold.
+/// itself, or one of its class that calls it outside any lock. With that method's hold.
 fn public_entry<'p>(
     project: &Project,
     for_callers: &HashMap<FunctionId, &'p crate::model::LockHold>,
@@ -139,10 +139,13 @@ fn public_entry<'p>(
     if let Some(hold) = for_callers.get(&id) {
         return Some((id, *hold));
     }
+    // (Not a caller that calls it holding a lock: that call is protected.)
     let class = class_of(project.function(id));
     project.call_sites_to(id).find_map(|site| {
         let hold = for_callers.get(&site.caller)?;
-        (class_of(project.function(site.caller)) == class).then_some((site.caller, *hold))
+        let caller = project.function(site.caller);
+        let unlocked = held_at(project, caller, project.call(site).span.start).is_none();
+        (unlocked && class_of(caller) == class).then_some((site.caller, *hold))
     })
 }
 
