@@ -1,6 +1,7 @@
 //! Loops: busy-wait loops that only poll a condition and sleep, and condition waits a loop
 //! does not re-check.
 
+use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
 
 use super::Lowerer;
@@ -141,14 +142,19 @@ fn is_wait(call: &ast::ExprCall) -> bool {
     matches!(call.func.as_ref(), Expr::Attribute(method) if method.attr.id.as_str() == "wait")
 }
 
-/// The names and attributes (`self._paused`) an expression reads, as written.
+/// The names and attributes an expression reads, as written and whole (`self._paused`, not
+/// also `self`, which every method's test reads).
 fn names_in(expr: &Expr, out: &mut Vec<String>) {
-    ruff_python_ast::helpers::any_over_expr(expr, |e| {
-        if matches!(e, Expr::Name(_) | Expr::Attribute(_)) {
-            out.push(super::syntax::dotted(e));
+    struct Names<'o>(&'o mut Vec<String>);
+    impl<'a> Visitor<'a> for Names<'_> {
+        fn visit_expr(&mut self, expr: &'a Expr) {
+            match expr {
+                Expr::Name(_) | Expr::Attribute(_) => self.0.push(super::syntax::dotted(expr)),
+                _ => visitor::walk_expr(self, expr),
+            }
         }
-        false
-    });
+    }
+    Names(out).visit_expr(expr);
 }
 
 /// Whether a statement (or one nested in it) tests one of `names` in an `if`, `while` or
